@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/** The `inkstream` command: start | keys. */
+import { createApp } from '../app.ts'
+import { loadConfig } from '../config.ts'
+import { isInkError } from '../core/errors.ts'
+import { openSqlite } from '../db/sqlite.ts'
+import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
+import { join } from 'node:path'
+import { DATABASE_FILE } from '../app.ts'
+
+const USAGE = `usage: inkstream <command>
+
+  start            run everything in one process (collector, processor, API)
+  keys [--write|--admin]
+                   print the workspace's keys (as shell exports, or one key alone)
+
+Settings come from INKSTREAM_* environment variables; see the README.`
+
+async function start(): Promise<void> {
+  const config = loadConfig(process.env)
+  const app = await createApp(config)
+  const url = await app.listen()
+  const lines = [
+    `Inkstream is running at ${url}`,
+    `  workspace: ${app.workspace.id}`,
+    `  write key: ${app.workspace.writeKey}`,
+    `  admin key: ${app.workspace.adminKey}`,
+    `  data:      ${join(config.dataDir, DATABASE_FILE)}`,
+  ]
+  process.stdout.write(`${lines.join('\n')}\n`)
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`${signal}: shutting down\n`)
+    await app.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+async function keys(args: string[]): Promise<void> {
+  const config = loadConfig(process.env)
+  const db = openSqlite(join(config.dataDir, DATABASE_FILE))
+  try {
+    const ws = await new SqliteWorkspaceStore(db).ensure(config.workspaceId, {
+      writeKey: config.writeKey,
+      adminKey: config.adminKey,
+    })
+    if (args.includes('--write')) process.stdout.write(`${ws.writeKey}\n`)
+    else if (args.includes('--admin')) process.stdout.write(`${ws.adminKey}\n`)
+    else process.stdout.write(`export INK_WRITE_KEY=${ws.writeKey}\nexport INK_ADMIN_KEY=${ws.adminKey}\n`)
+  } finally {
+    db.close()
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'start':
+      return start()
+    case 'keys':
+      return keys(rest)
+    default:
+      process.stderr.write(`${USAGE}\n`)
+      process.exitCode = command === undefined || command === '--help' ? 0 : 2
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (isInkError(err)) process.stderr.write(`${err.code}: ${err.message}\n`)
+  else process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

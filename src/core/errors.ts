@@ -1,0 +1,57 @@
+/**
+ * Every error Inkstream raises on purpose: a stable code, an HTTP status where one applies,
+ * and a message a user can act on. docs/errors.md lists them with their fixes.
+ */
+export const ErrorCodes = {
+  INK_ERR_UNAUTHORIZED: 401,
+  INK_ERR_FORBIDDEN: 403,
+  INK_ERR_NOT_FOUND: 404,
+  INK_ERR_PAYLOAD_TOO_LARGE: 413,
+  INK_ERR_EVENT_TOO_LARGE: 400,
+  INK_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  INK_ERR_UNSUPPORTED_ENCODING: 415,
+  INK_ERR_INVALID_JSON: 400,
+  INK_ERR_INVALID_UTF8: 400,
+  INK_ERR_EMPTY_BODY: 400,
+  INK_ERR_INVALID_EVENT: 400,
+  INK_ERR_BATCH_REJECTED: 400,
+  INK_ERR_LOG_UNAVAILABLE: 503,
+  INK_ERR_BAD_REQUEST: 400,
+  INK_ERR_INVALID_CONFIG: 500,
+  INK_ERR_INTERNAL: 500,
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+export class InkError extends Error {
+  readonly statusCode: number
+  /** Extra, machine-readable detail sent to the client (e.g. which events were rejected). */
+  readonly details: unknown
+
+  constructor(readonly code: ErrorCode, message: string, options?: ErrorOptions & { details?: unknown }) {
+    super(message, options)
+    this.name = 'InkError'
+    this.statusCode = ErrorCodes[code]
+    this.details = options?.details
+  }
+}
+
+export const isInkError = (err: unknown): err is InkError => err instanceof InkError
+
+export const unauthorized = (message: string) => new InkError('INK_ERR_UNAUTHORIZED', message)
+
+export const notFound = (what: string) => new InkError('INK_ERR_NOT_FOUND', `${what} was not found`)
+
+export const payloadTooLarge = (limit: number, what: string) =>
+  new InkError(
+    'INK_ERR_PAYLOAD_TOO_LARGE',
+    `${what} is larger than the limit of ${limit} bytes (${Math.round(limit / 1024)} KB); split it into smaller requests`,
+  )
+
+export const invalidConfig = (problems: string[]) =>
+  new InkError('INK_ERR_INVALID_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+    details: problems,
+  })
+
+export const logUnavailable = (cause: unknown) =>
+  new InkError('INK_ERR_LOG_UNAVAILABLE', 'the event log could not commit the events; retry later', { cause })

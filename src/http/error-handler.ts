@@ -1,0 +1,37 @@
+/** The one place errors become HTTP responses: `{ success: false, code, message, ...details }`. */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { InkError, isInkError, payloadTooLarge } from '../core/errors.ts'
+
+/** Fastify's own errors, translated at the boundary so clients only ever see INK_ERR_* codes. */
+function translate(err: FastifyError, req: FastifyRequest): InkError {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return payloadTooLarge(req.routeOptions.bodyLimit ?? 0, req.url.startsWith('/v1/batch') ? 'the batch' : 'the request body')
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new InkError('INK_ERR_UNSUPPORTED_MEDIA_TYPE', 'this Content-Type is not supported; send application/json', {
+        cause: err,
+      })
+    default:
+      break
+  }
+  const status = err.statusCode ?? 500
+  if (status >= 400 && status < 500) return new InkError('INK_ERR_BAD_REQUEST', err.message, { cause: err })
+  return new InkError('INK_ERR_INTERNAL', 'internal error; the server log has the details', { cause: err })
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | InkError, req: FastifyRequest, reply: FastifyReply) => {
+    const ink = isInkError(err) ? err : translate(err, req)
+    if (ink.statusCode >= 500) req.log.error({ err }, 'request failed')
+    const details = typeof ink.details === 'object' && ink.details !== null ? ink.details : {}
+    if (ink.code === 'INK_ERR_LOG_UNAVAILABLE') reply.header('retry-after', '1')
+    return reply.status(ink.statusCode).send({ success: false, code: ink.code, message: ink.message, ...details })
+  })
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({
+      success: false,
+      code: 'INK_ERR_NOT_FOUND',
+      message: `no route ${req.method} ${req.url.split('?')[0]}; see the README for the API`,
+    }),
+  )
+}

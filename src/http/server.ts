@@ -1,0 +1,37 @@
+/** Assembles the fastify server from the domains' routes. Knows every domain; owns no state. */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
+import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
+import { sdkRoute } from '../ingest/sdk-route.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
+import { installErrorHandler } from './error-handler.ts'
+
+export interface ServerDeps {
+  logger: FastifyBaseLogger
+  collector: CollectorDeps
+  profiles: ProfileRoutesDeps
+  metrics: Metrics
+  /** Runs before each scrape to refresh gauges that are read on demand (consumer lag). */
+  beforeScrape: () => Promise<void>
+  health: () => Promise<Record<string, unknown>>
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    // Behind a load balancer set trustProxy in a later config; the embedded default sees clients directly.
+    trustProxy: false,
+  })
+  installErrorHandler(app)
+  await app.register(async (scope) => collectorRoutes(scope, deps.collector))
+  await app.register(async (scope) => profileRoutes(scope, deps.profiles))
+  await app.register(sdkRoute)
+  app.get('/metrics', async (_req, reply) => {
+    await deps.beforeScrape()
+    return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
+  })
+  app.get('/healthz', async () => ({ status: 'ok', ...(await deps.health()) }))
+  return app
+}

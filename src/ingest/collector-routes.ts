@@ -1,0 +1,135 @@
+/**
+ * The Segment-compatible collector: /v1/track|identify|page|screen|group|alias|batch.
+ * A 200 is sent only after the accepted events are durable in the log (group commit).
+ * Batches: valid events are kept, invalid ones are listed in the response with the reason.
+ */
+import cors from '@fastify/cors'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { InkError, unauthorized } from '../core/errors.ts'
+import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
+import type { EventLog } from '../log/event-log.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
+import { decodeBody, JSON_CONTENT_TYPES } from './body.ts'
+import { normalizeEvent, type RequestMeta } from './normalize.ts'
+import { type EventProblem, isPlainObject, type ValidateLimits, validateEvent } from './validate.ts'
+
+export interface CollectorDeps {
+  log: EventLog
+  workspaces: WorkspaceStore
+  metrics: Metrics
+  clock: Clock
+  maxEventBytes: number
+  maxBatchBytes: number
+}
+
+export interface RejectedEvent extends EventProblem {
+  index: number
+  messageId?: string
+}
+
+const SINGLE_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias']
+const MAX_DEPTH = 32
+
+/** Segment SDKs send the write key as the Basic auth username; browsers may put it in the body. */
+function authenticate(req: FastifyRequest, body: JsonObject, workspaces: WorkspaceStore): Workspace {
+  let key: string | undefined
+  const header = req.headers.authorization
+  if (header?.startsWith('Basic ')) {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
+    key = decoded.split(':')[0]
+  } else if (typeof body.writeKey === 'string') {
+    key = body.writeKey
+  }
+  if (!key) throw unauthorized('no write key: send it as the Basic auth username or as "writeKey" in the body')
+  const ws = workspaces.byWriteKey(key)
+  if (!ws) throw unauthorized('unknown write key')
+  return ws
+}
+
+export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
+  const { log, workspaces, metrics, clock } = deps
+  const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
+
+  // Browsers post from any site that embeds the snippet; nothing here reads cookies.
+  await app.register(cors, { origin: '*', methods: ['POST'], maxAge: 86400 })
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(JSON_CONTENT_TYPES, { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
+    const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
+    const what = req.url.startsWith('/v1/batch') ? 'the batch' : 'the event'
+    return decodeBody(body, req.headers['content-encoding'], limit, what)
+  })
+  app.addContentTypeParser('*', (req, _payload, done) => {
+    done(
+      new InkError(
+        'INK_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/json`,
+      ),
+    )
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.ingestRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+  })
+
+  const requireBody = (body: unknown): JsonObject => {
+    if (body === undefined || body === null) {
+      throw new InkError('INK_ERR_EMPTY_BODY', 'the request body is empty; send a JSON object')
+    }
+    if (!isPlainObject(body)) throw new InkError('INK_ERR_INVALID_EVENT', 'the request body must be a JSON object')
+    return body
+  }
+
+  const meta = (ws: Workspace, req: FastifyRequest, sentAt: unknown): RequestMeta => ({
+    workspaceId: ws.id,
+    receivedAt: clock.now(),
+    sentAt: typeof sentAt === 'string' && !Number.isNaN(Date.parse(sentAt)) ? sentAt : undefined,
+    ip: req.ip,
+  })
+
+  for (const type of SINGLE_ROUTES) {
+    app.post(`/v1/${type}`, { bodyLimit: deps.maxEventBytes }, async (req) => {
+      const body = requireBody(req.body)
+      const ws = authenticate(req, body, workspaces)
+      const { writeKey: _ignored, ...raw } = body
+      const result = validateEvent(raw, type, limits)
+      if (!result.ok) {
+        metrics.ingestEvents.inc({ outcome: 'rejected' })
+        throw new InkError(result.problem.code, result.problem.message)
+      }
+      await log.append([normalizeEvent(result.event, meta(ws, req, raw.sentAt))])
+      metrics.ingestEvents.inc({ outcome: 'accepted' })
+      return { success: true }
+    })
+  }
+
+  app.post('/v1/batch', { bodyLimit: deps.maxBatchBytes }, async (req) => {
+    const body = requireBody(req.body)
+    const ws = authenticate(req, body, workspaces)
+    if (!Array.isArray(body.batch)) throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
+    if (body.batch.length === 0) throw new InkError('INK_ERR_INVALID_EVENT', '"batch" is empty; send at least one event')
+    const m = meta(ws, req, body.sentAt)
+    const shared = isPlainObject(body.context) ? body.context : undefined
+    const accepted: InkEvent[] = []
+    const rejected: RejectedEvent[] = []
+    body.batch.forEach((item: unknown, index) => {
+      const result = validateEvent(item, undefined, limits)
+      if (!result.ok) {
+        const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined
+        rejected.push({ index, ...(messageId === undefined ? {} : { messageId }), ...result.problem })
+        return
+      }
+      const event = normalizeEvent(result.event, m)
+      if (shared) event.context = { ...shared, ...event.context }
+      accepted.push(event)
+    })
+    if (rejected.length > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, rejected.length)
+    if (accepted.length === 0) {
+      throw new InkError('INK_ERR_BATCH_REJECTED', `all ${rejected.length} events in the batch were rejected`, {
+        details: { rejected },
+      })
+    }
+    await log.append(accepted)
+    metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
+    return { success: true, accepted: accepted.length, rejected }
+  })
+}

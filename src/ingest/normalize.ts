@@ -1,0 +1,61 @@
+/** Adds the server-side fields to a validated event: receivedAt, messageId, workspace, corrected time. */
+import { randomUUID } from 'node:crypto'
+import type { InkEvent, JsonObject } from '../core/types.ts'
+import { isPlainObject, type ValidEvent } from './validate.ts'
+
+export interface RequestMeta {
+  workspaceId: string
+  receivedAt: number
+  /** Batch-level sentAt, used when an event has none. */
+  sentAt?: string | undefined
+  ip?: string | undefined
+}
+
+const idString = (v: unknown): string | undefined =>
+  v === undefined || v === null || v === '' ? undefined : String(v)
+
+const obj = (v: unknown): JsonObject | undefined => (isPlainObject(v) ? v : undefined)
+
+/**
+ * Segment's clock-skew correction: the client's clock may be wrong, but the distance between
+ * `timestamp` and `sentAt` was measured on that same clock, so
+ * timestamp = receivedAt - (sentAt - originalTimestamp).
+ */
+export function correctTimestamp(receivedAt: number, original?: string, sentAt?: string): number {
+  if (original === undefined) return receivedAt
+  const t = Date.parse(original)
+  if (sentAt === undefined) return t
+  return receivedAt - (Date.parse(sentAt) - t)
+}
+
+export function normalizeEvent({ type, raw }: ValidEvent, meta: RequestMeta): InkEvent {
+  const original = typeof raw.timestamp === 'string' ? raw.timestamp : undefined
+  const sentAt = typeof raw.sentAt === 'string' ? raw.sentAt : meta.sentAt
+  const event: InkEvent = {
+    type,
+    messageId: idString(raw.messageId) ?? `ink-${randomUUID()}`,
+    workspaceId: meta.workspaceId,
+    timestamp: new Date(correctTimestamp(meta.receivedAt, original, sentAt)).toISOString(),
+    receivedAt: new Date(meta.receivedAt).toISOString(),
+  }
+  const userId = idString(raw.userId)
+  const anonymousId = idString(raw.anonymousId)
+  if (userId !== undefined) event.userId = userId
+  if (anonymousId !== undefined) event.anonymousId = anonymousId
+  if (original !== undefined) event.originalTimestamp = original
+  if (sentAt !== undefined) event.sentAt = sentAt
+  if (type === 'track') event.event = String(raw.event)
+  if ((type === 'page' || type === 'screen') && typeof raw.name === 'string') event.name = raw.name
+  if (type === 'alias') event.previousId = String(raw.previousId)
+  if (type === 'group') event.groupId = String(raw.groupId)
+  const properties = obj(raw.properties)
+  const traits = obj(raw.traits)
+  const integrations = obj(raw.integrations)
+  let context = obj(raw.context)
+  if (meta.ip !== undefined && context?.ip === undefined) context = { ...context, ip: meta.ip }
+  if (properties) event.properties = properties
+  if (traits) event.traits = traits
+  if (context) event.context = context
+  if (integrations) event.integrations = integrations
+  return event
+}

@@ -1,0 +1,1 @@
+/* placeholder: the browser snippet is written next */

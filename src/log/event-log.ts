@@ -1,0 +1,26 @@
+/** The EventLog seam (DESIGN.md §3): append durably, consume in order from committed offsets. */
+import type { InkEvent, LogRecord } from '../core/types.ts'
+
+/** Handles one batch; the consumer commits the batch's offsets only after this resolves. */
+export type BatchHandler = (records: readonly LogRecord[]) => Promise<void>
+
+export interface ConsumeOptions {
+  /** Most records handed to one handler call. */
+  maxBatch?: number
+  /** Called when the handler throws; the batch is retried after a pause. */
+  onError?: (err: unknown) => void
+}
+
+export interface Consumer {
+  /** Stops after the batch in flight, if any, has been handled and committed. */
+  close(): Promise<void>
+}
+
+export interface EventLog {
+  /** Resolves once every event is durable in the log; rejects with INK_ERR_LOG_UNAVAILABLE otherwise. */
+  append(events: readonly InkEvent[]): Promise<void>
+  consume(group: string, handler: BatchHandler, opts?: ConsumeOptions): Consumer
+  /** Records appended but not yet committed by `group`, summed over partitions. */
+  lag(group: string): Promise<number>
+  close(): Promise<void>
+}

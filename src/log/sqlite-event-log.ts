@@ -1,0 +1,157 @@
+/**
+ * The embedded EventLog: one table in the same SQLite file as the store, one partition.
+ * Offsets are the table's AUTOINCREMENT ids, so they only grow, also after retention deletes.
+ */
+import type { SqliteDatabase } from '../db/sqlite.ts'
+import { migrate } from '../db/sqlite.ts'
+import { logUnavailable } from '../core/errors.ts'
+import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
+import { systemClock } from '../core/types.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
+import { GroupCommit } from './group-commit.ts'
+
+const MIGRATIONS = [
+  `CREATE TABLE log_events (
+     offset INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace_id TEXT NOT NULL,
+     message_id TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     payload TEXT NOT NULL
+   );
+   CREATE TABLE log_consumer_offsets (group_id TEXT PRIMARY KEY, position INTEGER NOT NULL);`,
+]
+
+export interface SqliteEventLogOptions {
+  clock?: Clock
+  /** How often an idle consumer looks for events appended by another process. */
+  pollMs?: number
+  /** Consumed events older than this are deleted. */
+  retentionMs?: number
+}
+
+export class SqliteEventLog implements EventLog {
+  readonly #db: SqliteDatabase
+  readonly #commit: GroupCommit<InkEvent>
+  readonly #waiters = new Set<() => void>()
+  readonly #consumers = new Set<Consumer>()
+  readonly #retentionTimer: NodeJS.Timeout
+  readonly #stmts
+  readonly #clock: Clock
+  readonly #pollMs: number
+  #closed = false
+
+  constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
+    this.#db = db
+    this.#clock = opts.clock ?? systemClock
+    this.#pollMs = opts.pollMs ?? 200
+    migrate(db, 'sqlite-event-log', MIGRATIONS)
+    this.#stmts = {
+      insert: db.prepare('INSERT INTO log_events (workspace_id, message_id, received_at, payload) VALUES (?, ?, ?, ?)'),
+      read: db.prepare('SELECT offset, payload FROM log_events WHERE offset > ? ORDER BY offset LIMIT ?'),
+      position: db.prepare('SELECT position FROM log_consumer_offsets WHERE group_id = ?').pluck(),
+      commit: db.prepare(
+        'INSERT INTO log_consumer_offsets (group_id, position) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET position = excluded.position',
+      ),
+      head: db.prepare('SELECT coalesce(max(offset), 0) FROM log_events').pluck(),
+      minPosition: db.prepare('SELECT min(position) FROM log_consumer_offsets').pluck(),
+      prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
+    }
+    const insertAll = db.transaction((events: readonly InkEvent[]) => {
+      for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
+    })
+    this.#commit = new GroupCommit((events) => {
+      try {
+        insertAll(events)
+      } catch (err) {
+        throw logUnavailable(err)
+      }
+      this.#wake()
+    })
+    const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000
+    this.#retentionTimer = setInterval(() => this.prune(retentionMs), Math.min(retentionMs, 600_000)).unref()
+  }
+
+  append(events: readonly InkEvent[]): Promise<void> {
+    if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
+    if (events.length === 0) return Promise.resolve()
+    return this.#commit.add(events)
+  }
+
+  /** Deletes events every consumer group has passed and that are older than the retention. */
+  prune(retentionMs: number): number {
+    const min = this.#stmts.minPosition.get() as number | null
+    if (min === null) return 0
+    return this.#stmts.prune.run(min, this.#clock.now() - retentionMs).changes
+  }
+
+  consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Consumer {
+    const maxBatch = opts.maxBatch ?? 1000
+    let stopped = false
+    let wakeUp: (() => void) | undefined
+    const loop = async () => {
+      let position = (this.#stmts.position.get(group) as number | undefined) ?? 0
+      while (!stopped) {
+        const rows = this.#stmts.read.all(position, maxBatch) as { offset: number; payload: string }[]
+        if (rows.length === 0) {
+          await this.#waitForAppend((w) => {
+            wakeUp = w
+          })
+          continue
+        }
+        const records: LogRecord[] = rows.map((r) => ({ partition: 0, offset: r.offset, event: JSON.parse(r.payload) }))
+        try {
+          await handler(records)
+        } catch (err) {
+          opts.onError?.(err)
+          await new Promise((r) => setTimeout(r, 500))
+          continue
+        }
+        position = rows[rows.length - 1]!.offset
+        this.#stmts.commit.run(group, position)
+      }
+    }
+    const done = loop()
+    const consumer: Consumer = {
+      close: async () => {
+        stopped = true
+        wakeUp?.()
+        await done
+        this.#consumers.delete(consumer)
+      },
+    }
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async lag(group: string): Promise<number> {
+    const head = this.#stmts.head.get() as number
+    const position = (this.#stmts.position.get(group) as number | undefined) ?? 0
+    return Math.max(0, head - position)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#retentionTimer)
+    this.#commit.flush()
+    await Promise.all([...this.#consumers].map((c) => c.close()))
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters) w()
+    this.#waiters.clear()
+  }
+
+  #waitForAppend(expose: (wake: () => void) => void): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, this.#pollMs)
+      this.#waiters.add(done)
+      expose(done)
+    })
+  }
+}

@@ -1,0 +1,52 @@
+/** Prometheus metrics (DESIGN.md §6). One registry per app instance, so tests can build many. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface Metrics {
+  registry: Registry
+  ingestEvents: Counter<'outcome'>
+  ingestRequests: Counter<'route' | 'status'>
+  pipelineLag: Histogram
+  processedEvents: Counter<'outcome'>
+  consumerLag: Gauge<'group'>
+}
+
+/** Lag buckets in seconds: fine below 100 ms, where the real-time goal sits. */
+const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry()
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'inkstream_' })
+  return {
+    registry,
+    ingestEvents: new Counter({
+      name: 'inkstream_ingest_events_total',
+      help: 'Events received by the collector, by outcome (accepted = durable in the log).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    ingestRequests: new Counter({
+      name: 'inkstream_ingest_requests_total',
+      help: 'Collector HTTP requests by route and status code.',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    pipelineLag: new Histogram({
+      name: 'inkstream_pipeline_lag_seconds',
+      help: 'Time from an event being received by the collector to its profile change being committed.',
+      buckets: LAG_BUCKETS,
+      registers: [registry],
+    }),
+    processedEvents: new Counter({
+      name: 'inkstream_pipeline_events_total',
+      help: 'Events handled by the processor, by outcome (applied, duplicate).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'inkstream_log_consumer_lag',
+      help: 'Events in the log not yet committed by the consumer group.',
+      labelNames: ['group'],
+      registers: [registry],
+    }),
+  }
+}

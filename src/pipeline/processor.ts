@@ -1,0 +1,98 @@
+/**
+ * The processor: consumes the event log and folds events into profiles.
+ * Per batch: skip records at or below the applied offset (stored with the profiles, so a crash
+ * between the profile commit and the log's offset commit cannot apply a record twice), skip
+ * messageIds already applied (dedupe across retries and replays), resolve identities, fold
+ * computed traits, then commit profiles + identities + dedupe records + offsets in one go.
+ */
+import type { Clock, LogRecord } from '../core/types.ts'
+import type { Consumer, EventLog } from '../log/event-log.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import { dedupeKey, type ProfileStore } from '../profiles/profile-store.ts'
+import { foldEvent } from './computed-traits.ts'
+import { resolveProfile } from './identity.ts'
+import type { TraitDef } from './traits-config.ts'
+import { UnitOfWork } from './unit-of-work.ts'
+
+export const PROFILES_GROUP = 'profiles'
+
+export interface ProcessorDeps {
+  log: EventLog
+  store: ProfileStore
+  traits: readonly TraitDef[]
+  metrics: Metrics
+  clock: Clock
+  logger: { error(obj: unknown, msg: string): void }
+  batchSize: number
+  dedupeWindowMs: number
+}
+
+export class Processor {
+  #consumer: Consumer | undefined
+  #applied = new Map<number, number>()
+  #pruneTimer: NodeJS.Timeout | undefined
+  /** Listeners told after each committed batch (used by tests and benchmarks to wait for catch-up). */
+  readonly #listeners = new Set<(records: readonly LogRecord[]) => void>()
+
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  async start(): Promise<void> {
+    const { log, store, logger, batchSize, dedupeWindowMs, clock } = this.deps
+    this.#applied = await store.appliedOffsets(PROFILES_GROUP)
+    this.#consumer = log.consume(PROFILES_GROUP, (records) => this.handle(records), {
+      maxBatch: batchSize,
+      onError: (err) => logger.error({ err }, 'processor batch failed; retrying'),
+    })
+    const prune = () => void store.pruneDedupe(clock.now() - dedupeWindowMs).catch(() => {})
+    this.#pruneTimer = setInterval(prune, 3_600_000).unref()
+  }
+
+  onCommit(listener: (records: readonly LogRecord[]) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** Applies one batch; exported for tests that drive the processor without a consumer loop. */
+  async handle(records: readonly LogRecord[]): Promise<void> {
+    const { store, traits, metrics, clock } = this.deps
+    const now = clock.now()
+    const fresh = records.filter((r) => r.offset > (this.#applied.get(r.partition) ?? 0))
+    const seen = await store.seenMessageIds(fresh.map((r) => r.event))
+    const uow = new UnitOfWork(store, now)
+    let duplicates = records.length - fresh.length
+    const applied: LogRecord[] = []
+    for (const r of fresh) {
+      const e = r.event
+      const key = dedupeKey(e.workspaceId, e.messageId)
+      if (seen.has(key)) {
+        duplicates++
+        continue
+      }
+      seen.add(key)
+      uow.changes.messageIds.push({ workspaceId: e.workspaceId, messageId: e.messageId })
+      const profile = await resolveProfile(uow, e, traits, now)
+      foldEvent(profile.state, e, traits, now)
+      profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
+      uow.touch(profile)
+      applied.push(r)
+    }
+    const last = new Map<number, number>()
+    for (const r of records) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
+    const changes = uow.finish()
+    changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
+    await store.commit(changes)
+    for (const [p, o] of last) this.#applied.set(p, Math.max(this.#applied.get(p) ?? 0, o))
+
+    const committedAt = clock.now()
+    for (const r of applied) metrics.pipelineLag.observe((committedAt - Date.parse(r.event.receivedAt)) / 1000)
+    metrics.processedEvents.inc({ outcome: 'applied' }, applied.length)
+    if (duplicates > 0) metrics.processedEvents.inc({ outcome: 'duplicate' }, duplicates)
+    for (const l of this.#listeners) l(records)
+  }
+
+  async close(): Promise<void> {
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer)
+    await this.#consumer?.close()
+    this.#consumer = undefined
+  }
+}

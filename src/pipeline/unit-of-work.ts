@@ -1,0 +1,92 @@
+/**
+ * The profiles one processor batch touches, held in memory until the batch commits in one go.
+ * Lookups go to the batch first, then to the store, so later events in a batch see earlier ones.
+ */
+import { randomUUID } from 'node:crypto'
+import type { IdentityKind, ProfileChanges, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import { emptyState } from './computed-traits.ts'
+
+const idKey = (ws: string, kind: IdentityKind, value: string) => `${ws}\n${kind}\n${value}`
+const profileKey = (ws: string, id: string) => `${ws}\n${id}`
+
+export class UnitOfWork {
+  readonly #ids = new Map<string, string | null>()
+  readonly #profiles = new Map<string, StoredProfile | null>()
+  readonly #dirty = new Set<string>()
+  readonly changes: ProfileChanges = { upserts: [], deletes: [], identities: [], messageIds: [], offsets: [] }
+
+  constructor(
+    private readonly store: ProfileStore,
+    private readonly now: number,
+  ) {}
+
+  async findProfileId(ws: string, kind: IdentityKind, value: string): Promise<string | undefined> {
+    const key = idKey(ws, kind, value)
+    if (!this.#ids.has(key)) this.#ids.set(key, (await this.store.findProfileId(ws, kind, value)) ?? null)
+    return this.#ids.get(key) ?? undefined
+  }
+
+  async getProfile(ws: string, profileId: string): Promise<StoredProfile> {
+    const key = profileKey(ws, profileId)
+    let p = this.#profiles.get(key)
+    if (p === undefined) {
+      p = (await this.store.getProfile(ws, profileId)) ?? null
+      this.#profiles.set(key, p)
+    }
+    if (p === null) throw new Error(`profile ${profileId} is referenced by an identity but missing`)
+    return p
+  }
+
+  create(ws: string, userId: string | null): StoredProfile {
+    const p: StoredProfile = {
+      workspaceId: ws,
+      profileId: randomUUID(),
+      userId,
+      state: emptyState(),
+      version: 0,
+      createdAt: this.now,
+      updatedAt: this.now,
+      lastEventReceivedAt: 0,
+    }
+    this.#profiles.set(profileKey(ws, p.profileId), p)
+    this.touch(p)
+    return p
+  }
+
+  bind(ws: string, kind: IdentityKind, value: string, profileId: string): void {
+    this.#ids.set(idKey(ws, kind, value), profileId)
+    this.changes.identities.push({ workspaceId: ws, kind, value, profileId })
+  }
+
+  touch(p: StoredProfile): void {
+    this.#dirty.add(profileKey(p.workspaceId, p.profileId))
+  }
+
+  /** Removes a merged-away profile and points its identities at the profile it merged into. */
+  async remove(from: StoredProfile, into: StoredProfile): Promise<void> {
+    const key = profileKey(from.workspaceId, from.profileId)
+    for (const i of await this.store.identities(from.workspaceId, from.profileId)) {
+      this.bind(from.workspaceId, i.kind, i.value, into.profileId)
+    }
+    // Identities bound earlier in this batch are not in the store yet.
+    for (const c of this.changes.identities) {
+      if (c.workspaceId === from.workspaceId && c.profileId === from.profileId) c.profileId = into.profileId
+    }
+    for (const [k, v] of this.#ids) if (v === from.profileId) this.#ids.set(k, into.profileId)
+    this.#profiles.set(key, null)
+    this.#dirty.delete(key)
+    if (from.version > 0) this.changes.deletes.push({ workspaceId: from.workspaceId, profileId: from.profileId })
+  }
+
+  /** The changes to commit, with every dirty profile's version bumped. */
+  finish(): ProfileChanges {
+    for (const key of this.#dirty) {
+      const p = this.#profiles.get(key)
+      if (!p) continue
+      p.version += 1
+      p.updatedAt = this.now
+      this.changes.upserts.push(p)
+    }
+    return this.changes
+  }
+}

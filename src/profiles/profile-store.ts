@@ -1,0 +1,50 @@
+/** The profile part of the Store seam (DESIGN.md §3): profiles, identities, dedupe, processor offsets. */
+import type { ProfileState } from '../pipeline/computed-traits.ts'
+
+export type IdentityKind = 'userId' | 'anonymousId'
+
+export interface StoredProfile {
+  workspaceId: string
+  profileId: string
+  userId: string | null
+  state: ProfileState
+  /** Bumped on every committed change. */
+  version: number
+  createdAt: number
+  updatedAt: number
+  /** When the collector received the newest event folded into this profile. */
+  lastEventReceivedAt: number
+}
+
+export interface Identity {
+  kind: IdentityKind
+  value: string
+}
+
+/** Everything one processor batch changes, committed atomically. */
+export interface ProfileChanges {
+  upserts: StoredProfile[]
+  /** Profiles merged into another one. */
+  deletes: { workspaceId: string; profileId: string }[]
+  identities: { workspaceId: string; kind: IdentityKind; value: string; profileId: string }[]
+  /** Dedupe records for the events applied. */
+  messageIds: { workspaceId: string; messageId: string }[]
+  /** The last log offset applied, per partition; stored with the changes so a crash cannot split them. */
+  offsets: { group: string; partition: number; offset: number }[]
+}
+
+export interface ProfileStore {
+  findProfileId(workspaceId: string, kind: IdentityKind, value: string): Promise<string | undefined>
+  getProfile(workspaceId: string, profileId: string): Promise<StoredProfile | undefined>
+  identities(workspaceId: string, profileId: string): Promise<Identity[]>
+  /** Of the given (workspace, messageId) pairs, those already applied; keys are `${workspaceId}\n${messageId}`. */
+  seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>>
+  /** Last applied offset per partition for a processor group. */
+  appliedOffsets(group: string): Promise<Map<number, number>>
+  commit(changes: ProfileChanges): Promise<void>
+  /** Forgets dedupe records first seen before `before` (epoch ms); returns how many. */
+  pruneDedupe(before: number): Promise<number>
+  close(): Promise<void>
+}
+
+export const dedupeKey = (workspaceId: string, messageId: string) => `${workspaceId}\n${messageId}`
