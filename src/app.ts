@@ -45,7 +45,10 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
     const store = new SqliteProfileStore(db, { clock })
     closers.push(() => store.close())
     const workspaces = new SqliteWorkspaceStore(db)
-    const workspace = await workspaces.ensure(config.workspaceId, { writeKey: config.writeKey, adminKey: config.adminKey })
+    const workspace = await workspaces.ensure(config.workspaceId, {
+      writeKey: config.writeKey,
+      adminKey: config.adminKey,
+    })
     const traits = loadTraitsConfig(config.traitsFile).traits
     const metrics = createMetrics()
     const processor = new Processor({
@@ -63,9 +66,17 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
     const server = await buildServer({
       logger,
       metrics,
-      collector: { log, workspaces, metrics, clock, maxEventBytes: config.maxEventBytes, maxBatchBytes: config.maxBatchBytes },
+      collector: {
+        log,
+        workspaces,
+        metrics,
+        clock,
+        maxEventBytes: config.maxEventBytes,
+        maxBatchBytes: config.maxBatchBytes,
+      },
       profiles: { store, workspaces, traits, clock },
-      beforeScrape: async () => metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
+      beforeScrape: async () =>
+        metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
       health: async () => ({ consumerLag: await log.lag(PROFILES_GROUP) }),
     })
     closers.push(() => server.close())

@@ -20,8 +20,16 @@ export const configSchema = z
     adminKey: z.string().regex(KEY_PATTERN, '16-128 characters of A-Z a-z 0-9 _ -').optional(),
     traitsFile: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    maxEventBytes: z.coerce.number().int().min(1024).default(32 * 1024),
-    maxBatchBytes: z.coerce.number().int().min(1024).default(500 * 1024),
+    maxEventBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(32 * 1024),
+    maxBatchBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(500 * 1024),
     dedupeWindowDays: z.coerce.number().min(7, 'the dedupe window must be at least 7 days').default(7),
     logRetentionDays: z.coerce.number().min(1).default(7),
     processorBatchSize: z.coerce.number().int().min(1).max(50_000).default(2000),
@@ -61,7 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = {}, overrides: ConfigInput =
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('INKSTREAM_') || value === undefined || TOOLING_ENV.has(name)) continue
     const key = ENV_KEYS[name]
-    if (key === undefined) problems.push(`${name} is not a known setting (see the README's configuration table)`)
+    if (key === undefined)
+      problems.push(`${name} is not a known setting (see the README's configuration table)`)
     else fromEnv[key] = value
   }
   const parsed = configSchema.safeParse({ ...fromEnv, ...overrides })

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
+import { join } from 'node:path'
 /** The `inkstream` command: start | keys. */
-import { createApp } from '../app.ts'
+import { createApp, DATABASE_FILE } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { openSqlite } from '../db/sqlite.ts'
 import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
-import { join } from 'node:path'
-import { DATABASE_FILE } from '../app.ts'
 
 const USAGE = `usage: inkstream <command>
 

@@ -28,7 +28,11 @@ export class InkError extends Error {
   /** Extra, machine-readable detail sent to the client (e.g. which events were rejected). */
   readonly details: unknown
 
-  constructor(readonly code: ErrorCode, message: string, options?: ErrorOptions & { details?: unknown }) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions & { details?: unknown },
+  ) {
     super(message, options)
     this.name = 'InkError'
     this.statusCode = ErrorCodes[code]

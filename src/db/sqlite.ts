@@ -25,8 +25,13 @@ export function openSqlite(file: string): SqliteDatabase {
 
 /** Applies numbered migrations once each, recording them in `schema_migrations`. */
 export function migrate(db: SqliteDatabase, name: string, steps: readonly string[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (name, step))')
-  const applied = db.prepare('SELECT step FROM schema_migrations WHERE name = ?').pluck().all(name) as number[]
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (name, step))',
+  )
+  const applied = db
+    .prepare('SELECT step FROM schema_migrations WHERE name = ?')
+    .pluck()
+    .all(name) as number[]
   const done = new Set(applied)
   const record = db.prepare('INSERT INTO schema_migrations (name, step) VALUES (?, ?)')
   steps.forEach((sql, step) => {

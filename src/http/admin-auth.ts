@@ -7,7 +7,8 @@ export function adminWorkspace(req: FastifyRequest, workspaces: WorkspaceStore):
   const header = req.headers.authorization ?? ''
   let key: string | undefined
   if (header.startsWith('Bearer ')) key = header.slice(7).trim()
-  else if (header.startsWith('Basic ')) key = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
+  else if (header.startsWith('Basic '))
+    key = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
   if (!key) throw unauthorized('this route needs the admin key: send "Authorization: Bearer <admin key>"')
   const ws = workspaces.byAdminKey(key)
   if (!ws) throw unauthorized('unknown admin key')

@@ -6,11 +6,18 @@ import { InkError, isInkError, payloadTooLarge } from '../core/errors.ts'
 function translate(err: FastifyError, req: FastifyRequest): InkError {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return payloadTooLarge(req.routeOptions.bodyLimit ?? 0, req.url.startsWith('/v1/batch') ? 'the batch' : 'the request body')
+      return payloadTooLarge(
+        req.routeOptions.bodyLimit ?? 0,
+        req.url.startsWith('/v1/batch') ? 'the batch' : 'the request body',
+      )
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new InkError('INK_ERR_UNSUPPORTED_MEDIA_TYPE', 'this Content-Type is not supported; send application/json', {
-        cause: err,
-      })
+      return new InkError(
+        'INK_ERR_UNSUPPORTED_MEDIA_TYPE',
+        'this Content-Type is not supported; send application/json',
+        {
+          cause: err,
+        },
+      )
     default:
       break
   }
@@ -25,7 +32,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (ink.statusCode >= 500) req.log.error({ err }, 'request failed')
     const details = typeof ink.details === 'object' && ink.details !== null ? ink.details : {}
     if (ink.code === 'INK_ERR_LOG_UNAVAILABLE') reply.header('retry-after', '1')
-    return reply.status(ink.statusCode).send({ success: false, code: ink.code, message: ink.message, ...details })
+    return reply
+      .status(ink.statusCode)
+      .send({ success: false, code: ink.code, message: ink.message, ...details })
   })
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({

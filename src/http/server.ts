@@ -1,6 +1,7 @@
 /** Assembles the fastify server from the domains' routes. Knows every domain; owns no state. */
-import Fastify, { type FastifyInstance } from 'fastify'
+
 import type { FastifyBaseLogger } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
@@ -20,7 +21,8 @@ export interface ServerDeps {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // Per-request logs at ingest rates drown everything else; metrics count requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a load balancer set trustProxy in a later config; the embedded default sees clients directly.
     trustProxy: false,
   })
@@ -30,7 +32,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(sdkRoute)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()
-    return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics())
+    return reply
+      .header('content-type', deps.metrics.registry.contentType)
+      .send(await deps.metrics.registry.metrics())
   })
   app.get('/healthz', async () => ({ status: 'ok', ...(await deps.health()) }))
   return app

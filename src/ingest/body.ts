@@ -12,7 +12,12 @@ const gunzipAsync = promisify(gunzip)
 /** JSON as Segment's SDKs send it; text/plain is what browsers use to avoid a CORS preflight (and sendBeacon). */
 export const JSON_CONTENT_TYPES = ['application/json', 'text/plain']
 
-export async function decodeBody(body: Buffer, encoding: string | undefined, limit: number, what: string): Promise<unknown> {
+export async function decodeBody(
+  body: Buffer,
+  encoding: string | undefined,
+  limit: number,
+  what: string,
+): Promise<unknown> {
   let buf = body
   const enc = encoding?.trim().toLowerCase()
   if (enc === 'gzip') {
@@ -20,19 +25,29 @@ export async function decodeBody(body: Buffer, encoding: string | undefined, lim
       buf = await gunzipAsync(body, { maxOutputLength: limit + 1 })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw payloadTooLarge(limit, what)
-      throw new InkError('INK_ERR_INVALID_JSON', 'the body is marked gzip but is not valid gzip data', { cause: err })
+      throw new InkError('INK_ERR_INVALID_JSON', 'the body is marked gzip but is not valid gzip data', {
+        cause: err,
+      })
     }
   } else if (enc !== undefined && enc !== '' && enc !== 'identity') {
-    throw new InkError('INK_ERR_UNSUPPORTED_ENCODING', `Content-Encoding "${enc}" is not supported; send gzip or no encoding`)
+    throw new InkError(
+      'INK_ERR_UNSUPPORTED_ENCODING',
+      `Content-Encoding "${enc}" is not supported; send gzip or no encoding`,
+    )
   }
   if (buf.length > limit) throw payloadTooLarge(limit, what)
-  if (buf.length === 0) throw new InkError('INK_ERR_EMPTY_BODY', 'the request body is empty; send a JSON object')
+  if (buf.length === 0)
+    throw new InkError('INK_ERR_EMPTY_BODY', 'the request body is empty; send a JSON object')
   if (!isUtf8(buf)) throw new InkError('INK_ERR_INVALID_UTF8', 'the request body is not valid UTF-8')
   try {
     return JSON.parse(buf.toString('utf8'))
   } catch (err) {
-    throw new InkError('INK_ERR_INVALID_JSON', `the request body is not valid JSON: ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new InkError(
+      'INK_ERR_INVALID_JSON',
+      `the request body is not valid JSON: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
 }

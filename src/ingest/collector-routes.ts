@@ -41,7 +41,8 @@ function authenticate(req: FastifyRequest, body: JsonObject, workspaces: Workspa
   } else if (typeof body.writeKey === 'string') {
     key = body.writeKey
   }
-  if (!key) throw unauthorized('no write key: send it as the Basic auth username or as "writeKey" in the body')
+  if (!key)
+    throw unauthorized('no write key: send it as the Basic auth username or as "writeKey" in the body')
   const ws = workspaces.byWriteKey(key)
   if (!ws) throw unauthorized('unknown write key')
   return ws
@@ -54,11 +55,15 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   // Browsers post from any site that embeds the snippet; nothing here reads cookies.
   await app.register(cors, { origin: '*', methods: ['POST'], maxAge: 86400 })
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser(JSON_CONTENT_TYPES, { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
-    const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
-    const what = req.url.startsWith('/v1/batch') ? 'the batch' : 'the event'
-    return decodeBody(body, req.headers['content-encoding'], limit, what)
-  })
+  app.addContentTypeParser(
+    JSON_CONTENT_TYPES,
+    { parseAs: 'buffer' },
+    async (req: FastifyRequest, body: Buffer) => {
+      const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
+      const what = req.url.startsWith('/v1/batch') ? 'the batch' : 'the event'
+      return decodeBody(body, req.headers['content-encoding'], limit, what)
+    },
+  )
   app.addContentTypeParser('*', (req, _payload, done) => {
     done(
       new InkError(
@@ -75,7 +80,8 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     if (body === undefined || body === null) {
       throw new InkError('INK_ERR_EMPTY_BODY', 'the request body is empty; send a JSON object')
     }
-    if (!isPlainObject(body)) throw new InkError('INK_ERR_INVALID_EVENT', 'the request body must be a JSON object')
+    if (!isPlainObject(body))
+      throw new InkError('INK_ERR_INVALID_EVENT', 'the request body must be a JSON object')
     return body
   }
 
@@ -105,8 +111,10 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   app.post('/v1/batch', { bodyLimit: deps.maxBatchBytes }, async (req) => {
     const body = requireBody(req.body)
     const ws = authenticate(req, body, workspaces)
-    if (!Array.isArray(body.batch)) throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
-    if (body.batch.length === 0) throw new InkError('INK_ERR_INVALID_EVENT', '"batch" is empty; send at least one event')
+    if (!Array.isArray(body.batch))
+      throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
+    if (body.batch.length === 0)
+      throw new InkError('INK_ERR_INVALID_EVENT', '"batch" is empty; send at least one event')
     const m = meta(ws, req, body.sentAt)
     const shared = isPlainObject(body.context) ? body.context : undefined
     const accepted: InkEvent[] = []
@@ -114,7 +122,8 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     body.batch.forEach((item: unknown, index) => {
       const result = validateEvent(item, undefined, limits)
       if (!result.ok) {
-        const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined
+        const messageId =
+          isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined
         rejected.push({ index, ...(messageId === undefined ? {} : { messageId }), ...result.problem })
         return
       }
@@ -124,9 +133,13 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     })
     if (rejected.length > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, rejected.length)
     if (accepted.length === 0) {
-      throw new InkError('INK_ERR_BATCH_REJECTED', `all ${rejected.length} events in the batch were rejected`, {
-        details: { rejected },
-      })
+      throw new InkError(
+        'INK_ERR_BATCH_REJECTED',
+        `all ${rejected.length} events in the batch were rejected`,
+        {
+          details: { rejected },
+        },
+      )
     }
     await log.append(accepted)
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)

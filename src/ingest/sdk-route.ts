@@ -18,7 +18,8 @@ export async function sdkRoute(app: FastifyInstance): Promise<void> {
       .header('cache-control', 'public, max-age=300')
       .header('access-control-allow-origin', '*')
       .header('vary', 'accept-encoding')
-    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return reply.header('content-encoding', 'gzip').send(gzipped)
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? ''))
+      return reply.header('content-encoding', 'gzip').send(gzipped)
     return reply.send(source)
   })
 }

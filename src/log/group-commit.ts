@@ -35,7 +35,10 @@ export class GroupCommit<T> {
     while (this.#pending.length > 0) {
       const group: Pending<T>[] = []
       let count = 0
-      while (this.#pending.length > 0 && (group.length === 0 || count + this.#pending[0]!.items.length <= this.maxItems)) {
+      while (
+        this.#pending.length > 0 &&
+        (group.length === 0 || count + this.#pending[0]!.items.length <= this.maxItems)
+      ) {
         const next = this.#pending.shift()!
         group.push(next)
         count += next.items.length

@@ -2,11 +2,12 @@
  * The embedded EventLog: one table in the same SQLite file as the store, one partition.
  * Offsets are the table's AUTOINCREMENT ids, so they only grow, also after retention deletes.
  */
-import type { SqliteDatabase } from '../db/sqlite.ts'
-import { migrate } from '../db/sqlite.ts'
+
 import { logUnavailable } from '../core/errors.ts'
 import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
+import type { SqliteDatabase } from '../db/sqlite.ts'
+import { migrate } from '../db/sqlite.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
 
@@ -30,7 +31,6 @@ export interface SqliteEventLogOptions {
 }
 
 export class SqliteEventLog implements EventLog {
-  readonly #db: SqliteDatabase
   readonly #commit: GroupCommit<InkEvent>
   readonly #waiters = new Set<() => void>()
   readonly #consumers = new Set<Consumer>()
@@ -41,12 +41,13 @@ export class SqliteEventLog implements EventLog {
   #closed = false
 
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
-    this.#db = db
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
     migrate(db, 'sqlite-event-log', MIGRATIONS)
     this.#stmts = {
-      insert: db.prepare('INSERT INTO log_events (workspace_id, message_id, received_at, payload) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare(
+        'INSERT INTO log_events (workspace_id, message_id, received_at, payload) VALUES (?, ?, ?, ?)',
+      ),
       read: db.prepare('SELECT offset, payload FROM log_events WHERE offset > ? ORDER BY offset LIMIT ?'),
       position: db.prepare('SELECT position FROM log_consumer_offsets WHERE group_id = ?').pluck(),
       commit: db.prepare(
@@ -57,7 +58,8 @@ export class SqliteEventLog implements EventLog {
       prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
     }
     const insertAll = db.transaction((events: readonly InkEvent[]) => {
-      for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
+      for (const e of events)
+        this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
     })
     this.#commit = new GroupCommit((events) => {
       try {
@@ -98,7 +100,11 @@ export class SqliteEventLog implements EventLog {
           })
           continue
         }
-        const records: LogRecord[] = rows.map((r) => ({ partition: 0, offset: r.offset, event: JSON.parse(r.payload) }))
+        const records: LogRecord[] = rows.map((r) => ({
+          partition: 0,
+          offset: r.offset,
+          event: JSON.parse(r.payload),
+        }))
         try {
           await handler(records)
         } catch (err) {

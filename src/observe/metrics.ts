@@ -11,7 +11,9 @@ export interface Metrics {
 }
 
 /** Lag buckets in seconds: fine below 100 ms, where the real-time goal sits. */
-const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
+const LAG_BUCKETS = [
+  0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30,
+]
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry()

@@ -38,7 +38,8 @@ interface Window {
 
 const windowCache = new Map<string, Window>()
 function windowOf(def: { window?: string | undefined }): Window {
-  if (def.window === undefined) return { windowMs: Number.POSITIVE_INFINITY, bucketMs: Number.POSITIVE_INFINITY }
+  if (def.window === undefined)
+    return { windowMs: Number.POSITIVE_INFINITY, bucketMs: Number.POSITIVE_INFINITY }
   let w = windowCache.get(def.window)
   if (!w) {
     const windowMs = parseDuration(def.window)
@@ -67,7 +68,10 @@ function matches(def: EventDef, e: InkEvent): boolean {
   return name !== undefined && def.event.includes(name)
 }
 
-function valueOf(def: { property?: string | undefined; pick?: string[] | undefined }, e: InkEvent): unknown {
+function eventValue(
+  def: { property?: string | undefined; pick?: string[] | undefined },
+  e: InkEvent,
+): unknown {
   const props = e.properties ?? {}
   if (def.property !== undefined) return getPath(props, def.property)
   if (def.pick !== undefined) {
@@ -86,7 +90,13 @@ const toNumber = (v: unknown): number | undefined => {
   return Number.isFinite(n) ? n : undefined
 }
 
-function addToBuckets(state: TraitState | undefined, w: Window, t: number, n: number, now: number): TraitState {
+function addToBuckets(
+  state: TraitState | undefined,
+  w: Window,
+  t: number,
+  n: number,
+  now: number,
+): TraitState {
   const buckets = state && 'buckets' in state ? state.buckets : {}
   const key = Number.isFinite(w.bucketMs) ? String(Math.floor(t / w.bucketMs) * w.bucketMs) : '0'
   const b = buckets[key]
@@ -98,10 +108,17 @@ function addToBuckets(state: TraitState | undefined, w: Window, t: number, n: nu
 
 function pruneBuckets(buckets: Record<string, Bucket>, w: Window, now: number): void {
   if (!Number.isFinite(w.windowMs)) return
-  for (const key of Object.keys(buckets)) if (Number(key) + w.bucketMs <= now - w.windowMs) delete buckets[key]
+  for (const key of Object.keys(buckets))
+    if (Number(key) + w.bucketMs <= now - w.windowMs) delete buckets[key]
 }
 
-function applyOne(def: TraitDef, prev: TraitState | undefined, e: InkEvent, t: number, now: number): TraitState | undefined {
+function applyOne(
+  def: TraitDef,
+  prev: TraitState | undefined,
+  e: InkEvent,
+  t: number,
+  now: number,
+): TraitState | undefined {
   switch (def.type) {
     case 'trait':
       return prev
@@ -110,7 +127,10 @@ function applyOne(def: TraitDef, prev: TraitState | undefined, e: InkEvent, t: n
       const tz = e.context?.timezone
       if (!isPlainObject(loc) && typeof tz !== 'string') return prev
       if (prev && 't' in prev && prev.t > t) return prev
-      return { v: { ...(isPlainObject(loc) ? loc : {}), ...(typeof tz === 'string' ? { timezone: tz } : {}) }, t }
+      return {
+        v: { ...(isPlainObject(loc) ? loc : {}), ...(typeof tz === 'string' ? { timezone: tz } : {}) },
+        t,
+      }
     }
     default:
       break
@@ -119,13 +139,13 @@ function applyOne(def: TraitDef, prev: TraitState | undefined, e: InkEvent, t: n
   switch (def.type) {
     case 'last':
     case 'first': {
-      const v = valueOf(def, e)
+      const v = eventValue(def, e)
       if (v === undefined) return prev
       if (prev && 't' in prev && (def.type === 'last' ? prev.t > t : prev.t <= t)) return prev
       return { v, t }
     }
     case 'lastN': {
-      const v = valueOf(def, e)
+      const v = eventValue(def, e)
       if (v === undefined) return prev
       const items = prev && 'items' in prev ? prev.items : []
       return { items: topN([{ v, t }, ...items], def.n, def.uniqueBy) }
@@ -162,7 +182,12 @@ function topN(items: Stamped[], n: number, uniqueBy: string | undefined): Stampe
 }
 
 /** Folds one event into a profile state (mutates and returns it). `now` is processing time. */
-export function foldEvent(state: ProfileState, e: InkEvent, defs: readonly TraitDef[], now: number): ProfileState {
+export function foldEvent(
+  state: ProfileState,
+  e: InkEvent,
+  defs: readonly TraitDef[],
+  now: number,
+): ProfileState {
   const t = Date.parse(e.timestamp)
   if (e.type === 'identify' && e.traits) Object.assign(state.traits, e.traits)
   state.firstSeenAt = state.firstSeenAt === 0 ? t : Math.min(state.firstSeenAt, t)
@@ -175,9 +200,16 @@ export function foldEvent(state: ProfileState, e: InkEvent, defs: readonly Trait
 }
 
 /** Merges `from` (an anonymous profile) into `into` (the known one); known identify traits win. */
-export function mergeStates(into: ProfileState, from: ProfileState, defs: readonly TraitDef[], now: number): ProfileState {
+export function mergeStates(
+  into: ProfileState,
+  from: ProfileState,
+  defs: readonly TraitDef[],
+  now: number,
+): ProfileState {
   into.traits = { ...from.traits, ...into.traits }
-  if (from.firstSeenAt !== 0) into.firstSeenAt = into.firstSeenAt === 0 ? from.firstSeenAt : Math.min(into.firstSeenAt, from.firstSeenAt)
+  if (from.firstSeenAt !== 0)
+    into.firstSeenAt =
+      into.firstSeenAt === 0 ? from.firstSeenAt : Math.min(into.firstSeenAt, from.firstSeenAt)
   into.lastSeenAt = Math.max(into.lastSeenAt, from.lastSeenAt)
   for (const def of defs) {
     const a = into.computed[def.name]
@@ -190,7 +222,9 @@ export function mergeStates(into: ProfileState, from: ProfileState, defs: readon
     if ('buckets' in a && 'buckets' in b) {
       for (const [key, bb] of Object.entries(b.buckets)) {
         const ab = a.buckets[key]
-        a.buckets[key] = ab ? [ab[0] + bb[0], ab[1] + bb[1], Math.min(ab[2], bb[2]), Math.max(ab[3], bb[3])] : bb
+        a.buckets[key] = ab
+          ? [ab[0] + bb[0], ab[1] + bb[1], Math.min(ab[2], bb[2]), Math.max(ab[3], bb[3])]
+          : bb
       }
       pruneBuckets(a.buckets, windowOf(def as { window?: string }), now)
     } else if ('items' in a && 'items' in b && def.type === 'lastN') {
@@ -231,7 +265,12 @@ export function materialize(state: ProfileState, defs: readonly TraitDef[], now:
   return out
 }
 
-function aggregate(kind: 'count' | 'sum' | 'min' | 'max', s: TraitState | undefined, w: Window, now: number): number | null {
+function aggregate(
+  kind: 'count' | 'sum' | 'min' | 'max',
+  s: TraitState | undefined,
+  w: Window,
+  now: number,
+): number | null {
   let count = 0
   let sum = 0
   let min = Number.POSITIVE_INFINITY

@@ -22,14 +22,17 @@ export async function resolveProfile(
   if (e.type === 'alias' && e.userId !== undefined && e.previousId !== undefined) {
     const target = await profileForUser(uow, ws, e.userId)
     const prevId =
-      (await uow.findProfileId(ws, 'userId', e.previousId)) ?? (await uow.findProfileId(ws, 'anonymousId', e.previousId))
-    if (prevId !== undefined && prevId !== target.profileId) await merge(uow, await uow.getProfile(ws, prevId), target, defs, now)
+      (await uow.findProfileId(ws, 'userId', e.previousId)) ??
+      (await uow.findProfileId(ws, 'anonymousId', e.previousId))
+    if (prevId !== undefined && prevId !== target.profileId)
+      await merge(uow, await uow.getProfile(ws, prevId), target, defs, now)
     else if (prevId === undefined) uow.bind(ws, 'anonymousId', e.previousId, target.profileId)
     return target
   }
   if (e.userId !== undefined) {
     const userProfileId = await uow.findProfileId(ws, 'userId', e.userId)
-    const anonProfileId = e.anonymousId === undefined ? undefined : await uow.findProfileId(ws, 'anonymousId', e.anonymousId)
+    const anonProfileId =
+      e.anonymousId === undefined ? undefined : await uow.findProfileId(ws, 'anonymousId', e.anonymousId)
     if (userProfileId === undefined && anonProfileId !== undefined) {
       const anon = await uow.getProfile(ws, anonProfileId)
       if (anon.userId === null) {
@@ -40,7 +43,10 @@ export async function resolveProfile(
         return anon
       }
     }
-    const known = userProfileId === undefined ? await profileForUser(uow, ws, e.userId) : await uow.getProfile(ws, userProfileId)
+    const known =
+      userProfileId === undefined
+        ? await profileForUser(uow, ws, e.userId)
+        : await uow.getProfile(ws, userProfileId)
     if (e.anonymousId !== undefined) {
       if (anonProfileId === undefined) uow.bind(ws, 'anonymousId', e.anonymousId, known.profileId)
       else if (anonProfileId !== known.profileId) {
@@ -66,7 +72,13 @@ async function profileForUser(uow: UnitOfWork, ws: string, userId: string): Prom
   return p
 }
 
-async function merge(uow: UnitOfWork, from: StoredProfile, into: StoredProfile, defs: readonly TraitDef[], now: number) {
+async function merge(
+  uow: UnitOfWork,
+  from: StoredProfile,
+  into: StoredProfile,
+  defs: readonly TraitDef[],
+  now: number,
+) {
   mergeStates(into.state, from.state, defs, now)
   into.lastEventReceivedAt = Math.max(into.lastEventReceivedAt, from.lastEventReceivedAt)
   into.createdAt = Math.min(into.createdAt, from.createdAt)

@@ -84,7 +84,8 @@ export class Processor {
     for (const [p, o] of last) this.#applied.set(p, Math.max(this.#applied.get(p) ?? 0, o))
 
     const committedAt = clock.now()
-    for (const r of applied) metrics.pipelineLag.observe((committedAt - Date.parse(r.event.receivedAt)) / 1000)
+    for (const r of applied)
+      metrics.pipelineLag.observe((committedAt - Date.parse(r.event.receivedAt)) / 1000)
     metrics.processedEvents.inc({ outcome: 'applied' }, applied.length)
     if (duplicates > 0) metrics.processedEvents.inc({ outcome: 'duplicate' }, duplicates)
     for (const l of this.#listeners) l(records)

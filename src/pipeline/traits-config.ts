@@ -22,7 +22,9 @@ const eventMatch = {
   event: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   eventType: z.enum(['track', 'page', 'screen']).default('track'),
 }
-const path = z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'a property path like "price" or "product.id"')
+const path = z
+  .string()
+  .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'a property path like "price" or "product.id"')
 const window = z
   .string()
   .refine((s) => DURATION.test(s), 'a window like 15m, 12h or 30d')
@@ -56,7 +58,12 @@ const traitsFile = z
   .superRefine((file, ctx) => {
     const seen = new Set<string>()
     file.traits.forEach((t, i) => {
-      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['traits', i, 'name'], message: `"${t.name}" is declared twice` })
+      if (seen.has(t.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['traits', i, 'name'],
+          message: `"${t.name}" is declared twice`,
+        })
       seen.add(t.name)
     })
   })
@@ -70,7 +77,9 @@ export const DEFAULT_TRAITS_FILE = fileURLToPath(new URL('../../config/traits.de
 export function parseTraitsConfig(doc: unknown, source = 'traits config'): TraitsConfig {
   const parsed = traitsFile.safeParse(doc)
   if (parsed.success) return parsed.data
-  throw invalidConfig(parsed.error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`))
+  throw invalidConfig(
+    parsed.error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`),
+  )
 }
 
 export function loadTraitsConfig(file = DEFAULT_TRAITS_FILE): TraitsConfig {

@@ -75,7 +75,8 @@ export class UnitOfWork {
     for (const [k, v] of this.#ids) if (v === from.profileId) this.#ids.set(k, into.profileId)
     this.#profiles.set(key, null)
     this.#dirty.delete(key)
-    if (from.version > 0) this.changes.deletes.push({ workspaceId: from.workspaceId, profileId: from.profileId })
+    if (from.version > 0)
+      this.changes.deletes.push({ workspaceId: from.workspaceId, profileId: from.profileId })
   }
 
   /** The changes to commit, with every dirty profile's version bumped. */

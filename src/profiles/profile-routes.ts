@@ -25,7 +25,8 @@ export async function profileRoutes(app: FastifyInstance, deps: ProfileRoutesDep
     const by = req.query.by
     let profileId: string | undefined
     if (by === 'profileId') profileId = id
-    if (profileId === undefined && (by === undefined || by === 'userId')) profileId = await store.findProfileId(ws.id, 'userId', id)
+    if (profileId === undefined && (by === undefined || by === 'userId'))
+      profileId = await store.findProfileId(ws.id, 'userId', id)
     if (profileId === undefined && (by === undefined || by === 'anonymousId')) {
       profileId = await store.findProfileId(ws.id, 'anonymousId', id)
     }

@@ -1,8 +1,9 @@
 /** ProfileStore over the embedded SQLite database; every commit is one transaction. */
-import type { SqliteDatabase } from '../db/sqlite.ts'
-import { migrate } from '../db/sqlite.ts'
+
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
+import type { SqliteDatabase } from '../db/sqlite.ts'
+import { migrate } from '../db/sqlite.ts'
 import {
   dedupeKey,
   type Identity,
@@ -71,7 +72,9 @@ export class SqliteProfileStore implements ProfileStore {
         .prepare('SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?')
         .pluck(),
       getProfile: db.prepare('SELECT * FROM profiles WHERE workspace_id = ? AND profile_id = ?'),
-      identities: db.prepare('SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id = ? ORDER BY kind, value'),
+      identities: db.prepare(
+        'SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id = ? ORDER BY kind, value',
+      ),
       seen: db.prepare('SELECT 1 FROM dedupe WHERE workspace_id = ? AND message_id = ?').pluck(),
       offsets: db.prepare('SELECT partition, offset FROM processor_offsets WHERE group_id = ?'),
       upsert: db.prepare(
@@ -129,7 +132,8 @@ export class SqliteProfileStore implements ProfileStore {
   async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {
     const seen = new Set<string>()
     for (const { workspaceId, messageId } of ids) {
-      if (this.#stmts.seen.get(workspaceId, messageId) !== undefined) seen.add(dedupeKey(workspaceId, messageId))
+      if (this.#stmts.seen.get(workspaceId, messageId) !== undefined)
+        seen.add(dedupeKey(workspaceId, messageId))
     }
     return seen
   }

@@ -11,7 +11,10 @@ export interface Workspace {
 
 export interface WorkspaceStore {
   /** Creates the workspace with the given keys (or fresh random ones) if it does not exist; updates given keys. */
-  ensure(id: string, keys: { writeKey?: string | undefined; adminKey?: string | undefined }): Promise<Workspace>
+  ensure(
+    id: string,
+    keys: { writeKey?: string | undefined; adminKey?: string | undefined },
+  ): Promise<Workspace>
   byWriteKey(key: string): Workspace | undefined
   byAdminKey(key: string): Workspace | undefined
   close(): Promise<void>
@@ -50,7 +53,10 @@ export class SqliteWorkspaceStore implements WorkspaceStore {
       .all() as Workspace[]
   }
 
-  async ensure(id: string, keys: { writeKey?: string | undefined; adminKey?: string | undefined }): Promise<Workspace> {
+  async ensure(
+    id: string,
+    keys: { writeKey?: string | undefined; adminKey?: string | undefined },
+  ): Promise<Workspace> {
     const existing = this.#all.find((w) => w.id === id)
     const ws: Workspace = {
       id,

@@ -37,7 +37,8 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
 export async function waitForProcessed(app: App, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while ((await app.log.lag(PROFILES_GROUP)) > 0) {
-    if (Date.now() > deadline) throw new Error(`processor still ${await app.log.lag(PROFILES_GROUP)} events behind`)
+    if (Date.now() > deadline)
+      throw new Error(`processor still ${await app.log.lag(PROFILES_GROUP)} events behind`)
     await new Promise((r) => setTimeout(r, 10))
   }
 }

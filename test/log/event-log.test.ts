@@ -1,0 +1,220 @@
+/**
+ * The EventLog seam suite. Every implementation runs it; for now the SQLite log (issue 5 adds Kafka).
+ */
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import type { InkEvent, LogRecord } from '../../src/core/types.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
+import type { EventLog } from '../../src/log/event-log.ts'
+import { GroupCommit } from '../../src/log/group-commit.ts'
+import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
+import { tempDir } from '../helpers/app.ts'
+
+interface LogFactory {
+  name: string
+  /** Opens the log on a location; opening the same location again must see the same data. */
+  open(location: string): EventLog
+  location(): string
+  cleanup(location: string): void
+}
+
+const sqlite: LogFactory = {
+  name: 'SqliteEventLog',
+  open(dir) {
+    const db = openSqlite(join(dir, 'log.db'))
+    const log = new SqliteEventLog(db, { pollMs: 20 })
+    const close = log.close.bind(log)
+    return Object.assign(log, {
+      close: async () => {
+        await close()
+        db.close()
+      },
+    })
+  },
+  location: () => tempDir('inkstream-log-'),
+  cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
+}
+
+const event = (i: number, user = `u${i % 7}`): InkEvent => ({
+  type: 'track',
+  event: 'Tested',
+  messageId: `m${i}`,
+  workspaceId: 'w',
+  userId: user,
+  properties: { i },
+  timestamp: new Date(1_800_000_000_000 + i).toISOString(),
+  receivedAt: new Date(1_800_000_000_000 + i).toISOString(),
+})
+
+function collect(log: EventLog, group: string, until: number) {
+  const seen: LogRecord[] = []
+  let done!: () => void
+  const finished = new Promise<void>((r) => {
+    done = r
+  })
+  const consumer = log.consume(group, async (records) => {
+    seen.push(...records)
+    if (seen.length >= until) done()
+  })
+  return { seen, finished, consumer }
+}
+
+for (const impl of [sqlite]) {
+  describe(`EventLog: ${impl.name}`, () => {
+    test('events appended concurrently are all consumed, each once, in append order per user', async () => {
+      const dir = impl.location()
+      const log = impl.open(dir)
+      try {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, r) =>
+            log.append(Array.from({ length: 20 }, (_, k) => event(r * 20 + k))),
+          ),
+        )
+        const { seen, finished, consumer } = collect(log, 'g', 1000)
+        await finished
+        await consumer.close()
+        assert.equal(seen.length, 1000)
+        assert.equal(new Set(seen.map((r) => r.event.messageId)).size, 1000)
+        const perUser = new Map<string, number[]>()
+        for (const r of seen)
+          perUser.set(r.event.userId!, [...(perUser.get(r.event.userId!) ?? []), r.offset])
+        for (const offsets of perUser.values())
+          assert.deepEqual(
+            offsets,
+            [...offsets].sort((a, b) => a - b),
+          )
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
+    test('a consumer resumes after its committed offset when the log is reopened', async () => {
+      const dir = impl.location()
+      let log = impl.open(dir)
+      try {
+        await log.append([event(1), event(2), event(3)])
+        const first = collect(log, 'g', 3)
+        await first.finished
+        await first.consumer.close()
+        await log.close()
+
+        log = impl.open(dir)
+        await log.append([event(4), event(5)])
+        const second = collect(log, 'g', 2)
+        await second.finished
+        await second.consumer.close()
+        assert.deepEqual(
+          second.seen.map((r) => r.event.messageId),
+          ['m4', 'm5'],
+        )
+        assert.equal(await log.lag('g'), 0)
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
+    test('a batch whose handler fails is delivered again and its offset is not committed', async () => {
+      const dir = impl.location()
+      const log = impl.open(dir)
+      try {
+        await log.append([event(1), event(2)])
+        let calls = 0
+        let delivered: string[] = []
+        const ok = new Promise<void>((resolve) => {
+          const consumer = log.consume(
+            'g',
+            async (records) => {
+              calls++
+              if (calls === 1) throw new Error('transient')
+              delivered = records.map((r) => r.event.messageId)
+              resolve()
+              void consumer
+            },
+            { onError: () => {} },
+          )
+        })
+        await ok
+        assert.equal(calls, 2)
+        assert.deepEqual(delivered, ['m1', 'm2'])
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
+    test('groups consume independently and lag counts what a group has not committed', async () => {
+      const dir = impl.location()
+      const log = impl.open(dir)
+      try {
+        await log.append([event(1), event(2), event(3)])
+        assert.equal(await log.lag('a'), 3)
+        const a = collect(log, 'a', 3)
+        await a.finished
+        await a.consumer.close()
+        assert.equal(await log.lag('a'), 0)
+        assert.equal(await log.lag('b'), 3)
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
+    test('appending after close is refused rather than acknowledged', async () => {
+      const dir = impl.location()
+      const log = impl.open(dir)
+      await log.close()
+      await assert.rejects(log.append([event(1)]), { code: 'INK_ERR_LOG_UNAVAILABLE' })
+      impl.cleanup(dir)
+    })
+  })
+}
+
+describe('group commit', () => {
+  test('appends issued in the same tick share one commit, and every caller waits for it', async () => {
+    const commits: number[] = []
+    const gc = new GroupCommit<number>((items) => {
+      commits.push(items.length)
+    })
+    const settled: number[] = []
+    await Promise.all(
+      Array.from({ length: 100 }, (_, r) =>
+        gc.add(Array.from({ length: 10 }, () => r)).then(() => settled.push(r)),
+      ),
+    )
+    assert.deepEqual(commits, [1000])
+    assert.equal(settled.length, 100)
+  })
+
+  test('a failed commit rejects exactly the callers it carried, and the next commit works', async () => {
+    let fail = true
+    const gc = new GroupCommit<number>(() => {
+      if (fail) throw new Error('disk full')
+    })
+    const first = Promise.allSettled([gc.add([1]), gc.add([2])])
+    const results = await first
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    )
+    fail = false
+    await gc.add([3])
+  })
+
+  test('a commit never carries more than maxItems events, but never splits one caller', async () => {
+    const commits: number[] = []
+    const gc = new GroupCommit<number>((items) => {
+      commits.push(items.length)
+    }, 25)
+    await Promise.all([
+      gc.add(Array(10).fill(0)),
+      gc.add(Array(10).fill(0)),
+      gc.add(Array(10).fill(0)),
+      gc.add(Array(40).fill(0)),
+    ])
+    assert.deepEqual(commits, [20, 10, 40])
+  })
+})
