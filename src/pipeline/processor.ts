@@ -13,6 +13,7 @@ import { foldEvent } from './computed-traits.ts'
 import { resolveProfile } from './identity.ts'
 import type { TraitDef } from './traits-config.ts'
 import { UnitOfWork } from './unit-of-work.ts'
+import { WarmCache } from './warm-cache.ts'
 
 export const PROFILES_GROUP = 'profiles'
 
@@ -31,6 +32,7 @@ export class Processor {
   #consumer: Consumer | undefined
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
+  readonly #warm = new WarmCache()
   /** Listeners told after each committed batch (used by tests and benchmarks to wait for catch-up). */
   readonly #listeners = new Set<(records: readonly LogRecord[]) => void>()
 
@@ -52,43 +54,55 @@ export class Processor {
     return () => this.#listeners.delete(listener)
   }
 
-  /** Applies one batch; exported for tests that drive the processor without a consumer loop. */
+  /** Applies one batch; public for tests that drive the processor without a consumer loop. */
   async handle(records: readonly LogRecord[]): Promise<void> {
-    const { store, traits, metrics, clock } = this.deps
-    const now = clock.now()
+    const { store, metrics, clock } = this.deps
     const fresh = records.filter((r) => r.offset > (this.#applied.get(r.partition) ?? 0))
     const seen = await store.seenMessageIds(fresh.map((r) => r.event))
-    const uow = new UnitOfWork(store, now)
-    let duplicates = records.length - fresh.length
-    const applied: LogRecord[] = []
-    for (const r of fresh) {
-      const e = r.event
-      const key = dedupeKey(e.workspaceId, e.messageId)
-      if (seen.has(key)) {
-        duplicates++
-        continue
-      }
-      seen.add(key)
-      uow.changes.messageIds.push({ workspaceId: e.workspaceId, messageId: e.messageId })
-      const profile = await resolveProfile(uow, e, traits, now)
-      foldEvent(profile.state, e, traits, now)
-      profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
-      uow.touch(profile)
-      applied.push(r)
-    }
+    const uow = new UnitOfWork(store, clock.now(), this.#warm)
     const last = new Map<number, number>()
     for (const r of records) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
-    const changes = uow.finish()
-    changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
-    await store.commit(changes)
+    let applied: LogRecord[]
+    // Profiles are changed in place, also those held by the warm cache: if the batch fails
+    // before its commit, the cache may hold uncommitted state and is dropped.
+    try {
+      applied = await this.#fold(fresh, seen, uow)
+      const changes = uow.finish()
+      changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
+      await store.commit(changes)
+    } catch (err) {
+      this.#warm.clear()
+      throw err
+    }
+    uow.keepWarm()
     for (const [p, o] of last) this.#applied.set(p, Math.max(this.#applied.get(p) ?? 0, o))
 
     const committedAt = clock.now()
     for (const r of applied)
       metrics.pipelineLag.observe((committedAt - Date.parse(r.event.receivedAt)) / 1000)
     metrics.processedEvents.inc({ outcome: 'applied' }, applied.length)
+    const duplicates = records.length - applied.length
     if (duplicates > 0) metrics.processedEvents.inc({ outcome: 'duplicate' }, duplicates)
     for (const l of this.#listeners) l(records)
+  }
+
+  /** Folds the events not seen before into their profiles; returns the records applied. */
+  async #fold(fresh: readonly LogRecord[], seen: Set<string>, uow: UnitOfWork): Promise<LogRecord[]> {
+    const { traits } = this.deps
+    const applied: LogRecord[] = []
+    for (const r of fresh) {
+      const e = r.event
+      const key = dedupeKey(e.workspaceId, e.messageId)
+      if (seen.has(key)) continue
+      seen.add(key)
+      uow.changes.messageIds.push({ workspaceId: e.workspaceId, messageId: e.messageId })
+      const profile = await resolveProfile(uow, e, traits, uow.now)
+      foldEvent(profile.state, e, traits, uow.now)
+      profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
+      uow.touch(profile)
+      applied.push(r)
+    }
+    return applied
   }
 
   async close(): Promise<void> {

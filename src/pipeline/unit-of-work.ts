@@ -1,10 +1,13 @@
 /**
  * The profiles one processor batch touches, held in memory until the batch commits in one go.
- * Lookups go to the batch first, then to the store, so later events in a batch see earlier ones.
+ * Lookups go to the batch first, then to the warm cache, then to the store, so later events in
+ * a batch see earlier ones. After the commit succeeds, `keepWarm` hands what the batch learned
+ * to the cache.
  */
 import { randomUUID } from 'node:crypto'
 import type { IdentityKind, ProfileChanges, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
 import { emptyState } from './computed-traits.ts'
+import type { WarmCache } from './warm-cache.ts'
 
 const idKey = (ws: string, kind: IdentityKind, value: string) => `${ws}\n${kind}\n${value}`
 const profileKey = (ws: string, id: string) => `${ws}\n${id}`
@@ -17,12 +20,17 @@ export class UnitOfWork {
 
   constructor(
     private readonly store: ProfileStore,
-    private readonly now: number,
+    readonly now: number,
+    private readonly warm: WarmCache,
   ) {}
 
   async findProfileId(ws: string, kind: IdentityKind, value: string): Promise<string | undefined> {
     const key = idKey(ws, kind, value)
-    if (!this.#ids.has(key)) this.#ids.set(key, (await this.store.findProfileId(ws, kind, value)) ?? null)
+    if (!this.#ids.has(key)) {
+      let id = this.warm.ids.get(key)
+      if (id === undefined) id = (await this.store.findProfileId(ws, kind, value)) ?? null
+      this.#ids.set(key, id)
+    }
     return this.#ids.get(key) ?? undefined
   }
 
@@ -30,7 +38,7 @@ export class UnitOfWork {
     const key = profileKey(ws, profileId)
     let p = this.#profiles.get(key)
     if (p === undefined) {
-      p = (await this.store.getProfile(ws, profileId)) ?? null
+      p = this.warm.profiles.get(key) ?? (await this.store.getProfile(ws, profileId)) ?? null
       this.#profiles.set(key, p)
     }
     if (p === null) throw new Error(`profile ${profileId} is referenced by an identity but missing`)
@@ -89,5 +97,14 @@ export class UnitOfWork {
       this.changes.upserts.push(p)
     }
     return this.changes
+  }
+
+  /** Call after a successful commit: the cache then holds this batch's profiles and identities. */
+  keepWarm(): void {
+    for (const [key, id] of this.#ids) this.warm.ids.set(key, id)
+    for (const [key, p] of this.#profiles) {
+      if (p) this.warm.profiles.set(key, p)
+      else this.warm.profiles.delete(key)
+    }
   }
 }
