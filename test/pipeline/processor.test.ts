@@ -157,4 +157,20 @@ describe('processor', () => {
       lag.values.some((v) => v.metricName === 'inkstream_pipeline_lag_seconds_count' && v.value === 2),
     )
   })
+
+  test('a batch whose commit fails leaves no trace, and retrying it applies each event once', async () => {
+    await processor.handle([order({ userId: 'u8' }, 1)])
+    const commit = store.commit.bind(store)
+    let failures = 1
+    store.commit = async (changes) => {
+      if (failures-- > 0) throw new Error('SQLITE_FULL')
+      return commit(changes)
+    }
+    const batch = [order({ userId: 'u8' }, 10), order({ userId: 'u8' }, 100)]
+    await assert.rejects(processor.handle(batch), /SQLITE_FULL/)
+    await processor.handle(batch)
+    const p = await profile('userId', 'u8')
+    assert.equal(p.traits.orders_total, 3)
+    assert.equal(p.traits.revenue_total, 111)
+  })
 })
