@@ -9,8 +9,13 @@ import { InkError, payloadTooLarge } from '../core/errors.ts'
 
 const gunzipAsync = promisify(gunzip)
 
-/** JSON as Segment's SDKs send it; text/plain is what browsers use to avoid a CORS preflight (and sendBeacon). */
-export const JSON_CONTENT_TYPES = ['application/json', 'text/plain']
+/**
+ * Content types whose body is parsed as JSON: application/json as Segment's SDKs send it;
+ * text/plain, which browsers use to avoid a CORS preflight (and sendBeacon); and
+ * application/x-www-form-urlencoded, which RudderStack's Node SDK sends (axios's default for a
+ * Buffer) with its gzipped JSON batches. The body must still be JSON.
+ */
+export const JSON_CONTENT_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded']
 
 export async function decodeBody(
   body: Buffer,

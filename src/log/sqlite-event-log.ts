@@ -114,6 +114,9 @@ export class SqliteEventLog implements EventLog {
         }
         position = rows[rows.length - 1]!.offset
         this.#stmts.commit.run(group, position)
+        // The handler's awaits may all be on settled promises: yield so a backlog being drained
+        // does not starve HTTP requests (and start-up) until the log is empty.
+        await new Promise((r) => setImmediate(r))
       }
     }
     const done = loop()

@@ -71,7 +71,7 @@ describe('collector', () => {
     ],
     [
       'a wrong content type',
-      () => post('/v1/track', 'userId=u', { 'content-type': 'application/x-www-form-urlencoded' }),
+      () => post('/v1/track', '<event/>', { 'content-type': 'application/xml' }),
       415,
       'INK_ERR_UNSUPPORTED_MEDIA_TYPE',
       /application\/json/,
