@@ -6,6 +6,11 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import type { Config } from './config.ts'
+import { MemoryCache } from './content/cache/memory-cache.ts'
+import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
+import { loadContentConfig } from './content/content-config.ts'
+import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
+import { loadTemplatesDir } from './content/template-files.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { buildServer } from './http/server.ts'
@@ -13,7 +18,9 @@ import { SqliteEventLog } from './log/sqlite-event-log.ts'
 import { createMetrics, type Metrics } from './observe/metrics.ts'
 import { PROFILES_GROUP, Processor } from './pipeline/processor.ts'
 import { loadTraitsConfig } from './pipeline/traits-config.ts'
+import { ProfileReader } from './profiles/profile-reader.ts'
 import { SqliteProfileStore } from './profiles/sqlite-profile-store.ts'
+import { Renderer } from './render/renderer.ts'
 import { SqliteWorkspaceStore, type Workspace } from './workspaces/workspace-store.ts'
 
 export interface App {
@@ -24,6 +31,7 @@ export interface App {
   log: SqliteEventLog
   store: SqliteProfileStore
   metrics: Metrics
+  renderer: Renderer
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>
   close(): Promise<void>
@@ -31,7 +39,12 @@ export interface App {
 
 export const DATABASE_FILE = 'inkstream.db'
 
-export async function createApp(config: Config, opts: { clock?: Clock } = {}): Promise<App> {
+/** `env` is only read for `${VAR}` references in the content file (credentials). */
+export async function createApp(
+  config: Config,
+  opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {},
+): Promise<App> {
+  const env = opts.env ?? {}
   const clock = opts.clock ?? systemClock
   const logger = pino({ level: config.logLevel })
   const closers: (() => Promise<void> | void)[] = []
@@ -50,7 +63,24 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
       adminKey: config.adminKey,
     })
     const traits = loadTraitsConfig(config.traitsFile).traits
+    const content = loadContentConfig(config.contentFile, env)
     const metrics = createMetrics()
+    const templates = new SqliteTemplateStore(db, { clock })
+    closers.push(() => templates.close())
+    const profileCache = new MemoryCache({ maxEntries: 100_000 })
+    closers.push(() => profileCache.close())
+    const profileReader = new ProfileReader({ store, traits, cache: profileCache, clock })
+    const connectedContent = new HttpConnectedContent({
+      clock,
+      allowHosts: () => content.connectedContent.allowHosts,
+      credentials: (_ws, name) => content.connectedContent.credentials[name]?.headers,
+      defaultTtlSeconds: content.connectedContent.defaultTtlSeconds,
+      onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
+    })
+    closers.push(() => connectedContent.close())
+    const renderer = new Renderer({ templates, profiles: profileReader, connectedContent, content, metrics })
+    if (config.templatesDir !== undefined)
+      await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
     const processor = new Processor({
       log,
       store,
@@ -60,6 +90,13 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
       logger,
       batchSize: config.processorBatchSize,
       dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
+    })
+    // A profile read for rendering must not outlive the change that made it stale.
+    processor.onCommit((records) => {
+      for (const { event: e } of records) {
+        if (e.userId !== undefined) void profileReader.invalidate(e.workspaceId, e.userId)
+        if (e.anonymousId !== undefined) void profileReader.invalidate(e.workspaceId, e.anonymousId)
+      }
     })
     await processor.start()
     closers.push(() => processor.close())
@@ -75,6 +112,12 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
         maxBatchBytes: config.maxBatchBytes,
       },
       profiles: { store, workspaces, traits, clock },
+      templates: {
+        templates,
+        renderer,
+        workspaces,
+        lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: content.fallbacks },
+      },
       beforeScrape: async () =>
         metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
       health: async () => ({ consumerLag: await log.lag(PROFILES_GROUP) }),
@@ -89,6 +132,7 @@ export async function createApp(config: Config, opts: { clock?: Clock } = {}): P
       log,
       store,
       metrics,
+      renderer,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: async () => {
         if (closed) return

@@ -19,6 +19,8 @@ export const configSchema = z
     writeKey: z.string().regex(KEY_PATTERN, '16-128 characters of A-Z a-z 0-9 _ -').optional(),
     adminKey: z.string().regex(KEY_PATTERN, '16-128 characters of A-Z a-z 0-9 _ -').optional(),
     traitsFile: z.string().min(1).optional(),
+    contentFile: z.string().min(1).optional(),
+    templatesDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     maxEventBytes: z.coerce
       .number()
@@ -48,6 +50,8 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_WRITE_KEY: 'writeKey',
   INKSTREAM_ADMIN_KEY: 'adminKey',
   INKSTREAM_TRAITS_FILE: 'traitsFile',
+  INKSTREAM_CONTENT_FILE: 'contentFile',
+  INKSTREAM_TEMPLATES_DIR: 'templatesDir',
   INKSTREAM_LOG_LEVEL: 'logLevel',
   INKSTREAM_MAX_EVENT_BYTES: 'maxEventBytes',
   INKSTREAM_MAX_BATCH_BYTES: 'maxBatchBytes',

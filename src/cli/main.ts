@@ -17,7 +17,7 @@ Settings come from INKSTREAM_* environment variables; see the README.`
 
 async function start(): Promise<void> {
   const config = loadConfig(process.env)
-  const app = await createApp(config)
+  const app = await createApp(config, { env: process.env })
   const url = await app.listen()
   const lines = [
     `Inkstream is running at ${url}`,

@@ -8,6 +8,9 @@ export interface Metrics {
   pipelineLag: Histogram
   processedEvents: Counter<'outcome'>
   consumerLag: Gauge<'group'>
+  renderDuration: Histogram<'mode' | 'outcome'>
+  fallbacks: Counter<'template' | 'placeholder' | 'reason'>
+  connectedContentCalls: Counter<'source' | 'outcome'>
 }
 
 /** Lag buckets in seconds: fine below 100 ms, where the real-time goal sits. */
@@ -48,6 +51,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'inkstream_log_consumer_lag',
       help: 'Events in the log not yet committed by the consumer group.',
       labelNames: ['group'],
+      registers: [registry],
+    }),
+    renderDuration: new Histogram({
+      name: 'inkstream_render_duration_seconds',
+      help: 'Render duration by mode (pre-send, open-time) and outcome.',
+      labelNames: ['mode', 'outcome'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'inkstream_fallbacks_total',
+      help: 'Placeholders that fell back, by template, placeholder and reason (missing, timeout, error, invalid).',
+      labelNames: ['template', 'placeholder', 'reason'],
+      registers: [registry],
+    }),
+    connectedContentCalls: new Counter({
+      name: 'inkstream_connected_content_calls_total',
+      help: 'Connected-content calls by source host and outcome.',
+      labelNames: ['source', 'outcome'],
       registers: [registry],
     }),
   }

@@ -28,7 +28,14 @@ export type FailureReason = 'timeout' | 'error' | 'refused' | 'circuit-open'
 export type ConnectedContentOutcome =
   | { outcome: 'success'; data: unknown; status: number; fromCache: boolean; durationMs: number }
   /** The call failed but a cached response (past its TTL) was served instead. */
-  | { outcome: 'stale'; data: unknown; reason: FailureReason; message: string; ageMs: number; durationMs: number }
+  | {
+      outcome: 'stale'
+      data: unknown
+      reason: FailureReason
+      message: string
+      ageMs: number
+      durationMs: number
+    }
   | { outcome: FailureReason; message: string; durationMs: number }
 
 export interface ConnectedContent {

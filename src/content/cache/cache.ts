@@ -1,0 +1,24 @@
+/**
+ * The Cache seam (DESIGN.md §3): profile cache, connected-content cache, rendered-block cache.
+ * Every entry has a TTL; after it, the entry is kept for a stale window so a caller whose fresh
+ * fetch failed can still serve the old value (and say how old it is). Values must be
+ * JSON-serialisable, because the scale-out implementation stores them in Redis.
+ */
+
+export interface CacheEntry {
+  value: unknown
+  /** Epoch milliseconds when the value was stored. */
+  storedAt: number
+  /** Epoch milliseconds after which the value is stale (storedAt + ttlMs). */
+  expiresAt: number
+}
+
+export interface Cache {
+  /** The entry, fresh or stale; undefined once its TTL and stale window have both passed, or when evicted. */
+  get(key: string): Promise<CacheEntry | undefined>
+  /** Stores a value that is fresh for ttlMs and then kept staleMs longer for fallbacks. */
+  set(key: string, value: unknown, ttlMs: number, staleMs: number): Promise<void>
+  delete(key: string): Promise<void>
+  /** Releases the cache's resources; later calls reject. */
+  close(): Promise<void>
+}

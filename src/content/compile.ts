@@ -1,0 +1,167 @@
+/**
+ * Compiles a template version once: MJML → HTML (with the Liquid still in it), then every part is
+ * parsed by liquidjs. Per recipient, only Liquid renders. When no text body is given, the text
+ * template is derived from the compiled HTML here, once, rather than per recipient.
+ */
+import { convert } from 'html-to-text'
+import type { Template } from 'liquidjs'
+import mjml2html from 'mjml'
+import { InkError } from '../core/errors.ts'
+import type { Engine } from './liquid-engine.ts'
+import type { TemplateInput, TemplateVersion } from './template-store.ts'
+
+export interface CompiledTemplate {
+  templateId: string
+  version: number
+  subject: Template[]
+  preheader: Template[]
+  html: Template[]
+  text: Template[]
+  textGenerated: boolean
+  mjmlMs: number
+}
+
+export interface TemplateProblem {
+  part: 'subject' | 'preheader' | 'body' | 'text'
+  kind: 'mjml' | 'liquid'
+  line: number | null
+  message: string
+}
+
+/** Replaced by the rendered preheader, HTML-escaped, after the body renders. */
+export const PREHEADER_MARKER = '<!--inkstream:preheader-->'
+const PREHEADER_SLOT = `<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">${PREHEADER_MARKER}</div>`
+
+/** Headings keep their case and lines are not wrapped, as the text part is read by people. */
+const TEXT_OPTIONS = {
+  wordwrap: false as const,
+  selectors: [
+    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+    { selector: 'img', format: 'skip' },
+    { selector: 'div[aria-hidden=true]', format: 'skip' },
+  ],
+}
+
+async function toHtml(
+  input: Pick<TemplateInput, 'format' | 'body'>,
+): Promise<{ html: string; problems: TemplateProblem[]; ms: number }> {
+  if (input.format === 'html') return { html: input.body, problems: [], ms: 0 }
+  const started = performance.now()
+  let result: Awaited<ReturnType<typeof mjml2html>>
+  try {
+    result = await mjml2html(input.body, { validationLevel: 'soft', keepComments: false })
+  } catch (err) {
+    return {
+      html: '',
+      problems: [{ part: 'body', kind: 'mjml', line: null, message: (err as Error).message }],
+      ms: performance.now() - started,
+    }
+  }
+  const problems = result.errors.map((e) => ({
+    part: 'body' as const,
+    kind: 'mjml' as const,
+    line: e.line ?? null,
+    message: e.message,
+  }))
+  return { html: result.html, problems, ms: performance.now() - started }
+}
+
+const LIQUID = /\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g
+const CONNECTED_CONTENT = /^\{%-?\s*connected_content\b/
+
+/**
+ * The text part as a Liquid template, derived once from the compiled HTML: each Liquid segment is
+ * swapped for an inert token so html-to-text cannot reflow or re-case it, then put back. Calls to
+ * connected content are dropped: the body's render has already saved their data in the shared scope.
+ */
+export function htmlToTextTemplate(html: string): string {
+  const segments: string[] = []
+  const protectedHtml = html.replace(LIQUID, (m) => `\u2063${segments.push(m) - 1}\u2063`)
+  return convert(protectedHtml, TEXT_OPTIONS)
+    .replace(/\u2063(\d+)\u2063/g, (_, i: string) => {
+      const seg = segments[Number(i)]!
+      return CONNECTED_CONTENT.test(seg) ? '' : seg
+    })
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()
+}
+
+function withPreheaderSlot(html: string): string {
+  const body = /<body[^>]*>/i.exec(html)
+  if (!body) return PREHEADER_SLOT + html
+  const at = body.index + body[0].length
+  return html.slice(0, at) + PREHEADER_SLOT + html.slice(at)
+}
+
+function parse(
+  engine: Engine['html'],
+  source: string,
+  part: TemplateProblem['part'],
+  problems: TemplateProblem[],
+): Template[] {
+  try {
+    return engine.parse(source)
+  } catch (err) {
+    const line =
+      (err as { token?: { getPosition?: () => [number, number] } }).token?.getPosition?.()[0] ?? null
+    problems.push({
+      part,
+      kind: 'liquid',
+      line,
+      message: (err as Error).message.split('\n')[0] ?? 'parse error',
+    })
+    return []
+  }
+}
+
+/** Every MJML and Liquid problem of a template, with line numbers where the tools give them. */
+export async function validateTemplate(input: TemplateInput, engine: Engine): Promise<TemplateProblem[]> {
+  const { problems } = await compileParts(input, engine)
+  return problems
+}
+
+async function compileParts(input: TemplateInput, engine: Engine) {
+  const problems: TemplateProblem[] = []
+  // Liquid in the MJML source must parse before MJML sees it, so line numbers match what was written.
+  parse(engine.html, input.body, 'body', problems)
+  const { html, problems: mjmlProblems, ms } = await toHtml(input)
+  problems.push(...mjmlProblems)
+  const subject = parse(engine.text, input.subject, 'subject', problems)
+  const preheader = parse(engine.text, input.preheader ?? '', 'preheader', problems)
+  const htmlTpl = problems.length > 0 ? [] : parse(engine.html, withPreheaderSlot(html), 'body', problems)
+  const textSource = input.text ?? htmlToTextTemplate(html)
+  const text = parse(engine.text, textSource, 'text', problems)
+  return { problems, subject, preheader, html: htmlTpl, text, mjmlMs: ms }
+}
+
+/** Compiles a stored version; throws INK_ERR_TEMPLATE_INVALID listing every problem. */
+export async function compileTemplate(v: TemplateVersion, engine: Engine): Promise<CompiledTemplate> {
+  const input: TemplateInput = {
+    subject: v.subject,
+    preheader: v.preheader,
+    format: v.format,
+    body: v.body,
+    text: v.text ?? undefined,
+  }
+  const parts = await compileParts(input, engine)
+  if (parts.problems.length > 0) throw templateInvalid(parts.problems)
+  return {
+    templateId: v.templateId,
+    version: v.version,
+    subject: parts.subject,
+    preheader: parts.preheader,
+    html: parts.html,
+    text: parts.text,
+    textGenerated: v.text === null,
+    mjmlMs: parts.mjmlMs,
+  }
+}
+
+export const templateInvalid = (problems: TemplateProblem[]) =>
+  new InkError(
+    'INK_ERR_TEMPLATE_INVALID',
+    `the template has ${problems.length} problem(s): ${problems
+      .map((p) => `${p.part}${p.line === null ? '' : ` line ${p.line}`}: ${p.message}`)
+      .join('; ')}`,
+    { details: { problems } },
+  )

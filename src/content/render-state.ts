@@ -1,0 +1,88 @@
+/**
+ * What one render learns as it goes: which placeholders fell back and why, which sources were
+ * called, and the deadline. Lives in the liquidjs context's globals under a symbol key, so
+ * templates cannot read or print it.
+ */
+import type { Context } from 'liquidjs'
+import type { FailureReason } from './connected-content/connected-content.ts'
+
+export type FallbackReason = 'missing' | 'timeout' | 'error' | 'invalid'
+
+export interface FallbackRecord {
+  /** The placeholder as written (`first_name`, `recs.title`) or `section <name>` for a fallback block. */
+  placeholder: string
+  reason: FallbackReason
+  /** Where the value came from instead: the `default` filter, the workspace fallbacks, a fallback block, or nothing. */
+  source: 'default-filter' | 'workspace-fallback' | 'fallback-block' | 'none'
+  /** The value rendered instead (truncated); null when nothing was rendered. */
+  value: string | null
+  /** Which part of the message (subject, preheader, html, text). */
+  part: string
+}
+
+export interface SourceRecord {
+  /** The `:save` name of the call, or its host. */
+  name: string
+  url: string
+  outcome: 'success' | 'stale' | FailureReason
+  fromCache: boolean
+  durationMs: number
+  message?: string
+}
+
+/** Faults a preview can inject to show the degraded email before sending. */
+export interface Faults {
+  /** Source name (`:save` name or host) → delay before the call, in ms. */
+  delaySources?: Record<string, number> | undefined
+  /** Source names whose calls fail. */
+  failSources?: string[] | undefined
+  /** Trait names removed from the profile. */
+  dropTraits?: string[] | undefined
+  /** Delay of the profile read, in ms. */
+  profileDelayMs?: number | undefined
+}
+
+export interface RenderState {
+  workspaceId: string
+  part: string
+  deadline: number
+  signal: AbortSignal
+  fallbacks: FallbackRecord[]
+  sources: SourceRecord[]
+  /** Variables whose data did not arrive, with why (a failed source's `:save` name; traits when the profile was late). */
+  unavailable: Map<string, FallbackReason>
+  /** Reason for any trait that is missing because the profile itself was not read in time. */
+  profileReason: FallbackReason | undefined
+  workspaceFallbacks: Readonly<Record<string, unknown>>
+  faults: Faults
+}
+
+export const RENDER_STATE = Symbol('inkstream.renderState')
+
+export function renderState(ctx: Context): RenderState | undefined {
+  const globals = ctx.globals as Record<symbol, unknown> | undefined
+  return globals?.[RENDER_STATE] as RenderState | undefined
+}
+
+/** True for values that make a placeholder fall back as `missing`. */
+export function isMissing(v: unknown): boolean {
+  return (
+    v === undefined ||
+    v === null ||
+    v === false ||
+    (typeof v === 'string' && v.trim() === '') ||
+    (Array.isArray(v) && v.length === 0)
+  )
+}
+
+/** True for values that cannot be printed meaningfully (an object, NaN). */
+export function isInvalid(v: unknown): boolean {
+  return (
+    (typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof (v as { toString?: unknown }).toString === 'function' &&
+      String(v) === '[object Object]') ||
+    (typeof v === 'number' && !Number.isFinite(v))
+  )
+}

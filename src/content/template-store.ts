@@ -1,0 +1,57 @@
+/** The template part of the Store seam: templates with immutable versions, and reusable blocks. */
+
+export type BodyFormat = 'mjml' | 'html'
+
+export interface TemplateInput {
+  name?: string | undefined
+  subject: string
+  preheader?: string | undefined
+  format: BodyFormat
+  body: string
+  /** Plain-text body; generated from the HTML when absent. */
+  text?: string | undefined
+}
+
+export interface TemplateVersion {
+  workspaceId: string
+  templateId: string
+  version: number
+  name: string
+  subject: string
+  preheader: string
+  format: BodyFormat
+  body: string
+  text: string | null
+  /** sha256 of the content, so saving identical content does not make a new version. */
+  hash: string
+  createdAt: number
+}
+
+export interface TemplateSummary {
+  templateId: string
+  name: string
+  latestVersion: number
+  updatedAt: number
+}
+
+export interface TemplateStore {
+  /** Saves a new version, or returns the latest one unchanged (`created: false`) if the content is identical. */
+  saveVersion(
+    workspaceId: string,
+    templateId: string,
+    input: TemplateInput,
+  ): Promise<{ version: TemplateVersion; created: boolean }>
+  /** The given version, or the latest when `version` is undefined. */
+  getVersion(workspaceId: string, templateId: string, version?: number): Promise<TemplateVersion | undefined>
+  list(workspaceId: string): Promise<TemplateSummary[]>
+  versions(
+    workspaceId: string,
+    templateId: string,
+  ): Promise<{ version: number; createdAt: number; hash: string }[]>
+  /** Removes the template from listings; its versions stay readable for messages already sent. */
+  archive(workspaceId: string, templateId: string): Promise<boolean>
+  putBlock(workspaceId: string, name: string, source: string): Promise<void>
+  deleteBlock(workspaceId: string, name: string): Promise<boolean>
+  blocks(workspaceId: string): Promise<Record<string, string>>
+  close(): Promise<void>
+}

@@ -1,0 +1,98 @@
+/**
+ * Reads a profile's traits for rendering, through the profile cache (DESIGN.md §3): a fresh cached
+ * copy is used as is; otherwise the store is read within the caller's time budget; when the store
+ * is too slow or fails, a stale cached copy is served and the outcome says so.
+ */
+import type { Cache } from '../content/cache/cache.ts'
+import type { Clock, JsonObject } from '../core/types.ts'
+import { materialize } from '../pipeline/computed-traits.ts'
+import type { TraitDef } from '../pipeline/traits-config.ts'
+import type { ProfileStore } from './profile-store.ts'
+
+export type ProfileReadOutcome = 'live' | 'cached' | 'stale' | 'timeout' | 'error' | 'not-found'
+
+export interface ProfileRead {
+  outcome: ProfileReadOutcome
+  traits?: JsonObject
+  userId?: string | null
+  /** Age of the cached copy used, for cached and stale reads. */
+  ageMs?: number
+}
+
+export interface ProfileReaderDeps {
+  store: ProfileStore
+  traits: readonly TraitDef[]
+  cache: Cache
+  clock: Clock
+  /** How long a read profile is used without asking the store again. */
+  ttlMs?: number
+  /** How long after that it may still be served when the store does not answer in time. */
+  staleMs?: number
+}
+
+interface Cached {
+  traits: JsonObject
+  userId: string | null
+}
+
+export class ProfileReader {
+  readonly #ttlMs: number
+  readonly #staleMs: number
+
+  constructor(private readonly deps: ProfileReaderDeps) {
+    this.#ttlMs = deps.ttlMs ?? 5_000
+    this.#staleMs = deps.staleMs ?? 300_000
+  }
+
+  /** `id` is a userId or anonymousId. `delayMs` is a fault a preview injects in front of the store. */
+  async read(
+    workspaceId: string,
+    id: string,
+    opts: { timeoutMs: number; delayMs?: number | undefined },
+  ): Promise<ProfileRead> {
+    const { cache, clock } = this.deps
+    const key = `profile:${workspaceId}:${id}`
+    const hit = await cache.get(key)
+    const now = clock.now()
+    if (hit && hit.expiresAt > now) {
+      const c = hit.value as Cached
+      return { outcome: 'cached', traits: c.traits, userId: c.userId, ageMs: now - hit.storedAt }
+    }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)
+    })
+    try {
+      const result = await Promise.race([this.#load(workspaceId, id, opts.delayMs ?? 0), timeout])
+      if (result !== 'timeout') {
+        if (result === undefined) return { outcome: 'not-found' }
+        await cache.set(key, result, this.#ttlMs, this.#staleMs)
+        return { outcome: 'live', ...result }
+      }
+      if (hit) return { outcome: 'stale', ...(hit.value as Cached), ageMs: now - hit.storedAt }
+      return { outcome: 'timeout' }
+    } catch {
+      if (hit) return { outcome: 'stale', ...(hit.value as Cached), ageMs: now - hit.storedAt }
+      return { outcome: 'error' }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Forget a cached profile (the processor calls this when it commits a change). */
+  async invalidate(workspaceId: string, id: string): Promise<void> {
+    await this.deps.cache.delete(`profile:${workspaceId}:${id}`)
+  }
+
+  async #load(workspaceId: string, id: string, delayMs: number): Promise<Cached | undefined> {
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs))
+    const { store, traits, clock } = this.deps
+    const profileId =
+      (await store.findProfileId(workspaceId, 'userId', id)) ??
+      (await store.findProfileId(workspaceId, 'anonymousId', id))
+    if (profileId === undefined) return undefined
+    const p = await store.getProfile(workspaceId, profileId)
+    if (!p) return undefined
+    return { traits: materialize(p.state, traits, clock.now()), userId: p.userId }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The rendering service: keeps one Liquid engine per workspace (rebuilt when its blocks change)
+ * and compiled template versions (MJML compiled once per version), reads the recipient's profile
+ * inside the render's budget, and renders. Reports and metrics come out of every render.
+ */
+
+import {
+  type CompiledTemplate,
+  compileTemplate,
+  type TemplateProblem,
+  validateTemplate,
+} from '../content/compile.ts'
+import type { ConnectedContent } from '../content/connected-content/connected-content.ts'
+import type { ContentConfig } from '../content/content-config.ts'
+import { createEngine, type Engine, type EngineLimits } from '../content/liquid-engine.ts'
+import type { Faults } from '../content/render-state.ts'
+import type { TemplateInput, TemplateStore } from '../content/template-store.ts'
+import { notFound } from '../core/errors.ts'
+import type { JsonObject } from '../core/types.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import type { ProfileReader } from '../profiles/profile-reader.ts'
+import { type RecipientData, type RenderResult, renderEmail } from './render-email.ts'
+
+export interface RendererDeps {
+  templates: TemplateStore
+  profiles: ProfileReader
+  connectedContent: ConnectedContent
+  content: ContentConfig
+  metrics: Metrics
+  limits?: EngineLimits
+}
+
+export interface RenderRequest {
+  templateId: string
+  version?: number | undefined
+  /** A userId or anonymousId whose live profile personalizes the message… */
+  userId?: string | undefined
+  /** …or an inline profile (preview), used as is. */
+  profile?: JsonObject | undefined
+  event?: JsonObject | undefined
+  campaign?: JsonObject | undefined
+  faults?: Faults | undefined
+  deadlineMs?: number | undefined
+}
+
+/** Share of the render budget the profile read may use; the rest is for sources and Liquid. */
+const PROFILE_BUDGET = 0.4
+const MAX_COMPILED = 500
+
+export class Renderer {
+  readonly #engines = new Map<string, Promise<Engine>>()
+  readonly #compiled = new Map<string, Promise<CompiledTemplate>>()
+
+  constructor(private readonly deps: RendererDeps) {}
+
+  engine(workspaceId: string): Promise<Engine> {
+    let e = this.#engines.get(workspaceId)
+    if (!e) {
+      e = this.deps.templates.blocks(workspaceId).then((blocks) =>
+        createEngine({
+          blocks,
+          connectedContent: this.deps.connectedContent,
+          ...(this.deps.limits ? { limits: this.deps.limits } : {}),
+        }),
+      )
+      e.catch(() => this.#engines.delete(workspaceId))
+      this.#engines.set(workspaceId, e)
+    }
+    return e
+  }
+
+  /** Blocks changed: templates of the workspace are recompiled on next use. */
+  invalidate(workspaceId: string): void {
+    this.#engines.delete(workspaceId)
+    for (const key of this.#compiled.keys())
+      if (key.startsWith(`${workspaceId}\n`)) this.#compiled.delete(key)
+  }
+
+  async validate(workspaceId: string, input: TemplateInput): Promise<TemplateProblem[]> {
+    return validateTemplate(input, await this.engine(workspaceId))
+  }
+
+  /** The compiled version (latest when `version` is undefined); compiled once and kept. */
+  async compiled(workspaceId: string, templateId: string, version?: number): Promise<CompiledTemplate> {
+    const v = await this.deps.templates.getVersion(workspaceId, templateId, version)
+    if (!v)
+      throw notFound(
+        version === undefined ? `template "${templateId}"` : `version ${version} of template "${templateId}"`,
+      )
+    const key = `${workspaceId}\n${templateId}\n${v.version}`
+    let c = this.#compiled.get(key)
+    if (!c) {
+      c = this.engine(workspaceId).then((engine) => compileTemplate(v, engine))
+      c.catch(() => this.#compiled.delete(key))
+      this.#compiled.set(key, c)
+      if (this.#compiled.size > MAX_COMPILED)
+        this.#compiled.delete(this.#compiled.keys().next().value as string)
+    }
+    return c
+  }
+
+  async render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
+    const started = performance.now()
+    const deadlineMs = req.deadlineMs ?? this.deps.content.render.deadlineMs
+    const deadline = Date.now() + deadlineMs
+    const [engine, compiled] = await Promise.all([
+      this.engine(workspaceId),
+      this.compiled(workspaceId, req.templateId, req.version),
+    ])
+    const recipient = await this.#recipient(workspaceId, req, deadlineMs)
+    const result = await renderEmail(
+      engine,
+      compiled,
+      recipient,
+      {
+        workspaceId,
+        deadline,
+        budgetMs: deadlineMs,
+        faults: req.faults,
+        workspaceFallbacks: this.deps.content.fallbacks,
+      },
+      started,
+    )
+    this.#observe(result)
+    return result
+  }
+
+  async #recipient(workspaceId: string, req: RenderRequest, deadlineMs: number): Promise<RecipientData> {
+    const base = { event: req.event, campaign: req.campaign }
+    if (req.profile) return { ...base, userId: req.userId, traits: req.profile, profileOutcome: 'inline' }
+    if (req.userId === undefined) return { ...base, profileOutcome: 'none' }
+    const read = await this.deps.profiles.read(workspaceId, req.userId, {
+      timeoutMs: deadlineMs * PROFILE_BUDGET,
+      delayMs: req.faults?.profileDelayMs,
+    })
+    return { ...base, userId: read.userId ?? req.userId, traits: read.traits, profileOutcome: read.outcome }
+  }
+
+  #observe(result: RenderResult): void {
+    const { metrics } = this.deps
+    const { report } = result
+    metrics.renderDuration.observe(
+      { mode: 'pre-send', outcome: result.ok ? 'ok' : 'failed' },
+      report.durationMs / 1000,
+    )
+    // A placeholder used in several parts (html and text) is one fallback of the message.
+    const seen = new Set<string>()
+    for (const f of report.fallbacks) {
+      const key = `${f.placeholder}\n${f.reason}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      metrics.fallbacks.inc({ template: report.templateId, placeholder: f.placeholder, reason: f.reason })
+    }
+  }
+}
