@@ -31,9 +31,8 @@ function startApi(): Promise<{ server: Server; base: string; hits: () => number 
 }
 
 /** The body's fallbacks; the text part (derived from the body) repeats them with part "text". */
-const htmlFallbacks = (r: {
-  report: { fallbacks: { part: string; placeholder: string; reason: string; source: string }[] }
-}) => r.report.fallbacks.filter((f) => f.part === 'html')
+const htmlFallbacks = (r: { report: { fallbacks: FallbackRecord[] } }) =>
+  r.report.fallbacks.filter((f) => f.part === 'html')
 
 const version = (over: Partial<TemplateVersion>): TemplateVersion => ({
   workspaceId: 'w',
