@@ -129,8 +129,14 @@ async function compileParts(input: TemplateInput, engine: Engine) {
   const subject = parse(engine.text, input.subject, 'subject', problems)
   const preheader = parse(engine.text, input.preheader ?? '', 'preheader', problems)
   const htmlTpl = problems.length > 0 ? [] : parse(engine.html, withPreheaderSlot(html), 'body', problems)
-  const textSource = input.text ?? htmlToTextTemplate(html)
-  const text = parse(engine.text, textSource, 'text', problems)
+  // A text part derived from a broken body would only repeat the body's problems.
+  const bodyBroken = problems.some((p) => p.part === 'body')
+  const text =
+    input.text !== undefined
+      ? parse(engine.text, input.text, 'text', problems)
+      : bodyBroken
+        ? []
+        : parse(engine.text, htmlToTextTemplate(html), 'text', problems)
   return { problems, subject, preheader, html: htmlTpl, text, mjmlMs: ms }
 }
 

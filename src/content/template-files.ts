@@ -28,7 +28,9 @@ export function parseTemplateFile(
   try {
     meta = parseYaml(m[1]!)
   } catch (err) {
-    problems.push(`${file}: front matter: ${(err as Error).message}`)
+    problems.push(
+      `${file}: front matter (quote values that contain {{ }}): ${(err as Error).message.split('\n')[0]}`,
+    )
     return undefined
   }
   const fm = (typeof meta === 'object' && meta !== null ? meta : {}) as Record<string, unknown>
