@@ -42,7 +42,12 @@ export const DATABASE_FILE = 'inkstream.db'
 /** `env` is only read for `${VAR}` references in the content file (credentials). */
 export async function createApp(
   config: Config,
-  opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    clock?: Clock
+    env?: NodeJS.ProcessEnv
+    /** False for one-off commands (preview, lint) next to a running server: one processor per log. */
+    processor?: boolean
+  } = {},
 ): Promise<App> {
   const env = opts.env ?? {}
   const clock = opts.clock ?? systemClock
@@ -98,8 +103,10 @@ export async function createApp(
         if (e.anonymousId !== undefined) void profileReader.invalidate(e.workspaceId, e.anonymousId)
       }
     })
-    await processor.start()
-    closers.push(() => processor.close())
+    if (opts.processor ?? true) {
+      await processor.start()
+      closers.push(() => processor.close())
+    }
     const server = await buildServer({
       logger,
       metrics,

@@ -1,17 +1,21 @@
 #!/usr/bin/env node
+/** The `inkstream` command: start | keys | preview. */
 import { join } from 'node:path'
-/** The `inkstream` command: start | keys. */
 import { createApp, DATABASE_FILE } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { openSqlite } from '../db/sqlite.ts'
 import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
+import { preview } from './preview.ts'
 
 const USAGE = `usage: inkstream <command>
 
   start            run everything in one process (collector, processor, API)
   keys [--write|--admin]
                    print the workspace's keys (as shell exports, or one key alone)
+  preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
+          [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json]
+                   render a template with a profile and injected faults, and print the report
 
 Settings come from INKSTREAM_* environment variables; see the README.`
 
@@ -62,6 +66,9 @@ async function main(argv: string[]): Promise<void> {
       return start()
     case 'keys':
       return keys(rest)
+    case 'preview':
+      process.exitCode = await preview(loadConfig(process.env), rest)
+      return
     default:
       process.stderr.write(`${USAGE}\n`)
       process.exitCode = command === undefined || command === '--help' ? 0 : 2
