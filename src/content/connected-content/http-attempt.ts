@@ -24,8 +24,11 @@ export interface Attempt {
 
 export type AttemptResult =
   | { ok: true; status: number; data: unknown }
-  /** aborted: the signal fired; retryable: network error or 5xx; final: the host answered, but not usefully. */
-  | { ok: false; kind: 'aborted' | 'retryable' | 'final'; message: string }
+  /**
+   * aborted: the signal fired; retryable: network error or 5xx; final: the host answered, but not
+   * usefully; invalid: the request could not be sent at all (bad template headers).
+   */
+  | { ok: false; kind: 'aborted' | 'retryable' | 'final' | 'invalid'; message: string }
 
 export function attempt(a: Attempt): Promise<AttemptResult> {
   const { target, signal } = a
@@ -44,7 +47,7 @@ export function attempt(a: Attempt): Promise<AttemptResult> {
     }
     if (signal.aborted) return onAbort()
     signal.addEventListener('abort', onAbort, { once: true })
-    const fail = (kind: 'retryable' | 'final', message: string) =>
+    const fail = (kind: 'retryable' | 'final' | 'invalid', message: string) =>
       finish({ ok: false, kind, message: `${target.display}: ${message}` })
 
     const headers: Record<string, string> = { ...a.headers, 'accept-encoding': 'identity' }
@@ -63,7 +66,7 @@ export function attempt(a: Attempt): Promise<AttemptResult> {
       req = (target.protocol === 'https:' ? https : http).request(options)
     } catch (err) {
       // Invalid header names or values are rejected synchronously by node:http.
-      return fail('final', `the request could not be built (${describe(err)})`)
+      return fail('invalid', `the request could not be built (${describe(err)})`)
     }
     req.on('error', (err) => fail('retryable', `the request failed (${describe(err)})`))
     req.on('response', (res) => {

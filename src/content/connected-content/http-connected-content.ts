@@ -215,7 +215,7 @@ export class HttpConnectedContent implements ConnectedContent {
       }
       if (result.kind === 'aborted') throw signal.reason
       if (result.kind === 'retryable') permit.fail()
-      else permit.succeed() // the host answered: it is up, even if this answer is unusable
+      else if (result.kind === 'final') permit.succeed() // the host is up, even if this answer is unusable
       return { ok: false, reason: 'error', message: result.message }
     } catch (err) {
       // Aborted: our own timeout says the host hangs; a cancelled render says nothing about it.

@@ -36,7 +36,9 @@ export interface PinnedAgents {
 }
 
 export function createPinnedAgents(): PinnedAgents {
-  const opts = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16 }
+  // Idle sockets are dropped after 4 s, before the common 5 s server keep-alive timeout closes them
+  // under a request (Node also honours a shorter `Keep-Alive: timeout=` hint from the server).
+  const opts = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 4_000 }
   const agents = { http: new PinnedHttpAgent(opts), https: new PinnedHttpsAgent(opts) }
   return {
     ...agents,

@@ -1,0 +1,89 @@
+/**
+ * The Cache seam suite (DESIGN.md §3). Every implementation runs it: MemoryCache now, Redis later.
+ * It uses real time with short TTLs, because a Redis server expires keys on its own clock.
+ */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Cache } from '../../src/content/cache/cache.ts'
+
+export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>): void {
+  describe(`Cache seam: ${name}`, () => {
+    let cache: Cache
+    let closed = false
+    beforeEach(async () => {
+      cache = await factory()
+      closed = false
+    })
+    afterEach(async () => {
+      if (!closed) await cache.close()
+    })
+
+    test('a stored value comes back with when it was stored and when it expires', async () => {
+      const before = Date.now()
+      await cache.set('k', { a: 1 }, 5_000, 1_000)
+      const entry = await cache.get('k')
+      assert.ok(entry)
+      assert.deepEqual(entry.value, { a: 1 })
+      assert.ok(entry.storedAt >= before && entry.storedAt <= Date.now(), `storedAt ${entry.storedAt}`)
+      assert.equal(entry.expiresAt, entry.storedAt + 5_000)
+    })
+
+    test('a key that was never stored is a miss', async () => {
+      assert.equal(await cache.get('never'), undefined)
+    })
+
+    test('JSON values of every shape survive the round trip', async () => {
+      const values = ['text', 42, 0, true, false, null, [1, 'two', { three: 3 }], { nested: { list: [] } }]
+      for (const [i, value] of values.entries()) await cache.set(`v${i}`, value, 5_000, 0)
+      for (const [i, value] of values.entries()) assert.deepEqual((await cache.get(`v${i}`))?.value, value)
+    })
+
+    test('setting a key again replaces its value and its times', async () => {
+      await cache.set('k', 'first', 5_000, 0)
+      await sleep(5)
+      await cache.set('k', 'second', 10_000, 0)
+      const entry = await cache.get('k')
+      assert.equal(entry?.value, 'second')
+      assert.equal(entry?.expiresAt, (entry?.storedAt ?? 0) + 10_000)
+    })
+
+    test('an expired entry is still returned during its stale window, then it is gone', async () => {
+      await cache.set('k', 'old', 30, 120)
+      await sleep(60)
+      const stale = await cache.get('k')
+      assert.equal(stale?.value, 'old')
+      assert.ok((stale?.expiresAt ?? Number.POSITIVE_INFINITY) <= Date.now(), 'the entry reads as expired')
+      await sleep(150)
+      assert.equal(await cache.get('k'), undefined)
+    })
+
+    test('an entry with no stale window is gone once its TTL passes', async () => {
+      await cache.set('k', 'short', 30, 0)
+      await sleep(60)
+      assert.equal(await cache.get('k'), undefined)
+    })
+
+    test('a zero TTL stores a value that is only usable as stale data', async () => {
+      await cache.set('k', 'fallback', 0, 5_000)
+      const entry = await cache.get('k')
+      assert.equal(entry?.value, 'fallback')
+      assert.equal(entry?.expiresAt, entry?.storedAt)
+    })
+
+    test('delete removes one key and leaves the others', async () => {
+      await cache.set('a', 1, 5_000, 0)
+      await cache.set('b', 2, 5_000, 0)
+      await cache.delete('a')
+      await cache.delete('missing')
+      assert.equal(await cache.get('a'), undefined)
+      assert.equal((await cache.get('b'))?.value, 2)
+    })
+
+    test('a closed cache rejects further use', async () => {
+      await cache.close()
+      closed = true
+      await assert.rejects(cache.get('k'))
+    })
+  })
+}
