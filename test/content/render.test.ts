@@ -279,6 +279,17 @@ describe('rendering with fallbacks', () => {
     assert.doesNotMatch(r.text, /Hand-picked/)
   })
 
+  test('concurrent renders calling the same source make one outgoing request, then the TTL cache answers', async () => {
+    const before = api.hits()
+    const body = `{% connected_content ${api.base}/recs?campaign=c1 :save recs :timeout 300 :cache_max_age 30 %}<h2>{{ recs.title }}</h2>`
+    const results = await Promise.all(Array.from({ length: 20 }, () => render({ body })))
+    for (const r of results) assert.match(ok(r).html, /<h2>Picked for you<\/h2>/)
+    assert.equal(api.hits() - before, 1)
+    const again = ok(await render({ body }))
+    assert.equal(again.report.sources[0]?.fromCache, true)
+    assert.equal(api.hits() - before, 1)
+  })
+
   test('blocks are shared partials', async () => {
     const r = ok(
       await render(
