@@ -8,7 +8,9 @@ import type { Template } from 'liquidjs'
 import mjml2html from 'mjml'
 import { InkError } from '../core/errors.ts'
 import type { Engine } from './liquid-engine.ts'
+import type { ConnectedContentTag } from './tags/connected-content-tag.ts'
 import type { TemplateInput, TemplateVersion } from './template-store.ts'
+import { walkTemplates } from './template-walk.ts'
 
 export interface CompiledTemplate {
   templateId: string
@@ -19,6 +21,8 @@ export interface CompiledTemplate {
   text: Template[]
   textGenerated: boolean
   mjmlMs: number
+  /** Every connected-content tag of every part, so their calls can start together before rendering. */
+  sources: ConnectedContentTag[]
 }
 
 export interface TemplateProblem {
@@ -160,7 +164,18 @@ export async function compileTemplate(v: TemplateVersion, engine: Engine): Promi
     text: parts.text,
     textGenerated: v.text === null,
     mjmlMs: parts.mjmlMs,
+    sources: findSources([parts.subject, parts.preheader, parts.html, parts.text]),
   }
+}
+
+function findSources(parts: Template[][]): ConnectedContentTag[] {
+  const found: ConnectedContentTag[] = []
+  const visit = (node: object) => {
+    if ((node as { name?: unknown }).name === 'connected_content' && 'start' in node)
+      found.push(node as ConnectedContentTag)
+  }
+  for (const part of parts) walkTemplates(part, visit)
+  return found
 }
 
 export const templateInvalid = (problems: TemplateProblem[]) =>

@@ -7,8 +7,8 @@
 import { analyzeSync, Output, type Template } from 'liquidjs'
 import { validateTemplate } from './compile.ts'
 import type { Engine } from './liquid-engine.ts'
-import { SectionTag } from './tags/section-tag.ts'
 import type { TemplateInput } from './template-store.ts'
+import { walkTemplates } from './template-walk.ts'
 
 export interface LintProblem {
   level: 'error' | 'warning'
@@ -27,21 +27,6 @@ export interface LintContext {
 
 /** Names every template can use that are not traits. */
 const RESERVED = new Set(['event', 'campaign', 'profile', 'user_id'])
-
-type Visit = (node: object, inSection: boolean) => void
-
-/** Visits every node of a parsed template, knowing whether it sits in a section's personalized part. */
-function walk(nodes: readonly unknown[], visit: Visit, inSection: boolean, seen: Set<object>): void {
-  for (const node of nodes) {
-    if (typeof node !== 'object' || node === null || seen.has(node)) continue
-    seen.add(node)
-    visit(node, inSection)
-    for (const [key, value] of Object.entries(node)) {
-      if (!Array.isArray(value)) continue
-      walk(value, visit, inSection || (node instanceof SectionTag && key === 'body'), seen)
-    }
-  }
-}
 
 const placeholderOf = (o: Output) => o.token.content.split('|')[0]!.trim()
 const rootOf = (s: string) => /^[A-Za-z_][\w-]*/.exec(s)?.[0]
@@ -77,38 +62,33 @@ export async function lintTemplate(input: TemplateInput, ctx: LintContext): Prom
         message: `"${name}" is not produced by any computed trait; it is there only if identify calls send it`,
       })
     }
-    walk(
-      templates,
-      (node, inSection) => {
-        if (node instanceof Output) {
-          const placeholder = placeholderOf(node)
-          const root = rootOf(placeholder)
-          const hasDefault = node.value.filters.some((f) => f.name === 'default')
-          if (hasDefault || inSection || root === undefined || !globals.has(root)) return
-          if (placeholder === root && ctx.workspaceFallbacks[root] !== undefined) return
-          problems.push({
-            level: 'warning',
-            code: 'no-fallback',
-            part,
-            line: node.token.getPosition()[0] ?? null,
-            message: `{{ ${placeholder} }} has no fallback: add | default: "…" or put it in a {% section %} with a fallback`,
-          })
-        } else if ('args' in node && (node as { name?: string }).name === 'connected_content') {
-          const args = (node as { args: { timeoutMs?: number; url: string } }).args
-          if (args.timeoutMs !== undefined) return
-          const token = (node as { token?: { getPosition(): [number, number] } }).token
-          problems.push({
-            level: 'warning',
-            code: 'source-without-timeout',
-            part,
-            line: token?.getPosition()[0] ?? null,
-            message: `connected_content ${args.url} has no :timeout; it gets the default and the render deadline`,
-          })
-        }
-      },
-      false,
-      new Set(),
-    )
+    walkTemplates(templates, (node, inSection) => {
+      if (node instanceof Output) {
+        const placeholder = placeholderOf(node)
+        const root = rootOf(placeholder)
+        const hasDefault = node.value.filters.some((f) => f.name === 'default')
+        if (hasDefault || inSection || root === undefined || !globals.has(root)) return
+        if (placeholder === root && ctx.workspaceFallbacks[root] !== undefined) return
+        problems.push({
+          level: 'warning',
+          code: 'no-fallback',
+          part,
+          line: node.token.getPosition()[0] ?? null,
+          message: `{{ ${placeholder} }} has no fallback: add | default: "…" or put it in a {% section %} with a fallback`,
+        })
+      } else if ('args' in node && (node as { name?: string }).name === 'connected_content') {
+        const args = (node as { args: { timeoutMs?: number; url: string } }).args
+        if (args.timeoutMs !== undefined) return
+        const token = (node as { token?: { getPosition(): [number, number] } }).token
+        problems.push({
+          level: 'warning',
+          code: 'source-without-timeout',
+          part,
+          line: token?.getPosition()[0] ?? null,
+          message: `connected_content ${args.url} has no :timeout; it gets the default and the render deadline`,
+        })
+      }
+    })
   }
   return problems
 }

@@ -4,7 +4,21 @@
  * templates cannot read or print it.
  */
 import type { Context } from 'liquidjs'
-import type { FailureReason } from './connected-content/connected-content.ts'
+import type { ConnectedContentOutcome, FailureReason } from './connected-content/connected-content.ts'
+
+/** A connected-content call's outcome and how long it took from its start. */
+export interface Fetched {
+  outcome: ConnectedContentOutcome
+  durationMs: number
+}
+
+/** Thrown by a tag during a synchronous render when it needs I/O that was not started beforehand. */
+export class NeedsAsyncRender extends Error {
+  constructor(readonly url: string) {
+    super(`connected content ${url} was not prefetched`)
+    this.name = 'NeedsAsyncRender'
+  }
+}
 
 export type FallbackReason = 'missing' | 'timeout' | 'error' | 'invalid'
 
@@ -45,8 +59,8 @@ export interface Faults {
 export interface RenderState {
   workspaceId: string
   part: string
+  /** Epoch ms. Every source call's timeout is capped by what is left of it. */
   deadline: number
-  signal: AbortSignal
   fallbacks: FallbackRecord[]
   sources: SourceRecord[]
   /** Variables whose data did not arrive, with why (a failed source's `:save` name; traits when the profile was late). */
@@ -55,6 +69,8 @@ export interface RenderState {
   profileReason: FallbackReason | undefined
   workspaceFallbacks: Readonly<Record<string, unknown>>
   faults: Faults
+  /** Calls started before the render, by URL: settled ones as values, pending ones as promises. */
+  prefetched: Map<string, Fetched | Promise<Fetched>>
 }
 
 export const RENDER_STATE = Symbol('inkstream.renderState')

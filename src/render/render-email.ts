@@ -5,13 +5,14 @@
  * back, so the render answers inside the budget. Only a broken template (or one that runs past
  * liquidjs's limits) fails; missing data never does.
  */
-import { Context, toPromise } from 'liquidjs'
+import { Context, toPromise, toValueSync } from 'liquidjs'
 import { type CompiledTemplate, PREHEADER_MARKER } from '../content/compile.ts'
 import type { Engine } from '../content/liquid-engine.ts'
 import {
   type FallbackReason,
   type FallbackRecord,
   type Faults,
+  NeedsAsyncRender,
   RENDER_STATE,
   type RenderState,
   type SourceRecord,
@@ -72,7 +73,12 @@ const escapeHtml = (s: string) =>
 
 const PROFILE_REASON: Partial<Record<ProfileOutcome, FallbackReason>> = { timeout: 'timeout', error: 'error' }
 
-/** Renders one message from a compiled template. `started` is when the render's clock began (performance.now()). */
+/**
+ * Renders one message from a compiled template. Connected-content calls start together, before
+ * the Liquid runs; the parts then render synchronously (no promise per output), unless a call's URL
+ * is only known mid-render, in which case the message renders again asynchronously.
+ * `started` is when the render's clock began (performance.now()).
+ */
 export async function renderEmail(
   engine: Engine,
   compiled: CompiledTemplate,
@@ -80,22 +86,23 @@ export async function renderEmail(
   opts: RenderOptions,
   started = performance.now(),
 ): Promise<RenderResult> {
-  const controller = new AbortController()
-  const remaining = Math.max(0, opts.deadline - Date.now())
-  const timer = setTimeout(() => controller.abort(), remaining)
-  const traits: JsonObject = { ...recipient.traits }
-  for (const t of opts.faults?.dropTraits ?? []) delete traits[t]
+  const hasSources = compiled.sources.length > 0
+  let traits: JsonObject = recipient.traits ?? {}
+  if (opts.faults?.dropTraits?.length) {
+    traits = { ...traits }
+    for (const t of opts.faults.dropTraits) delete traits[t]
+  }
   const state: RenderState = {
     workspaceId: opts.workspaceId,
     part: 'html',
     deadline: opts.deadline,
-    signal: controller.signal,
     fallbacks: [],
     sources: [],
     unavailable: new Map(),
     profileReason: PROFILE_REASON[recipient.profileOutcome],
     workspaceFallbacks: opts.workspaceFallbacks ?? {},
     faults: opts.faults ?? {},
+    prefetched: new Map(),
   }
   const scope: JsonObject = {
     ...traits,
@@ -113,25 +120,27 @@ export async function renderEmail(
     fallbacks: state.fallbacks,
     sources: state.sources,
   })
-  // One context for every part, so a source saved while rendering the body is there for the subject too.
-  const ctx = new Context(scope, engine.html.options, { globals: { [RENDER_STATE]: state } })
-  const render = async (part: string, templates: CompiledTemplate['html']) => {
-    state.part = part
-    return String(await toPromise(engine.html.renderer.renderTemplates(templates, ctx)))
-  }
+  const globals = { [RENDER_STATE]: state }
   try {
-    const html = await render('html', compiled.html)
-    const subject = (await render('subject', compiled.subject)).replace(/[\r\n]+/g, ' ').trim()
-    const preheader = (await render('preheader', compiled.preheader)).trim()
-    const text = await render('text', compiled.text)
-    return {
-      ok: true,
-      subject,
-      preheader,
-      html: html.replace(PREHEADER_MARKER, escapeHtml(preheader)),
-      text,
-      report: report(),
+    const ctx = new Context(scope, engine.html.options, { globals, sync: true })
+    if (hasSources) await prefetch(compiled, ctx, scope, state)
+    let parts: Parts
+    try {
+      parts = renderParts(engine, compiled, ctx, state, true)
+    } catch (err) {
+      if (!needsAsync(err)) throw err
+      state.fallbacks.length = 0
+      state.sources.length = 0
+      state.unavailable.clear()
+      parts = await renderParts(
+        engine,
+        compiled,
+        new Context(scope, engine.html.options, { globals }),
+        state,
+        false,
+      )
     }
+    return { ok: true, ...parts, report: report() }
   } catch (err) {
     return {
       ok: false,
@@ -141,7 +150,100 @@ export async function renderEmail(
       },
       report: report(),
     }
-  } finally {
-    clearTimeout(timer)
   }
+}
+
+/** liquidjs wraps what a tag throws (RenderError.originalError); look through the wrapping. */
+function needsAsync(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof NeedsAsyncRender) return true
+    e = (e as { originalError?: unknown }).originalError
+  }
+  return false
+}
+
+interface Parts {
+  subject: string
+  preheader: string
+  html: string
+  text: string
+}
+
+/**
+ * Starts every source whose URL comes from the recipient's data, in parallel, and waits for all.
+ * A URL built from a variable the template assigns is left to the render, so no call is made with
+ * a half-built URL.
+ */
+async function prefetch(
+  compiled: CompiledTemplate,
+  ctx: Context,
+  scope: JsonObject,
+  state: RenderState,
+): Promise<void> {
+  for (const tag of compiled.sources) {
+    if (!tag.roots.every((root) => Object.hasOwn(scope, root))) continue
+    let url: string
+    try {
+      url = tag.url(ctx)
+    } catch {
+      continue // depends on something only the render defines; the render will call it
+    }
+    if (state.prefetched.has(url)) continue
+    const call = tag.start(url, state)
+    state.prefetched.set(url, call)
+    void call.then((fetched) => state.prefetched.set(url, fetched))
+  }
+  await Promise.all([...state.prefetched.values()])
+}
+
+/**
+ * Renders the parts with one context, so a source saved while rendering the body is there for
+ * the subject too. In sync mode it returns the parts; otherwise a promise of them.
+ */
+function renderParts(
+  engine: Engine,
+  compiled: CompiledTemplate,
+  ctx: Context,
+  state: RenderState,
+  sync: true,
+): Parts
+function renderParts(
+  engine: Engine,
+  compiled: CompiledTemplate,
+  ctx: Context,
+  state: RenderState,
+  sync: false,
+): Promise<Parts>
+function renderParts(
+  engine: Engine,
+  compiled: CompiledTemplate,
+  ctx: Context,
+  state: RenderState,
+  sync: boolean,
+): Parts | Promise<Parts> {
+  const renderer = engine.html.renderer
+  const one = (part: string, templates: CompiledTemplate['html']) => {
+    state.part = part
+    return sync
+      ? String(toValueSync(renderer.renderTemplates(templates, ctx)))
+      : toPromise(renderer.renderTemplates(templates, ctx)).then(String)
+  }
+  const finish = (html: string, subject: string, preheader: string, text: string): Parts => ({
+    subject: subject.replace(/[\r\n]+/g, ' ').trim(),
+    preheader: preheader.trim(),
+    html: html.replace(PREHEADER_MARKER, escapeHtml(preheader.trim())),
+    text,
+  })
+  if (sync) {
+    const html = one('html', compiled.html) as string
+    const subject = one('subject', compiled.subject) as string
+    const preheader = one('preheader', compiled.preheader) as string
+    return finish(html, subject, preheader, one('text', compiled.text) as string)
+  }
+  return (async () => {
+    const html = await one('html', compiled.html)
+    const subject = await one('subject', compiled.subject)
+    const preheader = await one('preheader', compiled.preheader)
+    return finish(html, subject, preheader, await one('text', compiled.text))
+  })()
 }

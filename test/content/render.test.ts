@@ -290,6 +290,39 @@ describe('rendering with fallbacks', () => {
     assert.equal(api.hits() - before, 1)
   })
 
+  test('a source whose URL uses a variable the template assigns is called once, with the assigned value', async () => {
+    const seen: string[] = []
+    const probe = createServer((req, res) => {
+      seen.push(req.url ?? '')
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"title":"Assigned"}')
+    })
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const { port } = probe.address() as AddressInfo
+    const local = new HttpConnectedContent({ allowHosts: () => [`127.0.0.1:${port}`] })
+    try {
+      const e = createEngine({ blocks: {}, connectedContent: local })
+      const body = `{% assign who = first_name | downcase %}{% connected_content http://127.0.0.1:${port}/r?u={{ who }} :save r :timeout 300 %}<h2>{{ r.title }}</h2>`
+      const compiled = await compileTemplate(version({ body }), e)
+      const r = ok(
+        await renderEmail(
+          e,
+          compiled,
+          { profileOutcome: 'live', traits: { first_name: 'ADA' } },
+          {
+            workspaceId: 'w',
+            deadline: Date.now() + 500,
+            budgetMs: 500,
+          },
+        ),
+      )
+      assert.match(r.html, /<h2>Assigned<\/h2>/)
+      assert.deepEqual(seen, ['/r?u=ada'])
+    } finally {
+      await local.close()
+      probe.close()
+    }
+  })
+
   test('blocks are shared partials', async () => {
     const r = ok(
       await render(

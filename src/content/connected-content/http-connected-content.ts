@@ -43,6 +43,8 @@ interface CachedResponse {
 
 const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true })
 
+const TIMED_OUT = Symbol('timed out')
+
 export class HttpConnectedContent implements ConnectedContent {
   readonly #opts: HttpConnectedContentOptions
   readonly #clock: Clock
@@ -135,13 +137,21 @@ export class HttpConnectedContent implements ConnectedContent {
       credentialHeaders,
     })
 
-    const deadline = startDeadline(req.timeoutMs, req.signal)
-    let cached: CacheEntry | undefined
+    // A fresh cached response (the common case in a campaign) needs no abort machinery: the cache
+    // lookup is only raced against the call's timeout.
+    const cached = await this.#cacheGet(key, req.timeoutMs)
+    if (cached === TIMED_OUT)
+      return this.#failure(
+        'timeout',
+        `${target.display}: the cache did not answer in time`,
+        undefined,
+        started,
+      )
+    if (cached !== undefined && this.#clock.now() < cached.expiresAt && isCachedResponse(cached.value)) {
+      return { outcome: 'success', ...cached.value, fromCache: true, durationMs: since(started) }
+    }
+    const deadline = startDeadline(Math.round(req.timeoutMs - since(started)), req.signal)
     try {
-      cached = await this.#cacheGet(key, deadline.signal)
-      if (cached !== undefined && this.#clock.now() < cached.expiresAt && isCachedResponse(cached.value)) {
-        return { outcome: 'success', ...cached.value, fromCache: true, durationMs: since(started) }
-      }
       const allowListed = allowList.allows(target.hostname, target.port)
       const load = (signal: AbortSignal) =>
         this.#load(key, target, allowListed, req, { method, headers }, signal)
@@ -240,12 +250,16 @@ export class HttpConnectedContent implements ConnectedContent {
   }
 
   /** A cache that fails or hangs (Redis down) is a miss, never a failed call. */
-  async #cacheGet(key: string, signal: AbortSignal): Promise<CacheEntry | undefined> {
+  /** The cached entry, undefined on a miss or a failing cache, TIMED_OUT if the cache is slower than timeoutMs. */
+  async #cacheGet(key: string, timeoutMs: number): Promise<CacheEntry | undefined | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, timeoutMs))
+    })
     try {
-      return await raceAbort(this.#cache.get(key), signal)
-    } catch (err) {
-      if (signal.aborted) throw err
-      return undefined
+      return await Promise.race([this.#cache.get(key).catch(() => undefined), timeout])
+    } finally {
+      clearTimeout(timer)
     }
   }
 

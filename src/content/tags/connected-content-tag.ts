@@ -13,10 +13,17 @@ import {
   Tag,
   type TagToken,
   type TopLevelToken,
+  toValueSync,
   Value,
 } from 'liquidjs'
 import type { ConnectedContent, ConnectedContentOutcome } from '../connected-content/connected-content.ts'
-import { type FallbackReason, renderState } from '../render-state.ts'
+import {
+  type FallbackReason,
+  type Fetched,
+  NeedsAsyncRender,
+  type RenderState,
+  renderState,
+} from '../render-state.ts'
 
 /** Used when a template gives no `:timeout`; template lint warns about it. */
 export const DEFAULT_SOURCE_TIMEOUT_MS = 300
@@ -113,11 +120,15 @@ export function parseConnectedContentArgs(markup: string): ConnectedContentArgs 
 const reasonOf = (o: ConnectedContentOutcome): FallbackReason =>
   o.outcome === 'timeout' ? 'timeout' : 'error'
 
+export type ConnectedContentTag = InstanceType<ReturnType<typeof connectedContentTag>>
+
 export function connectedContentTag(cc: ConnectedContent) {
   return class ConnectedContentTag extends Tag {
     readonly args: ConnectedContentArgs
     /** The URL split into literal text and expressions. */
     readonly parts: (string | Value)[] = []
+    /** The root variable of each expression in the URL (`user_id` in `{{ user_id | downcase }}`). */
+    readonly roots: string[] = []
 
     constructor(token: TagToken, remain: TopLevelToken[], liquid: Liquid, _parser: Parser) {
       super(token, remain, liquid)
@@ -126,55 +137,91 @@ export function connectedContentTag(cc: ConnectedContent) {
       let last = 0
       for (const m of this.args.url.matchAll(re)) {
         this.parts.push(this.args.url.slice(last, m.index), new Value(m[1]!, liquid))
+        const root = /^\s*([A-Za-z_][\w-]*)/.exec(m[1]!)?.[1]
+        if (root !== undefined) this.roots.push(root)
         last = m.index + m[0].length
       }
       this.parts.push(this.args.url.slice(last))
     }
 
-    *render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
-      const state = renderState(ctx)
+    /** The URL with its `{{ }}` values percent-encoded, evaluated synchronously. */
+    url(ctx: Context): string {
       let url = ''
       for (const p of this.parts) {
         if (typeof p === 'string') url += p
-        else url += encodeURIComponent(String((yield p.value(ctx, true)) ?? ''))
+        else url += encodeURIComponent(String(toValueSync(p.value(ctx, true)) ?? ''))
       }
-      let name = this.args.save
-      if (name === undefined) {
-        try {
-          name = new URL(url).host
-        } catch {
-          name = url
-        }
+      return url
+    }
+
+    /** The name faults and reports use: the `:save` name, else the URL's host. */
+    sourceName(url: string): string {
+      if (this.args.save !== undefined) return this.args.save
+      try {
+        return new URL(url).host
+      } catch {
+        return url
       }
+    }
+
+    /** Starts the call for this tag and URL, bounded by its timeout and the render's deadline. */
+    start(url: string, state: RenderState | undefined): Promise<Fetched> {
       const started = performance.now()
       const remaining = state ? state.deadline - Date.now() : DEFAULT_SOURCE_TIMEOUT_MS
       const timeoutMs = Math.max(0, Math.min(this.args.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS, remaining))
-      const outcome = (yield this.#call(url, name, timeoutMs, state)) as ConnectedContentOutcome
+      return this.#call(url, this.sourceName(url), timeoutMs, state).then((outcome) => ({
+        outcome,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      }))
+    }
+
+    *render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
+      const state = renderState(ctx)
+      const url = this.url(ctx)
+      // Calls are normally started before the render (in parallel, see prefetchSources); a call
+      // whose URL only exists mid-render (a variable assigned by the template) is made here, which
+      // a synchronous render cannot do.
+      let fetched = state?.prefetched.get(url)
+      if (fetched === undefined) {
+        if (ctx.sync) throw new NeedsAsyncRender(url)
+        fetched = (yield this.start(url, state)) as Fetched
+      } else if (fetched instanceof Promise) {
+        if (ctx.sync) throw new NeedsAsyncRender(url)
+        fetched = (yield fetched) as Fetched
+      }
+      const { outcome, durationMs } = fetched
       state?.sources.push({
-        name,
+        name: this.sourceName(url),
         url,
         outcome: outcome.outcome,
         fromCache: outcome.outcome === 'success' && outcome.fromCache,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        durationMs,
         ...('message' in outcome ? { message: outcome.message } : {}),
       })
       if (outcome.outcome === 'success' || outcome.outcome === 'stale') {
         if (this.args.save !== undefined) ctx.bottom()[this.args.save] = outcome.data
-        else
+        else {
+          const text = stringify(outcome.data)
           emitter.write(
-            yield this.liquid.options.outputEscape?.(stringify(outcome.data)) ?? stringify(outcome.data),
+            this.liquid.options.outputEscape ? yield this.liquid.options.outputEscape(text) : text,
           )
+        }
         return
       }
       if (this.args.save !== undefined) state?.unavailable.set(this.args.save, reasonOf(outcome))
     }
 
-    async #call(url: string, name: string, timeoutMs: number, state: ReturnType<typeof renderState>) {
+    async #call(
+      url: string,
+      name: string,
+      timeoutMs: number,
+      state: RenderState | undefined,
+    ): Promise<ConnectedContentOutcome> {
       const faults = state?.faults
       const start = Date.now()
       const delay = faults?.delaySources?.[name]
       if (delay !== undefined && delay > 0) {
-        const waited = await sleep(Math.min(delay, timeoutMs), state?.signal)
+        const waited = await sleep(Math.min(delay, timeoutMs))
         if (!waited || delay >= timeoutMs) {
           return {
             outcome: 'timeout',
@@ -196,7 +243,6 @@ export function connectedContentTag(cc: ConnectedContent) {
         ...(this.args.body !== undefined ? { body: this.args.body } : {}),
         ...(this.args.credential !== undefined ? { credential: this.args.credential } : {}),
         ...(this.args.cacheMaxAge !== undefined ? { cacheMaxAgeSeconds: this.args.cacheMaxAge } : {}),
-        ...(state ? { signal: state.signal } : {}),
       })
     }
 
@@ -215,13 +261,4 @@ export function connectedContentTag(cc: ConnectedContent) {
 
 const stringify = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v))
 
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false)
-    const t = setTimeout(() => resolve(true), ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t)
-      resolve(false)
-    })
-  })
-}
+const sleep = (ms: number): Promise<boolean> => new Promise((resolve) => setTimeout(() => resolve(true), ms))
