@@ -15,8 +15,9 @@ import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { buildServer } from './http/server.ts'
 import { SqliteEventLog } from './log/sqlite-event-log.ts'
-import { createMetrics, type Metrics } from './observe/metrics.ts'
-import { PROFILES_GROUP, Processor } from './pipeline/processor.ts'
+import { createMetrics, type Metrics, observeBatch } from './observe/metrics.ts'
+import { PROFILES_GROUP } from './pipeline/processor.ts'
+import { ProcessorThread } from './pipeline/processor-thread.ts'
 import { loadTraitsConfig } from './pipeline/traits-config.ts'
 import { ProfileReader } from './profiles/profile-reader.ts'
 import { SqliteProfileStore } from './profiles/sqlite-profile-store.ts'
@@ -27,7 +28,6 @@ export interface App {
   config: Config
   server: FastifyInstance
   workspace: Workspace
-  processor: Processor
   log: SqliteEventLog
   store: SqliteProfileStore
   metrics: Metrics
@@ -45,7 +45,7 @@ export async function createApp(
   opts: {
     clock?: Clock
     env?: NodeJS.ProcessEnv
-    /** False for one-off commands (preview, lint) next to a running server: one processor per log. */
+    /** False for one-off commands (preview) next to a running server: one processor per log. */
     processor?: boolean
   } = {},
 ): Promise<App> {
@@ -58,7 +58,12 @@ export async function createApp(
     closers.push(() => {
       db.close()
     })
-    const log = new SqliteEventLog(db, { clock, retentionMs: config.logRetentionDays * 86_400_000 })
+    let processor: ProcessorThread | undefined
+    const log = new SqliteEventLog(db, {
+      clock,
+      retentionMs: config.logRetentionDays * 86_400_000,
+      onAppend: () => processor?.wake(),
+    })
     closers.push(() => log.close())
     const store = new SqliteProfileStore(db, { clock })
     closers.push(() => store.close())
@@ -86,26 +91,26 @@ export async function createApp(
     const renderer = new Renderer({ templates, profiles: profileReader, connectedContent, content, metrics })
     if (config.templatesDir !== undefined)
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
-    const processor = new Processor({
-      log,
-      store,
-      traits,
-      metrics,
-      clock,
-      logger,
-      batchSize: config.processorBatchSize,
-      dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
-    })
-    // A profile read for rendering must not outlive the change that made it stale.
-    processor.onCommit((records) => {
-      for (const { event: e } of records) {
-        if (e.userId !== undefined) void profileReader.invalidate(e.workspaceId, e.userId)
-        if (e.anonymousId !== undefined) void profileReader.invalidate(e.workspaceId, e.anonymousId)
-      }
-    })
     if (opts.processor ?? true) {
-      await processor.start()
-      closers.push(() => processor.close())
+      // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
+      const thread = new ProcessorThread(
+        {
+          databaseFile: join(config.dataDir, DATABASE_FILE),
+          traitsFile: config.traitsFile,
+          batchSize: config.processorBatchSize,
+          dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
+          logLevel: config.logLevel,
+        },
+        (report) => {
+          observeBatch(metrics, report)
+          // A profile read for rendering must not outlive the change that made it stale.
+          for (const { workspaceId, id } of report.ids) void profileReader.invalidate(workspaceId, id)
+        },
+        (err) => logger.error({ err }, 'processor thread failed'),
+      )
+      await thread.start()
+      processor = thread
+      closers.push(() => thread.close())
     }
     const server = await buildServer({
       logger,
@@ -135,7 +140,6 @@ export async function createApp(
       config,
       server,
       workspace,
-      processor,
       log,
       store,
       metrics,

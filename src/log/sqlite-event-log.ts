@@ -28,6 +28,8 @@ export interface SqliteEventLogOptions {
   pollMs?: number
   /** Consumed events older than this are deleted. */
   retentionMs?: number
+  /** Called after each commit of appended events (e.g. to wake a consumer in another thread). */
+  onAppend?: () => void
 }
 
 export class SqliteEventLog implements EventLog {
@@ -68,6 +70,7 @@ export class SqliteEventLog implements EventLog {
         throw logUnavailable(err)
       }
       this.#wake()
+      opts.onAppend?.()
     })
     const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000
     this.#retentionTimer = setInterval(() => this.prune(retentionMs), Math.min(retentionMs, 600_000)).unref()
@@ -144,6 +147,11 @@ export class SqliteEventLog implements EventLog {
     clearInterval(this.#retentionTimer)
     this.#commit.flush()
     await Promise.all([...this.#consumers].map((c) => c.close()))
+  }
+
+  /** Wakes idle consumers now: another connection (thread or process) appended events. */
+  notify(): void {
+    this.#wake()
   }
 
   #wake(): void {

@@ -74,3 +74,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
   }
 }
+
+/** Records a processor batch (lag per event, outcomes) in the metrics. */
+export function observeBatch(
+  metrics: Metrics,
+  report: { lagSeconds: readonly number[]; applied: number; duplicates: number },
+): void {
+  for (const s of report.lagSeconds) metrics.pipelineLag.observe(s)
+  if (report.applied > 0) metrics.processedEvents.inc({ outcome: 'applied' }, report.applied)
+  if (report.duplicates > 0) metrics.processedEvents.inc({ outcome: 'duplicate' }, report.duplicates)
+}

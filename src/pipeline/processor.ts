@@ -7,7 +7,6 @@
  */
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
-import type { Metrics } from '../observe/metrics.ts'
 import { dedupeKey, type ProfileStore } from '../profiles/profile-store.ts'
 import { foldEvent } from './computed-traits.ts'
 import { resolveProfile } from './identity.ts'
@@ -17,11 +16,22 @@ import { WarmCache } from './warm-cache.ts'
 
 export const PROFILES_GROUP = 'profiles'
 
+/** What one committed batch did; plain data, so it can cross a worker-thread boundary. */
+export interface BatchReport {
+  /** Seconds from collector receipt to commit, per applied event. */
+  lagSeconds: number[]
+  applied: number
+  duplicates: number
+  /** userIds and anonymousIds of the events in the batch: cached copies of their profiles are stale. */
+  ids: { workspaceId: string; id: string }[]
+}
+
 export interface ProcessorDeps {
   log: EventLog
   store: ProfileStore
   traits: readonly TraitDef[]
-  metrics: Metrics
+  /** Told after each committed batch: metrics, cache invalidation, tests waiting for catch-up. */
+  onBatch?: (report: BatchReport) => void
   clock: Clock
   logger: { error(obj: unknown, msg: string): void }
   batchSize: number
@@ -33,8 +43,6 @@ export class Processor {
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
-  /** Listeners told after each committed batch (used by tests and benchmarks to wait for catch-up). */
-  readonly #listeners = new Set<(records: readonly LogRecord[]) => void>()
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -49,14 +57,9 @@ export class Processor {
     this.#pruneTimer = setInterval(prune, 3_600_000).unref()
   }
 
-  onCommit(listener: (records: readonly LogRecord[]) => void): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
-  }
-
   /** Applies one batch; public for tests that drive the processor without a consumer loop. */
   async handle(records: readonly LogRecord[]): Promise<void> {
-    const { store, metrics, clock } = this.deps
+    const { store, clock, onBatch } = this.deps
     const fresh = records.filter((r) => r.offset > (this.#applied.get(r.partition) ?? 0))
     const seen = await store.seenMessageIds(fresh.map((r) => r.event))
     const uow = new UnitOfWork(store, clock.now(), this.#warm)
@@ -77,13 +80,19 @@ export class Processor {
     uow.keepWarm()
     for (const [p, o] of last) this.#applied.set(p, Math.max(this.#applied.get(p) ?? 0, o))
 
+    if (!onBatch) return
     const committedAt = clock.now()
-    for (const r of applied)
-      metrics.pipelineLag.observe((committedAt - Date.parse(r.event.receivedAt)) / 1000)
-    metrics.processedEvents.inc({ outcome: 'applied' }, applied.length)
-    const duplicates = records.length - applied.length
-    if (duplicates > 0) metrics.processedEvents.inc({ outcome: 'duplicate' }, duplicates)
-    for (const l of this.#listeners) l(records)
+    const ids: BatchReport['ids'] = []
+    for (const { event: e } of records) {
+      if (e.userId !== undefined) ids.push({ workspaceId: e.workspaceId, id: e.userId })
+      if (e.anonymousId !== undefined) ids.push({ workspaceId: e.workspaceId, id: e.anonymousId })
+    }
+    onBatch({
+      lagSeconds: applied.map((r) => (committedAt - Date.parse(r.event.receivedAt)) / 1000),
+      applied: applied.length,
+      duplicates: records.length - applied.length,
+      ids,
+    })
   }
 
   /** Folds the events not seen before into their profiles; returns the records applied. */

@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
-import { createMetrics } from '../../src/observe/metrics.ts'
+import { createMetrics, observeBatch } from '../../src/observe/metrics.ts'
 import { materialize } from '../../src/pipeline/computed-traits.ts'
 import { Processor } from '../../src/pipeline/processor.ts'
 import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
@@ -45,7 +45,7 @@ describe('processor', () => {
       log: new SqliteEventLog(db),
       store,
       traits,
-      metrics,
+      onBatch: (report) => observeBatch(metrics, report),
       clock: { now: () => NOW },
       logger: { error: () => {} },
       batchSize: 100,

@@ -1,0 +1,57 @@
+/**
+ * The processor in its own thread (the embedded default), so folding events does not compete
+ * with the collector for the HTTP event loop. It opens its own connection to the SQLite file;
+ * WAL lets it read the log and commit profiles while the main thread appends.
+ * Messages in: 'appended' (wake up), 'stop'. Messages out: 'ready', BatchReport, 'stopped', errors.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { pino } from 'pino'
+import { openSqlite } from '../db/sqlite.ts'
+import { SqliteEventLog } from '../log/sqlite-event-log.ts'
+import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
+import { Processor } from './processor.ts'
+import { loadTraitsConfig } from './traits-config.ts'
+
+export interface ProcessorWorkerData {
+  databaseFile: string
+  traitsFile: string | undefined
+  batchSize: number
+  dedupeWindowMs: number
+  logLevel: string
+}
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'batch'; report: import('./processor.ts').BatchReport }
+  | { type: 'stopped' }
+
+async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerData): Promise<void> {
+  const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
+  const db = openSqlite(data.databaseFile)
+  const log = new SqliteEventLog(db, { pollMs: 250 })
+  const store = new SqliteProfileStore(db)
+  const processor = new Processor({
+    log,
+    store,
+    traits: loadTraitsConfig(data.traitsFile).traits,
+    clock: { now: () => Date.now() },
+    logger,
+    batchSize: data.batchSize,
+    dedupeWindowMs: data.dedupeWindowMs,
+    onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
+  })
+  port.on('message', async (msg: unknown) => {
+    if (msg === 'appended') log.notify()
+    else if (msg === 'stop') {
+      await processor.close()
+      await log.close()
+      db.close()
+      port.postMessage({ type: 'stopped' } satisfies WorkerMessage)
+      port.close()
+    }
+  })
+  await processor.start()
+  port.postMessage({ type: 'ready' } satisfies WorkerMessage)
+}
+
+if (parentPort) void main(parentPort, workerData as ProcessorWorkerData)
