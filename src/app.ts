@@ -54,7 +54,7 @@ export async function createApp(
   const logger = pino({ level: config.logLevel })
   const closers: (() => Promise<void> | void)[] = []
   try {
-    const db = openSqlite(join(config.dataDir, DATABASE_FILE))
+    const db = openSqlite(join(config.dataDir, DATABASE_FILE), config.sqliteSynchronous)
     closers.push(() => {
       db.close()
     })
@@ -96,6 +96,7 @@ export async function createApp(
       const thread = new ProcessorThread(
         {
           databaseFile: join(config.dataDir, DATABASE_FILE),
+          synchronous: config.sqliteSynchronous,
           traitsFile: config.traitsFile,
           batchSize: config.processorBatchSize,
           dedupeWindowMs: config.dedupeWindowDays * 86_400_000,

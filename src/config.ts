@@ -33,6 +33,7 @@ export const configSchema = z
       .min(1024)
       .default(500 * 1024),
     dedupeWindowDays: z.coerce.number().min(7, 'the dedupe window must be at least 7 days').default(7),
+    sqliteSynchronous: z.enum(['full', 'normal']).default('full'),
     logRetentionDays: z.coerce.number().min(1).default(7),
     processorBatchSize: z.coerce.number().int().min(1).max(50_000).default(2000),
   })
@@ -57,6 +58,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_MAX_BATCH_BYTES: 'maxBatchBytes',
   INKSTREAM_DEDUPE_WINDOW_DAYS: 'dedupeWindowDays',
   INKSTREAM_LOG_RETENTION_DAYS: 'logRetentionDays',
+  INKSTREAM_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   INKSTREAM_PROCESSOR_BATCH_SIZE: 'processorBatchSize',
 }
 

@@ -12,11 +12,13 @@ import Database from 'better-sqlite3'
 
 export type SqliteDatabase = Database.Database
 
-export function openSqlite(file: string): SqliteDatabase {
+export type Synchronous = 'full' | 'normal'
+
+export function openSqlite(file: string, synchronous: Synchronous = 'full'): SqliteDatabase {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
+  db.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
   // Another process (a CLI command, a second role) may hold the write lock briefly.
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')

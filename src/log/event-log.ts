@@ -7,6 +7,16 @@ export type BatchHandler = (records: readonly LogRecord[]) => Promise<void>
 export interface ConsumeOptions {
   /** Most records handed to one handler call. */
   maxBatch?: number
+  /**
+   * After a batch smaller than maxBatch, wait this long before reading again, so that small
+   * batches become fewer, larger ones (fewer commits) at the cost of that much latency.
+   */
+  lingerMs?: number
+  /**
+   * Commit the group's offset at most this often (0 = after every batch). For consumers that keep
+   * their own applied offsets transactionally (the processor), so redelivery after a crash is harmless.
+   */
+  commitIntervalMs?: number
   /** Called when the handler throws; the batch is retried after a pause. */
   onError?: (err: unknown) => void
 }

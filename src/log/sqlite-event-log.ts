@@ -91,13 +91,22 @@ export class SqliteEventLog implements EventLog {
 
   consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Consumer {
     const maxBatch = opts.maxBatch ?? 1000
+    const lingerMs = opts.lingerMs ?? 0
+    const commitIntervalMs = opts.commitIntervalMs ?? 0
     let stopped = false
+    let committed = 0
+    let lastCommit = 0
     let wakeUp: (() => void) | undefined
     const loop = async () => {
       let position = (this.#stmts.position.get(group) as number | undefined) ?? 0
       while (!stopped) {
         const rows = this.#stmts.read.all(position, maxBatch) as { offset: number; payload: string }[]
         if (rows.length === 0) {
+          if (position > committed) {
+            this.#stmts.commit.run(group, position)
+            committed = position
+            lastCommit = Date.now()
+          }
           await this.#waitForAppend((w) => {
             wakeUp = w
           })
@@ -116,11 +125,17 @@ export class SqliteEventLog implements EventLog {
           continue
         }
         position = rows[rows.length - 1]!.offset
-        this.#stmts.commit.run(group, position)
+        if (Date.now() - lastCommit >= commitIntervalMs) {
+          this.#stmts.commit.run(group, position)
+          committed = position
+          lastCommit = Date.now()
+        }
         // The handler's awaits may all be on settled promises: yield so a backlog being drained
         // does not starve HTTP requests (and start-up) until the log is empty.
-        await new Promise((r) => setImmediate(r))
+        if (rows.length < maxBatch && lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs))
+        else await new Promise((r) => setImmediate(r))
       }
+      if (position > committed) this.#stmts.commit.run(group, position)
     }
     const done = loop()
     const consumer: Consumer = {

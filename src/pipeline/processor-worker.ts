@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { pino } from 'pino'
-import { openSqlite } from '../db/sqlite.ts'
+import { openSqlite, type Synchronous } from '../db/sqlite.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { Processor } from './processor.ts'
@@ -14,6 +14,7 @@ import { loadTraitsConfig } from './traits-config.ts'
 
 export interface ProcessorWorkerData {
   databaseFile: string
+  synchronous: Synchronous
   traitsFile: string | undefined
   batchSize: number
   dedupeWindowMs: number
@@ -27,7 +28,7 @@ export type WorkerMessage =
 
 async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerData): Promise<void> {
   const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
-  const db = openSqlite(data.databaseFile)
+  const db = openSqlite(data.databaseFile, data.synchronous)
   const log = new SqliteEventLog(db, { pollMs: 250 })
   const store = new SqliteProfileStore(db)
   const processor = new Processor({
@@ -38,6 +39,8 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     logger,
     batchSize: data.batchSize,
     dedupeWindowMs: data.dedupeWindowMs,
+    // Fewer, larger commits contend less with the collector for SQLite's one write lock.
+    lingerMs: 10,
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
   })
   port.on('message', async (msg: unknown) => {

@@ -36,6 +36,8 @@ export interface ProcessorDeps {
   logger: { error(obj: unknown, msg: string): void }
   batchSize: number
   dedupeWindowMs: number
+  /** Wait after a small batch so commits are fewer; see ConsumeOptions.lingerMs. */
+  lingerMs?: number
 }
 
 export class Processor {
@@ -51,6 +53,9 @@ export class Processor {
     this.#applied = await store.appliedOffsets(PROFILES_GROUP)
     this.#consumer = log.consume(PROFILES_GROUP, (records) => this.handle(records), {
       maxBatch: batchSize,
+      lingerMs: this.deps.lingerMs ?? 0,
+      // The applied offset is committed with the profiles; the log's copy only feeds lag reports.
+      commitIntervalMs: this.deps.lingerMs === undefined ? 0 : 250,
       onError: (err) => logger.error({ err }, 'processor batch failed; retrying'),
     })
     const prune = () => void store.pruneDedupe(clock.now() - dedupeWindowMs).catch(() => {})

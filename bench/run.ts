@@ -1,0 +1,66 @@
+/**
+ * `npm run bench [-- name...]`: runs the benchmarks (all, or those whose name contains one of the
+ * arguments, e.g. `npm run bench -- ingest`) and prints, for each, one JSON line and one summary line.
+ * Servers run in child processes; autocannon and the paced sender run here. Progress goes to stderr.
+ */
+import { cpus } from 'node:os'
+import { ingestBatch } from './ingest-batch.ts'
+import { ingestTrack } from './ingest-track.ts'
+import { lag } from './lag.ts'
+import { type BenchResult, print } from './lib/report.ts'
+import { render } from './render.ts'
+
+const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
+  'ingest-batch': ingestBatch,
+  'ingest-track': ingestTrack,
+  lag,
+  render,
+}
+
+function select(args: readonly string[]): string[] {
+  const names = Object.keys(BENCHMARKS)
+  if (args.length === 0) return names
+  const unknown = args.filter((a) => !names.some((n) => n.includes(a)))
+  if (unknown.length > 0) {
+    throw new Error(
+      `no benchmark matches ${unknown.map((u) => `"${u}"`).join(', ')}; choose from ${names.join(', ')}`,
+    )
+  }
+  return names.filter((n) => args.some((a) => n.includes(a)))
+}
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(
+      `usage: npm run bench [-- name...]\nbenchmarks: ${Object.keys(BENCHMARKS).join(', ')}\n`,
+    )
+    return
+  }
+  const selected = select(args)
+  process.stderr.write(
+    `bench: ${selected.join(', ')} on ${cpus().length} cores ` +
+      '(the load generator shares them with the server)\n',
+  )
+  let failed = false
+  for (const name of selected) {
+    const t0 = performance.now()
+    process.stderr.write(`bench: running ${name}...\n`)
+    try {
+      print(await BENCHMARKS[name]!())
+    } catch (err) {
+      failed = true
+      process.stderr.write(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}\n`)
+    }
+    process.stderr.write(`bench: ${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
+  }
+  if (failed) process.exitCode = 1
+}
+
+// Exit through process.exit so bench/lib/children.ts can stop the servers and remove their data dirs.
+process.on('SIGINT', () => process.exit(130))
+process.on('SIGTERM', () => process.exit(143))
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).message}\n`)
+  process.exitCode = 2
+})
