@@ -37,7 +37,13 @@ export interface App {
   close(): Promise<void>
 }
 
+/** The store: profiles, identities, dedupe, processor offsets, templates, workspaces. */
 export const DATABASE_FILE = 'inkstream.db'
+/**
+ * The event log, in its own file so that its writer (the collector, main thread) and the store's
+ * writer (the processor thread) never wait for each other's SQLite write lock.
+ */
+export const LOG_FILE = 'log.db'
 
 /** `env` is only read for `${VAR}` references in the content file (credentials). */
 export async function createApp(
@@ -58,8 +64,12 @@ export async function createApp(
     closers.push(() => {
       db.close()
     })
+    const logDb = openSqlite(join(config.dataDir, LOG_FILE), config.sqliteSynchronous)
+    closers.push(() => {
+      logDb.close()
+    })
     let processor: ProcessorThread | undefined
-    const log = new SqliteEventLog(db, {
+    const log = new SqliteEventLog(logDb, {
       clock,
       retentionMs: config.logRetentionDays * 86_400_000,
       onAppend: () => processor?.wake(),
@@ -96,6 +106,7 @@ export async function createApp(
       const thread = new ProcessorThread(
         {
           databaseFile: join(config.dataDir, DATABASE_FILE),
+          logFile: join(config.dataDir, LOG_FILE),
           synchronous: config.sqliteSynchronous,
           traitsFile: config.traitsFile,
           batchSize: config.processorBatchSize,

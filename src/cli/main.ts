@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The `inkstream` command: start | keys | preview. */
+/** The `inkstream` command: start | keys | preview | lint. */
 import { join } from 'node:path'
-import { createApp, DATABASE_FILE } from '../app.ts'
+import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { openSqlite } from '../db/sqlite.ts'
 import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
+import { lint } from './lint.ts'
 import { preview } from './preview.ts'
 
 const USAGE = `usage: inkstream <command>
@@ -16,6 +17,8 @@ const USAGE = `usage: inkstream <command>
   preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
           [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json]
                    render a template with a profile and injected faults, and print the report
+  lint <file.mjml|file.html|template-id>…
+                   list template problems (exit code 1 on errors)
 
 Settings come from INKSTREAM_* environment variables; see the README.`
 
@@ -28,7 +31,7 @@ async function start(): Promise<void> {
     `  workspace: ${app.workspace.id}`,
     `  write key: ${app.workspace.writeKey}`,
     `  admin key: ${app.workspace.adminKey}`,
-    `  data:      ${join(config.dataDir, DATABASE_FILE)}`,
+    `  data:      ${config.dataDir} (${DATABASE_FILE}, ${LOG_FILE})`,
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
   let stopping = false
@@ -66,6 +69,9 @@ async function main(argv: string[]): Promise<void> {
       return start()
     case 'keys':
       return keys(rest)
+    case 'lint':
+      process.exitCode = await lint(loadConfig(process.env), rest)
+      return
     case 'preview':
       process.exitCode = await preview(loadConfig(process.env), rest)
       return

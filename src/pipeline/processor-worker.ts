@@ -1,7 +1,7 @@
 /**
  * The processor in its own thread (the embedded default), so folding events does not compete
- * with the collector for the HTTP event loop. It opens its own connection to the SQLite file;
- * WAL lets it read the log and commit profiles while the main thread appends.
+ * with the collector for the HTTP event loop. It opens its own connections: it reads the log file
+ * (WAL lets it read while the main thread appends) and is the only writer of the store file.
  * Messages in: 'appended' (wake up), 'stop'. Messages out: 'ready', BatchReport, 'stopped', errors.
  */
 import { parentPort, workerData } from 'node:worker_threads'
@@ -14,6 +14,7 @@ import { loadTraitsConfig } from './traits-config.ts'
 
 export interface ProcessorWorkerData {
   databaseFile: string
+  logFile: string
   synchronous: Synchronous
   traitsFile: string | undefined
   batchSize: number
@@ -29,7 +30,8 @@ export type WorkerMessage =
 async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerData): Promise<void> {
   const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
   const db = openSqlite(data.databaseFile, data.synchronous)
-  const log = new SqliteEventLog(db, { pollMs: 250 })
+  const logDb = openSqlite(data.logFile, data.synchronous)
+  const log = new SqliteEventLog(logDb, { pollMs: 250 })
   const store = new SqliteProfileStore(db)
   const processor = new Processor({
     log,
@@ -48,6 +50,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     else if (msg === 'stop') {
       await processor.close()
       await log.close()
+      logDb.close()
       db.close()
       port.postMessage({ type: 'stopped' } satisfies WorkerMessage)
       port.close()

@@ -80,6 +80,11 @@ export class Renderer {
     return validateTemplate(input, await this.engine(workspaceId))
   }
 
+  /** A stored version (latest when `version` is undefined). */
+  templateVersion(workspaceId: string, templateId: string, version?: number) {
+    return this.deps.templates.getVersion(workspaceId, templateId, version)
+  }
+
   /** The compiled version (latest when `version` is undefined); compiled once and kept. */
   async compiled(workspaceId: string, templateId: string, version?: number): Promise<CompiledTemplate> {
     const v = await this.deps.templates.getVersion(workspaceId, templateId, version)

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
-import { DATABASE_FILE } from '../../src/app.ts'
+import { DATABASE_FILE, LOG_FILE } from '../../src/app.ts'
 import { tempDir } from '../helpers/app.ts'
 import {
   readMetric,
@@ -100,7 +100,7 @@ function halfSentUpload(url: string, writeKey: string, req: Request): Promise<nu
 
 /** messageId → how many rows of the log hold it, read through a second (read-only) SQLite connection. */
 function readLog(dataDir: string): Map<string, { rows: number; userId: string; revenue: number }> {
-  const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true })
+  const db = new Database(join(dataDir, LOG_FILE), { readonly: true, fileMustExist: true })
   try {
     const out = new Map<string, { rows: number; userId: string; revenue: number }>()
     const rows = db.prepare('SELECT message_id, payload FROM log_events ORDER BY offset').all() as {
@@ -121,14 +121,16 @@ function readLog(dataDir: string): Map<string, { rows: number; userId: string; r
 
 /** The log's head and the processor's applied offset, read without recovering or changing the file. */
 function readPositions(dataDir: string): { head: number; applied: number } {
+  const logDb = new Database(join(dataDir, LOG_FILE), { readonly: true, fileMustExist: true })
   const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true })
   try {
-    const head = db.prepare('SELECT coalesce(max(offset), 0) FROM log_events').pluck().get() as number
+    const head = logDb.prepare('SELECT coalesce(max(offset), 0) FROM log_events').pluck().get() as number
     const applied = db.prepare(
       "SELECT coalesce(max(offset), 0) FROM processor_offsets WHERE group_id = 'profiles'",
     )
     return { head, applied: applied.pluck().get() as number }
   } finally {
+    logDb.close()
     db.close()
   }
 }

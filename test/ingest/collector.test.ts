@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import Database from 'better-sqlite3'
+import { LOG_FILE } from '../../src/app.ts'
 import { basicAuth, startTestApp, type TestApp } from '../helpers/app.ts'
 
 describe('collector', () => {
@@ -266,7 +268,7 @@ describe('collector when the log cannot commit', () => {
 
 /** Rows in the log's own table (for one messageId, or all), read through a separate connection. */
 function queryLog(app: TestApp, where: string, ...args: string[]): number {
-  const db = new Database(`${app.dataDir}/inkstream.db`, { readonly: true })
+  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
   try {
     return (db.prepare(`SELECT count(*) AS n FROM log_events ${where}`).get(...args) as { n: number }).n
   } finally {

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test'
 import Rudder from '@rudderstack/rudder-sdk-node'
 import { Analytics } from '@segment/analytics-node'
 import Database from 'better-sqlite3'
-import { DATABASE_FILE } from '../../src/app.ts'
+import { LOG_FILE } from '../../src/app.ts'
 import { startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
 
 let app: TestApp
@@ -32,7 +32,7 @@ interface LoggedEvent {
 
 /** The events the log holds for a user, in log order (a second, read-only SQLite connection). */
 function loggedEvents(userId: string): LoggedEvent[] {
-  const db = new Database(join(app.dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true })
+  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true, fileMustExist: true })
   try {
     const rows = db
       .prepare("SELECT payload FROM log_events WHERE json_extract(payload, '$.userId') = ? ORDER BY offset")

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { promisify } from 'node:util'
+import { tempDir } from '../helpers/app.ts'
+
+const run = promisify(execFile)
+const ROOT = new URL('../..', import.meta.url).pathname
+
+/** Runs the CLI with a clean INKSTREAM_* environment; resolves with stdout and the exit code. */
+async function cli(args: string[], env: Record<string, string>): Promise<{ stdout: string; code: number }> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('INKSTREAM_') && !k.startsWith('NODE_TEST')),
+  )
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: { ...clean, ...env },
+    })
+    return { stdout, code: 0 }
+  } catch (err) {
+    const e = err as { stdout: string; code: number }
+    return { stdout: e.stdout, code: e.code }
+  }
+}
+
+describe('inkstream CLI', () => {
+  test('lint prints each problem with its line and exits 1 when there are errors', async () => {
+    const dir = tempDir('inkstream-cli-')
+    writeFileSync(
+      join(dir, 'ok.mjml'),
+      '---\nsubject: "Hi {{ first_name }}"\n---\n<mjml><mj-body><mj-section><mj-column><mj-text>\n{{ last_name }}</mj-text></mj-column></mj-section></mj-body></mjml>',
+    )
+    writeFileSync(
+      join(dir, 'bad.mjml'),
+      '---\nsubject: x\n---\n<mjml>\n<mj-body>\n<mj-text>x</mj-text>\n</mj-body>\n</mjml>',
+    )
+    const env = { INKSTREAM_DATA_DIR: join(dir, 'data') }
+    const ok = await cli(['lint', join(dir, 'ok.mjml')], env)
+    assert.equal(ok.code, 0)
+    assert.match(ok.stdout, /ok\.mjml: body:2: warning no-fallback: \{\{ last_name \}\}/)
+    const bad = await cli(['lint', join(dir, 'bad.mjml')], env)
+    assert.equal(bad.code, 1)
+    assert.match(bad.stdout, /bad\.mjml: body:3: error mjml: mj-text cannot be used inside mj-body/)
+  })
+
+  test('preview renders a stored template with an injected failure and prints the report', async () => {
+    const dir = tempDir('inkstream-cli-')
+    writeFileSync(
+      join(dir, 'promo.html'),
+      '---\nsubject: \'{{ first_name | default: "Hi" }}, picks\'\n---\n{% connected_content https://recs.example.com/x :save recs :timeout 200 %}<p>{{ recs.title | default: "Bestsellers" }}</p>',
+    )
+    const env = { INKSTREAM_DATA_DIR: join(dir, 'data'), INKSTREAM_TEMPLATES_DIR: dir }
+    const out = await cli(['preview', 'promo', '--profile', '{"first_name":"Ann"}', '--fail', 'recs'], env)
+    assert.equal(out.code, 0, out.stdout)
+    assert.match(out.stdout, /^Subject: {3}Ann, picks$/m)
+    assert.match(out.stdout, /Bestsellers/)
+    assert.match(out.stdout, /source recs: error .*injected failure/)
+    assert.match(out.stdout, /fallback recs\.title: error → "Bestsellers" \[default-filter\]/)
+  })
+})
