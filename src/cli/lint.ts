@@ -9,7 +9,7 @@ import type { Config } from '../config.ts'
 import { loadContentConfig } from '../content/content-config.ts'
 import { type LintProblem, lintTemplate } from '../content/lint.ts'
 import { parseTemplateFile } from '../content/template-files.ts'
-import type { TemplateInput } from '../content/template-store.ts'
+import { type TemplateInput, versionInput } from '../content/template-store.ts'
 import { InkError } from '../core/errors.ts'
 import { loadTraitsConfig } from '../pipeline/traits-config.ts'
 
@@ -46,13 +46,7 @@ export async function lint(config: Config, args: string[]): Promise<number> {
       } else {
         const v = await app.renderer.templateVersion(app.workspace.id, arg)
         if (!v) throw new InkError('INK_ERR_NOT_FOUND', `"${arg}" is neither a file nor a stored template`)
-        input = {
-          subject: v.subject,
-          preheader: v.preheader,
-          format: v.format,
-          body: v.body,
-          text: v.text ?? undefined,
-        }
+        input = versionInput(v)
       }
       const problems = await lintTemplate(input, ctx)
       errors += problems.filter((p) => p.level === 'error').length

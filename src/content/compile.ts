@@ -9,7 +9,7 @@ import mjml2html from 'mjml'
 import { InkError } from '../core/errors.ts'
 import type { Engine } from './liquid-engine.ts'
 import type { ConnectedContentTag } from './tags/connected-content-tag.ts'
-import type { TemplateInput, TemplateVersion } from './template-store.ts'
+import { type TemplateInput, type TemplateVersion, versionInput } from './template-store.ts'
 import { walkTemplates } from './template-walk.ts'
 
 export interface CompiledTemplate {
@@ -146,14 +146,7 @@ async function compileParts(input: TemplateInput, engine: Engine) {
 
 /** Compiles a stored version; throws INK_ERR_TEMPLATE_INVALID listing every problem. */
 export async function compileTemplate(v: TemplateVersion, engine: Engine): Promise<CompiledTemplate> {
-  const input: TemplateInput = {
-    subject: v.subject,
-    preheader: v.preheader,
-    format: v.format,
-    body: v.body,
-    text: v.text ?? undefined,
-  }
-  const parts = await compileParts(input, engine)
+  const parts = await compileParts(versionInput(v), engine)
   if (parts.problems.length > 0) throw templateInvalid(parts.problems)
   return {
     templateId: v.templateId,

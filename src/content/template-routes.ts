@@ -14,7 +14,7 @@ import type { Renderer } from '../render/renderer.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
 import { type LintContext, lintTemplate } from './lint.ts'
-import type { TemplateInput, TemplateStore } from './template-store.ts'
+import { type TemplateInput, type TemplateStore, versionInput } from './template-store.ts'
 
 export interface TemplateRoutesDeps {
   templates: TemplateStore
@@ -160,14 +160,11 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
     const version = req.query.version === undefined ? undefined : Number(req.query.version)
     const v = await templates.getVersion(workspaceId, req.params.id, version)
     if (!v) throw notFound(`template "${req.params.id}"`)
-    const input: TemplateInput = {
-      subject: v.subject,
-      preheader: v.preheader,
-      format: v.format,
-      body: v.body,
-      text: v.text ?? undefined,
+    return {
+      templateId: v.templateId,
+      version: v.version,
+      problems: await lint(workspaceId, versionInput(v)),
     }
-    return { templateId: v.templateId, version: v.version, problems: await lint(workspaceId, input) }
   })
 
   app.post('/v1/lint', async (req) => ({

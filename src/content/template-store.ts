@@ -27,6 +27,16 @@ export interface TemplateVersion {
   createdAt: number
 }
 
+/** The content of a stored version, as it would be saved again (for compiling and lint). */
+export const versionInput = (v: TemplateVersion): TemplateInput => ({
+  name: v.name,
+  subject: v.subject,
+  preheader: v.preheader,
+  format: v.format,
+  body: v.body,
+  text: v.text ?? undefined,
+})
+
 export interface TemplateSummary {
   templateId: string
   name: string
