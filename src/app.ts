@@ -144,7 +144,10 @@ export async function createApp(
       },
       beforeScrape: async () =>
         metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
-      health: async () => ({ consumerLag: await log.lag(PROFILES_GROUP) }),
+      health: async () => ({
+        consumerLag: await log.lag(PROFILES_GROUP),
+        processor: processor === undefined ? 'off' : processor.running ? 'running' : 'restarting',
+      }),
     })
     closers.push(() => server.close())
     let closed = false

@@ -12,6 +12,9 @@ const WORKER = new URL('./processor-worker.ts', import.meta.url).href
 export class ProcessorThread {
   #worker: Worker | undefined
   #stopped: Promise<void> | undefined
+  #restart: NodeJS.Timeout | undefined
+  /** True while a worker is consuming (for /healthz). */
+  running = false
 
   constructor(
     private readonly data: ProcessorWorkerData,
@@ -19,27 +22,42 @@ export class ProcessorThread {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  /** Resolves once the worker's consumer is running. */
+  /** Resolves once the worker's consumer is running; rejects if it cannot start. */
   start(): Promise<void> {
     // The worker is TypeScript run through tsx, whose loader a worker does not inherit on Node 20.
     const tsx = import.meta.resolve('tsx/esm/api')
     const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER)}) })`
     const worker = new Worker(boot, { eval: true, workerData: this.data })
     this.#worker = worker
+    let ready = false
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'ready') resolve()
-        else if (msg.type === 'batch') this.onBatch(msg.report)
+        if (msg.type === 'ready') {
+          ready = true
+          this.running = true
+          resolve()
+        } else if (msg.type === 'batch') this.onBatch(msg.report)
       })
       worker.once('error', (err) => {
-        reject(err)
+        if (!ready) reject(err)
         this.onError(err)
       })
       worker.once('exit', (code) => {
-        if (code !== 0 && this.#stopped === undefined)
-          this.onError(new Error(`processor thread exited with code ${code}`))
+        this.running = false
+        if (!ready || this.#stopped !== undefined) return
+        // A crash must not leave profiles frozen while the collector keeps acknowledging events:
+        // start again (from the applied offsets in the store) after a pause.
+        this.onError(new Error(`processor thread exited with code ${code}; restarting in 1 s`))
+        this.#restart = setTimeout(() => {
+          this.start().catch((err: unknown) => this.onError(err))
+        }, 1_000)
       })
     })
+  }
+
+  /** Ends the worker abruptly, as a crash would (for tests of the restart). */
+  async kill(): Promise<void> {
+    await this.#worker?.terminate()
   }
 
   /** Tells the worker that events were appended. */
@@ -48,6 +66,7 @@ export class ProcessorThread {
   }
 
   close(): Promise<void> {
+    clearTimeout(this.#restart)
     const worker = this.#worker
     if (!worker) return Promise.resolve()
     this.#stopped ??= new Promise<void>((resolve) => {
@@ -56,7 +75,8 @@ export class ProcessorThread {
         clearTimeout(timer)
         resolve()
       })
-      worker.postMessage('stop')
+      if (!this.running) void worker.terminate()
+      else worker.postMessage('stop')
     })
     return this.#stopped
   }

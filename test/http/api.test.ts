@@ -65,7 +65,7 @@ describe('profile API, metrics and health over a real socket', () => {
   test('/healthz reports ok and the consumer lag', async () => {
     const res = await fetch(`${app.url}/healthz`)
     assert.equal(res.status, 200)
-    assert.deepEqual(await res.json(), { status: 'ok', consumerLag: 0 })
+    assert.deepEqual(await res.json(), { status: 'ok', consumerLag: 0, processor: 'running' })
   })
 
   test('the browser snippet is served gzipped to clients that accept it', async () => {
