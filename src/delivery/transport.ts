@@ -1,0 +1,30 @@
+/** The Transport seam (DESIGN.md §3): hands one message to a mail server and says what happened. */
+
+export interface OutgoingMessage {
+  /** Our id for the message; also the Message-ID's local part. */
+  messageId: string
+  from: string
+  to: string
+  replyTo?: string
+  subject: string
+  html: string
+  text: string
+  /** Extra headers (List-Unsubscribe, List-Unsubscribe-Post, …). */
+  headers?: Record<string, string>
+}
+
+/**
+ * Expected outcomes are values, not exceptions. `temporary` covers what may succeed on a retry
+ * (SMTP 4xx, connection dropped or refused, timeout); `permanent` is a 5xx for this recipient.
+ * `accepted: 'unknown'` marks a failure after the DATA was sent, where the server may have the
+ * message (a retry could duplicate it).
+ */
+export type SendOutcome =
+  | { outcome: 'sent'; response: string; smtpMessageId: string }
+  | { outcome: 'temporary'; code: number | null; message: string; accepted: 'no' | 'unknown' }
+  | { outcome: 'permanent'; code: number; message: string }
+
+export interface Transport {
+  send(message: OutgoingMessage): Promise<SendOutcome>
+  close(): Promise<void>
+}
