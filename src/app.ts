@@ -14,6 +14,7 @@ import { loadTemplatesDir } from './content/template-files.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { buildServer } from './http/server.ts'
+import { LogWriterThread } from './log/log-writer.ts'
 import { SqliteEventLog } from './log/sqlite-event-log.ts'
 import { createMetrics, type Metrics, observeBatch } from './observe/metrics.ts'
 import { PROFILES_GROUP } from './pipeline/processor.ts'
@@ -68,8 +69,16 @@ export async function createApp(
     closers.push(() => {
       logDb.close()
     })
+    // Appends commit in their own thread: the HTTP thread keeps parsing while a commit fsyncs.
+    const writer = new LogWriterThread({
+      file: join(config.dataDir, LOG_FILE),
+      synchronous: config.sqliteSynchronous,
+    })
+    await writer.start()
+    closers.push(() => writer.close())
     let processor: ProcessorThread | undefined
     const log = new SqliteEventLog(logDb, {
+      writer,
       clock,
       retentionMs: config.logRetentionDays * 86_400_000,
       onAppend: () => processor?.wake(),

@@ -10,6 +10,7 @@ import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import type { LogRow } from './log-writer.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE log_events (
@@ -22,6 +23,11 @@ const MIGRATIONS = [
    CREATE TABLE log_consumer_offsets (group_id TEXT PRIMARY KEY, position INTEGER NOT NULL);`,
 ]
 
+/** Creates the log's tables if needed (for connections that only write, such as the writer thread). */
+export function ensureLogSchema(db: SqliteDatabase): void {
+  migrate(db, 'sqlite-event-log', MIGRATIONS)
+}
+
 export interface SqliteEventLogOptions {
   clock?: Clock
   /** How often an idle consumer looks for events appended by another process. */
@@ -30,6 +36,8 @@ export interface SqliteEventLogOptions {
   retentionMs?: number
   /** Called after each commit of appended events (e.g. to wake a consumer in another thread). */
   onAppend?: () => void
+  /** Commits appends in another thread; without it, they commit on this connection. */
+  writer?: { write(rows: readonly LogRow[]): Promise<void> }
 }
 
 export class SqliteEventLog implements EventLog {
@@ -45,7 +53,7 @@ export class SqliteEventLog implements EventLog {
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
-    migrate(db, 'sqlite-event-log', MIGRATIONS)
+    ensureLogSchema(db)
     this.#stmts = {
       insert: db.prepare(
         'INSERT INTO log_events (workspace_id, message_id, received_at, payload) VALUES (?, ?, ?, ?)',
@@ -63,15 +71,33 @@ export class SqliteEventLog implements EventLog {
       for (const e of events)
         this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
     })
-    this.#commit = new GroupCommit((events) => {
-      try {
-        insertAll(events)
-      } catch (err) {
-        throw logUnavailable(err)
-      }
+    const appended = () => {
       this.#wake()
       opts.onAppend?.()
-    })
+    }
+    const writer = opts.writer
+    this.#commit = new GroupCommit(
+      writer === undefined
+        ? (events) => {
+            try {
+              insertAll(events)
+            } catch (err) {
+              throw logUnavailable(err)
+            }
+            appended()
+          }
+        : async (events) => {
+            const rows = events.map(
+              (e): LogRow => [e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e)],
+            )
+            try {
+              await writer.write(rows)
+            } catch (err) {
+              throw logUnavailable(err)
+            }
+            appended()
+          },
+    )
     const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000
     this.#retentionTimer = setInterval(() => this.prune(retentionMs), Math.min(retentionMs, 600_000)).unref()
   }
@@ -160,7 +186,7 @@ export class SqliteEventLog implements EventLog {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#retentionTimer)
-    this.#commit.flush()
+    await this.#commit.drain()
     await Promise.all([...this.#consumers].map((c) => c.close()))
   }
 

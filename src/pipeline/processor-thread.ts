@@ -3,11 +3,12 @@
  * events were appended (so it does not wait for its poll), and closes it on shutdown: the worker
  * finishes the batch in flight, commits, and exits.
  */
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startTsWorker } from '../core/worker.ts'
 import type { BatchReport } from './processor.ts'
 import type { ProcessorWorkerData, WorkerMessage } from './processor-worker.ts'
 
-const WORKER = new URL('./processor-worker.ts', import.meta.url).href
+const WORKER = new URL('./processor-worker.ts', import.meta.url)
 
 export class ProcessorThread {
   #worker: Worker | undefined
@@ -24,10 +25,7 @@ export class ProcessorThread {
 
   /** Resolves once the worker's consumer is running; rejects if it cannot start. */
   start(): Promise<void> {
-    // The worker is TypeScript run through tsx, whose loader a worker does not inherit on Node 20.
-    const tsx = import.meta.resolve('tsx/esm/api')
-    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER)}) })`
-    const worker = new Worker(boot, { eval: true, workerData: this.data })
+    const worker = startTsWorker(WORKER, this.data)
     this.#worker = worker
     let ready = false
     return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import type { EventLog } from '../../src/log/event-log.ts'
 import { GroupCommit } from '../../src/log/group-commit.ts'
+import { LogWriterThread } from '../../src/log/log-writer.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
 import { tempDir } from '../helpers/app.ts'
 
@@ -29,6 +30,26 @@ const sqlite: LogFactory = {
     return Object.assign(log, {
       close: async () => {
         await close()
+        db.close()
+      },
+    })
+  },
+  location: () => tempDir('inkstream-log-'),
+  cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
+}
+
+/** The same log, with appends committed by a writer thread on its own connection (as the app runs it). */
+const sqliteWithWriter: LogFactory = {
+  name: 'SqliteEventLog with a writer thread',
+  open(dir) {
+    const db = openSqlite(join(dir, 'log.db'))
+    const writer = new LogWriterThread({ file: join(dir, 'log.db'), synchronous: 'full' })
+    const log = new SqliteEventLog(db, { pollMs: 20, writer })
+    const close = log.close.bind(log)
+    return Object.assign(log, {
+      close: async () => {
+        await close()
+        await writer.close()
         db.close()
       },
     })
@@ -61,7 +82,7 @@ function collect(log: EventLog, group: string, until: number) {
   return { seen, finished, consumer }
 }
 
-for (const impl of [sqlite]) {
+for (const impl of [sqlite, sqliteWithWriter]) {
   describe(`EventLog: ${impl.name}`, () => {
     test('events appended concurrently are all consumed, each once, in append order per user', async () => {
       const dir = impl.location()
@@ -202,6 +223,26 @@ describe('group commit', () => {
     )
     fail = false
     await gc.add([3])
+  })
+
+  test('with an asynchronous commit, what arrives while one is in flight forms the next group', async () => {
+    const commits: number[] = []
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const gc = new GroupCommit<number>(async (items) => {
+      commits.push(items.length)
+      if (commits.length === 1) await gate
+    })
+    const first = gc.add([1, 2])
+    await new Promise((r) => setImmediate(r))
+    const later = [gc.add([3]), gc.add([4]), gc.add([5])]
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(commits, [2], 'nothing else commits while the first is in flight')
+    release()
+    await Promise.all([first, ...later])
+    assert.deepEqual(commits, [2, 3])
   })
 
   test('a commit never carries more than maxItems events, but never splits one caller', async () => {
