@@ -1,0 +1,80 @@
+/**
+ * The suppression list: per workspace, the addresses that must not be mailed, and why.
+ *
+ * An address may be suppressed for several reasons at once (unsubscribed and, later, bounced); each
+ * reason is its own entry with its own source and time, so clearing a bounce never clears an
+ * unsubscribe. An address is suppressed while it has at least one entry.
+ */
+import { domainToASCII } from 'node:url'
+
+export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained'
+
+export const SUPPRESSION_REASONS: readonly SuppressionReason[] = ['unsubscribed', 'bounced', 'complained']
+
+export interface Suppression {
+  workspaceId: string
+  /** The normalised address (see normalizeEmail). */
+  email: string
+  reason: SuppressionReason
+  /** The campaignId whose message led to it, or 'api' for an operator's call. */
+  source: string
+  /** Epoch milliseconds of the first suppression for this reason. */
+  createdAt: number
+}
+
+export interface ListOptions {
+  /** At most this many entries (default 100, at most 1000). */
+  limit?: number
+  /** Only entries after this one in (email, reason) order: pass the last entry of the previous page. */
+  after?: { email: string; reason: SuppressionReason }
+  reason?: SuppressionReason
+}
+
+export interface SuppressionStore {
+  /**
+   * Suppresses an address for a reason. Idempotent: suppressing again for the same reason keeps the
+   * first entry (its source and time) and answers `created: false`. Throws INK_ERR_BAD_REQUEST for
+   * something that is not an address.
+   */
+  suppress(
+    workspaceId: string,
+    email: string,
+    entry: { reason: SuppressionReason; source: string },
+  ): Promise<{ created: boolean; suppression: Suppression }>
+  isSuppressed(workspaceId: string, email: string): Promise<boolean>
+  /** The subscription state of one address: every entry it has, empty when it may be mailed. */
+  get(workspaceId: string, email: string): Promise<Suppression[]>
+  /**
+   * For a campaign's audience: the members of `emails` (as given, not normalised) that are suppressed.
+   * Strings that are not addresses are never in the result.
+   */
+  suppressed(workspaceId: string, emails: readonly string[]): Promise<Set<string>>
+  /** Entries of a workspace in (email, reason) order. */
+  list(workspaceId: string, opts?: ListOptions): Promise<Suppression[]>
+  /** Removes one reason, or every reason when none is given; answers how many entries were removed. */
+  remove(workspaceId: string, email: string, reason?: SuppressionReason): Promise<number>
+  close(): Promise<void>
+}
+
+const MAX_ADDRESS = 254
+
+/**
+ * The key an address is stored under, or undefined for something that is not an address: trimmed,
+ * the domain in lower-case ASCII (IDNA), and the local part lower-cased too. RFC 5321 lets a server
+ * treat local parts case-sensitively, but practically none does, and for a suppression list merging
+ * two spellings errs on the safe side: it can only stop mail, never send mail someone refused.
+ * Dots and +tags are kept: they can name different mailboxes.
+ */
+export function normalizeEmail(raw: string): string | undefined {
+  const text = raw.trim()
+  const at = text.lastIndexOf('@')
+  if (at <= 0 || at === text.length - 1) return undefined
+  const local = text.slice(0, at).toLowerCase()
+  // Whitespace, controls and angle brackets: a display name or a header fragment, not an address.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\s\x00-\x1f\x7f<>]/.test(local)) return undefined
+  const domain = domainToASCII(text.slice(at + 1).replace(/\.$/, ''))
+  if (domain === '' || !domain.includes('.') || /[^a-z0-9.-]/.test(domain)) return undefined
+  const email = `${local}@${domain}`
+  return email.length <= MAX_ADDRESS ? email : undefined
+}

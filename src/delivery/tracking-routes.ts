@@ -1,0 +1,159 @@
+/**
+ * The tracking routes email clients call: GET /c/<token> (click → 302), GET /p/<token> (open pixel),
+ * GET|POST /u/<token> (unsubscribe page, RFC 8058 one-click). Everything they know comes from the
+ * signed token; a token that does not verify records nothing.
+ *
+ * Routes are wildcards (`/c/*`) rather than `/c/:token` because fastify refuses path parameters over
+ * 100 characters (maxParamLength) and a click token carries its URL. HEAD requests (link checkers)
+ * get the same status and headers as GET but record nothing.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Clock } from '../core/types.ts'
+import type { EventLog } from '../log/event-log.ts'
+import type { SuppressionStore } from './suppression-store.ts'
+import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
+import { trackingEvent } from './tracking-events.ts'
+import {
+  confirmUnsubscribePage,
+  NO_STORE_HEADERS,
+  PAGE_HEADERS,
+  type PageResponse,
+  type Rejection,
+  recipientUnknownPage,
+  rejectionPage,
+  TRANSPARENT_GIF,
+  UNSUBSCRIBED_TEXT,
+  unsubscribedPage,
+} from './tracking-pages.ts'
+
+export interface TrackingRoutesDeps {
+  codec: TokenCodec
+  log: EventLog
+  suppressions: SuppressionStore
+  clock: Clock
+  /** The recipient's current address, for unsubscribe tokens that do not carry one. */
+  lookupEmail?: (workspaceId: string, recipient: string) => Promise<string | undefined>
+  /** Opens and clicks of one token inside a window this long count once (default 10 s). */
+  dedupeWindowMs?: number
+}
+
+/** Form bodies are tiny ("List-Unsubscribe=One-Click"); anything bigger is not a mail client. */
+const FORM_BODY_LIMIT = 4096
+
+/** The wildcard holds the token: `/c/<token>`. */
+type TokenRoute = { Params: { '*': string } }
+type TokenRequest = FastifyRequest<TokenRoute>
+
+type Verified = { ok: true; token: string; payload: TokenPayload } | { ok: false; reason: Rejection }
+
+/** Only http(s), WHATWG-serialised (ASCII, header-safe), even if a token was signed elsewhere. */
+function redirectTarget(url: string | undefined): string | undefined {
+  if (url === undefined || !URL.canParse(url)) return undefined
+  const parsed = new URL(url)
+  return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined
+}
+
+export async function trackingRoutes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<void> {
+  // Own scope, whoever registers us: the form parsers below must not reach the JSON API routes.
+  await app.register(async (scope) => routes(scope, deps))
+}
+
+async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<void> {
+  const { codec, log, suppressions, clock, lookupEmail } = deps
+  const windowMs = deps.dedupeWindowMs ?? 10_000
+
+  // RFC 8058 §3.2: the one-click POST SHOULD be multipart/form-data and MAY be form-urlencoded. The
+  // signed URL alone authorises the unsubscribe, so the body is read (bounded) but not interpreted.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+  )
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+    (_req, body, done) => done(null, String(body)),
+  )
+
+  const verify = (req: TokenRequest, kind: TokenKind, opts?: VerifyOptions): Verified => {
+    const token = req.params['*']
+    const result = codec.verify(token, opts)
+    if (!result.ok) {
+      req.log.info({ reason: result.reason, kind }, 'tracking token refused')
+      return result
+    }
+    if (result.payload.kind !== kind) return { ok: false, reason: 'wrong-kind' }
+    return { ok: true, token, payload: result.payload }
+  }
+
+  const sendPage = (reply: FastifyReply, p: PageResponse) => {
+    reply.status(p.status).headers(PAGE_HEADERS).type('text/html; charset=utf-8')
+    if (p.code !== undefined) reply.header('x-ink-error-code', p.code)
+    return reply.send(p.html)
+  }
+
+  /** Appends the event for a verified token; tracking must never break the recipient's click or image. */
+  const record = async (req: FastifyRequest, v: { token: string; payload: TokenPayload }): Promise<void> => {
+    const event = trackingEvent(v.payload, {
+      token: v.token,
+      now: clock.now(),
+      windowMs,
+      userAgent: req.headers['user-agent'],
+    })
+    try {
+      await log.append([event])
+    } catch (err) {
+      req.log.error(
+        { err, event: event.event, workspaceId: event.workspaceId },
+        'tracking event not recorded',
+      )
+    }
+  }
+
+  app.get<TokenRoute>('/c/*', async (req, reply) => {
+    const v = verify(req, 'click')
+    if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
+    const url = redirectTarget(v.payload.url)
+    if (url === undefined) return sendPage(reply, rejectionPage('malformed'))
+    if (req.method === 'GET') await record(req, v)
+    return reply.headers(NO_STORE_HEADERS).redirect(url, 302)
+  })
+
+  app.get<TokenRoute>('/p/*', async (req, reply) => {
+    const v = verify(req, 'open')
+    // A refused token still gets the image: a broken-image icon in someone's inbox helps no one.
+    if (v.ok && req.method === 'GET') await record(req, v)
+    return reply.headers(NO_STORE_HEADERS).type('image/gif').send(TRANSPARENT_GIF)
+  })
+
+  // An authentic unsubscribe link is honoured however old it is: refusing someone's unsubscribe
+  // because the link aged would be wrong, and only the recipient holds the token.
+  const unsubscribeOpts: VerifyOptions = { ignoreExpiry: true }
+
+  app.get<TokenRoute>('/u/*', async (req, reply) => {
+    const v = verify(req, 'unsubscribe', unsubscribeOpts)
+    return sendPage(reply, v.ok ? confirmUnsubscribePage() : rejectionPage(v.reason))
+  })
+
+  app.post<TokenRoute>('/u/*', { bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
+    const v = verify(req, 'unsubscribe', unsubscribeOpts)
+    if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
+    const { workspaceId, recipient, campaignId } = v.payload
+    const email = v.payload.email ?? (await lookupEmail?.(workspaceId, recipient))
+    if (email === undefined) {
+      req.log.error({ workspaceId, recipient }, 'unsubscribe without a known address; nothing suppressed')
+      return sendPage(reply, recipientUnknownPage())
+    }
+    // Suppress first: it is the part that must hold. If it fails the request fails (500) and may be retried;
+    // if only the event fails, the unsubscribe still stands and the answer says so.
+    await suppressions.suppress(workspaceId, email, { reason: 'unsubscribed', source: campaignId })
+    await record(req, v)
+    // RFC 8058: answer the POST itself, no redirect. People (our form) get a page, mail clients text.
+    if ((req.headers.accept ?? '').includes('text/html')) return sendPage(reply, unsubscribedPage())
+    return reply
+      .status(200)
+      .headers(NO_STORE_HEADERS)
+      .type('text/plain; charset=utf-8')
+      .send(UNSUBSCRIBED_TEXT)
+  })
+}
