@@ -13,6 +13,9 @@ import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
 import { loadTemplatesDir } from './content/template-files.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
+import { SqliteSuppressionStore } from './delivery/sqlite-suppression-store.ts'
+import { loadTokenKeys } from './delivery/token-keys.ts'
+import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
 import { buildServer } from './http/server.ts'
 import { LogWriterThread } from './log/log-writer.ts'
 import { SqliteEventLog } from './log/sqlite-event-log.ts'
@@ -33,6 +36,11 @@ export interface App {
   store: SqliteProfileStore
   metrics: Metrics
   renderer: Renderer
+  /** Signs tracking and unsubscribe links. */
+  codec: TokenCodec
+  suppressions: SqliteSuppressionStore
+  /** Where email clients reach this server (tracking links). */
+  publicUrl: string
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>
   close(): Promise<void>
@@ -107,6 +115,9 @@ export async function createApp(
       onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
     })
     closers.push(() => connectedContent.close())
+    const suppressions = new SqliteSuppressionStore(db, { clock })
+    closers.push(() => suppressions.close())
+    const codec = createTokenCodec({ ...loadTokenKeys(db, clock.now()), clock })
     const renderer = new Renderer({ templates, profiles: profileReader, connectedContent, content, metrics })
     if (config.templatesDir !== undefined)
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
@@ -145,6 +156,18 @@ export async function createApp(
         maxBatchBytes: config.maxBatchBytes,
       },
       profiles: { store, workspaces, traits, clock },
+      tracking: {
+        codec,
+        log,
+        suppressions,
+        clock,
+        // The recipient of a link is a userId; its address is the profile's `email` trait.
+        lookupEmail: async (workspaceId, recipient) => {
+          const read = await profileReader.read(workspaceId, recipient, { timeoutMs: 1000 })
+          const email = read.traits?.email
+          return typeof email === 'string' ? email : undefined
+        },
+      },
       templates: {
         templates,
         renderer,
@@ -168,6 +191,9 @@ export async function createApp(
       store,
       metrics,
       renderer,
+      codec,
+      suppressions,
+      publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: async () => {
         if (closed) return

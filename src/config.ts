@@ -10,6 +10,8 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 export const configSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
+    /** The URL email clients reach this server at (tracking and unsubscribe links); default http://host:port. */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     port: z.coerce.number().int().min(0).max(65535).default(8080),
     dataDir: z.string().min(1).default('./data'),
     workspaceId: z
@@ -45,6 +47,7 @@ export type ConfigInput = z.input<typeof configSchema>
 /** Environment variable → config key. The README's configuration table is this list. */
 export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_HOST: 'host',
+  INKSTREAM_PUBLIC_URL: 'publicUrl',
   INKSTREAM_PORT: 'port',
   INKSTREAM_DATA_DIR: 'dataDir',
   INKSTREAM_WORKSPACE: 'workspaceId',

@@ -17,12 +17,15 @@ export interface OutgoingMessage {
  * Expected outcomes are values, not exceptions. `temporary` covers what may succeed on a retry
  * (SMTP 4xx, connection dropped or refused, timeout); `permanent` is a 5xx for this recipient.
  * `accepted: 'unknown'` marks a failure after the DATA was sent, where the server may have the
- * message (a retry could duplicate it).
+ * message (a retry could duplicate it). `invalid` means the message itself was refused before
+ * anything was sent (see `validateMessage` in mime.ts: a malformed address, a control character in
+ * a header): retrying cannot help, and the recipient is not at fault, so it must not count as a bounce.
  */
 export type SendOutcome =
   | { outcome: 'sent'; response: string; smtpMessageId: string }
   | { outcome: 'temporary'; code: number | null; message: string; accepted: 'no' | 'unknown' }
   | { outcome: 'permanent'; code: number; message: string }
+  | { outcome: 'invalid'; field: string; message: string }
 
 export interface Transport {
   send(message: OutgoingMessage): Promise<SendOutcome>

@@ -3,6 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
+import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
@@ -14,6 +15,7 @@ export interface ServerDeps {
   collector: CollectorDeps
   profiles: ProfileRoutesDeps
   templates: TemplateRoutesDeps
+  tracking: TrackingRoutesDeps
   metrics: Metrics
   /** Runs before each scrape to refresh gauges that are read on demand (consumer lag). */
   beforeScrape: () => Promise<void>
@@ -32,6 +34,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => collectorRoutes(scope, deps.collector))
   await app.register(async (scope) => profileRoutes(scope, deps.profiles))
   await app.register(async (scope) => templateRoutes(scope, deps.templates))
+  await app.register(async (scope) => trackingRoutes(scope, deps.tracking))
   await app.register(sdkRoute)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()

@@ -1,0 +1,138 @@
+/**
+ * Checks an OutgoingMessage and turns it into nodemailer message options. Header injection is made
+ * impossible here rather than left to nodemailer's escaping: every value that ends up in a header is
+ * either refused or folded before nodemailer sees it.
+ */
+import type { SendMailOptions } from 'nodemailer/lib/mailer'
+import { type Mailbox, parseMailbox } from './mailbox.ts'
+import type { OutgoingMessage } from './transport.ts'
+
+export type MessageValidation = { ok: true } | { ok: false; field: string; message: string }
+
+export type PreparedMessage =
+  | { ok: true; mail: SendMailOptions; messageIdHeader: string }
+  | { ok: false; field: string; message: string }
+
+/** RFC 5322 dot-atom-text: what may stand left of the '@' in a Message-ID. */
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/
+const MAX_MESSAGE_ID = 200
+/** RFC 5322 field-name: printable US-ASCII except ':'. */
+const FIELD_NAME = /^[!-9;-~]+$/
+/** Control characters other than HTAB, and Unicode line separators. */
+const HEADER_CONTROL = /(?!\t)[\p{Cc}\u2028\u2029]/u
+const LINE_BREAK = /\r\n|\r|\n/g
+
+/**
+ * Headers the transport writes from the message fields (or that would change where the message
+ * goes); `headers` may not set them.
+ */
+const RESERVED_HEADERS = new Set([
+  'from',
+  'sender',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'message-id',
+  'date',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+  'return-path',
+])
+
+/**
+ * Says whether `msg` can be sent, and if not which field is wrong and why.
+ *
+ * - `from`, `to`, `replyTo`: exactly one mailbox each (a comma-separated list in `to` is refused:
+ *   one recipient per message); no CR, LF, NUL or other control character in name or address.
+ * - `messageId`: dot-atom text (letters, digits, `.`, `-`, `_`, …), at most 200 characters.
+ * - `headers`: names are RFC 5322 field names and not one the transport sets itself (From, To,
+ *   Subject, Message-ID, Bcc, Content-Type, …); values hold no CR, LF, NUL or other control
+ *   character except tab.
+ * - `subject`: may not contain NUL. CR and LF are **not** an error: a subject often comes from
+ *   rendered template data, and a stray line break there should not cost the send. They are
+ *   folded to a single space each (see `foldSubject`) before the header is written, so they can
+ *   never start a new header line.
+ */
+export function validateMessage(msg: OutgoingMessage): MessageValidation {
+  const result = prepareMessage(msg, 'example.com')
+  return result.ok ? { ok: true } : result
+}
+
+/** Replaces every CR, LF or CRLF in a subject with one space. */
+export const foldSubject = (subject: string): string => subject.replace(LINE_BREAK, ' ')
+
+/** The Message-ID header value for our id: `<messageId@domain>`. Both parts must already be valid. */
+export const messageIdHeader = (messageId: string, domain: string): string => `<${messageId}@${domain}>`
+
+/**
+ * Validates `msg` and builds the nodemailer options for it: multipart/alternative with the text and
+ * the HTML part, our Message-ID, the extra headers, and an explicit envelope with the one recipient.
+ */
+export function prepareMessage(msg: OutgoingMessage, messageIdDomain: string): PreparedMessage {
+  if (!DOT_ATOM.test(msg.messageId) || msg.messageId.length > MAX_MESSAGE_ID) {
+    return invalid('messageId', idProblem(msg.messageId))
+  }
+  const from = mailbox('from', msg.from)
+  if (!from.ok) return from
+  const to = mailbox('to', msg.to)
+  if (!to.ok) return to
+  const replyTo = msg.replyTo === undefined ? undefined : mailbox('replyTo', msg.replyTo)
+  if (replyTo && !replyTo.ok) return replyTo
+  if (msg.subject.includes('\u0000')) return invalid('subject', 'contains a NUL character')
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(msg.headers ?? {})) {
+    const problem = headerProblem(name, value)
+    if (problem) return invalid(problem.field, problem.message)
+    headers[name] = value
+  }
+  const id = messageIdHeader(msg.messageId, messageIdDomain)
+  const mail: SendMailOptions = {
+    messageId: id,
+    from: from.mailbox,
+    to: to.mailbox,
+    subject: foldSubject(msg.subject),
+    text: msg.text,
+    html: msg.html,
+    headers,
+    // The envelope is set, not derived from the headers, so nothing in them can add a recipient.
+    envelope: { from: from.mailbox.address, to: [to.mailbox.address] },
+    // Our message never names a file or a URL to embed; refuse it should one ever slip in.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  }
+  if (replyTo) mail.replyTo = replyTo.mailbox
+  return { ok: true, mail, messageIdHeader: id }
+}
+
+type FieldResult = { ok: true; mailbox: Mailbox } | { ok: false; field: string; message: string }
+
+function mailbox(field: string, value: string): FieldResult {
+  const parsed = parseMailbox(value)
+  return parsed.ok ? parsed : invalid(field, `${field} ${parsed.message}`)
+}
+
+function headerProblem(name: string, value: string): { field: string; message: string } | null {
+  const field = `headers.${name}`
+  if (!FIELD_NAME.test(name)) {
+    return { field, message: 'header name must be printable US-ASCII without spaces or ":"' }
+  }
+  if (RESERVED_HEADERS.has(name.toLowerCase())) {
+    return { field, message: `header ${name} is set by the transport and may not be given in headers` }
+  }
+  if (HEADER_CONTROL.test(value)) {
+    return { field, message: `header ${name} contains a control character (CR, LF, NUL or similar)` }
+  }
+  return null
+}
+
+function idProblem(id: string): string {
+  if (HEADER_CONTROL.test(id)) return 'messageId contains a control character (CR, LF, NUL or similar)'
+  if (id.length > MAX_MESSAGE_ID) return `messageId is longer than ${MAX_MESSAGE_ID} characters`
+  return "messageId must be dot-atom text (letters, digits and !#$%&'*+/=?^_`{|}~-, dot-separated)"
+}
+
+const invalid = (field: string, message: string) => ({ ok: false as const, field, message })

@@ -1,0 +1,161 @@
+/**
+ * The production Transport: SMTP through a pool of nodemailer connections. Every failure comes back
+ * as a SendOutcome (see smtp-outcome.ts for the table); only a bug in this file throws.
+ */
+import type { Readable } from 'node:stream'
+import nodemailer from 'nodemailer'
+import type Mail from 'nodemailer/lib/mailer'
+import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool'
+import { invalidConfig } from '../core/errors.ts'
+import { isDomainName } from './mailbox.ts'
+import { prepareMessage } from './mime.ts'
+import { classifySendError } from './smtp-outcome.ts'
+import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
+
+export interface SmtpTransportOptions {
+  host: string
+  port: number
+  /** TLS from the first byte (port 465). When false, STARTTLS is used if the server offers it. */
+  secure: boolean
+  auth?: { user: string; pass: string }
+  /** Refuse to send unless STARTTLS succeeds (plain connections only). */
+  requireTLS?: boolean
+  /** Never try STARTTLS, even when offered. */
+  ignoreTLS?: boolean
+  /** Open connections at most; default 5. */
+  maxConnections?: number
+  /** Messages per connection before it is replaced; default 100. */
+  maxMessages?: number
+  /** With rateLimit: at most rateLimit messages per rateDelta ms, over the whole pool. Default 1000. */
+  rateDelta?: number
+  /** Messages per rateDelta; 0 (the default) means no limit. */
+  rateLimit?: number
+  /** ms to open the TCP (and TLS) connection; default 10 000 (nodemailer's own is 2 minutes). */
+  connectionTimeout?: number
+  /** ms to wait for the greeting after connecting; default 10 000 (nodemailer: 30 s). */
+  greetingTimeout?: number
+  /** ms of silence on an open connection before it is dropped; default 60 000 (nodemailer: 10 min). */
+  socketTimeout?: number
+  /** Right-hand side of our Message-IDs: `<messageId@messageIdDomain>`. */
+  messageIdDomain: string
+}
+
+/** Option key nodemailer copies into the message data untouched; links a message to its tracker. */
+const SEND_ID = 'inkstreamSendId'
+
+interface Tracker {
+  /** Every message stream nodemailer created for this send (a requeued message gets a new one). */
+  streams: Readable[]
+}
+
+export class SmtpTransport implements Transport {
+  readonly #mailer: Mail<SMTPPoolSentMessageInfo, SMTPPoolOptions>
+  readonly #domain: string
+  readonly #trackers = new Map<number, Tracker>()
+  readonly #pending = new Set<Promise<SendOutcome>>()
+  #nextId = 0
+  #closed = false
+
+  constructor(options: SmtpTransportOptions) {
+    const problems = optionProblems(options)
+    if (problems.length > 0) throw invalidConfig(problems.map((p) => `smtp: ${p}`))
+    this.#domain = options.messageIdDomain
+    const { messageIdDomain: _, ...smtp } = options
+    this.#mailer = nodemailer.createTransport({
+      ...smtp,
+      pool: true,
+      connectionTimeout: options.connectionTimeout ?? 10_000,
+      greetingTimeout: options.greetingTimeout ?? 10_000,
+      socketTimeout: options.socketTimeout ?? 60_000,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    })
+    // nodemailer reports a dropped connection the same way (ECONNECTION / ESOCKET, command 'CONN')
+    // whether it happened before the message body was sent or after, so we watch the body stream
+    // ourselves. nodemailer's pool makes the same decision — may this message go out again? — by
+    // the same test: has the message stream been read (readableDidRead)?
+    this.#mailer.use('stream', (mail, done) => {
+      const id: unknown = Reflect.get(mail.data, SEND_ID)
+      const tracker = typeof id === 'number' ? this.#trackers.get(id) : undefined
+      if (tracker) {
+        const node = mail.message
+        const create = node.createReadStream.bind(node)
+        node.createReadStream = (streamOptions) => {
+          const stream = create(streamOptions)
+          tracker.streams.push(stream)
+          return stream
+        }
+      }
+      done()
+    })
+  }
+
+  /**
+   * Sends one message; resolves with what happened, never rejects for an SMTP or network failure.
+   * On success `smtpMessageId` is the Message-ID header we sent (what bounces and feedback reports
+   * quote); the server's own queue id, if any, is in `response` ("250 OK: queued as …").
+   */
+  send(message: OutgoingMessage): Promise<SendOutcome> {
+    const prepared = prepareMessage(message, this.#domain)
+    if (!prepared.ok) {
+      return Promise.resolve({ outcome: 'invalid', field: prepared.field, message: prepared.message })
+    }
+    if (this.#closed) {
+      return Promise.resolve({
+        outcome: 'temporary',
+        code: null,
+        message: 'the SMTP transport is closed',
+        accepted: 'no',
+      })
+    }
+    const id = this.#nextId++
+    const tracker: Tracker = { streams: [] }
+    this.#trackers.set(id, tracker)
+    const mail = { ...prepared.mail, [SEND_ID]: id }
+    const pending = this.#mailer.sendMail(mail).then(
+      (info): SendOutcome => ({ outcome: 'sent', response: info.response, smtpMessageId: info.messageId }),
+      (err: unknown) =>
+        classifySendError(err, { bodyStarted: tracker.streams.some((stream) => stream.readableDidRead) }),
+    )
+    const settled = pending.finally(() => {
+      this.#trackers.delete(id)
+      this.#pending.delete(settled)
+    })
+    this.#pending.add(settled)
+    return settled
+  }
+
+  /** Stops taking messages, waits for the ones in flight (bounded by socketTimeout), closes the pool. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.allSettled([...this.#pending])
+    this.#mailer.close()
+  }
+}
+
+function optionProblems(o: SmtpTransportOptions): string[] {
+  const problems: string[] = []
+  if (o.host.trim() === '') problems.push('host is empty')
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65_535)
+    problems.push(`port ${o.port} is not 1–65535`)
+  if (o.requireTLS && o.ignoreTLS) problems.push('requireTLS and ignoreTLS contradict each other')
+  if (o.requireTLS && o.secure)
+    problems.push('requireTLS applies to plain connections; secure is already TLS')
+  for (const key of ['maxConnections', 'maxMessages', 'rateDelta'] as const) {
+    const value = o[key]
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      problems.push(`${key} must be a positive integer`)
+    }
+  }
+  for (const key of ['connectionTimeout', 'greetingTimeout', 'socketTimeout'] as const) {
+    const value = o[key]
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push(`${key} must be > 0 ms`)
+  }
+  if (o.rateLimit !== undefined && !(Number.isInteger(o.rateLimit) && o.rateLimit >= 0)) {
+    problems.push('rateLimit must be an integer ≥ 0')
+  }
+  if (!isDomainName(o.messageIdDomain))
+    problems.push(`messageIdDomain "${o.messageIdDomain}" is not a domain name`)
+  return problems
+}
