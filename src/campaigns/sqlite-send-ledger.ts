@@ -1,0 +1,182 @@
+/**
+ * The embedded SendLedger: one table. `claim` is a single INSERT … ON CONFLICT DO NOTHING, so two
+ * runners racing for a recipient cannot both win. It does not own the database.
+ */
+import { InkError } from '../core/errors.ts'
+import { type Clock, systemClock } from '../core/types.ts'
+import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
+import {
+  emptyCounts,
+  type FinalState,
+  type LedgerEntry,
+  type LedgerKey,
+  type SendLedger,
+  type SendState,
+  type StateCounts,
+} from './send-ledger.ts'
+
+const MIGRATIONS = [
+  `CREATE TABLE send_ledger (
+     workspace_id TEXT NOT NULL,
+     campaign_id TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     email TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed', 'unknown', 'suppressed', 'skipped')),
+     message_id TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     detail TEXT,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (workspace_id, campaign_id, recipient)
+   ) WITHOUT ROWID;`,
+]
+
+interface Row {
+  workspace_id: string
+  campaign_id: string
+  recipient: string
+  email: string
+  state: SendState
+  message_id: string
+  attempts: number
+  detail: string | null
+  updated_at: number
+}
+
+const toEntry = (r: Row): LedgerEntry => ({
+  workspaceId: r.workspace_id,
+  campaignId: r.campaign_id,
+  recipient: r.recipient,
+  email: r.email,
+  state: r.state,
+  messageId: r.message_id,
+  attempts: r.attempts,
+  detail: r.detail,
+  updatedAt: r.updated_at,
+})
+
+const COLUMNS = 'workspace_id, campaign_id, recipient, email, state, message_id, attempts, detail, updated_at'
+const KEY = 'workspace_id = ? AND campaign_id = ? AND recipient = ?'
+
+export class SqliteSendLedger implements SendLedger {
+  readonly #clock: Clock
+  readonly #stmts
+  #closed = false
+
+  constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
+    this.#clock = opts.clock ?? systemClock
+    migrate(db, 'sqlite-send-ledger', MIGRATIONS)
+    this.#stmts = {
+      insert: db.prepare(
+        `INSERT INTO send_ledger (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      attempt: db.prepare(
+        `UPDATE send_ledger SET attempts = attempts + 1, updated_at = ? WHERE ${KEY} AND state = 'sending'`,
+      ),
+      finish: db.prepare(
+        `UPDATE send_ledger SET state = ?, detail = ?, updated_at = ? WHERE ${KEY} AND state = 'sending'`,
+      ),
+      get: db.prepare(`SELECT ${COLUMNS} FROM send_ledger WHERE ${KEY}`),
+      list: db.prepare(
+        `SELECT ${COLUMNS} FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? ORDER BY recipient`,
+      ),
+      recover: db
+        .prepare(
+          `UPDATE send_ledger SET state = 'unknown', updated_at = ?,
+             detail = 'interrupted between claim and the transport answer; not resent'
+           WHERE workspace_id = ? AND campaign_id = ? AND state = 'sending'
+           RETURNING recipient`,
+        )
+        .pluck(),
+      counts: db.prepare(
+        'SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? GROUP BY state',
+      ),
+    }
+  }
+
+  #open(): void {
+    if (this.#closed) throw new InkError('INK_ERR_INTERNAL', 'the send ledger is closed')
+  }
+
+  async claim(key: LedgerKey, email: string, messageId: string): Promise<boolean> {
+    return this.#insert(key, email, messageId, 'sending', null)
+  }
+
+  async record(
+    key: LedgerKey,
+    email: string,
+    messageId: string,
+    state: FinalState,
+    detail?: string,
+  ): Promise<boolean> {
+    return this.#insert(key, email, messageId, state, detail ?? null)
+  }
+
+  #insert(key: LedgerKey, email: string, messageId: string, state: SendState, detail: string | null) {
+    this.#open()
+    const { workspaceId, campaignId, recipient } = key
+    const { changes } = this.#stmts.insert.run(
+      workspaceId,
+      campaignId,
+      recipient,
+      email,
+      state,
+      messageId,
+      detail,
+      this.#clock.now(),
+    )
+    return changes === 1
+  }
+
+  async attempt(key: LedgerKey): Promise<void> {
+    this.#open()
+    this.#stmts.attempt.run(this.#clock.now(), key.workspaceId, key.campaignId, key.recipient)
+  }
+
+  async finish(key: LedgerKey, state: FinalState, detail?: string): Promise<void> {
+    this.#open()
+    const { changes } = this.#stmts.finish.run(
+      state,
+      detail ?? null,
+      this.#clock.now(),
+      key.workspaceId,
+      key.campaignId,
+      key.recipient,
+    )
+    if (changes !== 1)
+      throw new InkError(
+        'INK_ERR_INTERNAL',
+        `no claimed send for "${key.recipient}" in campaign "${key.campaignId}"; finish needs a claim`,
+      )
+  }
+
+  async get(key: LedgerKey): Promise<LedgerEntry | undefined> {
+    this.#open()
+    const row = this.#stmts.get.get(key.workspaceId, key.campaignId, key.recipient) as Row | undefined
+    return row && toEntry(row)
+  }
+
+  async list(workspaceId: string, campaignId: string): Promise<LedgerEntry[]> {
+    this.#open()
+    return (this.#stmts.list.all(workspaceId, campaignId) as Row[]).map(toEntry)
+  }
+
+  async recoverInterrupted(workspaceId: string, campaignId: string): Promise<string[]> {
+    this.#open()
+    return this.#stmts.recover.all(this.#clock.now(), workspaceId, campaignId) as string[]
+  }
+
+  async counts(workspaceId: string, campaignId: string): Promise<StateCounts> {
+    this.#open()
+    const counts = emptyCounts()
+    for (const { state, n } of this.#stmts.counts.all(workspaceId, campaignId) as {
+      state: SendState
+      n: number
+    }[])
+      counts[state] = n
+    return counts
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+}

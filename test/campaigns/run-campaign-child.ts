@@ -1,0 +1,36 @@
+/**
+ * A campaign in its own process, so a test can SIGKILL it mid-send. Reads INK_CHILD_DATA_DIR,
+ * INK_CHILD_SMTP_PORT, INK_CHILD_COUNT and INK_CHILD_RATE; prints the run summary as JSON when done.
+ */
+import { join } from 'node:path'
+import { createApp } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { audience, buildCampaignPieces, PUBLIC_URL, putTemplate } from './campaign-fixture.ts'
+
+const env = (name: string) => {
+  const value = process.env[name]
+  if (value === undefined) throw new Error(`${name} is not set`)
+  return value
+}
+
+const dataDir = env('INK_CHILD_DATA_DIR')
+const app = await createApp(loadConfig({}, { dataDir, port: 0, logLevel: 'silent', publicUrl: PUBLIC_URL }), {
+  processor: false,
+})
+await putTemplate(app, 'crash')
+const pieces = buildCampaignPieces({
+  app,
+  smtpPort: Number(env('INK_CHILD_SMTP_PORT')),
+  ledgerFile: join(dataDir, 'ledger.db'),
+})
+const summary = await pieces.runner.run(app.workspace.id, {
+  id: 'crash-campaign',
+  templateId: 'crash',
+  from: 'Shop <shop@example.com>',
+  audience: audience('crash', Number(env('INK_CHILD_COUNT'))),
+  vars: { greeting: 'Hello' },
+  ratePerSecond: Number(env('INK_CHILD_RATE')),
+})
+await pieces.close()
+await app.close()
+process.stdout.write(`${JSON.stringify(summary)}\n`)
