@@ -9,6 +9,7 @@ import { pino } from 'pino'
 import { openSqlite, type Synchronous } from '../db/sqlite.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
+import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
 import { Processor } from './processor.ts'
 import { loadTraitsConfig } from './traits-config.ts'
 
@@ -33,6 +34,8 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   const logDb = openSqlite(data.logFile, data.synchronous)
   const log = new SqliteEventLog(logDb, { pollMs: 250 })
   const store = new SqliteProfileStore(db)
+  // Same connection as the profile store: membership is committed with the profile changes.
+  const segments = new SqliteSegmentStore(db)
   const processor = new Processor({
     log,
     store,
@@ -41,6 +44,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     logger,
     batchSize: data.batchSize,
     dedupeWindowMs: data.dedupeWindowMs,
+    segments,
     // Fewer, larger commits contend less with the collector for SQLite's one write lock.
     lingerMs: 10,
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
@@ -49,6 +53,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     if (msg === 'appended') log.notify()
     else if (msg === 'stop') {
       await processor.close()
+      await segments.close()
       await log.close()
       logDb.close()
       db.close()

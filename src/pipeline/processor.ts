@@ -3,13 +3,17 @@
  * Per batch: skip records at or below the applied offset (stored with the profiles, so a crash
  * between the profile commit and the log's offset commit cannot apply a record twice), skip
  * messageIds already applied (dedupe across retries and replays), resolve identities, fold
- * computed traits, then commit profiles + identities + dedupe records + offsets in one go.
+ * computed traits, evaluate segment membership of the touched profiles, then commit profiles +
+ * identities + memberships + dedupe records + offsets in one go. Between batches (on a timer) it
+ * backfills the membership of segments created or changed since (see SegmentMaintainer).
  */
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
-import { dedupeKey, type ProfileStore } from '../profiles/profile-store.ts'
+import { dedupeKey, type ProfileChanges, type ProfileStore } from '../profiles/profile-store.ts'
+import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from './computed-traits.ts'
 import { resolveProfile } from './identity.ts'
+import { SegmentMaintainer } from './segment-maintainer.ts'
 import type { TraitDef } from './traits-config.ts'
 import { UnitOfWork } from './unit-of-work.ts'
 import { WarmCache } from './warm-cache.ts'
@@ -38,6 +42,12 @@ export interface ProcessorDeps {
   dedupeWindowMs: number
   /** Wait after a small batch so commits are fewer; see ConsumeOptions.lingerMs. */
   lingerMs?: number
+  /** Segment definitions and backfill; without it no membership is maintained. */
+  segments?: SegmentIndex
+  /** How often to look for new or changed segments to backfill while idle; default 1000. */
+  segmentPollMs?: number
+  /** Profiles per backfill transaction; default 500. */
+  backfillChunk?: number
 }
 
 export class Processor {
@@ -45,8 +55,19 @@ export class Processor {
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
+  readonly #segments: SegmentMaintainer | undefined
 
-  constructor(private readonly deps: ProcessorDeps) {}
+  constructor(private readonly deps: ProcessorDeps) {
+    if (deps.segments) {
+      this.#segments = new SegmentMaintainer({
+        index: deps.segments,
+        traits: deps.traits,
+        clock: deps.clock,
+        logger: deps.logger,
+        chunk: deps.backfillChunk ?? 500,
+      })
+    }
+  }
 
   async start(): Promise<void> {
     const { log, store, logger, batchSize, dedupeWindowMs, clock } = this.deps
@@ -60,6 +81,12 @@ export class Processor {
     })
     const prune = () => void store.pruneDedupe(clock.now() - dedupeWindowMs).catch(() => {})
     this.#pruneTimer = setInterval(prune, 3_600_000).unref()
+    this.#segments?.start(this.deps.segmentPollMs ?? 1000)
+  }
+
+  /** Runs segment backfill until none is pending; public for tests. */
+  async backfillSegments(): Promise<void> {
+    await this.#segments?.drain()
   }
 
   /** Applies one batch; public for tests that drive the processor without a consumer loop. */
@@ -74,8 +101,10 @@ export class Processor {
     // Profiles are changed in place, also those held by the warm cache: if the batch fails
     // before its commit, the cache may hold uncommitted state and is dropped.
     try {
+      await this.#segments?.reload()
       applied = await this.#fold(fresh, seen, uow)
-      const changes = uow.finish()
+      const changes: ProfileChanges = uow.finish()
+      this.#segments?.evaluate(changes, uow.now)
       changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
       await store.commit(changes)
     } catch (err) {
@@ -121,6 +150,7 @@ export class Processor {
 
   async close(): Promise<void> {
     if (this.#pruneTimer) clearInterval(this.#pruneTimer)
+    await this.#segments?.close()
     await this.#consumer?.close()
     this.#consumer = undefined
   }

@@ -16,7 +16,14 @@ export class UnitOfWork {
   readonly #ids = new Map<string, string | null>()
   readonly #profiles = new Map<string, StoredProfile | null>()
   readonly #dirty = new Set<string>()
-  readonly changes: ProfileChanges = { upserts: [], deletes: [], identities: [], messageIds: [], offsets: [] }
+  readonly changes: ProfileChanges = {
+    upserts: [],
+    deletes: [],
+    identities: [],
+    messageIds: [],
+    offsets: [],
+    memberships: [],
+  }
 
   constructor(
     private readonly store: ProfileStore,

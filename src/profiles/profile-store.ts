@@ -31,6 +31,22 @@ export interface ProfileChanges {
   messageIds: { workspaceId: string; messageId: string }[]
   /** The last log offset applied, per partition; stored with the changes so a crash cannot split them. */
   offsets: { group: string; partition: number; offset: number }[]
+  /**
+   * Segment membership of the upserted profiles, evaluated against `version` of each segment.
+   * Rows for a segment whose stored version differs (changed or deleted since) are skipped: its
+   * backfill recomputes them. Memberships of deleted (merged-away) profiles are always removed.
+   */
+  memberships: SegmentMembership[]
+}
+
+export interface SegmentMembership {
+  workspaceId: string
+  segmentId: string
+  version: number
+  profileId: string
+  userId: string | null
+  email: string | null
+  member: boolean
 }
 
 export interface ProfileStore {

@@ -1,9 +1,11 @@
 /** ProfileStore over the embedded SQLite database; every commit is one transaction. */
 
+import type { Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
+import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
 import {
   dedupeKey,
   type Identity,
@@ -48,7 +50,7 @@ const MIGRATIONS = [
    ) WITHOUT ROWID;`,
 ]
 
-interface ProfileRow {
+export interface ProfileRow {
   workspace_id: string
   profile_id: string
   user_id: string | null
@@ -59,14 +61,27 @@ interface ProfileRow {
   last_event_received_at: number
 }
 
+export const profileFromRow = (row: ProfileRow): StoredProfile => ({
+  workspaceId: row.workspace_id,
+  profileId: row.profile_id,
+  userId: row.user_id,
+  state: JSON.parse(row.state),
+  version: row.version,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lastEventReceivedAt: row.last_event_received_at,
+})
+
 export class SqliteProfileStore implements ProfileStore {
   readonly #stmts
-  readonly #commit: (changes: ProfileChanges) => void
+  readonly #commit: Transaction<(changes: ProfileChanges) => void>
   readonly #clock: Clock
 
   constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
     this.#clock = opts.clock ?? systemClock
     migrate(db, 'sqlite-profile-store', MIGRATIONS)
+    migrateSegments(db)
+    const members = membershipStatements(db)
     const s = {
       findProfileId: db
         .prepare('SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?')
@@ -103,6 +118,15 @@ export class SqliteProfileStore implements ProfileStore {
       for (const i of c.identities) s.identity.run(i.workspaceId, i.kind, i.value, i.profileId)
       for (const m of c.messageIds) s.dedupe.run(m.workspaceId, m.messageId, now)
       for (const o of c.offsets) s.offset.run(o.group, o.partition, o.offset)
+      for (const d of c.deletes) members.removeProfile.run(d.workspaceId, d.profileId)
+      const versions = new Map<string, number | undefined>()
+      for (const m of c.memberships) {
+        const key = `${m.workspaceId}\n${m.segmentId}`
+        if (!versions.has(key)) versions.set(key, members.version.get(m.workspaceId, m.segmentId) as number)
+        if (versions.get(key) !== m.version) continue
+        if (m.member) members.upsert.run(m.workspaceId, m.segmentId, m.profileId, m.userId, m.email, now)
+        else members.remove.run(m.workspaceId, m.segmentId, m.profileId)
+      }
     })
   }
 
@@ -112,17 +136,7 @@ export class SqliteProfileStore implements ProfileStore {
 
   async getProfile(workspaceId: string, profileId: string): Promise<StoredProfile | undefined> {
     const row = this.#stmts.getProfile.get(workspaceId, profileId) as ProfileRow | undefined
-    if (!row) return undefined
-    return {
-      workspaceId: row.workspace_id,
-      profileId: row.profile_id,
-      userId: row.user_id,
-      state: JSON.parse(row.state),
-      version: row.version,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      lastEventReceivedAt: row.last_event_received_at,
-    }
+    return row && profileFromRow(row)
   }
 
   async identities(workspaceId: string, profileId: string): Promise<Identity[]> {
@@ -144,7 +158,9 @@ export class SqliteProfileStore implements ProfileStore {
   }
 
   async commit(changes: ProfileChanges): Promise<void> {
-    this.#commit(changes)
+    // IMMEDIATE: the commit reads segment versions; taking the write lock first means a definition
+    // saved by another connection meanwhile cannot fail the upgrade with SQLITE_BUSY_SNAPSHOT.
+    this.#commit.immediate(changes)
   }
 
   async pruneDedupe(before: number): Promise<number> {

@@ -1,0 +1,110 @@
+/**
+ * Keeps segment membership current from the processor (the only writer of the store file).
+ *
+ * - Definitions are saved by the API on another connection. `reload` (once per batch) reads a
+ *   change stamp and reloads all definitions only when it moved, so a batch sees definitions
+ *   saved before it started. A batch that races a save evaluated the old version: the store skips
+ *   those rows at commit (version check) and the backfill of the new version covers them.
+ * - `evaluate` adds, for every profile the batch upserts, one membership row per segment of its
+ *   workspace, against the traits materialized at the batch's `now`.
+ * - The backfill: a new or changed segment (version newer than membersVersion) is recomputed
+ *   over all profiles of its workspace, `chunk` profiles per transaction, on a timer while the
+ *   processor runs; chunks interleave with batches.
+ *
+ * Windowed traits (orders_30d) decay without events, but membership is only re-evaluated when a
+ * profile changes or its segment is backfilled: such a segment keeps members that no longer match
+ * until their next event (save the segment again with a new condition to force a recompute).
+ */
+import type { Clock } from '../core/types.ts'
+import type { ProfileChanges } from '../profiles/profile-store.ts'
+import { SegmentEvaluator } from '../segments/condition.ts'
+import type { SegmentDef, SegmentIndex } from '../segments/segment-store.ts'
+import type { TraitDef } from './traits-config.ts'
+
+export interface SegmentMaintainerDeps {
+  index: SegmentIndex
+  traits: readonly TraitDef[]
+  clock: Clock
+  logger: { error(obj: unknown, msg: string): void }
+  chunk: number
+}
+
+export class SegmentMaintainer {
+  readonly #evaluator: SegmentEvaluator
+  #stamp: number | undefined
+  #byWorkspace = new Map<string, SegmentDef[]>()
+  #timer: NodeJS.Timeout | undefined
+  #draining: Promise<void> | undefined
+  #closed = false
+
+  constructor(private readonly deps: SegmentMaintainerDeps) {
+    this.#evaluator = new SegmentEvaluator(deps.traits)
+  }
+
+  /** Reloads definitions if any was saved or deleted since the last load. */
+  async reload(): Promise<void> {
+    const stamp = await this.deps.index.definitionsStamp()
+    if (stamp === this.#stamp) return
+    const all = await this.deps.index.allDefinitions()
+    const by = new Map<string, SegmentDef[]>()
+    for (const d of all) {
+      const list = by.get(d.workspaceId)
+      if (list) list.push(d)
+      else by.set(d.workspaceId, [d])
+    }
+    this.#evaluator.retain(all)
+    this.#byWorkspace = by
+    this.#stamp = stamp
+  }
+
+  /** Appends the membership of each upserted profile to the batch's changes. */
+  evaluate(changes: ProfileChanges, now: number): void {
+    for (const p of changes.upserts) {
+      for (const seg of this.#byWorkspace.get(p.workspaceId) ?? []) {
+        const m = this.#evaluator.evaluate(seg, p, now)
+        changes.memberships.push({
+          workspaceId: p.workspaceId,
+          segmentId: seg.segmentId,
+          version: seg.version,
+          profileId: p.profileId,
+          userId: p.userId,
+          email: m?.email ?? null,
+          member: m !== null,
+        })
+      }
+    }
+  }
+
+  /** Polls for pending backfills every `pollMs`. */
+  start(pollMs: number): void {
+    this.#timer = setInterval(() => {
+      this.drain().catch((err) => this.deps.logger.error({ err }, 'segment backfill failed; retrying'))
+    }, pollMs)
+    this.#timer.unref()
+  }
+
+  /** Backfills until nothing is pending; concurrent callers share one run. */
+  drain(): Promise<void> {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = undefined
+    })
+    return this.#draining
+  }
+
+  async #drain(): Promise<void> {
+    const { index, clock, chunk } = this.deps
+    while (!this.#closed) {
+      await this.reload()
+      const progress = await index.backfillStep(chunk, this.#evaluator.at(clock.now()))
+      if (!progress) return
+      // Let batches in: each step is one short transaction.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#timer) clearInterval(this.#timer)
+    await this.#draining
+  }
+}

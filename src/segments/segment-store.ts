@@ -1,0 +1,73 @@
+/**
+ * The segment part of the Store seam. Definitions are saved by the API (main thread); membership
+ * rows are written only by the processor (worker thread), in the same transaction as the
+ * profile changes that caused them, so "who is in segment X" is a plain read.
+ */
+import type { JsonObject } from '../core/types.ts'
+import type { StoredProfile } from '../profiles/profile-store.ts'
+
+export interface SegmentDef {
+  workspaceId: string
+  segmentId: string
+  name: string
+  /** A MongoDB-style query (mingo) over the profile's materialized traits. */
+  condition: JsonObject
+  /** Bumped when the condition changes; membership is backfilled for each version. */
+  version: number
+  /** The version whose backfill over all existing profiles has finished; null before the first. */
+  membersVersion: number | null
+  updatedAt: number
+}
+
+export interface SegmentMember {
+  profileId: string
+  userId: string | null
+  email: string | null
+}
+
+/** The read/write API the HTTP routes use. */
+export interface SegmentStore {
+  /** Creates or replaces a segment; throws INK_ERR_BAD_REQUEST for a condition mingo rejects. */
+  put(
+    workspaceId: string,
+    segmentId: string,
+    input: { name?: string; condition: unknown },
+  ): Promise<SegmentDef>
+  get(workspaceId: string, segmentId: string): Promise<SegmentDef | undefined>
+  list(workspaceId: string): Promise<SegmentDef[]>
+  /** Removes the segment and its membership rows; false if there was none. */
+  delete(workspaceId: string, segmentId: string): Promise<boolean>
+  /** Members ordered by profileId, starting after `after`. */
+  members(
+    workspaceId: string,
+    segmentId: string,
+    page: { after?: string; limit: number },
+  ): Promise<SegmentMember[]>
+  isMember(workspaceId: string, segmentId: string, profileId: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** What the processor needs: change detection, all definitions, and backfill steps. */
+export interface SegmentIndex {
+  /** A number that changes whenever any definition is saved or deleted; one cheap read. */
+  definitionsStamp(): Promise<number>
+  allDefinitions(): Promise<SegmentDef[]>
+  /**
+   * Recomputes the membership of up to `limit` profiles for one segment whose backfill is
+   * pending (version newer than membersVersion), atomically with reading those profiles.
+   * Returns undefined when no backfill is pending.
+   */
+  backfillStep(limit: number, evaluate: Evaluate): Promise<BackfillProgress | undefined>
+}
+
+/** Decides membership of one profile: the member row's fields, or null when not a member. */
+export type Evaluate = (segment: SegmentDef, profile: StoredProfile) => { email: string | null } | null
+
+export interface BackfillProgress {
+  workspaceId: string
+  segmentId: string
+  version: number
+  processed: number
+  /** True once every profile of the workspace has been evaluated for this version. */
+  done: boolean
+}

@@ -1,0 +1,191 @@
+/**
+ * Segments on the store database. The API (main thread) saves definitions; the processor
+ * (worker thread, its own connection to the same file) reads them, writes membership and runs
+ * backfills. Deleting a segment also deletes its membership rows, from the API's connection.
+ */
+import type { Statement } from 'better-sqlite3'
+import type { Clock } from '../core/types.ts'
+import { systemClock } from '../core/types.ts'
+import type { SqliteDatabase } from '../db/sqlite.ts'
+import { type ProfileRow, profileFromRow } from '../profiles/sqlite-profile-store.ts'
+import { compileCondition } from './condition.ts'
+import type {
+  BackfillProgress,
+  Evaluate,
+  SegmentDef,
+  SegmentIndex,
+  SegmentMember,
+  SegmentStore,
+} from './segment-store.ts'
+import { membershipStatements, migrateSegments } from './sqlite-segment-schema.ts'
+
+interface SegmentRow {
+  workspace_id: string
+  segment_id: string
+  name: string
+  condition: string
+  version: number
+  members_version: number | null
+  backfill_cursor: string | null
+  updated_at: number
+}
+
+const fromRow = (r: SegmentRow): SegmentDef => ({
+  workspaceId: r.workspace_id,
+  segmentId: r.segment_id,
+  name: r.name,
+  condition: JSON.parse(r.condition),
+  version: r.version,
+  membersVersion: r.members_version,
+  updatedAt: r.updated_at,
+})
+
+export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
+  readonly #db: SqliteDatabase
+  readonly #clock: Clock
+  readonly #s
+  readonly #members
+  #profilesAfter: Statement | undefined
+
+  constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
+    this.#db = db
+    this.#clock = opts.clock ?? systemClock
+    migrateSegments(db)
+    this.#members = membershipStatements(db)
+    this.#s = {
+      get: db.prepare('SELECT * FROM segments WHERE workspace_id = ? AND segment_id = ?'),
+      list: db.prepare('SELECT * FROM segments WHERE workspace_id = ? ORDER BY segment_id'),
+      all: db.prepare('SELECT * FROM segments'),
+      insert: db.prepare(
+        `INSERT INTO segments (workspace_id, segment_id, name, condition, version, members_version,
+           backfill_cursor, updated_at)
+         VALUES (@workspace_id, @segment_id, @name, @condition, @version, @members_version,
+           @backfill_cursor, @updated_at)
+         ON CONFLICT (workspace_id, segment_id) DO UPDATE SET name = excluded.name,
+           condition = excluded.condition, version = excluded.version,
+           backfill_cursor = excluded.backfill_cursor, updated_at = excluded.updated_at`,
+      ),
+      delete: db.prepare('DELETE FROM segments WHERE workspace_id = ? AND segment_id = ?'),
+      deleteMembers: db.prepare('DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ?'),
+      bump: db.prepare(
+        'INSERT INTO segment_meta (id, stamp) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET stamp = stamp + 1',
+      ),
+      stamp: db.prepare('SELECT stamp FROM segment_meta WHERE id = 0').pluck(),
+      members: db.prepare(
+        `SELECT profile_id AS profileId, user_id AS userId, email FROM segment_members
+         WHERE workspace_id = ? AND segment_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?`,
+      ),
+      isMember: db
+        .prepare('SELECT 1 FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?')
+        .pluck(),
+      pending: db.prepare(
+        `SELECT * FROM segments WHERE members_version IS NULL OR members_version <> version
+         ORDER BY updated_at, workspace_id, segment_id LIMIT 1`,
+      ),
+      progress: db.prepare(
+        'UPDATE segments SET backfill_cursor = ? WHERE workspace_id = ? AND segment_id = ? AND version = ?',
+      ),
+      finished: db.prepare(
+        `UPDATE segments SET backfill_cursor = NULL, members_version = version
+         WHERE workspace_id = ? AND segment_id = ? AND version = ?`,
+      ),
+    }
+  }
+
+  async put(ws: string, id: string, input: { name?: string; condition: unknown }): Promise<SegmentDef> {
+    compileCondition(input.condition)
+    const condition = JSON.stringify(input.condition)
+    const save = this.#db.transaction(() => {
+      const old = this.#s.get.get(ws, id) as SegmentRow | undefined
+      const same = old?.condition === condition
+      const row: SegmentRow = {
+        workspace_id: ws,
+        segment_id: id,
+        name: input.name ?? old?.name ?? id,
+        condition,
+        version: old ? (same ? old.version : old.version + 1) : 1,
+        members_version: old?.members_version ?? null,
+        // A new condition restarts the backfill from the first profile.
+        backfill_cursor: same ? old.backfill_cursor : null,
+        updated_at: this.#clock.now(),
+      }
+      this.#s.insert.run(row)
+      this.#s.bump.run()
+      return fromRow(row)
+    })
+    return save.immediate()
+  }
+
+  async get(ws: string, id: string): Promise<SegmentDef | undefined> {
+    const row = this.#s.get.get(ws, id) as SegmentRow | undefined
+    return row && fromRow(row)
+  }
+
+  async list(ws: string): Promise<SegmentDef[]> {
+    return (this.#s.list.all(ws) as SegmentRow[]).map(fromRow)
+  }
+
+  async delete(ws: string, id: string): Promise<boolean> {
+    const remove = this.#db.transaction(() => {
+      const n = this.#s.delete.run(ws, id).changes
+      if (n === 0) return false
+      this.#s.deleteMembers.run(ws, id)
+      this.#s.bump.run()
+      return true
+    })
+    return remove.immediate()
+  }
+
+  async members(ws: string, id: string, page: { after?: string; limit: number }): Promise<SegmentMember[]> {
+    return this.#s.members.all(ws, id, page.after ?? '', page.limit) as SegmentMember[]
+  }
+
+  async isMember(ws: string, id: string, profileId: string): Promise<boolean> {
+    return this.#s.isMember.get(ws, id, profileId) !== undefined
+  }
+
+  async definitionsStamp(): Promise<number> {
+    return (this.#s.stamp.get() as number | undefined) ?? 0
+  }
+
+  async allDefinitions(): Promise<SegmentDef[]> {
+    return (this.#s.all.all() as SegmentRow[]).map(fromRow)
+  }
+
+  async backfillStep(limit: number, evaluate: Evaluate): Promise<BackfillProgress | undefined> {
+    // Prepared on first use: the profiles table belongs to SqliteProfileStore's migrations.
+    this.#profilesAfter ??= this.#db.prepare(
+      'SELECT * FROM profiles WHERE workspace_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?',
+    )
+    const profilesAfter = this.#profilesAfter
+    const m = this.#members
+    // One IMMEDIATE transaction reads the profiles and writes their membership, so a processor
+    // batch committing in between cannot be overwritten with older state.
+    const step = this.#db.transaction((): BackfillProgress | undefined => {
+      const row = this.#s.pending.get() as SegmentRow | undefined
+      if (!row) return undefined
+      const seg = fromRow(row)
+      const now = this.#clock.now()
+      const rows = profilesAfter.all(seg.workspaceId, row.backfill_cursor ?? '', limit) as ProfileRow[]
+      for (const r of rows) {
+        const p = profileFromRow(r)
+        const member = evaluate(seg, p)
+        if (member) m.upsert.run(seg.workspaceId, seg.segmentId, p.profileId, p.userId, member.email, now)
+        else m.remove.run(seg.workspaceId, seg.segmentId, p.profileId)
+      }
+      const done = rows.length < limit
+      if (done) this.#s.finished.run(seg.workspaceId, seg.segmentId, seg.version)
+      else this.#s.progress.run(rows.at(-1)!.profile_id, seg.workspaceId, seg.segmentId, seg.version)
+      return {
+        workspaceId: seg.workspaceId,
+        segmentId: seg.segmentId,
+        version: seg.version,
+        processed: rows.length,
+        done,
+      }
+    })
+    return step.immediate()
+  }
+
+  async close(): Promise<void> {}
+}
