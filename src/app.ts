@@ -5,17 +5,27 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import type { Config } from './config.ts'
+import { ProfileAudienceResolver } from './campaigns/audience.ts'
+import { CampaignRunner } from './campaigns/campaign-runner.ts'
+import { CampaignService } from './campaigns/campaign-service.ts'
+import { SqliteCampaignStore } from './campaigns/sqlite-campaign-store.ts'
+import { SqliteSendLedger } from './campaigns/sqlite-send-ledger.ts'
+import { type Config, parseSmtpUrl } from './config.ts'
 import { MemoryCache } from './content/cache/memory-cache.ts'
 import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
 import { loadContentConfig } from './content/content-config.ts'
 import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
 import { loadTemplatesDir } from './content/template-files.ts'
+import { InkError } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
+import { FileTransport } from './delivery/file-transport.ts'
+import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
+import { SmtpTransport } from './delivery/smtp-transport.ts'
 import { SqliteSuppressionStore } from './delivery/sqlite-suppression-store.ts'
 import { loadTokenKeys } from './delivery/token-keys.ts'
 import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
+import type { Transport } from './delivery/transport.ts'
 import { buildServer } from './http/server.ts'
 import { LogWriterThread } from './log/log-writer.ts'
 import { SqliteEventLog } from './log/sqlite-event-log.ts'
@@ -41,10 +51,18 @@ export interface App {
   suppressions: SqliteSuppressionStore
   /** Where email clients reach this server (tracking links). */
   publicUrl: string
+  /** SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox. */
+  transport: Transport
+  /** Human-readable: where campaign messages go. */
+  transportDescription: string
+  campaigns: CampaignService
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>
   close(): Promise<void>
 }
+
+/** Folder of the .eml files campaigns write when no INKSTREAM_SMTP_URL is set. */
+export const OUTBOX_DIR = 'outbox'
 
 /** The store: profiles, identities, dedupe, processor offsets, templates, workspaces. */
 export const DATABASE_FILE = 'inkstream.db'
@@ -121,6 +139,57 @@ export async function createApp(
     const renderer = new Renderer({ templates, profiles: profileReader, connectedContent, content, metrics })
     if (config.templatesDir !== undefined)
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
+    const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
+    const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
+    let transport: Transport
+    let transportDescription: string
+    if (config.smtpUrl !== undefined) {
+      const smtp = parseSmtpUrl(config.smtpUrl)
+      if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
+      transport = new SmtpTransport({ ...smtp.options, messageIdDomain })
+      transportDescription = `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}`
+    } else {
+      const dir = join(config.dataDir, OUTBOX_DIR)
+      transport = new FileTransport({ dir, messageIdDomain })
+      transportDescription = `.eml files in ${dir} (set INKSTREAM_SMTP_URL to send)`
+    }
+    closers.push(() => transport.close())
+    const ledger = new SqliteSendLedger(db, { clock })
+    closers.push(() => ledger.close())
+    const campaignStore = new SqliteCampaignStore(db, { clock })
+    closers.push(() => campaignStore.close())
+    const runner = new CampaignRunner({
+      ledger,
+      renderer,
+      transport,
+      suppressions,
+      codec,
+      publicUrl,
+      clock,
+      logger,
+    })
+    const audience = new ProfileAudienceResolver({
+      lookupEmail: async (workspaceId, userId) => {
+        const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
+        // A profile that cannot be read now must not be skipped for good: the run fails and can resume.
+        if (read.outcome === 'timeout' || read.outcome === 'error')
+          throw new InkError(
+            'INK_ERR_INTERNAL',
+            `the profile of "${userId}" could not be read (${read.outcome})`,
+          )
+        const email = read.traits?.email
+        return typeof email === 'string' ? email : undefined
+      },
+    })
+    const campaigns = new CampaignService({
+      store: campaignStore,
+      runner,
+      audience,
+      renderer,
+      defaultFrom: config.from,
+      logger,
+    })
+    closers.push(() => campaigns.close())
     if (opts.processor ?? true) {
       // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
       const thread = new ProcessorThread(
@@ -174,6 +243,7 @@ export async function createApp(
         workspaces,
         lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: content.fallbacks },
       },
+      campaigns: { campaigns: campaignStore, service: campaigns, audience, workspaces },
       beforeScrape: async () =>
         metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
       health: async () => ({
@@ -182,6 +252,9 @@ export async function createApp(
       }),
     })
     closers.push(() => server.close())
+    // Campaigns a crash (or a shutdown mid-send) left running; not in one-off commands like preview.
+    if (opts.processor ?? true)
+      void campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
     let closed = false
     return {
       config,
@@ -193,7 +266,10 @@ export async function createApp(
       renderer,
       codec,
       suppressions,
-      publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+      publicUrl,
+      transport,
+      transportDescription,
+      campaigns,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: async () => {
         if (closed) return
@@ -205,4 +281,14 @@ export async function createApp(
     for (const close of closers.reverse()) await close()
     throw err
   }
+}
+
+/** Right-hand side of Message-IDs: the sender's domain, else the public URL's host, else a fixed one. */
+function messageIdDomainFor(from: string | undefined, publicUrl: string): string {
+  const parsed = from === undefined ? undefined : parseMailbox(from)
+  const candidates = [
+    parsed?.ok ? parsed.mailbox.address.split('@').pop() : undefined,
+    new URL(publicUrl).hostname,
+  ]
+  return candidates.find((d) => d !== undefined && isDomainName(d)) ?? 'inkstream.localhost'
 }

@@ -4,6 +4,60 @@
  */
 import { z } from 'zod'
 import { invalidConfig } from './core/errors.ts'
+import { parseMailbox } from './delivery/mailbox.ts'
+import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
+
+/** What INKSTREAM_SMTP_URL sets of SmtpTransport's options. */
+export type SmtpUrlOptions = Omit<SmtpTransportOptions, 'messageIdDomain'>
+
+const SMTP_PARAMS = new Set(['requireTLS', 'ignoreTLS', 'maxConnections'])
+
+/**
+ * `smtp://[user[:pass]@]host[:port][?requireTLS=true|ignoreTLS=true|maxConnections=n]` (STARTTLS when
+ * offered, port 587 by default) or `smtps://…` (TLS from the first byte, port 465 by default).
+ * User and password are URL-encoded (`%40` for `@`).
+ */
+export function parseSmtpUrl(
+  value: string,
+): { ok: true; options: SmtpUrlOptions } | { ok: false; problems: string[] } {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return { ok: false, problems: ['not a URL; expected smtp://user:pass@host:587 or smtps://…'] }
+  }
+  const problems: string[] = []
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
+    problems.push(`scheme "${url.protocol.slice(0, -1)}" is not smtp or smtps`)
+  if (url.hostname === '') problems.push('the host is missing')
+  if (url.pathname !== '' && url.pathname !== '/') problems.push(`unexpected path "${url.pathname}"`)
+  const secure = url.protocol === 'smtps:'
+  const options: SmtpUrlOptions = {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
+    secure,
+  }
+  if (url.username !== '' || url.password !== '') {
+    try {
+      options.auth = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+    } catch {
+      problems.push('the user or password is not valid URL encoding')
+    }
+  }
+  for (const [name, raw] of url.searchParams) {
+    if (!SMTP_PARAMS.has(name)) {
+      problems.push(`unknown parameter "${name}" (known: ${[...SMTP_PARAMS].join(', ')})`)
+    } else if (name === 'maxConnections') {
+      const n = Number(raw)
+      if (!Number.isInteger(n) || n < 1 || n > 100) problems.push('maxConnections must be 1-100')
+      else options.maxConnections = n
+    } else if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`)
+    else options[name as 'requireTLS' | 'ignoreTLS'] = raw === 'true'
+  }
+  if (secure && (options.requireTLS || options.ignoreTLS))
+    problems.push('requireTLS and ignoreTLS apply to smtp:// only (smtps:// is always TLS)')
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, options }
+}
 
 const KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 
@@ -38,6 +92,23 @@ export const configSchema = z
     sqliteSynchronous: z.enum(['full', 'normal']).default('full'),
     logRetentionDays: z.coerce.number().min(1).default(7),
     processorBatchSize: z.coerce.number().int().min(1).max(50_000).default(2000),
+    /** smtp://user:pass@host:587 or smtps://…:465; without it messages are written to <dataDir>/outbox. */
+    smtpUrl: z
+      .string()
+      .min(1)
+      .superRefine((url, ctx) => {
+        const r = parseSmtpUrl(url)
+        if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
+    /** Default sender of campaigns, e.g. "Shop <news@shop.example>". */
+    from: z
+      .string()
+      .superRefine((from, ctx) => {
+        const r = parseMailbox(from)
+        if (!r.ok) ctx.addIssue({ code: 'custom', message: `not a sender address: ${r.message}` })
+      })
+      .optional(),
   })
   .strict()
 
@@ -63,6 +134,8 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_LOG_RETENTION_DAYS: 'logRetentionDays',
   INKSTREAM_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   INKSTREAM_PROCESSOR_BATCH_SIZE: 'processorBatchSize',
+  INKSTREAM_SMTP_URL: 'smtpUrl',
+  INKSTREAM_FROM: 'from',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

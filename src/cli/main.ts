@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-/** The `inkstream` command: start | keys | preview | lint. */
+/** The `inkstream` command: start | keys | preview | send | lint. */
 import { join } from 'node:path'
 import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
-import { loadConfig } from '../config.ts'
+import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { openSqlite } from '../db/sqlite.ts'
 import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
 import { lint } from './lint.ts'
 import { preview } from './preview.ts'
+import { send } from './send.ts'
 
 const USAGE = `usage: inkstream <command>
 
@@ -17,6 +18,8 @@ const USAGE = `usage: inkstream <command>
   preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
           [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json]
                    render a template with a profile and injected faults, and print the report
+  send <campaign-id>
+                   start or resume a campaign on the running server and show its progress
   lint <file.mjml|file.html|template-id>…
                    list template problems (exit code 1 on errors)
 
@@ -32,6 +35,7 @@ async function start(): Promise<void> {
     `  write key: ${app.workspace.writeKey}`,
     `  admin key: ${app.workspace.adminKey}`,
     `  data:      ${config.dataDir} (${DATABASE_FILE}, ${LOG_FILE})`,
+    `  mail:      ${app.transportDescription}`,
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
   let stopping = false
@@ -46,20 +50,25 @@ async function start(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
-async function keys(args: string[]): Promise<void> {
-  const config = loadConfig(process.env)
+/** The workspace's keys, read from (or first generated in) the data folder's store. */
+async function workspaceKeys(config: Config): Promise<{ writeKey: string; adminKey: string }> {
   const db = openSqlite(join(config.dataDir, DATABASE_FILE))
   try {
     const ws = await new SqliteWorkspaceStore(db).ensure(config.workspaceId, {
       writeKey: config.writeKey,
       adminKey: config.adminKey,
     })
-    if (args.includes('--write')) process.stdout.write(`${ws.writeKey}\n`)
-    else if (args.includes('--admin')) process.stdout.write(`${ws.adminKey}\n`)
-    else process.stdout.write(`export INK_WRITE_KEY=${ws.writeKey}\nexport INK_ADMIN_KEY=${ws.adminKey}\n`)
+    return { writeKey: ws.writeKey, adminKey: ws.adminKey }
   } finally {
     db.close()
   }
+}
+
+async function keys(args: string[]): Promise<void> {
+  const ws = await workspaceKeys(loadConfig(process.env))
+  if (args.includes('--write')) process.stdout.write(`${ws.writeKey}\n`)
+  else if (args.includes('--admin')) process.stdout.write(`${ws.adminKey}\n`)
+  else process.stdout.write(`export INK_WRITE_KEY=${ws.writeKey}\nexport INK_ADMIN_KEY=${ws.adminKey}\n`)
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -72,6 +81,11 @@ async function main(argv: string[]): Promise<void> {
     case 'lint':
       process.exitCode = await lint(loadConfig(process.env), rest)
       return
+    case 'send': {
+      const config = loadConfig(process.env)
+      process.exitCode = await send(config, rest, (await workspaceKeys(config)).adminKey)
+      return
+    }
     case 'preview':
       process.exitCode = await preview(loadConfig(process.env), rest)
       return

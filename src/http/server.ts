@@ -2,6 +2,7 @@
 
 import type { FastifyBaseLogger } from 'fastify'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
@@ -16,6 +17,7 @@ export interface ServerDeps {
   profiles: ProfileRoutesDeps
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
+  campaigns: CampaignRoutesDeps
   metrics: Metrics
   /** Runs before each scrape to refresh gauges that are read on demand (consumer lag). */
   beforeScrape: () => Promise<void>
@@ -35,6 +37,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => profileRoutes(scope, deps.profiles))
   await app.register(async (scope) => templateRoutes(scope, deps.templates))
   await app.register(async (scope) => trackingRoutes(scope, deps.tracking))
+  await app.register(async (scope) => campaignRoutes(scope, deps.campaigns))
   await app.register(sdkRoute)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()

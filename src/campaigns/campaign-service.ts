@@ -1,0 +1,156 @@
+/**
+ * Runs stored campaigns in the background of this process: at most one run per campaign, live
+ * progress (rate, ETA) for GET, resume of campaigns a crash left `running`, and a clean stop on
+ * close (abort between recipients, wait for the send in flight; the campaign stays `running` and
+ * is resumed on the next start). The ledger makes every resume send nothing twice.
+ */
+import { InkError, notFound } from '../core/errors.ts'
+import type { AudienceResolver } from './audience.ts'
+import type { CampaignRunner, Progress } from './campaign-runner.ts'
+import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
+import type { StateCounts } from './send-ledger.ts'
+
+export interface CampaignServiceDeps {
+  store: CampaignStore
+  runner: Pick<CampaignRunner, 'run' | 'progress'>
+  audience: AudienceResolver
+  renderer: { compiled(ws: string, templateId: string, version?: number): Promise<{ version: number }> }
+  /** INKSTREAM_FROM: the sender of campaigns that set none. */
+  defaultFrom: string | undefined
+  logger: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
+}
+
+export interface CampaignProgress extends StateCounts {
+  /** Audience size of the current or last run in this process; undefined before one. */
+  total: number | undefined
+  remaining: number | undefined
+  /** While running: recipients handled a second, and the estimated ms to the end. */
+  ratePerSecond?: number
+  etaMs?: number
+}
+
+interface Active {
+  controller: AbortController
+  done: Promise<void>
+  progress?: Progress
+}
+
+const key = (ws: string, id: string) => `${ws}\n${id}`
+
+export class CampaignService {
+  readonly #active = new Map<string, Active>()
+  readonly #totals = new Map<string, number>()
+  #closed = false
+
+  constructor(private readonly deps: CampaignServiceDeps) {}
+
+  /** Starts (or resumes) a campaign in the background; resolves once it is marked running. */
+  async start(workspaceId: string, id: string): Promise<CampaignDefinition> {
+    if (this.#closed) throw new InkError('INK_ERR_INTERNAL', 'the server is shutting down')
+    const k = key(workspaceId, id)
+    if (this.#active.has(k))
+      throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is already running`)
+    const campaign = await this.deps.store.get(workspaceId, id)
+    if (!campaign) throw notFound(`campaign "${id}"`)
+    const from = campaign.from ?? this.deps.defaultFrom
+    if (from === undefined)
+      throw new InkError(
+        'INK_ERR_BAD_REQUEST',
+        `campaign "${id}" has no "from", and INKSTREAM_FROM is not set`,
+      )
+    this.deps.audience.check(campaign.audience)
+    // Pins the version on first start; throws (404, 422) before anything is marked.
+    const compiled = await this.deps.renderer.compiled(
+      workspaceId,
+      campaign.templateId,
+      campaign.templateVersion ?? undefined,
+    )
+    if (this.#active.has(k))
+      throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is already running`)
+    const active: Active = { controller: new AbortController(), done: Promise.resolve() }
+    this.#active.set(k, active)
+    await this.deps.store.markRunning(workspaceId, id, compiled.version)
+    active.done = this.#run(workspaceId, { ...campaign, templateVersion: compiled.version }, from, active)
+    return (await this.deps.store.get(workspaceId, id)) ?? campaign
+  }
+
+  async #run(workspaceId: string, c: CampaignDefinition, from: string, active: Active): Promise<void> {
+    const k = key(workspaceId, c.id)
+    try {
+      const audience = await this.deps.audience.resolve(workspaceId, c.audience)
+      this.#totals.set(k, audience.length)
+      const summary = await this.deps.runner.run(
+        workspaceId,
+        {
+          id: c.id,
+          templateId: c.templateId,
+          ...(c.templateVersion === null ? {} : { version: c.templateVersion }),
+          from,
+          audience,
+          vars: c.vars,
+          ...(c.ratePerSecond === null ? {} : { ratePerSecond: c.ratePerSecond }),
+        },
+        (p) => {
+          active.progress = p
+        },
+        { signal: active.controller.signal },
+      )
+      // Aborted by close(): stays `running`, resumed on the next start.
+      if (summary.remaining === 0) await this.deps.store.markFinished(workspaceId, c.id, 'done')
+    } catch (err) {
+      this.deps.logger.error({ err, campaign: c.id }, 'campaign failed')
+      await this.deps.store
+        .markFinished(workspaceId, c.id, 'failed', err instanceof Error ? err.message : String(err))
+        .catch(() => {})
+    } finally {
+      this.#active.delete(k)
+    }
+  }
+
+  isRunning(workspaceId: string, id: string): boolean {
+    return this.#active.has(key(workspaceId, id))
+  }
+
+  /** Counts from the ledger, with rate and ETA while this process runs the campaign. */
+  async progress(workspaceId: string, campaign: CampaignDefinition): Promise<CampaignProgress> {
+    const k = key(workspaceId, campaign.id)
+    const counts = await this.deps.runner.progress(workspaceId, campaign.id)
+    const handled = Object.values(counts).reduce((a, b) => a + b, 0) - counts.sending
+    const total =
+      this.#totals.get(k) ??
+      ('userIds' in campaign.audience ? new Set(campaign.audience.userIds).size : undefined)
+    const out: CampaignProgress = {
+      ...counts,
+      total,
+      remaining: total === undefined ? undefined : Math.max(total - handled, 0),
+    }
+    const p = this.#active.get(k)?.progress
+    if (p) {
+      out.ratePerSecond = Math.round(p.ratePerSecond * 100) / 100
+      if (p.etaMs !== undefined) out.etaMs = p.etaMs
+    }
+    return out
+  }
+
+  /** Resumes every campaign left `running` (a crash, or a shutdown mid-send). */
+  async resumeInterrupted(): Promise<void> {
+    for (const { workspaceId, id } of await this.deps.store.running()) {
+      try {
+        await this.start(workspaceId, id)
+      } catch (err) {
+        this.deps.logger.warn({ err, campaign: id }, 'an interrupted campaign could not be resumed')
+        await this.deps.store
+          .markFinished(workspaceId, id, 'failed', err instanceof Error ? err.message : String(err))
+          .catch(() => {})
+      }
+    }
+  }
+
+  /** Stops every run between two recipients and waits for the sends in flight. */
+  async close(): Promise<void> {
+    this.#closed = true
+    const runs = [...this.#active.values()]
+    for (const a of runs) a.controller.abort()
+    await Promise.all(runs.map((a) => a.done))
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * `inkstream send <campaign-id> [--interval ms]`: starts (or resumes) a campaign on the running
+ * server through its HTTP API, then shows a one-line progress bar on stderr until it ends.
+ * Exit code 0 when the campaign is done, 1 when it failed (or the server cannot be reached).
+ */
+import { parseArgs } from 'node:util'
+import type { Config } from '../config.ts'
+import { InkError } from '../core/errors.ts'
+
+interface CampaignView {
+  id: string
+  state: 'draft' | 'running' | 'done' | 'failed'
+  error: string | null
+  progress: {
+    sent: number
+    failed: number
+    suppressed: number
+    skipped: number
+    unknown: number
+    sending: number
+    total?: number
+    remaining?: number
+    ratePerSecond?: number
+    etaMs?: number
+  }
+}
+
+/** The server's base URL from INKSTREAM_HOST / INKSTREAM_PORT (a wildcard host is reached on loopback). */
+export function serverUrl(config: Config): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`
+}
+
+const duration = (ms: number): string => {
+  const s = Math.round(ms / 1000)
+  return s < 60
+    ? `${s}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m${s % 60}s`
+      : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
+}
+
+export function progressLine(c: CampaignView, width = 24): string {
+  const p = c.progress
+  const handled = p.sent + p.failed + p.suppressed + p.skipped + p.unknown
+  const total = p.total ?? handled
+  const filled = total === 0 ? width : Math.min(width, Math.round((handled / total) * width))
+  const parts = [
+    `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`,
+    `${handled}/${total}`,
+    `sent ${p.sent}`,
+    `failed ${p.failed}`,
+    `remaining ${p.remaining ?? Math.max(total - handled, 0)}`,
+  ]
+  for (const k of ['suppressed', 'skipped', 'unknown'] as const) if (p[k] > 0) parts.push(`${k} ${p[k]}`)
+  if (p.ratePerSecond !== undefined) parts.push(`${p.ratePerSecond.toFixed(1)}/s`)
+  if (p.etaMs !== undefined && c.state === 'running') parts.push(`ETA ${duration(p.etaMs)}`)
+  return `${c.id} ${c.state} ${parts.join('  ')}`
+}
+
+export async function send(config: Config, args: string[], adminKey: string): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { interval: { type: 'string' } },
+  })
+  const id = positionals[0]
+  if (!id) throw new InkError('INK_ERR_BAD_REQUEST', 'usage: inkstream send <campaign-id>')
+  const interval = Math.max(Number(values.interval ?? 500) || 500, 50)
+  const base = `${serverUrl(config)}/v1/campaigns/${encodeURIComponent(id)}`
+  const headers = { authorization: `Bearer ${adminKey}` }
+  const call = async (
+    method: string,
+    url: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> => {
+    let res: Response
+    try {
+      res = await fetch(url, { method, headers })
+    } catch (err) {
+      throw new InkError(
+        'INK_ERR_BAD_REQUEST',
+        `the server at ${serverUrl(config)} cannot be reached; is "inkstream start" running?`,
+        { cause: err },
+      )
+    }
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  }
+  const started = await call('POST', `${base}/start`)
+  if (started.status !== 202 && started.body.code !== 'INK_ERR_CAMPAIGN_RUNNING') {
+    process.stderr.write(`${String(started.body.code)}: ${String(started.body.message)}\n`)
+    return 1
+  }
+  const tty = process.stderr.isTTY === true
+  for (;;) {
+    const got = await call('GET', base)
+    if (got.status !== 200) {
+      process.stderr.write(`\n${String(got.body.code)}: ${String(got.body.message)}\n`)
+      return 1
+    }
+    const c = got.body as unknown as CampaignView
+    const line = progressLine(c)
+    const finished = c.state === 'done' || c.state === 'failed'
+    if (tty) process.stderr.write(`\r\x1b[2K${line}`)
+    else if (finished) process.stderr.write(line)
+    if (finished) {
+      process.stderr.write(c.state === 'failed' ? `\nfailed: ${c.error ?? 'unknown error'}\n` : '\n')
+      return c.state === 'done' ? 0 : 1
+    }
+    await new Promise((r) => setTimeout(r, interval))
+  }
+}

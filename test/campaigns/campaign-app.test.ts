@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
+import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { api, identify } from './campaign-api.ts'
+import { putTemplate } from './campaign-fixture.ts'
+
+async function waitForState(app: TestApp, id: string, states: string[], timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const got = await api(app, 'GET', `/v1/campaigns/${id}`)
+    if (states.includes(got.body.state)) return got.body
+    if (Date.now() > deadline) throw new Error(`campaign ${id} still ${JSON.stringify(got.body)}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('campaigns over the HTTP API, sent through SMTP', () => {
+  let smtp: TestSmtpServer
+  let app: TestApp
+  before(async () => {
+    smtp = await startSmtpServer()
+    app = await startTestApp({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, from: 'Shop <news@shop.example>' })
+    await putTemplate(app, 'spring')
+    await identify(app, {
+      ann: { email: 'ann@example.com' },
+      bob: { email: 'bob@example.com' },
+      nomail: { firstName: 'No' },
+    })
+  })
+  after(async () => {
+    await app.close()
+    await smtp.close()
+  })
+
+  test('a campaign sends one message per recipient, once, and reports its progress', async () => {
+    const put = await api(app, 'PUT', '/v1/campaigns/spring-sale', {
+      templateId: 'spring',
+      audience: { userIds: ['ann', 'bob', 'nomail'] },
+      vars: { greeting: 'Hello' },
+    })
+    assert.equal(put.status, 201, JSON.stringify(put.body))
+    assert.equal(put.body.state, 'draft')
+    assert.equal(put.body.templateVersion, null)
+
+    const start = await api(app, 'POST', '/v1/campaigns/spring-sale/start')
+    assert.equal(start.status, 202, JSON.stringify(start.body))
+    const done = await waitForState(app, 'spring-sale', ['done', 'failed'])
+    assert.equal(done.state, 'done', JSON.stringify(done))
+    assert.equal(done.templateVersion, 1)
+    assert.equal(done.progress.sent, 2)
+    assert.equal(done.progress.skipped, 1)
+    assert.equal(done.progress.total, 3)
+    assert.equal(done.progress.remaining, 0)
+    assert.equal(typeof done.startedAt, 'number')
+    assert.equal(typeof done.finishedAt, 'number')
+
+    assert.equal(smtp.received.length, 2)
+    const to = smtp.received.map((m) => m.rcptTo.join(',')).sort()
+    assert.deepEqual(to, ['ann@example.com', 'bob@example.com'])
+    assert.equal(smtp.received[0]?.mailFrom, 'news@shop.example')
+    assert.match(smtp.received.find((m) => m.rcptTo[0] === 'ann@example.com')?.raw ?? '', /Hello, ann/)
+
+    // A second start resumes a finished campaign: the ledger makes it send nothing more.
+    const again = await api(app, 'POST', '/v1/campaigns/spring-sale/start')
+    assert.equal(again.status, 202)
+    const after2 = await waitForState(app, 'spring-sale', ['done', 'failed'])
+    assert.equal(after2.state, 'done')
+    assert.equal(after2.progress.sent, 2)
+    await new Promise((r) => setTimeout(r, 100))
+    assert.equal(smtp.received.length, 2)
+
+    // A started campaign is frozen.
+    const edit = await api(app, 'PUT', '/v1/campaigns/spring-sale', {
+      templateId: 'spring',
+      audience: { userIds: ['ann'] },
+    })
+    assert.equal(edit.status, 409)
+    assert.equal(edit.body.code, 'INK_ERR_CAMPAIGN_NOT_DRAFT')
+
+    const list = await api(app, 'GET', '/v1/campaigns')
+    assert.deepEqual(
+      list.body.campaigns.map((c: { id: string }) => c.id),
+      ['spring-sale'],
+    )
+  })
+
+  test('starting a running campaign is a 409', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `slow-${i}`)
+    await identify(app, Object.fromEntries(ids.map((id) => [id, { email: `${id}@example.com` }])))
+    await api(app, 'PUT', '/v1/campaigns/slow', {
+      templateId: 'spring',
+      audience: { userIds: ids },
+      vars: { greeting: 'Hi' },
+      ratePerSecond: 40,
+    })
+    assert.equal((await api(app, 'POST', '/v1/campaigns/slow/start')).status, 202)
+    const second = await api(app, 'POST', '/v1/campaigns/slow/start')
+    assert.equal(second.status, 409)
+    assert.equal(second.body.code, 'INK_ERR_CAMPAIGN_RUNNING')
+    const running = await api(app, 'GET', '/v1/campaigns/slow')
+    assert.equal(running.body.state, 'running')
+    const done = await waitForState(app, 'slow', ['done', 'failed'])
+    assert.equal(done.progress.sent, 20)
+  })
+
+  test('segment audiences, unknown templates and bad bodies are refused with stable codes', async () => {
+    const seg = await api(app, 'PUT', '/v1/campaigns/seg', {
+      templateId: 'spring',
+      audience: { segment: 'vip' },
+    })
+    assert.equal(seg.status, 400)
+    assert.equal(seg.body.code, 'INK_ERR_AUDIENCE_UNSUPPORTED')
+    assert.match(seg.body.message, /segments are not available yet/)
+    const bad = await api(app, 'PUT', '/v1/campaigns/bad', { templateId: 'spring' })
+    assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
+    await api(app, 'PUT', '/v1/campaigns/nothing', { templateId: 'missing', audience: { userIds: ['ann'] } })
+    const start = await api(app, 'POST', '/v1/campaigns/nothing/start')
+    assert.equal(start.status, 404)
+    assert.equal((await api(app, 'GET', '/v1/campaigns/nothing')).body.state, 'draft')
+    assert.equal((await api(app, 'GET', '/v1/campaigns/none')).status, 404)
+    const noKey = await fetch(`${app.url}/v1/campaigns`)
+    assert.equal(noKey.status, 401)
+  })
+})
