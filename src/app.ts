@@ -16,7 +16,7 @@ import { HttpConnectedContent } from './content/connected-content/http-connected
 import { loadContentConfig } from './content/content-config.ts'
 import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
 import { loadTemplatesDir } from './content/template-files.ts'
-import { InkError } from './core/errors.ts'
+import { InkError, notFound } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { FileTransport } from './delivery/file-transport.ts'
@@ -36,6 +36,7 @@ import { loadTraitsConfig } from './pipeline/traits-config.ts'
 import { ProfileReader } from './profiles/profile-reader.ts'
 import { SqliteProfileStore } from './profiles/sqlite-profile-store.ts'
 import { Renderer } from './render/renderer.ts'
+import { SqliteSegmentStore } from './segments/sqlite-segment-store.ts'
 import { SqliteWorkspaceStore, type Workspace } from './workspaces/workspace-store.ts'
 
 export interface App {
@@ -112,6 +113,8 @@ export async function createApp(
     closers.push(() => log.close())
     const store = new SqliteProfileStore(db, { clock })
     closers.push(() => store.close())
+    const segments = new SqliteSegmentStore(db, { clock })
+    closers.push(() => segments.close())
     const workspaces = new SqliteWorkspaceStore(db)
     const workspace = await workspaces.ensure(config.workspaceId, {
       writeKey: config.writeKey,
@@ -169,6 +172,20 @@ export async function createApp(
       logger,
     })
     const audience = new ProfileAudienceResolver({
+      segmentMembers: async (workspaceId, segment) => {
+        if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
+        const userIds: string[] = []
+        for (let after: string | undefined; ; ) {
+          const page = await segments.members(workspaceId, segment, {
+            ...(after === undefined ? {} : { after }),
+            limit: 1000,
+          })
+          // Anonymous members (no userId) have no profile address to send to.
+          for (const m of page) if (m.userId !== null) userIds.push(m.userId)
+          if (page.length < 1000) return userIds
+          after = page[page.length - 1]!.profileId
+        }
+      },
       lookupEmail: async (workspaceId, userId) => {
         const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
         // A profile that cannot be read now must not be skipped for good: the run fails and can resume.
@@ -225,6 +242,7 @@ export async function createApp(
         maxBatchBytes: config.maxBatchBytes,
       },
       profiles: { store, workspaces, traits, clock },
+      segments: { segments, workspaces },
       tracking: {
         codec,
         log,

@@ -9,12 +9,14 @@ import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
+import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 
 export interface ServerDeps {
   logger: FastifyBaseLogger
   collector: CollectorDeps
   profiles: ProfileRoutesDeps
+  segments: SegmentRoutesDeps
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
@@ -35,6 +37,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installErrorHandler(app)
   await app.register(async (scope) => collectorRoutes(scope, deps.collector))
   await app.register(async (scope) => profileRoutes(scope, deps.profiles))
+  await app.register(async (scope) => segmentRoutes(scope, deps.segments))
   await app.register(async (scope) => templateRoutes(scope, deps.templates))
   await app.register(async (scope) => trackingRoutes(scope, deps.tracking))
   await app.register(async (scope) => campaignRoutes(scope, deps.campaigns))

@@ -104,14 +104,39 @@ describe('campaigns over the HTTP API, sent through SMTP', () => {
     assert.equal(done.progress.sent, 20)
   })
 
-  test('segment audiences, unknown templates and bad bodies are refused with stable codes', async () => {
-    const seg = await api(app, 'PUT', '/v1/campaigns/seg', {
-      templateId: 'spring',
-      audience: { segment: 'vip' },
+  test('a campaign to a segment reaches exactly the members the pipeline keeps', async () => {
+    await identify(app, {
+      vip1: { email: 'vip1@example.com', tier: 'gold' },
+      vip2: { email: 'vip2@example.com', tier: 'gold' },
     })
-    assert.equal(seg.status, 400)
-    assert.equal(seg.body.code, 'INK_ERR_AUDIENCE_UNSUPPORTED')
-    assert.match(seg.body.message, /segments are not available yet/)
+    const seg = await api(app, 'PUT', '/v1/segments/gold', { condition: { tier: 'gold' } })
+    assert.ok(seg.status < 300, JSON.stringify(seg.body))
+    // The processor thread backfills the new segment over existing profiles.
+    const deadline = Date.now() + 10_000
+    while (!(await api(app, 'GET', '/v1/segments/gold')).body.backfilled && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const before = smtp.received.length
+    assert.equal(
+      (
+        await api(app, 'PUT', '/v1/campaigns/gold-news', {
+          templateId: 'spring',
+          audience: { segment: 'gold' },
+        })
+      ).status,
+      201,
+    )
+    assert.equal((await api(app, 'POST', '/v1/campaigns/gold-news/start')).status, 202)
+    const done = await waitForState(app, 'gold-news', ['done', 'failed'])
+    assert.equal(done.progress.sent, 2, JSON.stringify(done))
+    const to = smtp.received
+      .slice(before)
+      .map((m) => m.rcptTo.join(','))
+      .sort()
+    assert.deepEqual(to, ['vip1@example.com', 'vip2@example.com'])
+  })
+
+  test('unknown templates and bad bodies are refused with stable codes', async () => {
     const bad = await api(app, 'PUT', '/v1/campaigns/bad', { templateId: 'spring' })
     assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
     await api(app, 'PUT', '/v1/campaigns/nothing', { templateId: 'missing', audience: { userIds: ['ann'] } })
