@@ -37,6 +37,8 @@ import { ProfileReader } from './profiles/profile-reader.ts'
 import { SqliteProfileStore } from './profiles/sqlite-profile-store.ts'
 import { Renderer } from './render/renderer.ts'
 import { SqliteSegmentStore } from './segments/sqlite-segment-store.ts'
+import { SqliteTriggerStore } from './triggers/sqlite-trigger-store.ts'
+import { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
 import { SqliteWorkspaceStore, type Workspace } from './workspaces/workspace-store.ts'
 
 export interface App {
@@ -57,6 +59,10 @@ export interface App {
   /** Human-readable: where campaign messages go. */
   transportDescription: string
   campaigns: CampaignService
+  /** Trigger definitions and jobs. */
+  triggers: SqliteTriggerStore
+  /** Sends due trigger jobs; undefined in one-off commands (no processor). */
+  triggerDispatcher: TriggerDispatcher | undefined
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>
   close(): Promise<void>
@@ -207,6 +213,42 @@ export async function createApp(
       logger,
     })
     closers.push(() => campaigns.close())
+    const triggers = new SqliteTriggerStore(db, { clock })
+    closers.push(() => triggers.close())
+    let triggerDispatcher: TriggerDispatcher | undefined
+    if (opts.processor ?? true) {
+      triggerDispatcher = new TriggerDispatcher({
+        store: triggers,
+        renderer,
+        transport,
+        suppressions,
+        codec,
+        publicUrl,
+        clock,
+        logger,
+        lookupEmail: async (workspaceId, userId) => {
+          const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
+          if (read.outcome === 'timeout' || read.outcome === 'error')
+            throw new InkError(
+              'INK_ERR_INTERNAL',
+              `the profile of "${userId}" could not be read (${read.outcome})`,
+            )
+          const email = read.traits?.email
+          return typeof email === 'string' ? email : undefined
+        },
+        isMember: async (workspaceId, segmentId, userId, profileId) => {
+          // The event's profile may have been merged into another one since.
+          const current =
+            (await store.findProfileId(workspaceId, 'userId', userId)) ??
+            (await store.findProfileId(workspaceId, 'anonymousId', userId)) ??
+            profileId
+          return segments.isMember(workspaceId, segmentId, current)
+        },
+      })
+      await triggerDispatcher.start()
+      const dispatcher = triggerDispatcher
+      closers.push(() => dispatcher.close())
+    }
     if (opts.processor ?? true) {
       // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
       const thread = new ProcessorThread(
@@ -223,6 +265,7 @@ export async function createApp(
           observeBatch(metrics, report)
           // A profile read for rendering must not outlive the change that made it stale.
           for (const { workspaceId, id } of report.ids) void profileReader.invalidate(workspaceId, id)
+          if (report.triggerJobsDueAt !== null) triggerDispatcher?.wake(report.triggerJobsDueAt)
         },
         (err) => logger.error({ err }, 'processor thread failed'),
       )
@@ -262,6 +305,7 @@ export async function createApp(
         lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: content.fallbacks },
       },
       campaigns: { campaigns: campaignStore, service: campaigns, audience, workspaces },
+      triggers: { triggers, workspaces, renderer, defaultFrom: config.from },
       beforeScrape: async () =>
         metrics.consumerLag.set({ group: PROFILES_GROUP }, await log.lag(PROFILES_GROUP)),
       health: async () => ({
@@ -288,6 +332,8 @@ export async function createApp(
       transport,
       transportDescription,
       campaigns,
+      triggers,
+      triggerDispatcher,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: async () => {
         if (closed) return

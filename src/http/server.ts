@@ -10,6 +10,7 @@ import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
+import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 
 export interface ServerDeps {
@@ -20,6 +21,7 @@ export interface ServerDeps {
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
+  triggers: TriggerRoutesDeps
   metrics: Metrics
   /** Runs before each scrape to refresh gauges that are read on demand (consumer lag). */
   beforeScrape: () => Promise<void>
@@ -41,6 +43,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => templateRoutes(scope, deps.templates))
   await app.register(async (scope) => trackingRoutes(scope, deps.tracking))
   await app.register(async (scope) => campaignRoutes(scope, deps.campaigns))
+  await app.register(async (scope) => triggerRoutes(scope, deps.triggers))
   await app.register(sdkRoute)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()

@@ -10,6 +10,7 @@ import { openSqlite, type Synchronous } from '../db/sqlite.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
+import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
 import { Processor } from './processor.ts'
 import { loadTraitsConfig } from './traits-config.ts'
 
@@ -36,6 +37,8 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   const store = new SqliteProfileStore(db)
   // Same connection as the profile store: membership is committed with the profile changes.
   const segments = new SqliteSegmentStore(db)
+  // Trigger jobs are committed with the profile changes too (same connection).
+  const triggers = new SqliteTriggerStore(db)
   const processor = new Processor({
     log,
     store,
@@ -45,6 +48,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     batchSize: data.batchSize,
     dedupeWindowMs: data.dedupeWindowMs,
     segments,
+    triggers,
     // Fewer, larger commits contend less with the collector for SQLite's one write lock.
     lingerMs: 10,
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
@@ -54,6 +58,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     else if (msg === 'stop') {
       await processor.close()
       await segments.close()
+      await triggers.close()
       await log.close()
       logDb.close()
       db.close()

@@ -11,6 +11,7 @@ import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import { dedupeKey, type ProfileChanges, type ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
+import { type TriggerIndex, TriggerMatcher } from '../triggers/trigger-matcher.ts'
 import { foldEvent } from './computed-traits.ts'
 import { resolveProfile } from './identity.ts'
 import { SegmentMaintainer } from './segment-maintainer.ts'
@@ -28,6 +29,8 @@ export interface BatchReport {
   duplicates: number
   /** userIds and anonymousIds of the events in the batch: cached copies of their profiles are stale. */
   ids: { workspaceId: string; id: string }[]
+  /** The earliest due time of the trigger jobs the batch created; null when it created none. */
+  triggerJobsDueAt: number | null
 }
 
 export interface ProcessorDeps {
@@ -48,6 +51,8 @@ export interface ProcessorDeps {
   segmentPollMs?: number
   /** Profiles per backfill transaction; default 500. */
   backfillChunk?: number
+  /** Trigger definitions; without them no trigger jobs are created. */
+  triggers?: TriggerIndex
 }
 
 export class Processor {
@@ -56,8 +61,10 @@ export class Processor {
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
   readonly #segments: SegmentMaintainer | undefined
+  readonly #triggers: TriggerMatcher | undefined
 
   constructor(private readonly deps: ProcessorDeps) {
+    if (deps.triggers) this.#triggers = new TriggerMatcher(deps.triggers)
     if (deps.segments) {
       this.#segments = new SegmentMaintainer({
         index: deps.segments,
@@ -98,11 +105,13 @@ export class Processor {
     const last = new Map<number, number>()
     for (const r of records) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
     let applied: LogRecord[]
+    let dueAt: number | null = null
     // Profiles are changed in place, also those held by the warm cache: if the batch fails
     // before its commit, the cache may hold uncommitted state and is dropped.
     try {
       await this.#segments?.reload()
-      applied = await this.#fold(fresh, seen, uow)
+      await this.#triggers?.reload()
+      ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
       const changes: ProfileChanges = uow.finish()
       this.#segments?.evaluate(changes, uow.now)
       changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
@@ -126,13 +135,24 @@ export class Processor {
       applied: applied.length,
       duplicates: records.length - applied.length,
       ids,
+      triggerJobsDueAt: dueAt,
     })
   }
 
-  /** Folds the events not seen before into their profiles; returns the records applied. */
-  async #fold(fresh: readonly LogRecord[], seen: Set<string>, uow: UnitOfWork): Promise<LogRecord[]> {
+  /**
+   * Folds the events not seen before into their profiles and matches them against the triggers;
+   * returns the records applied and the earliest due time of the trigger jobs created.
+   */
+  async #fold(
+    fresh: readonly LogRecord[],
+    seen: Set<string>,
+    uow: UnitOfWork,
+  ): Promise<[LogRecord[], number | null]> {
     const { traits } = this.deps
     const applied: LogRecord[] = []
+    const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
+    const jobs: NonNullable<ProfileChanges['triggerJobs']> = []
+    let dueAt: number | null = null
     for (const r of fresh) {
       const e = r.event
       const key = dedupeKey(e.workspaceId, e.messageId)
@@ -144,8 +164,11 @@ export class Processor {
       profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
       uow.touch(profile)
       applied.push(r)
+      const due = matcher?.match(e, profile.profileId, jobs)
+      if (due !== undefined) dueAt = dueAt === null ? due : Math.min(dueAt, due)
     }
-    return applied
+    if (jobs.length > 0) uow.changes.triggerJobs = jobs
+    return [applied, dueAt]
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 /** The profile part of the Store seam (DESIGN.md §3): profiles, identities, dedupe, processor offsets. */
 import type { ProfileState } from '../pipeline/computed-traits.ts'
+import type { TriggerJobOp } from '../triggers/trigger-jobs.ts'
 
 export type IdentityKind = 'userId' | 'anonymousId'
 
@@ -37,6 +38,8 @@ export interface ProfileChanges {
    * backfill recomputes them. Memberships of deleted (merged-away) profiles are always removed.
    */
   memberships: SegmentMembership[]
+  /** Trigger jobs started or cancelled by the batch's events, in event order. */
+  triggerJobs?: TriggerJobOp[]
 }
 
 export interface SegmentMembership {

@@ -6,6 +6,7 @@ import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
+import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import {
   dedupeKey,
   type Identity,
@@ -81,7 +82,9 @@ export class SqliteProfileStore implements ProfileStore {
     this.#clock = opts.clock ?? systemClock
     migrate(db, 'sqlite-profile-store', MIGRATIONS)
     migrateSegments(db)
+    migrateTriggers(db)
     const members = membershipStatements(db)
+    const applyJob = triggerJobStatements(db)
     const s = {
       findProfileId: db
         .prepare('SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?')
@@ -127,6 +130,7 @@ export class SqliteProfileStore implements ProfileStore {
         if (m.member) members.upsert.run(m.workspaceId, m.segmentId, m.profileId, m.userId, m.email, now)
         else members.remove.run(m.workspaceId, m.segmentId, m.profileId)
       }
+      for (const op of c.triggerJobs ?? []) applyJob(op, now)
     })
   }
 

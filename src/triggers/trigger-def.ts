@@ -1,0 +1,90 @@
+/**
+ * Behavioural triggers: a track event (optionally not followed by another one within a window)
+ * sends one template to the profile that did it. Pure parsing and matching; no I/O.
+ */
+import { z } from 'zod'
+import { InkError } from '../core/errors.ts'
+
+export interface TriggerDef {
+  workspaceId: string
+  triggerId: string
+  /** The track event name that starts a job. */
+  event: string
+  /** Abandonment: the job is cancelled when this event follows within `withinMs`. */
+  unless?: { event: string; withinMs: number }
+  /** The profile must be a member of this segment when the message is sent. */
+  segment?: string
+  templateId: string
+  from: string
+  delayMs: number
+  /** At most `max` messages of this trigger per recipient per `perMs`. */
+  frequencyCap?: { max: number; perMs: number }
+  updatedAt: number
+}
+
+const DAY = 86_400_000
+
+const schema = z.strictObject({
+  event: z.string().min(1).max(200),
+  unless: z
+    .strictObject({
+      event: z.string().min(1).max(200),
+      withinMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(30 * DAY),
+    })
+    .optional(),
+  segment: z.string().min(1).max(100).optional(),
+  templateId: z.string().min(1).max(100),
+  from: z.string().min(3).max(300).optional(),
+  delayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * DAY)
+    .optional(),
+  frequencyCap: z
+    .strictObject({
+      max: z.number().int().min(1).max(1000),
+      perMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(365 * DAY),
+    })
+    .optional(),
+})
+
+export type TriggerInput = Omit<TriggerDef, 'workspaceId' | 'triggerId' | 'updatedAt'>
+
+/** Validates an API body; `defaultFrom` is INKSTREAM_FROM. Throws INK_ERR_BAD_REQUEST. */
+export function parseTrigger(body: unknown, defaultFrom: string | undefined): TriggerInput {
+  const parsed = schema.safeParse(body)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+    throw new InkError('INK_ERR_BAD_REQUEST', `invalid trigger: ${problems.join('; ')}`, {
+      details: problems,
+    })
+  }
+  const b = parsed.data
+  const from = b.from ?? defaultFrom
+  if (from === undefined)
+    throw new InkError('INK_ERR_BAD_REQUEST', 'the trigger has no "from", and INKSTREAM_FROM is not set')
+  if (b.unless?.event === b.event)
+    throw new InkError('INK_ERR_BAD_REQUEST', 'unless.event must differ from event')
+  return {
+    event: b.event,
+    ...(b.unless === undefined ? {} : { unless: b.unless }),
+    ...(b.segment === undefined ? {} : { segment: b.segment }),
+    templateId: b.templateId,
+    from,
+    delayMs: b.delayMs ?? 0,
+    ...(b.frequencyCap === undefined ? {} : { frequencyCap: b.frequencyCap }),
+  }
+}
+
+/** When a job for an event at `eventAt` is due: after the delay, and after the abandonment window. */
+export const dueAt = (t: Pick<TriggerDef, 'delayMs' | 'unless'>, eventAt: number): number =>
+  eventAt + Math.max(t.delayMs, t.unless?.withinMs ?? 0)

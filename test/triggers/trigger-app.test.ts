@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { api, identify } from '../campaigns/campaign-api.ts'
+import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
+import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
+
+const TEMPLATE = {
+  subject: 'Still thinking about {{ event.properties.name }}?',
+  html: '<html><body><p>Hi {{ user_id }}, the {{ event.properties.name }} is waiting.</p></body></html>',
+}
+
+async function track(
+  app: TestApp,
+  events: { userId: string; event: string; properties?: Record<string, unknown>; messageId?: string }[],
+): Promise<void> {
+  const res = await fetch(`${app.url}/v1/batch`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(app.workspace.writeKey), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      batch: events.map((e) => ({ type: 'track', messageId: randomUUID(), properties: {}, ...e })),
+    }),
+  })
+  assert.equal(res.status, 200, await res.text())
+}
+
+const remove = (app: TestApp, id: string) =>
+  fetch(`${app.url}/v1/triggers/${id}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${app.workspace.adminKey}` },
+  })
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Waits until the processor caught up and the dispatcher has nothing due. */
+async function settle(app: TestApp): Promise<void> {
+  await waitForProcessed(app)
+  await sleep(50)
+  await app.triggerDispatcher?.idle()
+}
+
+describe('behavioural triggers, sent through SMTP', () => {
+  let smtp: TestSmtpServer
+  let app: TestApp
+  const to = (email: string) => smtp.received.filter((m) => m.rcptTo.includes(email))
+
+  before(async () => {
+    smtp = await startSmtpServer()
+    app = await startTestApp({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, from: 'Shop <news@shop.example>' })
+    const t = await api(app, 'PUT', '/v1/templates/browse', TEMPLATE)
+    assert.ok(t.status < 300, JSON.stringify(t.body))
+    await identify(app, {
+      ann: { email: 'ann@example.com' },
+      bob: { email: 'bob@example.com' },
+      cat: { email: 'cat@example.com' },
+      dan: { email: 'dan@example.com' },
+      nomail: { firstName: 'No' },
+    })
+  })
+  after(async () => {
+    await app.close()
+    await smtp.close()
+  })
+
+  test('the API stores, lists, validates and deletes triggers', async () => {
+    const put = await api(app, 'PUT', '/v1/triggers/tmp', { event: 'Thing', templateId: 'browse' })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    assert.equal(put.body.delayMs, 0)
+    assert.equal(put.body.from, 'Shop <news@shop.example>')
+    assert.equal((await api(app, 'GET', '/v1/triggers/tmp')).body.event, 'Thing')
+    assert.deepEqual(
+      (await api(app, 'GET', '/v1/triggers')).body.triggers.map((t: { id: string }) => t.id),
+      ['tmp'],
+    )
+    const bad = await api(app, 'PUT', '/v1/triggers/bad', { event: 'X', templateId: 'browse', delayMs: -1 })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
+    const noTemplate = await api(app, 'PUT', '/v1/triggers/bad', { event: 'X', templateId: 'missing' })
+    assert.equal(noTemplate.status, 404)
+    assert.equal((await fetch(`${app.url}/v1/triggers`)).status, 401)
+    assert.equal((await remove(app, 'tmp')).status, 204)
+    assert.equal((await api(app, 'GET', '/v1/triggers/tmp')).status, 404)
+  })
+
+  test('a Product Viewed trigger sends once per event, not again for a redelivery or past its cap', async () => {
+    const put = await api(app, 'PUT', '/v1/triggers/viewed', {
+      event: 'Product Viewed',
+      templateId: 'browse',
+      frequencyCap: { max: 1, perMs: 86_400_000 },
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    const messageId = randomUUID()
+    const started = Date.now()
+    await track(app, [
+      { userId: 'ann', event: 'Product Viewed', properties: { name: 'Red Kettle' }, messageId },
+    ])
+    const [msg] = await smtp.waitForMessages(1, 3000)
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+    assert.deepEqual(msg?.rcptTo, ['ann@example.com'])
+    assert.match(msg?.raw ?? '', /Red Kettle/)
+    assert.match(msg?.raw ?? '', /Hi ann/)
+
+    // The same event again (a client retry, a replay): no second job, no second message.
+    await track(app, [
+      { userId: 'ann', event: 'Product Viewed', properties: { name: 'Red Kettle' }, messageId },
+    ])
+    // A new view within the day: the cap of 1 per day holds it back.
+    await track(app, [{ userId: 'ann', event: 'Product Viewed', properties: { name: 'Blue Kettle' } }])
+    await settle(app)
+    await sleep(200)
+    assert.equal(to('ann@example.com').length, 1)
+
+    // Another recipient has its own cap; a profile without an email is skipped.
+    await track(app, [
+      { userId: 'bob', event: 'Product Viewed', properties: { name: 'Teapot' } },
+      { userId: 'nomail', event: 'Product Viewed', properties: { name: 'Teapot' } },
+    ])
+    await smtp.waitForMessages(2, 3000)
+    await settle(app)
+    assert.equal(to('bob@example.com').length, 1)
+    assert.equal(smtp.received.length, 2)
+    assert.equal((await remove(app, 'viewed')).status, 204)
+  })
+
+  test('abandonment: the unless event within the window cancels, its absence sends after the window', async () => {
+    const put = await api(app, 'PUT', '/v1/triggers/cart', {
+      event: 'Product Added',
+      unless: { event: 'Order Completed', withinMs: 300 },
+      templateId: 'browse',
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    const before = smtp.received.length
+
+    await track(app, [{ userId: 'cat', event: 'Product Added', properties: { name: 'Green Mug' } }])
+    await sleep(50)
+    await track(app, [{ userId: 'cat', event: 'Order Completed', properties: { total: 12 } }])
+    const added = Date.now()
+    await track(app, [{ userId: 'dan', event: 'Product Added', properties: { name: 'Yellow Mug' } }])
+
+    const got = await smtp.waitForMessages(before + 1, 3000)
+    assert.ok(Date.now() - added >= 250, `sent ${Date.now() - added} ms after the event, inside the window`)
+    assert.deepEqual(got.at(-1)?.rcptTo, ['dan@example.com'])
+    assert.match(got.at(-1)?.raw ?? '', /Yellow Mug/)
+    await sleep(500)
+    await settle(app)
+    assert.equal(to('cat@example.com').length, 0)
+    assert.equal(smtp.received.length, before + 1)
+  })
+})
