@@ -169,15 +169,20 @@ export class CampaignRunner {
     const key: LedgerKey = { workspaceId, campaignId: campaign.id, recipient: recipient.userId }
     if (await ledger.get(key)) return 'already'
     const messageId = campaignMessageId(workspaceId, campaign.id, recipient.userId)
+    const email = normalizeEmail(recipient.email)
+    // The ledger keeps the normalized address, so profiles sharing one are found whatever their case.
     const record = async (state: FinalState, detail: string): Promise<Handled> =>
-      (await ledger.record(key, recipient.email, messageId, state, detail)) ? state : 'already'
-    if (normalizeEmail(recipient.email) === undefined)
-      return record('skipped', `"${recipient.email}" is not an email address`)
+      (await ledger.record(key, email ?? recipient.email, messageId, state, detail)) ? state : 'already'
+    if (email === undefined) return record('skipped', `"${recipient.email}" is not an email address`)
+    // Several profiles may share one address (a household, a merged import): one message per address
+    // per campaign, to the first of them in audience order.
+    if (await ledger.addressTaken(key, email))
+      return record('skipped', `another recipient of this campaign has the address ${email}`)
     if (await this.deps.suppressions.isSuppressed(workspaceId, recipient.email))
       return record('suppressed', 'the address is suppressed')
     const message = await this.#message(workspaceId, campaign, recipient, messageId)
     if (!message.ok) return record('failed', message.detail)
-    if (!(await ledger.claim(key, recipient.email, messageId))) return 'already'
+    if (!(await ledger.claim(key, email, messageId))) return 'already'
     const [state, detail] = await this.#send(key, message.message, bucket)
     await ledger.finish(key, state, detail)
     return state

@@ -52,6 +52,8 @@ export interface SendLedger {
   /** Sets the final state of a claimed row. */
   finish(key: LedgerKey, state: FinalState, detail?: string): Promise<void>
   get(key: LedgerKey): Promise<LedgerEntry | undefined>
+  /** True when another recipient of this campaign was sent (or may have been sent) to `email`. */
+  addressTaken(key: LedgerKey, email: string): Promise<boolean>
   /** Every row of a campaign, by recipient. */
   list(workspaceId: string, campaignId: string): Promise<LedgerEntry[]>
   /** Rows left in `sending` by a crash become `unknown` (never resent); answers their recipients. */

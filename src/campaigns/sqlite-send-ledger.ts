@@ -28,6 +28,8 @@ const MIGRATIONS = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (workspace_id, campaign_id, recipient)
    ) WITHOUT ROWID;`,
+  // One message per address per campaign: profiles sharing an address are found by it.
+  'CREATE INDEX send_ledger_by_email ON send_ledger (workspace_id, campaign_id, email);',
 ]
 
 interface Row {
@@ -90,6 +92,10 @@ export class SqliteSendLedger implements SendLedger {
       counts: db.prepare(
         'SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? GROUP BY state',
       ),
+      addressTaken: db.prepare(
+        `SELECT 1 FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? AND email = ? AND recipient <> ?
+         AND state IN ('sending', 'sent', 'unknown') LIMIT 1`,
+      ),
     }
   }
 
@@ -147,6 +153,11 @@ export class SqliteSendLedger implements SendLedger {
         'INK_ERR_INTERNAL',
         `no claimed send for "${key.recipient}" in campaign "${key.campaignId}"; finish needs a claim`,
       )
+  }
+
+  async addressTaken(key: LedgerKey, email: string): Promise<boolean> {
+    this.#open()
+    return this.#stmts.addressTaken.get(key.workspaceId, key.campaignId, email, key.recipient) !== undefined
   }
 
   async get(key: LedgerKey): Promise<LedgerEntry | undefined> {

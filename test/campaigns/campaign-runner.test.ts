@@ -133,6 +133,27 @@ describe('a campaign', () => {
     assert.equal(entry?.attempts, 0)
   })
 
+  test('three profiles sharing one address get one message: the first in audience order', async () => {
+    const shared = [
+      { userId: 'home-a', email: 'Home@Example.com' },
+      { userId: 'home-b', email: 'home@example.com' },
+      { userId: 'home-c', email: ' home@EXAMPLE.com ' },
+    ]
+    const summary = await pieces.runner.run(app.workspace.id, {
+      ...campaign('household', 0),
+      audience: shared,
+    })
+    assert.deepEqual(summary, { sent: 1, failed: 0, suppressed: 0, skipped: 2, unknown: 0, remaining: 0 })
+    assert.equal(smtp.received.filter((m) => m.rcptTo[0]?.toLowerCase() === 'home@example.com').length, 1)
+    const b = await pieces.ledger.get({
+      workspaceId: app.workspace.id,
+      campaignId: 'household',
+      recipient: 'home-b',
+    })
+    assert.equal(b?.state, 'skipped')
+    assert.match(b?.detail ?? '', /another recipient of this campaign has the address home@example.com/)
+  })
+
   test('a recipient rejected with 554 fails once, is suppressed as bounced, and the others get one each', async () => {
     smtp.answer('bounce-2@example.com', 'rcpt-554')
     const summary = await pieces.runner.run(app.workspace.id, campaign('bounce', 5))
