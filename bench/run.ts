@@ -4,6 +4,7 @@
  * Servers run in child processes; autocannon and the paced sender run here. Progress goes to stderr.
  */
 import { cpus } from 'node:os'
+import { campaign, smtp } from './delivery.ts'
 import { ingestBatch } from './ingest-batch.ts'
 import { ingestTrack } from './ingest-track.ts'
 import { lag } from './lag.ts'
@@ -11,10 +12,12 @@ import { type BenchResult, print } from './lib/report.ts'
 import { render } from './render.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
+  campaign,
   'ingest-batch': ingestBatch,
   'ingest-track': ingestTrack,
   lag,
   render,
+  smtp,
 }
 
 function select(args: readonly string[]): string[] {
