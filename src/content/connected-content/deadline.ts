@@ -25,11 +25,12 @@ export interface Deadline {
   dispose(): void
 }
 
-export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): Deadline {
+/** `reportMs` is the timeout named in the message (the call's own, when part of it was already spent). */
+export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal, reportMs = timeoutMs): Deadline {
   const controller = new AbortController()
   const onCallerAbort = () => controller.abort(new CallerAborted())
   const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0
-  const timer = setTimeout(() => controller.abort(new CallTimedOut(ms)), ms)
+  const timer = setTimeout(() => controller.abort(new CallTimedOut(reportMs)), ms)
   if (callerSignal?.aborted) onCallerAbort()
   else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
   return {

@@ -150,7 +150,7 @@ export class HttpConnectedContent implements ConnectedContent {
     if (cached !== undefined && this.#clock.now() < cached.expiresAt && isCachedResponse(cached.value)) {
       return { outcome: 'success', ...cached.value, fromCache: true, durationMs: since(started) }
     }
-    const deadline = startDeadline(Math.round(req.timeoutMs - since(started)), req.signal)
+    const deadline = startDeadline(req.timeoutMs - since(started), req.signal, req.timeoutMs)
     try {
       const allowListed = allowList.allows(target.hostname, target.port)
       const load = (signal: AbortSignal) =>
