@@ -75,6 +75,12 @@ export interface CampaignRunnerDeps {
   sleep?: Sleep
   /** Sends per recipient for `temporary` + `accepted: 'no'`; default 3. */
   maxAttempts?: number
+  /**
+   * Recipients handled at once (render, send) — default 8. Every one is claimed in the ledger before
+   * its send, so a crash leaves at most this many `unknown`. Profiles sharing an address still go one
+   * after the other, in audience order.
+   */
+  concurrency?: number
   /** Delay before the first retry, doubled for each next one; default 200 ms. */
   retryDelayMs?: number
   /** Suppress an address as `bounced` when the server said the mailbox does not exist; default true. */
@@ -98,6 +104,9 @@ export function isRecipientBounce(outcome: SendOutcome): boolean {
 }
 
 type Handled = FinalState | 'already'
+
+/** Recipients handled at once unless CampaignRunnerDeps.concurrency says otherwise. */
+export const DEFAULT_CONCURRENCY = 8
 
 export class CampaignRunner {
   readonly #sleep: Sleep
@@ -135,9 +144,10 @@ export class CampaignRunner {
         : new TokenBucket(campaign.ratePerSecond, clock, this.#sleep)
     const started = clock.now()
     let done = 0
-    for (const recipient of campaign.audience) {
-      if (opts.signal?.aborted) break
-      const handled = await this.#one(workspaceId, campaign, recipient, bucket)
+    let next = 0
+    // Profiles sharing an address are chained, so the first in audience order is the one sent to.
+    const byAddress = new Map<string, Promise<Handled>>()
+    const report = (recipient: Recipient, handled: Handled) => {
       // A row this run recovered from `sending` counts as unknown, not as done by an earlier run.
       if (handled !== 'already') summary[handled]++
       else summary[recovered.has(recipient.userId) ? 'unknown' : 'skipped']++
@@ -156,6 +166,23 @@ export class CampaignRunner {
         })
       }
     }
+    const worker = async () => {
+      while (next < campaign.audience.length && !opts.signal?.aborted) {
+        const recipient = campaign.audience[next++]!
+        const address = normalizeEmail(recipient.email)
+        const before = address === undefined ? undefined : byAddress.get(address)
+        const mine = (before ?? Promise.resolve()).then(() =>
+          this.#one(workspaceId, campaign, recipient, bucket),
+        )
+        if (address !== undefined) byAddress.set(address, mine)
+        const handled = await mine
+        if (address !== undefined && byAddress.get(address) === mine) byAddress.delete(address)
+        report(recipient, handled)
+      }
+    }
+    await Promise.all(
+      Array.from({ length: Math.max(1, this.deps.concurrency ?? DEFAULT_CONCURRENCY) }, worker),
+    )
     return summary
   }
 
