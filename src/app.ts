@@ -177,6 +177,18 @@ export async function createApp(
       clock,
       logger,
     })
+    /** A recipient's address (the `email` trait). A profile that cannot be read now must not be
+     *  skipped for good: this throws, so the campaign run or trigger job fails and can be retried. */
+    const profileEmail = async (workspaceId: string, userId: string): Promise<string | undefined> => {
+      const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
+      if (read.outcome === 'timeout' || read.outcome === 'error')
+        throw new InkError(
+          'INK_ERR_INTERNAL',
+          `the profile of "${userId}" could not be read (${read.outcome})`,
+        )
+      const email = read.traits?.email
+      return typeof email === 'string' ? email : undefined
+    }
     const audience = new ProfileAudienceResolver({
       segmentMembers: async (workspaceId, segment) => {
         if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
@@ -192,17 +204,7 @@ export async function createApp(
           after = page[page.length - 1]!.profileId
         }
       },
-      lookupEmail: async (workspaceId, userId) => {
-        const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
-        // A profile that cannot be read now must not be skipped for good: the run fails and can resume.
-        if (read.outcome === 'timeout' || read.outcome === 'error')
-          throw new InkError(
-            'INK_ERR_INTERNAL',
-            `the profile of "${userId}" could not be read (${read.outcome})`,
-          )
-        const email = read.traits?.email
-        return typeof email === 'string' ? email : undefined
-      },
+      lookupEmail: profileEmail,
     })
     const campaigns = new CampaignService({
       store: campaignStore,
@@ -226,16 +228,7 @@ export async function createApp(
         publicUrl,
         clock,
         logger,
-        lookupEmail: async (workspaceId, userId) => {
-          const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
-          if (read.outcome === 'timeout' || read.outcome === 'error')
-            throw new InkError(
-              'INK_ERR_INTERNAL',
-              `the profile of "${userId}" could not be read (${read.outcome})`,
-            )
-          const email = read.traits?.email
-          return typeof email === 'string' ? email : undefined
-        },
+        lookupEmail: profileEmail,
         isMember: async (workspaceId, segmentId, userId, profileId) => {
           // The event's profile may have been merged into another one since.
           const current =
