@@ -167,16 +167,9 @@ export async function createApp(
     closers.push(() => ledger.close())
     const campaignStore = new SqliteCampaignStore(db, { clock })
     closers.push(() => campaignStore.close())
-    const runner = new CampaignRunner({
-      ledger,
-      renderer,
-      transport,
-      suppressions,
-      codec,
-      publicUrl,
-      clock,
-      logger,
-    })
+    // What campaigns and triggers both need to render, track and send a message.
+    const delivery = { renderer, transport, suppressions, codec, publicUrl, clock, logger }
+    const runner = new CampaignRunner({ ledger, ...delivery })
     /** A recipient's address (the `email` trait). A profile that cannot be read now must not be
      *  skipped for good: this throws, so the campaign run or trigger job fails and can be retried. */
     const profileEmail = async (workspaceId: string, userId: string): Promise<string | undefined> => {
@@ -221,13 +214,7 @@ export async function createApp(
     if (opts.processor ?? true) {
       triggerDispatcher = new TriggerDispatcher({
         store: triggers,
-        renderer,
-        transport,
-        suppressions,
-        codec,
-        publicUrl,
-        clock,
-        logger,
+        ...delivery,
         lookupEmail: profileEmail,
         isMember: async (workspaceId, segmentId, userId, profileId) => {
           // The event's profile may have been merged into another one since.
