@@ -4,7 +4,6 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import nodemailer from 'nodemailer'
 import { invalidConfig } from '../core/errors.ts'
 import { isDomainName } from './mailbox.ts'
 import { prepareMessage } from './mime.ts'
@@ -20,7 +19,6 @@ export interface FileTransportOptions {
 export class FileTransport implements Transport {
   readonly #dir: string
   readonly #domain: string
-  readonly #mailer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
   #ready: Promise<unknown> | null = null
   #closed = false
   #tmpCounter = 0
@@ -56,8 +54,7 @@ export class FileTransport implements Transport {
     try {
       this.#ready ??= mkdir(this.#dir, { recursive: true })
       await this.#ready
-      const info = await this.#mailer.sendMail(prepared.mail)
-      await writeFile(tmp, info.message)
+      await writeFile(tmp, prepared.raw)
       await rename(tmp, target)
       return { outcome: 'sent', response: `written to ${target}`, smtpMessageId: prepared.messageIdHeader }
     } catch (err) {
@@ -76,7 +73,6 @@ export class FileTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true
-    this.#mailer.close()
   }
 }
 

@@ -3,14 +3,22 @@
  * impossible here rather than left to nodemailer's escaping: every value that ends up in a header is
  * either refused or folded before nodemailer sees it.
  */
-import type { SendMailOptions } from 'nodemailer/lib/mailer'
+import { domainToASCII } from 'node:url'
 import { type Mailbox, parseMailbox } from './mailbox.ts'
+import { composeMessage } from './mime-compose.ts'
 import type { OutgoingMessage } from './transport.ts'
 
 export type MessageValidation = { ok: true } | { ok: false; field: string; message: string }
 
 export type PreparedMessage =
-  | { ok: true; mail: SendMailOptions; messageIdHeader: string }
+  | {
+      ok: true
+      /** The SMTP envelope: set from the checked fields, never derived from the headers. */
+      envelope: { from: string; to: string[] }
+      /** The whole message, CRLF line ends, as it goes after DATA (before dot-stuffing). */
+      raw: Buffer
+      messageIdHeader: string
+    }
   | { ok: false; field: string; message: string }
 
 /** RFC 5322 dot-atom-text: what may stand left of the '@' in a Message-ID. */
@@ -69,10 +77,14 @@ export const foldSubject = (subject: string): string => subject.replace(LINE_BRE
 export const messageIdHeader = (messageId: string, domain: string): string => `<${messageId}@${domain}>`
 
 /**
- * Validates `msg` and builds the nodemailer options for it: multipart/alternative with the text and
- * the HTML part, our Message-ID, the extra headers, and an explicit envelope with the one recipient.
+ * Validates `msg` and builds it (mime-compose.ts): multipart/alternative with the text and the HTML
+ * part, our Message-ID, the extra headers, and an explicit envelope with the one recipient.
  */
-export function prepareMessage(msg: OutgoingMessage, messageIdDomain: string): PreparedMessage {
+export function prepareMessage(
+  msg: OutgoingMessage,
+  messageIdDomain: string,
+  date: Date = new Date(),
+): PreparedMessage {
   if (!DOT_ATOM.test(msg.messageId) || msg.messageId.length > MAX_MESSAGE_ID) {
     return invalid('messageId', idProblem(msg.messageId))
   }
@@ -90,29 +102,35 @@ export function prepareMessage(msg: OutgoingMessage, messageIdDomain: string): P
     headers[name] = value
   }
   const id = messageIdHeader(msg.messageId, messageIdDomain)
-  const mail: SendMailOptions = {
-    messageId: id,
+  const raw = composeMessage({
+    messageIdHeader: id,
     from: from.mailbox,
     to: to.mailbox,
+    ...(replyTo ? { replyTo: replyTo.mailbox } : {}),
     subject: foldSubject(msg.subject),
     text: msg.text,
     html: msg.html,
     headers,
-    // The envelope is set, not derived from the headers, so nothing in them can add a recipient.
+    date,
+  })
+  return {
+    ok: true,
     envelope: { from: from.mailbox.address, to: [to.mailbox.address] },
-    // Our message never names a file or a URL to embed; refuse it should one ever slip in.
-    disableFileAccess: true,
-    disableUrlAccess: true,
+    raw,
+    messageIdHeader: id,
   }
-  if (replyTo) mail.replyTo = replyTo.mailbox
-  return { ok: true, mail, messageIdHeader: id }
 }
 
 type FieldResult = { ok: true; mailbox: Mailbox } | { ok: false; field: string; message: string }
 
 function mailbox(field: string, value: string): FieldResult {
   const parsed = parseMailbox(value)
-  return parsed.ok ? parsed : invalid(field, `${field} ${parsed.message}`)
+  if (!parsed.ok) return invalid(field, `${field} ${parsed.message}`)
+  const domain = parsed.mailbox.address.slice(parsed.mailbox.address.lastIndexOf('@') + 1)
+  // An internationalized domain goes out in its ASCII (punycode) form, which must exist.
+  if (domainToASCII(domain) === '')
+    return invalid(field, `${field} domain "${domain}" is not a valid domain name`)
+  return parsed
 }
 
 function headerProblem(name: string, value: string): { field: string; message: string } | null {

@@ -111,9 +111,19 @@ export class SmtpTransport implements Transport {
     const id = this.#nextId++
     const tracker: Tracker = { streams: [] }
     this.#trackers.set(id, tracker)
-    const mail = { ...prepared.mail, [SEND_ID]: id }
+    const mail = {
+      envelope: prepared.envelope,
+      raw: prepared.raw,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      [SEND_ID]: id,
+    }
     const pending = this.#mailer.sendMail(mail).then(
-      (info): SendOutcome => ({ outcome: 'sent', response: info.response, smtpMessageId: info.messageId }),
+      (info): SendOutcome => ({
+        outcome: 'sent',
+        response: info.response,
+        smtpMessageId: prepared.messageIdHeader,
+      }),
       (err: unknown) =>
         classifySendError(err, { bodyStarted: tracker.streams.some((stream) => stream.readableDidRead) }),
     )
