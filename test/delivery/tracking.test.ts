@@ -97,6 +97,32 @@ describe('trackMessage', () => {
     assert.match(out.html, /<!--\[if mso\]><a href="https:\/\/shop\.example\/mso">o<\/a><!\[endif\]-->/)
   })
 
+  test('link-like text inside <style>, <script>, <title>, <textarea> and <xmp> is text, not a link', () => {
+    const inner = '<a href="https://shop.example/inside">i</a>'
+    for (const el of ['style', 'script', 'title', 'textarea', 'xmp', 'noframes']) {
+      const html = `<html><head></head><body><${el}>${inner}</${el}><a href="https://shop.example/after">a</a></body></html>`
+      const out = trackMessage(html, opts)
+      assert.deepEqual(out.links, ['https://shop.example/after'], el)
+      assert.ok(out.html.includes(`<${el}>${inner}</${el}>`), el)
+    }
+  })
+
+  test('inside <svg>, <title> and <style> are elements, and an SVG link is wrapped like any other', () => {
+    const html =
+      '<body><svg><title>t</title><a href="https://shop.example/svg"><text>s</text></a></svg><a href="https://shop.example/html">h</a></body>'
+    assert.deepEqual(trackMessage(html, opts).links, [
+      'https://shop.example/svg',
+      'https://shop.example/html',
+    ])
+  })
+
+  test('a duplicated href attribute: the first one counts, as in a browser, and only it is rewritten', () => {
+    const html = '<body><a href="https://shop.example/first" href="https://shop.example/second">x</a></body>'
+    const out = trackMessage(html, opts)
+    assert.deepEqual(out.links, ['https://shop.example/first'])
+    assert.ok(out.html.includes('href="https://shop.example/second"'))
+  })
+
   test('our own tracking and unsubscribe URLs are not wrapped again', () => {
     const unsub = unsubscribeUrl(opts)
     const html = `<a href="${unsub}">unsubscribe</a>`
