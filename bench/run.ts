@@ -10,6 +10,7 @@ import { ingestTrack } from './ingest-track.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
 import { render } from './render.ts'
+import { trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   campaign,
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   lag,
   render,
   smtp,
+  trigger,
 }
 
 function select(args: readonly string[]): string[] {

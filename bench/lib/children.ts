@@ -18,6 +18,8 @@ export interface ServerUnderTest {
   pid: number
   /** The workspace write key; the bare server accepts any. */
   writeKey: string
+  /** The workspace admin key (Inkstream only). */
+  adminKey?: string
   stop(): Promise<void>
 }
 
@@ -39,23 +41,30 @@ const profileArgs = (): string[] => {
  * Starts `inkstream start` on a fresh temporary data dir and a random port. INKSTREAM_* variables
  * of the calling shell are passed through (to try other settings); port, data dir and log level are set here.
  */
-export async function startInkstream(): Promise<ServerUnderTest> {
+export async function startInkstream(env: Record<string, string> = {}): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inkstream-bench-'))
   dirs.add(dataDir)
   const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', 'src/cli/main.ts', 'start'], {
     cwd: ROOT,
-    env: { ...process.env, INKSTREAM_PORT: '0', INKSTREAM_DATA_DIR: dataDir, INKSTREAM_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      ...env,
+      INKSTREAM_PORT: '0',
+      INKSTREAM_DATA_DIR: dataDir,
+      INKSTREAM_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   try {
     const out = await waitForOutput(
       child,
-      /Inkstream is running at (http:\/\/\S+)\n[\s\S]*write key: (\S+)\n/,
+      /Inkstream is running at (http:\/\/\S+)\n[\s\S]*write key: (\S+)\n\s*admin key: (\S+)\n/,
     )
     return {
       name: 'inkstream',
       url: out[1]!,
       writeKey: out[2]!,
+      adminKey: out[3]!,
       pid: child.pid!,
       stop: async () => {
         await stopChild(child)
