@@ -5,7 +5,12 @@
  *
  * Per job: claim it (pending → sending; a job is sent at most once, a crash leaves `unknown`),
  * then check the trigger still exists, the frequency cap, segment membership, the `email` trait
- * and suppression; render with `event` = the trigger event; send once through the transport.
+ * and suppression; render with `event` = the trigger event; send through the transport.
+ *
+ * Retries, as in campaigns: only a temporary failure where the server certainly does not have the
+ * message (`accepted: 'no'`: a 4xx before the body, a refused or dropped connection) is sent again,
+ * with the same Message-ID, after 200 ms, then 400 ms (three attempts, within a second, while the
+ * message is still timely). A failure after the body (`accepted: 'unknown'`) ends as `unknown`.
  */
 
 import { campaignMessageId } from '../campaigns/campaign-runner.ts'
@@ -13,7 +18,7 @@ import type { Clock, JsonObject } from '../core/types.ts'
 import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-store.ts'
 import type { TokenCodec } from '../delivery/tokens.ts'
 import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
-import type { Transport } from '../delivery/transport.ts'
+import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { JobFinalState, StoredJob } from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -34,6 +39,11 @@ export interface TriggerDispatcherDeps {
   pollMs?: number
   /** How long tracking links verify; default 30 days. */
   trackingTtlMs?: number
+  /** Sends per job for `temporary` + `accepted: 'no'`; default 3. */
+  maxAttempts?: number
+  /** Delay before the first retry, doubled for each next one; default 200 ms. */
+  retryDelayMs?: number
+  sleep?: (ms: number) => Promise<void>
 }
 
 const BATCH = 100
@@ -165,7 +175,7 @@ export class TriggerDispatcher {
       messageId,
     }
     const { html } = trackMessage(rendered.html, tracking)
-    const outcome = await d.transport.send({
+    const outcome = await this.#sendWithRetries({
       messageId,
       from: trigger.from,
       to: email,
@@ -181,9 +191,29 @@ export class TriggerDispatcher {
         return ['failed', `invalid ${outcome.field}: ${outcome.message}`]
       case 'permanent':
         return ['failed', `${outcome.code} ${outcome.message}`]
-      case 'temporary':
-        // One attempt: a retry could duplicate (`accepted: 'unknown'`), and a trigger message is timely or useless.
-        return ['failed', `${outcome.code ?? 'no reply'} ${outcome.message} (accepted: ${outcome.accepted})`]
+      case 'temporary': {
+        const reply = `${outcome.code ?? 'no reply'} ${outcome.message}`
+        return outcome.accepted === 'unknown'
+          ? ['unknown', `${reply} (after the message was sent: the server may have it)`]
+          : ['failed', `${reply} (accepted: no)`]
+      }
+    }
+  }
+
+  async #sendWithRetries(message: OutgoingMessage): Promise<SendOutcome> {
+    const attempts = this.deps.maxAttempts ?? 3
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+    let delay = this.deps.retryDelayMs ?? 200
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.deps.transport.send(message)
+      const retryable = outcome.outcome === 'temporary' && outcome.accepted === 'no'
+      if (!retryable || attempt >= attempts || this.#closed) return outcome
+      this.deps.logger.warn(
+        { messageId: message.messageId, attempt, reply: outcome.message },
+        'trigger message deferred; retrying',
+      )
+      await sleep(delay)
+      delay *= 2
     }
   }
 

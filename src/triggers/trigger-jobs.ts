@@ -2,9 +2,9 @@
  * Trigger jobs: one row per (trigger, trigger event), written by the processor in the same
  * transaction as the profile changes of the event, and sent by the dispatcher on the main thread.
  *
- * States: pending → sending (claimed, at most once) → sent | failed | skipped | suppressed;
- * pending → cancelled (the `unless` event came in time). A row a crash left in `sending` becomes
- * `unknown` and is never resent.
+ * States: pending → sending (claimed, at most once) → sent | failed | skipped | suppressed | unknown
+ * (the server may have the message: a reply lost after the body); pending → cancelled (the `unless`
+ * event came in time). A row a crash left in `sending` becomes `unknown` too, and is never resent.
  */
 import { createHash } from 'node:crypto'
 import type { JsonObject } from '../core/types.ts'
@@ -20,7 +20,7 @@ export const JOB_STATES = [
   'unknown',
 ] as const
 export type JobState = (typeof JOB_STATES)[number]
-export type JobFinalState = 'sent' | 'failed' | 'skipped' | 'suppressed'
+export type JobFinalState = 'sent' | 'failed' | 'skipped' | 'suppressed' | 'unknown'
 
 export interface TriggerJob {
   workspaceId: string

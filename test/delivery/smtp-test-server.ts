@@ -38,7 +38,11 @@ export interface TestSmtpServer {
   readonly received: ReceivedMessage[]
   /** Number of TCP connections the server accepted so far. */
   readonly connections: number
-  answer(recipient: string, answer: Answer): void
+  /**
+   * How to answer this recipient from now on; with `times`, only for that many messages that reach
+   * DATA (a refusal at RCPT TO does not count), then accept.
+   */
+  answer(recipient: string, answer: Answer, times?: number): void
   /** Resolves once `count` messages were received; rejects after `timeoutMs`. */
   waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>
   close(): Promise<void>
@@ -49,7 +53,21 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const received: ReceivedMessage[] = []
   const waiters = new Set<() => void>()
   let connections = 0
+  const remaining = new Map<string, number>()
   const answerFor = (address: string): Answer => answers.get(address.toLowerCase()) ?? 'accept'
+  /** The answer for a message's DATA; counts down a limited answer. */
+  const dataAnswerFor = (address: string): Answer => {
+    const key = address.toLowerCase()
+    const answer = answerFor(key)
+    const left = remaining.get(key)
+    if (left !== undefined && left <= 1) {
+      answers.delete(key)
+      remaining.delete(key)
+    } else if (left !== undefined) {
+      remaining.set(key, left - 1)
+    }
+    return answer
+  }
 
   const keep = (session: SMTPServerSession, raw: string) => {
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
@@ -74,7 +92,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       callback()
     },
     onData(stream, session, callback) {
-      const answer = answerFor(session.envelope.rcptTo[0]?.address ?? '')
+      const answer = dataAnswerFor(session.envelope.rcptTo[0]?.address ?? '')
       if (answer === 'data-drop-mid') {
         stream.once('data', () => dropSession(server, session))
         stream.resume()
@@ -103,8 +121,10 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     get connections() {
       return connections
     },
-    answer(recipient, answer) {
+    answer(recipient, answer, times) {
       answers.set(recipient.toLowerCase(), answer)
+      if (times === undefined) remaining.delete(recipient.toLowerCase())
+      else remaining.set(recipient.toLowerCase(), times)
     },
     waitForMessages(count, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
+import { triggerJobId } from '../../src/triggers/trigger-jobs.ts'
 import { api, identify } from '../campaigns/campaign-api.ts'
 import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
@@ -120,6 +121,37 @@ describe('behavioural triggers, sent through SMTP', () => {
     assert.equal(to('bob@example.com').length, 1)
     assert.equal(smtp.received.length, 2)
     assert.equal((await remove(app, 'viewed')).status, 204)
+  })
+
+  test('a 451 is retried and delivered once; a reply lost after the body ends unknown and is not resent', async () => {
+    const put = await api(app, 'PUT', '/v1/triggers/flaky', { event: 'Flaky Thing', templateId: 'browse' })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    await identify(app, { eve: { email: 'eve@example.com' }, fay: { email: 'fay@example.com' } })
+    // 451 after the body (once): a reply, so nodemailer's pool does not resend it by itself.
+    smtp.answer('eve@example.com', 'data-451', 1)
+    smtp.answer('fay@example.com', 'data-drop-after')
+    const ids = { eve: randomUUID(), fay: randomUUID() }
+    await track(app, [
+      { userId: 'eve', event: 'Flaky Thing', properties: { name: 'Lamp' }, messageId: ids.eve },
+      { userId: 'fay', event: 'Flaky Thing', properties: { name: 'Lamp' }, messageId: ids.fay },
+    ])
+    const deadline = Date.now() + 5000
+    const job = (user: 'eve' | 'fay') =>
+      app.triggers.getJob(app.workspace.id, triggerJobId(app.workspace.id, 'flaky', ids[user]))
+    while (
+      Date.now() < deadline &&
+      ((await job('eve'))?.state !== 'sent' || (await job('fay'))?.state === 'pending')
+    )
+      await sleep(50)
+    await settle(app)
+    assert.equal((await job('eve'))?.state, 'sent')
+    assert.equal(to('eve@example.com').length, 1)
+    const fay = await job('fay')
+    assert.equal(fay?.state, 'unknown', JSON.stringify(fay))
+    await sleep(500)
+    assert.equal(to('fay@example.com').length, 1, 'kept once by the server, never sent again')
+    smtp.answer('fay@example.com', 'accept')
+    assert.equal((await remove(app, 'flaky')).status, 204)
   })
 
   test('abandonment: the unless event within the window cancels, its absence sends after the window', async () => {
