@@ -1,5 +1,5 @@
 /**
- * The Cache seam suite (DESIGN.md §3). Every implementation runs it: MemoryCache now, Redis later.
+ * The Cache seam suite (DESIGN.md §3). Every implementation runs it: MemoryCache and RedisCache.
  * It uses real time with short TTLs, because a Redis server expires keys on its own clock.
  */
 import assert from 'node:assert/strict'
@@ -69,6 +69,25 @@ export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>):
       const entry = await cache.get('k')
       assert.equal(entry?.value, 'fallback')
       assert.equal(entry?.expiresAt, entry?.storedAt)
+    })
+
+    test('a value stored with neither TTL nor stale window is never returned and replaces the old one', async () => {
+      await cache.set('k', 'old', 5_000, 5_000)
+      await cache.set('k', 'nothing to keep', 0, 0)
+      assert.equal(await cache.get('k'), undefined)
+    })
+
+    test('keys are opaque strings: separators, spaces and unicode do not collide', async () => {
+      const keys = ['profile:w1:u1', 'profile:w1:u1 ', 'profile:w1', 'profile:w1:ü', 'profile:w1:*', '']
+      for (const [i, key] of keys.entries()) await cache.set(key, i, 5_000, 0)
+      for (const [i, key] of keys.entries())
+        assert.equal((await cache.get(key))?.value, i, `key ${JSON.stringify(key)}`)
+    })
+
+    test('invalid durations are rejected and store nothing', async () => {
+      await assert.rejects(cache.set('k', 1, -1, 0), RangeError)
+      await assert.rejects(cache.set('k', 1, 1_000, Number.POSITIVE_INFINITY), RangeError)
+      assert.equal(await cache.get('k'), undefined)
     })
 
     test('delete removes one key and leaves the others', async () => {
