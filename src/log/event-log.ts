@@ -19,6 +19,13 @@ export interface ConsumeOptions {
   commitIntervalMs?: number
   /** Called when the handler throws; the batch is retried after a pause. */
   onError?: (err: unknown) => void
+  /**
+   * Called before the first batch, and again before the first batch after the partitions this
+   * consumer owns changed (another member of the group joined or left): state the handler keeps
+   * per partition (applied offsets, cached profiles) may be stale and must be reloaded. A rejection
+   * counts as a failed batch (retried).
+   */
+  onAssigned?: () => Promise<void>
 }
 
 export interface Consumer {

@@ -120,6 +120,7 @@ export class SqliteEventLog implements EventLog {
     const lingerMs = opts.lingerMs ?? 0
     const commitIntervalMs = opts.commitIntervalMs ?? 0
     let stopped = false
+    let assigned = false
     let committed = 0
     let lastCommit = 0
     let wakeUp: (() => void) | undefined
@@ -144,6 +145,11 @@ export class SqliteEventLog implements EventLog {
           event: JSON.parse(r.payload),
         }))
         try {
+          // One consumer owns the one partition: assigned once, before the first batch.
+          if (!assigned) {
+            await opts.onAssigned?.()
+            assigned = true
+          }
           await handler(records)
         } catch (err) {
           opts.onError?.(err)

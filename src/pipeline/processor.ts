@@ -85,6 +85,12 @@ export class Processor {
       // The applied offset is committed with the profiles; the log's copy only feeds lag reports.
       commitIntervalMs: this.deps.lingerMs === undefined ? 0 : 250,
       onError: (err) => logger.error({ err }, 'processor batch failed; retrying'),
+      // Partitions moved between processors (Kafka): another one may have applied records and
+      // changed profiles since; reload the applied offsets and drop cached profiles.
+      onAssigned: async () => {
+        this.#warm.clear()
+        this.#applied = await store.appliedOffsets(PROFILES_GROUP)
+      },
     })
     const prune = () => void store.pruneDedupe(clock.now() - dedupeWindowMs).catch(() => {})
     this.#pruneTimer = setInterval(prune, 3_600_000).unref()

@@ -1,5 +1,7 @@
 /**
- * The EventLog seam suite. Every implementation runs it; for now the SQLite log (issue 5 adds Kafka).
+ * The EventLog seam suite. Every implementation runs it: the SQLite log (with and without its
+ * writer thread) and the Kafka log against the broker of `npm run services:up` (KAFKA_BROKERS, default
+ * 127.0.0.1:9092), skipped when there is none unless INKSTREAM_REQUIRE_SERVICES=1.
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
@@ -9,14 +11,18 @@ import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import type { EventLog } from '../../src/log/event-log.ts'
 import { GroupCommit } from '../../src/log/group-commit.ts'
+import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { LogWriterThread } from '../../src/log/log-writer.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
 import { tempDir } from '../helpers/app.ts'
+import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
 
 interface LogFactory {
   name: string
+  /** A reason to skip this implementation (its service is absent), or false. */
+  skip?: string | false
   /** Opens the log on a location; opening the same location again must see the same data. */
-  open(location: string): EventLog
+  open(location: string): EventLog | Promise<EventLog>
   location(): string
   cleanup(location: string): void
 }
@@ -58,6 +64,15 @@ const sqliteWithWriter: LogFactory = {
   cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
 }
 
+const kafkaSkip = await kafkaMissing()
+const kafka: LogFactory = {
+  name: 'KafkaEventLog',
+  skip: kafkaSkip,
+  open: (topic) => KafkaEventLog.open({ brokers: kafkaBrokers(), topic, partitions: 4 }),
+  location: () => KafkaEventLog.uniqueTopic('inkstream-log-test'),
+  cleanup: () => {},
+}
+
 const event = (i: number, user = `u${i % 7}`): InkEvent => ({
   type: 'track',
   event: 'Tested',
@@ -82,11 +97,11 @@ function collect(log: EventLog, group: string, until: number) {
   return { seen, finished, consumer }
 }
 
-for (const impl of [sqlite, sqliteWithWriter]) {
-  describe(`EventLog: ${impl.name}`, () => {
+for (const impl of [sqlite, sqliteWithWriter, kafka]) {
+  describe(`EventLog: ${impl.name}`, { skip: impl.skip ?? false }, () => {
     test('events appended concurrently are all consumed, each once, in append order per user', async () => {
       const dir = impl.location()
-      const log = impl.open(dir)
+      const log = await impl.open(dir)
       try {
         await Promise.all(
           Array.from({ length: 50 }, (_, r) =>
@@ -114,7 +129,7 @@ for (const impl of [sqlite, sqliteWithWriter]) {
 
     test('a consumer resumes after its committed offset when the log is reopened', async () => {
       const dir = impl.location()
-      let log = impl.open(dir)
+      let log = await impl.open(dir)
       try {
         await log.append([event(1), event(2), event(3)])
         const first = collect(log, 'g', 3)
@@ -122,7 +137,7 @@ for (const impl of [sqlite, sqliteWithWriter]) {
         await first.consumer.close()
         await log.close()
 
-        log = impl.open(dir)
+        log = await impl.open(dir)
         await log.append([event(4), event(5)])
         const second = collect(log, 'g', 2)
         await second.finished
@@ -140,9 +155,10 @@ for (const impl of [sqlite, sqliteWithWriter]) {
 
     test('a batch whose handler fails is delivered again and its offset is not committed', async () => {
       const dir = impl.location()
-      const log = impl.open(dir)
+      const log = await impl.open(dir)
       try {
-        await log.append([event(1), event(2)])
+        // One user: one partition, so both records come in one batch on every implementation.
+        await log.append([event(1, 'u'), event(2, 'u')])
         let calls = 0
         let delivered: string[] = []
         const ok = new Promise<void>((resolve) => {
@@ -169,7 +185,7 @@ for (const impl of [sqlite, sqliteWithWriter]) {
 
     test('groups consume independently and lag counts what a group has not committed', async () => {
       const dir = impl.location()
-      const log = impl.open(dir)
+      const log = await impl.open(dir)
       try {
         await log.append([event(1), event(2), event(3)])
         assert.equal(await log.lag('a'), 3)
@@ -186,7 +202,7 @@ for (const impl of [sqlite, sqliteWithWriter]) {
 
     test('appending after close is refused rather than acknowledged', async () => {
       const dir = impl.location()
-      const log = impl.open(dir)
+      const log = await impl.open(dir)
       await log.close()
       await assert.rejects(log.append([event(1)]), { code: 'INK_ERR_LOG_UNAVAILABLE' })
       impl.cleanup(dir)

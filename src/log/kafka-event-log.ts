@@ -1,0 +1,261 @@
+/**
+ * The scale-out EventLog on Apache Kafka (kafkajs): one topic, partitioned by workspace + user so
+ * the events of one person stay in order on one partition, consumed by a consumer group whose
+ * members share the partitions.
+ *
+ * Durability: an append resolves only when the broker acknowledged it with `acks=all` from an
+ * idempotent producer (a retried produce request cannot write a batch twice). Appends arriving in
+ * the same turn of the event loop share one produce request (GroupCommit), one in flight at a time,
+ * which idempotence with kafkajs requires anyway. When the broker cannot take them in
+ * `appendTimeoutMs`, the append rejects with INK_ERR_LOG_UNAVAILABLE and the collector answers 503:
+ * never a 2xx for an event that is not durable.
+ *
+ * Offsets: a LogRecord's `offset` is Kafka's offset + 1, i.e. the position after the record, which
+ * is also what Kafka stores as a group's committed offset. Offsets are committed only after the
+ * handler resolved (the processor commits its profile changes, with its own copy of the applied
+ * offsets, inside the handler), so a crash redelivers, never skips.
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  type Consumer as KafkaConsumer,
+  logLevel,
+  type Producer,
+} from 'kafkajs'
+import { logUnavailable } from '../core/errors.ts'
+import type { InkEvent, LogRecord } from '../core/types.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
+import { GroupCommit } from './group-commit.ts'
+
+export interface KafkaEventLogOptions {
+  /** host:port of one or more brokers. */
+  brokers: readonly string[]
+  topic: string
+  /** Partitions of the topic when this log creates it (it exists already: left as it is). */
+  partitions?: number
+  /** Replicas per partition when creating the topic; default 1 (a single test broker). */
+  replicationFactor?: number
+  clientId?: string
+  /** An append not acknowledged within this many ms rejects (→ 503); default 10 000. */
+  appendTimeoutMs?: number
+  /** Where kafkajs logs its warnings and errors; default nowhere. */
+  logger?: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
+}
+
+/** The partition key: one person's events in one partition, in order. */
+export const partitionKey = (e: InkEvent): string => `${e.workspaceId}\n${e.userId ?? e.anonymousId ?? ''}`
+
+export class KafkaEventLog implements EventLog {
+  readonly #kafka: Kafka
+  readonly #producer: Producer
+  readonly #admin: Admin
+  readonly #commit: GroupCommit<InkEvent>
+  readonly #consumers = new Set<Consumer>()
+  readonly #topic: string
+  readonly #timeoutMs: number
+  #closed = false
+
+  private constructor(opts: KafkaEventLogOptions) {
+    this.#topic = opts.topic
+    this.#timeoutMs = opts.appendTimeoutMs ?? 10_000
+    const logger = opts.logger
+    const config: KafkaConfig = {
+      clientId: opts.clientId ?? 'inkstream',
+      brokers: [...opts.brokers],
+      connectionTimeout: 3_000,
+      requestTimeout: Math.min(this.#timeoutMs, 30_000),
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log }) => {
+          if (!logger) return
+          const { message, ...rest } = log
+          if (level === logLevel.ERROR) logger.error(rest, `kafka: ${message}`)
+          else if (level === logLevel.WARN) logger.warn(rest, `kafka: ${message}`)
+        },
+    }
+    this.#kafka = new Kafka(config)
+    this.#producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // kafkajs retries a failed produce on its own; ours answers the client within appendTimeoutMs.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 },
+    })
+    this.#admin = this.#kafka.admin()
+    this.#commit = new GroupCommit((events) => this.#send(events), 5_000)
+  }
+
+  /** Connects, creates the topic if it does not exist, and returns the log. */
+  static async open(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
+    const log = new KafkaEventLog(opts)
+    try {
+      await log.#admin.connect()
+      const topics = await log.#admin.listTopics()
+      if (!topics.includes(opts.topic)) {
+        await log.#admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: opts.topic,
+              numPartitions: opts.partitions ?? 8,
+              replicationFactor: opts.replicationFactor ?? 1,
+            },
+          ],
+        })
+      }
+      await log.#producer.connect()
+    } catch (err) {
+      await log.close().catch(() => {})
+      throw err
+    }
+    return log
+  }
+
+  append(events: readonly InkEvent[]): Promise<void> {
+    if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
+    if (events.length === 0) return Promise.resolve()
+    return this.#commit.add(events)
+  }
+
+  async #send(events: readonly InkEvent[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Kafka did not acknowledge within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      )
+    })
+    const sent = this.#producer.send({
+      topic: this.#topic,
+      acks: -1,
+      messages: events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+    })
+    try {
+      await Promise.race([sent, timeout])
+    } catch (err) {
+      // The request may still succeed later (kafkajs keeps retrying): the client retries with the
+      // same messageIds, and the processor's dedupe makes the second copy harmless.
+      sent.catch(() => {})
+      throw logUnavailable(err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Consumer {
+    const maxBatch = opts.maxBatch ?? 1000
+    const commitIntervalMs = opts.commitIntervalMs ?? 0
+    const consumer: KafkaConsumer = this.#kafka.consumer({
+      groupId: group,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 30_000,
+    })
+    let stopped = false
+    // Set by every (re)join: the handler's per-partition state must be reloaded before the next batch.
+    let assigned = true
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      assigned = true
+    })
+    const pending = new Map<number, number>()
+    let lastCommit = 0
+    const commit = async (force: boolean) => {
+      if (pending.size === 0 || (!force && Date.now() - lastCommit < commitIntervalMs)) return
+      const offsets = [...pending].map(([partition, next]) => ({
+        topic: this.#topic,
+        partition,
+        offset: String(next),
+      }))
+      pending.clear()
+      lastCommit = Date.now()
+      await consumer.commitOffsets(offsets)
+    }
+    const run = async () => {
+      await consumer.connect()
+      await consumer.subscribe({ topics: [this.#topic], fromBeginning: true })
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+          const records: LogRecord[] = batch.messages.map((m) => ({
+            partition: batch.partition,
+            offset: Number(m.offset) + 1,
+            event: JSON.parse(m.value?.toString('utf8') ?? 'null') as InkEvent,
+          }))
+          for (let i = 0; i < records.length && !stopped; ) {
+            if (!isRunning() || isStale()) return
+            const chunk = records.slice(i, i + maxBatch)
+            try {
+              if (assigned) {
+                await opts.onAssigned?.()
+                assigned = false
+              }
+              await handler(chunk)
+            } catch (err) {
+              opts.onError?.(err)
+              await heartbeat().catch(() => {})
+              await new Promise((r) => setTimeout(r, 500))
+              continue
+            }
+            pending.set(batch.partition, chunk[chunk.length - 1]!.offset)
+            i += chunk.length
+            await commit(false)
+            await heartbeat()
+          }
+        },
+      })
+    }
+    const started = run().catch((err) => opts.onError?.(err))
+    const handle: Consumer = {
+      close: async () => {
+        if (stopped) return
+        stopped = true
+        await started
+        // stop() waits for the batch in flight; then what it handled is committed.
+        await consumer.stop().catch((err) => opts.onError?.(err))
+        await commit(true).catch((err) => opts.onError?.(err))
+        await consumer.disconnect()
+        this.#consumers.delete(handle)
+      },
+    }
+    this.#consumers.add(handle)
+    return handle
+  }
+
+  async lag(group: string): Promise<number> {
+    const [ends, committed] = await Promise.all([
+      this.#admin.fetchTopicOffsets(this.#topic),
+      this.#admin.fetchOffsets({ groupId: group, topics: [this.#topic] }),
+    ])
+    const done = new Map<number, number>()
+    for (const p of committed[0]?.partitions ?? []) done.set(p.partition, Number(p.offset))
+    let lag = 0
+    for (const p of ends) {
+      const end = Number(p.high)
+      const at = done.get(p.partition) ?? -1
+      // -1: the group never committed on this partition; everything from the low watermark is due.
+      lag += at < 0 ? end - Number(p.low) : Math.max(0, end - at)
+    }
+    return lag
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#commit.drain().catch(() => {})
+    await Promise.all([...this.#consumers].map((c) => c.close()))
+    await this.#producer.disconnect().catch(() => {})
+    await this.#admin.disconnect().catch(() => {})
+  }
+
+  /** A topic name no one else uses (tests). */
+  static uniqueTopic(prefix = 'inkstream-test'): string {
+    return `${prefix}-${randomUUID()}`
+  }
+}
