@@ -1,15 +1,15 @@
 /** TemplateStore over the embedded SQLite database. */
-import { createHash } from 'node:crypto'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import type {
-  BodyFormat,
-  TemplateInput,
-  TemplateStore,
-  TemplateSummary,
-  TemplateVersion,
+import {
+  type BodyFormat,
+  contentHash,
+  type TemplateInput,
+  type TemplateStore,
+  type TemplateSummary,
+  type TemplateVersion,
 } from './template-store.ts'
 
 const MIGRATIONS = [
@@ -72,20 +72,6 @@ const toVersion = (r: VersionRow): TemplateVersion => ({
   hash: r.hash,
   createdAt: r.created_at,
 })
-
-export const contentHash = (input: TemplateInput) =>
-  createHash('sha256')
-    .update(
-      JSON.stringify([
-        input.name ?? '',
-        input.subject,
-        input.preheader ?? '',
-        input.format,
-        input.body,
-        input.text ?? null,
-      ]),
-    )
-    .digest('hex')
 
 export class SqliteTemplateStore implements TemplateStore {
   readonly #db: SqliteDatabase

@@ -1,4 +1,5 @@
 /** The template part of the Store seam: templates with immutable versions, and reusable blocks. */
+import { createHash } from 'node:crypto'
 
 export type BodyFormat = 'mjml' | 'html'
 
@@ -65,3 +66,18 @@ export interface TemplateStore {
   blocks(workspaceId: string): Promise<Record<string, string>>
   close(): Promise<void>
 }
+
+/** The sha256 of a version's content, as every store computes it (identical content, no new version). */
+export const contentHash = (input: TemplateInput) =>
+  createHash('sha256')
+    .update(
+      JSON.stringify([
+        input.name ?? '',
+        input.subject,
+        input.preheader ?? '',
+        input.format,
+        input.body,
+        input.text ?? null,
+      ]),
+    )
+    .digest('hex')

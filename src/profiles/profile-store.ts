@@ -36,6 +36,8 @@ export interface ProfileChanges {
    * Segment membership of the upserted profiles, evaluated against `version` of each segment.
    * Rows for a segment whose stored version differs (changed or deleted since) are skipped: its
    * backfill recomputes them. Memberships of deleted (merged-away) profiles are always removed.
+   * A store whose backfill can run between a batch's evaluation and its commit (PostgreSQL, several
+   * processes) also queues such profiles for re-evaluation by the next backfill step.
    */
   memberships: SegmentMembership[]
   /** Trigger jobs started or cancelled by the batch's events, in event order. */

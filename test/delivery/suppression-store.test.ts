@@ -1,26 +1,18 @@
-/** The SuppressionStore seam suite; every implementation runs it (for now the SQLite one). */
+/** The SuppressionStore seam suite over SQLite, and the address normalisation every store uses. */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { InkError } from '../../src/core/errors.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { SqliteSuppressionStore } from '../../src/delivery/sqlite-suppression-store.ts'
-import { normalizeEmail, type SuppressionStore } from '../../src/delivery/suppression-store.ts'
+import { normalizeEmail } from '../../src/delivery/suppression-store.ts'
 import { tempDir } from '../helpers/app.ts'
+import { suppressionStoreSuite } from './suppression-store-suite.ts'
 
-interface StoreFactory {
-  name: string
-  /** Opens the store on a location; opening the same location again must see the same data. */
-  open(location: string, clock: { now(): number }): SuppressionStore
-  location(): string
-  cleanup(location: string): void
-}
-
-const sqlite: StoreFactory = {
+suppressionStoreSuite({
   name: 'SqliteSuppressionStore',
-  open(dir, clock) {
+  async open(dir, clock) {
     const db = openSqlite(join(dir, 'store.db'))
     const store = new SqliteSuppressionStore(db, { clock })
     const close = store.close.bind(store)
@@ -31,155 +23,9 @@ const sqlite: StoreFactory = {
       },
     })
   },
-  location: () => tempDir('inkstream-suppressions-'),
-  cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
-}
-
-const T0 = 1_800_000_000_000
-
-for (const impl of [sqlite]) {
-  describe(`SuppressionStore: ${impl.name}`, () => {
-    const withStore = async (
-      fn: (s: SuppressionStore, clock: { t: number; now(): number }) => Promise<void>,
-    ) => {
-      const dir = impl.location()
-      const clock = { t: T0, now: () => clock.t }
-      const store = impl.open(dir, clock)
-      try {
-        await fn(store, clock)
-      } finally {
-        await store.close()
-        impl.cleanup(dir)
-      }
-    }
-
-    test('a suppressed address is suppressed under any spelling of the same address', () =>
-      withStore(async (s) => {
-        assert.equal(await s.isSuppressed('w', 'jane@shop.example'), false)
-        const { created, suppression } = await s.suppress('w', '  Jane.Doe@Shop.EXAMPLE ', {
-          reason: 'unsubscribed',
-          source: 'spring-sale',
-        })
-        assert.equal(created, true)
-        assert.deepEqual(suppression, {
-          workspaceId: 'w',
-          email: 'jane.doe@shop.example',
-          reason: 'unsubscribed',
-          source: 'spring-sale',
-          createdAt: T0,
-        })
-        assert.equal(await s.isSuppressed('w', 'jane.doe@shop.example'), true)
-        assert.equal(await s.isSuppressed('w', 'JANE.DOE@shop.example.'), true)
-        assert.equal(await s.isSuppressed('w', 'janedoe@shop.example'), false, 'dots are not ignored')
-      }))
-
-    test('a suppression in one workspace does not suppress the address in another', () =>
-      withStore(async (s) => {
-        await s.suppress('a', 'jane@shop.example', { reason: 'complained', source: 'api' })
-        assert.equal(await s.isSuppressed('a', 'jane@shop.example'), true)
-        assert.equal(await s.isSuppressed('b', 'jane@shop.example'), false)
-        assert.deepEqual(await s.list('b'), [])
-        assert.deepEqual([...(await s.suppressed('b', ['jane@shop.example']))], [])
-      }))
-
-    test('suppressing again for the same reason keeps the first entry', () =>
-      withStore(async (s, clock) => {
-        await s.suppress('w', 'jane@shop.example', { reason: 'unsubscribed', source: 'c1' })
-        clock.t += 60_000
-        const again = await s.suppress('w', 'JANE@shop.example', { reason: 'unsubscribed', source: 'c2' })
-        assert.equal(again.created, false)
-        assert.equal(again.suppression.source, 'c1')
-        assert.equal(again.suppression.createdAt, T0)
-        assert.equal((await s.get('w', 'jane@shop.example')).length, 1)
-      }))
-
-    test('removing a bounce leaves an unsubscribe in force; removing all reasons lifts the suppression', () =>
-      withStore(async (s) => {
-        await s.suppress('w', 'jane@shop.example', { reason: 'unsubscribed', source: 'c1' })
-        await s.suppress('w', 'jane@shop.example', { reason: 'bounced', source: 'c2' })
-        assert.deepEqual(
-          (await s.get('w', 'jane@shop.example')).map((e) => e.reason),
-          ['bounced', 'unsubscribed'],
-        )
-        assert.equal(await s.remove('w', 'jane@shop.example', 'bounced'), 1)
-        assert.equal(await s.isSuppressed('w', 'jane@shop.example'), true)
-        assert.equal(await s.remove('w', 'Jane@Shop.example'), 1)
-        assert.equal(await s.isSuppressed('w', 'jane@shop.example'), false)
-        assert.equal(await s.remove('w', 'jane@shop.example'), 0)
-      }))
-
-    test('the batch check returns exactly the suppressed members of an audience, as they were given', () =>
-      withStore(async (s) => {
-        const audience = Array.from({ length: 3000 }, (_, i) => `user${i}@shop.example`)
-        for (const i of [0, 7, 2999])
-          await s.suppress('w', `user${i}@shop.example`, { reason: 'bounced', source: 'c' })
-        const hits = await s.suppressed('w', [...audience, 'USER7@Shop.Example', 'not an address', ''])
-        assert.deepEqual(
-          [...hits].sort(),
-          ['USER7@Shop.Example', 'user0@shop.example', 'user2999@shop.example', 'user7@shop.example'].sort(),
-        )
-        assert.equal((await s.suppressed('w', [])).size, 0)
-      }))
-
-    test('the list pages in (email, reason) order without skipping or repeating, and filters by reason', () =>
-      withStore(async (s) => {
-        const emails = ['c@x.example', 'a@x.example', 'b@x.example']
-        for (const e of emails) await s.suppress('w', e, { reason: 'unsubscribed', source: 'c' })
-        await s.suppress('w', 'b@x.example', { reason: 'bounced', source: 'c' })
-        const seen: string[] = []
-        let page = await s.list('w', { limit: 2 })
-        while (page.length > 0) {
-          seen.push(...page.map((e) => `${e.email}/${e.reason}`))
-          const last = page.at(-1)
-          page = last ? await s.list('w', { limit: 2, after: last }) : []
-        }
-        assert.deepEqual(seen, [
-          'a@x.example/unsubscribed',
-          'b@x.example/bounced',
-          'b@x.example/unsubscribed',
-          'c@x.example/unsubscribed',
-        ])
-        assert.deepEqual(
-          (await s.list('w', { reason: 'bounced' })).map((e) => e.email),
-          ['b@x.example'],
-        )
-      }))
-
-    test('something that is not an address cannot be suppressed and is never suppressed', () =>
-      withStore(async (s) => {
-        for (const bad of [
-          '',
-          'jane',
-          '@shop.example',
-          'jane@',
-          'Jane <jane@shop.example>',
-          'jane@localhost',
-        ])
-          await assert.rejects(
-            s.suppress('w', bad, { reason: 'unsubscribed', source: 'api' }),
-            (err) => err instanceof InkError && err.code === 'INK_ERR_BAD_REQUEST',
-            bad,
-          )
-        assert.equal(await s.isSuppressed('w', 'jane'), false)
-        assert.deepEqual(await s.list('w'), [])
-      }))
-
-    test('suppressions survive closing and reopening the store', async () => {
-      const dir = impl.location()
-      const clock = { now: () => T0 }
-      try {
-        const first = impl.open(dir, clock)
-        await first.suppress('w', 'jane@shop.example', { reason: 'unsubscribed', source: 'c1' })
-        await first.close()
-        const second = impl.open(dir, clock)
-        assert.equal(await second.isSuppressed('w', 'jane@shop.example'), true)
-        await second.close()
-      } finally {
-        impl.cleanup(dir)
-      }
-    })
-  })
-}
+  location: async () => tempDir('inkstream-suppressions-'),
+  cleanup: async (dir) => rmSync(dir, { recursive: true, force: true }),
+})
 
 describe('normalizeEmail', () => {
   test('normalising is idempotent and keeps every generated address', () => {

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
-import { openSqlite } from '../../src/db/sqlite.ts'
 import { emptyState } from '../../src/pipeline/computed-traits.ts'
 import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
 import { compileCondition, matches, SegmentEvaluator } from '../../src/segments/condition.ts'
-import { SqliteSegmentStore } from '../../src/segments/sqlite-segment-store.ts'
 
 const badRequest = (pattern: RegExp) => (err: unknown) =>
   isInkError(err) && err.code === 'INK_ERR_BAD_REQUEST' && pattern.test(err.message)
@@ -25,15 +23,6 @@ describe('segment conditions', () => {
     assert.throws(() => compileCondition({ a: { $regex: '(' } }), badRequest(/Invalid regular expression/))
     for (const bad of [null, 'x', 3, [{ a: 1 }]])
       assert.throws(() => compileCondition(bad), badRequest(/send a JSON object/))
-  })
-
-  test('the store validates a condition when it is saved and saves nothing when invalid', async () => {
-    const segments = new SqliteSegmentStore(openSqlite(':memory:'))
-    await assert.rejects(segments.put('w', 's', { condition: { x: { $nope: 1 } } }), badRequest(/\$nope/))
-    assert.deepEqual(await segments.list('w'), [])
-    const s = await segments.put('w', 's', { condition: { x: 1 } })
-    assert.equal(s.name, 's')
-    assert.equal(s.version, 1)
   })
 
   test('the evaluator reads computed and identify traits and the email for the member row', () => {

@@ -1,0 +1,187 @@
+/**
+ * TriggerStore over PostgreSQL; the dispatcher's writes are single-row statements, so several
+ * dispatchers may share the jobs: `claim` is one conditional UPDATE and only one of them wins.
+ */
+import { type Clock, systemClock } from '../core/types.ts'
+import { type PgPool, pgJson, pgText, toInt, toIntOrNull } from '../db/pg.ts'
+import { migratePgTriggers } from './pg-trigger-schema.ts'
+import type { TriggerDef, TriggerInput } from './trigger-def.ts'
+import type { JobFinalState, JobState, StoredJob } from './trigger-jobs.ts'
+import type { TriggerStore } from './trigger-store.ts'
+
+interface DefRow {
+  workspace_id: string
+  trigger_id: string
+  definition: TriggerInput
+  updated_at: string
+}
+
+interface JobRow {
+  workspace_id: string
+  job_id: string
+  trigger_id: string
+  profile_id: string
+  user_id: string
+  event_at: string
+  due_at: string
+  event: StoredJob['event']
+  state: JobState
+  detail: string | null
+  sent_at: string | null
+}
+
+const DEF_COLUMNS = 'workspace_id, trigger_id, definition, updated_at'
+const JOB_COLUMNS =
+  'workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event, state, detail, sent_at'
+
+const toDef = (r: DefRow): TriggerDef => ({
+  ...r.definition,
+  workspaceId: r.workspace_id,
+  triggerId: r.trigger_id,
+  updatedAt: toInt(r.updated_at),
+})
+
+const toJob = (r: JobRow): StoredJob => ({
+  workspaceId: r.workspace_id,
+  jobId: r.job_id,
+  triggerId: r.trigger_id,
+  profileId: r.profile_id,
+  userId: r.user_id,
+  eventAt: toInt(r.event_at),
+  dueAt: toInt(r.due_at),
+  event: r.event,
+  state: r.state,
+  detail: r.detail,
+  sentAt: toIntOrNull(r.sent_at),
+})
+
+export class PgTriggerStore implements TriggerStore {
+  readonly #pool: PgPool
+  readonly #clock: Clock
+  readonly #ready: Promise<void>
+
+  constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
+    this.#pool = pool
+    this.#clock = opts.clock ?? systemClock
+    this.#ready = migratePgTriggers(pool)
+    this.#ready.catch(() => {})
+  }
+
+  /** Resolves once the tables exist; every method waits for it too. */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  async #query<R extends object>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<{ rows: R[]; count: number }> {
+    await this.#ready
+    const { rows, rowCount } = await this.#pool.query<R>(text, values)
+    return { rows, count: rowCount ?? 0 }
+  }
+
+  async put(workspaceId: string, triggerId: string, input: TriggerInput): Promise<TriggerDef> {
+    const now = this.#clock.now()
+    await this.#query(
+      `INSERT INTO triggers (${DEF_COLUMNS}) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (workspace_id, trigger_id) DO UPDATE SET definition = excluded.definition,
+         updated_at = excluded.updated_at`,
+      [workspaceId, triggerId, pgJson(input), now],
+    )
+    return { ...input, workspaceId, triggerId, updatedAt: now }
+  }
+
+  async get(workspaceId: string, triggerId: string): Promise<TriggerDef | undefined> {
+    const { rows } = await this.#query<DefRow>(
+      `SELECT ${DEF_COLUMNS} FROM triggers WHERE workspace_id = $1 AND trigger_id = $2`,
+      [workspaceId, triggerId],
+    )
+    return rows[0] && toDef(rows[0])
+  }
+
+  async list(workspaceId: string): Promise<TriggerDef[]> {
+    const { rows } = await this.#query<DefRow>(
+      `SELECT ${DEF_COLUMNS} FROM triggers WHERE workspace_id = $1 ORDER BY trigger_id`,
+      [workspaceId],
+    )
+    return rows.map(toDef)
+  }
+
+  async delete(workspaceId: string, triggerId: string): Promise<boolean> {
+    const { count } = await this.#query('DELETE FROM triggers WHERE workspace_id = $1 AND trigger_id = $2', [
+      workspaceId,
+      triggerId,
+    ])
+    return count > 0
+  }
+
+  async allDefinitions(): Promise<TriggerDef[]> {
+    const { rows } = await this.#query<DefRow>(
+      `SELECT ${DEF_COLUMNS} FROM triggers ORDER BY workspace_id, trigger_id`,
+    )
+    return rows.map(toDef)
+  }
+
+  async due(now: number, limit: number): Promise<StoredJob[]> {
+    const { rows } = await this.#query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM trigger_jobs WHERE state = 'pending' AND due_at <= $1
+       ORDER BY due_at, workspace_id, job_id LIMIT $2`,
+      [now, limit],
+    )
+    return rows.map(toJob)
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const { rows } = await this.#query<{ min: string | null }>(
+      `SELECT MIN(due_at) AS min FROM trigger_jobs WHERE state = 'pending'`,
+    )
+    return toIntOrNull(rows[0]?.min ?? null) ?? undefined
+  }
+
+  async claim(workspaceId: string, jobId: string): Promise<boolean> {
+    const { count } = await this.#query(
+      `UPDATE trigger_jobs SET state = 'sending', updated_at = $1
+       WHERE workspace_id = $2 AND job_id = $3 AND state = 'pending'`,
+      [this.#clock.now(), workspaceId, jobId],
+    )
+    return count === 1
+  }
+
+  async finish(workspaceId: string, jobId: string, state: JobFinalState, detail: string): Promise<void> {
+    const now = this.#clock.now()
+    await this.#query(
+      `UPDATE trigger_jobs SET state = $1, detail = $2, sent_at = $3, updated_at = $4
+       WHERE workspace_id = $5 AND job_id = $6 AND state = 'sending'`,
+      [state, detail, state === 'sent' ? now : null, now, workspaceId, jobId],
+    )
+  }
+
+  async sentSince(workspaceId: string, triggerId: string, userId: string, since: number): Promise<number> {
+    const { rows } = await this.#query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM trigger_jobs
+       WHERE workspace_id = $1 AND trigger_id = $2 AND user_id = $3 AND sent_at >= $4`,
+      [workspaceId, triggerId, pgText(userId), since],
+    )
+    return toInt(rows[0]?.n ?? 0)
+  }
+
+  async recoverInterrupted(): Promise<number> {
+    const { count } = await this.#query(
+      `UPDATE trigger_jobs SET state = 'unknown', detail = 'interrupted while sending', updated_at = $1
+       WHERE state = 'sending'`,
+      [this.#clock.now()],
+    )
+    return count
+  }
+
+  async getJob(workspaceId: string, jobId: string): Promise<StoredJob | undefined> {
+    const { rows } = await this.#query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM trigger_jobs WHERE workspace_id = $1 AND job_id = $2`,
+      [workspaceId, jobId],
+    )
+    return rows[0] && toJob(rows[0])
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,136 @@
+/** The CampaignStore seam suite: drafts and the campaign lifecycle. SQLite and PostgreSQL run it. */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, test } from 'node:test'
+import type { CampaignDraft, CampaignStore } from '../../src/campaigns/campaign-store.ts'
+import type { Clock } from '../../src/core/types.ts'
+
+export interface OpenedCampaignStore {
+  store: CampaignStore
+  /** Closes the store and removes the database. */
+  close(): Promise<void>
+}
+
+export type OpenCampaignStore = (clock: Clock) => Promise<OpenedCampaignStore>
+
+const T0 = 1_800_000_000_000
+
+const draft = (d: Partial<CampaignDraft> = {}): CampaignDraft => ({
+  name: 'Spring sale',
+  templateId: 'spring',
+  templateVersion: null,
+  from: null,
+  audience: { userIds: ['u1', 'u2'] },
+  vars: { greeting: 'Hi', nested: { discount: 0.15, codes: ['A', 'B'] } },
+  ratePerSecond: null,
+  ...d,
+})
+
+export function campaignStoreSuite(
+  name: string,
+  open: OpenCampaignStore,
+  opts: { skip?: string | false } = {},
+) {
+  describe(`CampaignStore seam: ${name}`, { skip: opts.skip ?? false }, () => {
+    let opened: OpenedCampaignStore
+    let s: CampaignStore
+    const clock = { t: T0, now: () => clock.t }
+    beforeEach(async () => {
+      clock.t = T0
+      opened = await open(clock)
+      s = opened.store
+    })
+    afterEach(() => opened.close())
+
+    test('a new draft is created with every field; putting it again replaces it and keeps createdAt', async () => {
+      const first = await s.putDraft('ws', 'c1', draft())
+      assert.deepEqual(first, {
+        created: true,
+        campaign: {
+          id: 'c1',
+          ...draft(),
+          state: 'draft',
+          error: null,
+          createdAt: T0,
+          updatedAt: T0,
+          startedAt: null,
+          finishedAt: null,
+        },
+      })
+      clock.t = T0 + 10
+      const changes = draft({
+        name: 'Summer',
+        templateVersion: 3,
+        from: 'shop@example.com',
+        audience: { segment: 'vip' },
+        vars: {},
+        ratePerSecond: 2.5,
+      })
+      const again = await s.putDraft('ws', 'c1', changes)
+      assert.equal(again?.created, false)
+      assert.deepEqual(again?.campaign, {
+        id: 'c1',
+        ...changes,
+        state: 'draft',
+        error: null,
+        createdAt: T0,
+        updatedAt: T0 + 10,
+        startedAt: null,
+        finishedAt: null,
+      })
+      assert.deepEqual(await s.get('ws', 'c1'), again?.campaign)
+      assert.equal(await s.get('other', 'c1'), undefined)
+    })
+
+    test('a campaign that is no longer a draft is not replaced', async () => {
+      await s.putDraft('ws', 'c1', draft())
+      await s.markRunning('ws', 'c1', 1)
+      assert.equal(await s.putDraft('ws', 'c1', draft({ name: 'changed' })), undefined)
+      assert.equal((await s.get('ws', 'c1'))?.name, 'Spring sale')
+    })
+
+    test('running pins the template version and keeps the first start; finishing records the outcome', async () => {
+      await s.putDraft('ws', 'c1', draft())
+      clock.t = T0 + 1
+      await s.markRunning('ws', 'c1', 4)
+      clock.t = T0 + 2
+      await s.markFinished('ws', 'c1', 'failed', 'smtp down')
+      const failed = await s.get('ws', 'c1')
+      assert.deepEqual(
+        [failed?.state, failed?.error, failed?.templateVersion, failed?.startedAt, failed?.finishedAt],
+        ['failed', 'smtp down', 4, T0 + 1, T0 + 2],
+      )
+      clock.t = T0 + 3
+      await s.markRunning('ws', 'c1', 5)
+      const resumed = await s.get('ws', 'c1')
+      assert.deepEqual(
+        [resumed?.state, resumed?.error, resumed?.templateVersion, resumed?.startedAt, resumed?.finishedAt],
+        ['running', null, 5, T0 + 1, null],
+      )
+      await s.markFinished('ws', 'c1', 'done')
+      assert.deepEqual([(await s.get('ws', 'c1'))?.state, (await s.get('ws', 'c1'))?.error], ['done', null])
+    })
+
+    test('list is per workspace in creation order; running spans workspaces', async () => {
+      await s.putDraft('ws', 'b', draft())
+      clock.t = T0 + 1
+      await s.putDraft('ws', 'a', draft())
+      await s.putDraft('ws2', 'x', draft())
+      assert.deepEqual(
+        (await s.list('ws')).map((c) => c.id),
+        ['b', 'a'],
+      )
+      assert.deepEqual(await s.running(), [])
+      await s.markRunning('ws', 'a', 1)
+      await s.markRunning('ws2', 'x', 1)
+      assert.deepEqual(
+        (await s.running()).sort((p, q) => p.workspaceId.localeCompare(q.workspaceId)),
+        [
+          { workspaceId: 'ws', id: 'a' },
+          { workspaceId: 'ws2', id: 'x' },
+        ],
+      )
+      await s.markFinished('ws', 'a', 'done')
+      assert.deepEqual(await s.running(), [{ workspaceId: 'ws2', id: 'x' }])
+    })
+  })
+}

@@ -1,0 +1,203 @@
+/**
+ * The TriggerStore seam suite: definitions, and jobs as the processor commits them (with the
+ * profile changes) and the dispatcher claims and finishes them. SQLite and PostgreSQL run it.
+ */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, test } from 'node:test'
+import type { InkEvent } from '../../src/core/types.ts'
+import type { TriggerInput } from '../../src/triggers/trigger-def.ts'
+import type { TriggerJob, TriggerJobOp } from '../../src/triggers/trigger-jobs.ts'
+import { TriggerMatcher } from '../../src/triggers/trigger-matcher.ts'
+import { changes } from '../profiles/profile-store-suite.ts'
+import type { OpenStores, Stores } from '../profiles/store-set.ts'
+
+const T0 = Date.parse('2026-01-01T00:00:00Z')
+
+const event = (name: string, messageId: string, atMs: number): InkEvent => ({
+  type: 'track',
+  event: name,
+  messageId,
+  workspaceId: 'ws',
+  userId: 'u1',
+  properties: { sku: 'K-1' },
+  timestamp: new Date(atMs).toISOString(),
+  receivedAt: new Date(atMs).toISOString(),
+})
+
+const CART: TriggerInput = {
+  event: 'Product Added',
+  unless: { event: 'Order Completed', withinMs: 1000 },
+  templateId: 't',
+  from: 'a@b.example',
+  delayMs: 0,
+}
+
+const jobOf = (jobId: string, dueAt: number, j: Partial<TriggerJob> = {}): TriggerJob => ({
+  workspaceId: 'ws',
+  triggerId: 'cart',
+  jobId,
+  profileId: 'p1',
+  userId: 'u1',
+  eventAt: dueAt - 1000,
+  dueAt,
+  event: { name: 'Product Added', messageId: jobId },
+  ...j,
+})
+const job = (jobId: string, dueAt: number, j: Partial<TriggerJob> = {}): TriggerJobOp => ({
+  kind: 'insert',
+  job: jobOf(jobId, dueAt, j),
+})
+
+export function triggerStoreSuite(name: string, open: OpenStores, opts: { skip?: string | false } = {}) {
+  describe(`TriggerStore seam: ${name}`, { skip: opts.skip ?? false }, () => {
+    let stores: Stores
+    const clock = { t: T0, now: () => clock.t }
+    beforeEach(async () => {
+      clock.t = T0
+      stores = await open(clock)
+    })
+    afterEach(() => stores.close())
+
+    const matcher = async () => {
+      await stores.triggers.put('ws', 'cart', CART)
+      const m = new TriggerMatcher(stores.triggers)
+      await m.reload()
+      return m
+    }
+
+    test('a job is due after the abandonment window, and a redelivered event makes no second job', async () => {
+      const { profiles, triggers } = stores
+      const m = await matcher()
+      const ops: TriggerJobOp[] = []
+      assert.equal(m.match(event('Product Added', 'm1', T0), 'p1', ops), T0 + 1000)
+      assert.equal(m.match(event('Product Added', 'm1', T0), 'p1', ops), T0 + 1000)
+      assert.equal(m.match(event('Page Viewed', 'm2', T0), 'p1', ops), undefined)
+      await profiles.commit(changes({ triggerJobs: ops }))
+      await profiles.commit(changes({ triggerJobs: ops }))
+      assert.equal((await triggers.due(T0 + 999, 10)).length, 0)
+      const due = await triggers.due(T0 + 1000, 10)
+      assert.equal(due.length, 1)
+      assert.deepEqual(due[0]?.event.properties, { sku: 'K-1' })
+      assert.equal(due[0]?.userId, 'u1')
+      assert.equal(await triggers.claim('ws', due[0]!.jobId), true)
+      assert.equal(await triggers.claim('ws', due[0]!.jobId), false, 'claimed at most once')
+      assert.equal(await triggers.recoverInterrupted(), 1)
+      assert.equal((await triggers.getJob('ws', due[0]!.jobId))?.state, 'unknown')
+    })
+
+    test('the unless event cancels only jobs whose trigger event is within the window before it', async () => {
+      const { profiles, triggers } = stores
+      const m = await matcher()
+      const ops: TriggerJobOp[] = []
+      m.match(event('Product Added', 'old', T0), 'p1', ops)
+      m.match(event('Product Added', 'recent', T0 + 5000), 'p1', ops)
+      m.match(event('Product Added', 'later', T0 + 5600), 'p1', ops)
+      // Same batch: the cancel sees the inserts before it.
+      m.match(event('Order Completed', 'order', T0 + 5500), 'p1', ops)
+      await profiles.commit(changes({ triggerJobs: ops }))
+      const jobs = await triggers.due(T0 + 10_000, 10)
+      assert.equal(jobs.length, 2)
+      assert.deepEqual(
+        jobs.map((j) => j.event.messageId),
+        ['old', 'later'],
+      )
+    })
+
+    test('definitions are saved, replaced, listed per workspace and deleted', async () => {
+      const { triggers } = stores
+      const saved = await triggers.put('ws', 'cart', CART)
+      assert.deepEqual(saved, { ...CART, workspaceId: 'ws', triggerId: 'cart', updatedAt: T0 })
+      assert.deepEqual(await triggers.get('ws', 'cart'), saved)
+      clock.t += 5
+      await triggers.put('ws', 'cart', {
+        ...CART,
+        delayMs: 60_000,
+        frequencyCap: { max: 1, perMs: 86_400_000 },
+      })
+      const { unless: _, ...welcome } = CART
+      await triggers.put('ws', 'a-welcome', { ...welcome, event: 'Signed Up' })
+      await triggers.put('other', 'x', CART)
+      const got = await triggers.get('ws', 'cart')
+      assert.deepEqual(
+        [got?.delayMs, got?.frequencyCap, got?.updatedAt],
+        [60_000, { max: 1, perMs: 86_400_000 }, T0 + 5],
+      )
+      assert.deepEqual(
+        (await triggers.list('ws')).map((t) => t.triggerId),
+        ['a-welcome', 'cart'],
+      )
+      assert.equal((await triggers.allDefinitions()).length, 3)
+      assert.equal(await triggers.delete('ws', 'cart'), true)
+      assert.equal(await triggers.delete('ws', 'cart'), false)
+      assert.equal(await triggers.get('ws', 'cart'), undefined)
+    })
+
+    test('due lists pending jobs oldest first up to the limit, and nextDueAt is the earliest pending', async () => {
+      const { profiles, triggers } = stores
+      assert.equal(await triggers.nextDueAt(), undefined)
+      await profiles.commit(
+        changes({ triggerJobs: [job('c', T0 + 30), job('a', T0 + 10), job('b', T0 + 20)] }),
+      )
+      assert.equal(await triggers.nextDueAt(), T0 + 10)
+      assert.deepEqual(
+        (await triggers.due(T0 + 100, 2)).map((j) => j.jobId),
+        ['a', 'b'],
+      )
+      await triggers.claim('ws', 'a')
+      assert.equal(await triggers.nextDueAt(), T0 + 20)
+      assert.deepEqual(
+        (await triggers.due(T0 + 25, 10)).map((j) => j.jobId),
+        ['b'],
+      )
+      const stored = await triggers.getJob('ws', 'a')
+      assert.deepEqual(stored, {
+        ...jobOf('a', T0 + 10),
+        state: 'sending',
+        detail: null,
+        sentAt: null,
+      })
+    })
+
+    test('finish records a final state once, from sending only, and sentSince counts what was sent', async () => {
+      const { profiles, triggers } = stores
+      await profiles.commit(changes({ triggerJobs: [job('a', T0), job('b', T0), job('c', T0)] }))
+      await triggers.finish('ws', 'a', 'sent', 'not claimed')
+      assert.equal((await triggers.getJob('ws', 'a'))?.state, 'pending', 'finish needs a claim')
+      for (const id of ['a', 'b', 'c']) await triggers.claim('ws', id)
+      clock.t = T0 + 100
+      await triggers.finish('ws', 'a', 'sent', '250 OK')
+      await triggers.finish('ws', 'b', 'suppressed', 'unsubscribed')
+      clock.t = T0 + 200
+      await triggers.finish('ws', 'c', 'sent', '250 OK')
+      await triggers.finish('ws', 'c', 'failed', 'again')
+      const a = await triggers.getJob('ws', 'a')
+      assert.deepEqual([a?.state, a?.detail, a?.sentAt], ['sent', '250 OK', T0 + 100])
+      assert.equal((await triggers.getJob('ws', 'b'))?.sentAt, null)
+      assert.equal((await triggers.getJob('ws', 'c'))?.state, 'sent')
+      assert.equal(await triggers.sentSince('ws', 'cart', 'u1', T0), 2)
+      assert.equal(await triggers.sentSince('ws', 'cart', 'u1', T0 + 101), 1)
+      assert.equal(await triggers.sentSince('ws', 'cart', 'u2', T0), 0)
+      assert.equal(await triggers.recoverInterrupted(), 0)
+    })
+
+    test('a job event keeps its properties in the order the event had them', async () => {
+      const props = { zeta: 1, alpha: 2, mid: { b: 1, a: 2 } }
+      await stores.profiles.commit(
+        changes({ triggerJobs: [job('a', T0, { event: { name: 'x', properties: props } })] }),
+      )
+      const stored = await stores.triggers.getJob('ws', 'a')
+      assert.equal(JSON.stringify(stored?.event.properties), JSON.stringify(props))
+    })
+
+    test('two dispatchers claiming the same jobs: each job is claimed exactly once', async () => {
+      const other = await stores.peer()
+      const ids = Array.from({ length: 20 }, (_, i) => `j${i}`)
+      await stores.profiles.commit(changes({ triggerJobs: ids.map((id) => job(id, T0)) }))
+      const claims = await Promise.all(
+        ids.flatMap((id) => [stores.triggers.claim('ws', id), other.triggers.claim('ws', id)]),
+      )
+      assert.equal(claims.filter(Boolean).length, ids.length)
+      for (let i = 0; i < ids.length; i++) assert.notEqual(claims[2 * i], claims[2 * i + 1])
+    })
+  })
+}
