@@ -61,6 +61,25 @@ export function parseSmtpUrl(
 
 const KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 
+/** What one `inkstream start` process does; `all` (the default) is every role in one process. */
+export const ROLES = ['collector', 'processor', 'api', 'sender'] as const
+export type Role = (typeof ROLES)[number]
+
+/** `collector,processor` or `all` → the set of roles; throws a message for an unknown name. */
+export function parseRoles(value: string): Set<Role> {
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+  if (names.length === 0 || names.includes('all')) return new Set(ROLES)
+  const unknown = names.filter((n) => !(ROLES as readonly string[]).includes(n))
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown role ${unknown.map((u) => `"${u}"`).join(', ')} (roles: ${ROLES.join(', ')}, all)`,
+    )
+  return new Set(names as Role[])
+}
+
 export const configSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -101,6 +120,38 @@ export const configSchema = z
         if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
       })
       .optional(),
+    /** Roles of this process: `all`, or a comma-separated list of collector, processor, api, sender. */
+    roles: z
+      .string()
+      .default('all')
+      .superRefine((value, ctx) => {
+        try {
+          parseRoles(value)
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message })
+        }
+      }),
+    /** Kafka brokers (host:port, comma-separated): the event log is Kafka instead of embedded SQLite. */
+    kafkaBrokers: z
+      .string()
+      .regex(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'host:port[,host:port…]')
+      .optional(),
+    kafkaTopic: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name')
+      .default('inkstream.events'),
+    /** Partitions of the topic when Inkstream creates it; bounds how many processors share the work. */
+    kafkaPartitions: z.coerce.number().int().min(1).max(1000).default(8),
+    /** postgres://…: the store is PostgreSQL instead of embedded SQLite. */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'a postgres:// connection string')
+      .optional(),
+    /** redis://…: the profile and connected-content caches are shared in Redis. */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'a redis:// URL')
+      .optional(),
     /** Default sender of campaigns, e.g. "Shop <news@shop.example>". */
     from: z
       .string()
@@ -111,6 +162,23 @@ export const configSchema = z
       .optional(),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    // Kafka and PostgreSQL go together: the embedded SQLite files belong to one process.
+    if ((c.kafkaBrokers === undefined) !== (c.databaseUrl === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.kafkaBrokers === undefined ? 'kafkaBrokers' : 'databaseUrl'],
+        message: 'INKSTREAM_KAFKA_BROKERS and INKSTREAM_DATABASE_URL are set together (scale-out mode)',
+      })
+    if (c.roles !== undefined && c.kafkaBrokers === undefined && parseRoles(c.roles).size < ROLES.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roles'],
+        message:
+          'separate roles need the scale-out backends (INKSTREAM_KAFKA_BROKERS and INKSTREAM_DATABASE_URL): ' +
+          'the embedded SQLite store belongs to one process',
+      })
+  })
 
 export type Config = Readonly<z.output<typeof configSchema>>
 export type ConfigInput = z.input<typeof configSchema>
@@ -136,6 +204,12 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_PROCESSOR_BATCH_SIZE: 'processorBatchSize',
   INKSTREAM_SMTP_URL: 'smtpUrl',
   INKSTREAM_FROM: 'from',
+  INKSTREAM_ROLES: 'roles',
+  INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
+  INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',
+  INKSTREAM_KAFKA_PARTITIONS: 'kafkaPartitions',
+  INKSTREAM_DATABASE_URL: 'databaseUrl',
+  INKSTREAM_REDIS_URL: 'redisUrl',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

@@ -2,6 +2,7 @@
 /** The `inkstream` command: start | keys | preview | send | lint. */
 import { join } from 'node:path'
 import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
+import { createScaleOutApp } from '../app-scale-out.ts'
 import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { openSqlite } from '../db/sqlite.ts'
@@ -12,7 +13,9 @@ import { send } from './send.ts'
 
 const USAGE = `usage: inkstream <command>
 
-  start            run everything in one process (collector, processor, API)
+  start [--role collector,processor,api,sender]
+                   run everything in one process (embedded SQLite), or, with the scale-out
+                   backends configured (Kafka, PostgreSQL), the given roles (default all)
   keys [--write|--admin]
                    print the workspace's keys (as shell exports, or one key alone)
   preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
@@ -25,8 +28,37 @@ const USAGE = `usage: inkstream <command>
 
 Settings come from INKSTREAM_* environment variables; see the README.`
 
-async function start(): Promise<void> {
-  const config = loadConfig(process.env)
+/** `--role a,b`, `--role=a`, repeated: the roles for INKSTREAM_ROLES' place; undefined when absent. */
+function roleArg(args: readonly string[]): string | undefined {
+  const roles: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--role') roles.push(args[++i] ?? '')
+    else if (arg.startsWith('--role=')) roles.push(arg.slice('--role='.length))
+    else throw new Error(`unknown option "${arg}" for start (options: --role collector,processor,api,sender)`)
+  }
+  return roles.length === 0 ? undefined : roles.join(',')
+}
+
+async function start(args: readonly string[]): Promise<void> {
+  const roles = roleArg(args)
+  const config = loadConfig(process.env, roles === undefined ? {} : { roles })
+  if (config.kafkaBrokers !== undefined) {
+    const app = await createScaleOutApp(config)
+    const url = await app.listen()
+    process.stdout.write(
+      `${[
+        `Inkstream (${[...app.roles].join(', ')}) is running at ${url}`,
+        `  workspace: ${app.workspace.id}`,
+        `  write key: ${app.workspace.writeKey}`,
+        `  admin key: ${app.workspace.adminKey}`,
+        `  log:       kafka ${config.kafkaBrokers} topic ${config.kafkaTopic}`,
+        '  store:     postgresql',
+      ].join('\n')}\n`,
+    )
+    onSignals(() => app.close())
+    return
+  }
   const app = await createApp(config, { env: process.env })
   const url = await app.listen()
   const lines = [
@@ -38,12 +70,17 @@ async function start(): Promise<void> {
     `  mail:      ${app.transportDescription}`,
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
+  onSignals(() => app.close())
+}
+
+/** SIGINT / SIGTERM: close (the batch in flight completes), then exit. */
+function onSignals(close: () => Promise<void>): void {
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     process.stdout.write(`${signal}: shutting down\n`)
-    await app.close()
+    await close()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
@@ -75,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start':
-      return start()
+      return start(rest)
     case 'keys':
       return keys(rest)
     case 'lint':

@@ -149,20 +149,46 @@ export class KafkaEventLog implements EventLog {
   consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Consumer {
     const maxBatch = opts.maxBatch ?? 1000
     const commitIntervalMs = opts.commitIntervalMs ?? 0
-    const consumer: KafkaConsumer = this.#kafka.consumer({
-      groupId: group,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-      rebalanceTimeout: 30_000,
-    })
+    const newConsumer = (): KafkaConsumer => {
+      const c = this.#kafka.consumer({
+        groupId: group,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 100,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1_000,
+        rebalanceTimeout: 30_000,
+      })
+      c.on(c.events.GROUP_JOIN, ({ payload }) => {
+        assigned = true
+        owned = new Set(payload.memberAssignment[this.#topic] ?? [])
+        // Offsets of partitions handled before the rebalance are not ours to commit any more: a
+        // late commit could move the new owner's committed offset back (its records are then
+        // redelivered to it and skipped by its applied offsets, which is harmless but slow).
+        for (const partition of pending.keys()) if (!owned.has(partition)) pending.delete(partition)
+      })
+      // kafkajs restarts itself after most failures, but not after every one (a connection refused
+      // while the broker restarts can end as "non-retriable"): then start a new consumer.
+      c.on(c.events.CRASH, ({ payload }) => {
+        if (payload.restart || stopped) return
+        opts.onError?.(payload.error)
+        restart = setTimeout(() => {
+          const old = consumer
+          consumer = newConsumer()
+          started = old
+            .disconnect()
+            .catch(() => {})
+            .then(run)
+            .catch((err) => opts.onError?.(err))
+        }, 1_000)
+      })
+      return c
+    }
     let stopped = false
+    let restart: NodeJS.Timeout | undefined
     // Set by every (re)join: the handler's per-partition state must be reloaded before the next batch.
     let assigned = true
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      assigned = true
-    })
+    let owned = new Set<number>()
+    let consumer = newConsumer()
     const pending = new Map<number, number>()
     let lastCommit = 0
     const commit = async (force: boolean) => {
@@ -174,7 +200,13 @@ export class KafkaEventLog implements EventLog {
       }))
       pending.clear()
       lastCommit = Date.now()
-      await consumer.commitOffsets(offsets)
+      try {
+        await consumer.commitOffsets(offsets)
+      } catch (err) {
+        // Keep them for the next try (the broker may be back), unless a later batch moved on.
+        for (const o of offsets) if (!pending.has(o.partition)) pending.set(o.partition, Number(o.offset))
+        throw err
+      }
     }
     const run = async () => {
       await consumer.connect()
@@ -182,7 +214,7 @@ export class KafkaEventLog implements EventLog {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
           const records: LogRecord[] = batch.messages.map((m) => ({
             partition: batch.partition,
             offset: Number(m.offset) + 1,
@@ -203,7 +235,9 @@ export class KafkaEventLog implements EventLog {
               await new Promise((r) => setTimeout(r, 500))
               continue
             }
-            pending.set(batch.partition, chunk[chunk.length - 1]!.offset)
+            const last = chunk[chunk.length - 1]!
+            if (owned.has(batch.partition)) pending.set(batch.partition, last.offset)
+            resolveOffset(String(last.offset - 1))
             i += chunk.length
             await commit(false)
             await heartbeat()
@@ -211,11 +245,19 @@ export class KafkaEventLog implements EventLog {
         },
       })
     }
-    const started = run().catch((err) => opts.onError?.(err))
+    let started = run().catch((err) => opts.onError?.(err))
+    // With commitIntervalMs, the last batch's offsets would wait for the next batch: commit them
+    // when the consumer goes idle too (lag reports, a faster hand-over of partitions).
+    const idleCommit =
+      commitIntervalMs > 0
+        ? setInterval(() => void commit(true).catch(() => {}), commitIntervalMs).unref()
+        : undefined
     const handle: Consumer = {
       close: async () => {
         if (stopped) return
         stopped = true
+        clearInterval(idleCommit)
+        clearTimeout(restart)
         await started
         // stop() waits for the batch in flight; then what it handled is committed.
         await consumer.stop().catch((err) => opts.onError?.(err))

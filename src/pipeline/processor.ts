@@ -120,7 +120,10 @@ export class Processor {
       ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
       const changes: ProfileChanges = uow.finish()
       this.#segments?.evaluate(changes, uow.now)
-      changes.offsets = [...last].map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
+      // Only forward: a redelivered older batch (after a rebalance) must not move the offsets back.
+      changes.offsets = [...last]
+        .filter(([partition, offset]) => offset > (this.#applied.get(partition) ?? 0))
+        .map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
       await store.commit(changes)
     } catch (err) {
       this.#warm.clear()

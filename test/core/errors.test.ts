@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { loadConfig } from '../../src/config.ts'
+import { loadConfig, parseRoles } from '../../src/config.ts'
 import { ErrorCodes, InkError } from '../../src/core/errors.ts'
 
 describe('error codes', () => {
@@ -29,6 +29,22 @@ describe('configuration', () => {
     assert.equal(config.maxEventBytes, 32 * 1024)
     assert.equal(config.maxBatchBytes, 500 * 1024)
     assert.ok(Object.isFrozen(config))
+  })
+
+  test('roles and the scale-out backends: separate roles need Kafka and PostgreSQL, which go together', () => {
+    const scale = { INKSTREAM_KAFKA_BROKERS: '127.0.0.1:9092', INKSTREAM_DATABASE_URL: 'postgres://u@h/db' }
+    assert.deepEqual([...parseRoles('processor, collector')].sort(), ['collector', 'processor'])
+    assert.equal(parseRoles('all').size, 4)
+    assert.equal(loadConfig({ ...scale, INKSTREAM_ROLES: 'collector' }).roles, 'collector')
+    const refused = (env: Record<string, string>, message: RegExp) =>
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof InkError && message.test(err.message),
+      )
+    refused({ INKSTREAM_ROLES: 'collector' }, /INKSTREAM_ROLES: separate roles need the scale-out backends/)
+    refused({ ...scale, INKSTREAM_ROLES: 'collector,mailer' }, /unknown role "mailer"/)
+    refused({ INKSTREAM_KAFKA_BROKERS: '127.0.0.1:9092' }, /INKSTREAM_DATABASE_URL: .*set together/)
+    refused({ ...scale, INKSTREAM_KAFKA_BROKERS: 'localhost' }, /INKSTREAM_KAFKA_BROKERS: host:port/)
   })
 
   test('environment variables set values and every problem is reported at once', () => {

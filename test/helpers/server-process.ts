@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const READY = /Inkstream is running at (http:\/\/\S+)/
+const READY = /Inkstream (?:\([^)]*\) )?is running at (http:\/\/\S+)/
 
 export interface ServerProcess {
   child: ChildProcess
@@ -33,6 +33,10 @@ export async function startServerProcess(opts: {
   writeKey: string
   adminKey: string
   timeoutMs?: number
+  /** More settings (INKSTREAM_* variables), e.g. the scale-out backends. */
+  env?: Record<string, string>
+  /** Arguments after `start`, e.g. ['--role', 'processor']. */
+  args?: string[]
 }): Promise<ServerProcess> {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
@@ -44,12 +48,17 @@ export async function startServerProcess(opts: {
     INKSTREAM_LOG_LEVEL: 'warn',
     INKSTREAM_WRITE_KEY: opts.writeKey,
     INKSTREAM_ADMIN_KEY: opts.adminKey,
+    ...opts.env,
   })
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start'], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'start', ...(opts.args ?? [])],
+    {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => {
     output += s
