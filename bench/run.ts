@@ -7,6 +7,7 @@ import { cpus } from 'node:os'
 import { campaign, smtp } from './delivery.ts'
 import { ingestBatch } from './ingest-batch.ts'
 import { ingestTrack } from './ingest-track.ts'
+import { kafkaClients } from './kafka-clients.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
 import { render } from './render.ts'
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   campaign,
   'ingest-batch': ingestBatch,
   'ingest-track': ingestTrack,
+  'kafka-clients': kafkaClients,
   lag,
   render,
   smtp,

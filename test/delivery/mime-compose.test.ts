@@ -28,6 +28,8 @@ const only = (a: AddressObject | AddressObject[] | undefined) => {
   return a.value[0]!
 }
 
+const asciiTrim = (s: string) => s.replace(/^[ \t]+|[ \t]+$/g, '')
+
 /** Text whose line breaks are all LF, as a parser hands the decoded body back. */
 const lf = (s: string) => s.replace(/\r\n|\r/g, '\n')
 
@@ -74,11 +76,12 @@ describe('composeMessage, read back by mailparser', () => {
           text,
           html,
         })
-        assert.equal(parsed.subject ?? '', subject.replace(/[\r\n\0]/g, ' ').trim())
+        // A parser trims the ASCII whitespace around a header value; other spaces (U+00A0, U+3000) stay.
+        assert.equal(parsed.subject ?? '', asciiTrim(subject.replace(/[\r\n\0]/g, ' ')))
         assert.equal(lf(parsed.text ?? '').replace(/\n$/, ''), lf(text).replace(/\n$/, ''))
         assert.equal(lf(typeof parsed.html === 'string' ? parsed.html : ''), lf(html))
       }),
-      { numRuns: 150 },
+      { numRuns: 300 },
     )
   })
 
