@@ -11,6 +11,7 @@ import { kafkaClients } from './kafka-clients.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
 import { render } from './render.ts'
+import { scaleOut } from './scale-out.ts'
 import { trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'kafka-clients': kafkaClients,
   lag,
   render,
+  'scale-out': scaleOut,
   smtp,
   trigger,
 }

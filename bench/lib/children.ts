@@ -41,24 +41,32 @@ const profileArgs = (): string[] => {
  * Starts `inkstream start` on a fresh temporary data dir and a random port. INKSTREAM_* variables
  * of the calling shell are passed through (to try other settings); port, data dir and log level are set here.
  */
-export async function startInkstream(env: Record<string, string> = {}): Promise<ServerUnderTest> {
+export async function startInkstream(
+  env: Record<string, string> = {},
+  /** Arguments after `start`, e.g. ['--role', 'processor']. */
+  args: string[] = [],
+): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inkstream-bench-'))
   dirs.add(dataDir)
-  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', 'src/cli/main.ts', 'start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...env,
-      INKSTREAM_PORT: '0',
-      INKSTREAM_DATA_DIR: dataDir,
-      INKSTREAM_LOG_LEVEL: 'warn',
+  const child = spawn(
+    process.execPath,
+    [...profileArgs(), '--import', 'tsx', 'src/cli/main.ts', 'start', ...args],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        INKSTREAM_PORT: '0',
+        INKSTREAM_DATA_DIR: dataDir,
+        INKSTREAM_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  )
   try {
     const out = await waitForOutput(
       child,
-      /Inkstream is running at (http:\/\/\S+)\n[\s\S]*write key: (\S+)\n\s*admin key: (\S+)\n/,
+      /Inkstream (?:\([^)]*\) )?is running at (http:\/\/\S+)\n[\s\S]*write key: (\S+)\n\s*admin key: (\S+)\n/,
     )
     return {
       name: 'inkstream',
