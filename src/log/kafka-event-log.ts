@@ -22,6 +22,7 @@ import {
   type KafkaConfig,
   type Consumer as KafkaConsumer,
   logLevel,
+  Partitioners,
   type Producer,
 } from 'kafkajs'
 import { logUnavailable } from '../core/errors.ts'
@@ -82,6 +83,8 @@ export class KafkaEventLog implements EventLog {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2 of the key, as the Java client: other producers of the topic put a user in the same partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
       // kafkajs retries a failed produce on its own; ours answers the client within appendTimeoutMs.
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 },
     })
