@@ -6,19 +6,42 @@
  * - collector: the Segment-compatible ingest API and /sdk.js; appends to Kafka, keeps no state.
  * - processor: a member of the `profiles` consumer group; folds events into PostgreSQL. Run as many
  *   as the topic has partitions; Kafka shares the partitions among them.
- * - api / sender (admin API, tracking routes, campaigns, trigger dispatch): not composed here yet;
- *   asking for them is a configuration error rather than a process that silently does less.
+ * - api: the admin API (templates, segments, profiles, campaigns, triggers) and the tracking routes
+ *   (/c /p /u); a campaign started through it runs in that process.
+ * - sender: sends due trigger jobs (found by polling PostgreSQL every second: batch reports do not
+ *   cross processes) and resumes campaigns a stopped process left running.
  *
  * Every process serves /metrics and /healthz on its port. app.ts composes the embedded mode.
  */
+
+import { join } from 'node:path'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import Fastify, { LogController } from 'fastify'
 import { type Logger, pino } from 'pino'
-import { type Config, parseRoles, type Role } from './config.ts'
+import { messageIdDomainFor, OUTBOX_DIR } from './app.ts'
+import { ProfileAudienceResolver } from './campaigns/audience.ts'
+import { campaignRoutes } from './campaigns/campaign-routes.ts'
+import { CampaignRunner } from './campaigns/campaign-runner.ts'
+import { CampaignService } from './campaigns/campaign-service.ts'
+import { PgCampaignStore } from './campaigns/pg-campaign-store.ts'
+import { PgSendLedger } from './campaigns/pg-send-ledger.ts'
+import { type Config, parseRoles, parseSmtpUrl, type Role } from './config.ts'
+import { MemoryCache } from './content/cache/memory-cache.ts'
 import { RedisCache } from './content/cache/redis-cache.ts'
-import { InkError } from './core/errors.ts'
+import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
+import { loadContentConfig } from './content/content-config.ts'
+import { PgTemplateStore } from './content/pg-template-store.ts'
+import { templateRoutes } from './content/template-routes.ts'
+import { InkError, notFound } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openPg, type PgPool } from './db/pg.ts'
+import { FileTransport } from './delivery/file-transport.ts'
+import { PgSuppressionStore } from './delivery/pg-suppression-store.ts'
+import { loadPgTokenKeys } from './delivery/pg-token-keys.ts'
+import { SmtpTransport } from './delivery/smtp-transport.ts'
+import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
+import { trackingRoutes } from './delivery/tracking-routes.ts'
+import type { Transport } from './delivery/transport.ts'
 import { installErrorHandler } from './http/error-handler.ts'
 import { collectorRoutes } from './ingest/collector-routes.ts'
 import { sdkRoute } from './ingest/sdk-route.ts'
@@ -28,8 +51,13 @@ import { PROFILES_GROUP, Processor } from './pipeline/processor.ts'
 import { loadTraitsConfig } from './pipeline/traits-config.ts'
 import { PgProfileStore } from './profiles/pg-profile-store.ts'
 import { ProfileReader } from './profiles/profile-reader.ts'
+import { profileRoutes } from './profiles/profile-routes.ts'
+import { Renderer } from './render/renderer.ts'
 import { PgSegmentStore } from './segments/pg-segment-store.ts'
+import { segmentRoutes } from './segments/segment-routes.ts'
 import { PgTriggerStore } from './triggers/pg-trigger-store.ts'
+import { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
+import { triggerRoutes } from './triggers/trigger-routes.ts'
 import { PgWorkspaceStore } from './workspaces/pg-workspace-store.ts'
 import type { Workspace } from './workspaces/workspace-store.ts'
 
@@ -58,13 +86,6 @@ export async function createScaleOutApp(
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? pino({ level: config.logLevel })
   const roles = parseRoles(config.roles)
-  const unbuilt = [...roles].filter((r) => r === 'api' || r === 'sender')
-  if (unbuilt.length > 0)
-    throw new InkError(
-      'INK_ERR_INVALID_CONFIG',
-      `in scale-out mode only the collector and processor roles run so far (asked for ${[...roles].join(', ')}); ` +
-        'start with --role collector or --role processor',
-    )
   const closers: (() => Promise<void> | void)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -132,6 +153,11 @@ export async function createScaleOutApp(
     }
 
     const httpLogger: FastifyBaseLogger = logger
+    let delivery: Delivery | undefined
+    if (roles.has('api') || roles.has('sender')) {
+      delivery = await composeDelivery({ config, pool, clock, logger, metrics, traits, closers })
+    }
+
     const server: FastifyInstance = Fastify({
       loggerInstance: httpLogger,
       logController: new LogController({ disableRequestLogging: true }),
@@ -150,6 +176,70 @@ export async function createScaleOutApp(
         }),
       )
       await server.register(sdkRoute)
+    }
+    if (roles.has('api') && delivery) {
+      const d = delivery
+      await server.register(async (scope) =>
+        profileRoutes(scope, { store: d.profiles, workspaces, traits, clock }),
+      )
+      await server.register(async (scope) => segmentRoutes(scope, { segments: d.segments, workspaces }))
+      await server.register(async (scope) =>
+        templateRoutes(scope, {
+          templates: d.templates,
+          renderer: d.renderer,
+          workspaces,
+          lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: d.content.fallbacks },
+        }),
+      )
+      await server.register(async (scope) =>
+        trackingRoutes(scope, {
+          codec: d.codec,
+          log,
+          suppressions: d.suppressions,
+          clock,
+          lookupEmail: d.lookupEmail,
+        }),
+      )
+      await server.register(async (scope) =>
+        campaignRoutes(scope, {
+          campaigns: d.campaignStore,
+          service: d.campaigns,
+          audience: d.audience,
+          workspaces,
+        }),
+      )
+      await server.register(async (scope) =>
+        triggerRoutes(scope, {
+          triggers: d.triggers,
+          workspaces,
+          renderer: d.renderer,
+          defaultFrom: config.from,
+        }),
+      )
+    }
+    if (roles.has('sender') && delivery) {
+      const d = delivery
+      const dispatcher = new TriggerDispatcher({
+        store: d.triggers,
+        renderer: d.renderer,
+        transport: d.transport,
+        suppressions: d.suppressions,
+        codec: d.codec,
+        publicUrl: d.publicUrl,
+        clock,
+        logger,
+        lookupEmail: d.requireEmail,
+        isMember: async (workspaceId, segmentId, userId, profileId) => {
+          const current =
+            (await d.profiles.findProfileId(workspaceId, 'userId', userId)) ??
+            (await d.profiles.findProfileId(workspaceId, 'anonymousId', userId)) ??
+            profileId
+          return d.segments.isMember(workspaceId, segmentId, current)
+        },
+      })
+      await dispatcher.start()
+      closers.push(() => dispatcher.close())
+      void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
     }
     const lag = async () => {
       try {
@@ -185,5 +275,143 @@ export async function createScaleOutApp(
   } catch (err) {
     await closeAll()
     throw err
+  }
+}
+
+interface Delivery {
+  profiles: PgProfileStore
+  segments: PgSegmentStore
+  templates: PgTemplateStore
+  triggers: PgTriggerStore
+  suppressions: PgSuppressionStore
+  campaignStore: PgCampaignStore
+  campaigns: CampaignService
+  audience: ProfileAudienceResolver
+  renderer: Renderer
+  transport: Transport
+  codec: TokenCodec
+  content: ReturnType<typeof loadContentConfig>
+  publicUrl: string
+  /** The `email` trait, or undefined; for the unsubscribe route (best effort). */
+  lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+  /** The `email` trait; throws when the profile cannot be read now (the send is retried later). */
+  requireEmail(workspaceId: string, userId: string): Promise<string | undefined>
+}
+
+/** What the api and sender roles share: the stores, the renderer, the transport, campaigns. */
+async function composeDelivery(o: {
+  config: Config
+  pool: PgPool
+  clock: Clock
+  logger: Logger
+  metrics: Metrics
+  traits: ReturnType<typeof loadTraitsConfig>['traits']
+  closers: (() => Promise<void> | void)[]
+}): Promise<Delivery> {
+  const { config, pool, clock, logger, metrics, traits, closers } = o
+  const profiles = new PgProfileStore(pool, { clock })
+  const segments = new PgSegmentStore(pool, { clock })
+  const templates = new PgTemplateStore(pool, { clock })
+  const triggers = new PgTriggerStore(pool, { clock })
+  const suppressions = new PgSuppressionStore(pool, { clock })
+  const campaignStore = new PgCampaignStore(pool, { clock })
+  const ledger = new PgSendLedger(pool, { clock })
+  for (const s of [profiles, segments, templates, triggers, suppressions, campaignStore, ledger])
+    closers.push(() => s.close())
+  const content = loadContentConfig(config.contentFile, process.env)
+  const cache =
+    config.redisUrl === undefined
+      ? new MemoryCache({ maxEntries: 100_000 })
+      : await RedisCache.open({
+          url: config.redisUrl,
+          keyPrefix: `inkstream:${config.kafkaTopic}:profiles:`,
+          onError: (err, operation) => logger.warn({ err, operation }, 'redis cache call failed'),
+        })
+  closers.push(() => cache.close())
+  const reader = new ProfileReader({ store: profiles, traits, cache, clock })
+  const connectedContent = new HttpConnectedContent({
+    clock,
+    allowHosts: () => content.connectedContent.allowHosts,
+    credentials: (_ws, name) => content.connectedContent.credentials[name]?.headers,
+    defaultTtlSeconds: content.connectedContent.defaultTtlSeconds,
+    onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
+  })
+  closers.push(() => connectedContent.close())
+  const codec = createTokenCodec({ ...(await loadPgTokenKeys(pool, clock.now())), clock })
+  const renderer = new Renderer({ templates, profiles: reader, connectedContent, content, metrics })
+  const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
+  const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
+  let transport: Transport
+  if (config.smtpUrl !== undefined) {
+    const smtp = parseSmtpUrl(config.smtpUrl)
+    if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
+    transport = new SmtpTransport({ ...smtp.options, messageIdDomain })
+  } else {
+    transport = new FileTransport({ dir: join(config.dataDir, OUTBOX_DIR), messageIdDomain })
+  }
+  closers.push(() => transport.close())
+  const requireEmail = async (workspaceId: string, userId: string) => {
+    const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
+    if (read.outcome === 'timeout' || read.outcome === 'error')
+      throw new InkError('INK_ERR_INTERNAL', `the profile of "${userId}" could not be read (${read.outcome})`)
+    const email = read.traits?.email
+    return typeof email === 'string' ? email : undefined
+  }
+  const lookupEmail = async (workspaceId: string, userId: string) => {
+    const read = await reader.read(workspaceId, userId, { timeoutMs: 1000 })
+    const email = read.traits?.email
+    return typeof email === 'string' ? email : undefined
+  }
+  const runner = new CampaignRunner({
+    ledger,
+    renderer,
+    transport,
+    suppressions,
+    codec,
+    publicUrl,
+    clock,
+    logger,
+  })
+  const audience = new ProfileAudienceResolver({
+    segmentMembers: async (workspaceId, segment) => {
+      if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
+      const userIds: string[] = []
+      for (let after: string | undefined; ; ) {
+        const page = await segments.members(workspaceId, segment, {
+          ...(after === undefined ? {} : { after }),
+          limit: 1000,
+        })
+        for (const m of page) if (m.userId !== null) userIds.push(m.userId)
+        if (page.length < 1000) return userIds
+        after = page[page.length - 1]!.profileId
+      }
+    },
+    lookupEmail: requireEmail,
+  })
+  const campaigns = new CampaignService({
+    store: campaignStore,
+    runner,
+    audience,
+    renderer,
+    defaultFrom: config.from,
+    logger,
+  })
+  closers.push(() => campaigns.close())
+  return {
+    profiles,
+    segments,
+    templates,
+    triggers,
+    suppressions,
+    campaignStore,
+    campaigns,
+    audience,
+    renderer,
+    transport,
+    codec,
+    content,
+    publicUrl,
+    lookupEmail,
+    requireEmail,
   }
 }

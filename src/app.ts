@@ -328,7 +328,7 @@ export async function createApp(
 }
 
 /** Right-hand side of Message-IDs: the sender's domain, else the public URL's host, else a fixed one. */
-function messageIdDomainFor(from: string | undefined, publicUrl: string): string {
+export function messageIdDomainFor(from: string | undefined, publicUrl: string): string {
   const parsed = from === undefined ? undefined : parseMailbox(from)
   const candidates = [
     parsed?.ok ? parsed.mailbox.address.split('@').pop() : undefined,
