@@ -310,7 +310,7 @@ export async function campaign(): Promise<BenchResult> {
     const inkstream = summary.sent / seconds
 
     // Baselines, same run: the bare client over the same 5 connections, and over one connection
-    // (CampaignRunner has one message in flight at a time), plus SmtpTransport with one in flight.
+    // (for comparison with one message in flight), plus SmtpTransport with one in flight.
     const block = dataBlock(rawMessage(benchMessage(0)))
     const baseline = await rawRun(sink, block, 4000)
     const rawOneConnection = await rawRun(sink, block, 3000, 1)
@@ -348,7 +348,7 @@ export async function campaign(): Promise<BenchResult> {
         cpu,
         note:
           'audience passed explicitly as { userId, email } (no profiles ingested: every render sees an ' +
-          'empty profile, so defaults apply). CampaignRunner handles one recipient at a time.',
+          'empty profile, so defaults apply). CampaignRunner handles up to 8 recipients at once (DEFAULT_CONCURRENCY).',
       },
       summary:
         `campaign: ${fmt(summary.sent)} sent in ${seconds.toFixed(1)} s = ${fmt(inkstream)} msgs/s vs ` +
