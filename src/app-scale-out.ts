@@ -14,31 +14,28 @@
  * Every process serves /metrics and /healthz on its port. app.ts composes the embedded mode.
  */
 
-import { join } from 'node:path'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import Fastify, { LogController } from 'fastify'
 import { type Logger, pino } from 'pino'
-import { messageIdDomainFor, OUTBOX_DIR } from './app.ts'
 import { ProfileAudienceResolver } from './campaigns/audience.ts'
 import { campaignRoutes } from './campaigns/campaign-routes.ts'
 import { CampaignRunner } from './campaigns/campaign-runner.ts'
 import { CampaignService } from './campaigns/campaign-service.ts'
 import { PgCampaignStore } from './campaigns/pg-campaign-store.ts'
 import { PgSendLedger } from './campaigns/pg-send-ledger.ts'
-import { type Config, parseRoles, parseSmtpUrl, type Role } from './config.ts'
+import { createTransport, emailLookups, messageIdDomainFor, segmentMembersOf } from './composition.ts'
+import { type Config, parseRoles, type Role } from './config.ts'
 import { MemoryCache } from './content/cache/memory-cache.ts'
 import { RedisCache } from './content/cache/redis-cache.ts'
 import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
 import { loadContentConfig } from './content/content-config.ts'
 import { PgTemplateStore } from './content/pg-template-store.ts'
 import { templateRoutes } from './content/template-routes.ts'
-import { InkError, notFound } from './core/errors.ts'
+import { InkError } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openPg, type PgPool } from './db/pg.ts'
-import { FileTransport } from './delivery/file-transport.ts'
 import { PgSuppressionStore } from './delivery/pg-suppression-store.ts'
 import { loadPgTokenKeys } from './delivery/pg-token-keys.ts'
-import { SmtpTransport } from './delivery/smtp-transport.ts'
 import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
 import { trackingRoutes } from './delivery/tracking-routes.ts'
 import type { Transport } from './delivery/transport.ts'
@@ -341,27 +338,9 @@ async function composeDelivery(o: {
   const renderer = new Renderer({ templates, profiles: reader, connectedContent, content, metrics })
   const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
   const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
-  let transport: Transport
-  if (config.smtpUrl !== undefined) {
-    const smtp = parseSmtpUrl(config.smtpUrl)
-    if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
-    transport = new SmtpTransport({ ...smtp.options, messageIdDomain })
-  } else {
-    transport = new FileTransport({ dir: join(config.dataDir, OUTBOX_DIR), messageIdDomain })
-  }
+  const { transport } = createTransport(config, messageIdDomain)
   closers.push(() => transport.close())
-  const requireEmail = async (workspaceId: string, userId: string) => {
-    const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
-    if (read.outcome === 'timeout' || read.outcome === 'error')
-      throw new InkError('INK_ERR_INTERNAL', `the profile of "${userId}" could not be read (${read.outcome})`)
-    const email = read.traits?.email
-    return typeof email === 'string' ? email : undefined
-  }
-  const lookupEmail = async (workspaceId: string, userId: string) => {
-    const read = await reader.read(workspaceId, userId, { timeoutMs: 1000 })
-    const email = read.traits?.email
-    return typeof email === 'string' ? email : undefined
-  }
+  const { requireEmail, lookupEmail } = emailLookups(reader)
   const runner = new CampaignRunner({
     ledger,
     renderer,
@@ -373,19 +352,7 @@ async function composeDelivery(o: {
     logger,
   })
   const audience = new ProfileAudienceResolver({
-    segmentMembers: async (workspaceId, segment) => {
-      if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
-      const userIds: string[] = []
-      for (let after: string | undefined; ; ) {
-        const page = await segments.members(workspaceId, segment, {
-          ...(after === undefined ? {} : { after }),
-          limit: 1000,
-        })
-        for (const m of page) if (m.userId !== null) userIds.push(m.userId)
-        if (page.length < 1000) return userIds
-        after = page[page.length - 1]!.profileId
-      }
-    },
+    segmentMembers: segmentMembersOf(segments),
     lookupEmail: requireEmail,
   })
   const campaigns = new CampaignService({

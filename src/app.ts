@@ -10,18 +10,15 @@ import { CampaignRunner } from './campaigns/campaign-runner.ts'
 import { CampaignService } from './campaigns/campaign-service.ts'
 import { SqliteCampaignStore } from './campaigns/sqlite-campaign-store.ts'
 import { SqliteSendLedger } from './campaigns/sqlite-send-ledger.ts'
-import { type Config, parseSmtpUrl } from './config.ts'
+import { createTransport, emailLookups, messageIdDomainFor, segmentMembersOf } from './composition.ts'
+import type { Config } from './config.ts'
 import { MemoryCache } from './content/cache/memory-cache.ts'
 import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
 import { loadContentConfig } from './content/content-config.ts'
 import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
 import { loadTemplatesDir } from './content/template-files.ts'
-import { InkError, notFound } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
-import { FileTransport } from './delivery/file-transport.ts'
-import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
-import { SmtpTransport } from './delivery/smtp-transport.ts'
 import { SqliteSuppressionStore } from './delivery/sqlite-suppression-store.ts'
 import { loadTokenKeys } from './delivery/token-keys.ts'
 import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
@@ -68,8 +65,6 @@ export interface App {
   close(): Promise<void>
 }
 
-/** Folder of the .eml files campaigns write when no INKSTREAM_SMTP_URL is set. */
-export const OUTBOX_DIR = 'outbox'
 
 /** The store: profiles, identities, dedupe, processor offsets, templates, workspaces. */
 export const DATABASE_FILE = 'inkstream.db'
@@ -150,18 +145,7 @@ export async function createApp(
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
     const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
     const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
-    let transport: Transport
-    let transportDescription: string
-    if (config.smtpUrl !== undefined) {
-      const smtp = parseSmtpUrl(config.smtpUrl)
-      if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
-      transport = new SmtpTransport({ ...smtp.options, messageIdDomain })
-      transportDescription = `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}`
-    } else {
-      const dir = join(config.dataDir, OUTBOX_DIR)
-      transport = new FileTransport({ dir, messageIdDomain })
-      transportDescription = `.eml files in ${dir} (set INKSTREAM_SMTP_URL to send)`
-    }
+    const { transport, description: transportDescription } = createTransport(config, messageIdDomain)
     closers.push(() => transport.close())
     const ledger = new SqliteSendLedger(db, { clock })
     closers.push(() => ledger.close())
@@ -170,34 +154,10 @@ export async function createApp(
     // What campaigns and triggers both need to render, track and send a message.
     const delivery = { renderer, transport, suppressions, codec, publicUrl, clock, logger }
     const runner = new CampaignRunner({ ledger, ...delivery })
-    /** A recipient's address (the `email` trait). A profile that cannot be read now must not be
-     *  skipped for good: this throws, so the campaign run or trigger job fails and can be retried. */
-    const profileEmail = async (workspaceId: string, userId: string): Promise<string | undefined> => {
-      const read = await profileReader.read(workspaceId, userId, { timeoutMs: 5000 })
-      if (read.outcome === 'timeout' || read.outcome === 'error')
-        throw new InkError(
-          'INK_ERR_INTERNAL',
-          `the profile of "${userId}" could not be read (${read.outcome})`,
-        )
-      const email = read.traits?.email
-      return typeof email === 'string' ? email : undefined
-    }
+    const { requireEmail, lookupEmail } = emailLookups(profileReader)
     const audience = new ProfileAudienceResolver({
-      segmentMembers: async (workspaceId, segment) => {
-        if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
-        const userIds: string[] = []
-        for (let after: string | undefined; ; ) {
-          const page = await segments.members(workspaceId, segment, {
-            ...(after === undefined ? {} : { after }),
-            limit: 1000,
-          })
-          // Anonymous members (no userId) have no profile address to send to.
-          for (const m of page) if (m.userId !== null) userIds.push(m.userId)
-          if (page.length < 1000) return userIds
-          after = page[page.length - 1]!.profileId
-        }
-      },
-      lookupEmail: profileEmail,
+      segmentMembers: segmentMembersOf(segments),
+      lookupEmail: requireEmail,
     })
     const campaigns = new CampaignService({
       store: campaignStore,
@@ -215,7 +175,7 @@ export async function createApp(
       triggerDispatcher = new TriggerDispatcher({
         store: triggers,
         ...delivery,
-        lookupEmail: profileEmail,
+        lookupEmail: requireEmail,
         isMember: async (workspaceId, segmentId, userId, profileId) => {
           // The event's profile may have been merged into another one since.
           const current =
@@ -272,11 +232,7 @@ export async function createApp(
         suppressions,
         clock,
         // The recipient of a link is a userId; its address is the profile's `email` trait.
-        lookupEmail: async (workspaceId, recipient) => {
-          const read = await profileReader.read(workspaceId, recipient, { timeoutMs: 1000 })
-          const email = read.traits?.email
-          return typeof email === 'string' ? email : undefined
-        },
+        lookupEmail,
       },
       templates: {
         templates,
@@ -325,14 +281,4 @@ export async function createApp(
     for (const close of closers.reverse()) await close()
     throw err
   }
-}
-
-/** Right-hand side of Message-IDs: the sender's domain, else the public URL's host, else a fixed one. */
-export function messageIdDomainFor(from: string | undefined, publicUrl: string): string {
-  const parsed = from === undefined ? undefined : parseMailbox(from)
-  const candidates = [
-    parsed?.ok ? parsed.mailbox.address.split('@').pop() : undefined,
-    new URL(publicUrl).hostname,
-  ]
-  return candidates.find((d) => d !== undefined && isDomainName(d)) ?? 'inkstream.localhost'
 }

@@ -6,28 +6,16 @@
  * writes the message to its outbox. The api process reads the profile back.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import pg from 'pg'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { tempDir } from '../helpers/app.ts'
 import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
-import { PG_URL, pgSkip } from '../helpers/pg.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 import { type ServerProcess, startServerProcess, testKey } from '../helpers/server-process.ts'
 
 const skip = (await kafkaMissing()) || (await pgSkip())
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -35,10 +23,7 @@ test('api + sender in one process, collector + processor in another: a trigger f
   skip,
   timeout: 120_000,
 }, async (t) => {
-  const database = `ink_e2e_${randomBytes(5).toString('hex')}`
-  await adminQuery(`CREATE DATABASE ${database}`)
-  const url = new URL(PG_URL)
-  url.pathname = `/${database}`
+  const database = await freshDatabase()
   const writeKey = testKey('wk')
   const adminKey = testKey('ak')
   const ingestDir = tempDir('inkstream-roles-in-')
@@ -47,7 +32,7 @@ test('api + sender in one process, collector + processor in another: a trigger f
     INKSTREAM_KAFKA_BROKERS: kafkaBrokers().join(','),
     INKSTREAM_KAFKA_TOPIC: KafkaEventLog.uniqueTopic('inkstream-roles'),
     INKSTREAM_KAFKA_PARTITIONS: '2',
-    INKSTREAM_DATABASE_URL: url.href,
+    INKSTREAM_DATABASE_URL: database.url,
     INKSTREAM_FROM: 'Shop <news@shop.example.com>',
   }
   const servers: ServerProcess[] = []
@@ -58,7 +43,7 @@ test('api + sender in one process, collector + processor in another: a trigger f
         await s.exited
       }
     }
-    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await database.drop()
     rmSync(ingestDir, { recursive: true, force: true })
     rmSync(sendDir, { recursive: true, force: true })
   })

@@ -9,11 +9,9 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
 import { openPg } from '../../src/db/pg.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
@@ -22,7 +20,7 @@ import { PgProfileStore } from '../../src/profiles/pg-profile-store.ts'
 import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { tempDir } from '../helpers/app.ts'
 import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
-import { PG_URL, pgSkip } from '../helpers/pg.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 import { readMetric, type ServerProcess, startServerProcess, testKey } from '../helpers/server-process.ts'
 
 const run = promisify(execFile)
@@ -36,26 +34,13 @@ const RATE = 2500
 
 const skip = (await kafkaMissing()) || (await pgSkip())
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarted mid-stream, every acknowledged event applied exactly once', {
   skip,
   timeout: 900_000,
 }, async (t) => {
-  const database = `ink_e2e_${randomBytes(5).toString('hex')}`
-  await adminQuery(`CREATE DATABASE ${database}`)
-  const url = new URL(PG_URL)
-  url.pathname = `/${database}`
+  const database = await freshDatabase()
   const topic = KafkaEventLog.uniqueTopic('inkstream-e2e')
   const writeKey = testKey('wk')
   const adminKey = testKey('ak')
@@ -64,7 +49,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
     INKSTREAM_KAFKA_BROKERS: kafkaBrokers().join(','),
     INKSTREAM_KAFKA_TOPIC: topic,
     INKSTREAM_KAFKA_PARTITIONS: String(PARTITIONS),
-    INKSTREAM_DATABASE_URL: url.href,
+    INKSTREAM_DATABASE_URL: database.url,
   }
   const servers: ServerProcess[] = []
   const start = async (role: string) => {
@@ -79,7 +64,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
         await s.exited
       }
     }
-    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await database.drop()
     rmSync(dataDir, { recursive: true, force: true })
   })
 
@@ -211,7 +196,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
   }
   t.diagnostic(`caught up ${Date.now() - began} ms after the start`)
 
-  const pool = openPg(url.href, { max: 4 })
+  const pool = openPg(database.url, { max: 4 })
   try {
     const store = new PgProfileStore(pool)
     const reader = new ProfileReader({

@@ -65,3 +65,12 @@ export async function freshSchema(): Promise<PgSchema> {
     },
   }
 }
+
+/** A database of its own (for tests that start server processes): its URL, and drop() to remove it. */
+export async function freshDatabase(prefix = 'ink_e2e'): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`
+  await admin(`CREATE DATABASE ${name}`)
+  const url = new URL(PG_URL)
+  url.pathname = `/${name}`
+  return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {}) }
+}

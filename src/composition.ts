@@ -1,0 +1,93 @@
+/**
+ * Pieces both composition roots (app.ts, embedded; app-scale-out.ts, Kafka/PostgreSQL) wire the
+ * same way whatever the backends: the mail transport from config, a segment's sendable members,
+ * and a recipient's address from the profile reader.
+ */
+import { join } from 'node:path'
+import { type Config, parseSmtpUrl } from './config.ts'
+import { InkError, notFound } from './core/errors.ts'
+import { FileTransport } from './delivery/file-transport.ts'
+import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
+import { SmtpTransport } from './delivery/smtp-transport.ts'
+import type { Transport } from './delivery/transport.ts'
+import type { ProfileReader } from './profiles/profile-reader.ts'
+import type { SegmentStore } from './segments/segment-store.ts'
+
+/** Folder of the .eml files campaigns write when no INKSTREAM_SMTP_URL is set. */
+export const OUTBOX_DIR = 'outbox'
+
+/** SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox, with a line saying which. */
+export function createTransport(
+  config: Config,
+  messageIdDomain: string,
+): { transport: Transport; description: string } {
+  if (config.smtpUrl !== undefined) {
+    const smtp = parseSmtpUrl(config.smtpUrl)
+    if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
+    return {
+      transport: new SmtpTransport({ ...smtp.options, messageIdDomain }),
+      description: `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}`,
+    }
+  }
+  const dir = join(config.dataDir, OUTBOX_DIR)
+  return {
+    transport: new FileTransport({ dir, messageIdDomain }),
+    description: `.eml files in ${dir} (set INKSTREAM_SMTP_URL to send)`,
+  }
+}
+
+/** The userIds of a segment's members, every page; 404 for a segment that does not exist. */
+export function segmentMembersOf(
+  segments: Pick<SegmentStore, 'get' | 'members'>,
+): (workspaceId: string, segment: string) => Promise<string[]> {
+  return async (workspaceId, segment) => {
+    if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
+    const userIds: string[] = []
+    for (let after: string | undefined; ; ) {
+      const page = await segments.members(workspaceId, segment, {
+        ...(after === undefined ? {} : { after }),
+        limit: 1000,
+      })
+      // Anonymous members (no userId) have no profile address to send to.
+      for (const m of page) if (m.userId !== null) userIds.push(m.userId)
+      if (page.length < 1000) return userIds
+      after = page[page.length - 1]!.profileId
+    }
+  }
+}
+
+/** A recipient's address (the `email` trait), read through the profile reader. */
+export function emailLookups(reader: Pick<ProfileReader, 'read'>): {
+  /** For sends: a profile that cannot be read now must not be skipped for good, so this throws. */
+  requireEmail(workspaceId: string, userId: string): Promise<string | undefined>
+  /** For the unsubscribe route: best effort, undefined when unreadable. */
+  lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+} {
+  return {
+    async requireEmail(workspaceId, userId) {
+      const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
+      if (read.outcome === 'timeout' || read.outcome === 'error')
+        throw new InkError(
+          'INK_ERR_INTERNAL',
+          `the profile of "${userId}" could not be read (${read.outcome})`,
+        )
+      const email = read.traits?.email
+      return typeof email === 'string' ? email : undefined
+    },
+    async lookupEmail(workspaceId, userId) {
+      const read = await reader.read(workspaceId, userId, { timeoutMs: 1000 })
+      const email = read.traits?.email
+      return typeof email === 'string' ? email : undefined
+    },
+  }
+}
+
+/** Right-hand side of Message-IDs: the sender's domain, else the public URL's host, else a fixed one. */
+export function messageIdDomainFor(from: string | undefined, publicUrl: string): string {
+  const parsed = from === undefined ? undefined : parseMailbox(from)
+  const candidates = [
+    parsed?.ok ? parsed.mailbox.address.split('@').pop() : undefined,
+    new URL(publicUrl).hostname,
+  ]
+  return candidates.find((d) => d !== undefined && isDomainName(d)) ?? 'inkstream.localhost'
+}
