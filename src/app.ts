@@ -65,7 +65,6 @@ export interface App {
   close(): Promise<void>
 }
 
-
 /** The store: profiles, identities, dedupe, processor offsets, templates, workspaces. */
 export const DATABASE_FILE = 'inkstream.db'
 /**
