@@ -30,6 +30,12 @@ const MIGRATIONS = [
    ) WITHOUT ROWID;`,
   // One message per address per campaign: profiles sharing an address are found by it.
   'CREATE INDEX send_ledger_by_email ON send_ledger (workspace_id, campaign_id, email);',
+  // Without statistics SQLite preferred the primary key (workspace_id, campaign_id) for
+  // addressTaken: a scan of the whole campaign per recipient, quadratic over a campaign (a 100k run
+  // slowed to ~80 recipients/s past 80k). With state in the index the lookup is covered by it, and
+  // the query names it (INDEXED BY), so a plan change is an error, not a slow campaign.
+  `DROP INDEX send_ledger_by_email;
+   CREATE INDEX send_ledger_by_email_state ON send_ledger (workspace_id, campaign_id, email, state);`,
 ]
 
 interface Row {
@@ -93,7 +99,8 @@ export class SqliteSendLedger implements SendLedger {
         'SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? GROUP BY state',
       ),
       addressTaken: db.prepare(
-        `SELECT 1 FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? AND email = ? AND recipient <> ?
+        `SELECT 1 FROM send_ledger INDEXED BY send_ledger_by_email_state
+         WHERE workspace_id = ? AND campaign_id = ? AND email = ? AND recipient <> ?
          AND state IN ('sending', 'sent', 'unknown') LIMIT 1`,
       ),
     }

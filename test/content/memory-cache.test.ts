@@ -27,6 +27,23 @@ describe('MemoryCache', () => {
     await cache.close()
   })
 
+  test('under churn (sets, deletes and reads past the bound) exactly the most recently used entries stay', async () => {
+    const cache = new MemoryCache({ maxEntries: 100 })
+    for (let i = 0; i < 5000; i++) {
+      await cache.set(`k${i}`, i, 60_000, 0)
+      if (i % 3 === 0) await cache.delete(`k${i - 1}`)
+      if (i % 7 === 0) await cache.get('k0') // k0 is read often, so it is never the least recent
+    }
+    assert.equal(cache.size, 100)
+    assert.equal((await cache.get('k0'))?.value, 0)
+    // The rest: the newest keys, minus the ones deleted (i - 1 for each i divisible by 3).
+    const expected: number[] = []
+    for (let i = 4999; expected.length < 99; i--) if ((i + 1) % 3 !== 0) expected.push(i)
+    for (const i of expected) assert.equal((await cache.get(`k${i}`))?.value, i, `k${i}`)
+    assert.equal(await cache.get(`k${expected.at(-1)! - 1}`), undefined)
+    await cache.close()
+  })
+
   test('freshness and the stale window follow the injected clock', async () => {
     const clock = manualClock()
     const cache = new MemoryCache({ clock })

@@ -1,8 +1,10 @@
 /**
- * In-process Cache: a Map kept in least-recently-used order, bounded by entry count, with per-entry
- * TTL plus stale window. Expired entries are dropped lazily (on read, or when the bound evicts them),
- * so the cache owns no timer.
+ * In-process Cache: an LRU (lru-cache: a doubly linked list over preallocated slots, so a get or an
+ * eviction is O(1) whatever was deleted before), bounded by entry count, with per-entry TTL plus
+ * stale window. Expired entries are dropped lazily (on read, or when the bound evicts them), so the
+ * cache owns no timer.
  */
+import { LRUCache } from 'lru-cache'
 import type { Clock } from '../../core/types.ts'
 import { systemClock } from '../../core/types.ts'
 import type { Cache, CacheEntry } from './cache.ts'
@@ -19,16 +21,17 @@ interface Stored extends CacheEntry {
 }
 
 export class MemoryCache implements Cache {
-  readonly #entries = new Map<string, Stored>()
-  readonly #maxEntries: number
+  readonly #entries: LRUCache<string, Stored>
   readonly #clock: Clock
   #closed = false
 
   constructor(opts: MemoryCacheOptions = {}) {
-    this.#maxEntries = opts.maxEntries ?? 10_000
-    if (!Number.isInteger(this.#maxEntries) || this.#maxEntries < 1) {
-      throw new RangeError(`maxEntries must be a positive integer, got ${this.#maxEntries}`)
+    const maxEntries = opts.maxEntries ?? 10_000
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`)
     }
+    // Expiry is ours (the injected clock decides it); lru-cache only keeps the order and the bound.
+    this.#entries = new LRUCache<string, Stored>({ max: maxEntries })
     this.#clock = opts.clock ?? systemClock
   }
 
@@ -39,11 +42,12 @@ export class MemoryCache implements Cache {
 
   async get(key: string): Promise<CacheEntry | undefined> {
     this.#assertOpen()
-    const stored = this.#entries.get(key)
+    const stored = this.#entries.get(key) // marks it most recently used
     if (stored === undefined) return undefined
-    this.#entries.delete(key)
-    if (this.#clock.now() >= stored.retainUntil) return undefined
-    this.#entries.set(key, stored) // re-insert: most recently used
+    if (this.#clock.now() >= stored.retainUntil) {
+      this.#entries.delete(key)
+      return undefined
+    }
     return { value: stored.value, storedAt: stored.storedAt, expiresAt: stored.expiresAt }
   }
 
@@ -53,13 +57,7 @@ export class MemoryCache implements Cache {
     assertDuration('staleMs', staleMs)
     const storedAt = this.#clock.now()
     const expiresAt = storedAt + ttlMs
-    this.#entries.delete(key)
     this.#entries.set(key, { value, storedAt, expiresAt, retainUntil: expiresAt + staleMs })
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done) break
-      this.#entries.delete(oldest.value)
-    }
   }
 
   async delete(key: string): Promise<void> {
