@@ -42,13 +42,13 @@ const linesArb = fc
 
 describe('encodeQuotedPrintable', () => {
   test('encodes =, non-ASCII and whitespace before a line break; keeps printable ASCII', () => {
-    assert.equal(encodeQuotedPrintable('a=b ü \t\nx').toString('latin1'), 'a=3Db =C3=BC =09\r\nx')
+    assert.equal(encodeQuotedPrintable('a=b ü \t\nx'), 'a=3Db =C3=BC =09\r\nx')
   })
 
   test('every output line is at most 76 characters, holds only printable ASCII and never ends in whitespace', () => {
     fc.assert(
       fc.property(linesArb, (text) => {
-        const out = encodeQuotedPrintable(text).toString('latin1')
+        const out = encodeQuotedPrintable(text)
         for (const line of out.split('\r\n')) {
           if (line.length > 76) return false
           if (/[ \t]$/.test(line)) return false
@@ -60,8 +60,40 @@ describe('encodeQuotedPrintable', () => {
     )
   })
 
+  test('decoded, the output is the UTF-8 of the text with CRLF line breaks (lone surrogates as U+FFFD)', () => {
+    // A decoder written here: soft breaks removed, each =XX one byte, every other character itself.
+    const decode = (qp: string): Buffer => {
+      const body = qp.replace(/=\r\n/g, '')
+      const bytes: number[] = []
+      for (let i = 0; i < body.length; i++) {
+        if (body[i] === '=') {
+          assert.match(body.slice(i + 1, i + 3), /^[0-9A-F]{2}$/)
+          bytes.push(Number.parseInt(body.slice(i + 1, i + 3), 16))
+          i += 2
+        } else bytes.push(body.charCodeAt(i))
+      }
+      return Buffer.from(bytes)
+    }
+    const anyText = fc
+      .array(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 120 }),
+          linesArb,
+          fc.constantFrom('\ud800', '\udfffx', '😀', '=', ' '.repeat(80), 'é'.repeat(40), '\x00\x7f'),
+        ),
+        { maxLength: 12 },
+      )
+      .map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(anyText, (text) =>
+        decode(encodeQuotedPrintable(text)).equals(Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'utf8')),
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
   test('a long line is soft-broken without splitting an =XX escape', () => {
-    const out = encodeQuotedPrintable('é'.repeat(100)).toString('latin1')
+    const out = encodeQuotedPrintable('é'.repeat(100))
     for (const line of out.split('\r\n')) assert.match(line, /^(=C3|=A9)*=?$/)
   })
 })
