@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
+import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignService } from './campaign-service.ts'
@@ -54,6 +55,7 @@ function parseId(value: string): string {
 }
 
 export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesDeps): Promise<void> {
+  refuseNulCharacters(app)
   const view = async (wsId: string, c: CampaignDefinition) => ({
     ...c,
     progress: await deps.service.progress(wsId, c),

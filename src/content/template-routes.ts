@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
+import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
@@ -82,6 +83,7 @@ export const toTemplateInput = (b: z.output<typeof templateBody>): TemplateInput
 })
 
 export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesDeps): Promise<void> {
+  refuseNulCharacters(app)
   const { templates, renderer, workspaces } = deps
   const ws = (req: FastifyRequest) => adminWorkspace(req, workspaces).id
   type IdParams = { Params: { id: string } }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { notFound } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
+import { refuseNulCharacters } from '../http/admin-body.ts'
 import { materialize } from '../pipeline/computed-traits.ts'
 import type { TraitDef } from '../pipeline/traits-config.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -18,6 +19,7 @@ export interface ProfileRoutesDeps {
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null)
 
 export async function profileRoutes(app: FastifyInstance, deps: ProfileRoutesDeps): Promise<void> {
+  refuseNulCharacters(app)
   const { store, workspaces, traits, clock } = deps
   app.get<{ Params: { id: string }; Querystring: { by?: string } }>('/v1/profiles/:id', async (req) => {
     const ws = adminWorkspace(req, workspaces)

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import { InkError, notFound } from '../core/errors.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
+import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { SegmentDef, SegmentStore } from './segment-store.ts'
 
@@ -42,6 +43,7 @@ function limitOf(raw: string | undefined): number {
 }
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDeps): Promise<void> {
+  refuseNulCharacters(app)
   const { segments, workspaces } = deps
 
   app.put<{ Params: { id: string }; Body: unknown }>('/v1/segments/:id', async (req) => {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { InkError, notFound } from '../core/errors.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
+import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { parseTrigger, type TriggerDef } from './trigger-def.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -24,6 +25,7 @@ const view = ({ workspaceId: _ws, triggerId, updatedAt, ...def }: TriggerDef) =>
 })
 
 export async function triggerRoutes(app: FastifyInstance, deps: TriggerRoutesDeps): Promise<void> {
+  refuseNulCharacters(app)
   const { triggers, workspaces } = deps
 
   app.put<{ Params: { id: string }; Body: unknown }>('/v1/triggers/:id', async (req) => {
