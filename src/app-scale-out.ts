@@ -8,8 +8,8 @@
  *   as the topic has partitions; Kafka shares the partitions among them.
  * - api: the admin API (templates, segments, profiles, campaigns, triggers) and the tracking routes
  *   (/c /p /u); a campaign started through it runs in that process.
- * - sender: sends due trigger jobs (found by polling PostgreSQL every second: batch reports do not
- *   cross processes) and resumes campaigns a stopped process left running.
+ * - sender: sends trigger jobs as processors commit them (PostgreSQL LISTEN/NOTIFY, with a 1 s poll
+ *   for due times and as a fallback) and resumes campaigns a stopped process left running.
  *
  * Every process serves /metrics and /healthz on its port. app.ts composes the embedded mode.
  */
@@ -236,6 +236,13 @@ export async function createScaleOutApp(
       })
       await dispatcher.start()
       closers.push(() => dispatcher.close())
+      // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the
+      // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
+      const stopListening = await d.triggers.listen((dueAt) => dispatcher.wake(dueAt), {
+        onError: (err) =>
+          logger.warn({ err }, 'trigger job notifications lost; polling every second until they are back'),
+      })
+      closers.push(stopListening)
       void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
     }
     const lag = async () => {

@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Admin,
+  type EachBatchPayload,
   Kafka,
   type KafkaConfig,
   type Consumer as KafkaConsumer,
@@ -217,36 +218,45 @@ export class KafkaEventLog implements EventLog {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-          const records: LogRecord[] = batch.messages.map((m) => ({
-            partition: batch.partition,
-            offset: Number(m.offset) + 1,
-            event: JSON.parse(m.value?.toString('utf8') ?? 'null') as InkEvent,
-          }))
-          for (let i = 0; i < records.length && !stopped; ) {
-            if (!isRunning() || isStale()) return
-            const chunk = records.slice(i, i + maxBatch)
-            try {
-              if (assigned) {
-                await opts.onAssigned?.()
-                assigned = false
-              }
-              await handler(chunk)
-            } catch (err) {
-              opts.onError?.(err)
-              await heartbeat().catch(() => {})
-              await new Promise((r) => setTimeout(r, 500))
-              continue
-            }
-            const last = chunk[chunk.length - 1]!
-            if (owned.has(batch.partition)) pending.set(batch.partition, last.offset)
-            resolveOffset(String(last.offset - 1))
-            i += chunk.length
-            await commit(false)
-            await heartbeat()
-          }
+        eachBatch: (payload) => {
+          const handling = eachBatch(payload)
+          inFlight = handling
+          return handling.finally(() => {
+            if (inFlight === handling) inFlight = undefined
+          })
         },
       })
+    }
+    // The batch being handled, so close() can let it finish and commit it before stopping.
+    let inFlight: Promise<void> | undefined
+    const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
+      const records: LogRecord[] = batch.messages.map((m) => ({
+        partition: batch.partition,
+        offset: Number(m.offset) + 1,
+        event: JSON.parse(m.value?.toString('utf8') ?? 'null') as InkEvent,
+      }))
+      for (let i = 0; i < records.length && !stopped; ) {
+        if (!isRunning() || isStale()) return
+        const chunk = records.slice(i, i + maxBatch)
+        try {
+          if (assigned) {
+            await opts.onAssigned?.()
+            assigned = false
+          }
+          await handler(chunk)
+        } catch (err) {
+          opts.onError?.(err)
+          await heartbeat().catch(() => {})
+          await new Promise((r) => setTimeout(r, 500))
+          continue
+        }
+        const last = chunk[chunk.length - 1]!
+        if (owned.has(batch.partition)) pending.set(batch.partition, last.offset)
+        resolveOffset(String(last.offset - 1))
+        i += chunk.length
+        await commit(false)
+        await heartbeat()
+      }
     }
     let started = run().catch((err) => opts.onError?.(err))
     // With commitIntervalMs, the last batch's offsets would wait for the next batch: commit them
@@ -262,9 +272,11 @@ export class KafkaEventLog implements EventLog {
         clearInterval(idleCommit)
         clearTimeout(restart)
         await started
-        // stop() waits for the batch in flight; then what it handled is committed.
-        await consumer.stop().catch((err) => opts.onError?.(err))
+        // The batch in flight ends at its next chunk (stopped); what it handled is committed while
+        // the consumer is still a member of the group (after stop() kafkajs refuses to commit).
+        await inFlight?.catch(() => {})
         await commit(true).catch((err) => opts.onError?.(err))
+        await consumer.stop().catch((err) => opts.onError?.(err))
         await consumer.disconnect()
         this.#consumers.delete(handle)
       },

@@ -40,12 +40,23 @@ export function migratePgTriggers(pool: PgPool): Promise<void> {
   return migratePg(pool, 'pg-triggers', MIGRATIONS)
 }
 
+/**
+ * The NOTIFY channel that tells sender processes new jobs were committed (payload: the earliest
+ * due_at, epoch ms). Named after the schema, so deployments (and tests) sharing a database do not
+ * wake each other; hashed, so it is always a valid channel name (at most 63 bytes).
+ */
+export const JOBS_CHANNEL_SQL = "'ink_jobs_' || left(md5(current_schema()), 16)"
+
+/** Inserts the jobs and, if any was new, notifies the channel; NOTIFY is delivered at COMMIT. */
 const INSERT_JOBS = `
-  INSERT INTO trigger_jobs (workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event,
-    state, created_at, updated_at)
-  SELECT j.*, 'pending', $9::bigint, $9::bigint
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::json[]) AS j
-  ON CONFLICT DO NOTHING`
+  WITH inserted AS (
+    INSERT INTO trigger_jobs (workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event,
+      state, created_at, updated_at)
+    SELECT j.*, 'pending', $9::bigint, $9::bigint
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::json[]) AS j
+    ON CONFLICT DO NOTHING
+    RETURNING due_at)
+  SELECT pg_notify(${JOBS_CHANNEL_SQL}, min(due_at)::text) FROM inserted HAVING count(*) > 0`
 
 const CANCEL_JOBS = `
   UPDATE trigger_jobs t SET state = 'cancelled', updated_at = $6::bigint
