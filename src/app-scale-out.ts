@@ -34,6 +34,7 @@ import { templateRoutes } from './content/template-routes.ts'
 import { InkError } from './core/errors.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openPg, type PgPool } from './db/pg.ts'
+import { PgProcessLease } from './db/pg-lease.ts'
 import { PgSuppressionStore } from './delivery/pg-suppression-store.ts'
 import { loadPgTokenKeys } from './delivery/pg-token-keys.ts'
 import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
@@ -313,13 +314,19 @@ async function composeDelivery(o: {
   closers: (() => Promise<void> | void)[]
 }): Promise<Delivery> {
   const { config, pool, clock, logger, metrics, traits, closers } = o
+  // This process's liveness for the others: sends it claims carry the lease's key, so a starting
+  // sender recovers only the sends of processes that are gone; campaigns run under its locks.
+  const lease = await PgProcessLease.open(pool, {
+    onError: (err) => logger.error({ err }, 'process lease connection lost; reconnecting'),
+  })
+  closers.push(() => lease.close())
   const profiles = new PgProfileStore(pool, { clock })
   const segments = new PgSegmentStore(pool, { clock })
   const templates = new PgTemplateStore(pool, { clock })
-  const triggers = new PgTriggerStore(pool, { clock })
+  const triggers = new PgTriggerStore(pool, { clock, owner: lease })
   const suppressions = new PgSuppressionStore(pool, { clock })
   const campaignStore = new PgCampaignStore(pool, { clock })
-  const ledger = new PgSendLedger(pool, { clock })
+  const ledger = new PgSendLedger(pool, { clock, owner: lease })
   for (const s of [profiles, segments, templates, triggers, suppressions, campaignStore, ledger])
     closers.push(() => s.close())
   const content = loadContentConfig(config.contentFile, process.env)
@@ -369,6 +376,7 @@ async function composeDelivery(o: {
     renderer,
     defaultFrom: config.from,
     logger,
+    locks: lease,
   })
   closers.push(() => campaigns.close())
   return {

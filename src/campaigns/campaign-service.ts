@@ -18,6 +18,13 @@ export interface CampaignServiceDeps {
   /** INKSTREAM_FROM: the sender of campaigns that set none. */
   defaultFrom: string | undefined
   logger: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
+  /**
+   * With several processes on one database (scale-out): a lock per campaign, held while this
+   * process runs it (PgProcessLease), so a campaign runs in one process at a time and a starting
+   * sender does not resume a campaign another live process is sending. Without it (one process),
+   * the in-process check is enough.
+   */
+  locks?: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> }
 }
 
 export interface CampaignProgress extends StateCounts {
@@ -69,8 +76,23 @@ export class CampaignService {
       throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is already running`)
     const active: Active = { controller: new AbortController(), done: Promise.resolve() }
     this.#active.set(k, active)
-    await this.deps.store.markRunning(workspaceId, id, compiled.version)
-    active.done = this.#run(workspaceId, { ...campaign, templateVersion: compiled.version }, from, active)
+    const lock = `inkstream.campaign\n${k}`
+    try {
+      if (this.deps.locks && !(await this.deps.locks.tryHold(lock)))
+        throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is running in another process`)
+      await this.deps.store.markRunning(workspaceId, id, compiled.version)
+    } catch (err) {
+      this.#active.delete(k)
+      if (!(err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING'))
+        await this.deps.locks?.release(lock)
+      throw err
+    }
+    active.done = this.#run(
+      workspaceId,
+      { ...campaign, templateVersion: compiled.version },
+      from,
+      active,
+    ).finally(() => this.deps.locks?.release(lock))
     return (await this.deps.store.get(workspaceId, id)) ?? campaign
   }
 
@@ -138,6 +160,8 @@ export class CampaignService {
       try {
         await this.start(workspaceId, id)
       } catch (err) {
+        // Another live process is sending it (scale-out): not interrupted, nothing to do.
+        if (err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING') continue
         this.deps.logger.warn({ err, campaign: id }, 'an interrupted campaign could not be resumed')
         await this.deps.store
           .markFinished(workspaceId, id, 'failed', err instanceof Error ? err.message : String(err))

@@ -7,6 +7,7 @@
 import { InkError } from '../core/errors.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migratePg, type PgPool, toInt } from '../db/pg.ts'
+import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
 import {
   emptyCounts,
   type FinalState,
@@ -32,6 +33,8 @@ const MIGRATIONS = [
    );`,
   // One message per address per campaign: profiles sharing an address are found by it.
   'CREATE INDEX send_ledger_by_email ON send_ledger (workspace_id, campaign_id, email);',
+  // The lease key (db/pg-lease.ts) of the process that claimed a row still `sending`.
+  'ALTER TABLE send_ledger ADD COLUMN owner_key bigint;',
 ]
 
 interface Row {
@@ -67,9 +70,17 @@ export class PgSendLedger implements SendLedger {
   readonly #ready: Promise<void>
   #closed = false
 
-  constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
+  readonly #owner: string | null
+
+  /**
+   * `owner`: this process's lease. Its key is stamped on every claim, and recoverInterrupted then
+   * leaves alone the rows of processes still alive. Without one (a single sender), every row left
+   * `sending` counts as interrupted.
+   */
+  constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner } = {}) {
     this.#pool = pool
     this.#clock = opts.clock ?? systemClock
+    this.#owner = opts.owner?.key ?? null
     this.#ready = migratePg(pool, 'pg-send-ledger', MIGRATIONS)
     this.#ready.catch(() => {})
   }
@@ -102,8 +113,19 @@ export class PgSendLedger implements SendLedger {
 
   async #insert(key: LedgerKey, email: string, messageId: string, state: SendState, detail: string | null) {
     const { count } = await this.#query(
-      `INSERT INTO send_ledger (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8) ON CONFLICT DO NOTHING`,
-      [key.workspaceId, key.campaignId, key.recipient, email, state, messageId, detail, this.#clock.now()],
+      `INSERT INTO send_ledger (${COLUMNS}, owner_key) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)
+       ON CONFLICT DO NOTHING`,
+      [
+        key.workspaceId,
+        key.campaignId,
+        key.recipient,
+        email,
+        state,
+        messageId,
+        detail,
+        this.#clock.now(),
+        state === 'sending' ? this.#owner : null,
+      ],
     )
     return count === 1
   }
@@ -158,7 +180,7 @@ export class PgSendLedger implements SendLedger {
       `WITH r AS (
          UPDATE send_ledger SET state = 'unknown', updated_at = $3,
            detail = 'interrupted between claim and the transport answer; not resent'
-         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'sending'
+         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'sending' AND ${ownerGone('owner_key')}
          RETURNING recipient)
        SELECT recipient FROM r ORDER BY recipient`,
       [workspaceId, campaignId, this.#clock.now()],

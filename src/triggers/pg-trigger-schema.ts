@@ -34,6 +34,8 @@ const MIGRATIONS = [
    CREATE INDEX trigger_jobs_sending ON trigger_jobs (workspace_id, job_id) WHERE state = 'sending';
    CREATE INDEX trigger_jobs_by_profile ON trigger_jobs (workspace_id, trigger_id, profile_id, state);
    CREATE INDEX trigger_jobs_sent ON trigger_jobs (workspace_id, trigger_id, user_id, sent_at);`,
+  // The lease key (db/pg-lease.ts) of the process that claimed a job still `sending`.
+  'ALTER TABLE trigger_jobs ADD COLUMN owner_key bigint;',
 ]
 
 export function migratePgTriggers(pool: PgPool): Promise<void> {

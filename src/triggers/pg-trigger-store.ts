@@ -6,6 +6,7 @@
 import pg from 'pg'
 import { type Clock, systemClock } from '../core/types.ts'
 import { type PgPool, pgJson, pgText, toInt, toIntOrNull } from '../db/pg.ts'
+import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
 import { JOBS_CHANNEL_SQL, migratePgTriggers } from './pg-trigger-schema.ts'
 import type { TriggerDef, TriggerInput } from './trigger-def.ts'
 import type { JobFinalState, JobState, StoredJob } from './trigger-jobs.ts'
@@ -62,9 +63,17 @@ export class PgTriggerStore implements TriggerStore {
   readonly #clock: Clock
   readonly #ready: Promise<void>
 
-  constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
+  readonly #owner: string | null
+
+  /**
+   * `owner`: this process's lease. Its key is stamped on every claim, and recoverInterrupted then
+   * leaves alone the jobs of senders still alive. Without one (a single sender), every job left
+   * `sending` counts as interrupted.
+   */
+  constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner } = {}) {
     this.#pool = pool
     this.#clock = opts.clock ?? systemClock
+    this.#owner = opts.owner?.key ?? null
     this.#ready = migratePgTriggers(pool)
     this.#ready.catch(() => {})
   }
@@ -143,9 +152,9 @@ export class PgTriggerStore implements TriggerStore {
 
   async claim(workspaceId: string, jobId: string): Promise<boolean> {
     const { count } = await this.#query(
-      `UPDATE trigger_jobs SET state = 'sending', updated_at = $1
+      `UPDATE trigger_jobs SET state = 'sending', updated_at = $1, owner_key = $4
        WHERE workspace_id = $2 AND job_id = $3 AND state = 'pending'`,
-      [this.#clock.now(), workspaceId, jobId],
+      [this.#clock.now(), workspaceId, jobId, this.#owner],
     )
     return count === 1
   }
@@ -171,7 +180,7 @@ export class PgTriggerStore implements TriggerStore {
   async recoverInterrupted(): Promise<number> {
     const { count } = await this.#query(
       `UPDATE trigger_jobs SET state = 'unknown', detail = 'interrupted while sending', updated_at = $1
-       WHERE state = 'sending'`,
+       WHERE state = 'sending' AND ${ownerGone('owner_key')}`,
       [this.#clock.now()],
     )
     return count

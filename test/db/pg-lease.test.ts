@@ -1,0 +1,221 @@
+/**
+ * Several sender processes on one database: a process recovers only the sends of processes that
+ * are gone, and a campaign runs in one process at a time (PgProcessLease, db/pg-lease.ts). Each
+ * "process" here is a pool and a lease of its own; closing a lease is what a process's death does
+ * to its session.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import pg from 'pg'
+import { CampaignService } from '../../src/campaigns/campaign-service.ts'
+import { PgCampaignStore } from '../../src/campaigns/pg-campaign-store.ts'
+import { PgSendLedger } from '../../src/campaigns/pg-send-ledger.ts'
+import { InkError } from '../../src/core/errors.ts'
+import { inTransaction } from '../../src/db/pg.ts'
+import { ownerGone, PgProcessLease } from '../../src/db/pg-lease.ts'
+import { applyJobOps } from '../../src/triggers/pg-trigger-schema.ts'
+import { PgTriggerStore } from '../../src/triggers/pg-trigger-store.ts'
+import { freshSchema, PG_URL, type PgSchema, pgSkip } from '../helpers/pg.ts'
+
+const skip = await pgSkip()
+
+async function processes(schema: PgSchema, n: number) {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const pool = schema.connect()
+      const lease = await PgProcessLease.open(pool)
+      return { pool, lease }
+    }),
+  )
+}
+
+const key = (recipient: string) => ({ workspaceId: 'w', campaignId: 'c', recipient })
+
+describe('PgProcessLease', { skip }, () => {
+  test('ownerGone is false exactly for the keys of open leases', async () => {
+    const schema = await freshSchema()
+    try {
+      const [a, b] = await processes(schema, 2)
+      const pool = schema.connect()
+      await pool.query('CREATE TABLE claims (name text, owner_key bigint)')
+      await pool.query('INSERT INTO claims VALUES ($1, $2), ($3, $4), ($5, NULL), ($6, $7)', [
+        'a',
+        a!.lease.key,
+        'b',
+        b!.lease.key,
+        'legacy',
+        'never',
+        '-9223372036854775808',
+      ])
+      const gone = async () =>
+        (
+          await pool.query<{ name: string }>(
+            `SELECT name FROM claims WHERE ${ownerGone('owner_key')} ORDER BY name`,
+          )
+        ).rows.map((r) => r.name)
+      assert.deepEqual(await gone(), ['legacy', 'never'])
+      await a!.lease.close()
+      assert.deepEqual(await gone(), ['a', 'legacy', 'never'])
+      await b!.lease.close()
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  test('the send ledger recovers only the claims of processes that are gone', async () => {
+    const schema = await freshSchema()
+    try {
+      const [a, b] = await processes(schema, 2)
+      const ledgerA = new PgSendLedger(a!.pool, { owner: a!.lease })
+      const ledgerB = new PgSendLedger(b!.pool, { owner: b!.lease })
+      await Promise.all([ledgerA.ready(), ledgerB.ready()])
+      assert.ok(await ledgerA.claim(key('r1'), 'r1@example.com', 'm1'))
+      assert.ok(await ledgerB.claim(key('r2'), 'r2@example.com', 'm2'))
+      // B starts a run while A is still sending r1: nothing is A's or B's to recover.
+      assert.deepEqual(await ledgerB.recoverInterrupted('w', 'c'), [])
+      assert.equal((await ledgerB.get(key('r1')))?.state, 'sending')
+      await a!.lease.close() // A dies
+      assert.deepEqual(await ledgerB.recoverInterrupted('w', 'c'), ['r1'])
+      assert.equal((await ledgerB.get(key('r1')))?.state, 'unknown')
+      assert.equal((await ledgerB.get(key('r2')))?.state, 'sending', 'B is alive: its claim stays')
+      await b!.lease.close()
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  test('trigger jobs: a starting sender leaves the jobs another live sender is sending', async () => {
+    const schema = await freshSchema()
+    try {
+      const [a, b] = await processes(schema, 2)
+      const jobsA = new PgTriggerStore(a!.pool, { owner: a!.lease })
+      const jobsB = new PgTriggerStore(b!.pool, { owner: b!.lease })
+      await Promise.all([jobsA.ready(), jobsB.ready()])
+      const job = (n: number) => ({
+        kind: 'insert' as const,
+        job: {
+          workspaceId: 'w',
+          triggerId: 't',
+          jobId: `tj.${n}`,
+          profileId: `p${n}`,
+          userId: `u${n}`,
+          eventAt: 1,
+          dueAt: 1,
+          event: { event: 'Product Viewed' },
+        },
+      })
+      await inTransaction(a!.pool, (c) => applyJobOps(c, [job(1), job(2)], 1))
+      assert.ok(await jobsA.claim('w', 'tj.1'))
+      assert.equal(await jobsB.recoverInterrupted(), 0)
+      assert.equal((await jobsB.getJob('w', 'tj.1'))?.state, 'sending')
+      await a!.lease.close()
+      assert.equal(await jobsB.recoverInterrupted(), 1)
+      assert.equal((await jobsB.getJob('w', 'tj.1'))?.state, 'unknown')
+      assert.equal((await jobsB.getJob('w', 'tj.2'))?.state, 'pending')
+      await b!.lease.close()
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  test('a campaign runs in one process at a time; a starting sender does not resume one another process runs', async () => {
+    const schema = await freshSchema()
+    try {
+      const [a, b] = await processes(schema, 2)
+      const storeA = new PgCampaignStore(a!.pool)
+      const storeB = new PgCampaignStore(b!.pool)
+      await Promise.all([storeA.ready(), storeB.ready()])
+      await storeA.putDraft('w', 'spring', {
+        name: 'Spring',
+        templateId: 't',
+        templateVersion: null,
+        from: 'news@shop.example',
+        audience: { userIds: ['u1'] },
+        vars: {},
+        ratePerSecond: null,
+      })
+      let finishA: () => void = () => {}
+      const runs: string[] = []
+      const service = (name: string, store: PgCampaignStore, lease: PgProcessLease, block: boolean) =>
+        new CampaignService({
+          store,
+          locks: lease,
+          runner: {
+            run: async () => {
+              runs.push(name)
+              if (block) await new Promise<void>((resolve) => (finishA = resolve))
+              return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
+            },
+            progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
+          },
+          audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
+          renderer: { compiled: async () => ({ version: 1 }) },
+          defaultFrom: undefined,
+          logger: { warn: () => {}, error: () => {} },
+        })
+      const serviceA = service('A', storeA, a!.lease, true)
+      const serviceB = service('B', storeB, b!.lease, false)
+      await serviceA.start('w', 'spring')
+      await assert.rejects(
+        serviceB.start('w', 'spring'),
+        (err: unknown) => err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING',
+      )
+      // B starts up and looks for interrupted campaigns: this one is A's, alive, so B leaves it.
+      await serviceB.resumeInterrupted()
+      assert.equal((await storeB.get('w', 'spring'))?.state, 'running')
+      assert.deepEqual(runs, ['A'])
+      finishA()
+      await serviceA.close()
+      assert.equal((await storeB.get('w', 'spring'))?.state, 'done')
+      // A's run is over and its lock released: B may run it (a restart, say).
+      await serviceB.start('w', 'spring')
+      await serviceB.close()
+      assert.deepEqual(runs, ['A', 'B'])
+      await a!.lease.close()
+      await b!.lease.close()
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  test('a lease whose connection is killed reconnects, holding its key and its named locks again', async () => {
+    const schema = await freshSchema()
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    try {
+      const errors: Error[] = []
+      const lease = await PgProcessLease.open(schema.connect(), {
+        retryMs: 50,
+        onError: (e) => errors.push(e),
+      })
+      const [other] = await processes(schema, 1)
+      assert.equal(await lease.tryHold('job-x'), true)
+      assert.equal(await other!.lease.tryHold('job-x'), false)
+      const keyHeld = async () =>
+        (
+          await admin.query(
+            `SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+            [lease.key],
+          )
+        ).rowCount === 1
+      assert.equal(await keyHeld(), true)
+      await admin.query(
+        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+        [lease.key],
+      )
+      const deadline = Date.now() + 5000
+      while (!(await keyHeld()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(await keyHeld(), true, 'the key is held again')
+      assert.ok(errors.length >= 1, 'the loss was reported')
+      assert.equal(await other!.lease.tryHold('job-x'), false, 'and the named lock with it')
+      await lease.close()
+      assert.equal(await other!.lease.tryHold('job-x'), true)
+      await other!.lease.close()
+    } finally {
+      await admin.end()
+      await schema.drop()
+    }
+  })
+})
