@@ -99,7 +99,7 @@ export class PgProcessLease implements ProcessOwner {
     client.on('end', () => this.#lost(client, new Error('the lease connection ended')))
     try {
       await client.connect()
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [this.key])
+      // Named locks first, then the key: once the key is seen held again, so are they.
       for (const name of this.#held) {
         const { rows } = await client.query<{ ok: boolean }>(
           `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
@@ -111,6 +111,7 @@ export class PgProcessLease implements ProcessOwner {
           )
         }
       }
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [this.key])
     } catch (err) {
       client.removeAllListeners('end')
       await client.end().catch(() => {})

@@ -3,7 +3,8 @@
  * collector + processor, another api + sender. A template and a trigger are created through the
  * api process; an identify and a `Product Viewed` go through the collector; the processor writes
  * the profile and the trigger job to PostgreSQL; the sender (another process) finds the job and
- * writes the message to its outbox. The api process reads the profile back.
+ * writes the message to its outbox. The api process reads the profile back. Then a second sender
+ * process joins and the two share the next jobs, each message written once.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -148,4 +149,56 @@ test('api + sender in one process, collector + processor in another: a trigger f
   assert.equal(profile.status, 200)
   assert.equal(body.traits?.email, 'ann@example.com')
   assert.equal(body.traits?.first_name, 'Ann')
+
+  // A second sender joins (its own outbox): the two share the jobs, each sent exactly once, and the
+  // newcomer's start-up recovery leaves alone whatever the first one is sending.
+  const sendDir2 = tempDir('inkstream-roles-out2-')
+  t.after(() => rmSync(sendDir2, { recursive: true, force: true }))
+  const sender2 = await startServerProcess({
+    dataDir: sendDir2,
+    writeKey,
+    adminKey,
+    env,
+    args: ['--role', 'sender'],
+  })
+  servers.push(sender2)
+  const users = Array.from({ length: 30 }, (_, i) => `buyer-${i}`)
+  const more = await call(
+    ingest.url,
+    'POST',
+    '/v1/batch',
+    {
+      batch: users.flatMap((u, i) => [
+        {
+          type: 'identify',
+          userId: u,
+          traits: { email: `${u}@example.com`, firstName: u },
+          messageId: `m-i-${i}`,
+        },
+        {
+          type: 'track',
+          userId: u,
+          event: 'Product Viewed',
+          properties: { name: 'Mug' },
+          messageId: `m-t-${i}`,
+        },
+      ]),
+    },
+    writeAuth,
+  )
+  assert.equal(more.status, 200, JSON.stringify(more.body))
+  const outboxes = [outbox, join(sendDir2, 'outbox')]
+  const recipients = () =>
+    outboxes.flatMap((dir) => {
+      let names: string[] = []
+      try {
+        names = readdirSync(dir).filter((f) => f.endsWith('.eml'))
+      } catch {}
+      return names.map((f) => /^To: (\S+)\r$/m.exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? '?')
+    })
+  const until = Date.now() + 30_000
+  while (recipients().length < users.length + 1 && Date.now() < until) await sleep(100)
+  await sleep(500) // a duplicate would arrive within this
+  const all = recipients().sort()
+  assert.deepEqual(all, ['ann@example.com', ...users.map((u) => `${u}@example.com`)].sort(), sender2.output())
 })
