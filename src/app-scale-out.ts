@@ -53,11 +53,15 @@ import { profileRoutes } from './profiles/profile-routes.ts'
 import { Renderer } from './render/renderer.ts'
 import { PgSegmentStore } from './segments/pg-segment-store.ts'
 import { segmentRoutes } from './segments/segment-routes.ts'
+import { startSenderRecovery } from './sender-recovery.ts'
 import { PgTriggerStore } from './triggers/pg-trigger-store.ts'
 import { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
 import { triggerRoutes } from './triggers/trigger-routes.ts'
 import { PgWorkspaceStore } from './workspaces/pg-workspace-store.ts'
 import type { Workspace } from './workspaces/workspace-store.ts'
+
+/** How often a sender looks for the sends of senders that died (jobs and campaigns). */
+const SENDER_RECOVERY_MS = 30_000
 
 export interface ScaleOutApp {
   config: Config
@@ -245,6 +249,15 @@ export async function createScaleOutApp(
       })
       closers.push(stopListening)
       void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+      // And later too: the sends of a sender that dies while this one runs are taken over here.
+      closers.push(
+        startSenderRecovery({
+          triggers: d.triggers,
+          campaigns: d.campaigns,
+          intervalMs: SENDER_RECOVERY_MS,
+          logger,
+        }),
+      )
     }
     const lag = async () => {
       try {

@@ -13,6 +13,7 @@ import { PgSendLedger } from '../../src/campaigns/pg-send-ledger.ts'
 import { InkError } from '../../src/core/errors.ts'
 import { inTransaction } from '../../src/db/pg.ts'
 import { ownerGone, PgProcessLease } from '../../src/db/pg-lease.ts'
+import { startSenderRecovery } from '../../src/sender-recovery.ts'
 import { applyJobOps } from '../../src/triggers/pg-trigger-schema.ts'
 import { PgTriggerStore } from '../../src/triggers/pg-trigger-store.ts'
 import { freshSchema, PG_URL, type PgSchema, pgSkip } from '../helpers/pg.ts'
@@ -173,6 +174,95 @@ describe('PgProcessLease', { skip }, () => {
       assert.deepEqual(runs, ['A', 'B'])
       await a!.lease.close()
       await b!.lease.close()
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  test('a running sender takes over the job and the campaign of a sender that dies', async () => {
+    const schema = await freshSchema()
+    try {
+      const [a, b] = await processes(schema, 2)
+      const jobsA = new PgTriggerStore(a!.pool, { owner: a!.lease })
+      const jobsB = new PgTriggerStore(b!.pool, { owner: b!.lease })
+      const storeA = new PgCampaignStore(a!.pool)
+      const storeB = new PgCampaignStore(b!.pool)
+      await Promise.all([jobsA.ready(), jobsB.ready(), storeA.ready(), storeB.ready()])
+      await inTransaction(a!.pool, (c) =>
+        applyJobOps(
+          c,
+          [
+            {
+              kind: 'insert',
+              job: {
+                workspaceId: 'w',
+                triggerId: 't',
+                jobId: 'tj.1',
+                profileId: 'p1',
+                userId: 'u1',
+                eventAt: 1,
+                dueAt: 1,
+                event: { event: 'Product Viewed' },
+              },
+            },
+          ],
+          1,
+        ),
+      )
+      assert.ok(await jobsA.claim('w', 'tj.1'))
+      await storeA.putDraft('w', 'spring', {
+        name: 'Spring',
+        templateId: 't',
+        templateVersion: null,
+        from: 'news@shop.example',
+        audience: { userIds: ['u1'] },
+        vars: {},
+        ratePerSecond: null,
+      })
+      // A was sending the campaign: running, under A's lock.
+      await storeA.markRunning('w', 'spring', 1)
+      assert.ok(await a!.lease.tryHold('inkstream.campaign\nw\nspring'))
+      const resumed: string[] = []
+      const serviceB = new CampaignService({
+        store: storeB,
+        locks: b!.lease,
+        runner: {
+          run: async (_ws, c) => {
+            resumed.push(c.id)
+            return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
+          },
+          progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
+        },
+        audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
+        renderer: { compiled: async () => ({ version: 1 }) },
+        defaultFrom: undefined,
+        logger: { warn: () => {}, error: () => {} },
+      })
+      const stop = startSenderRecovery({
+        triggers: jobsB,
+        campaigns: serviceB,
+        intervalMs: 50,
+        logger: { info: () => {}, warn: () => {} },
+      })
+      try {
+        await new Promise((r) => setTimeout(r, 300))
+        assert.equal((await jobsB.getJob('w', 'tj.1'))?.state, 'sending', 'A is alive: its job stays')
+        assert.deepEqual(resumed, [], 'A is alive: its campaign is not resumed')
+        await a!.lease.close() // A dies
+        const deadline = Date.now() + 5000
+        while (
+          (resumed.length === 0 || (await jobsB.getJob('w', 'tj.1'))?.state === 'sending') &&
+          Date.now() < deadline
+        )
+          await new Promise((r) => setTimeout(r, 20))
+        assert.equal((await jobsB.getJob('w', 'tj.1'))?.state, 'unknown')
+        assert.deepEqual(resumed, ['spring'])
+      } finally {
+        await stop()
+        await serviceB.close()
+        await b!.lease.close()
+      }
+      assert.equal((await storeB.get('w', 'spring'))?.state, 'done')
     } finally {
       await schema.drop()
     }
