@@ -57,18 +57,27 @@ export class SqliteWorkspaceStore implements WorkspaceStore {
     id: string,
     keys: { writeKey?: string | undefined; adminKey?: string | undefined },
   ): Promise<Workspace> {
-    const existing = this.#all.find((w) => w.id === id)
-    const ws: Workspace = {
-      id,
-      writeKey: keys.writeKey ?? existing?.writeKey ?? newKey('wk'),
-      adminKey: keys.adminKey ?? existing?.adminKey ?? newKey('ak'),
-    }
-    this.db
-      .prepare(
-        `INSERT INTO workspaces (id, write_key, admin_key, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET write_key = excluded.write_key, admin_key = excluded.admin_key`,
-      )
-      .run(ws.id, ws.writeKey, ws.adminKey, Date.now())
+    // The keys a workspace has are read in the write transaction, not from the list this store
+    // loaded: another process (or store) may have created the workspace since, and its keys stay.
+    const ws = this.db
+      .transaction((): Workspace => {
+        const existing = this.db
+          .prepare('SELECT write_key AS writeKey, admin_key AS adminKey FROM workspaces WHERE id = ?')
+          .get(id) as Omit<Workspace, 'id'> | undefined
+        const next: Workspace = {
+          id,
+          writeKey: keys.writeKey ?? existing?.writeKey ?? newKey('wk'),
+          adminKey: keys.adminKey ?? existing?.adminKey ?? newKey('ak'),
+        }
+        this.db
+          .prepare(
+            `INSERT INTO workspaces (id, write_key, admin_key, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET write_key = excluded.write_key, admin_key = excluded.admin_key`,
+          )
+          .run(next.id, next.writeKey, next.adminKey, Date.now())
+        return next
+      })
+      .immediate()
     this.#reload()
     return ws
   }
