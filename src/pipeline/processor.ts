@@ -9,7 +9,12 @@
  */
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
-import { dedupeKey, type ProfileChanges, type ProfileStore } from '../profiles/profile-store.ts'
+import {
+  dedupeKey,
+  type ProfileChanges,
+  ProfileConflictError,
+  type ProfileStore,
+} from '../profiles/profile-store.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { type TriggerIndex, TriggerMatcher } from '../triggers/trigger-matcher.ts'
 import { foldEvent } from './computed-traits.ts'
@@ -40,7 +45,7 @@ export interface ProcessorDeps {
   /** Told after each committed batch: metrics, cache invalidation, tests waiting for catch-up. */
   onBatch?: (report: BatchReport) => void
   clock: Clock
-  logger: { error(obj: unknown, msg: string): void }
+  logger: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void }
   batchSize: number
   dedupeWindowMs: number
   /** Wait after a small batch so commits are fewer; see ConsumeOptions.lingerMs. */
@@ -84,7 +89,10 @@ export class Processor {
       lingerMs: this.deps.lingerMs ?? 0,
       // The applied offset is committed with the profiles; the log's copy only feeds lag reports.
       commitIntervalMs: this.deps.lingerMs === undefined ? 0 : 250,
-      onError: (err) => logger.error({ err }, 'processor batch failed; retrying'),
+      onError: (err) =>
+        err instanceof ProfileConflictError
+          ? logger.warn({ err }, 'processor batch raced another processor; applying it again')
+          : logger.error({ err }, 'processor batch failed; retrying'),
       // Partitions moved between processors (Kafka): another one may have applied records and
       // changed profiles since; reload the applied offsets and drop cached profiles.
       onAssigned: async () => {

@@ -14,6 +14,13 @@ const profileKey = (ws: string, id: string) => `${ws}\n${id}`
 
 export class UnitOfWork {
   readonly #ids = new Map<string, string | null>()
+  /** Each profile's stored version as first read (warm cache or store), before this batch changed it. */
+  readonly #readVersions = new Map<string, number>()
+  /** Each identity's binding as first read (warm cache or store), before this batch changed it. */
+  readonly #readIds = new Map<
+    string,
+    { ws: string; kind: IdentityKind; value: string; profileId: string | null }
+  >()
   readonly #profiles = new Map<string, StoredProfile | null>()
   readonly #dirty = new Set<string>()
   readonly changes: ProfileChanges = {
@@ -37,6 +44,7 @@ export class UnitOfWork {
       let id = this.warm.ids.get(key)
       if (id === undefined) id = (await this.store.findProfileId(ws, kind, value)) ?? null
       this.#ids.set(key, id)
+      if (!this.#readIds.has(key)) this.#readIds.set(key, { ws, kind, value, profileId: id })
     }
     return this.#ids.get(key) ?? undefined
   }
@@ -47,6 +55,7 @@ export class UnitOfWork {
     if (p === undefined) {
       p = this.warm.profiles.get(key) ?? (await this.store.getProfile(ws, profileId)) ?? null
       this.#profiles.set(key, p)
+      if (p && !this.#readVersions.has(key)) this.#readVersions.set(key, p.version)
     }
     if (p === null) throw new Error(`profile ${profileId} is referenced by an identity but missing`)
     return p
@@ -81,6 +90,14 @@ export class UnitOfWork {
   async remove(from: StoredProfile, into: StoredProfile): Promise<void> {
     const key = profileKey(from.workspaceId, from.profileId)
     for (const i of await this.store.identities(from.workspaceId, from.profileId)) {
+      const key = idKey(from.workspaceId, i.kind, i.value)
+      if (!this.#readIds.has(key))
+        this.#readIds.set(key, {
+          ws: from.workspaceId,
+          kind: i.kind,
+          value: i.value,
+          profileId: from.profileId,
+        })
       this.bind(from.workspaceId, i.kind, i.value, into.profileId)
     }
     // Identities bound earlier in this batch are not in the store yet.
@@ -103,6 +120,15 @@ export class UnitOfWork {
       p.updatedAt = this.now
       this.changes.upserts.push(p)
     }
+    // The profiles and bindings this batch changes, as they were read.
+    this.changes.expectedProfiles = [...this.changes.upserts, ...this.changes.deletes].flatMap((p) => {
+      const version = this.#readVersions.get(profileKey(p.workspaceId, p.profileId))
+      return version === undefined ? [] : [{ workspaceId: p.workspaceId, profileId: p.profileId, version }]
+    })
+    const bound = new Set(this.changes.identities.map((i) => idKey(i.workspaceId, i.kind, i.value)))
+    this.changes.expectedIdentities = [...this.#readIds]
+      .filter(([key]) => bound.has(key))
+      .map(([, r]) => ({ workspaceId: r.ws, kind: r.kind, value: r.value, profileId: r.profileId }))
     return this.changes
   }
 

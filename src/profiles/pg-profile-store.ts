@@ -10,6 +10,7 @@ import { systemClock } from '../core/types.ts'
 import {
   inTransaction,
   migratePg,
+  type PgClient,
   type PgPool,
   type PgQueryable,
   pgJson,
@@ -29,6 +30,7 @@ import {
   type Identity,
   type IdentityKind,
   type ProfileChanges,
+  ProfileConflictError,
   type ProfileStore,
   type StoredProfile,
 } from './profile-store.ts'
@@ -100,7 +102,8 @@ const DELETE_PROFILES = `
   )
   DELETE FROM segment_members m USING d WHERE m.workspace_id = d.workspace_id AND m.profile_id = d.profile_id`
 
-// Four tables with disjoint rows in one statement; each part is a no-op for empty arrays.
+// Four tables with disjoint rows in one statement; each part is a no-op for empty arrays. It answers
+// how many profiles it wrote, and how many of those it inserted past version 1.
 const WRITE_PROFILES = `
   WITH up AS (
     INSERT INTO profiles (${PROFILE_COLUMNS})
@@ -109,6 +112,11 @@ const WRITE_PROFILES = `
     ON CONFLICT (workspace_id, profile_id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state,
       version = excluded.version, updated_at = excluded.updated_at,
       last_event_received_at = excluded.last_event_received_at
+    -- With expectations (a processor's batch): only over the version it read, one below its own.
+    WHERE NOT $19::boolean OR profiles.version = excluded.version - 1
+    -- xmax = 0: the row was inserted, not updated (a profile past version 1 that another processor
+    -- merged away and deleted would otherwise come back).
+    RETURNING version, xmax = 0 AS inserted
   ), ids AS (
     INSERT INTO identities (workspace_id, kind, value, profile_id)
     SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[])
@@ -118,9 +126,76 @@ const WRITE_PROFILES = `
     SELECT d.*, $15::bigint FROM unnest($13::text[], $14::text[]) AS d
     ON CONFLICT DO NOTHING
   )
-  INSERT INTO processor_offsets (group_id, log_partition, log_offset)
-  SELECT * FROM unnest($16::text[], $17::int[], $18::bigint[])
-  ON CONFLICT (group_id, log_partition) DO UPDATE SET log_offset = excluded.log_offset`
+  , offs AS (
+    INSERT INTO processor_offsets (group_id, log_partition, log_offset)
+    SELECT * FROM unnest($16::text[], $17::int[], $18::bigint[])
+    ON CONFLICT (group_id, log_partition) DO UPDATE SET log_offset = excluded.log_offset
+  )
+  SELECT count(*)::int AS written, (count(*) FILTER (WHERE inserted AND version > 1))::int AS revived FROM up`
+
+/**
+ * Refuses the commit (ProfileConflictError) if another processor changed what the batch read
+ * (ProfileChanges.expectedProfiles / expectedIdentities), for what the commit statement cannot check
+ * itself: profiles merged away (deleted) and identities bound to another profile are locked first
+ * (FOR UPDATE, in key order), so what is compared stays so until COMMIT; identities the batch saw
+ * unbound are inserted here with DO NOTHING, so a concurrent insert of the same one is seen too.
+ * Upserted profiles are checked by WRITE_PROFILES (an update only over the version read), which
+ * costs no extra pass over the rows: the common case, a batch of profiles no one else touches.
+ */
+async function checkExpected(client: PgClient, c: ProfileChanges): Promise<void> {
+  const profiles = new Map<string, { workspaceId: string; profileId: string; version: number }>()
+  // Upserts are checked by the commit statement itself; merged-away profiles here.
+  const deleted = new Set(c.deletes.map((d) => `${d.workspaceId}\n${d.profileId}`))
+  for (const p of c.expectedProfiles ?? [])
+    if (deleted.has(`${p.workspaceId}\n${p.profileId}`)) profiles.set(`${p.workspaceId}\n${p.profileId}`, p)
+  const identities = c.expectedIdentities ?? []
+  if (profiles.size > 0) {
+    const wanted = [...profiles.values()]
+    const { rows } = await client.query<{ workspace_id: string; profile_id: string; version: string }>({
+      name: 'ink-profiles-check',
+      text: `SELECT p.workspace_id, p.profile_id, p.version FROM profiles p
+        JOIN unnest($1::text[], $2::text[]) AS e(workspace_id, profile_id) USING (workspace_id, profile_id)
+        ORDER BY p.workspace_id, p.profile_id FOR UPDATE OF p`,
+      values: [wanted.map((w) => w.workspaceId), wanted.map((w) => w.profileId)],
+    })
+    const stored = new Map(rows.map((r) => [`${r.workspace_id}\n${r.profile_id}`, toInt(r.version)]))
+    for (const [key, w] of profiles)
+      if (stored.get(key) !== w.version) throw new ProfileConflictError(`profile ${w.profileId}`)
+  }
+  const bound = identities.filter((i) => i.profileId !== null).map((i) => ({ ...i, value: pgText(i.value) }))
+  if (bound.length > 0) {
+    const { rows } = await client.query<{
+      workspace_id: string
+      kind: string
+      value: string
+      profile_id: string
+    }>({
+      name: 'ink-identities-check',
+      text: `SELECT i.workspace_id, i.kind, i.value, i.profile_id FROM identities i
+        JOIN unnest($1::text[], $2::text[], $3::text[]) AS e(workspace_id, kind, value) USING (workspace_id, kind, value)
+        ORDER BY i.workspace_id, i.kind, i.value FOR UPDATE OF i`,
+      values: [bound.map((i) => i.workspaceId), bound.map((i) => i.kind), bound.map((i) => i.value)],
+    })
+    const stored = new Map(rows.map((r) => [`${r.workspace_id}\n${r.kind}\n${r.value}`, r.profile_id]))
+    for (const i of bound)
+      if (stored.get(`${i.workspaceId}\n${i.kind}\n${i.value}`) !== i.profileId)
+        throw new ProfileConflictError(`the profile of ${i.kind} "${i.value}"`)
+  }
+  const unbound = identities
+    .filter((i) => i.profileId === null)
+    .map((i) => ({ ...i, value: pgText(i.value) }))
+  if (unbound.length > 0) {
+    // Claimed with a placeholder that the commit's identity upsert replaces in this transaction.
+    const { rowCount } = await client.query({
+      name: 'ink-identities-claim',
+      text: `INSERT INTO identities (workspace_id, kind, value, profile_id)
+        SELECT e.*, '' FROM unnest($1::text[], $2::text[], $3::text[]) AS e ORDER BY 1, 2, 3
+        ON CONFLICT DO NOTHING`,
+      values: [unbound.map((i) => i.workspaceId), unbound.map((i) => i.kind), unbound.map((i) => i.value)],
+    })
+    if ((rowCount ?? 0) !== unbound.length) throw new ProfileConflictError('a new identity')
+  }
+}
 
 /** The last entry per key, in key order: a later change in a batch replaces an earlier one. */
 function lastByKey<T>(items: readonly T[], key: (item: T) => string): T[] {
@@ -237,8 +312,9 @@ export class PgProfileStore implements ProfileStore {
     await inTransaction(
       this.#pool,
       async (client) => {
+        await checkExpected(client, c)
         if (deletes.length > 0) await this.#deleteProfiles(client, deletes)
-        await client.query({
+        const written = await client.query<{ written: number; revived: number }>({
           name: 'ink-profiles-commit',
           text: WRITE_PROFILES,
           values: [
@@ -260,8 +336,13 @@ export class PgProfileStore implements ProfileStore {
             offsets.map((o) => o.group),
             offsets.map((o) => o.partition),
             offsets.map((o) => o.offset),
+            c.expectedProfiles !== undefined,
           ],
         })
+        // Every upsert updated the row it read, else another processor changed or deleted one since.
+        const w = written.rows[0]!
+        if (c.expectedProfiles !== undefined && (w.written !== upserts.length || w.revived > 0))
+          throw new ProfileConflictError('a profile')
         if (upserts.length > 0 || memberships.length > 0)
           await commitMemberships(client, memberships, upserts, now)
         if (c.triggerJobs && c.triggerJobs.length > 0) await applyJobOps(client, c.triggerJobs, now)

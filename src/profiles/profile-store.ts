@@ -42,6 +42,24 @@ export interface ProfileChanges {
   memberships: SegmentMembership[]
   /** Trigger jobs started or cancelled by the batch's events, in event order. */
   triggerJobs?: TriggerJobOp[]
+  /**
+   * For a store several processors write at once (PostgreSQL): what the batch read of the rows it
+   * changes: the stored version of each profile it upserts or deletes (profiles it created are not
+   * listed), and the profile each identity it binds was bound to (null: unbound). The commit is
+   * refused with a ProfileConflictError, writing nothing, when a stored row is no longer so; the
+   * processor then drops what it cached and applies the batch again on fresh reads. A single-writer
+   * store ignores both.
+   */
+  expectedProfiles?: { workspaceId: string; profileId: string; version: number }[]
+  expectedIdentities?: { workspaceId: string; kind: IdentityKind; value: string; profileId: string | null }[]
+}
+
+/** Another processor changed a profile or identity this batch read; nothing was written. */
+export class ProfileConflictError extends Error {
+  constructor(readonly what: string) {
+    super(`another processor changed ${what} since this batch read it; the batch is applied again`)
+    this.name = 'ProfileConflictError'
+  }
 }
 
 export interface SegmentMembership {

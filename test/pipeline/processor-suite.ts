@@ -65,7 +65,7 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
         traits,
         onBatch: (report) => observeBatch(metrics, report),
         clock: { now: () => NOW },
-        logger: { error: () => {} },
+        logger: { error: () => {}, warn: () => {} },
         batchSize: 100,
         dedupeWindowMs: 7 * 86_400_000,
       })

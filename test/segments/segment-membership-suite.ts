@@ -41,7 +41,7 @@ export const segmentProcessor = (set: StoreSet) =>
     segments: set.segments,
     backfillChunk: 2,
     clock: { now: () => NOW },
-    logger: { error: () => {} },
+    logger: { error: () => {}, warn: () => {} },
     batchSize: 100,
     dedupeWindowMs: 7 * 86_400_000,
   })
