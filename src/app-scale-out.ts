@@ -144,6 +144,7 @@ export async function createScaleOutApp(
         segments,
         triggers,
         lingerMs: 10,
+        onConflict: () => metrics.profileConflicts.inc(),
         onBatch: (report) => {
           observeBatch(metrics, report)
           if (reader) for (const { workspaceId, id } of report.ids) void reader.invalidate(workspaceId, id)

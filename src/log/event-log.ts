@@ -19,6 +19,8 @@ export interface ConsumeOptions {
   commitIntervalMs?: number
   /** Called when the handler throws; the batch is retried after a pause. */
   onError?: (err: unknown) => void
+  /** That pause, ms, for this error; default 500 (e.g. shorter for a lost race, worth retrying at once). */
+  retryDelayMs?: (err: unknown) => number
   /**
    * Called before the first batch, and again before the first batch after the partitions this
    * consumer owns changed (another member of the group joined or left): state the handler keeps

@@ -247,7 +247,7 @@ export class KafkaEventLog implements EventLog {
         } catch (err) {
           opts.onError?.(err)
           await heartbeat().catch(() => {})
-          await new Promise((r) => setTimeout(r, 500))
+          await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
           continue
         }
         const last = chunk[chunk.length - 1]!

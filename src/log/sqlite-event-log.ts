@@ -153,7 +153,7 @@ export class SqliteEventLog implements EventLog {
           await handler(records)
         } catch (err) {
           opts.onError?.(err)
-          await new Promise((r) => setTimeout(r, 500))
+          await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
           continue
         }
         position = rows[rows.length - 1]!.offset

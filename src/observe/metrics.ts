@@ -7,6 +7,7 @@ export interface Metrics {
   ingestRequests: Counter<'route' | 'status'>
   pipelineLag: Histogram
   processedEvents: Counter<'outcome'>
+  profileConflicts: Counter
   consumerLag: Gauge<'group'>
   renderDuration: Histogram<'mode' | 'outcome'>
   fallbacks: Counter<'template' | 'placeholder' | 'reason'>
@@ -45,6 +46,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'inkstream_pipeline_events_total',
       help: 'Events handled by the processor, by outcome (applied, duplicate).',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    profileConflicts: new Counter({
+      name: 'inkstream_pipeline_conflicts_total',
+      help: 'Processor batches refused because another processor changed a profile they read (each applied again).',
       registers: [registry],
     }),
     consumerLag: new Gauge({

@@ -44,6 +44,8 @@ export interface ProcessorDeps {
   traits: readonly TraitDef[]
   /** Told after each committed batch: metrics, cache invalidation, tests waiting for catch-up. */
   onBatch?: (report: BatchReport) => void
+  /** Told when a batch raced another processor (ProfileConflictError) and is applied again. */
+  onConflict?: () => void
   clock: Clock
   logger: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void }
   batchSize: number
@@ -89,10 +91,14 @@ export class Processor {
       lingerMs: this.deps.lingerMs ?? 0,
       // The applied offset is committed with the profiles; the log's copy only feeds lag reports.
       commitIntervalMs: this.deps.lingerMs === undefined ? 0 : 250,
-      onError: (err) =>
-        err instanceof ProfileConflictError
-          ? logger.warn({ err }, 'processor batch raced another processor; applying it again')
-          : logger.error({ err }, 'processor batch failed; retrying'),
+      onError: (err) => {
+        if (!(err instanceof ProfileConflictError))
+          return logger.error({ err }, 'processor batch failed; retrying')
+        this.deps.onConflict?.()
+        logger.warn({ err }, 'processor batch raced another processor; applying it again')
+      },
+      // A lost race is applied again almost at once: the other processor has committed.
+      retryDelayMs: (err) => (err instanceof ProfileConflictError ? 20 : 500),
       // Partitions moved between processors (Kafka): another one may have applied records and
       // changed profiles since; reload the applied offsets and drop cached profiles.
       onAssigned: async () => {

@@ -161,6 +161,7 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
         await log.append([event(1, 'u'), event(2, 'u')])
         let calls = 0
         let delivered: string[] = []
+        const pauses: string[] = []
         const ok = new Promise<void>((resolve) => {
           const consumer = log.consume(
             'g',
@@ -171,12 +172,13 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
               resolve()
               void consumer
             },
-            { onError: () => {} },
+            { onError: () => {}, retryDelayMs: (err) => (pauses.push((err as Error).message), 10) },
           )
         })
         await ok
         assert.equal(calls, 2)
         assert.deepEqual(delivered, ['m1', 'm2'])
+        assert.deepEqual(pauses, ['transient'], 'the pause before the retry was asked for with the error')
       } finally {
         await log.close()
         impl.cleanup(dir)
