@@ -172,7 +172,13 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
               resolve()
               void consumer
             },
-            { onError: () => {}, retryDelayMs: (err) => (pauses.push((err as Error).message), 10) },
+            {
+              onError: () => {},
+              retryDelayMs: (err) => {
+                pauses.push((err as Error).message)
+                return 10
+              },
+            },
           )
         })
         await ok
