@@ -13,15 +13,14 @@
  * Needs `npm run services:up` (Kafka on 127.0.0.1:9092, PostgreSQL on 5432).
  */
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { cpuMeter, round, type ServerUnderTest, startBare, startInkstream } from './lib/children.ts'
 import { BodyPool } from './lib/events.ts'
 import { type LoadSpec, measureThroughput } from './lib/load.ts'
 import { paced } from './lib/paced.ts'
+import { benchDatabase } from './lib/pg.ts'
 import { counter, type Histogram, histogram, histogramDelta, quantile, scrape } from './lib/prometheus.ts'
 import { type BenchResult, fmt, noiseWarning, waitUntil } from './lib/report.ts'
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const CONSUMER_LAG = 'inkstream_log_consumer_lag{group="profiles"}'
 const LAG = 'inkstream_pipeline_lag_seconds'
@@ -34,29 +33,16 @@ const spec = (): LoadSpec => ({
   seconds: 8,
 })
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
-
 const sum = (hs: Histogram[]): Histogram =>
   hs[0]!.map((b, i) => ({ le: b.le, count: hs.reduce((n, h) => n + (h[i]?.count ?? 0), 0) }))
 
 async function withProcessors(count: number) {
-  const database = `ink_bench_${randomBytes(5).toString('hex')}`
-  await admin(`CREATE DATABASE ${database}`)
-  const url = new URL(PG_URL)
-  url.pathname = `/${database}`
+  const database = await benchDatabase()
   const env = {
     INKSTREAM_KAFKA_BROKERS: BROKERS,
     INKSTREAM_KAFKA_TOPIC: `inkstream-bench-${randomBytes(5).toString('hex')}`,
     INKSTREAM_KAFKA_PARTITIONS: '8',
-    INKSTREAM_DATABASE_URL: url.href,
+    INKSTREAM_DATABASE_URL: database.url,
     INKSTREAM_WRITE_KEY: `wk_${randomBytes(12).toString('hex')}`,
     INKSTREAM_ADMIN_KEY: `ak_${randomBytes(12).toString('hex')}`,
   }
@@ -110,7 +96,7 @@ async function withProcessors(count: number) {
     }
   } finally {
     for (const s of servers.reverse()) await s.stop()
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await database.drop().catch(() => {})
   }
 }
 

@@ -11,10 +11,10 @@
  * of the job through PostgreSQL NOTIFY. Needs `npm run services:up`.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import pg from 'pg'
 import { SMTPServer } from 'smtp-server'
 import { cpuMeter, round, type ServerUnderTest, startBare, startInkstream } from './lib/children.ts'
 import { basicAuth } from './lib/events.ts'
+import { benchDatabase } from './lib/pg.ts'
 import { counter, percentile, scrape } from './lib/prometheus.ts'
 import { type BenchResult, fmt, noiseWarning, waitUntil } from './lib/report.ts'
 
@@ -240,30 +240,15 @@ export async function trigger(): Promise<BenchResult> {
   }
 }
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-async function pgAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
-
 export async function scaleOutTrigger(): Promise<BenchResult> {
   const baseline = await baselineRtts()
   const receiver = await startReceiver()
-  const database = `ink_bench_${randomBytes(5).toString('hex')}`
-  await pgAdmin(`CREATE DATABASE ${database}`)
-  const url = new URL(PG_URL)
-  url.pathname = `/${database}`
+  const database = await benchDatabase()
   const env = {
     INKSTREAM_KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     INKSTREAM_KAFKA_TOPIC: `inkstream-bench-${randomBytes(5).toString('hex')}`,
     INKSTREAM_KAFKA_PARTITIONS: '4',
-    INKSTREAM_DATABASE_URL: url.href,
+    INKSTREAM_DATABASE_URL: database.url,
     INKSTREAM_WRITE_KEY: `wk_${randomBytes(12).toString('hex')}`,
     INKSTREAM_ADMIN_KEY: `ak_${randomBytes(12).toString('hex')}`,
     INKSTREAM_SMTP_URL: `smtp://127.0.0.1:${receiver.port}`,
@@ -285,6 +270,6 @@ export async function scaleOutTrigger(): Promise<BenchResult> {
   } finally {
     for (const s of servers.reverse()) await s.stop()
     await receiver.close()
-    await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    await database.drop()
   }
 }

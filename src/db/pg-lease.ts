@@ -11,8 +11,9 @@
  * such as running a given campaign; they go away with the process too.
  */
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
+import type pg from 'pg'
 import { lockKey, type PgPool } from './pg.ts'
+import { PgSession } from './pg-session.ts'
 
 /** What a store needs to stamp its claims: the lease's key, an int8 as a decimal string. */
 export interface ProcessOwner {
@@ -38,32 +39,26 @@ export interface PgProcessLeaseOptions {
 
 export class PgProcessLease implements ProcessOwner {
   readonly key: string
-  readonly #pool: PgPool
-  readonly #opts: PgProcessLeaseOptions
+  readonly #session: PgSession
   /** Named locks held, by name; taken again after a reconnect. */
   readonly #held = new Set<string>()
-  #client: pg.Client | undefined
-  #connecting: Promise<pg.Client> | undefined
-  #retry: NodeJS.Timeout | undefined
-  #closed = false
 
   private constructor(pool: PgPool, opts: PgProcessLeaseOptions) {
-    this.#pool = pool
-    this.#opts = opts
     this.key = randomBytes(8).readBigInt64BE(0).toString()
+    this.#session = new PgSession(pool, { ...opts, setup: (client) => this.#take(client, opts) })
   }
 
   /** Opens the lease; rejects if PostgreSQL cannot be reached at all. */
   static async open(pool: PgPool, opts: PgProcessLeaseOptions = {}): Promise<PgProcessLease> {
     const lease = new PgProcessLease(pool, opts)
-    await lease.#connection()
+    await lease.#session.client()
     return lease
   }
 
   /** Takes the named lock if no process holds it; true if this process holds it now. */
   async tryHold(name: string): Promise<boolean> {
     if (this.#held.has(name)) return true
-    const client = await this.#connection()
+    const client = await this.#session.client()
     const { rows } = await client.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
     )
@@ -73,70 +68,25 @@ export class PgProcessLease implements ProcessOwner {
 
   async release(name: string): Promise<void> {
     if (!this.#held.delete(name)) return
-    const client = this.#client
+    const client = this.#session.current
     if (client) await client.query(`SELECT pg_advisory_unlock(${lockKey(name)})`).catch(() => {})
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#retry)
-    const client = this.#client
-    this.#client = undefined
-    await client?.end().catch(() => {})
+  close(): Promise<void> {
+    return this.#session.close()
   }
 
-  #connection(): Promise<pg.Client> {
-    if (this.#client) return Promise.resolve(this.#client)
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined
-    })
-    return this.#connecting
-  }
-
-  async #connect(): Promise<pg.Client> {
-    const client = new pg.Client(this.#pool.options)
-    client.on('error', (err) => this.#lost(client, err))
-    client.on('end', () => this.#lost(client, new Error('the lease connection ended')))
-    try {
-      await client.connect()
-      // Named locks first, then the key: once the key is seen held again, so are they.
-      for (const name of this.#held) {
-        const { rows } = await client.query<{ ok: boolean }>(
-          `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
-        )
-        if (!rows[0]?.ok) {
-          this.#held.delete(name)
-          this.#opts.onError?.(
-            new Error(`the lock "${name}" was taken by another process while the lease was lost`),
-          )
-        }
+  /** On a new session: the named locks first, then the key, so once the key is seen held, so are they. */
+  async #take(client: pg.Client, opts: PgProcessLeaseOptions): Promise<void> {
+    for (const name of this.#held) {
+      const { rows } = await client.query<{ ok: boolean }>(
+        `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
+      )
+      if (!rows[0]?.ok) {
+        this.#held.delete(name)
+        opts.onError?.(new Error(`the lock "${name}" was taken by another process while the lease was lost`))
       }
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [this.key])
-    } catch (err) {
-      client.removeAllListeners('end')
-      await client.end().catch(() => {})
-      throw err
     }
-    this.#client = client
-    return client
-  }
-
-  #lost(client: pg.Client, err: Error): void {
-    if (this.#client !== client) return
-    this.#client = undefined
-    client.end().catch(() => {})
-    if (this.#closed) return
-    this.#opts.onError?.(err)
-    const retry = () => {
-      this.#retry = undefined
-      if (this.#closed) return
-      this.#connection().catch((e: unknown) => {
-        this.#opts.onError?.(e instanceof Error ? e : new Error(String(e)))
-        this.#retry = setTimeout(retry, this.#opts.retryMs ?? 1000)
-        this.#retry.unref()
-      })
-    }
-    this.#retry = setTimeout(retry, this.#opts.retryMs ?? 1000)
-    this.#retry.unref()
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [this.key])
   }
 }

@@ -3,10 +3,10 @@
  * dispatchers may share the jobs: `claim` is one conditional UPDATE and only one of them wins.
  * A processor committing jobs NOTIFYs; `listen` is how a sender process hears it.
  */
-import pg from 'pg'
 import { type Clock, systemClock } from '../core/types.ts'
 import { type PgPool, pgJson, pgText, toInt, toIntOrNull } from '../db/pg.ts'
 import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
+import { PgSession } from '../db/pg-session.ts'
 import { JOBS_CHANNEL_SQL, migratePgTriggers } from './pg-trigger-schema.ts'
 import type { TriggerDef, TriggerInput } from './trigger-def.ts'
 import type { JobFinalState, JobState, StoredJob } from './trigger-jobs.ts'
@@ -206,49 +206,20 @@ export class PgTriggerStore implements TriggerStore {
     opts: { retryMs?: number; onError?: (err: Error) => void } = {},
   ): Promise<() => Promise<void>> {
     await this.#ready
-    const retryMs = opts.retryMs ?? 1000
-    let stopped = false
-    let current: pg.Client | undefined
-    let retry: NodeJS.Timeout | undefined
-    const drop = (client: pg.Client, err?: Error) => {
-      if (current !== client) return
-      current = undefined
-      if (err) opts.onError?.(err)
-      client.end().catch(() => {})
-      if (stopped) return
-      retry = setTimeout(() => {
-        retry = undefined
-        void open()
-      }, retryMs)
-      retry.unref()
-    }
-    const open = async (): Promise<void> => {
-      const client = new pg.Client(this.#pool.options)
-      current = client
-      client.on('error', (err) => drop(client, err))
-      client.on('end', () => drop(client, new Error('the notification connection ended')))
-      client.on('notification', (msg) => {
-        const at = Number(msg.payload)
-        onJobs(Number.isSafeInteger(at) ? at : this.#clock.now())
-      })
-      try {
-        await client.connect()
+    const session = new PgSession(this.#pool, {
+      ...opts,
+      setup: async (client) => {
+        client.on('notification', (msg) => {
+          const at = Number(msg.payload)
+          onJobs(Number.isSafeInteger(at) ? at : this.#clock.now())
+        })
         const { rows } = await client.query<{ channel: string }>(`SELECT ${JOBS_CHANNEL_SQL} AS channel`)
         await client.query(`LISTEN ${client.escapeIdentifier(rows[0]!.channel)}`)
-      } catch (err) {
-        drop(client, err instanceof Error ? err : new Error(String(err)))
-        return
-      }
-      if (current === client) onJobs(this.#clock.now())
-    }
-    await open()
-    return async () => {
-      stopped = true
-      clearTimeout(retry)
-      const client = current
-      current = undefined
-      await client?.end().catch(() => {})
-    }
+        onJobs(this.#clock.now())
+      },
+    })
+    await session.start()
+    return () => session.close()
   }
 
   async close(): Promise<void> {}

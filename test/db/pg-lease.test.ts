@@ -32,6 +32,54 @@ async function processes(schema: PgSchema, n: number) {
 
 const key = (recipient: string) => ({ workspaceId: 'w', campaignId: 'c', recipient })
 
+/** A pending trigger job `tj.<n>`, as a processor commits it. */
+const jobOp = (n: number) => ({
+  kind: 'insert' as const,
+  job: {
+    workspaceId: 'w',
+    triggerId: 't',
+    jobId: `tj.${n}`,
+    profileId: `p${n}`,
+    userId: `u${n}`,
+    eventAt: 1,
+    dueAt: 1,
+    event: { event: 'Product Viewed' },
+  },
+})
+
+const springDraft = (store: PgCampaignStore) =>
+  store.putDraft('w', 'spring', {
+    name: 'Spring',
+    templateId: 't',
+    templateVersion: null,
+    from: 'news@shop.example',
+    audience: { userIds: ['u1'] },
+    vars: {},
+    ratePerSecond: null,
+  })
+
+/** A CampaignService under `lease` whose runner only calls `run` (renders and sends nothing). */
+const stubService = (
+  store: PgCampaignStore,
+  lease: PgProcessLease,
+  run: (campaignId: string) => Promise<void>,
+) =>
+  new CampaignService({
+    store,
+    locks: lease,
+    runner: {
+      run: async (_ws, c) => {
+        await run(c.id)
+        return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
+      },
+      progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
+    },
+    audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
+    renderer: { compiled: async () => ({ version: 1 }) },
+    defaultFrom: undefined,
+    logger: { warn: () => {}, error: () => {} },
+  })
+
 describe('PgProcessLease', { skip }, () => {
   test('ownerGone is false exactly for the keys of open leases', async () => {
     const schema = await freshSchema()
@@ -92,20 +140,7 @@ describe('PgProcessLease', { skip }, () => {
       const jobsA = new PgTriggerStore(a!.pool, { owner: a!.lease })
       const jobsB = new PgTriggerStore(b!.pool, { owner: b!.lease })
       await Promise.all([jobsA.ready(), jobsB.ready()])
-      const job = (n: number) => ({
-        kind: 'insert' as const,
-        job: {
-          workspaceId: 'w',
-          triggerId: 't',
-          jobId: `tj.${n}`,
-          profileId: `p${n}`,
-          userId: `u${n}`,
-          eventAt: 1,
-          dueAt: 1,
-          event: { event: 'Product Viewed' },
-        },
-      })
-      await inTransaction(a!.pool, (c) => applyJobOps(c, [job(1), job(2)], 1))
+      await inTransaction(a!.pool, (c) => applyJobOps(c, [jobOp(1), jobOp(2)], 1))
       assert.ok(await jobsA.claim('w', 'tj.1'))
       assert.equal(await jobsB.recoverInterrupted(), 0)
       assert.equal((await jobsB.getJob('w', 'tj.1'))?.state, 'sending')
@@ -126,33 +161,13 @@ describe('PgProcessLease', { skip }, () => {
       const storeA = new PgCampaignStore(a!.pool)
       const storeB = new PgCampaignStore(b!.pool)
       await Promise.all([storeA.ready(), storeB.ready()])
-      await storeA.putDraft('w', 'spring', {
-        name: 'Spring',
-        templateId: 't',
-        templateVersion: null,
-        from: 'news@shop.example',
-        audience: { userIds: ['u1'] },
-        vars: {},
-        ratePerSecond: null,
-      })
+      await springDraft(storeA)
       let finishA: () => void = () => {}
       const runs: string[] = []
       const service = (name: string, store: PgCampaignStore, lease: PgProcessLease, block: boolean) =>
-        new CampaignService({
-          store,
-          locks: lease,
-          runner: {
-            run: async () => {
-              runs.push(name)
-              if (block) await new Promise<void>((resolve) => (finishA = resolve))
-              return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
-            },
-            progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
-          },
-          audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
-          renderer: { compiled: async () => ({ version: 1 }) },
-          defaultFrom: undefined,
-          logger: { warn: () => {}, error: () => {} },
+        stubService(store, lease, async () => {
+          runs.push(name)
+          if (block) await new Promise<void>((resolve) => (finishA = resolve))
         })
       const serviceA = service('A', storeA, a!.lease, true)
       const serviceB = service('B', storeB, b!.lease, false)
@@ -188,55 +203,15 @@ describe('PgProcessLease', { skip }, () => {
       const storeA = new PgCampaignStore(a!.pool)
       const storeB = new PgCampaignStore(b!.pool)
       await Promise.all([jobsA.ready(), jobsB.ready(), storeA.ready(), storeB.ready()])
-      await inTransaction(a!.pool, (c) =>
-        applyJobOps(
-          c,
-          [
-            {
-              kind: 'insert',
-              job: {
-                workspaceId: 'w',
-                triggerId: 't',
-                jobId: 'tj.1',
-                profileId: 'p1',
-                userId: 'u1',
-                eventAt: 1,
-                dueAt: 1,
-                event: { event: 'Product Viewed' },
-              },
-            },
-          ],
-          1,
-        ),
-      )
+      await inTransaction(a!.pool, (c) => applyJobOps(c, [jobOp(1)], 1))
       assert.ok(await jobsA.claim('w', 'tj.1'))
-      await storeA.putDraft('w', 'spring', {
-        name: 'Spring',
-        templateId: 't',
-        templateVersion: null,
-        from: 'news@shop.example',
-        audience: { userIds: ['u1'] },
-        vars: {},
-        ratePerSecond: null,
-      })
+      await springDraft(storeA)
       // A was sending the campaign: running, under A's lock.
       await storeA.markRunning('w', 'spring', 1)
       assert.ok(await a!.lease.tryHold('inkstream.campaign\nw\nspring'))
       const resumed: string[] = []
-      const serviceB = new CampaignService({
-        store: storeB,
-        locks: b!.lease,
-        runner: {
-          run: async (_ws, c) => {
-            resumed.push(c.id)
-            return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
-          },
-          progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
-        },
-        audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
-        renderer: { compiled: async () => ({ version: 1 }) },
-        defaultFrom: undefined,
-        logger: { warn: () => {}, error: () => {} },
+      const serviceB = stubService(storeB, b!.lease, async (id) => {
+        resumed.push(id)
       })
       const stop = startSenderRecovery({
         triggers: jobsB,
