@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
+import { parseMailbox } from '../delivery/mailbox.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -47,6 +48,17 @@ function badRequest(issues: z.core.$ZodIssue[]): InkError {
   })
 }
 
+/** A `from` that is not exactly one mailbox would fail every recipient later: refused at save. */
+function checkFrom(from: string): void {
+  const parsed = parseMailbox(from)
+  if (!parsed.ok)
+    throw new InkError(
+      'INK_ERR_INVALID_ADDRESS',
+      `from ${parsed.message}; write one sender such as "news@shop.example" or "Shop <news@shop.example>"`,
+      { details: { field: 'from' } },
+    )
+}
+
 function parseId(value: string): string {
   const r = slug.safeParse(value)
   if (!r.success)
@@ -67,6 +79,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
     const r = campaignBody.safeParse(req.body ?? {})
     if (!r.success) throw badRequest(r.error.issues)
     const b = r.data
+    if (b.from !== undefined) checkFrom(b.from)
     deps.audience.check(b.audience)
     const saved = await deps.campaigns.putDraft(ws.id, id, {
       name: b.name ?? id,
