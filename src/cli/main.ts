@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** The `inkstream` command: start | keys | preview | send | lint. */
-import { join } from 'node:path'
 import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
 import { createScaleOutApp } from '../app-scale-out.ts'
 import { type Config, loadConfig } from '../config.ts'
