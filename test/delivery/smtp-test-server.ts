@@ -47,6 +47,8 @@ export interface TestSmtpServer {
   readonly connections: number
   /** Number of DATA commands the server answered with 354 (every attempt to hand over a body). */
   readonly dataCommands: number
+  /** DATA commands of messages to this recipient (case-insensitive). */
+  dataCommandsTo(recipient: string): number
   /**
    * How to answer this recipient from now on; with `times`, only for that many messages that reach
    * DATA (a refusal at RCPT TO does not count), then accept.
@@ -63,6 +65,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
   const waiters = new Set<() => void>()
   let connections = 0
   let dataCommands = 0
+  const dataTo = new Map<string, number>()
   const remaining = new Map<string, number>()
   const answerFor = (address: string): Answer => answers.get(address.toLowerCase()) ?? 'accept'
   /** The answer for a message's DATA; counts down a limited answer. */
@@ -109,6 +112,8 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
     },
     onData(stream, session, callback) {
       dataCommands++
+      for (const r of session.envelope.rcptTo)
+        dataTo.set(r.address.toLowerCase(), (dataTo.get(r.address.toLowerCase()) ?? 0) + 1)
       const answer = dataAnswerFor(session.envelope.rcptTo[0]?.address ?? '')
       if (answer === 'data-drop-mid') {
         stream.once('data', () => dropSession(server, session))
@@ -140,6 +145,9 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
     },
     get dataCommands() {
       return dataCommands
+    },
+    dataCommandsTo(recipient) {
+      return dataTo.get(recipient.toLowerCase()) ?? 0
     },
     answer(recipient, answer, times) {
       answers.set(recipient.toLowerCase(), answer)
