@@ -395,6 +395,7 @@ async function composeDelivery(o: {
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(segments),
+    hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
     lookupEmail: requireEmail,
   })
   const campaigns = new CampaignService({

@@ -164,6 +164,7 @@ export async function createApp(
     const { requireEmail, lookupEmail } = emailLookups(profileReader)
     const audience = new ProfileAudienceResolver({
       segmentMembers: segmentMembersOf(segments),
+      hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
       lookupEmail: requireEmail,
     })
     const campaigns = new CampaignService({

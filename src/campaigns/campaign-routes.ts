@@ -80,7 +80,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
     if (!r.success) throw badRequest(r.error.issues)
     const b = r.data
     if (b.from !== undefined) checkFrom(b.from)
-    deps.audience.check(b.audience)
+    await deps.audience.check(ws.id, b.audience)
     const saved = await deps.campaigns.putDraft(ws.id, id, {
       name: b.name ?? id,
       templateId: b.templateId,

@@ -65,7 +65,7 @@ export class CampaignService {
         'INK_ERR_BAD_REQUEST',
         `campaign "${id}" has no "from", and INKSTREAM_FROM is not set`,
       )
-    this.deps.audience.check(campaign.audience)
+    await this.deps.audience.check(workspaceId, campaign.audience)
     // Pins the version on first start; throws (404, 422) before anything is marked.
     const compiled = await this.deps.renderer.compiled(
       workspaceId,

@@ -71,7 +71,7 @@ function displayName(raw: string): string {
   return trimmed.slice(1, -1).replace(/\\(.)/gu, '$1')
 }
 
-const ASCII_DOMAIN = /^[\x00-\x7f]*$/
+const ASCII_DOMAIN = /^\p{ASCII}*$/u
 
 /** `local@domain` with the domain in its ASCII (punycode) form; the local part is kept as it is. */
 export function asciiDomain(address: string): string {

@@ -128,7 +128,7 @@ export function prepareMessage(
   }
 }
 
-const ASCII = /^[\x00-\x7f]*$/
+const ASCII = /^\p{ASCII}*$/u
 
 type FieldResult = { ok: true; mailbox: Mailbox } | { ok: false; field: string; message: string }
 

@@ -202,6 +202,35 @@ describe('campaign input and the links in what is sent', () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body))
   })
 
+  test('a segment audience naming no segment is refused at save and at start with 404', async () => {
+    const put = await api(app, 'PUT', '/v1/campaigns/to-nobody', {
+      templateId: 'spring',
+      audience: { segment: 'no-such-segment' },
+    })
+    assert.equal(put.status, 404, JSON.stringify(put.body))
+    assert.equal(put.body.code, 'INK_ERR_NOT_FOUND')
+    assert.match(put.body.message, /segment "no-such-segment"/)
+    // A draft whose segment was deleted after it was saved: start says so, nothing is marked.
+    assert.equal(
+      (await api(app, 'PUT', '/v1/segments/gone', { condition: { tier: 'x' } })).status < 300,
+      true,
+    )
+    const saved = await api(app, 'PUT', '/v1/campaigns/to-gone', {
+      templateId: 'spring',
+      audience: { segment: 'gone' },
+    })
+    assert.equal(saved.status, 201, JSON.stringify(saved.body))
+    const del = await fetch(`${app.url}/v1/segments/gone`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${app.workspace.adminKey}` },
+    })
+    assert.equal(del.status, 204)
+    const start = await api(app, 'POST', '/v1/campaigns/to-gone/start')
+    assert.equal(start.status, 404, JSON.stringify(start.body))
+    assert.equal(start.body.code, 'INK_ERR_NOT_FOUND')
+    assert.equal((await api(app, 'GET', '/v1/campaigns/to-gone')).body.state, 'draft')
+  })
+
   test('with INKSTREAM_PORT=0 the links in sent mail point at the port actually bound', async () => {
     assert.notEqual(new URL(app.url).port, '0')
     assert.equal(app.publicUrl, app.url)
