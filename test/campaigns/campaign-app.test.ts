@@ -231,6 +231,25 @@ describe('campaign input and the links in what is sent', () => {
     assert.equal((await api(app, 'GET', '/v1/campaigns/to-gone')).body.state, 'draft')
   })
 
+  test('profiles with internationalized addresses get mail whose To header is their address', async () => {
+    await identify(app, { yamada: { email: '山田@example.com' }, zoe: { email: 'Zoë@Bücher.example' } })
+    await api(app, 'PUT', '/v1/campaigns/intl', {
+      templateId: 'spring',
+      audience: { userIds: ['yamada', 'zoe'] },
+    })
+    const before = smtp.received.length
+    assert.equal((await api(app, 'POST', '/v1/campaigns/intl/start')).status, 202)
+    const got = (await smtp.waitForMessages(before + 2)).slice(before)
+    const byRcpt = new Map(got.map((m) => [m.rcptTo[0], m]))
+    const yamada = byRcpt.get('山田@example.com')
+    assert.ok(yamada, JSON.stringify([...byRcpt.keys()]))
+    assert.equal(header(yamada.raw, 'To'), '山田@example.com')
+    assert.equal(yamada.smtpUtf8, true)
+    // The profile's address as written (case kept), its domain in punycode in the header.
+    const zoe = got.find((m) => m !== yamada)
+    assert.equal(header(zoe?.raw ?? '', 'To'), 'Zoë@xn--bcher-kva.example')
+  })
+
   test('with INKSTREAM_PORT=0 the links in sent mail point at the port actually bound', async () => {
     assert.notEqual(new URL(app.url).port, '0')
     assert.equal(app.publicUrl, app.url)

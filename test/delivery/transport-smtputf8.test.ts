@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
+import { isRecipientBounce } from '../../src/campaigns/campaign-runner.ts'
 import { FileTransport } from '../../src/delivery/file-transport.ts'
 import { SmtpTransport } from '../../src/delivery/smtp-transport.ts'
 import type { OutgoingMessage } from '../../src/delivery/transport.ts'
@@ -96,6 +97,8 @@ describe('a server that does not announce SMTPUTF8', () => {
     assert.match(outcome.outcome === 'permanent' ? outcome.message : '', /5\.6\.7.*SMTPUTF8/)
     assert.equal(server.received.length, 0)
     assert.equal(server.dataCommands, 0)
+    // A limit of the server, not a mailbox that does not exist: never suppressed as a bounce.
+    assert.equal(isRecipientBounce(outcome), false)
     // The connection is still good for the next (ASCII) message.
     assert.equal((await transport.send(message('ann@example.com'))).outcome, 'sent')
     assert.equal(server.received.length, 1)
