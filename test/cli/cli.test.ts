@@ -4,7 +4,10 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { promisify } from 'node:util'
+import { openPg } from '../../src/db/pg.ts'
+import { PgWorkspaceStore } from '../../src/workspaces/pg-workspace-store.ts'
 import { startTestApp, tempDir } from '../helpers/app.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -96,6 +99,37 @@ describe('inkstream keys', () => {
       assert.deepEqual(readdirSync(dir), [])
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('inkstream keys in scale-out mode', () => {
+  test('reads the keys from PostgreSQL, and says so when the database has no Inkstream store', async (t) => {
+    const skip = await pgSkip()
+    if (skip) return t.skip(skip)
+    const db = await freshDatabase('ink_cli')
+    const empty = await freshDatabase('ink_cli')
+    const pool = openPg(db.url, { max: 1 })
+    try {
+      const workspaces = await PgWorkspaceStore.open(pool)
+      const ws = await workspaces.ensure('default', {})
+      await workspaces.close()
+      // Kafka is never contacted by `keys`; the setting only says which mode this is.
+      const scale = {
+        INKSTREAM_KAFKA_BROKERS: '127.0.0.1:9092',
+        INKSTREAM_DATA_DIR: tempDir('inkstream-cli-'),
+      }
+      const out = await cli(['keys', '--admin'], { ...scale, INKSTREAM_DATABASE_URL: db.url })
+      assert.equal(out.code, 0, out.stderr)
+      assert.equal(out.stdout, `${ws.adminKey}\n`)
+      const none = await cli(['keys'], { ...scale, INKSTREAM_DATABASE_URL: empty.url })
+      assert.equal(none.code, 1)
+      assert.match(none.stderr, /INK_ERR_NOT_FOUND: no Inkstream database at postgres:\/\/.*ink_cli_/)
+      assert.deepEqual(readdirSync(scale.INKSTREAM_DATA_DIR), [])
+    } finally {
+      await pool.end()
+      await db.drop()
+      await empty.drop()
     }
   })
 })
