@@ -7,12 +7,11 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
-import { parseMailbox } from '../delivery/mailbox.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
-import type { CampaignService } from './campaign-service.ts'
+import { type CampaignService, checkFrom } from './campaign-service.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
 
 export interface CampaignRoutesDeps {
@@ -46,17 +45,6 @@ function badRequest(issues: z.core.$ZodIssue[]): InkError {
   return new InkError('INK_ERR_BAD_REQUEST', `invalid request: ${list.join('; ')}`, {
     details: { issues: list },
   })
-}
-
-/** A `from` that is not exactly one mailbox would fail every recipient later: refused at save. */
-function checkFrom(from: string): void {
-  const parsed = parseMailbox(from)
-  if (!parsed.ok)
-    throw new InkError(
-      'INK_ERR_INVALID_ADDRESS',
-      `from ${parsed.message}; write one sender such as "news@shop.example" or "Shop <news@shop.example>"`,
-      { details: { field: 'from' } },
-    )
 }
 
 function parseId(value: string): string {

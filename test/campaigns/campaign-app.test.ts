@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { DATABASE_FILE } from '../../src/app.ts'
+import { SqliteCampaignStore } from '../../src/campaigns/sqlite-campaign-store.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
 import { header, mimeParts, startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { api, identify } from './campaign-api.ts'
@@ -200,6 +204,27 @@ describe('campaign input and the links in what is sent', () => {
       audience: { userIds: ['cat'] },
     })
     assert.equal(ok.status, 201, JSON.stringify(ok.body))
+  })
+
+  test('a draft saved with a bad "from" before it was checked is refused at start, and stays a draft', async () => {
+    // Written straight into the store, as an older version would have accepted it.
+    const db = openSqlite(join(app.dataDir, DATABASE_FILE))
+    const store = new SqliteCampaignStore(db)
+    await store.putDraft(app.workspace.id, 'legacy', {
+      name: 'legacy',
+      templateId: 'spring',
+      templateVersion: null,
+      from: 'news@shop.example\r\nBcc: all@example.com',
+      audience: { userIds: ['cat'] },
+      vars: {},
+      ratePerSecond: null,
+    })
+    await store.close()
+    db.close()
+    const start = await api(app, 'POST', '/v1/campaigns/legacy/start')
+    assert.equal(start.status, 422, JSON.stringify(start.body))
+    assert.equal(start.body.code, 'INK_ERR_INVALID_ADDRESS')
+    assert.equal((await api(app, 'GET', '/v1/campaigns/legacy')).body.state, 'draft')
   })
 
   test('a segment audience naming no segment is refused at save and at start with 404', async () => {
