@@ -23,7 +23,13 @@ import { CampaignRunner } from './campaigns/campaign-runner.ts'
 import { CampaignService } from './campaigns/campaign-service.ts'
 import { PgCampaignStore } from './campaigns/pg-campaign-store.ts'
 import { PgSendLedger } from './campaigns/pg-send-ledger.ts'
-import { createTransport, emailLookups, messageIdDomainFor, segmentMembersOf } from './composition.ts'
+import {
+  boundUrlOf,
+  createTransport,
+  emailLookups,
+  messageIdDomainFor,
+  segmentMembersOf,
+} from './composition.ts'
 import { type Config, parseRoles, type Role } from './config.ts'
 import { MemoryCache } from './content/cache/memory-cache.ts'
 import { RedisCache } from './content/cache/redis-cache.ts'
@@ -88,6 +94,9 @@ export async function createScaleOutApp(
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? pino({ level: config.logLevel })
   const roles = parseRoles(config.roles)
+  // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
+  let boundUrl = `http://${config.host}:${config.port}`
+  const publicUrl = () => config.publicUrl ?? boundUrl
   const closers: (() => Promise<void> | void)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -158,7 +167,7 @@ export async function createScaleOutApp(
     const httpLogger: FastifyBaseLogger = logger
     let delivery: Delivery | undefined
     if (roles.has('api') || roles.has('sender')) {
-      delivery = await composeDelivery({ config, pool, clock, logger, metrics, traits, closers })
+      delivery = await composeDelivery({ config, pool, clock, logger, metrics, traits, publicUrl, closers })
     }
 
     const server: FastifyInstance = Fastify({
@@ -284,7 +293,11 @@ export async function createScaleOutApp(
       metrics,
       log,
       processor,
-      listen: () => server.listen({ host: config.host, port: config.port }),
+      listen: async () => {
+        const url = await server.listen({ host: config.host, port: config.port })
+        boundUrl = boundUrlOf(server, config.host) ?? url
+        return url
+      },
       close: async () => {
         if (closed) return
         closed = true
@@ -310,7 +323,8 @@ interface Delivery {
   transport: Transport
   codec: TokenCodec
   content: ReturnType<typeof loadContentConfig>
-  publicUrl: string
+  /** Base of tracking links: INKSTREAM_PUBLIC_URL, else this process's bound address. */
+  publicUrl: () => string
   /** The `email` trait, or undefined; for the unsubscribe route (best effort). */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
   /** The `email` trait; throws when the profile cannot be read now (the send is retried later). */
@@ -325,9 +339,10 @@ async function composeDelivery(o: {
   logger: Logger
   metrics: Metrics
   traits: ReturnType<typeof loadTraitsConfig>['traits']
+  publicUrl: () => string
   closers: (() => Promise<void> | void)[]
 }): Promise<Delivery> {
-  const { config, pool, clock, logger, metrics, traits, closers } = o
+  const { config, pool, clock, logger, metrics, traits, publicUrl, closers } = o
   // This process's liveness for the others: sends it claims carry the lease's key, so a starting
   // sender recovers only the sends of processes that are gone; campaigns run under its locks.
   const lease = await PgProcessLease.open(pool, {
@@ -364,8 +379,7 @@ async function composeDelivery(o: {
   closers.push(() => connectedContent.close())
   const codec = createTokenCodec({ ...(await loadPgTokenKeys(pool, clock.now())), clock })
   const renderer = new Renderer({ templates, profiles: reader, connectedContent, content, metrics })
-  const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
-  const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
+  const messageIdDomain = messageIdDomainFor(config.from, publicUrl())
   const { transport } = createTransport(config, messageIdDomain)
   closers.push(() => transport.close())
   const { requireEmail, lookupEmail } = emailLookups(reader)
@@ -381,6 +395,7 @@ async function composeDelivery(o: {
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(segments),
+    hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
     lookupEmail: requireEmail,
   })
   const campaigns = new CampaignService({

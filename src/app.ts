@@ -10,7 +10,13 @@ import { CampaignRunner } from './campaigns/campaign-runner.ts'
 import { CampaignService } from './campaigns/campaign-service.ts'
 import { SqliteCampaignStore } from './campaigns/sqlite-campaign-store.ts'
 import { SqliteSendLedger } from './campaigns/sqlite-send-ledger.ts'
-import { createTransport, emailLookups, messageIdDomainFor, segmentMembersOf } from './composition.ts'
+import {
+  boundUrlOf,
+  createTransport,
+  emailLookups,
+  messageIdDomainFor,
+  segmentMembersOf,
+} from './composition.ts'
 import type { Config } from './config.ts'
 import { MemoryCache } from './content/cache/memory-cache.ts'
 import { HttpConnectedContent } from './content/connected-content/http-connected-content.ts'
@@ -50,7 +56,7 @@ export interface App {
   codec: TokenCodec
   suppressions: SqliteSuppressionStore
   /** Where email clients reach this server (tracking links). */
-  publicUrl: string
+  readonly publicUrl: string
   /** SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox. */
   transport: Transport
   /** Human-readable: where campaign messages go. */
@@ -142,8 +148,10 @@ export async function createApp(
     const renderer = new Renderer({ templates, profiles: profileReader, connectedContent, content, metrics })
     if (config.templatesDir !== undefined)
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
-    const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`
-    const messageIdDomain = messageIdDomainFor(config.from, publicUrl)
+    // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
+    let boundUrl = `http://${config.host}:${config.port}`
+    const publicUrl = () => config.publicUrl ?? boundUrl
+    const messageIdDomain = messageIdDomainFor(config.from, publicUrl())
     const { transport, description: transportDescription } = createTransport(config, messageIdDomain)
     closers.push(() => transport.close())
     const ledger = new SqliteSendLedger(db, { clock })
@@ -156,6 +164,7 @@ export async function createApp(
     const { requireEmail, lookupEmail } = emailLookups(profileReader)
     const audience = new ProfileAudienceResolver({
       segmentMembers: segmentMembersOf(segments),
+      hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
       lookupEmail: requireEmail,
     })
     const campaigns = new CampaignService({
@@ -263,13 +272,19 @@ export async function createApp(
       renderer,
       codec,
       suppressions,
-      publicUrl,
+      get publicUrl() {
+        return publicUrl()
+      },
       transport,
       transportDescription,
       campaigns,
       triggers,
       triggerDispatcher,
-      listen: () => server.listen({ host: config.host, port: config.port }),
+      listen: async () => {
+        const url = await server.listen({ host: config.host, port: config.port })
+        boundUrl = boundUrlOf(server, config.host) ?? url
+        return url
+      },
       close: async () => {
         if (closed) return
         closed = true

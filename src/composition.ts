@@ -4,6 +4,7 @@
  * and a recipient's address from the profile reader.
  */
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { type Config, parseSmtpUrl } from './config.ts'
 import { InkError, notFound } from './core/errors.ts'
 import { FileTransport } from './delivery/file-transport.ts'
@@ -90,4 +91,12 @@ export function messageIdDomainFor(from: string | undefined, publicUrl: string):
     new URL(publicUrl).hostname,
   ]
   return candidates.find((d) => d !== undefined && isDomainName(d)) ?? 'inkstream.localhost'
+}
+
+/** `http://host:port` with the port the server is bound to (the one chosen when asked for port 0). */
+export function boundUrlOf(server: FastifyInstance, host: string): string | undefined {
+  const address = server.server.address()
+  if (address === null || typeof address === 'string') return undefined
+  const name = host.includes(':') ? `[${host}]` : host
+  return `http://${name}:${address.port}`
 }

@@ -86,6 +86,8 @@ export const configSchema = z
     /** The URL email clients reach this server at (tracking and unsubscribe links); default http://host:port. */
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     port: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** The server CLI commands (`inkstream send`) talk to; default http://host:port. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
     dataDir: z.string().min(1).default('./data'),
     workspaceId: z
       .string()
@@ -188,6 +190,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_HOST: 'host',
   INKSTREAM_PUBLIC_URL: 'publicUrl',
   INKSTREAM_PORT: 'port',
+  INKSTREAM_URL: 'url',
   INKSTREAM_DATA_DIR: 'dataDir',
   INKSTREAM_WORKSPACE: 'workspaceId',
   INKSTREAM_WRITE_KEY: 'writeKey',

@@ -3,13 +3,16 @@
  * knows `{ userIds }`; `{ segment }` is an extension point: pass `segmentMembers` (the segments
  * domain plugs in there) and segment audiences work without other changes.
  */
-import { InkError } from '../core/errors.ts'
+import { InkError, notFound } from '../core/errors.ts'
 import type { Recipient } from './campaign-runner.ts'
 import type { Audience } from './campaign-store.ts'
 
 export interface AudienceResolver {
-  /** Throws INK_ERR_AUDIENCE_UNSUPPORTED when this server cannot resolve such an audience. */
-  check(audience: Audience): void
+  /**
+   * Throws INK_ERR_NOT_FOUND for a segment that does not exist, and INK_ERR_AUDIENCE_UNSUPPORTED
+   * when this server cannot resolve such an audience at all.
+   */
+  check(workspaceId: string, audience: Audience): void | Promise<void>
   /** Recipients in a stable order; `email` is '' for a profile without an `email` trait (→ skipped). */
   resolve(workspaceId: string, audience: Audience): Promise<Recipient[]>
 }
@@ -19,21 +22,26 @@ export interface ProfileAudienceDeps {
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
   /** userIds of a segment's members; absent until segments exist. */
   segmentMembers?: (workspaceId: string, segment: string) => Promise<string[]>
+  /** Whether a segment exists; with it, a campaign to a missing segment is refused at save and start. */
+  hasSegment?: (workspaceId: string, segment: string) => Promise<boolean>
 }
 
 export class ProfileAudienceResolver implements AudienceResolver {
   constructor(private readonly deps: ProfileAudienceDeps) {}
 
-  check(audience: Audience): void {
-    if ('segment' in audience && this.deps.segmentMembers === undefined)
+  async check(workspaceId: string, audience: Audience): Promise<void> {
+    if (!('segment' in audience)) return
+    if (this.deps.segmentMembers === undefined)
       throw new InkError(
         'INK_ERR_AUDIENCE_UNSUPPORTED',
-        'segments are not available yet; use { "userIds": [...] }',
+        'this server cannot resolve segment audiences; use { "userIds": [...] }',
       )
+    if (this.deps.hasSegment && !(await this.deps.hasSegment(workspaceId, audience.segment)))
+      throw notFound(`segment "${audience.segment}"`)
   }
 
   async resolve(workspaceId: string, audience: Audience): Promise<Recipient[]> {
-    this.check(audience)
+    await this.check(workspaceId, audience)
     const userIds =
       'segment' in audience
         ? await (this.deps.segmentMembers as NonNullable<ProfileAudienceDeps['segmentMembers']>)(

@@ -11,7 +11,7 @@ import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
-import type { CampaignService } from './campaign-service.ts'
+import { type CampaignService, checkFrom } from './campaign-service.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
 
 export interface CampaignRoutesDeps {
@@ -67,7 +67,8 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
     const r = campaignBody.safeParse(req.body ?? {})
     if (!r.success) throw badRequest(r.error.issues)
     const b = r.data
-    deps.audience.check(b.audience)
+    if (b.from !== undefined) checkFrom(b.from)
+    await deps.audience.check(ws.id, b.audience)
     const saved = await deps.campaigns.putDraft(ws.id, id, {
       name: b.name ?? id,
       templateId: b.templateId,

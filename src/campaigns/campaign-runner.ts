@@ -69,7 +69,8 @@ export interface CampaignRunnerDeps {
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
   codec: TokenCodec
-  publicUrl: string
+  /** Base of tracking links; a function when it is known only once the server listens (port 0). */
+  publicUrl: string | (() => string)
   clock: Clock
   logger: { warn(obj: unknown, msg: string): void }
   sleep?: Sleep
@@ -231,7 +232,7 @@ export class CampaignRunner {
       const rendered = await this.deps.renderer.render(workspaceId, req)
       if (!rendered.ok) return { ok: false, detail: `render failed: ${rendered.error.message}` }
       const tracking = {
-        baseUrl: this.deps.publicUrl,
+        baseUrl: typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl,
         codec: this.deps.codec,
         ttlMs: campaign.trackingTtlMs ?? DEFAULT_TTL_MS,
         workspaceId,

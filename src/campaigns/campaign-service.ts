@@ -5,6 +5,7 @@
  * is resumed on the next start). The ledger makes every resume send nothing twice.
  */
 import { InkError, notFound } from '../core/errors.ts'
+import { parseMailbox } from '../delivery/mailbox.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignRunner, Progress } from './campaign-runner.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
@@ -44,6 +45,17 @@ interface Active {
 
 const key = (ws: string, id: string) => `${ws}\n${id}`
 
+/** A `from` that is not exactly one mailbox would fail every recipient: 422 INK_ERR_INVALID_ADDRESS. */
+export function checkFrom(from: string): void {
+  const parsed = parseMailbox(from)
+  if (!parsed.ok)
+    throw new InkError(
+      'INK_ERR_INVALID_ADDRESS',
+      `from ${parsed.message}; write one sender such as "news@shop.example" or "Shop <news@shop.example>"`,
+      { details: { field: 'from' } },
+    )
+}
+
 export class CampaignService {
   readonly #active = new Map<string, Active>()
   readonly #totals = new Map<string, number>()
@@ -65,7 +77,9 @@ export class CampaignService {
         'INK_ERR_BAD_REQUEST',
         `campaign "${id}" has no "from", and INKSTREAM_FROM is not set`,
       )
-    this.deps.audience.check(campaign.audience)
+    // A draft saved before `from` was checked at save: refused here rather than failing every recipient.
+    checkFrom(from)
+    await this.deps.audience.check(workspaceId, campaign.audience)
     // Pins the version on first start; throws (404, 422) before anything is marked.
     const compiled = await this.deps.renderer.compiled(
       workspaceId,

@@ -1,15 +1,13 @@
 #!/usr/bin/env node
 /** The `inkstream` command: start | keys | preview | send | lint. */
-import { join } from 'node:path'
 import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
 import { createScaleOutApp } from '../app-scale-out.ts'
 import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
-import { openSqlite } from '../db/sqlite.ts'
-import { SqliteWorkspaceStore } from '../workspaces/workspace-store.ts'
 import { lint } from './lint.ts'
 import { preview } from './preview.ts'
 import { send } from './send.ts'
+import { readWorkspaceKeys } from './workspace-keys.ts'
 
 const USAGE = `usage: inkstream <command>
 
@@ -17,12 +15,15 @@ const USAGE = `usage: inkstream <command>
                    run everything in one process (embedded SQLite), or, with the scale-out
                    backends configured (Kafka, PostgreSQL), the given roles (default all)
   keys [--write|--admin]
-                   print the workspace's keys (as shell exports, or one key alone)
+                   print the workspace's keys (as shell exports, or one key alone), read from
+                   the server's store (INKSTREAM_DATA_DIR, or INKSTREAM_DATABASE_URL)
   preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
           [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json]
                    render a template with a profile and injected faults, and print the report
-  send <campaign-id>
-                   start or resume a campaign on the running server and show its progress
+  send <campaign-id> [--url URL]
+                   start or resume a campaign on the running server (--url, INKSTREAM_URL, or
+                   http://INKSTREAM_HOST:INKSTREAM_PORT) and show its progress; the admin key is
+                   INKSTREAM_ADMIN_KEY, else the one in INKSTREAM_DATA_DIR
   lint <file.mjml|file.html|template-id>…
                    list template problems (exit code 1 on errors)
 
@@ -87,22 +88,19 @@ function onSignals(close: () => Promise<void>): void {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
-/** The workspace's keys, read from (or first generated in) the data folder's store. */
-async function workspaceKeys(config: Config): Promise<{ writeKey: string; adminKey: string }> {
-  const db = openSqlite(join(config.dataDir, DATABASE_FILE))
+/** The admin key for `send`: INKSTREAM_ADMIN_KEY, else the local store's; undefined when neither. */
+async function adminKeyFor(config: Config): Promise<string | undefined> {
+  if (config.adminKey !== undefined) return config.adminKey
   try {
-    const ws = await new SqliteWorkspaceStore(db).ensure(config.workspaceId, {
-      writeKey: config.writeKey,
-      adminKey: config.adminKey,
-    })
-    return { writeKey: ws.writeKey, adminKey: ws.adminKey }
-  } finally {
-    db.close()
+    return (await readWorkspaceKeys(config)).adminKey
+  } catch (err) {
+    if (isInkError(err) && err.code === 'INK_ERR_NOT_FOUND') return undefined
+    throw err
   }
 }
 
 async function keys(args: string[]): Promise<void> {
-  const ws = await workspaceKeys(loadConfig(process.env))
+  const ws = await readWorkspaceKeys(loadConfig(process.env))
   if (args.includes('--write')) process.stdout.write(`${ws.writeKey}\n`)
   else if (args.includes('--admin')) process.stdout.write(`${ws.adminKey}\n`)
   else process.stdout.write(`export INK_WRITE_KEY=${ws.writeKey}\nexport INK_ADMIN_KEY=${ws.adminKey}\n`)
@@ -120,7 +118,7 @@ async function main(argv: string[]): Promise<void> {
       return
     case 'send': {
       const config = loadConfig(process.env)
-      process.exitCode = await send(config, rest, (await workspaceKeys(config)).adminKey)
+      process.exitCode = await send(config, rest, await adminKeyFor(config))
       return
     }
     case 'preview':

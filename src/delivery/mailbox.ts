@@ -7,6 +7,7 @@
  * "Ann b@y.com", `a@` an address. We only send what we build, so anything that is not plainly one
  * mailbox is refused here; addressparser is used only to word the error for a recipient list.
  */
+import { domainToASCII } from 'node:url'
 import addressparser from 'nodemailer/lib/addressparser'
 
 export interface Mailbox {
@@ -68,4 +69,13 @@ function displayName(raw: string): string {
   const trimmed = raw.trim()
   if (!trimmed.startsWith('"')) return trimmed.replace(/\s+/g, ' ')
   return trimmed.slice(1, -1).replace(/\\(.)/gu, '$1')
+}
+
+const ASCII_DOMAIN = /^\p{ASCII}*$/u
+
+/** `local@domain` with the domain in its ASCII (punycode) form; the local part is kept as it is. */
+export function asciiDomain(address: string): string {
+  const at = address.lastIndexOf('@')
+  const domain = address.slice(at + 1)
+  return ASCII_DOMAIN.test(domain) ? address : `${address.slice(0, at + 1)}${domainToASCII(domain)}`
 }

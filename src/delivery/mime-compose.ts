@@ -1,6 +1,8 @@
 /**
  * Builds the bytes of one message (RFC 5322 + MIME): a multipart/alternative with a text and an
- * HTML part, both UTF-8 and quoted-printable. Only ever called with fields `prepareMessage` has
+ * HTML part, both UTF-8 and quoted-printable. Every header is ASCII except an address with a
+ * non-ASCII local part, written as raw UTF-8 (RFC 6532; such a message only goes to a server that
+ * takes SMTPUTF8, see smtputf8-guard.ts). Domains are always punycode, as in the envelope. Only ever called with fields `prepareMessage` has
  * already checked (no control characters in any header value, one mailbox per address field).
  *
  * Why not nodemailer's MailComposer: it is general (attachments, streams, every encoding) and spends
@@ -10,9 +12,8 @@
  * file only lays out the parts and quoted-printable-encodes the bodies in one pass over the bytes.
  */
 import { randomBytes } from 'node:crypto'
-import { domainToASCII } from 'node:url'
 import { encodeWords, foldLines } from 'nodemailer/lib/mime-funcs'
-import type { Mailbox } from './mailbox.ts'
+import { asciiDomain, type Mailbox } from './mailbox.ts'
 
 export interface ComposeInput {
   messageIdHeader: string
@@ -37,11 +38,7 @@ const PHRASE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$/
 const headerText = (value: string): string => (PLAIN.test(value) ? value : encodeWords(value, 'Q', 52))
 
 function address(mailbox: Mailbox): string {
-  const at = mailbox.address.lastIndexOf('@')
-  const domain = mailbox.address.slice(at + 1)
-  const addr = PLAIN.test(domain)
-    ? mailbox.address
-    : `${mailbox.address.slice(0, at + 1)}${domainToASCII(domain)}`
+  const addr = asciiDomain(mailbox.address)
   if (mailbox.name === '') return addr
   let name: string
   if (!PLAIN.test(mailbox.name)) name = encodeWords(mailbox.name, 'Q', 52)
@@ -84,7 +81,8 @@ export function composeMessage(input: ComposeInput): Buffer {
   return Buffer.from(
     `${head}${partHead('text/plain')}${encodeQuotedPrintable(input.text)}\r\n` +
       `${partHead('text/html')}${encodeQuotedPrintable(input.html)}\r\n--${boundary}--\r\n`,
-    'latin1',
+    // All ASCII but for a UTF-8 address local part (RFC 6532), which must stay UTF-8, not Latin-1.
+    'utf8',
   )
 }
 

@@ -4,7 +4,7 @@
  * either refused or folded before nodemailer sees it.
  */
 import { domainToASCII } from 'node:url'
-import { type Mailbox, parseMailbox } from './mailbox.ts'
+import { asciiDomain, type Mailbox, parseMailbox } from './mailbox.ts'
 import { composeMessage } from './mime-compose.ts'
 import type { OutgoingMessage } from './transport.ts'
 
@@ -13,8 +13,13 @@ export type MessageValidation = { ok: true } | { ok: false; field: string; messa
 export type PreparedMessage =
   | {
       ok: true
-      /** The SMTP envelope: set from the checked fields, never derived from the headers. */
+      /**
+       * The SMTP envelope: set from the checked fields, never derived from the headers. Domains are
+       * in their ASCII (punycode) form, the same text the From and To headers carry.
+       */
       envelope: { from: string; to: string[] }
+      /** An envelope address has a non-ASCII local part: the server must take SMTPUTF8 (RFC 6531). */
+      smtpUtf8: boolean
       /** The whole message, CRLF line ends, as it goes after DATA (before dot-stuffing). */
       raw: Buffer
       messageIdHeader: string
@@ -113,13 +118,17 @@ export function prepareMessage(
     headers,
     date,
   })
+  const envelope = { from: asciiDomain(from.mailbox.address), to: [asciiDomain(to.mailbox.address)] }
   return {
     ok: true,
-    envelope: { from: from.mailbox.address, to: [to.mailbox.address] },
+    envelope,
+    smtpUtf8: !ASCII.test(envelope.from) || !envelope.to.every((a) => ASCII.test(a)),
     raw,
     messageIdHeader: id,
   }
 }
+
+const ASCII = /^\p{ASCII}*$/u
 
 type FieldResult = { ok: true; mailbox: Mailbox } | { ok: false; field: string; message: string }
 

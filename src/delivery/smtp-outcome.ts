@@ -3,6 +3,7 @@
  * be tested without a socket; test/delivery/transport-outcome.test.ts holds the errors nodemailer
  * 10 was seen to produce for each case.
  */
+import { SMTPUTF8_UNSUPPORTED } from './smtputf8-guard.ts'
 import type { SendOutcome } from './transport.ts'
 
 /** What the transport knew about the conversation when the error arrived. */
@@ -39,10 +40,15 @@ const MESSAGE_COMMANDS = new Set(['RCPT TO', 'DATA'])
  *    whole message and committed it before the connection went (RFC 1047).
  * 4. nodemailer refused before sending because the message exceeds the server's advertised SIZE
  *    → `permanent` 552, the code the server gives for the same case.
+ * 5. Refused before MAIL FROM because an address needs SMTPUTF8 and the server does not announce it
+ *    (smtputf8-guard.ts) → `permanent` 553 5.6.7, what RFC 6531 §3.7.4.2 has a server say for it.
+ *    5.6.7 is not a mailbox-does-not-exist code, so the address is not suppressed as a bounce.
  */
 export function classifySendError(error: unknown, progress: SendProgress): SendOutcome {
   const err = errorFields(error)
   const message = describe(err)
+  if (error instanceof Error && Reflect.get(error, SMTPUTF8_UNSUPPORTED) === true)
+    return { outcome: 'permanent', code: 553, message: error.message }
   // Only 4xx and 5xx are replies that refuse; a 2xx or 3xx on an error is nodemailer's protocol
   // confusion and says nothing about whether the server has the message.
   const reply =

@@ -10,6 +10,7 @@ import { invalidConfig } from '../core/errors.ts'
 import { isDomainName } from './mailbox.ts'
 import { prepareMessage } from './mime.ts'
 import { classifySendError } from './smtp-outcome.ts'
+import { installSmtpUtf8Guard, NEEDS_SMTPUTF8 } from './smtputf8-guard.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
 
 export interface SmtpTransportOptions {
@@ -60,6 +61,7 @@ export class SmtpTransport implements Transport {
     const problems = optionProblems(options)
     if (problems.length > 0) throw invalidConfig(problems.map((p) => `smtp: ${p}`))
     this.#domain = options.messageIdDomain
+    installSmtpUtf8Guard()
     const { messageIdDomain: _, ...smtp } = options
     this.#mailer = nodemailer.createTransport({
       ...smtp,
@@ -112,7 +114,7 @@ export class SmtpTransport implements Transport {
     const tracker: Tracker = { streams: [] }
     this.#trackers.set(id, tracker)
     const mail = {
-      envelope: prepared.envelope,
+      envelope: prepared.smtpUtf8 ? { ...prepared.envelope, [NEEDS_SMTPUTF8]: true } : prepared.envelope,
       raw: prepared.raw,
       disableFileAccess: true,
       disableUrlAccess: true,

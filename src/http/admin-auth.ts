@@ -3,12 +3,22 @@ import type { FastifyRequest } from 'fastify'
 import { unauthorized } from '../core/errors.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
 
+/** `<scheme> <credentials>`; the scheme is case-insensitive (RFC 7235 §2.1), so `bearer` is Bearer. */
+const CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)[ ]+(\S.*)$/
+
+/** The admin key a request carries, if any: `Bearer <key>`, or `Basic` with the key as username. */
+export function adminKeyOf(header: string): string | undefined {
+  const m = CREDENTIALS.exec(header.trim())
+  if (!m) return undefined
+  const scheme = m[1]?.toLowerCase()
+  const value = (m[2] ?? '').trim()
+  if (scheme === 'bearer') return value
+  if (scheme === 'basic') return Buffer.from(value, 'base64').toString('utf8').split(':')[0]
+  return undefined
+}
+
 export function adminWorkspace(req: FastifyRequest, workspaces: WorkspaceStore): Workspace {
-  const header = req.headers.authorization ?? ''
-  let key: string | undefined
-  if (header.startsWith('Bearer ')) key = header.slice(7).trim()
-  else if (header.startsWith('Basic '))
-    key = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
+  const key = adminKeyOf(req.headers.authorization ?? '')
   if (!key) throw unauthorized('this route needs the admin key: send "Authorization: Bearer <admin key>"')
   const ws = workspaces.byAdminKey(key)
   if (!ws) throw unauthorized('unknown admin key')

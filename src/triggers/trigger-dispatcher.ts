@@ -29,7 +29,8 @@ export interface TriggerDispatcherDeps {
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed'>
   codec: TokenCodec
-  publicUrl: string
+  /** Base of tracking links; a function when it is known only once the server listens (port 0). */
+  publicUrl: string | (() => string)
   clock: Clock
   /** The `email` trait of a userId/anonymousId; undefined when it has none. Throws when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
@@ -166,7 +167,7 @@ export class TriggerDispatcher {
     })
     if (!rendered.ok) return ['failed', `render failed: ${rendered.error.message}`]
     const tracking = {
-      baseUrl: d.publicUrl,
+      baseUrl: typeof d.publicUrl === 'function' ? d.publicUrl() : d.publicUrl,
       codec: d.codec,
       ttlMs: d.trackingTtlMs ?? DEFAULT_TTL_MS,
       workspaceId: ws,

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
+import { DATABASE_FILE } from '../../src/app.ts'
+import { SqliteCampaignStore } from '../../src/campaigns/sqlite-campaign-store.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
+import { header, mimeParts, startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { api, identify } from './campaign-api.ts'
 import { putTemplate } from './campaign-fixture.ts'
@@ -146,5 +150,147 @@ describe('campaigns over the HTTP API, sent through SMTP', () => {
     assert.equal((await api(app, 'GET', '/v1/campaigns/none')).status, 404)
     const noKey = await fetch(`${app.url}/v1/campaigns`)
     assert.equal(noKey.status, 401)
+  })
+})
+
+describe('campaign input and the links in what is sent', () => {
+  let smtp: TestSmtpServer
+  let app: TestApp
+  before(async () => {
+    smtp = await startSmtpServer()
+    // No publicUrl and port 0: links must name the port the server actually bound.
+    app = await startTestApp({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, from: 'news@shop.example' })
+    await putTemplate(app, 'spring')
+    await identify(app, { cat: { email: 'cat@example.com' } })
+  })
+  after(async () => {
+    await app.close()
+    await smtp.close()
+  })
+
+  test('the admin key is taken whatever the case of the auth scheme (RFC 7235)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      const res = await fetch(`${app.url}/v1/campaigns`, {
+        headers: { authorization: `${scheme} ${app.workspace.adminKey}` },
+      })
+      assert.equal(res.status, 200, `${scheme}: ${await res.clone().text()}`)
+      assert.ok(Array.isArray(((await res.json()) as { campaigns: unknown }).campaigns))
+    }
+    const basic = Buffer.from(`${app.workspace.adminKey}:`).toString('base64')
+    const res = await fetch(`${app.url}/v1/campaigns`, { headers: { authorization: `basic ${basic}` } })
+    assert.equal(res.status, 200)
+    const wrong = await fetch(`${app.url}/v1/campaigns`, {
+      headers: { authorization: 'bearer nope-nope-nope' },
+    })
+    assert.equal(wrong.status, 401)
+    assert.equal(((await wrong.json()) as { code: string }).code, 'INK_ERR_UNAUTHORIZED')
+  })
+
+  test('a campaign "from" that is not one mailbox is refused at save with 422, naming the problem', async () => {
+    for (const from of ['not an address', 'news@shop.example\r\nBcc: all@example.com', 'a@x.com, b@y.com']) {
+      const res = await api(app, 'PUT', '/v1/campaigns/bad-from', {
+        templateId: 'spring',
+        from,
+        audience: { userIds: ['cat'] },
+      })
+      assert.equal(res.status, 422, JSON.stringify(res.body))
+      assert.equal(res.body.code, 'INK_ERR_INVALID_ADDRESS')
+      assert.match(res.body.message, /from/)
+    }
+    assert.equal((await api(app, 'GET', '/v1/campaigns/bad-from')).status, 404)
+    const ok = await api(app, 'PUT', '/v1/campaigns/good-from', {
+      templateId: 'spring',
+      from: '"Shop, Inc." <news@shop.example>',
+      audience: { userIds: ['cat'] },
+    })
+    assert.equal(ok.status, 201, JSON.stringify(ok.body))
+  })
+
+  test('a draft saved with a bad "from" before it was checked is refused at start, and stays a draft', async () => {
+    // Written straight into the store, as an older version would have accepted it.
+    const db = openSqlite(join(app.dataDir, DATABASE_FILE))
+    const store = new SqliteCampaignStore(db)
+    await store.putDraft(app.workspace.id, 'legacy', {
+      name: 'legacy',
+      templateId: 'spring',
+      templateVersion: null,
+      from: 'news@shop.example\r\nBcc: all@example.com',
+      audience: { userIds: ['cat'] },
+      vars: {},
+      ratePerSecond: null,
+    })
+    await store.close()
+    db.close()
+    const start = await api(app, 'POST', '/v1/campaigns/legacy/start')
+    assert.equal(start.status, 422, JSON.stringify(start.body))
+    assert.equal(start.body.code, 'INK_ERR_INVALID_ADDRESS')
+    assert.equal((await api(app, 'GET', '/v1/campaigns/legacy')).body.state, 'draft')
+  })
+
+  test('a segment audience naming no segment is refused at save and at start with 404', async () => {
+    const put = await api(app, 'PUT', '/v1/campaigns/to-nobody', {
+      templateId: 'spring',
+      audience: { segment: 'no-such-segment' },
+    })
+    assert.equal(put.status, 404, JSON.stringify(put.body))
+    assert.equal(put.body.code, 'INK_ERR_NOT_FOUND')
+    assert.match(put.body.message, /segment "no-such-segment"/)
+    // A draft whose segment was deleted after it was saved: start says so, nothing is marked.
+    assert.equal(
+      (await api(app, 'PUT', '/v1/segments/gone', { condition: { tier: 'x' } })).status < 300,
+      true,
+    )
+    const saved = await api(app, 'PUT', '/v1/campaigns/to-gone', {
+      templateId: 'spring',
+      audience: { segment: 'gone' },
+    })
+    assert.equal(saved.status, 201, JSON.stringify(saved.body))
+    const del = await fetch(`${app.url}/v1/segments/gone`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${app.workspace.adminKey}` },
+    })
+    assert.equal(del.status, 204)
+    const start = await api(app, 'POST', '/v1/campaigns/to-gone/start')
+    assert.equal(start.status, 404, JSON.stringify(start.body))
+    assert.equal(start.body.code, 'INK_ERR_NOT_FOUND')
+    assert.equal((await api(app, 'GET', '/v1/campaigns/to-gone')).body.state, 'draft')
+  })
+
+  test('profiles with internationalized addresses get mail whose To header is their address', async () => {
+    await identify(app, { yamada: { email: '山田@example.com' }, zoe: { email: 'Zoë@Bücher.example' } })
+    await api(app, 'PUT', '/v1/campaigns/intl', {
+      templateId: 'spring',
+      audience: { userIds: ['yamada', 'zoe'] },
+    })
+    const before = smtp.received.length
+    assert.equal((await api(app, 'POST', '/v1/campaigns/intl/start')).status, 202)
+    const got = (await smtp.waitForMessages(before + 2)).slice(before)
+    const byRcpt = new Map(got.map((m) => [m.rcptTo[0], m]))
+    const yamada = byRcpt.get('山田@example.com')
+    assert.ok(yamada, JSON.stringify([...byRcpt.keys()]))
+    assert.equal(header(yamada.raw, 'To'), '山田@example.com')
+    assert.equal(yamada.smtpUtf8, true)
+    // The profile's address as written (case kept), its domain in punycode in the header.
+    const zoe = got.find((m) => m !== yamada)
+    assert.equal(header(zoe?.raw ?? '', 'To'), 'Zoë@xn--bcher-kva.example')
+  })
+
+  test('with INKSTREAM_PORT=0 the links in sent mail point at the port actually bound', async () => {
+    assert.notEqual(new URL(app.url).port, '0')
+    assert.equal(app.publicUrl, app.url)
+    await api(app, 'PUT', '/v1/campaigns/links', { templateId: 'spring', audience: { userIds: ['cat'] } })
+    const before = smtp.received.length
+    assert.equal((await api(app, 'POST', '/v1/campaigns/links/start')).status, 202)
+    const [message] = (await smtp.waitForMessages(before + 1)).slice(before)
+    const html = mimeParts(message?.raw ?? '').find((p) => p.contentType.startsWith('text/html'))?.body ?? ''
+    const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1] ?? '')
+    assert.ok(links.length > 0, html)
+    for (const link of links) assert.ok(link.startsWith(`${app.url}/`), `${link} is not under ${app.url}`)
+    const unsubscribe = header(message?.raw ?? '', 'List-Unsubscribe') ?? ''
+    assert.ok(unsubscribe.includes(`<${app.url}/`), unsubscribe)
+    // The link works: the click redirects to the original URL.
+    const click = await fetch(links[0] ?? '', { redirect: 'manual' })
+    assert.equal(click.status, 302)
+    assert.equal(click.headers.get('location'), 'https://shop.example.com/sale')
   })
 })

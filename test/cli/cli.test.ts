@@ -1,28 +1,34 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { tempDir } from '../helpers/app.ts'
+import { openPg } from '../../src/db/pg.ts'
+import { PgWorkspaceStore } from '../../src/workspaces/pg-workspace-store.ts'
+import { startTestApp, tempDir } from '../helpers/app.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
 
 /** Runs the CLI with a clean INKSTREAM_* environment; resolves with stdout and the exit code. */
-async function cli(args: string[], env: Record<string, string>): Promise<{ stdout: string; code: number }> {
+async function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('INKSTREAM_') && !k.startsWith('NODE_TEST')),
   )
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: ROOT,
       env: { ...clean, ...env },
     })
-    return { stdout, code: 0 }
+    return { stdout, stderr, code: 0 }
   } catch (err) {
-    const e = err as { stdout: string; code: number }
-    return { stdout: e.stdout, code: e.code }
+    const e = err as { stdout: string; stderr: string; code: number }
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code }
   }
 }
 
@@ -59,5 +65,71 @@ describe('inkstream CLI', () => {
     assert.match(out.stdout, /Bestsellers/)
     assert.match(out.stdout, /source recs: error .*injected failure/)
     assert.match(out.stdout, /fallback recs\.title: error → "Bestsellers" \[default-filter\]/)
+  })
+})
+
+describe('inkstream keys', () => {
+  test('prints the keys of the server whose data folder it is given', async () => {
+    const dataDir = tempDir('inkstream-cli-')
+    const app = await startTestApp({ dataDir })
+    try {
+      // Read while the server runs: the database is shared with it.
+      const out = await cli(['keys'], { INKSTREAM_DATA_DIR: app.dataDir })
+      assert.equal(out.code, 0, out.stdout)
+      assert.equal(
+        out.stdout,
+        `export INK_WRITE_KEY=${app.workspace.writeKey}\nexport INK_ADMIN_KEY=${app.workspace.adminKey}\n`,
+      )
+      const admin = await cli(['keys', '--admin'], { INKSTREAM_DATA_DIR: app.dataDir })
+      assert.equal(admin.stdout, `${app.workspace.adminKey}\n`)
+    } finally {
+      await app.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  test('with no database in the data folder it says so and creates nothing', async () => {
+    const dir = tempDir('inkstream-cli-')
+    try {
+      const out = await cli(['keys'], { INKSTREAM_DATA_DIR: join(dir, 'data') })
+      assert.equal(out.code, 1)
+      assert.equal(out.stdout, '')
+      assert.match(out.stderr, /no Inkstream database at .*data\/inkstream\.db/)
+      assert.match(out.stderr, /INKSTREAM_DATA_DIR/)
+      assert.deepEqual(readdirSync(dir), [])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('inkstream keys in scale-out mode', () => {
+  test('reads the keys from PostgreSQL, and says so when the database has no Inkstream store', async (t) => {
+    const skip = await pgSkip()
+    if (skip) return t.skip(skip)
+    const db = await freshDatabase('ink_cli')
+    const empty = await freshDatabase('ink_cli')
+    const pool = openPg(db.url, { max: 1 })
+    try {
+      const workspaces = await PgWorkspaceStore.open(pool)
+      const ws = await workspaces.ensure('default', {})
+      await workspaces.close()
+      // Kafka is never contacted by `keys`; the setting only says which mode this is.
+      const scale = {
+        INKSTREAM_KAFKA_BROKERS: '127.0.0.1:9092',
+        INKSTREAM_DATA_DIR: tempDir('inkstream-cli-'),
+      }
+      const out = await cli(['keys', '--admin'], { ...scale, INKSTREAM_DATABASE_URL: db.url })
+      assert.equal(out.code, 0, out.stderr)
+      assert.equal(out.stdout, `${ws.adminKey}\n`)
+      const none = await cli(['keys'], { ...scale, INKSTREAM_DATABASE_URL: empty.url })
+      assert.equal(none.code, 1)
+      assert.match(none.stderr, /INK_ERR_NOT_FOUND: no Inkstream database at postgres:\/\/.*ink_cli_/)
+      assert.deepEqual(readdirSync(scale.INKSTREAM_DATA_DIR), [])
+    } finally {
+      await pool.end()
+      await db.drop()
+      await empty.drop()
+    }
   })
 })

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { readdirSync, rmSync } from 'node:fs'
+import net from 'node:net'
 import { describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { api, identify } from '../campaigns/campaign-api.ts'
 import { putTemplate } from '../campaigns/campaign-fixture.ts'
 import { startSmtpServer } from '../delivery/smtp-test-server.ts'
-import { startTestApp } from '../helpers/app.ts'
+import { startTestApp, tempDir } from '../helpers/app.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -60,6 +62,87 @@ describe('inkstream send', () => {
     } finally {
       await app.close()
       await smtp.close()
+    }
+  })
+})
+
+/** A loopback port with nothing listening on it (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+describe('inkstream send talks to the server it is pointed at', () => {
+  test('--url and INKSTREAM_URL reach the server, whatever INKSTREAM_PORT and INKSTREAM_DATA_DIR say', async () => {
+    const smtp = await startSmtpServer()
+    const app = await startTestApp({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, from: 'news@shop.example' })
+    const elsewhere = tempDir('inkstream-cli-')
+    try {
+      await putTemplate(app, 'spring')
+      await identify(app, { ann: { email: 'ann@example.com' } })
+      await api(app, 'PUT', '/v1/campaigns/by-url', { templateId: 'spring', audience: { userIds: ['ann'] } })
+      await api(app, 'PUT', '/v1/campaigns/by-env', { templateId: 'spring', audience: { userIds: ['ann'] } })
+      // The port and data folder point elsewhere (no server, no database there): only the URL is right.
+      const env = {
+        INKSTREAM_DATA_DIR: elsewhere,
+        INKSTREAM_PORT: String(await closedPort()),
+        INKSTREAM_ADMIN_KEY: app.workspace.adminKey,
+      }
+      const byFlag = await cli(['send', 'by-url', '--url', app.url, '--interval', '50'], env)
+      assert.equal(byFlag.code, 0, byFlag.stderr)
+      assert.match(byFlag.stderr, /by-url done .* {2}sent 1 /)
+      const byEnv = await cli(['send', 'by-env', '--interval', '50'], { ...env, INKSTREAM_URL: app.url })
+      assert.equal(byEnv.code, 0, byEnv.stderr)
+      assert.match(byEnv.stderr, /by-env done .* {2}sent 1 /)
+      assert.equal(smtp.received.length, 2)
+      // Nothing was created in the other data folder.
+      assert.deepEqual(readdirSync(elsewhere), [])
+    } finally {
+      await app.close()
+      await smtp.close()
+      rmSync(elsewhere, { recursive: true, force: true })
+    }
+  })
+
+  test('with no server at the URL it says so plainly, with its own code, and exits 1', async () => {
+    const port = await closedPort()
+    const out = await cli(['send', 'any', '--url', `http://127.0.0.1:${port}`], {
+      INKSTREAM_DATA_DIR: tempDir('inkstream-cli-'),
+      INKSTREAM_ADMIN_KEY: 'ak_0123456789abcdefghij',
+    })
+    assert.equal(out.code, 1)
+    assert.match(
+      out.stderr,
+      /INK_ERR_SERVER_UNREACHABLE: no Inkstream server at http:\/\/127\.0\.0\.1:\d+ \(connection refused\)/,
+    )
+    assert.match(out.stderr, /--url|INKSTREAM_URL/)
+    assert.doesNotMatch(out.stderr, /INK_ERR_BAD_REQUEST/)
+  })
+
+  test('a key the server does not know, or no key at all, is said plainly', async () => {
+    const app = await startTestApp()
+    const empty = tempDir('inkstream-cli-')
+    try {
+      const wrong = await cli(['send', 'any', '--url', app.url], {
+        INKSTREAM_DATA_DIR: empty,
+        INKSTREAM_ADMIN_KEY: 'ak_0123456789abcdefghij',
+      })
+      assert.equal(wrong.code, 1)
+      assert.match(
+        wrong.stderr,
+        /INK_ERR_UNAUTHORIZED: the server at http:\/\/127\.0\.0\.1:\d+ does not know this admin key/,
+      )
+      const none = await cli(['send', 'any', '--url', app.url], { INKSTREAM_DATA_DIR: empty })
+      assert.equal(none.code, 1)
+      assert.match(none.stderr, /INK_ERR_UNAUTHORIZED: no admin key: set INKSTREAM_ADMIN_KEY/)
+      assert.deepEqual(readdirSync(empty), [])
+    } finally {
+      await app.close()
+      rmSync(empty, { recursive: true, force: true })
     }
   })
 })

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
+import type { InjectOptions } from 'fastify'
 import { loadConfig, parseRoles } from '../../src/config.ts'
-import { ErrorCodes, InkError } from '../../src/core/errors.ts'
+import { type ErrorCode, ErrorCodes, InkError } from '../../src/core/errors.ts'
+import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
 
 describe('error codes', () => {
   test('every code is prefixed INK_ERR_, carries a 4xx/5xx status and is documented in docs/errors.md', () => {
@@ -64,5 +66,279 @@ describe('configuration', () => {
 
   test('keys that are too short to be secret are refused', () => {
     assert.throws(() => loadConfig({ INKSTREAM_WRITE_KEY: 'short' }), /INKSTREAM_WRITE_KEY/)
+  })
+})
+
+/** The rows of docs/errors.md's table: code → its HTTP column. */
+function documentedCodes(): Map<string, string> {
+  const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+  const rows = new Map<string, string>()
+  for (const m of doc.matchAll(/^\| `(INK_ERR_[A-Z0-9_]+)` \| ([^|]+) \|/gm))
+    rows.set(m[1] ?? '', (m[2] ?? '').trim())
+  return rows
+}
+
+/** Codes that never reach HTTP; their column is `—`. */
+const NOT_HTTP = new Set(['INK_ERR_INVALID_CONFIG', 'INK_ERR_SERVER_UNREACHABLE'])
+
+describe('docs/errors.md is true', () => {
+  test('the table lists exactly the codes of src/core/errors.ts, each with its status (— only off HTTP)', () => {
+    const rows = documentedCodes()
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(ErrorCodes).sort())
+    for (const [code, http] of rows) {
+      if (NOT_HTTP.has(code)) assert.match(http, /^—/, `${code} never reaches HTTP: its column is —`)
+      else assert.equal(Number(http), ErrorCodes[code as ErrorCode], `${code}: docs say ${http}`)
+    }
+  })
+
+  describe('each code a running server sends is provoked, with the status the table gives', () => {
+    let app: TestApp
+    before(async () => {
+      app = await startTestApp({ from: 'news@shop.example' })
+    })
+    after(() => app.close())
+
+    const admin = () => ({
+      authorization: `Bearer ${app.workspace.adminKey}`,
+      'content-type': 'application/json',
+    })
+    const key = () => ({ authorization: `Bearer ${app.workspace.adminKey}` })
+    const write = () => ({
+      authorization: basicAuth(app.workspace.writeKey),
+      'content-type': 'application/json',
+    })
+    const inject = async (opts: InjectOptions): Promise<{ status: number; code: unknown; body: unknown }> => {
+      const res = await app.server.inject(opts)
+      const header = res.headers['x-ink-error-code']
+      if (header !== undefined) return { status: res.statusCode, code: header, body: res.body }
+      const body = res.json() as { code?: unknown }
+      return { status: res.statusCode, code: body.code, body }
+    }
+    const json = (value: unknown) => JSON.stringify(value)
+    const unsubscribeWithoutAddress = () =>
+      `/u/${app.codec.sign({ kind: 'unsubscribe', workspaceId: app.workspace.id, campaignId: 'c', recipient: 'nobody', messageId: 'm1' }, 86_400_000)}`
+
+    /** One request per code; the response must carry that code and the table's status. */
+    const provoke: Record<string, () => Promise<{ status: number; code: unknown; body: unknown }>> = {
+      INK_ERR_UNAUTHORIZED: () => inject({ url: '/v1/campaigns' }),
+      INK_ERR_NOT_FOUND: () => inject({ url: '/v1/campaigns/none', headers: admin() }),
+      INK_ERR_PAYLOAD_TOO_LARGE: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/track',
+          headers: write(),
+          payload: json({ userId: 'u', event: 'e', properties: { pad: 'x'.repeat(40_000) } }),
+        }),
+      INK_ERR_UNSUPPORTED_MEDIA_TYPE: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/track',
+          headers: { ...write(), 'content-type': 'application/xml' },
+          payload: '<a/>',
+        }),
+      INK_ERR_UNSUPPORTED_ENCODING: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/track',
+          headers: { ...write(), 'content-encoding': 'br' },
+          payload: '{}',
+        }),
+      INK_ERR_INVALID_JSON: () =>
+        inject({ method: 'POST', url: '/v1/track', headers: write(), payload: '{"userId":' }),
+      INK_ERR_INVALID_UTF8: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/track',
+          headers: write(),
+          payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]),
+        }),
+      INK_ERR_EMPTY_BODY: () => inject({ method: 'POST', url: '/v1/track', headers: write(), payload: '' }),
+      INK_ERR_INVALID_EVENT: () =>
+        inject({ method: 'POST', url: '/v1/track', headers: write(), payload: json({ userId: 'u' }) }),
+      INK_ERR_BATCH_REJECTED: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/batch',
+          headers: write(),
+          payload: json({ batch: [{ type: 'track', userId: 'u' }] }),
+        }),
+      INK_ERR_LOG_UNAVAILABLE: async () => {
+        const other = await startTestApp()
+        try {
+          await other.log.close()
+          const res = await other.server.inject({
+            method: 'POST',
+            url: '/v1/track',
+            headers: {
+              authorization: basicAuth(other.workspace.writeKey),
+              'content-type': 'application/json',
+            },
+            payload: json({ userId: 'u', event: 'e' }),
+          })
+          return { status: res.statusCode, code: res.json().code, body: res.body }
+        } finally {
+          await other.close()
+        }
+      },
+      INK_ERR_BAD_REQUEST: () =>
+        inject({ method: 'PUT', url: '/v1/campaigns/bad', headers: admin(), payload: json({}) }),
+      INK_ERR_NUL_CHARACTER: () =>
+        inject({
+          method: 'PUT',
+          url: '/v1/campaigns/nul',
+          headers: admin(),
+          payload: json({ name: 'a\u0000b' }),
+        }),
+      INK_ERR_TOKEN_INVALID: () => inject({ url: '/c/not-a-token' }),
+      INK_ERR_TOKEN_EXPIRED: async () => {
+        const token = app.codec.sign(
+          {
+            kind: 'click',
+            workspaceId: app.workspace.id,
+            campaignId: 'c',
+            recipient: 'r',
+            messageId: 'm',
+            url: 'https://x.example/',
+          },
+          1,
+        )
+        await new Promise((r) => setTimeout(r, 5))
+        return inject({ url: `/c/${token}` })
+      },
+      INK_ERR_RECIPIENT_UNKNOWN: () =>
+        inject({
+          method: 'POST',
+          url: unsubscribeWithoutAddress(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'List-Unsubscribe=One-Click',
+        }),
+      INK_ERR_TEMPLATE_INVALID: () =>
+        inject({
+          method: 'PUT',
+          url: '/v1/templates/broken',
+          headers: admin(),
+          payload: json({ subject: 'x', html: '{% if %}' }),
+        }),
+      INK_ERR_RENDER_FAILED: async () => {
+        await inject({
+          method: 'PUT',
+          url: '/v1/templates/boom',
+          headers: admin(),
+          payload: json({ subject: 'x', html: '{% render "missing-block" %}' }),
+        })
+        return inject({
+          method: 'POST',
+          url: '/v1/templates/boom/preview',
+          headers: admin(),
+          payload: json({ profile: {} }),
+        })
+      },
+      INK_ERR_INVALID_ADDRESS: () =>
+        inject({
+          method: 'PUT',
+          url: '/v1/campaigns/bad-from',
+          headers: admin(),
+          payload: json({ templateId: 'spring', from: 'nobody', audience: { userIds: ['u'] } }),
+        }),
+      INK_ERR_CAMPAIGN_NOT_DRAFT: async () => {
+        await inject({
+          method: 'PUT',
+          url: '/v1/templates/spring',
+          headers: admin(),
+          payload: json({ subject: 'Hi', html: '<p>Hi</p>' }),
+        })
+        const body = json({ templateId: 'spring', audience: { userIds: [] } })
+        await inject({ method: 'PUT', url: '/v1/campaigns/frozen', headers: admin(), payload: body })
+        await inject({ method: 'POST', url: '/v1/campaigns/frozen/start', headers: key() })
+        return inject({ method: 'PUT', url: '/v1/campaigns/frozen', headers: admin(), payload: body })
+      },
+      INK_ERR_CAMPAIGN_RUNNING: async () => {
+        await inject({
+          method: 'PUT',
+          url: '/v1/templates/spring',
+          headers: admin(),
+          payload: json({ subject: 'Hi', html: '<p>Hi</p>' }),
+        })
+        await inject({
+          method: 'POST',
+          url: '/v1/batch',
+          headers: write(),
+          payload: json({
+            batch: ['a', 'b', 'c'].map((u) => ({
+              type: 'identify',
+              userId: u,
+              traits: { email: `${u}@example.com` },
+            })),
+          }),
+        })
+        await waitForProcessed(app)
+        // Three recipients at one a second: the run lasts seconds, the second start lands inside it.
+        const body = json({ templateId: 'spring', audience: { userIds: ['a', 'b', 'c'] }, ratePerSecond: 1 })
+        await inject({ method: 'PUT', url: '/v1/campaigns/busy', headers: admin(), payload: body })
+        await inject({ method: 'POST', url: '/v1/campaigns/busy/start', headers: key() })
+        return inject({ method: 'POST', url: '/v1/campaigns/busy/start', headers: key() })
+      },
+    }
+
+    /** Codes with no request here, and why. */
+    const elsewhere: Record<string, string> = {
+      INK_ERR_FORBIDDEN: 'reserved: no route sends it (the table says so)',
+      INK_ERR_EVENT_TOO_LARGE: 'only inside `rejected`, checked below',
+      INK_ERR_AUDIENCE_UNSUPPORTED:
+        'only from a server composed without a segment resolver (the table says so)',
+      INK_ERR_INVALID_CONFIG: 'start-up only, checked in "configuration" above',
+      INK_ERR_SERVER_UNREACHABLE: 'CLI only, provoked in test/cli/send.test.ts',
+      INK_ERR_INTERNAL: 'a bug by definition',
+    }
+
+    test('every code is either provoked here or said where it is checked', () => {
+      assert.deepEqual(
+        [...Object.keys(provoke), ...Object.keys(elsewhere)].sort(),
+        Object.keys(ErrorCodes).sort(),
+      )
+    })
+
+    for (const [code, request] of Object.entries(provoke)) {
+      test(`${code}: ${documentedCodes().get(code)}`, async () => {
+        const got = await request()
+        assert.equal(got.code, code, JSON.stringify(got.body))
+        assert.equal(String(got.status), documentedCodes().get(code))
+      })
+    }
+
+    test('events holding NUL are accepted, and the embedded store keeps the NUL as it is', async () => {
+      const row = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('| `INK_ERR_NUL_CHARACTER`'))
+      assert.match(row ?? '', /embedded \(SQLite\) store keeps the NUL as it is/)
+      const sent = await inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: write(),
+        payload: json({ batch: [{ type: 'identify', userId: 'nul-user', traits: { nick: 'a\u0000b' } }] }),
+      })
+      assert.equal(sent.status, 200, json(sent.body))
+      await waitForProcessed(app)
+      const profile = await app.server.inject({ url: '/v1/profiles/nul-user', headers: key() })
+      assert.equal(profile.json().traits.nick, 'a\u0000b')
+    })
+
+    test('INK_ERR_EVENT_TOO_LARGE is listed in `rejected`; the other events of the batch are kept', async () => {
+      const got = await inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: write(),
+        payload: json({
+          batch: [
+            { type: 'track', userId: 'u', event: 'big', properties: { pad: 'x'.repeat(40_000) } },
+            { type: 'track', userId: 'u', event: 'small' },
+          ],
+        }),
+      })
+      assert.equal(got.status, 200)
+      const body = got.body as { accepted: number; rejected: { code: string }[] }
+      assert.equal(body.accepted, 1)
+      assert.equal(body.rejected[0]?.code, 'INK_ERR_EVENT_TOO_LARGE')
+    })
   })
 })

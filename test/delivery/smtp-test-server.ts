@@ -29,7 +29,14 @@ export type Answer =
 export interface ReceivedMessage {
   mailFrom: string
   rcptTo: string[]
+  /** The client gave the SMTPUTF8 parameter on MAIL FROM (RFC 6531). */
+  smtpUtf8: boolean
   raw: string
+}
+
+export interface SmtpServerOptions {
+  /** Do not announce SMTPUTF8 in the EHLO reply (a server without RFC 6531 support). */
+  hideSMTPUTF8?: boolean
 }
 
 export interface TestSmtpServer {
@@ -38,6 +45,10 @@ export interface TestSmtpServer {
   readonly received: ReceivedMessage[]
   /** Number of TCP connections the server accepted so far. */
   readonly connections: number
+  /** Number of DATA commands the server answered with 354 (every attempt to hand over a body). */
+  readonly dataCommands: number
+  /** DATA commands of messages to this recipient (case-insensitive). */
+  dataCommandsTo(recipient: string): number
   /**
    * How to answer this recipient from now on; with `times`, only for that many messages that reach
    * DATA (a refusal at RCPT TO does not count), then accept.
@@ -48,11 +59,13 @@ export interface TestSmtpServer {
   close(): Promise<void>
 }
 
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<TestSmtpServer> {
   const answers = new Map<string, Answer>()
   const received: ReceivedMessage[] = []
   const waiters = new Set<() => void>()
   let connections = 0
+  let dataCommands = 0
+  const dataTo = new Map<string, number>()
   const remaining = new Map<string, number>()
   const answerFor = (address: string): Answer => answers.get(address.toLowerCase()) ?? 'accept'
   /** The answer for a message's DATA; counts down a limited answer. */
@@ -71,7 +84,12 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
 
   const keep = (session: SMTPServerSession, raw: string) => {
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
-    received.push({ mailFrom, rcptTo: session.envelope.rcptTo.map((r) => r.address), raw })
+    received.push({
+      mailFrom,
+      rcptTo: session.envelope.rcptTo.map((r) => r.address),
+      smtpUtf8: session.envelope.smtpUtf8 === true,
+      raw,
+    })
     for (const wake of waiters) wake()
   }
 
@@ -80,6 +98,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 200,
+    hideSMTPUTF8: options.hideSMTPUTF8 ?? false,
     onConnect(_session, callback) {
       connections++
       callback()
@@ -92,6 +111,9 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       callback()
     },
     onData(stream, session, callback) {
+      dataCommands++
+      for (const r of session.envelope.rcptTo)
+        dataTo.set(r.address.toLowerCase(), (dataTo.get(r.address.toLowerCase()) ?? 0) + 1)
       const answer = dataAnswerFor(session.envelope.rcptTo[0]?.address ?? '')
       if (answer === 'data-drop-mid') {
         stream.once('data', () => dropSession(server, session))
@@ -120,6 +142,12 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     received,
     get connections() {
       return connections
+    },
+    get dataCommands() {
+      return dataCommands
+    },
+    dataCommandsTo(recipient) {
+      return dataTo.get(recipient.toLowerCase()) ?? 0
     },
     answer(recipient, answer, times) {
       answers.set(recipient.toLowerCase(), answer)
