@@ -71,6 +71,11 @@ export interface RenderState {
   faults: Faults
   /** Calls started before the render, by URL: settled ones as values, pending ones as promises. */
   prefetched: Map<string, Fetched | Promise<Fetched>>
+  /**
+   * Milliseconds the render spent waiting for sources mid-render (an asynchronous re-render): not
+   * Liquid's work, so not charged against liquidjs's render-time limit.
+   */
+  waitedMs: number
 }
 
 export const RENDER_STATE = Symbol('inkstream.renderState')

@@ -182,12 +182,12 @@ export function connectedContentTag(cc: ConnectedContent) {
       // whose URL only exists mid-render (a variable assigned by the template) is made here, which
       // a synchronous render cannot do.
       let fetched = state?.prefetched.get(url)
-      if (fetched === undefined) {
+      if (fetched === undefined || fetched instanceof Promise) {
         if (ctx.sync) throw new NeedsAsyncRender(url)
-        fetched = (yield this.start(url, state)) as Fetched
-      } else if (fetched instanceof Promise) {
-        if (ctx.sync) throw new NeedsAsyncRender(url)
-        fetched = (yield fetched) as Fetched
+        const waitFrom = performance.now()
+        fetched = (yield fetched ?? this.start(url, state)) as Fetched
+        // Waiting for a source is not Liquid's work: the render-time limit does not count it.
+        if (state) state.waitedMs += performance.now() - waitFrom
       }
       const { outcome, durationMs } = fetched
       state?.sources.push({

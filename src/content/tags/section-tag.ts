@@ -14,7 +14,17 @@ import {
   type Template,
   type TopLevelToken,
 } from 'liquidjs'
-import { renderState } from '../render-state.ts'
+import { abortedBy } from '../braze/abort-message-tag.ts'
+import { isLimitError } from '../render-limits.ts'
+import { NeedsAsyncRender, renderState } from '../render-state.ts'
+
+const needsAsyncRender = (err: unknown): boolean => {
+  for (let e = err, depth = 0; e && depth < 8; depth++) {
+    if (e instanceof NeedsAsyncRender) return true
+    e = (e as { originalError?: unknown }).originalError
+  }
+  return false
+}
 
 export class SectionTag extends Tag {
   readonly label: string
@@ -46,9 +56,9 @@ export class SectionTag extends Tag {
     try {
       html = (yield r.renderTemplates(this.body, ctx)) as string
     } catch (err) {
-      // A render limit is not a section's failure: it stops the whole render.
-      if ((err as Error).name === 'RenderLimitError' || String((err as Error).message).includes('limit'))
-        throw err
+      // A render limit is not a section's failure: it stops the whole render. Nor is an
+      // abort_message: the template decided this recipient gets no message at all.
+      if (isLimitError(err) || abortedBy(err) || needsAsyncRender(err)) throw err
       reason = 'error'
     }
     if (state && reason === undefined && state.fallbacks.length > before)
