@@ -10,7 +10,14 @@ import { registerBrazeFilters } from './braze/braze-filters.ts'
 import { translateBraze } from './braze/braze-syntax.ts'
 import type { ConnectedContent } from './connected-content/connected-content.ts'
 import { boundArrayFilters } from './render-limits.ts'
-import { type FallbackReason, isInvalid, isMissing, type RenderState, renderState } from './render-state.ts'
+import {
+  type FallbackReason,
+  isInvalid,
+  isMissing,
+  type RenderState,
+  renderState,
+  yieldIfSliceUsed,
+} from './render-state.ts'
 import { connectedContentTag } from './tags/connected-content-tag.ts'
 import { sectionTag } from './tags/section-tag.ts'
 
@@ -112,6 +119,9 @@ function track(output: Output): void {
   const defaultAt = value.filters.findIndex((f) => f.name === 'default')
   output.render = function* render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
     const state = renderState(ctx)
+    // A long asynchronous render lets the event loop serve other requests between outputs.
+    const pause = state && yieldIfSliceUsed(ctx, state)
+    if (pause) yield pause
     let val: unknown = yield value.initial.evaluate(ctx, defaultAt >= 0)
     if (state) val = fallBackIfNeeded(state, val)
     for (let i = 0; i < value.filters.length; i++) {

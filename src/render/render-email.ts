@@ -5,7 +5,7 @@
  * back, so the render answers inside the budget. Only a broken template (or one that runs past
  * liquidjs's limits) fails; missing data never does.
  */
-import { Context, toPromise, toValueSync } from 'liquidjs'
+import { Context, toValueSync } from 'liquidjs'
 import { abortedBy } from '../content/braze/abort-message-tag.ts'
 import { type CompiledTemplate, PREHEADER_MARKER } from '../content/compile.ts'
 import type { Engine } from '../content/liquid-engine.ts'
@@ -15,11 +15,14 @@ import {
   type FallbackRecord,
   type Faults,
   NeedsAsyncRender,
+  needsAsyncRender,
+  RENDER_SLICE_MS,
   RENDER_STATE,
   type RenderState,
   type SourceRecord,
 } from '../content/render-state.ts'
 import type { JsonObject } from '../core/types.ts'
+import { drive } from './drive.ts'
 
 export type ProfileOutcome =
   | 'live'
@@ -129,6 +132,7 @@ export async function renderEmail(
     faults: opts.faults ?? {},
     prefetched: new Map(),
     waitedMs: 0,
+    sliceStartedAt: 0,
   }
   const scope: JsonObject = {
     ...traits,
@@ -158,7 +162,7 @@ export async function renderEmail(
     try {
       parts = renderParts(engine, compiled, context(true), state, true)
     } catch (err) {
-      if (!needsAsync(err)) throw err
+      if (!needsAsyncRender(err)) throw err
       state.fallbacks.length = 0
       state.sources.length = 0
       state.unavailable.clear()
@@ -187,17 +191,14 @@ export async function renderEmail(
 function limitContext(ctx: Context, state: RenderState): Context {
   const limiter = ctx.renderLimit
   const check = limiter.check.bind(limiter)
-  limiter.check = (now: number) => check(now - state.waitedMs)
-  return boundAllocations(ctx)
-}
-
-/** liquidjs wraps what a tag throws (RenderError.originalError); look through the wrapping. */
-function needsAsync(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; depth++) {
-    if (e instanceof NeedsAsyncRender) return true
-    e = (e as { originalError?: unknown }).originalError
+  state.sliceStartedAt = performance.now()
+  limiter.check = (now: number) => {
+    // A synchronous render that used its slice goes on asynchronously, yielding (RENDER_SLICE_MS).
+    if (ctx.sync && now - state.sliceStartedAt > RENDER_SLICE_MS)
+      throw new NeedsAsyncRender(`the render took more than ${RENDER_SLICE_MS} ms`)
+    check(now - state.waitedMs)
   }
-  return false
+  return boundAllocations(ctx)
 }
 
 interface Parts {
@@ -264,7 +265,7 @@ function renderParts(
     state.part = part
     return sync
       ? String(toValueSync(renderer.renderTemplates(templates, ctx)))
-      : toPromise(renderer.renderTemplates(templates, ctx)).then(String)
+      : drive(renderer.renderTemplates(templates, ctx)).then(String)
   }
   const finish = (html: string, subject: string, preheader: string, text: string): Parts => ({
     subject: subject.replace(/[\r\n]+/g, ' ').trim(),

@@ -183,7 +183,7 @@ export function connectedContentTag(cc: ConnectedContent) {
       // a synchronous render cannot do.
       let fetched = state?.prefetched.get(url)
       if (fetched === undefined || fetched instanceof Promise) {
-        if (ctx.sync) throw new NeedsAsyncRender(url)
+        if (ctx.sync) throw new NeedsAsyncRender(`connected content ${url} was not prefetched`)
         const waitFrom = performance.now()
         fetched = (yield fetched ?? this.start(url, state)) as Fetched
         // Waiting for a source is not Liquid's work: the render-time limit does not count it.

@@ -16,15 +16,7 @@ import {
 } from 'liquidjs'
 import { abortedBy } from '../braze/abort-message-tag.ts'
 import { isLimitError } from '../render-limits.ts'
-import { NeedsAsyncRender, renderState } from '../render-state.ts'
-
-const needsAsyncRender = (err: unknown): boolean => {
-  for (let e = err, depth = 0; e && depth < 8; depth++) {
-    if (e instanceof NeedsAsyncRender) return true
-    e = (e as { originalError?: unknown }).originalError
-  }
-  return false
-}
+import { needsAsyncRender, renderState } from '../render-state.ts'
 
 export class SectionTag extends Tag {
   readonly label: string
