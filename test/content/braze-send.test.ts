@@ -80,6 +80,10 @@ describe('a Braze template', () => {
     assert.equal(preview.status, 200, JSON.stringify(preview.body))
     assert.deepEqual(preview.body.skipped, { type: 'abort_message', reason: 'language was nil' })
     assert.equal(preview.body.html, undefined)
+    // Counted as a skipped render, not a failed one.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text()
+    assert.match(metrics, /inkstream_render_duration_seconds_count\{mode="pre-send",outcome="skipped"\} 1\b/)
+    assert.doesNotMatch(metrics, /outcome="failed"/)
   })
 
   test('a campaign sends to Ada over SMTP and skips Bruno, whose ledger row gives the abort reason', async () => {

@@ -115,6 +115,28 @@ describe('waiting for sources is not Liquid work', () => {
     assert.match(r.html, /<h2>Picked for ann<\/h2>/)
   })
 
+  test('200 concurrent renders waiting on the slow source all answer: none fails', async () => {
+    const compiled = await compileTemplate(
+      version(
+        `{% connected_content ${base}/recs?u={{ user_id }}&load=1 :save recs :timeout 1000 %}<h2>{{ recs.title | default: "Our bestsellers" }}</h2>`,
+      ),
+      engine,
+    )
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        renderEmail(
+          engine,
+          compiled,
+          { profileOutcome: 'live', userId: `u${i}`, traits: {} },
+          { workspaceId: 'w', deadline: Date.now() + 2_000, budgetMs: 2_000 },
+        ),
+      ),
+    )
+    const failed = results.filter((r) => !r.ok).map((r) => r.error?.message)
+    assert.deepEqual(failed, [])
+    assert.match(results[7]?.ok ? results[7].html : '', /<h2>(Picked for u7|Our bestsellers)<\/h2>/)
+  })
+
   test('Liquid that itself runs past the limit still fails, with INK_ERR_RENDER_LIMIT', async () => {
     const r = await render('{% for i in (1..1000000) %}{% for j in (1..10) %}{% endfor %}{% endfor %}', 1_000)
     assert.equal(r.ok, false)
