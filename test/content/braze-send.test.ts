@@ -61,6 +61,11 @@ after(async () => {
 
 describe('a Braze template', () => {
   test('saves (it used to be refused) and previews with our data', async () => {
+    const lint = await api(app, 'POST', '/v1/lint', BRAZE_TEMPLATE)
+    assert.deepEqual(
+      lint.body.problems.filter((p: { level: string }) => p.level === 'error'),
+      [],
+    )
     const put = await api(app, 'PUT', '/v1/templates/braze-perks', BRAZE_TEMPLATE)
     assert.equal(put.status, 201, JSON.stringify(put.body))
     const preview = await api(app, 'POST', '/v1/templates/braze-perks/preview', {

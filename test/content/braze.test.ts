@@ -93,6 +93,10 @@ describe('Braze attribute syntax', () => {
       ['{{campaign.${api_id}}}', '{{campaign.id}}'],
       ["{% if ${language} == 'en' %}", "{% if language == 'en' %}"],
       ['{{${first_name} | default: "there"}}', '{{first_name | default: "there"}}'],
+      [
+        '{% connected_content https://api.example.com/u/{{${user_id}}}?t={{custom_attribute.${tier}}} :save u %}',
+        '{% connected_content https://api.example.com/u/{{user_id}}?t={{tier}} :save u %}',
+      ],
       ['Price: ${price}', 'Price: ${price}'],
       ['{% raw %}{{${first_name}}}{% endraw %}', '{% raw %}{{${first_name}}}{% endraw %}'],
     ]
