@@ -17,6 +17,7 @@ import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-s
 import type { TokenCodec } from '../delivery/tokens.ts'
 import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
+import { skipDetail } from '../render/render-email.ts'
 import type { Renderer, RenderRequest } from '../render/renderer.ts'
 import type { FinalState, LedgerKey, SendLedger, StateCounts } from './send-ledger.ts'
 import { realSleep, type Sleep, TokenBucket } from './token-bucket.ts'
@@ -209,7 +210,8 @@ export class CampaignRunner {
     if (await this.deps.suppressions.isSuppressed(workspaceId, recipient.email))
       return record('suppressed', 'the address is suppressed')
     const message = await this.#message(workspaceId, campaign, recipient, messageId)
-    if (!message.ok) return record('failed', message.detail)
+    // A template's abort_message is the template deciding: the recipient is skipped, not failed.
+    if (!message.ok) return record(message.skipped ? 'skipped' : 'failed', message.detail)
     if (!(await ledger.claim(key, email, messageId))) return 'already'
     const [state, detail] = await this.#send(key, message.message, bucket)
     await ledger.finish(key, state, detail)
@@ -221,7 +223,7 @@ export class CampaignRunner {
     campaign: Campaign,
     recipient: Recipient,
     messageId: string,
-  ): Promise<{ ok: true; message: OutgoingMessage } | { ok: false; detail: string }> {
+  ): Promise<{ ok: true; message: OutgoingMessage } | { ok: false; skipped: boolean; detail: string }> {
     const req: RenderRequest = {
       templateId: campaign.templateId,
       version: campaign.version,
@@ -230,7 +232,10 @@ export class CampaignRunner {
     }
     try {
       const rendered = await this.deps.renderer.render(workspaceId, req)
-      if (!rendered.ok) return { ok: false, detail: `render failed: ${rendered.error.message}` }
+      if (!rendered.ok)
+        return rendered.skip
+          ? { ok: false, skipped: true, detail: skipDetail(rendered.skip) }
+          : { ok: false, skipped: false, detail: `render failed: ${rendered.error.message}` }
       const tracking = {
         baseUrl: typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl,
         codec: this.deps.codec,
@@ -256,7 +261,11 @@ export class CampaignRunner {
       }
     } catch (err) {
       this.deps.logger.warn({ err, recipient: recipient.userId }, 'campaign message could not be built')
-      return { ok: false, detail: `render failed: ${err instanceof Error ? err.message : String(err)}` }
+      return {
+        ok: false,
+        skipped: false,
+        detail: `render failed: ${err instanceof Error ? err.message : String(err)}`,
+      }
     }
   }
 

@@ -30,7 +30,7 @@ function num(v: string | undefined, flag: string): number | undefined {
 export function formatReport(result: RenderResult): string {
   const r = result.report
   const lines = [
-    `template ${r.templateId} v${r.version}: ${result.ok ? 'rendered' : `FAILED (${result.error.message})`} in ${r.durationMs} ms (deadline ${r.deadlineMs} ms); profile: ${r.profile.outcome}`,
+    `template ${r.templateId} v${r.version}: ${result.ok ? 'rendered' : result.skip ? `SKIPPED (${result.skip.type}: ${result.skip.reason})` : `FAILED (${result.error.message})`} in ${r.durationMs} ms (deadline ${r.deadlineMs} ms); profile: ${r.profile.outcome}`,
   ]
   for (const s of r.sources) {
     lines.push(

@@ -7,7 +7,7 @@ import { convert } from 'html-to-text'
 import type { Template } from 'liquidjs'
 import mjml2html from 'mjml'
 import { InkError } from '../core/errors.ts'
-import type { Engine } from './liquid-engine.ts'
+import { type Engine, translateOrKeep } from './liquid-engine.ts'
 import type { ConnectedContentTag } from './tags/connected-content-tag.ts'
 import { type TemplateInput, type TemplateVersion, versionInput } from './template-store.ts'
 import { walkTemplates } from './template-walk.ts'
@@ -128,7 +128,12 @@ async function compileParts(input: TemplateInput, engine: Engine) {
   const problems: TemplateProblem[] = []
   // Liquid in the MJML source must parse before MJML sees it, so line numbers match what was written.
   parse(engine.html, input.body, 'body', problems)
-  const { html, problems: mjmlProblems, ms } = await toHtml(input)
+  // Braze's `${name}` attributes are translated before MJML, so the derived text part has ours too.
+  const {
+    html,
+    problems: mjmlProblems,
+    ms,
+  } = await toHtml({ format: input.format, body: translateOrKeep(input.body) })
   problems.push(...mjmlProblems)
   const subject = parse(engine.text, input.subject, 'subject', problems)
   const preheader = parse(engine.text, input.preheader ?? '', 'preheader', problems)

@@ -5,8 +5,19 @@
  * tracked: when its value is missing or unprintable, the render records the fallback and why.
  */
 import { type Context, type Emitter, Liquid, Output, Parser, type Template, toValue } from 'liquidjs'
+import { AbortMessageTag } from './braze/abort-message-tag.ts'
+import { registerBrazeFilters } from './braze/braze-filters.ts'
+import { translateBraze } from './braze/braze-syntax.ts'
 import type { ConnectedContent } from './connected-content/connected-content.ts'
-import { type FallbackReason, isInvalid, isMissing, type RenderState, renderState } from './render-state.ts'
+import { boundArrayFilters } from './render-limits.ts'
+import {
+  type FallbackReason,
+  isInvalid,
+  isMissing,
+  type RenderState,
+  renderState,
+  yieldIfSliceUsed,
+} from './render-state.ts'
 import { connectedContentTag } from './tags/connected-content-tag.ts'
 import { sectionTag } from './tags/section-tag.ts'
 
@@ -41,10 +52,12 @@ export interface Engine {
 const MAX_RECORDED_VALUE = 200
 
 export function createEngine(deps: EngineDeps): Engine {
+  // Blocks may be pasted from Braze too: translated once here, as templates are at each parse.
+  const blocks = Object.fromEntries(Object.entries(deps.blocks).map(([k, v]) => [k, translateOrKeep(v)]))
   const make = (escapeHtml: boolean) => {
     const limits = deps.limits ?? DEFAULT_LIMITS
     const liquid = new Liquid({
-      templates: deps.blocks,
+      templates: blocks,
       ownPropertyOnly: true,
       strictFilters: true,
       // A missing variable is a fallback to record, not an error.
@@ -57,10 +70,25 @@ export function createEngine(deps: EngineDeps): Engine {
     })
     liquid.registerTag('connected_content', connectedContentTag(deps.connectedContent))
     liquid.registerTag('section', sectionTag)
+    liquid.registerTag('abort_message', AbortMessageTag)
+    registerBrazeFilters(liquid)
+    boundArrayFilters(liquid)
+    // Braze's `${name}` attributes become our variable names before liquidjs reads the source.
+    const parse = liquid.parse.bind(liquid)
+    liquid.parse = (html: string, filepath?: string) => parse(translateBraze(html), filepath)
     trackOutputs(liquid)
     return liquid
   }
   return { html: make(true), text: make(false) }
+}
+
+/** The translated source, or the source as written when it cannot be (its parse then reports why). */
+export function translateOrKeep(source: string): string {
+  try {
+    return translateBraze(source)
+  } catch {
+    return source
+  }
 }
 
 const tracked = new WeakSet<Liquid>()
@@ -91,6 +119,9 @@ function track(output: Output): void {
   const defaultAt = value.filters.findIndex((f) => f.name === 'default')
   output.render = function* render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
     const state = renderState(ctx)
+    // A long asynchronous render lets the event loop serve other requests between outputs.
+    const pause = state && yieldIfSliceUsed(ctx, state)
+    if (pause) yield pause
     let val: unknown = yield value.initial.evaluate(ctx, defaultAt >= 0)
     if (state) val = fallBackIfNeeded(state, val)
     for (let i = 0; i < value.filters.length; i++) {
@@ -105,6 +136,11 @@ function track(output: Output): void {
         }
       }
       val = yield value.filters[i]!.render(val, ctx)
+    }
+    // An object is fine as a filter's input (`profile | property_accessor: k`); what is printed is checked.
+    if (state && defaultAt < 0 && value.filters.length > 0 && isInvalid(val)) {
+      record(state, 'invalid', 'none', null)
+      val = ''
     }
     emitter.write(yield toValue(val))
   } as Template['render']
@@ -122,7 +158,7 @@ function track(output: Output): void {
   function fallBackIfNeeded(state: RenderState, v: unknown): unknown {
     if (defaultAt >= 0) return v
     const reason = reasonFor(state, v)
-    if (!reason) return v
+    if (!reason || (reason === 'invalid' && value.filters.length > 0)) return v
     const fallback = root === undefined || placeholder !== root ? undefined : state.workspaceFallbacks[root]
     if (fallback !== undefined) {
       record(state, reason, 'workspace-fallback', fallback)

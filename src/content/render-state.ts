@@ -12,12 +12,31 @@ export interface Fetched {
   durationMs: number
 }
 
-/** Thrown by a tag during a synchronous render when it needs I/O that was not started beforehand. */
+/**
+ * Thrown during a synchronous render when it must go on asynchronously: a tag needs I/O that was
+ * not started beforehand, or the render has held the event loop for a whole slice (RENDER_SLICE_MS).
+ */
 export class NeedsAsyncRender extends Error {
-  constructor(readonly url: string) {
-    super(`connected content ${url} was not prefetched`)
+  constructor(readonly why: string) {
+    super(why)
     this.name = 'NeedsAsyncRender'
   }
+}
+
+/**
+ * Milliseconds of Liquid a render may run without letting the event loop serve anything else. A
+ * synchronous render that takes longer starts again asynchronously, yielding to the event loop
+ * every slice, so /healthz and other requests are answered while a long template renders.
+ */
+export const RENDER_SLICE_MS = 50
+
+/** The error chain (liquidjs wraps what tags throw) holds a NeedsAsyncRender. */
+export function needsAsyncRender(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; depth++) {
+    if (e instanceof NeedsAsyncRender) return true
+    e = (e as { originalError?: unknown }).originalError
+  }
+  return false
 }
 
 export type FallbackReason = 'missing' | 'timeout' | 'error' | 'invalid'
@@ -71,9 +90,31 @@ export interface RenderState {
   faults: Faults
   /** Calls started before the render, by URL: settled ones as values, pending ones as promises. */
   prefetched: Map<string, Fetched | Promise<Fetched>>
+  /**
+   * Milliseconds the render spent waiting for sources mid-render (an asynchronous re-render): not
+   * Liquid's work, so not charged against liquidjs's render-time limit.
+   */
+  waitedMs: number
+  /** performance.now() when the render last started or yielded to the event loop. */
+  sliceStartedAt: number
 }
 
 export const RENDER_STATE = Symbol('inkstream.renderState')
+
+/**
+ * In an asynchronous render, once a slice is used up: a promise that resolves on the event loop's
+ * next turn (other requests run meanwhile; the wait is not charged as Liquid work). Otherwise
+ * undefined, and the render goes on.
+ */
+export function yieldIfSliceUsed(ctx: Context, state: RenderState): Promise<void> | undefined {
+  if (ctx.sync || performance.now() - state.sliceStartedAt < RENDER_SLICE_MS) return undefined
+  const from = performance.now()
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    const now = performance.now()
+    state.waitedMs += now - from
+    state.sliceStartedAt = now
+  })
+}
 
 export function renderState(ctx: Context): RenderState | undefined {
   const globals = ctx.globals as Record<symbol, unknown> | undefined

@@ -153,6 +153,8 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
     const workspaceId = ws(req)
     const body = parseBody(previewBody, req.body)
     const result = await renderer.render(workspaceId, { templateId: req.params.id, ...body })
+    // A template that aborted (abort_message) is a preview that worked: it shows the recipient is skipped.
+    if (!result.ok && result.skip) return { skipped: result.skip, report: result.report }
     if (!result.ok) return reply.status(422).send({ success: false, ...result.error, report: result.report })
     return result
   })

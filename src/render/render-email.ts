@@ -5,19 +5,24 @@
  * back, so the render answers inside the budget. Only a broken template (or one that runs past
  * liquidjs's limits) fails; missing data never does.
  */
-import { Context, toPromise, toValueSync } from 'liquidjs'
+import { Context, toValueSync } from 'liquidjs'
+import { abortedBy } from '../content/braze/abort-message-tag.ts'
 import { type CompiledTemplate, PREHEADER_MARKER } from '../content/compile.ts'
 import type { Engine } from '../content/liquid-engine.ts'
+import { boundAllocations, isLimitError } from '../content/render-limits.ts'
 import {
   type FallbackReason,
   type FallbackRecord,
   type Faults,
   NeedsAsyncRender,
+  needsAsyncRender,
+  RENDER_SLICE_MS,
   RENDER_STATE,
   type RenderState,
   type SourceRecord,
 } from '../content/render-state.ts'
 import type { JsonObject } from '../core/types.ts'
+import { drive } from './drive.ts'
 
 export type ProfileOutcome =
   | 'live'
@@ -61,9 +66,32 @@ export interface RenderReport {
   sources: SourceRecord[]
 }
 
+/** Why a recipient gets no message although nothing failed: a typed reason, recorded as `skipped`. */
+export interface RenderSkip {
+  /** The template called `{% abort_message(…) %}`. */
+  type: 'abort_message'
+  /** The reason written in the template, or "abort_message called". */
+  reason: string
+}
+
+export type RenderErrorCode = 'INK_ERR_RENDER_FAILED' | 'INK_ERR_RENDER_LIMIT'
+
 export type RenderResult =
-  | { ok: true; subject: string; preheader: string; html: string; text: string; report: RenderReport }
-  | { ok: false; error: { code: 'INK_ERR_RENDER_FAILED'; message: string }; report: RenderReport }
+  | {
+      ok: true
+      subject: string
+      preheader: string
+      html: string
+      text: string
+      skip?: undefined
+      error?: undefined
+      report: RenderReport
+    }
+  | { ok: false; skip: RenderSkip; error?: undefined; report: RenderReport }
+  | { ok: false; skip?: undefined; error: { code: RenderErrorCode; message: string }; report: RenderReport }
+
+/** The text a ledger or job row keeps for a skip: `abort_message: <reason>`. */
+export const skipDetail = (skip: RenderSkip): string => `${skip.type}: ${skip.reason}`
 
 const escapeHtml = (s: string) =>
   s.replace(
@@ -103,6 +131,8 @@ export async function renderEmail(
     workspaceFallbacks: opts.workspaceFallbacks ?? {},
     faults: opts.faults ?? {},
     prefetched: new Map(),
+    waitedMs: 0,
+    sliceStartedAt: 0,
   }
   const scope: JsonObject = {
     ...traits,
@@ -121,31 +151,32 @@ export async function renderEmail(
     sources: state.sources,
   })
   const globals = { [RENDER_STATE]: state }
+  // liquidjs's render-time limit starts when a Context is made; the Context that renders is made
+  // after the sources arrived, so waiting for them is never charged as Liquid's work.
+  const context = (sync: boolean) =>
+    limitContext(new Context(scope, engine.html.options, { globals, sync }), state)
   try {
-    const ctx = new Context(scope, engine.html.options, { globals, sync: true })
-    if (hasSources) await prefetch(compiled, ctx, scope, state)
+    if (hasSources)
+      await prefetch(compiled, new Context(scope, engine.html.options, { globals }), scope, state)
     let parts: Parts
     try {
-      parts = renderParts(engine, compiled, ctx, state, true)
+      parts = renderParts(engine, compiled, context(true), state, true)
     } catch (err) {
-      if (!needsAsync(err)) throw err
+      if (!needsAsyncRender(err)) throw err
       state.fallbacks.length = 0
       state.sources.length = 0
       state.unavailable.clear()
-      parts = await renderParts(
-        engine,
-        compiled,
-        new Context(scope, engine.html.options, { globals }),
-        state,
-        false,
-      )
+      parts = await renderParts(engine, compiled, context(false), state, false)
     }
     return { ok: true, ...parts, report: report() }
   } catch (err) {
+    const aborted = abortedBy(err)
+    if (aborted)
+      return { ok: false, skip: { type: 'abort_message', reason: aborted.reason }, report: report() }
     return {
       ok: false,
       error: {
-        code: 'INK_ERR_RENDER_FAILED',
+        code: isLimitError(err) ? 'INK_ERR_RENDER_LIMIT' : 'INK_ERR_RENDER_FAILED',
         message: (err as Error).message.split('\n')[0] ?? 'render failed',
       },
       report: report(),
@@ -153,13 +184,21 @@ export async function renderEmail(
   }
 }
 
-/** liquidjs wraps what a tag throws (RenderError.originalError); look through the wrapping. */
-function needsAsync(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; depth++) {
-    if (e instanceof NeedsAsyncRender) return true
-    e = (e as { originalError?: unknown }).originalError
+/**
+ * Bounds one allocation (render-limits.ts), and makes liquidjs's render-time limit skip the time
+ * an asynchronous render spent waiting for sources (state.waitedMs): only Liquid's work counts.
+ */
+function limitContext(ctx: Context, state: RenderState): Context {
+  const limiter = ctx.renderLimit
+  const check = limiter.check.bind(limiter)
+  state.sliceStartedAt = performance.now()
+  limiter.check = (now: number) => {
+    // A synchronous render that used its slice goes on asynchronously, yielding (RENDER_SLICE_MS).
+    if (ctx.sync && now - state.sliceStartedAt > RENDER_SLICE_MS)
+      throw new NeedsAsyncRender(`the render took more than ${RENDER_SLICE_MS} ms`)
+    check(now - state.waitedMs)
   }
-  return false
+  return boundAllocations(ctx)
 }
 
 interface Parts {
@@ -226,7 +265,7 @@ function renderParts(
     state.part = part
     return sync
       ? String(toValueSync(renderer.renderTemplates(templates, ctx)))
-      : toPromise(renderer.renderTemplates(templates, ctx)).then(String)
+      : drive(renderer.renderTemplates(templates, ctx)).then(String)
   }
   const finish = (html: string, subject: string, preheader: string, text: string): Parts => ({
     subject: subject.replace(/[\r\n]+/g, ' ').trim(),

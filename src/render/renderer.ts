@@ -145,7 +145,7 @@ export class Renderer {
     const { metrics } = this.deps
     const { report } = result
     metrics.renderDuration.observe(
-      { mode: 'pre-send', outcome: result.ok ? 'ok' : 'failed' },
+      { mode: 'pre-send', outcome: result.ok ? 'ok' : result.skip ? 'skipped' : 'failed' },
       report.durationMs / 1000,
     )
     // A placeholder used in several parts (html and text) is one fallback of the message.

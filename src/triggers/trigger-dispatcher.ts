@@ -19,6 +19,7 @@ import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-s
 import type { TokenCodec } from '../delivery/tokens.ts'
 import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
+import { skipDetail } from '../render/render-email.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { JobFinalState, StoredJob } from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -165,7 +166,10 @@ export class TriggerDispatcher {
       event: job.event as JsonObject,
       campaign: { id: campaignId, trigger: job.triggerId },
     })
-    if (!rendered.ok) return ['failed', `render failed: ${rendered.error.message}`]
+    if (!rendered.ok)
+      return rendered.skip
+        ? ['skipped', skipDetail(rendered.skip)]
+        : ['failed', `render failed: ${rendered.error.message}`]
     const tracking = {
       baseUrl: typeof d.publicUrl === 'function' ? d.publicUrl() : d.publicUrl,
       codec: d.codec,

@@ -182,12 +182,12 @@ export function connectedContentTag(cc: ConnectedContent) {
       // whose URL only exists mid-render (a variable assigned by the template) is made here, which
       // a synchronous render cannot do.
       let fetched = state?.prefetched.get(url)
-      if (fetched === undefined) {
-        if (ctx.sync) throw new NeedsAsyncRender(url)
-        fetched = (yield this.start(url, state)) as Fetched
-      } else if (fetched instanceof Promise) {
-        if (ctx.sync) throw new NeedsAsyncRender(url)
-        fetched = (yield fetched) as Fetched
+      if (fetched === undefined || fetched instanceof Promise) {
+        if (ctx.sync) throw new NeedsAsyncRender(`connected content ${url} was not prefetched`)
+        const waitFrom = performance.now()
+        fetched = (yield fetched ?? this.start(url, state)) as Fetched
+        // Waiting for a source is not Liquid's work: the render-time limit does not count it.
+        if (state) state.waitedMs += performance.now() - waitFrom
       }
       const { outcome, durationMs } = fetched
       state?.sources.push({
@@ -202,9 +202,9 @@ export function connectedContentTag(cc: ConnectedContent) {
         if (this.args.save !== undefined) ctx.bottom()[this.args.save] = outcome.data
         else {
           const text = stringify(outcome.data)
-          emitter.write(
-            this.liquid.options.outputEscape ? yield this.liquid.options.outputEscape(text) : text,
-          )
+          // liquidjs's escape filter needs a filter context (`this.context`), which a tag does not
+          // have: calling it here threw, so every unsaved call failed its render. Same escaping.
+          emitter.write(this.liquid.options.outputEscape ? escapeHtml(text) : text)
         }
         return
       }
@@ -258,6 +258,17 @@ export function connectedContentTag(cc: ConnectedContent) {
     }
   }
 }
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&#34;',
+  "'": '&#39;',
+}
+
+/** The escaping liquidjs's `escape` filter does, for the HTML part. */
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
 
 const stringify = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v))
 

@@ -14,7 +14,9 @@ import {
   type Template,
   type TopLevelToken,
 } from 'liquidjs'
-import { renderState } from '../render-state.ts'
+import { abortedBy } from '../braze/abort-message-tag.ts'
+import { isLimitError } from '../render-limits.ts'
+import { needsAsyncRender, renderState } from '../render-state.ts'
 
 export class SectionTag extends Tag {
   readonly label: string
@@ -46,9 +48,9 @@ export class SectionTag extends Tag {
     try {
       html = (yield r.renderTemplates(this.body, ctx)) as string
     } catch (err) {
-      // A render limit is not a section's failure: it stops the whole render.
-      if ((err as Error).name === 'RenderLimitError' || String((err as Error).message).includes('limit'))
-        throw err
+      // A render limit is not a section's failure: it stops the whole render. Nor is an
+      // abort_message: the template decided this recipient gets no message at all.
+      if (isLimitError(err) || abortedBy(err) || needsAsyncRender(err)) throw err
       reason = 'error'
     }
     if (state && reason === undefined && state.fallbacks.length > before)
