@@ -44,6 +44,11 @@ export class SegmentMaintainer {
           { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, budgetMs },
           'segment condition ran out of its time budget (a regex backtracking on some profile); the segment matches nobody until it is saved again',
         ),
+      onRefused: (s, err) =>
+        deps.logger.error(
+          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, err },
+          'stored segment condition fails the checks of this version (unsafe regex, code or unsupported operator); it matches nobody until it is saved again',
+        ),
     })
   }
 

@@ -78,6 +78,8 @@ export interface SegmentEvaluatorOptions {
   budgetMs?: number
   /** Called once when a segment version runs out of its budget and is suspended. */
   onSuspended?: (segment: SegmentDef, budgetMs: number) => void
+  /** Called once per version for a stored condition that no longer passes (saved before a check existed). */
+  onRefused?: (segment: SegmentDef, err: unknown) => void
 }
 
 /** Evaluates segments against profiles, caching one compiled query per segment version. */
@@ -128,10 +130,12 @@ export class SegmentEvaluator {
     if (c?.version !== segment.version) {
       let condition: CompiledCondition | null = null
       // Conditions are checked when saved; one that no longer passes (saved before a check existed)
-      // matches nobody.
+      // matches nobody, and is reported.
       try {
         condition = compileCondition(segment.condition)
-      } catch {}
+      } catch (err) {
+        this.options.onRefused?.(segment, err)
+      }
       c = { version: segment.version, condition }
       this.#compiled.set(k, c)
     }

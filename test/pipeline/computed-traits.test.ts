@@ -245,6 +245,20 @@ describe('window edges of computed traits (30d window, 1 h buckets)', () => {
     )
   })
 
+  test('a short window keeps buckets of at least one minute (15m window: 1 min buckets, not 1.25 s)', () => {
+    const [short] = parseTraitsConfig({
+      traits: [{ name: 'views_15m', type: 'count', event: 'Product Viewed', window: '15m' }],
+    }).traits
+    assert.ok(short)
+    const M = 60_000
+    const start = Math.floor(NOW / M) * M
+    const s = emptyState()
+    foldEvent(s, track('Product Viewed', {}, start), [short], start)
+    const views = (now: number) => materialize(s, [short], now).views_15m
+    assert.equal(views(start + 15 * M + M - 1), 1)
+    assert.equal(views(start + 15 * M + M), 0)
+  })
+
   test('a late event is admitted while younger than the window and refused at 30 days', () => {
     const now = T + 40 * DAY
     const s = fold([order(now - W + 1), order(now - W)], now)

@@ -185,4 +185,34 @@ describe('regexes safe-regex2 lets through run in bounded time', () => {
     assert.deepEqual(suspended, ['aaa@1'], 'reported once, and the hostile input is not run again')
     assert.deepEqual(evaluator.evaluate(seg(2), profile('aa@x'), 0), { email: 'aa@x' }, 'a new version runs')
   })
+
+  test('a condition stored before these checks matches nobody and is reported once per version', () => {
+    const refusedSegments: string[] = []
+    const evaluator = new SegmentEvaluator(loadTraitsConfig().traits, {
+      onRefused: (s, err) => refusedSegments.push(`${s.segmentId}@${s.version}:${(err as Error).message}`),
+    })
+    const old: SegmentDef = {
+      workspaceId: 'w',
+      segmentId: 'legacy',
+      name: 'legacy',
+      condition: { email: { $regex: '^(a+)+$' } },
+      version: 3,
+      membersVersion: 3,
+      updatedAt: 0,
+    }
+    const profile = {
+      workspaceId: 'w',
+      profileId: 'p',
+      userId: 'u',
+      state: { ...emptyState(), traits: { email: 'aaa' } },
+      version: 1,
+      createdAt: 0,
+      updatedAt: 0,
+      lastEventReceivedAt: 0,
+    }
+    assert.equal(evaluator.evaluate(old, profile, 0), null, 'would match without the check')
+    assert.equal(evaluator.evaluate(old, profile, 0), null)
+    assert.equal(refusedSegments.length, 1)
+    assert.match(refusedSegments[0] ?? '', /^legacy@3:.*can backtrack catastrophically/)
+  })
 })
