@@ -9,14 +9,16 @@
  *   flags among `i`, `m`, `s`, `u` (`g` and `y` make `exec` stateful), and must pass safe-regex2 (no
  *   nested quantifiers like `(a+)+`); regex operators inside `$expr` are refused;
  * - nesting is at most MAX_CONDITION_DEPTH levels.
- * Then every regex is compiled for V8's linear-time engine when it can run there (no `i`/`u` flag,
- * no backreference or lookaround): whatever the input, matching is linear. The others are marked
- * `budgeted` and the evaluator runs them under a time budget (condition.ts).
+ * Then every regex is compiled for V8's linear-time engine when it can run there (no `u` flag, no
+ * backreference or lookaround; `i` on an ASCII pattern is rewritten away by regex-case.ts): whatever
+ * the input, matching is linear. The others are marked `budgeted` and the evaluator runs them under
+ * a time budget (condition.ts).
  */
 import v8 from 'node:v8'
 import safeRegex from 'safe-regex2'
 import { InkError } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
+import { foldAsciiCase } from './regex-case.ts'
 
 export const MAX_REGEX_LENGTH = 256
 export const MAX_CONDITION_DEPTH = 32
@@ -170,9 +172,13 @@ export function compileRegex(
       `the regular expression /${pattern}/ can backtrack catastrophically (a quantifier inside a quantified group, such as (a+)+); rewrite it without the nesting`,
     )
   if (linearEngine()) {
-    try {
-      return { re: new RegExp(pattern, `${f}${LINEAR_FLAG}`), linear: true }
-    } catch {}
+    // `i` is not supported by the linear engine: an ASCII pattern is rewritten to carry both cases.
+    const caseless = f.includes('i') && !f.includes('u')
+    const source = caseless ? foldAsciiCase(pattern) : pattern
+    if (source !== undefined)
+      try {
+        return { re: new RegExp(source, `${caseless ? f.replace('i', '') : f}${LINEAR_FLAG}`), linear: true }
+      } catch {}
   }
   return { re, linear: false }
 }

@@ -14,8 +14,12 @@ import type { StoredProfile } from '../profiles/profile-store.ts'
 import { guardCondition } from './condition-guard.ts'
 import type { Evaluate, SegmentDef } from './segment-store.ts'
 
-/** Time one test of a budgeted condition may take before its segment is suspended. */
-export const DEFAULT_BUDGET_MS = 50
+/**
+ * Time one test of a budgeted condition may take before its segment is suspended. It is wall time
+ * (vm's watchdog), so it is far above what a real condition needs (microseconds), leaving room for a
+ * loaded machine; a hostile input then costs the pipeline this much once per segment version.
+ */
+export const DEFAULT_BUDGET_MS = 250
 
 const badCondition = (message: string, cause?: unknown) =>
   new InkError('INK_ERR_BAD_REQUEST', `invalid segment condition: ${message}`, {
