@@ -8,6 +8,7 @@
  */
 import type { InkEvent, JsonObject } from '../core/types.ts'
 import { isPlainObject } from '../ingest/validate.ts'
+import { effectiveEventTime } from './event-time.ts'
 import { parseDuration, type TraitDef } from './traits-config.ts'
 
 /** A value with the event time it came from. */
@@ -181,14 +182,17 @@ function topN(items: Stamped[], n: number, uniqueBy: string | undefined): Stampe
   return out
 }
 
-/** Folds one event into a profile state (mutates and returns it). `now` is processing time. */
+/**
+ * Folds one event into a profile state (mutates and returns it). `now` is processing time; the
+ * event's time is `effectiveEventTime` (a client clock far ahead is replaced by receivedAt).
+ */
 export function foldEvent(
   state: ProfileState,
   e: InkEvent,
   defs: readonly TraitDef[],
   now: number,
 ): ProfileState {
-  const t = Date.parse(e.timestamp)
+  const t = effectiveEventTime(e)
   if (e.type === 'identify' && e.traits) Object.assign(state.traits, e.traits)
   state.firstSeenAt = state.firstSeenAt === 0 ? t : Math.min(state.firstSeenAt, t)
   state.lastSeenAt = Math.max(state.lastSeenAt, t)

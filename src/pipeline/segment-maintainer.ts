@@ -38,7 +38,18 @@ export class SegmentMaintainer {
   #closed = false
 
   constructor(private readonly deps: SegmentMaintainerDeps) {
-    this.#evaluator = new SegmentEvaluator(deps.traits)
+    this.#evaluator = new SegmentEvaluator(deps.traits, {
+      onSuspended: (s, budgetMs) =>
+        deps.logger.error(
+          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, budgetMs },
+          'segment condition ran out of its time budget (a regex backtracking on some profile); the segment matches nobody until it is saved again',
+        ),
+      onRefused: (s, err) =>
+        deps.logger.error(
+          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, err },
+          'stored segment condition fails the checks of this version (unsafe regex, code or unsupported operator); it matches nobody until it is saved again',
+        ),
+    })
   }
 
   /** Reloads definitions if any was saved or deleted since the last load. */

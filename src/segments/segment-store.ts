@@ -27,7 +27,10 @@ export interface SegmentMember {
 
 /** The read/write API the HTTP routes use. */
 export interface SegmentStore {
-  /** Creates or replaces a segment; throws INK_ERR_BAD_REQUEST for a condition mingo rejects. */
+  /**
+   * Creates or replaces a segment; throws INK_ERR_BAD_REQUEST for a condition mingo rejects and
+   * INK_ERR_CONDITION_REFUSED for one it would run but that is unsafe here (condition-guard.ts).
+   */
   put(
     workspaceId: string,
     segmentId: string,

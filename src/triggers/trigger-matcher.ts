@@ -2,8 +2,10 @@
  * The processor's side of triggers: for each applied track event, a job per trigger whose `event`
  * it is, and a cancel per trigger whose `unless.event` it is. Definitions are reloaded once per
  * batch (a handful of rows), so a batch sees every trigger saved before it started.
+ * Event time is `triggerEventTime` (src/pipeline/event-time.ts), never the raw client timestamp.
  */
 import type { InkEvent } from '../core/types.ts'
+import { triggerEventTime } from '../pipeline/event-time.ts'
 import { dueAt, type TriggerDef } from './trigger-def.ts'
 import { type TriggerJobOp, triggerJobId } from './trigger-jobs.ts'
 
@@ -43,7 +45,9 @@ export class TriggerMatcher {
   match(e: InkEvent, profileId: string, ops: TriggerJobOp[]): number | undefined {
     if (e.type !== 'track' || e.event === undefined) return undefined
     const key = `${e.workspaceId}\n${e.event}`
-    const at = Date.parse(e.timestamp)
+    // Due times and cancel windows follow the clock policy: a client time more than a minute from
+    // receivedAt is replaced by receivedAt, so a client cannot make a job due at once or in 10 years.
+    const at = triggerEventTime(e)
     for (const t of this.#cancels.get(key) ?? []) {
       ops.push({
         kind: 'cancel',

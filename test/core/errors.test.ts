@@ -233,6 +233,34 @@ describe('docs/errors.md is true', () => {
           payload: json({ profile: {} }),
         })
       },
+      INK_ERR_RENDER_LIMIT: async () => {
+        await inject({
+          method: 'PUT',
+          url: '/v1/templates/huge-range',
+          headers: admin(),
+          payload: json({ subject: 'x', html: '{{ (1..3000000) | sort | first }}' }),
+        })
+        return inject({
+          method: 'POST',
+          url: '/v1/templates/huge-range/preview',
+          headers: admin(),
+          payload: json({ profile: {} }),
+        })
+      },
+      INK_ERR_CONDITION_REFUSED: () =>
+        inject({
+          method: 'PUT',
+          url: '/v1/segments/backtracking',
+          headers: admin(),
+          payload: json({ condition: { email: { $regex: '^(a+)+$' } } }),
+        }),
+      INK_ERR_BODY_TOO_DEEP: () =>
+        inject({
+          method: 'PUT',
+          url: '/v1/campaigns/deep',
+          headers: admin(),
+          payload: `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`,
+        }),
       INK_ERR_INVALID_ADDRESS: () =>
         inject({
           method: 'PUT',

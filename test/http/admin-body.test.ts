@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import Fastify from 'fastify'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import { nulPath } from '../../src/http/admin-body.ts'
+import { MAX_ADMIN_BODY_DEPTH, nulPath } from '../../src/http/admin-body.ts'
 import { installErrorHandler } from '../../src/http/error-handler.ts'
 import { PgSegmentStore } from '../../src/segments/pg-segment-store.ts'
 import { segmentRoutes } from '../../src/segments/segment-routes.ts'
@@ -96,6 +96,50 @@ describe('admin bodies with a NUL character', () => {
         templateId: 't1',
       })
       assert.deepEqual([trigger.status, trigger.body.code], [400, 'INK_ERR_NUL_CHARACTER'])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+/** `{"condition": [[[…]]]}` nested `depth` arrays deep, as raw JSON text. */
+const deepBody = (depth: number, key = 'condition') => `{"${key}":${'['.repeat(depth)}${']'.repeat(depth)}}`
+
+describe('admin bodies nested too deep', () => {
+  test('nulPath walks a body nested 100,000 deep without running out of stack', () => {
+    const deep = JSON.parse(deepBody(100_000))
+    assert.equal(nulPath(deep), undefined)
+    let inner: unknown[] = ['x\0']
+    for (let i = 0; i < 100_000; i++) inner = [inner]
+    assert.equal(nulPath({ a: inner }), `$.a${'[0]'.repeat(100_001)}`)
+  })
+
+  test('a body nested 100,000 deep is a 400 INK_ERR_BODY_TOO_DEEP on every admin route, not a 500', async () => {
+    const app = await startTestApp()
+    try {
+      const send = (method: string, path: string, payload: string) =>
+        fetch(`${app.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${app.workspace.adminKey}`, 'content-type': 'application/json' },
+          body: payload,
+        })
+      for (const [method, path, key] of [
+        ['PUT', '/v1/segments/deep', 'condition'],
+        ['PUT', '/v1/templates/deep', 'html'],
+        ['PUT', '/v1/campaigns/deep', 'audience'],
+        ['PUT', '/v1/triggers/deep', 'event'],
+      ] as const) {
+        const res = await send(method, path, deepBody(100_000, key))
+        const body = (await res.json()) as { code: string; message: string; path: string }
+        assert.equal(res.status, 400, `${path}: ${JSON.stringify(body)}`)
+        assert.equal(body.code, 'INK_ERR_BODY_TOO_DEEP', path)
+        assert.match(body.message, new RegExp(`deeper than ${MAX_ADMIN_BODY_DEPTH} levels`))
+        assert.equal(body.path, `$.${key}${'[0]'.repeat(MAX_ADMIN_BODY_DEPTH - 1)}`)
+      }
+      assert.equal((await api(app, 'GET', '/v1/segments/deep')).status, 404, 'nothing was stored')
+      // At the limit, the body reaches the route, which judges it on its merits.
+      const atLimit = await send('PUT', '/v1/segments/deep', deepBody(MAX_ADMIN_BODY_DEPTH - 1))
+      assert.notEqual(((await atLimit.json()) as { code: string }).code, 'INK_ERR_BODY_TOO_DEEP')
     } finally {
       await app.close()
     }

@@ -176,6 +176,96 @@ describe('computed traits', () => {
   })
 })
 
+const HOUR = 3_600_000
+const YEAR = 365 * DAY
+
+/** An event whose client-side time is `at`, received by the collector at `received` (no sentAt). */
+const sentAt = (event: string, properties: Record<string, unknown>, at: number, received: number) =>
+  track(event, properties, at, { receivedAt: new Date(received).toISOString() })
+
+describe('event time the client controls (clock policy)', () => {
+  test('a view dated in year 9999 does not pin last_product over later real views', () => {
+    const s = fold([
+      sentAt('Product Viewed', { product_id: 'far' }, Date.parse('9999-01-01T00:00:00Z'), NOW - HOUR),
+      sentAt('Product Viewed', { product_id: 'real' }, NOW, NOW),
+    ])
+    assert.deepEqual(materialize(s, defs, NOW).last_product, { product_id: 'real' })
+    assert.equal(s.lastSeenAt, NOW, 'lastSeenAt is not pinned to 9999 either')
+  })
+
+  test('an order dated 10 years ahead counts in orders_30d for 30 days from its arrival, not for 10 years', () => {
+    const s = fold([sentAt('Order Completed', { revenue: 5 }, NOW + 10 * YEAR, NOW)], NOW)
+    assert.equal(materialize(s, defs, NOW).orders_30d, 1)
+    assert.equal(materialize(s, defs, NOW + 31 * DAY).orders_30d, 0)
+    assert.equal(materialize(s, defs, NOW + 31 * DAY).revenue_30d, 0)
+  })
+
+  test('a small clock lead (within the tolerance) keeps the client time; past times are kept', () => {
+    const s = fold([
+      sentAt('Product Viewed', { product_id: 'ahead' }, NOW + 30_000, NOW),
+      sentAt('Product Viewed', { product_id: 'now' }, NOW + 1000, NOW + 1000),
+      sentAt('Order Completed', { revenue: 1 }, NOW - 40 * DAY, NOW),
+    ])
+    const t = materialize(s, defs, NOW)
+    assert.deepEqual(t.last_product, { product_id: 'ahead' }, '30 s ahead is trusted')
+    assert.equal(t.orders_30d, 0, 'an order imported with a 40-day-old time is outside the window')
+  })
+})
+
+describe('window edges of computed traits (30d window, 1 h buckets)', () => {
+  // An event at the start of a bucket: the bucket [T, T + 1 h) leaves the 30-day window when its end
+  // is 30 days old, at T + 30 d + 1 h.
+  const T = Math.floor(NOW / HOUR) * HOUR
+  const W = 30 * DAY
+  const order = (at: number) => track('Order Completed', { revenue: 7 }, at)
+  const count = (s: ReturnType<typeof fold>, now: number) => materialize(s, defs, now).orders_30d
+
+  test('an event 29 days 23 h old is counted; one whose bucket ended 30 days ago is not', () => {
+    const s = fold([order(T)], T)
+    assert.equal(count(s, T + 29 * DAY + 23 * HOUR), 1)
+    assert.equal(count(s, T + W), 1, 'exactly 30 days old: still inside its last bucket')
+    assert.equal(count(s, T + W + HOUR - 1), 1, 'one bucket late, minus 1 ms: counted')
+    assert.equal(count(s, T + W + HOUR), 0, '30 days + 1 bucket: gone')
+    assert.equal(materialize(s, defs, T + W + HOUR - 1).revenue_30d, 7)
+    assert.equal(materialize(s, defs, T + W + HOUR).revenue_30d, 0)
+  })
+
+  test('folding a later event does not prune a bucket that is still inside the window', () => {
+    const s = fold([order(T)], T)
+    foldEvent(s, order(T + W + HOUR - 1), defs, T + W + HOUR - 1)
+    assert.equal(count(s, T + W + HOUR - 1), 2)
+    foldEvent(s, order(T + W + HOUR), defs, T + W + HOUR)
+    assert.equal(count(s, T + W + HOUR), 2, 'the first order left, the two later ones count')
+    const state = s.computed.orders_30d
+    assert.ok(state && 'buckets' in state)
+    assert.deepEqual(
+      Object.keys(state.buckets).map(Number),
+      [T + W, T + W + HOUR],
+      'the bucket that left the window is dropped from the stored state',
+    )
+  })
+
+  test('a short window keeps buckets of at least one minute (15m window: 1 min buckets, not 1.25 s)', () => {
+    const [short] = parseTraitsConfig({
+      traits: [{ name: 'views_15m', type: 'count', event: 'Product Viewed', window: '15m' }],
+    }).traits
+    assert.ok(short)
+    const M = 60_000
+    const start = Math.floor(NOW / M) * M
+    const s = emptyState()
+    foldEvent(s, track('Product Viewed', {}, start), [short], start)
+    const views = (now: number) => materialize(s, [short], now).views_15m
+    assert.equal(views(start + 15 * M + M - 1), 1)
+    assert.equal(views(start + 15 * M + M), 0)
+  })
+
+  test('a late event is admitted while younger than the window and refused at 30 days', () => {
+    const now = T + 40 * DAY
+    const s = fold([order(now - W + 1), order(now - W)], now)
+    assert.equal(count(s, now), 1)
+  })
+})
+
 describe('traits config', () => {
   test('the shipped e-commerce config is valid', () => {
     const config = loadTraitsConfig()

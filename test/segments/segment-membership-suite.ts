@@ -32,19 +32,20 @@ export const order = (ids: { userId?: string; anonymousId?: string }, revenue = 
 export const identify = (ids: { userId?: string; anonymousId?: string }, t: Record<string, unknown> = {}) =>
   rec({ type: 'identify', ...ids, traits: t })
 
+const segmentProcessorDeps = (set: StoreSet) => ({
+  log: unusedLog,
+  store: set.profiles,
+  traits,
+  segments: set.segments,
+  backfillChunk: 2,
+  clock: { now: () => NOW },
+  logger: { error: () => {}, warn: () => {} },
+  batchSize: 100,
+  dedupeWindowMs: 7 * 86_400_000,
+})
+
 /** A processor that maintains segments, backfilling two profiles per step. */
-export const segmentProcessor = (set: StoreSet) =>
-  new Processor({
-    log: unusedLog,
-    store: set.profiles,
-    traits,
-    segments: set.segments,
-    backfillChunk: 2,
-    clock: { now: () => NOW },
-    logger: { error: () => {}, warn: () => {} },
-    batchSize: 100,
-    dedupeWindowMs: 7 * 86_400_000,
-  })
+export const segmentProcessor = (set: StoreSet) => new Processor(segmentProcessorDeps(set))
 
 export function segmentMembershipSuite(name: string, open: OpenStores, opts: { skip?: string | false } = {}) {
   describe(`segment membership maintained by the processor over ${name}`, {
@@ -160,6 +161,22 @@ export function segmentMembershipSuite(name: string, open: OpenStores, opts: { s
       assert.equal(await segments.isMember('w', 'pro', u10), false)
       await processor.backfillSegments()
       assert.deepEqual(await memberIds('pro'), [])
+    })
+
+    test('an order dated 10 years ahead keeps a profile in orders_30d >= 1 for 30 days, not 10 years', async () => {
+      const clock = { t: NOW, now: () => clock.t }
+      const timed = new Processor({ ...segmentProcessorDeps(stores), clock })
+      await segments.put('w', 'recent', { condition: { orders_30d: { $gte: 1 } } })
+      const future = new Date(NOW + 3653 * 86_400_000).toISOString()
+      const ahead = order({ userId: 'u13' })
+      await timed.handle([{ ...ahead, event: { ...ahead.event, timestamp: future } }])
+      const u13 = await pid('userId', 'u13')
+      assert.equal(await segments.isMember('w', 'recent', u13), true, 'counted once, at its arrival')
+      clock.t = NOW + 31 * 86_400_000
+      const later = identify({ userId: 'u13' }, { plan: 'pro' })
+      const at = new Date(clock.t).toISOString()
+      await timed.handle([{ ...later, event: { ...later.event, timestamp: at, receivedAt: at } }])
+      assert.equal(await segments.isMember('w', 'recent', u13), false, 'gone 31 days after it arrived')
     })
 
     test('deleting a segment removes its members and the processor stops evaluating it', async () => {

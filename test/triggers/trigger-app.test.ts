@@ -13,7 +13,13 @@ const TEMPLATE = {
 
 async function track(
   app: TestApp,
-  events: { userId: string; event: string; properties?: Record<string, unknown>; messageId?: string }[],
+  events: {
+    userId: string
+    event: string
+    properties?: Record<string, unknown>
+    messageId?: string
+    timestamp?: string
+  }[],
 ): Promise<void> {
   const res = await fetch(`${app.url}/v1/batch`, {
     method: 'POST',
@@ -177,5 +183,45 @@ describe('behavioural triggers, sent through SMTP', () => {
     await settle(app)
     assert.equal(to('cat@example.com').length, 0)
     assert.equal(smtp.received.length, before + 1)
+  })
+
+  test('clock abuse: an add dated 10 years back is cancelled by the order after it; one dated 10 years ahead is sent after the window', async () => {
+    // A 2 s window: the order must reach the processor inside it even on a loaded machine.
+    const put = await api(app, 'PUT', '/v1/triggers/stale-cart', {
+      event: 'Cart Viewed',
+      unless: { event: 'Checkout Completed', withinMs: 2000 },
+      templateId: 'browse',
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    await identify(app, { gus: { email: 'gus@example.com' }, hal: { email: 'hal@example.com' } })
+    const before = smtp.received.length
+    const TEN_YEARS = 3653 * 86_400_000
+    await track(app, [
+      {
+        userId: 'gus',
+        event: 'Cart Viewed',
+        properties: { name: 'Old Mug' },
+        timestamp: new Date(Date.now() - TEN_YEARS).toISOString(),
+      },
+    ])
+    await waitForProcessed(app)
+    await track(app, [{ userId: 'gus', event: 'Checkout Completed' }])
+    await track(app, [
+      {
+        userId: 'hal',
+        event: 'Cart Viewed',
+        properties: { name: 'Future Mug' },
+        timestamp: new Date(Date.now() + TEN_YEARS).toISOString(),
+      },
+    ])
+    // hal's job is due after gus's: by the time it is sent, gus's would have been too.
+    const got = await smtp.waitForMessages(before + 1, 8000)
+    assert.deepEqual(got.at(-1)?.rcptTo, ['hal@example.com'])
+    assert.match(got.at(-1)?.raw ?? '', /Future Mug/)
+    await sleep(400)
+    await settle(app)
+    assert.equal(to('gus@example.com').length, 0, 'the order cancelled the back-dated add')
+    assert.equal(smtp.received.length, before + 1)
+    assert.equal((await remove(app, 'stale-cart')).status, 204)
   })
 })

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { InkEvent } from '../../src/core/types.ts'
 import type { TriggerInput } from '../../src/triggers/trigger-def.ts'
-import type { TriggerJob, TriggerJobOp } from '../../src/triggers/trigger-jobs.ts'
+import { type TriggerJob, type TriggerJobOp, triggerJobId } from '../../src/triggers/trigger-jobs.ts'
 import { TriggerMatcher } from '../../src/triggers/trigger-matcher.ts'
 import { changes } from '../profiles/profile-store-suite.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
@@ -100,6 +100,51 @@ export function triggerStoreSuite(name: string, open: OpenStores, opts: { skip?:
       assert.deepEqual(
         jobs.map((j) => j.event.messageId),
         ['old', 'later'],
+      )
+    })
+
+    test('clock abuse: an add dated 10 years back waits for the window and is cancelled by the order 1 s later', async () => {
+      const { profiles, triggers } = stores
+      const m = await matcher()
+      const TEN_YEARS = 3653 * 86_400_000
+      const received = (e: InkEvent, at: number): InkEvent => ({
+        ...e,
+        receivedAt: new Date(at).toISOString(),
+      })
+      const ops: TriggerJobOp[] = []
+      const due = m.match(received(event('Product Added', 'past', T0 - TEN_YEARS), T0), 'p1', ops)
+      assert.equal(due, T0 + 1000, 'due one window after the server received it')
+      await profiles.commit(changes({ triggerJobs: ops }))
+      assert.deepEqual(await triggers.due(T0 + 999, 10), [], 'not due at once')
+      const cancel: TriggerJobOp[] = []
+      m.match(received(event('Order Completed', 'order', T0 + 1000), T0 + 1000), 'p1', cancel)
+      await profiles.commit(changes({ triggerJobs: cancel }))
+      assert.deepEqual(await triggers.due(T0 + TEN_YEARS, 10), [], 'cancelled by the order')
+      const past = await triggers.getJob('ws', triggerJobId('ws', 'cart', 'past'))
+      assert.equal(past?.state, 'cancelled')
+      assert.equal(
+        past?.event.timestamp,
+        new Date(T0 - TEN_YEARS).toISOString(),
+        'the template sees what was sent',
+      )
+    })
+
+    test('clock abuse: an add dated 10 years ahead is due one window after its arrival, not in 3,653 days', async () => {
+      const { profiles, triggers } = stores
+      const m = await matcher()
+      const ops: TriggerJobOp[] = []
+      const ahead = {
+        ...event('Product Added', 'ahead', T0 + 3653 * 86_400_000),
+        receivedAt: new Date(T0).toISOString(),
+      }
+      assert.equal(m.match(ahead, 'p1', ops), T0 + 1000)
+      // Within the 60 s tolerance the client's time is kept (sentAt-corrected times are that precise).
+      const near = { ...event('Product Added', 'near', T0 + 30_000), receivedAt: new Date(T0).toISOString() }
+      assert.equal(m.match(near, 'p1', ops), T0 + 31_000)
+      await profiles.commit(changes({ triggerJobs: ops }))
+      assert.deepEqual(
+        (await triggers.due(T0 + 1000, 10)).map((j) => [j.event.messageId, j.eventAt, j.dueAt]),
+        [['ahead', T0, T0 + 1000]],
       )
     })
 
