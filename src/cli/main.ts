@@ -18,14 +18,17 @@ const USAGE = `usage: inkstream <command>
                    print the workspace's keys (as shell exports, or one key alone), read from
                    the server's store (INKSTREAM_DATA_DIR, or INKSTREAM_DATABASE_URL)
   preview <template> [--user <id>] [--delay source=ms] [--fail source] [--drop trait]
-          [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json]
-                   render a template with a profile and injected faults, and print the report
+          [--profile-delay ms] [--deadline ms] [--profile JSON] [--version n] [--html|--json] [--url URL]
+                   render a template on the running server with a profile and injected faults, and
+                   print the report (exit code 0 also when the template skips the recipient)
   send <campaign-id> [--url URL]
-                   start or resume a campaign on the running server (--url, INKSTREAM_URL, or
-                   http://INKSTREAM_HOST:INKSTREAM_PORT) and show its progress; the admin key is
-                   INKSTREAM_ADMIN_KEY, else the one in INKSTREAM_DATA_DIR
-  lint <file.mjml|file.html|template-id>…
-                   list template problems (exit code 1 on errors)
+                   start or resume a campaign on the running server and show its progress
+  lint <file.mjml|file.html|template-id>… [--url URL]
+                   list template problems, checked by the running server (exit code 1 on errors)
+
+  preview, send and lint talk to the running server (--url, INKSTREAM_URL, or
+  http://INKSTREAM_HOST:INKSTREAM_PORT) with the admin key INKSTREAM_ADMIN_KEY, else the one in
+  INKSTREAM_DATA_DIR; they never create a data folder or a database.
 
 Settings come from INKSTREAM_* environment variables; see the README.`
 
@@ -88,7 +91,7 @@ function onSignals(close: () => Promise<void>): void {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
-/** The admin key for `send`: INKSTREAM_ADMIN_KEY, else the local store's; undefined when neither. */
+/** The admin key for send / preview / lint: INKSTREAM_ADMIN_KEY, else the local store's; undefined when neither. */
 async function adminKeyFor(config: Config): Promise<string | undefined> {
   if (config.adminKey !== undefined) return config.adminKey
   try {
@@ -114,16 +117,14 @@ async function main(argv: string[]): Promise<void> {
     case 'keys':
       return keys(rest)
     case 'lint':
-      process.exitCode = await lint(loadConfig(process.env), rest)
-      return
+    case 'preview':
     case 'send': {
+      // Admin API calls to the running server; none of them opens (or creates) a store.
       const config = loadConfig(process.env)
-      process.exitCode = await send(config, rest, await adminKeyFor(config))
+      const run = { lint, preview, send }[command]
+      process.exitCode = await run(config, rest, await adminKeyFor(config))
       return
     }
-    case 'preview':
-      process.exitCode = await preview(loadConfig(process.env), rest)
-      return
     default:
       process.stderr.write(`${USAGE}\n`)
       process.exitCode = command === undefined || command === '--help' ? 0 : 2

@@ -1,13 +1,19 @@
 /**
  * `inkstream preview <template> --user <id> [--delay source=ms] [--fail source] [--drop trait]
- *  [--profile-delay ms] [--deadline ms] [--version n] [--profile '{"first_name":"Ann"}'] [--html|--json]`
- * Renders like POST /v1/templates/:id/preview, in this process, against the same data folder.
+ *  [--profile-delay ms] [--deadline ms] [--version n] [--profile '{"first_name":"Ann"}'] [--html|--json]
+ *  [--url URL]`: POST /v1/templates/:id/preview on the running server (server-api.ts), printed for a
+ * person (or the server's JSON with --json).
  */
 import { parseArgs } from 'node:util'
-import { createApp } from '../app.ts'
 import type { Config } from '../config.ts'
 import { InkError } from '../core/errors.ts'
-import type { RenderResult } from '../render/render-email.ts'
+import {
+  type RenderErrorCode,
+  type RenderResult,
+  type RenderSkip,
+  skipDetail,
+} from '../render/render-email.ts'
+import { type ApiAnswer, answerError, serverApi } from './server-api.ts'
 
 function pairs(values: string[] | undefined, flag: string): Record<string, number> {
   const out: Record<string, number> = {}
@@ -50,11 +56,30 @@ export function formatReport(result: RenderResult): string {
   return lines.join('\n')
 }
 
-export async function preview(config: Config, args: string[]): Promise<number> {
+/** The preview answer as a RenderResult: 200 rendered or skipped, 422 failed; undefined for other answers. */
+function renderResult(a: ApiAnswer): RenderResult | undefined {
+  const b = a.body
+  if (typeof b.report !== 'object' || b.report === null) return undefined
+  const report = b.report as RenderResult['report']
+  if (a.status === 200 && b.ok === true) return b as unknown as RenderResult
+  if (a.status === 200 && typeof b.skipped === 'object' && b.skipped !== null)
+    return { ok: false, skip: b.skipped as RenderSkip, report }
+  if (a.status === 422)
+    return { ok: false, error: { code: b.code as RenderErrorCode, message: String(b.message) }, report }
+  return undefined
+}
+
+/**
+ * Exit code 0 when the template rendered, and also when it skipped the recipient
+ * (`{% abort_message %}`: an expected outcome, printed as SKIPPED); 1 when the render failed or the
+ * server refused the request.
+ */
+export async function preview(config: Config, args: string[], adminKey: string | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
+      url: { type: 'string' },
       user: { type: 'string' },
       profile: { type: 'string' },
       delay: { type: 'string', multiple: true },
@@ -70,7 +95,7 @@ export async function preview(config: Config, args: string[]): Promise<number> {
   const templateId = positionals[0]
   if (!templateId)
     throw new InkError('INK_ERR_BAD_REQUEST', 'usage: inkstream preview <template> [--user <id>] …')
-  let profile: Record<string, unknown> | undefined
+  let profile: unknown
   if (values.profile !== undefined) {
     try {
       profile = JSON.parse(values.profile)
@@ -78,31 +103,34 @@ export async function preview(config: Config, args: string[]): Promise<number> {
       throw new InkError('INK_ERR_BAD_REQUEST', '--profile takes a JSON object')
     }
   }
-  const app = await createApp({ ...config, logLevel: 'warn' }, { env: process.env, processor: false })
-  try {
-    const result = await app.renderer.render(app.workspace.id, {
-      templateId,
-      version: num(values.version, '--version'),
-      userId: values.user,
-      profile,
-      deadlineMs: num(values.deadline, '--deadline'),
-      faults: {
-        delaySources: pairs(values.delay, '--delay'),
-        failSources: values.fail,
-        dropTraits: values.drop,
-        profileDelayMs: num(values['profile-delay'], '--profile-delay'),
-      },
-    })
-    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
-    else {
-      if (result.ok) {
-        process.stdout.write(`Subject:   ${result.subject}\nPreheader: ${result.preheader}\n\n`)
-        process.stdout.write(`${values.html ? result.html : result.text}\n\n`)
-      }
-      process.stdout.write(`${formatReport(result)}\n`)
-    }
-    return result.ok ? 0 : 1
-  } finally {
-    await app.close()
+  const faults = {
+    delaySources: pairs(values.delay, '--delay'),
+    failSources: values.fail,
+    dropTraits: values.drop,
+    profileDelayMs: num(values['profile-delay'], '--profile-delay'),
   }
+  const { call } = serverApi(config, values.url, adminKey)
+  // JSON.stringify leaves out the options not given.
+  const answer = await call('POST', `/v1/templates/${encodeURIComponent(templateId)}/preview`, {
+    version: num(values.version, '--version'),
+    userId: values.user,
+    profile,
+    deadlineMs: num(values.deadline, '--deadline'),
+    faults,
+  })
+  const result = renderResult(answer)
+  if (result === undefined) {
+    process.stderr.write(`${answerError(answer)}\n`)
+    return 1
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`)
+  else {
+    if (result.ok) {
+      process.stdout.write(`Subject:   ${result.subject}\nPreheader: ${result.preheader}\n\n`)
+      process.stdout.write(`${values.html ? result.html : result.text}\n\n`)
+    } else if (result.skip)
+      process.stdout.write(`Skipped:   no message for this recipient (${skipDetail(result.skip)})\n\n`)
+    process.stdout.write(`${formatReport(result)}\n`)
+  }
+  return result.ok || result.skip !== undefined ? 0 : 1
 }

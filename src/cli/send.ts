@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../config.ts'
 import { InkError } from '../core/errors.ts'
+import { answerError, serverApi } from './server-api.ts'
 
 interface CampaignView {
   id: string
@@ -24,16 +25,6 @@ interface CampaignView {
     ratePerSecond?: number
     etaMs?: number
   }
-}
-
-/**
- * The server's base URL: INKSTREAM_URL, else INKSTREAM_HOST / INKSTREAM_PORT (a wildcard host is
- * reached on loopback).
- */
-export function serverUrl(config: Config): string {
-  if (config.url !== undefined) return config.url.replace(/\/+$/, '')
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`
 }
 
 const duration = (ms: number): string => {
@@ -63,30 +54,6 @@ export function progressLine(c: CampaignView, width = 24): string {
   return `${c.id} ${c.state} ${parts.join('  ')}`
 }
 
-/** The --url option, checked like INKSTREAM_URL. */
-function urlOption(value: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new InkError('INK_ERR_BAD_REQUEST', `--url "${value}" is not a URL (e.g. http://127.0.0.1:8080)`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new InkError('INK_ERR_BAD_REQUEST', `--url "${value}" must be http:// or https://`)
-  return value.replace(/\/+$/, '')
-}
-
-/** Why a fetch failed, in words: `connection refused`, `host not found`, … */
-function networkReason(err: unknown): string {
-  const cause: unknown = err instanceof Error ? err.cause : undefined
-  const code = cause instanceof Error ? Reflect.get(cause, 'code') : undefined
-  if (code === 'ECONNREFUSED') return 'connection refused'
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
-  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'connection timed out'
-  if (typeof code === 'string') return code
-  return cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)
-}
-
 /**
  * `adminKey`: INKSTREAM_ADMIN_KEY, else the one in the local data folder; undefined when neither
  * exists (said plainly, before any request).
@@ -99,58 +66,19 @@ export async function send(config: Config, args: string[], adminKey: string | un
   })
   const id = positionals[0]
   if (!id) throw new InkError('INK_ERR_BAD_REQUEST', 'usage: inkstream send <campaign-id> [--url URL]')
-  const server = values.url === undefined ? serverUrl(config) : urlOption(values.url)
-  if (adminKey === undefined)
-    throw new InkError(
-      'INK_ERR_UNAUTHORIZED',
-      `no admin key: set INKSTREAM_ADMIN_KEY to the admin key of the server at ${server} ("inkstream keys --admin" prints it next to the server's data folder)`,
-    )
+  const { call } = serverApi(config, values.url, adminKey)
   const interval = Math.max(Number(values.interval ?? 500) || 500, 50)
-  const base = `${server}/v1/campaigns/${encodeURIComponent(id)}`
-  const headers = { authorization: `Bearer ${adminKey}` }
-  const call = async (
-    method: string,
-    url: string,
-  ): Promise<{ status: number; body: Record<string, unknown> }> => {
-    let res: Response
-    try {
-      res = await fetch(url, { method, headers })
-    } catch (err) {
-      throw new InkError(
-        'INK_ERR_SERVER_UNREACHABLE',
-        `no Inkstream server at ${server} (${networkReason(err)}); start one with "inkstream start", or point to it with --url or INKSTREAM_URL`,
-        { cause: err },
-      )
-    }
-    const text = await res.text()
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = undefined
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new InkError(
-        'INK_ERR_SERVER_UNREACHABLE',
-        `the server at ${server} is not an Inkstream server (${method} ${new URL(url).pathname} answered ${res.status} ${res.headers.get('content-type') ?? 'without a content type'}); check --url or INKSTREAM_URL`,
-      )
-    if (res.status === 401)
-      throw new InkError(
-        'INK_ERR_UNAUTHORIZED',
-        `the server at ${server} does not know this admin key; set INKSTREAM_ADMIN_KEY to its key ("inkstream keys --admin" with the server's INKSTREAM_DATA_DIR prints it)`,
-      )
-    return { status: res.status, body: body as Record<string, unknown> }
-  }
-  const started = await call('POST', `${base}/start`)
+  const path = `/v1/campaigns/${encodeURIComponent(id)}`
+  const started = await call('POST', `${path}/start`)
   if (started.status !== 202 && started.body.code !== 'INK_ERR_CAMPAIGN_RUNNING') {
-    process.stderr.write(`${String(started.body.code)}: ${String(started.body.message)}\n`)
+    process.stderr.write(`${answerError(started)}\n`)
     return 1
   }
   const tty = process.stderr.isTTY === true
   for (;;) {
-    const got = await call('GET', base)
+    const got = await call('GET', path)
     if (got.status !== 200) {
-      process.stderr.write(`\n${String(got.body.code)}: ${String(got.body.message)}\n`)
+      process.stderr.write(`\n${answerError(got)}\n`)
       return 1
     }
     const c = got.body as unknown as CampaignView

@@ -65,7 +65,7 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
     throw new InkError('INK_ERR_BAD_REQUEST', `invalid trigger: ${problems.join('; ')}`, {
-      details: problems,
+      details: { issues: problems },
     })
   }
   const b = parsed.data

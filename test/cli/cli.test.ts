@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { openPg } from '../../src/db/pg.ts'
 import { PgWorkspaceStore } from '../../src/workspaces/pg-workspace-store.ts'
-import { startTestApp, tempDir } from '../helpers/app.ts'
+import { startTestApp, type TestApp, tempDir } from '../helpers/app.ts'
 import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 
 const run = promisify(execFile)
@@ -32,39 +33,134 @@ async function cli(
   }
 }
 
-describe('inkstream CLI', () => {
-  test('lint prints each problem with its line and exits 1 when there are errors', async () => {
-    const dir = tempDir('inkstream-cli-')
-    writeFileSync(
-      join(dir, 'ok.mjml'),
-      '---\nsubject: "Hi {{ first_name }}"\n---\n<mjml><mj-body><mj-section><mj-column><mj-text>\n{{ last_name }}</mj-text></mj-column></mj-section></mj-body></mjml>',
-    )
-    writeFileSync(
-      join(dir, 'bad.mjml'),
-      '---\nsubject: x\n---\n<mjml>\n<mj-body>\n<mj-text>x</mj-text>\n</mj-body>\n</mjml>',
-    )
-    const env = { INKSTREAM_DATA_DIR: join(dir, 'data') }
-    const ok = await cli(['lint', join(dir, 'ok.mjml')], env)
-    assert.equal(ok.code, 0)
-    assert.match(ok.stdout, /ok\.mjml: body:2: warning no-fallback: \{\{ last_name \}\}/)
-    const bad = await cli(['lint', join(dir, 'bad.mjml')], env)
-    assert.equal(bad.code, 1)
-    assert.match(bad.stdout, /bad\.mjml: body:3: error mjml: mj-text cannot be used inside mj-body/)
-  })
+/** A loopback port with nothing listening on it (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
 
-  test('preview renders a stored template with an injected failure and prints the report', async () => {
-    const dir = tempDir('inkstream-cli-')
+describe('inkstream lint and preview, done by the running server', () => {
+  const dir = tempDir('inkstream-cli-')
+  let app: TestApp
+  let env: Record<string, string>
+  before(async () => {
     writeFileSync(
       join(dir, 'promo.html'),
       '---\nsubject: \'{{ first_name | default: "Hi" }}, picks\'\n---\n{% connected_content https://recs.example.com/x :save recs :timeout 200 %}<p>{{ recs.title | default: "Bestsellers" }}</p>',
     )
-    const env = { INKSTREAM_DATA_DIR: join(dir, 'data'), INKSTREAM_TEMPLATES_DIR: dir }
+    writeFileSync(
+      join(dir, 'only-en.html'),
+      "---\nsubject: News\n---\n{% if language == 'en' %}<p>Read this in English.</p>{% else %}{% abort_message('language is not en') %}{% endif %}",
+    )
+    writeFileSync(join(dir, 'huge.html'), '---\nsubject: Huge\n---\n<p>{{ (1..5000000) | join: "," }}</p>')
+    app = await startTestApp({ dataDir: join(dir, 'data'), templatesDir: dir })
+    // Only the URL and the key lead to the server: the data folder the CLI is given has no store.
+    env = {
+      INKSTREAM_URL: app.url,
+      INKSTREAM_ADMIN_KEY: app.workspace.adminKey,
+      INKSTREAM_DATA_DIR: join(dir, 'none'),
+    }
+  })
+  after(async () => {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('lint prints each problem with its line and exits 1 when there are errors', async () => {
+    const lintDir = tempDir('inkstream-cli-')
+    writeFileSync(
+      join(lintDir, 'ok.mjml'),
+      '---\nsubject: "Hi {{ first_name }}"\n---\n<mjml><mj-body><mj-section><mj-column><mj-text>\n{{ last_name }}</mj-text></mj-column></mj-section></mj-body></mjml>',
+    )
+    writeFileSync(
+      join(lintDir, 'bad.mjml'),
+      '---\nsubject: x\n---\n<mjml>\n<mj-body>\n<mj-text>x</mj-text>\n</mj-body>\n</mjml>',
+    )
+    const ok = await cli(['lint', join(lintDir, 'ok.mjml')], env)
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, /ok\.mjml: body:2: warning no-fallback: \{\{ last_name \}\}/)
+    const bad = await cli(['lint', join(lintDir, 'bad.mjml')], env)
+    assert.equal(bad.code, 1)
+    assert.match(bad.stdout, /bad\.mjml: body:3: error mjml: mj-text cannot be used inside mj-body/)
+    // A stored template by id, and a name that is neither.
+    const stored = await cli(['lint', 'promo'], env)
+    assert.equal(stored.code, 0, stored.stderr)
+    assert.equal(stored.stdout, 'promo: no problems\n')
+    const neither = await cli(['lint', 'nope'], env)
+    assert.equal(neither.code, 1)
+    assert.match(
+      neither.stderr,
+      /INK_ERR_NOT_FOUND: "nope" is neither a file nor a template stored on the server at http:/,
+    )
+    assert.deepEqual(readdirSync(dir).sort(), ['data', 'huge.html', 'only-en.html', 'promo.html'])
+    rmSync(lintDir, { recursive: true, force: true })
+  })
+
+  test('preview renders a stored template with an injected failure and prints the report', async () => {
     const out = await cli(['preview', 'promo', '--profile', '{"first_name":"Ann"}', '--fail', 'recs'], env)
-    assert.equal(out.code, 0, out.stdout)
+    assert.equal(out.code, 0, out.stderr)
     assert.match(out.stdout, /^Subject: {3}Ann, picks$/m)
     assert.match(out.stdout, /Bestsellers/)
     assert.match(out.stdout, /source recs: error .*injected failure/)
     assert.match(out.stdout, /fallback recs\.title: error → "Bestsellers" \[default-filter\]/)
+  })
+
+  test('preview of a template that skips the recipient (abort_message) prints the skip and exits 0', async () => {
+    const out = await cli(['preview', 'only-en', '--profile', '{"language":"fr"}'], env)
+    assert.equal(out.code, 0, out.stderr)
+    assert.match(
+      out.stdout,
+      /^Skipped: {3}no message for this recipient \(abort_message: language is not en\)$/m,
+    )
+    assert.match(out.stdout, /template only-en v1: SKIPPED \(abort_message: language is not en\)/)
+    assert.doesNotMatch(out.stdout, /Subject:/)
+    const json = await cli(['preview', 'only-en', '--profile', '{"language":"fr"}', '--json'], env)
+    assert.equal(json.code, 0, json.stderr)
+    assert.deepEqual(JSON.parse(json.stdout).skipped, { type: 'abort_message', reason: 'language is not en' })
+    // Rendered for an English reader; a render that fails is still exit 1.
+    const en = await cli(['preview', 'only-en', '--profile', '{"language":"en"}'], env)
+    assert.equal(en.code, 0, en.stderr)
+    assert.match(en.stdout, /Read this in English\./)
+    const failed = await cli(['preview', 'huge'], env)
+    assert.equal(failed.code, 1, failed.stdout)
+    assert.match(failed.stdout, /template huge v1: FAILED \(/)
+    const missing = await cli(['preview', 'nope'], env)
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /INK_ERR_NOT_FOUND: /)
+  })
+
+  test('with no server, preview and lint say so and create no data folder or database', async () => {
+    const empty = tempDir('inkstream-cli-')
+    const file = join(dir, 'promo.html')
+    try {
+      const nowhere = {
+        INKSTREAM_DATA_DIR: join(empty, 'data'),
+        INKSTREAM_PORT: String(await closedPort()),
+      }
+      for (const args of [
+        ['preview', 'promo'],
+        ['lint', file],
+      ]) {
+        // No key anywhere: said before any request.
+        const noKey = await cli(args, nowhere)
+        assert.equal(noKey.code, 1, `${args.join(' ')}: ${noKey.stdout}`)
+        assert.match(noKey.stderr, /INK_ERR_UNAUTHORIZED: no admin key: set INKSTREAM_ADMIN_KEY/)
+        // A key, but nothing listening.
+        const down = await cli(args, { ...nowhere, INKSTREAM_ADMIN_KEY: 'ak_0123456789abcdefghij' })
+        assert.equal(down.code, 1, `${args.join(' ')}: ${down.stdout}`)
+        assert.match(
+          down.stderr,
+          /INK_ERR_SERVER_UNREACHABLE: no Inkstream server at http:\/\/127\.0\.0\.1:\d+ \(connection refused\)/,
+        )
+      }
+      assert.deepEqual(readdirSync(empty), [])
+    } finally {
+      rmSync(empty, { recursive: true, force: true })
+    }
   })
 })
 

@@ -82,11 +82,46 @@ describe('behavioural triggers, sent through SMTP', () => {
     const bad = await api(app, 'PUT', '/v1/triggers/bad', { event: 'X', templateId: 'browse', delayMs: -1 })
     assert.equal(bad.status, 400)
     assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
+    assert.deepEqual(bad.body.issues, ['delayMs: Too small: expected number to be >=0'])
     const noTemplate = await api(app, 'PUT', '/v1/triggers/bad', { event: 'X', templateId: 'missing' })
     assert.equal(noTemplate.status, 404)
     assert.equal((await fetch(`${app.url}/v1/triggers`)).status, 401)
     assert.equal((await remove(app, 'tmp')).status, 204)
     assert.equal((await api(app, 'GET', '/v1/triggers/tmp')).status, 404)
+  })
+
+  test('a trigger "from" that is not one mailbox is refused at save with 422, and nothing is saved', async () => {
+    for (const from of [
+      'not an address',
+      'news@shop.example\r\nBcc: all@example.com',
+      'a@x.com, b@y.com',
+      'Shop <news@shop.example>\u0007',
+      'news@shop.example\u2028',
+    ]) {
+      const res = await api(app, 'PUT', '/v1/triggers/bad-from', { event: 'X', templateId: 'browse', from })
+      assert.equal(res.status, 422, `${JSON.stringify(from)}: ${JSON.stringify(res.body)}`)
+      assert.equal(res.body.code, 'INK_ERR_INVALID_ADDRESS')
+      assert.match(res.body.message, /^from .*; write one sender such as/)
+    }
+    assert.equal((await api(app, 'GET', '/v1/triggers/bad-from')).status, 404)
+    // A bad "from" on an existing trigger leaves the stored one as it was.
+    const ok = await api(app, 'PUT', '/v1/triggers/good-from', {
+      event: 'X',
+      templateId: 'browse',
+      from: '"Shop, Inc." <news@shop.example>',
+    })
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    const bad = await api(app, 'PUT', '/v1/triggers/good-from', {
+      event: 'X',
+      templateId: 'browse',
+      from: 'a@b',
+    })
+    assert.equal(bad.status, 422, JSON.stringify(bad.body))
+    assert.equal(
+      (await api(app, 'GET', '/v1/triggers/good-from')).body.from,
+      '"Shop, Inc." <news@shop.example>',
+    )
+    assert.equal((await remove(app, 'good-from')).status, 204)
   })
 
   test('a Product Viewed trigger sends once per event, not again for a redelivery or past its cap', async () => {
