@@ -24,9 +24,11 @@ const USAGE = `usage: inkstream <command>
   send <campaign-id> [--url URL]
                    start or resume a campaign on the running server and show its progress
   lint <file.mjml|file.html|template-id>… [--url URL]
-                   list template problems, checked by the running server (exit code 1 on errors)
+                   list template problems (exit code 1 on errors): a file is checked here, with
+                   blocks from INKSTREAM_TEMPLATES_DIR/blocks (by the server with --url or
+                   INKSTREAM_URL); a template id by the running server
 
-  preview, send and lint talk to the running server (--url, INKSTREAM_URL, or
+  preview, send and lint <template-id> talk to the running server (--url, INKSTREAM_URL, or
   http://INKSTREAM_HOST:INKSTREAM_PORT) with the admin key INKSTREAM_ADMIN_KEY, else the one in
   INKSTREAM_DATA_DIR; they never create a data folder or a database.
 

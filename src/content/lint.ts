@@ -31,6 +31,27 @@ const RESERVED = new Set(['event', 'campaign', 'profile', 'user_id'])
 const placeholderOf = (o: Output) => o.token.content.split('|')[0]!.trim()
 const rootOf = (s: string) => /^[A-Za-z_][\w-]*/.exec(s)?.[0]
 
+/** The line a liquidjs error points at, when it has one. */
+function lineOf(err: unknown): number | null {
+  const token: unknown = err instanceof Error ? Reflect.get(err, 'token') : undefined
+  const pos: unknown =
+    typeof token === 'object' &&
+    token !== null &&
+    'getPosition' in token &&
+    typeof token.getPosition === 'function'
+      ? token.getPosition()
+      : undefined
+  return Array.isArray(pos) && typeof pos[0] === 'number' ? pos[0] : null
+}
+
+function missingBlock(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const name = /Failed to lookup "([^"]*)"/.exec(message)?.[1]
+  return name === undefined
+    ? message
+    : `block "${name}" does not exist: save it (PUT /v1/blocks/${name}) or fix the name`
+}
+
 export async function lintTemplate(input: TemplateInput, ctx: LintContext): Promise<LintProblem[]> {
   const problems: LintProblem[] = (await validateTemplate(input, ctx.engine)).map((p) => ({
     level: 'error',
@@ -50,7 +71,15 @@ export async function lintTemplate(input: TemplateInput, ctx: LintContext): Prom
   for (const [part, source] of parts) {
     const engine = part === 'body' ? ctx.engine.html : ctx.engine.text
     const templates: Template[] = engine.parse(source)
-    const analysis = analyzeSync(templates, { partials: true })
+    let analysis: ReturnType<typeof analyzeSync>
+    try {
+      analysis = analyzeSync(templates, { partials: true })
+    } catch (err) {
+      // liquidjs follows `{% render %}` / `{% include %}` here: a block that does not exist fails
+      // every render of this template, so it is an error, not a crash of the lint.
+      problems.push({ level: 'error', code: 'liquid', part, line: lineOf(err), message: missingBlock(err) })
+      continue
+    }
     const globals = new Set(Object.keys(analysis.globals))
     for (const [name, vars] of Object.entries(analysis.globals)) {
       if (known.has(name)) continue

@@ -49,6 +49,20 @@ export function parseTemplateFile(
   }
 }
 
+/** The blocks of a templates folder (`blocks/<name>.liquid`) by name; none when it has no blocks folder. */
+export function readBlocksDir(dir: string): Record<string, string> {
+  const blocksDir = join(dir, 'blocks')
+  let files: string[] = []
+  try {
+    files = readdirSync(blocksDir).filter((f) => f.endsWith('.liquid'))
+  } catch {
+    // No blocks folder: fine.
+  }
+  return Object.fromEntries(
+    files.map((f) => [basename(f, '.liquid'), readFileSync(join(blocksDir, f), 'utf8')]),
+  )
+}
+
 export async function loadTemplatesDir(
   dir: string,
   workspaceId: string,
@@ -56,15 +70,8 @@ export async function loadTemplatesDir(
   renderer: Renderer,
 ) {
   const problems: string[] = []
-  const blocksDir = join(dir, 'blocks')
-  let blockFiles: string[] = []
-  try {
-    blockFiles = readdirSync(blocksDir).filter((f) => f.endsWith('.liquid'))
-  } catch {
-    // No blocks folder: fine.
-  }
-  for (const f of blockFiles)
-    await store.putBlock(workspaceId, basename(f, '.liquid'), readFileSync(join(blocksDir, f), 'utf8'))
+  for (const [name, source] of Object.entries(readBlocksDir(dir)))
+    await store.putBlock(workspaceId, name, source)
   renderer.invalidate(workspaceId)
   const files = readdirSync(dir).filter((f) => f.endsWith('.mjml') || f.endsWith('.html'))
   const loaded: { id: string; input: TemplateInput }[] = []

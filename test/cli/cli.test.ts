@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -143,7 +143,8 @@ describe('inkstream lint and preview, done by the running server', () => {
       }
       for (const args of [
         ['preview', 'promo'],
-        ['lint', file],
+        ['lint', 'promo'],
+        ['lint', file, '--url', `http://127.0.0.1:${nowhere.INKSTREAM_PORT}`],
       ]) {
         // No key anywhere: said before any request.
         const noKey = await cli(args, nowhere)
@@ -160,6 +161,42 @@ describe('inkstream lint and preview, done by the running server', () => {
       assert.deepEqual(readdirSync(empty), [])
     } finally {
       rmSync(empty, { recursive: true, force: true })
+    }
+  })
+
+  test("lint of a file needs no server: checked here with the templates folder's blocks, nothing created", async () => {
+    const empty = tempDir('inkstream-cli-')
+    const templates = tempDir('inkstream-cli-')
+    try {
+      mkdirSync(join(templates, 'blocks'))
+      writeFileSync(join(templates, 'blocks', 'footer.liquid'), '<p>{{ unsubscribe_note }}</p>')
+      writeFileSync(
+        join(templates, 'welcome.html'),
+        "---\nsubject: \"Hi {{ first_name | default: 'there' }}\"\n---\n<p>Hello</p>{% render 'footer' %}",
+      )
+      writeFileSync(join(templates, 'broken.html'), '---\nsubject: x\n---\n<p>{% if %}</p>')
+      const offline = {
+        INKSTREAM_DATA_DIR: join(empty, 'data'),
+        INKSTREAM_PORT: String(await closedPort()),
+        INKSTREAM_TEMPLATES_DIR: templates,
+      }
+      const ok = await cli(['lint', join(templates, 'welcome.html')], offline)
+      assert.equal(ok.code, 0, ok.stderr)
+      // The block was found (no liquid error) and read: its placeholder has no fallback.
+      assert.match(ok.stdout, /welcome\.html: .*warning (no-fallback|unknown-trait): .*unsubscribe_note/)
+      assert.doesNotMatch(ok.stdout, /error/)
+      const bad = await cli(['lint', join(templates, 'broken.html')], offline)
+      assert.equal(bad.code, 1, bad.stdout)
+      assert.match(bad.stdout, /broken\.html: body:1: error liquid: /)
+      // Without the templates folder, the block is missing: an error, found without a server.
+      const { INKSTREAM_TEMPLATES_DIR: _, ...noBlocks } = offline
+      const missing = await cli(['lint', join(templates, 'welcome.html')], noBlocks)
+      assert.equal(missing.code, 1, missing.stdout)
+      assert.match(missing.stdout, /welcome\.html: .*error liquid: .*footer/)
+      assert.deepEqual(readdirSync(empty), [])
+    } finally {
+      rmSync(empty, { recursive: true, force: true })
+      rmSync(templates, { recursive: true, force: true })
     }
   })
 })
