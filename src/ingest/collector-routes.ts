@@ -7,7 +7,7 @@
  */
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InkError, unauthorized } from '../core/errors.ts'
+import { InkError } from '../core/errors.ts'
 import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
@@ -15,7 +15,9 @@ import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts
 import { acceptEvent } from './accept.ts'
 import { decodeBody, JSON_CONTENT_TYPES } from './body.ts'
 import type { RequestMeta } from './normalize.ts'
+import { sourceConfigRoute } from './source-config-route.ts'
 import { type EventProblem, isPlainObject, type ValidateLimits } from './validate.ts'
+import { authenticate } from './write-key.ts'
 
 export interface CollectorDeps {
   log: EventLog
@@ -34,33 +36,19 @@ export interface RejectedEvent extends EventProblem {
 const SINGLE_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias']
 /** analytics.js posts each call to its type's first letter: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a. */
 const shortPath = (type: EventType) => `/v1/${type.charAt(0)}`
-/** /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries. */
-const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import']
+/**
+ * /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries (analytics-java
+ * posts to /v1/import/, with the slash).
+ */
+const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', '/v1/import/']
 const MAX_DEPTH = 32
-
-/** Segment SDKs send the write key as the Basic auth username; browsers may put it in the body. */
-function authenticate(req: FastifyRequest, body: JsonObject, workspaces: WorkspaceStore): Workspace {
-  let key: string | undefined
-  const header = req.headers.authorization
-  if (header?.startsWith('Basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
-    key = decoded.split(':')[0]
-  } else if (typeof body.writeKey === 'string') {
-    key = body.writeKey
-  }
-  if (!key)
-    throw unauthorized('no write key: send it as the Basic auth username or as "writeKey" in the body')
-  const ws = workspaces.byWriteKey(key)
-  if (!ws) throw unauthorized('unknown write key')
-  return ws
-}
 
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
   const { log, workspaces, metrics, clock } = deps
   const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
 
   // Browsers post from any site that embeds the snippet; nothing here reads cookies.
-  await app.register(cors, { origin: '*', methods: ['POST'], maxAge: 86400 })
+  await app.register(cors, { origin: '*', methods: ['GET', 'POST'], maxAge: 86400 })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     JSON_CONTENT_TYPES,
@@ -101,7 +89,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
 
   const single = (type: EventType) => async (req: FastifyRequest) => {
     const body = requireBody(req.body)
-    const ws = authenticate(req, body, workspaces)
+    const ws = authenticate(req, body.writeKey, workspaces)
     const { writeKey: _ignored, ...raw } = body
     const result = acceptEvent(raw, { type, meta: meta(ws, req, raw.sentAt), limits })
     if (!result.ok) {
@@ -119,7 +107,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
 
   const batch = async (req: FastifyRequest) => {
     const body = requireBody(req.body)
-    const ws = authenticate(req, body, workspaces)
+    const ws = authenticate(req, body.writeKey, workspaces)
     if (!Array.isArray(body.batch))
       throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
     if (body.batch.length === 0)
@@ -152,4 +140,5 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     return { success: true, accepted: accepted.length, rejected }
   }
   for (const path of BATCH_PATHS) app.post(path, { bodyLimit: deps.maxBatchBytes }, batch)
+  sourceConfigRoute(app, workspaces)
 }

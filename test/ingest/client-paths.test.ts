@@ -130,6 +130,20 @@ describe('collector paths of real clients', () => {
     assert.equal(traits.plan, 'pro')
   })
 
+  test('an identify whose context.traits, copied into traits, would be stored over 32 KB is refused', async () => {
+    // 20 KB as sent; stored with the traits folded in it is 40 KB, past the per-event limit.
+    const res = await post('/v1/identify', {
+      writeKey: app.workspace.writeKey,
+      userId: 'rudder-big',
+      messageId: 'rudder-big-1',
+      context: { traits: { bio: 'b'.repeat(20_000) } },
+    })
+    assert.equal(res.statusCode, 400, res.body)
+    assert.equal(res.json().code, 'INK_ERR_EVENT_TOO_LARGE')
+    assert.match(res.json().message, /as stored; the limit per event is 32768 bytes/)
+    assert.deepEqual(readEvents(app, 'rudder-big-1'), [])
+  })
+
   test('originalTimestamp without timestamp times the event, corrected for clock skew by sentAt', async () => {
     // The client's clock is an hour fast; the event happened 10 s before it was sent.
     const sentAt = new Date(Date.now() + 3_600_000)
@@ -150,6 +164,31 @@ describe('collector paths of real clients', () => {
     assert.equal(received - ts, 10_000, 'timestamp = receivedAt - (sentAt - originalTimestamp)')
     assert.ok(ts < before, 'the event is placed in the past, not an hour ahead')
     assert.equal(event!.originalTimestamp, originalTimestamp)
+  })
+
+  test("GET /sourceConfig/ answers RudderStack's JS SDK with an enabled source and no destinations", async () => {
+    const get = (url: string, headers: Record<string, string> = {}) =>
+      app.server.inject({ method: 'GET', url, headers: { origin: ORIGIN, ...headers } })
+    const byBasic = await get('/sourceConfig/?p=npm&v=3.34.1&build=modern', {
+      authorization: basicAuth(app.workspace.writeKey),
+    })
+    assert.equal(byBasic.statusCode, 200, byBasic.body)
+    assert.equal(byBasic.headers['access-control-allow-origin'], '*')
+    const { source } = byBasic.json()
+    assert.equal(source.id, app.workspace.id)
+    assert.equal(source.enabled, true)
+    assert.deepEqual(source.config, {}, 'no error or metrics reporting to RudderStack')
+    assert.deepEqual(source.destinations, [])
+    const byQuery = await get(`/sourceConfig?writeKey=${app.workspace.writeKey}`)
+    assert.equal(byQuery.statusCode, 200)
+    assert.deepEqual(byQuery.json(), byBasic.json())
+    const unknown = await get('/sourceConfig/?writeKey=nope')
+    assert.equal(unknown.statusCode, 401)
+    assert.equal(unknown.json().code, 'INK_ERR_UNAUTHORIZED')
+    assert.equal(unknown.headers['access-control-allow-origin'], '*')
+    const none = await get('/sourceConfig/')
+    assert.equal(none.statusCode, 401)
+    assert.match(none.json().message, /"writeKey" query parameter/)
   })
 
   test('every collector answer carries CORS headers: success, 4xx errors and unknown paths', async () => {
