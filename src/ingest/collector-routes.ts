@@ -36,11 +36,10 @@ export interface RejectedEvent extends EventProblem {
 const SINGLE_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias']
 /** analytics.js posts each call to its type's first letter: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a. */
 const shortPath = (type: EventType) => `/v1/${type.charAt(0)}`
-/**
- * /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries (analytics-java
- * posts to /v1/import/, with the slash).
- */
-const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', '/v1/import/']
+/** /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries. */
+const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import']
+/** Each path with and without a trailing slash: analytics-java posts to /v1/import/. */
+const withSlash = (path: string) => [path, `${path}/`]
 const MAX_DEPTH = 32
 
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
@@ -55,7 +54,9 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     { parseAs: 'buffer' },
     async (req: FastifyRequest, body: Buffer) => {
       const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
-      const what = BATCH_PATHS.includes(req.routeOptions.url ?? '') ? 'the batch' : 'the event'
+      const what = BATCH_PATHS.includes((req.routeOptions.url ?? '').replace(/\/$/, ''))
+        ? 'the batch'
+        : 'the event'
       return decodeBody(body, req.headers['content-encoding'], limit, what)
     },
   )
@@ -101,8 +102,8 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     return { success: true }
   }
   for (const type of SINGLE_ROUTES) {
-    app.post(`/v1/${type}`, { bodyLimit: deps.maxEventBytes }, single(type))
-    app.post(shortPath(type), { bodyLimit: deps.maxEventBytes }, single(type))
+    for (const path of [`/v1/${type}`, shortPath(type)].flatMap(withSlash))
+      app.post(path, { bodyLimit: deps.maxEventBytes }, single(type))
   }
 
   const batch = async (req: FastifyRequest) => {
@@ -139,6 +140,6 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
     return { success: true, accepted: accepted.length, rejected }
   }
-  for (const path of BATCH_PATHS) app.post(path, { bodyLimit: deps.maxBatchBytes }, batch)
+  for (const path of BATCH_PATHS.flatMap(withSlash)) app.post(path, { bodyLimit: deps.maxBatchBytes }, batch)
   sourceConfigRoute(app, workspaces)
 }

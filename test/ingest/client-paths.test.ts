@@ -92,6 +92,18 @@ describe('collector paths of real clients', () => {
     })
   }
 
+  test('every collector path also answers with a trailing slash, as analytics-java posts /v1/import/', async () => {
+    const writeKey = app.workspace.writeKey
+    for (const path of ['/v1/track/', '/v1/t/', '/v1/batch/', '/v1/b/', '/v1/import/']) {
+      const event = { type: 'track', userId: 'slash', event: `via ${path}` }
+      const res = await post(
+        path,
+        path.includes('b') || path.includes('import') ? { writeKey, batch: [event] } : { ...event, writeKey },
+      )
+      assert.equal(res.statusCode, 200, `${path}: ${res.body}`)
+    }
+  })
+
   test('a batch path keeps the batch size limit, not the single-event one', async () => {
     const batch = Array.from({ length: 3 }, (_, i) => ({
       type: 'track',
