@@ -29,9 +29,10 @@ export function correctTimestamp(receivedAt: number, original?: string, sentAt?:
 }
 
 /**
- * RudderStack's SDKs put identify traits in `context.traits` (and repeat them on every event);
- * RudderStack builds its users table from them with the top-level `traits` winning, so an
- * identify folds `{ ...context.traits, ...traits }`. Other types keep `traits` as sent.
+ * RudderStack's SDKs put identify traits in `context.traits` (and repeat them on every event).
+ * RudderStack's users table takes an identify's `context.traits`, then its `traits` over them
+ * (rudder-transformer, src/warehouse/index.js), so an identify folds
+ * `{ ...context.traits, ...traits }`. Other types keep `traits` as sent.
  */
 function identifyTraits(raw: JsonObject): JsonObject | undefined {
   const top = obj(raw.traits)
