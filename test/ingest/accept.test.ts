@@ -42,7 +42,7 @@ const event = fc.record({
   context: fc.option(
     fc.oneof(
       json,
-      json.map((traits) => ({ traits })),
+      json.map((traits): JsonObject => ({ traits })),
     ),
     { nil: undefined },
   ),
