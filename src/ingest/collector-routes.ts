@@ -36,8 +36,13 @@ export interface RejectedEvent extends EventProblem {
 const SINGLE_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias']
 /** analytics.js posts each call to its type's first letter: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a. */
 const shortPath = (type: EventType) => `/v1/${type.charAt(0)}`
-/** /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries. */
-const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import']
+/**
+ * /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries; /beacon/v1/batch:
+ * RudderStack's JS SDK with `useBeacon` (navigator.sendBeacon cannot set headers, so the write key
+ * comes in the query: ?writeKey=).
+ */
+const BEACON_PATH = '/beacon/v1/batch'
+const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', BEACON_PATH]
 /** Each path with and without a trailing slash: analytics-java posts to /v1/import/. */
 const withSlash = (path: string) => [path, `${path}/`]
 const MAX_DEPTH = 32
@@ -108,7 +113,11 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
 
   const batch = async (req: FastifyRequest) => {
     const body = requireBody(req.body)
-    const ws = authenticate(req, body.writeKey, workspaces)
+    const queryKey = isPlainObject(req.query) ? req.query.writeKey : undefined
+    const beacon = req.routeOptions.url?.startsWith(BEACON_PATH) === true
+    const ws = beacon
+      ? authenticate(req, body.writeKey ?? queryKey, workspaces, 'as the "writeKey" query parameter')
+      : authenticate(req, body.writeKey, workspaces)
     if (!Array.isArray(body.batch))
       throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
     if (body.batch.length === 0)

@@ -330,6 +330,51 @@ describe('Segment and RudderStack browser libraries in Chromium', {
     assert.deepEqual(errors, [])
   })
 
+  test('@rudderstack/analytics-js with useBeacon posts /beacon/v1/batch and its identify traits reach the profile', {
+    timeout: 60_000,
+  }, async (t) => {
+    const { page: p, foreign, errors } = await open(t, '/rudder')
+    const beacon = p.waitForRequest((r) => r.url().startsWith(`${app.url}/beacon/v1/batch?writeKey=`))
+    const userId = 'rs-beacon-user'
+    await p.evaluate(
+      ({ writeKey, url, userId }) =>
+        new Promise<void>((resolve) => {
+          const rs = new window.rudderanalytics.RudderAnalytics()
+          rs.load(writeKey, url, {
+            configUrl: url,
+            logLevel: 'ERROR',
+            useBeacon: true,
+            beaconQueueOptions: { maxItems: 3, flushQueueInterval: 200 },
+          })
+          rs.ready(() => {
+            rs.identify(userId, { email: `${userId}@example.com`, firstName: 'Bea' })
+            rs.track('Order Completed', { order_id: `${userId}-1`, revenue: 25 })
+            rs.track('Order Completed', { order_id: `${userId}-2`, revenue: 35 })
+            resolve()
+          })
+        }),
+      { writeKey: app.workspace.writeKey, url: app.url, userId },
+    )
+    const sent = await beacon
+    assert.equal((await sent.response())?.status(), 200)
+    // The page cannot read a beacon's answer: wait for the profile instead.
+    let traits: Props = {}
+    while (traits.orders_total !== 2) {
+      const res = await fetch(`${app.url}/v1/profiles/${userId}`, {
+        headers: { authorization: `Bearer ${app.workspace.adminKey}` },
+      })
+      if (res.status === 200) traits = ((await res.json()) as { traits: Props }).traits
+      else await new Promise((r) => setTimeout(r, 50))
+    }
+    await waitForProcessed(app)
+    traits = await traitsOf(userId)
+    assert.equal(traits.email, `${userId}@example.com`)
+    assert.equal(traits.first_name, 'Bea')
+    assert.equal(traits.revenue_total, 60)
+    assert.deepEqual(foreign, [])
+    assert.deepEqual(errors, [])
+  })
+
   test("a page on another origin can read the collector's error answers, 404 included", {
     timeout: 60_000,
   }, async (t) => {

@@ -104,6 +104,20 @@ describe('collector paths of real clients', () => {
     }
   })
 
+  test("/beacon/v1/batch takes RudderStack's beacon batches with the write key in the query", async () => {
+    const batch = [
+      { type: 'identify', userId: 'beacon-user', context: { traits: { email: 'beacon@example.com' } } },
+    ]
+    const res = await post(`/beacon/v1/batch?writeKey=${app.workspace.writeKey}`, { batch })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal((await profile('beacon-user')).traits.email, 'beacon@example.com')
+    const unknown = await post('/beacon/v1/batch?writeKey=nope', { batch })
+    assert.equal(unknown.statusCode, 401)
+    // The query is read on the beacon path only: elsewhere the key goes in a header or the body.
+    const elsewhere = await post(`/v1/batch?writeKey=${app.workspace.writeKey}`, { batch })
+    assert.equal(elsewhere.statusCode, 401)
+  })
+
   test('a batch path keeps the batch size limit, not the single-event one', async () => {
     const batch = Array.from({ length: 3 }, (_, i) => ({
       type: 'track',
