@@ -36,11 +36,16 @@ export function installErrorHandler(app: FastifyInstance): void {
       .status(ink.statusCode)
       .send({ success: false, code: ink.code, message: ink.message, ...details })
   })
+  // A browser can only read a cross-origin answer that allows it: the collector's CORS hook does not
+  // run for unknown paths, and a 404 reveals nothing, so every 404 allows any origin.
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({
-      success: false,
-      code: 'INK_ERR_NOT_FOUND',
-      message: `no route ${req.method} ${req.url.split('?')[0]}; see the README for the API`,
-    }),
+    reply
+      .status(404)
+      .header('access-control-allow-origin', '*')
+      .send({
+        success: false,
+        code: 'INK_ERR_NOT_FOUND',
+        message: `no route ${req.method} ${req.url.split('?')[0]}; see the README for the API`,
+      }),
   )
 }

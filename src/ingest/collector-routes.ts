@@ -1,18 +1,23 @@
 /**
- * The Segment-compatible collector: /v1/track|identify|page|screen|group|alias|batch.
- * A 200 is sent only after the accepted events are durable in the log (group commit).
+ * The Segment-compatible collector: /v1/track|identify|page|screen|group|alias|batch, with the
+ * aliases real clients post to: analytics.js (@segment/analytics-next) uses /v1/t|i|p|s|g|a and,
+ * when batching, /v1/b; Segment's server libraries (Java, Python, Go, Ruby, .NET) post to
+ * /v1/import. A 200 is sent only after the accepted events are durable in the log (group commit).
  * Batches: valid events are kept, invalid ones are listed in the response with the reason.
  */
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InkError, unauthorized } from '../core/errors.ts'
+import { InkError } from '../core/errors.ts'
 import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
+import { acceptEvent } from './accept.ts'
 import { decodeBody, JSON_CONTENT_TYPES } from './body.ts'
-import { normalizeEvent, type RequestMeta } from './normalize.ts'
-import { type EventProblem, isPlainObject, type ValidateLimits, validateEvent } from './validate.ts'
+import type { RequestMeta } from './normalize.ts'
+import { sourceConfigRoute } from './source-config-route.ts'
+import { type EventProblem, isPlainObject, type ValidateLimits } from './validate.ts'
+import { authenticate } from './write-key.ts'
 
 export interface CollectorDeps {
   log: EventLog
@@ -29,38 +34,34 @@ export interface RejectedEvent extends EventProblem {
 }
 
 const SINGLE_ROUTES: EventType[] = ['track', 'identify', 'page', 'screen', 'group', 'alias']
+/** analytics.js posts each call to its type's first letter: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a. */
+const shortPath = (type: EventType) => `/v1/${type.charAt(0)}`
+/**
+ * /v1/b: analytics.js in batching mode; /v1/import: Segment's server libraries; /beacon/v1/batch:
+ * RudderStack's JS SDK with `useBeacon` (navigator.sendBeacon cannot set headers, so the write key
+ * comes in the query: ?writeKey=).
+ */
+const BEACON_PATH = '/beacon/v1/batch'
+const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', BEACON_PATH]
+/** Each path with and without a trailing slash: analytics-java posts to /v1/import/. */
+const withSlash = (path: string) => [path, `${path}/`]
 const MAX_DEPTH = 32
-
-/** Segment SDKs send the write key as the Basic auth username; browsers may put it in the body. */
-function authenticate(req: FastifyRequest, body: JsonObject, workspaces: WorkspaceStore): Workspace {
-  let key: string | undefined
-  const header = req.headers.authorization
-  if (header?.startsWith('Basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
-    key = decoded.split(':')[0]
-  } else if (typeof body.writeKey === 'string') {
-    key = body.writeKey
-  }
-  if (!key)
-    throw unauthorized('no write key: send it as the Basic auth username or as "writeKey" in the body')
-  const ws = workspaces.byWriteKey(key)
-  if (!ws) throw unauthorized('unknown write key')
-  return ws
-}
 
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
   const { log, workspaces, metrics, clock } = deps
   const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
 
   // Browsers post from any site that embeds the snippet; nothing here reads cookies.
-  await app.register(cors, { origin: '*', methods: ['POST'], maxAge: 86400 })
+  await app.register(cors, { origin: '*', methods: ['GET', 'POST'], maxAge: 86400 })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     JSON_CONTENT_TYPES,
     { parseAs: 'buffer' },
     async (req: FastifyRequest, body: Buffer) => {
       const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
-      const what = req.url.startsWith('/v1/batch') ? 'the batch' : 'the event'
+      const what = BATCH_PATHS.includes((req.routeOptions.url ?? '').replace(/\/$/, ''))
+        ? 'the batch'
+        : 'the event'
       return decodeBody(body, req.headers['content-encoding'], limit, what)
     },
   )
@@ -92,25 +93,31 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     ip: req.ip,
   })
 
+  const single = (type: EventType) => async (req: FastifyRequest) => {
+    const body = requireBody(req.body)
+    const ws = authenticate(req, body.writeKey, workspaces)
+    const { writeKey: _ignored, ...raw } = body
+    const result = acceptEvent(raw, { type, meta: meta(ws, req, raw.sentAt), limits })
+    if (!result.ok) {
+      metrics.ingestEvents.inc({ outcome: 'rejected' })
+      throw new InkError(result.problem.code, result.problem.message)
+    }
+    await log.append([result.event])
+    metrics.ingestEvents.inc({ outcome: 'accepted' })
+    return { success: true }
+  }
   for (const type of SINGLE_ROUTES) {
-    app.post(`/v1/${type}`, { bodyLimit: deps.maxEventBytes }, async (req) => {
-      const body = requireBody(req.body)
-      const ws = authenticate(req, body, workspaces)
-      const { writeKey: _ignored, ...raw } = body
-      const result = validateEvent(raw, type, limits)
-      if (!result.ok) {
-        metrics.ingestEvents.inc({ outcome: 'rejected' })
-        throw new InkError(result.problem.code, result.problem.message)
-      }
-      await log.append([normalizeEvent(result.event, meta(ws, req, raw.sentAt))])
-      metrics.ingestEvents.inc({ outcome: 'accepted' })
-      return { success: true }
-    })
+    for (const path of [`/v1/${type}`, shortPath(type)].flatMap(withSlash))
+      app.post(path, { bodyLimit: deps.maxEventBytes }, single(type))
   }
 
-  app.post('/v1/batch', { bodyLimit: deps.maxBatchBytes }, async (req) => {
+  const batch = async (req: FastifyRequest) => {
     const body = requireBody(req.body)
-    const ws = authenticate(req, body, workspaces)
+    const queryKey = isPlainObject(req.query) ? req.query.writeKey : undefined
+    const beacon = req.routeOptions.url?.startsWith(BEACON_PATH) === true
+    const ws = beacon
+      ? authenticate(req, body.writeKey ?? queryKey, workspaces, 'as the "writeKey" query parameter')
+      : authenticate(req, body.writeKey, workspaces)
     if (!Array.isArray(body.batch))
       throw new InkError('INK_ERR_INVALID_EVENT', '"batch" must be an array of events')
     if (body.batch.length === 0)
@@ -119,18 +126,15 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     const shared = isPlainObject(body.context) ? body.context : undefined
     const accepted: InkEvent[] = []
     const rejected: RejectedEvent[] = []
-    body.batch.forEach((item: unknown, index) => {
-      const result = validateEvent(item, undefined, limits)
-      if (!result.ok) {
-        const messageId =
-          isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined
-        rejected.push({ index, ...(messageId === undefined ? {} : { messageId }), ...result.problem })
-        return
+    for (const [index, item] of body.batch.entries()) {
+      const result = acceptEvent(item, { shared, meta: m, limits })
+      if (result.ok) {
+        accepted.push(result.event)
+        continue
       }
-      const event = normalizeEvent(result.event, m)
-      if (shared) event.context = { ...shared, ...event.context }
-      accepted.push(event)
-    })
+      const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined
+      rejected.push({ index, ...(messageId === undefined ? {} : { messageId }), ...result.problem })
+    }
     if (rejected.length > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, rejected.length)
     if (accepted.length === 0) {
       throw new InkError(
@@ -144,5 +148,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     await log.append(accepted)
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
     return { success: true, accepted: accepted.length, rejected }
-  })
+  }
+  for (const path of BATCH_PATHS.flatMap(withSlash)) app.post(path, { bodyLimit: deps.maxBatchBytes }, batch)
+  sourceConfigRoute(app, workspaces)
 }

@@ -28,8 +28,28 @@ export function correctTimestamp(receivedAt: number, original?: string, sentAt?:
   return receivedAt - (Date.parse(sentAt) - t)
 }
 
+/**
+ * RudderStack's SDKs put identify traits in `context.traits` (and repeat them on every event).
+ * RudderStack's users table takes an identify's `context.traits`, then its `traits` over them
+ * (rudder-transformer, src/warehouse/index.js), so an identify folds
+ * `{ ...context.traits, ...traits }`. Other types keep `traits` as sent.
+ */
+function identifyTraits(raw: JsonObject): JsonObject | undefined {
+  const top = obj(raw.traits)
+  const fromContext = obj(obj(raw.context)?.traits)
+  if (!fromContext) return top
+  return { ...fromContext, ...top }
+}
+
 export function normalizeEvent({ type, raw }: ValidEvent, meta: RequestMeta): InkEvent {
-  const original = typeof raw.timestamp === 'string' ? raw.timestamp : undefined
+  // RudderStack's SDKs send only `originalTimestamp` (the client clock at the call), Segment's
+  // `timestamp`; both are corrected for clock skew the same way.
+  const original =
+    typeof raw.timestamp === 'string'
+      ? raw.timestamp
+      : typeof raw.originalTimestamp === 'string'
+        ? raw.originalTimestamp
+        : undefined
   const sentAt = typeof raw.sentAt === 'string' ? raw.sentAt : meta.sentAt
   const event: InkEvent = {
     type,
@@ -49,7 +69,7 @@ export function normalizeEvent({ type, raw }: ValidEvent, meta: RequestMeta): In
   if (type === 'alias') event.previousId = String(raw.previousId)
   if (type === 'group') event.groupId = String(raw.groupId)
   const properties = obj(raw.properties)
-  const traits = obj(raw.traits)
+  const traits = type === 'identify' ? identifyTraits(raw) : obj(raw.traits)
   const integrations = obj(raw.integrations)
   let context = obj(raw.context)
   if (meta.ip !== undefined && context?.ip === undefined) context = { ...context, ip: meta.ip }

@@ -34,18 +34,22 @@ export const isPlainObject = (v: unknown): v is JsonObject =>
 
 const invalid = (message: string): EventProblem => ({ code: 'INK_ERR_INVALID_EVENT', message })
 
-/** `fixedType` is the route's type (/v1/track → track); batch items carry their own `type`. */
+/**
+ * `fixedType` is the route's type (/v1/track → track); batch items carry their own `type`.
+ * `how` qualifies the size in a too-large message (e.g. what was merged in).
+ */
 export function validateEvent(
   raw: unknown,
   fixedType: EventType | undefined,
   limits: ValidateLimits,
+  how = '',
 ): { ok: true; event: ValidEvent } | { ok: false; problem: EventProblem } {
   if (!isPlainObject(raw)) return { ok: false, problem: invalid('an event must be a JSON object') }
   const type = fixedType ?? raw.type
   if (typeof type !== 'string' || !EVENT_TYPES.includes(type as EventType)) {
     return { ok: false, problem: invalid(`"type" must be one of ${EVENT_TYPES.join(', ')}`) }
   }
-  const problem = checkFields(raw, type as EventType) ?? checkShape(raw, limits)
+  const problem = checkFields(raw, type as EventType) ?? checkShape(raw, limits, how)
   if (problem) return { ok: false, problem }
   return { ok: true, event: { type: type as EventType, raw } }
 }
@@ -101,7 +105,7 @@ function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined
 }
 
 /** Depth and forbidden keys, walked iteratively so hostile nesting cannot overflow the stack. */
-function checkShape(raw: JsonObject, limits: ValidateLimits): EventProblem | undefined {
+function checkShape(raw: JsonObject, limits: ValidateLimits, how: string): EventProblem | undefined {
   const stack: [unknown, number][] = [[raw, 1]]
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!
@@ -116,12 +120,15 @@ function checkShape(raw: JsonObject, limits: ValidateLimits): EventProblem | und
       stack.push([(value as JsonObject)[key], depth + 1])
     }
   }
-  const bytes = Buffer.byteLength(JSON.stringify(raw))
-  if (bytes > limits.maxEventBytes) {
-    return {
-      code: 'INK_ERR_EVENT_TOO_LARGE',
-      message: `the event is ${bytes} bytes; the limit per event is ${limits.maxEventBytes} bytes (${Math.round(limits.maxEventBytes / 1024)} KB)`,
-    }
+  return checkSize(raw, limits, how)
+}
+
+/** The per-event size limit, on the JSON the log would store; `how` qualifies the size in the message. */
+export function checkSize(value: object, limits: ValidateLimits, how = ''): EventProblem | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(value))
+  if (bytes <= limits.maxEventBytes) return undefined
+  return {
+    code: 'INK_ERR_EVENT_TOO_LARGE',
+    message: `the event is ${bytes} bytes${how}; the limit per event is ${limits.maxEventBytes} bytes (${Math.round(limits.maxEventBytes / 1024)} KB)`,
   }
-  return undefined
 }

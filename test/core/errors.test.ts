@@ -180,6 +180,18 @@ describe('docs/errors.md is true', () => {
           await other.close()
         }
       },
+      // Body under 32 KB, stored form over it: RudderStack's context.traits are copied into traits.
+      INK_ERR_EVENT_TOO_LARGE: () =>
+        inject({
+          method: 'POST',
+          url: '/v1/identify',
+          headers: write(),
+          payload: json({
+            userId: 'big',
+            traits: { a: 'x'.repeat(10_000) },
+            context: { traits: { b: 'y'.repeat(15_000) } },
+          }),
+        }),
       INK_ERR_BAD_REQUEST: () =>
         inject({ method: 'PUT', url: '/v1/campaigns/bad', headers: admin(), payload: json({}) }),
       INK_ERR_NUL_CHARACTER: () =>
@@ -311,7 +323,6 @@ describe('docs/errors.md is true', () => {
     /** Codes with no request here, and why. */
     const elsewhere: Record<string, string> = {
       INK_ERR_FORBIDDEN: 'reserved: no route sends it (the table says so)',
-      INK_ERR_EVENT_TOO_LARGE: 'only inside `rejected`, checked below',
       INK_ERR_AUDIENCE_UNSUPPORTED:
         'only from a server composed without a segment resolver (the table says so)',
       INK_ERR_INVALID_CONFIG: 'start-up only, checked in "configuration" above',

@@ -216,6 +216,76 @@ describe('collector', () => {
     assert.equal(res.json().rejected.length, 2)
   })
 
+  test('a batch-level context with a __proto__ or constructor key is refused, as it would be inside an event', async () => {
+    for (const key of ['__proto__', 'constructor']) {
+      const before = await logCount()
+      const res = await post(
+        '/v1/batch',
+        `{"context":{"${key}":{"polluted":true}},"batch":[{"type":"track","userId":"ctx-${key}","event":"x"},{"type":"identify","userId":"ctx-${key}"}]}`,
+      )
+      assert.equal(res.statusCode, 400, res.body)
+      const body = res.json()
+      assert.equal(body.code, 'INK_ERR_BATCH_REJECTED')
+      assert.deepEqual(
+        body.rejected.map((r: { index: number; code: string }) => [r.index, r.code]),
+        [
+          [0, 'INK_ERR_INVALID_EVENT'],
+          [1, 'INK_ERR_INVALID_EVENT'],
+        ],
+      )
+      assert.match(body.rejected[0].message, new RegExp(`"${key}"`))
+      assert.equal(await logCount(), before, `nothing with a ${key} key is stored`)
+    }
+  })
+
+  test('a large batch-level context cannot multiply into stored events past the per-event limit', async () => {
+    // 100 KB shared once in a 110 KB batch: merged into each of 100 events, every one would be over 100 KB.
+    const before = await logCount()
+    const res = await post('/v1/batch', {
+      context: { blob: 'x'.repeat(100_000) },
+      batch: Array.from({ length: 100 }, (_, i) => ({ type: 'track', userId: 'ctx-big', event: `e${i}` })),
+    })
+    assert.equal(res.statusCode, 400, res.body.slice(0, 300))
+    const body = res.json()
+    assert.equal(body.code, 'INK_ERR_BATCH_REJECTED')
+    assert.equal(body.rejected.length, 100)
+    assert.ok(body.rejected.every((r: { code: string }) => r.code === 'INK_ERR_EVENT_TOO_LARGE'))
+    assert.match(body.rejected[0].message, /with the batch's shared "context" merged in.*32768 bytes/)
+    assert.equal(await logCount(), before)
+  })
+
+  test("a batch-level context is merged into each event, the event's own context keys winning, within the limit", async () => {
+    const res = await post('/v1/batch', {
+      context: { app: { name: 'shop' }, locale: 'de-DE', blob: 'y'.repeat(20_000) },
+      batch: [
+        { type: 'track', userId: 'ctx-ok', event: 'x', messageId: 'ctx-ok-1', context: { locale: 'fr-FR' } },
+        // 20 KB shared + 15 KB of its own: fine alone, over 32 KB once merged; only this one is rejected.
+        {
+          type: 'track',
+          userId: 'ctx-ok',
+          event: 'y',
+          messageId: 'ctx-ok-2',
+          properties: { s: 'z'.repeat(15_000) },
+        },
+      ],
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    const body = res.json()
+    assert.equal(body.accepted, 1)
+    assert.deepEqual(
+      body.rejected.map((r: { index: number; messageId: string; code: string }) => [
+        r.index,
+        r.messageId,
+        r.code,
+      ]),
+      [[1, 'ctx-ok-2', 'INK_ERR_EVENT_TOO_LARGE']],
+    )
+    const stored = loggedPayload(app, 'ctx-ok-1')
+    assert.equal(stored.context.locale, 'fr-FR')
+    assert.deepEqual(stored.context.app, { name: 'shop' })
+    assert.equal(stored.context.blob.length, 20_000)
+  })
+
   test('a gzip-compressed batch, as RudderStack sends it, is accepted', async () => {
     const payload = gzipSync(
       JSON.stringify({ batch: [{ type: 'track', userId: 'gz', event: 'x', messageId: 'gz-1' }] }),
@@ -277,3 +347,15 @@ function queryLog(app: TestApp, where: string, ...args: string[]): number {
 }
 const readLog = async (app: TestApp, messageId: string) => queryLog(app, 'WHERE message_id = ?', messageId)
 const countLog = async (app: TestApp) => queryLog(app, '')
+
+/** The stored event with this messageId, as the log holds it. */
+function loggedPayload(app: TestApp, messageId: string) {
+  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
+  try {
+    const row = db.prepare('SELECT payload FROM log_events WHERE message_id = ?').pluck().get(messageId)
+    assert.equal(typeof row, 'string', `no stored event ${messageId}`)
+    return JSON.parse(row as string)
+  } finally {
+    db.close()
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * acceptEvent, property-based: whatever a batch's shared context and an event hold, an accepted
+ * event is within the per-event limit as stored and carries no forbidden key anywhere; and an
+ * event that is fine alone is refused only for what the shared context brought in.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import type { JsonObject } from '../../src/core/types.ts'
+import { acceptEvent } from '../../src/ingest/accept.ts'
+
+const LIMITS = { maxEventBytes: 1_500, maxDepth: 6 }
+const META = { workspaceId: 'ws', receivedAt: Date.parse('2026-11-28T12:00:00.000Z'), ip: '127.0.0.1' }
+const FORBIDDEN = ['__proto__', 'constructor', 'prototype']
+
+/** Keys that include the forbidden ones now and then; objects built from JSON text, as the body parser does. */
+const key = fc.oneof(
+  { weight: 8, arbitrary: fc.string({ maxLength: 8 }) },
+  { weight: 1, arbitrary: fc.constantFrom(...FORBIDDEN) },
+)
+const json = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string({ maxLength: 20 }),
+    fc.string({ minLength: 200, maxLength: 700 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    tie('object'),
+  ),
+  object: fc.array(fc.tuple(key, tie('value')), { maxLength: 4 }).map((entries) => {
+    const text = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`
+    return JSON.parse(text) as JsonObject
+  }),
+})).object
+
+const event = fc.record({
+  type: fc.constantFrom('track', 'identify', 'page'),
+  userId: fc.string({ minLength: 1, maxLength: 20 }),
+  event: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s.trim() !== ''),
+  // RudderStack's shape: identify traits in context.traits, copied into traits when stored.
+  context: fc.option(
+    fc.oneof(
+      json,
+      json.map((traits): JsonObject => ({ traits })),
+    ),
+    { nil: undefined },
+  ),
+  traits: fc.option(json, { nil: undefined }),
+  properties: fc.option(json, { nil: undefined }),
+})
+
+function forbiddenKeyIn(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  for (const k of Object.keys(value)) {
+    if (FORBIDDEN.includes(k)) return k
+    const inner = forbiddenKeyIn((value as JsonObject)[k])
+    if (inner) return inner
+  }
+  return undefined
+}
+
+test('an accepted event is within the limit as stored and holds no forbidden key, whatever the shared context', () => {
+  const outcomes = { accepted: 0, rejected: 0 }
+  fc.assert(
+    fc.property(event, fc.option(json, { nil: undefined }), (item, shared) => {
+      const result = acceptEvent(item, { shared, meta: META, limits: LIMITS })
+      outcomes[result.ok ? 'accepted' : 'rejected']++
+      if (!result.ok) return
+      assert.ok(Buffer.byteLength(JSON.stringify(result.event)) <= LIMITS.maxEventBytes)
+      assert.equal(forbiddenKeyIn(result.event), undefined)
+    }),
+    { numRuns: 500, endOnFailure: true },
+  )
+  // Both outcomes are common, so the property is not vacuous.
+  assert.ok(outcomes.accepted > 50 && outcomes.rejected > 50, JSON.stringify(outcomes))
+})
+
+test("a shared context is in every accepted event under the event's own context keys", () => {
+  fc.assert(
+    fc.property(event, json, (item, shared) => {
+      const result = acceptEvent(item, { shared, meta: META, limits: LIMITS })
+      if (!result.ok) return
+      const context = result.event.context ?? {}
+      for (const [k, v] of Object.entries(shared)) {
+        const own = item.context && Object.hasOwn(item.context, k) ? item.context[k] : undefined
+        assert.deepEqual(context[k], own === undefined ? v : own, `context.${k}`)
+      }
+    }),
+    { numRuns: 300, endOnFailure: true },
+  )
+})
