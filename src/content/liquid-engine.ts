@@ -10,14 +10,8 @@ import { registerBrazeFilters } from './braze/braze-filters.ts'
 import { translateBraze } from './braze/braze-syntax.ts'
 import type { ConnectedContent } from './connected-content/connected-content.ts'
 import { boundArrayFilters } from './render-limits.ts'
-import {
-  type FallbackReason,
-  isInvalid,
-  isMissing,
-  type RenderState,
-  renderState,
-  yieldIfSliceUsed,
-} from './render-state.ts'
+import { paceRenders } from './render-pacing.ts'
+import { type FallbackReason, isInvalid, isMissing, type RenderState, renderState } from './render-state.ts'
 import { connectedContentTag } from './tags/connected-content-tag.ts'
 import { sectionTag } from './tags/section-tag.ts'
 
@@ -77,6 +71,7 @@ export function createEngine(deps: EngineDeps): Engine {
     const parse = liquid.parse.bind(liquid)
     liquid.parse = (html: string, filepath?: string) => parse(translateBraze(html), filepath)
     trackOutputs(liquid)
+    paceRenders(liquid)
     return liquid
   }
   return { html: make(true), text: make(false) }
@@ -106,42 +101,58 @@ function trackOutputs(liquid: Liquid): void {
   const parseToken = Parser.prototype.parseToken
   Parser.prototype.parseToken = function parseTokenTracked(this: Parser, token, remainTokens) {
     const t = parseToken.call(this, token, remainTokens)
-    if (t instanceof Output && tracked.has(Reflect.get(this, 'liquid') as Liquid)) track(t)
+    const owner = Reflect.get(this, 'liquid') as Liquid
+    if (t instanceof Output && tracked.has(owner)) track(t, owner)
     return t
   }
 }
 
-function track(output: Output): void {
+/**
+ * How many of the output's filters the author wrote. In the HTML engine liquidjs appends its
+ * `escape` filter to every output whose last filter is not `raw`; that one is not the author's,
+ * and it must run after the fallback checks, since it turns any object into "[object Object]".
+ * The appended filter is never raw, so: with output escaping on, the last filter is the appended
+ * one exactly when it is not raw.
+ */
+function authorFilterCount(output: Output, liquid: Liquid): number {
+  const filters = output.value.filters
+  const last = filters[filters.length - 1]
+  const appended = Boolean(liquid.options.outputEscape) && last !== undefined && !last.raw
+  return appended ? filters.length - 1 : filters.length
+}
+
+function track(output: Output, liquid: Liquid): void {
   const source = output.token.content.trim()
   const placeholder = source.split('|')[0]!.trim()
   const root = /^[A-Za-z_][\w-]*/.exec(placeholder)?.[0]
   const value = output.value
-  const defaultAt = value.filters.findIndex((f) => f.name === 'default')
+  const filters = value.filters
+  const authored = authorFilterCount(output, liquid)
+  const defaultAt = filters.findIndex((f, i) => i < authored && f.name === 'default')
   output.render = function* render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
     const state = renderState(ctx)
-    // A long asynchronous render lets the event loop serve other requests between outputs.
-    const pause = state && yieldIfSliceUsed(ctx, state)
-    if (pause) yield pause
     let val: unknown = yield value.initial.evaluate(ctx, defaultAt >= 0)
     if (state) val = fallBackIfNeeded(state, val)
-    for (let i = 0; i < value.filters.length; i++) {
+    for (let i = 0; i < authored; i++) {
       if (state && i === defaultAt) {
         const reason = reasonFor(state, val)
         if (reason) {
           // liquidjs's default filter keeps objects; an unprintable value must take the default too.
-          const after = yield value.filters[i]!.render(reason === 'invalid' ? undefined : val, ctx)
+          const after = yield filters[i]!.render(reason === 'invalid' ? undefined : val, ctx)
           record(state, reason, 'default-filter', after)
           val = after
           continue
         }
       }
-      val = yield value.filters[i]!.render(val, ctx)
+      val = yield filters[i]!.render(val, ctx)
     }
-    // An object is fine as a filter's input (`profile | property_accessor: k`); what is printed is checked.
-    if (state && defaultAt < 0 && value.filters.length > 0 && isInvalid(val)) {
+    // An object is fine as a filter's input (`profile | property_accessor: k`); what is printed is
+    // checked, before the HTML engine's escape filter makes a string of it.
+    if (state && defaultAt < 0 && authored > 0 && isInvalid(val)) {
       record(state, 'invalid', 'none', null)
       val = ''
     }
+    for (let i = authored; i < filters.length; i++) val = yield filters[i]!.render(val, ctx)
     emitter.write(yield toValue(val))
   } as Template['render']
 
@@ -158,7 +169,8 @@ function track(output: Output): void {
   function fallBackIfNeeded(state: RenderState, v: unknown): unknown {
     if (defaultAt >= 0) return v
     const reason = reasonFor(state, v)
-    if (!reason || (reason === 'invalid' && value.filters.length > 0)) return v
+    // An invalid value may still be a filter's input; the check after the author's filters decides.
+    if (!reason || (reason === 'invalid' && authored > 0)) return v
     const fallback = root === undefined || placeholder !== root ? undefined : state.workspaceFallbacks[root]
     if (fallback !== undefined) {
       record(state, reason, 'workspace-fallback', fallback)

@@ -7,6 +7,7 @@
  * such a template fails at once with INK_ERR_RENDER_LIMIT instead of blocking the server.
  */
 import type { Context, FilterImplOptions, Liquid } from 'liquidjs'
+import { findInChain } from './error-chain.ts'
 
 /** Items an array filter (sort, map, where, join…) may be given. Email content never needs more. */
 export const MAX_ARRAY_ITEMS = 10_000
@@ -25,14 +26,11 @@ export class RenderLimitExceeded extends Error {
 const LIQUID_LIMIT = /(memory alloc|template render|parse length) limit exceeded/
 
 /** True if the error (or one it wraps) is a limit: ours or liquidjs's render / memory / parse limit. */
-export function isLimitError(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 8; depth++) {
-    if (e instanceof RenderLimitExceeded) return true
-    if (e instanceof Error && LIQUID_LIMIT.test(e.message)) return true
-    e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause
-  }
-  return false
-}
+export const isLimitError = (err: unknown): boolean =>
+  findInChain(
+    err,
+    (e) => e instanceof RenderLimitExceeded || (e instanceof Error && LIQUID_LIMIT.test(e.message)),
+  ) !== undefined
 
 /** Filters that walk, copy or sort their whole input array. */
 export const ARRAY_FILTERS = [

@@ -5,6 +5,7 @@
  */
 import type { Context } from 'liquidjs'
 import type { ConnectedContentOutcome, FailureReason } from './connected-content/connected-content.ts'
+import { findInChain } from './error-chain.ts'
 
 /** A connected-content call's outcome and how long it took from its start. */
 export interface Fetched {
@@ -30,14 +31,9 @@ export class NeedsAsyncRender extends Error {
  */
 export const RENDER_SLICE_MS = 50
 
-/** The error chain (liquidjs wraps what tags throw) holds a NeedsAsyncRender. */
-export function needsAsyncRender(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 8; depth++) {
-    if (e instanceof NeedsAsyncRender) return true
-    e = (e as { originalError?: unknown }).originalError
-  }
-  return false
-}
+/** The error chain (liquidjs wraps what tags throw; see error-chain.ts) holds a NeedsAsyncRender. */
+export const needsAsyncRender = (err: unknown): boolean =>
+  findInChain(err, (e) => e instanceof NeedsAsyncRender) !== undefined
 
 export type FallbackReason = 'missing' | 'timeout' | 'error' | 'invalid'
 

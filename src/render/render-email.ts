@@ -8,6 +8,7 @@
 import { Context, toValueSync } from 'liquidjs'
 import { abortedBy } from '../content/braze/abort-message-tag.ts'
 import { type CompiledTemplate, PREHEADER_MARKER } from '../content/compile.ts'
+import { escapeHtml } from '../content/escape-html.ts'
 import type { Engine } from '../content/liquid-engine.ts'
 import { boundAllocations, isLimitError } from '../content/render-limits.ts'
 import {
@@ -93,12 +94,6 @@ export type RenderResult =
 /** The text a ledger or job row keeps for a skip: `abort_message: <reason>`. */
 export const skipDetail = (skip: RenderSkip): string => `${skip.type}: ${skip.reason}`
 
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  )
-
 const PROFILE_REASON: Partial<Record<ProfileOutcome, FallbackReason>> = { timeout: 'timeout', error: 'error' }
 
 /**
@@ -163,6 +158,9 @@ export async function renderEmail(
       parts = renderParts(engine, compiled, context(true), state, true)
     } catch (err) {
       if (!needsAsyncRender(err)) throw err
+      // The synchronous attempt held the event loop for up to a slice: let it turn once before the
+      // asynchronous render starts its own (that render's Context, and its clock, start after).
+      await new Promise<void>((resolve) => setImmediate(resolve))
       state.fallbacks.length = 0
       state.sources.length = 0
       state.unavailable.clear()

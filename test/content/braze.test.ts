@@ -6,6 +6,7 @@
  * values that documentation gives for the same inputs.
  */
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { parseAbortArgs } from '../../src/content/braze/abort-message-tag.ts'
@@ -14,7 +15,7 @@ import {
   numberWithDelimiter,
   propertyAccessor,
 } from '../../src/content/braze/braze-filters.ts'
-import { translateBraze } from '../../src/content/braze/braze-syntax.ts'
+import { prefixStart, translateBraze } from '../../src/content/braze/braze-syntax.ts'
 import { compileTemplate, validateTemplate } from '../../src/content/compile.ts'
 import type { ConnectedContent } from '../../src/content/connected-content/connected-content.ts'
 import { createEngine } from '../../src/content/liquid-engine.ts'
@@ -58,6 +59,27 @@ const MAYA: RecipientData = {
   },
   event: { name: 'Order Completed', properties: { product_name: 'Trail shoes', total: 1234567.5 } },
   campaign: { id: 'spring-sale', name: 'Spring sale' },
+}
+
+/**
+ * Runs `expression` (over the named export of a src module) in a child process and returns its
+ * JSON result. For inputs the public controls that a quadratic algorithm would need minutes for: a
+ * synchronous call cannot be interrupted in this process, so the child is killed after KILL_AFTER_MS
+ * (a bound far above the milliseconds a linear pass takes, far below the minutes a quadratic one
+ * would), and the test then fails on its missing result instead of hanging the suite.
+ */
+const KILL_AFTER_MS = 60_000
+function inChild(module: string, name: string, expression: string): unknown {
+  const url = new URL(`../../src/${module}`, import.meta.url).href
+  const code = `const { ${name} } = await import(${JSON.stringify(url)}); process.stdout.write(JSON.stringify(${expression}))`
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    timeout: KILL_AFTER_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  assert.equal(child.signal, null, `killed after ${KILL_AFTER_MS} ms: the pass is not linear`)
+  assert.equal(child.status, 0, child.stderr)
+  return JSON.parse(child.stdout)
 }
 
 async function render(
@@ -121,6 +143,33 @@ describe('Braze attribute syntax', () => {
         if (!source.includes('{')) assert.equal(out, source)
       }),
     )
+  })
+
+  test('the look-back for `word.` before `${` finds what the regex /([A-Za-z_]\\w*)\\s*\\.\\s*$/ found', () => {
+    const reference = (text: string, from: number, dollar: number) => {
+      const m = /([A-Za-z_]\w*)\s*\.\s*$/.exec(text.slice(from, dollar))
+      return m ? from + m.index : dollar
+    }
+    const chars = fc.constantFrom('a', 'Z', '_', '9', '.', ' ', '\t', '\n', '-', '$')
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 16 }), fc.nat(16), (cs, cut) => {
+        const text = `${cs.join('')}\${x}`
+        const dollar = text.length - 4
+        const from = Math.min(cut, dollar)
+        assert.equal(prefixStart(text, from, dollar), reference(text, from, dollar), JSON.stringify(text))
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+
+  test('a 400,000-letter word before ${ translates in one pass (the regex look-back took minutes)', () => {
+    const out = inChild(
+      'content/braze/braze-syntax.ts',
+      'translateBraze',
+      "[translateBraze('{{ ' + 'a'.repeat(400000) + '${x} }}'), translateBraze('{{ ' + 'b'.repeat(400000) + '.${y} }}')]",
+    ) as string[]
+    assert.equal(out[0], `{{ ${'a'.repeat(400_000)}x }}`)
+    assert.equal(out[1], `{{ ${'b'.repeat(400_000)}.y }}`)
   })
 
   test('a greeting with a default, as in the standard-attributes example', async () => {
@@ -193,6 +242,36 @@ describe('Braze filters', () => {
     assert.equal(numberWithDelimiter(999), '999')
     assert.equal(numberWithDelimiter(1234.5, '.', ','), '1.234,5')
     assert.equal(numberWithDelimiter('n/a'), 'n/a')
+  })
+
+  test('number_with_delimiter groups any run of digits like the regex it replaced', () => {
+    const reference = (digits: string) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?\d{1,40}(\.\d{1,5})?$/), (n) => {
+        const [whole = '', fraction] = n.split('.')
+        const expected = reference(whole) + (fraction === undefined ? '' : `.${fraction}`)
+        assert.equal(numberWithDelimiter(n), expected)
+      }),
+      { numRuns: 1_000 },
+    )
+  })
+
+  test('number_with_delimiter on a 600,002-digit value a recipient sent finishes: one delimiter per three digits', () => {
+    const out = inChild(
+      'content/braze/braze-filters.ts',
+      'numberWithDelimiter',
+      "numberWithDelimiter('-' + '7'.repeat(600002) + '.5', ' ')",
+    ) as string
+    assert.equal(out.split(' ').length - 1, 200_000)
+    assert.ok(out.startsWith('-77 777 777 '), out.slice(0, 20))
+    assert.ok(out.endsWith(' 777.5'), out.slice(-20))
+  })
+
+  test('url_escape and url_param_escape print a lone surrogate as U+FFFD instead of failing the render', async () => {
+    const out = await html('<a href="/s?q={{ q | url_param_escape }}">{{ q | url_escape }}</a>', {
+      q: 'a\ud800b c',
+    })
+    assert.equal(out, '<a href="/s?q=a%EF%BF%BDb%20c">a%EF%BF%BDb%20c</a>')
   })
 
   test('json_escape makes a value safe between the quotes of a JSON string', () => {

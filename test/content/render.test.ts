@@ -123,6 +123,54 @@ describe('rendering with fallbacks', () => {
     assert.equal(r.report.fallbacks[0]?.reason, 'invalid')
   })
 
+  test('an object printed in the HTML body falls back like in the subject and text, not as [object Object]', async () => {
+    const r = ok(
+      await render(
+        { subject: 'Deals in {{ city }}', body: '<p>{{ city }}</p>' },
+        { traits: { city: { name: 'Paris' } } },
+      ),
+    )
+    assert.match(r.html, /<p>your city<\/p>/)
+    assert.doesNotMatch(r.html, /object Object/)
+    assert.equal(r.subject, 'Deals in your city')
+    assert.match(r.text, /your city/)
+    assert.deepEqual(
+      r.report.fallbacks.map((f) => [f.part, f.placeholder, f.reason, f.source, f.value]),
+      [
+        ['html', 'city', 'invalid', 'workspace-fallback', 'your city'],
+        ['subject', 'city', 'invalid', 'workspace-fallback', 'your city'],
+        ['text', 'city', 'invalid', 'workspace-fallback', 'your city'],
+      ],
+    )
+  })
+
+  test("in the HTML body, an object left by the author's filters prints nothing and is reported; a string they leave is still escaped", async () => {
+    const r = ok(
+      await render(
+        {
+          body: "<p>{{ book | property_accessor: 'author' }}|{{ book | property_accessor: 'title' }}</p>",
+        },
+        { traits: { book: { author: { first: 'Frank' }, title: '<Dune>' } } },
+      ),
+    )
+    assert.match(r.html, /<p>\|&lt;Dune&gt;<\/p>/)
+    assert.deepEqual(
+      htmlFallbacks(r).map((f) => [f.placeholder, f.reason, f.source, f.value]),
+      [['book', 'invalid', 'none', null]],
+    )
+  })
+
+  test("the preheader is escaped with the same entities as the body's outputs", async () => {
+    const r = ok(
+      await render(
+        { preheader: 'Say "hi" & <bye>', body: '<p>{{ quote }}</p>' },
+        { traits: { quote: '"x"' } },
+      ),
+    )
+    assert.match(r.html, /<p>&#34;x&#34;<\/p>/)
+    assert.ok(r.html.includes('Say &#34;hi&#34; &amp; &lt;bye&gt;'), r.html)
+  })
+
   test('a source that hangs falls back as timeout and the render still answers within the deadline', async () => {
     const started = performance.now()
     const r = ok(

@@ -6,6 +6,7 @@
  */
 import type { Context, Emitter, Liquid, TagToken, TopLevelToken } from 'liquidjs'
 import { Tag } from 'liquidjs'
+import { findInChain } from '../error-chain.ts'
 
 /** The reason recorded when the template gives none. */
 export const DEFAULT_ABORT_REASON = 'abort_message called'
@@ -19,14 +20,9 @@ export class MessageAborted extends Error {
   }
 }
 
-/** Finds a MessageAborted inside liquidjs's error wrapping (RenderError.originalError). */
-export function abortedBy(err: unknown): MessageAborted | undefined {
-  for (let e = err, depth = 0; e && depth < 8; depth++) {
-    if (e instanceof MessageAborted) return e
-    e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause
-  }
-  return undefined
-}
+/** Finds a MessageAborted inside liquidjs's error wrapping (see error-chain.ts). */
+export const abortedBy = (err: unknown): MessageAborted | undefined =>
+  findInChain(err, (e): e is MessageAborted => e instanceof MessageAborted)
 
 /** `()`, `('reason')`, `("reason")` or nothing. Throws a message naming what is wrong. */
 export function parseAbortArgs(args: string): string {

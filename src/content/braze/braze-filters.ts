@@ -18,9 +18,27 @@ export function numberWithDelimiter(v: unknown, delimiter: unknown = ',', separa
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : undefined
   if (s === undefined || !/^-?\d+(\.\d+)?$/.test(s)) return v
   const [whole = '', fraction] = s.split('.')
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, text(delimiter))
+  const sign = whole.startsWith('-') ? '-' : ''
+  const grouped = sign + groupThousands(whole.slice(sign.length), text(delimiter))
   return fraction === undefined ? grouped : `${grouped}${text(separator)}${fraction}`
 }
+
+/**
+ * `1234567` → `1,234,567`, in one pass. The usual `\B(?=(\d{3})+(?!\d))` regex retries its look-ahead
+ * from every digit, so it is quadratic in the run of digits, and the digits are recipient data.
+ */
+function groupThousands(digits: string, delimiter: string): string {
+  const head = digits.length % 3 || 3
+  const groups = [digits.slice(0, head)]
+  for (let i = head; i < digits.length; i += 3) groups.push(digits.slice(i, i + 3))
+  return groups.join(delimiter)
+}
+
+/**
+ * The string with lone surrogates replaced by U+FFFD: encodeURI throws a URIError on them, and
+ * data must never fail a render. (String.prototype.toWellFormed, Node 20; ES2024, so not yet in our lib.)
+ */
+const wellFormed = (s: string): string => (s as string & { toWellFormed(): string }).toWellFormed()
 
 /**
  * `{{ hash | property_accessor: key }}`: reads a key chosen at render time. Own properties only,
@@ -46,9 +64,9 @@ export const BRAZE_FILTERS: Readonly<Record<string, (v: unknown, ...args: unknow
   hmac_sha256_base64: hmac('sha256', 'base64'),
   base64: (v) => Buffer.from(text(v), 'utf8').toString('base64'),
   // Keeps the characters a URL may hold (`/`, `?`, `&`, `=`); escapes the rest.
-  url_escape: (v) => encodeURI(text(v)),
+  url_escape: (v) => encodeURI(wellFormed(text(v))),
   // For one query parameter value: `&`, `=`, `/`, `?` are escaped too.
-  url_param_escape: (v) => encodeURIComponent(text(v)),
+  url_param_escape: (v) => encodeURIComponent(wellFormed(text(v))),
   property_accessor: propertyAccessor,
   number_with_delimiter: numberWithDelimiter,
   json_escape: jsonEscape,

@@ -111,6 +111,28 @@ function markup(source: string, from: number, close: string): { text: string; en
   return { text: source.slice(from), end: source.length + 1 }
 }
 
+const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c)
+const isWordChar = (c: string | undefined) => c !== undefined && /\w/.test(c)
+const isWordStart = (c: string | undefined) => c !== undefined && /[A-Za-z_]/.test(c)
+
+/**
+ * Where `word.` in front of the `${` at `dollar` starts (not before `from`), or `dollar` when there
+ * is none; what `/([A-Za-z_]\w*)\s*\.\s*$/` finds, scanned backwards by hand: that regex on the text
+ * before every `${` retried from each start position, quadratic in a long word before `${`.
+ */
+export function prefixStart(text: string, from: number, dollar: number): number {
+  let j = dollar
+  while (j > from && isSpace(text[j - 1])) j--
+  if (j <= from || text[j - 1] !== '.') return dollar
+  j--
+  while (j > from && isSpace(text[j - 1])) j--
+  const wordEnd = j
+  while (j > from && isWordChar(text[j - 1])) j--
+  // The word starts at its first letter or underscore (`9ab.` is `ab.`); digits alone are no name.
+  while (j < wordEnd && !isWordStart(text[j])) j++
+  return j < wordEnd ? j : dollar
+}
+
 function rewrite(text: string, source: string, at: number): string {
   if (!text.includes('${')) return text
   let out = ''
@@ -119,8 +141,7 @@ function rewrite(text: string, source: string, at: number): string {
     const dollar = text.indexOf('${', k)
     if (dollar < 0) break
     // Look back for `word.` in front of the `${`, so `custom_attribute.${x}` is read as one.
-    const before = /([A-Za-z_]\w*)\s*\.\s*$/.exec(text.slice(k, dollar))
-    const start = before ? k + before.index : dollar
+    const start = prefixStart(text, k, dollar)
     ATTRIBUTE.lastIndex = start
     const m = ATTRIBUTE.exec(text)
     if (!m) {

@@ -17,6 +17,7 @@ import {
   Value,
 } from 'liquidjs'
 import type { ConnectedContent, ConnectedContentOutcome } from '../connected-content/connected-content.ts'
+import { escapeHtml } from '../escape-html.ts'
 import {
   type FallbackReason,
   type Fetched,
@@ -258,17 +259,6 @@ export function connectedContentTag(cc: ConnectedContent) {
     }
   }
 }
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&#34;',
-  "'": '&#39;',
-}
-
-/** The escaping liquidjs's `escape` filter does, for the HTML part. */
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
 
 const stringify = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v))
 
