@@ -1,5 +1,6 @@
 /** Finds the workspace of a collector request from its write key. */
 import type { FastifyRequest } from 'fastify'
+import { keyFromAuthorization } from '../core/authorization.ts'
 import { unauthorized } from '../core/errors.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
 
@@ -14,14 +15,8 @@ export function authenticate(
   workspaces: WorkspaceStore,
   where = 'as "writeKey" in the body',
 ): Workspace {
-  let key: string | undefined
-  const header = req.headers.authorization
-  if (header?.startsWith('Basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
-    key = decoded.split(':')[0]
-  } else if (typeof fallback === 'string') {
-    key = fallback
-  }
+  let key = keyFromAuthorization(req.headers.authorization, ['basic'])
+  if (key === undefined && typeof fallback === 'string') key = fallback
   if (!key) throw unauthorized(`no write key: send it as the Basic auth username or ${where}`)
   const ws = workspaces.byWriteKey(key)
   if (!ws) throw unauthorized('unknown write key')

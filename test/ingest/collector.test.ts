@@ -32,6 +32,20 @@ describe('collector', () => {
     assert.equal(rows, 1)
   })
 
+  test('the Basic scheme is case-insensitive (RFC 7235), as some HTTP clients write it', async () => {
+    const credentials = basicAuth(app.workspace.writeKey).replace(/^Basic /, '')
+    for (const scheme of ['basic', 'BASIC', 'bAsIc']) {
+      const messageId = `m-scheme-${scheme}`
+      const res = await post(
+        '/v1/track',
+        { userId: 'u1', event: 'Scheme', messageId },
+        { authorization: `${scheme} ${credentials}` },
+      )
+      assert.equal(res.statusCode, 200, `${scheme}: ${res.body}`)
+      assert.equal(await readLog(app, messageId), 1)
+    }
+  })
+
   test('the write key is also accepted as "writeKey" in the body, as browsers send it', async () => {
     const res = await post(
       '/v1/identify',
