@@ -39,10 +39,10 @@ export class SegmentMaintainer {
 
   constructor(private readonly deps: SegmentMaintainerDeps) {
     this.#evaluator = new SegmentEvaluator(deps.traits, {
-      onSuspended: (s, budgetMs) =>
+      onSuspended: (s, why) =>
         deps.logger.error(
-          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, budgetMs },
-          'segment condition ran out of its time budget (a regex backtracking on some profile); the segment matches nobody until it is saved again',
+          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, ...why },
+          'segment condition suspended: a regex on the backtracking engine ran out of its time budget twice on one profile, or its slow tests used up the allowance; the segment matches nobody until it is saved again (members already stored are dropped as each profile changes)',
         ),
       onRefused: (s, err) =>
         deps.logger.error(
