@@ -70,8 +70,8 @@ export interface CampaignRunnerDeps {
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
   codec: TokenCodec
-  /** Base of tracking links; a function when it is known only once the server listens (port 0). */
-  publicUrl: string | (() => string)
+  /** Base of tracking links, read per message: with port 0 it is known only once the server listens. */
+  publicUrl: () => string
   clock: Clock
   logger: { warn(obj: unknown, msg: string): void }
   sleep?: Sleep
@@ -237,7 +237,7 @@ export class CampaignRunner {
           ? { ok: false, skipped: true, detail: skipDetail(rendered.skip) }
           : { ok: false, skipped: false, detail: `render failed: ${rendered.error.message}` }
       const tracking = {
-        baseUrl: typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl,
+        baseUrl: this.deps.publicUrl(),
         codec: this.deps.codec,
         ttlMs: campaign.trackingTtlMs ?? DEFAULT_TTL_MS,
         workspaceId,
