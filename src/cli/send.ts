@@ -26,6 +26,28 @@ interface CampaignView {
   }
 }
 
+const STATES: readonly unknown[] = ['draft', 'running', 'done', 'failed']
+const COUNTS = ['sent', 'failed', 'suppressed', 'skipped', 'unknown', 'sending'] as const
+const OPTIONAL = ['total', 'remaining', 'ratePerSecond', 'etaMs'] as const
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** What is wrong with a GET /v1/campaigns/:id reply, or undefined when it is a CampaignView. */
+export function campaignViewProblem(body: unknown): string | undefined {
+  if (!isRecord(body)) return 'it is not a JSON object'
+  if (typeof body.id !== 'string') return '"id" is not a string'
+  if (!STATES.includes(body.state)) return `"state" is not one of ${STATES.join(', ')}`
+  if (body.error !== null && typeof body.error !== 'string') return '"error" is neither a string nor null'
+  const p = body.progress
+  if (!isRecord(p)) return '"progress" is not an object'
+  for (const k of COUNTS) if (typeof p[k] !== 'number') return `"progress.${k}" is not a number`
+  for (const k of OPTIONAL)
+    if (p[k] !== undefined && typeof p[k] !== 'number') return `"progress.${k}" is not a number`
+  return undefined
+}
+
+const isCampaignView = (body: unknown): body is CampaignView => campaignViewProblem(body) === undefined
+
 /**
  * The server's base URL: INKSTREAM_URL, else INKSTREAM_HOST / INKSTREAM_PORT (a wildcard host is
  * reached on loopback).
@@ -153,7 +175,12 @@ export async function send(config: Config, args: string[], adminKey: string | un
       process.stderr.write(`\n${String(got.body.code)}: ${String(got.body.message)}\n`)
       return 1
     }
-    const c = got.body as unknown as CampaignView
+    const c = got.body
+    if (!isCampaignView(c))
+      throw new InkError(
+        'INK_ERR_SERVER_UNREACHABLE',
+        `the server at ${server} answered GET ${new URL(base).pathname} with something that is not a campaign (${campaignViewProblem(c)}); check that --url or INKSTREAM_URL names an Inkstream server of the same version`,
+      )
     const line = progressLine(c)
     const finished = c.state === 'done' || c.state === 'failed'
     if (tty) process.stderr.write(`\r\x1b[2K${line}`)
