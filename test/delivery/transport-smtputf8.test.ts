@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { isRecipientBounce } from '../../src/campaigns/campaign-runner.ts'
+import { isRecipientBounce } from '../../src/campaigns/send-retries.ts'
 import { FileTransport } from '../../src/delivery/file-transport.ts'
 import { SmtpTransport } from '../../src/delivery/smtp-transport.ts'
 import type { OutgoingMessage } from '../../src/delivery/transport.ts'
