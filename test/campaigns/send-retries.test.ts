@@ -8,6 +8,7 @@ const message: OutgoingMessage = {
   from: 'a@example.com',
   to: 'b@example.com',
   subject: 's',
+  text: '',
   html: '',
 }
 const refused: SendOutcome = { outcome: 'temporary', code: 451, message: '4.3.0 try later', accepted: 'no' }
@@ -17,7 +18,7 @@ const lost: SendOutcome = {
   message: 'connection lost',
   accepted: 'unknown',
 }
-const sent: SendOutcome = { outcome: 'sent', response: '250 ok' }
+const sent: SendOutcome = { outcome: 'sent', response: '250 ok', smtpMessageId: '<m1@example.com>' }
 
 /** A transport answering `answers` in turn; records the sleeps and the hooks between attempts. */
 function script(answers: SendOutcome[]) {
