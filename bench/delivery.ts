@@ -239,7 +239,7 @@ export async function campaign(): Promise<BenchResult> {
       transport,
       suppressions: app.suppressions,
       codec: app.codec,
-      publicUrl: app.publicUrl,
+      publicUrl: () => app.publicUrl,
       clock: systemClock,
       logger: { warn: () => {} },
     })

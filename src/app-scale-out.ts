@@ -24,9 +24,10 @@ import { CampaignService } from './campaigns/campaign-service.ts'
 import { PgCampaignStore } from './campaigns/pg-campaign-store.ts'
 import { PgSendLedger } from './campaigns/pg-send-ledger.ts'
 import {
-  boundUrlOf,
   createTransport,
   emailLookups,
+  hasSegmentOf,
+  linkBase,
   messageIdDomainFor,
   segmentMembersOf,
 } from './composition.ts'
@@ -95,8 +96,8 @@ export async function createScaleOutApp(
   const logger = opts.logger ?? pino({ level: config.logLevel })
   const roles = parseRoles(config.roles)
   // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
-  let boundUrl = `http://${config.host}:${config.port}`
-  const publicUrl = () => config.publicUrl ?? boundUrl
+  const links = linkBase(config)
+  const publicUrl = links.publicUrl
   const closers: (() => Promise<void> | void)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -249,25 +250,28 @@ export async function createScaleOutApp(
           return d.segments.isMember(workspaceId, segmentId, current)
         },
       })
-      await dispatcher.start()
       closers.push(() => dispatcher.close())
-      // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the
-      // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
-      const stopListening = await d.triggers.listen((dueAt) => dispatcher.wake(dueAt), {
-        onError: (err) =>
-          logger.warn({ err }, 'trigger job notifications lost; polling every second until they are back'),
+      // Everything that sends on its own starts once links can name the bound port (port 0).
+      links.afterListen(async () => {
+        await dispatcher.start()
+        // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the
+        // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
+        const stopListening = await d.triggers.listen((dueAt) => dispatcher.wake(dueAt), {
+          onError: (err) =>
+            logger.warn({ err }, 'trigger job notifications lost; polling every second until they are back'),
+        })
+        closers.push(stopListening)
+        void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+        // And later too: the sends of a sender that dies while this one runs are taken over here.
+        closers.push(
+          startSenderRecovery({
+            triggers: d.triggers,
+            campaigns: d.campaigns,
+            intervalMs: SENDER_RECOVERY_MS,
+            logger,
+          }),
+        )
       })
-      closers.push(stopListening)
-      void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
-      // And later too: the sends of a sender that dies while this one runs are taken over here.
-      closers.push(
-        startSenderRecovery({
-          triggers: d.triggers,
-          campaigns: d.campaigns,
-          intervalMs: SENDER_RECOVERY_MS,
-          logger,
-        }),
-      )
     }
     const lag = async () => {
       try {
@@ -293,11 +297,7 @@ export async function createScaleOutApp(
       metrics,
       log,
       processor,
-      listen: async () => {
-        const url = await server.listen({ host: config.host, port: config.port })
-        boundUrl = boundUrlOf(server, config.host) ?? url
-        return url
-      },
+      listen: () => links.listen(server),
       close: async () => {
         if (closed) return
         closed = true
@@ -395,7 +395,7 @@ async function composeDelivery(o: {
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(segments),
-    hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
+    hasSegment: hasSegmentOf(segments),
     lookupEmail: requireEmail,
   })
   const campaigns = new CampaignService({

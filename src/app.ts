@@ -11,9 +11,10 @@ import { CampaignService } from './campaigns/campaign-service.ts'
 import { SqliteCampaignStore } from './campaigns/sqlite-campaign-store.ts'
 import { SqliteSendLedger } from './campaigns/sqlite-send-ledger.ts'
 import {
-  boundUrlOf,
   createTransport,
   emailLookups,
+  hasSegmentOf,
+  linkBase,
   messageIdDomainFor,
   segmentMembersOf,
 } from './composition.ts'
@@ -66,7 +67,7 @@ export interface App {
   triggers: SqliteTriggerStore
   /** Sends due trigger jobs; undefined in one-off commands (no processor). */
   triggerDispatcher: TriggerDispatcher | undefined
-  /** Starts listening; resolves with the base URL. */
+  /** Starts listening, then the senders that wait for the bound port; resolves with the base URL. */
   listen(): Promise<string>
   close(): Promise<void>
 }
@@ -149,8 +150,8 @@ export async function createApp(
     if (config.templatesDir !== undefined)
       await loadTemplatesDir(config.templatesDir, workspace.id, templates, renderer)
     // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
-    let boundUrl = `http://${config.host}:${config.port}`
-    const publicUrl = () => config.publicUrl ?? boundUrl
+    const links = linkBase(config)
+    const publicUrl = links.publicUrl
     const messageIdDomain = messageIdDomainFor(config.from, publicUrl())
     const { transport, description: transportDescription } = createTransport(config, messageIdDomain)
     closers.push(() => transport.close())
@@ -164,7 +165,7 @@ export async function createApp(
     const { requireEmail, lookupEmail } = emailLookups(profileReader)
     const audience = new ProfileAudienceResolver({
       segmentMembers: segmentMembersOf(segments),
-      hasSegment: async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined,
+      hasSegment: hasSegmentOf(segments),
       lookupEmail: requireEmail,
     })
     const campaigns = new CampaignService({
@@ -193,9 +194,10 @@ export async function createApp(
           return segments.isMember(workspaceId, segmentId, current)
         },
       })
-      await triggerDispatcher.start()
       const dispatcher = triggerDispatcher
       closers.push(() => dispatcher.close())
+      // Overdue jobs go out once links can name the bound port.
+      links.afterListen(() => dispatcher.start())
     }
     if (opts.processor ?? true) {
       // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
@@ -258,9 +260,12 @@ export async function createApp(
       }),
     })
     closers.push(() => server.close())
-    // Campaigns a crash (or a shutdown mid-send) left running; not in one-off commands like preview.
+    // Campaigns a crash (or a shutdown mid-send) left running, once links can name the bound port;
+    // not in one-off commands like preview.
     if (opts.processor ?? true)
-      void campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+      links.afterListen(() => {
+        void campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+      })
     let closed = false
     return {
       config,
@@ -280,11 +285,7 @@ export async function createApp(
       campaigns,
       triggers,
       triggerDispatcher,
-      listen: async () => {
-        const url = await server.listen({ host: config.host, port: config.port })
-        boundUrl = boundUrlOf(server, config.host) ?? url
-        return url
-      },
+      listen: () => links.listen(server),
       close: async () => {
         if (closed) return
         closed = true

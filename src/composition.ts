@@ -1,7 +1,7 @@
 /**
  * Pieces both composition roots (app.ts, embedded; app-scale-out.ts, Kafka/PostgreSQL) wire the
- * same way whatever the backends: the mail transport from config, a segment's sendable members,
- * and a recipient's address from the profile reader.
+ * same way whatever the backends: the mail transport from config, a segment's sendable members
+ * and existence, a recipient's address from the profile reader, and the base of links (bound port).
  */
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -91,6 +91,46 @@ export function messageIdDomainFor(from: string | undefined, publicUrl: string):
     new URL(publicUrl).hostname,
   ]
   return candidates.find((d) => d !== undefined && isDomainName(d)) ?? 'inkstream.localhost'
+}
+
+/** True when the segment exists (an audience may name one before its first member). */
+export function hasSegmentOf(
+  segments: Pick<SegmentStore, 'get'>,
+): (workspaceId: string, segment: string) => Promise<boolean> {
+  return async (workspaceId, segment) => (await segments.get(workspaceId, segment)) !== undefined
+}
+
+/** Where links point, and the senders that must not start before it is known. */
+export interface LinkBase {
+  /** INKSTREAM_PUBLIC_URL, else the URL the server is bound to (`http://host:port` before listen()). */
+  publicUrl(): string
+  /** Runs `start` in listen(), once the port is bound (the trigger dispatcher, campaign resume). */
+  afterListen(start: () => Promise<void> | void): void
+  /** Listens, records the bound URL, then runs the afterListen starts in order; resolves with the URL. */
+  listen(server: FastifyInstance): Promise<string>
+}
+
+/**
+ * Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one),
+ * known only once the server listens: a message sent earlier would carry `http://host:0/…` links
+ * for good. So what sends on its own at start (overdue trigger jobs, interrupted campaigns) is
+ * started by listen(), after the port is bound.
+ */
+export function linkBase(config: Pick<Config, 'publicUrl' | 'host' | 'port'>): LinkBase {
+  let bound = `http://${config.host}:${config.port}`
+  const starts: (() => Promise<void> | void)[] = []
+  return {
+    publicUrl: () => config.publicUrl ?? bound,
+    afterListen: (start) => {
+      starts.push(start)
+    },
+    async listen(server) {
+      const url = await server.listen({ host: config.host, port: config.port })
+      bound = boundUrlOf(server, config.host) ?? url
+      for (const start of starts.splice(0)) await start()
+      return url
+    },
+  }
 }
 
 /** `http://host:port` with the port the server is bound to (the one chosen when asked for port 0). */

@@ -7,8 +7,8 @@
  * outcome becomes the final state. Rendering before the claim keeps the window in which a crash
  * leaves a row in `sending` (→ `unknown`, never resent) as short as the send itself.
  *
- * Retries: only a temporary failure where the server certainly does not have the message
- * (`accepted: 'no'`) is retried, with the same Message-ID. `accepted: 'unknown'` ends as `unknown`.
+ * Retries (send-retries.ts): only a temporary failure where the server certainly does not have the
+ * message (`accepted: 'no'`) is retried, with the same Message-ID. `accepted: 'unknown'` ends as `unknown`.
  * One runner per campaign at a time: `run` first turns rows left in `sending` into `unknown`.
  */
 import { createHash } from 'node:crypto'
@@ -16,10 +16,17 @@ import type { Clock, JsonObject } from '../core/types.ts'
 import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-store.ts'
 import type { TokenCodec } from '../delivery/tokens.ts'
 import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
-import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
+import type { OutgoingMessage, Transport } from '../delivery/transport.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { Renderer, RenderRequest } from '../render/renderer.ts'
 import type { FinalState, LedgerKey, SendLedger, StateCounts } from './send-ledger.ts'
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY_MS,
+  isRecipientBounce,
+  ledgerState,
+  sendWithRetries,
+} from './send-retries.ts'
 import { realSleep, type Sleep, TokenBucket } from './token-bucket.ts'
 
 export interface Recipient {
@@ -70,8 +77,8 @@ export interface CampaignRunnerDeps {
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
   codec: TokenCodec
-  /** Base of tracking links; a function when it is known only once the server listens (port 0). */
-  publicUrl: string | (() => string)
+  /** Base of tracking links, read per message: with port 0 it is known only once the server listens. */
+  publicUrl: () => string
   clock: Clock
   logger: { warn(obj: unknown, msg: string): void }
   sleep?: Sleep
@@ -95,14 +102,6 @@ const DEFAULT_TTL_MS = 30 * 86_400_000
 export function campaignMessageId(workspaceId: string, campaignId: string, recipient: string): string {
   const hash = createHash('sha256').update(`${workspaceId}\n${campaignId}\n${recipient}`).digest('hex')
   return `ink-c.${hash.slice(0, 40)}`
-}
-
-/** A 5xx about the mailbox itself (RFC 3463 5.1.x: bad address), not about the message or policy. */
-export function isRecipientBounce(outcome: SendOutcome): boolean {
-  if (outcome.outcome !== 'permanent') return false
-  const enhanced = /\b5\.(\d{1,3})\.(\d{1,3})\b/.exec(outcome.message)
-  if (enhanced) return enhanced[1] === '1' || (enhanced[1] === '2' && enhanced[2] === '1')
-  return outcome.code === 550 || outcome.code === 551 || outcome.code === 553
 }
 
 type Handled = FinalState | 'already'
@@ -237,7 +236,7 @@ export class CampaignRunner {
           ? { ok: false, skipped: true, detail: skipDetail(rendered.skip) }
           : { ok: false, skipped: false, detail: `render failed: ${rendered.error.message}` }
       const tracking = {
-        baseUrl: typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl,
+        baseUrl: this.deps.publicUrl(),
         codec: this.deps.codec,
         ttlMs: campaign.trackingTtlMs ?? DEFAULT_TTL_MS,
         workspaceId,
@@ -275,31 +274,25 @@ export class CampaignRunner {
     bucket: TokenBucket | undefined,
   ): Promise<[FinalState, string]> {
     const { ledger, transport } = this.deps
-    const maxAttempts = this.deps.maxAttempts ?? 3
-    const retryDelayMs = this.deps.retryDelayMs ?? 200
-    for (let attempt = 1; ; attempt++) {
-      await bucket?.take()
-      await ledger.attempt(key)
-      const outcome = await transport.send(message)
-      switch (outcome.outcome) {
-        case 'sent':
-          return ['sent', outcome.response]
-        case 'invalid':
-          return ['failed', `invalid ${outcome.field}: ${outcome.message}`]
-        case 'permanent':
-          if ((this.deps.suppressBounces ?? true) && isRecipientBounce(outcome))
-            await this.deps.suppressions.suppress(key.workspaceId, message.to, {
-              reason: 'bounced',
-              source: `campaign:${key.campaignId}`,
-            })
-          return ['failed', `${outcome.code} ${outcome.message}`]
-        case 'temporary':
-          if (outcome.accepted === 'unknown')
-            return ['unknown', `the server may have the message: ${outcome.message}`]
-          if (attempt >= maxAttempts)
-            return ['failed', `${outcome.code ?? 'no reply'} ${outcome.message} (after ${attempt} attempts)`]
-          await this.#sleep(retryDelayMs * 2 ** (attempt - 1))
-      }
+    const policy = {
+      maxAttempts: this.deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      retryDelayMs: this.deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+      sleep: this.#sleep,
     }
+    const { outcome, attempts } = await sendWithRetries(
+      (m) => transport.send(m),
+      message,
+      policy,
+      async () => {
+        await bucket?.take()
+        await ledger.attempt(key)
+      },
+    )
+    if ((this.deps.suppressBounces ?? true) && isRecipientBounce(outcome))
+      await this.deps.suppressions.suppress(key.workspaceId, message.to, {
+        reason: 'bounced',
+        source: `campaign:${key.campaignId}`,
+      })
+    return ledgerState(outcome, attempts)
   }
 }

@@ -27,6 +27,28 @@ interface CampaignView {
   }
 }
 
+const STATES: readonly unknown[] = ['draft', 'running', 'done', 'failed']
+const COUNTS = ['sent', 'failed', 'suppressed', 'skipped', 'unknown', 'sending'] as const
+const OPTIONAL = ['total', 'remaining', 'ratePerSecond', 'etaMs'] as const
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** What is wrong with a GET /v1/campaigns/:id reply, or undefined when it is a CampaignView. */
+export function campaignViewProblem(body: unknown): string | undefined {
+  if (!isRecord(body)) return 'it is not a JSON object'
+  if (typeof body.id !== 'string') return '"id" is not a string'
+  if (!STATES.includes(body.state)) return `"state" is not one of ${STATES.join(', ')}`
+  if (body.error !== null && typeof body.error !== 'string') return '"error" is neither a string nor null'
+  const p = body.progress
+  if (!isRecord(p)) return '"progress" is not an object'
+  for (const k of COUNTS) if (typeof p[k] !== 'number') return `"progress.${k}" is not a number`
+  for (const k of OPTIONAL)
+    if (p[k] !== undefined && typeof p[k] !== 'number') return `"progress.${k}" is not a number`
+  return undefined
+}
+
+const isCampaignView = (body: unknown): body is CampaignView => campaignViewProblem(body) === undefined
+
 const duration = (ms: number): string => {
   const s = Math.round(ms / 1000)
   return s < 60
@@ -66,7 +88,8 @@ export async function send(config: Config, args: string[], adminKey: string | un
   })
   const id = positionals[0]
   if (!id) throw new InkError('INK_ERR_BAD_REQUEST', 'usage: inkstream send <campaign-id> [--url URL]')
-  const { call } = serverApi(config, values.url, adminKey)
+  const api = serverApi(config, values.url, adminKey)
+  const { call } = api
   const interval = Math.max(Number(values.interval ?? 500) || 500, 50)
   const path = `/v1/campaigns/${encodeURIComponent(id)}`
   const started = await call('POST', `${path}/start`)
@@ -81,7 +104,12 @@ export async function send(config: Config, args: string[], adminKey: string | un
       process.stderr.write(`\n${answerError(got)}\n`)
       return 1
     }
-    const c = got.body as unknown as CampaignView
+    const c = got.body
+    if (!isCampaignView(c))
+      throw new InkError(
+        'INK_ERR_SERVER_UNREACHABLE',
+        `the server at ${api.server} answered GET ${path} with something that is not a campaign (${campaignViewProblem(c)}); check that --url or INKSTREAM_URL names an Inkstream server of the same version`,
+      )
     const line = progressLine(c)
     const finished = c.state === 'done' || c.state === 'failed'
     if (tty) process.stderr.write(`\r\x1b[2K${line}`)

@@ -122,7 +122,12 @@ export function prepareMessage(
   return {
     ok: true,
     envelope,
-    smtpUtf8: !ASCII.test(envelope.from) || !envelope.to.every((a) => ASCII.test(a)),
+    // The Reply-To header carries its local part as raw UTF-8 too (RFC 6532), legal only under SMTPUTF8.
+    smtpUtf8: [
+      envelope.from,
+      ...envelope.to,
+      ...(replyTo ? [asciiDomain(replyTo.mailbox.address)] : []),
+    ].some((a) => !ASCII.test(a)),
     raw,
     messageIdHeader: id,
   }

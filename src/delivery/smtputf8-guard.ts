@@ -8,7 +8,8 @@
  * SMTPConnection's envelope step once, for envelopes that carry our flag only (nodemailer copies
  * extra envelope keys through to the connection). It reads the extensions the connection parsed
  * from the EHLO reply (`_supportedExtensions`, nodemailer 10); if that field ever disappears, every
- * flagged send is refused, never sent unguarded. test/delivery/transport-smtputf8.test.ts covers it.
+ * flagged send is refused, never sent unguarded. A flagged send to a server that has SMTPUTF8 gets the
+ * keyword even when the envelope is ASCII (a UTF-8 Reply-To header needs it too). test/delivery/transport-smtputf8.test.ts covers it.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 
@@ -42,9 +43,39 @@ export function installSmtpUtf8Guard(): void {
         )
         return callback(err)
       }
+      if (typeof this === 'object' && this !== null)
+        return withSmtpUtf8Keyword(this, () => step.call(this, envelope, callback))
     }
     return step.call(this, envelope, callback)
   }
   Reflect.set(proto, '_setEnvelope', guarded)
   Reflect.set(proto, INSTALLED, true)
+}
+
+type SendCommand = (this: unknown, command: string, ...rest: unknown[]) => unknown
+
+/**
+ * nodemailer adds the SMTPUTF8 keyword to MAIL FROM only when an envelope address is non-ASCII, but a
+ * flagged message may need it for a header alone (a UTF-8 Reply-To, RFC 6532). MAIL FROM is written
+ * synchronously inside the envelope step, so the connection's command writer is wrapped for that call.
+ */
+function withSmtpUtf8Keyword(connection: object, run: () => void): void {
+  const send: unknown = Reflect.get(connection, '_sendCommand')
+  if (typeof send !== 'function') {
+    run()
+    return
+  }
+  const own = Object.getOwnPropertyDescriptor(connection, '_sendCommand')
+  const original = send as SendCommand
+  const wrapped: SendCommand = function (this: unknown, command, ...rest) {
+    const keyword = /^MAIL FROM:/i.test(command) && !/ SMTPUTF8\b/i.test(command)
+    return original.call(this, keyword ? `${command} SMTPUTF8` : command, ...rest)
+  }
+  Reflect.set(connection, '_sendCommand', wrapped)
+  try {
+    run()
+  } finally {
+    if (own) Object.defineProperty(connection, '_sendCommand', own)
+    else Reflect.deleteProperty(connection, '_sendCommand')
+  }
 }

@@ -11,13 +11,17 @@
  *   over all profiles of its workspace, `chunk` profiles per transaction, on a timer while the
  *   processor runs; chunks interleave with batches.
  *
+ * A segment version whose condition the evaluator suspends (a regex over its time budget or its
+ * allowance, condition.ts) matches nobody: its member rows are removed at the next reload, after
+ * the batch that suspended it committed.
+ *
  * Windowed traits (orders_30d) decay without events, but membership is only re-evaluated when a
  * profile changes or its segment is backfilled: such a segment keeps members that no longer match
  * until their next event (save the segment again with a new condition to force a recompute).
  */
 import type { Clock } from '../core/types.ts'
 import type { ProfileChanges } from '../profiles/profile-store.ts'
-import { SegmentEvaluator } from '../segments/condition.ts'
+import { SegmentEvaluator, type SegmentEvaluatorOptions } from '../segments/condition.ts'
 import type { SegmentDef, SegmentIndex } from '../segments/segment-store.ts'
 import type { TraitDef } from './traits-config.ts'
 
@@ -27,6 +31,8 @@ export interface SegmentMaintainerDeps {
   clock: Clock
   logger: { error(obj: unknown, msg: string): void }
   chunk: number
+  /** Budget, allowance, clock and test hook of the evaluator (tests); the defaults otherwise. */
+  evaluator?: Omit<SegmentEvaluatorOptions, 'onSuspended' | 'onRefused'>
 }
 
 export class SegmentMaintainer {
@@ -36,14 +42,19 @@ export class SegmentMaintainer {
   #timer: NodeJS.Timeout | undefined
   #draining: Promise<void> | undefined
   #closed = false
+  /** Suspended segment versions whose member rows are still to be removed. */
+  #toClear: SegmentDef[] = []
 
   constructor(private readonly deps: SegmentMaintainerDeps) {
     this.#evaluator = new SegmentEvaluator(deps.traits, {
-      onSuspended: (s, budgetMs) =>
+      ...deps.evaluator,
+      onSuspended: (s, why) => {
+        this.#toClear.push(s)
         deps.logger.error(
-          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, budgetMs },
-          'segment condition ran out of its time budget (a regex backtracking on some profile); the segment matches nobody until it is saved again',
-        ),
+          { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, ...why },
+          'segment condition suspended: a regex on the backtracking engine ran out of its time budget twice on one profile, or its slow tests used up the allowance; the segment matches nobody until it is saved again; its members are removed',
+        )
+      },
       onRefused: (s, err) =>
         deps.logger.error(
           { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, err },
@@ -52,8 +63,19 @@ export class SegmentMaintainer {
     })
   }
 
-  /** Reloads definitions if any was saved or deleted since the last load. */
+  /**
+   * Removes the members of suspended segment versions (after the batch that suspended one has
+   * committed), then reloads definitions if any was saved or deleted since the last load.
+   */
   async reload(): Promise<void> {
+    // One at a time, dropped from the list once done: a failed removal is retried with the next batch.
+    for (let s = this.#toClear[0]; s !== undefined; this.#toClear.shift(), s = this.#toClear[0]) {
+      const removed = await this.deps.index.clearMembers(s.workspaceId, s.segmentId, s.version)
+      this.deps.logger.error(
+        { workspaceId: s.workspaceId, segmentId: s.segmentId, version: s.version, removed },
+        'members of a suspended segment removed',
+      )
+    }
     const stamp = await this.deps.index.definitionsStamp()
     if (stamp === this.#stamp) return
     const all = await this.deps.index.allDefinitions()

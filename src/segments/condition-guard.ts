@@ -9,8 +9,8 @@
  *   flags among `i`, `m`, `s`, `u` (`g` and `y` make `exec` stateful), and must pass safe-regex2 (no
  *   nested quantifiers like `(a+)+`); regex operators inside `$expr` are refused;
  * - nesting is at most MAX_CONDITION_DEPTH levels.
- * Then every regex is compiled for V8's linear-time engine when it can run there (no `u` flag, no
- * backreference or lookaround; `i` on an ASCII pattern is rewritten away by regex-case.ts): whatever
+ * Then every regex is compiled for V8's linear-time engine when it can run there (no backreference or
+ * lookaround; `i` or `u` on an ASCII pattern is rewritten away by regex-case.ts / regex-unicode.ts): whatever
  * the input, matching is linear. The others are marked `budgeted` and the evaluator runs them under
  * a time budget (condition.ts).
  */
@@ -19,6 +19,7 @@ import safeRegex from 'safe-regex2'
 import { InkError } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
 import { foldAsciiCase } from './regex-case.ts'
+import { withoutUnicodeFlag } from './regex-unicode.ts'
 
 export const MAX_REGEX_LENGTH = 256
 export const MAX_CONDITION_DEPTH = 32
@@ -172,12 +173,19 @@ export function compileRegex(
       `the regular expression /${pattern}/ can backtrack catastrophically (a quantifier inside a quantified group, such as (a+)+); rewrite it without the nesting`,
     )
   if (linearEngine()) {
-    // `i` is not supported by the linear engine: an ASCII pattern is rewritten to carry both cases.
+    // Neither `i` nor `u` is supported by the linear engine: an ASCII pattern is rewritten to match
+    // without the flag what it matched with it (regex-case.ts, regex-unicode.ts).
     const caseless = f.includes('i') && !f.includes('u')
-    const source = caseless ? foldAsciiCase(pattern) : pattern
+    const unicode = f.includes('u') && !f.includes('i')
+    const source = caseless
+      ? foldAsciiCase(pattern)
+      : unicode
+        ? withoutUnicodeFlag(pattern, f.includes('s'))
+        : pattern
+    const linearFlags = f.replace(caseless ? 'i' : unicode ? 'u' : '', '')
     if (source !== undefined)
       try {
-        return { re: new RegExp(source, `${caseless ? f.replace('i', '') : f}${LINEAR_FLAG}`), linear: true }
+        return { re: new RegExp(source, `${linearFlags}${LINEAR_FLAG}`), linear: true }
       } catch {}
   }
   return { re, linear: false }

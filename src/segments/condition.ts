@@ -2,7 +2,7 @@
  * Segment conditions: MongoDB query language (mingo) over a profile's materialized traits —
  * the object GET /v1/profiles/:id returns under `traits`. Pure functions, no I/O.
  * What a condition may contain is checked by condition-guard.ts; a condition whose regexes could not
- * all be compiled for the linear-time engine runs under a time budget here.
+ * all be compiled for the linear-time engine runs under a time budget and a per-version allowance here.
  */
 import vm from 'node:vm'
 import { Query } from 'mingo'
@@ -13,11 +13,13 @@ import type { TraitDef } from '../pipeline/traits-config.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { guardCondition } from './condition-guard.ts'
 import type { Evaluate, SegmentDef } from './segment-store.ts'
+import { type AllowancePolicy, TimeAllowance } from './time-allowance.ts'
 
 /**
- * Time one test of a budgeted condition may take before its segment is suspended. It is wall time
- * (vm's watchdog), so it is far above what a real condition needs (microseconds), leaving room for a
- * loaded machine; a hostile input then costs the pipeline this much once per segment version.
+ * Time one test of a budgeted condition may take. It is wall time (vm's watchdog), so it is far above
+ * what a real condition needs (microseconds), leaving room for a loaded machine. A timeout is re-tested
+ * once before the segment is suspended, and slower-than-normal tests are charged to the segment
+ * version's allowance (time-allowance.ts), so inputs just under the budget cannot cost it on every event.
  */
 export const DEFAULT_BUDGET_MS = 250
 
@@ -78,43 +80,92 @@ export function matches(c: CompiledCondition, traits: JsonObject, budgetMs = DEF
   return testCondition(c, traits, budgetMs) === true
 }
 
+/** Why a segment version was suspended. */
+export interface Suspension {
+  /** 'timeout': one input ran out of the budget twice in a row; 'allowance': slow tests added up. */
+  reason: 'timeout' | 'allowance'
+  budgetMs: number
+  /** Slow test time charged to the version and not yet forgiven, timeouts counted at the budget. */
+  spentMs: number
+}
+
 export interface SegmentEvaluatorOptions {
+  /** Time one test may take (vm's watchdog, wall time). */
   budgetMs?: number
-  /** Called once when a segment version runs out of its budget and is suspended. */
-  onSuspended?: (segment: SegmentDef, budgetMs: number) => void
+  /** The slow-test allowance of each segment version (time-allowance.ts). */
+  allowance?: AllowancePolicy
+  /** A monotonic clock in milliseconds, for charging test time; performance.now by default. */
+  now?: () => number
+  /** Runs one test; testCondition by default (a seam for tests that need a stalled machine). */
+  test?: typeof testCondition
+  /** Called once when a segment version is suspended. */
+  onSuspended?: (segment: SegmentDef, why: Suspension) => void
   /** Called once per version for a stored condition that no longer passes (saved before a check existed). */
   onRefused?: (segment: SegmentDef, err: unknown) => void
 }
 
+interface Compiled {
+  version: number
+  condition: CompiledCondition | null
+  allowance: TimeAllowance
+}
+
 /** Evaluates segments against profiles, caching one compiled query per segment version. */
 export class SegmentEvaluator {
-  readonly #compiled = new Map<string, { version: number; condition: CompiledCondition | null }>()
+  readonly #compiled = new Map<string, Compiled>()
   readonly #budgetMs: number
+  readonly #now: () => number
+  readonly #test: typeof testCondition
 
   constructor(
     private readonly traits: readonly TraitDef[],
     private readonly options: SegmentEvaluatorOptions = {},
   ) {
     this.#budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS
+    this.#now = options.now ?? (() => performance.now())
+    this.#test = options.test ?? testCondition
   }
 
   /**
-   * The member row's fields, or null when the profile is not a member at `now`. A segment version
-   * whose condition ran out of its time budget once is suspended: it matches nobody until it is
-   * saved again (a new version), so one hostile input costs the pipeline one budget, not one per event.
+   * The member row's fields, or null when the profile is not a member at `now`. A budgeted segment
+   * version is suspended (matches nobody until saved again) when one input runs out of the budget
+   * twice in a row (once may be a GC pause or a starved CPU), or when its slow tests exhaust the
+   * version's allowance: hostile inputs cost the pipeline about one allowance per version.
    */
   evaluate(segment: SegmentDef, profile: StoredProfile, now: number): { email: string | null } | null {
-    const condition = this.#condition(segment)
-    if (!condition) return null
+    const c = this.#entry(segment)
+    if (!c.condition) return null
     const traits = materialize(profile.state, this.traits, now)
-    const result = testCondition(condition, traits, this.#budgetMs)
-    if (result === 'over-budget') {
-      this.#compiled.set(key(segment), { version: segment.version, condition: null })
-      this.options.onSuspended?.(segment, this.#budgetMs)
-      return null
-    }
-    if (!result) return null
+    const result = c.condition.budgeted
+      ? this.#budgeted(segment, c, c.condition, traits)
+      : testCondition(c.condition, traits)
+    if (result !== true) return null
     return { email: typeof traits.email === 'string' ? traits.email : null }
+  }
+
+  #budgeted(
+    segment: SegmentDef,
+    c: Compiled,
+    condition: CompiledCondition,
+    traits: JsonObject,
+  ): boolean | 'suspended' {
+    let spent = 0
+    let result: boolean | 'over-budget' = 'over-budget'
+    // A timeout is re-tested once before it counts: wall time includes pauses the input did not cause.
+    for (let attempt = 0; attempt < 2 && result === 'over-budget'; attempt++) {
+      const start = this.#now()
+      result = this.#test(condition, traits, this.#budgetMs)
+      spent += result === 'over-budget' ? this.#budgetMs : this.#now() - start
+    }
+    const exhausted = c.allowance.charge(spent, this.#now())
+    if (result !== 'over-budget' && !exhausted) return result
+    c.condition = null
+    this.options.onSuspended?.(segment, {
+      reason: result === 'over-budget' ? 'timeout' : 'allowance',
+      budgetMs: this.#budgetMs,
+      spentMs: c.allowance.spentMs,
+    })
+    return 'suspended'
   }
 
   /** An Evaluate bound to `now`, for SegmentIndex.backfillStep. */
@@ -128,7 +179,7 @@ export class SegmentEvaluator {
     for (const k of this.#compiled.keys()) if (!keep.has(k)) this.#compiled.delete(k)
   }
 
-  #condition(segment: SegmentDef): CompiledCondition | null {
+  #entry(segment: SegmentDef): Compiled {
     const k = key(segment)
     let c = this.#compiled.get(k)
     if (c?.version !== segment.version) {
@@ -140,10 +191,10 @@ export class SegmentEvaluator {
       } catch (err) {
         this.options.onRefused?.(segment, err)
       }
-      c = { version: segment.version, condition }
+      c = { version: segment.version, condition, allowance: new TimeAllowance(this.options.allowance) }
       this.#compiled.set(k, c)
     }
-    return c.condition
+    return c
   }
 }
 

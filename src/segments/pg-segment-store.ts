@@ -191,6 +191,20 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
     })
   }
 
+  async clearMembers(ws: string, id: string, version: number): Promise<number> {
+    await this.#ready
+    // Under the workspace lock, like a backfill step: no commit of that workspace's batches interleaves.
+    return inTransaction(this.#pool, async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(${workspaceLock(ws)})`)
+      const { rowCount } = await client.query(
+        `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2
+         AND EXISTS (SELECT 1 FROM segments WHERE workspace_id = $1 AND segment_id = $2 AND version = $3)`,
+        [ws, id, version],
+      )
+      return rowCount ?? 0
+    })
+  }
+
   /** Locks the segment's workspace and reads the segment as it is now (another step may have run). */
   async #lockSegment(client: PgClient, ws: string, id: string) {
     await client.query(`SELECT pg_advisory_xact_lock(${workspaceLock(ws)})`)

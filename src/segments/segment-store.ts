@@ -61,6 +61,11 @@ export interface SegmentIndex {
    * Returns undefined when no backfill is pending.
    */
   backfillStep(limit: number, evaluate: Evaluate): Promise<BackfillProgress | undefined>
+  /**
+   * Removes every member row of a segment whose version is still `version` (its condition was
+   * suspended: it matches nobody); returns how many. Rows of a newer version are its backfill's.
+   */
+  clearMembers(workspaceId: string, segmentId: string, version: number): Promise<number>
 }
 
 /** Decides membership of one profile: the member row's fields, or null when not a member. */

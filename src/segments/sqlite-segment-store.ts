@@ -82,6 +82,10 @@ export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
         `SELECT * FROM segments WHERE members_version IS NULL OR members_version <> version
          ORDER BY updated_at, workspace_id, segment_id LIMIT 1`,
       ),
+      clearMembers: db.prepare(
+        `DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ?
+         AND EXISTS (SELECT 1 FROM segments WHERE workspace_id = ? AND segment_id = ? AND version = ?)`,
+      ),
       progress: db.prepare(
         'UPDATE segments SET backfill_cursor = ? WHERE workspace_id = ? AND segment_id = ? AND version = ?',
       ),
@@ -185,6 +189,10 @@ export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
       }
     })
     return step.immediate()
+  }
+
+  async clearMembers(ws: string, id: string, version: number): Promise<number> {
+    return this.#s.clearMembers.run(ws, id, ws, id, version).changes
   }
 
   async close(): Promise<void> {}

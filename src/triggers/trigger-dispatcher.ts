@@ -30,8 +30,11 @@ export interface TriggerDispatcherDeps {
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed'>
   codec: TokenCodec
-  /** Base of tracking links; a function when it is known only once the server listens (port 0). */
-  publicUrl: string | (() => string)
+  /**
+   * Base of tracking links, read per message: with port 0 it is known only once the server listens,
+   * which is why the composition calls start() only after listen(), and nothing is sent before.
+   */
+  publicUrl: () => string
   clock: Clock
   /** The `email` trait of a userId/anonymousId; undefined when it has none. Throws when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
@@ -61,10 +64,13 @@ export class TriggerDispatcher {
   #running: Promise<void> | undefined
   #again = false
   #closed = false
+  #started = false
 
   constructor(private readonly deps: TriggerDispatcherDeps) {}
 
+  /** Recovers interrupted jobs and starts sending; wake-ups before it are left to its first pass. */
   async start(): Promise<void> {
+    this.#started = true
     const recovered = await this.deps.store.recoverInterrupted()
     if (recovered > 0) this.deps.logger.warn({ recovered }, 'trigger jobs interrupted while sending: unknown')
     this.#poll = setInterval(() => this.wake(), this.deps.pollMs ?? 1000)
@@ -74,7 +80,8 @@ export class TriggerDispatcher {
 
   /** Dispatches now if `dueAt` (default now) has come, else sets a timer for it. */
   wake(dueAt?: number): void {
-    if (this.#closed) return
+    // Before start() the link base may not be known yet (port 0): the jobs wait in the store.
+    if (this.#closed || !this.#started) return
     const now = this.deps.clock.now()
     if (dueAt !== undefined && dueAt > now) {
       this.#schedule(dueAt)
@@ -171,7 +178,7 @@ export class TriggerDispatcher {
         ? ['skipped', skipDetail(rendered.skip)]
         : ['failed', `render failed: ${rendered.error.message}`]
     const tracking = {
-      baseUrl: typeof d.publicUrl === 'function' ? d.publicUrl() : d.publicUrl,
+      baseUrl: d.publicUrl(),
       codec: d.codec,
       ttlMs: d.trackingTtlMs ?? DEFAULT_TTL_MS,
       workspaceId: ws,

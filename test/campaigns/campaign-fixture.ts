@@ -56,7 +56,7 @@ export function buildCampaignPieces(opts: {
     transport,
     suppressions: opts.app.suppressions,
     codec: opts.app.codec,
-    publicUrl: opts.app.publicUrl,
+    publicUrl: () => opts.app.publicUrl,
     clock: systemClock,
     logger: { warn: () => {} },
     retryDelayMs: 20,

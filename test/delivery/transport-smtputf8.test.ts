@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { isRecipientBounce } from '../../src/campaigns/campaign-runner.ts'
+import { isRecipientBounce } from '../../src/campaigns/send-retries.ts'
 import { FileTransport } from '../../src/delivery/file-transport.ts'
 import { SmtpTransport } from '../../src/delivery/smtp-transport.ts'
 import type { OutgoingMessage } from '../../src/delivery/transport.ts'
@@ -71,6 +71,18 @@ describe('a server that announces SMTPUTF8', () => {
     assert.match(header(got?.raw ?? '', 'From') ?? '', /<jörg@shop\.example>$/)
   })
 
+  test('a non-ASCII Reply-To goes out with SMTPUTF8, though the envelope is ASCII', async () => {
+    const before = server.received.length
+    const outcome = await transport.send({ ...message('ann@example.com'), replyTo: 'Zoë <zoë@shop.example>' })
+    assert.equal(outcome.outcome, 'sent', JSON.stringify(outcome))
+    const got = server.received[before]
+    assert.deepEqual(got?.rcptTo, ['ann@example.com'])
+    assert.equal(got?.mailFrom, 'shop@example.com')
+    // The Reply-To header carries the local part as raw UTF-8 (RFC 6532): only legal under SMTPUTF8.
+    assert.match(header(got?.raw ?? '', 'Reply-To') ?? '', /<zoë@shop\.example>$/)
+    assert.equal(got?.smtpUtf8, true)
+  })
+
   test('an ASCII message does not ask for SMTPUTF8', async () => {
     const before = server.received.length
     assert.equal((await transport.send(message('ann@example.com'))).outcome, 'sent')
@@ -102,6 +114,14 @@ describe('a server that does not announce SMTPUTF8', () => {
     // The connection is still good for the next (ASCII) message.
     assert.equal((await transport.send(message('ann@example.com'))).outcome, 'sent')
     assert.equal(server.received.length, 1)
+  })
+
+  test('a non-ASCII Reply-To fails as permanent 553 5.6.7 instead of reaching the server mangled', async () => {
+    const before = server.received.length
+    const outcome = await transport.send({ ...message('ann@example.com'), replyTo: 'zoë@shop.example' })
+    assert.equal(outcome.outcome, 'permanent', JSON.stringify(outcome))
+    assert.match(outcome.outcome === 'permanent' ? outcome.message : '', /5\.6\.7.*SMTPUTF8/)
+    assert.equal(server.received.length, before)
   })
 
   test('an internationalized domain goes in punycode, in the envelope and the header alike', async () => {

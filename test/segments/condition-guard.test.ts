@@ -29,6 +29,26 @@ const refused = (path: string, pattern: RegExp) => (err: unknown) => {
 const HOSTILE = 26
 const hostile = (n: number) => `${'a'.repeat(n)}!`
 
+const seg = (version: number): SegmentDef => ({
+  workspaceId: 'w',
+  segmentId: 'aaa',
+  name: 'aaa',
+  condition: { email: { $regex: '^(?=a)(a|a)*@x$' } },
+  version,
+  membersVersion: null,
+  updatedAt: 0,
+})
+const profile = (email: string) => ({
+  workspaceId: 'w',
+  profileId: email,
+  userId: email,
+  state: { ...emptyState(), traits: { email } },
+  version: 1,
+  createdAt: 0,
+  updatedAt: 0,
+  lastEventReceivedAt: 0,
+})
+
 describe('segment conditions that could stall the pipeline are refused when saved', () => {
   test('a nested quantifier is refused wherever the $regex sits', () => {
     const catastrophic = { $regex: '^(a+)+$' }
@@ -162,38 +182,91 @@ describe('regexes safe-regex2 lets through run in bounded time', () => {
     assert.equal(testCondition(c, { email: 'b' }, 5000), false)
   })
 
-  test('a segment that runs out of its budget is suspended once, until saved again', () => {
+  test('a segment that runs out of its budget twice on one input is suspended once, until saved again', () => {
     const suspended: string[] = []
+    const runs: string[] = []
     const evaluator = new SegmentEvaluator(loadTraitsConfig().traits, {
       budgetMs: 200,
-      onSuspended: (s) => suspended.push(`${s.segmentId}@${s.version}`),
-    })
-    const seg = (version: number): SegmentDef => ({
-      workspaceId: 'w',
-      segmentId: 'aaa',
-      name: 'aaa',
-      condition: { email: { $regex: '^(?=a)(a|a)*@x$' } },
-      version,
-      membersVersion: null,
-      updatedAt: 0,
-    })
-    const profile = (email: string) => ({
-      workspaceId: 'w',
-      profileId: email,
-      userId: email,
-      state: { ...emptyState(), traits: { email } },
-      version: 1,
-      createdAt: 0,
-      updatedAt: 0,
-      lastEventReceivedAt: 0,
+      // The harmless input gets its own large budget: a stalled machine cannot suspend the segment here.
+      test: (c, traits, budgetMs) => {
+        runs.push(String(traits.email))
+        return testCondition(c, traits, traits.email === 'aa@x' ? 60_000 : budgetMs)
+      },
+      onSuspended: (s, why) => suspended.push(`${s.segmentId}@${s.version}:${why.reason}`),
     })
     assert.deepEqual(evaluator.evaluate(seg(1), profile('aa@x'), 0), { email: 'aa@x' })
     assert.equal(evaluator.evaluate(seg(1), profile(hostile(HOSTILE)), 0), null)
-    assert.deepEqual(suspended, ['aaa@1'])
+    assert.deepEqual(suspended, ['aaa@1:timeout'])
+    assert.deepEqual(runs, ['aa@x', hostile(HOSTILE), hostile(HOSTILE)], 'a timeout is re-tested once')
     for (let i = 0; i < 3; i++) assert.equal(evaluator.evaluate(seg(1), profile(hostile(HOSTILE)), 0), null)
     assert.equal(evaluator.evaluate(seg(1), profile('aa@x'), 0), null, 'suspended: matches nobody')
-    assert.deepEqual(suspended, ['aaa@1'], 'reported once, and the hostile input is not run again')
+    assert.deepEqual(suspended, ['aaa@1:timeout'], 'reported once')
+    assert.equal(runs.length, 3, 'and no input is tested again')
     assert.deepEqual(evaluator.evaluate(seg(2), profile('aa@x'), 0), { email: 'aa@x' }, 'a new version runs')
+  })
+
+  test('one timeout on a harmless input (a stalled machine) does not suspend the segment', () => {
+    const suspended: string[] = []
+    let stalls = 1
+    const evaluator = new SegmentEvaluator(loadTraitsConfig().traits, {
+      // Deterministic stall: the first test reports a timeout, as a GC pause or starved CPU would.
+      test: (c, traits) => (stalls-- > 0 ? 'over-budget' : testCondition(c, traits, 60_000)),
+      onSuspended: (s, why) => suspended.push(`${s.segmentId}@${s.version}:${why.reason}`),
+    })
+    assert.deepEqual(
+      evaluator.evaluate(seg(1), profile('aa@x'), 0),
+      { email: 'aa@x' },
+      're-tested, and matched',
+    )
+    assert.deepEqual(evaluator.evaluate(seg(1), profile('aa@x'), 0), { email: 'aa@x' })
+    assert.deepEqual(suspended, [])
+  })
+
+  test('inputs just under the budget use up the version allowance and suspend it', () => {
+    const suspended: string[] = []
+    let clock = 0
+    let tests = 0
+    const evaluator = new SegmentEvaluator(loadTraitsConfig().traits, {
+      allowance: { slowTestMs: 1, capacityMs: 1_000, refillMsPerS: 10 },
+      now: () => clock,
+      // Each test "takes" 240 ms on the injected clock: under the 250 ms budget, never a timeout.
+      test: (c, traits) => {
+        tests++
+        clock += 240
+        return testCondition(c, traits, 60_000)
+      },
+      onSuspended: (s, why) => suspended.push(`${s.segmentId}@${s.version}:${why.reason}`),
+    })
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual(evaluator.evaluate(seg(1), profile('aa@x'), 0), { email: 'aa@x' })
+    assert.deepEqual(suspended, [], '960 ms spent: within the allowance')
+    assert.equal(evaluator.evaluate(seg(1), profile('aa@x'), 0), null)
+    assert.deepEqual(suspended, ['aaa@1:allowance'])
+    assert.equal(evaluator.evaluate(seg(1), profile('aa@x'), 0), null)
+    assert.equal(tests, 5, 'a suspended version runs no more tests')
+
+    // Paced below the refill rate, the same slow tests never exhaust it.
+    clock = 0
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual(evaluator.evaluate(seg(2), profile('aa@x'), 0), { email: 'aa@x' })
+      clock += 30_000 // 30 s later: 300 ms forgiven
+    }
+    assert.deepEqual(suspended, ['aaa@1:allowance'])
+  })
+
+  test('fast tests are never charged, however many', () => {
+    let clock = 0
+    const suspended: string[] = []
+    const evaluator = new SegmentEvaluator(loadTraitsConfig().traits, {
+      now: () => clock,
+      test: (c, traits) => {
+        clock += 0.5 // under SLOW_TEST_MS
+        return testCondition(c, traits, 60_000)
+      },
+      onSuspended: (s) => suspended.push(s.segmentId),
+    })
+    for (let i = 0; i < 2_500; i++) evaluator.evaluate(seg(1), profile('aa@x'), 0)
+    assert.deepEqual(suspended, [])
   })
 
   test('a condition stored before these checks matches nobody and is reported once per version', () => {

@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
+import { emptyState } from '../../src/pipeline/computed-traits.ts'
 import { Processor } from '../../src/pipeline/processor.ts'
+import { SegmentMaintainer } from '../../src/pipeline/segment-maintainer.ts'
 import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
 import type { ProfileStore } from '../../src/profiles/profile-store.ts'
+import { testCondition } from '../../src/segments/condition.ts'
 import type { SegmentIndex, SegmentStore } from '../../src/segments/segment-store.ts'
 import { unusedLog } from '../pipeline/processor-suite.ts'
 import type { OpenStores, StoreSet, Stores } from '../profiles/store-set.ts'
@@ -188,6 +191,68 @@ export function segmentMembershipSuite(name: string, open: OpenStores, opts: { s
       await processor.handle([identify({ userId: 'u12' }, { plan: 'pro' })])
       assert.deepEqual(await memberIds('pro'), [])
       assert.equal(await segments.isMember('w', 'pro', await pid('userId', 'u12')), false)
+    })
+
+    test('a suspended segment loses its members; a newer version keeps those of its backfill', async () => {
+      await segments.put('w', 'ax', { condition: { email: { $regex: '^(?=a)a.*@x$' } } })
+      await processor.handle([
+        identify({ userId: 'u1' }, { email: 'a1@x' }),
+        identify({ userId: 'u2' }, { email: 'a2@x' }),
+      ])
+      assert.equal((await memberIds('ax')).length, 2)
+      // The evaluator's test hook stands in for a regex that runs out of its budget on one input.
+      const maintainer = (hostile: string) =>
+        new SegmentMaintainer({
+          index: segments,
+          traits,
+          clock: { now: () => NOW },
+          logger: { error: () => {} },
+          chunk: 10,
+          evaluator: {
+            test: (c, t) => (t.email === hostile ? 'over-budget' : testCondition(c, t, 60_000)),
+          },
+        })
+      const evaluateOne = (m: SegmentMaintainer, email: string) =>
+        m.evaluate(
+          {
+            upserts: [
+              {
+                workspaceId: 'w',
+                profileId: `p-${email}`,
+                userId: email,
+                state: { ...emptyState(), traits: { email } },
+                version: 1,
+                createdAt: NOW,
+                updatedAt: NOW,
+                lastEventReceivedAt: NOW,
+              },
+            ],
+            deletes: [],
+            identities: [],
+            messageIds: [],
+            offsets: [],
+            memberships: [],
+          },
+          NOW,
+        )
+      const m = maintainer('a3@x')
+      await m.reload()
+      evaluateOne(m, 'a3@x')
+      assert.equal((await memberIds('ax')).length, 2, 'removed at the next reload, after the batch commits')
+      await m.reload()
+      assert.deepEqual(await memberIds('ax'), [])
+
+      // Saved with a new condition (version 2): backfilled, members again.
+      await segments.put('w', 'ax', { condition: { email: { $regex: '^(?=a)a.+@x$' } } })
+      await processor.backfillSegments()
+      assert.equal((await memberIds('ax')).length, 2)
+      const late = maintainer('a4@x')
+      await late.reload()
+      // Changed again (version 3) between the suspension of version 2 and the removal: members stay.
+      await segments.put('w', 'ax', { condition: { email: { $regex: '^(?=a)a.{1,9}@x$' } } })
+      evaluateOne(late, 'a4@x')
+      await late.reload()
+      assert.equal((await memberIds('ax')).length, 2, 'version 3 is not the suspended version 2')
     })
   })
 }
