@@ -18,7 +18,7 @@ import { createEngine } from '../content/liquid-engine.ts'
 import { parseTemplateFile, readBlocksDir } from '../content/template-files.ts'
 import { InkError } from '../core/errors.ts'
 import { loadTraitsConfig } from '../pipeline/traits-config.ts'
-import { type ApiAnswer, answerError, type ServerApi, serverApi } from './server-api.ts'
+import { type AdminKeyLookup, type ApiAnswer, answerError, type ServerApi, serverApi } from './server-api.ts'
 
 export function formatProblems(name: string, problems: readonly LintProblem[]): string {
   if (problems.length === 0) return `${name}: no problems`
@@ -47,7 +47,7 @@ function localContext(config: Config): LintContext {
 const problemsOf = (a: ApiAnswer): LintProblem[] | undefined =>
   a.status === 200 && Array.isArray(a.body.problems) ? (a.body.problems as LintProblem[]) : undefined
 
-export async function lint(config: Config, args: string[], adminKey: string | undefined): Promise<number> {
+export async function lint(config: Config, args: string[], adminKey: AdminKeyLookup): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -58,8 +58,8 @@ export async function lint(config: Config, args: string[], adminKey: string | un
   // The server is asked only when needed: files are linted here unless a URL names a server.
   const useServerForFiles = values.url !== undefined || config.url !== undefined
   let api: ServerApi | undefined
-  const server = () => {
-    api ??= serverApi(config, values.url, adminKey)
+  const server = async () => {
+    api ??= serverApi(config, values.url, await adminKey())
     return api
   }
   let local: LintContext | undefined
@@ -82,13 +82,13 @@ export async function lint(config: Config, args: string[], adminKey: string | un
         continue
       }
       const { format, body, ...rest } = input
-      answer = await server().call('POST', '/v1/lint', { ...rest, [format]: body })
+      answer = await (await server()).call('POST', '/v1/lint', { ...rest, [format]: body })
     } else {
-      answer = await server().call('GET', `/v1/templates/${encodeURIComponent(arg)}/lint`)
+      answer = await (await server()).call('GET', `/v1/templates/${encodeURIComponent(arg)}/lint`)
       if (answer.status === 404)
         throw new InkError(
           'INK_ERR_NOT_FOUND',
-          `"${arg}" is neither a file nor a template stored on the server at ${server().server}`,
+          `"${arg}" is neither a file nor a template stored on the server at ${(await server()).server}`,
         )
     }
     const problems = problemsOf(answer)

@@ -124,7 +124,8 @@ async function main(argv: string[]): Promise<void> {
       // Admin API calls to the running server; none of them opens (or creates) a store.
       const config = loadConfig(process.env)
       const run = { lint, preview, send }[command]
-      process.exitCode = await run(config, rest, await adminKeyFor(config))
+      // The key is looked up only when a command talks to the server (lint of a file does not).
+      process.exitCode = await run(config, rest, () => adminKeyFor(config))
       return
     }
     default:

@@ -13,7 +13,7 @@ import {
   type RenderSkip,
   skipDetail,
 } from '../render/render-email.ts'
-import { type ApiAnswer, answerError, serverApi } from './server-api.ts'
+import { type AdminKeyLookup, type ApiAnswer, answerError, serverApi } from './server-api.ts'
 
 function pairs(values: string[] | undefined, flag: string): Record<string, number> {
   const out: Record<string, number> = {}
@@ -74,7 +74,7 @@ function renderResult(a: ApiAnswer): RenderResult | undefined {
  * (`{% abort_message %}`: an expected outcome, printed as SKIPPED); 1 when the render failed or the
  * server refused the request.
  */
-export async function preview(config: Config, args: string[], adminKey: string | undefined): Promise<number> {
+export async function preview(config: Config, args: string[], adminKey: AdminKeyLookup): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -109,7 +109,7 @@ export async function preview(config: Config, args: string[], adminKey: string |
     dropTraits: values.drop,
     profileDelayMs: num(values['profile-delay'], '--profile-delay'),
   }
-  const { call } = serverApi(config, values.url, adminKey)
+  const { call } = serverApi(config, values.url, await adminKey())
   // JSON.stringify leaves out the options not given.
   const answer = await call('POST', `/v1/templates/${encodeURIComponent(templateId)}/preview`, {
     version: num(values.version, '--version'),

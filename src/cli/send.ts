@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../config.ts'
 import { InkError } from '../core/errors.ts'
-import { answerError, serverApi } from './server-api.ts'
+import { type AdminKeyLookup, answerError, serverApi } from './server-api.ts'
 
 interface CampaignView {
   id: string
@@ -80,7 +80,7 @@ export function progressLine(c: CampaignView, width = 24): string {
  * `adminKey`: INKSTREAM_ADMIN_KEY, else the one in the local data folder; undefined when neither
  * exists (said plainly, before any request).
  */
-export async function send(config: Config, args: string[], adminKey: string | undefined): Promise<number> {
+export async function send(config: Config, args: string[], adminKey: AdminKeyLookup): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -88,7 +88,7 @@ export async function send(config: Config, args: string[], adminKey: string | un
   })
   const id = positionals[0]
   if (!id) throw new InkError('INK_ERR_BAD_REQUEST', 'usage: inkstream send <campaign-id> [--url URL]')
-  const api = serverApi(config, values.url, adminKey)
+  const api = serverApi(config, values.url, await adminKey())
   const { call } = api
   const interval = Math.max(Number(values.interval ?? 500) || 500, 50)
   const path = `/v1/campaigns/${encodeURIComponent(id)}`

@@ -41,6 +41,9 @@ function networkReason(err: unknown): string {
   return cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)
 }
 
+/** Looks the admin key up when a command first needs it: INKSTREAM_ADMIN_KEY, else the server's store. */
+export type AdminKeyLookup = () => Promise<string | undefined>
+
 /** A JSON answer of the admin API; `body` is whatever object the server sent. */
 export interface ApiAnswer {
   status: number

@@ -53,8 +53,15 @@ async function readPg(url: string, workspaceId: string): Promise<WorkspaceKeys> 
     if (rows[0] === undefined) throw missingWorkspace(workspaceId, where)
     return rows[0]
   } catch (err) {
-    if (err instanceof Error && Reflect.get(err, 'code') === '42P01')
-      throw noStore(where, 'start a server with this INKSTREAM_DATABASE_URL first')
+    const code: unknown = err instanceof Error ? Reflect.get(err, 'code') : undefined
+    if (code === '42P01') throw noStore(where, 'start a server with this INKSTREAM_DATABASE_URL first')
+    // Connection-level failures (refused, unknown host, auth): say which database, not a pg stack.
+    if (typeof code === 'string' && !/^[0-9A-Z]{5}$/.test(code))
+      throw new InkError(
+        'INK_ERR_SERVER_UNREACHABLE',
+        `cannot reach the PostgreSQL database at ${where} (${code}); check INKSTREAM_DATABASE_URL, or set INKSTREAM_ADMIN_KEY`,
+        { cause: err },
+      )
     throw err
   } finally {
     await pool.end()

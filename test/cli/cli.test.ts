@@ -180,7 +180,12 @@ describe('inkstream lint and preview, done by the running server', () => {
         INKSTREAM_PORT: String(await closedPort()),
         INKSTREAM_TEMPLATES_DIR: templates,
       }
-      const ok = await cli(['lint', join(templates, 'welcome.html')], offline)
+      // Even where the scale-out backends are configured and down: a file lint touches neither.
+      const down = {
+        INKSTREAM_KAFKA_BROKERS: `127.0.0.1:${offline.INKSTREAM_PORT}`,
+        INKSTREAM_DATABASE_URL: `postgres://127.0.0.1:${offline.INKSTREAM_PORT}/none`,
+      }
+      const ok = await cli(['lint', join(templates, 'welcome.html')], { ...offline, ...down })
       assert.equal(ok.code, 0, ok.stderr)
       // The block was found (no liquid error) and read: its placeholder has no fallback.
       assert.match(ok.stdout, /welcome\.html: .*warning (no-fallback|unknown-trait): .*unsubscribe_note/)
@@ -202,6 +207,21 @@ describe('inkstream lint and preview, done by the running server', () => {
 })
 
 describe('inkstream keys', () => {
+  test('says plainly when the scale-out database cannot be reached', async () => {
+    const port = await closedPort()
+    const out = await cli(['keys'], {
+      INKSTREAM_KAFKA_BROKERS: `127.0.0.1:${port}`,
+      INKSTREAM_DATABASE_URL: `postgres://127.0.0.1:${port}/none`,
+    })
+    assert.equal(out.code, 1, out.stdout)
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `^INK_ERR_SERVER_UNREACHABLE: cannot reach the PostgreSQL database at postgres://127\\.0\\.0\\.1:${port}/none \\(ECONNREFUSED\\)`,
+      ),
+    )
+  })
+
   test('prints the keys of the server whose data folder it is given', async () => {
     const dataDir = tempDir('inkstream-cli-')
     const app = await startTestApp({ dataDir })

@@ -32,7 +32,7 @@ after(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
 const counts = { sent: 2, failed: 0, suppressed: 0, skipped: 1, unknown: 0, sending: 0 }
 const run = () =>
-  send(loadConfig({}, { logLevel: 'silent' }), ['c1', '--url', url, '--interval', '50'], 'key')
+  send(loadConfig({}, { logLevel: 'silent' }), ['c1', '--url', url, '--interval', '50'], async () => 'key')
 
 describe('inkstream send reads the campaign reply through a type guard', () => {
   test('a reply without progress counts is refused with a code and the reason', async () => {
