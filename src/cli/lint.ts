@@ -12,15 +12,15 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Config } from '../config.ts'
 import { loadContentConfig } from '../content/content-config.ts'
-import type { LintProblem } from '../content/lint.ts'
-import { type LintContext, lintTemplate } from '../content/lint.ts'
+import { type LintContext, type LintProblem, lintTemplate } from '../content/lint.ts'
 import { createEngine } from '../content/liquid-engine.ts'
 import { parseTemplateFile, readBlocksDir } from '../content/template-files.ts'
 import { InkError } from '../core/errors.ts'
 import { loadTraitsConfig } from '../pipeline/traits-config.ts'
+import { type LintAnswerProblem, lintProblems } from './answers.ts'
 import { type AdminKeyLookup, type ApiAnswer, answerError, type ServerApi, serverApi } from './server-api.ts'
 
-export function formatProblems(name: string, problems: readonly LintProblem[]): string {
+export function formatProblems(name: string, problems: readonly (LintProblem | LintAnswerProblem)[]): string {
   if (problems.length === 0) return `${name}: no problems`
   return problems
     .map(
@@ -43,9 +43,6 @@ function localContext(config: Config): LintContext {
     workspaceFallbacks: loadContentConfig(config.contentFile, process.env).fallbacks,
   }
 }
-
-const problemsOf = (a: ApiAnswer): LintProblem[] | undefined =>
-  a.status === 200 && Array.isArray(a.body.problems) ? (a.body.problems as LintProblem[]) : undefined
 
 export async function lint(config: Config, args: string[], adminKey: AdminKeyLookup): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -91,7 +88,7 @@ export async function lint(config: Config, args: string[], adminKey: AdminKeyLoo
           `"${arg}" is neither a file nor a template stored on the server at ${(await server()).server}`,
         )
     }
-    const problems = problemsOf(answer)
+    const problems = lintProblems(answer, (await server()).server)
     if (problems === undefined) {
       process.stderr.write(`${arg}: ${answerError(answer)}\n`)
       errors++

@@ -7,13 +7,8 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../config.ts'
 import { InkError } from '../core/errors.ts'
-import {
-  type RenderErrorCode,
-  type RenderResult,
-  type RenderSkip,
-  skipDetail,
-} from '../render/render-email.ts'
-import { type AdminKeyLookup, type ApiAnswer, answerError, serverApi } from './server-api.ts'
+import { type PreviewResult, previewResult } from './answers.ts'
+import { type AdminKeyLookup, answerError, serverApi } from './server-api.ts'
 
 function pairs(values: string[] | undefined, flag: string): Record<string, number> {
   const out: Record<string, number> = {}
@@ -33,7 +28,7 @@ function num(v: string | undefined, flag: string): number | undefined {
   return n
 }
 
-export function formatReport(result: RenderResult): string {
+export function formatReport(result: PreviewResult): string {
   const r = result.report
   const lines = [
     `template ${r.templateId} v${r.version}: ${result.ok ? 'rendered' : result.skip ? `SKIPPED (${result.skip.type}: ${result.skip.reason})` : `FAILED (${result.error.message})`} in ${r.durationMs} ms (deadline ${r.deadlineMs} ms); profile: ${r.profile.outcome}`,
@@ -54,19 +49,6 @@ export function formatReport(result: RenderResult): string {
   }
   if (r.fallbacks.length === 0) lines.push('  no fallbacks')
   return lines.join('\n')
-}
-
-/** The preview answer as a RenderResult: 200 rendered or skipped, 422 failed; undefined for other answers. */
-function renderResult(a: ApiAnswer): RenderResult | undefined {
-  const b = a.body
-  if (typeof b.report !== 'object' || b.report === null) return undefined
-  const report = b.report as RenderResult['report']
-  if (a.status === 200 && b.ok === true) return b as unknown as RenderResult
-  if (a.status === 200 && typeof b.skipped === 'object' && b.skipped !== null)
-    return { ok: false, skip: b.skipped as RenderSkip, report }
-  if (a.status === 422)
-    return { ok: false, error: { code: b.code as RenderErrorCode, message: String(b.message) }, report }
-  return undefined
 }
 
 /**
@@ -109,7 +91,7 @@ export async function preview(config: Config, args: string[], adminKey: AdminKey
     dropTraits: values.drop,
     profileDelayMs: num(values['profile-delay'], '--profile-delay'),
   }
-  const { call } = serverApi(config, values.url, await adminKey())
+  const { call, server } = serverApi(config, values.url, await adminKey())
   // JSON.stringify leaves out the options not given.
   const answer = await call('POST', `/v1/templates/${encodeURIComponent(templateId)}/preview`, {
     version: num(values.version, '--version'),
@@ -118,7 +100,7 @@ export async function preview(config: Config, args: string[], adminKey: AdminKey
     deadlineMs: num(values.deadline, '--deadline'),
     faults,
   })
-  const result = renderResult(answer)
+  const result = previewResult(answer, server)
   if (result === undefined) {
     process.stderr.write(`${answerError(answer)}\n`)
     return 1
@@ -129,7 +111,9 @@ export async function preview(config: Config, args: string[], adminKey: AdminKey
       process.stdout.write(`Subject:   ${result.subject}\nPreheader: ${result.preheader}\n\n`)
       process.stdout.write(`${values.html ? result.html : result.text}\n\n`)
     } else if (result.skip)
-      process.stdout.write(`Skipped:   no message for this recipient (${skipDetail(result.skip)})\n\n`)
+      process.stdout.write(
+        `Skipped:   no message for this recipient (${result.skip.type}: ${result.skip.reason})\n\n`,
+      )
     process.stdout.write(`${formatReport(result)}\n`)
   }
   return result.ok || result.skip !== undefined ? 0 : 1
