@@ -7,11 +7,12 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
+import { checkFrom } from '../delivery/mailbox.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
-import { type CampaignService, checkFrom } from './campaign-service.ts'
+import type { CampaignService } from './campaign-service.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
 
 export interface CampaignRoutesDeps {

@@ -5,7 +5,7 @@
  * is resumed on the next start). The ledger makes every resume send nothing twice.
  */
 import { InkError, notFound } from '../core/errors.ts'
-import { parseMailbox } from '../delivery/mailbox.ts'
+import { checkFrom } from '../delivery/mailbox.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignRunner, Progress } from './campaign-runner.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
@@ -44,17 +44,6 @@ interface Active {
 }
 
 const key = (ws: string, id: string) => `${ws}\n${id}`
-
-/** A `from` that is not exactly one mailbox would fail every recipient: 422 INK_ERR_INVALID_ADDRESS. */
-export function checkFrom(from: string): void {
-  const parsed = parseMailbox(from)
-  if (!parsed.ok)
-    throw new InkError(
-      'INK_ERR_INVALID_ADDRESS',
-      `from ${parsed.message}; write one sender such as "news@shop.example" or "Shop <news@shop.example>"`,
-      { details: { field: 'from' } },
-    )
-}
 
 export class CampaignService {
   readonly #active = new Map<string, Active>()

@@ -9,6 +9,7 @@
  */
 import { domainToASCII } from 'node:url'
 import addressparser from 'nodemailer/lib/addressparser'
+import { InkError } from '../core/errors.ts'
 
 export interface Mailbox {
   /** Display name without quotes or escapes; '' when there is none. */
@@ -78,4 +79,15 @@ export function asciiDomain(address: string): string {
   const at = address.lastIndexOf('@')
   const domain = address.slice(at + 1)
   return ASCII_DOMAIN.test(domain) ? address : `${address.slice(0, at + 1)}${domainToASCII(domain)}`
+}
+
+/** A `from` that is not exactly one mailbox would fail every recipient: 422 INK_ERR_INVALID_ADDRESS. */
+export function checkFrom(from: string): void {
+  const parsed = parseMailbox(from)
+  if (!parsed.ok)
+    throw new InkError(
+      'INK_ERR_INVALID_ADDRESS',
+      `from ${parsed.message}; write one sender such as "news@shop.example" or "Shop <news@shop.example>"`,
+      { details: { field: 'from' } },
+    )
 }

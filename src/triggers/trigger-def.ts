@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { InkError } from '../core/errors.ts'
+import { checkFrom } from '../delivery/mailbox.ts'
 
 export interface TriggerDef {
   workspaceId: string
@@ -72,6 +73,8 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
   const from = b.from ?? defaultFrom
   if (from === undefined)
     throw new InkError('INK_ERR_BAD_REQUEST', 'the trigger has no "from", and INKSTREAM_FROM is not set')
+  // The campaigns' check: a sender that is not one mailbox would fail every message (422).
+  checkFrom(from)
   if (b.unless?.event === b.event)
     throw new InkError('INK_ERR_BAD_REQUEST', 'unless.event must differ from event')
   return {

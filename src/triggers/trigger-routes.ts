@@ -1,6 +1,5 @@
 /** Triggers API (admin key): PUT/GET/DELETE /v1/triggers/:id and GET /v1/triggers. */
 import type { FastifyInstance } from 'fastify'
-import { checkFrom } from '../campaigns/campaign-service.ts'
 import { InkError, notFound } from '../core/errors.ts'
 import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
@@ -34,8 +33,6 @@ export async function triggerRoutes(app: FastifyInstance, deps: TriggerRoutesDep
     if (!ID.test(req.params.id))
       throw new InkError('INK_ERR_BAD_REQUEST', 'a trigger id is 1-100 letters, digits, "_", "-" or "."')
     const input = parseTrigger(req.body, deps.defaultFrom)
-    // The campaigns' check: a sender that is not one mailbox would fail every message (422).
-    checkFrom(input.from)
     await deps.renderer.compiled(ws.id, input.templateId)
     return view(await triggers.put(ws.id, req.params.id, input))
   })
