@@ -103,13 +103,19 @@ export async function createScaleOutApp(
       writeKey: config.writeKey,
       adminKey: config.adminKey,
     })
-    const log = await KafkaEventLog.open({
-      brokers: config.kafkaBrokers.split(','),
-      topic: config.kafkaTopic,
-      partitions: config.kafkaPartitions,
-      clientId: `inkstream-${[...roles].join('+')}`,
-      logger,
-    })
+    // Connects in the background: a process started while the broker is down waits for it (and
+    // says so on /healthz) instead of exiting; appends meanwhile answer 503 within their deadline.
+    const log = KafkaEventLog.connect(
+      {
+        brokers: config.kafkaBrokers.split(','),
+        topic: config.kafkaTopic,
+        partitions: config.kafkaPartitions,
+        clientId: `inkstream-${[...roles].join('+')}`,
+        appendTimeoutMs: config.kafkaAppendTimeoutMs,
+        logger,
+      },
+      (err, attempt) => logger.warn({ err, attempt }, 'Kafka is not reachable; retrying'),
+    )
     closers.push(() => log.close())
     const metrics = createMetrics()
     const traits = loadTraitsConfig(config.traitsFile).traits
@@ -272,7 +278,16 @@ export async function createScaleOutApp(
       if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
       return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
     })
-    server.get('/healthz', async () => ({ status: 'ok', roles: [...roles], consumerLag: await lag() }))
+    // Not ready (503) while the log is not connected or this processor has not joined its group.
+    server.get('/healthz', async (_req, reply) => {
+      const health = log.health()
+      const body = {
+        status: health.ready ? 'ok' : 'unavailable',
+        roles: [...roles],
+        consumerLag: health.ready ? await lag() : null,
+      }
+      return health.ready ? body : reply.status(503).send({ ...body, reason: health.reason })
+    })
     closers.push(() => server.close())
 
     let closed = false

@@ -142,6 +142,8 @@ export const configSchema = z
       .default('inkstream.events'),
     /** Partitions of the topic when Inkstream creates it; bounds how many processors share the work. */
     kafkaPartitions: z.coerce.number().int().min(1).max(1000).default(8),
+    /** ms from a request's arrival until an append Kafka has not acknowledged is answered 503. */
+    kafkaAppendTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(8_000),
     /** postgres://…: the store is PostgreSQL instead of embedded SQLite. */
     databaseUrl: z
       .string()
@@ -208,6 +210,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
   INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',
   INKSTREAM_KAFKA_PARTITIONS: 'kafkaPartitions',
+  INKSTREAM_KAFKA_APPEND_TIMEOUT_MS: 'kafkaAppendTimeoutMs',
   INKSTREAM_DATABASE_URL: 'databaseUrl',
   INKSTREAM_REDIS_URL: 'redisUrl',
 }

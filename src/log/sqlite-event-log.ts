@@ -11,6 +11,7 @@ import { migrate } from '../db/sqlite.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { LogRow } from './log-writer.ts'
+import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE log_events (
@@ -38,10 +39,13 @@ export interface SqliteEventLogOptions {
   onAppend?: () => void
   /** Commits appends in another thread; without it, they commit on this connection. */
   writer?: { write(rows: readonly LogRow[]): Promise<void> }
+  /** An event larger than this as JSON is refused (400) by its append; default 8 MiB. */
+  maxRecordBytes?: number
 }
 
 export class SqliteEventLog implements EventLog {
-  readonly #commit: GroupCommit<InkEvent>
+  readonly #commit: GroupCommit<SerializedEvent>
+  readonly #maxRecordBytes: number
   readonly #waiters = new Set<() => void>()
   readonly #consumers = new Set<Consumer>()
   readonly #retentionTimer: NodeJS.Timeout
@@ -53,6 +57,7 @@ export class SqliteEventLog implements EventLog {
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
+    this.#maxRecordBytes = opts.maxRecordBytes ?? 8 * 1024 * 1024
     ensureLogSchema(db)
     this.#stmts = {
       insert: db.prepare(
@@ -67,9 +72,8 @@ export class SqliteEventLog implements EventLog {
       minPosition: db.prepare('SELECT min(position) FROM log_consumer_offsets').pluck(),
       prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
     }
-    const insertAll = db.transaction((events: readonly InkEvent[]) => {
-      for (const e of events)
-        this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
+    const insertAll = db.transaction((events: readonly SerializedEvent[]) => {
+      for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, e.receivedAt, e.json)
     })
     const appended = () => {
       this.#wake()
@@ -87,9 +91,7 @@ export class SqliteEventLog implements EventLog {
             appended()
           }
         : async (events) => {
-            const rows = events.map(
-              (e): LogRow => [e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e)],
-            )
+            const rows = events.map((e): LogRow => [e.workspaceId, e.messageId, e.receivedAt, e.json])
             try {
               await writer.write(rows)
             } catch (err) {
@@ -105,7 +107,13 @@ export class SqliteEventLog implements EventLog {
   append(events: readonly InkEvent[]): Promise<void> {
     if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
     if (events.length === 0) return Promise.resolve()
-    return this.#commit.add(events)
+    let rows: SerializedEvent[]
+    try {
+      rows = serializeEvents(events, this.#maxRecordBytes)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#commit.add(rows)
   }
 
   /** Deletes events every consumer group has passed and that are older than the retention. */

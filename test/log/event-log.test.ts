@@ -208,6 +208,55 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
       }
     })
 
+    test('an event that cannot be serialized fails its own append with a 400; the appends it would have shared a commit with are durable', async () => {
+      const dir = impl.location()
+      const log = await impl.open(dir)
+      try {
+        // As in the issue: a batch-level context nested 5,000 deep, merged into an event.
+        let deep: Record<string, unknown> = {}
+        for (let i = 0; i < 5_000; i++) deep = { c: deep }
+        const nested = { ...event(100, 'u'), context: deep }
+        const bigint = { ...event(101, 'u'), properties: { n: 1n } } as unknown as InkEvent
+        const cyclic = event(102, 'u') as InkEvent & { properties: Record<string, unknown> }
+        cyclic.properties.self = cyclic
+        // All in one tick: without the per-request check they would share one commit.
+        const results = await Promise.allSettled([
+          log.append([event(1, 'u'), event(2, 'u')]),
+          log.append([event(3, 'u'), nested]),
+          log.append([event(4, 'u')]),
+          log.append([bigint]),
+          log.append([cyclic, event(5, 'u')]),
+          log.append([event(6, 'u')]),
+        ])
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled'],
+        )
+        for (const [i, r] of results.entries()) {
+          if (r.status !== 'rejected') continue
+          assert.equal(r.reason.code, 'INK_ERR_EVENT_UNSERIALIZABLE', `append ${i}: ${r.reason}`)
+          assert.equal(r.reason.statusCode, 400)
+        }
+        assert.match(
+          String((results[1] as PromiseRejectedResult).reason.message),
+          /event 1 \(messageId m100\).*nested too deeply/,
+        )
+        // One user, one partition: m7, appended last, is consumed after anything stored before it.
+        await log.append([event(7, 'u')])
+        const { seen, consumer } = collect(log, 'g', 5)
+        while (!seen.some((r) => r.event.messageId === 'm7')) await new Promise((r) => setTimeout(r, 10))
+        await consumer.close()
+        // Nothing of a refused request was stored, not even its good events (m3, m5).
+        assert.deepEqual(
+          seen.map((r) => r.event.messageId),
+          ['m1', 'm2', 'm4', 'm6', 'm7'],
+        )
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
     test('appending after close is refused rather than acknowledged', async () => {
       const dir = impl.location()
       const log = await impl.open(dir)
@@ -271,9 +320,12 @@ describe('group commit', () => {
 
   test('a commit never carries more than maxItems events, but never splits one caller', async () => {
     const commits: number[] = []
-    const gc = new GroupCommit<number>((items) => {
-      commits.push(items.length)
-    }, 25)
+    const gc = new GroupCommit<number>(
+      (items) => {
+        commits.push(items.length)
+      },
+      { maxItems: 25 },
+    )
     await Promise.all([
       gc.add(Array(10).fill(0)),
       gc.add(Array(10).fill(0)),
@@ -281,5 +333,51 @@ describe('group commit', () => {
       gc.add(Array(40).fill(0)),
     ])
     assert.deepEqual(commits, [20, 10, 40])
+  })
+
+  test('a caller whose deadline passes while it waits behind the commit in flight is rejected then, and its items are never committed', async () => {
+    const commits: number[][] = []
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const gc = new GroupCommit<number>(async (items) => {
+      commits.push([...items])
+      if (commits.length === 1) await gate
+    })
+    const first = gc.add([1])
+    await new Promise((r) => setImmediate(r))
+    const late = gc.add([2], { timeoutMs: 5, onTimeout: () => new Error('deadline') })
+    const onTime = gc.add([3])
+    // The first commit is still in flight (gated): the deadline alone rejects the second caller.
+    await assert.rejects(late, /deadline/)
+    assert.deepEqual(commits, [[1]])
+    release()
+    await Promise.all([first, onTime])
+    assert.deepEqual(commits, [[1], [3]], 'the timed-out items were dropped from the queue')
+  })
+
+  test('a caller in flight when its deadline passes is rejected then, whatever the commit does later', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const gc = new GroupCommit<number>(() => gate)
+    const pending = gc.add([1], { timeoutMs: 5, onTimeout: () => new Error('deadline') })
+    await assert.rejects(pending, /deadline/)
+    release()
+    await gc.drain()
+  })
+
+  test('a commit stays under maxSize, except a single caller larger than it', async () => {
+    const commits: number[][] = []
+    const gc = new GroupCommit<number>(
+      (items) => {
+        commits.push([...items])
+      },
+      { maxSize: 10, sizeOf: (n) => n },
+    )
+    await Promise.all([gc.add([3, 3]), gc.add([4]), gc.add([2]), gc.add([20]), gc.add([1])])
+    assert.deepEqual(commits, [[3, 3, 4], [2], [20], [1]])
   })
 })
