@@ -256,16 +256,20 @@ export class KafkaEventLog implements EventLog {
         this.#timeoutMs,
       )
     })
-    const sent = this.#ready.then(() =>
-      this.#producer.send({
+    let abandoned = false
+    const sent = this.#ready.then(() => {
+      // Still connecting when the callers were answered 503: never send it afterwards.
+      if (abandoned) throw new Error('abandoned before the log connected')
+      return this.#producer.send({
         topic: this.#topic,
         acks: -1,
         messages: events.map((e) => ({ key: e.key, value: e.json })),
-      }),
-    )
+      })
+    })
     try {
       await Promise.race([sent, timeout])
     } catch (err) {
+      abandoned = true
       // The request may still succeed later (kafkajs keeps retrying): the client retries with the
       // same messageIds, and the processor's dedupe makes the second copy harmless.
       sent.catch(() => {})
