@@ -32,6 +32,7 @@ import { loadContentConfig } from './content/content-config.ts'
 import { PgTemplateStore } from './content/pg-template-store.ts'
 import { templateRoutes } from './content/template-routes.ts'
 import { InkError } from './core/errors.ts'
+import { parseFailpoints } from './core/failpoints.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openPg, type PgPool } from './db/pg.ts'
 import { PgProcessLease } from './db/pg-lease.ts'
@@ -88,6 +89,7 @@ export async function createScaleOutApp(
   const clock = opts.clock ?? systemClock
   const logger = opts.logger ?? pino({ level: config.logLevel })
   const roles = parseRoles(config.roles)
+  const failpoints = parseFailpoints(config.failpoints)
   const closers: (() => Promise<void> | void)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -112,6 +114,7 @@ export async function createScaleOutApp(
         partitions: config.kafkaPartitions,
         clientId: `inkstream-${[...roles].join('+')}`,
         appendTimeoutMs: config.kafkaAppendTimeoutMs,
+        failpoints,
         logger,
       },
       (err, attempt) => logger.warn({ err, attempt }, 'Kafka is not reachable; retrying'),
@@ -150,6 +153,7 @@ export async function createScaleOutApp(
         segments,
         triggers,
         lingerMs: 10,
+        failpoints,
         onConflict: () => metrics.profileConflicts.inc(),
         onBatch: (report) => {
           observeBatch(metrics, report)
@@ -355,7 +359,11 @@ async function composeDelivery(o: {
   const triggers = new PgTriggerStore(pool, { clock, owner: lease })
   const suppressions = new PgSuppressionStore(pool, { clock })
   const campaignStore = new PgCampaignStore(pool, { clock })
-  const ledger = new PgSendLedger(pool, { clock, owner: lease })
+  const ledger = new PgSendLedger(pool, {
+    clock,
+    owner: lease,
+    failpoints: parseFailpoints(config.failpoints),
+  })
   for (const s of [profiles, segments, templates, triggers, suppressions, campaignStore, ledger])
     closers.push(() => s.close())
   const content = loadContentConfig(config.contentFile, process.env)

@@ -32,6 +32,7 @@ import {
   type Producer,
 } from 'kafkajs'
 import { logUnavailable } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
@@ -77,6 +78,8 @@ export interface KafkaEventLogOptions {
   appendTimeoutMs?: number
   /** Longest pause between two attempts to connect while the broker is down; default 5 000. */
   maxRetryDelayMs?: number
+  /** Fault points at the append and offset commits (tests); disarmed by default. */
+  failpoints?: Failpoints
   /** Where kafkajs logs its warnings and errors; default nowhere. */
   logger?: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
 }
@@ -94,6 +97,7 @@ export class KafkaEventLog implements EventLog {
   readonly #timeoutMs: number
   readonly #maxRetryDelayMs: number
   readonly #opts: KafkaEventLogOptions
+  readonly #failpoints: Failpoints
   #closed = false
   /** Resolves once the topic exists and the producer is connected. */
   #ready: Promise<void> = Promise.resolve()
@@ -104,6 +108,7 @@ export class KafkaEventLog implements EventLog {
 
   private constructor(opts: KafkaEventLogOptions) {
     this.#opts = opts
+    this.#failpoints = opts.failpoints ?? noFailpoints
     this.#topic = opts.topic
     this.#timeoutMs = opts.appendTimeoutMs ?? 8_000
     this.#maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000
@@ -257,15 +262,18 @@ export class KafkaEventLog implements EventLog {
       )
     })
     let abandoned = false
-    const sent = this.#ready.then(() => {
-      // Still connecting when the callers were answered 503: never send it afterwards.
-      if (abandoned) throw new Error('abandoned before the log connected')
-      return this.#producer.send({
-        topic: this.#topic,
-        acks: -1,
-        messages: events.map((e) => ({ key: e.key, value: e.json })),
+    const sent = this.#ready
+      .then(async () => {
+        await this.#failpoints.hit('log.append.before-commit')
+        // Still connecting when the callers were answered 503: never send it afterwards.
+        if (abandoned) throw new Error('abandoned before the log connected')
+        return this.#producer.send({
+          topic: this.#topic,
+          acks: -1,
+          messages: events.map((e) => ({ key: e.key, value: e.json })),
+        })
       })
-    })
+      .then(() => this.#failpoints.hit('log.append.after-commit'))
     try {
       await Promise.race([sent, timeout])
     } catch (err) {
@@ -379,6 +387,7 @@ export class KafkaEventLog implements EventLog {
             assigned = false
           }
           await handler(chunk)
+          await this.#failpoints.hit('log.consume.before-offset-commit')
         } catch (err) {
           opts.onError?.(err)
           await heartbeat().catch(() => {})

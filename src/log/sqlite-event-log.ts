@@ -4,6 +4,7 @@
  */
 
 import { logUnavailable } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
@@ -41,11 +42,14 @@ export interface SqliteEventLogOptions {
   writer?: { write(rows: readonly LogRow[]): Promise<void> }
   /** An event larger than this as JSON is refused (400) by its append; default 8 MiB. */
   maxRecordBytes?: number
+  /** Fault points at the append and offset commits (tests); disarmed by default. */
+  failpoints?: Failpoints
 }
 
 export class SqliteEventLog implements EventLog {
   readonly #commit: GroupCommit<SerializedEvent>
   readonly #maxRecordBytes: number
+  readonly #failpoints: Failpoints
   readonly #waiters = new Set<() => void>()
   readonly #consumers = new Set<Consumer>()
   readonly #retentionTimer: NodeJS.Timeout
@@ -80,23 +84,32 @@ export class SqliteEventLog implements EventLog {
       opts.onAppend?.()
     }
     const writer = opts.writer
+    const failpoints = opts.failpoints ?? noFailpoints
+    this.#failpoints = failpoints
     this.#commit = new GroupCommit(
       writer === undefined
         ? (events) => {
+            const hang = failpoints.hit('log.append.before-commit')
+            if (hang) return hang
             try {
               insertAll(events)
             } catch (err) {
               throw logUnavailable(err)
             }
+            const hung = failpoints.hit('log.append.after-commit')
+            if (hung) return hung
             appended()
+            return undefined
           }
         : async (events) => {
             const rows = events.map((e): LogRow => [e.workspaceId, e.messageId, e.receivedAt, e.json])
+            await failpoints.hit('log.append.before-commit')
             try {
               await writer.write(rows)
             } catch (err) {
               throw logUnavailable(err)
             }
+            await failpoints.hit('log.append.after-commit')
             appended()
           },
     )
@@ -159,6 +172,7 @@ export class SqliteEventLog implements EventLog {
             assigned = true
           }
           await handler(records)
+          await this.#failpoints.hit('log.consume.before-offset-commit')
         } catch (err) {
           opts.onError?.(err)
           await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
