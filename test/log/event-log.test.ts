@@ -257,6 +257,36 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
       }
     })
 
+    test('while the handler has not resolved, the batch is not committed: lag still counts it', async () => {
+      const dir = impl.location()
+      const log = await impl.open(dir)
+      try {
+        await log.append([event(1, 'u'), event(2, 'u')])
+        let entered!: () => void
+        const inHandler = new Promise<void>((r) => {
+          entered = r
+        })
+        let release!: () => void
+        const gate = new Promise<void>((r) => {
+          release = r
+        })
+        const consumer = log.consume('g', async () => {
+          entered()
+          await gate
+        })
+        await inHandler
+        // A consumer that committed its position before calling the handler would lose this
+        // batch in a crash now: after a restart it would resume past it.
+        assert.equal(await log.lag('g'), 2)
+        release()
+        while ((await log.lag('g')) > 0) await new Promise((r) => setTimeout(r, 20))
+        await consumer.close()
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
     test('appending after close is refused rather than acknowledged', async () => {
       const dir = impl.location()
       const log = await impl.open(dir)
