@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import type { EventLog } from '../../src/log/event-log.ts'
+import type { Consumer, EventLog } from '../../src/log/event-log.ts'
 import { GroupCommit } from '../../src/log/group-commit.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { LogWriterThread } from '../../src/log/log-writer.ts'
@@ -296,6 +296,47 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
     })
   })
 }
+
+describe('SQLite log retention', () => {
+  test('pruning deletes only what every consumer group has passed, however old the rest is', async () => {
+    const dir = tempDir('inkstream-log-')
+    const db = openSqlite(join(dir, 'log.db'))
+    // Every event is far older than the retention: only the groups' positions hold them back.
+    const log = new SqliteEventLog(db, { pollMs: 20, clock: { now: () => 1_900_000_000_000 } })
+    try {
+      await log.append([event(1), event(2), event(3), event(4)])
+      const ahead = collect(log, 'ahead', 4)
+      await ahead.finished
+      await ahead.consumer.close()
+      // 'behind' handles one record and stops: its position is 1.
+      let behind: Consumer | undefined
+      await new Promise<void>((resolve) => {
+        behind = log.consume(
+          'behind',
+          async () => {
+            void behind?.close()
+            resolve()
+          },
+          { maxBatch: 1 },
+        )
+      })
+      await behind?.close()
+      assert.equal(await log.lag('behind'), 3)
+      assert.equal(log.prune(0), 1, 'only the record every group has passed is deleted')
+      const rest = collect(log, 'behind', 3)
+      await rest.finished
+      await rest.consumer.close()
+      assert.deepEqual(
+        rest.seen.map((r) => r.event.messageId),
+        ['m2', 'm3', 'm4'],
+      )
+    } finally {
+      await log.close()
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('group commit', () => {
   test('appends issued in the same tick share one commit, and every caller waits for it', async () => {
