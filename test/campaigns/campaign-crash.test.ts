@@ -31,15 +31,20 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-function child(): { proc: ChildProcess; output: () => string; exited: Promise<number | string | null> } {
+function child(opts: { dir?: string; count?: number; failpoints?: string } = {}): {
+  proc: ChildProcess
+  output: () => string
+  exited: Promise<number | string | null>
+} {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('INKSTREAM_') && !name.startsWith('NODE_TEST')) env[name] = value
   Object.assign(env, {
-    INK_CHILD_DATA_DIR: dataDir,
+    INK_CHILD_DATA_DIR: opts.dir ?? dataDir,
     INK_CHILD_SMTP_PORT: String(smtp.port),
-    INK_CHILD_COUNT: String(COUNT),
+    INK_CHILD_COUNT: String(opts.count ?? COUNT),
     INK_CHILD_RATE: '100',
+    ...(opts.failpoints ? { INK_CHILD_FAILPOINTS: opts.failpoints } : {}),
   })
   const proc = spawn(process.execPath, ['--import', 'tsx', 'test/campaigns/run-campaign-child.ts'], {
     cwd: REPO_ROOT,
@@ -118,4 +123,52 @@ function workspaceOf(db: ReturnType<typeof openSqlite>): string {
   const ws = db.prepare('SELECT DISTINCT workspace_id FROM send_ledger').pluck().all() as string[]
   assert.equal(ws.length, 1)
   return ws[0]!
+}
+
+for (const point of ['ledger.after-claim', 'ledger.before-record'] as const) {
+  test(`killed at ${point}: the interrupted recipient becomes unknown and is never sent twice`, async () => {
+    const dir = tempDir('inkstream-ledger-fp-')
+    const count = 6
+    const from = smtp.received.length
+    try {
+      const first = child({ dir, count, failpoints: `${point}=kill` })
+      assert.equal(await first.exited, 'SIGKILL', `the child did not reach ${point}:\n${first.output()}`)
+      const atKill = smtp.received.slice(from).length
+      // after-claim: killed right after the first claim, before any send; before-record: after a send.
+      if (point === 'ledger.after-claim') assert.equal(atKill, 0)
+      else assert.ok(atKill >= 1, 'killed before the first send was recorded, so a send happened')
+
+      const second = child({ dir, count })
+      assert.equal(await second.exited, 0, second.output())
+      const perRecipient = new Map<string, number>()
+      for (const m of smtp.received.slice(from)) {
+        const to = m.rcptTo[0] ?? ''
+        perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1)
+      }
+      const db = openSqlite(join(dir, 'ledger.db'))
+      const ledger = new SqliteSendLedger(db)
+      try {
+        const entries = await ledger.list(workspaceOf(db), 'crash-campaign')
+        assert.equal(entries.length, count)
+        const unknown = entries.filter((e) => e.state === 'unknown')
+        assert.ok(unknown.length >= 1 && unknown.length <= DEFAULT_CONCURRENCY, `${unknown.length} unknown`)
+        for (const e of entries) {
+          const got = perRecipient.get(e.email) ?? 0
+          if (e.state === 'sent') assert.equal(got, 1, `${e.recipient} is sent but received ${got}`)
+          else assert.equal(e.state, 'unknown', `${e.recipient} is ${e.state}`)
+          assert.ok(got <= 1, `${e.recipient} received ${got} messages`)
+        }
+        // Claimed, then killed: not sent, and not sent after the restart either.
+        if (point === 'ledger.after-claim')
+          assert.ok(unknown.every((e) => (perRecipient.get(e.email) ?? 0) === 0))
+        // Sent, then killed before the outcome was written: the one message stays the only one.
+        else assert.ok(unknown.some((e) => perRecipient.get(e.email) === 1))
+      } finally {
+        await ledger.close()
+        db.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 }

@@ -1,10 +1,12 @@
 /**
  * A campaign in its own process, so a test can SIGKILL it mid-send. Reads INK_CHILD_DATA_DIR,
- * INK_CHILD_SMTP_PORT, INK_CHILD_COUNT and INK_CHILD_RATE; prints the run summary as JSON when done.
+ * INK_CHILD_SMTP_PORT, INK_CHILD_COUNT and INK_CHILD_RATE (and INK_CHILD_FAILPOINTS, armed in the
+ * ledger); prints the run summary as JSON when done.
  */
 import { join } from 'node:path'
 import { createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { parseFailpoints } from '../../src/core/failpoints.ts'
 import { audience, buildCampaignPieces, PUBLIC_URL, putTemplate } from './campaign-fixture.ts'
 
 const env = (name: string) => {
@@ -22,6 +24,7 @@ const pieces = buildCampaignPieces({
   app,
   smtpPort: Number(env('INK_CHILD_SMTP_PORT')),
   ledgerFile: join(dataDir, 'ledger.db'),
+  failpoints: parseFailpoints(process.env.INK_CHILD_FAILPOINTS),
 })
 const summary = await pieces.runner.run(app.workspace.id, {
   id: 'crash-campaign',
