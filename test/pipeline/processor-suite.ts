@@ -263,5 +263,25 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
       assert.equal(p.traits.orders_total, 3)
       assert.equal(p.traits.revenue_total, 60)
     })
+
+    test('the applied offsets travel in the one commit that carries the profile changes', async () => {
+      const commit = store.commit.bind(store)
+      const calls: { upserts: number; offsets: number[] }[] = []
+      store.commit = async (changes) => {
+        calls.push({ upserts: changes.upserts.length, offsets: changes.offsets.map((o) => o.offset) })
+        // The transaction fails: neither the profile nor the offset may be stored.
+        if (calls.length === 1) throw new Error('SQLITE_IOERR')
+        return commit(changes)
+      }
+      const batch = [order({ userId: 'u13' }, 5)]
+      await assert.rejects(processor.handle(batch), /SQLITE_IOERR/)
+      assert.equal((await store.appliedOffsets('profiles')).get(0), undefined)
+      await processor.handle(batch)
+      assert.deepEqual(calls, [
+        { upserts: 1, offsets: [batch[0]!.offset] },
+        { upserts: 1, offsets: [batch[0]!.offset] },
+      ])
+      assert.equal((await store.appliedOffsets('profiles')).get(0), batch[0]!.offset)
+    })
   })
 }
