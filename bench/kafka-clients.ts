@@ -90,7 +90,7 @@ function events(n: number, offset: number): InkEvent[] {
 }
 
 async function round(client: Client, topic: string): Promise<number> {
-  const commit = new GroupCommit<InkEvent>((items) => client.send(items, topic), 5000)
+  const commit = new GroupCommit<InkEvent>((items) => client.send(items, topic), { maxItems: 5000 })
   // Warm-up: connections, metadata, producer id.
   await Promise.all(Array.from({ length: CALLERS }, (_, c) => commit.add(events(BATCH, c))))
   let sent = 0

@@ -39,6 +39,7 @@ import { loadContentConfig } from './content/content-config.ts'
 import { PgTemplateStore } from './content/pg-template-store.ts'
 import { templateRoutes } from './content/template-routes.ts'
 import { InkError } from './core/errors.ts'
+import { parseFailpoints } from './core/failpoints.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openPg, type PgPool } from './db/pg.ts'
 import { PgProcessLease } from './db/pg-lease.ts'
@@ -98,6 +99,7 @@ export async function createScaleOutApp(
   // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
   const links = linkBase(config)
   const publicUrl = links.publicUrl
+  const failpoints = parseFailpoints(config.failpoints)
   const closers: (() => Promise<void> | void)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -113,13 +115,20 @@ export async function createScaleOutApp(
       writeKey: config.writeKey,
       adminKey: config.adminKey,
     })
-    const log = await KafkaEventLog.open({
-      brokers: config.kafkaBrokers.split(','),
-      topic: config.kafkaTopic,
-      partitions: config.kafkaPartitions,
-      clientId: `inkstream-${[...roles].join('+')}`,
-      logger,
-    })
+    // Connects in the background: a process started while the broker is down waits for it (and
+    // says so on /healthz) instead of exiting; appends meanwhile answer 503 within their deadline.
+    const log = KafkaEventLog.connect(
+      {
+        brokers: config.kafkaBrokers.split(','),
+        topic: config.kafkaTopic,
+        partitions: config.kafkaPartitions,
+        clientId: `inkstream-${[...roles].join('+')}`,
+        appendTimeoutMs: config.kafkaAppendTimeoutMs,
+        failpoints,
+        logger,
+      },
+      (err, attempt) => logger.warn({ err, attempt }, 'Kafka is not reachable; retrying'),
+    )
     closers.push(() => log.close())
     const metrics = createMetrics()
     const traits = loadTraitsConfig(config.traitsFile).traits
@@ -154,6 +163,7 @@ export async function createScaleOutApp(
         segments,
         triggers,
         lingerMs: 10,
+        failpoints,
         onConflict: () => metrics.profileConflicts.inc(),
         onBatch: (report) => {
           observeBatch(metrics, report)
@@ -285,7 +295,16 @@ export async function createScaleOutApp(
       if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
       return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
     })
-    server.get('/healthz', async () => ({ status: 'ok', roles: [...roles], consumerLag: await lag() }))
+    // Not ready (503) while the log is not connected or this processor has not joined its group.
+    server.get('/healthz', async (_req, reply) => {
+      const health = log.health()
+      const body = {
+        status: health.ready ? 'ok' : 'unavailable',
+        roles: [...roles],
+        consumerLag: health.ready ? await lag() : null,
+      }
+      return health.ready ? body : reply.status(503).send({ ...body, reason: health.reason })
+    })
     closers.push(() => server.close())
 
     let closed = false
@@ -355,7 +374,11 @@ async function composeDelivery(o: {
   const triggers = new PgTriggerStore(pool, { clock, owner: lease })
   const suppressions = new PgSuppressionStore(pool, { clock })
   const campaignStore = new PgCampaignStore(pool, { clock })
-  const ledger = new PgSendLedger(pool, { clock, owner: lease })
+  const ledger = new PgSendLedger(pool, {
+    clock,
+    owner: lease,
+    failpoints: parseFailpoints(config.failpoints),
+  })
   for (const s of [profiles, segments, templates, triggers, suppressions, campaignStore, ledger])
     closers.push(() => s.close())
   const content = loadContentConfig(config.contentFile, process.env)

@@ -24,6 +24,7 @@ import { HttpConnectedContent } from './content/connected-content/http-connected
 import { loadContentConfig } from './content/content-config.ts'
 import { SqliteTemplateStore } from './content/sqlite-template-store.ts'
 import { loadTemplatesDir } from './content/template-files.ts'
+import { parseFailpoints } from './core/failpoints.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { SqliteSuppressionStore } from './delivery/sqlite-suppression-store.ts'
@@ -116,6 +117,7 @@ export async function createApp(
       clock,
       retentionMs: config.logRetentionDays * 86_400_000,
       onAppend: () => processor?.wake(),
+      failpoints: parseFailpoints(config.failpoints),
     })
     closers.push(() => log.close())
     const store = new SqliteProfileStore(db, { clock })
@@ -155,7 +157,7 @@ export async function createApp(
     const messageIdDomain = messageIdDomainFor(config.from, publicUrl())
     const { transport, description: transportDescription } = createTransport(config, messageIdDomain)
     closers.push(() => transport.close())
-    const ledger = new SqliteSendLedger(db, { clock })
+    const ledger = new SqliteSendLedger(db, { clock, failpoints: parseFailpoints(config.failpoints) })
     closers.push(() => ledger.close())
     const campaignStore = new SqliteCampaignStore(db, { clock })
     closers.push(() => campaignStore.close())
@@ -210,6 +212,7 @@ export async function createApp(
           batchSize: config.processorBatchSize,
           dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
           logLevel: config.logLevel,
+          failpoints: config.failpoints,
         },
         (report) => {
           observeBatch(metrics, report)

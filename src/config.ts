@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { invalidConfig } from './core/errors.ts'
+import { failpointProblems } from './core/failpoints.ts'
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
 
@@ -144,6 +145,15 @@ export const configSchema = z
       .default('inkstream.events'),
     /** Partitions of the topic when Inkstream creates it; bounds how many processors share the work. */
     kafkaPartitions: z.coerce.number().int().min(1).max(1000).default(8),
+    /** ms from a request's arrival until an append Kafka has not acknowledged is answered 503. */
+    kafkaAppendTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(8_000),
+    /** Fault points for crash tests (`name=throw|hang|kill,…`, see src/core/failpoints.ts); never in production. */
+    failpoints: z
+      .string()
+      .superRefine((spec, ctx) => {
+        for (const message of failpointProblems(spec)) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
     /** postgres://…: the store is PostgreSQL instead of embedded SQLite. */
     databaseUrl: z
       .string()
@@ -211,6 +221,8 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
   INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',
   INKSTREAM_KAFKA_PARTITIONS: 'kafkaPartitions',
+  INKSTREAM_KAFKA_APPEND_TIMEOUT_MS: 'kafkaAppendTimeoutMs',
+  INKSTREAM_FAILPOINTS: 'failpoints',
   INKSTREAM_DATABASE_URL: 'databaseUrl',
   INKSTREAM_REDIS_URL: 'redisUrl',
 }

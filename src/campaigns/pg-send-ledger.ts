@@ -4,7 +4,9 @@
  * row (the other's insert waits for it and then does nothing), so only one sends. It does not
  * own the pool.
  */
+
 import { InkError } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migratePg, type PgPool, toInt } from '../db/pg.ts'
 import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
@@ -77,8 +79,11 @@ export class PgSendLedger implements SendLedger {
    * leaves alone the rows of processes still alive. Without one (a single sender), every row left
    * `sending` counts as interrupted.
    */
-  constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner } = {}) {
+  readonly #failpoints: Failpoints
+
+  constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner; failpoints?: Failpoints } = {}) {
     this.#pool = pool
+    this.#failpoints = opts.failpoints ?? noFailpoints
     this.#clock = opts.clock ?? systemClock
     this.#owner = opts.owner?.key ?? null
     this.#ready = migratePg(pool, 'pg-send-ledger', MIGRATIONS)
@@ -98,7 +103,9 @@ export class PgSendLedger implements SendLedger {
   }
 
   async claim(key: LedgerKey, email: string, messageId: string): Promise<boolean> {
-    return this.#insert(key, email, messageId, 'sending', null)
+    const claimed = await this.#insert(key, email, messageId, 'sending', null)
+    if (claimed) await this.#failpoints.hit('ledger.after-claim')
+    return claimed
   }
 
   async record(
@@ -138,6 +145,7 @@ export class PgSendLedger implements SendLedger {
   }
 
   async finish(key: LedgerKey, state: FinalState, detail?: string): Promise<void> {
+    await this.#failpoints.hit('ledger.before-record')
     const { count } = await this.#query(
       `UPDATE send_ledger SET state = $4, detail = $5, updated_at = $6 WHERE ${KEY} AND state = 'sending'`,
       [key.workspaceId, key.campaignId, key.recipient, state, detail ?? null, this.#clock.now()],

@@ -2,7 +2,9 @@
  * The embedded SendLedger: one table. `claim` is a single INSERT … ON CONFLICT DO NOTHING, so two
  * runners racing for a recipient cannot both win. It does not own the database.
  */
+
 import { InkError } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import {
@@ -70,8 +72,11 @@ export class SqliteSendLedger implements SendLedger {
   readonly #stmts
   #closed = false
 
-  constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
+  readonly #failpoints: Failpoints
+
+  constructor(db: SqliteDatabase, opts: { clock?: Clock; failpoints?: Failpoints } = {}) {
     this.#clock = opts.clock ?? systemClock
+    this.#failpoints = opts.failpoints ?? noFailpoints
     migrate(db, 'sqlite-send-ledger', MIGRATIONS)
     this.#stmts = {
       insert: db.prepare(
@@ -111,7 +116,9 @@ export class SqliteSendLedger implements SendLedger {
   }
 
   async claim(key: LedgerKey, email: string, messageId: string): Promise<boolean> {
-    return this.#insert(key, email, messageId, 'sending', null)
+    const claimed = await this.#insert(key, email, messageId, 'sending', null)
+    if (claimed) await this.#failpoints.hit('ledger.after-claim')
+    return claimed
   }
 
   async record(
@@ -146,6 +153,7 @@ export class SqliteSendLedger implements SendLedger {
   }
 
   async finish(key: LedgerKey, state: FinalState, detail?: string): Promise<void> {
+    await this.#failpoints.hit('ledger.before-record')
     this.#open()
     const { changes } = this.#stmts.finish.run(
       state,

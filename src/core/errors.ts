@@ -15,6 +15,7 @@ export const ErrorCodes = {
   INK_ERR_EMPTY_BODY: 400,
   INK_ERR_INVALID_EVENT: 400,
   INK_ERR_BATCH_REJECTED: 400,
+  INK_ERR_EVENT_UNSERIALIZABLE: 400,
   INK_ERR_LOG_UNAVAILABLE: 503,
   INK_ERR_BAD_REQUEST: 400,
   INK_ERR_NUL_CHARACTER: 400,
@@ -73,3 +74,11 @@ export const invalidConfig = (problems: string[]) =>
 
 export const logUnavailable = (cause: unknown) =>
   new InkError('INK_ERR_LOG_UNAVAILABLE', 'the event log could not commit the events; retry later', { cause })
+
+/** An event the log cannot store; raised per request, before it joins a group commit. */
+export const eventUnserializable = (index: number, messageId: unknown, why: string, cause?: unknown) =>
+  new InkError(
+    'INK_ERR_EVENT_UNSERIALIZABLE',
+    `event ${index}${typeof messageId === 'string' ? ` (messageId ${messageId})` : ''} cannot be written to the event log: ${why}; nothing in this request was stored`,
+    { cause },
+  )

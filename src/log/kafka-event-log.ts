@@ -6,9 +6,14 @@
  * Durability: an append resolves only when the broker acknowledged it with `acks=all` from an
  * idempotent producer (a retried produce request cannot write a batch twice). Appends arriving in
  * the same turn of the event loop share one produce request (GroupCommit), one in flight at a time,
- * which idempotence with kafkajs requires anyway. When the broker cannot take them in
- * `appendTimeoutMs`, the append rejects with INK_ERR_LOG_UNAVAILABLE and the collector answers 503:
- * never a 2xx for an event that is not durable.
+ * which idempotence with kafkajs requires anyway. When the broker has not acknowledged an append
+ * `appendTimeoutMs` after it arrived (also when it waited behind a request in flight), it rejects
+ * with INK_ERR_LOG_UNAVAILABLE and the collector answers 503: never a 2xx for an event that is not
+ * durable, and the 503 comes in time for a client's own timeout.
+ *
+ * Connection: `connect()` returns at once and connects in the background, retrying with backoff
+ * while the broker is down (a process started during an outage waits for it instead of exiting);
+ * `health()` says whether the producer is connected and every consumer has joined its group.
  *
  * Offsets: a LogRecord's `offset` is Kafka's offset + 1, i.e. the position after the record, which
  * is also what Kafka stores as a group's committed offset. Offsets are committed only after the
@@ -27,9 +32,35 @@ import {
   type Producer,
 } from 'kafkajs'
 import { logUnavailable } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { type SerializedEvent, serializeEvents } from './serialize.ts'
+
+/**
+ * The broker refuses a record batch over message.max.bytes (default 1 MiB), and kafkajs sends one
+ * batch per partition per produce request: a group is kept under this many bytes of JSON, so one
+ * large request cannot make the broker refuse the others' events with it; a single event must
+ * fit in it too.
+ */
+const MAX_GROUP_BYTES = 900_000
+
+/** A record without its JSON: the key and the batch framing, approximately. */
+const RECORD_OVERHEAD_BYTES = 100
+
+/** The log's part in readiness (GET /healthz). */
+export interface KafkaLogHealth {
+  ready: boolean
+  /** Why not, when not ready. */
+  reason?: string
+}
+
+interface ConsumerState {
+  handle: Consumer
+  group: string
+  joined(): boolean
+}
 
 export interface KafkaEventLogOptions {
   /** host:port of one or more brokers. */
@@ -40,8 +71,15 @@ export interface KafkaEventLogOptions {
   /** Replicas per partition when creating the topic; default 1 (a single test broker). */
   replicationFactor?: number
   clientId?: string
-  /** An append not acknowledged within this many ms rejects (→ 503); default 10 000. */
+  /**
+   * An append not acknowledged this many ms after it arrived rejects (→ 503); default 8 000, so
+   * that a client with a 10 s timeout (the README's promise) receives the 503 before it gives up.
+   */
   appendTimeoutMs?: number
+  /** Longest pause between two attempts to connect while the broker is down; default 5 000. */
+  maxRetryDelayMs?: number
+  /** Fault points at the append and offset commits (tests); disarmed by default. */
+  failpoints?: Failpoints
   /** Where kafkajs logs its warnings and errors; default nowhere. */
   logger?: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
 }
@@ -53,15 +91,27 @@ export class KafkaEventLog implements EventLog {
   readonly #kafka: Kafka
   readonly #producer: Producer
   readonly #admin: Admin
-  readonly #commit: GroupCommit<InkEvent>
-  readonly #consumers = new Set<Consumer>()
+  readonly #commit: GroupCommit<SerializedEvent & { key: string }>
+  readonly #consumers = new Set<ConsumerState>()
   readonly #topic: string
   readonly #timeoutMs: number
+  readonly #maxRetryDelayMs: number
+  readonly #opts: KafkaEventLogOptions
+  readonly #failpoints: Failpoints
   #closed = false
+  /** Resolves once the topic exists and the producer is connected. */
+  #ready: Promise<void> = Promise.resolve()
+  #connected = false
+  #lastConnectError: unknown
+  /** Wakes the background connect loop's pause (close). */
+  #wakeRetry: (() => void) | undefined
 
   private constructor(opts: KafkaEventLogOptions) {
+    this.#opts = opts
+    this.#failpoints = opts.failpoints ?? noFailpoints
     this.#topic = opts.topic
-    this.#timeoutMs = opts.appendTimeoutMs ?? 10_000
+    this.#timeoutMs = opts.appendTimeoutMs ?? 8_000
+    this.#maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000
     const logger = opts.logger
     const config: KafkaConfig = {
       clientId: opts.clientId ?? 'inkstream',
@@ -90,28 +140,19 @@ export class KafkaEventLog implements EventLog {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 },
     })
     this.#admin = this.#kafka.admin()
-    this.#commit = new GroupCommit((events) => this.#send(events), 5_000)
+    this.#commit = new GroupCommit((events) => this.#send(events), {
+      maxItems: 5_000,
+      maxSize: MAX_GROUP_BYTES,
+      sizeOf: (e) => e.bytes + RECORD_OVERHEAD_BYTES,
+    })
   }
 
-  /** Connects, creates the topic if it does not exist, and returns the log. */
+  /** Connects, creates the topic if it does not exist, and returns the log; rejects if the broker does not answer. */
   static async open(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
     const log = new KafkaEventLog(opts)
     try {
-      await log.#admin.connect()
-      const topics = await log.#admin.listTopics()
-      if (!topics.includes(opts.topic)) {
-        await log.#admin.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: opts.topic,
-              numPartitions: opts.partitions ?? 8,
-              replicationFactor: opts.replicationFactor ?? 1,
-            },
-          ],
-        })
-      }
-      await log.#producer.connect()
+      await log.#connectOnce()
+      log.#connected = true
     } catch (err) {
       await log.close().catch(() => {})
       throw err
@@ -119,28 +160,124 @@ export class KafkaEventLog implements EventLog {
     return log
   }
 
+  /**
+   * Returns the log at once and connects in the background, retrying with backoff (up to
+   * maxRetryDelayMs) until the broker answers: appends wait for it within their deadline,
+   * consumers start once it is there, and health() reports not ready meanwhile.
+   */
+  static connect(
+    opts: KafkaEventLogOptions,
+    onRetry?: (err: unknown, attempt: number) => void,
+  ): KafkaEventLog {
+    const log = new KafkaEventLog(opts)
+    log.#ready = log.#connectWithRetry(onRetry)
+    log.#ready.catch(() => {})
+    return log
+  }
+
+  async #connectOnce(): Promise<void> {
+    await this.#admin.connect()
+    const topics = await this.#admin.listTopics()
+    if (!topics.includes(this.#topic)) {
+      await this.#admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: this.#topic,
+              numPartitions: this.#opts.partitions ?? 8,
+              replicationFactor: this.#opts.replicationFactor ?? 1,
+            },
+          ],
+        })
+        // Another process created it meanwhile: fine (createTopics answers false, or throws on a race).
+        .catch(async (err: unknown) => {
+          if (!(await this.#admin.listTopics()).includes(this.#topic)) throw err
+        })
+    }
+    await this.#producer.connect()
+  }
+
+  async #connectWithRetry(onRetry?: (err: unknown, attempt: number) => void): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw logUnavailable(new Error('event log is closed'))
+      try {
+        await this.#connectOnce()
+        this.#connected = true
+        this.#lastConnectError = undefined
+        return
+      } catch (err) {
+        this.#lastConnectError = err
+        onRetry?.(err, attempt)
+        await this.#admin.disconnect().catch(() => {})
+        await this.#producer.disconnect().catch(() => {})
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(this.#maxRetryDelayMs, 100 * 2 ** attempt))
+        this.#wakeRetry = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  }
+
+  /** Ready when the producer is connected and every consumer of this log has joined its group. */
+  health(): KafkaLogHealth {
+    if (!this.#connected) {
+      const why = this.#lastConnectError === undefined ? '' : `: ${(this.#lastConnectError as Error).message}`
+      return { ready: false, reason: `not connected to Kafka yet${why}` }
+    }
+    for (const c of this.#consumers)
+      if (!c.joined()) return { ready: false, reason: `consumer group "${c.group}" not joined` }
+    return { ready: true }
+  }
+
   append(events: readonly InkEvent[]): Promise<void> {
     if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
     if (events.length === 0) return Promise.resolve()
-    return this.#commit.add(events)
+    let rows: (SerializedEvent & { key: string })[]
+    try {
+      const maxRecord = MAX_GROUP_BYTES - RECORD_OVERHEAD_BYTES
+      rows = serializeEvents(events, maxRecord).map((r, i) => ({ ...r, key: partitionKey(events[i]!) }))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // The deadline counts from now, the request's arrival, not from when its group is sent.
+    return this.#commit.add(rows, {
+      timeoutMs: this.#timeoutMs,
+      onTimeout: () =>
+        logUnavailable(new Error(`Kafka did not acknowledge the events within ${this.#timeoutMs} ms`)),
+    })
   }
 
-  async #send(events: readonly InkEvent[]): Promise<void> {
+  async #send(events: readonly (SerializedEvent & { key: string })[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined
+    // Frees the one in-flight slot for the next group when the broker does not answer; the
+    // callers themselves were rejected by their own deadlines already.
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new Error(`Kafka did not acknowledge within ${this.#timeoutMs} ms`)),
         this.#timeoutMs,
       )
     })
-    const sent = this.#producer.send({
-      topic: this.#topic,
-      acks: -1,
-      messages: events.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
-    })
+    let abandoned = false
+    const sent = this.#ready
+      .then(async () => {
+        await this.#failpoints.hit('log.append.before-commit')
+        // Still connecting when the callers were answered 503: never send it afterwards.
+        if (abandoned) throw new Error('abandoned before the log connected')
+        return this.#producer.send({
+          topic: this.#topic,
+          acks: -1,
+          messages: events.map((e) => ({ key: e.key, value: e.json })),
+        })
+      })
+      .then(() => this.#failpoints.hit('log.append.after-commit'))
     try {
       await Promise.race([sent, timeout])
     } catch (err) {
+      abandoned = true
       // The request may still succeed later (kafkajs keeps retrying): the client retries with the
       // same messageIds, and the processor's dedupe makes the second copy harmless.
       sent.catch(() => {})
@@ -163,6 +300,7 @@ export class KafkaEventLog implements EventLog {
         rebalanceTimeout: 30_000,
       })
       c.on(c.events.GROUP_JOIN, ({ payload }) => {
+        joined = true
         assigned = true
         owned = new Set(payload.memberAssignment[this.#topic] ?? [])
         // Offsets of partitions handled before the rebalance are not ours to commit any more: a
@@ -170,9 +308,13 @@ export class KafkaEventLog implements EventLog {
         // redelivered to it and skipped by its applied offsets, which is harmless but slow).
         for (const partition of pending.keys()) if (!owned.has(partition)) pending.delete(partition)
       })
+      c.on(c.events.DISCONNECT, () => {
+        if (consumer === c) joined = false
+      })
       // kafkajs restarts itself after most failures, but not after every one (a connection refused
       // while the broker restarts can end as "non-retriable"): then start a new consumer.
       c.on(c.events.CRASH, ({ payload }) => {
+        if (consumer === c) joined = false
         if (payload.restart || stopped) return
         opts.onError?.(payload.error)
         restart = setTimeout(() => {
@@ -181,14 +323,15 @@ export class KafkaEventLog implements EventLog {
           started = old
             .disconnect()
             .catch(() => {})
-            .then(run)
-            .catch((err) => opts.onError?.(err))
+            .then(runUntilStarted)
         }, 1_000)
       })
       return c
     }
     let stopped = false
+    let joined = false
     let restart: NodeJS.Timeout | undefined
+    let wakePause: (() => void) | undefined
     // Set by every (re)join: the handler's per-partition state must be reloaded before the next batch.
     let assigned = true
     let owned = new Set<number>()
@@ -244,6 +387,7 @@ export class KafkaEventLog implements EventLog {
             assigned = false
           }
           await handler(chunk)
+          await this.#failpoints.hit('log.consume.before-offset-commit')
         } catch (err) {
           opts.onError?.(err)
           await heartbeat().catch(() => {})
@@ -258,7 +402,33 @@ export class KafkaEventLog implements EventLog {
         await heartbeat()
       }
     }
-    let started = run().catch((err) => opts.onError?.(err))
+    // Until the consumer runs: wait for the connection, and start again (a new consumer, after a
+    // growing pause) when connecting or joining fails, e.g. while the broker is down.
+    const runUntilStarted = async (): Promise<void> => {
+      for (let attempt = 1; !stopped && !this.#closed; attempt++) {
+        try {
+          await this.#ready
+          if (stopped) return
+          await run()
+          return
+        } catch (err) {
+          if (stopped || this.#closed) return
+          opts.onError?.(err)
+          const old = consumer
+          await old.disconnect().catch(() => {})
+          if (stopped) return
+          consumer = newConsumer()
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(this.#maxRetryDelayMs, 100 * 2 ** attempt))
+            wakePause = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+        }
+      }
+    }
+    let started = runUntilStarted()
     // With commitIntervalMs, the last batch's offsets would wait for the next batch: commit them
     // when the consumer goes idle too (lag reports, a faster hand-over of partitions).
     const idleCommit =
@@ -271,6 +441,7 @@ export class KafkaEventLog implements EventLog {
         stopped = true
         clearInterval(idleCommit)
         clearTimeout(restart)
+        wakePause?.()
         await started
         // The batch in flight ends at its next chunk (stopped); what it handled is committed while
         // the consumer is still a member of the group (after stop() kafkajs refuses to commit).
@@ -278,10 +449,11 @@ export class KafkaEventLog implements EventLog {
         await commit(true).catch((err) => opts.onError?.(err))
         await consumer.stop().catch((err) => opts.onError?.(err))
         await consumer.disconnect()
-        this.#consumers.delete(handle)
+        this.#consumers.delete(state)
       },
     }
-    this.#consumers.add(handle)
+    const state: ConsumerState = { handle, group, joined: () => joined }
+    this.#consumers.add(state)
     return handle
   }
 
@@ -305,8 +477,11 @@ export class KafkaEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#wakeRetry?.()
     await this.#commit.drain().catch(() => {})
-    await Promise.all([...this.#consumers].map((c) => c.close()))
+    await Promise.all([...this.#consumers].map((c) => c.handle.close()))
+    // A connection attempt in progress ends first, so nothing connects after the disconnects below.
+    await this.#ready.catch(() => {})
     await this.#producer.disconnect().catch(() => {})
     await this.#admin.disconnect().catch(() => {})
   }

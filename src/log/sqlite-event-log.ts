@@ -4,6 +4,7 @@
  */
 
 import { logUnavailable } from '../core/errors.ts'
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
@@ -11,6 +12,7 @@ import { migrate } from '../db/sqlite.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { LogRow } from './log-writer.ts'
+import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE log_events (
@@ -38,10 +40,16 @@ export interface SqliteEventLogOptions {
   onAppend?: () => void
   /** Commits appends in another thread; without it, they commit on this connection. */
   writer?: { write(rows: readonly LogRow[]): Promise<void> }
+  /** An event larger than this as JSON is refused (400) by its append; default 8 MiB. */
+  maxRecordBytes?: number
+  /** Fault points at the append and offset commits (tests); disarmed by default. */
+  failpoints?: Failpoints
 }
 
 export class SqliteEventLog implements EventLog {
-  readonly #commit: GroupCommit<InkEvent>
+  readonly #commit: GroupCommit<SerializedEvent>
+  readonly #maxRecordBytes: number
+  readonly #failpoints: Failpoints
   readonly #waiters = new Set<() => void>()
   readonly #consumers = new Set<Consumer>()
   readonly #retentionTimer: NodeJS.Timeout
@@ -53,6 +61,7 @@ export class SqliteEventLog implements EventLog {
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
+    this.#maxRecordBytes = opts.maxRecordBytes ?? 8 * 1024 * 1024
     ensureLogSchema(db)
     this.#stmts = {
       insert: db.prepare(
@@ -67,34 +76,40 @@ export class SqliteEventLog implements EventLog {
       minPosition: db.prepare('SELECT min(position) FROM log_consumer_offsets').pluck(),
       prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
     }
-    const insertAll = db.transaction((events: readonly InkEvent[]) => {
-      for (const e of events)
-        this.#stmts.insert.run(e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e))
+    const insertAll = db.transaction((events: readonly SerializedEvent[]) => {
+      for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, e.receivedAt, e.json)
     })
     const appended = () => {
       this.#wake()
       opts.onAppend?.()
     }
     const writer = opts.writer
+    const failpoints = opts.failpoints ?? noFailpoints
+    this.#failpoints = failpoints
     this.#commit = new GroupCommit(
       writer === undefined
         ? (events) => {
+            const hang = failpoints.hit('log.append.before-commit')
+            if (hang) return hang
             try {
               insertAll(events)
             } catch (err) {
               throw logUnavailable(err)
             }
+            const hung = failpoints.hit('log.append.after-commit')
+            if (hung) return hung
             appended()
+            return undefined
           }
         : async (events) => {
-            const rows = events.map(
-              (e): LogRow => [e.workspaceId, e.messageId, Date.parse(e.receivedAt), JSON.stringify(e)],
-            )
+            const rows = events.map((e): LogRow => [e.workspaceId, e.messageId, e.receivedAt, e.json])
+            await failpoints.hit('log.append.before-commit')
             try {
               await writer.write(rows)
             } catch (err) {
               throw logUnavailable(err)
             }
+            await failpoints.hit('log.append.after-commit')
             appended()
           },
     )
@@ -105,7 +120,13 @@ export class SqliteEventLog implements EventLog {
   append(events: readonly InkEvent[]): Promise<void> {
     if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
     if (events.length === 0) return Promise.resolve()
-    return this.#commit.add(events)
+    let rows: SerializedEvent[]
+    try {
+      rows = serializeEvents(events, this.#maxRecordBytes)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#commit.add(rows)
   }
 
   /** Deletes events every consumer group has passed and that are older than the retention. */
@@ -151,6 +172,7 @@ export class SqliteEventLog implements EventLog {
             assigned = true
           }
           await handler(records)
+          await this.#failpoints.hit('log.consume.before-offset-commit')
         } catch (err) {
           opts.onError?.(err)
           await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))

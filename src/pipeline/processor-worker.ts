@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { pino } from 'pino'
+import { parseFailpoints } from '../core/failpoints.ts'
 import { openSqlite, type Synchronous } from '../db/sqlite.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -22,6 +23,8 @@ export interface ProcessorWorkerData {
   batchSize: number
   dedupeWindowMs: number
   logLevel: string
+  /** INKSTREAM_FAILPOINTS, parsed in this thread (tests). */
+  failpoints?: string | undefined
 }
 
 export type WorkerMessage =
@@ -33,7 +36,8 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
   const db = openSqlite(data.databaseFile, data.synchronous)
   const logDb = openSqlite(data.logFile, data.synchronous)
-  const log = new SqliteEventLog(logDb, { pollMs: 250 })
+  const failpoints = parseFailpoints(data.failpoints)
+  const log = new SqliteEventLog(logDb, { pollMs: 250, failpoints })
   const store = new SqliteProfileStore(db)
   // Same connection as the profile store: membership is committed with the profile changes.
   const segments = new SqliteSegmentStore(db)
@@ -51,6 +55,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     triggers,
     // Fewer, larger commits contend less with the collector for SQLite's one write lock.
     lingerMs: 10,
+    failpoints,
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
   })
   port.on('message', async (msg: unknown) => {

@@ -7,6 +7,7 @@
  * identities + memberships + dedupe records + offsets in one go. Between batches (on a timer) it
  * backfills the membership of segments created or changed since (see SegmentMaintainer).
  */
+import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import {
@@ -60,6 +61,8 @@ export interface ProcessorDeps {
   backfillChunk?: number
   /** Trigger definitions; without them no trigger jobs are created. */
   triggers?: TriggerIndex
+  /** Fault points around the batch's commit (tests); disarmed by default. */
+  failpoints?: Failpoints
 }
 
 export class Processor {
@@ -138,7 +141,10 @@ export class Processor {
       changes.offsets = [...last]
         .filter(([partition, offset]) => offset > (this.#applied.get(partition) ?? 0))
         .map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
+      const failpoints = this.deps.failpoints ?? noFailpoints
+      await failpoints.hit('processor.before-commit')
       await store.commit(changes)
+      await failpoints.hit('processor.after-commit')
     } catch (err) {
       this.#warm.clear()
       throw err

@@ -10,10 +10,14 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_CONCURRENCY } from '../../src/campaigns/campaign-runner.ts'
+import { PgSendLedger } from '../../src/campaigns/pg-send-ledger.ts'
+import type { LedgerEntry } from '../../src/campaigns/send-ledger.ts'
 import { SqliteSendLedger } from '../../src/campaigns/sqlite-send-ledger.ts'
+import { openPg } from '../../src/db/pg.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { tempDir } from '../helpers/app.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const COUNT = 200
@@ -31,15 +35,21 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-function child(): { proc: ChildProcess; output: () => string; exited: Promise<number | string | null> } {
+function child(opts: { dir?: string; count?: number; failpoints?: string; databaseUrl?: string } = {}): {
+  proc: ChildProcess
+  output: () => string
+  exited: Promise<number | string | null>
+} {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('INKSTREAM_') && !name.startsWith('NODE_TEST')) env[name] = value
   Object.assign(env, {
-    INK_CHILD_DATA_DIR: dataDir,
+    INK_CHILD_DATA_DIR: opts.dir ?? dataDir,
     INK_CHILD_SMTP_PORT: String(smtp.port),
-    INK_CHILD_COUNT: String(COUNT),
+    INK_CHILD_COUNT: String(opts.count ?? COUNT),
     INK_CHILD_RATE: '100',
+    ...(opts.failpoints ? { INK_CHILD_FAILPOINTS: opts.failpoints } : {}),
+    ...(opts.databaseUrl ? { INK_CHILD_DATABASE_URL: opts.databaseUrl } : {}),
   })
   const proc = spawn(process.execPath, ['--import', 'tsx', 'test/campaigns/run-campaign-child.ts'], {
     cwd: REPO_ROOT,
@@ -119,3 +129,84 @@ function workspaceOf(db: ReturnType<typeof openSqlite>): string {
   assert.equal(ws.length, 1)
   return ws[0]!
 }
+
+/** The ledger's rows after a run, from the SQLite file or the PostgreSQL database the child used. */
+async function ledgerRows(dir: string, databaseUrl: string | undefined): Promise<LedgerEntry[]> {
+  if (databaseUrl !== undefined) {
+    const pool = openPg(databaseUrl, { max: 1 })
+    const ledger = new PgSendLedger(pool)
+    try {
+      const { rows } = await pool.query<{ w: string }>('SELECT DISTINCT workspace_id AS w FROM send_ledger')
+      assert.equal(rows.length, 1)
+      return await ledger.list(rows[0]!.w, 'crash-campaign')
+    } finally {
+      await ledger.close()
+      await pool.end()
+    }
+  }
+  const db = openSqlite(join(dir, 'ledger.db'))
+  const ledger = new SqliteSendLedger(db)
+  try {
+    return await ledger.list(workspaceOf(db), 'crash-campaign')
+  } finally {
+    await ledger.close()
+    db.close()
+  }
+}
+
+const pgMissing = await pgSkip()
+for (const backend of ['SQLite', 'PostgreSQL'] as const)
+  for (const point of ['ledger.after-claim', 'ledger.before-record'] as const) {
+    test(`${backend} ledger, killed at ${point}: the interrupted recipient becomes unknown and is never sent twice`, {
+      skip: backend === 'PostgreSQL' ? pgMissing : false,
+    }, async () => {
+      const dir = tempDir('inkstream-ledger-fp-')
+      const database = backend === 'PostgreSQL' ? await freshDatabase('ink_ledger_fp') : undefined
+      const databaseUrl = database?.url
+      const count = 6
+      // A server of its own: a child killed mid-connection can leave the previous one refusing.
+      const previous = smtp
+      smtp = await startSmtpServer()
+      await previous.close().catch(() => {})
+      const from = 0
+      try {
+        const first = child({
+          dir,
+          count,
+          failpoints: `${point}=kill`,
+          ...(databaseUrl ? { databaseUrl } : {}),
+        })
+        assert.equal(await first.exited, 'SIGKILL', `the child did not reach ${point}:\n${first.output()}`)
+        // after-claim: killed right after the first claim, before any send; before-record: after a
+        // send (the server may still be parsing the message it acknowledged when the child died).
+        if (point === 'ledger.after-claim') assert.equal(smtp.received.length, from)
+        else await smtp.waitForMessages(from + 1, 10_000)
+
+        const second = child({ dir, count, ...(databaseUrl ? { databaseUrl } : {}) })
+        assert.equal(await second.exited, 0, second.output())
+        const perRecipient = new Map<string, number>()
+        for (const m of smtp.received.slice(from)) {
+          const to = m.rcptTo[0] ?? ''
+          perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1)
+        }
+        const entries = await ledgerRows(dir, databaseUrl)
+        assert.equal(entries.length, count)
+        const unknown = entries.filter((e) => e.state === 'unknown')
+        assert.ok(unknown.length >= 1 && unknown.length <= DEFAULT_CONCURRENCY, `${unknown.length} unknown`)
+        for (const e of entries) {
+          const got = perRecipient.get(e.email) ?? 0
+          if (e.state === 'sent') assert.equal(got, 1, `${e.recipient} is sent but received ${got}`)
+          else assert.equal(e.state, 'unknown', `${e.recipient} is ${e.state}: ${e.detail}`)
+          assert.ok(got <= 1, `${e.recipient} received ${got} messages`)
+        }
+        // Claimed, then killed: not sent, and not sent after the restart either.
+        if (point === 'ledger.after-claim')
+          assert.ok(unknown.every((e) => (perRecipient.get(e.email) ?? 0) === 0))
+        // Sent, then killed before the outcome was written: the one message stays the only one.
+        else assert.ok(unknown.some((e) => perRecipient.get(e.email) === 1))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+        await database?.drop()
+      }
+    })
+  }

@@ -1,7 +1,9 @@
 /** Builds a CampaignRunner from an app, an SMTP port and a ledger file; shared by the tests and the child. */
+
 import type { App } from '../../src/app.ts'
 import { CampaignRunner, type CampaignRunnerDeps } from '../../src/campaigns/campaign-runner.ts'
 import { SqliteSendLedger } from '../../src/campaigns/sqlite-send-ledger.ts'
+import type { Failpoints } from '../../src/core/failpoints.ts'
 import { systemClock } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { SmtpTransport } from '../../src/delivery/smtp-transport.ts'
@@ -39,9 +41,11 @@ export function buildCampaignPieces(opts: {
   ledgerFile: string
   wrapTransport?: (t: Transport) => Transport
   deps?: Partial<CampaignRunnerDeps>
+  /** Fault points of the ledger (crash tests). */
+  failpoints?: Failpoints
 }): CampaignPieces {
   const db = openSqlite(opts.ledgerFile)
-  const ledger = new SqliteSendLedger(db)
+  const ledger = new SqliteSendLedger(db, opts.failpoints ? { failpoints: opts.failpoints } : {})
   const smtp = new SmtpTransport({
     host: '127.0.0.1',
     port: opts.smtpPort,

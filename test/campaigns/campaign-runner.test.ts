@@ -114,6 +114,26 @@ describe('a campaign', () => {
     for (let i = 0; i < 3; i++) assert.equal(receivedBy(`again-${i}@example.com`).length, 1)
   })
 
+  test('a recipient another runner claims between the ledger check and the claim is not sent', async () => {
+    const ledger = pieces.ledger
+    const claim = ledger.claim.bind(ledger)
+    // The race: the other runner's claim lands after this runner saw no row, before its own claim.
+    ledger.claim = async (key, email, messageId) => {
+      if (key.recipient === 'race-1') assert.equal(await claim(key, email, 'other-runner'), true)
+      return claim(key, email, messageId)
+    }
+    try {
+      await pieces.runner.run(app.workspace.id, campaign('race', 3))
+    } finally {
+      ledger.claim = claim
+    }
+    assert.equal(receivedBy('race-1@example.com').length, 0, 'sent although the claim answered false')
+    assert.equal(receivedBy('race-0@example.com').length, 1)
+    assert.equal(receivedBy('race-2@example.com').length, 1)
+    const entry = await ledger.get({ workspaceId: app.workspace.id, campaignId: 'race', recipient: 'race-1' })
+    assert.equal(entry?.messageId, 'other-runner', "the other runner's claim stands")
+  })
+
   test('a suppressed address gets nothing and is counted as suppressed', async () => {
     await app.suppressions.suppress(app.workspace.id, 'supp-1@example.com', {
       reason: 'unsubscribed',

@@ -208,7 +208,7 @@ describe('RedisCache', { skip }, () => {
       const started = Date.now()
       assert.equal(await cache.get('k'), undefined)
       const elapsed = Date.now() - started
-      assert.ok(elapsed >= 90 && elapsed < 400, `took ${elapsed} ms`)
+      assert.ok(elapsed >= 90, `gave up after ${elapsed} ms, before the command timeout`)
       assert.deepEqual(
         errors.map((e) => e.operation),
         ['get'],

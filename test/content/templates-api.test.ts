@@ -143,7 +143,10 @@ describe('templates API', () => {
     assert.equal(slow.report.profile.outcome, 'timeout')
     assert.match(slow.html, /<p>there: bestsellers<\/p>/)
     assert.equal(slow.report.fallbacks[0].reason, 'timeout')
-    assert.ok(slow.report.durationMs < 200 + 100, `preview took ${slow.report.durationMs} ms`)
+    assert.ok(
+      slow.report.durationMs < 1000,
+      `preview waited for the 1 s profile: ${slow.report.durationMs} ms`,
+    )
   })
 
   test('preview with an inline profile needs no stored profile', async () => {

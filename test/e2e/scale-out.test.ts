@@ -3,7 +3,8 @@
  * processes and two processor processes (`inkstream start --role …`) on one topic and one
  * database; 100,000 `Order Completed` events over 500 users, sent in batches to both collectors by
  * clients that retry until acknowledged (as Segment's SDKs do). Mid-stream one processor is killed
- * with SIGKILL and restarted; later the Kafka broker itself is stopped and started again. Then every
+ * with SIGKILL and restarted; later the Kafka broker itself is stopped and started again, and the
+ * other processor is SIGKILLed and restarted while the broker is down. Then every
  * user's count and sum traits must equal what their acknowledged events add up to: nothing lost,
  * nothing applied twice.
  */
@@ -57,7 +58,10 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
     servers.push(s)
     return s
   }
+  // The load clients stop when the test ends, also when it fails: no request loops on after it.
+  const stopLoad = new AbortController()
   t.after(async () => {
+    stopLoad.abort()
     for (const s of servers) {
       if (s.child.exitCode === null && s.child.signalCode === null) {
         s.child.kill('SIGKILL')
@@ -70,7 +74,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
 
   // The processors first: the first one to start creates the topic.
   let p1 = await start('processor')
-  await start('processor')
+  let p2 = await start('processor')
   const collectors = [await start('collector'), await start('collector')]
 
   // Load: every event has a known user and revenue; clients retry a batch until it is acknowledged.
@@ -93,7 +97,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
       }
     })
   const send = async (c: number, batch: ReturnType<typeof batchOf>) => {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; !stopLoad.signal.aborted; attempt++) {
       const target = collectors[(c + attempt) % collectors.length]!
       try {
         const res = await fetch(`${target.url}/v1/batch`, {
@@ -103,7 +107,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
             authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
           },
           body: JSON.stringify({ batch }),
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.any([stopLoad.signal, AbortSignal.timeout(30_000)]),
         })
         const body = (await res.json()) as { accepted?: number }
         statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1)
@@ -123,11 +127,12 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
       retries++
       await sleep(Math.min(2000, 100 * 2 ** attempt))
     }
+    throw new Error('the test ended before this batch was acknowledged')
   }
   const batches = EVENTS / BATCH
   let began = Date.now()
   const client = async (c: number) => {
-    for (let b = next++; b < batches; b = next++) {
+    for (let b = next++; b < batches && !stopLoad.signal.aborted; b = next++) {
       const due = began + (b * BATCH * 1000) / RATE
       if (due > Date.now()) await sleep(due - Date.now())
       const batch = batchOf(b)
@@ -144,8 +149,13 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
 
   began = Date.now()
   const load = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)))
+  // A client failing (an assertion) stops the others at once.
+  load.catch(() => stopLoad.abort())
   const when = async (share: number) => {
-    while (acked < EVENTS * share) await sleep(50)
+    while (acked < EVENTS * share) {
+      if (stopLoad.signal.aborted) throw new Error('the load stopped')
+      await sleep(50)
+    }
     return `${acked} acked after ${Date.now() - began} ms`
   }
   const killProcessor = (async () => {
@@ -160,6 +170,13 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
     if (process.env.SCALE_OUT_BROKER === '0') return
     t.diagnostic(`${await when(0.5)}: stopping the Kafka broker`)
     await run('bash', ['scripts/services.sh', 'down'])
+    // A processor (re)started while the broker is down must come up, wait for the broker and
+    // rejoin, not exit: this once happened only when the SIGKILL above landed in the outage.
+    p2.child.kill('SIGKILL')
+    await p2.exited
+    p2 = await start('processor')
+    const waiting = await fetch(`${p2.url}/healthz`)
+    assert.equal(waiting.status, 503, 'a processor without a broker is not ready')
     await sleep(2000)
     await run('bash', ['scripts/services.sh', 'up'])
     t.diagnostic(`broker back after ${Date.now() - began} ms (${acked} acked)`)
@@ -186,7 +203,7 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
           .filter((s) => s.child.exitCode === null && s.child.signalCode === null)
           .map(
             async (s) =>
-              `${s.url}: ${await (await fetch(`${s.url}/healthz`)).text()} processed ${await readMetric(s.url, 'inkstream_pipeline_events_total{outcome="applied"}')}`,
+              `${s.url}: ${await (await fetch(`${s.url}/healthz`)).text()} processed ${await readMetric(s.url, 'inkstream_pipeline_events_total{outcome="applied"}')}; output:\n${s.output().slice(-3000)}`,
           ),
       )
       assert.fail(`the processors did not catch up: lag ${lag}; ${health.join('; ')}`)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import type { EventLog } from '../../src/log/event-log.ts'
+import type { Consumer, EventLog } from '../../src/log/event-log.ts'
 import { GroupCommit } from '../../src/log/group-commit.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { LogWriterThread } from '../../src/log/log-writer.ts'
@@ -208,6 +208,85 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
       }
     })
 
+    test('an event that cannot be serialized fails its own append with a 400; the appends it would have shared a commit with are durable', async () => {
+      const dir = impl.location()
+      const log = await impl.open(dir)
+      try {
+        // As in the issue: a batch-level context nested 5,000 deep, merged into an event.
+        let deep: Record<string, unknown> = {}
+        for (let i = 0; i < 5_000; i++) deep = { c: deep }
+        const nested = { ...event(100, 'u'), context: deep }
+        const bigint = { ...event(101, 'u'), properties: { n: 1n } } as unknown as InkEvent
+        const cyclic = event(102, 'u') as InkEvent & { properties: Record<string, unknown> }
+        cyclic.properties.self = cyclic
+        // All in one tick: without the per-request check they would share one commit.
+        const results = await Promise.allSettled([
+          log.append([event(1, 'u'), event(2, 'u')]),
+          log.append([event(3, 'u'), nested]),
+          log.append([event(4, 'u')]),
+          log.append([bigint]),
+          log.append([cyclic, event(5, 'u')]),
+          log.append([event(6, 'u')]),
+        ])
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled'],
+        )
+        for (const [i, r] of results.entries()) {
+          if (r.status !== 'rejected') continue
+          assert.equal(r.reason.code, 'INK_ERR_EVENT_UNSERIALIZABLE', `append ${i}: ${r.reason}`)
+          assert.equal(r.reason.statusCode, 400)
+        }
+        assert.match(
+          String((results[1] as PromiseRejectedResult).reason.message),
+          /event 1 \(messageId m100\).*nested too deeply/,
+        )
+        // One user, one partition: m7, appended last, is consumed after anything stored before it.
+        await log.append([event(7, 'u')])
+        const { seen, consumer } = collect(log, 'g', 5)
+        while (!seen.some((r) => r.event.messageId === 'm7')) await new Promise((r) => setTimeout(r, 10))
+        await consumer.close()
+        // Nothing of a refused request was stored, not even its good events (m3, m5).
+        assert.deepEqual(
+          seen.map((r) => r.event.messageId),
+          ['m1', 'm2', 'm4', 'm6', 'm7'],
+        )
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
+    test('while the handler has not resolved, the batch is not committed: lag still counts it', async () => {
+      const dir = impl.location()
+      const log = await impl.open(dir)
+      try {
+        await log.append([event(1, 'u'), event(2, 'u')])
+        let entered!: () => void
+        const inHandler = new Promise<void>((r) => {
+          entered = r
+        })
+        let release!: () => void
+        const gate = new Promise<void>((r) => {
+          release = r
+        })
+        const consumer = log.consume('g', async () => {
+          entered()
+          await gate
+        })
+        await inHandler
+        // A consumer that committed its position before calling the handler would lose this
+        // batch in a crash now: after a restart it would resume past it.
+        assert.equal(await log.lag('g'), 2)
+        release()
+        while ((await log.lag('g')) > 0) await new Promise((r) => setTimeout(r, 20))
+        await consumer.close()
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
     test('appending after close is refused rather than acknowledged', async () => {
       const dir = impl.location()
       const log = await impl.open(dir)
@@ -217,6 +296,47 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
     })
   })
 }
+
+describe('SQLite log retention', () => {
+  test('pruning deletes only what every consumer group has passed, however old the rest is', async () => {
+    const dir = tempDir('inkstream-log-')
+    const db = openSqlite(join(dir, 'log.db'))
+    // Every event is far older than the retention: only the groups' positions hold them back.
+    const log = new SqliteEventLog(db, { pollMs: 20, clock: { now: () => 1_900_000_000_000 } })
+    try {
+      await log.append([event(1), event(2), event(3), event(4)])
+      const ahead = collect(log, 'ahead', 4)
+      await ahead.finished
+      await ahead.consumer.close()
+      // 'behind' handles one record and stops: its position is 1.
+      let behind: Consumer | undefined
+      await new Promise<void>((resolve) => {
+        behind = log.consume(
+          'behind',
+          async () => {
+            void behind?.close()
+            resolve()
+          },
+          { maxBatch: 1 },
+        )
+      })
+      await behind?.close()
+      assert.equal(await log.lag('behind'), 3)
+      assert.equal(log.prune(0), 1, 'only the record every group has passed is deleted')
+      const rest = collect(log, 'behind', 3)
+      await rest.finished
+      await rest.consumer.close()
+      assert.deepEqual(
+        rest.seen.map((r) => r.event.messageId),
+        ['m2', 'm3', 'm4'],
+      )
+    } finally {
+      await log.close()
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('group commit', () => {
   test('appends issued in the same tick share one commit, and every caller waits for it', async () => {
@@ -271,9 +391,12 @@ describe('group commit', () => {
 
   test('a commit never carries more than maxItems events, but never splits one caller', async () => {
     const commits: number[] = []
-    const gc = new GroupCommit<number>((items) => {
-      commits.push(items.length)
-    }, 25)
+    const gc = new GroupCommit<number>(
+      (items) => {
+        commits.push(items.length)
+      },
+      { maxItems: 25 },
+    )
     await Promise.all([
       gc.add(Array(10).fill(0)),
       gc.add(Array(10).fill(0)),
@@ -281,5 +404,51 @@ describe('group commit', () => {
       gc.add(Array(40).fill(0)),
     ])
     assert.deepEqual(commits, [20, 10, 40])
+  })
+
+  test('a caller whose deadline passes while it waits behind the commit in flight is rejected then, and its items are never committed', async () => {
+    const commits: number[][] = []
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const gc = new GroupCommit<number>(async (items) => {
+      commits.push([...items])
+      if (commits.length === 1) await gate
+    })
+    const first = gc.add([1])
+    await new Promise((r) => setImmediate(r))
+    const late = gc.add([2], { timeoutMs: 5, onTimeout: () => new Error('deadline') })
+    const onTime = gc.add([3])
+    // The first commit is still in flight (gated): the deadline alone rejects the second caller.
+    await assert.rejects(late, /deadline/)
+    assert.deepEqual(commits, [[1]])
+    release()
+    await Promise.all([first, onTime])
+    assert.deepEqual(commits, [[1], [3]], 'the timed-out items were dropped from the queue')
+  })
+
+  test('a caller in flight when its deadline passes is rejected then, whatever the commit does later', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const gc = new GroupCommit<number>(() => gate)
+    const pending = gc.add([1], { timeoutMs: 5, onTimeout: () => new Error('deadline') })
+    await assert.rejects(pending, /deadline/)
+    release()
+    await gc.drain()
+  })
+
+  test('a commit stays under maxSize, except a single caller larger than it', async () => {
+    const commits: number[][] = []
+    const gc = new GroupCommit<number>(
+      (items) => {
+        commits.push([...items])
+      },
+      { maxSize: 10, sizeOf: (n) => n },
+    )
+    await Promise.all([gc.add([3, 3]), gc.add([4]), gc.add([2]), gc.add([20]), gc.add([1])])
+    assert.deepEqual(commits, [[3, 3, 4], [2], [20], [1]])
   })
 })

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
-import type { EventLog } from '../../src/log/event-log.ts'
+import type { BatchHandler, ConsumeOptions, EventLog } from '../../src/log/event-log.ts'
 import { createMetrics, observeBatch } from '../../src/observe/metrics.ts'
 import { materialize } from '../../src/pipeline/computed-traits.ts'
 import { Processor } from '../../src/pipeline/processor.ts'
 import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
-import type { ProfileStore } from '../../src/profiles/profile-store.ts'
+import { ProfileConflictError, type ProfileStore } from '../../src/profiles/profile-store.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
 
 const NOW = Date.parse('2026-11-28T12:00:00Z')
@@ -191,6 +191,97 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
       const p = await profile('userId', 'u8')
       assert.equal(p.traits.orders_total, 3)
       assert.equal(p.traits.revenue_total, 111)
+    })
+
+    test('applied offsets never move back: an older batch redelivered after a newer one leaves them where they were', async () => {
+      const older = [order({ userId: 'u10' }, 1)]
+      const newer = [order({ userId: 'u10' }, 2)]
+      await processor.handle(older)
+      await processor.handle(newer)
+      // As after a rebalance: the former owner's batch arrives again, after the newer one.
+      await processor.handle(older)
+      assert.equal((await store.appliedOffsets('profiles')).get(0), newer[0]!.offset)
+      assert.equal((await profile('userId', 'u10')).traits.orders_total, 2)
+    })
+
+    test('a partition taken back after another processor changed its profiles: the warm cache is dropped, no change is lost', async () => {
+      // The log of a consumer group: the test plays the rebalances (onAssigned) and the batches.
+      let handler: BatchHandler | undefined
+      let consumeOpts: ConsumeOptions = {}
+      const log: EventLog = {
+        ...unusedLog,
+        consume: (_group, h, o) => {
+          handler = h
+          consumeOpts = o ?? {}
+          return { close: async () => {} }
+        },
+      }
+      const deps = {
+        store,
+        traits,
+        clock: { now: () => NOW },
+        logger: { error: () => {}, warn: () => {} },
+        batchSize: 100,
+        dedupeWindowMs: 7 * 86_400_000,
+      }
+      const a = new Processor({ ...deps, log })
+      await a.start()
+      await consumeOpts.onAssigned?.()
+      await handler!([order({ userId: 'u11' }, 10)])
+      // Meanwhile the partition was another processor's, which applied an order of the same user.
+      const b = new Processor({ ...deps, store: (await stores.peer()).profiles, log: unusedLog })
+      await b.handle([order({ userId: 'u11' }, 20)])
+      // The partition comes back to the first processor: what it kept warm is stale.
+      await consumeOpts.onAssigned?.()
+      await handler!([order({ userId: 'u11' }, 30)])
+      await a.close()
+      const p = await profile('userId', 'u11')
+      assert.equal(p.traits.orders_total, 3)
+      assert.equal(p.traits.revenue_total, 60)
+    })
+
+    test('a commit over a profile another processor changed since it was read is refused, and the batch applied again counts every order', {
+      skip: name.startsWith('Sqlite') ? 'SQLite has a single processor, so no version check' : false,
+    }, async () => {
+      await processor.handle([order({ userId: 'u12' }, 10)])
+      // Another processor (the partition moved and no rebalance was seen yet) changes the profile.
+      const b = new Processor({
+        store: (await stores.peer()).profiles,
+        log: unusedLog,
+        traits,
+        clock: { now: () => NOW },
+        logger: { error: () => {}, warn: () => {} },
+        batchSize: 100,
+        dedupeWindowMs: 7 * 86_400_000,
+      })
+      await b.handle([order({ userId: 'u12' }, 20)])
+      // The first still holds version 1 warm: its upsert must not overwrite version 2.
+      const batch = [order({ userId: 'u12' }, 30)]
+      await assert.rejects(processor.handle(batch), ProfileConflictError)
+      await processor.handle(batch)
+      const p = await profile('userId', 'u12')
+      assert.equal(p.traits.orders_total, 3)
+      assert.equal(p.traits.revenue_total, 60)
+    })
+
+    test('the applied offsets travel in the one commit that carries the profile changes', async () => {
+      const commit = store.commit.bind(store)
+      const calls: { upserts: number; offsets: number[] }[] = []
+      store.commit = async (changes) => {
+        calls.push({ upserts: changes.upserts.length, offsets: changes.offsets.map((o) => o.offset) })
+        // The transaction fails: neither the profile nor the offset may be stored.
+        if (calls.length === 1) throw new Error('SQLITE_IOERR')
+        return commit(changes)
+      }
+      const batch = [order({ userId: 'u13' }, 5)]
+      await assert.rejects(processor.handle(batch), /SQLITE_IOERR/)
+      assert.equal((await store.appliedOffsets('profiles')).get(0), undefined)
+      await processor.handle(batch)
+      assert.deepEqual(calls, [
+        { upserts: 1, offsets: [batch[0]!.offset] },
+        { upserts: 1, offsets: [batch[0]!.offset] },
+      ])
+      assert.equal((await store.appliedOffsets('profiles')).get(0), batch[0]!.offset)
     })
   })
 }
