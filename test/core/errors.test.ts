@@ -325,6 +325,8 @@ describe('docs/errors.md is true', () => {
       INK_ERR_FORBIDDEN: 'reserved: no route sends it (the table says so)',
       INK_ERR_AUDIENCE_UNSUPPORTED:
         'only from a server composed without a segment resolver (the table says so)',
+      INK_ERR_EVENT_UNSERIALIZABLE:
+        "the event log's own guard: the collector's validation (depth, size) refuses such events first; provoked at the log in test/log/event-log.test.ts",
       INK_ERR_INVALID_CONFIG: 'start-up only, checked in "configuration" above',
       INK_ERR_SERVER_UNREACHABLE: 'CLI only, provoked in test/cli/send.test.ts',
       INK_ERR_INTERNAL: 'a bug by definition',
