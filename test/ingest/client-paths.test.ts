@@ -137,13 +137,15 @@ describe('collector paths of real clients', () => {
         {
           type: 'identify',
           userId: 'rudder-ctx',
-          context: { traits: { email: 'ctx@example.com', firstName: 'Ctx', plan: 'free' } },
+          messageId: 'rudder-ctx-identify',
+          context: { traits: { email: 'ctx@example.com', firstName: 'Ctx', plan: 'free' }, locale: 'fr' },
           traits: { plan: 'pro' },
         },
         // Rudder repeats context.traits on every event; on a track they are context, not an identify.
         {
           type: 'track',
           userId: 'rudder-ctx',
+          messageId: 'rudder-ctx-track',
           event: 'Product Viewed',
           context: { traits: { email: 'other@example.com' } },
         },
@@ -154,20 +156,53 @@ describe('collector paths of real clients', () => {
     assert.equal(traits.email, 'ctx@example.com')
     assert.equal(traits.first_name, 'Ctx')
     assert.equal(traits.plan, 'pro')
+    // Stored once: the identify's context.traits are folded into traits and not kept in context.
+    const [identify] = readEvents(app, 'rudder-ctx-identify')
+    assert.deepEqual(identify?.traits, { email: 'ctx@example.com', firstName: 'Ctx', plan: 'pro' })
+    assert.equal(identify?.context?.traits, undefined)
+    assert.equal(identify?.context?.locale, 'fr')
+    // The track is stored as sent: context.traits stay context, no traits appear.
+    const [track] = readEvents(app, 'rudder-ctx-track')
+    assert.equal(track?.traits, undefined)
+    assert.deepEqual(track?.context?.traits, { email: 'other@example.com' })
   })
 
-  test('an identify whose context.traits, copied into traits, would be stored over 32 KB is refused', async () => {
-    // 20 KB as sent; stored with the traits folded in it is 40 KB, past the per-event limit.
+  test("a batch's shared context.traits are context, not the traits of every identify in it", async () => {
+    const res = await post('/v1/batch', {
+      writeKey: app.workspace.writeKey,
+      context: { traits: { plan: 'batchctx' } },
+      batch: [
+        { type: 'identify', userId: 'rudder-shared', messageId: 'rudder-shared-1', traits: { plan: 'own' } },
+      ],
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal((await profile('rudder-shared')).traits.plan, 'own')
+    const res2 = await post('/v1/batch', {
+      writeKey: app.workspace.writeKey,
+      context: { traits: { plan: 'batchctx', tier: 'gold' } },
+      batch: [{ type: 'identify', userId: 'rudder-shared', messageId: 'rudder-shared-2' }],
+    })
+    assert.equal(res2.statusCode, 200, res2.body)
+    const { traits } = await profile('rudder-shared')
+    assert.equal(traits.plan, 'own')
+    assert.equal(traits.tier, undefined)
+    const [stored] = readEvents(app, 'rudder-shared-2')
+    assert.equal(stored?.traits, undefined)
+    assert.deepEqual(stored?.context?.traits, { plan: 'batchctx', tier: 'gold' })
+  })
+
+  test("an identify with 30 KB of context.traits, within RudderStack's 32 KB, is accepted and stored once", async () => {
     const res = await post('/v1/identify', {
       writeKey: app.workspace.writeKey,
       userId: 'rudder-big',
       messageId: 'rudder-big-1',
-      context: { traits: { bio: 'b'.repeat(20_000) } },
+      context: { traits: { bio: 'b'.repeat(30_000) }, library: { name: 'RudderLabs JavaScript SDK' } },
     })
-    assert.equal(res.statusCode, 400, res.body)
-    assert.equal(res.json().code, 'INK_ERR_EVENT_TOO_LARGE')
-    assert.match(res.json().message, /as stored; the limit per event is 32768 bytes/)
-    assert.deepEqual(readEvents(app, 'rudder-big-1'), [])
+    assert.equal(res.statusCode, 200, res.body)
+    const [stored] = readEvents(app, 'rudder-big-1')
+    assert.equal((stored?.traits?.bio as string | undefined)?.length, 30_000)
+    assert.equal(stored?.context?.traits, undefined)
+    assert.ok(JSON.stringify(stored).length < 32_768)
   })
 
   test('originalTimestamp without timestamp times the event, corrected for clock skew by sentAt', async () => {
@@ -263,6 +298,10 @@ describe('collector paths of real clients', () => {
 })
 
 interface StoredEvent {
+  type: string
+  event?: string
+  traits?: Record<string, unknown>
+  context?: Record<string, unknown>
   timestamp: string
   receivedAt: string
   originalTimestamp?: string
