@@ -44,7 +44,8 @@ function foldIdentifyTraits(
 ): { traits: JsonObject | undefined; context: JsonObject | undefined } {
   const top = obj(raw.traits)
   const fromContext = obj(ownContextTraits)
-  if (!fromContext || context?.traits !== ownContextTraits) return { traits: top, context }
+  if (!fromContext || context === undefined || context.traits !== ownContextTraits)
+    return { traits: top, context }
   const { traits: _folded, ...rest } = context
   return { traits: { ...fromContext, ...top }, context: rest }
 }
