@@ -94,13 +94,26 @@ describe('collector paths of real clients', () => {
 
   test('every collector path also answers with a trailing slash, as analytics-java posts /v1/import/', async () => {
     const writeKey = app.workspace.writeKey
-    for (const path of ['/v1/track/', '/v1/t/', '/v1/batch/', '/v1/b/', '/v1/import/']) {
-      const event = { type: 'track', userId: 'slash', event: `via ${path}` }
-      const res = await post(
-        path,
-        path.includes('b') || path.includes('import') ? { writeKey, batch: [event] } : { ...event, writeKey },
-      )
+    const paths = ['/v1/track/', '/v1/t/', '/v1/identify/', '/v1/i/', '/v1/batch/', '/v1/b/', '/v1/import/']
+    for (const path of paths) {
+      const messageId = `slash${path.replaceAll('/', '-')}`
+      const batched = path.includes('b') || path.includes('import')
+      // A batch item names its type; a single call's type comes from the path alone.
+      const identify = path === '/v1/identify/' || path === '/v1/i/'
+      const event = identify
+        ? { userId: 'slash', messageId, traits: { via: path } }
+        : { type: 'track', userId: 'slash', event: `via ${path}`, messageId }
+      const res = await post(path, batched ? { writeKey, batch: [event] } : { ...event, writeKey })
       assert.equal(res.statusCode, 200, `${path}: ${res.body}`)
+      const stored = readEvents(app, messageId)
+      assert.equal(stored.length, 1, `${path}: stored once`)
+      if (identify) {
+        assert.equal(stored[0]?.type, 'identify', path)
+        assert.deepEqual(stored[0]?.traits, { via: path })
+      } else {
+        assert.equal(stored[0]?.type, 'track', path)
+        assert.equal(stored[0]?.event, `via ${path}`)
+      }
     }
   })
 
