@@ -31,3 +31,31 @@ export function loggedPayload(app: TestApp, messageId: string) {
     db.close()
   }
 }
+
+/** An event as the log stores it (the fields tests read). */
+export interface StoredEvent {
+  type: string
+  messageId: string
+  timestamp: string
+  receivedAt: string
+  userId?: string
+  event?: string
+  sentAt?: string
+  originalTimestamp?: string
+  traits?: Record<string, unknown>
+  context?: Record<string, unknown>
+}
+
+/** The stored events of one userId, in log order. */
+export function storedEventsOf(app: TestApp, userId: string): StoredEvent[] {
+  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
+  try {
+    return db
+      .prepare("SELECT payload FROM log_events WHERE json_extract(payload, '$.userId') = ? ORDER BY offset")
+      .pluck()
+      .all(userId)
+      .map((p) => JSON.parse(p as string) as StoredEvent)
+  } finally {
+    db.close()
+  }
+}
