@@ -59,3 +59,14 @@ export function storedEventsOf(app: TestApp, userId: string): StoredEvent[] {
     db.close()
   }
 }
+
+/** The stored events with this messageId (none, one, or more if it was stored more than once). */
+export function storedEventsById(app: TestApp, messageId: string): StoredEvent[] {
+  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
+  try {
+    const rows = db.prepare('SELECT payload FROM log_events WHERE message_id = ?').pluck().all(messageId)
+    return rows.map((r) => JSON.parse(r as string) as StoredEvent)
+  } finally {
+    db.close()
+  }
+}
