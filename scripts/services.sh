@@ -87,22 +87,8 @@ check_java() {
   [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Kafka 4 needs Java 17 or later; java is $major"
 }
 
-fetch_kafka() {
-  # The marker holds the pom's checksum, so a version change in the pom fetches the jars again.
-  local sum
-  sum=$(sha256sum "$POM" | cut -d' ' -f1)
-  if [ -f "$LIBS/.fetched" ] && [ "$(cat "$LIBS/.fetched")" = "$sum" ]; then return; fi
-  command -v mvn >/dev/null || die "mvn is not installed; it fetches the Kafka jars from Maven Central"
-  say "fetching the Kafka jars from Maven Central into .cache/kafka/libs"
-  rm -rf "$LIBS" "$LIBS.tmp"
-  mkdir -p "$KAFKA_HOME"
-  mvn -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDir="$LIBS.tmp" \
-    >"$KAFKA_HOME/fetch.log" 2>&1 || {
-    tail -n 40 "$KAFKA_HOME/fetch.log" >&2
-    die "fetching the Kafka jars failed (full output: .cache/kafka/fetch.log)"
-  }
-  echo "$sum" >"$LIBS.tmp/.fetched"
-  mv "$LIBS.tmp" "$LIBS" # only a complete copy is ever named libs
+fetch_kafka() { # the jars, once per version of the pom
+  bash "$ROOT/scripts/maven-fetch.sh" "$POM" "$KAFKA_HOME" || die "fetching the Kafka jars failed"
 }
 
 write_config() {

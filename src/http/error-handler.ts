@@ -2,14 +2,22 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InkError, isInkError, payloadTooLarge } from '../core/errors.ts'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a too-large body is called in the 413 message ("the batch", "the event"). */
+    bodyName?: string
+  }
+}
+
+/** The route's name for its body, the one answer to "is this a batch?" for every 413. */
+export const bodyName = (req: FastifyRequest): string =>
+  req.routeOptions.config?.bodyName ?? 'the request body'
+
 /** Fastify's own errors, translated at the boundary so clients only ever see INK_ERR_* codes. */
 function translate(err: FastifyError, req: FastifyRequest): InkError {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return payloadTooLarge(
-        req.routeOptions.bodyLimit ?? 0,
-        req.url.startsWith('/v1/batch') ? 'the batch' : 'the request body',
-      )
+      return payloadTooLarge(req.routeOptions.bodyLimit ?? 0, bodyName(req))
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new InkError(
         'INK_ERR_UNSUPPORTED_MEDIA_TYPE',

@@ -40,9 +40,10 @@ export function acceptEvent(item: unknown, opts: AcceptOptions): Accepted {
   const how = opts.shared === undefined ? '' : ` with the batch's shared "context" merged in`
   const result = validateEvent(merged, opts.type, opts.limits, how)
   if (!result.ok) return result
-  const event = normalizeEvent(result.event, opts.meta)
-  // Normalizing adds server fields and may copy traits (RudderStack's context.traits): the limit
-  // holds for what is stored.
+  const contextTraits = isPlainObject(item) && isPlainObject(item.context) ? item.context.traits : undefined
+  const event = normalizeEvent(result.event, opts.meta, { contextTraits })
+  // Normalizing adds server fields (messageId, times, workspace, ip): the limit holds for what is
+  // stored.
   const problem = checkSize(event, opts.limits, `${how} as stored`)
   return problem ? { ok: false, problem } : { ok: true, event }
 }

@@ -9,6 +9,7 @@ import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { InkError } from '../core/errors.ts'
 import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
+import { bodyName } from '../http/error-handler.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -51,18 +52,21 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   const { log, workspaces, metrics, clock } = deps
   const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
 
-  // Browsers post from any site that embeds the snippet; nothing here reads cookies.
-  await app.register(cors, { origin: '*', methods: ['GET', 'POST'], maxAge: 86400 })
+  // Browsers post from any site that embeds the snippet; nothing here reads cookies. A 503 says
+  // when to retry (Retry-After), which analytics-next reads: exposed, or the browser hides it.
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST'],
+    exposedHeaders: ['Retry-After'],
+    maxAge: 86400,
+  })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     JSON_CONTENT_TYPES,
     { parseAs: 'buffer' },
     async (req: FastifyRequest, body: Buffer) => {
       const limit = req.routeOptions.bodyLimit ?? deps.maxBatchBytes
-      const what = BATCH_PATHS.includes((req.routeOptions.url ?? '').replace(/\/$/, ''))
-        ? 'the batch'
-        : 'the event'
-      return decodeBody(body, req.headers['content-encoding'], limit, what)
+      return decodeBody(body, req.headers['content-encoding'], limit, bodyName(req))
     },
   )
   app.addContentTypeParser('*', (req, _payload, done) => {
@@ -108,7 +112,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   }
   for (const type of SINGLE_ROUTES) {
     for (const path of [`/v1/${type}`, shortPath(type)].flatMap(withSlash))
-      app.post(path, { bodyLimit: deps.maxEventBytes }, single(type))
+      app.post(path, { bodyLimit: deps.maxEventBytes, config: { bodyName: 'the event' } }, single(type))
   }
 
   const batch = async (req: FastifyRequest) => {
@@ -149,6 +153,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
     return { success: true, accepted: accepted.length, rejected }
   }
-  for (const path of BATCH_PATHS.flatMap(withSlash)) app.post(path, { bodyLimit: deps.maxBatchBytes }, batch)
+  for (const path of BATCH_PATHS.flatMap(withSlash))
+    app.post(path, { bodyLimit: deps.maxBatchBytes, config: { bodyName: 'the batch' } }, batch)
   sourceConfigRoute(app, workspaces)
 }

@@ -32,16 +32,33 @@ export function correctTimestamp(receivedAt: number, original?: string, sentAt?:
  * RudderStack's SDKs put identify traits in `context.traits` (and repeat them on every event).
  * RudderStack's users table takes an identify's `context.traits`, then its `traits` over them
  * (rudder-transformer, src/warehouse/index.js), so an identify folds
- * `{ ...context.traits, ...traits }`. Other types keep `traits` as sent.
+ * `{ ...context.traits, ...traits }`. Only the event's own `context.traits` are folded: a batch's
+ * shared context is context, not every identify's traits. Once folded they are dropped from the
+ * stored context, so the stored identify is no larger than the one sent (RudderStack's SDKs allow
+ * 32 KB per event). Other types keep `traits` and `context` as sent.
  */
-function identifyTraits(raw: JsonObject): JsonObject | undefined {
+function foldIdentifyTraits(
+  raw: JsonObject,
+  context: JsonObject | undefined,
+  ownContextTraits: unknown,
+): { traits: JsonObject | undefined; context: JsonObject | undefined } {
   const top = obj(raw.traits)
-  const fromContext = obj(obj(raw.context)?.traits)
-  if (!fromContext) return top
-  return { ...fromContext, ...top }
+  const fromContext = obj(ownContextTraits)
+  if (!fromContext || context === undefined || context.traits !== ownContextTraits)
+    return { traits: top, context }
+  const { traits: _folded, ...rest } = context
+  return { traits: { ...fromContext, ...top }, context: rest }
 }
 
-export function normalizeEvent({ type, raw }: ValidEvent, meta: RequestMeta): InkEvent {
+/**
+ * `own.contextTraits` is the event's own `context.traits` as sent, before a batch's shared context
+ * was merged in (by default, what `raw.context.traits` holds: the event had no shared context).
+ */
+export function normalizeEvent(
+  { type, raw }: ValidEvent,
+  meta: RequestMeta,
+  own: { contextTraits: unknown } = { contextTraits: obj(raw.context)?.traits },
+): InkEvent {
   // RudderStack's SDKs send only `originalTimestamp` (the client clock at the call), Segment's
   // `timestamp`; both are corrected for clock skew the same way.
   const original =
@@ -69,9 +86,11 @@ export function normalizeEvent({ type, raw }: ValidEvent, meta: RequestMeta): In
   if (type === 'alias') event.previousId = String(raw.previousId)
   if (type === 'group') event.groupId = String(raw.groupId)
   const properties = obj(raw.properties)
-  const traits = type === 'identify' ? identifyTraits(raw) : obj(raw.traits)
   const integrations = obj(raw.integrations)
-  let context = obj(raw.context)
+  let { traits, context } =
+    type === 'identify'
+      ? foldIdentifyTraits(raw, obj(raw.context), own.contextTraits)
+      : { traits: obj(raw.traits), context: obj(raw.context) }
   if (meta.ip !== undefined && context?.ip === undefined) context = { ...context, ip: meta.ip }
   if (properties) event.properties = properties
   if (traits) event.traits = traits

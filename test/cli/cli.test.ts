@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
@@ -9,6 +8,7 @@ import { openPg } from '../../src/db/pg.ts'
 import { PgWorkspaceStore } from '../../src/workspaces/pg-workspace-store.ts'
 import { startTestApp, type TestApp, tempDir } from '../helpers/app.ts'
 import { freshDatabase, pgSkip } from '../helpers/pg.ts'
+import { closedPort } from '../helpers/ports.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -31,16 +31,6 @@ async function cli(
     const e = err as { stdout: string; stderr: string; code: number }
     return { stdout: e.stdout, stderr: e.stderr, code: e.code }
   }
-}
-
-/** A loopback port with nothing listening on it (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 describe('inkstream lint and preview, done by the running server', () => {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readdirSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { api, identify } from '../campaigns/campaign-api.ts'
 import { putTemplate } from '../campaigns/campaign-fixture.ts'
 import { startSmtpServer } from '../delivery/smtp-test-server.ts'
 import { startTestApp, tempDir } from '../helpers/app.ts'
+import { closedPort } from '../helpers/ports.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -65,16 +65,6 @@ describe('inkstream send', () => {
     }
   })
 })
-
-/** A loopback port with nothing listening on it (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 describe('inkstream send talks to the server it is pointed at', () => {
   test('--url and INKSTREAM_URL reach the server, whatever INKSTREAM_PORT and INKSTREAM_DATA_DIR say', async () => {

@@ -180,18 +180,16 @@ describe('docs/errors.md is true', () => {
           await other.close()
         }
       },
-      // Body under 32 KB, stored form over it: RudderStack's context.traits are copied into traits.
-      INK_ERR_EVENT_TOO_LARGE: () =>
-        inject({
+      // Body just under 32 KB, stored form over it: the server adds messageId, workspace, times, ip.
+      INK_ERR_EVENT_TOO_LARGE: () => {
+        const event = (pad: string) => json({ userId: 'big', event: 'e', properties: { pad } })
+        return inject({
           method: 'POST',
-          url: '/v1/identify',
+          url: '/v1/track',
           headers: write(),
-          payload: json({
-            userId: 'big',
-            traits: { a: 'x'.repeat(10_000) },
-            context: { traits: { b: 'y'.repeat(15_000) } },
-          }),
-        }),
+          payload: event('x'.repeat(32_760 - event('').length)),
+        })
+      },
       INK_ERR_BAD_REQUEST: () =>
         inject({ method: 'PUT', url: '/v1/campaigns/bad', headers: admin(), payload: json({}) }),
       INK_ERR_NUL_CHARACTER: () =>

@@ -38,7 +38,7 @@ const event = fc.record({
   type: fc.constantFrom('track', 'identify', 'page'),
   userId: fc.string({ minLength: 1, maxLength: 20 }),
   event: fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s.trim() !== ''),
-  // RudderStack's shape: identify traits in context.traits, copied into traits when stored.
+  // RudderStack's shape: identify traits in context.traits, folded into traits when stored.
   context: fc.option(
     fc.oneof(
       json,
@@ -84,9 +84,37 @@ test("a shared context is in every accepted event under the event's own context 
       const context = result.event.context ?? {}
       for (const [k, v] of Object.entries(shared)) {
         const own = item.context && Object.hasOwn(item.context, k) ? item.context[k] : undefined
+        // An identify's own context.traits are folded into its traits and not kept in context.
+        if (k === 'traits' && item.type === 'identify' && isObject(own)) {
+          assert.equal(context.traits, undefined)
+          continue
+        }
         assert.deepEqual(context[k], own === undefined ? v : own, `context.${k}`)
       }
     }),
     { numRuns: 300, endOnFailure: true },
   )
+})
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+test("an identify's traits are its own context.traits under its traits; a shared context.traits never", () => {
+  let folded = 0
+  fc.assert(
+    fc.property(event, fc.option(json, { nil: undefined }), (item, shared) => {
+      const identify = { ...item, type: 'identify' }
+      const result = acceptEvent(identify, { shared, meta: META, limits: LIMITS })
+      if (!result.ok) return
+      const own = isObject(item.context) && isObject(item.context.traits) ? item.context.traits : undefined
+      const top = isObject(item.traits) ? item.traits : undefined
+      const expected = own ? { ...own, ...top } : top
+      assert.deepEqual(result.event.traits, expected)
+      if (own) {
+        folded++
+        assert.equal(result.event.context?.traits, undefined)
+      }
+    }),
+    { numRuns: 300, endOnFailure: true },
+  )
+  assert.ok(folded > 10, `folded ${folded}`)
 })

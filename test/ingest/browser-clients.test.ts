@@ -7,18 +7,23 @@
  * profile the processor built, read back through the admin API.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { join, normalize } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, type TestContext, test } from 'node:test'
-import Database from 'better-sqlite3'
-import { type Browser, chromium, type Page, type Response } from 'playwright-core'
-import { LOG_FILE } from '../../src/app.ts'
-import { startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
-import { missingService } from '../helpers/services.ts'
+import type { Browser, Page, Response } from 'playwright-core'
+import { startTestApp, type TestApp } from '../helpers/app.ts'
+import {
+  appAnswers,
+  chromiumMissing,
+  launchChromium,
+  openPage,
+  type PageRoute,
+  type PageServer,
+  profileOnceProcessed,
+  scriptFiles,
+  startPageServer,
+} from '../helpers/browser.ts'
+import { storedEventsOf } from '../helpers/log.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const MODULES = join(import.meta.dirname, '../../node_modules')
 /** What the page server serves under /ajs/ and /rs/. */
 const DIST: Record<string, string> = {
@@ -50,70 +55,26 @@ declare global {
   }
 }
 
-interface StoredEvent {
-  type: string
-  messageId: string
-  timestamp: string
-  receivedAt: string
-  sentAt?: string
-  originalTimestamp?: string
-  traits?: Props
-  context?: Props
-}
-
 const page = (script: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><title>Lamp shop</title><script src="${script}"></script></head><body>Lamps</body></html>`
 
-/** The shop's origin (another port than the app): the library files and one page per library. */
-async function startSite(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://shop').pathname
-    if (path === '/favicon.ico') return void res.writeHead(204).end()
-    const [, dir, ...rest] = path.split('/')
-    const root = dir === undefined ? undefined : DIST[dir]
-    if (root !== undefined) {
-      const file = normalize(join(root, ...rest))
-      if (!file.startsWith(root) || !existsSync(file)) return void res.writeHead(404).end()
-      return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file))
-    }
-    const html = { '/segment': page('/ajs/index.js'), '/rudder': page('/rs/index.js') }[path]
-    if (html === undefined) return void res.writeHead(404).end()
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+/** The shop's origin: the library files (under /ajs/ and /rs/) and one page per library. */
+const shopPages: PageRoute = (path) => {
+  const html = { '/segment': page('/ajs/index.js'), '/rudder': page('/rs/index.js') }[path]
+  return html === undefined ? scriptFiles(DIST)(path) : { type: 'text/html; charset=utf-8', body: html }
 }
 
 describe('Segment and RudderStack browser libraries in Chromium', {
-  skip: missingService('chromium', existsSync(CHROMIUM), 'apt-get install chromium'),
+  skip: chromiumMissing(),
 }, () => {
   let app: TestApp
-  let site: { url: string; close: () => Promise<void> }
+  let site: PageServer
   let browser: Browser
 
   before(async () => {
     app = await startTestApp()
-    site = await startSite()
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    })
+    site = await startPageServer(shopPages)
+    browser = await launchChromium()
   })
 
   after(async () => {
@@ -122,72 +83,10 @@ describe('Segment and RudderStack browser libraries in Chromium', {
     await app?.close()
   })
 
-  /**
-   * Opens a shop page in a fresh context. Requests to any host but the shop and the app are listed
-   * in `foreign` (there is no network: they fail anyway). No request interception: with a route
-   * set, Playwright answers CORS preflights itself, and the collector's own CORS must be what the
-   * browser sees. Collector answers are listed in `answers` as "METHOD path status".
-   */
-  async function open(t: TestContext, path: string) {
-    const context = await browser.newContext()
-    t.after(() => context.close())
-    const foreign: string[] = []
-    context.on('request', (req) => {
-      const url = req.url()
-      if (!url.startsWith(`${site.url}/`) && !url.startsWith(`${app.url}/`)) foreign.push(url)
-    })
-    const p = await context.newPage()
-    const errors: string[] = []
-    p.on('pageerror', (err) => errors.push(err.message))
-    // The libraries report failures (a config they could not load, a refused post) on the console.
-    p.on('console', (msg) => {
-      if (msg.type() === 'error') errors.push(`${msg.text()} (${msg.location().url})`)
-    })
-    const answers: string[] = []
-    p.on('response', (res) => {
-      const url = new URL(res.url())
-      if (`${url.origin}` === app.url)
-        answers.push(`${res.request().method()} ${url.pathname} ${res.status()}`)
-    })
-    await p.goto(`${site.url}${path}`)
-    return { page: p, foreign, errors, answers }
-  }
-
-  /** Resolves once `n` collector answers matched (every one must be readable: CORS). */
-  function collectorAnswers(p: Page, n: number, match: (r: Response) => boolean): Promise<Response[]> {
-    const seen: Response[] = []
-    return new Promise((resolve) => {
-      p.on('response', (res) => {
-        if (!res.url().startsWith(`${app.url}/`) || res.request().method() === 'OPTIONS' || !match(res))
-          return
-        seen.push(res)
-        if (seen.length === n) resolve(seen)
-      })
-    })
-  }
-
-  async function traitsOf(id: string): Promise<Props> {
-    await waitForProcessed(app)
-    const res = await fetch(`${app.url}/v1/profiles/${encodeURIComponent(id)}`, {
-      headers: { authorization: `Bearer ${app.workspace.adminKey}` },
-    })
-    const body = (await res.json()) as { traits: Props }
-    assert.equal(res.status, 200, `profile ${id}: ${JSON.stringify(body)}`)
-    return body.traits
-  }
-
-  function stored(userId: string): StoredEvent[] {
-    const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
-    try {
-      return db
-        .prepare("SELECT payload FROM log_events WHERE json_extract(payload, '$.userId') = ? ORDER BY offset")
-        .pluck()
-        .all(userId)
-        .map((p) => JSON.parse(p as string) as StoredEvent)
-    } finally {
-      db.close()
-    }
-  }
+  const open = (t: TestContext, path: string) => openPage(browser, t, { site, app, path })
+  const collectorAnswers = (p: Page, n: number, match: (r: Response) => boolean) =>
+    appAnswers(p, app.url, n, match)
+  const traitsOf = async (id: string): Promise<Props> => (await profileOnceProcessed(app, id)).traits
 
   /** analytics.js with its settings given inline (`cdnSettings`), so it never asks cdn.segment.com. */
   async function sendWithAnalyticsNext(p: Page, userId: string, deliveryStrategy?: Props): Promise<void> {
@@ -314,11 +213,12 @@ describe('Segment and RudderStack browser libraries in Chromium', {
     assert.equal(traits.revenue_total, 60)
     assert.deepEqual(traits.last_viewed_product, { product_id: 'kettle-1', name: 'Kettle', price: 45 })
 
-    // The SDK sends the traits only in context.traits and times events by originalTimestamp.
-    const identify = stored(userId).find((e) => e.type === 'identify')
+    // The SDK sends traits only in context.traits (stored folded into traits), times by originalTimestamp.
+    const identify = storedEventsOf(app, userId).find((e) => e.type === 'identify')
     assert.ok(identify)
-    assert.deepEqual((identify.context?.traits as Props | undefined)?.email, `${userId}@example.com`)
-    for (const e of stored(userId)) {
+    assert.equal(identify.traits?.email, `${userId}@example.com`)
+    assert.equal(identify.context?.traits, undefined)
+    for (const e of storedEventsOf(app, userId)) {
       assert.ok(e.originalTimestamp && e.sentAt, `${e.type} has originalTimestamp and sentAt`)
       assert.equal(
         Date.parse(e.timestamp),
@@ -358,16 +258,7 @@ describe('Segment and RudderStack browser libraries in Chromium', {
     const sent = await beacon
     assert.equal((await sent.response())?.status(), 200)
     // The page cannot read a beacon's answer: wait for the profile instead.
-    let traits: Props = {}
-    while (traits.orders_total !== 2) {
-      const res = await fetch(`${app.url}/v1/profiles/${userId}`, {
-        headers: { authorization: `Bearer ${app.workspace.adminKey}` },
-      })
-      if (res.status === 200) traits = ((await res.json()) as { traits: Props }).traits
-      else await new Promise((r) => setTimeout(r, 50))
-    }
-    await waitForProcessed(app)
-    traits = await traitsOf(userId)
+    const { traits } = await profileOnceProcessed(app, userId, (p) => p.traits.orders_total === 2)
     assert.equal(traits.email, `${userId}@example.com`)
     assert.equal(traits.first_name, 'Bea')
     assert.equal(traits.revenue_total, 60)

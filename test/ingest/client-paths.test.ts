@@ -1,14 +1,12 @@
 /**
- * The paths and shapes real clients use, in process: analytics.js's short paths (/v1/t …) and its
- * batch path /v1/b, Segment's server libraries' /v1/import, RudderStack's context.traits and
- * originalTimestamp, and the CORS headers on every collector answer, errors and 404 included.
+ * The paths real clients use, in process: analytics.js's short paths (/v1/t …) and its batch path
+ * /v1/b, Segment's server libraries' /v1/import (with a trailing slash), and the CORS headers on
+ * every collector answer, errors and 404 included. RudderStack's: rudderstack-paths.test.ts.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import Database from 'better-sqlite3'
-import { LOG_FILE } from '../../src/app.ts'
 import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
+import { storedEventsById as readEvents } from '../helpers/log.ts'
 
 const ORIGIN = 'http://shop.example'
 
@@ -94,28 +92,27 @@ describe('collector paths of real clients', () => {
 
   test('every collector path also answers with a trailing slash, as analytics-java posts /v1/import/', async () => {
     const writeKey = app.workspace.writeKey
-    for (const path of ['/v1/track/', '/v1/t/', '/v1/batch/', '/v1/b/', '/v1/import/']) {
-      const event = { type: 'track', userId: 'slash', event: `via ${path}` }
-      const res = await post(
-        path,
-        path.includes('b') || path.includes('import') ? { writeKey, batch: [event] } : { ...event, writeKey },
-      )
+    const paths = ['/v1/track/', '/v1/t/', '/v1/identify/', '/v1/i/', '/v1/batch/', '/v1/b/', '/v1/import/']
+    for (const path of paths) {
+      const messageId = `slash${path.replaceAll('/', '-')}`
+      const batched = path.includes('b') || path.includes('import')
+      // A batch item names its type; a single call's type comes from the path alone.
+      const identify = path === '/v1/identify/' || path === '/v1/i/'
+      const event = identify
+        ? { userId: 'slash', messageId, traits: { via: path } }
+        : { type: 'track', userId: 'slash', event: `via ${path}`, messageId }
+      const res = await post(path, batched ? { writeKey, batch: [event] } : { ...event, writeKey })
       assert.equal(res.statusCode, 200, `${path}: ${res.body}`)
+      const stored = readEvents(app, messageId)
+      assert.equal(stored.length, 1, `${path}: stored once`)
+      if (identify) {
+        assert.equal(stored[0]?.type, 'identify', path)
+        assert.deepEqual(stored[0]?.traits, { via: path })
+      } else {
+        assert.equal(stored[0]?.type, 'track', path)
+        assert.equal(stored[0]?.event, `via ${path}`)
+      }
     }
-  })
-
-  test("/beacon/v1/batch takes RudderStack's beacon batches with the write key in the query", async () => {
-    const batch = [
-      { type: 'identify', userId: 'beacon-user', context: { traits: { email: 'beacon@example.com' } } },
-    ]
-    const res = await post(`/beacon/v1/batch?writeKey=${app.workspace.writeKey}`, { batch })
-    assert.equal(res.statusCode, 200, res.body)
-    assert.equal((await profile('beacon-user')).traits.email, 'beacon@example.com')
-    const unknown = await post('/beacon/v1/batch?writeKey=nope', { batch })
-    assert.equal(unknown.statusCode, 401)
-    // The query is read on the beacon path only: elsewhere the key goes in a header or the body.
-    const elsewhere = await post(`/v1/batch?writeKey=${app.workspace.writeKey}`, { batch })
-    assert.equal(elsewhere.statusCode, 401)
   })
 
   test('a batch path keeps the batch size limit, not the single-event one', async () => {
@@ -128,93 +125,6 @@ describe('collector paths of real clients', () => {
     const res = await post('/v1/b', { writeKey: app.workspace.writeKey, batch })
     assert.equal(res.statusCode, 200, res.body.slice(0, 200))
     assert.equal(res.json().accepted, 3)
-  })
-
-  test('RudderStack identify traits in context.traits reach the profile; top-level traits win', async () => {
-    const res = await post('/v1/batch', {
-      writeKey: app.workspace.writeKey,
-      batch: [
-        {
-          type: 'identify',
-          userId: 'rudder-ctx',
-          context: { traits: { email: 'ctx@example.com', firstName: 'Ctx', plan: 'free' } },
-          traits: { plan: 'pro' },
-        },
-        // Rudder repeats context.traits on every event; on a track they are context, not an identify.
-        {
-          type: 'track',
-          userId: 'rudder-ctx',
-          event: 'Product Viewed',
-          context: { traits: { email: 'other@example.com' } },
-        },
-      ],
-    })
-    assert.equal(res.statusCode, 200, res.body)
-    const { traits } = await profile('rudder-ctx')
-    assert.equal(traits.email, 'ctx@example.com')
-    assert.equal(traits.first_name, 'Ctx')
-    assert.equal(traits.plan, 'pro')
-  })
-
-  test('an identify whose context.traits, copied into traits, would be stored over 32 KB is refused', async () => {
-    // 20 KB as sent; stored with the traits folded in it is 40 KB, past the per-event limit.
-    const res = await post('/v1/identify', {
-      writeKey: app.workspace.writeKey,
-      userId: 'rudder-big',
-      messageId: 'rudder-big-1',
-      context: { traits: { bio: 'b'.repeat(20_000) } },
-    })
-    assert.equal(res.statusCode, 400, res.body)
-    assert.equal(res.json().code, 'INK_ERR_EVENT_TOO_LARGE')
-    assert.match(res.json().message, /as stored; the limit per event is 32768 bytes/)
-    assert.deepEqual(readEvents(app, 'rudder-big-1'), [])
-  })
-
-  test('originalTimestamp without timestamp times the event, corrected for clock skew by sentAt', async () => {
-    // The client's clock is an hour fast; the event happened 10 s before it was sent.
-    const sentAt = new Date(Date.now() + 3_600_000)
-    const originalTimestamp = new Date(sentAt.getTime() - 10_000).toISOString()
-    const before = Date.now()
-    const res = await post('/v1/track', {
-      writeKey: app.workspace.writeKey,
-      userId: 'rudder-time',
-      event: 'x',
-      messageId: 'rudder-time-1',
-      originalTimestamp,
-      sentAt: sentAt.toISOString(),
-    })
-    assert.equal(res.statusCode, 200, res.body)
-    const [event] = readEvents(app, 'rudder-time-1')
-    const ts = Date.parse(event!.timestamp)
-    const received = Date.parse(event!.receivedAt)
-    assert.equal(received - ts, 10_000, 'timestamp = receivedAt - (sentAt - originalTimestamp)')
-    assert.ok(ts < before, 'the event is placed in the past, not an hour ahead')
-    assert.equal(event!.originalTimestamp, originalTimestamp)
-  })
-
-  test("GET /sourceConfig/ answers RudderStack's JS SDK with an enabled source and no destinations", async () => {
-    const get = (url: string, headers: Record<string, string> = {}) =>
-      app.server.inject({ method: 'GET', url, headers: { origin: ORIGIN, ...headers } })
-    const byBasic = await get('/sourceConfig/?p=npm&v=3.34.1&build=modern', {
-      authorization: basicAuth(app.workspace.writeKey),
-    })
-    assert.equal(byBasic.statusCode, 200, byBasic.body)
-    assert.equal(byBasic.headers['access-control-allow-origin'], '*')
-    const { source } = byBasic.json()
-    assert.equal(source.id, app.workspace.id)
-    assert.equal(source.enabled, true)
-    assert.deepEqual(source.config, {}, 'no error or metrics reporting to RudderStack')
-    assert.deepEqual(source.destinations, [])
-    const byQuery = await get(`/sourceConfig?writeKey=${app.workspace.writeKey}`)
-    assert.equal(byQuery.statusCode, 200)
-    assert.deepEqual(byQuery.json(), byBasic.json())
-    const unknown = await get('/sourceConfig/?writeKey=nope')
-    assert.equal(unknown.statusCode, 401)
-    assert.equal(unknown.json().code, 'INK_ERR_UNAUTHORIZED')
-    assert.equal(unknown.headers['access-control-allow-origin'], '*')
-    const none = await get('/sourceConfig/')
-    assert.equal(none.statusCode, 401)
-    assert.match(none.json().message, /"writeKey" query parameter/)
   })
 
   test('every collector answer carries CORS headers: success, 4xx errors and unknown paths', async () => {
@@ -261,19 +171,3 @@ describe('collector paths of real clients', () => {
     }
   })
 })
-
-interface StoredEvent {
-  timestamp: string
-  receivedAt: string
-  originalTimestamp?: string
-}
-
-function readEvents(app: TestApp, messageId: string): StoredEvent[] {
-  const db = new Database(join(app.dataDir, LOG_FILE), { readonly: true })
-  try {
-    const rows = db.prepare('SELECT payload FROM log_events WHERE message_id = ?').pluck().all(messageId)
-    return rows.map((r) => JSON.parse(r as string) as StoredEvent)
-  } finally {
-    db.close()
-  }
-}

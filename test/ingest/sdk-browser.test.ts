@@ -3,15 +3,22 @@
  * headless Chromium, and what it sends must reach the collector (CORS included) and the profile.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { after, before, describe, type TestContext, test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { type Browser, type BrowserContext, chromium, type Page, type Request } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { SDK_FILE } from '../../src/ingest/sdk-route.ts'
 import { startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
-import { missingService } from '../helpers/services.ts'
+import {
+  chromiumMissing,
+  getProfile as getProfileOf,
+  launchChromium,
+  type PageRoute,
+  type PageServer,
+  profileOnceProcessed as profileOf,
+  startPageServer,
+} from '../helpers/browser.ts'
 
 type Props = Record<string, unknown>
 
@@ -46,7 +53,6 @@ interface Profile {
   traits: Props
 }
 
-const CHROMIUM = '/usr/bin/chromium'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const STORED_ANONYMOUS_ID = 'ink_anonymous_id'
@@ -55,8 +61,8 @@ const STORED_QUEUE = 'ink_queue'
 const html = (head: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><title>Lamp shop</title>${head}</head><body><h1>Lamps</h1></body></html>`
 
-/** The shop's own origin: a different port from the app, so every post to the collector is cross-origin. */
-async function startPageServer(app: TestApp): Promise<{ url: string; close: () => Promise<void> }> {
+/** The shop's pages: the snippet from the app (or served by the shop itself on /manual). */
+function shopPages(app: TestApp): PageRoute {
   const { writeKey } = app.workspace
   const pages: Record<string, string> = {
     // Configured explicitly, with the snippet served by the shop itself: only `host` can point it at the app.
@@ -66,55 +72,31 @@ async function startPageServer(app: TestApp): Promise<{ url: string; close: () =
     // The same origin without the snippet, to read what a closed page left in storage.
     '/plain': '<!doctype html>',
   }
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://shop').pathname
-    if (path === '/favicon.ico') return void res.writeHead(404).end()
-    if (path === '/sdk.js')
-      return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(SDK_FILE))
-    res
-      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-      .end(pages[path] ?? html(`<script src="${app.url}/sdk.js" data-write-key="${writeKey}"></script>`))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  return (path) =>
+    path === '/sdk.js'
+      ? { type: 'text/javascript', body: readFileSync(SDK_FILE) }
+      : {
+          type: 'text/html; charset=utf-8',
+          body: pages[path] ?? html(`<script src="${app.url}/sdk.js" data-write-key="${writeKey}"></script>`),
+        }
 }
 
 const batchOf = (req: Request): SentEvent[] => JSON.parse(req.postData() ?? '{}').batch ?? []
 const idsOf = (req: Request) => batchOf(req).map((e) => e.messageId)
 
 describe('the browser snippet in Chromium', {
-  skip: missingService('chromium', existsSync(CHROMIUM), 'apt-get install chromium'),
+  skip: chromiumMissing(),
 }, () => {
   let app: TestApp
-  let site: { url: string; close: () => Promise<void> }
+  let site: PageServer
   let browser: Browser
   let batchUrl: string
 
   before(async () => {
     app = await startTestApp()
     batchUrl = `${app.url}/v1/batch`
-    site = await startPageServer(app)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    })
+    site = await startPageServer(shopPages(app))
+    browser = await launchChromium()
   })
 
   after(async () => {
@@ -140,23 +122,8 @@ describe('the browser snippet in Chromium', {
   const storedQueue = (page: Page) =>
     page.evaluate((k): SentEvent[] => JSON.parse(localStorage.getItem(k) ?? 'null'), STORED_QUEUE)
 
-  async function getProfile(id: string): Promise<{ status: number; body: Profile }> {
-    const res = await fetch(`${app.url}/v1/profiles/${encodeURIComponent(id)}`, {
-      headers: { authorization: `Bearer ${app.workspace.adminKey}` },
-    })
-    return { status: res.status, body: await res.json() }
-  }
-
-  /** Polls until the profile exists (events sent during unload give no response to wait for). */
-  async function profileOnceProcessed(id: string, timeoutMs = 10_000): Promise<Profile> {
-    const deadline = Date.now() + timeoutMs
-    while ((await getProfile(id)).status === 404) {
-      if (Date.now() > deadline) throw new Error(`no profile for ${id} after ${timeoutMs} ms`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    await waitForProcessed(app)
-    return (await getProfile(id)).body
-  }
+  const getProfile = (id: string) => getProfileOf<Profile>(app, id)
+  const profileOnceProcessed = (id: string) => profileOf<Profile>(app, id)
 
   /** Counts navigator.sendBeacon calls that the browser accepted, in localStorage so they outlive the page. */
   const countBeacons = () => {
