@@ -1,17 +1,7 @@
 /** The one place errors become HTTP responses: `{ success: false, code, message, ...details }`. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InkError, isInkError, payloadTooLarge } from '../core/errors.ts'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** What a too-large body is called in the 413 message ("the batch", "the event"). */
-    bodyName?: string
-  }
-}
-
-/** The route's name for its body, the one answer to "is this a batch?" for every 413. */
-export const bodyName = (req: FastifyRequest): string =>
-  req.routeOptions.config?.bodyName ?? 'the request body'
+import { bodyName } from '../ingest/body-name.ts'
 
 /** Fastify's own errors, translated at the boundary so clients only ever see INK_ERR_* codes. */
 function translate(err: FastifyError, req: FastifyRequest): InkError {
