@@ -36,6 +36,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { OffsetCommits } from './offset-commits.ts'
 import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
 /**
@@ -49,6 +50,9 @@ const MAX_GROUP_BYTES = 900_000
 /** A record without its JSON: the key and the batch framing, approximately. */
 const RECORD_OVERHEAD_BYTES = 100
 
+/** Group offset commits failing this long make the consumer not ready (/healthz): it is not keeping up its group state. */
+const COMMIT_FAILING_NOT_READY_MS = 30_000
+
 /** The log's part in readiness (GET /healthz). */
 export interface KafkaLogHealth {
   ready: boolean
@@ -59,7 +63,8 @@ export interface KafkaLogHealth {
 interface ConsumerState {
   handle: Consumer
   group: string
-  joined(): boolean
+  /** Undefined when healthy; otherwise why this consumer is not consuming. */
+  problem(): string | undefined
 }
 
 export interface KafkaEventLogOptions {
@@ -228,8 +233,10 @@ export class KafkaEventLog implements EventLog {
       const why = this.#lastConnectError === undefined ? '' : `: ${(this.#lastConnectError as Error).message}`
       return { ready: false, reason: `not connected to Kafka yet${why}` }
     }
-    for (const c of this.#consumers)
-      if (!c.joined()) return { ready: false, reason: `consumer group "${c.group}" not joined` }
+    for (const c of this.#consumers) {
+      const problem = c.problem()
+      if (problem !== undefined) return { ready: false, reason: `consumer group "${c.group}": ${problem}` }
+    }
     return { ready: true }
   }
 
@@ -300,13 +307,16 @@ export class KafkaEventLog implements EventLog {
         rebalanceTimeout: 30_000,
       })
       c.on(c.events.GROUP_JOIN, ({ payload }) => {
+        // A consumer being replaced may still finish a join: its assignment is not ours.
+        if (consumer !== c) return
         joined = true
+        crashed = undefined
         assigned = true
         owned = new Set(payload.memberAssignment[this.#topic] ?? [])
         // Offsets of partitions handled before the rebalance are not ours to commit any more: a
         // late commit could move the new owner's committed offset back (its records are then
         // redelivered to it and skipped by its applied offsets, which is harmless but slow).
-        for (const partition of pending.keys()) if (!owned.has(partition)) pending.delete(partition)
+        commits.retain(owned)
       })
       c.on(c.events.DISCONNECT, () => {
         if (consumer === c) joined = false
@@ -314,8 +324,14 @@ export class KafkaEventLog implements EventLog {
       // kafkajs restarts itself after most failures, but not after every one (a connection refused
       // while the broker restarts can end as "non-retriable"): then start a new consumer.
       c.on(c.events.CRASH, ({ payload }) => {
-        if (consumer === c) joined = false
-        if (payload.restart || stopped) return
+        if (consumer !== c || stopped) return
+        joined = false
+        crashed = `crashed (${payload.error.message})${payload.restart ? '; kafkajs restarts it' : '; starting a new consumer'}`
+        this.#opts.logger?.warn(
+          { err: payload.error, restart: payload.restart, group },
+          'kafka: consumer crashed',
+        )
+        if (payload.restart) return
         opts.onError?.(payload.error)
         restart = setTimeout(() => {
           const old = consumer
@@ -330,28 +346,34 @@ export class KafkaEventLog implements EventLog {
     }
     let stopped = false
     let joined = false
+    /** Why the current consumer is not consuming after a crash, until it joins again. */
+    let crashed: string | undefined
     let restart: NodeJS.Timeout | undefined
     let wakePause: (() => void) | undefined
     // Set by every (re)join: the handler's per-partition state must be reloaded before the next batch.
     let assigned = true
     let owned = new Set<number>()
     let consumer = newConsumer()
-    const pending = new Map<number, number>()
+    const commits = new OffsetCommits((offsets) =>
+      consumer.commitOffsets(
+        offsets.map(({ partition, offset }) => ({ topic: this.#topic, partition, offset: String(offset) })),
+      ),
+    )
     let lastCommit = 0
+    let lastCommitReport = 0
     const commit = async (force: boolean) => {
-      if (pending.size === 0 || (!force && Date.now() - lastCommit < commitIntervalMs)) return
-      const offsets = [...pending].map(([partition, next]) => ({
-        topic: this.#topic,
-        partition,
-        offset: String(next),
-      }))
-      pending.clear()
+      // A batch does not wait behind a slow commit: what it adds goes with the next one.
+      if (commits.size === 0 || (!force && (commits.busy || Date.now() - lastCommit < commitIntervalMs)))
+        return
       lastCommit = Date.now()
       try {
-        await consumer.commitOffsets(offsets)
+        await commits.commit()
       } catch (err) {
-        // Keep them for the next try (the broker may be back), unless a later batch moved on.
-        for (const o of offsets) if (!pending.has(o.partition)) pending.set(o.partition, Number(o.offset))
+        // Reported once per failing streak and then every 10 s, not every idle tick.
+        if (Date.now() - lastCommitReport >= 10_000) {
+          lastCommitReport = Date.now()
+          this.#opts.logger?.warn({ err, group }, 'kafka: committing the group offsets failed; retrying')
+        }
         throw err
       }
     }
@@ -395,7 +417,7 @@ export class KafkaEventLog implements EventLog {
           continue
         }
         const last = chunk[chunk.length - 1]!
-        if (owned.has(batch.partition)) pending.set(batch.partition, last.offset)
+        if (owned.has(batch.partition)) commits.set(batch.partition, last.offset)
         resolveOffset(String(last.offset - 1))
         i += chunk.length
         await commit(false)
@@ -433,7 +455,9 @@ export class KafkaEventLog implements EventLog {
     // when the consumer goes idle too (lag reports, a faster hand-over of partitions).
     const idleCommit =
       commitIntervalMs > 0
-        ? setInterval(() => void commit(true).catch(() => {}), commitIntervalMs).unref()
+        ? setInterval(() => {
+            if (!commits.busy) void commit(true).catch(() => {})
+          }, commitIntervalMs).unref()
         : undefined
     const handle: Consumer = {
       close: async () => {
@@ -452,7 +476,15 @@ export class KafkaEventLog implements EventLog {
         this.#consumers.delete(state)
       },
     }
-    const state: ConsumerState = { handle, group, joined: () => joined }
+    const problem = (): string | undefined => {
+      if (crashed !== undefined) return crashed
+      if (!joined) return 'not joined'
+      const since = commits.failingSince
+      if (since !== undefined && Date.now() - since >= COMMIT_FAILING_NOT_READY_MS)
+        return `offset commits failing for ${Math.round((Date.now() - since) / 1000)} s (${(commits.lastError as Error)?.message})`
+      return undefined
+    }
+    const state: ConsumerState = { handle, group, problem }
     this.#consumers.add(state)
     return handle
   }

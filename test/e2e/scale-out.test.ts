@@ -206,7 +206,19 @@ test('2 collectors + 2 processors: a processor SIGKILLed and the broker restarte
               `${s.url}: ${await (await fetch(`${s.url}/healthz`)).text()} processed ${await readMetric(s.url, 'inkstream_pipeline_events_total{outcome="applied"}')}; output:\n${s.output().slice(-3000)}`,
           ),
       )
-      assert.fail(`the processors did not catch up: lag ${lag}; ${health.join('; ')}`)
+      // Stopped reading, or read everything but left the group's offsets behind? The applied
+      // offsets (committed with the profiles) tell; their sum is the records applied.
+      const pg = openPg(database.url, { max: 1 })
+      const applied = await pg
+        .query<{ log_partition: number; log_offset: string }>(
+          'SELECT log_partition, log_offset FROM processor_offsets WHERE group_id = $1 ORDER BY 1',
+          ['profiles'],
+        )
+        .then((r) => r.rows.map((row) => `${row.log_partition}:${row.log_offset}`).join(' '))
+        .finally(() => pg.end())
+      assert.fail(
+        `the processors did not catch up: lag ${lag} (of ${EVENTS}); applied offsets in PostgreSQL ${applied}; ${health.join('; ')}`,
+      )
     }
   } finally {
     await log.close()
