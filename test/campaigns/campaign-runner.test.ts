@@ -2,8 +2,14 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { Campaign, Progress } from '../../src/campaigns/campaign-runner.ts'
+import {
+  type Campaign,
+  type CampaignRunnerDeps,
+  campaignMessageId,
+  type Progress,
+} from '../../src/campaigns/campaign-runner.ts'
 import type { Transport } from '../../src/delivery/transport.ts'
+import type { Renderer } from '../../src/render/renderer.ts'
 import {
   header,
   mimeParts,
@@ -93,6 +99,10 @@ describe('a campaign', () => {
         [5, 5, 0],
       ],
     )
+    const ids = new Set(audience('five', 5).map((r) => header(receivedBy(r.email)[0]!.raw, 'Message-ID')))
+    assert.equal(ids.size, 5, 'each recipient has its own Message-ID')
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(await app.suppressions.get(app.workspace.id, `five-${i}@example.com`), [])
     assert.equal(progress.at(-1)?.etaMs, 0)
     assert.ok((progress[0]?.ratePerSecond ?? 0) > 0)
     assert.deepEqual(await pieces.runner.progress(app.workspace.id, 'five'), {
@@ -123,7 +133,8 @@ describe('a campaign', () => {
       return claim(key, email, messageId)
     }
     try {
-      await pieces.runner.run(app.workspace.id, campaign('race', 3))
+      const summary = await pieces.runner.run(app.workspace.id, campaign('race', 3))
+      assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
     } finally {
       ledger.claim = claim
     }
@@ -151,6 +162,79 @@ describe('a campaign', () => {
     })
     assert.equal(entry?.state, 'suppressed')
     assert.equal(entry?.attempts, 0)
+    assert.equal(entry?.detail, 'the address is suppressed')
+  })
+
+  test('a suppressed address written in another case is suppressed, and the ledger keeps it normalized', async () => {
+    await app.suppressions.suppress(app.workspace.id, 'norm-1@example.com', {
+      reason: 'unsubscribed',
+      source: 'test',
+    })
+    const summary = await pieces.runner.run(app.workspace.id, {
+      ...campaign('norm', 0),
+      audience: [{ userId: 'norm-1', email: ' Norm-1@Example.COM ' }],
+    })
+    assert.deepEqual(summary, { sent: 0, failed: 0, suppressed: 1, skipped: 0, unknown: 0, remaining: 0 })
+    const entry = await pieces.ledger.get({
+      workspaceId: app.workspace.id,
+      campaignId: 'norm',
+      recipient: 'norm-1',
+    })
+    assert.deepEqual([entry?.state, entry?.email], ['suppressed', 'norm-1@example.com'])
+  })
+
+  test("a recipient another runner records first is counted as skipped, not as this run's outcome", async () => {
+    await app.suppressions.suppress(app.workspace.id, 'rrace-1@example.com', {
+      reason: 'unsubscribed',
+      source: 'test',
+    })
+    const ledger = pieces.ledger
+    const record = ledger.record.bind(ledger)
+    ledger.record = async (key, email, messageId, state, detail) => {
+      if (key.recipient === 'rrace-1')
+        assert.equal(await record(key, email, 'other-runner', 'failed', 'x'), true)
+      return record(key, email, messageId, state, detail)
+    }
+    try {
+      const summary = await pieces.runner.run(app.workspace.id, campaign('rrace', 3))
+      assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    } finally {
+      ledger.record = record
+    }
+    const entry = await ledger.get({
+      workspaceId: app.workspace.id,
+      campaignId: 'rrace',
+      recipient: 'rrace-1',
+    })
+    assert.deepEqual([entry?.state, entry?.messageId], ['failed', 'other-runner'])
+  })
+
+  test('a recipient without a usable address is skipped with the reason and never handed to the server', async () => {
+    const before = smtp.received.length
+    const summary = await pieces.runner.run(app.workspace.id, {
+      ...campaign('noaddr', 0),
+      audience: [{ userId: 'noaddr-0', email: 'not-an-email' }],
+    })
+    assert.deepEqual(summary, { sent: 0, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    assert.equal(smtp.received.length, before)
+    const entry = await pieces.ledger.get({
+      workspaceId: app.workspace.id,
+      campaignId: 'noaddr',
+      recipient: 'noaddr-0',
+    })
+    assert.deepEqual(
+      [entry?.state, entry?.email, entry?.attempts, entry?.detail],
+      ['skipped', 'not-an-email', 0, '"not-an-email" is not an email address'],
+    )
+  })
+
+  test('a row left in sending by an interrupted run becomes unknown, is counted as unknown, and is not resent', async () => {
+    const key = { workspaceId: app.workspace.id, campaignId: 'interrupted', recipient: 'interrupted-1' }
+    assert.equal(await pieces.ledger.claim(key, 'interrupted-1@example.com', 'earlier-run'), true)
+    const summary = await pieces.runner.run(app.workspace.id, campaign('interrupted', 3))
+    assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 0, unknown: 1, remaining: 0 })
+    assert.equal(receivedBy('interrupted-1@example.com').length, 0)
+    assert.equal((await pieces.ledger.get(key))?.state, 'unknown')
   })
 
   test('three profiles sharing one address get one message: the first in audience order', async () => {
@@ -234,12 +318,189 @@ describe('a campaign', () => {
     )
     assert.equal((await pieces.ledger.list(app.workspace.id, 'missing')).length, 0)
   })
+})
 
-  test('the rate limit spaces the sends', async () => {
-    const started = Date.now()
-    const summary = await pieces.runner.run(app.workspace.id, campaign('rate', 6, { ratePerSecond: 20 }))
+describe('a campaign runner configured by its deps', () => {
+  let n = 0
+  const built: CampaignPieces[] = []
+  const build = (deps: Partial<CampaignRunnerDeps>, wrapTransport?: (t: Transport) => Transport) => {
+    const p = buildCampaignPieces({
+      app,
+      smtpPort: smtp.port,
+      ledgerFile: join(app.dataDir, `ledger-deps-${++n}.db`),
+      deps,
+      ...(wrapTransport ? { wrapTransport } : {}),
+    })
+    built.push(p)
+    return p
+  }
+  after(async () => {
+    for (const p of built) await p.close()
+  })
+  const putAbortTemplate = async () => {
+    const res = await app.server.inject({
+      method: 'PUT',
+      url: '/v1/templates/abort-first',
+      headers: { authorization: `Bearer ${app.workspace.adminKey}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        subject: 'Hi {{ user_id }}',
+        html: "<p>{% if user_id == 'hh-a' or user_id == 'ab-0' %}{% abort_message('opted out') %}{% endif %}Hi {{ user_id }}</p>",
+      }),
+    })
+    assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body)
+  }
+
+  test('progress reports the rate and the time left from the clock', async () => {
+    let now = 1_000_000
+    const p = build({ clock: { now: () => now }, concurrency: 1 }, (inner) => ({
+      send: async (m) => {
+        now += 500
+        return inner.send(m)
+      },
+      close: () => inner.close(),
+    }))
+    const progress: Progress[] = []
+    await p.runner.run(app.workspace.id, campaign('clock', 3), (x) => progress.push(x))
+    assert.deepEqual(
+      progress.map((x) => [x.done, x.ratePerSecond, x.etaMs]),
+      [
+        [1, 2, 1000],
+        [2, 2, 500],
+        [3, 2, 0],
+      ],
+    )
+  })
+
+  test('the rate limit spaces the sends by 1/rate on the clock', async () => {
+    let now = 5_000
+    const sentAt: number[] = []
+    const p = build(
+      {
+        clock: { now: () => now },
+        sleep: async (ms) => {
+          now += ms
+        },
+        concurrency: 1,
+      },
+      (inner) => ({
+        send: (m) => {
+          sentAt.push(now)
+          return inner.send(m)
+        },
+        close: () => inner.close(),
+      }),
+    )
+    const summary = await p.runner.run(app.workspace.id, campaign('rate', 6, { ratePerSecond: 20 }))
     assert.equal(summary.sent, 6)
     // One token at the start, then one every 50 ms.
-    assert.ok(Date.now() - started >= 240, `took ${Date.now() - started} ms`)
+    assert.deepEqual(sentAt, [5_000, 5_050, 5_100, 5_150, 5_200, 5_250])
+  })
+
+  test('concurrency 0 still runs one worker: every recipient is sent to', async () => {
+    const p = build({ concurrency: 0 })
+    const summary = await p.runner.run(app.workspace.id, campaign('conc0', 3))
+    assert.deepEqual(summary, { sent: 3, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 })
+  })
+
+  test('the first retry waits retryDelayMs', async () => {
+    const sleeps: number[] = []
+    smtp.answer('delay-0@example.com', 'data-451', 1)
+    const p = build({ retryDelayMs: 35, sleep: async (ms) => void sleeps.push(ms) })
+    const summary = await p.runner.run(app.workspace.id, campaign('delay', 1))
+    assert.equal(summary.sent, 1)
+    assert.deepEqual(sleeps, [35])
+  })
+
+  test('a recipient with a ledger row is not rendered again', async () => {
+    let renders = 0
+    const renderer: Pick<Renderer, 'render' | 'compiled'> = {
+      compiled: (w, t, v) => app.renderer.compiled(w, t, v),
+      render: (w, req) => {
+        renders++
+        return app.renderer.render(w, req)
+      },
+    }
+    const p = build({ renderer })
+    await p.runner.run(app.workspace.id, campaign('rerender', 2))
+    assert.equal(renders, 2)
+    await p.runner.run(app.workspace.id, campaign('rerender', 2))
+    assert.equal(renders, 2, 'the second run rendered a recipient the ledger already had')
+  })
+
+  test('abort_message skips the recipient; a render error or a throw fails it, logged, and the others are sent', async () => {
+    await putAbortTemplate()
+    const warnings: unknown[] = []
+    const renderer: Pick<Renderer, 'render' | 'compiled'> = {
+      compiled: (w, t, v) => app.renderer.compiled(w, t, v),
+      render: async (w, req) => {
+        if (req.userId === 'ab-1')
+          return {
+            ok: false,
+            error: { code: 'INK_ERR_RENDER_FAILED', message: 'bad filter' },
+            report: (await app.renderer.render(w, req)).report,
+          }
+        if (req.userId === 'ab-2') throw new Error('renderer down')
+        return app.renderer.render(w, req)
+      },
+    }
+    const p = build({ renderer, logger: { warn: (obj) => void warnings.push(obj) } })
+    const summary = await p.runner.run(app.workspace.id, {
+      ...campaign('ab', 4),
+      templateId: 'abort-first',
+    })
+    assert.deepEqual(summary, { sent: 1, failed: 2, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    const rows = await p.ledger.list(app.workspace.id, 'ab')
+    assert.deepEqual(
+      rows.map((r) => [r.recipient, r.state, r.detail]),
+      [
+        ['ab-0', 'skipped', 'abort_message: opted out'],
+        ['ab-1', 'failed', 'render failed: bad filter'],
+        ['ab-2', 'failed', 'render failed: renderer down'],
+        ['ab-3', 'sent', rows[3]?.detail ?? null],
+      ],
+    )
+    assert.deepEqual([receivedBy('ab-0@example.com').length, receivedBy('ab-3@example.com').length], [0, 1])
+    assert.equal(warnings.length, 1)
+    const warning = warnings[0] as { recipient?: string; err?: Error }
+    assert.deepEqual([warning.recipient, warning.err?.message], ['ab-2', 'renderer down'])
+  })
+
+  test('profiles sharing an address whose first is skipped by the template: only the second is sent to', async () => {
+    await putAbortTemplate()
+    const p = build({ concurrency: 2 })
+    const summary = await p.runner.run(app.workspace.id, {
+      ...campaign('hh', 0),
+      templateId: 'abort-first',
+      audience: [
+        { userId: 'hh-a', email: 'hh@example.com' },
+        { userId: 'hh-b', email: 'HH@example.com' },
+        { userId: 'hh-c', email: 'hh@Example.com' },
+      ],
+    })
+    assert.deepEqual(summary, { sent: 1, failed: 0, suppressed: 0, skipped: 2, unknown: 0, remaining: 0 })
+    assert.equal(smtp.received.filter((m) => m.rcptTo[0]?.toLowerCase() === 'hh@example.com').length, 1)
+    const rows = await p.ledger.list(app.workspace.id, 'hh')
+    assert.deepEqual(
+      rows.map((r) => [r.recipient, r.state]),
+      [
+        ['hh-a', 'skipped'],
+        ['hh-b', 'sent'],
+        ['hh-c', 'skipped'],
+      ],
+    )
+  })
+})
+
+describe('campaignMessageId', () => {
+  test('is stable, of the form ink-c.<40 hex>, and differs by workspace, campaign and recipient', () => {
+    const id = campaignMessageId('w1', 'c1', 'u1')
+    assert.match(id, /^ink-c\.[0-9a-f]{40}$/)
+    assert.equal(campaignMessageId('w1', 'c1', 'u1'), id)
+    const others = [
+      campaignMessageId('w2', 'c1', 'u1'),
+      campaignMessageId('w1', 'c2', 'u1'),
+      campaignMessageId('w1', 'c1', 'u2'),
+    ]
+    assert.equal(new Set([id, ...others]).size, 4)
   })
 })

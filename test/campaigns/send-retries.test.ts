@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { ledgerState, sendWithRetries } from '../../src/campaigns/send-retries.ts'
+import { isRecipientBounce, ledgerState, sendWithRetries } from '../../src/campaigns/send-retries.ts'
 import type { OutgoingMessage, SendOutcome } from '../../src/delivery/transport.ts'
 
 const message: OutgoingMessage = {
@@ -87,4 +87,81 @@ describe('the campaign retry policy', () => {
       assert.equal(ledgerState(outcome, attempts)[0], 'failed')
     }
   })
+
+  test('the failed detail carries the server words: code and text, the invalid field, or "no reply"', () => {
+    assert.deepEqual(ledgerState({ outcome: 'permanent', code: 550, message: '5.1.1 no such user' }, 1), [
+      'failed',
+      '550 5.1.1 no such user',
+    ])
+    assert.deepEqual(ledgerState({ outcome: 'invalid', field: 'to', message: 'not an address' }, 1), [
+      'failed',
+      'invalid to: not an address',
+    ])
+    const refusedConnection: SendOutcome = {
+      outcome: 'temporary',
+      code: null,
+      message: 'connect ECONNREFUSED',
+      accepted: 'no',
+    }
+    assert.deepEqual(ledgerState(refusedConnection, 3), [
+      'failed',
+      'no reply connect ECONNREFUSED (after 3 attempts)',
+    ])
+  })
+
+  test('without a beforeAttempt hook the message is still sent and retried', async () => {
+    const answers = [refused]
+    let sends = 0
+    const policy = { maxAttempts: 3, retryDelayMs: 1, sleep: async () => {} }
+    const { outcome, attempts } = await sendWithRetries(
+      async () => {
+        sends++
+        return answers.shift() ?? sent
+      },
+      message,
+      policy,
+    )
+    assert.deepEqual([outcome, attempts, sends], [sent, 2, 2])
+  })
+})
+
+describe('which permanent failures suppress the address as bounced', () => {
+  const permanent = (code: number, text: string): SendOutcome => ({
+    outcome: 'permanent',
+    code,
+    message: text,
+  })
+  const cases: [string, SendOutcome, boolean][] = [
+    ['5.1.1 bad mailbox', permanent(550, '5.1.1 no such user'), true],
+    ['5.1.10 (three-digit detail) bad mailbox', permanent(550, '5.1.10 recipient address rejected'), true],
+    ['5.2.1 mailbox disabled', permanent(550, '5.2.1 mailbox disabled'), true],
+    [
+      '5.2.2 mailbox full: about the message size, not the address',
+      permanent(552, '5.2.2 mailbox full'),
+      false,
+    ],
+    ['5.7.1 policy, even with code 550', permanent(550, '5.7.1 message refused'), false],
+    ['5.7.26 (two-digit detail) policy, even with code 550', permanent(550, '5.7.26 unauthenticated'), false],
+    [
+      '5.10.1 (two-digit subject) not about the mailbox, even with code 550',
+      permanent(550, '5.10.1 odd'),
+      false,
+    ],
+    ['550 without an enhanced code', permanent(550, 'no such user here'), true],
+    ['551 without an enhanced code', permanent(551, 'user not local'), true],
+    ['553 without an enhanced code', permanent(553, 'mailbox name not allowed'), true],
+    ['552 without an enhanced code', permanent(552, 'exceeded storage'), false],
+    ['554 without an enhanced code', permanent(554, 'transaction failed'), false],
+    [
+      'a temporary failure that quotes 5.1.1',
+      { outcome: 'temporary', code: 450, message: 'was 5.1.1, try later', accepted: 'no' },
+      false,
+    ],
+    ['a sent message', sent, false],
+    ['an invalid message', { outcome: 'invalid', field: 'to', message: '5.1.1 not an address' }, false],
+  ]
+  for (const [name, outcome, bounce] of cases)
+    test(`${name}: ${bounce ? 'suppressed' : 'not suppressed'}`, () => {
+      assert.equal(isRecipientBounce(outcome), bounce)
+    })
 })
