@@ -259,7 +259,7 @@ describe('circuit breaker', () => {
 })
 
 describe('deadlines', () => {
-  test('a server that never answers yields timeout within timeoutMs + 100 ms', async () => {
+  test('a server that never answers yields timeout, not before timeoutMs', async () => {
     const { server, fetch } = await setup(() => {})
     const started = performance.now()
     const outcome = await fetch('/hang', { timeoutMs: 200 })
