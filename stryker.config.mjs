@@ -8,7 +8,7 @@
 const groups = {
   log: {
     mutate: ['src/log/group-commit.ts', 'src/log/sqlite-event-log.ts', 'src/log/serialize.ts'],
-    tests: ['test/log/event-log.test.ts'],
+    tests: ['test/log/event-log.test.ts', 'test/log/group-commit.test.ts', 'test/log/sqlite-event-log.test.ts'],
     // The log writer runs in a worker thread: per-test coverage cannot see it.
     coverage: 'off',
   },
