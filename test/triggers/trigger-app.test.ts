@@ -39,12 +39,24 @@ const remove = (app: TestApp, id: string) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Waits until the processor caught up and the dispatcher has nothing due. */
-async function settle(app: TestApp): Promise<void> {
+/**
+ * Waits until the processor caught up and the dispatcher has nothing due and no pass running: every
+ * job the events made is then in a final state (or pending for later), so what the SMTP server has
+ * is all it will get for them. A state to wait for, not a fixed pause.
+ */
+async function settle(app: TestApp, timeoutMs = 10_000): Promise<void> {
   await waitForProcessed(app)
-  await sleep(50)
-  await app.triggerDispatcher?.idle()
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    await app.triggerDispatcher?.idle()
+    if ((await app.triggers.due(Date.now(), 1)).length === 0) return
+    if (Date.now() > deadline) throw new Error('trigger jobs still due after the deadline')
+    await sleep(10)
+  }
 }
+
+const jobOf = (app: TestApp, triggerId: string, messageId: string) =>
+  app.triggers.getJob(app.workspace.id, triggerJobId(app.workspace.id, triggerId, messageId))
 
 describe('behavioural triggers, sent through SMTP', () => {
   let smtp: TestSmtpServer
@@ -151,9 +163,14 @@ describe('behavioural triggers, sent through SMTP', () => {
       { userId: 'ann', event: 'Product Viewed', properties: { name: 'Red Kettle' }, messageId },
     ])
     // A new view within the day: the cap of 1 per day holds it back.
-    await track(app, [{ userId: 'ann', event: 'Product Viewed', properties: { name: 'Blue Kettle' } }])
+    const blue = randomUUID()
+    await track(app, [
+      { userId: 'ann', event: 'Product Viewed', properties: { name: 'Blue Kettle' }, messageId: blue },
+    ])
     await settle(app)
-    await sleep(200)
+    const capped = await jobOf(app, 'viewed', blue)
+    assert.deepEqual([capped?.state, capped?.sentAt], ['skipped', null], JSON.stringify(capped))
+    assert.match(capped?.detail ?? '', /^frequency cap: 1 sent/)
     assert.equal(to('ann@example.com').length, 1)
 
     // Another recipient has its own cap; a profile without an email is skipped.
@@ -193,8 +210,9 @@ describe('behavioural triggers, sent through SMTP', () => {
     assert.equal(to('eve@example.com').length, 1)
     const fay = await job('fay')
     assert.equal(fay?.state, 'unknown', JSON.stringify(fay))
-    await sleep(500)
+    // Nothing is due and no pass runs (settle): an unknown job is final, so this count is final too.
     assert.equal(to('fay@example.com').length, 1, 'kept once by the server, never sent again')
+    assert.equal((await job('fay'))?.state, 'unknown')
     smtp.answer('fay@example.com', 'accept')
     assert.equal((await remove(app, 'flaky')).status, 204)
   })
@@ -208,18 +226,26 @@ describe('behavioural triggers, sent through SMTP', () => {
     assert.equal(put.status, 200, JSON.stringify(put.body))
     const before = smtp.received.length
 
-    await track(app, [{ userId: 'cat', event: 'Product Added', properties: { name: 'Green Mug' } }])
-    await sleep(50)
+    const ids = { cat: randomUUID(), dan: randomUUID() }
+    await track(app, [
+      { userId: 'cat', event: 'Product Added', properties: { name: 'Green Mug' }, messageId: ids.cat },
+    ])
     await track(app, [{ userId: 'cat', event: 'Order Completed', properties: { total: 12 } }])
-    const added = Date.now()
-    await track(app, [{ userId: 'dan', event: 'Product Added', properties: { name: 'Yellow Mug' } }])
+    await track(app, [
+      { userId: 'dan', event: 'Product Added', properties: { name: 'Yellow Mug' }, messageId: ids.dan },
+    ])
 
     const got = await smtp.waitForMessages(before + 1, 3000)
-    assert.ok(Date.now() - added >= 250, `sent ${Date.now() - added} ms after the event, inside the window`)
     assert.deepEqual(got.at(-1)?.rcptTo, ['dan@example.com'])
     assert.match(got.at(-1)?.raw ?? '', /Yellow Mug/)
-    await sleep(500)
     await settle(app)
+    // The message waited out the window: due 300 ms after the add, sent no earlier than that.
+    const dan = await jobOf(app, 'cart', ids.dan)
+    assert.equal(dan?.state, 'sent', JSON.stringify(dan))
+    assert.equal((dan?.dueAt ?? 0) - (dan?.eventAt ?? 0), 300)
+    assert.ok((dan?.sentAt ?? 0) >= (dan?.dueAt ?? Number.POSITIVE_INFINITY), JSON.stringify(dan))
+    const cat = await jobOf(app, 'cart', ids.cat)
+    assert.equal(cat?.state, 'cancelled', JSON.stringify(cat))
     assert.equal(to('cat@example.com').length, 0)
     assert.equal(smtp.received.length, before + 1)
   })
@@ -235,11 +261,13 @@ describe('behavioural triggers, sent through SMTP', () => {
     await identify(app, { gus: { email: 'gus@example.com' }, hal: { email: 'hal@example.com' } })
     const before = smtp.received.length
     const TEN_YEARS = 3653 * 86_400_000
+    const gusAdd = randomUUID()
     await track(app, [
       {
         userId: 'gus',
         event: 'Cart Viewed',
         properties: { name: 'Old Mug' },
+        messageId: gusAdd,
         timestamp: new Date(Date.now() - TEN_YEARS).toISOString(),
       },
     ])
@@ -257,8 +285,9 @@ describe('behavioural triggers, sent through SMTP', () => {
     const got = await smtp.waitForMessages(before + 1, 8000)
     assert.deepEqual(got.at(-1)?.rcptTo, ['hal@example.com'])
     assert.match(got.at(-1)?.raw ?? '', /Future Mug/)
-    await sleep(400)
     await settle(app)
+    const gus = await jobOf(app, 'stale-cart', gusAdd)
+    assert.equal(gus?.state, 'cancelled', JSON.stringify(gus))
     assert.equal(to('gus@example.com').length, 0, 'the order cancelled the back-dated add')
     assert.equal(smtp.received.length, before + 1)
     assert.equal((await remove(app, 'stale-cart')).status, 204)
