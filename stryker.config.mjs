@@ -47,6 +47,19 @@ const groups = {
     tests: ['test/delivery/tokens.test.ts'],
     coverage: 'perTest',
   },
+  // The scale-out twins that carry the same guarantees: the PostgreSQL profile commit (version check,
+  // applied offsets in the profile transaction) and the Kafka consumer's offset commits (never moved
+  // back). PostgreSQL must be up; the Kafka consumer itself (kafka-event-log.ts) needs a broker per
+  // mutant and is covered by the failpoint crash tests instead (docs/mutation.md).
+  twins: {
+    mutate: ['src/profiles/pg-profile-store.ts', 'src/log/offset-commits.ts'],
+    tests: [
+      'test/profiles/pg-profile-store.test.ts',
+      'test/pipeline/pg-processor-race.test.ts',
+      'test/log/offset-commits.test.ts',
+    ],
+    coverage: 'perTest',
+  },
 }
 
 const name = process.env.INKSTREAM_MUTATION_GROUP ?? 'traits'
@@ -71,7 +84,7 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   // No incremental mode: it only notices changes in the listed test files, not in the suites and
   // helpers they import, so it would reuse stale results.
-  ignorePatterns: ['.cache', 'data', 'reports', 'bench', 'docs', 'examples'],
+  ignorePatterns: ['.cache', '.stryker-tmp', 'data', 'reports', 'bench', 'docs', 'examples'],
   // One sandbox folder per group, so two groups can run at once.
   tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: 'always',
