@@ -81,7 +81,7 @@ function decodeCanonical(text: string): Buffer | undefined {
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 
 function checkPayload(p: TokenPayload): void {
-  if (!(p.kind in KIND_CODES)) throw new TypeError(`unknown token kind "${String(p.kind)}"`)
+  if (!Object.hasOwn(KIND_CODES, p.kind)) throw new TypeError(`unknown token kind "${String(p.kind)}"`)
   for (const field of ['workspaceId', 'campaignId', 'recipient', 'messageId'] as const) {
     if (!nonEmpty(p[field])) throw new TypeError(`a token needs a non-empty ${field}`)
   }

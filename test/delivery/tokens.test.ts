@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { InkError } from '../../src/core/errors.ts'
@@ -231,3 +232,198 @@ describe('token codec', () => {
     assert.throws(() => codec.sign(click, 1.5), RangeError)
   })
 })
+
+/** A token whose MAC is genuine (made with key(1) under kid k1) over whatever body text is given. */
+const macOver = (kid: string, body: string, k = key(1)) =>
+  `${kid}.${body}.${createHmac('sha256', k).update(`${kid}.${body}`).digest('base64url')}`
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url')
+const signedFields = (fields: unknown) => macOver('k1', b64(JSON.stringify(fields)))
+const EXP = T0 + 60_000
+const base = ['ws-a', 'camp', 'user-1', 'msg-1'] as const
+const openFields = [1, 'o', ...base, EXP]
+const ids = { workspaceId: 'ws-a', campaignId: 'camp', recipient: 'user-1', messageId: 'msg-1' }
+const MALFORMED = { ok: false, reason: 'malformed' }
+
+describe('token codec: bodies that carry a genuine MAC', () => {
+  const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock: fakeClock() })
+
+  test('a hand-built body in the token format verifies, so the helper signs like the codec', () => {
+    assert.deepEqual(codec.verify(signedFields(openFields)), {
+      ok: true,
+      payload: { kind: 'open', ...ids },
+      expiresAt: EXP,
+    })
+    assert.deepEqual(codec.verify(signedFields([1, 'c', ...base, EXP, 'https://x.example/'])), {
+      ok: true,
+      payload: { kind: 'click', ...ids, url: 'https://x.example/' },
+      expiresAt: EXP,
+    })
+    assert.deepEqual(codec.verify(signedFields([1, 'u', ...base, EXP])), {
+      ok: true,
+      payload: { kind: 'unsubscribe', ...ids },
+      expiresAt: EXP,
+    })
+    assert.deepEqual(codec.verify(signedFields([1, 'u', ...base, EXP, 'a@b.example'])), {
+      ok: true,
+      payload: { kind: 'unsubscribe', ...ids, email: 'a@b.example' },
+      expiresAt: EXP,
+    })
+  })
+
+  test('a genuinely signed body that is not JSON, not an array or of the wrong length fails as malformed', () => {
+    for (const text of ['not json', '', 'null', '{}', '{"length":7}', '"abcdefg"', '7'])
+      assert.deepEqual(codec.verify(macOver('k1', b64(text))), MALFORMED, text)
+    assert.deepEqual(codec.verify(signedFields(openFields.slice(0, 6))), MALFORMED, '6 fields')
+    assert.deepEqual(
+      codec.verify(signedFields([1, 'c', ...base, EXP, 'https://x.example/', 'extra'])),
+      MALFORMED,
+      '9 fields',
+    )
+  })
+
+  test('a genuinely signed body with another version or an unknown kind code fails as malformed', () => {
+    for (const [version, code] of [
+      [2, 'o'],
+      [0, 'o'],
+      ['1', 'o'],
+      [1, 'x'],
+      [1, 'open'],
+      [1, null],
+    ])
+      assert.deepEqual(
+        codec.verify(signedFields([version, code, ...base, EXP])),
+        MALFORMED,
+        `${version} ${code}`,
+      )
+  })
+
+  test('a genuinely signed body whose expiry is not a safe integer fails as malformed', () => {
+    for (const expiresAt of [String(EXP), EXP + 0.5, 2 ** 53, null, 'soon'])
+      assert.deepEqual(codec.verify(signedFields([1, 'o', ...base, expiresAt])), MALFORMED, String(expiresAt))
+  })
+
+  test('a genuinely signed body with an empty or non-string id fails as malformed, id by id', () => {
+    for (let i = 2; i <= 5; i++)
+      for (const bad of ['', ['x'], 7, null]) {
+        const fields: unknown[] = [...openFields]
+        fields[i] = bad
+        assert.deepEqual(codec.verify(signedFields(fields)), MALFORMED, `field ${i} = ${JSON.stringify(bad)}`)
+      }
+  })
+
+  test('a genuinely signed body whose extra field does not fit its kind fails as malformed', () => {
+    const cases: [string, unknown[]][] = [
+      ['click without url', [1, 'c', ...base, EXP]],
+      ['click with empty url', [1, 'c', ...base, EXP, '']],
+      ['click with array url', [1, 'c', ...base, EXP, ['https://x.example/']]],
+      ['open with an extra field', [1, 'o', ...base, EXP, 'a@b.example']],
+      ['unsubscribe with empty email', [1, 'u', ...base, EXP, '']],
+      ['unsubscribe with numeric email', [1, 'u', ...base, EXP, 7]],
+    ]
+    for (const [name, fields] of cases) assert.deepEqual(codec.verify(signedFields(fields)), MALFORMED, name)
+  })
+
+  test('a non-canonical body fails as malformed even when its text carries a genuine MAC', () => {
+    const body = b64(JSON.stringify(openFields))
+    for (const text of [`${body}=`, `${body.slice(0, -1)}+`, `/${body.slice(1)}`])
+      assert.deepEqual(codec.verify(macOver('k1', text)), MALFORMED, text)
+  })
+
+  test('an empty body fails as malformed before any MAC is checked', () => {
+    // 43 'A's are the canonical base64url of 32 zero bytes: a tag of the right length, but not the MAC.
+    assert.deepEqual(codec.verify(`k1..${'A'.repeat(43)}`), MALFORMED)
+    assert.deepEqual(codec.verify(macOver('k1', '')), MALFORMED)
+  })
+
+  test('a value that is not a string fails as malformed instead of throwing', () => {
+    for (const v of [undefined, null, 42, {}, ['k1', 'a', 'b']])
+      assert.deepEqual(codec.verify(v as unknown as string), MALFORMED, String(v))
+  })
+})
+
+describe('token codec: the size limit', () => {
+  /** A click token of exactly `chars` characters (the kid length is varied because base64url skips 4m+1). */
+  function tokenOfLength(chars: number): { token: string; codec: ReturnType<typeof createTokenCodec> } {
+    for (const kid of ['k1', 'k12', 'k123', 'k1234']) {
+      const codec = createTokenCodec({ keys: { [kid]: key(1) }, currentKid: kid, clock: fakeClock() })
+      for (let n = 12_000; n < 12_400; n++) {
+        const token = codec.sign({ ...click, url: `https://x.example/${'a'.repeat(n)}` }, 60_000)
+        if (token.length === chars) return { token, codec }
+      }
+    }
+    throw new Error(`no token of ${chars} characters`)
+  }
+
+  test('a genuine token of 16384 characters verifies, one of 16385 fails as malformed', () => {
+    const atLimit = tokenOfLength(16_384)
+    assert.equal(atLimit.codec.verify(atLimit.token).ok, true)
+    const over = tokenOfLength(16_385)
+    assert.deepEqual(over.codec.verify(over.token), MALFORMED)
+  })
+})
+
+describe('token codec: refusals say what is wrong', () => {
+  const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock: fakeClock() })
+  const open: TokenPayload = { kind: 'open', ...ids }
+  const refuses = (p: unknown, message: string, ttl = 1000) =>
+    assert.throws(() => codec.sign(p as TokenPayload, ttl), { name: 'TypeError', message })
+
+  test('signing names the unknown kind, the empty id, and the misplaced url or email', () => {
+    refuses({ ...open, kind: 'bogus' }, 'unknown token kind "bogus"')
+    for (const field of ['workspaceId', 'campaignId', 'recipient', 'messageId']) {
+      refuses({ ...open, [field]: '' }, `a token needs a non-empty ${field}`)
+      refuses({ ...open, [field]: ['x'] }, `a token needs a non-empty ${field}`)
+    }
+    refuses({ ...open, kind: 'click' }, 'url belongs in click tokens only')
+    refuses({ ...open, url: 'https://x.example/' }, 'url belongs in click tokens only')
+    refuses({ ...open, kind: 'click', url: '' }, 'a click token needs a url')
+    refuses({ ...open, kind: 'click', url: 7 }, 'a click token needs a url')
+    refuses({ ...open, email: 'a@b.example' }, 'email belongs in unsubscribe tokens only')
+    refuses({ ...open, kind: 'unsubscribe', email: '' }, 'email belongs in unsubscribe tokens only')
+    assert.throws(() => codec.sign(click, 0), {
+      name: 'RangeError',
+      message: 'ttlMs must be a positive integer, not 0',
+    })
+  })
+
+  test('signing refuses kinds that are only Object.prototype members', () => {
+    for (const kind of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      refuses({ ...open, kind }, `unknown token kind "${kind}"`)
+  })
+
+  test('an unusable key configuration lists every problem, even when the current key is fine', () => {
+    const clock = fakeClock()
+    const cases: [TokenCodecOptionsInput, string[]][] = [
+      [
+        { keys: { k1: key(1), k2: Buffer.alloc(31) }, currentKid: 'k1' },
+        ['token key "k2" must be at least 32 bytes'],
+      ],
+      [
+        { keys: { k1: key(1), k2: 'x'.repeat(64) as unknown as Buffer }, currentKid: 'k1' },
+        ['token key "k2" must be at least 32 bytes'],
+      ],
+      [
+        { keys: { k1: key(1), 'bad kid': key(2) }, currentKid: 'k1' },
+        ['token key id "bad kid" must be 1-32 characters of A-Z a-z 0-9 _ -'],
+      ],
+      [{ keys: { k1: key(1) }, currentKid: 'k2' }, ['the current token key id "k2" has no usable key']],
+      [
+        { keys: { k1: Buffer.alloc(16) }, currentKid: 'k1' },
+        ['token key "k1" must be at least 32 bytes', 'the current token key id "k1" has no usable key'],
+      ],
+    ]
+    for (const [c, problems] of cases)
+      assert.throws(
+        () => createTokenCodec({ ...c, clock }),
+        (err) => {
+          assert.ok(err instanceof InkError)
+          assert.equal(err.code, 'INK_ERR_INVALID_CONFIG')
+          assert.equal(err.message, `invalid token keys:\n  - ${problems.join('\n  - ')}`)
+          assert.deepEqual(err.details, { problems })
+          return true
+        },
+      )
+  })
+})
+
+type TokenCodecOptionsInput = { keys: Record<string, Buffer>; currentKid: string }
