@@ -158,7 +158,11 @@ export function createTokenCodec(opts: TokenCodecOptions): TokenCodec {
       if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)
         throw new RangeError(`ttlMs must be a positive integer, not ${ttlMs}`)
       checkPayload(payload)
-      const signed = `${opts.currentKid}.${encodeBody(payload, opts.clock.now() + ttlMs)}`
+      // An expiry past 2^53 would be signed but never verify (verify refuses it as malformed).
+      const expiresAt = opts.clock.now() + ttlMs
+      if (!Number.isSafeInteger(expiresAt))
+        throw new RangeError(`ttlMs ${ttlMs} puts the expiry past the largest safe integer`)
+      const signed = `${opts.currentKid}.${encodeBody(payload, expiresAt)}`
       return `${signed}.${mac(current, signed).toString('base64url')}`
     },
 

@@ -384,6 +384,11 @@ describe('token codec: refusals say what is wrong', () => {
       name: 'RangeError',
       message: 'ttlMs must be a positive integer, not 0',
     })
+    // "Never expires" written as the largest integer: refused at sign, not a token that never verifies.
+    assert.throws(() => codec.sign(click, Number.MAX_SAFE_INTEGER), {
+      name: 'RangeError',
+      message: `ttlMs ${Number.MAX_SAFE_INTEGER} puts the expiry past the largest safe integer`,
+    })
   })
 
   test('signing refuses kinds that are only Object.prototype members', () => {
