@@ -39,7 +39,7 @@ const groups = {
   },
   traits: {
     mutate: ['src/pipeline/computed-traits.ts', 'src/pipeline/event-time.ts'],
-    tests: ['test/pipeline/computed-traits.test.ts'],
+    tests: ['test/pipeline/computed-traits.test.ts', 'test/pipeline/event-time.test.ts'],
     coverage: 'perTest',
   },
   tokens: {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { InkEvent } from '../../src/core/types.ts'
-import { emptyState, foldEvent, materialize, mergeStates } from '../../src/pipeline/computed-traits.ts'
+import {
+  emptyState,
+  foldEvent,
+  getPath,
+  materialize,
+  mergeStates,
+} from '../../src/pipeline/computed-traits.ts'
 import { loadTraitsConfig, parseTraitsConfig, type TraitDef } from '../../src/pipeline/traits-config.ts'
 
 const DAY = 86_400_000
@@ -291,5 +297,258 @@ describe('traits config', () => {
         return true
       },
     )
+  })
+})
+
+/** Definitions of their own, for the cases the shared set does not reach. */
+const defsOf = (traits: unknown[]): TraitDef[] => parseTraitsConfig({ traits }).traits
+
+describe('computed traits, case by case', () => {
+  test('getPath reads own properties only and stops at anything that is not a plain object', () => {
+    assert.equal(getPath({ product: { id: 'p1' } }, 'product.id'), 'p1')
+    assert.equal(getPath({}, 'toString'), undefined, 'an inherited property is not read')
+    assert.equal(getPath({ a: {} }, 'a.constructor'), undefined)
+    assert.equal(getPath({}, 'missing.deeper'), undefined, 'a missing step ends the walk')
+    assert.equal(getPath({ list: ['x'] }, 'list.0'), undefined, 'arrays are not walked into')
+    assert.equal(getPath('text', 'length'), undefined)
+  })
+
+  test('with neither property nor pick, last keeps the whole properties object; a missing path is skipped', () => {
+    const d = defsOf([
+      { name: 'last_props', type: 'last', event: 'Viewed' },
+      { name: 'last_sku', type: 'last', event: 'Viewed', property: 'item.sku' },
+    ])
+    const s = emptyState()
+    foldEvent(s, track('Viewed', { item: { sku: 'A' }, price: 3 }, NOW - 2000), d, NOW)
+    foldEvent(s, track('Viewed', { price: 4 }, NOW - 1000), d, NOW)
+    const t = materialize(s, d, NOW)
+    assert.deepEqual(t.last_props, { price: 4 })
+    assert.equal(t.last_sku, 'A', 'a newer event without item.sku does not blank the value')
+  })
+
+  test('an event list matches each listed name and nothing else', () => {
+    const d = defsOf([{ name: 'orders', type: 'count', event: ['Order Completed', 'Order Refunded'] }])
+    const s = emptyState()
+    for (const name of ['Order Completed', 'Order Refunded', 'Product Viewed', 'Order'])
+      foldEvent(s, track(name, {}, NOW), d, NOW)
+    assert.equal(materialize(s, d, NOW).orders, 2)
+  })
+
+  test('a page or screen trait matches the page name, not the track event name', () => {
+    const d = defsOf([
+      { name: 'pricing_views', type: 'count', eventType: 'page', event: 'Pricing' },
+      { name: 'pricing_visits', type: 'count', eventType: 'page', event: ['Pricing', 'Plans'] },
+    ])
+    const page = (name: string): InkEvent => {
+      const { event: _, ...rest } = track('', {}, NOW)
+      return { ...rest, type: 'page', name }
+    }
+    const s = emptyState()
+    for (const e of [page('Pricing'), page('Home'), page('Plans'), track('Pricing', {}, NOW)])
+      foldEvent(s, e, d, NOW)
+    const t = materialize(s, d, NOW)
+    assert.equal(t.pricing_views, 1)
+    assert.equal(t.pricing_visits, 2)
+  })
+
+  test('sum, min and max skip empty, blank, null and boolean values; numeric strings count', () => {
+    const s = fold([
+      track('Order Completed', { revenue: '' }, NOW - 5000),
+      track('Order Completed', { revenue: '   ' }, NOW - 4000),
+      track('Order Completed', { revenue: null }, NOW - 3000),
+      track('Order Completed', { revenue: true }, NOW - 2000),
+      track('Order Completed', { revenue: ' 12 ' }, NOW - 1000),
+      track('Order Completed', { revenue: 7 }, NOW),
+    ])
+    const t = materialize(s, defs, NOW)
+    assert.equal(t.min_order, 7)
+    assert.equal(t.max_order, 12)
+    assert.equal(t.revenue_30d, 19)
+    assert.equal(t.orders_30d, 6, 'every order counts, summable or not')
+  })
+
+  test('two amounts in the same bucket add up', () => {
+    const T = Math.floor(NOW / HOUR) * HOUR
+    const s = fold([
+      track('Order Completed', { revenue: 10 }, T),
+      track('Order Completed', { revenue: 5 }, T + 1000),
+      track('Order Completed', { revenue: 2 }, T + 2000),
+    ])
+    assert.equal(materialize(s, defs, NOW).revenue_30d, 17)
+  })
+
+  test('a late amount exactly 30 days old is refused by sum, one 1 ms younger is summed', () => {
+    const T = Math.floor(NOW / HOUR) * HOUR
+    const now = T + 40 * DAY
+    const s = fold(
+      [
+        track('Order Completed', { revenue: 7 }, now - 30 * DAY + 1),
+        track('Order Completed', { revenue: 100 }, now - 30 * DAY),
+      ],
+      now,
+    )
+    assert.equal(materialize(s, defs, now).revenue_30d, 7)
+  })
+
+  test('location takes a location alone, a timezone alone, and ignores a non-object location', () => {
+    const d = defsOf([{ name: 'location', type: 'location' }])
+    const at = (context: InkEvent['context']) => {
+      const s = emptyState()
+      foldEvent(s, track('x', {}, NOW, context === undefined ? {} : { context }), d, NOW)
+      return materialize(s, d, NOW).location
+    }
+    assert.deepEqual(at({ location: { city: 'Lyon' } }), { city: 'Lyon' })
+    assert.deepEqual(at({ timezone: 'Europe/Paris' }), { timezone: 'Europe/Paris' })
+    assert.deepEqual(at({ location: 'Lyon', timezone: 'Europe/Paris' }), { timezone: 'Europe/Paris' })
+    assert.equal(at({ location: 'Lyon' }), null)
+    assert.equal(at({ timezone: 3600 }), null)
+    assert.equal(at(undefined), null)
+  })
+
+  test('location keeps the newest: an event without one does not clear it, a late one does not replace it', () => {
+    const d = defsOf([{ name: 'location', type: 'location' }])
+    const s = emptyState()
+    const ctx = (city: string) => ({ context: { location: { city } } })
+    foldEvent(s, track('x', {}, NOW - 5000, ctx('Lyon')), d, NOW)
+    foldEvent(s, track('x', {}, NOW - 4000, ctx('Paris')), d, NOW)
+    assert.deepEqual(materialize(s, d, NOW).location, { city: 'Paris' }, 'a newer one replaces it')
+    foldEvent(s, track('x', {}, NOW - 3000), d, NOW)
+    assert.deepEqual(materialize(s, d, NOW).location, { city: 'Paris' }, 'no location: kept')
+    foldEvent(s, track('x', {}, NOW - 9000, ctx('Nice')), d, NOW)
+    assert.deepEqual(materialize(s, d, NOW).location, { city: 'Paris' }, 'a late one: kept')
+    foldEvent(s, track('x', {}, NOW - 4000, ctx('Lille')), d, NOW)
+    assert.deepEqual(materialize(s, d, NOW).location, { city: 'Lille' }, 'a tie: the later arrival wins')
+  })
+
+  test('on a tie in event time, last takes the later arrival and first keeps the earlier one', () => {
+    const s = fold([
+      track('Product Viewed', { product_id: 'a' }, NOW - 1000),
+      track('Product Viewed', { product_id: 'b' }, NOW - 1000),
+      track('Order Completed', { order_id: 'o1' }, NOW - 1000),
+      track('Order Completed', { order_id: 'o2' }, NOW - 1000),
+    ])
+    const t = materialize(s, defs, NOW)
+    assert.deepEqual(t.last_product, { product_id: 'b' })
+    assert.equal(t.first_order, 'o1')
+  })
+
+  test('lastN: uniqueBy drops an older duplicate inside the top n; without uniqueBy duplicates stay, cut at n', () => {
+    const d = defsOf([
+      { name: 'unique', type: 'lastN', event: 'V', n: 3, uniqueBy: 'id', pick: ['id'] },
+      { name: 'plain', type: 'lastN', event: 'V', n: 2, property: 'id' },
+    ])
+    const s = emptyState()
+    for (const [i, id] of ['a', 'b', 'a'].entries()) foldEvent(s, track('V', { id }, NOW - 1000 + i), d, NOW)
+    foldEvent(s, track('V', { other: 1 }, NOW), d.slice(1), NOW)
+    const t = materialize(s, d, NOW)
+    assert.deepEqual(t.unique, [{ id: 'a' }, { id: 'b' }])
+    assert.deepEqual(t.plain, ['a', 'b'], 'newest two; the event without an id is not kept')
+  })
+
+  test('only identify traits are copied: a group call carries the group traits', () => {
+    const s = fold([
+      { ...track('x', {}, NOW - 2000), type: 'identify', traits: { firstName: 'Ann' } },
+      {
+        ...track('x', {}, NOW - 1000),
+        type: 'group',
+        groupId: 'g1',
+        traits: { firstName: 'Acme', plan: 'pro' },
+      },
+    ])
+    assert.deepEqual(s.traits, { firstName: 'Ann' })
+    const t = materialize(s, defs, NOW)
+    assert.equal(t.firstName, 'Ann', 'identify traits are part of the materialized traits')
+    assert.equal(t.first_name, 'Ann')
+    assert.equal(t.plan, undefined)
+  })
+
+  test('firstSeenAt is the earliest event time and lastSeenAt the latest, whatever the arrival order', () => {
+    const s = fold([
+      track('x', {}, NOW - 1000),
+      track('x', {}, NOW - 5000),
+      track('x', {}, NOW),
+      track('x', {}, NOW - 3000),
+    ])
+    assert.equal(s.firstSeenAt, NOW - 5000)
+    assert.equal(s.lastSeenAt, NOW)
+  })
+
+  test('the folded state holds entries only for traits that took a value', () => {
+    const d = defsOf([
+      { name: 'first_name', type: 'trait', trait: 'firstName' },
+      { name: 'orders', type: 'count', event: 'Order Completed' },
+      { name: 'location', type: 'location' },
+    ])
+    const s = emptyState()
+    foldEvent(s, track('Product Viewed', {}, NOW, { context: { location: { city: 'Lyon' } } }), d, NOW)
+    assert.deepEqual(s.computed, { location: { v: { city: 'Lyon' }, t: NOW } })
+  })
+
+  test('an empty profile materializes to null, 0 and [] for every kind', () => {
+    assert.deepEqual(materialize(emptyState(), defs, NOW), {
+      first_name: null,
+      last_product: null,
+      first_order: null,
+      recent: [],
+      orders_30d: 0,
+      revenue_30d: 0,
+      min_order: null,
+      max_order: null,
+      pages: 0,
+      location: null,
+    })
+  })
+})
+
+describe('merging profiles, case by case', () => {
+  const at = (...times: number[]) => fold(times.map((time) => track('x', {}, time)))
+  const seen = (s: ReturnType<typeof fold>) => [s.firstSeenAt, s.lastSeenAt]
+
+  test('first and last seen: the earliest first and the latest last, an empty side changes nothing', () => {
+    assert.deepEqual(seen(mergeStates(at(NOW - 1000), at(NOW - 5000), defs, NOW)), [NOW - 5000, NOW - 1000])
+    assert.deepEqual(seen(mergeStates(at(NOW - 5000), at(NOW - 4000, NOW - 1000), defs, NOW)), [
+      NOW - 5000,
+      NOW - 1000,
+    ])
+    assert.deepEqual(seen(mergeStates(emptyState(), at(NOW - 5000), defs, NOW)), [NOW - 5000, NOW - 5000])
+    assert.deepEqual(seen(mergeStates(at(NOW - 1000), emptyState(), defs, NOW)), [NOW - 1000, NOW - 1000])
+  })
+
+  test('identify traits of both sides are kept; the known profile wins a conflict', () => {
+    const known = fold([{ ...track('x', {}, NOW), type: 'identify', traits: { firstName: 'Ann' } }])
+    const anon = fold([
+      { ...track('x', {}, NOW), type: 'identify', traits: { firstName: 'A.', plan: 'pro' } },
+    ])
+    assert.deepEqual(mergeStates(known, anon, defs, NOW).traits, { firstName: 'Ann', plan: 'pro' })
+  })
+
+  test('on a tie in event time the known profile keeps its last and first values', () => {
+    const known = fold([
+      track('Product Viewed', { product_id: 'known' }, NOW - 1000),
+      track('Order Completed', { order_id: 'known' }, NOW - 1000),
+    ])
+    const anon = fold([
+      track('Product Viewed', { product_id: 'anon' }, NOW - 1000),
+      track('Order Completed', { order_id: 'anon' }, NOW - 1000),
+    ])
+    const t = materialize(mergeStates(known, anon, defs, NOW), defs, NOW)
+    assert.deepEqual(t.last_product, { product_id: 'known' })
+    assert.equal(t.first_order, 'known')
+  })
+
+  test('a state of another shape under the same name (the trait changed type in the config) does not break a merge', () => {
+    const d = defsOf([
+      { name: 'orders', type: 'count', event: 'Order Completed' },
+      { name: 'recent', type: 'lastN', event: 'Product Viewed', n: 3, property: 'product_id' },
+    ])
+    const known = emptyState()
+    foldEvent(known, track('Order Completed', {}, NOW - 1000), d, NOW)
+    foldEvent(known, track('Product Viewed', { product_id: 'p1' }, NOW - 1000), d, NOW)
+    const anon = emptyState()
+    // Folded when both names were `last` traits.
+    anon.computed = { orders: { v: 'o1', t: NOW - 2000 }, recent: { v: 'old', t: NOW - 2000 } }
+    const t = materialize(mergeStates(known, anon, d, NOW), d, NOW)
+    assert.equal(t.orders, 1)
+    assert.deepEqual(t.recent, ['p1'])
   })
 })
