@@ -173,7 +173,10 @@ function topN(items: Stamped[], n: number, uniqueBy: string | undefined): Stampe
   const seen = new Set<string>()
   const out: Stamped[] = []
   for (const item of sorted) {
-    const key = JSON.stringify(getPath(item.v, uniqueBy) ?? null)
+    // A picked path is a key of its own ("product.id" stays flat in the picked object).
+    const v = item.v
+    const picked = isPlainObject(v) && Object.hasOwn(v, uniqueBy) ? v[uniqueBy] : getPath(v, uniqueBy)
+    const key = JSON.stringify(picked ?? null)
     if (seen.has(key)) continue
     seen.add(key)
     out.push(item)

@@ -65,6 +65,19 @@ const traitsFile = z
           message: `"${t.name}" is declared twice`,
         })
       seen.add(t.name)
+      // uniqueBy reads the kept value: with pick, only the picked paths are in it. A uniqueBy outside
+      // them would key every item alike and keep only the newest one.
+      if (
+        t.type === 'lastN' &&
+        t.uniqueBy !== undefined &&
+        t.pick !== undefined &&
+        !t.pick.includes(t.uniqueBy)
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: ['traits', i, 'uniqueBy'],
+          message: `"${t.uniqueBy}" is not picked: add it to pick (${t.pick.join(', ')}), or uniqueBy would keep only one item`,
+        })
     })
   })
 

@@ -445,6 +445,38 @@ describe('computed traits, case by case', () => {
     assert.deepEqual(t.plain, ['a', 'b'], 'newest two; the event without an id is not kept')
   })
 
+  test('lastN: uniqueBy on a picked nested path keys by that path, not by the whole picked object', () => {
+    const d = defsOf([
+      { name: 'seen', type: 'lastN', event: 'V', n: 3, uniqueBy: 'product.id', pick: ['product.id', 'name'] },
+    ])
+    const s = emptyState()
+    for (const [i, [id, name]] of [
+      ['p1', 'Kettle'],
+      ['p2', 'Mug'],
+      ['p1', 'Kettle, red'],
+    ].entries())
+      foldEvent(s, track('V', { product: { id }, name }, NOW - 1000 + i), d, NOW)
+    assert.deepEqual(materialize(s, d, NOW).seen, [
+      { 'product.id': 'p1', name: 'Kettle, red' },
+      { 'product.id': 'p2', name: 'Mug' },
+    ])
+  })
+
+  test('a lastN whose uniqueBy is not picked is refused: it would keep only one item', () => {
+    assert.throws(
+      () =>
+        defsOf([{ name: 'seen', type: 'lastN', event: 'V', n: 5, uniqueBy: 'product_id', pick: ['name'] }]),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'INK_ERR_INVALID_CONFIG')
+        assert.match(
+          err.message,
+          /traits\.0\.uniqueBy: "product_id" is not picked: add it to pick \(name\), or uniqueBy would keep only one item/,
+        )
+        return true
+      },
+    )
+  })
+
   test('only identify traits are copied: a group call carries the group traits', () => {
     const s = fold([
       { ...track('x', {}, NOW - 2000), type: 'identify', traits: { firstName: 'Ann' } },
