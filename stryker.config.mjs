@@ -14,7 +14,12 @@ const groups = {
   },
   processor: {
     mutate: ['src/pipeline/processor.ts', 'src/pipeline/unit-of-work.ts', 'src/pipeline/warm-cache.ts'],
-    tests: ['test/pipeline/processor.test.ts', 'test/pipeline/processor-thread.test.ts'],
+    tests: [
+      'test/pipeline/processor.test.ts',
+      'test/pipeline/processor-thread.test.ts',
+      // The LRU bounds of the warm cache (WarmCache is otherwise only reached through the processor).
+      'test/pipeline/warm-cache.test.ts',
+    ],
     coverage: 'off',
   },
   ledger: {

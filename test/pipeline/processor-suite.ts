@@ -4,14 +4,19 @@
  * The tests drive `handle()` directly; the log is not read.
  */
 import assert from 'node:assert/strict'
-import { afterEach, beforeEach, describe, test } from 'node:test'
+import { afterEach, beforeEach, describe, mock, test } from 'node:test'
+import { ArmedFailpoints } from '../../src/core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import type { BatchHandler, ConsumeOptions, EventLog } from '../../src/log/event-log.ts'
 import { createMetrics, observeBatch } from '../../src/observe/metrics.ts'
 import { materialize } from '../../src/pipeline/computed-traits.ts'
-import { Processor } from '../../src/pipeline/processor.ts'
+import { type BatchReport, Processor, type ProcessorDeps } from '../../src/pipeline/processor.ts'
 import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
-import { ProfileConflictError, type ProfileStore } from '../../src/profiles/profile-store.ts'
+import {
+  type ProfileChanges,
+  ProfileConflictError,
+  type ProfileStore,
+} from '../../src/profiles/profile-store.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
 
 const NOW = Date.parse('2026-11-28T12:00:00Z')
@@ -286,6 +291,344 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
         { upserts: 1, offsets: [batch[0]!.offset] },
       ])
       assert.equal((await store.appliedOffsets('profiles')).get(0), batch[0]!.offset)
+    })
+
+    // What the processor asks of the log and tells its logger, seen through a log that only records
+    // the consume call (the test plays the consumer's callbacks).
+    const DAY = 86_400_000
+    const baseDeps = (): ProcessorDeps => ({
+      log: unusedLog,
+      store,
+      traits,
+      clock: { now: () => NOW },
+      logger: { error: () => {}, warn: () => {} },
+      batchSize: 100,
+      dedupeWindowMs: 7 * DAY,
+    })
+    const recordingLog = () => {
+      const seen = { group: '', opts: {} as ConsumeOptions, closed: 0 }
+      const log: EventLog = {
+        ...unusedLog,
+        consume: (group, _h, o) => {
+          seen.group = group
+          seen.opts = o ?? {}
+          return {
+            close: async () => {
+              seen.closed++
+            },
+          }
+        },
+      }
+      return { log, seen }
+    }
+
+    test('start() consumes the profiles group: no linger and offsets committed at once by default, a 250 ms commit interval with a linger', async () => {
+      const plain = recordingLog()
+      const p1 = new Processor({ ...baseDeps(), log: plain.log, batchSize: 37 })
+      await p1.start()
+      assert.equal(plain.seen.group, 'profiles')
+      assert.equal(plain.seen.opts.maxBatch, 37)
+      assert.equal(plain.seen.opts.lingerMs, 0)
+      assert.equal(plain.seen.opts.commitIntervalMs, 0)
+      await p1.close()
+      assert.equal(plain.seen.closed, 1)
+      const lingering = recordingLog()
+      const p2 = new Processor({ ...baseDeps(), log: lingering.log, lingerMs: 5 })
+      await p2.start()
+      assert.equal(lingering.seen.opts.lingerMs, 5)
+      assert.equal(lingering.seen.opts.commitIntervalMs, 250)
+      await p2.close()
+      assert.equal(lingering.seen.closed, 1)
+    })
+
+    test('a failed batch is logged as an error and retried after 500 ms; a lost race is a warning, counted, and retried after 20 ms', async () => {
+      const logged: [string, unknown, string][] = []
+      let conflicts = 0
+      const { log, seen } = recordingLog()
+      const p = new Processor({
+        ...baseDeps(),
+        log,
+        onConflict: () => conflicts++,
+        logger: {
+          error: (obj, msg) => logged.push(['error', obj, msg]),
+          warn: (obj, msg) => logged.push(['warn', obj, msg]),
+        },
+      })
+      await p.start()
+      const failed = new Error('SQLITE_BUSY')
+      const raced = new ProfileConflictError('profile p1')
+      seen.opts.onError?.(failed)
+      assert.deepEqual(logged, [['error', { err: failed }, 'processor batch failed; retrying']])
+      assert.equal(conflicts, 0)
+      seen.opts.onError?.(raced)
+      assert.deepEqual(logged[1], [
+        'warn',
+        { err: raced },
+        'processor batch raced another processor; applying it again',
+      ])
+      assert.equal(logged.length, 2)
+      assert.equal(conflicts, 1)
+      assert.equal(seen.opts.retryDelayMs?.(failed), 500)
+      assert.equal(seen.opts.retryDelayMs?.(raced), 20)
+      await p.close()
+      // Without an onConflict listener a lost race is still only a warning.
+      const quiet = recordingLog()
+      const warned: string[] = []
+      const q = new Processor({
+        ...baseDeps(),
+        log: quiet.log,
+        logger: { error: () => {}, warn: (_o, msg) => warned.push(msg) },
+      })
+      await q.start()
+      quiet.seen.opts.onError?.(raced)
+      assert.deepEqual(warned, ['processor batch raced another processor; applying it again'])
+      await q.close()
+    })
+
+    test('dedupe records older than the window are pruned every hour while running, and no longer after close()', async () => {
+      mock.timers.enable({ apis: ['setInterval'] })
+      try {
+        const pruned: number[] = []
+        store.pruneDedupe = async (before) => {
+          pruned.push(before)
+          return 0
+        }
+        const { log } = recordingLog()
+        const p = new Processor({ ...baseDeps(), log, dedupeWindowMs: 2 * DAY })
+        await p.start()
+        mock.timers.tick(3_599_999)
+        assert.deepEqual(pruned, [])
+        mock.timers.tick(1)
+        assert.deepEqual(pruned, [NOW - 2 * DAY])
+        await p.close()
+        mock.timers.tick(3 * 3_600_000)
+        assert.deepEqual(pruned, [NOW - 2 * DAY])
+      } finally {
+        mock.timers.reset()
+      }
+    })
+
+    test('close() of a processor never started, and backfillSegments() without segments, do nothing', async () => {
+      await processor.backfillSegments()
+      await processor.close()
+      await processor.handle([order({ userId: 'u20' }, 3)])
+      assert.equal((await profile('userId', 'u20')).traits.revenue_total, 3)
+    })
+
+    test('records at or below the applied offset are skipped even once their messageIds are pruned from the dedupe window', async () => {
+      const batch = [order({ userId: 'u21' }, 1), order({ userId: 'u21' }, 2)]
+      await processor.handle(batch)
+      // Eight days later the dedupe records are gone: only the applied offset still knows the batch.
+      assert.equal(await store.pruneDedupe(NOW + 1), 2)
+      const commits: ProfileChanges[] = []
+      const commit = store.commit.bind(store)
+      store.commit = async (changes) => {
+        commits.push(changes)
+        return commit(changes)
+      }
+      await processor.handle(batch)
+      await processor.handle([batch[1]!])
+      const p = await profile('userId', 'u21')
+      assert.equal(p.traits.orders_total, 2)
+      assert.equal(p.traits.revenue_total, 3)
+      // Nothing new: no upsert, no dedupe record and no offset (it is where it was).
+      assert.deepEqual(
+        commits.map((c) => [c.upserts.length, c.messageIds.length, c.offsets]),
+        [
+          [0, 0, []],
+          [0, 0, []],
+        ],
+      )
+      assert.equal((await store.appliedOffsets('profiles')).get(0), batch[1]!.offset)
+    })
+
+    test('the failpoints before and after the commit: before, nothing is stored; after, the batch is stored and its retry applies nothing twice', async () => {
+      const failpoints = new ArmedFailpoints({ 'processor.before-commit': 'throw' })
+      const p = new Processor({ ...baseDeps(), failpoints })
+      const first = [order({ userId: 'u22' }, 4)]
+      await assert.rejects(p.handle(first), /failpoint processor\.before-commit/)
+      assert.equal(await store.findProfileId('w', 'userId', 'u22'), undefined)
+      failpoints.disarm('processor.before-commit')
+      failpoints.arm('processor.after-commit', 'throw')
+      await assert.rejects(p.handle(first), /failpoint processor\.after-commit/)
+      assert.equal((await profile('userId', 'u22')).traits.revenue_total, 4)
+      failpoints.disarm('processor.after-commit')
+      await p.handle(first)
+      assert.equal((await profile('userId', 'u22')).traits.revenue_total, 4)
+      assert.deepEqual(
+        [...failpoints.hits],
+        [
+          ['processor.before-commit', 1],
+          ['processor.after-commit', 1],
+        ],
+      )
+    })
+
+    test("a batch's report: the lag of each applied event, duplicates, every user and anonymous id of its records, no trigger jobs", async () => {
+      const reports: BatchReport[] = []
+      const p = new Processor({ ...baseDeps(), onBatch: (r) => reports.push(r) })
+      const at = (ms: number) => new Date(NOW - ms).toISOString()
+      await p.handle([
+        rec({ type: 'identify', userId: 'u23', anonymousId: 'a23', receivedAt: at(1500), messageId: 'r1' }),
+        rec({ type: 'track', event: 'Page Viewed', anonymousId: 'a24', receivedAt: at(250) }, 'w2'),
+        rec({ type: 'track', event: 'Page Viewed', userId: 'u23', receivedAt: at(0), messageId: 'r1' }),
+      ])
+      assert.deepEqual(reports, [
+        {
+          lagSeconds: [1.5, 0.25],
+          applied: 2,
+          duplicates: 1,
+          ids: [
+            { workspaceId: 'w', id: 'u23' },
+            { workspaceId: 'w', id: 'a23' },
+            { workspaceId: 'w2', id: 'a24' },
+            { workspaceId: 'w', id: 'u23' },
+          ],
+          triggerJobsDueAt: null,
+        },
+      ])
+    })
+
+    test("a late-arriving event does not move a profile's last receipt time back", async () => {
+      const at = (ms: number) => new Date(NOW - ms).toISOString()
+      await processor.handle([
+        rec({ type: 'track', event: 'Page Viewed', userId: 'u25', receivedAt: at(1000) }),
+      ])
+      await processor.handle([
+        rec({ type: 'track', event: 'Page Viewed', userId: 'u25', receivedAt: at(9000) }),
+      ])
+      assert.equal((await profile('userId', 'u25')).lastEventReceivedAt, NOW - 1000)
+    })
+
+    test('triggers: the jobs of a batch are committed with it, and its report carries their earliest due time', async () => {
+      await stores.triggers.put('w', 'soon', {
+        event: 'Product Added',
+        templateId: 't',
+        from: 'a@b.example',
+        delayMs: 1000,
+      })
+      await stores.triggers.put('w', 'later', {
+        event: 'Product Added',
+        templateId: 't',
+        from: 'a@b.example',
+        delayMs: 60_000,
+      })
+      const reports: BatchReport[] = []
+      const committed: ProfileChanges['triggerJobs'][] = []
+      const commit = store.commit.bind(store)
+      store.commit = async (changes) => {
+        committed.push(changes.triggerJobs)
+        return commit(changes)
+      }
+      const p = new Processor({ ...baseDeps(), triggers: stores.triggers, onBatch: (r) => reports.push(r) })
+      const t = (ms: number) => new Date(NOW + ms).toISOString()
+      const added = (messageId: string, ms: number) =>
+        rec({
+          type: 'track',
+          event: 'Product Added',
+          userId: 'u26',
+          messageId,
+          timestamp: t(ms),
+          receivedAt: t(ms),
+        })
+      await p.handle([added('e1', 0), rec({ type: 'identify', userId: 'u26' }), added('e2', 5000)])
+      // A batch without a matching event creates no job.
+      await p.handle([rec({ type: 'track', event: 'Page Viewed', userId: 'u26' })])
+      assert.deepEqual(
+        reports.map((r) => r.triggerJobsDueAt),
+        [NOW + 1000, null],
+      )
+      const jobs = (ops: ProfileChanges['triggerJobs']) =>
+        ops?.map((o) =>
+          o.kind === 'insert' ? [o.job.triggerId, o.job.event.messageId, o.job.dueAt] : o.kind,
+        )
+      assert.deepEqual(committed.map(jobs), [
+        [
+          ['later', 'e1', NOW + 60_000],
+          ['soon', 'e1', NOW + 1000],
+          ['later', 'e2', NOW + 65_000],
+          ['soon', 'e2', NOW + 6000],
+        ],
+        undefined,
+      ])
+      const due = await stores.triggers.due(NOW + 3_600_000, 10)
+      assert.deepEqual(due.map((j) => [j.triggerId, j.event.messageId, j.dueAt]).sort(), [
+        ['later', 'e1', NOW + 60_000],
+        ['later', 'e2', NOW + 65_000],
+        ['soon', 'e1', NOW + 1000],
+        ['soon', 'e2', NOW + 6000],
+      ])
+    })
+
+    test('segments: a batch commits the memberships it changes, backfills go 500 profiles a step unless told, and the poll timer runs them', async () => {
+      const chunks: number[] = []
+      const step = stores.segments.backfillStep.bind(stores.segments)
+      stores.segments.backfillStep = (chunk, evaluator) => {
+        chunks.push(chunk)
+        return step(chunk, evaluator)
+      }
+      await processor.handle([
+        order({ userId: 'u27' }, 1),
+        order({ userId: 'u27' }, 1),
+        order({ userId: 'u28' }, 1),
+      ])
+      await stores.segments.put('w', 'repeat', {
+        name: 'Repeat buyers',
+        condition: { orders_total: { $gte: 2 } },
+      })
+      const p = new Processor({ ...baseDeps(), segments: stores.segments })
+      await p.backfillSegments()
+      assert.deepEqual([...new Set(chunks)], [500])
+      const members = async () =>
+        (await stores.segments.members('w', 'repeat', { limit: 100 })).map((m) => m.userId).sort()
+      assert.deepEqual(await members(), ['u27'])
+      await p.handle([order({ userId: 'u28' }, 1)])
+      assert.deepEqual(await members(), ['u27', 'u28'])
+      chunks.length = 0
+      const small = new Processor({ ...baseDeps(), segments: stores.segments, backfillChunk: 2 })
+      await stores.segments.put('w', 'buyers', { name: 'Buyers', condition: { orders_total: { $gte: 1 } } })
+      await small.backfillSegments()
+      assert.deepEqual([...new Set(chunks)], [2])
+    })
+
+    test('segments: the backfill poll runs every second by default, or every segmentPollMs, and stops with close()', async () => {
+      mock.timers.enable({ apis: ['setInterval'] })
+      try {
+        // A backfill run starts by reading the definitions' change stamp, synchronously when the timer fires.
+        let runs = 0
+        const stamp = stores.segments.definitionsStamp.bind(stores.segments)
+        stores.segments.definitionsStamp = () => {
+          runs++
+          return stamp()
+        }
+        const byDefault = new Processor({ ...baseDeps(), log: recordingLog().log, segments: stores.segments })
+        await byDefault.start()
+        mock.timers.tick(999)
+        assert.equal(runs, 0)
+        mock.timers.tick(1)
+        assert.equal(runs, 1)
+        await byDefault.backfillSegments()
+        await byDefault.close()
+        const fast = new Processor({
+          ...baseDeps(),
+          log: recordingLog().log,
+          segments: stores.segments,
+          segmentPollMs: 50,
+        })
+        await fast.start()
+        const before = runs
+        mock.timers.tick(49)
+        assert.equal(runs, before)
+        mock.timers.tick(1)
+        assert.equal(runs, before + 1)
+        await fast.backfillSegments()
+        await fast.close()
+        const after = runs
+        mock.timers.tick(5000)
+        assert.equal(runs, after)
+      } finally {
+        mock.timers.reset()
+      }
     })
   })
 }
