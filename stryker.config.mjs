@@ -14,7 +14,7 @@ const groups = {
   },
   processor: {
     mutate: ['src/pipeline/processor.ts', 'src/pipeline/unit-of-work.ts', 'src/pipeline/warm-cache.ts'],
-    tests: ['test/pipeline/processor.test.ts', 'test/pipeline/processor-thread.test.ts'],
+    tests: ['test/pipeline/processor.test.ts', 'test/pipeline/processor-thread.test.ts', 'test/pipeline/unit-of-work.test.ts'],
     coverage: 'off',
   },
   ledger: {
