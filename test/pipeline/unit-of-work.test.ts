@@ -149,6 +149,8 @@ describe('UnitOfWork', () => {
         { workspaceId: 'w', kind: 'anonymousId', value: 'a2', profileId: 'from' },
       ],
     )
+    // A previous batch left `from` in the cache.
+    warm.profiles.set(profileKey('from'), stored('from', null, 2))
     const into = await uow.getProfile('w', (await uow.findProfileId('w', 'userId', 'u1')) as string)
     const from = await uow.getProfile('w', (await uow.findProfileId('w', 'anonymousId', 'a1')) as string)
     const other = await uow.getProfile('w', 'other')
