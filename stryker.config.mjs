@@ -19,6 +19,8 @@ const groups = {
       'test/pipeline/processor-thread.test.ts',
       // The LRU bounds of the warm cache (WarmCache is otherwise only reached through the processor).
       'test/pipeline/warm-cache.test.ts',
+      // The unit of work on its own: lookups, merges, the first-read expectations of a commit.
+      'test/pipeline/unit-of-work.test.ts',
     ],
     coverage: 'off',
   },
