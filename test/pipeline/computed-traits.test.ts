@@ -462,6 +462,24 @@ describe('computed traits, case by case', () => {
     ])
   })
 
+  test('lastN: uniqueBy is a path inside the kept value when nothing is picked, and a null value keys as null', () => {
+    const d = defsOf([
+      { name: 'whole', type: 'lastN', event: 'V', n: 3, uniqueBy: 'product.id' },
+      { name: 'products', type: 'lastN', event: 'V', n: 3, property: 'product', uniqueBy: 'id' },
+    ])
+    const s = emptyState()
+    const products = [{ id: 'p1' }, null, { id: 'p2' }, { id: 'p1', red: true }]
+    for (const [i, product] of products.entries())
+      foldEvent(s, track('V', { product }, NOW - 1000 + i), d, NOW)
+    const t = materialize(s, d, NOW)
+    assert.deepEqual(t.whole, [
+      { product: { id: 'p1', red: true } },
+      { product: { id: 'p2' } },
+      { product: null },
+    ])
+    assert.deepEqual(t.products, [{ id: 'p1', red: true }, { id: 'p2' }, null])
+  })
+
   test('a lastN whose uniqueBy is not picked is refused: it would keep only one item', () => {
     assert.throws(
       () =>
