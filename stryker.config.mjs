@@ -62,6 +62,7 @@ const groups = {
     mutate: ['src/profiles/pg-profile-store.ts', 'src/log/offset-commits.ts'],
     tests: [
       'test/profiles/pg-profile-store.test.ts',
+      'test/profiles/pg-profile-store-commit.test.ts',
       'test/pipeline/pg-processor-race.test.ts',
       'test/log/offset-commits.test.ts',
     ],

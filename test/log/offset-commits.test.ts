@@ -117,3 +117,19 @@ test('a commit that fails after a rebalance does not put back the offsets of par
   c.requests[1]!.ok()
   await next
 })
+
+test('busy while a commit request is in flight; nothing pending sends no request', async () => {
+  const c = coordinator()
+  const commits = new OffsetCommits(c.send)
+  await commits.commit()
+  assert.equal(c.requests.length, 0, 'no request for nothing pending')
+  assert.equal(commits.busy, false)
+  commits.set(0, 3)
+  const done = commits.commit()
+  await turn()
+  assert.equal(commits.busy, true)
+  c.requests[0]!.ok()
+  await done
+  assert.equal(commits.busy, false)
+  assert.deepEqual([...c.committed], [[0, 3]])
+})

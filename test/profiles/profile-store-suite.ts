@@ -87,6 +87,15 @@ export function profileStoreSuite(name: string, open: OpenStores, opts: { skip?:
       assert.deepEqual(await stores.profiles.getProfile('w', 'p1'), { ...later, createdAt: T0 })
     })
 
+    test('without expectations (a single writer) an upsert replaces whatever version is stored', async () => {
+      await stores.profiles.commit(changes({ upserts: [profile('p1')] }))
+      await stores.profiles.commit(changes({ upserts: [profile('p1', { version: 5, userId: 'u5' })] }))
+      assert.deepEqual(
+        await stores.profiles.getProfile('w', 'p1'),
+        profile('p1', { version: 5, userId: 'u5' }),
+      )
+    })
+
     test('a merge deletes the profile and the last binding of an identity in a commit wins', async () => {
       await stores.profiles.commit(
         changes({
@@ -110,6 +119,22 @@ export function profileStoreSuite(name: string, open: OpenStores, opts: { skip?:
       assert.equal(await stores.profiles.getProfile('w', 'anon'), undefined)
       assert.equal(await stores.profiles.findProfileId('w', 'anonymousId', 'a1'), 'known')
       assert.deepEqual(await stores.profiles.identities('w', 'anon'), [])
+      assert.equal((await stores.profiles.getProfile('w', 'known'))?.version, 2)
+    })
+
+    test('a commit that merges two profiles away deletes both', async () => {
+      await stores.profiles.commit(changes({ upserts: [profile('a1'), profile('a2'), profile('known')] }))
+      await stores.profiles.commit(
+        changes({
+          upserts: [profile('known', { version: 2 })],
+          deletes: [
+            { workspaceId: 'w', profileId: 'a2' },
+            { workspaceId: 'w', profileId: 'a1' },
+          ],
+        }),
+      )
+      assert.equal(await stores.profiles.getProfile('w', 'a1'), undefined)
+      assert.equal(await stores.profiles.getProfile('w', 'a2'), undefined)
       assert.equal((await stores.profiles.getProfile('w', 'known'))?.version, 2)
     })
 
@@ -210,6 +235,32 @@ export function profileStoreSuite(name: string, open: OpenStores, opts: { skip?:
       assert.deepEqual(await stores.profiles.appliedOffsets('profiles'), new Map([[0, 1]]))
       assert.equal(await stores.segments.isMember('w', 'all', 'p1'), false)
       assert.equal(await stores.triggers.getJob('w', 'j1'), undefined)
+    })
+
+    test('a commit that touches no profile fails as a whole too', async () => {
+      await stores.profiles.commit(changes({ offsets: [{ group: 'profiles', partition: 0, offset: 1 }] }))
+      const failing = changes({
+        messageIds: [{ workspaceId: 'w', messageId: 'm1' }],
+        offsets: [{ group: 'profiles', partition: 0, offset: 2 }],
+        triggerJobs: [
+          {
+            kind: 'insert',
+            job: {
+              workspaceId: 'w',
+              triggerId: 't',
+              jobId: 'j1',
+              profileId: 'p1',
+              userId: 'u1',
+              eventAt: Number.NaN,
+              dueAt: T0,
+              event: {},
+            },
+          },
+        ],
+      })
+      await assert.rejects(stores.profiles.commit(failing))
+      assert.equal((await stores.profiles.seenMessageIds([{ workspaceId: 'w', messageId: 'm1' }])).size, 0)
+      assert.deepEqual(await stores.profiles.appliedOffsets('profiles'), new Map([[0, 1]]))
     })
 
     test('membership is written only at the version it was evaluated against; a merged-away profile loses it', async () => {
