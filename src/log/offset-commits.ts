@@ -54,7 +54,13 @@ export class OffsetCommits {
     if (this.#pending.size === 0) return
     const offsets = [...this.#pending].map(([partition, offset]) => ({ partition, offset }))
     this.#pending.clear()
-    const sending = this.#send(offsets)
+    let sending: Promise<void>
+    try {
+      sending = this.#send(offsets)
+    } catch (err) {
+      // A send that throws at once fails like one that rejects: its offsets are kept for the next try.
+      sending = Promise.reject(err)
+    }
     this.#inFlight = sending
     try {
       await sending

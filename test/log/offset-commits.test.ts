@@ -133,3 +133,27 @@ test('busy while a commit request is in flight; nothing pending sends no request
   assert.equal(commits.busy, false)
   assert.deepEqual([...c.committed], [[0, 3]])
 })
+
+test('a send that throws at once keeps its offsets pending, like one that rejects', async () => {
+  let calls = 0
+  const sent: { partition: number; offset: number }[][] = []
+  const commits = new OffsetCommits((offsets) => {
+    calls += 1
+    if (calls === 1) throw new Error('not connected')
+    sent.push([...offsets])
+    return Promise.resolve()
+  })
+  commits.set(0, 5)
+  commits.set(1, 7)
+  await assert.rejects(commits.commit(), /not connected/)
+  assert.equal(commits.size, 2)
+  assert.equal(commits.busy, false)
+  await commits.commit()
+  assert.deepEqual(sent, [
+    [
+      { partition: 0, offset: 5 },
+      { partition: 1, offset: 7 },
+    ],
+  ])
+  assert.equal(commits.size, 0)
+})
