@@ -53,7 +53,8 @@ describe('Segment analytics-python posting to /v1/batch', { skip }, () => {
     const userId = 'python-user'
     const run = await promisify(execFile)(PYTHON, [PROGRAM, app.url, app.workspace.writeKey, userId], {
       timeout: 90_000,
-      env: { ...process.env, PYTHONPATH: LIBRARY },
+      // No __pycache__ in the vendored tree.
+      env: { ...process.env, PYTHONPATH: LIBRARY, PYTHONDONTWRITEBYTECODE: '1' },
     }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
       assert.fail(`send_events.py failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`)
     })
