@@ -67,13 +67,14 @@ async function buildDriver(dir: string): Promise<string> {
 
 describe('Segment analytics-go posting to /v1/batch', { skip }, () => {
   let app: TestApp
-  const gopath = tempDir('inkstream-go-')
+  let gopath: string
   before(async () => {
+    gopath = tempDir('inkstream-go-')
     app = await startTestApp()
   })
   after(async () => {
     await app?.close()
-    rmSync(gopath, { recursive: true, force: true })
+    if (gopath) rmSync(gopath, { recursive: true, force: true })
   })
 
   test('events sent with analytics-go reach the profile with the library messageIds', async () => {

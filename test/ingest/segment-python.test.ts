@@ -26,7 +26,7 @@ const DEPS = 'import requests, backoff, dateutil, jwt'
 const skip =
   missingService('python3', existsSync(PYTHON), 'apt-get install python3') ||
   missingService(
-    "analytics-python's dependencies",
+    'a dependency of analytics-python',
     spawnSync(PYTHON, ['-c', DEPS]).status === 0,
     'apt-get install python3-requests python3-backoff python3-dateutil python3-jwt',
   )
