@@ -1,0 +1,3 @@
+module github.com/segmentio/backo-go
+
+go 1.13
