@@ -1,0 +1,9 @@
+﻿using System;
+using System.Collections.Generic;
+
+namespace Segment.Model
+{
+    public class Properties : Dict
+    {
+    }
+}

@@ -1,0 +1,10 @@
+﻿using System.Threading.Tasks;
+using Segment.Model;
+
+namespace Segment.Request
+{
+    internal interface IRequestHandler
+    {
+        Task MakeRequest(Batch batch);
+    }
+}
