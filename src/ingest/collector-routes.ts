@@ -1,8 +1,8 @@
 /**
  * The Segment-compatible collector: /v1/track|identify|page|screen|group|alias|batch, with the
  * aliases real clients post to: analytics.js (@segment/analytics-next) uses /v1/t|i|p|s|g|a and,
- * when batching, /v1/b; of Segment's server libraries, Java and Ruby post to /v1/import (Java with a
- * trailing slash), Python and Go to /v1/batch (Python with the write key in the body only; each is
+ * when batching, /v1/b; of Segment's server libraries, Java, Ruby and .NET post to /v1/import (Java
+ * with a trailing slash), Python and Go to /v1/batch (Python with the write key in the body only; each is
  * tested with the real library in test/ingest/segment-*.test.ts). A 200 is sent only after the
  * accepted events are durable in the log (group commit).
  * Batches: valid events are kept, invalid ones are listed in the response with the reason.
