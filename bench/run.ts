@@ -4,6 +4,7 @@
  * Servers run in child processes; autocannon and the paced sender run here. Progress goes to stderr.
  */
 import { cpus } from 'node:os'
+import { compare } from './compare.ts'
 import { campaign, smtp } from './delivery.ts'
 import { ingestBatch } from './ingest-batch.ts'
 import { ingestTrack } from './ingest-track.ts'
@@ -44,10 +45,14 @@ function select(args: readonly string[]): string[] {
 async function main(args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(
-      `usage: npm run bench [-- name...]\nbenchmarks: ${Object.keys(BENCHMARKS).join(', ')}\n`,
+      'usage: npm run bench [-- name...]\n' +
+        '       npm run bench -- --against <git revision> [--rounds N] [name...]\n' +
+        `benchmarks: ${Object.keys(BENCHMARKS).join(', ')}\n`,
     )
     return
   }
+  // Before and after in the same run: the same benchmarks at another revision, interleaved.
+  if (args.includes('--against')) return compare(args)
   const selected = select(args)
   process.stderr.write(
     `bench: ${selected.join(', ')} on ${cpus().length} cores ` +
