@@ -11,6 +11,7 @@ import { ingestTrack } from './ingest-track.ts'
 import { kafkaClients } from './kafka-clients.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
+import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'ingest-track': ingestTrack,
   'kafka-clients': kafkaClients,
   lag,
+  processor,
   render,
   'scale-out': scaleOut,
   'scale-out-trigger': scaleOutTrigger,
