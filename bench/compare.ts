@@ -3,13 +3,13 @@
  *
  * Checks `<rev>` out into a temporary git worktree (sharing this checkout's node_modules and
  * .cache), then runs the selected benchmarks there and here in alternating order, N rounds
- * (default 2), each side with its own bench/run.ts. Every benchmark already reports a ratio against
- * a baseline measured in the same run, so the comparison is of those ratios: drift of the shared
+ * (default 2), both sides with this checkout's bench/: the measurement stays the same, only the
+ * code measured differs. Every benchmark already reports a ratio against a baseline measured in the same run, so the comparison is of those ratios: drift of the shared
  * machine between two runs cancels out, a change of the code does not. Prints one JSON line and
  * one summary line per benchmark; the raw figures of every run are in the JSON.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './lib/children.ts'
@@ -53,6 +53,10 @@ function checkout(rev: string): Side {
   // The same installed packages and cached broker jars as this checkout: only the code differs.
   for (const shared of ['node_modules', '.cache'])
     if (existsSync(join(ROOT, shared))) symlinkSync(join(ROOT, shared), join(dir, shared))
+  // The same measurement on both sides: this checkout's bench/ replaces the old one (a benchmark
+  // added since then runs there too; one that imports src/ internals may not, and then says so).
+  rmSync(join(dir, 'bench'), { recursive: true, force: true })
+  cpSync(join(ROOT, 'bench'), join(dir, 'bench'), { recursive: true })
   return { label: 'before', dir, revision: sha.slice(0, 7) }
 }
 
