@@ -4,8 +4,9 @@
  * Checks `<rev>` out into a temporary git worktree (sharing this checkout's node_modules and
  * .cache), then runs the selected benchmarks there and here in alternating order, N rounds
  * (default 2), both sides with this checkout's bench/: the measurement stays the same, only the
- * code measured differs. Every benchmark already reports a ratio against a baseline measured in the same run, so the comparison is of those ratios: drift of the shared
- * machine between two runs cancels out, a change of the code does not. Prints one JSON line and
+ * code measured differs. Every benchmark already reports a ratio against a baseline measured in
+ * the same run, so the comparison is of those ratios: drift of the shared machine between two
+ * runs cancels out, a change of the code does not. Prints one JSON line and
  * one summary line per benchmark; the raw figures of every run are in the JSON.
  */
 import { execFileSync, spawn } from 'node:child_process'
