@@ -28,7 +28,7 @@ import { parseFailpoints } from './core/failpoints.ts'
 import { type Clock, systemClock } from './core/types.ts'
 import { openSqlite } from './db/sqlite.ts'
 import { SqliteSuppressionStore } from './delivery/sqlite-suppression-store.ts'
-import { loadTokenKeys } from './delivery/token-keys.ts'
+import { loadTokenKeys } from './delivery/sqlite-token-keys.ts'
 import { createTokenCodec, type TokenCodec } from './delivery/tokens.ts'
 import type { Transport } from './delivery/transport.ts'
 import { buildServer } from './http/server.ts'
@@ -44,7 +44,8 @@ import { SqliteSegmentStore } from './segments/sqlite-segment-store.ts'
 import { loadTraitsConfig } from './traits/traits-config.ts'
 import { SqliteTriggerStore } from './triggers/sqlite-trigger-store.ts'
 import { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
-import { SqliteWorkspaceStore, type Workspace } from './workspaces/workspace-store.ts'
+import { SqliteWorkspaceStore } from './workspaces/sqlite-workspace-store.ts'
+import type { Workspace } from './workspaces/workspace-store.ts'
 
 export interface App {
   config: Config
