@@ -7,9 +7,7 @@
  */
 import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
-import { PgStore } from '../db/pg-store.ts'
 import { migratePgProfiles, PgProfileStore, PROFILE_COLUMNS } from '../profiles/pg-profile-store.ts'
-import type { Identity, IdentityKind, StoredProfile } from '../profiles/profile-store.ts'
 import { migratePgSegments, workspaceLock, writeMemberships } from '../segments/pg-segment-schema.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { applyJobOps, migratePgTriggers } from '../triggers/pg-trigger-schema.ts'
@@ -65,24 +63,10 @@ async function migrate(pool: PgPool): Promise<void> {
   await migratePgTriggers(pool)
 }
 
-export class PgBatchStore extends PgStore implements BatchStore {
-  readonly #reads: PgProfileStore
-
+/** The batch's reads are PgProfileStore's; it adds the commit and what the processor tracks. */
+export class PgBatchStore extends PgProfileStore implements BatchStore {
   constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
-    super(pool, migrate, opts.clock)
-    this.#reads = new PgProfileStore(pool, opts)
-  }
-
-  findProfileId(workspaceId: string, kind: IdentityKind, value: string): Promise<string | undefined> {
-    return this.#reads.findProfileId(workspaceId, kind, value)
-  }
-
-  getProfile(workspaceId: string, profileId: string): Promise<StoredProfile | undefined> {
-    return this.#reads.getProfile(workspaceId, profileId)
-  }
-
-  identities(workspaceId: string, profileId: string): Promise<Identity[]> {
-    return this.#reads.identities(workspaceId, profileId)
+    super(pool, opts, migrate)
   }
 
   async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {

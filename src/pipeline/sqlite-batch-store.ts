@@ -3,22 +3,21 @@ import type { Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
-import type { Identity, IdentityKind, StoredProfile } from '../profiles/profile-store.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import { type BatchChanges, type BatchStore, dedupeKey } from './batch-store.ts'
 
-export class SqliteBatchStore implements BatchStore {
-  readonly #reads: SqliteProfileStore
+/** The batch's reads are SqliteProfileStore's; it adds the commit and what the processor tracks. */
+export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
   readonly #stmts
   readonly #commit: Transaction<(changes: BatchChanges) => void>
   readonly #clock: Clock
 
   constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
+    super(db)
     this.#clock = opts.clock ?? systemClock
-    this.#reads = new SqliteProfileStore(db)
     migrateSegments(db)
     migrateTriggers(db)
     const members = membershipStatements(db)
@@ -63,18 +62,6 @@ export class SqliteBatchStore implements BatchStore {
     })
   }
 
-  findProfileId(workspaceId: string, kind: IdentityKind, value: string): Promise<string | undefined> {
-    return this.#reads.findProfileId(workspaceId, kind, value)
-  }
-
-  getProfile(workspaceId: string, profileId: string): Promise<StoredProfile | undefined> {
-    return this.#reads.getProfile(workspaceId, profileId)
-  }
-
-  identities(workspaceId: string, profileId: string): Promise<Identity[]> {
-    return this.#reads.identities(workspaceId, profileId)
-  }
-
   async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {
     const seen = new Set<string>()
     for (const { workspaceId, messageId } of ids) {
@@ -98,6 +85,4 @@ export class SqliteBatchStore implements BatchStore {
   async pruneDedupe(before: number): Promise<number> {
     return this.#stmts.prune.run(before).changes
   }
-
-  async close(): Promise<void> {}
 }

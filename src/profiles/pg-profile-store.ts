@@ -72,8 +72,9 @@ export const profileFromPgRow = (r: PgProfileRow): StoredProfile => ({
 export const migratePgProfiles = (pool: PgPool) => migratePg(pool, 'pg-profile-store', PROFILE_MIGRATIONS)
 
 export class PgProfileStore extends PgStore implements ProfileStore {
-  constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
-    super(pool, migratePgProfiles, opts.clock)
+  /** `migrate` is for a store that reads and writes more tables (PgBatchStore). */
+  constructor(pool: PgPool, opts: { clock?: Clock } = {}, migrate = migratePgProfiles) {
+    super(pool, migrate, opts.clock)
   }
 
   async findProfileId(workspaceId: string, kind: IdentityKind, value: string): Promise<string | undefined> {

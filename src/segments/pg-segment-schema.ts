@@ -16,7 +16,7 @@
  *   steps wait for the commit's shared lock, so they see the committed profile. The embedded default needs no
  *   rescans: its backfill runs on the processor's thread, never between a batch's load and commit.
  */
-import { lockKey, migratePg, type PgPool, type PgQueryable } from '../db/pg.ts'
+import { columns, lockKey, migratePg, type PgPool, type PgQueryable } from '../db/pg.ts'
 import type { SegmentMembership } from './segment-membership.ts'
 
 const MIGRATIONS = [
@@ -102,17 +102,9 @@ export async function writeMemberships(
     name: 'ink-segments-write-members',
     text: WRITE_MEMBERSHIPS,
     values: [
-      join.map((m) => m.workspaceId),
-      join.map((m) => m.segmentId),
-      join.map((m) => m.profileId),
-      join.map((m) => m.userId),
-      join.map((m) => m.email),
-      leave.map((m) => m.workspaceId),
-      leave.map((m) => m.segmentId),
-      leave.map((m) => m.profileId),
-      rescan.map((m) => m.workspaceId),
-      rescan.map((m) => m.segmentId),
-      rescan.map((m) => m.profileId),
+      ...columns(join, 'workspaceId', 'segmentId', 'profileId', 'userId', 'email'),
+      ...columns(leave, 'workspaceId', 'segmentId', 'profileId'),
+      ...columns(rescan, 'workspaceId', 'segmentId', 'profileId'),
       now,
     ],
   })

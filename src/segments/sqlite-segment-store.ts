@@ -9,6 +9,7 @@ import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { type ProfileRow, profileFromRow } from '../profiles/sqlite-profile-store.ts'
 import { compileCondition } from './condition.ts'
+import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
 import type {
   BackfillProgress,
   Evaluate,
@@ -18,27 +19,6 @@ import type {
   SegmentStore,
 } from './segment-store.ts'
 import { membershipStatements, migrateSegments } from './sqlite-segment-schema.ts'
-
-interface SegmentRow {
-  workspace_id: string
-  segment_id: string
-  name: string
-  condition: string
-  version: number
-  members_version: number | null
-  backfill_cursor: string | null
-  updated_at: number
-}
-
-const fromRow = (r: SegmentRow): SegmentDef => ({
-  workspaceId: r.workspace_id,
-  segmentId: r.segment_id,
-  name: r.name,
-  condition: JSON.parse(r.condition),
-  version: r.version,
-  membersVersion: r.members_version,
-  updatedAt: r.updated_at,
-})
 
 export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
   readonly #db: SqliteDatabase
