@@ -2,19 +2,9 @@
 import type { Clock } from '../core/types.ts'
 import { lockKey, migratePg, type PgPool } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
-import {
-  summaryFromRow,
-  VERSION_COLUMNS,
-  type VersionRow,
-  versionFromRow,
-  versionValues,
-} from './template-rows.ts'
-import {
-  nextVersion,
-  type TemplateInput,
-  type TemplateStore,
-  type TemplateSummary,
-} from './template-store.ts'
+import * as templateRows from './template-rows.ts'
+import type { TemplateInput, TemplateStore, TemplateSummary } from './template-store.ts'
+import { nextVersion } from './template-store.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE templates (
@@ -49,7 +39,7 @@ const MIGRATIONS = [
    );`,
 ]
 
-const VERSIONS = `SELECT ${VERSION_COLUMNS} FROM template_versions WHERE workspace_id = $1 AND template_id = $2`
+const VERSIONS = `SELECT ${templateRows.VERSION_SELECT} FROM template_versions WHERE workspace_id = $1 AND template_id = $2`
 const LATEST = `${VERSIONS} ORDER BY version DESC LIMIT 1`
 
 export class PgTemplateStore extends PgStore implements TemplateStore {
@@ -61,8 +51,8 @@ export class PgTemplateStore extends PgStore implements TemplateStore {
     // One save per template at a time, so two saves cannot both make the same version number.
     const lock = lockKey(`inkstream.template\n${workspaceId}\n${templateId}`)
     return this.transaction(async (client) => {
-      const row = (await client.query<VersionRow>(LATEST, [workspaceId, templateId])).rows[0]
-      const latest = row && versionFromRow(row)
+      const row = (await client.query<templateRows.VersionRow>(LATEST, [workspaceId, templateId])).rows[0]
+      const latest = row && templateRows.versionFromRow(row)
       const now = this.clock.now()
       const next = nextVersion(latest, workspaceId, templateId, input, now)
       if (!next) {
@@ -73,8 +63,8 @@ export class PgTemplateStore extends PgStore implements TemplateStore {
         return { version: latest!, created: false }
       }
       await client.query(
-        `INSERT INTO template_versions (${VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        versionValues(next),
+        `INSERT INTO template_versions (${templateRows.VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        templateRows.versionValues(next),
       )
       await client.query(
         `INSERT INTO templates (workspace_id, template_id, name, latest_version, archived, updated_at)
@@ -90,9 +80,13 @@ export class PgTemplateStore extends PgStore implements TemplateStore {
   async getVersion(workspaceId: string, templateId: string, version?: number) {
     const { rows } =
       version === undefined
-        ? await this.query<VersionRow>(LATEST, [workspaceId, templateId])
-        : await this.query<VersionRow>(`${VERSIONS} AND version = $3`, [workspaceId, templateId, version])
-    return rows[0] && versionFromRow(rows[0])
+        ? await this.query<templateRows.VersionRow>(LATEST, [workspaceId, templateId])
+        : await this.query<templateRows.VersionRow>(`${VERSIONS} AND version = $3`, [
+            workspaceId,
+            templateId,
+            version,
+          ])
+    return rows[0] && templateRows.versionFromRow(rows[0])
   }
 
   async list(workspaceId: string): Promise<TemplateSummary[]> {
@@ -101,7 +95,7 @@ export class PgTemplateStore extends PgStore implements TemplateStore {
        FROM templates WHERE workspace_id = $1 AND NOT archived ORDER BY template_id`,
       [workspaceId],
     )
-    return rows.map(summaryFromRow)
+    return rows.map(templateRows.summaryFromRow)
   }
 
   async versions(workspaceId: string, templateId: string) {

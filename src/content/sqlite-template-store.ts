@@ -3,20 +3,9 @@ import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import {
-  summaryFromRow,
-  VERSION_COLUMNS,
-  type VersionRow,
-  versionFromRow,
-  versionValues,
-} from './template-rows.ts'
-import {
-  nextVersion,
-  type TemplateInput,
-  type TemplateStore,
-  type TemplateSummary,
-  type TemplateVersion,
-} from './template-store.ts'
+import * as templateRows from './template-rows.ts'
+import type { TemplateInput, TemplateStore, TemplateSummary, TemplateVersion } from './template-store.ts'
+import { nextVersion } from './template-store.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE templates (
@@ -51,7 +40,7 @@ const MIGRATIONS = [
    ) WITHOUT ROWID;`,
 ]
 
-const VERSIONS = `SELECT ${VERSION_COLUMNS} FROM template_versions WHERE workspace_id = ? AND template_id = ?`
+const VERSIONS = `SELECT ${templateRows.VERSION_SELECT} FROM template_versions WHERE workspace_id = ? AND template_id = ?`
 
 function statements(db: SqliteDatabase) {
   return {
@@ -59,7 +48,7 @@ function statements(db: SqliteDatabase) {
     version: db.prepare(`${VERSIONS} AND version = ?`),
     unarchive: db.prepare('UPDATE templates SET archived = 0 WHERE workspace_id = ? AND template_id = ?'),
     insertVersion: db.prepare(
-      `INSERT INTO template_versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO template_versions (${templateRows.VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     upsertTemplate: db.prepare(
       `INSERT INTO templates (workspace_id, template_id, name, latest_version, archived, updated_at) VALUES (?, ?, ?, ?, 0, ?)
@@ -100,15 +89,15 @@ export class SqliteTemplateStore implements TemplateStore {
   async saveVersion(workspaceId: string, templateId: string, input: TemplateInput) {
     const s = this.#s
     return this.#db.transaction((): { version: TemplateVersion; created: boolean } => {
-      const row = s.latest.get(workspaceId, templateId) as VersionRow | undefined
-      const latest = row && versionFromRow(row)
+      const row = s.latest.get(workspaceId, templateId) as templateRows.VersionRow | undefined
+      const latest = row && templateRows.versionFromRow(row)
       const now = this.#clock.now()
       const next = nextVersion(latest, workspaceId, templateId, input, now)
       if (!next) {
         s.unarchive.run(workspaceId, templateId)
         return { version: latest!, created: false }
       }
-      s.insertVersion.run(...versionValues(next))
+      s.insertVersion.run(...templateRows.versionValues(next))
       s.upsertTemplate.run(workspaceId, templateId, next.name, next.version, now)
       return { version: next, created: true }
     })()
@@ -119,11 +108,11 @@ export class SqliteTemplateStore implements TemplateStore {
       version === undefined
         ? this.#s.latest.get(workspaceId, templateId)
         : this.#s.version.get(workspaceId, templateId, version)
-    return row ? versionFromRow(row as VersionRow) : undefined
+    return row ? templateRows.versionFromRow(row as templateRows.VersionRow) : undefined
   }
 
   async list(workspaceId: string): Promise<TemplateSummary[]> {
-    return (this.#s.list.all(workspaceId) as TemplateSummary[]).map(summaryFromRow)
+    return (this.#s.list.all(workspaceId) as TemplateSummary[]).map(templateRows.summaryFromRow)
   }
 
   async versions(workspaceId: string, templateId: string) {

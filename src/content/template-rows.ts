@@ -1,37 +1,17 @@
 /** The template tables' row mapping, shared by the SQLite and PostgreSQL stores (same columns). */
-import type { BodyFormat, TemplateVersion } from './template-store.ts'
+import type { TemplateVersion } from './template-store.ts'
 
 export const VERSION_COLUMNS =
   'workspace_id, template_id, version, name, subject, preheader, format, body, text, hash, created_at'
 
-export interface VersionRow {
-  workspace_id: string
-  template_id: string
-  version: number
-  name: string
-  subject: string
-  preheader: string
-  format: BodyFormat
-  body: string
-  text: string | null
-  hash: string
-  /** INTEGER in SQLite; bigint (a string) in PostgreSQL. */
-  created_at: number | string
-}
+/** The columns of a version, named as TemplateVersion's fields (both dialects quote the same way). */
+export const VERSION_SELECT = `workspace_id AS "workspaceId", template_id AS "templateId", version, name, subject,
+  preheader, format, body, text, hash, created_at AS "createdAt"`
 
-export const versionFromRow = (r: VersionRow): TemplateVersion => ({
-  workspaceId: r.workspace_id,
-  templateId: r.template_id,
-  version: r.version,
-  name: r.name,
-  subject: r.subject,
-  preheader: r.preheader,
-  format: r.format,
-  body: r.body,
-  text: r.text,
-  hash: r.hash,
-  createdAt: Number(r.created_at),
-})
+/** A version as read: created_at is INTEGER in SQLite and bigint (a string) in PostgreSQL. */
+export type VersionRow = Omit<TemplateVersion, 'createdAt'> & { createdAt: number | string }
+
+export const versionFromRow = (r: VersionRow): TemplateVersion => ({ ...r, createdAt: Number(r.createdAt) })
 
 /** A version's values in VERSION_COLUMNS order. */
 export const versionValues = (v: TemplateVersion): unknown[] => [

@@ -2,14 +2,11 @@
 import type { Clock } from '../core/types.ts'
 import { migratePg, type PgPool } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
-import {
-  SUPPRESSION_COLUMNS as COLUMNS,
-  type SuppressionRow as Row,
-  type SuppressionRows,
-  SuppressionRules,
-  suppressionFromRow,
-} from './suppression-rules.ts'
+import * as rules from './suppression-rules.ts'
 import type { Suppression, SuppressionReason } from './suppression-store.ts'
+
+const { SUPPRESSION_COLUMNS: COLUMNS, suppressionFromRow } = rules
+type Row = rules.SuppressionRow
 
 const MIGRATIONS = [
   `CREATE TABLE delivery_suppressions (
@@ -24,7 +21,7 @@ const MIGRATIONS = [
 
 const WHERE = 'WHERE workspace_id = $1 AND email = $2'
 
-class PgRows extends PgStore implements SuppressionRows {
+class PgRows extends PgStore implements rules.SuppressionRows {
   constructor(pool: PgPool) {
     super(pool, (p) => migratePg(p, 'pg-suppression-store', MIGRATIONS))
   }
@@ -88,7 +85,7 @@ class PgRows extends PgStore implements SuppressionRows {
   }
 }
 
-export class PgSuppressionStore extends SuppressionRules {
+export class PgSuppressionStore extends rules.SuppressionRules {
   readonly #rows: PgRows
 
   constructor(pool: PgPool, opts: { clock?: Clock } = {}) {

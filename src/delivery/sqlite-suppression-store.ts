@@ -2,14 +2,11 @@
 import type { Clock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import {
-  SUPPRESSION_COLUMNS as COLUMNS,
-  type SuppressionRow as Row,
-  type SuppressionRows,
-  SuppressionRules,
-  suppressionFromRow,
-} from './suppression-rules.ts'
+import * as rules from './suppression-rules.ts'
 import type { Suppression, SuppressionReason } from './suppression-store.ts'
+
+const { SUPPRESSION_COLUMNS: COLUMNS, suppressionFromRow } = rules
+type Row = rules.SuppressionRow
 
 const MIGRATIONS = [
   `CREATE TABLE delivery_suppressions (
@@ -24,7 +21,7 @@ const MIGRATIONS = [
 
 const WHERE = 'WHERE workspace_id = ? AND email = ?'
 
-function sqliteRows(db: SqliteDatabase): SuppressionRows {
+function sqliteRows(db: SqliteDatabase): rules.SuppressionRows {
   migrate(db, 'sqlite-suppression-store', MIGRATIONS)
   const s = {
     insert: db.prepare(
@@ -66,7 +63,7 @@ function sqliteRows(db: SqliteDatabase): SuppressionRows {
   }
 }
 
-export class SqliteSuppressionStore extends SuppressionRules {
+export class SqliteSuppressionStore extends rules.SuppressionRules {
   constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
     super(sqliteRows(db), opts.clock)
   }

@@ -14,10 +14,9 @@ import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
 import type {
   BackfillProgress,
   Evaluate,
+  SegmentBackend,
   SegmentDef,
-  SegmentIndex,
   SegmentMember,
-  SegmentStore,
 } from './segment-store.ts'
 
 const COLUMNS = 'workspace_id, segment_id, name, condition, version, members_version, updated_at'
@@ -39,7 +38,7 @@ const PUT = `
 const BUMP = `INSERT INTO segment_meta (id, stamp) VALUES (0, 1)
   ON CONFLICT (id) DO UPDATE SET stamp = segment_meta.stamp + 1`
 
-export class PgSegmentStore extends PgStore implements SegmentStore, SegmentIndex {
+export class PgSegmentStore extends PgStore implements SegmentBackend {
   constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
     super(pool, migratePgSegments, opts.clock)
   }
@@ -142,7 +141,11 @@ export class PgSegmentStore extends PgStore implements SegmentStore, SegmentInde
         `SELECT workspace_id, segment_id FROM segments WHERE members_version IS DISTINCT FROM version
          ORDER BY updated_at, workspace_id, segment_id LIMIT 1`,
       )
-      if (pending.rows[0]) return this.#backfill(client, pending.rows[0], limit, evaluate)
+      const at = pending.rows[0]
+      if (at) {
+        const row = await this.#lockSegment(client, at.workspace_id, at.segment_id)
+        return this.#backfill(client, at, row, limit, evaluate)
+      }
       const rescan = await client.query<{ workspace_id: string; segment_id: string }>(
         'SELECT workspace_id, segment_id FROM segment_rescans LIMIT 1',
       )
@@ -174,13 +177,14 @@ export class PgSegmentStore extends PgStore implements SegmentStore, SegmentInde
     return rows[0]
   }
 
+  /** A step of a pending backfill; `row` is the segment as read under its workspace's lock. */
   async #backfill(
     client: PgClient,
     at: { workspace_id: string; segment_id: string },
+    row: SegmentRow | undefined,
     limit: number,
     evaluate: Evaluate,
   ): Promise<BackfillProgress> {
-    const row = await this.#lockSegment(client, at.workspace_id, at.segment_id)
     const progress = { workspaceId: at.workspace_id, segmentId: at.segment_id }
     if (!row || row.members_version === row.version)
       return { ...progress, version: row?.version ?? 0, processed: 0, done: true }
