@@ -45,7 +45,7 @@ const groups = {
     coverage: 'perTest',
   },
   traits: {
-    mutate: ['src/pipeline/computed-traits.ts', 'src/pipeline/event-time.ts'],
+    mutate: ['src/traits/computed-traits.ts', 'src/traits/event-time.ts'],
     tests: ['test/pipeline/computed-traits.test.ts', 'test/pipeline/event-time.test.ts'],
     coverage: 'perTest',
   },

@@ -53,8 +53,8 @@ import { collectorRoutes } from './ingest/collector-routes.ts'
 import { sdkRoute } from './ingest/sdk-route.ts'
 import { KafkaEventLog } from './log/kafka-event-log.ts'
 import { createMetrics, type Metrics, observeBatch } from './observe/metrics.ts'
+import { PgBatchStore } from './pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from './pipeline/processor.ts'
-import { loadTraitsConfig } from './pipeline/traits-config.ts'
 import { PgProfileStore } from './profiles/pg-profile-store.ts'
 import { ProfileReader } from './profiles/profile-reader.ts'
 import { profileRoutes } from './profiles/profile-routes.ts'
@@ -62,6 +62,7 @@ import { Renderer } from './render/renderer.ts'
 import { PgSegmentStore } from './segments/pg-segment-store.ts'
 import { segmentRoutes } from './segments/segment-routes.ts'
 import { startSenderRecovery } from './sender-recovery.ts'
+import { loadTraitsConfig } from './traits/traits-config.ts'
 import { PgTriggerStore } from './triggers/pg-trigger-store.ts'
 import { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
 import { triggerRoutes } from './triggers/trigger-routes.ts'
@@ -135,7 +136,7 @@ export async function createScaleOutApp(
 
     let processor: Processor | undefined
     if (roles.has('processor')) {
-      const store = new PgProfileStore(pool, { clock })
+      const store = new PgBatchStore(pool, { clock })
       closers.push(() => store.close())
       const segments = new PgSegmentStore(pool, { clock })
       closers.push(() => segments.close())

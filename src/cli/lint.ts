@@ -16,7 +16,7 @@ import { type LintContext, type LintProblem, lintTemplate } from '../content/lin
 import { createEngine } from '../content/liquid-engine.ts'
 import { parseTemplateFile, readBlocksDir } from '../content/template-files.ts'
 import { InkError } from '../core/errors.ts'
-import { loadTraitsConfig } from '../pipeline/traits-config.ts'
+import { loadTraitsConfig } from '../traits/traits-config.ts'
 import { type LintAnswerProblem, lintProblems } from './answers.ts'
 import { type AdminKeyLookup, type ApiAnswer, answerError, type ServerApi, serverApi } from './server-api.ts'
 

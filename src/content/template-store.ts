@@ -81,3 +81,33 @@ export const contentHash = (input: TemplateInput) =>
       ]),
     )
     .digest('hex')
+
+/**
+ * The version rule, for every backend: saving `input` after `latest` makes the next version
+ * number, keeps the template's name unless a new one is given, and makes nothing (undefined) when
+ * the content is identical to the latest version's. Backends call it inside the transaction (or
+ * under the lock) that read `latest`.
+ */
+export function nextVersion(
+  latest: TemplateVersion | undefined,
+  workspaceId: string,
+  templateId: string,
+  input: TemplateInput,
+  now: number,
+): TemplateVersion | undefined {
+  const hash = contentHash(input)
+  if (latest && latest.hash === hash) return undefined
+  return {
+    workspaceId,
+    templateId,
+    version: (latest?.version ?? 0) + 1,
+    name: input.name ?? latest?.name ?? templateId,
+    subject: input.subject,
+    preheader: input.preheader ?? '',
+    format: input.format,
+    body: input.body,
+    text: input.text ?? null,
+    hash,
+    createdAt: now,
+  }
+}

@@ -121,3 +121,11 @@ export function pgJson(value: unknown): string {
     slashes.length % 2 === 1 ? `${slashes.slice(1)}\\ufffd` : m,
   )
 }
+
+/**
+ * Rows as one array per field, in the order given: the parameters of an `unnest($1::text[], …)`
+ * that writes many rows in one statement.
+ */
+export function columns<T, K extends keyof T>(rows: readonly T[], ...keys: K[]): T[K][][] {
+  return keys.map((k) => rows.map((r) => r[k]))
+}

@@ -3,39 +3,32 @@
  * sign with the same key, so the first key is created under an advisory lock: processes starting
  * together create exactly one.
  */
-import { randomBytes } from 'node:crypto'
 import { inTransaction, lockKey, migratePg, type PgPool } from '../db/pg.ts'
-import type { TokenKeys } from './token-keys.ts'
+import { firstTokenKey, type TokenKeyRow, type TokenKeys, tokenKeysFromRows } from './token-keys.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE token_keys (kid text COLLATE "C" PRIMARY KEY, secret bytea NOT NULL, created_at bigint NOT NULL);`,
 ]
 
-/** Loads every key; creates one if there is none. The newest key signs. */
+/** Loads every key; creates one if there is none. */
 export async function loadPgTokenKeys(pool: PgPool, now = Date.now()): Promise<TokenKeys> {
   await migratePg(pool, 'pg-token-keys', MIGRATIONS)
   const rows = await inTransaction(
     pool,
     async (client) => {
       const read = async () =>
-        (
-          await client.query<{ kid: string; secret: Buffer }>(
-            'SELECT kid, secret FROM token_keys ORDER BY created_at, kid',
-          )
-        ).rows
+        (await client.query<TokenKeyRow>('SELECT kid, secret FROM token_keys ORDER BY created_at, kid')).rows
       const found = await read()
       if (found.length > 0) return found
+      const k = firstTokenKey(now)
       await client.query('INSERT INTO token_keys (kid, secret, created_at) VALUES ($1, $2, $3)', [
-        `k${now.toString(36)}`,
-        randomBytes(32),
-        now,
+        k.kid,
+        k.secret,
+        k.createdAt,
       ])
       return read()
     },
     `BEGIN; SELECT pg_advisory_xact_lock(${lockKey('inkstream.token-keys')})`,
   )
-  return {
-    keys: Object.fromEntries(rows.map((r) => [r.kid, r.secret])),
-    currentKid: rows[rows.length - 1]!.kid,
-  }
+  return tokenKeysFromRows(rows)
 }

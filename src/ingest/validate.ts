@@ -3,6 +3,8 @@
  * for every event on the ingest hot path and must say precisely which field is wrong.
  * Returns a value, never throws: a bad event in a batch is an expected outcome.
  */
+
+import { isPlainObject } from '../core/json.ts'
 import type { EventType, JsonObject } from '../core/types.ts'
 import { EVENT_TYPES } from '../core/types.ts'
 
@@ -29,8 +31,7 @@ const OBJECT_FIELDS = ['properties', 'traits', 'context', 'integrations'] as con
 const TIME_FIELDS = ['timestamp', 'sentAt', 'originalTimestamp'] as const
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
 
-export const isPlainObject = (v: unknown): v is JsonObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
+export { isPlainObject }
 
 const invalid = (message: string): EventProblem => ({ code: 'INK_ERR_INVALID_EVENT', message })
 

@@ -8,8 +8,8 @@
  */
 import type { InkEvent } from '../core/types.ts'
 import type { IdentityKind, StoredProfile } from '../profiles/profile-store.ts'
-import { mergeStates } from './computed-traits.ts'
-import type { TraitDef } from './traits-config.ts'
+import { mergeStates } from '../traits/computed-traits.ts'
+import type { TraitDef } from '../traits/traits-config.ts'
 import type { UnitOfWork } from './unit-of-work.ts'
 
 export async function resolveProfile(

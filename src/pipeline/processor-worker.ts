@@ -9,11 +9,11 @@ import { pino } from 'pino'
 import { parseFailpoints } from '../core/failpoints.ts'
 import { openSqlite, type Synchronous } from '../db/sqlite.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
-import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
+import { loadTraitsConfig } from '../traits/traits-config.ts'
 import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
 import { Processor } from './processor.ts'
-import { loadTraitsConfig } from './traits-config.ts'
+import { SqliteBatchStore } from './sqlite-batch-store.ts'
 
 export interface ProcessorWorkerData {
   databaseFile: string
@@ -38,7 +38,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   const logDb = openSqlite(data.logFile, data.synchronous)
   const failpoints = parseFailpoints(data.failpoints)
   const log = new SqliteEventLog(logDb, { pollMs: 250, failpoints })
-  const store = new SqliteProfileStore(db)
+  const store = new SqliteBatchStore(db)
   // Same connection as the profile store: membership is committed with the profile changes.
   const segments = new SqliteSegmentStore(db)
   // Trigger jobs are committed with the profile changes too (same connection).

@@ -10,18 +10,13 @@
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
-import {
-  dedupeKey,
-  type ProfileChanges,
-  ProfileConflictError,
-  type ProfileStore,
-} from '../profiles/profile-store.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
+import { foldEvent } from '../traits/computed-traits.ts'
+import type { TraitDef } from '../traits/traits-config.ts'
 import { type TriggerIndex, TriggerMatcher } from '../triggers/trigger-matcher.ts'
-import { foldEvent } from './computed-traits.ts'
+import { type BatchChanges, type BatchStore, dedupeKey, ProfileConflictError } from './batch-store.ts'
 import { resolveProfile } from './identity.ts'
 import { SegmentMaintainer } from './segment-maintainer.ts'
-import type { TraitDef } from './traits-config.ts'
 import { UnitOfWork } from './unit-of-work.ts'
 import { WarmCache } from './warm-cache.ts'
 
@@ -41,7 +36,7 @@ export interface BatchReport {
 
 export interface ProcessorDeps {
   log: EventLog
-  store: ProfileStore
+  store: BatchStore
   traits: readonly TraitDef[]
   /** Told after each committed batch: metrics, cache invalidation, tests waiting for catch-up. */
   onBatch?: (report: BatchReport) => void
@@ -135,7 +130,7 @@ export class Processor {
       await this.#segments?.reload()
       await this.#triggers?.reload()
       ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
-      const changes: ProfileChanges = uow.finish()
+      const changes: BatchChanges = uow.finish()
       this.#segments?.evaluate(changes, uow.now)
       // Only forward: a redelivered older batch (after a rebalance) must not move the offsets back.
       changes.offsets = [...last]
@@ -180,7 +175,7 @@ export class Processor {
     const { traits } = this.deps
     const applied: LogRecord[] = []
     const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
-    const jobs: NonNullable<ProfileChanges['triggerJobs']> = []
+    const jobs: NonNullable<BatchChanges['triggerJobs']> = []
     let dueAt: number | null = null
     for (const r of fresh) {
       const e = r.event

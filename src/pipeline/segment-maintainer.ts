@@ -20,10 +20,10 @@
  * until their next event (save the segment again with a new condition to force a recompute).
  */
 import type { Clock } from '../core/types.ts'
-import type { ProfileChanges } from '../profiles/profile-store.ts'
 import { SegmentEvaluator, type SegmentEvaluatorOptions } from '../segments/condition.ts'
 import type { SegmentDef, SegmentIndex } from '../segments/segment-store.ts'
-import type { TraitDef } from './traits-config.ts'
+import type { TraitDef } from '../traits/traits-config.ts'
+import type { BatchChanges } from './batch-store.ts'
 
 export interface SegmentMaintainerDeps {
   index: SegmentIndex
@@ -91,7 +91,7 @@ export class SegmentMaintainer {
   }
 
   /** Appends the membership of each upserted profile to the batch's changes. */
-  evaluate(changes: ProfileChanges, now: number): void {
+  evaluate(changes: BatchChanges, now: number): void {
     for (const p of changes.upserts) {
       for (const seg of this.#byWorkspace.get(p.workspaceId) ?? []) {
         const m = this.#evaluator.evaluate(seg, p, now)

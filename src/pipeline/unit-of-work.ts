@@ -5,8 +5,9 @@
  * to the cache.
  */
 import { randomUUID } from 'node:crypto'
-import type { IdentityKind, ProfileChanges, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
-import { emptyState } from './computed-traits.ts'
+import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import { emptyState } from '../traits/computed-traits.ts'
+import type { BatchChanges } from './batch-store.ts'
 import type { WarmCache } from './warm-cache.ts'
 
 const idKey = (ws: string, kind: IdentityKind, value: string) => `${ws}\n${kind}\n${value}`
@@ -23,7 +24,7 @@ export class UnitOfWork {
   >()
   readonly #profiles = new Map<string, StoredProfile | null>()
   readonly #dirty = new Set<string>()
-  readonly changes: ProfileChanges = {
+  readonly changes: BatchChanges = {
     upserts: [],
     deletes: [],
     identities: [],
@@ -112,7 +113,7 @@ export class UnitOfWork {
   }
 
   /** The changes to commit, with every dirty profile's version bumped. */
-  finish(): ProfileChanges {
+  finish(): BatchChanges {
     for (const key of this.#dirty) {
       const p = this.#profiles.get(key)
       if (!p) continue

@@ -5,8 +5,8 @@
  */
 import type { Cache } from '../content/cache/cache.ts'
 import type { Clock, JsonObject } from '../core/types.ts'
-import { materialize } from '../pipeline/computed-traits.ts'
-import type { TraitDef } from '../pipeline/traits-config.ts'
+import { materialize } from '../traits/computed-traits.ts'
+import type { TraitDef } from '../traits/traits-config.ts'
 import type { ProfileStore } from './profile-store.ts'
 
 export type ProfileReadOutcome = 'live' | 'cached' | 'stale' | 'timeout' | 'error' | 'not-found'

@@ -1,6 +1,6 @@
 /**
  * The segment tables in PostgreSQL. Both PgSegmentStore (definitions, reads, backfill) and
- * PgProfileStore (membership committed with the profile changes) use them, so either may be
+ * PgBatchStore (membership committed with the profile changes) use them, so either may be
  * constructed first.
  *
  * Coordination between the processor's commits and the definitions (several processes, each
@@ -8,13 +8,16 @@
  * - A commit holds a shared advisory lock per workspace it touches; a backfill step and a
  *   segment delete hold it exclusively. So a backfill step reads profiles either before a
  *   commit or after it, never in the middle, and a delete cannot miss rows a commit inserts.
- * - A commit writes membership only for segments at the version it evaluated. For every
- *   upserted profile and every segment of its workspace it did not evaluate at the current
- *   version (saved after the batch loaded the definitions), it queues a rescan, which the next
- *   backfill step evaluates against the committed profile. The embedded default needs no
+ * - A commit writes membership only for segments at the version it evaluated (the rule in
+ *   segment-membership.ts, over the versions its commit statement read). For every upserted
+ *   profile and every segment of its workspace it did not evaluate at the current version, it
+ *   queues a rescan, which the next backfill step evaluates against the committed profile. A
+ *   definition saved after that read (saves take no workspace lock) restarts its backfill, whose
+ *   steps wait for the commit's shared lock, so they see the committed profile. The embedded default needs no
  *   rescans: its backfill runs on the processor's thread, never between a batch's load and commit.
  */
-import { lockKey, migratePg, type PgPool, type PgQueryable } from '../db/pg.ts'
+import { columns, lockKey, migratePg, type PgPool, type PgQueryable } from '../db/pg.ts'
+import type { SegmentMembership } from './segment-membership.ts'
 
 const MIGRATIONS = [
   // The condition is kept as the text that was sent: a changed text is a new version (as in
@@ -59,87 +62,53 @@ export function migratePgSegments(pool: PgPool): Promise<void> {
 /** The advisory lock that orders a workspace's commits against its backfill steps and deletes. */
 export const workspaceLock = (workspaceId: string): string => lockKey(`inkstream.segments\n${workspaceId}`)
 
-export interface MembershipRow {
-  workspaceId: string
-  segmentId: string
-  version: number
-  profileId: string
-  userId: string | null
-  email: string | null
-  member: boolean
-}
+type MemberKey = Pick<SegmentMembership, 'workspaceId' | 'segmentId' | 'profileId'>
 
-/**
- * One statement for a batch's membership: rows at the segment's current version are upserted
- * (member) or deleted (not a member); the others are skipped, and every upserted profile not
- * evaluated against a segment of its workspace at its current version is queued for a rescan.
- * Rows must be unique per (workspace, segment, profile).
- */
-const COMMIT_MEMBERS = `
-  WITH m AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[])
-      AS m(workspace_id, segment_id, version, profile_id, user_id, email, member)
-  ), cur AS (
-    SELECT m.* FROM m JOIN segments s USING (workspace_id, segment_id, version)
-  ), up AS (
+/** One statement writes a membership plan (segment-membership.ts): joins, leaves and rescans. */
+const WRITE_MEMBERSHIPS = `
+  WITH up AS (
     INSERT INTO segment_members (workspace_id, segment_id, profile_id, user_id, email, joined_at)
-    SELECT workspace_id, segment_id, profile_id, user_id, email, $10::bigint FROM cur WHERE member
+    SELECT j.*, $12::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+      AS j(workspace_id, segment_id, profile_id, user_id, email)
     ON CONFLICT (workspace_id, segment_id, profile_id) DO UPDATE
       SET user_id = excluded.user_id, email = excluded.email
       WHERE segment_members.user_id IS DISTINCT FROM excluded.user_id
          OR segment_members.email IS DISTINCT FROM excluded.email
   ), down AS (
-    DELETE FROM segment_members sm USING cur
-    WHERE NOT cur.member AND sm.workspace_id = cur.workspace_id AND sm.segment_id = cur.segment_id
-      AND sm.profile_id = cur.profile_id
+    DELETE FROM segment_members sm
+    USING unnest($6::text[], $7::text[], $8::text[]) AS l(workspace_id, segment_id, profile_id)
+    WHERE sm.workspace_id = l.workspace_id AND sm.segment_id = l.segment_id AND sm.profile_id = l.profile_id
   )
   INSERT INTO segment_rescans (workspace_id, segment_id, profile_id)
-  SELECT s.workspace_id, s.segment_id, u.profile_id
-  FROM unnest($8::text[], $9::text[]) AS u(workspace_id, profile_id)
-  JOIN segments s ON s.workspace_id = u.workspace_id
-  WHERE NOT EXISTS (
-    SELECT 1 FROM cur WHERE cur.workspace_id = s.workspace_id AND cur.segment_id = s.segment_id
-      AND cur.profile_id = u.profile_id)
+  SELECT * FROM unnest($9::text[], $10::text[], $11::text[])
   ON CONFLICT DO NOTHING`
 
-/** Writes a commit's membership rows (see COMMIT_MEMBERS); call inside the commit's transaction. */
-export async function commitMemberships(
+/**
+ * Writes a batch's membership plan (the processor's commit) or a backfill step's outcomes; call
+ * inside the caller's transaction. Rows must be unique per (workspace, segment, profile).
+ */
+export async function writeMemberships(
   db: PgQueryable,
-  rows: readonly MembershipRow[],
-  upserted: readonly { workspaceId: string; profileId: string }[],
+  plan: {
+    join: readonly (MemberKey & Pick<SegmentMembership, 'userId' | 'email'>)[]
+    leave: readonly MemberKey[]
+    rescan: readonly MemberKey[]
+  },
   now: number,
 ): Promise<void> {
+  const { join, leave, rescan } = plan
+  if (join.length + leave.length + rescan.length === 0) return
   await db.query({
-    name: 'ink-segments-commit-members',
-    text: COMMIT_MEMBERS,
+    name: 'ink-segments-write-members',
+    text: WRITE_MEMBERSHIPS,
     values: [
-      rows.map((m) => m.workspaceId),
-      rows.map((m) => m.segmentId),
-      rows.map((m) => m.version),
-      rows.map((m) => m.profileId),
-      rows.map((m) => m.userId),
-      rows.map((m) => m.email),
-      rows.map((m) => m.member),
-      upserted.map((p) => p.workspaceId),
-      upserted.map((p) => p.profileId),
+      ...columns(join, 'workspaceId', 'segmentId', 'profileId', 'userId', 'email'),
+      ...columns(leave, 'workspaceId', 'segmentId', 'profileId'),
+      ...columns(rescan, 'workspaceId', 'segmentId', 'profileId'),
       now,
     ],
   })
 }
-
-const WRITE_MEMBERS = `
-  WITH m AS (
-    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[]) AS m(profile_id, user_id, email, member)
-  ), up AS (
-    INSERT INTO segment_members (workspace_id, segment_id, profile_id, user_id, email, joined_at)
-    SELECT $1::text, $2::text, profile_id, user_id, email, $7::bigint FROM m WHERE member
-    ON CONFLICT (workspace_id, segment_id, profile_id) DO UPDATE
-      SET user_id = excluded.user_id, email = excluded.email
-      WHERE segment_members.user_id IS DISTINCT FROM excluded.user_id
-         OR segment_members.email IS DISTINCT FROM excluded.email
-  )
-  DELETE FROM segment_members sm USING m
-  WHERE NOT m.member AND sm.workspace_id = $1 AND sm.segment_id = $2 AND sm.profile_id = m.profile_id`
 
 export interface MemberOutcome {
   profileId: string
@@ -149,25 +118,15 @@ export interface MemberOutcome {
 }
 
 /** Sets the membership of some profiles in one segment (backfill); unique profiles. */
-export async function writeMembers(
+export function writeMembers(
   db: PgQueryable,
   workspaceId: string,
   segmentId: string,
   rows: readonly MemberOutcome[],
   now: number,
 ): Promise<void> {
-  if (rows.length === 0) return
-  await db.query({
-    name: 'ink-segments-write-members',
-    text: WRITE_MEMBERS,
-    values: [
-      workspaceId,
-      segmentId,
-      rows.map((r) => r.profileId),
-      rows.map((r) => r.userId),
-      rows.map((r) => r.email),
-      rows.map((r) => r.member),
-      now,
-    ],
-  })
+  const at = (r: MemberOutcome) => ({ ...r, workspaceId, segmentId })
+  const join = rows.filter((r) => r.member).map(at)
+  const leave = rows.filter((r) => !r.member).map(at)
+  return writeMemberships(db, { join, leave, rescan: [] }, now)
 }

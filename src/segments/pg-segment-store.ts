@@ -4,41 +4,22 @@
  * How commits and backfills stay consistent is described in pg-segment-schema.ts.
  */
 import type { Clock } from '../core/types.ts'
-import { systemClock } from '../core/types.ts'
-import { inTransaction, type PgClient, type PgPool, toInt } from '../db/pg.ts'
+import { type PgClient, type PgPool, toInt } from '../db/pg.ts'
+import { PgStore } from '../db/pg-store.ts'
 import { type PgProfileRow, PROFILE_COLUMNS, profileFromPgRow } from '../profiles/pg-profile-store.ts'
+import type { StoredProfile } from '../profiles/profile-store.ts'
 import { compileCondition } from './condition.ts'
 import { type MemberOutcome, migratePgSegments, workspaceLock, writeMembers } from './pg-segment-schema.ts'
+import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
 import type {
   BackfillProgress,
   Evaluate,
+  SegmentBackend,
   SegmentDef,
-  SegmentIndex,
   SegmentMember,
-  SegmentStore,
 } from './segment-store.ts'
 
 const COLUMNS = 'workspace_id, segment_id, name, condition, version, members_version, updated_at'
-
-interface SegmentRow {
-  workspace_id: string
-  segment_id: string
-  name: string
-  condition: string
-  version: number
-  members_version: number | null
-  updated_at: string
-}
-
-const fromRow = (r: SegmentRow): SegmentDef => ({
-  workspaceId: r.workspace_id,
-  segmentId: r.segment_id,
-  name: r.name,
-  condition: JSON.parse(r.condition),
-  version: r.version,
-  membersVersion: r.members_version,
-  updatedAt: toInt(r.updated_at),
-})
 
 // One statement decides the version, so two saves at once cannot both make version 1.
 const PUT = `
@@ -57,33 +38,20 @@ const PUT = `
 const BUMP = `INSERT INTO segment_meta (id, stamp) VALUES (0, 1)
   ON CONFLICT (id) DO UPDATE SET stamp = segment_meta.stamp + 1`
 
-export class PgSegmentStore implements SegmentStore, SegmentIndex {
-  readonly #pool: PgPool
-  readonly #clock: Clock
-  readonly #ready: Promise<void>
-
+export class PgSegmentStore extends PgStore implements SegmentBackend {
   constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
-    this.#pool = pool
-    this.#clock = opts.clock ?? systemClock
-    this.#ready = migratePgSegments(pool)
-    this.#ready.catch(() => {})
-  }
-
-  /** Resolves once the tables exist; every method waits for it too. */
-  ready(): Promise<void> {
-    return this.#ready
+    super(pool, migratePgSegments, opts.clock)
   }
 
   async put(ws: string, id: string, input: { name?: string; condition: unknown }): Promise<SegmentDef> {
     compileCondition(input.condition)
-    await this.#ready
-    return inTransaction(this.#pool, async (client) => {
+    return this.transaction(async (client) => {
       const { rows } = await client.query<SegmentRow>(PUT, [
         ws,
         id,
         input.name ?? null,
         JSON.stringify(input.condition),
-        this.#clock.now(),
+        this.clock.now(),
       ])
       await client.query(BUMP)
       return fromRow(rows[0]!)
@@ -91,8 +59,7 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async get(ws: string, id: string): Promise<SegmentDef | undefined> {
-    await this.#ready
-    const { rows } = await this.#pool.query<SegmentRow>(
+    const { rows } = await this.query<SegmentRow>(
       `SELECT ${COLUMNS} FROM segments WHERE workspace_id = $1 AND segment_id = $2`,
       [ws, id],
     )
@@ -100,8 +67,7 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async list(ws: string): Promise<SegmentDef[]> {
-    await this.#ready
-    const { rows } = await this.#pool.query<SegmentRow>(
+    const { rows } = await this.query<SegmentRow>(
       `SELECT ${COLUMNS} FROM segments WHERE workspace_id = $1 ORDER BY segment_id`,
       [ws],
     )
@@ -109,10 +75,8 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async delete(ws: string, id: string): Promise<boolean> {
-    await this.#ready
     // Exclusive: a commit in flight could otherwise add members after they were deleted.
-    return inTransaction(
-      this.#pool,
+    return this.transaction(
       async (client) => {
         const { rowCount } = await client.query(
           'DELETE FROM segments WHERE workspace_id = $1 AND segment_id = $2',
@@ -135,8 +99,7 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async members(ws: string, id: string, page: { after?: string; limit: number }): Promise<SegmentMember[]> {
-    await this.#ready
-    const { rows } = await this.#pool.query<SegmentMember>(
+    const { rows } = await this.query<SegmentMember>(
       `SELECT profile_id AS "profileId", user_id AS "userId", email FROM segment_members
        WHERE workspace_id = $1 AND segment_id = $2 AND profile_id > $3 ORDER BY profile_id LIMIT $4`,
       [ws, id, page.after ?? '', page.limit],
@@ -145,17 +108,15 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async isMember(ws: string, id: string, profileId: string): Promise<boolean> {
-    await this.#ready
-    const { rowCount } = await this.#pool.query(
+    const { count } = await this.query(
       'SELECT 1 FROM segment_members WHERE workspace_id = $1 AND segment_id = $2 AND profile_id = $3',
       [ws, id, profileId],
     )
-    return rowCount === 1
+    return count === 1
   }
 
   async definitionsStamp(): Promise<number> {
-    await this.#ready
-    const { rows } = await this.#pool.query<{ stamp: string }>({
+    const { rows } = await this.query<{ stamp: string }>({
       name: 'ink-segments-stamp',
       text: 'SELECT stamp FROM segment_meta WHERE id = 0',
     })
@@ -163,8 +124,7 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async allDefinitions(): Promise<SegmentDef[]> {
-    await this.#ready
-    const { rows } = await this.#pool.query<SegmentRow>(
+    const { rows } = await this.query<SegmentRow>(
       `SELECT ${COLUMNS} FROM segments ORDER BY workspace_id, segment_id`,
     )
     return rows.map(fromRow)
@@ -176,13 +136,16 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
    * reads are not being changed by a commit meanwhile.
    */
   async backfillStep(limit: number, evaluate: Evaluate): Promise<BackfillProgress | undefined> {
-    await this.#ready
-    return inTransaction(this.#pool, async (client) => {
+    return this.transaction(async (client) => {
       const pending = await client.query<{ workspace_id: string; segment_id: string }>(
         `SELECT workspace_id, segment_id FROM segments WHERE members_version IS DISTINCT FROM version
          ORDER BY updated_at, workspace_id, segment_id LIMIT 1`,
       )
-      if (pending.rows[0]) return this.#backfill(client, pending.rows[0], limit, evaluate)
+      const at = pending.rows[0]
+      if (at) {
+        const row = await this.#lockSegment(client, at.workspace_id, at.segment_id)
+        return this.#backfill(client, at, row, limit, evaluate)
+      }
       const rescan = await client.query<{ workspace_id: string; segment_id: string }>(
         'SELECT workspace_id, segment_id FROM segment_rescans LIMIT 1',
       )
@@ -192,9 +155,8 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async clearMembers(ws: string, id: string, version: number): Promise<number> {
-    await this.#ready
     // Under the workspace lock, like a backfill step: no commit of that workspace's batches interleaves.
-    return inTransaction(this.#pool, async (client) => {
+    return this.transaction(async (client) => {
       await client.query(`SELECT pg_advisory_xact_lock(${workspaceLock(ws)})`)
       const { rowCount } = await client.query(
         `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2
@@ -215,13 +177,14 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
     return rows[0]
   }
 
+  /** A step of a pending backfill; `row` is the segment as read under its workspace's lock. */
   async #backfill(
     client: PgClient,
     at: { workspace_id: string; segment_id: string },
+    row: SegmentRow | undefined,
     limit: number,
     evaluate: Evaluate,
   ): Promise<BackfillProgress> {
-    const row = await this.#lockSegment(client, at.workspace_id, at.segment_id)
     const progress = { workspaceId: at.workspace_id, segmentId: at.segment_id }
     if (!row || row.members_version === row.version)
       return { ...progress, version: row?.version ?? 0, processed: 0, done: true }
@@ -231,17 +194,8 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
        ORDER BY profile_id LIMIT $3`,
       [seg.workspaceId, row.backfill_cursor ?? '', limit],
     )
-    const outcomes = rows.map((r): MemberOutcome => {
-      const p = profileFromPgRow(r)
-      const member = evaluate(seg, p)
-      return {
-        profileId: p.profileId,
-        userId: p.userId,
-        email: member?.email ?? null,
-        member: member !== null,
-      }
-    })
-    await writeMembers(client, seg.workspaceId, seg.segmentId, outcomes, this.#clock.now())
+    const outcomes = rows.map((r) => outcome(seg, r.profile_id, profileFromPgRow(r), evaluate))
+    await writeMembers(client, seg.workspaceId, seg.segmentId, outcomes, this.clock.now())
     const done = rows.length < limit
     if (done)
       await client.query(
@@ -280,20 +234,20 @@ export class PgSegmentStore implements SegmentStore, SegmentIndex {
       [seg.workspaceId, ids],
     )
     const found = new Map(rows.map((r) => [r.profile_id, profileFromPgRow(r)]))
-    const outcomes = ids.map((id): MemberOutcome => {
-      const p = found.get(id)
-      // A profile merged away since has no membership.
-      const member = p ? evaluate(seg, p) : null
-      return {
-        profileId: id,
-        userId: p?.userId ?? null,
-        email: member?.email ?? null,
-        member: member !== null,
-      }
-    })
-    await writeMembers(client, seg.workspaceId, seg.segmentId, outcomes, this.#clock.now())
+    // A profile merged away since has no membership.
+    const outcomes = ids.map((id) => outcome(seg, id, found.get(id), evaluate))
+    await writeMembers(client, seg.workspaceId, seg.segmentId, outcomes, this.clock.now())
     return { ...progress, version: seg.version, done: ids.length < limit }
   }
+}
 
-  async close(): Promise<void> {}
+/** The membership of one profile in `seg` (none for a profile that no longer exists). */
+function outcome(
+  seg: SegmentDef,
+  profileId: string,
+  p: StoredProfile | undefined,
+  evaluate: Evaluate,
+): MemberOutcome {
+  const member = p ? evaluate(seg, p) : null
+  return { profileId, userId: p?.userId ?? null, email: member?.email ?? null, member: member !== null }
 }

@@ -68,6 +68,9 @@ export interface SegmentIndex {
   clearMembers(workspaceId: string, segmentId: string, version: number): Promise<number>
 }
 
+/** What a segment backend implements: the API's store and the processor's index. */
+export interface SegmentBackend extends SegmentStore, SegmentIndex {}
+
 /** Decides membership of one profile: the member row's fields, or null when not a member. */
 export type Evaluate = (segment: SegmentDef, profile: StoredProfile) => { email: string | null } | null
 

@@ -1,9 +1,10 @@
 /**
  * The segment tables, on the store database. Both SqliteSegmentStore (definitions, reads,
- * backfill) and SqliteProfileStore (membership changes committed with profile changes) use them,
+ * backfill) and SqliteBatchStore (membership changes committed with profile changes) use them,
  * so either may be constructed first.
  */
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
+import type { SegmentVersions } from './segment-membership.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS segments (
@@ -39,6 +40,7 @@ export function migrateSegments(db: SqliteDatabase): void {
 
 /** Membership writes; run inside the caller's transaction. */
 export function membershipStatements(db: SqliteDatabase) {
+  const versionsOf = db.prepare('SELECT segment_id, version FROM segments WHERE workspace_id = ?').raw()
   return {
     upsert: db.prepare(
       `INSERT INTO segment_members (workspace_id, segment_id, profile_id, user_id, email, joined_at)
@@ -51,6 +53,17 @@ export function membershipStatements(db: SqliteDatabase) {
       'DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?',
     ),
     removeProfile: db.prepare('DELETE FROM segment_members WHERE workspace_id = ? AND profile_id = ?'),
-    version: db.prepare('SELECT version FROM segments WHERE workspace_id = ? AND segment_id = ?').pluck(),
+    /** The segments' versions as stored now, read once per workspace per call of the result. */
+    versions(): SegmentVersions {
+      const byWorkspace = new Map<string, Map<string, number>>()
+      return (ws) => {
+        let versions = byWorkspace.get(ws)
+        if (!versions) {
+          versions = new Map(versionsOf.all(ws) as [string, number][])
+          byWorkspace.set(ws, versions)
+        }
+        return versions
+      }
+    },
   }
 }

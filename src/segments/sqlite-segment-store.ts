@@ -9,38 +9,11 @@ import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { type ProfileRow, profileFromRow } from '../profiles/sqlite-profile-store.ts'
 import { compileCondition } from './condition.ts'
-import type {
-  BackfillProgress,
-  Evaluate,
-  SegmentDef,
-  SegmentIndex,
-  SegmentMember,
-  SegmentStore,
-} from './segment-store.ts'
+import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
+import type { Evaluate, SegmentBackend, SegmentDef, SegmentMember } from './segment-store.ts'
 import { membershipStatements, migrateSegments } from './sqlite-segment-schema.ts'
 
-interface SegmentRow {
-  workspace_id: string
-  segment_id: string
-  name: string
-  condition: string
-  version: number
-  members_version: number | null
-  backfill_cursor: string | null
-  updated_at: number
-}
-
-const fromRow = (r: SegmentRow): SegmentDef => ({
-  workspaceId: r.workspace_id,
-  segmentId: r.segment_id,
-  name: r.name,
-  condition: JSON.parse(r.condition),
-  version: r.version,
-  membersVersion: r.members_version,
-  updatedAt: r.updated_at,
-})
-
-export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
+export class SqliteSegmentStore implements SegmentBackend {
   readonly #db: SqliteDatabase
   readonly #clock: Clock
   readonly #s
@@ -121,8 +94,7 @@ export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
   }
 
   async get(ws: string, id: string): Promise<SegmentDef | undefined> {
-    const row = this.#s.get.get(ws, id) as SegmentRow | undefined
-    return row && fromRow(row)
+    return (this.#s.get.all(ws, id) as SegmentRow[]).map(fromRow)[0]
   }
 
   async list(ws: string): Promise<SegmentDef[]> {
@@ -156,7 +128,8 @@ export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
     return (this.#s.all.all() as SegmentRow[]).map(fromRow)
   }
 
-  async backfillStep(limit: number, evaluate: Evaluate): Promise<BackfillProgress | undefined> {
+  // The return type is SegmentIndex's (BackfillProgress | undefined).
+  async backfillStep(limit: number, evaluate: Evaluate) {
     // Prepared on first use: the profiles table belongs to SqliteProfileStore's migrations.
     this.#profilesAfter ??= this.#db.prepare(
       'SELECT * FROM profiles WHERE workspace_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?',
@@ -165,7 +138,7 @@ export class SqliteSegmentStore implements SegmentStore, SegmentIndex {
     const m = this.#members
     // One IMMEDIATE transaction reads the profiles and writes their membership, so a processor
     // batch committing in between cannot be overwritten with older state.
-    const step = this.#db.transaction((): BackfillProgress | undefined => {
+    const step = this.#db.transaction(() => {
       const row = this.#s.pending.get() as SegmentRow | undefined
       if (!row) return undefined
       const seg = fromRow(row)

@@ -2,10 +2,10 @@
  * The processor's side of triggers: for each applied track event, a job per trigger whose `event`
  * it is, and a cancel per trigger whose `unless.event` it is. Definitions are reloaded once per
  * batch (a handful of rows), so a batch sees every trigger saved before it started.
- * Event time is `triggerEventTime` (src/pipeline/event-time.ts), never the raw client timestamp.
+ * Event time is `triggerEventTime` (src/traits/event-time.ts), never the raw client timestamp.
  */
 import type { InkEvent } from '../core/types.ts'
-import { triggerEventTime } from '../pipeline/event-time.ts'
+import { triggerEventTime } from '../traits/event-time.ts'
 import { dueAt, type TriggerDef } from './trigger-def.ts'
 import { type TriggerJobOp, triggerJobId } from './trigger-jobs.ts'
 

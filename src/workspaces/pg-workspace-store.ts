@@ -4,9 +4,9 @@
  * the pool.
  */
 import type { Clock } from '../core/types.ts'
-import { systemClock } from '../core/types.ts'
 import { migratePg, type PgPool } from '../db/pg.ts'
-import { newKey, sameKey, type Workspace, type WorkspaceStore } from './workspace-store.ts'
+import { PgStore } from '../db/pg-store.ts'
+import { newKey, type Workspace, WorkspaceKeyring, type WorkspaceStore } from './workspace-store.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE workspaces (
@@ -19,21 +19,15 @@ const MIGRATIONS = [
 
 const SELECT = 'SELECT id, write_key AS "writeKey", admin_key AS "adminKey" FROM workspaces'
 
-export class PgWorkspaceStore implements WorkspaceStore {
-  readonly #pool: PgPool
-  readonly #clock: Clock
-  readonly #ready: Promise<void>
-  #all: Workspace[] = []
+export class PgWorkspaceStore extends PgStore implements WorkspaceStore {
+  readonly #keys = new WorkspaceKeyring()
+  readonly #loaded: Promise<void>
 
   /** Keys are looked up in memory: await `ready()` (or use `open`) before the first lookup. */
   constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
-    this.#pool = pool
-    this.#clock = opts.clock ?? systemClock
-    this.#ready = (async () => {
-      await migratePg(pool, 'pg-workspace-store', MIGRATIONS)
-      await this.#reload()
-    })()
-    this.#ready.catch(() => {})
+    super(pool, (p) => migratePg(p, 'pg-workspace-store', MIGRATIONS), opts.clock)
+    this.#loaded = this.#reload()
+    this.#loaded.catch(() => {})
   }
 
   /** Opens the store and loads every workspace's keys. */
@@ -44,40 +38,38 @@ export class PgWorkspaceStore implements WorkspaceStore {
   }
 
   /** Resolves once the table exists and the keys are loaded. */
-  ready(): Promise<void> {
-    return this.#ready
+  override ready(): Promise<void> {
+    return this.#loaded
   }
 
   async #reload(): Promise<void> {
-    this.#all = (await this.#pool.query<Workspace>(`${SELECT} ORDER BY id`)).rows
+    this.#keys.replace((await this.query<Workspace>(`${SELECT} ORDER BY id`)).rows)
   }
 
   async ensure(
     id: string,
     keys: { writeKey?: string | undefined; adminKey?: string | undefined },
   ): Promise<Workspace> {
-    await this.#ready
+    await this.#loaded
     // Decided by the database, not by what this process loaded: another process may have
     // created the workspace meanwhile, and its keys are kept unless new ones are given.
-    const { rows } = await this.#pool.query<Workspace>(
+    const { rows } = await this.query<Workspace>(
       `INSERT INTO workspaces AS w (id, write_key, admin_key, created_at)
        VALUES ($1, COALESCE($2::text, $4::text), COALESCE($3::text, $5::text), $6)
        ON CONFLICT (id) DO UPDATE SET write_key = COALESCE($2::text, w.write_key),
          admin_key = COALESCE($3::text, w.admin_key)
        RETURNING id, write_key AS "writeKey", admin_key AS "adminKey"`,
-      [id, keys.writeKey ?? null, keys.adminKey ?? null, newKey('wk'), newKey('ak'), this.#clock.now()],
+      [id, keys.writeKey ?? null, keys.adminKey ?? null, newKey('wk'), newKey('ak'), this.clock.now()],
     )
     await this.#reload()
     return rows[0]!
   }
 
   byWriteKey(key: string): Workspace | undefined {
-    return this.#all.find((w) => sameKey(w.writeKey, key))
+    return this.#keys.byWriteKey(key)
   }
 
   byAdminKey(key: string): Workspace | undefined {
-    return this.#all.find((w) => sameKey(w.adminKey, key))
+    return this.#keys.byAdminKey(key)
   }
-
-  async close(): Promise<void> {}
 }

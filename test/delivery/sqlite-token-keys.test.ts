@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import { loadTokenKeys } from '../../src/delivery/token-keys.ts'
+import { loadTokenKeys } from '../../src/delivery/sqlite-token-keys.ts'
 import { tempDir } from '../helpers/app.ts'
 import { tokenKeysSuite } from './token-keys-suite.ts'
 

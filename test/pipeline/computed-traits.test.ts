@@ -2,14 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { InkEvent } from '../../src/core/types.ts'
-import {
-  emptyState,
-  foldEvent,
-  getPath,
-  materialize,
-  mergeStates,
-} from '../../src/pipeline/computed-traits.ts'
-import { loadTraitsConfig, parseTraitsConfig, type TraitDef } from '../../src/pipeline/traits-config.ts'
+import { emptyState, foldEvent, getPath, materialize, mergeStates } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig, parseTraitsConfig, type TraitDef } from '../../src/traits/traits-config.ts'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2026-11-28T12:00:00Z')

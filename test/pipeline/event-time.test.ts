@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { CLOCK_TOLERANCE_MS, effectiveEventTime, triggerEventTime } from '../../src/pipeline/event-time.ts'
+import { CLOCK_TOLERANCE_MS, effectiveEventTime, triggerEventTime } from '../../src/traits/event-time.ts'
 
 const RECEIVED = Date.parse('2026-11-28T12:00:00Z')
 const YEAR = 365 * 86_400_000

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { materialize } from '../../src/pipeline/computed-traits.ts'
-import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
-import { type ProfileChanges, ProfileConflictError } from '../../src/profiles/profile-store.ts'
+import { type BatchChanges, ProfileConflictError } from '../../src/pipeline/batch-store.ts'
+import { materialize } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 import { pgSkip } from '../helpers/pg.ts'
 import { pgStores } from '../profiles/store-set.ts'
 import { identify, order, segmentProcessor } from '../segments/segment-membership-suite.ts'
@@ -32,7 +32,7 @@ describe('two processors racing on one profile (PostgreSQL)', { skip }, () => {
       // (userId partition) merges the anonymous profile into u1.
       const commit = a.profiles.commit.bind(a.profiles)
       let raced = false
-      a.profiles.commit = async (changes: ProfileChanges) => {
+      a.profiles.commit = async (changes: BatchChanges) => {
         if (!raced) {
           raced = true
           await pb.handle([identify({ userId: 'u1', anonymousId: 'anon-1' })])
@@ -62,7 +62,7 @@ describe('two processors racing on one profile (PostgreSQL)', { skip }, () => {
       const pb = segmentProcessor(b)
       const commit = a.profiles.commit.bind(a.profiles)
       let raced = false
-      a.profiles.commit = async (changes: ProfileChanges) => {
+      a.profiles.commit = async (changes: BatchChanges) => {
         if (!raced) {
           raced = true
           await pb.handle([order({ userId: 'new-user' }, 5)])

@@ -1,6 +1,6 @@
 /**
- * The processor over a ProfileStore: identity resolution, dedupe, offsets and failed commits as
- * the store must support them. Part of the ProfileStore seam suite (profile-store-suite.ts).
+ * The processor over a BatchStore: identity resolution, dedupe, offsets and failed commits as
+ * the store must support them. Part of the BatchStore seam suite (profile-store-suite.ts).
  * The tests drive `handle()` directly; the log is not read.
  */
 import assert from 'node:assert/strict'
@@ -9,14 +9,10 @@ import { ArmedFailpoints } from '../../src/core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import type { BatchHandler, ConsumeOptions, EventLog } from '../../src/log/event-log.ts'
 import { createMetrics, observeBatch } from '../../src/observe/metrics.ts'
-import { materialize } from '../../src/pipeline/computed-traits.ts'
+import { type BatchChanges, type BatchStore, ProfileConflictError } from '../../src/pipeline/batch-store.ts'
 import { type BatchReport, Processor, type ProcessorDeps } from '../../src/pipeline/processor.ts'
-import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
-import {
-  type ProfileChanges,
-  ProfileConflictError,
-  type ProfileStore,
-} from '../../src/profiles/profile-store.ts'
+import { materialize } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
 
 const NOW = Date.parse('2026-11-28T12:00:00Z')
@@ -56,7 +52,7 @@ const order = (ids: { userId?: string; anonymousId?: string }, revenue: number, 
 export function processorSuite(name: string, open: OpenStores, opts: { skip?: string | false } = {}) {
   describe(`processor over ${name}`, { skip: opts.skip ?? false }, () => {
     let stores: Stores
-    let store: ProfileStore
+    let store: BatchStore
     let processor: Processor
     let metrics: ReturnType<typeof createMetrics>
     beforeEach(async () => {
@@ -420,7 +416,7 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
       await processor.handle(batch)
       // Eight days later the dedupe records are gone: only the applied offset still knows the batch.
       assert.equal(await store.pruneDedupe(NOW + 1), 2)
-      const commits: ProfileChanges[] = []
+      const commits: BatchChanges[] = []
       const commit = store.commit.bind(store)
       store.commit = async (changes) => {
         commits.push(changes)
@@ -514,7 +510,7 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
         delayMs: 60_000,
       })
       const reports: BatchReport[] = []
-      const committed: ProfileChanges['triggerJobs'][] = []
+      const committed: BatchChanges['triggerJobs'][] = []
       const commit = store.commit.bind(store)
       store.commit = async (changes) => {
         committed.push(changes.triggerJobs)
@@ -538,7 +534,7 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
         reports.map((r) => r.triggerJobsDueAt),
         [NOW + 1000, null],
       )
-      const jobs = (ops: ProfileChanges['triggerJobs']) =>
+      const jobs = (ops: BatchChanges['triggerJobs']) =>
         ops?.map((o) =>
           o.kind === 'insert' ? [o.job.triggerId, o.job.event.messageId, o.job.dueAt] : o.kind,
         )

@@ -1,5 +1,6 @@
-/** The ProfileStore seam suite (with the processor-driven tests) over SQLite. */
-import { profileStoreSuite } from '../profiles/profile-store-suite.ts'
-import { sqliteStores } from '../profiles/store-set.ts'
+/** The BatchStore seam suite (with the processor-driven tests) over SQLite. */
 
-profileStoreSuite('SqliteProfileStore', sqliteStores)
+import { sqliteStores } from '../profiles/store-set.ts'
+import { batchStoreSuite } from './batch-store-suite.ts'
+
+batchStoreSuite('SqliteBatchStore', sqliteStores)

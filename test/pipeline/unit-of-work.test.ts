@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
+import type { BatchChanges } from '../../src/pipeline/batch-store.ts'
+import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
 import { UnitOfWork } from '../../src/pipeline/unit-of-work.ts'
 import { WarmCache } from '../../src/pipeline/warm-cache.ts'
-import type { ProfileChanges, StoredProfile } from '../../src/profiles/profile-store.ts'
-import { SqliteProfileStore } from '../../src/profiles/sqlite-profile-store.ts'
+import type { StoredProfile } from '../../src/profiles/profile-store.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
 const NOW = Date.parse('2026-11-28T12:00:00Z')
@@ -29,7 +30,7 @@ const stored = (profileId: string, userId: string | null, version: number, ws = 
   lastEventReceivedAt: 0,
 })
 
-const noChanges = (): ProfileChanges => ({
+const noChanges = (): BatchChanges => ({
   upserts: [],
   deletes: [],
   identities: [],
@@ -40,17 +41,17 @@ const noChanges = (): ProfileChanges => ({
 
 describe('UnitOfWork', () => {
   let db: ReturnType<typeof openSqlite>
-  let store: SqliteProfileStore
+  let store: SqliteBatchStore
   let warm: WarmCache
   let uow: UnitOfWork
 
   /** Writes profiles and bindings as an earlier batch (or another processor) would have. */
-  const seed = (profiles: StoredProfile[], identities: ProfileChanges['identities']) =>
+  const seed = (profiles: StoredProfile[], identities: BatchChanges['identities']) =>
     store.commit({ ...noChanges(), upserts: profiles, identities })
 
   beforeEach(() => {
     db = openSqlite(':memory:')
-    store = new SqliteProfileStore(db, { clock: { now: () => NOW } })
+    store = new SqliteBatchStore(db, { clock: { now: () => NOW } })
     warm = new WarmCache(100)
     uow = new UnitOfWork(store, NOW, warm)
   })

@@ -1,9 +1,9 @@
 /** The processor's warm cache: bounded LRU maps of profiles and identity lookups. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
 import { WarmCache } from '../../src/pipeline/warm-cache.ts'
 import type { StoredProfile } from '../../src/profiles/profile-store.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
 
 const profile = (profileId: string, p: Partial<StoredProfile> = {}): StoredProfile => ({
   workspaceId: 'w',

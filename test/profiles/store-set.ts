@@ -8,9 +8,9 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import { PgProfileStore } from '../../src/profiles/pg-profile-store.ts'
-import type { ProfileStore } from '../../src/profiles/profile-store.ts'
-import { SqliteProfileStore } from '../../src/profiles/sqlite-profile-store.ts'
+import type { BatchStore } from '../../src/pipeline/batch-store.ts'
+import { PgBatchStore } from '../../src/pipeline/pg-batch-store.ts'
+import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
 import { PgSegmentStore } from '../../src/segments/pg-segment-store.ts'
 import type { SegmentIndex, SegmentStore } from '../../src/segments/segment-store.ts'
 import { SqliteSegmentStore } from '../../src/segments/sqlite-segment-store.ts'
@@ -21,7 +21,7 @@ import { tempDir } from '../helpers/app.ts'
 import { freshSchema } from '../helpers/pg.ts'
 
 export interface StoreSet {
-  profiles: ProfileStore
+  profiles: BatchStore
   segments: SegmentStore & SegmentIndex
   triggers: TriggerStore
 }
@@ -43,7 +43,7 @@ export const sqliteStores: OpenStores = async (clock) => {
     const db = openSqlite(join(dir, 'store.db'), 'normal')
     dbs.push(db)
     return {
-      profiles: new SqliteProfileStore(db, { clock: c }),
+      profiles: new SqliteBatchStore(db, { clock: c }),
       segments: new SqliteSegmentStore(db, { clock: c }),
       triggers: new SqliteTriggerStore(db, { clock: c }),
     }
@@ -64,7 +64,7 @@ export const pgStores: OpenStores = async (clock) => {
   const open = async (c: Clock): Promise<StoreSet> => {
     const pool = schema.connect()
     const set = {
-      profiles: new PgProfileStore(pool, { clock: c }),
+      profiles: new PgBatchStore(pool, { clock: c }),
       segments: new PgSegmentStore(pool, { clock: c }),
       triggers: new PgTriggerStore(pool, { clock: c }),
     }

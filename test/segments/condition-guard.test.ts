@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
-import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
 import { compileCondition, matches, SegmentEvaluator, testCondition } from '../../src/segments/condition.ts'
 import { MAX_CONDITION_DEPTH, MAX_REGEX_LENGTH } from '../../src/segments/condition-guard.ts'
 import type { SegmentDef } from '../../src/segments/segment-store.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 
 const refused = (path: string, pattern: RegExp) => (err: unknown) => {
   assert.ok(isInkError(err), String(err))

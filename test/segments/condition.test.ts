@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
-import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
 import { compileCondition, matches, SegmentEvaluator } from '../../src/segments/condition.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 
 const badRequest = (pattern: RegExp) => (err: unknown) =>
   isInkError(err) && err.code === 'INK_ERR_BAD_REQUEST' && pattern.test(err.message)

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
+import type { BatchStore } from '../../src/pipeline/batch-store.ts'
 import { Processor } from '../../src/pipeline/processor.ts'
 import { SegmentMaintainer } from '../../src/pipeline/segment-maintainer.ts'
-import { loadTraitsConfig } from '../../src/pipeline/traits-config.ts'
-import type { ProfileStore } from '../../src/profiles/profile-store.ts'
 import { testCondition } from '../../src/segments/condition.ts'
 import type { SegmentIndex, SegmentStore } from '../../src/segments/segment-store.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
+import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 import { unusedLog } from '../pipeline/processor-suite.ts'
 import type { OpenStores, StoreSet, Stores } from '../profiles/store-set.ts'
 
@@ -55,7 +55,7 @@ export function segmentMembershipSuite(name: string, open: OpenStores, opts: { s
     skip: opts.skip ?? false,
   }, () => {
     let stores: Stores
-    let store: ProfileStore
+    let store: BatchStore
     let segments: SegmentStore & SegmentIndex
     let processor: Processor
     beforeEach(async () => {

@@ -5,7 +5,7 @@ import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts'
 import { installErrorHandler } from '../../src/http/error-handler.ts'
 import { segmentRoutes } from '../../src/segments/segment-routes.ts'
 import { SqliteSegmentStore } from '../../src/segments/sqlite-segment-store.ts'
-import { SqliteWorkspaceStore } from '../../src/workspaces/workspace-store.ts'
+import { SqliteWorkspaceStore } from '../../src/workspaces/sqlite-workspace-store.ts'
 
 describe('segment routes', () => {
   let app: FastifyInstance

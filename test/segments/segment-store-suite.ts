@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
-import { emptyState } from '../../src/pipeline/computed-traits.ts'
-import { changes, profile } from '../profiles/profile-store-suite.ts'
+import { emptyState } from '../../src/traits/computed-traits.ts'
+import { changes, profile } from '../pipeline/batch-store-suite.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
 import { segmentMembershipSuite } from './segment-membership-suite.ts'
 

@@ -8,7 +8,7 @@ import type { InkEvent } from '../../src/core/types.ts'
 import type { TriggerInput } from '../../src/triggers/trigger-def.ts'
 import { type TriggerJob, type TriggerJobOp, triggerJobId } from '../../src/triggers/trigger-jobs.ts'
 import { TriggerMatcher } from '../../src/triggers/trigger-matcher.ts'
-import { changes } from '../profiles/profile-store-suite.ts'
+import { changes } from '../pipeline/batch-store-suite.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:00Z')

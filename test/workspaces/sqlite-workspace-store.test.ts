@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/db/sqlite.ts'
-import { SqliteWorkspaceStore } from '../../src/workspaces/workspace-store.ts'
+import { SqliteWorkspaceStore } from '../../src/workspaces/sqlite-workspace-store.ts'
 import { tempDir } from '../helpers/app.ts'
 import { workspaceStoreSuite } from './workspace-store-suite.ts'
 

@@ -6,8 +6,9 @@
  * Windowed aggregates keep time buckets of 1/720 of the window (at least a minute): an event
  * leaves the window within one bucket of its age passing the window length.
  */
+
+import { isPlainObject } from '../core/json.ts'
 import type { InkEvent, JsonObject } from '../core/types.ts'
-import { isPlainObject } from '../ingest/validate.ts'
 import { effectiveEventTime } from './event-time.ts'
 import { parseDuration, type TraitDef } from './traits-config.ts'
 

@@ -1,18 +1,19 @@
 /**
- * The ProfileStore seam suite (DESIGN.md §3): what a commit stores, that it is one transaction,
+ * The BatchStore seam suite (DESIGN.md §3): what a commit stores, that it is one transaction,
  * and that two processors can commit at once. Every implementation runs it, SQLite and
  * PostgreSQL, together with the processor-driven tests in processor-suite.ts.
  */
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
-import { emptyState, type ProfileState } from '../../src/pipeline/computed-traits.ts'
-import { dedupeKey, type ProfileChanges, type StoredProfile } from '../../src/profiles/profile-store.ts'
-import { processorSuite } from '../pipeline/processor-suite.ts'
-import type { OpenStores, Stores } from './store-set.ts'
+import { type BatchChanges, dedupeKey } from '../../src/pipeline/batch-store.ts'
+import type { StoredProfile } from '../../src/profiles/profile-store.ts'
+import { emptyState, type ProfileState } from '../../src/traits/computed-traits.ts'
+import type { OpenStores, Stores } from '../profiles/store-set.ts'
+import { processorSuite } from './processor-suite.ts'
 
 const T0 = 1_800_000_000_000
 
-export const changes = (c: Partial<ProfileChanges>): ProfileChanges => ({
+export const changes = (c: Partial<BatchChanges>): BatchChanges => ({
   upserts: [],
   deletes: [],
   identities: [],
@@ -34,8 +35,8 @@ export const profile = (profileId: string, p: Partial<StoredProfile> = {}): Stor
   ...p,
 })
 
-export function profileStoreSuite(name: string, open: OpenStores, opts: { skip?: string | false } = {}) {
-  describe(`ProfileStore seam: ${name}`, { skip: opts.skip ?? false }, () => {
+export function batchStoreSuite(name: string, open: OpenStores, opts: { skip?: string | false } = {}) {
+  describe(`BatchStore seam: ${name}`, { skip: opts.skip ?? false }, () => {
     let stores: Stores
     const clock = { t: T0, now: () => clock.t }
     beforeEach(async () => {

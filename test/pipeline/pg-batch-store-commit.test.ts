@@ -1,5 +1,5 @@
 /**
- * PgProfileStore's commit as one of several processors (scale-out): what only a multi-writer
+ * PgBatchStore's commit as one of several processors (scale-out): what only a multi-writer
  * store does, so not in the shared seam suite. The expectations (what the batch read) refuse a
  * stale commit with ProfileConflictError and write nothing; the workspace advisory lock orders a
  * commit against a backfill step; the statements are prepared once per connection.
@@ -8,12 +8,12 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import pg from 'pg'
 import { openPg, type PgPool } from '../../src/db/pg.ts'
-import { PgProfileStore } from '../../src/profiles/pg-profile-store.ts'
-import { dedupeKey, ProfileConflictError } from '../../src/profiles/profile-store.ts'
+import { dedupeKey, ProfileConflictError } from '../../src/pipeline/batch-store.ts'
+import { PgBatchStore } from '../../src/pipeline/pg-batch-store.ts'
 import { workspaceLock } from '../../src/segments/pg-segment-schema.ts'
 import { PgSegmentStore } from '../../src/segments/pg-segment-store.ts'
 import { freshSchema, PG_URL, type PgSchema, pgSkip } from '../helpers/pg.ts'
-import { changes, profile } from './profile-store-suite.ts'
+import { changes, profile } from './batch-store-suite.ts'
 
 const skip = await pgSkip()
 const T0 = 1_800_000_000_000
@@ -25,16 +25,16 @@ const conflict = (what: string) => (err: unknown) => {
   return true
 }
 
-describe('PgProfileStore commit with several writers', { skip }, () => {
+describe('PgBatchStore commit with several writers', { skip }, () => {
   let schema: PgSchema
   let pool: PgPool
-  let store: PgProfileStore
+  let store: PgBatchStore
   const clock = { now: () => T0 }
   beforeEach(async () => {
     schema = await freshSchema()
     // One connection: the prepared statements test looks at that session's statements.
     pool = schema.connect(1)
-    store = new PgProfileStore(pool, { clock })
+    store = new PgBatchStore(pool, { clock })
     await store.ready()
   })
   afterEach(() => schema.drop())
@@ -379,7 +379,7 @@ describe('PgProfileStore commit with several writers', { skip }, () => {
 test('ready() rejects when the database cannot be reached', async () => {
   const pool = openPg('postgres://postgres@127.0.0.1:1/test', { max: 1 })
   try {
-    await assert.rejects(new PgProfileStore(pool).ready(), /ECONNREFUSED|connect/)
+    await assert.rejects(new PgBatchStore(pool).ready(), /ECONNREFUSED|connect/)
   } finally {
     await pool.end()
   }

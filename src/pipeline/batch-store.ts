@@ -1,0 +1,62 @@
+/**
+ * The processor's commit seam (DESIGN.md §3): everything one batch changes (profiles,
+ * identities, dedupe ids, segment memberships, trigger jobs, applied offsets) in ONE transaction,
+ * plus the reads a batch needs before it commits. The rest of the system reads profiles through
+ * the read-only ProfileStore. Implementations: SqliteBatchStore, PgBatchStore (beside this file).
+ */
+import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import type { SegmentMembership } from '../segments/segment-membership.ts'
+import type { TriggerJobOp } from '../triggers/trigger-jobs.ts'
+
+export type { SegmentMembership }
+
+/** Everything one processor batch changes, committed atomically. */
+export interface BatchChanges {
+  upserts: StoredProfile[]
+  /** Profiles merged into another one. */
+  deletes: { workspaceId: string; profileId: string }[]
+  identities: { workspaceId: string; kind: IdentityKind; value: string; profileId: string }[]
+  /** Dedupe records for the events applied. */
+  messageIds: { workspaceId: string; messageId: string }[]
+  /** The last log offset applied, per partition; stored with the changes so a crash cannot split them. */
+  offsets: { group: string; partition: number; offset: number }[]
+  /**
+   * Segment membership of the upserted profiles, each evaluated against `version` of its segment;
+   * written by the rule in segments/segment-membership.ts. Memberships of deleted (merged-away)
+   * profiles are always removed.
+   */
+  memberships: SegmentMembership[]
+  /** Trigger jobs started or cancelled by the batch's events, in event order. */
+  triggerJobs?: TriggerJobOp[]
+  /**
+   * For a store several processors write at once (PostgreSQL): what the batch read of the rows it
+   * changes: the stored version of each profile it upserts or deletes (profiles it created are not
+   * listed), and the profile each identity it binds was bound to (null: unbound). The commit is
+   * refused with a ProfileConflictError, writing nothing, when a stored row is no longer so; the
+   * processor then drops what it cached and applies the batch again on fresh reads. A single-writer
+   * store ignores both.
+   */
+  expectedProfiles?: { workspaceId: string; profileId: string; version: number }[]
+  expectedIdentities?: { workspaceId: string; kind: IdentityKind; value: string; profileId: string | null }[]
+}
+
+/** Another processor changed a profile or identity this batch read; nothing was written. */
+export class ProfileConflictError extends Error {
+  constructor(readonly what: string) {
+    super(`another processor changed ${what} since this batch read it; the batch is applied again`)
+    this.name = 'ProfileConflictError'
+  }
+}
+
+export interface BatchStore extends ProfileStore {
+  /** Of the given (workspace, messageId) pairs, those already applied; keys are `${workspaceId}\n${messageId}`. */
+  seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>>
+  /** Last applied offset per partition for a processor group. */
+  appliedOffsets(group: string): Promise<Map<number, number>>
+  /** Writes all of `changes` in one transaction, or nothing. */
+  commit(changes: BatchChanges): Promise<void>
+  /** Forgets dedupe records first seen before `before` (epoch ms); returns how many. */
+  pruneDedupe(before: number): Promise<number>
+}
+
+export const dedupeKey = (workspaceId: string, messageId: string) => `${workspaceId}\n${messageId}`

@@ -1,0 +1,192 @@
+/**
+ * BatchStore over PostgreSQL (the scale-out Store). Every commit is one transaction of a handful of
+ * statements whatever the batch size: the rows of each table travel as arrays and are unnested
+ * server-side. Several processors may commit at once (different users): profiles are upserted
+ * (ON CONFLICT DO UPDATE), never deleted and re-inserted, and rows are written in key order so that
+ * two commits touching the same rows wait rather than deadlock.
+ */
+import type { Clock } from '../core/types.ts'
+import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
+import { migratePgProfiles, PgProfileStore, PROFILE_COLUMNS } from '../profiles/pg-profile-store.ts'
+import { migratePgSegments, workspaceLock, writeMemberships } from '../segments/pg-segment-schema.ts'
+import { planMemberships } from '../segments/segment-membership.ts'
+import { applyJobOps, migratePgTriggers } from '../triggers/pg-trigger-schema.ts'
+import { type BatchChanges, type BatchStore, dedupeKey, ProfileConflictError } from './batch-store.ts'
+import { checkExpected, lastByKey } from './pg-batch-checks.ts'
+
+const DELETE_PROFILES = `
+  WITH d AS (SELECT * FROM unnest($1::text[], $2::text[]) AS d(workspace_id, profile_id)),
+  gone AS (
+    DELETE FROM profiles p USING d WHERE p.workspace_id = d.workspace_id AND p.profile_id = d.profile_id
+  )
+  DELETE FROM segment_members m USING d WHERE m.workspace_id = d.workspace_id AND m.profile_id = d.profile_id`
+
+// Four tables with disjoint rows in one statement; each part is a no-op for empty arrays. It answers
+// how many profiles it wrote, how many of those it inserted past version 1, and the segment versions.
+const WRITE_PROFILES = `
+  WITH up AS (
+    INSERT INTO profiles (${PROFILE_COLUMNS})
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::bigint[],
+      $7::bigint[], $8::bigint[])
+    ON CONFLICT (workspace_id, profile_id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state,
+      version = excluded.version, updated_at = excluded.updated_at,
+      last_event_received_at = excluded.last_event_received_at
+    -- With expectations (a processor's batch): only over the version it read, one below its own.
+    WHERE NOT $19::boolean OR profiles.version = excluded.version - 1
+    -- xmax = 0: the row was inserted, not updated (a profile past version 1 that another processor
+    -- merged away and deleted would otherwise come back).
+    RETURNING version, xmax = 0 AS inserted
+  ), ids AS (
+    INSERT INTO identities (workspace_id, kind, value, profile_id)
+    SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[])
+    ON CONFLICT (workspace_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id
+  ), seen AS (
+    INSERT INTO dedupe (workspace_id, message_id, seen_at)
+    SELECT d.*, $15::bigint FROM unnest($13::text[], $14::text[]) AS d
+    ON CONFLICT DO NOTHING
+  )
+  , offs AS (
+    INSERT INTO processor_offsets (group_id, log_partition, log_offset)
+    SELECT * FROM unnest($16::text[], $17::int[], $18::bigint[])
+    ON CONFLICT (group_id, log_partition) DO UPDATE SET log_offset = excluded.log_offset
+  )
+  -- And the current version of every segment of the workspaces it touches, for the membership rule.
+  SELECT count(*)::int AS written, (count(*) FILTER (WHERE inserted AND version > 1))::int AS revived,
+    (SELECT coalesce(json_agg(json_build_array(s.workspace_id, s.segment_id, s.version)
+       ORDER BY s.workspace_id, s.segment_id), '[]') FROM segments s WHERE s.workspace_id = ANY($20::text[]))
+      AS segments
+  FROM up`
+
+async function migrate(pool: PgPool): Promise<void> {
+  await migratePgProfiles(pool)
+  await migratePgSegments(pool)
+  await migratePgTriggers(pool)
+}
+
+/** The batch's reads are PgProfileStore's; it adds the commit and what the processor tracks. */
+export class PgBatchStore extends PgProfileStore implements BatchStore {
+  constructor(pool: PgPool, opts: { clock?: Clock } = {}) {
+    super(pool, opts, migrate)
+  }
+
+  async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {
+    const seen = new Set<string>()
+    if (ids.length === 0) {
+      await this.ready()
+      return seen
+    }
+    // Keys as stored (NUL replaced) → the keys the caller asked about.
+    const asked = new Map<string, string[]>()
+    for (const { workspaceId, messageId } of ids) {
+      const stored = dedupeKey(workspaceId, pgText(messageId))
+      const list = asked.get(stored)
+      if (list) list.push(dedupeKey(workspaceId, messageId))
+      else asked.set(stored, [dedupeKey(workspaceId, messageId)])
+    }
+    const { rows } = await this.query<{ workspace_id: string; message_id: string }>({
+      name: 'ink-profiles-seen',
+      text: `SELECT d.workspace_id, d.message_id FROM dedupe d
+             JOIN unnest($1::text[], $2::text[]) AS q(workspace_id, message_id)
+               ON d.workspace_id = q.workspace_id AND d.message_id = q.message_id`,
+      values: [ids.map((i) => i.workspaceId), ids.map((i) => pgText(i.messageId))],
+    })
+    for (const r of rows)
+      for (const key of asked.get(dedupeKey(r.workspace_id, r.message_id)) ?? []) seen.add(key)
+    return seen
+  }
+
+  async appliedOffsets(group: string): Promise<Map<number, number>> {
+    const { rows } = await this.query<{ log_partition: number; log_offset: string }>(
+      'SELECT log_partition, log_offset FROM processor_offsets WHERE group_id = $1',
+      [group],
+    )
+    return new Map(rows.map((r) => [r.log_partition, toInt(r.log_offset)]))
+  }
+
+  async commit(c: BatchChanges): Promise<void> {
+    const now = this.clock.now()
+    const upserts = lastByKey(c.upserts, (p) => `${p.workspaceId}\n${p.profileId}`)
+    const deletes = lastByKey(c.deletes, (d) => `${d.workspaceId}\n${d.profileId}`)
+    const identities = lastByKey(
+      c.identities.map((i) => ({ ...i, value: pgText(i.value) })),
+      (i) => `${i.workspaceId}\n${i.kind}\n${i.value}`,
+    )
+    const offsets = lastByKey(c.offsets, (o) => `${o.group}\n${o.partition}`)
+    const memberships = lastByKey(
+      c.memberships,
+      (m) => `${m.workspaceId}\n${m.segmentId}\n${m.profileId}`,
+    ).map((m) => ({ ...m, userId: pgTextOrNull(m.userId), email: pgTextOrNull(m.email) }))
+    // Shared workspace locks, in one order: see pg-segment-schema.ts.
+    const workspaces = new Set([...upserts, ...deletes, ...memberships].map((x) => x.workspaceId))
+    const locks = [...workspaces].map(workspaceLock).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+    const begin =
+      locks.length === 0
+        ? 'BEGIN'
+        : `BEGIN; SELECT ${locks.map((k) => `pg_advisory_xact_lock_shared(${k})`).join(', ')}`
+    // Segment versions are read (by the commit statement) only where there is membership to decide.
+    const segmentsOf = upserts.length > 0 || memberships.length > 0 ? [...workspaces] : []
+    await this.transaction(async (client) => {
+      await checkExpected(client, c)
+      if (deletes.length > 0) await deleteProfiles(client, deletes)
+      const written = await client.query<{
+        written: number
+        revived: number
+        segments: [string, string, number][]
+      }>({
+        name: 'ink-profiles-commit',
+        text: WRITE_PROFILES,
+        values: [
+          upserts.map((p) => p.workspaceId),
+          upserts.map((p) => p.profileId),
+          upserts.map((p) => pgTextOrNull(p.userId)),
+          upserts.map((p) => pgJson(p.state)),
+          upserts.map((p) => p.version),
+          upserts.map((p) => p.createdAt),
+          upserts.map((p) => p.updatedAt),
+          upserts.map((p) => p.lastEventReceivedAt),
+          identities.map((i) => i.workspaceId),
+          identities.map((i) => i.kind),
+          identities.map((i) => i.value),
+          identities.map((i) => i.profileId),
+          c.messageIds.map((m) => m.workspaceId),
+          c.messageIds.map((m) => pgText(m.messageId)),
+          now,
+          offsets.map((o) => o.group),
+          offsets.map((o) => o.partition),
+          offsets.map((o) => o.offset),
+          c.expectedProfiles !== undefined,
+          segmentsOf,
+        ],
+      })
+      // Every upsert updated the row it read, else another processor changed or deleted one since.
+      const w = written.rows[0]!
+      if (c.expectedProfiles !== undefined && (w.written !== upserts.length || w.revived > 0))
+        throw new ProfileConflictError('a profile')
+      if (segmentsOf.length > 0) {
+        const versions = new Map<string, Map<string, number>>()
+        for (const [ws, segmentId, version] of w.segments) {
+          const of = versions.get(ws) ?? new Map<string, number>()
+          versions.set(ws, of.set(segmentId, version))
+        }
+        const none = new Map<string, number>()
+        const plan = planMemberships(memberships, upserts, (ws) => versions.get(ws) ?? none, {
+          rescans: true,
+        })
+        await writeMemberships(client, plan, now)
+      }
+      if (c.triggerJobs && c.triggerJobs.length > 0) await applyJobOps(client, c.triggerJobs, now)
+    }, begin)
+  }
+
+  async pruneDedupe(before: number): Promise<number> {
+    return (await this.query('DELETE FROM dedupe WHERE seen_at < $1', [before])).count
+  }
+}
+
+function deleteProfiles(db: PgQueryable, deletes: readonly { workspaceId: string; profileId: string }[]) {
+  return db.query({
+    name: 'ink-profiles-delete',
+    text: DELETE_PROFILES,
+    values: [deletes.map((d) => d.workspaceId), deletes.map((d) => d.profileId)],
+  })
+}
