@@ -5,7 +5,7 @@
 import { migratePg, type PgPool, type PgQueryable, pgText } from '../db/pg.ts'
 import type { TriggerJob, TriggerJobOp } from './trigger-jobs.ts'
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
   // `event` is json, not jsonb: the template sees the properties in the order the event had them.
   `CREATE TABLE triggers (
      workspace_id text COLLATE "C" NOT NULL,

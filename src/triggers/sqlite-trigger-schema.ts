@@ -6,7 +6,7 @@
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import type { TriggerJobOp } from './trigger-jobs.ts'
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
   `CREATE TABLE triggers (
      workspace_id TEXT NOT NULL,
      trigger_id TEXT NOT NULL,
