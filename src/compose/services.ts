@@ -1,0 +1,329 @@
+/**
+ * Composes the services of a process from its Backends record, the same way in both modes: the
+ * renderer and connected content, the transport, the token codec, campaigns, the audience, the
+ * trigger dispatcher, the processor's hooks (metrics, cache invalidation, waking the sender),
+ * sender start-after-listen and sender recovery, and the dependencies of the routes.
+ */
+import type { Logger } from 'pino'
+import { ProfileAudienceResolver } from '../campaigns/audience.ts'
+import { CampaignRunner } from '../campaigns/campaign-runner.ts'
+import { CampaignService } from '../campaigns/campaign-service.ts'
+import {
+  createTransport,
+  emailLookups,
+  hasSegmentOf,
+  type LinkBase,
+  messageIdDomainFor,
+  segmentMembersOf,
+} from '../composition.ts'
+import type { Config, Role } from '../config.ts'
+import { HttpConnectedContent } from '../content/connected-content/http-connected-content.ts'
+import { type ContentConfig, loadContentConfig } from '../content/content-config.ts'
+import { loadTemplatesDir } from '../content/template-files.ts'
+import type { Clock } from '../core/types.ts'
+import { createTokenCodec, type TokenCodec } from '../delivery/tokens.ts'
+import type { Transport } from '../delivery/transport.ts'
+import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
+import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
+import { PROFILES_GROUP } from '../pipeline/processor.ts'
+import type { TraitDef } from '../pipeline/traits-config.ts'
+import { ProfileReader } from '../profiles/profile-reader.ts'
+import type { ProfileStore } from '../profiles/profile-store.ts'
+import { Renderer } from '../render/renderer.ts'
+import type { SegmentStore } from '../segments/segment-store.ts'
+import { startSenderRecovery } from '../sender-recovery.ts'
+import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
+import type { Workspace } from '../workspaces/workspace-store.ts'
+import { type Backends, Closers, openWith, type ServiceStores } from './backends.ts'
+
+/** How often a sender looks for the sends of senders that died (jobs and campaigns). */
+const SENDER_RECOVERY_MS = 30_000
+
+export interface ComposeOptions {
+  clock: Clock
+  logger: Logger
+  /** Only read for `${VAR}` references in the content file (credentials). */
+  env: NodeJS.ProcessEnv
+  traits: readonly TraitDef[]
+  links: LinkBase
+}
+
+/** What renders, tracks and sends: present in a process that runs the api or sender role. */
+export interface Delivery {
+  stores: ServiceStores
+  content: ContentConfig
+  renderer: Renderer
+  /** Signs tracking and unsubscribe links. */
+  codec: TokenCodec
+  transport: Transport
+  /** Human-readable: where messages go. */
+  transportDescription: string
+  campaigns: CampaignService
+  audience: ProfileAudienceResolver
+  /** The `email` trait, or undefined; for the unsubscribe route (best effort). */
+  lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+}
+
+export interface Services {
+  workspace: Workspace
+  metrics: Metrics
+  delivery: Delivery | undefined
+  /** Sends due trigger jobs; undefined without the sender role. */
+  triggerDispatcher: TriggerDispatcher | undefined
+  /** What buildServer needs. */
+  server: ServerDeps
+  close(): Promise<void>
+}
+
+/**
+ * Whether the profile behind a trigger job is (still) in a segment. The event's profile may have
+ * been merged into another one since: the current one is found by the userId first.
+ */
+export function isMemberOf(
+  profiles: Pick<ProfileStore, 'findProfileId'>,
+  segments: Pick<SegmentStore, 'isMember'>,
+): (workspaceId: string, segmentId: string, userId: string, profileId: string) => Promise<boolean> {
+  return async (workspaceId, segmentId, userId, profileId) => {
+    const current =
+      (await profiles.findProfileId(workspaceId, 'userId', userId)) ??
+      (await profiles.findProfileId(workspaceId, 'anonymousId', userId)) ??
+      profileId
+    return segments.isMember(workspaceId, segmentId, current)
+  }
+}
+
+export async function composeServices(
+  backends: Backends,
+  config: Config,
+  roles: ReadonlySet<Role>,
+  opts: ComposeOptions,
+): Promise<Services> {
+  const { clock, logger, traits, links } = opts
+  const { log, workspaces } = backends
+  const closers = new Closers()
+  return openWith(closers, async () => {
+    const workspace = await workspaces.ensure(config.workspaceId, {
+      writeKey: config.writeKey,
+      adminKey: config.adminKey,
+    })
+    const metrics = createMetrics()
+    const reader =
+      backends.profiles && backends.profileCache
+        ? new ProfileReader({ store: backends.profiles, traits, cache: backends.profileCache, clock })
+        : undefined
+
+    let delivery: (Delivery & { requireEmail: Delivery['lookupEmail'] }) | undefined
+    if ((roles.has('api') || roles.has('sender')) && backends.stores && reader) {
+      delivery = await composeDelivery(backends.stores, reader, backends.locks, config, {
+        ...opts,
+        metrics,
+        closers,
+      })
+      if (roles.has('api') && config.templatesDir !== undefined)
+        await loadTemplatesDir(
+          config.templatesDir,
+          workspace.id,
+          delivery.stores.templates,
+          delivery.renderer,
+        )
+    }
+
+    let dispatcher: TriggerDispatcher | undefined
+    if (roles.has('sender') && delivery && backends.profiles) {
+      const d = delivery
+      const stores = d.stores
+      const sender = new TriggerDispatcher({
+        store: stores.triggers,
+        renderer: d.renderer,
+        transport: d.transport,
+        suppressions: stores.suppressions,
+        codec: d.codec,
+        publicUrl: links.publicUrl,
+        clock,
+        logger,
+        lookupEmail: d.requireEmail,
+        isMember: isMemberOf(backends.profiles, stores.segments),
+      })
+      dispatcher = sender
+      closers.push(() => sender.close())
+      // Everything that sends on its own starts once links can name the bound port (port 0).
+      links.afterListen(async () => {
+        await sender.start()
+        if (backends.listenForJobs) {
+          const stop = await backends.listenForJobs(
+            (dueAt) => sender.wake(dueAt),
+            (err) =>
+              logger.warn(
+                { err },
+                'trigger job notifications lost; polling every second until they are back',
+              ),
+          )
+          closers.push(stop)
+        }
+        // Campaigns a crash (or a shutdown mid-send) left running.
+        void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+        // Owner-aware stores only: the sends of a sender that dies while this one runs are taken over.
+        if (backends.locks)
+          closers.push(
+            startSenderRecovery({
+              triggers: stores.triggers,
+              campaigns: d.campaigns,
+              intervalMs: SENDER_RECOVERY_MS,
+              logger,
+            }),
+          )
+      })
+    }
+
+    if (backends.processor) {
+      const processor = backends.processor
+      await processor.start({
+        onBatch: (report) => {
+          observeBatch(metrics, report)
+          // A profile read for rendering must not outlive the change that made it stale.
+          if (reader) for (const { workspaceId, id } of report.ids) void reader.invalidate(workspaceId, id)
+          if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
+        },
+        onConflict: () => metrics.profileConflicts.inc(),
+        onError: (err) => logger.error({ err }, 'processor failed'),
+      })
+      closers.push(() => processor.close())
+    }
+
+    const lag = () => log.lag(PROFILES_GROUP).catch(() => null)
+    const server: ServerDeps = {
+      logger,
+      metrics,
+      collector: {
+        log,
+        workspaces,
+        metrics,
+        clock,
+        maxEventBytes: config.maxEventBytes,
+        maxBatchBytes: config.maxBatchBytes,
+      },
+      api: roles.has('api') ? apiRoutes(backends, delivery, config, opts) : undefined,
+      beforeScrape: async () => {
+        const l = await lag()
+        if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
+      },
+      health: () => backends.health(),
+    }
+    return {
+      workspace,
+      metrics,
+      delivery,
+      triggerDispatcher: dispatcher,
+      server,
+      close: () => closers.run(),
+    }
+  })
+}
+
+/** The renderer, transport, codec and campaigns: what the api and sender roles share. */
+async function composeDelivery(
+  stores: ServiceStores,
+  reader: ProfileReader,
+  locks: Backends['locks'],
+  config: Config,
+  o: ComposeOptions & { metrics: Metrics; closers: Closers },
+): Promise<Delivery & { requireEmail: Delivery['lookupEmail'] }> {
+  const { clock, logger, links, metrics, closers } = o
+  const content = loadContentConfig(config.contentFile, o.env)
+  const connectedContent = new HttpConnectedContent({
+    clock,
+    allowHosts: () => content.connectedContent.allowHosts,
+    credentials: (_ws, name) => content.connectedContent.credentials[name]?.headers,
+    defaultTtlSeconds: content.connectedContent.defaultTtlSeconds,
+    onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
+  })
+  closers.push(() => connectedContent.close())
+  const codec = createTokenCodec({ ...stores.tokenKeys, clock })
+  const renderer = new Renderer({
+    templates: stores.templates,
+    profiles: reader,
+    connectedContent,
+    content,
+    metrics,
+  })
+  // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
+  const messageIdDomain = messageIdDomainFor(config.from, links.publicUrl())
+  const { transport, description } = createTransport(config, messageIdDomain)
+  closers.push(() => transport.close())
+  const { requireEmail, lookupEmail } = emailLookups(reader)
+  const runner = new CampaignRunner({
+    ledger: stores.ledger,
+    renderer,
+    transport,
+    suppressions: stores.suppressions,
+    codec,
+    publicUrl: links.publicUrl,
+    clock,
+    logger,
+  })
+  const audience = new ProfileAudienceResolver({
+    segmentMembers: segmentMembersOf(stores.segments),
+    hasSegment: hasSegmentOf(stores.segments),
+    lookupEmail: requireEmail,
+  })
+  const campaigns = new CampaignService({
+    store: stores.campaigns,
+    runner,
+    audience,
+    renderer,
+    defaultFrom: config.from,
+    logger,
+    ...(locks === undefined ? {} : { locks }),
+  })
+  closers.push(() => campaigns.close())
+  return {
+    stores,
+    content,
+    renderer,
+    codec,
+    transport,
+    transportDescription: description,
+    campaigns,
+    audience,
+    lookupEmail,
+    requireEmail,
+  }
+}
+
+/** The dependencies of the api role's routes. */
+function apiRoutes(
+  backends: Backends,
+  delivery: Delivery | undefined,
+  config: Config,
+  opts: ComposeOptions,
+): ApiRoutesDeps {
+  const { profiles, workspaces, log } = backends
+  if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
+  const { stores, renderer } = delivery
+  const { clock, traits } = opts
+  return {
+    profiles: { store: profiles, workspaces, traits, clock },
+    segments: { segments: stores.segments, workspaces },
+    templates: {
+      templates: stores.templates,
+      renderer,
+      workspaces,
+      lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: delivery.content.fallbacks },
+    },
+    // The recipient of a link is a userId; its address is the profile's `email` trait.
+    tracking: {
+      codec: delivery.codec,
+      log,
+      suppressions: stores.suppressions,
+      clock,
+      lookupEmail: delivery.lookupEmail,
+    },
+    campaigns: {
+      campaigns: stores.campaigns,
+      service: delivery.campaigns,
+      audience: delivery.audience,
+      workspaces,
+    },
+    triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+  }
+}
