@@ -1,40 +1,26 @@
 /**
- * Composes the services of a process from its Backends record, the same way in both modes: the
- * renderer and connected content, the transport, the token codec, campaigns, the audience, the
- * trigger dispatcher, the processor's hooks (metrics, cache invalidation, waking the sender),
+ * Composes the services of a process from its Backends record, the same way in both modes: what
+ * renders and sends (delivery.ts: renderer, transport, codec, campaigns, audience), the trigger
+ * dispatcher and its isMember, the processor's hooks (metrics, cache invalidation, waking the sender),
  * sender start-after-listen and sender recovery, and the dependencies of the routes.
  */
 import type { Logger } from 'pino'
-import { ProfileAudienceResolver } from '../campaigns/audience.ts'
-import { CampaignRunner } from '../campaigns/campaign-runner.ts'
-import { CampaignService } from '../campaigns/campaign-service.ts'
-import {
-  createTransport,
-  emailLookups,
-  hasSegmentOf,
-  type LinkBase,
-  messageIdDomainFor,
-  segmentMembersOf,
-} from '../composition.ts'
+import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
-import { HttpConnectedContent } from '../content/connected-content/http-connected-content.ts'
-import { type ContentConfig, loadContentConfig } from '../content/content-config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
-import { createTokenCodec, type TokenCodec } from '../delivery/tokens.ts'
-import type { Transport } from '../delivery/transport.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import type { TraitDef } from '../pipeline/traits-config.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
-import { Renderer } from '../render/renderer.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import { startSenderRecovery } from '../sender-recovery.ts'
 import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
-import { type Backends, Closers, openWith, type ServiceStores } from './backends.ts'
+import { type Backends, Closers, openWith } from './backends.ts'
+import { composeDelivery, type Delivery } from './delivery.ts'
 
 /** How often a sender looks for the sends of senders that died (jobs and campaigns). */
 const SENDER_RECOVERY_MS = 30_000
@@ -46,22 +32,6 @@ export interface ComposeOptions {
   env: NodeJS.ProcessEnv
   traits: readonly TraitDef[]
   links: LinkBase
-}
-
-/** What renders, tracks and sends: present in a process that runs the api or sender role. */
-export interface Delivery {
-  stores: ServiceStores
-  content: ContentConfig
-  renderer: Renderer
-  /** Signs tracking and unsubscribe links. */
-  codec: TokenCodec
-  transport: Transport
-  /** Human-readable: where messages go. */
-  transportDescription: string
-  campaigns: CampaignService
-  audience: ProfileAudienceResolver
-  /** The `email` trait, or undefined; for the unsubscribe route (best effort). */
-  lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
 }
 
 export interface Services {
@@ -112,7 +82,7 @@ export async function composeServices(
         ? new ProfileReader({ store: backends.profiles, traits, cache: backends.profileCache, clock })
         : undefined
 
-    let delivery: (Delivery & { requireEmail: Delivery['lookupEmail'] }) | undefined
+    let delivery: Delivery | undefined
     if ((roles.has('api') || roles.has('sender')) && backends.stores && reader) {
       delivery = await composeDelivery(backends.stores, reader, backends.locks, config, {
         ...opts,
@@ -218,76 +188,6 @@ export async function composeServices(
       close: () => closers.run(),
     }
   })
-}
-
-/** The renderer, transport, codec and campaigns: what the api and sender roles share. */
-async function composeDelivery(
-  stores: ServiceStores,
-  reader: ProfileReader,
-  locks: Backends['locks'],
-  config: Config,
-  o: ComposeOptions & { metrics: Metrics; closers: Closers },
-): Promise<Delivery & { requireEmail: Delivery['lookupEmail'] }> {
-  const { clock, logger, links, metrics, closers } = o
-  const content = loadContentConfig(config.contentFile, o.env)
-  const connectedContent = new HttpConnectedContent({
-    clock,
-    allowHosts: () => content.connectedContent.allowHosts,
-    credentials: (_ws, name) => content.connectedContent.credentials[name]?.headers,
-    defaultTtlSeconds: content.connectedContent.defaultTtlSeconds,
-    onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
-  })
-  closers.push(() => connectedContent.close())
-  const codec = createTokenCodec({ ...stores.tokenKeys, clock })
-  const renderer = new Renderer({
-    templates: stores.templates,
-    profiles: reader,
-    connectedContent,
-    content,
-    metrics,
-  })
-  // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
-  const messageIdDomain = messageIdDomainFor(config.from, links.publicUrl())
-  const { transport, description } = createTransport(config, messageIdDomain)
-  closers.push(() => transport.close())
-  const { requireEmail, lookupEmail } = emailLookups(reader)
-  const runner = new CampaignRunner({
-    ledger: stores.ledger,
-    renderer,
-    transport,
-    suppressions: stores.suppressions,
-    codec,
-    publicUrl: links.publicUrl,
-    clock,
-    logger,
-  })
-  const audience = new ProfileAudienceResolver({
-    segmentMembers: segmentMembersOf(stores.segments),
-    hasSegment: hasSegmentOf(stores.segments),
-    lookupEmail: requireEmail,
-  })
-  const campaigns = new CampaignService({
-    store: stores.campaigns,
-    runner,
-    audience,
-    renderer,
-    defaultFrom: config.from,
-    logger,
-    ...(locks === undefined ? {} : { locks }),
-  })
-  closers.push(() => campaigns.close())
-  return {
-    stores,
-    content,
-    renderer,
-    codec,
-    transport,
-    transportDescription: description,
-    campaigns,
-    audience,
-    lookupEmail,
-    requireEmail,
-  }
 }
 
 /** The dependencies of the api role's routes. */
