@@ -1,7 +1,7 @@
 /**
- * Pieces both composition roots (app.ts, embedded; app-scale-out.ts, Kafka/PostgreSQL) wire the
- * same way whatever the backends: the mail transport from config, a segment's sendable members
- * and existence, a recipient's address from the profile reader, and the base of links (bound port).
+ * Helpers of the composition (src/compose/services.ts) that do not depend on the backends: the
+ * mail transport from config, a segment's sendable members and existence, a recipient's address
+ * from the profile reader, and the base of links (bound port).
  */
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The `inkstream` command: start | keys | preview | send | lint. */
-import { createApp, DATABASE_FILE, LOG_FILE } from '../app.ts'
-import { createScaleOutApp } from '../app-scale-out.ts'
+import { openApp } from '../compose/root.ts'
 import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { lint } from './lint.ts'
@@ -49,33 +48,9 @@ function roleArg(args: readonly string[]): string | undefined {
 async function start(args: readonly string[]): Promise<void> {
   const roles = roleArg(args)
   const config = loadConfig(process.env, roles === undefined ? {} : { roles })
-  if (config.kafkaBrokers !== undefined) {
-    const app = await createScaleOutApp(config)
-    const url = await app.listen()
-    process.stdout.write(
-      `${[
-        `Inkstream (${[...app.roles].join(', ')}) is running at ${url}`,
-        `  workspace: ${app.workspace.id}`,
-        `  write key: ${app.workspace.writeKey}`,
-        `  admin key: ${app.workspace.adminKey}`,
-        `  log:       kafka ${config.kafkaBrokers} topic ${config.kafkaTopic}`,
-        '  store:     postgresql',
-      ].join('\n')}\n`,
-    )
-    onSignals(() => app.close())
-    return
-  }
-  const app = await createApp(config, { env: process.env })
+  const app = await openApp(config, { env: process.env })
   const url = await app.listen()
-  const lines = [
-    `Inkstream is running at ${url}`,
-    `  workspace: ${app.workspace.id}`,
-    `  write key: ${app.workspace.writeKey}`,
-    `  admin key: ${app.workspace.adminKey}`,
-    `  data:      ${config.dataDir} (${DATABASE_FILE}, ${LOG_FILE})`,
-    `  mail:      ${app.transportDescription}`,
-  ]
-  process.stdout.write(`${lines.join('\n')}\n`)
+  process.stdout.write(`${app.banner(url).join('\n')}\n`)
   onSignals(() => app.close())
 }
 

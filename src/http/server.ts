@@ -1,8 +1,12 @@
-/** Assembles the fastify server from the domains' routes. Knows every domain; owns no state. */
+/**
+ * The one fastify server of every process (`npm start` and each `--role`): registers the routes of
+ * the roles this process runs, and /metrics and /healthz always. Knows every domain; owns no state.
+ */
 
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, RouteOptions } from 'fastify'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
+import type { Role } from '../config.ts'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
@@ -13,22 +17,55 @@ import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-route
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 
-export interface ServerDeps {
-  logger: FastifyBaseLogger
-  collector: CollectorDeps
+/** What the api role's routes need. */
+export interface ApiRoutesDeps {
   profiles: ProfileRoutesDeps
   segments: SegmentRoutesDeps
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
+}
+
+export interface ServerDeps {
+  logger: FastifyBaseLogger
+  collector: CollectorDeps
+  /** Present when the process runs the api role. */
+  api: ApiRoutesDeps | undefined
   metrics: Metrics
   /** Runs before each scrape to refresh gauges that are read on demand (consumer lag). */
   beforeScrape: () => Promise<void>
-  health: () => Promise<Record<string, unknown>>
+  /** 200 with `{status: 'ok', …body}` when ready, else 503 with `{status: 'unavailable', …body}`. */
+  health: () => Promise<{ ready: boolean; body: Record<string, unknown> }>
 }
 
-export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+type Register = (app: FastifyInstance, deps: ServerDeps) => Promise<void>
+
+/** The routes of each role. A new route goes in its role's entry; a new role gets an entry. */
+const ROLE_ROUTES: Record<Role, Register> = {
+  collector: async (app, deps) => {
+    await app.register(async (scope) => collectorRoutes(scope, deps.collector))
+    await app.register(sdkRoute)
+  },
+  processor: async () => {},
+  api: async (app, deps) => {
+    const api = deps.api
+    if (api === undefined) throw new Error('the api role needs its route dependencies')
+    await app.register(async (scope) => profileRoutes(scope, api.profiles))
+    await app.register(async (scope) => segmentRoutes(scope, api.segments))
+    await app.register(async (scope) => templateRoutes(scope, api.templates))
+    await app.register(async (scope) => trackingRoutes(scope, api.tracking))
+    await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
+    await app.register(async (scope) => triggerRoutes(scope, api.triggers))
+  },
+  sender: async () => {},
+}
+
+export async function buildServer(
+  deps: ServerDeps,
+  roles: ReadonlySet<Role>,
+  opts: { onRoute?: (route: RouteOptions) => void } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     // Per-request logs at ingest rates drown everything else; metrics count requests instead.
@@ -36,21 +73,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Behind a load balancer set trustProxy in a later config; the embedded default sees clients directly.
     trustProxy: false,
   })
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
   installErrorHandler(app)
-  await app.register(async (scope) => collectorRoutes(scope, deps.collector))
-  await app.register(async (scope) => profileRoutes(scope, deps.profiles))
-  await app.register(async (scope) => segmentRoutes(scope, deps.segments))
-  await app.register(async (scope) => templateRoutes(scope, deps.templates))
-  await app.register(async (scope) => trackingRoutes(scope, deps.tracking))
-  await app.register(async (scope) => campaignRoutes(scope, deps.campaigns))
-  await app.register(async (scope) => triggerRoutes(scope, deps.triggers))
-  await app.register(sdkRoute)
+  for (const role of roles) await ROLE_ROUTES[role](app, deps)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()
     return reply
       .header('content-type', deps.metrics.registry.contentType)
       .send(await deps.metrics.registry.metrics())
   })
-  app.get('/healthz', async () => ({ status: 'ok', ...(await deps.health()) }))
+  app.get('/healthz', async (_req, reply) => {
+    const { ready, body } = await deps.health()
+    return ready ? { status: 'ok', ...body } : reply.status(503).send({ status: 'unavailable', ...body })
+  })
   return app
 }

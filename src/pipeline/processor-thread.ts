@@ -8,7 +8,11 @@ import { startTsWorker } from '../core/worker.ts'
 import type { BatchReport } from './processor.ts'
 import type { ProcessorWorkerData, WorkerMessage } from './processor-worker.ts'
 
-const WORKER = new URL('./processor-worker.ts', import.meta.url)
+/**
+ * The thread's entry lives with the composition (it opens the embedded backends), so this file and
+ * processor-worker.ts name no backend.
+ */
+const WORKER = new URL('../compose/processor-thread-main.ts', import.meta.url)
 
 export class ProcessorThread {
   #worker: Worker | undefined

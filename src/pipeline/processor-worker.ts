@@ -1,19 +1,12 @@
 /**
- * The processor in its own thread (the embedded default), so folding events does not compete
- * with the collector for the HTTP event loop. It opens its own connections: it reads the log file
- * (WAL lets it read while the main thread appends) and is the only writer of the store file.
+ * The message protocol of the processor's worker thread (the embedded default), and the loop that
+ * serves a processor over it. The thread's entry (src/compose/processor-thread-main.ts) opens the
+ * backends and builds the processor; this file names no backend.
  * Messages in: 'appended' (wake up), 'stop'. Messages out: 'ready', BatchReport, 'stopped', errors.
  */
-import { parentPort, workerData } from 'node:worker_threads'
-import { pino } from 'pino'
-import { parseFailpoints } from '../core/failpoints.ts'
-import { openSqlite, type Synchronous } from '../db/sqlite.ts'
-import { SqliteEventLog } from '../log/sqlite-event-log.ts'
-import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
-import { loadTraitsConfig } from '../traits/traits-config.ts'
-import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
-import { Processor } from './processor.ts'
-import { SqliteBatchStore } from './sqlite-batch-store.ts'
+import type { MessagePort } from 'node:worker_threads'
+import type { Synchronous } from '../db/sqlite.ts'
+import type { BatchReport } from './processor.ts'
 
 export interface ProcessorWorkerData {
   databaseFile: string
@@ -27,46 +20,19 @@ export interface ProcessorWorkerData {
   failpoints?: string | undefined
 }
 
-export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'batch'; report: import('./processor.ts').BatchReport }
-  | { type: 'stopped' }
+export type WorkerMessage = { type: 'ready' } | { type: 'batch'; report: BatchReport } | { type: 'stopped' }
 
-async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerData): Promise<void> {
-  const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
-  const db = openSqlite(data.databaseFile, data.synchronous)
-  const logDb = openSqlite(data.logFile, data.synchronous)
-  const failpoints = parseFailpoints(data.failpoints)
-  const log = new SqliteEventLog(logDb, { pollMs: 250, failpoints })
-  const store = new SqliteBatchStore(db)
-  // Same connection as the profile store: membership is committed with the profile changes.
-  const segments = new SqliteSegmentStore(db)
-  // Trigger jobs are committed with the profile changes too (same connection).
-  const triggers = new SqliteTriggerStore(db)
-  const processor = new Processor({
-    log,
-    store,
-    traits: loadTraitsConfig(data.traitsFile).traits,
-    clock: { now: () => Date.now() },
-    logger,
-    batchSize: data.batchSize,
-    dedupeWindowMs: data.dedupeWindowMs,
-    segments,
-    triggers,
-    // Fewer, larger commits contend less with the collector for SQLite's one write lock.
-    lingerMs: 10,
-    failpoints,
-    onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
-  })
+/** Starts `processor`, says 'ready', and serves the port until 'stop' (then closes the processor, then `backends`). */
+export async function serveProcessor(
+  port: MessagePort,
+  processor: { start(): Promise<void>; close(): Promise<void> },
+  backends: { wake(): void; close(): Promise<void> },
+): Promise<void> {
   port.on('message', async (msg: unknown) => {
-    if (msg === 'appended') log.notify()
+    if (msg === 'appended') backends.wake()
     else if (msg === 'stop') {
       await processor.close()
-      await segments.close()
-      await triggers.close()
-      await log.close()
-      logDb.close()
-      db.close()
+      await backends.close()
       port.postMessage({ type: 'stopped' } satisfies WorkerMessage)
       port.close()
     }
@@ -74,5 +40,3 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   await processor.start()
   port.postMessage({ type: 'ready' } satisfies WorkerMessage)
 }
-
-if (parentPort) void main(parentPort, workerData as ProcessorWorkerData)

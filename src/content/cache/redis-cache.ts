@@ -30,6 +30,8 @@ export interface RedisCacheOptions {
   connectTimeoutMs?: number
   /** Clock for storedAt / expiresAt. Redis expires the keys on its own clock regardless. */
   clock?: Clock
+  /** The connection's name in Redis (CLIENT LIST), e.g. the deployment and roles of the process. */
+  connectionName?: string
   /** Told about every failure the cache absorbed. */
   onError?: (err: Error, operation: RedisCacheOperation) => void
 }
@@ -69,6 +71,7 @@ export class RedisCache implements Cache {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
+      ...(opts.connectionName === undefined ? {} : { connectionName: opts.connectionName }),
     })
     this.#redis.on('ready', () => {
       this.#outageReported = false

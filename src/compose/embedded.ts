@@ -1,0 +1,134 @@
+/**
+ * The embedded backends (the default; `npm start` with no scale-out settings): the event log and
+ * the store are SQLite files in INKSTREAM_DATA_DIR, caches live in process, the log's appends
+ * commit in a writer thread and the processor folds events in a worker thread. With
+ * embedded-processor.ts, the only file that names the SQLite classes.
+ */
+import { join } from 'node:path'
+import { SqliteCampaignStore } from '../campaigns/sqlite-campaign-store.ts'
+import { SqliteSendLedger } from '../campaigns/sqlite-send-ledger.ts'
+import type { Config } from '../config.ts'
+import { MemoryCache } from '../content/cache/memory-cache.ts'
+import { SqliteTemplateStore } from '../content/sqlite-template-store.ts'
+import { parseFailpoints } from '../core/failpoints.ts'
+import type { Clock } from '../core/types.ts'
+import { openSqlite } from '../db/sqlite.ts'
+import { SqliteSuppressionStore } from '../delivery/sqlite-suppression-store.ts'
+import { loadTokenKeys } from '../delivery/sqlite-token-keys.ts'
+import { LogWriterThread } from '../log/log-writer.ts'
+import { SqliteEventLog } from '../log/sqlite-event-log.ts'
+import { PROFILES_GROUP } from '../pipeline/processor.ts'
+import { ProcessorThread } from '../pipeline/processor-thread.ts'
+import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
+import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
+import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
+import { SqliteWorkspaceStore } from '../workspaces/sqlite-workspace-store.ts'
+import { type Backends, Closers, openWith, type ProcessorBackend } from './backends.ts'
+import { DATABASE_FILE, LOG_FILE } from './embedded-files.ts'
+
+export interface EmbeddedOptions {
+  clock: Clock
+  /** False for one-off commands (preview) next to a running server: one processor per log. */
+  processor: boolean
+}
+
+/** Opens the SQLite files (creating them on first start), the writer thread and, unless told not to, the processor thread. */
+export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions): Promise<Backends> {
+  const { clock } = opts
+  const closers = new Closers()
+  return openWith(closers, async () => {
+    const db = openSqlite(join(config.dataDir, DATABASE_FILE), config.sqliteSynchronous)
+    closers.push(() => {
+      db.close()
+    })
+    const logDb = openSqlite(join(config.dataDir, LOG_FILE), config.sqliteSynchronous)
+    closers.push(() => {
+      logDb.close()
+    })
+    // Appends commit in their own thread: the HTTP thread keeps parsing while a commit fsyncs.
+    const writer = new LogWriterThread({
+      file: join(config.dataDir, LOG_FILE),
+      synchronous: config.sqliteSynchronous,
+    })
+    await writer.start()
+    closers.push(() => writer.close())
+    let thread: ProcessorThread | undefined
+    const log = new SqliteEventLog(logDb, {
+      writer,
+      clock,
+      retentionMs: config.logRetentionDays * 86_400_000,
+      onAppend: () => thread?.wake(),
+      failpoints: parseFailpoints(config.failpoints),
+    })
+    closers.push(() => log.close())
+    const profiles = new SqliteProfileStore(db, { clock })
+    const segments = new SqliteSegmentStore(db, { clock })
+    const workspaces = new SqliteWorkspaceStore(db)
+    const templates = new SqliteTemplateStore(db, { clock })
+    const suppressions = new SqliteSuppressionStore(db, { clock })
+    const ledger = new SqliteSendLedger(db, { clock, failpoints: parseFailpoints(config.failpoints) })
+    const campaigns = new SqliteCampaignStore(db, { clock })
+    const triggers = new SqliteTriggerStore(db, { clock })
+    for (const s of [profiles, segments, workspaces, templates, suppressions, ledger, campaigns, triggers])
+      closers.push(() => s.close())
+    const profileCache = new MemoryCache({ maxEntries: 100_000 })
+    closers.push(() => profileCache.close())
+
+    // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
+    const processor: ProcessorBackend | undefined = opts.processor
+      ? {
+          async start(hooks) {
+            const started = new ProcessorThread(
+              {
+                databaseFile: join(config.dataDir, DATABASE_FILE),
+                logFile: join(config.dataDir, LOG_FILE),
+                synchronous: config.sqliteSynchronous,
+                traitsFile: config.traitsFile,
+                batchSize: config.processorBatchSize,
+                dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
+                logLevel: config.logLevel,
+                failpoints: config.failpoints,
+              },
+              hooks.onBatch,
+              hooks.onError,
+            )
+            closers.push(() => started.close())
+            await started.start()
+            thread = started
+          },
+          close: async () => thread?.close(),
+        }
+      : undefined
+
+    return {
+      log,
+      workspaces,
+      profiles,
+      stores: {
+        segments,
+        templates,
+        triggers,
+        suppressions,
+        campaigns,
+        ledger,
+        tokenKeys: loadTokenKeys(db, clock.now()),
+      },
+      profileCache,
+      processor,
+      // One process per store: no other sender's sends to take over, no locks to hold.
+      locks: undefined,
+      // The processor thread reports the jobs it commits (ProcessorHooks.onBatch).
+      listenForJobs: undefined,
+      health: async () => ({
+        ready: true,
+        body: {
+          consumerLag: await log.lag(PROFILES_GROUP),
+          processor: thread === undefined ? 'off' : thread.running ? 'running' : 'restarting',
+        },
+      }),
+      label: undefined,
+      describe: [`  data:      ${config.dataDir} (${DATABASE_FILE}, ${LOG_FILE})`],
+      close: () => closers.run(),
+    }
+  })
+}

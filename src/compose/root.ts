@@ -1,0 +1,130 @@
+/**
+ * The composition root of every process: open the backends of the mode (embedded.ts or
+ * scale-out.ts), compose the services from them (services.ts), build the server for the roles
+ * (http/server.ts), and close all of it in reverse order. `npm start`, each `--role`, createApp
+ * and createScaleOutApp all go through composeApp.
+ */
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import { type Logger, pino } from 'pino'
+import { linkBase } from '../composition.ts'
+import { type Config, parseRoles, type Role } from '../config.ts'
+import { type Clock, systemClock } from '../core/types.ts'
+import { buildServer } from '../http/server.ts'
+import type { EventLog } from '../log/event-log.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import { loadTraitsConfig, type TraitDef } from '../traits/traits-config.ts'
+import type { Workspace } from '../workspaces/workspace-store.ts'
+import { type Backends, Closers, openWith } from './backends.ts'
+import { openEmbeddedBackends } from './embedded.ts'
+import { ALL_ROLES, ONE_OFF_ROLES, rolesNeed } from './roles.ts'
+import { openScaleOutBackends } from './scale-out.ts'
+import { composeServices, type Services } from './services.ts'
+
+export interface AppOptions {
+  clock?: Clock
+  logger?: Logger
+  /** Only read for `${VAR}` references in the content file (credentials). Default: none. */
+  env?: NodeJS.ProcessEnv
+  /** Told about every route registered (tests list them). */
+  onRoute?: (route: RouteOptions) => void
+}
+
+/** What a mode's opener gets from the root. */
+export interface OpenContext {
+  clock: Clock
+  logger: Logger
+  traits: readonly TraitDef[]
+}
+
+export interface ComposedApp {
+  config: Config
+  roles: ReadonlySet<Role>
+  server: FastifyInstance
+  workspace: Workspace
+  metrics: Metrics
+  log: EventLog
+  backends: Backends
+  services: Services
+  /** INKSTREAM_PUBLIC_URL, else the URL the server is bound to. */
+  publicUrl(): string
+  /** Starts listening, then the senders that wait for the bound port; resolves with the base URL. */
+  listen(): Promise<string>
+  /** The lines `inkstream start` prints once listening at `url`. */
+  banner(url: string): string[]
+  close(): Promise<void>
+}
+
+export async function composeApp(
+  config: Config,
+  roles: ReadonlySet<Role>,
+  open: (ctx: OpenContext) => Promise<Backends>,
+  opts: AppOptions = {},
+): Promise<ComposedApp> {
+  const clock = opts.clock ?? systemClock
+  const logger = opts.logger ?? pino({ level: config.logLevel })
+  const traits = loadTraitsConfig(config.traitsFile).traits
+  // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
+  const links = linkBase(config)
+  const backends = await open({ clock, logger, traits })
+  const closers = new Closers()
+  closers.push(() => backends.close())
+  return openWith(closers, async () => {
+    const services = await composeServices(backends, config, roles, {
+      clock,
+      logger,
+      env: opts.env ?? {},
+      traits,
+      links,
+    })
+    closers.push(() => services.close())
+    const server = await buildServer(services.server, roles, opts.onRoute ? { onRoute: opts.onRoute } : {})
+    closers.push(() => server.close())
+    const { workspace } = services
+    return {
+      config,
+      roles,
+      server,
+      workspace,
+      metrics: services.metrics,
+      log: backends.log,
+      backends,
+      services,
+      publicUrl: links.publicUrl,
+      listen: () => links.listen(server),
+      banner: (url) => [
+        `Inkstream ${backends.label === undefined ? '' : `(${backends.label}) `}is running at ${url}`,
+        `  workspace: ${workspace.id}`,
+        `  write key: ${workspace.writeKey}`,
+        `  admin key: ${workspace.adminKey}`,
+        ...backends.describe,
+        ...(services.delivery ? [`  mail:      ${services.delivery.transportDescription}`] : []),
+      ],
+      close: () => closers.run(),
+    }
+  })
+}
+
+/** Embedded mode: every role (or, `processor: false`, the routes only) on SQLite and in-process caches. */
+export function composeEmbedded(
+  config: Config,
+  opts: AppOptions & { processor?: boolean } = {},
+): Promise<ComposedApp> {
+  const roles = (opts.processor ?? true) ? ALL_ROLES : ONE_OFF_ROLES
+  return composeApp(
+    config,
+    roles,
+    ({ clock }) => openEmbeddedBackends(config, { clock, processor: rolesNeed(roles).processor }),
+    opts,
+  )
+}
+
+/** Scale-out mode: the roles of INKSTREAM_ROLES / --role on Kafka, PostgreSQL and Redis. */
+export function composeScaleOut(config: Config, opts: AppOptions = {}): Promise<ComposedApp> {
+  const roles = parseRoles(config.roles)
+  return composeApp(config, roles, (ctx) => openScaleOutBackends(config, roles, ctx), opts)
+}
+
+/** `inkstream start`: scale-out when its backends are configured, else embedded. */
+export function openApp(config: Config, opts: AppOptions = {}): Promise<ComposedApp> {
+  return config.kafkaBrokers !== undefined ? composeScaleOut(config, opts) : composeEmbedded(config, opts)
+}

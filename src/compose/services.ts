@@ -1,0 +1,232 @@
+/**
+ * Composes the services of a process from its Backends record, the same way in both modes: what
+ * renders and sends (delivery.ts: renderer, transport, codec, campaigns, audience), the trigger
+ * dispatcher and its isMember, the processor's hooks (metrics, cache invalidation, waking the sender),
+ * sender start-after-listen and sender recovery, and the dependencies of the routes.
+ */
+import type { Logger } from 'pino'
+import type { LinkBase } from '../composition.ts'
+import type { Config, Role } from '../config.ts'
+import { loadTemplatesDir } from '../content/template-files.ts'
+import type { Clock } from '../core/types.ts'
+import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
+import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
+import { PROFILES_GROUP } from '../pipeline/processor.ts'
+import { ProfileReader } from '../profiles/profile-reader.ts'
+import type { ProfileStore } from '../profiles/profile-store.ts'
+import type { SegmentStore } from '../segments/segment-store.ts'
+import { startSenderRecovery } from '../sender-recovery.ts'
+import type { TraitDef } from '../traits/traits-config.ts'
+import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
+import type { Workspace } from '../workspaces/workspace-store.ts'
+import { type Backends, Closers, openWith } from './backends.ts'
+import { composeDelivery, type Delivery } from './delivery.ts'
+
+/** How often a sender looks for the sends of senders that died (jobs and campaigns). */
+const SENDER_RECOVERY_MS = 30_000
+
+export interface ComposeOptions {
+  clock: Clock
+  logger: Logger
+  /** Only read for `${VAR}` references in the content file (credentials). */
+  env: NodeJS.ProcessEnv
+  traits: readonly TraitDef[]
+  links: LinkBase
+}
+
+export interface Services {
+  workspace: Workspace
+  metrics: Metrics
+  delivery: Delivery | undefined
+  /** Sends due trigger jobs; undefined without the sender role. */
+  triggerDispatcher: TriggerDispatcher | undefined
+  /** What buildServer needs. */
+  server: ServerDeps
+  close(): Promise<void>
+}
+
+/**
+ * Whether the profile behind a trigger job is (still) in a segment. The event's profile may have
+ * been merged into another one since: the current one is found by the userId first.
+ */
+export function isMemberOf(
+  profiles: Pick<ProfileStore, 'findProfileId'>,
+  segments: Pick<SegmentStore, 'isMember'>,
+): (workspaceId: string, segmentId: string, userId: string, profileId: string) => Promise<boolean> {
+  return async (workspaceId, segmentId, userId, profileId) => {
+    const current =
+      (await profiles.findProfileId(workspaceId, 'userId', userId)) ??
+      (await profiles.findProfileId(workspaceId, 'anonymousId', userId)) ??
+      profileId
+    return segments.isMember(workspaceId, segmentId, current)
+  }
+}
+
+export async function composeServices(
+  backends: Backends,
+  config: Config,
+  roles: ReadonlySet<Role>,
+  opts: ComposeOptions,
+): Promise<Services> {
+  const { clock, logger, traits, links } = opts
+  const { log, workspaces } = backends
+  const closers = new Closers()
+  return openWith(closers, async () => {
+    const workspace = await workspaces.ensure(config.workspaceId, {
+      writeKey: config.writeKey,
+      adminKey: config.adminKey,
+    })
+    const metrics = createMetrics()
+    const reader =
+      backends.profiles && backends.profileCache
+        ? new ProfileReader({ store: backends.profiles, traits, cache: backends.profileCache, clock })
+        : undefined
+
+    let delivery: Delivery | undefined
+    if ((roles.has('api') || roles.has('sender')) && backends.stores && reader) {
+      delivery = await composeDelivery(backends.stores, reader, backends.locks, config, {
+        ...opts,
+        metrics,
+        closers,
+      })
+      if (roles.has('api') && config.templatesDir !== undefined)
+        await loadTemplatesDir(
+          config.templatesDir,
+          workspace.id,
+          delivery.stores.templates,
+          delivery.renderer,
+        )
+    }
+
+    let dispatcher: TriggerDispatcher | undefined
+    if (roles.has('sender') && delivery && backends.profiles) {
+      const d = delivery
+      const stores = d.stores
+      const sender = new TriggerDispatcher({
+        store: stores.triggers,
+        renderer: d.renderer,
+        transport: d.transport,
+        suppressions: stores.suppressions,
+        codec: d.codec,
+        publicUrl: links.publicUrl,
+        clock,
+        logger,
+        // Outcomes are counted and written back into the log as events for the recipient.
+        metrics,
+        events: log,
+        lookupEmail: d.requireEmail,
+        isMember: isMemberOf(backends.profiles, stores.segments),
+      })
+      dispatcher = sender
+      closers.push(() => sender.close())
+      // Everything that sends on its own starts once links can name the bound port (port 0).
+      links.afterListen(async () => {
+        await sender.start()
+        if (backends.listenForJobs) {
+          const stop = await backends.listenForJobs(
+            (dueAt) => sender.wake(dueAt),
+            (err) =>
+              logger.warn(
+                { err },
+                'trigger job notifications lost; polling every second until they are back',
+              ),
+          )
+          closers.push(stop)
+        }
+        // Campaigns a crash (or a shutdown mid-send) left running.
+        void d.campaigns.resumeInterrupted().catch((err) => logger.error({ err }, 'campaign resume failed'))
+        // Owner-aware stores only: the sends of a sender that dies while this one runs are taken over.
+        if (backends.locks)
+          closers.push(
+            startSenderRecovery({
+              triggers: stores.triggers,
+              campaigns: d.campaigns,
+              intervalMs: SENDER_RECOVERY_MS,
+              logger,
+            }),
+          )
+      })
+    }
+
+    if (backends.processor) {
+      const processor = backends.processor
+      await processor.start({
+        onBatch: (report) => {
+          observeBatch(metrics, report)
+          // A profile read for rendering must not outlive the change that made it stale.
+          if (reader) for (const { workspaceId, id } of report.ids) void reader.invalidate(workspaceId, id)
+          if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
+        },
+        onConflict: () => metrics.profileConflicts.inc(),
+        onError: (err) => logger.error({ err }, 'processor failed'),
+      })
+      closers.push(() => processor.close())
+    }
+
+    const lag = () => log.lag(PROFILES_GROUP).catch(() => null)
+    const server: ServerDeps = {
+      logger,
+      metrics,
+      collector: {
+        log,
+        workspaces,
+        metrics,
+        clock,
+        maxEventBytes: config.maxEventBytes,
+        maxBatchBytes: config.maxBatchBytes,
+      },
+      api: roles.has('api') ? apiRoutes(backends, delivery, config, opts) : undefined,
+      beforeScrape: async () => {
+        const l = await lag()
+        if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
+      },
+      health: () => backends.health(),
+    }
+    return {
+      workspace,
+      metrics,
+      delivery,
+      triggerDispatcher: dispatcher,
+      server,
+      close: () => closers.run(),
+    }
+  })
+}
+
+/** The dependencies of the api role's routes. */
+function apiRoutes(
+  backends: Backends,
+  delivery: Delivery | undefined,
+  config: Config,
+  opts: ComposeOptions,
+): ApiRoutesDeps {
+  const { profiles, workspaces, log } = backends
+  if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
+  const { stores, renderer } = delivery
+  const { clock, traits } = opts
+  return {
+    profiles: { store: profiles, workspaces, traits, clock },
+    segments: { segments: stores.segments, workspaces },
+    templates: {
+      templates: stores.templates,
+      renderer,
+      workspaces,
+      lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: delivery.content.fallbacks },
+    },
+    // The recipient of a link is a userId; its address is the profile's `email` trait.
+    tracking: {
+      codec: delivery.codec,
+      log,
+      suppressions: stores.suppressions,
+      clock,
+      lookupEmail: delivery.lookupEmail,
+    },
+    campaigns: {
+      campaigns: stores.campaigns,
+      service: delivery.campaigns,
+      audience: delivery.audience,
+      workspaces,
+    },
+    triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+  }
+}
