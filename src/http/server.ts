@@ -12,6 +12,7 @@ import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-route
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
+import { registerOpenApi } from './openapi.ts'
 
 export interface ServerDeps {
   logger: FastifyBaseLogger
@@ -37,6 +38,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     trustProxy: false,
   })
   installErrorHandler(app)
+  await registerOpenApi(app) // before the routes: it collects their schemas as they are added
   await app.register(async (scope) => collectorRoutes(scope, deps.collector))
   await app.register(async (scope) => profileRoutes(scope, deps.profiles))
   await app.register(async (scope) => segmentRoutes(scope, deps.segments))
