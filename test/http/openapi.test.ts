@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 
 type Operation = {
+  parameters?: { in: string; name: string }[]
   security?: unknown
   responses: Record<string, { content?: { 'application/json'?: { schema?: unknown } } }>
 }
@@ -88,12 +89,15 @@ describe('/openapi.json', () => {
       assert.ok(admin.includes(route), route)
   })
 
-  test('every admin operation requires the admin key and declares its answers and the error shape', () => {
+  test('every admin operation requires the admin key and declares its parameters, answers and the error shape', () => {
     const error = { $ref: '#/components/schemas/Error' }
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         const where = `${method.toUpperCase()} ${path}`
         assert.deepEqual(op.security, [{ adminBearer: [] }, { adminBasic: [] }], where)
+        const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])
+        const declared = (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name)
+        assert.deepEqual(declared, inPath, `${where} declares its path parameters`)
         const success = Object.keys(op.responses).filter((code) => /^2\d\d$/.test(code))
         assert.ok(success.length > 0, `${where} declares a 2xx answer`)
         for (const code of success.filter((c) => c !== '204'))
