@@ -8,12 +8,13 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
-import { adminWorkspace } from '../http/admin-auth.ts'
-import { refuseNulCharacters } from '../http/admin-body.ts'
+import { adminScope } from '../http/admin-scope.ts'
+import { epochMs, openObject, slug } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignService } from './campaign-service.ts'
-import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
+import { CAMPAIGN_STATES, type CampaignDefinition, type CampaignStore } from './campaign-store.ts'
+import { SEND_STATES } from './send-ledger.ts'
 
 export interface CampaignRoutesDeps {
   campaigns: CampaignStore
@@ -22,9 +23,10 @@ export interface CampaignRoutesDeps {
   workspaces: WorkspaceStore
 }
 
-const slug = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, "_" and "-", at most 64')
+const audience = z.union([
+  z.object({ userIds: z.array(z.string().min(1).max(256)).max(1_000_000) }).strict(),
+  z.object({ segment: z.string().min(1).max(200) }).strict(),
+])
 
 const campaignBody = z
   .object({
@@ -32,78 +34,116 @@ const campaignBody = z
     templateId: slug,
     templateVersion: z.number().int().min(1).optional(),
     from: z.string().min(3).max(998).optional(),
-    audience: z.union([
-      z.object({ userIds: z.array(z.string().min(1).max(256)).max(1_000_000) }).strict(),
-      z.object({ segment: z.string().min(1).max(200) }).strict(),
-    ]),
-    vars: z.record(z.string(), z.unknown()).optional(),
+    audience,
+    vars: openObject.optional(),
     ratePerSecond: z.number().positive().max(100_000).optional(),
   })
   .strict()
 
-function badRequest(issues: z.core.$ZodIssue[]): InkError {
-  const list = issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
-  return new InkError('INK_ERR_BAD_REQUEST', `invalid request: ${list.join('; ')}`, {
-    details: { issues: list },
-  })
-}
+const campaign = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  templateId: z.string(),
+  templateVersion: z.number().int().nullable(),
+  from: z.string().nullable(),
+  audience,
+  vars: openObject,
+  ratePerSecond: z.number().nullable(),
+  state: z.enum(CAMPAIGN_STATES),
+  error: z.string().nullable().meta({ description: 'Why the last run failed (state `failed`).' }),
+  createdAt: epochMs,
+  updatedAt: epochMs,
+  startedAt: epochMs.nullable(),
+  finishedAt: epochMs.nullable(),
+})
 
-function parseId(value: string): string {
-  const r = slug.safeParse(value)
-  if (!r.success)
-    throw new InkError('INK_ERR_BAD_REQUEST', `campaign "${value}": ${r.error.issues[0]?.message}`)
-  return r.data
-}
+/** Recipients per send state, from the ledger; totals and pace while this process runs it. */
+const progress = z.strictObject({
+  ...Object.fromEntries(SEND_STATES.map((s) => [s, z.number().int()] as const)),
+  total: z.number().int().optional(),
+  remaining: z.number().int().optional(),
+  ratePerSecond: z.number().optional(),
+  etaMs: z.number().optional(),
+})
+
+const withProgress = campaign.extend({ progress })
+const params = z.object({ id: slug })
 
 export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesDeps): Promise<void> {
-  refuseNulCharacters(app)
   const view = async (wsId: string, c: CampaignDefinition) => ({
     ...c,
     progress: await deps.service.progress(wsId, c),
   })
 
-  app.put<{ Params: { id: string } }>('/v1/campaigns/:id', async (req, reply) => {
-    const ws = adminWorkspace(req, deps.workspaces)
-    const id = parseId(req.params.id)
-    const r = campaignBody.safeParse(req.body ?? {})
-    if (!r.success) throw badRequest(r.error.issues)
-    const b = r.data
-    if (b.from !== undefined) checkFrom(b.from)
-    await deps.audience.check(ws.id, b.audience)
-    const saved = await deps.campaigns.putDraft(ws.id, id, {
-      name: b.name ?? id,
-      templateId: b.templateId,
-      templateVersion: b.templateVersion ?? null,
-      from: b.from ?? null,
-      audience: b.audience,
-      vars: b.vars ?? {},
-      ratePerSecond: b.ratePerSecond ?? null,
-    })
-    if (!saved)
-      throw new InkError(
-        'INK_ERR_CAMPAIGN_NOT_DRAFT',
-        `campaign "${id}" was already started; its definition can no longer change`,
-      )
-    return reply.code(saved.created ? 201 : 200).send(await view(ws.id, saved.campaign))
-  })
+  await adminScope(app, deps.workspaces, (admin) => {
+    admin.put(
+      '/v1/campaigns/:id',
+      {
+        schema: {
+          summary: 'Create or replace a draft campaign (a started one → 409)',
+          params,
+          body: campaignBody,
+          response: { 200: withProgress, 201: withProgress },
+        },
+      },
+      async (req, reply) => {
+        const ws = req.workspace.id
+        const { id } = req.params
+        const b = req.body
+        if (b.from !== undefined) checkFrom(b.from)
+        await deps.audience.check(ws, b.audience)
+        const saved = await deps.campaigns.putDraft(ws, id, {
+          name: b.name ?? id,
+          templateId: b.templateId,
+          templateVersion: b.templateVersion ?? null,
+          from: b.from ?? null,
+          audience: b.audience,
+          vars: b.vars ?? {},
+          ratePerSecond: b.ratePerSecond ?? null,
+        })
+        if (!saved)
+          throw new InkError(
+            'INK_ERR_CAMPAIGN_NOT_DRAFT',
+            `campaign "${id}" was already started; its definition can no longer change`,
+          )
+        return reply.code(saved.created ? 201 : 200).send(await view(ws, saved.campaign))
+      },
+    )
 
-  app.get('/v1/campaigns', async (req) => {
-    const ws = adminWorkspace(req, deps.workspaces)
-    return { campaigns: await deps.campaigns.list(ws.id) }
-  })
+    admin.get(
+      '/v1/campaigns',
+      {
+        schema: {
+          summary: 'All campaigns',
+          response: { 200: z.strictObject({ campaigns: z.array(campaign) }) },
+        },
+      },
+      async (req) => ({ campaigns: await deps.campaigns.list(req.workspace.id) }),
+    )
 
-  app.get<{ Params: { id: string } }>('/v1/campaigns/:id', async (req) => {
-    const ws = adminWorkspace(req, deps.workspaces)
-    const id = parseId(req.params.id)
-    const c = await deps.campaigns.get(ws.id, id)
-    if (!c) throw notFound(`campaign "${id}"`)
-    return view(ws.id, c)
-  })
+    admin.get(
+      '/v1/campaigns/:id',
+      { schema: { summary: 'A campaign, with its progress', params, response: { 200: withProgress } } },
+      async (req) => {
+        const c = await deps.campaigns.get(req.workspace.id, req.params.id)
+        if (!c) throw notFound(`campaign "${req.params.id}"`)
+        return view(req.workspace.id, c)
+      },
+    )
 
-  app.post<{ Params: { id: string } }>('/v1/campaigns/:id/start', async (req, reply) => {
-    const ws = adminWorkspace(req, deps.workspaces)
-    const id = parseId(req.params.id)
-    const c = await deps.service.start(ws.id, id)
-    return reply.code(202).send(await view(ws.id, c))
+    admin.post(
+      '/v1/campaigns/:id/start',
+      {
+        schema: {
+          summary: 'Start or resume a campaign in the background (already running → 409)',
+          params,
+          response: { 202: withProgress },
+        },
+      },
+      async (req, reply) => {
+        const c = await deps.service.start(req.workspace.id, req.params.id)
+        return reply.code(202).send(await view(req.workspace.id, c))
+      },
+    )
   })
 }

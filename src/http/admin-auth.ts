@@ -1,5 +1,4 @@
 /** Admin API auth: the workspace's admin key as a Bearer token (or as the Basic auth username). */
-import type { FastifyRequest } from 'fastify'
 import { keyFromAuthorization } from '../core/authorization.ts'
 import { unauthorized } from '../core/errors.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -8,10 +7,24 @@ import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts
 export const adminKeyOf = (header: string): string | undefined =>
   keyFromAuthorization(header, ['bearer', 'basic'])
 
-export function adminWorkspace(req: FastifyRequest, workspaces: WorkspaceStore): Workspace {
-  const key = adminKeyOf(req.headers.authorization ?? '')
+/** The workspace whose admin key the Authorization header carries; 401 INK_ERR_UNAUTHORIZED otherwise. */
+export function adminWorkspace(authorization: string | undefined, workspaces: WorkspaceStore): Workspace {
+  const key = adminKeyOf(authorization ?? '')
   if (!key) throw unauthorized('this route needs the admin key: send "Authorization: Bearer <admin key>"')
   const ws = workspaces.byAdminKey(key)
   if (!ws) throw unauthorized('unknown admin key')
   return ws
 }
+
+/** How /openapi.json declares the admin key: as a Bearer token or as the Basic auth username. */
+export const ADMIN_SECURITY_SCHEMES = {
+  adminBearer: { type: 'http', scheme: 'bearer', description: 'The workspace admin key as a Bearer token.' },
+  adminBasic: {
+    type: 'http',
+    scheme: 'basic',
+    description: 'The workspace admin key as the Basic auth username, with an empty password.',
+  },
+} as const
+
+/** Either scheme authenticates an admin route. */
+export const ADMIN_SECURITY = [{ adminBearer: [] }, { adminBasic: [] }]

@@ -16,6 +16,7 @@ import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-route
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
+import { registerOpenApi } from './openapi.ts'
 
 /** What the api role's routes need. */
 export interface ApiRoutesDeps {
@@ -75,6 +76,8 @@ export async function buildServer(
   })
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
   installErrorHandler(app)
+  // The admin API's description, with the api role; before the routes: it collects their schemas.
+  if (roles.has('api')) await registerOpenApi(app)
   for (const role of roles) await ROLE_ROUTES[role](app, deps)
   app.get('/metrics', async (_req, reply) => {
     await deps.beforeScrape()

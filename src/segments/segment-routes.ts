@@ -3,9 +3,10 @@
  * GET /v1/segments/:id/members?after=&limit= (paged by profileId).
  */
 import type { FastifyInstance } from 'fastify'
-import { InkError, notFound } from '../core/errors.ts'
-import { adminWorkspace } from '../http/admin-auth.ts'
-import { refuseNulCharacters } from '../http/admin-body.ts'
+import { z } from 'zod'
+import { notFound } from '../core/errors.ts'
+import { adminScope } from '../http/admin-scope.ts'
+import { idParams, isoTime, looseId, noContent, openObject } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { SegmentDef, SegmentStore } from './segment-store.ts'
 
@@ -14,83 +15,137 @@ export interface SegmentRoutesDeps {
   workspaces: WorkspaceStore
 }
 
-const ID = /^[A-Za-z0-9_.-]{1,100}$/
 const MAX_LIMIT = 1000
+const NAME = 'name must be a non-empty string of at most 200 characters'
+const LIMIT = `limit must be an integer from 1 to ${MAX_LIMIT}`
 
-const badRequest = (message: string) => new InkError('INK_ERR_BAD_REQUEST', message)
+const segmentBody = z.object(
+  {
+    name: z.string({ error: NAME }).min(1, NAME).max(200, NAME).optional(),
+    condition: z
+      .record(z.string(), z.unknown(), {
+        error: (issue) =>
+          issue.input === undefined
+            ? 'condition is required, e.g. {"orders_total": {"$gte": 2}}'
+            : 'condition is a JSON object, e.g. {"orders_total": {"$gte": 2}}',
+      })
+      .meta({ description: 'A MongoDB-style query over the profile traits (mingo).' }),
+  },
+  { error: 'send a JSON object: {"name": "...", "condition": {...}}' },
+)
 
-function segmentId(id: string): string {
-  if (!ID.test(id)) throw badRequest('a segment id is 1-100 letters, digits, "_", "-" or "."')
-  return id
-}
+const segment = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  condition: openObject,
+  version: z.number().int(),
+  backfilled: z
+    .boolean()
+    .meta({ description: 'False while the membership of this version is still being computed.' }),
+  updatedAt: isoTime,
+})
 
-const view = (s: SegmentDef) => ({
+const view = (s: SegmentDef): z.output<typeof segment> => ({
   id: s.segmentId,
   name: s.name,
   condition: s.condition,
   version: s.version,
-  /** False while the membership of this version is still being computed over existing profiles. */
   backfilled: s.membersVersion === s.version,
   updatedAt: new Date(s.updatedAt).toISOString(),
 })
 
-function limitOf(raw: string | undefined): number {
-  if (raw === undefined) return 100
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT)
-    throw badRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`)
-  return n
-}
+const members = z.strictObject({
+  members: z.array(
+    z.strictObject({ profileId: z.string(), userId: z.string().nullable(), email: z.string().nullable() }),
+  ),
+  next: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `after` for the next page; null on the last one.' }),
+})
+
+const missing = (id: string) => notFound(`a segment with id "${id}"`)
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDeps): Promise<void> {
-  refuseNulCharacters(app)
-  const { segments, workspaces } = deps
+  const { segments } = deps
+  await adminScope(app, deps.workspaces, (admin) => {
+    admin.put(
+      '/v1/segments/:id',
+      {
+        schema: {
+          summary: 'Create or change a segment (a changed condition is a new version)',
+          params: z.object({ id: looseId('segment') }),
+          body: segmentBody,
+          response: { 200: segment },
+        },
+      },
+      async (req) => {
+        const { name, condition } = req.body
+        const input = name === undefined ? { condition } : { name, condition }
+        return view(await segments.put(req.workspace.id, req.params.id, input))
+      },
+    )
 
-  app.put<{ Params: { id: string }; Body: unknown }>('/v1/segments/:id', async (req) => {
-    const ws = adminWorkspace(req, workspaces)
-    const id = segmentId(req.params.id)
-    const body = req.body
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw badRequest('send a JSON object: {"name": "...", "condition": {...}}')
-    const { name, condition } = body as { name?: unknown; condition?: unknown }
-    if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 200))
-      throw badRequest('name must be a non-empty string of at most 200 characters')
-    if (condition === undefined) throw badRequest('condition is required, e.g. {"orders_total": {"$gte": 2}}')
-    const saved = await segments.put(ws.id, id, name === undefined ? { condition } : { name, condition })
-    return view(saved)
-  })
+    admin.get(
+      '/v1/segments',
+      {
+        schema: {
+          summary: 'All segments',
+          response: { 200: z.strictObject({ segments: z.array(segment) }) },
+        },
+      },
+      async (req) => ({ segments: (await segments.list(req.workspace.id)).map(view) }),
+    )
 
-  app.get('/v1/segments', async (req) => {
-    const ws = adminWorkspace(req, workspaces)
-    return { segments: (await segments.list(ws.id)).map(view) }
-  })
+    admin.get(
+      '/v1/segments/:id',
+      { schema: { summary: 'A segment', params: idParams, response: { 200: segment } } },
+      async (req) => {
+        const s = await segments.get(req.workspace.id, req.params.id)
+        if (!s) throw missing(req.params.id)
+        return view(s)
+      },
+    )
 
-  app.get<{ Params: { id: string } }>('/v1/segments/:id', async (req) => {
-    const ws = adminWorkspace(req, workspaces)
-    const s = await segments.get(ws.id, req.params.id)
-    if (!s) throw notFound(`a segment with id "${req.params.id}"`)
-    return view(s)
-  })
+    admin.get(
+      '/v1/segments/:id/members',
+      {
+        schema: {
+          summary: 'The members of a segment, a page at a time in profileId order',
+          params: idParams,
+          querystring: z.object({
+            after: z.string().optional().meta({ description: 'The `next` of the previous page.' }),
+            limit: z.coerce.number(LIMIT).int(LIMIT).min(1, LIMIT).max(MAX_LIMIT, LIMIT).default(100),
+          }),
+          response: { 200: members },
+        },
+      },
+      async (req) => {
+        const ws = req.workspace.id
+        const { after, limit } = req.query
+        if (!(await segments.get(ws, req.params.id))) throw missing(req.params.id)
+        const page = await segments.members(
+          ws,
+          req.params.id,
+          after === undefined ? { limit } : { after, limit },
+        )
+        return { members: page, next: page.length === limit ? (page.at(-1)?.profileId ?? null) : null }
+      },
+    )
 
-  app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>(
-    '/v1/segments/:id/members',
-    async (req) => {
-      const ws = adminWorkspace(req, workspaces)
-      const limit = limitOf(req.query.limit)
-      if (!(await segments.get(ws.id, req.params.id))) throw notFound(`a segment with id "${req.params.id}"`)
-      const after = req.query.after
-      const members = await segments.members(
-        ws.id,
-        req.params.id,
-        after === undefined ? { limit } : { after, limit },
-      )
-      return { members, next: members.length === limit ? members.at(-1)!.profileId : null }
-    },
-  )
-
-  app.delete<{ Params: { id: string } }>('/v1/segments/:id', async (req, reply) => {
-    const ws = adminWorkspace(req, workspaces)
-    if (!(await segments.delete(ws.id, req.params.id))) throw notFound(`a segment with id "${req.params.id}"`)
-    return reply.status(204).send()
+    admin.delete(
+      '/v1/segments/:id',
+      {
+        schema: {
+          summary: 'Delete a segment and its memberships',
+          params: idParams,
+          response: { 204: noContent },
+        },
+      },
+      async (req, reply) => {
+        if (!(await segments.delete(req.workspace.id, req.params.id))) throw missing(req.params.id)
+        return reply.status(204).send(null)
+      },
+    )
   })
 }

@@ -25,7 +25,8 @@ export interface TriggerDef {
 
 const DAY = 86_400_000
 
-const schema = z.strictObject({
+/** The body of PUT /v1/triggers/:id; the route validates with it, parseTrigger adds the checks beyond shape. */
+export const schema = z.strictObject({
   event: z.string().min(1).max(200),
   unless: z
     .strictObject({

@@ -39,6 +39,7 @@ const COLLECTOR = [
 
 /** The api role: admin API (profiles, segments, templates, campaigns, triggers) and tracking. */
 const API = [
+  'GET /openapi.json',
   'DELETE /v1/blocks/:name',
   'DELETE /v1/segments/:id',
   'DELETE /v1/templates/:id',
