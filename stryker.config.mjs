@@ -59,10 +59,16 @@ const groups = {
   // back). PostgreSQL must be up; the Kafka consumer itself (kafka-event-log.ts) needs a broker per
   // mutant and is covered by the failpoint crash tests instead (docs/mutation.md).
   twins: {
-    mutate: ['src/profiles/pg-profile-store.ts', 'src/log/offset-commits.ts'],
+    mutate: [
+      'src/pipeline/pg-batch-store.ts',
+      'src/pipeline/pg-batch-checks.ts',
+      'src/segments/segment-membership.ts',
+      'src/log/offset-commits.ts',
+    ],
     tests: [
-      'test/profiles/pg-profile-store.test.ts',
-      'test/profiles/pg-profile-store-commit.test.ts',
+      'test/pipeline/pg-batch-store.test.ts',
+      'test/pipeline/pg-batch-store-commit.test.ts',
+      'test/segments/segment-membership.test.ts',
       'test/pipeline/pg-processor-race.test.ts',
       'test/log/offset-commits.test.ts',
     ],

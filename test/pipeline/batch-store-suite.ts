@@ -74,6 +74,21 @@ export function batchStoreSuite(name: string, open: OpenStores, opts: { skip?: s
       assert.equal(await stores.profiles.getProfile('w', 'missing'), undefined)
     })
 
+    test('the read-only profile store on the same database reads what a commit wrote, and cannot write', async () => {
+      const p = profile('p1', { userId: 'u1', version: 2, lastEventReceivedAt: T0 + 7 })
+      await stores.profiles.commit(
+        changes({
+          upserts: [p],
+          identities: [{ workspaceId: 'w', kind: 'userId', value: 'u1', profileId: 'p1' }],
+        }),
+      )
+      assert.deepEqual(await stores.reads.getProfile('w', 'p1'), p)
+      assert.equal(await stores.reads.findProfileId('w', 'userId', 'u1'), 'p1')
+      assert.deepEqual(await stores.reads.identities('w', 'p1'), [{ kind: 'userId', value: 'u1' }])
+      for (const write of ['commit', 'seenMessageIds', 'appliedOffsets', 'pruneDedupe'])
+        assert.equal(write in stores.reads, false, `${write} is the batch store's`)
+    })
+
     test('an upsert replaces state, version and userId but keeps the creation time', async () => {
       await stores.profiles.commit(changes({ upserts: [profile('p1')] }))
       const later = profile('p1', {

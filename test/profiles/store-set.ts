@@ -11,6 +11,9 @@ import { openSqlite } from '../../src/db/sqlite.ts'
 import type { BatchStore } from '../../src/pipeline/batch-store.ts'
 import { PgBatchStore } from '../../src/pipeline/pg-batch-store.ts'
 import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
+import { PgProfileStore } from '../../src/profiles/pg-profile-store.ts'
+import type { ProfileStore } from '../../src/profiles/profile-store.ts'
+import { SqliteProfileStore } from '../../src/profiles/sqlite-profile-store.ts'
 import { PgSegmentStore } from '../../src/segments/pg-segment-store.ts'
 import type { SegmentIndex, SegmentStore } from '../../src/segments/segment-store.ts'
 import { SqliteSegmentStore } from '../../src/segments/sqlite-segment-store.ts'
@@ -21,7 +24,10 @@ import { tempDir } from '../helpers/app.ts'
 import { freshSchema } from '../helpers/pg.ts'
 
 export interface StoreSet {
+  /** The processor's commit seam. */
   profiles: BatchStore
+  /** The read-only profile store the rest of the system reads, on the same database. */
+  reads: ProfileStore
   segments: SegmentStore & SegmentIndex
   triggers: TriggerStore
 }
@@ -44,6 +50,7 @@ export const sqliteStores: OpenStores = async (clock) => {
     dbs.push(db)
     return {
       profiles: new SqliteBatchStore(db, { clock: c }),
+      reads: new SqliteProfileStore(db),
       segments: new SqliteSegmentStore(db, { clock: c }),
       triggers: new SqliteTriggerStore(db, { clock: c }),
     }
@@ -65,10 +72,11 @@ export const pgStores: OpenStores = async (clock) => {
     const pool = schema.connect()
     const set = {
       profiles: new PgBatchStore(pool, { clock: c }),
+      reads: new PgProfileStore(pool),
       segments: new PgSegmentStore(pool, { clock: c }),
       triggers: new PgTriggerStore(pool, { clock: c }),
     }
-    await Promise.all([set.profiles.ready(), set.segments.ready(), set.triggers.ready()])
+    await Promise.all([set.profiles.ready(), set.reads.ready(), set.segments.ready(), set.triggers.ready()])
     return set
   }
   return {
