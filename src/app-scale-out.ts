@@ -429,6 +429,7 @@ async function composeDelivery(o: {
     defaultFrom: config.from,
     logger,
     locks: lease,
+    pauseAfterFailures: config.campaignPauseAfterFailures,
   })
   closers.push(() => campaigns.close())
   return {

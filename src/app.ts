@@ -177,6 +177,7 @@ export async function createApp(
       renderer,
       defaultFrom: config.from,
       logger,
+      pauseAfterFailures: config.campaignPauseAfterFailures,
     })
     closers.push(() => campaigns.close())
     const triggers = new SqliteTriggerStore(db, { clock })

@@ -3,6 +3,10 @@
  *   PUT  /v1/campaigns/:id        create or replace a draft (a started campaign → 409)
  *   GET  /v1/campaigns[/:id]      definitions, with progress counts from the send ledger
  *   POST /v1/campaigns/:id/start  start or resume in the background (202); already running → 409
+ *   POST /v1/campaigns/:id/pause  stop sending, state `paused` with a reason; start resumes it
+ *   POST /v1/campaigns/:id/cancel stop for good, state `cancelled`; unsent recipients stay unsent
+ *   GET  /v1/campaigns/:id/recipients  the send ledger, a page at a time (?state=&after=&limit=)
+ * The new routes carry JSON schemas (campaign-route-schemas.ts) for params, query, body and reply.
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -12,8 +16,10 @@ import { adminWorkspace } from '../http/admin-auth.ts'
 import { refuseNulCharacters } from '../http/admin-body.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
+import { pauseRoute, recipientsRoute } from './campaign-route-schemas.ts'
 import type { CampaignService } from './campaign-service.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
+import type { SendState } from './send-ledger.ts'
 
 export interface CampaignRoutesDeps {
   campaigns: CampaignStore
@@ -38,6 +44,7 @@ const campaignBody = z
     ]),
     vars: z.record(z.string(), z.unknown()).optional(),
     ratePerSecond: z.number().positive().max(100_000).optional(),
+    pauseAfterFailures: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
 
@@ -78,6 +85,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
       audience: b.audience,
       vars: b.vars ?? {},
       ratePerSecond: b.ratePerSecond ?? null,
+      pauseAfterFailures: b.pauseAfterFailures ?? null,
     })
     if (!saved)
       throw new InkError(
@@ -106,4 +114,54 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
     const c = await deps.service.start(ws.id, id)
     return reply.code(202).send(await view(ws.id, c))
   })
+
+  app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    '/v1/campaigns/:id/pause',
+    { schema: pauseRoute('Pause a running campaign; `start` resumes it') },
+    async (req) => {
+      const ws = adminWorkspace(req, deps.workspaces)
+      const id = parseId(req.params.id)
+      return view(ws.id, await deps.service.pause(ws.id, id, req.body?.reason ?? 'paused by request'))
+    },
+  )
+
+  app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    '/v1/campaigns/:id/cancel',
+    { schema: pauseRoute('Cancel a campaign for good; recipients not sent to stay unsent') },
+    async (req) => {
+      const ws = adminWorkspace(req, deps.workspaces)
+      const id = parseId(req.params.id)
+      return view(ws.id, await deps.service.cancel(ws.id, id, req.body?.reason ?? 'cancelled by request'))
+    },
+  )
+
+  app.get<{ Params: { id: string }; Querystring: { state?: SendState; after?: string; limit?: number } }>(
+    '/v1/campaigns/:id/recipients',
+    { schema: recipientsRoute },
+    async (req) => {
+      const ws = adminWorkspace(req, deps.workspaces)
+      const id = parseId(req.params.id)
+      if (!(await deps.campaigns.get(ws.id, id))) throw notFound(`campaign "${id}"`)
+      const limit = req.query.limit ?? 100
+      const rows = await deps.service.recipients(ws.id, id, {
+        limit,
+        ...(req.query.state === undefined ? {} : { state: req.query.state }),
+        ...(req.query.after === undefined ? {} : { after: req.query.after }),
+      })
+      return {
+        recipients: rows.map((r) => ({
+          recipient: r.recipient,
+          email: r.email,
+          state: r.state,
+          reason: r.reason,
+          detail: r.detail,
+          attempts: r.attempts,
+          retryAt: r.retryAt,
+          updatedAt: r.updatedAt,
+        })),
+        // The keyset of the next page; null on the last one.
+        next: rows.length === limit ? (rows[rows.length - 1]?.recipient ?? null) : null,
+      }
+    },
+  )
 }
