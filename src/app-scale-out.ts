@@ -251,6 +251,8 @@ export async function createScaleOutApp(
         publicUrl: d.publicUrl,
         clock,
         logger,
+        metrics,
+        events: log,
         lookupEmail: d.requireEmail,
         isMember: async (workspaceId, segmentId, userId, profileId) => {
           const current =

@@ -187,6 +187,8 @@ export async function createApp(
       triggerDispatcher = new TriggerDispatcher({
         store: triggers,
         ...delivery,
+        metrics,
+        events: log,
         lookupEmail: requireEmail,
         isMember: async (workspaceId, segmentId, userId, profileId) => {
           // The event's profile may have been merged into another one since.

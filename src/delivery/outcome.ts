@@ -22,6 +22,26 @@ export type SkipReason =
   /** Another run, process or attempt already handled this recipient (a ledger row or job state exists). */
   | 'already_handled'
 
+/** Why a message was not sent because something failed (the `reason` of a `failed` outcome). */
+export type FailReason =
+  /** The template failed (a typed render error): final. */
+  | 'render_error'
+  /** Something the send needs could not answer (the render or a store threw): temporary. */
+  | 'unavailable'
+  /** The recipient's profile could not be read for a moment (a timeout, a database pause): temporary. */
+  | 'profile_unreadable'
+  /** The transport refused (connection refused, a 4xx before the body) after the short in-call retries: temporary. */
+  | 'transport_deferred'
+  /** A 5xx about the message or the session, not the mailbox: final. */
+  | 'rejected'
+  /** The message itself was refused before sending (a malformed address or header): final. */
+  | 'invalid_message'
+  /** The origin gave up retrying a temporary failure (it went on past its maximum age): final. */
+  | 'expired'
+
+/** Who asked for the message; outcomes are counted and reported per origin. */
+export type DeliveryOrigin = 'campaign' | 'trigger'
+
 export type DeliveryOutcome =
   /** The server took the message. */
   | { kind: 'sent'; detail: string; attempts: number }
@@ -32,7 +52,7 @@ export type DeliveryOutcome =
    * body, the profile could not be read for a moment): the origin retries it later with backoff and
    * never records it as failed for good. Otherwise final (a render error, a 5xx about the message).
    */
-  | { kind: 'failed'; detail: string; temporary: boolean }
+  | { kind: 'failed'; detail: string; temporary: boolean; reason?: FailReason }
   /** The body was sent but the answer was lost: the server may have it; never resent. */
   | { kind: 'unknown'; detail: string }
   /** The address is on the suppression list. */

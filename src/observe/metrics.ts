@@ -12,6 +12,10 @@ export interface Metrics {
   renderDuration: Histogram<'mode' | 'outcome'>
   fallbacks: Counter<'template' | 'placeholder' | 'reason'>
   connectedContentCalls: Counter<'source' | 'outcome'>
+  /** Outcomes of the one send path (src/delivery/deliver.ts) by origin (campaign, trigger) and kind. */
+  deliveryOutcomes: Counter<'origin' | 'kind'>
+  /** Outcome events that could not be appended to the event log (the send itself stands). */
+  deliveryEventErrors: Counter<'origin'>
 }
 
 /** Lag buckets in seconds: fine below 100 ms, where the real-time goal sits. */
@@ -76,6 +80,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'inkstream_connected_content_calls_total',
       help: 'Connected-content calls by source host and outcome.',
       labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    deliveryOutcomes: new Counter({
+      name: 'inkstream_delivery_outcomes_total',
+      help: 'Messages handled by the send path, by origin (campaign, trigger) and outcome kind (sent, bounced, failed, unknown, suppressed, skipped).',
+      labelNames: ['origin', 'kind'],
+      registers: [registry],
+    }),
+    deliveryEventErrors: new Counter({
+      name: 'inkstream_delivery_event_errors_total',
+      help: 'Send outcome events that could not be appended to the event log, by origin.',
+      labelNames: ['origin'],
       registers: [registry],
     }),
   }

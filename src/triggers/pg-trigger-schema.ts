@@ -5,7 +5,7 @@
 import { migratePg, type PgPool, type PgQueryable, pgText } from '../db/pg.ts'
 import type { TriggerJob, TriggerJobOp } from './trigger-jobs.ts'
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
   // `event` is json, not jsonb: the template sees the properties in the order the event had them.
   `CREATE TABLE triggers (
      workspace_id text COLLATE "C" NOT NULL,
@@ -36,6 +36,9 @@ const MIGRATIONS = [
    CREATE INDEX trigger_jobs_sent ON trigger_jobs (workspace_id, trigger_id, user_id, sent_at);`,
   // The lease key (db/pg-lease.ts) of the process that claimed a job still `sending`.
   'ALTER TABLE trigger_jobs ADD COLUMN owner_key bigint;',
+  // Temporary failures put a job back to pending (trigger-jobs.ts afterTemporaryFailure); typed reasons.
+  `ALTER TABLE trigger_jobs ADD COLUMN attempts integer NOT NULL DEFAULT 0,
+     ADD COLUMN first_failed_at bigint, ADD COLUMN reason text;`,
 ]
 
 export function migratePgTriggers(pool: PgPool): Promise<void> {

@@ -9,7 +9,15 @@ import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
 import { PgSession } from '../db/pg-session.ts'
 import { JOBS_CHANNEL_SQL, migratePgTriggers } from './pg-trigger-schema.ts'
 import type { TriggerDef, TriggerInput } from './trigger-def.ts'
-import type { JobFinalState, JobState, StoredJob } from './trigger-jobs.ts'
+import {
+  INTERRUPTED_DETAIL,
+  type JobFinalState,
+  type JobReason,
+  type JobRowValues,
+  jobFromRow,
+  type StoredJob,
+  sentAtFor,
+} from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
 
 interface DefRow {
@@ -19,23 +27,16 @@ interface DefRow {
   updated_at: string
 }
 
-interface JobRow {
-  workspace_id: string
-  job_id: string
-  trigger_id: string
-  profile_id: string
-  user_id: string
+type JobRow = Omit<JobRowValues, 'event_at' | 'due_at' | 'sent_at' | 'first_failed_at'> & {
   event_at: string
   due_at: string
-  event: StoredJob['event']
-  state: JobState
-  detail: string | null
   sent_at: string | null
+  first_failed_at: string | null
 }
 
 const DEF_COLUMNS = 'workspace_id, trigger_id, definition, updated_at'
-const JOB_COLUMNS =
-  'workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event, state, detail, sent_at'
+const JOB_COLUMNS = `workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event, state, detail,
+  sent_at, attempts, first_failed_at, reason`
 
 const toDef = (r: DefRow): TriggerDef => ({
   ...r.definition,
@@ -44,19 +45,14 @@ const toDef = (r: DefRow): TriggerDef => ({
   updatedAt: toInt(r.updated_at),
 })
 
-const toJob = (r: JobRow): StoredJob => ({
-  workspaceId: r.workspace_id,
-  jobId: r.job_id,
-  triggerId: r.trigger_id,
-  profileId: r.profile_id,
-  userId: r.user_id,
-  eventAt: toInt(r.event_at),
-  dueAt: toInt(r.due_at),
-  event: r.event,
-  state: r.state,
-  detail: r.detail,
-  sentAt: toIntOrNull(r.sent_at),
-})
+const toJob = (r: JobRow): StoredJob =>
+  jobFromRow({
+    ...r,
+    event_at: toInt(r.event_at),
+    due_at: toInt(r.due_at),
+    sent_at: toIntOrNull(r.sent_at),
+    first_failed_at: toIntOrNull(r.first_failed_at),
+  })
 
 export class PgTriggerStore implements TriggerStore {
   readonly #pool: PgPool
@@ -159,13 +155,56 @@ export class PgTriggerStore implements TriggerStore {
     return count === 1
   }
 
-  async finish(workspaceId: string, jobId: string, state: JobFinalState, detail: string): Promise<void> {
+  async finish(
+    workspaceId: string,
+    jobId: string,
+    state: JobFinalState,
+    detail: string,
+    reason?: JobReason,
+  ): Promise<void> {
+    await this.#end('sending', workspaceId, jobId, state, detail, reason)
+  }
+
+  async settle(
+    workspaceId: string,
+    jobId: string,
+    state: JobFinalState,
+    detail: string,
+    reason?: JobReason,
+  ): Promise<boolean> {
+    return (await this.#end('pending', workspaceId, jobId, state, detail, reason)) === 1
+  }
+
+  async #end(
+    from: 'pending' | 'sending',
+    workspaceId: string,
+    jobId: string,
+    state: JobFinalState,
+    detail: string,
+    reason: JobReason | undefined,
+  ): Promise<number> {
     const now = this.#clock.now()
-    await this.#query(
-      `UPDATE trigger_jobs SET state = $1, detail = $2, sent_at = $3, updated_at = $4
-       WHERE workspace_id = $5 AND job_id = $6 AND state = 'sending'`,
-      [state, detail, state === 'sent' ? now : null, now, workspaceId, jobId],
+    const { count } = await this.#query(
+      `UPDATE trigger_jobs SET state = $1, detail = $2, reason = $3, sent_at = $4, updated_at = $5
+       WHERE workspace_id = $6 AND job_id = $7 AND state = $8`,
+      [state, detail, reason ?? null, sentAtFor(state, now), now, workspaceId, jobId, from],
     )
+    return count
+  }
+
+  async retryLater(
+    workspaceId: string,
+    jobId: string,
+    from: 'pending' | 'sending',
+    r: { dueAt: number; attempts: number; firstFailedAt: number; detail: string; reason: JobReason },
+  ): Promise<boolean> {
+    const { count } = await this.#query(
+      `UPDATE trigger_jobs SET state = 'pending', due_at = $1, attempts = $2, first_failed_at = $3, detail = $4,
+         reason = $5, updated_at = $6, owner_key = NULL
+       WHERE workspace_id = $7 AND job_id = $8 AND state = $9`,
+      [r.dueAt, r.attempts, r.firstFailedAt, r.detail, r.reason, this.#clock.now(), workspaceId, jobId, from],
+    )
+    return count === 1
   }
 
   async sentSince(workspaceId: string, triggerId: string, userId: string, since: number): Promise<number> {
@@ -179,9 +218,9 @@ export class PgTriggerStore implements TriggerStore {
 
   async recoverInterrupted(): Promise<number> {
     const { count } = await this.#query(
-      `UPDATE trigger_jobs SET state = 'unknown', detail = 'interrupted while sending', updated_at = $1
+      `UPDATE trigger_jobs SET state = 'unknown', detail = $2, updated_at = $1
        WHERE state = 'sending' AND ${ownerGone('owner_key')}`,
-      [this.#clock.now()],
+      [this.#clock.now(), INTERRUPTED_DETAIL],
     )
     return count
   }

@@ -6,7 +6,7 @@
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import type { TriggerJobOp } from './trigger-jobs.ts'
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
   `CREATE TABLE triggers (
      workspace_id TEXT NOT NULL,
      trigger_id TEXT NOT NULL,
@@ -33,6 +33,10 @@ const MIGRATIONS = [
    CREATE INDEX trigger_jobs_due ON trigger_jobs (state, due_at);
    CREATE INDEX trigger_jobs_by_profile ON trigger_jobs (workspace_id, trigger_id, profile_id, state);
    CREATE INDEX trigger_jobs_sent ON trigger_jobs (workspace_id, trigger_id, user_id, sent_at);`,
+  // Temporary failures put a job back to pending (trigger-jobs.ts afterTemporaryFailure); typed reasons.
+  `ALTER TABLE trigger_jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE trigger_jobs ADD COLUMN first_failed_at INTEGER;
+   ALTER TABLE trigger_jobs ADD COLUMN reason TEXT;`,
 ]
 
 export function migrateTriggers(db: SqliteDatabase): void {

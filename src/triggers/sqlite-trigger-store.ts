@@ -3,7 +3,15 @@ import { type Clock, systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrateTriggers } from './sqlite-trigger-schema.ts'
 import type { TriggerDef, TriggerInput } from './trigger-def.ts'
-import type { JobFinalState, JobState, StoredJob } from './trigger-jobs.ts'
+import {
+  INTERRUPTED_DETAIL,
+  type JobFinalState,
+  type JobReason,
+  type JobRowValues,
+  jobFromRow,
+  type StoredJob,
+  sentAtFor,
+} from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
 
 interface DefRow {
@@ -13,19 +21,7 @@ interface DefRow {
   updated_at: number
 }
 
-interface JobRow {
-  workspace_id: string
-  job_id: string
-  trigger_id: string
-  profile_id: string
-  user_id: string
-  event_at: number
-  due_at: number
-  event: string
-  state: JobState
-  detail: string | null
-  sent_at: number | null
-}
+type JobRow = Omit<JobRowValues, 'event'> & { event: string }
 
 const toDef = (r: DefRow): TriggerDef => ({
   ...(JSON.parse(r.definition) as TriggerInput),
@@ -34,19 +30,7 @@ const toDef = (r: DefRow): TriggerDef => ({
   updatedAt: r.updated_at,
 })
 
-const toJob = (r: JobRow): StoredJob => ({
-  workspaceId: r.workspace_id,
-  jobId: r.job_id,
-  triggerId: r.trigger_id,
-  profileId: r.profile_id,
-  userId: r.user_id,
-  eventAt: r.event_at,
-  dueAt: r.due_at,
-  event: JSON.parse(r.event),
-  state: r.state,
-  detail: r.detail,
-  sentAt: r.sent_at,
-})
+const toJob = (r: JobRow): StoredJob => jobFromRow({ ...r, event: JSON.parse(r.event) })
 
 export class SqliteTriggerStore implements TriggerStore {
   readonly #clock: Clock
@@ -74,8 +58,17 @@ export class SqliteTriggerStore implements TriggerStore {
          WHERE workspace_id = ? AND job_id = ? AND state = 'pending'`,
       ),
       finish: db.prepare(
-        `UPDATE trigger_jobs SET state = ?, detail = ?, sent_at = ?, updated_at = ?
+        `UPDATE trigger_jobs SET state = ?, detail = ?, reason = ?, sent_at = ?, updated_at = ?
          WHERE workspace_id = ? AND job_id = ? AND state = 'sending'`,
+      ),
+      settle: db.prepare(
+        `UPDATE trigger_jobs SET state = ?, detail = ?, reason = ?, sent_at = ?, updated_at = ?
+         WHERE workspace_id = ? AND job_id = ? AND state = 'pending'`,
+      ),
+      retryLater: db.prepare(
+        `UPDATE trigger_jobs SET state = 'pending', due_at = ?, attempts = ?, first_failed_at = ?, detail = ?,
+           reason = ?, updated_at = ?
+         WHERE workspace_id = ? AND job_id = ? AND state = ?`,
       ),
       sentSince: db
         .prepare(
@@ -84,8 +77,7 @@ export class SqliteTriggerStore implements TriggerStore {
         )
         .pluck(),
       recover: db.prepare(
-        `UPDATE trigger_jobs SET state = 'unknown', detail = 'interrupted while sending', updated_at = ?
-         WHERE state = 'sending'`,
+        `UPDATE trigger_jobs SET state = 'unknown', detail = ?, updated_at = ? WHERE state = 'sending'`,
       ),
       getJob: db.prepare('SELECT * FROM trigger_jobs WHERE workspace_id = ? AND job_id = ?'),
     }
@@ -126,9 +118,56 @@ export class SqliteTriggerStore implements TriggerStore {
     return this.#s.claim.run(this.#clock.now(), workspaceId, jobId).changes === 1
   }
 
-  async finish(workspaceId: string, jobId: string, state: JobFinalState, detail: string): Promise<void> {
+  async finish(
+    workspaceId: string,
+    jobId: string,
+    state: JobFinalState,
+    detail: string,
+    reason?: JobReason,
+  ): Promise<void> {
     const now = this.#clock.now()
-    this.#s.finish.run(state, detail, state === 'sent' ? now : null, now, workspaceId, jobId)
+    this.#s.finish.run(state, detail, reason ?? null, sentAtFor(state, now), now, workspaceId, jobId)
+  }
+
+  async settle(
+    workspaceId: string,
+    jobId: string,
+    state: JobFinalState,
+    detail: string,
+    reason?: JobReason,
+  ): Promise<boolean> {
+    const now = this.#clock.now()
+    const { changes } = this.#s.settle.run(
+      state,
+      detail,
+      reason ?? null,
+      sentAtFor(state, now),
+      now,
+      workspaceId,
+      jobId,
+    )
+    return changes === 1
+  }
+
+  async retryLater(
+    workspaceId: string,
+    jobId: string,
+    from: 'pending' | 'sending',
+    r: { dueAt: number; attempts: number; firstFailedAt: number; detail: string; reason: JobReason },
+  ): Promise<boolean> {
+    const now = this.#clock.now()
+    const { changes } = this.#s.retryLater.run(
+      r.dueAt,
+      r.attempts,
+      r.firstFailedAt,
+      r.detail,
+      r.reason,
+      now,
+      workspaceId,
+      jobId,
+      from,
+    )
+    return changes === 1
   }
 
   async sentSince(workspaceId: string, triggerId: string, userId: string, since: number): Promise<number> {
@@ -136,7 +175,7 @@ export class SqliteTriggerStore implements TriggerStore {
   }
 
   async recoverInterrupted(): Promise<number> {
-    return this.#s.recover.run(this.#clock.now()).changes
+    return this.#s.recover.run(INTERRUPTED_DETAIL, this.#clock.now()).changes
   }
 
   async getJob(workspaceId: string, jobId: string): Promise<StoredJob | undefined> {

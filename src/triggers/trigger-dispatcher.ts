@@ -1,41 +1,38 @@
 /**
- * Sends due trigger jobs, on the main thread (it has the renderer, the transport and the codec).
- * Woken by the processor's batch reports (`triggerJobsDueAt`), by a timer set to the next due
- * time, and by a slow poll (jobs due after a restart). One pass at a time, jobs one by one.
+ * Sends due trigger jobs through the one send path (src/delivery/deliver.ts), on the main thread (it
+ * has the renderer, the transport and the codec). Woken by the processor's batch reports
+ * (`triggerJobsDueAt`), by a timer set to the next due time, and by a slow poll (jobs due after a
+ * restart). One pass at a time; within a pass, `concurrency` jobs at once (default 8), jobs for the
+ * same address one after the other, in due order.
  *
- * Per job: claim it (pending → sending; a job is sent at most once, a crash leaves `unknown`),
- * then check the trigger still exists, the frequency cap, segment membership, the `email` trait
- * and suppression; render with `event` = the trigger event; send through the transport.
+ * Per job, the trigger's policy: the trigger still exists, the recipient's address (the `email`
+ * trait), then — after the jobs before it for that address — the frequency cap and the segment; then
+ * deliver(): suppression, render, tracking, headers, the claim of the job (pending → sending, after
+ * the render: a slow connected-content call or a crash while rendering leaves the job `pending`, never
+ * `unknown`), the transport with its short in-call retry, and the outcome.
  *
- * Retries, as in campaigns: only a temporary failure where the server certainly does not have the
- * message (`accepted: 'no'`: a 4xx before the body, a refused or dropped connection) is sent again,
- * with the same Message-ID, after 200 ms, then 400 ms (three attempts, within a second, while the
- * message is still timely). A failure after the body (`accepted: 'unknown'`) ends as `unknown`.
+ * A temporary failure (the profile cannot be read for a moment, the transport refuses the connection
+ * or answers 4xx before the body after the in-call retries) puts the job back to `pending`, due again
+ * after a backoff (30 s doubling, capped at 15 min; afterTemporaryFailure in trigger-jobs.ts); it ends
+ * `failed` (reason `expired`) only after `retry.maxAgeMs` (default 24 h) of such failures.
  */
 
-import { campaignMessageId } from '../campaigns/campaign-runner.ts'
-import type { Clock, JsonObject } from '../core/types.ts'
-import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-store.ts'
-import type { TokenCodec } from '../delivery/tokens.ts'
-import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
-import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
-import { skipDetail } from '../render/render-email.ts'
-import type { Renderer } from '../render/renderer.ts'
-import type { JobFinalState, StoredJob } from './trigger-jobs.ts'
+import type { JsonObject } from '../core/types.ts'
+import { type DeliveryDeps, deliver, messageIdFor, reportOutcome } from '../delivery/deliver.ts'
+import type { DeliveryOutcome, FailReason, SkipReason } from '../delivery/outcome.ts'
+import { normalizeEmail } from '../delivery/suppression-store.ts'
+import type { TriggerDef } from './trigger-def.ts'
+import {
+  afterTemporaryFailure,
+  DEFAULT_JOB_RETRY,
+  type JobReason,
+  type JobRetryPolicy,
+  type StoredJob,
+} from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
 
-export interface TriggerDispatcherDeps {
+export interface TriggerDispatcherDeps extends DeliveryDeps {
   store: TriggerStore
-  renderer: Pick<Renderer, 'render'>
-  transport: Transport
-  suppressions: Pick<SuppressionStore, 'isSuppressed'>
-  codec: TokenCodec
-  /**
-   * Base of tracking links, read per message: with port 0 it is known only once the server listens,
-   * which is why the composition calls start() only after listen(), and nothing is sent before.
-   */
-  publicUrl: () => string
-  clock: Clock
   /** The `email` trait of a userId/anonymousId; undefined when it has none. Throws when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
   isMember(workspaceId: string, segmentId: string, userId: string, profileId: string): Promise<boolean>
@@ -44,18 +41,22 @@ export interface TriggerDispatcherDeps {
   pollMs?: number
   /** How long tracking links verify; default 30 days. */
   trackingTtlMs?: number
-  /** Sends per job for `temporary` + `accepted: 'no'`; default 3. */
-  maxAttempts?: number
-  /** Delay before the first retry, doubled for each next one; default 200 ms. */
-  retryDelayMs?: number
-  sleep?: (ms: number) => Promise<void>
+  /** Jobs sent at once; default 8. Jobs for the same address still go one after the other. */
+  concurrency?: number
+  /** Backoff and maximum age of temporary failures (DEFAULT_JOB_RETRY: 30 s doubling, 15 min, 24 h). */
+  retry?: Partial<JobRetryPolicy>
 }
 
 const BATCH = 100
-const DEFAULT_TTL_MS = 30 * 86_400_000
+export const DEFAULT_TRIGGER_CONCURRENCY = 8
 
 /** The campaign id of a trigger's messages in tracking links and Message-IDs. */
 export const triggerCampaignId = (triggerId: string) => `trigger:${triggerId}`
+
+/** A job ready to send, or what it ended in before that. */
+type Prepared = { trigger: TriggerDef; email: string } | { outcome: DeliveryOutcome }
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 export class TriggerDispatcher {
   #timer: NodeJS.Timeout | undefined
@@ -65,8 +66,11 @@ export class TriggerDispatcher {
   #again = false
   #closed = false
   #started = false
+  readonly #retry: JobRetryPolicy
 
-  constructor(private readonly deps: TriggerDispatcherDeps) {}
+  constructor(private readonly deps: TriggerDispatcherDeps) {
+    this.#retry = { ...DEFAULT_JOB_RETRY, ...deps.retry }
+  }
 
   /** Recovers interrupted jobs and starts sending; wake-ups before it are left to its first pass. */
   async start(): Promise<void> {
@@ -125,107 +129,160 @@ export class TriggerDispatcher {
     const { store, clock } = this.deps
     while (!this.#closed) {
       const jobs = await store.due(clock.now(), BATCH)
-      for (const job of jobs) {
-        if (this.#closed) return
-        await this.#one(job)
-      }
+      await this.#sendAll(jobs)
       if (jobs.length < BATCH) break
     }
     const next = await store.nextDueAt()
     if (next !== undefined && !this.#closed) this.#schedule(next)
   }
 
-  async #one(job: StoredJob): Promise<void> {
-    const { store } = this.deps
-    if (!(await store.claim(job.workspaceId, job.jobId))) return
-    let state: JobFinalState
-    let detail: string
-    try {
-      ;[state, detail] = await this.#send(job)
-    } catch (err) {
-      this.deps.logger.warn({ err, job: job.jobId }, 'trigger job failed')
-      ;[state, detail] = ['failed', err instanceof Error ? err.message : String(err)]
-    }
-    await store.finish(job.workspaceId, job.jobId, state, detail)
-  }
-
-  async #send(job: StoredJob): Promise<[JobFinalState, string]> {
-    const d = this.deps
-    const ws = job.workspaceId
-    const trigger = await d.store.get(ws, job.triggerId)
-    if (!trigger) return ['skipped', 'the trigger was deleted']
-    if (trigger.frequencyCap) {
-      const { max, perMs } = trigger.frequencyCap
-      const sent = await d.store.sentSince(ws, job.triggerId, job.userId, d.clock.now() - perMs)
-      if (sent >= max) return ['skipped', `frequency cap: ${sent} sent in the last ${perMs} ms`]
-    }
-    if (trigger.segment !== undefined && !(await d.isMember(ws, trigger.segment, job.userId, job.profileId)))
-      return ['skipped', `not a member of segment "${trigger.segment}"`]
-    const email = await d.lookupEmail(ws, job.userId)
-    if (email === undefined || normalizeEmail(email) === undefined)
-      return ['skipped', 'the profile has no usable email trait']
-    if (await d.suppressions.isSuppressed(ws, email)) return ['suppressed', 'the address is suppressed']
-    const campaignId = triggerCampaignId(job.triggerId)
-    const messageId = campaignMessageId(ws, campaignId, job.jobId)
-    const rendered = await d.renderer.render(ws, {
-      templateId: trigger.templateId,
-      userId: job.userId,
-      event: job.event as JsonObject,
-      campaign: { id: campaignId, trigger: job.triggerId },
-    })
-    if (!rendered.ok)
-      return rendered.skip
-        ? ['skipped', skipDetail(rendered.skip)]
-        : ['failed', `render failed: ${rendered.error.message}`]
-    const tracking = {
-      baseUrl: d.publicUrl(),
-      codec: d.codec,
-      ttlMs: d.trackingTtlMs ?? DEFAULT_TTL_MS,
-      workspaceId: ws,
-      campaignId,
-      recipient: job.userId,
-      messageId,
-    }
-    const { html } = trackMessage(rendered.html, tracking)
-    const outcome = await this.#sendWithRetries({
-      messageId,
-      from: trigger.from,
-      to: email,
-      subject: rendered.subject,
-      html,
-      text: rendered.text,
-      headers: { ...unsubscribeHeaders({ ...tracking, email }) },
-    })
-    switch (outcome.outcome) {
-      case 'sent':
-        return ['sent', outcome.response]
-      case 'invalid':
-        return ['failed', `invalid ${outcome.field}: ${outcome.message}`]
-      case 'permanent':
-        return ['failed', `${outcome.code} ${outcome.message}`]
-      case 'temporary': {
-        const reply = `${outcome.code ?? 'no reply'} ${outcome.message}`
-        return outcome.accepted === 'unknown'
-          ? ['unknown', `${reply} (after the message was sent: the server may have it)`]
-          : ['failed', `${reply} (accepted: no)`]
+  /** `concurrency` workers over the jobs in due order; one address's jobs chained in that order. */
+  async #sendAll(jobs: readonly StoredJob[]): Promise<void> {
+    const chains = new Map<string, Promise<void>>()
+    let next = 0
+    const worker = async () => {
+      while (next < jobs.length && !this.#closed) {
+        const job = jobs[next++]!
+        try {
+          await this.#one(job, chains)
+        } catch (err) {
+          // A store write failed: the job stays as it was (pending: the next pass; sending: unknown at restart).
+          this.deps.logger.error({ err, job: job.jobId }, 'trigger job could not be recorded')
+        }
       }
     }
+    const n = Math.max(1, this.deps.concurrency ?? DEFAULT_TRIGGER_CONCURRENCY)
+    await Promise.all(Array.from({ length: n }, worker))
   }
 
-  async #sendWithRetries(message: OutgoingMessage): Promise<SendOutcome> {
-    const attempts = this.deps.maxAttempts ?? 3
-    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
-    let delay = this.deps.retryDelayMs ?? 200
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.deps.transport.send(message)
-      const retryable = outcome.outcome === 'temporary' && outcome.accepted === 'no'
-      if (!retryable || attempt >= attempts || this.#closed) return outcome
-      this.deps.logger.warn(
-        { messageId: message.messageId, attempt, reply: outcome.message },
-        'trigger message deferred; retrying',
+  async #one(job: StoredJob, chains: Map<string, Promise<void>>): Promise<void> {
+    const prepared = await this.#prepare(job)
+    if ('outcome' in prepared) return this.#decided(job, prepared.outcome)
+    const key = normalizeEmail(prepared.email) ?? `user:${job.userId}`
+    const mine = (chains.get(key) ?? Promise.resolve()).then(() =>
+      this.#send(job, prepared.trigger, prepared.email),
+    )
+    const settled = mine.catch(() => {})
+    chains.set(key, settled)
+    try {
+      await mine
+    } finally {
+      if (chains.get(key) === settled) chains.delete(key)
+    }
+  }
+
+  /** The trigger and the address; what ends the job before that is an outcome. */
+  async #prepare(job: StoredJob): Promise<Prepared> {
+    const d = this.deps
+    let trigger: TriggerDef | undefined
+    let email: string | undefined
+    try {
+      trigger = await d.store.get(job.workspaceId, job.triggerId)
+      if (!trigger) return skipped('trigger_deleted', 'the trigger was deleted')
+    } catch (err) {
+      return temporary('unavailable', `the trigger could not be read: ${errorText(err)}`)
+    }
+    try {
+      email = await d.lookupEmail(job.workspaceId, job.userId)
+    } catch (err) {
+      return temporary('profile_unreadable', `the profile could not be read: ${errorText(err)}`)
+    }
+    if (email === undefined) return skipped('no_address', 'the profile has no email trait')
+    return { trigger, email }
+  }
+
+  async #send(job: StoredJob, trigger: TriggerDef, email: string): Promise<void> {
+    const d = this.deps
+    const ws = job.workspaceId
+    let policy: DeliveryOutcome | undefined
+    try {
+      if (trigger.frequencyCap) {
+        const { max, perMs } = trigger.frequencyCap
+        const sent = await d.store.sentSince(ws, job.triggerId, job.userId, d.clock.now() - perMs)
+        if (sent >= max)
+          policy = skipped('frequency_cap', `frequency cap: ${sent} sent in the last ${perMs} ms`).outcome
+      }
+      if (
+        !policy &&
+        trigger.segment !== undefined &&
+        !(await d.isMember(ws, trigger.segment, job.userId, job.profileId))
       )
-      await sleep(delay)
-      delay *= 2
+        policy = skipped('not_in_segment', `not a member of segment "${trigger.segment}"`).outcome
+    } catch (err) {
+      policy = temporary('unavailable', `the trigger's rules could not be checked: ${errorText(err)}`).outcome
+    }
+    if (policy) return this.#decided(job, policy)
+    const campaignId = triggerCampaignId(job.triggerId)
+    const { outcome, claimed } = await deliver(d, {
+      workspaceId: ws,
+      origin: 'trigger',
+      campaignId,
+      source: campaignId,
+      messageId: messageIdFor(ws, campaignId, job.jobId),
+      recipient: { userId: job.userId, email },
+      from: trigger.from,
+      render: {
+        templateId: trigger.templateId,
+        userId: job.userId,
+        event: job.event as JsonObject,
+        campaign: { id: campaignId, trigger: job.triggerId },
+      },
+      trackingTtlMs: d.trackingTtlMs,
+      claim: () => d.store.claim(ws, job.jobId),
+    })
+    await this.#record(job, outcome, claimed)
+  }
+
+  /** An outcome the trigger's policy decided without deliver(): reported here, then recorded. */
+  async #decided(job: StoredJob, outcome: DeliveryOutcome): Promise<void> {
+    await reportOutcome(this.deps, this.#outcomeMessage(job), outcome)
+    await this.#record(job, outcome, false)
+  }
+
+  /** Writes an outcome onto the job: finished if claimed, settled if still pending, or due again. */
+  async #record(job: StoredJob, outcome: DeliveryOutcome, claimed: boolean): Promise<void> {
+    const { store, clock } = this.deps
+    const ws = job.workspaceId
+    if (outcome.kind === 'skipped' && outcome.reason === 'already_handled') return
+    if (outcome.kind === 'failed' && outcome.temporary) {
+      const reason = outcome.reason ?? 'unavailable'
+      const next = afterTemporaryFailure(job, clock.now(), this.#retry)
+      if (next.kind === 'retry') {
+        const { kind: _, ...retry } = next
+        this.deps.logger.warn(
+          { job: job.jobId, attempts: next.attempts, dueAt: next.dueAt, detail: outcome.detail },
+          'trigger job failed for a moment; due again later',
+        )
+        await store.retryLater(ws, job.jobId, claimed ? 'sending' : 'pending', {
+          ...retry,
+          detail: outcome.detail,
+          reason,
+        })
+        return
+      }
+      const expired: DeliveryOutcome = {
+        kind: 'failed',
+        temporary: false,
+        reason: 'expired',
+        detail: `${next.detail}; last: ${outcome.detail}`,
+      }
+      await reportOutcome(this.deps, this.#outcomeMessage(job), expired)
+      return this.#record(job, expired, claimed)
+    }
+    const reason: JobReason | undefined =
+      outcome.kind === 'skipped' ? outcome.reason : outcome.kind === 'failed' ? outcome.reason : undefined
+    if (claimed) await store.finish(ws, job.jobId, outcome.kind, outcome.detail, reason)
+    else await store.settle(ws, job.jobId, outcome.kind, outcome.detail, reason)
+  }
+
+  #outcomeMessage(job: StoredJob) {
+    const campaignId = triggerCampaignId(job.triggerId)
+    return {
+      workspaceId: job.workspaceId,
+      origin: 'trigger' as const,
+      campaignId,
+      messageId: messageIdFor(job.workspaceId, campaignId, job.jobId),
+      userId: job.userId,
     }
   }
 
@@ -236,3 +293,11 @@ export class TriggerDispatcher {
     await this.idle()
   }
 }
+
+const skipped = (reason: SkipReason, detail: string): { outcome: DeliveryOutcome } => ({
+  outcome: { kind: 'skipped', reason, detail },
+})
+
+const temporary = (reason: FailReason, detail: string): { outcome: DeliveryOutcome } => ({
+  outcome: { kind: 'failed', temporary: true, reason, detail },
+})

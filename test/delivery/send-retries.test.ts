@@ -103,8 +103,11 @@ describe('trigger dispatcher: sends per job', () => {
     await smtp.close()
   })
 
-  /** Tracks one event for `userId` and waits until its job left `pending`/`sending`. */
-  const poke = async (userId: string) => {
+  /**
+   * Tracks one event for `userId` and waits until its job left `pending`/`sending`, or (`retried`)
+   * went back to `pending` after a temporary failure.
+   */
+  const poke = async (userId: string, retried = false) => {
     const messageId = randomUUID()
     const res = await fetch(`${app.url}/v1/batch`, {
       method: 'POST',
@@ -117,7 +120,8 @@ describe('trigger dispatcher: sends per job', () => {
     const deadline = Date.now() + 10_000
     for (;;) {
       const job = await app.triggers.getJob(app.workspace.id, jobId)
-      if (job && job.state !== 'pending' && job.state !== 'sending') {
+      const back = retried && job?.state === 'pending' && job.attempts > 0
+      if (job && (back || (job.state !== 'pending' && job.state !== 'sending'))) {
         await app.triggerDispatcher?.idle()
         return job
       }
@@ -133,10 +137,15 @@ describe('trigger dispatcher: sends per job', () => {
     assert.equal(smtp.dataCommandsTo('lost@example.com'), 1)
   })
 
-  test('a refused send is tried exactly three times (the default maxAttempts), then failed', async () => {
+  test('a refused send is tried exactly three times (the default maxAttempts), then due again in 30 s, not failed', async () => {
     smtp.answer('busy@example.com', 'data-451')
-    const job = await poke('busy')
-    assert.equal(job.state, 'failed', JSON.stringify(job))
+    const job = await poke('busy', true)
+    // Issue 10: a temporary failure leaves the job pending with a backoff, never failed for good.
+    assert.deepEqual(
+      [job.state, job.attempts, job.reason, job.dueAt - (job.firstFailedAt ?? 0)],
+      ['pending', 1, 'transport_deferred', 30_000],
+      JSON.stringify(job),
+    )
     assert.equal(smtp.dataCommandsTo('busy@example.com'), 3)
   })
 

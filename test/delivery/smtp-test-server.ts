@@ -7,7 +7,8 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 /**
  * How the server answers a recipient:
  * - `accept`: 250 everywhere;
- * - `rcpt-421` / `rcpt-554`: that reply to RCPT TO (smtp-server closes the connection after a 421);
+ * - `rcpt-421` / `rcpt-550` / `rcpt-554`: that reply to RCPT TO (smtp-server closes the connection
+ *   after a 421); 550 and 554 say `5.1.1` (the mailbox does not exist: a hard bounce);
  * - `rcpt-drop`: the socket is destroyed instead of answering RCPT TO;
  * - `data-451` / `data-554`: the whole message is read, then that reply to the final '.';
  * - `data-drop-mid`: the socket is destroyed when the first chunk of the message arrives;
@@ -18,6 +19,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 export type Answer =
   | 'accept'
   | 'rcpt-421'
+  | 'rcpt-550'
   | 'rcpt-554'
   | 'rcpt-drop'
   | 'data-451'
@@ -106,6 +108,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
     onRcptTo(address, session, callback) {
       const answer = answerFor(address.address)
       if (answer === 'rcpt-421') return callback(smtpError(421, '4.3.2 Try again later'))
+      if (answer === 'rcpt-550') return callback(smtpError(550, `5.1.1 <${address.address}>: no such user`))
       if (answer === 'rcpt-554') return callback(smtpError(554, '5.1.1 No such user'))
       if (answer === 'rcpt-drop') return dropSession(server, session)
       callback()

@@ -200,6 +200,9 @@ export function triggerStoreSuite(name: string, open: OpenStores, opts: { skip?:
         state: 'sending',
         detail: null,
         sentAt: null,
+        attempts: 0,
+        firstFailedAt: null,
+        reason: null,
       })
     })
 
@@ -232,6 +235,85 @@ export function triggerStoreSuite(name: string, open: OpenStores, opts: { skip?:
       )
       const stored = await stores.triggers.getJob('ws', 'a')
       assert.equal(JSON.stringify(stored?.event.properties), JSON.stringify(props))
+    })
+
+    test('settle ends a pending job without a claim, once; a claimed job is not settled', async () => {
+      const { profiles, triggers } = stores
+      await profiles.commit(changes({ triggerJobs: [job('a', T0), job('b', T0)] }))
+      clock.t = T0 + 100
+      assert.equal(
+        await triggers.settle('ws', 'a', 'skipped', 'frequency cap: 1 sent', 'frequency_cap'),
+        true,
+      )
+      assert.equal(await triggers.settle('ws', 'a', 'failed', 'again', 'render_error'), false)
+      await triggers.claim('ws', 'b')
+      assert.equal(await triggers.settle('ws', 'b', 'suppressed', 'the address is suppressed'), false)
+      const a = await triggers.getJob('ws', 'a')
+      assert.deepEqual(
+        [a?.state, a?.detail, a?.reason, a?.sentAt],
+        ['skipped', 'frequency cap: 1 sent', 'frequency_cap', null],
+      )
+      assert.equal((await triggers.getJob('ws', 'b'))?.state, 'sending')
+      await triggers.finish('ws', 'b', 'bounced', '550 5.1.1 no such user')
+      const b = await triggers.getJob('ws', 'b')
+      assert.deepEqual([b?.state, b?.reason, b?.sentAt], ['bounced', null, null])
+      assert.equal(await triggers.sentSince('ws', 'cart', 'u1', T0), 0, 'a bounce is not a sent message')
+    })
+
+    test('retryLater puts a job back to pending with a later due time, from the state the caller holds only', async () => {
+      const { profiles, triggers } = stores
+      await profiles.commit(changes({ triggerJobs: [job('a', T0), job('b', T0)] }))
+      // From pending (the profile could not be read before the claim).
+      clock.t = T0 + 50
+      const first = { dueAt: T0 + 30_050, attempts: 1, firstFailedAt: T0 + 50 }
+      assert.equal(
+        await triggers.retryLater('ws', 'a', 'sending', {
+          ...first,
+          detail: 'x',
+          reason: 'profile_unreadable',
+        }),
+        false,
+        'a pending job is not taken from sending',
+      )
+      assert.equal(
+        await triggers.retryLater('ws', 'a', 'pending', {
+          ...first,
+          detail: 'the profile could not be read: timeout',
+          reason: 'profile_unreadable',
+        }),
+        true,
+      )
+      assert.deepEqual(
+        (await triggers.due(T0 + 30_049, 10)).map((j) => j.jobId),
+        ['b'],
+      )
+      assert.equal(await triggers.nextDueAt(), T0)
+      const a = await triggers.getJob('ws', 'a')
+      assert.deepEqual(
+        [a?.state, a?.dueAt, a?.attempts, a?.firstFailedAt, a?.reason, a?.detail],
+        ['pending', T0 + 30_050, 1, T0 + 50, 'profile_unreadable', 'the profile could not be read: timeout'],
+      )
+      // From sending (the transport refused after the claim): claimable again once due.
+      assert.equal(await triggers.claim('ws', 'a'), true)
+      assert.equal(
+        await triggers.retryLater('ws', 'a', 'sending', {
+          dueAt: T0 + 90_000,
+          attempts: 2,
+          firstFailedAt: T0 + 50,
+          detail: 'no reply ECONNREFUSED',
+          reason: 'transport_deferred',
+        }),
+        true,
+      )
+      assert.deepEqual(
+        (await triggers.due(T0 + 90_000, 10)).map((j) => [j.jobId, j.state, j.attempts]),
+        [
+          ['b', 'pending', 0],
+          ['a', 'pending', 2],
+        ],
+      )
+      assert.equal(await triggers.recoverInterrupted(), 0, 'nothing left in sending')
+      assert.equal(await triggers.claim('ws', 'a'), true)
     })
 
     test('two dispatchers claiming the same jobs: each job is claimed exactly once', async () => {

@@ -1,0 +1,291 @@
+/**
+ * The one send path (DESIGN.md §4 delivery/): delivers one message for any origin (a campaign, a
+ * trigger) and answers a typed `DeliveryOutcome`. Each origin passes only its policy: who (the
+ * recipient and address), which record to claim (the campaign ledger's row, the trigger job), the
+ * campaign id of links and Message-IDs, the tracking TTL, and what runs before each attempt.
+ *
+ * In order: the address (no usable one → skipped `no_address`) → suppression → render → tracking
+ * links and pixel → List-Unsubscribe headers → `claim()` → transport (the short in-call retry of
+ * send-retries.ts) → outcome. A 5.1.x hard bounce suppresses the address (reason `bounced`, source
+ * the request's) and is `bounced`. Every outcome is counted and, when it is a fact (isReportable), written
+ * to the event log as a track event for the recipient (outcome-events.ts).
+ *
+ * The claim comes after the render: a slow connected-content call, a render that throws or a crash
+ * while rendering leaves the origin's record unclaimed (a trigger job stays `pending`), never
+ * `sending` → `unknown`. Suppression is checked before the render, so a suppressed person costs no
+ * render and no connected-content call.
+ *
+ * deliver() does not throw: what a dependency throws is an outcome (`failed`, temporary, before the
+ * first send; `unknown` once the transport may have the message).
+ */
+import { createHash } from 'node:crypto'
+import type { Clock, InkEvent } from '../core/types.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import { skipDetail } from '../render/render-email.ts'
+import type { Renderer, RenderRequest } from '../render/renderer.ts'
+import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
+import { isReportable, type OutcomeMessage, outcomeEvent } from './outcome-events.ts'
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY_MS,
+  isRecipientBounce,
+  realSleep,
+  type Sleep,
+  sendWithRetries,
+} from './send-retries.ts'
+import { normalizeEmail, type SuppressionStore } from './suppression-store.ts'
+import type { TokenCodec } from './tokens.ts'
+import { trackMessage, unsubscribeHeaders } from './tracking.ts'
+import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
+
+export interface DeliveryDeps {
+  renderer: Pick<Renderer, 'render'>
+  transport: Transport
+  suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
+  codec: TokenCodec
+  /** Base of tracking links, read per message: with port 0 it is known only once the server listens. */
+  publicUrl: () => string
+  clock: Clock
+  logger: { warn(obj: unknown, msg: string): void }
+  /** Counts outcomes by origin and kind; nothing is counted when absent. */
+  metrics?: Pick<Metrics, 'deliveryOutcomes' | 'deliveryEventErrors'> | undefined
+  /** The event log: outcomes become track events for the recipient; none are written when absent. */
+  events?: { append(events: readonly InkEvent[]): Promise<void> } | undefined
+  sleep?: Sleep | undefined
+  /** Sends per message for `temporary` + `accepted: 'no'`; default 3. */
+  maxAttempts?: number | undefined
+  /** Delay before the first in-call retry, doubled for each next one; default 200 ms. */
+  retryDelayMs?: number | undefined
+  /** Suppress an address as `bounced` when the server said the mailbox does not exist; default true. */
+  suppressBounces?: boolean | undefined
+}
+
+export interface DeliveryRequest {
+  workspaceId: string
+  origin: DeliveryOrigin
+  /** The campaign id of links, Message-IDs and outcome events: a campaign's id, `trigger:<id>` for a trigger. */
+  campaignId: string
+  /** The suppression entry's source when the message hard-bounces: `campaign:<id>`, `trigger:<id>`. */
+  source: string
+  /** Our id for the message (messageIdFor), the same for every attempt: the Message-ID's local part. */
+  messageId: string
+  /** `email` as the profile has it; one that is not an address is skipped (`no_address`). */
+  recipient: { userId: string; email: string }
+  from: string
+  /** What to render (template, version, the profile's userId, `event`, `campaign` variables). */
+  render: RenderRequest
+  /** How long click, open and unsubscribe links verify; default 30 days. */
+  trackingTtlMs?: number | undefined
+  /**
+   * Claims the origin's record (ledger row, job) once the message is built; false when another run,
+   * process or attempt has it: nothing is sent and the outcome is skipped `already_handled`.
+   */
+  claim(): Promise<boolean>
+  /** Runs before each transport attempt (a rate limit, counting attempts in the ledger). */
+  beforeAttempt?: (() => Promise<void>) | undefined
+}
+
+export interface Delivered {
+  outcome: DeliveryOutcome
+  /**
+   * claim() answered true: the origin finishes its claimed record with the outcome. False: the
+   * outcome came before the claim (skipped, suppressed, a failed render) and the origin records it
+   * without one — except `already_handled`, where the record is someone else's.
+   */
+  claimed: boolean
+}
+
+const DEFAULT_TTL_MS = 30 * 86_400_000
+
+/** Our id for a message: the same for every attempt at a recipient, so a retry carries the same Message-ID. */
+export function messageIdFor(workspaceId: string, campaignId: string, recipient: string): string {
+  const hash = createHash('sha256').update(`${workspaceId}\n${campaignId}\n${recipient}`).digest('hex')
+  return `ink-c.${hash.slice(0, 40)}`
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
+
+/** Delivers one message; never throws (see the file's header). */
+export async function deliver(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
+  const delivered = await attempt(deps, req)
+  await reportOutcome(deps, { ...req, userId: req.recipient.userId }, delivered.outcome)
+  return delivered
+}
+
+/**
+ * Counts an outcome and, when it is a fact (isReportable), appends its event. For outcomes an origin
+ * decides without deliver() (a trigger's frequency cap, giving up after a maximum age). An append
+ * that fails is logged and counted: it never changes the outcome.
+ */
+export async function reportOutcome(
+  deps: Pick<DeliveryDeps, 'metrics' | 'events' | 'logger' | 'clock'>,
+  message: OutcomeMessage,
+  outcome: DeliveryOutcome,
+): Promise<void> {
+  deps.metrics?.deliveryOutcomes.inc({ origin: message.origin, kind: outcome.kind })
+  if (!deps.events || !isReportable(outcome)) return
+  try {
+    await deps.events.append([outcomeEvent(message, outcome, deps.clock.now())])
+  } catch (err) {
+    deps.metrics?.deliveryEventErrors.inc({ origin: message.origin })
+    deps.logger.warn(
+      { err, messageId: message.messageId, kind: outcome.kind },
+      'send outcome event could not be appended to the event log',
+    )
+  }
+}
+
+async function attempt(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
+  const before = (outcome: DeliveryOutcome): Delivered => ({ outcome, claimed: false })
+  const email = normalizeEmail(req.recipient.email)
+  if (email === undefined)
+    return before({
+      kind: 'skipped',
+      reason: 'no_address',
+      detail: `"${req.recipient.email}" is not an email address`,
+    })
+  let message: OutgoingMessage | DeliveryOutcome
+  try {
+    if (await deps.suppressions.isSuppressed(req.workspaceId, req.recipient.email))
+      return before({ kind: 'suppressed', detail: 'the address is suppressed' })
+    message = await build(deps, req)
+  } catch (err) {
+    deps.logger.warn({ err, messageId: req.messageId }, 'message could not be built')
+    return before({
+      kind: 'failed',
+      temporary: true,
+      reason: 'unavailable',
+      detail: `could not be built: ${errorText(err)}`,
+    })
+  }
+  if ('kind' in message) return before(message)
+  try {
+    if (!(await req.claim()))
+      return before({
+        kind: 'skipped',
+        reason: 'already_handled',
+        detail: 'claimed by another run, process or attempt',
+      })
+  } catch (err) {
+    return before({
+      kind: 'failed',
+      temporary: true,
+      reason: 'unavailable',
+      detail: `the claim failed: ${errorText(err)}`,
+    })
+  }
+  return { outcome: await send(deps, req, message), claimed: true }
+}
+
+/** Renders, tracks and adds the headers; a render that decides or fails is an outcome. */
+async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<OutgoingMessage | DeliveryOutcome> {
+  const rendered = await deps.renderer.render(req.workspaceId, req.render)
+  if (!rendered.ok)
+    return rendered.skip
+      ? { kind: 'skipped', reason: 'abort_message', detail: skipDetail(rendered.skip) }
+      : {
+          kind: 'failed',
+          temporary: false,
+          reason: 'render_error',
+          detail: `render failed: ${rendered.error.message}`,
+        }
+  const tracking = {
+    baseUrl: deps.publicUrl(),
+    codec: deps.codec,
+    ttlMs: req.trackingTtlMs ?? DEFAULT_TTL_MS,
+    workspaceId: req.workspaceId,
+    campaignId: req.campaignId,
+    recipient: req.recipient.userId,
+    messageId: req.messageId,
+  }
+  const { html } = trackMessage(rendered.html, tracking)
+  return {
+    messageId: req.messageId,
+    from: req.from,
+    to: req.recipient.email,
+    subject: rendered.subject,
+    html,
+    text: rendered.text,
+    headers: { ...unsubscribeHeaders({ ...tracking, email: req.recipient.email }) },
+  }
+}
+
+async function send(
+  deps: DeliveryDeps,
+  req: DeliveryRequest,
+  message: OutgoingMessage,
+): Promise<DeliveryOutcome> {
+  let sends = 0
+  const sendOnce = async (m: OutgoingMessage): Promise<SendOutcome> => {
+    sends++
+    try {
+      return await deps.transport.send(m)
+    } catch (err) {
+      // The contract is a value; a throw says nothing about whether the server has the message.
+      return { outcome: 'temporary', code: null, message: errorText(err), accepted: 'unknown' }
+    }
+  }
+  let result: { outcome: SendOutcome; attempts: number }
+  try {
+    result = await sendWithRetries(
+      sendOnce,
+      message,
+      {
+        maxAttempts: deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+        retryDelayMs: deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+        sleep: deps.sleep ?? realSleep,
+      },
+      req.beforeAttempt,
+    )
+  } catch (err) {
+    // beforeAttempt threw: every send before it was refused (else the loop would have ended).
+    return {
+      kind: 'failed',
+      temporary: true,
+      reason: 'unavailable',
+      detail: `stopped before attempt ${sends + 1}: ${errorText(err)}`,
+    }
+  }
+  const { outcome, attempts } = result
+  switch (outcome.outcome) {
+    case 'sent':
+      return { kind: 'sent', detail: outcome.response, attempts }
+    case 'invalid':
+      return {
+        kind: 'failed',
+        temporary: false,
+        reason: 'invalid_message',
+        detail: `invalid ${outcome.field}: ${outcome.message}`,
+      }
+    case 'temporary':
+      return outcome.accepted === 'unknown'
+        ? { kind: 'unknown', detail: `the server may have the message: ${outcome.message}` }
+        : {
+            kind: 'failed',
+            temporary: true,
+            reason: 'transport_deferred',
+            detail: `${outcome.code ?? 'no reply'} ${outcome.message} (after ${attempts} attempts)`,
+          }
+    case 'permanent': {
+      const detail = `${outcome.code} ${outcome.message}`
+      if (!isRecipientBounce(outcome)) return { kind: 'failed', temporary: false, reason: 'rejected', detail }
+      if (deps.suppressBounces ?? true) await suppressBounced(deps, req, detail)
+      return { kind: 'bounced', detail }
+    }
+  }
+}
+
+async function suppressBounced(deps: DeliveryDeps, req: DeliveryRequest, detail: string): Promise<void> {
+  try {
+    await deps.suppressions.suppress(req.workspaceId, req.recipient.email, {
+      reason: 'bounced',
+      source: req.source,
+    })
+  } catch (err) {
+    // The bounce stands; the next message to the address bounces again and suppresses it then.
+    deps.logger.warn(
+      { err, messageId: req.messageId, detail },
+      'a hard-bounced address could not be suppressed',
+    )
+  }
+}
