@@ -417,6 +417,7 @@ async function composeDelivery(o: {
     publicUrl,
     clock,
     logger,
+    metrics,
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(segments),

@@ -163,7 +163,7 @@ export async function createApp(
     closers.push(() => campaignStore.close())
     // What campaigns and triggers both need to render, track and send a message.
     const delivery = { renderer, transport, suppressions, codec, publicUrl, clock, logger }
-    const runner = new CampaignRunner({ ledger, ...delivery })
+    const runner = new CampaignRunner({ ledger, ...delivery, metrics, events: log })
     const { requireEmail, lookupEmail } = emailLookups(profileReader)
     const audience = new ProfileAudienceResolver({
       segmentMembers: segmentMembersOf(segments),

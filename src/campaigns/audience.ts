@@ -13,7 +13,12 @@ export interface Recipient {
   email: string
   /** Set when the profile could not be read just now: the recipient is retried later, not skipped. */
   unreadable?: string
+  /** The recipient already has a ledger row (a resume): nothing was read for it, nothing is sent. */
+  handled?: true
 }
+
+/** Which of these recipients already have a ledger row (one query per page). */
+export type HandledFilter = (userIds: readonly string[]) => Promise<Set<string>>
 
 /** One member row of a segment, as the segment store pages them (by profileId). */
 export interface MemberRow {
@@ -35,8 +40,16 @@ export interface AudienceResolver {
    * when this server cannot resolve such an audience at all.
    */
   check(workspaceId: string, audience: Audience): void | Promise<void>
-  /** Recipients in a stable order, one page at a time; each userId once. */
-  pages(workspaceId: string, audience: Audience): AsyncIterable<Recipient[]>
+  /**
+   * Recipients in a stable order, one page at a time; each userId once. With `handled`, recipients
+   * that already have a ledger row come marked `handled` and nothing more is read for them (a
+   * resume does not read the profiles of those it sent to).
+   */
+  pages(
+    workspaceId: string,
+    audience: Audience,
+    opts?: { handled?: HandledFilter },
+  ): AsyncIterable<Recipient[]>
   /** How many recipients the audience has; undefined when that needs reading it whole. */
   count(workspaceId: string, audience: Audience): Promise<number | undefined>
   /** One recipient again, with its address as of now (a deferred recipient's retry). */
@@ -71,10 +84,15 @@ export class ProfileAudienceResolver implements AudienceResolver {
       throw notFound(`segment "${audience.segment}"`)
   }
 
-  async *pages(workspaceId: string, audience: Audience): AsyncIterable<Recipient[]> {
+  async *pages(
+    workspaceId: string,
+    audience: Audience,
+    opts: { handled?: HandledFilter } = {},
+  ): AsyncIterable<Recipient[]> {
     await this.check(workspaceId, audience)
-    if ('segment' in audience) yield* this.#segmentPages(workspaceId, audience.segment)
-    else yield* this.#profilePages(workspaceId, audience.userIds)
+    const handled = opts.handled ?? (async () => new Set<string>())
+    if ('segment' in audience) yield* this.#segmentPages(workspaceId, audience.segment, handled)
+    else yield* this.#profilePages(workspaceId, audience.userIds, handled)
   }
 
   async count(workspaceId: string, audience: Audience): Promise<number | undefined> {
@@ -90,7 +108,11 @@ export class ProfileAudienceResolver implements AudienceResolver {
     }
   }
 
-  async *#segmentPages(workspaceId: string, segment: string): AsyncIterable<Recipient[]> {
+  async *#segmentPages(
+    workspaceId: string,
+    segment: string,
+    handled: HandledFilter,
+  ): AsyncIterable<Recipient[]> {
     const members = this.deps.segmentMembers as SegmentMembers
     const limit = this.deps.pageSize ?? SEGMENT_PAGE
     for (let after: string | undefined; ; ) {
@@ -102,17 +124,28 @@ export class ProfileAudienceResolver implements AudienceResolver {
       const page = rows.flatMap((m) =>
         m.userId === null ? [] : [{ userId: m.userId, email: m.email ?? '' }],
       )
-      if (page.length > 0) yield page
+      const done = await handled(page.map((r) => r.userId))
+      if (page.length > 0) yield page.map((r) => (done.has(r.userId) ? { ...r, handled: true as const } : r))
       if (rows.length < limit) return
       after = rows[rows.length - 1]?.profileId
     }
   }
 
-  async *#profilePages(workspaceId: string, userIds: readonly string[]): AsyncIterable<Recipient[]> {
+  async *#profilePages(
+    workspaceId: string,
+    userIds: readonly string[],
+    handled: HandledFilter,
+  ): AsyncIterable<Recipient[]> {
     const limit = this.deps.pageSize ?? PROFILE_PAGE
     const unique = [...new Set(userIds)]
     for (let i = 0; i < unique.length; i += limit) {
-      yield await Promise.all(unique.slice(i, i + limit).map((id) => this.recipient(workspaceId, id)))
+      const ids = unique.slice(i, i + limit)
+      const done = await handled(ids)
+      yield await Promise.all(
+        ids.map((id) =>
+          done.has(id) ? { userId: id, email: '', handled: true as const } : this.recipient(workspaceId, id),
+        ),
+      )
     }
   }
 }

@@ -7,7 +7,7 @@
  *   1. rows a crash left in `sending` become `unknown` (never resent);
  *   2. every `deferred` row (a temporary failure) is retried, whatever its retry time: a start is a resume;
  *   3. the audience, page by page (memory does not grow with it): recipients with a ledger row are
- *      skipped, one query per page;
+ *      skipped, found by one query per page (a stored audience does not even read their profiles);
  *   4. while rows are `deferred`, the run waits for the earliest retry time (minutes) and retries
  *      the due ones.
  * After `pauseAfterFailures` consecutive transport failures (every recipient refused, an outage) the
@@ -17,7 +17,8 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { JsonObject } from '../core/types.ts'
 import { normalizeEmail } from '../delivery/suppression-store.ts'
-import type { Recipient } from './audience.ts'
+import type { Renderer } from '../render/renderer.ts'
+import type { HandledFilter, Recipient } from './audience.ts'
 import { CampaignSend, type CampaignSendDeps, type Handled } from './campaign-send.ts'
 import type { LedgerEntry, LedgerPage, StateCounts } from './send-ledger.ts'
 import { realSleep, type Sleep, TokenBucket } from './token-bucket.ts'
@@ -30,8 +31,12 @@ export interface Campaign {
   templateId: string
   version?: number
   from: string
-  /** Recipients in pages (a stored audience), or one array (tests, benchmarks). */
-  audience: AsyncIterable<readonly Recipient[]> | readonly Recipient[]
+  /**
+   * Recipients in pages: a stored audience, given the ledger's filter so it marks recipients that
+   * already have a row (`handled`) without reading them again; or pages / one array (tests,
+   * benchmarks), which the runner checks against the ledger itself.
+   */
+  audience: ((handled: HandledFilter) => AsyncIterable<readonly Recipient[]>) | Recipients
   /** Audience size for progress; the length of an array audience when absent. */
   total?: number
   /** A deferred recipient's address as of now; without it the address in its ledger row is used. */
@@ -74,7 +79,8 @@ export interface Progress extends RunSummary {
   etaMs: number | undefined
 }
 
-export interface CampaignRunnerDeps extends Omit<CampaignSendDeps, 'sleep'> {
+export interface CampaignRunnerDeps extends Omit<CampaignSendDeps, 'sleep' | 'renderer'> {
+  renderer: Pick<Renderer, 'render' | 'compiled'>
   sleep?: Sleep
   /**
    * Recipients handled at once (render, send) — default 8. Every one is claimed in the ledger before
@@ -128,7 +134,9 @@ export class CampaignRunner {
     // Throws (not found, does not compile) before any recipient is touched.
     await this.deps.renderer.compiled(workspaceId, campaign.templateId, campaign.version)
     const recovered = new Set(await ledger.recoverInterrupted(workspaceId, campaign.id))
-    const total = campaign.total ?? (isArray(campaign.audience) ? campaign.audience.length : undefined)
+    const source = campaign.audience
+    const total =
+      campaign.total ?? (typeof source !== 'function' && isArray(source) ? source.length : undefined)
     const summary: RunSummary = {
       sent: 0,
       failed: 0,
@@ -178,16 +186,16 @@ export class CampaignRunner {
     const self = this
     async function* firstPass(): AsyncGenerator<Item> {
       yield* self.#deferred(workspaceId, campaign, undefined, retried)
-      for await (const page of pagesOf(campaign.audience)) {
+      const filter: HandledFilter = (ids) => ledger.handled(workspaceId, campaign.id, ids)
+      const source = campaign.audience
+      const marked = typeof source === 'function'
+      for await (const page of marked ? source(filter) : pagesOf(source)) {
         if (stopped()) return
-        const handled = await ledger.handled(
-          workspaceId,
-          campaign.id,
-          page.map((r) => r.userId),
-        )
+        const handled = marked ? undefined : await filter(page.map((r) => r.userId))
         for (const recipient of page) {
           if (retried.has(recipient.userId)) continue
-          yield handled.has(recipient.userId) ? { already: recipient } : { recipient, deferrals: 0 }
+          const already = marked ? recipient.handled === true : handled?.has(recipient.userId)
+          yield already ? { already: recipient } : { recipient, deferrals: 0 }
         }
         if (opts.stillWanted && !(await opts.stillWanted())) wanted = false
       }
@@ -292,9 +300,9 @@ export class CampaignRunner {
   }
 }
 
-async function* pagesOf(
-  audience: AsyncIterable<readonly Recipient[]> | readonly Recipient[],
-): AsyncGenerator<readonly Recipient[]> {
+type Recipients = AsyncIterable<readonly Recipient[]> | readonly Recipient[]
+
+async function* pagesOf(audience: Recipients): AsyncGenerator<readonly Recipient[]> {
   if (!isArray(audience)) {
     yield* audience
     return
@@ -303,5 +311,4 @@ async function* pagesOf(
   for (let i = 0; i < audience.length; i += 1000) yield audience.slice(i, i + 1000)
 }
 
-const isArray = (a: AsyncIterable<readonly Recipient[]> | readonly Recipient[]): a is readonly Recipient[] =>
-  Array.isArray(a)
+const isArray = (a: Recipients): a is readonly Recipient[] => Array.isArray(a)

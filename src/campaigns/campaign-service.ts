@@ -127,7 +127,8 @@ export class CampaignService {
           templateId: c.templateId,
           ...(c.templateVersion === null ? {} : { version: c.templateVersion }),
           from,
-          audience: audience.pages(workspaceId, c.audience),
+          // Pages of the audience; recipients with a ledger row come marked, not read again.
+          audience: (handled) => audience.pages(workspaceId, c.audience, { handled }),
           ...(total === undefined ? {} : { total }),
           ...(audience.recipient
             ? { recipient: (userId: string) => (audience.recipient as Recipients)(workspaceId, userId) }

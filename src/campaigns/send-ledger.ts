@@ -11,7 +11,7 @@
  * The rules (which state may follow which, which rows take an address) are written once, in
  * ledger-rules.ts / ledger-core.ts; the SQLite and PostgreSQL files keep only SQL and row mapping.
  */
-import type { SkipReason } from '../delivery/outcome.ts'
+import type { FailReason, SkipReason } from '../delivery/outcome.ts'
 
 export const SEND_STATES = [
   'sending',
@@ -29,6 +29,8 @@ export type FinalState = Exclude<SendState, 'sending'>
 /** Why a row is in its state, as a value (the detail keeps the server's or the template's words). */
 export type LedgerReason =
   | SkipReason
+  /** A failed send's own reason (render_error, rejected, transport_deferred, profile_unreadable…). */
+  | FailReason
   /** A 5xx about the mailbox itself: the address is now suppressed. */
   | 'bounced'
   /** A permanent failure about the message (a 5xx, an invalid field, a render error). */

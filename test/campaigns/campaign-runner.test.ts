@@ -524,7 +524,7 @@ describe('a campaign runner configured by its deps', () => {
     assert.equal(renders, 2, 'the second run rendered a recipient the ledger already had')
   })
 
-  test('abort_message skips the recipient; a render error or a throw fails it, logged, and the others are sent', async () => {
+  test('abort_message skips the recipient; a render error fails it; a throw is deferred, retried after the backoff, then failed after maxDeferrals', async () => {
     await putAbortTemplate()
     const warnings: unknown[] = []
     const renderer: Pick<Renderer, 'render' | 'compiled'> = {
@@ -540,34 +540,50 @@ describe('a campaign runner configured by its deps', () => {
         return app.renderer.render(w, req)
       },
     }
-    const p = build({ renderer, logger: { warn: (obj) => void warnings.push(obj) } })
+    let now = 1_900_000_000_000
+    const sleeps: number[] = []
+    const p = build({
+      renderer,
+      logger: { warn: (obj) => void warnings.push(obj) },
+      clock: { now: () => now },
+      sleep: async (ms) => {
+        sleeps.push(ms)
+        now += ms
+      },
+      maxDeferrals: 1,
+    })
     const summary = await p.runner.run(app.workspace.id, {
       ...campaign('ab', 4),
       templateId: 'abort-first',
     })
+    // ab-2: deferred once, retried a minute later (the backoff), then failed for good.
     assert.deepEqual(summary, {
       sent: 1,
       failed: 2,
       suppressed: 0,
       skipped: 1,
       unknown: 0,
-      deferred: 0,
+      deferred: 1,
       remaining: 0,
     })
+    assert.deepEqual(sleeps, [60_000])
     const rows = await p.ledger.list(app.workspace.id, 'ab')
     assert.deepEqual(
-      rows.map((r) => [r.recipient, r.state, r.detail]),
+      rows.map((r) => [r.recipient, r.state, r.reason, r.detail, r.deferrals]),
       [
-        ['ab-0', 'skipped', 'abort_message: opted out'],
-        ['ab-1', 'failed', 'render failed: bad filter'],
-        ['ab-2', 'failed', 'render failed: renderer down'],
-        ['ab-3', 'sent', rows[3]?.detail ?? null],
+        ['ab-0', 'skipped', 'abort_message', 'abort_message: opted out', 0],
+        ['ab-1', 'failed', 'render_error', 'render failed: bad filter', 0],
+        ['ab-2', 'failed', 'gave_up', 'could not be built: renderer down; gave up after 1 retries', 1],
+        ['ab-3', 'sent', null, rows[3]?.detail ?? null, 0],
       ],
     )
     assert.deepEqual([receivedBy('ab-0@example.com').length, receivedBy('ab-3@example.com').length], [0, 1])
-    assert.equal(warnings.length, 1)
-    const warning = warnings[0] as { recipient?: string; err?: Error }
-    assert.deepEqual([warning.recipient, warning.err?.message], ['ab-2', 'renderer down'])
+    assert.equal(warnings.length, 2)
+    const warning = warnings[0] as { messageId?: string; err?: Error }
+    assert.deepEqual(
+      [warning.messageId, warning.err?.message],
+      [campaignMessageId(app.workspace.id, 'ab', 'ab-2'), 'renderer down'],
+    )
   })
 
   test('profiles sharing an address whose first is skipped by the template: only the second is sent to', async () => {
