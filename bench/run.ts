@@ -4,6 +4,7 @@
  * Servers run in child processes; autocannon and the paced sender run here. Progress goes to stderr.
  */
 import { cpus } from 'node:os'
+import { campaignScale } from './campaign-scale.ts'
 import { compare } from './compare.ts'
 import { campaign, smtp } from './delivery.ts'
 import { ingestBatch } from './ingest-batch.ts'
@@ -18,6 +19,7 @@ import { scaleOutTrigger, trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   campaign,
+  'campaign-scale': campaignScale,
   'ingest-batch': ingestBatch,
   'ingest-track': ingestTrack,
   'kafka-clients': kafkaClients,

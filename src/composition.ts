@@ -5,8 +5,9 @@
  */
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { SegmentMembers } from './campaigns/audience.ts'
 import { type Config, parseSmtpUrl } from './config.ts'
-import { InkError, notFound } from './core/errors.ts'
+import { InkError } from './core/errors.ts'
 import { FileTransport } from './delivery/file-transport.ts'
 import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
 import { SmtpTransport } from './delivery/smtp-transport.ts'
@@ -37,24 +38,9 @@ export function createTransport(
   }
 }
 
-/** The userIds of a segment's members, every page; 404 for a segment that does not exist. */
-export function segmentMembersOf(
-  segments: Pick<SegmentStore, 'get' | 'members'>,
-): (workspaceId: string, segment: string) => Promise<string[]> {
-  return async (workspaceId, segment) => {
-    if ((await segments.get(workspaceId, segment)) === undefined) throw notFound(`segment "${segment}"`)
-    const userIds: string[] = []
-    for (let after: string | undefined; ; ) {
-      const page = await segments.members(workspaceId, segment, {
-        ...(after === undefined ? {} : { after }),
-        limit: 1000,
-      })
-      // Anonymous members (no userId) have no profile address to send to.
-      for (const m of page) if (m.userId !== null) userIds.push(m.userId)
-      if (page.length < 1000) return userIds
-      after = page[page.length - 1]!.profileId
-    }
-  }
+/** A segment's member rows (with their address), page by page, for campaign audiences. */
+export function segmentMembersOf(segments: Pick<SegmentStore, 'members'>): SegmentMembers {
+  return { page: (workspaceId, segment, page) => segments.members(workspaceId, segment, page) }
 }
 
 /** A recipient's address (the `email` trait), read through the profile reader. */

@@ -172,6 +172,8 @@ export const configSchema = z
         if (!r.ok) ctx.addIssue({ code: 'custom', message: `not a sender address: ${r.message}` })
       })
       .optional(),
+    /** Consecutive temporary transport failures after which a campaign pauses itself (per campaign: `pauseAfterFailures`). */
+    campaignPauseAfterFailures: z.coerce.number().int().min(1).max(1_000_000).default(10),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -217,6 +219,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_PROCESSOR_BATCH_SIZE: 'processorBatchSize',
   INKSTREAM_SMTP_URL: 'smtpUrl',
   INKSTREAM_FROM: 'from',
+  INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: 'campaignPauseAfterFailures',
   INKSTREAM_ROLES: 'roles',
   INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
   INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',

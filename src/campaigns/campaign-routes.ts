@@ -3,6 +3,9 @@
  *   PUT  /v1/campaigns/:id        create or replace a draft (a started campaign → 409)
  *   GET  /v1/campaigns[/:id]      definitions, with progress counts from the send ledger
  *   POST /v1/campaigns/:id/start  start or resume in the background (202); already running → 409
+ *   POST /v1/campaigns/:id/pause  stop sending, state `paused` with a reason; start resumes it
+ *   POST /v1/campaigns/:id/cancel stop for good, state `cancelled`; unsent recipients stay unsent
+ *   GET  /v1/campaigns/:id/recipients  the send ledger, a page at a time (?state=&after=&limit=)
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -37,6 +40,7 @@ const campaignBody = z
     audience,
     vars: openObject.optional(),
     ratePerSecond: z.number().positive().max(100_000).optional(),
+    pauseAfterFailures: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
 
@@ -49,8 +53,14 @@ const campaign = z.strictObject({
   audience,
   vars: openObject,
   ratePerSecond: z.number().nullable(),
+  pauseAfterFailures: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Consecutive transport failures that pause it; null: the server default.' }),
   state: z.enum(CAMPAIGN_STATES),
   error: z.string().nullable().meta({ description: 'Why the last run failed (state `failed`).' }),
+  reason: z.string().nullable().meta({ description: 'Why the campaign is paused or cancelled.' }),
   createdAt: epochMs,
   updatedAt: epochMs,
   startedAt: epochMs.nullable(),
@@ -68,6 +78,33 @@ const progress = z.strictObject({
 
 const withProgress = campaign.extend({ progress })
 const params = z.object({ id: slug })
+/** POST …/pause and …/cancel: an optional reason, shown in the campaign's `reason`. */
+const stopBody = z
+  .object({ reason: z.string().min(1).max(500).optional() })
+  .strict()
+  .nullish()
+
+const recipient = z.strictObject({
+  recipient: z.string(),
+  email: z.string(),
+  state: z.enum(SEND_STATES),
+  reason: z.string().nullable().meta({ description: 'Typed reason (skip, failure or bounce).' }),
+  detail: z.string().nullable().meta({ description: "The server's words, or what was checked." }),
+  attempts: z.number().int(),
+  retryAt: epochMs.nullable().meta({ description: 'When a `deferred` row is tried again.' }),
+  updatedAt: epochMs,
+})
+const recipientsQuery = z
+  .object({
+    state: z.enum(SEND_STATES).optional(),
+    after: z.string().max(256).optional().meta({ description: 'The `next` of the previous page.' }),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict()
+const recipientsPage = z.strictObject({
+  recipients: z.array(recipient),
+  next: z.string().nullable().meta({ description: 'Pass as `after` for the next page; null on the last.' }),
+})
 
 export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesDeps): Promise<void> {
   const view = async (wsId: string, c: CampaignDefinition) => ({
@@ -100,6 +137,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
           audience: b.audience,
           vars: b.vars ?? {},
           ratePerSecond: b.ratePerSecond ?? null,
+          pauseAfterFailures: b.pauseAfterFailures ?? null,
         })
         if (!saved)
           throw new InkError(
@@ -143,6 +181,77 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
       async (req, reply) => {
         const c = await deps.service.start(req.workspace.id, req.params.id)
         return reply.code(202).send(await view(req.workspace.id, c))
+      },
+    )
+
+    admin.post(
+      '/v1/campaigns/:id/pause',
+      {
+        schema: {
+          summary: 'Pause a running campaign (its sends in flight finish); `start` resumes it',
+          params,
+          body: stopBody,
+          response: { 200: withProgress },
+        },
+      },
+      async (req) => {
+        const ws = req.workspace.id
+        const c = await deps.service.pause(ws, req.params.id, req.body?.reason ?? 'paused by request')
+        return view(ws, c)
+      },
+    )
+
+    admin.post(
+      '/v1/campaigns/:id/cancel',
+      {
+        schema: {
+          summary: 'Cancel a campaign for good; recipients not sent to stay unsent',
+          params,
+          body: stopBody,
+          response: { 200: withProgress },
+        },
+      },
+      async (req) => {
+        const ws = req.workspace.id
+        const c = await deps.service.cancel(ws, req.params.id, req.body?.reason ?? 'cancelled by request')
+        return view(ws, c)
+      },
+    )
+
+    admin.get(
+      '/v1/campaigns/:id/recipients',
+      {
+        schema: {
+          summary: "A campaign's recipients from the send ledger, by recipient id, a page at a time",
+          params,
+          querystring: recipientsQuery,
+          response: { 200: recipientsPage },
+        },
+      },
+      async (req) => {
+        const ws = req.workspace.id
+        const { id } = req.params
+        if (!(await deps.campaigns.get(ws, id))) throw notFound(`campaign "${id}"`)
+        const { limit, state, after } = req.query
+        const rows = await deps.service.recipients(ws, id, {
+          limit,
+          ...(state === undefined ? {} : { state }),
+          ...(after === undefined ? {} : { after }),
+        })
+        return {
+          recipients: rows.map((r) => ({
+            recipient: r.recipient,
+            email: r.email,
+            state: r.state,
+            reason: r.reason,
+            detail: r.detail,
+            attempts: r.attempts,
+            retryAt: r.retryAt,
+            updatedAt: r.updatedAt,
+          })),
+          // The keyset of the next page; null on the last one.
+          next: rows.length === limit ? (rows[rows.length - 1]?.recipient ?? null) : null,
+        }
       },
     )
   })

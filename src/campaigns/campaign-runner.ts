@@ -1,51 +1,54 @@
 /**
- * Sends a campaign to its audience, at most once per (campaign, recipient).
+ * Sends a campaign to its audience, at most once per (campaign, recipient); the per-recipient send
+ * and its ledger policy are campaign-send.ts. The runner keeps the campaign's policy: the order,
+ * concurrency, the rate limit, retries of deferred recipients, and the pause on repeated failures.
  *
- * Per recipient, in audience order: a recipient with a ledger row is skipped (whatever its state);
- * a suppressed address is recorded as `suppressed`; the message is rendered and tracked; the
- * recipient is claimed (`sending`) in the ledger; the message goes to the transport, and the
- * outcome becomes the final state. Rendering before the claim keeps the window in which a crash
- * leaves a row in `sending` (→ `unknown`, never resent) as short as the send itself.
- *
- * Retries (send-retries.ts): only a temporary failure where the server certainly does not have the
- * message (`accepted: 'no'`) is retried, with the same Message-ID. `accepted: 'unknown'` ends as `unknown`.
- * One runner per campaign at a time: `run` first turns rows left in `sending` into `unknown`.
+ * A run, in order:
+ *   1. rows a crash left in `sending` become `unknown` (never resent);
+ *   2. every `deferred` row (a temporary failure) is retried, whatever its retry time: a start is a resume;
+ *   3. the audience, page by page (memory does not grow with it): recipients with a ledger row are
+ *      skipped, found by one query per page (a stored audience does not even read their profiles);
+ *   4. while rows are `deferred`, the run waits for the earliest retry time (minutes) and retries
+ *      the due ones.
+ * After `pauseAfterFailures` consecutive transport failures (every recipient refused, an outage) the
+ * run stops handing out recipients and ends with `paused` set; its deferred rows are retried by the
+ * next start. One runner per campaign at a time.
  */
-import { createHash } from 'node:crypto'
-import type { Clock, JsonObject } from '../core/types.ts'
-import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-store.ts'
-import type { TokenCodec } from '../delivery/tokens.ts'
-import { trackMessage, unsubscribeHeaders } from '../delivery/tracking.ts'
-import type { OutgoingMessage, Transport } from '../delivery/transport.ts'
-import { skipDetail } from '../render/render-email.ts'
-import type { Renderer, RenderRequest } from '../render/renderer.ts'
-import type { FinalState, LedgerKey, SendLedger, StateCounts } from './send-ledger.ts'
-import {
-  DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_RETRY_DELAY_MS,
-  isRecipientBounce,
-  ledgerState,
-  sendWithRetries,
-} from './send-retries.ts'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { JsonObject } from '../core/types.ts'
+import { normalizeEmail } from '../delivery/suppression-store.ts'
+import type { Renderer } from '../render/renderer.ts'
+import type { HandledFilter, Recipient } from './audience.ts'
+import { CampaignSend, type CampaignSendDeps, type Handled } from './campaign-send.ts'
+import type { LedgerEntry, LedgerPage, StateCounts } from './send-ledger.ts'
 import { realSleep, type Sleep, TokenBucket } from './token-bucket.ts'
 
-export interface Recipient {
-  userId: string
-  email: string
-}
+export type { Recipient } from './audience.ts'
+export { campaignMessageId } from './campaign-send.ts'
 
 export interface Campaign {
   id: string
   templateId: string
   version?: number
   from: string
-  audience: readonly Recipient[]
+  /**
+   * Recipients in pages: a stored audience, given the ledger's filter so it marks recipients that
+   * already have a row (`handled`) without reading them again; or pages / one array (tests,
+   * benchmarks), which the runner checks against the ledger itself.
+   */
+  audience: ((handled: HandledFilter) => AsyncIterable<readonly Recipient[]>) | Recipients
+  /** Audience size for progress; the length of an array audience when absent. */
+  total?: number
+  /** A deferred recipient's address as of now; without it the address in its ledger row is used. */
+  recipient?: (userId: string) => Promise<Recipient>
   /** Campaign variables for the template (`{{ campaign.… }}`). */
   vars?: JsonObject
   /** Messages a second for this campaign; no limit when absent. */
   ratePerSecond?: number
   /** How long click, open and unsubscribe links verify; default 30 days. */
   trackingTtlMs?: number
+  /** Consecutive transport failures after which the run pauses; CampaignRunnerDeps' default when absent. */
+  pauseAfterFailures?: number
 }
 
 export interface RunSummary {
@@ -57,63 +60,63 @@ export interface RunSummary {
   skipped: number
   /** Sent but unconfirmed (the server may have it), including rows a crash left in `sending`. */
   unknown: number
-  /** Audience members not handled by this run (it was aborted). */
+  /** Temporary failures of this run, retried later. */
+  deferred: number
+  /** 0 when every recipient has a final row; else the run was aborted or paused before the end. */
   remaining: number
+  /** Why the run paused itself (repeated transport failures); absent otherwise. */
+  paused?: string
 }
 
 export interface Progress extends RunSummary {
   campaignId: string
-  total: number
+  /** Audience size; undefined while a paged audience without a count is being read. */
+  total: number | undefined
   done: number
   /** Recipients handled a second, since the run started. */
   ratePerSecond: number
-  /** Estimated ms to the end at that rate; undefined before the first recipient. */
+  /** Estimated ms to the end at that rate; undefined before the first recipient or without a total. */
   etaMs: number | undefined
 }
 
-export interface CampaignRunnerDeps {
-  ledger: SendLedger
+export interface CampaignRunnerDeps extends Omit<CampaignSendDeps, 'sleep' | 'renderer'> {
   renderer: Pick<Renderer, 'render' | 'compiled'>
-  transport: Transport
-  suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
-  codec: TokenCodec
-  /** Base of tracking links, read per message: with port 0 it is known only once the server listens. */
-  publicUrl: () => string
-  clock: Clock
-  logger: { warn(obj: unknown, msg: string): void }
   sleep?: Sleep
-  /** Sends per recipient for `temporary` + `accepted: 'no'`; default 3. */
-  maxAttempts?: number
   /**
    * Recipients handled at once (render, send) — default 8. Every one is claimed in the ledger before
    * its send, so a crash leaves at most this many `unknown`. Profiles sharing an address still go one
    * after the other, in audience order.
    */
   concurrency?: number
-  /** Delay before the first retry, doubled for each next one; default 200 ms. */
-  retryDelayMs?: number
-  /** Suppress an address as `bounced` when the server said the mailbox does not exist; default true. */
-  suppressBounces?: boolean
+  /** Consecutive transport failures after which a campaign pauses; default 10. */
+  pauseAfterFailures?: number
 }
-
-const DEFAULT_TTL_MS = 30 * 86_400_000
-
-/** The same id for every attempt at a recipient, so a retry carries the same Message-ID. */
-export function campaignMessageId(workspaceId: string, campaignId: string, recipient: string): string {
-  const hash = createHash('sha256').update(`${workspaceId}\n${campaignId}\n${recipient}`).digest('hex')
-  return `ink-c.${hash.slice(0, 40)}`
-}
-
-type Handled = FinalState | 'already'
 
 /** Recipients handled at once unless CampaignRunnerDeps.concurrency says otherwise. */
 export const DEFAULT_CONCURRENCY = 8
+export const DEFAULT_PAUSE_AFTER_FAILURES = 10
+const DEFERRED_PAGE = 500
+
+type Item = { recipient: Recipient; deferrals: number } | { already: Recipient }
+
+export interface RunOptions {
+  signal?: AbortSignal
+  /** Called between pages: answering false stops the run (paused or cancelled elsewhere). */
+  stillWanted?: () => Promise<boolean>
+}
 
 export class CampaignRunner {
   readonly #sleep: Sleep
+  readonly #send: CampaignSend
 
   constructor(private readonly deps: CampaignRunnerDeps) {
     this.#sleep = deps.sleep ?? realSleep
+    this.#send = new CampaignSend({ ...deps, sleep: this.#sleep })
+  }
+
+  /** A page of a campaign's ledger rows (GET /v1/campaigns/:id/recipients). */
+  recipients(workspaceId: string, campaignId: string, page: LedgerPage): Promise<LedgerEntry[]> {
+    return this.deps.ledger.page(workspaceId, campaignId, page)
   }
 
   /** Counts by ledger state for a campaign. */
@@ -125,55 +128,117 @@ export class CampaignRunner {
     workspaceId: string,
     campaign: Campaign,
     onProgress?: (p: Progress) => void,
-    opts: { signal?: AbortSignal } = {},
+    opts: RunOptions = {},
   ): Promise<RunSummary> {
     const { ledger, clock } = this.deps
     // Throws (not found, does not compile) before any recipient is touched.
     await this.deps.renderer.compiled(workspaceId, campaign.templateId, campaign.version)
     const recovered = new Set(await ledger.recoverInterrupted(workspaceId, campaign.id))
+    const source = campaign.audience
+    const total =
+      campaign.total ?? (typeof source !== 'function' && isArray(source) ? source.length : undefined)
     const summary: RunSummary = {
       sent: 0,
       failed: 0,
       suppressed: 0,
       skipped: 0,
       unknown: 0,
-      remaining: campaign.audience.length,
+      deferred: 0,
+      remaining: 0,
     }
     const bucket =
       campaign.ratePerSecond === undefined
         ? undefined
         : new TokenBucket(campaign.ratePerSecond, clock, this.#sleep)
+    const threshold =
+      campaign.pauseAfterFailures ?? this.deps.pauseAfterFailures ?? DEFAULT_PAUSE_AFTER_FAILURES
     const started = clock.now()
     let done = 0
-    let next = 0
-    // Profiles sharing an address are chained, so the first in audience order is the one sent to.
-    const byAddress = new Map<string, Promise<Handled>>()
-    const report = (recipient: Recipient, handled: Handled) => {
+    let failuresInARow = 0
+    let wanted = true
+    const stopped = () => opts.signal?.aborted === true || summary.paused !== undefined || !wanted
+    const report = (recipient: Recipient, handled: Handled | 'already') => {
       // A row this run recovered from `sending` counts as unknown, not as done by an earlier run.
-      if (handled !== 'already') summary[handled]++
-      else summary[recovered.has(recipient.userId) ? 'unknown' : 'skipped']++
-      summary.remaining--
+      if (handled === 'already') summary[recovered.has(recipient.userId) ? 'unknown' : 'skipped']++
+      else if (handled.state === 'already') summary.skipped++
+      else summary[handled.state]++
       done++
+      if (handled !== 'already' && handled.transportFailure) {
+        failuresInARow++
+        if (failuresInARow >= threshold && summary.paused === undefined)
+          summary.paused = `paused after ${failuresInARow} consecutive transport failures; last: ${handled.outcome.detail}`
+      } else if (handled !== 'already' && handled.outcome.kind === 'sent') failuresInARow = 0
       if (onProgress) {
-        const elapsed = Math.max(clock.now() - started, 1)
-        const rate = (done * 1000) / elapsed
+        const rate = (done * 1000) / Math.max(clock.now() - started, 1)
+        const left = total === undefined ? undefined : Math.max(total - done, 0)
         onProgress({
           ...summary,
+          remaining: left ?? 0,
           campaignId: campaign.id,
-          total: campaign.audience.length,
+          total,
           done,
           ratePerSecond: rate,
-          etaMs: Math.round((summary.remaining * 1000) / rate),
+          etaMs: left === undefined ? undefined : Math.round((left * 1000) / rate),
         })
       }
     }
+    const retried = new Set<string>()
+    const self = this
+    async function* firstPass(): AsyncGenerator<Item> {
+      yield* self.#deferred(workspaceId, campaign, undefined, retried)
+      const filter: HandledFilter = (ids) => ledger.handled(workspaceId, campaign.id, ids)
+      const source = campaign.audience
+      const marked = typeof source === 'function'
+      for await (const page of marked ? source(filter) : pagesOf(source)) {
+        if (stopped()) return
+        const handled = marked ? undefined : await filter(page.map((r) => r.userId))
+        for (const recipient of page) {
+          if (retried.has(recipient.userId)) continue
+          const already = marked ? recipient.handled === true : handled?.has(recipient.userId)
+          yield already ? { already: recipient } : { recipient, deferrals: 0 }
+        }
+        if (opts.stillWanted && !(await opts.stillWanted())) wanted = false
+      }
+    }
+    await this.#drain(workspaceId, campaign, firstPass(), bucket, report, stopped)
+    // Deferred recipients, each when its retry time comes, until none is left.
+    for (;;) {
+      if (stopped()) break
+      const next = await ledger.nextRetryAt(workspaceId, campaign.id)
+      if (next === undefined) break
+      if (!(await this.#waitUntil(next, opts.signal))) break
+      if (opts.stillWanted && !(await opts.stillWanted())) wanted = false
+      const due = this.#deferred(workspaceId, campaign, clock.now(), new Set())
+      await this.#drain(workspaceId, campaign, due, bucket, report, stopped)
+    }
+    summary.remaining = stopped() ? Math.max((total ?? done + 1) - done, 1) : 0
+    return summary
+  }
+
+  /** Runs `concurrency` workers over the items; profiles sharing an address go one after the other. */
+  async #drain(
+    workspaceId: string,
+    campaign: Campaign,
+    items: AsyncIterator<Item>,
+    bucket: TokenBucket | undefined,
+    report: (r: Recipient, h: Handled | 'already') => void,
+    stopped: () => boolean,
+  ): Promise<void> {
+    const byAddress = new Map<string, Promise<Handled>>()
     const worker = async () => {
-      while (next < campaign.audience.length && !opts.signal?.aborted) {
-        const recipient = campaign.audience[next++]!
+      while (!stopped()) {
+        const next = await items.next()
+        if (next.done) return
+        const item = next.value
+        if ('already' in item) {
+          report(item.already, 'already')
+          continue
+        }
+        const { recipient, deferrals } = item
         const address = normalizeEmail(recipient.email)
         const before = address === undefined ? undefined : byAddress.get(address)
         const mine = (before ?? Promise.resolve()).then(() =>
-          this.#one(workspaceId, campaign, recipient, bucket),
+          this.#send.one(workspaceId, campaign, recipient, deferrals, bucket),
         )
         if (address !== undefined) byAddress.set(address, mine)
         const handled = await mine
@@ -184,115 +249,66 @@ export class CampaignRunner {
     await Promise.all(
       Array.from({ length: Math.max(1, this.deps.concurrency ?? DEFAULT_CONCURRENCY) }, worker),
     )
-    return summary
+    // Stopped early (a pause, an abort): the audience is not read further.
+    await items.return?.(undefined)
   }
 
-  async #one(
+  /** The campaign's deferred rows (due by `dueBy`, or all), by recipient, as items to retry. */
+  async *#deferred(
     workspaceId: string,
     campaign: Campaign,
-    recipient: Recipient,
-    bucket: TokenBucket | undefined,
-  ): Promise<Handled> {
-    const { ledger } = this.deps
-    const key: LedgerKey = { workspaceId, campaignId: campaign.id, recipient: recipient.userId }
-    if (await ledger.get(key)) return 'already'
-    const messageId = campaignMessageId(workspaceId, campaign.id, recipient.userId)
-    const email = normalizeEmail(recipient.email)
-    // The ledger keeps the normalized address, so profiles sharing one are found whatever their case.
-    const record = async (state: FinalState, detail: string): Promise<Handled> =>
-      (await ledger.record(key, email ?? recipient.email, messageId, state, detail)) ? state : 'already'
-    if (email === undefined) return record('skipped', `"${recipient.email}" is not an email address`)
-    // Several profiles may share one address (a household, a merged import): one message per address
-    // per campaign, to the first of them in audience order.
-    if (await ledger.addressTaken(key, email))
-      return record('skipped', `another recipient of this campaign has the address ${email}`)
-    if (await this.deps.suppressions.isSuppressed(workspaceId, recipient.email))
-      return record('suppressed', 'the address is suppressed')
-    const message = await this.#message(workspaceId, campaign, recipient, messageId)
-    // A template's abort_message is the template deciding: the recipient is skipped, not failed.
-    if (!message.ok) return record(message.skipped ? 'skipped' : 'failed', message.detail)
-    if (!(await ledger.claim(key, email, messageId))) return 'already'
-    const [state, detail] = await this.#send(key, message.message, bucket)
-    await ledger.finish(key, state, detail)
-    return state
-  }
-
-  async #message(
-    workspaceId: string,
-    campaign: Campaign,
-    recipient: Recipient,
-    messageId: string,
-  ): Promise<{ ok: true; message: OutgoingMessage } | { ok: false; skipped: boolean; detail: string }> {
-    const req: RenderRequest = {
-      templateId: campaign.templateId,
-      version: campaign.version,
-      userId: recipient.userId,
-      campaign: { id: campaign.id, ...campaign.vars },
-    }
-    try {
-      const rendered = await this.deps.renderer.render(workspaceId, req)
-      if (!rendered.ok)
-        return rendered.skip
-          ? { ok: false, skipped: true, detail: skipDetail(rendered.skip) }
-          : { ok: false, skipped: false, detail: `render failed: ${rendered.error.message}` }
-      const tracking = {
-        baseUrl: this.deps.publicUrl(),
-        codec: this.deps.codec,
-        ttlMs: campaign.trackingTtlMs ?? DEFAULT_TTL_MS,
-        workspaceId,
-        campaignId: campaign.id,
-        recipient: recipient.userId,
-        messageId,
-      }
-      const { html } = trackMessage(rendered.html, tracking)
-      const headers = unsubscribeHeaders({ ...tracking, email: recipient.email })
-      return {
-        ok: true,
-        message: {
-          messageId,
-          from: campaign.from,
-          to: recipient.email,
-          subject: rendered.subject,
-          html,
-          text: rendered.text,
-          headers: { ...headers },
-        },
-      }
-    } catch (err) {
-      this.deps.logger.warn({ err, recipient: recipient.userId }, 'campaign message could not be built')
-      return {
-        ok: false,
-        skipped: false,
-        detail: `render failed: ${err instanceof Error ? err.message : String(err)}`,
-      }
-    }
-  }
-
-  async #send(
-    key: LedgerKey,
-    message: OutgoingMessage,
-    bucket: TokenBucket | undefined,
-  ): Promise<[FinalState, string]> {
-    const { ledger, transport } = this.deps
-    const policy = {
-      maxAttempts: this.deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      retryDelayMs: this.deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
-      sleep: this.#sleep,
-    }
-    const { outcome, attempts } = await sendWithRetries(
-      (m) => transport.send(m),
-      message,
-      policy,
-      async () => {
-        await bucket?.take()
-        await ledger.attempt(key)
-      },
-    )
-    if ((this.deps.suppressBounces ?? true) && isRecipientBounce(outcome))
-      await this.deps.suppressions.suppress(key.workspaceId, message.to, {
-        reason: 'bounced',
-        source: `campaign:${key.campaignId}`,
+    dueBy: number | undefined,
+    retried: Set<string>,
+  ): AsyncGenerator<Item> {
+    for (let after = ''; ; ) {
+      const page: LedgerEntry[] = await this.deps.ledger.page(workspaceId, campaign.id, {
+        state: 'deferred',
+        after,
+        limit: DEFERRED_PAGE,
+        ...(dueBy === undefined ? {} : { dueBy }),
       })
-    return ledgerState(outcome, attempts)
+      for (const row of page) {
+        retried.add(row.recipient)
+        const recipient = campaign.recipient
+          ? await campaign.recipient(row.recipient)
+          : { userId: row.recipient, email: row.email }
+        yield { recipient, deferrals: row.deferrals }
+      }
+      if (page.length < DEFERRED_PAGE) return
+      after = page[page.length - 1]?.recipient ?? after
+    }
+  }
+
+  /** Waits until `at` on the clock; false when aborted first. */
+  async #waitUntil(at: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const ms = at - this.deps.clock.now()
+    if (ms > 0 && signal?.aborted !== true) {
+      if (this.deps.sleep === undefined) {
+        // A real timer of minutes must not outlive an abort (it would hold the process open).
+        await delay(ms, undefined, signal ? { signal } : {}).catch(() => {})
+      } else {
+        let wake = () => {}
+        const aborted = new Promise<void>((resolve) => {
+          wake = () => resolve()
+        })
+        signal?.addEventListener('abort', wake, { once: true })
+        await Promise.race([this.deps.sleep(ms), aborted])
+        signal?.removeEventListener('abort', wake)
+      }
+    }
+    return signal?.aborted !== true
   }
 }
+
+type Recipients = AsyncIterable<readonly Recipient[]> | readonly Recipient[]
+
+async function* pagesOf(audience: Recipients): AsyncGenerator<readonly Recipient[]> {
+  if (!isArray(audience)) {
+    yield* audience
+    return
+  }
+  // An array is paged too, so the ledger is asked once per page, not once per recipient.
+  for (let i = 0; i < audience.length; i += 1000) yield audience.slice(i, i + 1000)
+}
+
+const isArray = (a: Recipients): a is readonly Recipient[] => Array.isArray(a)

@@ -3,18 +3,23 @@
  * progress (rate, ETA) for GET, resume of campaigns a crash left `running`, and a clean stop on
  * close (abort between recipients, wait for the send in flight; the campaign stays `running` and
  * is resumed on the next start). The ledger makes every resume send nothing twice.
+ *
+ * A run that stops on repeated transport failures leaves the campaign `paused` with its reason;
+ * `pause` and `cancel` stop a run on request (in another process too: the runner asks between
+ * pages whether the campaign is still `running`). A paused campaign resumes with `start`; a
+ * cancelled one never runs again.
  */
 import { InkError, notFound } from '../core/errors.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignRunner, Progress } from './campaign-runner.ts'
 import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
-import type { StateCounts } from './send-ledger.ts'
+import type { LedgerEntry, LedgerPage, StateCounts } from './send-ledger.ts'
 
 export interface CampaignServiceDeps {
   store: CampaignStore
-  runner: Pick<CampaignRunner, 'run' | 'progress'>
-  audience: AudienceResolver
+  runner: Pick<CampaignRunner, 'run' | 'progress'> & Partial<Pick<CampaignRunner, 'recipients'>>
+  audience: Pick<AudienceResolver, 'check' | 'pages'> & Partial<Pick<AudienceResolver, 'count' | 'recipient'>>
   renderer: { compiled(ws: string, templateId: string, version?: number): Promise<{ version: number }> }
   /** INKSTREAM_FROM: the sender of campaigns that set none. */
   defaultFrom: string | undefined
@@ -26,6 +31,8 @@ export interface CampaignServiceDeps {
    * the in-process check is enough.
    */
   locks?: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> }
+  /** INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: for campaigns that set none; the runner's default when absent. */
+  pauseAfterFailures?: number
 }
 
 export interface CampaignProgress extends StateCounts {
@@ -45,6 +52,13 @@ interface Active {
 
 const key = (ws: string, id: string) => `${ws}\n${id}`
 
+type Recipients = NonNullable<AudienceResolver['recipient']>
+
+const cancelled = (id: string) =>
+  new InkError('INK_ERR_CAMPAIGN_CANCELLED', `campaign "${id}" was cancelled; it cannot run again`)
+
+const pauseAfter = (n: number | null | undefined) => (n == null ? {} : { pauseAfterFailures: n })
+
 export class CampaignService {
   readonly #active = new Map<string, Active>()
   readonly #totals = new Map<string, number>()
@@ -60,6 +74,7 @@ export class CampaignService {
       throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is already running`)
     const campaign = await this.deps.store.get(workspaceId, id)
     if (!campaign) throw notFound(`campaign "${id}"`)
+    if (campaign.state === 'cancelled') throw cancelled(id)
     const from = campaign.from ?? this.deps.defaultFrom
     if (from === undefined)
       throw new InkError(
@@ -83,7 +98,7 @@ export class CampaignService {
     try {
       if (this.deps.locks && !(await this.deps.locks.tryHold(lock)))
         throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is running in another process`)
-      await this.deps.store.markRunning(workspaceId, id, compiled.version)
+      if (!(await this.deps.store.markRunning(workspaceId, id, compiled.version))) throw cancelled(id)
     } catch (err) {
       this.#active.delete(k)
       if (!(err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING'))
@@ -102,8 +117,9 @@ export class CampaignService {
   async #run(workspaceId: string, c: CampaignDefinition, from: string, active: Active): Promise<void> {
     const k = key(workspaceId, c.id)
     try {
-      const audience = await this.deps.audience.resolve(workspaceId, c.audience)
-      this.#totals.set(k, audience.length)
+      const { audience } = this.deps
+      const total = await audience.count?.(workspaceId, c.audience)
+      if (total !== undefined) this.#totals.set(k, total)
       const summary = await this.deps.runner.run(
         workspaceId,
         {
@@ -111,17 +127,32 @@ export class CampaignService {
           templateId: c.templateId,
           ...(c.templateVersion === null ? {} : { version: c.templateVersion }),
           from,
-          audience,
+          // Pages of the audience; recipients with a ledger row come marked, not read again.
+          audience: (handled) => audience.pages(workspaceId, c.audience, { handled }),
+          ...(total === undefined ? {} : { total }),
+          ...(audience.recipient
+            ? { recipient: (userId: string) => (audience.recipient as Recipients)(workspaceId, userId) }
+            : {}),
           vars: c.vars,
           ...(c.ratePerSecond === null ? {} : { ratePerSecond: c.ratePerSecond }),
+          ...pauseAfter(c.pauseAfterFailures ?? this.deps.pauseAfterFailures),
         },
         (p) => {
           active.progress = p
+          if (p.total !== undefined) this.#totals.set(k, p.total)
         },
-        { signal: active.controller.signal },
+        {
+          signal: active.controller.signal,
+          // Paused or cancelled by another process (or by pause() here): stop between pages.
+          stillWanted: async () => (await this.deps.store.get(workspaceId, c.id))?.state === 'running',
+        },
       )
-      // Aborted by close(): stays `running`, resumed on the next start.
-      if (summary.remaining === 0) await this.deps.store.markFinished(workspaceId, c.id, 'done')
+      if (summary.paused !== undefined) {
+        this.deps.logger.warn({ campaign: c.id, reason: summary.paused }, 'campaign paused')
+        await this.deps.store.markPaused(workspaceId, c.id, summary.paused)
+      }
+      // Aborted by close(): stays `running`, resumed on the next start. Paused, cancelled: already marked.
+      else if (summary.remaining === 0) await this.deps.store.markFinished(workspaceId, c.id, 'done')
     } catch (err) {
       this.deps.logger.error({ err, campaign: c.id }, 'campaign failed')
       await this.deps.store
@@ -132,6 +163,49 @@ export class CampaignService {
     }
   }
 
+  /** Stops a running campaign and marks it `paused` with the reason; `start` resumes it. */
+  async pause(workspaceId: string, id: string, reason = 'paused by request'): Promise<CampaignDefinition> {
+    const c = await this.deps.store.get(workspaceId, id)
+    if (!c) throw notFound(`campaign "${id}"`)
+    if (!(await this.deps.store.markPaused(workspaceId, id, reason)))
+      throw new InkError(
+        'INK_ERR_CAMPAIGN_NOT_RUNNING',
+        `campaign "${id}" is ${(await this.deps.store.get(workspaceId, id))?.state ?? c.state}; only a running campaign can be paused`,
+      )
+    await this.#stop(workspaceId, id)
+    return (await this.deps.store.get(workspaceId, id)) ?? c
+  }
+
+  /** Stops it for good: `cancelled`, never resumed; recipients not sent to stay unsent. */
+  async cancel(
+    workspaceId: string,
+    id: string,
+    reason = 'cancelled by request',
+  ): Promise<CampaignDefinition> {
+    const c = await this.deps.store.get(workspaceId, id)
+    if (!c) throw notFound(`campaign "${id}"`)
+    if (!(await this.deps.store.markCancelled(workspaceId, id, reason)))
+      throw new InkError(
+        'INK_ERR_CAMPAIGN_FINISHED',
+        `campaign "${id}" is ${(await this.deps.store.get(workspaceId, id))?.state ?? c.state}; it cannot be cancelled`,
+      )
+    await this.#stop(workspaceId, id)
+    return (await this.deps.store.get(workspaceId, id)) ?? c
+  }
+
+  /** Aborts this process's run of the campaign, if any, and waits for its sends in flight. */
+  async #stop(workspaceId: string, id: string): Promise<void> {
+    const a = this.#active.get(key(workspaceId, id))
+    if (!a) return
+    a.controller.abort()
+    await a.done
+  }
+
+  /** A page of the campaign's send ledger, by recipient. */
+  async recipients(workspaceId: string, id: string, page: LedgerPage): Promise<LedgerEntry[]> {
+    return (await this.deps.runner.recipients?.(workspaceId, id, page)) ?? []
+  }
+
   isRunning(workspaceId: string, id: string): boolean {
     return this.#active.has(key(workspaceId, id))
   }
@@ -140,7 +214,8 @@ export class CampaignService {
   async progress(workspaceId: string, campaign: CampaignDefinition): Promise<CampaignProgress> {
     const k = key(workspaceId, campaign.id)
     const counts = await this.deps.runner.progress(workspaceId, campaign.id)
-    const handled = Object.values(counts).reduce((a, b) => a + b, 0) - counts.sending
+    // Deferred rows are not handled yet: they are retried.
+    const handled = Object.values(counts).reduce((a, b) => a + b, 0) - counts.sending - counts.deferred
     const total =
       this.#totals.get(k) ??
       ('userIds' in campaign.audience ? new Set(campaign.audience.userIds).size : undefined)

@@ -1,7 +1,11 @@
 /** The campaign part of the Store seam: campaign definitions and their lifecycle state. */
 import type { JsonObject } from '../core/types.ts'
 
-export const CAMPAIGN_STATES = ['draft', 'running', 'done', 'failed'] as const
+/**
+ * draft → running → done | failed | paused | cancelled; paused and failed run again on start;
+ * cancelled is never run again (campaign-rules.ts has the transitions).
+ */
+export const CAMPAIGN_STATES = ['draft', 'running', 'paused', 'done', 'failed', 'cancelled'] as const
 export type CampaignState = (typeof CAMPAIGN_STATES)[number]
 
 /** Who gets the campaign. `segment` is resolved by an AudienceResolver that supports it. */
@@ -18,9 +22,16 @@ export interface CampaignDefinition {
   audience: Audience
   vars: JsonObject
   ratePerSecond: number | null
+  /**
+   * Consecutive temporary transport failures after which the campaign pauses itself; null means
+   * the server's INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES.
+   */
+  pauseAfterFailures: number | null
   state: CampaignState
   /** Why the last run failed (state `failed`). */
   error: string | null
+  /** Why the campaign is paused or cancelled (by request, or after repeated transport failures). */
+  reason: string | null
   createdAt: number
   updatedAt: number
   startedAt: number | null
@@ -30,7 +41,8 @@ export interface CampaignDefinition {
 export type CampaignDraft = Pick<
   CampaignDefinition,
   'name' | 'templateId' | 'templateVersion' | 'from' | 'audience' | 'vars' | 'ratePerSecond'
->
+> &
+  Partial<Pick<CampaignDefinition, 'pauseAfterFailures'>>
 
 export interface CampaignStore {
   get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined>
@@ -41,9 +53,17 @@ export interface CampaignStore {
     id: string,
     draft: CampaignDraft,
   ): Promise<{ campaign: CampaignDefinition; created: boolean } | undefined>
-  /** Marks it running (any state → running) and pins the template version; keeps the first startedAt. */
-  markRunning(workspaceId: string, id: string, templateVersion: number): Promise<void>
-  markFinished(workspaceId: string, id: string, state: 'done' | 'failed', error?: string): Promise<void>
+  /**
+   * Marks it running and pins the template version; keeps the first startedAt. Answers false
+   * (nothing written) for a cancelled campaign.
+   */
+  markRunning(workspaceId: string, id: string, templateVersion: number): Promise<boolean>
+  /** A run's end: done or failed, unless it was paused or cancelled meanwhile (then false). */
+  markFinished(workspaceId: string, id: string, state: 'done' | 'failed', error?: string): Promise<boolean>
+  /** running → paused with its reason; false when it was not running. */
+  markPaused(workspaceId: string, id: string, reason: string): Promise<boolean>
+  /** draft, running, paused or failed → cancelled with its reason; false otherwise. */
+  markCancelled(workspaceId: string, id: string, reason: string): Promise<boolean>
   /** Every campaign left `running` (by a crash, or by a shutdown mid-send), all workspaces. */
   running(): Promise<{ workspaceId: string; id: string }[]>
   close(): Promise<void>

@@ -1,12 +1,25 @@
-/** CampaignStore over PostgreSQL. It does not own the pool. */
+/**
+ * CampaignStore over PostgreSQL: SQL and row mapping only, the lifecycle rules are
+ * campaign-rules.ts. It does not own the pool.
+ */
 import { type Clock, systemClock } from '../core/types.ts'
-import { inTransaction, migratePg, type PgPool, toInt, toIntOrNull } from '../db/pg.ts'
-import type {
-  Audience,
-  CampaignDefinition,
-  CampaignDraft,
-  CampaignState,
-  CampaignStore,
+import { inTransaction, migratePg, type PgPool } from '../db/pg.ts'
+import {
+  CAMPAIGN_COLUMNS,
+  type CampaignMove,
+  type CampaignRow,
+  cancelMove,
+  definitionOf,
+  FROM,
+  finishMove,
+  pauseMove,
+} from './campaign-rules.ts'
+import {
+  CAMPAIGN_STATES,
+  type CampaignDefinition,
+  type CampaignDraft,
+  type CampaignState,
+  type CampaignStore,
 } from './campaign-store.ts'
 
 const MIGRATIONS = [
@@ -30,45 +43,14 @@ const MIGRATIONS = [
      PRIMARY KEY (workspace_id, campaign_id)
    );
    CREATE INDEX campaigns_running ON campaigns (workspace_id, campaign_id) WHERE state = 'running';`,
+  // paused and cancelled, their reason, and the per-campaign pause threshold.
+  `ALTER TABLE campaigns DROP CONSTRAINT campaigns_state_check;
+   ALTER TABLE campaigns ADD CONSTRAINT campaigns_state_check
+     CHECK (state IN (${CAMPAIGN_STATES.map((s) => `'${s}'`).join(', ')}));
+   ALTER TABLE campaigns ADD COLUMN pause_after_failures integer, ADD COLUMN reason text;`,
 ]
 
-interface Row {
-  workspace_id: string
-  campaign_id: string
-  name: string
-  template_id: string
-  template_version: number | null
-  sender: string | null
-  audience: Audience
-  vars: CampaignDefinition['vars']
-  rate_per_second: number | null
-  state: CampaignState
-  error: string | null
-  created_at: string
-  updated_at: string
-  started_at: string | null
-  finished_at: string | null
-}
-
-const COLUMNS = `workspace_id, campaign_id, name, template_id, template_version, sender, audience, vars,
-  rate_per_second, state, error, created_at, updated_at, started_at, finished_at`
-
-const toDefinition = (r: Row): CampaignDefinition => ({
-  id: r.campaign_id,
-  name: r.name,
-  templateId: r.template_id,
-  templateVersion: r.template_version,
-  from: r.sender,
-  audience: r.audience,
-  vars: r.vars,
-  ratePerSecond: r.rate_per_second,
-  state: r.state,
-  error: r.error,
-  createdAt: toInt(r.created_at),
-  updatedAt: toInt(r.updated_at),
-  startedAt: toIntOrNull(r.started_at),
-  finishedAt: toIntOrNull(r.finished_at),
-})
+const KEY = 'workspace_id = $1 AND campaign_id = $2'
 
 export class PgCampaignStore implements CampaignStore {
   readonly #pool: PgPool
@@ -94,19 +76,19 @@ export class PgCampaignStore implements CampaignStore {
   }
 
   async get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined> {
-    const { rows } = await this.#query<Row>(
-      `SELECT ${COLUMNS} FROM campaigns WHERE workspace_id = $1 AND campaign_id = $2`,
+    const { rows } = await this.#query<CampaignRow>(
+      `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE ${KEY}`,
       [workspaceId, id],
     )
-    return rows[0] && toDefinition(rows[0])
+    return rows[0] && definitionOf(rows[0])
   }
 
   async list(workspaceId: string): Promise<CampaignDefinition[]> {
-    const { rows } = await this.#query<Row>(
-      `SELECT ${COLUMNS} FROM campaigns WHERE workspace_id = $1 ORDER BY created_at, campaign_id`,
+    const { rows } = await this.#query<CampaignRow>(
+      `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = $1 ORDER BY created_at, campaign_id`,
       [workspaceId],
     )
-    return rows.map(toDefinition)
+    return rows.map(definitionOf)
   }
 
   async putDraft(
@@ -127,20 +109,21 @@ export class PgCampaignStore implements CampaignStore {
       JSON.stringify(d.vars),
       d.ratePerSecond,
       now,
+      d.pauseAfterFailures ?? null,
     ]
     const created = await inTransaction(this.#pool, async (client) => {
       const inserted = await client.query(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
-           audience, vars, rate_per_second, state, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)
+           audience, vars, rate_per_second, pause_after_failures, state, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, 'draft', $10, $10)
          ON CONFLICT (workspace_id, campaign_id) DO NOTHING`,
         values,
       )
       if (inserted.rowCount === 1) return true
       const updated = await client.query(
         `UPDATE campaigns SET name = $3, template_id = $4, template_version = $5, sender = $6, audience = $7,
-           vars = $8, rate_per_second = $9, updated_at = $10
-         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'draft'`,
+           vars = $8, rate_per_second = $9, pause_after_failures = $11, updated_at = $10
+         WHERE ${KEY} AND state = 'draft'`,
         values,
       )
       return updated.rowCount === 1 ? false : undefined
@@ -150,14 +133,24 @@ export class PgCampaignStore implements CampaignStore {
     return campaign && { campaign, created }
   }
 
-  async markRunning(workspaceId: string, id: string, templateVersion: number): Promise<void> {
-    const now = this.#clock.now()
-    await this.#query(
-      `UPDATE campaigns SET state = 'running', template_version = $3, error = NULL, finished_at = NULL,
-         started_at = COALESCE(started_at, $4), updated_at = $4
-       WHERE workspace_id = $1 AND campaign_id = $2`,
-      [workspaceId, id, templateVersion, now],
+  async markRunning(workspaceId: string, id: string, templateVersion: number): Promise<boolean> {
+    const { count } = await this.#query(
+      `UPDATE campaigns SET state = 'running', template_version = $3, error = NULL, reason = NULL,
+         finished_at = NULL, started_at = COALESCE(started_at, $4), updated_at = $4
+       WHERE ${KEY} AND state = ANY($5::text[])`,
+      [workspaceId, id, templateVersion, this.#clock.now(), FROM.running],
     )
+    return count === 1
+  }
+
+  async #move(workspaceId: string, id: string, from: readonly CampaignState[], m: CampaignMove) {
+    const { count } = await this.#query(
+      `UPDATE campaigns SET state = $3, error = $4, reason = $5,
+         finished_at = CASE WHEN $6::boolean THEN $7::bigint ELSE NULL END, updated_at = $7
+       WHERE ${KEY} AND state = ANY($8::text[])`,
+      [workspaceId, id, m.state, m.error, m.reason, m.finished, this.#clock.now(), from],
+    )
+    return count === 1
   }
 
   async markFinished(
@@ -165,13 +158,16 @@ export class PgCampaignStore implements CampaignStore {
     id: string,
     state: 'done' | 'failed',
     error?: string,
-  ): Promise<void> {
-    const now = this.#clock.now()
-    await this.#query(
-      `UPDATE campaigns SET state = $3, error = $4, finished_at = $5, updated_at = $5
-       WHERE workspace_id = $1 AND campaign_id = $2`,
-      [workspaceId, id, state, error ?? null, now],
-    )
+  ): Promise<boolean> {
+    return this.#move(workspaceId, id, FROM.finished, finishMove(state, error))
+  }
+
+  async markPaused(workspaceId: string, id: string, reason: string): Promise<boolean> {
+    return this.#move(workspaceId, id, FROM.paused, pauseMove(reason))
+  }
+
+  async markCancelled(workspaceId: string, id: string, reason: string): Promise<boolean> {
+    return this.#move(workspaceId, id, FROM.cancelled, cancelMove(reason))
   }
 
   async running(): Promise<{ workspaceId: string; id: string }[]> {

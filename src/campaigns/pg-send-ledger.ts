@@ -1,24 +1,16 @@
 /**
- * The SendLedger over PostgreSQL, for runners in several processes. `claim` is one
- * INSERT … ON CONFLICT DO NOTHING: of two runners racing for a recipient, exactly one inserts the
- * row (the other's insert waits for it and then does nothing), so only one sends. It does not
- * own the pool.
+ * The SendLedger over PostgreSQL, for runners in several processes: SQL only (the rules are in
+ * ledger-core.ts). An insert is one INSERT … ON CONFLICT DO NOTHING: of two runners racing for a
+ * recipient, exactly one inserts the row (the other's insert waits for it and then does nothing),
+ * so only one sends. It does not own the pool.
  */
-
-import { InkError } from '../core/errors.ts'
-import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
+import type { Failpoints } from '../core/failpoints.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migratePg, type PgPool, toInt } from '../db/pg.ts'
 import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
-import {
-  emptyCounts,
-  type FinalState,
-  type LedgerEntry,
-  type LedgerKey,
-  type SendLedger,
-  type SendState,
-  type StateCounts,
-} from './send-ledger.ts'
+import { LedgerCore, type LedgerSql } from './ledger-core.ts'
+import { entryOf, LEDGER_COLUMNS, type LedgerRow, MIGRATE_TEMPORARY_FAILURES } from './ledger-rules.ts'
+import { type LedgerKey, SEND_STATES, type SendState } from './send-ledger.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE send_ledger (
@@ -37,177 +29,145 @@ const MIGRATIONS = [
   'CREATE INDEX send_ledger_by_email ON send_ledger (workspace_id, campaign_id, email);',
   // The lease key (db/pg-lease.ts) of the process that claimed a row still `sending`.
   'ALTER TABLE send_ledger ADD COLUMN owner_key bigint;',
+  // The `deferred` state (a temporary failure, retried later) with its typed reason, retry time and count.
+  `ALTER TABLE send_ledger DROP CONSTRAINT send_ledger_state_check;
+   ALTER TABLE send_ledger ADD CONSTRAINT send_ledger_state_check
+     CHECK (state IN (${SEND_STATES.map((s) => `'${s}'`).join(', ')}));
+   ALTER TABLE send_ledger ADD COLUMN reason text, ADD COLUMN retry_at bigint,
+     ADD COLUMN deferrals integer NOT NULL DEFAULT 0;
+   CREATE INDEX send_ledger_by_state ON send_ledger (workspace_id, campaign_id, state, recipient);
+   ${MIGRATE_TEMPORARY_FAILURES};`,
 ]
 
-interface Row {
-  workspace_id: string
-  campaign_id: string
-  recipient: string
-  email: string
-  state: SendState
-  message_id: string
-  attempts: number
-  detail: string | null
-  updated_at: string
+const KEY = 'workspace_id = $1 AND campaign_id = $2 AND recipient = $3'
+const keyOf = (k: LedgerKey) => [k.workspaceId, k.campaignId, k.recipient]
+
+function pgLedgerSql(pool: PgPool, ready: Promise<void>, owner: string | null): LedgerSql {
+  const query = async <R extends object>(text: string, values: unknown[]) => {
+    await ready
+    const { rows, rowCount } = await pool.query<R>(text, values)
+    return { rows, count: rowCount ?? 0 }
+  }
+  return {
+    async insert(key, email, messageId, m, now) {
+      const { count } = await query(
+        `INSERT INTO send_ledger (${LEDGER_COLUMNS}, owner_key)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+        [
+          ...keyOf(key),
+          email,
+          m.state,
+          messageId,
+          m.detail,
+          m.reason,
+          m.retryAt,
+          m.deferral,
+          now,
+          ownerFor(m.state),
+        ],
+      )
+      return count === 1
+    },
+    async move(key, from, m, now) {
+      const { count } = await query(
+        `UPDATE send_ledger SET state = $5, detail = $6, reason = $7, retry_at = $8,
+           deferrals = deferrals + $9, updated_at = $10, owner_key = $11
+         WHERE ${KEY} AND state = ANY($4::text[])`,
+        [...keyOf(key), from, m.state, m.detail, m.reason, m.retryAt, m.deferral, now, ownerFor(m.state)],
+      )
+      return count
+    },
+    async attempt(key, from, now) {
+      await query(
+        `UPDATE send_ledger SET attempts = attempts + 1, updated_at = $5 WHERE ${KEY} AND state = ANY($4::text[])`,
+        [...keyOf(key), from, now],
+      )
+    },
+    async get(key) {
+      const { rows } = await query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM send_ledger WHERE ${KEY}`,
+        keyOf(key),
+      )
+      return rows[0] && entryOf(rows[0])
+    },
+    async page(ws, campaign, p) {
+      const { rows } = await query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2
+         AND ($3::text IS NULL OR state = $3) AND recipient > $4 AND ($5::bigint IS NULL OR retry_at <= $5)
+         ORDER BY recipient LIMIT $6`,
+        [ws, campaign, p.state ?? null, p.after ?? '', p.dueBy ?? null, Math.min(p.limit, 2 ** 53)],
+      )
+      return rows.map(entryOf)
+    },
+    async handled(ws, campaign, recipients) {
+      const { rows } = await query<{ recipient: string }>(
+        `SELECT recipient FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2
+         AND recipient = ANY($3::text[])`,
+        [ws, campaign, recipients],
+      )
+      return rows.map((r) => r.recipient)
+    },
+    async addressTaken(key, email, states) {
+      const { count } = await query(
+        `SELECT 1 FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2 AND email = $3
+         AND recipient <> $4 AND state = ANY($5::text[]) LIMIT 1`,
+        [key.workspaceId, key.campaignId, email, key.recipient, states],
+      )
+      return count > 0
+    },
+    async nextRetryAt(ws, campaign) {
+      const { rows } = await query<{ at: string | null }>(
+        `SELECT min(retry_at) AS at FROM send_ledger
+         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'deferred'`,
+        [ws, campaign],
+      )
+      const at = rows[0]?.at ?? null
+      return at === null ? undefined : toInt(at)
+    },
+    async recover(ws, campaign, m, now) {
+      const { rows } = await query<{ recipient: string }>(
+        `WITH r AS (
+           UPDATE send_ledger SET state = $3, detail = $4, reason = $5, retry_at = $6,
+             deferrals = deferrals + $7, updated_at = $8, owner_key = NULL
+           WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'sending' AND ${ownerGone('owner_key')}
+           RETURNING recipient)
+         SELECT recipient FROM r ORDER BY recipient`,
+        [ws, campaign, m.state, m.detail, m.reason, m.retryAt, m.deferral, now],
+      )
+      return rows.map((r) => r.recipient)
+    },
+    async counts(ws, campaign) {
+      const { rows } = await query<{ state: SendState; n: string }>(
+        `SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2
+         GROUP BY state`,
+        [ws, campaign],
+      )
+      return rows.map((r) => ({ state: r.state, n: toInt(r.n) }))
+    },
+  }
+
+  function ownerFor(state: SendState): string | null {
+    return state === 'sending' ? owner : null
+  }
 }
 
-const toEntry = (r: Row): LedgerEntry => ({
-  workspaceId: r.workspace_id,
-  campaignId: r.campaign_id,
-  recipient: r.recipient,
-  email: r.email,
-  state: r.state,
-  messageId: r.message_id,
-  attempts: r.attempts,
-  detail: r.detail,
-  updatedAt: toInt(r.updated_at),
-})
-
-const COLUMNS = 'workspace_id, campaign_id, recipient, email, state, message_id, attempts, detail, updated_at'
-const KEY = 'workspace_id = $1 AND campaign_id = $2 AND recipient = $3'
-
-export class PgSendLedger implements SendLedger {
-  readonly #pool: PgPool
-  readonly #clock: Clock
+export class PgSendLedger extends LedgerCore {
   readonly #ready: Promise<void>
-  #closed = false
-
-  readonly #owner: string | null
 
   /**
    * `owner`: this process's lease. Its key is stamped on every claim, and recoverInterrupted then
    * leaves alone the rows of processes still alive. Without one (a single sender), every row left
    * `sending` counts as interrupted.
    */
-  readonly #failpoints: Failpoints
-
   constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner; failpoints?: Failpoints } = {}) {
-    this.#pool = pool
-    this.#failpoints = opts.failpoints ?? noFailpoints
-    this.#clock = opts.clock ?? systemClock
-    this.#owner = opts.owner?.key ?? null
-    this.#ready = migratePg(pool, 'pg-send-ledger', MIGRATIONS)
-    this.#ready.catch(() => {})
+    const ready = migratePg(pool, 'pg-send-ledger', MIGRATIONS)
+    ready.catch(() => {})
+    super(pgLedgerSql(pool, ready, opts.owner?.key ?? null), opts.clock ?? systemClock, opts.failpoints)
+    this.#ready = ready
   }
 
   /** Resolves once the table exists; every method waits for it too. */
   ready(): Promise<void> {
     return this.#ready
-  }
-
-  async #query<R extends object>(text: string, values: unknown[]): Promise<{ rows: R[]; count: number }> {
-    if (this.#closed) throw new InkError('INK_ERR_INTERNAL', 'the send ledger is closed')
-    await this.#ready
-    const { rows, rowCount } = await this.#pool.query<R>(text, values)
-    return { rows, count: rowCount ?? 0 }
-  }
-
-  async claim(key: LedgerKey, email: string, messageId: string): Promise<boolean> {
-    const claimed = await this.#insert(key, email, messageId, 'sending', null)
-    if (claimed) await this.#failpoints.hit('ledger.after-claim')
-    return claimed
-  }
-
-  async record(
-    key: LedgerKey,
-    email: string,
-    messageId: string,
-    state: FinalState,
-    detail?: string,
-  ): Promise<boolean> {
-    return this.#insert(key, email, messageId, state, detail ?? null)
-  }
-
-  async #insert(key: LedgerKey, email: string, messageId: string, state: SendState, detail: string | null) {
-    const { count } = await this.#query(
-      `INSERT INTO send_ledger (${COLUMNS}, owner_key) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)
-       ON CONFLICT DO NOTHING`,
-      [
-        key.workspaceId,
-        key.campaignId,
-        key.recipient,
-        email,
-        state,
-        messageId,
-        detail,
-        this.#clock.now(),
-        state === 'sending' ? this.#owner : null,
-      ],
-    )
-    return count === 1
-  }
-
-  async attempt(key: LedgerKey): Promise<void> {
-    await this.#query(
-      `UPDATE send_ledger SET attempts = attempts + 1, updated_at = $4 WHERE ${KEY} AND state = 'sending'`,
-      [key.workspaceId, key.campaignId, key.recipient, this.#clock.now()],
-    )
-  }
-
-  async finish(key: LedgerKey, state: FinalState, detail?: string): Promise<void> {
-    await this.#failpoints.hit('ledger.before-record')
-    const { count } = await this.#query(
-      `UPDATE send_ledger SET state = $4, detail = $5, updated_at = $6 WHERE ${KEY} AND state = 'sending'`,
-      [key.workspaceId, key.campaignId, key.recipient, state, detail ?? null, this.#clock.now()],
-    )
-    if (count !== 1)
-      throw new InkError(
-        'INK_ERR_INTERNAL',
-        `no claimed send for "${key.recipient}" in campaign "${key.campaignId}"; finish needs a claim`,
-      )
-  }
-
-  async addressTaken(key: LedgerKey, email: string): Promise<boolean> {
-    const { count } = await this.#query(
-      `SELECT 1 FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2 AND email = $3 AND recipient <> $4
-       AND state IN ('sending', 'sent', 'unknown') LIMIT 1`,
-      [key.workspaceId, key.campaignId, email, key.recipient],
-    )
-    return count > 0
-  }
-
-  async get(key: LedgerKey): Promise<LedgerEntry | undefined> {
-    const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM send_ledger WHERE ${KEY}`, [
-      key.workspaceId,
-      key.campaignId,
-      key.recipient,
-    ])
-    return rows[0] && toEntry(rows[0])
-  }
-
-  async list(workspaceId: string, campaignId: string): Promise<LedgerEntry[]> {
-    const { rows } = await this.#query<Row>(
-      `SELECT ${COLUMNS} FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2 ORDER BY recipient`,
-      [workspaceId, campaignId],
-    )
-    return rows.map(toEntry)
-  }
-
-  async recoverInterrupted(workspaceId: string, campaignId: string): Promise<string[]> {
-    const { rows } = await this.#query<{ recipient: string }>(
-      `WITH r AS (
-         UPDATE send_ledger SET state = 'unknown', updated_at = $3,
-           detail = 'interrupted between claim and the transport answer; not resent'
-         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'sending' AND ${ownerGone('owner_key')}
-         RETURNING recipient)
-       SELECT recipient FROM r ORDER BY recipient`,
-      [workspaceId, campaignId, this.#clock.now()],
-    )
-    return rows.map((r) => r.recipient)
-  }
-
-  async counts(workspaceId: string, campaignId: string): Promise<StateCounts> {
-    const { rows } = await this.#query<{ state: SendState; n: string }>(
-      `SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = $1 AND campaign_id = $2
-       GROUP BY state`,
-      [workspaceId, campaignId],
-    )
-    const counts = emptyCounts()
-    for (const { state, n } of rows) counts[state] = toInt(n)
-    return counts
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true
   }
 }

@@ -2,7 +2,8 @@
  * `inkstream send <campaign-id> [--url URL] [--interval ms]`: starts (or resumes) a campaign on the
  * running server through its HTTP API, then shows a one-line progress bar on stderr until it ends.
  * The server is --url, else INKSTREAM_URL, else http://INKSTREAM_HOST:INKSTREAM_PORT.
- * Exit code 0 when the campaign is done, 1 when it failed (or the server cannot be reached).
+ * Exit code 0 when the campaign is done, 1 when it failed, paused or was cancelled (or the server
+ * cannot be reached); a paused campaign resumes with the same command.
  */
 import { parseArgs } from 'node:util'
 import type { Config } from '../config.ts'
@@ -11,8 +12,9 @@ import { type AdminKeyLookup, answerError, serverApi } from './server-api.ts'
 
 interface CampaignView {
   id: string
-  state: 'draft' | 'running' | 'done' | 'failed'
+  state: 'draft' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled'
   error: string | null
+  reason?: string | null
   progress: {
     sent: number
     failed: number
@@ -27,7 +29,7 @@ interface CampaignView {
   }
 }
 
-const STATES: readonly unknown[] = ['draft', 'running', 'done', 'failed']
+const STATES: readonly unknown[] = ['draft', 'running', 'paused', 'done', 'failed', 'cancelled']
 const COUNTS = ['sent', 'failed', 'suppressed', 'skipped', 'unknown', 'sending'] as const
 const OPTIONAL = ['total', 'remaining', 'ratePerSecond', 'etaMs'] as const
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -111,11 +113,12 @@ export async function send(config: Config, args: string[], adminKey: AdminKeyLoo
         `the server at ${api.server} answered GET ${path} with something that is not a campaign (${campaignViewProblem(c)}); check that --url or INKSTREAM_URL names an Inkstream server of the same version`,
       )
     const line = progressLine(c)
-    const finished = c.state === 'done' || c.state === 'failed'
+    const finished = c.state !== 'draft' && c.state !== 'running'
     if (tty) process.stderr.write(`\r\x1b[2K${line}`)
     else if (finished) process.stderr.write(line)
     if (finished) {
-      process.stderr.write(c.state === 'failed' ? `\nfailed: ${c.error ?? 'unknown error'}\n` : '\n')
+      const why = c.state === 'failed' ? (c.error ?? 'unknown error') : c.reason
+      process.stderr.write(c.state === 'done' ? '\n' : `\n${c.state}: ${why ?? ''}\n`)
       return c.state === 'done' ? 0 : 1
     }
     await new Promise((r) => setTimeout(r, interval))

@@ -18,7 +18,7 @@ import {
 import type { Config } from '../config.ts'
 import { HttpConnectedContent } from '../content/connected-content/http-connected-content.ts'
 import { type ContentConfig, loadContentConfig } from '../content/content-config.ts'
-import type { Clock } from '../core/types.ts'
+import type { Clock, InkEvent } from '../core/types.ts'
 import { createTokenCodec, type TokenCodec } from '../delivery/tokens.ts'
 import type { Transport } from '../delivery/transport.ts'
 import type { Metrics } from '../observe/metrics.ts'
@@ -51,6 +51,8 @@ export interface DeliveryOptions {
   env: NodeJS.ProcessEnv
   links: LinkBase
   metrics: Metrics
+  /** The event log: send outcomes are written back into it as events for the recipient. */
+  events: { append(events: readonly InkEvent[]): Promise<void> }
   /** What is composed here and must be closed registers here. */
   closers: Closers
 }
@@ -95,6 +97,8 @@ export async function composeDelivery(
     publicUrl: links.publicUrl,
     clock,
     logger,
+    metrics,
+    events: o.events,
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(stores.segments),
@@ -108,6 +112,7 @@ export async function composeDelivery(
     renderer,
     defaultFrom: config.from,
     logger,
+    pauseAfterFailures: config.campaignPauseAfterFailures,
     ...(locks === undefined ? {} : { locks }),
   })
   closers.push(() => campaigns.close())

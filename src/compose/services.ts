@@ -87,6 +87,7 @@ export async function composeServices(
       delivery = await composeDelivery(backends.stores, reader, backends.locks, config, {
         ...opts,
         metrics,
+        events: log,
         closers,
       })
       if (roles.has('api') && config.templatesDir !== undefined)

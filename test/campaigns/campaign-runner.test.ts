@@ -75,7 +75,15 @@ describe('a campaign', () => {
   test('delivers one personalized, tracked message with one-click unsubscribe to each recipient', async () => {
     const progress: Progress[] = []
     const summary = await pieces.runner.run(app.workspace.id, campaign('five', 5), (p) => progress.push(p))
-    assert.deepEqual(summary, { sent: 5, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 5,
+      failed: 0,
+      suppressed: 0,
+      skipped: 0,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     for (let i = 0; i < 5; i++) {
       const got = receivedBy(`five-${i}@example.com`)
       assert.equal(got.length, 1, `five-${i} received ${got.length} messages`)
@@ -112,6 +120,7 @@ describe('a campaign', () => {
       unknown: 0,
       suppressed: 0,
       skipped: 0,
+      deferred: 0,
     })
   })
 
@@ -119,7 +128,15 @@ describe('a campaign', () => {
     await pieces.runner.run(app.workspace.id, campaign('again', 3))
     const before = smtp.received.length
     const summary = await pieces.runner.run(app.workspace.id, campaign('again', 3))
-    assert.deepEqual(summary, { sent: 0, failed: 0, suppressed: 0, skipped: 3, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 0,
+      failed: 0,
+      suppressed: 0,
+      skipped: 3,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(smtp.received.length, before)
     for (let i = 0; i < 3; i++) assert.equal(receivedBy(`again-${i}@example.com`).length, 1)
   })
@@ -134,7 +151,15 @@ describe('a campaign', () => {
     }
     try {
       const summary = await pieces.runner.run(app.workspace.id, campaign('race', 3))
-      assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+      assert.deepEqual(summary, {
+        sent: 2,
+        failed: 0,
+        suppressed: 0,
+        skipped: 1,
+        unknown: 0,
+        deferred: 0,
+        remaining: 0,
+      })
     } finally {
       ledger.claim = claim
     }
@@ -151,7 +176,15 @@ describe('a campaign', () => {
       source: 'test',
     })
     const summary = await pieces.runner.run(app.workspace.id, campaign('supp', 3))
-    assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 1, skipped: 0, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 2,
+      failed: 0,
+      suppressed: 1,
+      skipped: 0,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(receivedBy('supp-1@example.com').length, 0)
     assert.equal(receivedBy('supp-0@example.com').length, 1)
     assert.equal(receivedBy('supp-2@example.com').length, 1)
@@ -174,7 +207,15 @@ describe('a campaign', () => {
       ...campaign('norm', 0),
       audience: [{ userId: 'norm-1', email: ' Norm-1@Example.COM ' }],
     })
-    assert.deepEqual(summary, { sent: 0, failed: 0, suppressed: 1, skipped: 0, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 0,
+      failed: 0,
+      suppressed: 1,
+      skipped: 0,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     const entry = await pieces.ledger.get({
       workspaceId: app.workspace.id,
       campaignId: 'norm',
@@ -197,7 +238,15 @@ describe('a campaign', () => {
     }
     try {
       const summary = await pieces.runner.run(app.workspace.id, campaign('rrace', 3))
-      assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+      assert.deepEqual(summary, {
+        sent: 2,
+        failed: 0,
+        suppressed: 0,
+        skipped: 1,
+        unknown: 0,
+        deferred: 0,
+        remaining: 0,
+      })
     } finally {
       ledger.record = record
     }
@@ -215,7 +264,15 @@ describe('a campaign', () => {
       ...campaign('noaddr', 0),
       audience: [{ userId: 'noaddr-0', email: 'not-an-email' }],
     })
-    assert.deepEqual(summary, { sent: 0, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 0,
+      failed: 0,
+      suppressed: 0,
+      skipped: 1,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(smtp.received.length, before)
     const entry = await pieces.ledger.get({
       workspaceId: app.workspace.id,
@@ -232,7 +289,15 @@ describe('a campaign', () => {
     const key = { workspaceId: app.workspace.id, campaignId: 'interrupted', recipient: 'interrupted-1' }
     assert.equal(await pieces.ledger.claim(key, 'interrupted-1@example.com', 'earlier-run'), true)
     const summary = await pieces.runner.run(app.workspace.id, campaign('interrupted', 3))
-    assert.deepEqual(summary, { sent: 2, failed: 0, suppressed: 0, skipped: 0, unknown: 1, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 2,
+      failed: 0,
+      suppressed: 0,
+      skipped: 0,
+      unknown: 1,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(receivedBy('interrupted-1@example.com').length, 0)
     assert.equal((await pieces.ledger.get(key))?.state, 'unknown')
   })
@@ -247,7 +312,15 @@ describe('a campaign', () => {
       ...campaign('household', 0),
       audience: shared,
     })
-    assert.deepEqual(summary, { sent: 1, failed: 0, suppressed: 0, skipped: 2, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 1,
+      failed: 0,
+      suppressed: 0,
+      skipped: 2,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(smtp.received.filter((m) => m.rcptTo[0]?.toLowerCase() === 'home@example.com').length, 1)
     const b = await pieces.ledger.get({
       workspaceId: app.workspace.id,
@@ -261,7 +334,15 @@ describe('a campaign', () => {
   test('a recipient rejected with 554 fails once, is suppressed as bounced, and the others get one each', async () => {
     smtp.answer('bounce-2@example.com', 'rcpt-554')
     const summary = await pieces.runner.run(app.workspace.id, campaign('bounce', 5))
-    assert.deepEqual(summary, { sent: 4, failed: 1, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 4,
+      failed: 1,
+      suppressed: 0,
+      skipped: 0,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     for (const i of [0, 1, 3, 4]) assert.equal(receivedBy(`bounce-${i}@example.com`).length, 1)
     assert.equal(receivedBy('bounce-2@example.com').length, 0)
     const entry = await pieces.ledger.get({
@@ -288,7 +369,15 @@ describe('a campaign', () => {
     }
     try {
       const summary = await pieces.runner.run(app.workspace.id, campaign('retry', 3))
-      assert.deepEqual(summary, { sent: 3, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 })
+      assert.deepEqual(summary, {
+        sent: 3,
+        failed: 0,
+        suppressed: 0,
+        skipped: 0,
+        unknown: 0,
+        deferred: 0,
+        remaining: 0,
+      })
     } finally {
       onSend = undefined
     }
@@ -399,7 +488,15 @@ describe('a campaign runner configured by its deps', () => {
   test('concurrency 0 still runs one worker: every recipient is sent to', async () => {
     const p = build({ concurrency: 0 })
     const summary = await p.runner.run(app.workspace.id, campaign('conc0', 3))
-    assert.deepEqual(summary, { sent: 3, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 3,
+      failed: 0,
+      suppressed: 0,
+      skipped: 0,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
   })
 
   test('the first retry waits retryDelayMs', async () => {
@@ -427,7 +524,7 @@ describe('a campaign runner configured by its deps', () => {
     assert.equal(renders, 2, 'the second run rendered a recipient the ledger already had')
   })
 
-  test('abort_message skips the recipient; a render error or a throw fails it, logged, and the others are sent', async () => {
+  test('abort_message skips the recipient; a render error fails it; a throw is deferred, retried after the backoff, then failed after maxDeferrals', async () => {
     await putAbortTemplate()
     const warnings: unknown[] = []
     const renderer: Pick<Renderer, 'render' | 'compiled'> = {
@@ -443,26 +540,50 @@ describe('a campaign runner configured by its deps', () => {
         return app.renderer.render(w, req)
       },
     }
-    const p = build({ renderer, logger: { warn: (obj) => void warnings.push(obj) } })
+    let now = 1_900_000_000_000
+    const sleeps: number[] = []
+    const p = build({
+      renderer,
+      logger: { warn: (obj) => void warnings.push(obj) },
+      clock: { now: () => now },
+      sleep: async (ms) => {
+        sleeps.push(ms)
+        now += ms
+      },
+      maxDeferrals: 1,
+    })
     const summary = await p.runner.run(app.workspace.id, {
       ...campaign('ab', 4),
       templateId: 'abort-first',
     })
-    assert.deepEqual(summary, { sent: 1, failed: 2, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    // ab-2: deferred once, retried a minute later (the backoff), then failed for good.
+    assert.deepEqual(summary, {
+      sent: 1,
+      failed: 2,
+      suppressed: 0,
+      skipped: 1,
+      unknown: 0,
+      deferred: 1,
+      remaining: 0,
+    })
+    assert.deepEqual(sleeps, [60_000])
     const rows = await p.ledger.list(app.workspace.id, 'ab')
     assert.deepEqual(
-      rows.map((r) => [r.recipient, r.state, r.detail]),
+      rows.map((r) => [r.recipient, r.state, r.reason, r.detail, r.deferrals]),
       [
-        ['ab-0', 'skipped', 'abort_message: opted out'],
-        ['ab-1', 'failed', 'render failed: bad filter'],
-        ['ab-2', 'failed', 'render failed: renderer down'],
-        ['ab-3', 'sent', rows[3]?.detail ?? null],
+        ['ab-0', 'skipped', 'abort_message', 'abort_message: opted out', 0],
+        ['ab-1', 'failed', 'render_error', 'render failed: bad filter', 0],
+        ['ab-2', 'failed', 'gave_up', 'could not be built: renderer down; gave up after 1 retries', 1],
+        ['ab-3', 'sent', null, rows[3]?.detail ?? null, 0],
       ],
     )
     assert.deepEqual([receivedBy('ab-0@example.com').length, receivedBy('ab-3@example.com').length], [0, 1])
-    assert.equal(warnings.length, 1)
-    const warning = warnings[0] as { recipient?: string; err?: Error }
-    assert.deepEqual([warning.recipient, warning.err?.message], ['ab-2', 'renderer down'])
+    assert.equal(warnings.length, 2)
+    const warning = warnings[0] as { messageId?: string; err?: Error }
+    assert.deepEqual(
+      [warning.messageId, warning.err?.message],
+      [campaignMessageId(app.workspace.id, 'ab', 'ab-2'), 'renderer down'],
+    )
   })
 
   test('profiles sharing an address whose first is skipped by the template: only the second is sent to', async () => {
@@ -477,7 +598,15 @@ describe('a campaign runner configured by its deps', () => {
         { userId: 'hh-c', email: 'hh@Example.com' },
       ],
     })
-    assert.deepEqual(summary, { sent: 1, failed: 0, suppressed: 0, skipped: 2, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 1,
+      failed: 0,
+      suppressed: 0,
+      skipped: 2,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     assert.equal(smtp.received.filter((m) => m.rcptTo[0]?.toLowerCase() === 'hh@example.com').length, 1)
     const rows = await p.ledger.list(app.workspace.id, 'hh')
     assert.deepEqual(

@@ -22,6 +22,7 @@ const draft = (d: Partial<CampaignDraft> = {}): CampaignDraft => ({
   audience: { userIds: ['u1', 'u2'] },
   vars: { greeting: 'Hi', nested: { discount: 0.15, codes: ['A', 'B'] } },
   ratePerSecond: null,
+  pauseAfterFailures: null,
   ...d,
 })
 
@@ -50,6 +51,7 @@ export function campaignStoreSuite(
           ...draft(),
           state: 'draft',
           error: null,
+          reason: null,
           createdAt: T0,
           updatedAt: T0,
           startedAt: null,
@@ -72,6 +74,7 @@ export function campaignStoreSuite(
         ...changes,
         state: 'draft',
         error: null,
+        reason: null,
         createdAt: T0,
         updatedAt: T0 + 10,
         startedAt: null,

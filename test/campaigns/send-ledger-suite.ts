@@ -76,6 +76,7 @@ export function sendLedgerSuite(name: string, open: OpenLedger, opts: { skip?: s
         unknown: 1,
         suppressed: 1,
         skipped: 0,
+        deferred: 0,
       })
     })
 
@@ -102,6 +103,9 @@ export function sendLedgerSuite(name: string, open: OpenLedger, opts: { skip?: s
         messageId: 'm1',
         attempts: 0,
         detail: 'no address',
+        reason: null,
+        retryAt: null,
+        deferrals: 0,
         updatedAt: 1000,
       })
     })

@@ -46,7 +46,7 @@ test('a ledger made by the first schema is migrated: its rows stay, and addressT
       )
       .pluck()
       .all()
-    assert.deepEqual(indexes, ['send_ledger_by_email_state'])
+    assert.deepEqual(indexes, ['send_ledger_by_email_state', 'send_ledger_by_state'])
     assert.equal((await ledger.get({ workspaceId: 'w', campaignId: 'c', recipient: 'u1' }))?.state, 'sent')
     assert.equal(
       await ledger.addressTaken({ workspaceId: 'w', campaignId: 'c', recipient: 'u2' }, 'a@example.com'),

@@ -61,7 +61,7 @@ describe('inkstream send reads the campaign reply through a type guard', () => {
     const cases: [unknown, RegExp][] = [
       [[], /not a JSON object/],
       [{ ...ok, id: 1 }, /"id"/],
-      [{ ...ok, state: 'paused' }, /"state" is not one of/],
+      [{ ...ok, state: 'sleeping' }, /"state" is not one of/],
       [{ ...ok, error: 3 }, /"error"/],
       [{ ...ok, progress: { ...counts, sent: '2' } }, /"progress\.sent" is not a number/],
       [{ ...ok, progress: { ...counts, etaMs: 'soon' } }, /"progress\.etaMs" is not a number/],

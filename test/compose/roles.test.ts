@@ -39,6 +39,9 @@ const COLLECTOR = [
 
 /** The api role: admin API (profiles, segments, templates, campaigns, triggers) and tracking. */
 const API = [
+  'GET /v1/campaigns/:id/recipients',
+  'POST /v1/campaigns/:id/cancel',
+  'POST /v1/campaigns/:id/pause',
   'GET /openapi.json',
   'DELETE /v1/blocks/:name',
   'DELETE /v1/segments/:id',

@@ -70,11 +70,24 @@ const stubService = (
     runner: {
       run: async (_ws, c) => {
         await run(c.id)
-        return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, remaining: 0 }
+        return { sent: 1, failed: 0, suppressed: 0, skipped: 0, unknown: 0, deferred: 0, remaining: 0 }
       },
-      progress: async () => ({ sending: 0, sent: 0, failed: 0, unknown: 0, suppressed: 0, skipped: 0 }),
+      progress: async () => ({
+        sending: 0,
+        sent: 0,
+        failed: 0,
+        unknown: 0,
+        suppressed: 0,
+        skipped: 0,
+        deferred: 0,
+      }),
     },
-    audience: { check: () => {}, resolve: async () => [{ userId: 'u1', email: 'u1@example.com' }] },
+    audience: {
+      check: () => {},
+      pages: async function* () {
+        yield [{ userId: 'u1', email: 'u1@example.com' }]
+      },
+    },
     renderer: { compiled: async () => ({ version: 1 }) },
     defaultFrom: undefined,
     logger: { warn: () => {}, error: () => {} },
