@@ -136,6 +136,48 @@ export function sendLedgerSuite(name: string, open: OpenLedger, opts: { skip?: s
       assert.deepEqual(await l.list('other', 'c2'), [])
     })
 
+    test('a deferred row: due later, takes its address, is claimed again by a retry or overwritten by a record', async () => {
+      await l.claim(key('ann'), 'ann@x.io', 'm1')
+      await l.attempt(key('ann'))
+      await l.finish(key('ann'), 'deferred', '421 busy', { reason: 'transport_deferred', retryAt: 5000 })
+      const deferred = await l.get(key('ann'))
+      assert.deepEqual(
+        [deferred?.state, deferred?.reason, deferred?.retryAt, deferred?.deferrals, deferred?.attempts],
+        ['deferred', 'transport_deferred', 5000, 1, 1],
+      )
+      assert.equal(await l.addressTaken(key('bob'), 'ann@x.io'), true, 'the deferred recipient will get it')
+      assert.equal(await l.nextRetryAt('ws', 'c1'), 5000)
+      assert.equal(await l.nextRetryAt('ws', 'c2'), undefined)
+      await l.record(key('bob'), 'bob@x.io', 'm2', 'skipped', 'no', { reason: 'no_address' })
+      assert.deepEqual([...(await l.handled('ws', 'c1', ['ann', 'bob', 'cat']))].sort(), ['ann', 'bob'])
+      const ids = (p: Parameters<SendLedger['page']>[2]) =>
+        l.page('ws', 'c1', p).then((r) => r.map((e) => e.recipient))
+      assert.deepEqual(await ids({ state: 'deferred', limit: 10 }), ['ann'])
+      assert.deepEqual(await ids({ state: 'deferred', dueBy: 4999, limit: 10 }), [])
+      assert.deepEqual(await ids({ state: 'deferred', dueBy: 5000, limit: 10 }), ['ann'])
+      assert.deepEqual(await ids({ limit: 1 }), ['ann'])
+      assert.deepEqual(await ids({ after: 'ann', limit: 1 }), ['bob'])
+      // The retry: claimed again, then final; a final row is never claimed again.
+      assert.equal(await l.claim(key('ann'), 'ann@x.io', 'm1'), true)
+      assert.deepEqual(
+        [(await l.get(key('ann')))?.state, (await l.get(key('ann')))?.retryAt],
+        ['sending', null],
+      )
+      await l.finish(key('ann'), 'sent', '250 OK')
+      const sent = await l.get(key('ann'))
+      assert.deepEqual([sent?.state, sent?.deferrals, sent?.reason], ['sent', 1, null])
+      assert.equal(await l.claim(key('ann'), 'ann@x.io', 'm1'), false)
+      assert.equal(await l.nextRetryAt('ws', 'c1'), undefined)
+      // A retry that ends before the transport (suppressed meanwhile) overwrites the deferred row.
+      await l.record(key('cat'), 'cat@x.io', 'm3', 'deferred', 'profile unreadable', {
+        reason: 'profile_unreadable',
+        retryAt: 7000,
+      })
+      assert.equal(await l.record(key('cat'), 'cat@x.io', 'm3', 'suppressed', 'suppressed'), true)
+      assert.equal(await l.record(key('cat'), 'cat@x.io', 'm3', 'skipped', 'again'), false)
+      assert.deepEqual((await l.counts('ws', 'c1')).deferred, 0)
+    })
+
     test('two runners racing for the same recipients: each recipient is claimed exactly once', async () => {
       const other = await opened.peer()
       const recipients = Array.from({ length: 30 }, (_, i) => `r${i}`)

@@ -27,7 +27,7 @@ sendLedgerSuite('SqliteSendLedger', async (clock: Clock) => {
   }
 })
 
-test('a ledger made by the first schema is migrated: its rows stay, and addressTaken is a covered index search', async () => {
+test('a ledger made by the first schema is migrated: its rows stay (old temporary failures deferred), and addressTaken is a covered index search', async () => {
   const dir = tempDir('inkstream-ledger-')
   const db = openSqlite(join(dir, 'ledger.db'), 'normal')
   try {
@@ -38,7 +38,9 @@ test('a ledger made by the first schema is migrated: its rows stay, and addressT
         email TEXT NOT NULL, state TEXT NOT NULL, message_id TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         detail TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (workspace_id, campaign_id, recipient)) WITHOUT ROWID;
       CREATE INDEX send_ledger_by_email ON send_ledger (workspace_id, campaign_id, email);
-      INSERT INTO send_ledger VALUES ('w', 'c', 'u1', 'a@example.com', 'sent', 'm1', 1, '250 OK', 1);`)
+      INSERT INTO send_ledger VALUES ('w', 'c', 'u1', 'a@example.com', 'sent', 'm1', 1, '250 OK', 1),
+        ('w', 'c', 'u3', 'c@example.com', 'failed', 'm3', 3, 'no reply connect ECONNREFUSED (after 3 attempts)', 1),
+        ('w', 'c', 'u4', 'd@example.com', 'failed', 'm4', 1, '550 5.1.1 no such user', 1);`)
     const ledger = new SqliteSendLedger(db)
     const indexes = db
       .prepare(
@@ -48,6 +50,15 @@ test('a ledger made by the first schema is migrated: its rows stay, and addressT
       .all()
     assert.deepEqual(indexes, ['send_ledger_by_email_state', 'send_ledger_by_state'])
     assert.equal((await ledger.get({ workspaceId: 'w', campaignId: 'c', recipient: 'u1' }))?.state, 'sent')
+    // A temporary failure of the old schema is deferred, due at once; a permanent one stays failed.
+    assert.deepEqual(
+      (await ledger.list('w', 'c')).map((e) => [e.recipient, e.state, e.reason, e.retryAt, e.deferrals]),
+      [
+        ['u1', 'sent', null, null, 0],
+        ['u3', 'deferred', 'temporary', 0, 1],
+        ['u4', 'failed', null, null, 0],
+      ],
+    )
     assert.equal(
       await ledger.addressTaken({ workspaceId: 'w', campaignId: 'c', recipient: 'u2' }, 'a@example.com'),
       true,
