@@ -5,23 +5,18 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { Logger } from 'pino'
-import { composeScaleOut } from './compose/root.ts'
+import { type ComposedApp, composeScaleOut } from './compose/root.ts'
 import type { Config, Role } from './config.ts'
 import type { Clock } from './core/types.ts'
 import type { EventLog } from './log/event-log.ts'
 import type { Metrics } from './observe/metrics.ts'
 import type { Workspace } from './workspaces/workspace-store.ts'
 
-export interface ScaleOutApp {
-  config: Config
-  roles: ReadonlySet<Role>
-  server: FastifyInstance
-  workspace: Workspace
-  metrics: Metrics
-  log: EventLog
-  listen(): Promise<string>
-  close(): Promise<void>
-}
+/** The scale-out app as tests use it: the composed app without its backends, services and banner. */
+export type ScaleOutApp = Pick<
+  ComposedApp,
+  'config' | 'roles' | 'server' | 'workspace' | 'metrics' | 'log' | 'listen' | 'close'
+>
 
 export async function createScaleOutApp(
   config: Config,

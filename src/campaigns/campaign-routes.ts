@@ -184,38 +184,25 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
       },
     )
 
-    admin.post(
-      '/v1/campaigns/:id/pause',
-      {
-        schema: {
-          summary: 'Pause a running campaign (its sends in flight finish); `start` resumes it',
-          params,
-          body: stopBody,
-          response: { 200: withProgress },
+    /** POST /v1/campaigns/:id/<action>: stops the campaign with the request's reason, else `fallback`. */
+    const stopRoute = (action: 'pause' | 'cancel', summary: string, fallback: string) =>
+      admin.post(
+        `/v1/campaigns/:id/${action}`,
+        { schema: { summary, params, body: stopBody, response: { 200: withProgress } } },
+        async (req) => {
+          const ws = req.workspace.id
+          return view(ws, await deps.service[action](ws, req.params.id, req.body?.reason ?? fallback))
         },
-      },
-      async (req) => {
-        const ws = req.workspace.id
-        const c = await deps.service.pause(ws, req.params.id, req.body?.reason ?? 'paused by request')
-        return view(ws, c)
-      },
+      )
+    stopRoute(
+      'pause',
+      'Pause a running campaign (its sends in flight finish); `start` resumes it',
+      'paused by request',
     )
-
-    admin.post(
-      '/v1/campaigns/:id/cancel',
-      {
-        schema: {
-          summary: 'Cancel a campaign for good; recipients not sent to stay unsent',
-          params,
-          body: stopBody,
-          response: { 200: withProgress },
-        },
-      },
-      async (req) => {
-        const ws = req.workspace.id
-        const c = await deps.service.cancel(ws, req.params.id, req.body?.reason ?? 'cancelled by request')
-        return view(ws, c)
-      },
+    stopRoute(
+      'cancel',
+      'Cancel a campaign for good; recipients not sent to stay unsent',
+      'cancelled by request',
     )
 
     admin.get(

@@ -4,7 +4,13 @@
  * `UPDATE … WHERE state IN (from)` with these values.
  */
 import type { JsonObject } from '../core/types.ts'
-import type { Audience, CampaignDefinition, CampaignState } from './campaign-store.ts'
+import type {
+  Audience,
+  CampaignDefinition,
+  CampaignDraft,
+  CampaignState,
+  CampaignStore,
+} from './campaign-store.ts'
 
 /** States a transition may start from. */
 export const FROM: Record<'running' | 'finished' | 'paused' | 'cancelled', readonly CampaignState[]> = {
@@ -16,8 +22,9 @@ export const FROM: Record<'running' | 'finished' | 'paused' | 'cancelled', reado
   cancelled: ['draft', 'running', 'paused', 'failed'],
 }
 
-/** What a transition other than start writes. */
+/** A transition other than start: the states it may start from, and what it writes. */
 export interface CampaignMove {
+  from: readonly CampaignState[]
   state: CampaignState
   error: string | null
   reason: string | null
@@ -25,24 +32,41 @@ export interface CampaignMove {
   finished: boolean
 }
 
-export const finishMove = (state: 'done' | 'failed', error?: string): CampaignMove => ({
-  state,
-  error: error ?? null,
-  reason: null,
-  finished: true,
-})
-export const pauseMove = (reason: string): CampaignMove => ({
-  state: 'paused',
-  error: null,
-  reason,
-  finished: false,
-})
-export const cancelMove = (reason: string): CampaignMove => ({
-  state: 'cancelled',
-  error: null,
-  reason,
-  finished: true,
-})
+/**
+ * CampaignStore's markRunning, markFinished, markPaused and markCancelled for both backends, over
+ * the conditional UPDATEs a backend runs (`start`, `move`: true when the row was in `from` and changed).
+ */
+export function campaignMarks(
+  move: (workspaceId: string, id: string, m: CampaignMove) => Promise<boolean>,
+  start: (
+    workspaceId: string,
+    id: string,
+    templateVersion: number,
+    from: readonly CampaignState[],
+  ) => Promise<boolean>,
+): Pick<CampaignStore, 'markRunning' | 'markFinished' | 'markPaused' | 'markCancelled'> {
+  return {
+    markRunning: (workspaceId, id, templateVersion) => start(workspaceId, id, templateVersion, FROM.running),
+    markFinished: (workspaceId, id, state, error) =>
+      move(workspaceId, id, {
+        from: FROM.finished,
+        state,
+        error: error ?? null,
+        reason: null,
+        finished: true,
+      }),
+    markPaused: (workspaceId, id, reason) =>
+      move(workspaceId, id, { from: FROM.paused, state: 'paused', error: null, reason, finished: false }),
+    markCancelled: (workspaceId, id, reason) =>
+      move(workspaceId, id, {
+        from: FROM.cancelled,
+        state: 'cancelled',
+        error: null,
+        reason,
+        finished: true,
+      }),
+  }
+}
 
 /** A campaigns row as both backends select it (JSON as text or parsed; bigint as text or number). */
 export interface CampaignRow {
@@ -67,6 +91,21 @@ export interface CampaignRow {
 
 export const CAMPAIGN_COLUMNS = `workspace_id, campaign_id, name, template_id, template_version, sender, audience,
   vars, rate_per_second, pause_after_failures, state, error, reason, created_at, updated_at, started_at, finished_at`
+
+/**
+ * What a draft writes, for both backends, in the order of DRAFT_COLUMNS: name, template_id,
+ * template_version, sender, audience, vars, rate_per_second, pause_after_failures.
+ */
+export const draftValues = (d: CampaignDraft): unknown[] => [
+  d.name,
+  d.templateId,
+  d.templateVersion,
+  d.from,
+  JSON.stringify(d.audience),
+  JSON.stringify(d.vars),
+  d.ratePerSecond,
+  d.pauseAfterFailures ?? null,
+]
 
 const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
 const int = (v: number | string | null): number | null => (v === null ? null : Number(v))

@@ -7,6 +7,8 @@ import type { JsonObject } from '../core/types.ts'
  */
 export const CAMPAIGN_STATES = ['draft', 'running', 'paused', 'done', 'failed', 'cancelled'] as const
 export type CampaignState = (typeof CAMPAIGN_STATES)[number]
+/** The CHECK of the state column in both backends' schema. */
+export const STATE_CHECK = `CHECK (state IN (${CAMPAIGN_STATES.map((s) => `'${s}'`).join(', ')}))`
 
 /** Who gets the campaign. `segment` is resolved by an AudienceResolver that supports it. */
 export type Audience = { userIds: string[] } | { segment: string }

@@ -72,14 +72,8 @@ export class LedgerCore implements SendLedger {
     return claimed
   }
 
-  async record(
-    key: LedgerKey,
-    email: string,
-    messageId: string,
-    state: FinalState,
-    detail?: string,
-    outcome?: Omit<Outcome, 'detail'>,
-  ): Promise<boolean> {
+  /** The parameters are SendLedger's (send-ledger.ts documents them). */
+  async record(...[key, email, messageId, state, detail, outcome]: Parameters<SendLedger['record']>) {
     const now = this.#now()
     const move = moveTo(state, detail, outcome)
     return (

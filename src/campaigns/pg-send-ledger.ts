@@ -8,6 +8,7 @@ import type { Failpoints } from '../core/failpoints.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migratePg, type PgPool, toInt } from '../db/pg.ts'
 import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
+import { PgStore } from '../db/pg-store.ts'
 import { LedgerCore, type LedgerSql } from './ledger-core.ts'
 import { entryOf, LEDGER_COLUMNS, type LedgerRow, MIGRATE_TEMPORARY_FAILURES } from './ledger-rules.ts'
 import { type LedgerKey, SEND_STATES, type SendState } from './send-ledger.ts'
@@ -42,12 +43,21 @@ const MIGRATIONS = [
 const KEY = 'workspace_id = $1 AND campaign_id = $2 AND recipient = $3'
 const keyOf = (k: LedgerKey) => [k.workspaceId, k.campaignId, k.recipient]
 
-function pgLedgerSql(pool: PgPool, ready: Promise<void>, owner: string | null): LedgerSql {
-  const query = async <R extends object>(text: string, values: unknown[]) => {
-    await ready
-    const { rows, rowCount } = await pool.query<R>(text, values)
-    return { rows, count: rowCount ?? 0 }
+/** The send_ledger table: migrated by the PgStore preamble; `sql` is the LedgerSql over it. */
+class PgLedgerTable extends PgStore {
+  constructor(pool: PgPool) {
+    super(pool, (p) => migratePg(p, 'pg-send-ledger', MIGRATIONS))
   }
+
+  sql(owner: string | null): LedgerSql {
+    const query = <R extends object>(text: string, values: unknown[]) => this.query<R>(text, values)
+    return pgLedgerSql(query, owner)
+  }
+}
+
+type Query = <R extends object>(text: string, values: unknown[]) => Promise<{ rows: R[]; count: number }>
+
+function pgLedgerSql(query: Query, owner: string | null): LedgerSql {
   return {
     async insert(key, email, messageId, m, now) {
       const { count } = await query(
@@ -152,7 +162,7 @@ function pgLedgerSql(pool: PgPool, ready: Promise<void>, owner: string | null): 
 }
 
 export class PgSendLedger extends LedgerCore {
-  readonly #ready: Promise<void>
+  readonly #table: PgLedgerTable
 
   /**
    * `owner`: this process's lease. Its key is stamped on every claim, and recoverInterrupted then
@@ -160,14 +170,13 @@ export class PgSendLedger extends LedgerCore {
    * `sending` counts as interrupted.
    */
   constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner; failpoints?: Failpoints } = {}) {
-    const ready = migratePg(pool, 'pg-send-ledger', MIGRATIONS)
-    ready.catch(() => {})
-    super(pgLedgerSql(pool, ready, opts.owner?.key ?? null), opts.clock ?? systemClock, opts.failpoints)
-    this.#ready = ready
+    const table = new PgLedgerTable(pool)
+    super(table.sql(opts.owner?.key ?? null), opts.clock ?? systemClock, opts.failpoints)
+    this.#table = table
   }
 
   /** Resolves once the table exists; every method waits for it too. */
   ready(): Promise<void> {
-    return this.#ready
+    return this.#table.ready()
   }
 }

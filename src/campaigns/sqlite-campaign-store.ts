@@ -6,21 +6,12 @@ import { type Clock, systemClock } from '../core/types.ts'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import {
   CAMPAIGN_COLUMNS,
-  type CampaignMove,
   type CampaignRow,
-  cancelMove,
+  campaignMarks,
   definitionOf,
-  FROM,
-  finishMove,
-  pauseMove,
+  draftValues,
 } from './campaign-rules.ts'
-import {
-  CAMPAIGN_STATES,
-  type CampaignDefinition,
-  type CampaignDraft,
-  type CampaignState,
-  type CampaignStore,
-} from './campaign-store.ts'
+import { type CampaignDefinition, type CampaignStore, STATE_CHECK } from './campaign-store.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE campaigns (
@@ -55,7 +46,7 @@ const MIGRATIONS = [
      vars TEXT NOT NULL,
      rate_per_second REAL,
      pause_after_failures INTEGER,
-     state TEXT NOT NULL CHECK (state IN (${CAMPAIGN_STATES.map((s) => `'${s}'`).join(', ')})),
+     state TEXT NOT NULL ${STATE_CHECK},
      error TEXT,
      reason TEXT,
      created_at INTEGER NOT NULL,
@@ -125,22 +116,9 @@ export class SqliteCampaignStore implements CampaignStore {
     return (this.#stmts.list.all(workspaceId) as CampaignRow[]).map(definitionOf)
   }
 
-  async putDraft(
-    workspaceId: string,
-    id: string,
-    d: CampaignDraft,
-  ): Promise<{ campaign: CampaignDefinition; created: boolean } | undefined> {
+  async putDraft(...[workspaceId, id, d]: Parameters<CampaignStore['putDraft']>) {
     const now = this.#clock.now()
-    const values = [
-      d.name,
-      d.templateId,
-      d.templateVersion,
-      d.from,
-      JSON.stringify(d.audience),
-      JSON.stringify(d.vars),
-      d.ratePerSecond,
-      d.pauseAfterFailures ?? null,
-    ]
+    const values = draftValues(d)
     const created = this.#db.transaction(() => {
       const existing = this.#stmts.get.get(workspaceId, id) as CampaignRow | undefined
       if (existing === undefined) {
@@ -154,44 +132,40 @@ export class SqliteCampaignStore implements CampaignStore {
     return campaign && { campaign, created }
   }
 
-  async markRunning(workspaceId: string, id: string, templateVersion: number): Promise<boolean> {
-    const now = this.#clock.now()
-    const from = JSON.stringify(FROM.running)
-    return this.#stmts.running.run(templateVersion, now, now, workspaceId, id, from).changes === 1
-  }
-
-  #move(workspaceId: string, id: string, from: readonly CampaignState[], m: CampaignMove): boolean {
-    const now = this.#clock.now()
-    const { changes } = this.#stmts.move.run(
-      m.state,
-      m.error,
-      m.reason,
-      m.finished ? 1 : 0,
-      now,
-      now,
-      workspaceId,
-      id,
-      JSON.stringify(from),
-    )
-    return changes === 1
-  }
-
-  async markFinished(
-    workspaceId: string,
-    id: string,
-    state: 'done' | 'failed',
-    error?: string,
-  ): Promise<boolean> {
-    return this.#move(workspaceId, id, FROM.finished, finishMove(state, error))
-  }
-
-  async markPaused(workspaceId: string, id: string, reason: string): Promise<boolean> {
-    return this.#move(workspaceId, id, FROM.paused, pauseMove(reason))
-  }
-
-  async markCancelled(workspaceId: string, id: string, reason: string): Promise<boolean> {
-    return this.#move(workspaceId, id, FROM.cancelled, cancelMove(reason))
-  }
+  /** The lifecycle (campaign-rules.ts) over this backend's conditional UPDATEs. */
+  readonly #marks = campaignMarks(
+    async (workspaceId, id, m) => {
+      const now = this.#clock.now()
+      const { changes } = this.#stmts.move.run(
+        m.state,
+        m.error,
+        m.reason,
+        m.finished ? 1 : 0,
+        now,
+        now,
+        workspaceId,
+        id,
+        JSON.stringify(m.from),
+      )
+      return changes === 1
+    },
+    async (workspaceId, id, templateVersion, from) => {
+      const now = this.#clock.now()
+      const { changes } = this.#stmts.running.run(
+        templateVersion,
+        now,
+        now,
+        workspaceId,
+        id,
+        JSON.stringify(from),
+      )
+      return changes === 1
+    },
+  )
+  readonly markRunning = this.#marks.markRunning
+  readonly markFinished = this.#marks.markFinished
+  readonly markPaused = this.#marks.markPaused
+  readonly markCancelled = this.#marks.markCancelled
 
   async running(): Promise<{ workspaceId: string; id: string }[]> {
     return this.#stmts.allRunning.all() as { workspaceId: string; id: string }[]

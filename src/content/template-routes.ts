@@ -11,7 +11,8 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { errorBody, idParams, noContent, versionQuery } from '../http/schemas.ts'
+import { deleteRoute } from '../http/resource-routes.ts'
+import { errorBody, idParams, versionQuery } from '../http/schemas.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
@@ -102,21 +103,13 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
       async (req) => ({ versions: await templates.versions(req.workspace.id, req.params.id) }),
     )
 
-    admin.delete(
-      '/v1/templates/:id',
-      {
-        schema: {
-          summary: 'Archive a template (its versions stay readable for messages already sent)',
-          params: idParams,
-          response: { 204: noContent },
-        },
-      },
-      async (req, reply) => {
-        if (!(await templates.archive(req.workspace.id, req.params.id)))
-          throw notFound(`template "${req.params.id}"`)
-        return reply.status(204).send(null)
-      },
-    )
+    deleteRoute(admin, {
+      path: '/v1/templates/:id',
+      param: 'id',
+      summary: 'Archive a template (its versions stay readable for messages already sent)',
+      remove: (ws, id) => templates.archive(ws, id),
+      missing: (id) => notFound(`template "${id}"`),
+    })
 
     admin.put(
       '/v1/blocks/:name',
@@ -150,23 +143,14 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
       async (req) => ({ blocks: await templates.blocks(req.workspace.id) }),
     )
 
-    admin.delete(
-      '/v1/blocks/:name',
-      {
-        schema: {
-          summary: 'Delete a block',
-          params: z.object({ name: z.string() }),
-          response: { 204: noContent },
-        },
-      },
-      async (req, reply) => {
-        const workspaceId = req.workspace.id
-        if (!(await templates.deleteBlock(workspaceId, req.params.name)))
-          throw notFound(`block "${req.params.name}"`)
-        renderer.invalidate(workspaceId)
-        return reply.status(204).send(null)
-      },
-    )
+    deleteRoute(admin, {
+      path: '/v1/blocks/:name',
+      param: 'name',
+      summary: 'Delete a block',
+      remove: (ws, name) => templates.deleteBlock(ws, name),
+      missing: (name) => notFound(`block "${name}"`),
+      removed: (ws) => renderer.invalidate(ws),
+    })
 
     admin.post(
       '/v1/templates/:id/preview',

@@ -25,13 +25,11 @@ export const MAX_REGEX_LENGTH = 256
 export const MAX_CONDITION_DEPTH = 32
 const REGEX_FLAGS = /^[imsu]*$/
 
+/** The comparisons both the query language and `$expr` expressions have. */
+const COMPARISONS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte'] as const
+
 const QUERY_OPERATORS = new Set([
-  '$eq',
-  '$ne',
-  '$gt',
-  '$gte',
-  '$lt',
-  '$lte',
+  ...COMPARISONS,
   '$in',
   '$nin',
   '$and',
@@ -50,12 +48,7 @@ const QUERY_OPERATORS = new Set([
 ])
 
 const EXPRESSION_OPERATORS = new Set([
-  '$eq',
-  '$ne',
-  '$gt',
-  '$gte',
-  '$lt',
-  '$lte',
+  ...COMPARISONS,
   '$cmp',
   '$and',
   '$or',

@@ -6,6 +6,7 @@
  * run on the linear engine. Patterns this rewrite does not understand are left alone (undefined):
  * they run on the backtracking engine, under the evaluator's time budget.
  */
+import { rewriteAscii } from './regex-scan.ts'
 
 const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 const otherCase = (c: number) => String.fromCharCode(c >= 97 ? c - 32 : c + 32)
@@ -15,43 +16,14 @@ const CLASS_ESCAPES = new Set(['d', 'D', 'w', 'W', 's', 'S', 'b', 'B', 'n', 'r',
 
 /** The pattern rewritten to match without the `i` flag as it did with it, or undefined when not sure. */
 export function foldAsciiCase(pattern: string): string | undefined {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
-  if (!/^[\x00-\x7f]*$/.test(pattern) || pattern.includes('(?<')) return undefined
-  let out = ''
-  let i = 0
-  while (i < pattern.length) {
-    const ch = pattern[i] as string
-    if (ch === '\\') {
-      const next = pattern[i + 1]
-      if (next === undefined) return undefined
-      if (isLetter(next.charCodeAt(0)) && !CLASS_ESCAPES.has(next)) return undefined
-      out += ch + next
-      i += 2
-      continue
-    }
-    if (ch === '[') {
-      const end = classEnd(pattern, i)
-      if (end === undefined) return undefined
-      const folded = foldClass(pattern.slice(i + 1, end))
-      if (folded === undefined) return undefined
-      out += folded
-      i = end + 1
-      continue
-    }
-    const c = ch.charCodeAt(0)
-    out += isLetter(c) ? `[${ch}${otherCase(c)}]` : ch
-    i++
-  }
-  return out
-}
-
-/** Index of the `]` closing the class opened at `start`. */
-function classEnd(p: string, start: number): number | undefined {
-  for (let i = start + 1; i < p.length; i++) {
-    if (p[i] === '\\') i++
-    else if (p[i] === ']') return i
-  }
-  return undefined
+  return rewriteAscii(pattern, {
+    escape: (next) => (isLetter(next.charCodeAt(0)) && !CLASS_ESCAPES.has(next) ? undefined : `\\${next}`),
+    klass: foldClass,
+    char: (ch) => {
+      const c = ch.charCodeAt(0)
+      return isLetter(c) ? `[${ch}${otherCase(c)}]` : ch
+    },
+  })
 }
 
 /** `[body]` with the other case of every letter it holds added (negated classes too: `[^a]` → `[^aA]`). */

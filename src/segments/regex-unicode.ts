@@ -10,6 +10,7 @@
  * matches no wide atom. Patterns this rewrite does not understand are left alone (undefined): they
  * run on the backtracking engine, under the evaluator's time budget.
  */
+import { rewriteAscii } from './regex-scan.ts'
 
 const PAIR = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]'
 const NOT_SURROGATE = '\\uD800-\\uDFFF'
@@ -24,49 +25,22 @@ const CLASS_ESCAPES = new Set(['d', 'w', 's', 'b', 'n', 'r', 't', 'f', 'v'])
 
 /** The pattern rewritten to match without `u` what it matched with it, or undefined when not sure. */
 export function withoutUnicodeFlag(pattern: string, dotAll: boolean): string | undefined {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
-  if (!/^[\x00-\x7f]*$/.test(pattern) || pattern.includes('(?<')) return undefined
-  let out = ''
-  let i = 0
-  while (i < pattern.length) {
-    const ch = pattern[i] as string
-    if (ch === '\\') {
-      const next = pattern[i + 1]
-      if (next === undefined) return undefined
+  return rewriteAscii(pattern, {
+    escape: (next) => {
       const widened = WIDE_ESCAPES[next]
-      if (widened !== undefined) out += wide(widened)
-      else if (/[A-Za-z0-9]/.test(next) && !SAME_ESCAPES.has(next)) return undefined
-      else out += ch + next
-      i += 2
-      continue
-    }
-    if (ch === '[') {
-      const end = classEnd(pattern, i)
-      if (end === undefined) return undefined
-      const inner = pattern.slice(i + 1, end)
+      if (widened !== undefined) return wide(widened)
+      return /[A-Za-z0-9]/.test(next) && !SAME_ESCAPES.has(next) ? undefined : `\\${next}`
+    },
+    klass: (inner) => {
       const negated = inner.startsWith('^')
       const body = negated ? inner.slice(1) : inner
       if (!classBodyOk(body)) return undefined
       // `[^]` matches anything; a body starting or ending with `-` could join the surrogate range.
       if (negated && (body === '' || body.startsWith('-') || body.endsWith('-'))) return undefined
-      out += negated ? wide(body) : `[${body}]`
-      i = end + 1
-      continue
-    }
-    if (ch === '.') out += wide(dotAll ? '' : '\\n\\r\\u2028\\u2029')
-    else out += ch
-    i++
-  }
-  return out
-}
-
-/** Index of the `]` closing the class opened at `start`. */
-function classEnd(p: string, start: number): number | undefined {
-  for (let i = start + 1; i < p.length; i++) {
-    if (p[i] === '\\') i++
-    else if (p[i] === ']') return i
-  }
-  return undefined
+      return negated ? wide(body) : `[${body}]`
+    },
+    char: (ch) => (ch === '.' ? wide(dotAll ? '' : '\\n\\r\\u2028\\u2029') : ch),
+  })
 }
 
 /** Only escapes that match the same characters with and without `u` (no \D \W \S, \x, \u, \p…). */

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { idParams, isoTime, looseId, noContent, openObject } from '../http/schemas.ts'
+import { deleteRoute, listAndGetRoutes } from '../http/resource-routes.ts'
+import { idParams, isoTime, looseId, openObject } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { SegmentDef, SegmentStore } from './segment-store.ts'
 
@@ -86,26 +87,16 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDep
       },
     )
 
-    admin.get(
-      '/v1/segments',
-      {
-        schema: {
-          summary: 'All segments',
-          response: { 200: z.strictObject({ segments: z.array(segment) }) },
-        },
-      },
-      async (req) => ({ segments: (await segments.list(req.workspace.id)).map(view) }),
-    )
-
-    admin.get(
-      '/v1/segments/:id',
-      { schema: { summary: 'A segment', params: idParams, response: { 200: segment } } },
-      async (req) => {
-        const s = await segments.get(req.workspace.id, req.params.id)
-        if (!s) throw missing(req.params.id)
-        return view(s)
-      },
-    )
+    listAndGetRoutes(admin, {
+      path: '/v1/segments',
+      key: 'segments',
+      summaries: { list: 'All segments', get: 'A segment' },
+      item: segment,
+      list: (ws) => segments.list(ws),
+      get: (ws, id) => segments.get(ws, id),
+      view,
+      missing,
+    })
 
     admin.get(
       '/v1/segments/:id/members',
@@ -133,19 +124,12 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDep
       },
     )
 
-    admin.delete(
-      '/v1/segments/:id',
-      {
-        schema: {
-          summary: 'Delete a segment and its memberships',
-          params: idParams,
-          response: { 204: noContent },
-        },
-      },
-      async (req, reply) => {
-        if (!(await segments.delete(req.workspace.id, req.params.id))) throw missing(req.params.id)
-        return reply.status(204).send(null)
-      },
-    )
+    deleteRoute(admin, {
+      path: '/v1/segments/:id',
+      param: 'id',
+      summary: 'Delete a segment and its memberships',
+      remove: (ws, id) => segments.delete(ws, id),
+      missing,
+    })
   })
 }

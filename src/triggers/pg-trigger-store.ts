@@ -3,62 +3,21 @@
  * dispatchers may share the jobs: `claim` is one conditional UPDATE and only one of them wins.
  * A processor committing jobs NOTIFYs; `listen` is how a sender process hears it.
  */
-import { type Clock, systemClock } from '../core/types.ts'
+import type { Clock } from '../core/types.ts'
 import { type PgPool, pgJson, pgText, toInt, toIntOrNull } from '../db/pg.ts'
 import { ownerGone, type ProcessOwner } from '../db/pg-lease.ts'
 import { PgSession } from '../db/pg-session.ts'
+import { PgStore } from '../db/pg-store.ts'
 import { JOBS_CHANNEL_SQL, migratePgTriggers } from './pg-trigger-schema.ts'
-import type { TriggerDef, TriggerInput } from './trigger-def.ts'
-import {
-  INTERRUPTED_DETAIL,
-  type JobFinalState,
-  type JobReason,
-  type JobRowValues,
-  jobFromRow,
-  type StoredJob,
-  sentAtFor,
-} from './trigger-jobs.ts'
+import { defFromRow, type TriggerDef, type TriggerDefRow, type TriggerInput } from './trigger-def.ts'
+import { INTERRUPTED_DETAIL, type JobRow, jobEnd, jobFromRow, type StoredJob } from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
-
-interface DefRow {
-  workspace_id: string
-  trigger_id: string
-  definition: TriggerInput
-  updated_at: string
-}
-
-type JobRow = Omit<JobRowValues, 'event_at' | 'due_at' | 'sent_at' | 'first_failed_at'> & {
-  event_at: string
-  due_at: string
-  sent_at: string | null
-  first_failed_at: string | null
-}
 
 const DEF_COLUMNS = 'workspace_id, trigger_id, definition, updated_at'
 const JOB_COLUMNS = `workspace_id, job_id, trigger_id, profile_id, user_id, event_at, due_at, event, state, detail,
   sent_at, attempts, first_failed_at, reason`
 
-const toDef = (r: DefRow): TriggerDef => ({
-  ...r.definition,
-  workspaceId: r.workspace_id,
-  triggerId: r.trigger_id,
-  updatedAt: toInt(r.updated_at),
-})
-
-const toJob = (r: JobRow): StoredJob =>
-  jobFromRow({
-    ...r,
-    event_at: toInt(r.event_at),
-    due_at: toInt(r.due_at),
-    sent_at: toIntOrNull(r.sent_at),
-    first_failed_at: toIntOrNull(r.first_failed_at),
-  })
-
-export class PgTriggerStore implements TriggerStore {
-  readonly #pool: PgPool
-  readonly #clock: Clock
-  readonly #ready: Promise<void>
-
+export class PgTriggerStore extends PgStore implements TriggerStore {
   readonly #owner: string | null
 
   /**
@@ -67,30 +26,13 @@ export class PgTriggerStore implements TriggerStore {
    * `sending` counts as interrupted.
    */
   constructor(pool: PgPool, opts: { clock?: Clock; owner?: ProcessOwner } = {}) {
-    this.#pool = pool
-    this.#clock = opts.clock ?? systemClock
+    super(pool, migratePgTriggers, opts.clock)
     this.#owner = opts.owner?.key ?? null
-    this.#ready = migratePgTriggers(pool)
-    this.#ready.catch(() => {})
-  }
-
-  /** Resolves once the tables exist; every method waits for it too. */
-  ready(): Promise<void> {
-    return this.#ready
-  }
-
-  async #query<R extends object>(
-    text: string,
-    values: unknown[] = [],
-  ): Promise<{ rows: R[]; count: number }> {
-    await this.#ready
-    const { rows, rowCount } = await this.#pool.query<R>(text, values)
-    return { rows, count: rowCount ?? 0 }
   }
 
   async put(workspaceId: string, triggerId: string, input: TriggerInput): Promise<TriggerDef> {
-    const now = this.#clock.now()
-    await this.#query(
+    const now = this.clock.now()
+    await this.query(
       `INSERT INTO triggers (${DEF_COLUMNS}) VALUES ($1, $2, $3, $4)
        ON CONFLICT (workspace_id, trigger_id) DO UPDATE SET definition = excluded.definition,
          updated_at = excluded.updated_at`,
@@ -100,23 +42,23 @@ export class PgTriggerStore implements TriggerStore {
   }
 
   async get(workspaceId: string, triggerId: string): Promise<TriggerDef | undefined> {
-    const { rows } = await this.#query<DefRow>(
+    const { rows } = await this.query<TriggerDefRow>(
       `SELECT ${DEF_COLUMNS} FROM triggers WHERE workspace_id = $1 AND trigger_id = $2`,
       [workspaceId, triggerId],
     )
-    return rows[0] && toDef(rows[0])
+    return rows[0] && defFromRow(rows[0])
   }
 
   async list(workspaceId: string): Promise<TriggerDef[]> {
-    const { rows } = await this.#query<DefRow>(
+    const { rows } = await this.query<TriggerDefRow>(
       `SELECT ${DEF_COLUMNS} FROM triggers WHERE workspace_id = $1 ORDER BY trigger_id`,
       [workspaceId],
     )
-    return rows.map(toDef)
+    return rows.map(defFromRow)
   }
 
   async delete(workspaceId: string, triggerId: string): Promise<boolean> {
-    const { count } = await this.#query('DELETE FROM triggers WHERE workspace_id = $1 AND trigger_id = $2', [
+    const { count } = await this.query('DELETE FROM triggers WHERE workspace_id = $1 AND trigger_id = $2', [
       workspaceId,
       triggerId,
     ])
@@ -124,91 +66,73 @@ export class PgTriggerStore implements TriggerStore {
   }
 
   async allDefinitions(): Promise<TriggerDef[]> {
-    const { rows } = await this.#query<DefRow>(
+    const { rows } = await this.query<TriggerDefRow>(
       `SELECT ${DEF_COLUMNS} FROM triggers ORDER BY workspace_id, trigger_id`,
     )
-    return rows.map(toDef)
+    return rows.map(defFromRow)
   }
 
   async due(now: number, limit: number): Promise<StoredJob[]> {
-    const { rows } = await this.#query<JobRow>(
+    const { rows } = await this.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM trigger_jobs WHERE state = 'pending' AND due_at <= $1
        ORDER BY due_at, workspace_id, job_id LIMIT $2`,
       [now, limit],
     )
-    return rows.map(toJob)
+    return rows.map(jobFromRow)
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    const { rows } = await this.#query<{ min: string | null }>(
+    const { rows } = await this.query<{ min: string | null }>(
       `SELECT MIN(due_at) AS min FROM trigger_jobs WHERE state = 'pending'`,
     )
     return toIntOrNull(rows[0]?.min ?? null) ?? undefined
   }
 
   async claim(workspaceId: string, jobId: string): Promise<boolean> {
-    const { count } = await this.#query(
+    const { count } = await this.query(
       `UPDATE trigger_jobs SET state = 'sending', updated_at = $1, owner_key = $4
        WHERE workspace_id = $2 AND job_id = $3 AND state = 'pending'`,
-      [this.#clock.now(), workspaceId, jobId, this.#owner],
+      [this.clock.now(), workspaceId, jobId, this.#owner],
     )
     return count === 1
   }
 
-  async finish(
-    workspaceId: string,
-    jobId: string,
-    state: JobFinalState,
-    detail: string,
-    reason?: JobReason,
-  ): Promise<void> {
-    await this.#end('sending', workspaceId, jobId, state, detail, reason)
+  async finish(...[workspaceId, jobId, state, detail, reason]: Parameters<TriggerStore['finish']>) {
+    await this.#end('sending', workspaceId, jobId, jobEnd(state, detail, reason, this.clock.now()))
   }
 
-  async settle(
-    workspaceId: string,
-    jobId: string,
-    state: JobFinalState,
-    detail: string,
-    reason?: JobReason,
-  ): Promise<boolean> {
-    return (await this.#end('pending', workspaceId, jobId, state, detail, reason)) === 1
+  async settle(...[workspaceId, jobId, state, detail, reason]: Parameters<TriggerStore['settle']>) {
+    return (
+      (await this.#end('pending', workspaceId, jobId, jobEnd(state, detail, reason, this.clock.now()))) === 1
+    )
   }
 
   async #end(
     from: 'pending' | 'sending',
     workspaceId: string,
     jobId: string,
-    state: JobFinalState,
-    detail: string,
-    reason: JobReason | undefined,
+    end: ReturnType<typeof jobEnd>,
   ): Promise<number> {
-    const now = this.#clock.now()
-    const { count } = await this.#query(
+    const { count } = await this.query(
       `UPDATE trigger_jobs SET state = $1, detail = $2, reason = $3, sent_at = $4, updated_at = $5
        WHERE workspace_id = $6 AND job_id = $7 AND state = $8`,
-      [state, detail, reason ?? null, sentAtFor(state, now), now, workspaceId, jobId, from],
+      [...end, workspaceId, jobId, from],
     )
     return count
   }
 
-  async retryLater(
-    workspaceId: string,
-    jobId: string,
-    from: 'pending' | 'sending',
-    r: { dueAt: number; attempts: number; firstFailedAt: number; detail: string; reason: JobReason },
-  ): Promise<boolean> {
-    const { count } = await this.#query(
+  async retryLater(...[workspaceId, jobId, from, r]: Parameters<TriggerStore['retryLater']>) {
+    const { count } = await this.query(
       `UPDATE trigger_jobs SET state = 'pending', due_at = $1, attempts = $2, first_failed_at = $3, detail = $4,
          reason = $5, updated_at = $6, owner_key = NULL
        WHERE workspace_id = $7 AND job_id = $8 AND state = $9`,
-      [r.dueAt, r.attempts, r.firstFailedAt, r.detail, r.reason, this.#clock.now(), workspaceId, jobId, from],
+      [r.dueAt, r.attempts, r.firstFailedAt, r.detail, r.reason, this.clock.now(), workspaceId, jobId, from],
     )
     return count === 1
   }
 
   async sentSince(workspaceId: string, triggerId: string, userId: string, since: number): Promise<number> {
-    const { rows } = await this.#query<{ n: string }>(
+    const { rows } = await this.query<{ n: string }>(
       `SELECT COUNT(*) AS n FROM trigger_jobs
        WHERE workspace_id = $1 AND trigger_id = $2 AND user_id = $3 AND sent_at >= $4`,
       [workspaceId, triggerId, pgText(userId), since],
@@ -217,20 +141,20 @@ export class PgTriggerStore implements TriggerStore {
   }
 
   async recoverInterrupted(): Promise<number> {
-    const { count } = await this.#query(
+    const { count } = await this.query(
       `UPDATE trigger_jobs SET state = 'unknown', detail = $2, updated_at = $1
        WHERE state = 'sending' AND ${ownerGone('owner_key')}`,
-      [this.#clock.now(), INTERRUPTED_DETAIL],
+      [this.clock.now(), INTERRUPTED_DETAIL],
     )
     return count
   }
 
   async getJob(workspaceId: string, jobId: string): Promise<StoredJob | undefined> {
-    const { rows } = await this.#query<JobRow>(
+    const { rows } = await this.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM trigger_jobs WHERE workspace_id = $1 AND job_id = $2`,
       [workspaceId, jobId],
     )
-    return rows[0] && toJob(rows[0])
+    return rows[0] && jobFromRow(rows[0])
   }
 
   /**
@@ -244,22 +168,20 @@ export class PgTriggerStore implements TriggerStore {
     onJobs: (dueAt: number) => void,
     opts: { retryMs?: number; onError?: (err: Error) => void } = {},
   ): Promise<() => Promise<void>> {
-    await this.#ready
-    const session = new PgSession(this.#pool, {
+    await this.ready()
+    const session = new PgSession(this.pool, {
       ...opts,
       setup: async (client) => {
         client.on('notification', (msg) => {
           const at = Number(msg.payload)
-          onJobs(Number.isSafeInteger(at) ? at : this.#clock.now())
+          onJobs(Number.isSafeInteger(at) ? at : this.clock.now())
         })
         const { rows } = await client.query<{ channel: string }>(`SELECT ${JOBS_CHANNEL_SQL} AS channel`)
         await client.query(`LISTEN ${client.escapeIdentifier(rows[0]!.channel)}`)
-        onJobs(this.#clock.now())
+        onJobs(this.clock.now())
       },
     })
     await session.start()
     return () => session.close()
   }
-
-  async close(): Promise<void> {}
 }

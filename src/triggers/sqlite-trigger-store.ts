@@ -2,35 +2,9 @@
 import { type Clock, systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrateTriggers } from './sqlite-trigger-schema.ts'
-import type { TriggerDef, TriggerInput } from './trigger-def.ts'
-import {
-  INTERRUPTED_DETAIL,
-  type JobFinalState,
-  type JobReason,
-  type JobRowValues,
-  jobFromRow,
-  type StoredJob,
-  sentAtFor,
-} from './trigger-jobs.ts'
+import { defFromRow, type TriggerDef, type TriggerDefRow, type TriggerInput } from './trigger-def.ts'
+import { INTERRUPTED_DETAIL, type JobRow, jobEnd, jobFromRow, type StoredJob } from './trigger-jobs.ts'
 import type { TriggerStore } from './trigger-store.ts'
-
-interface DefRow {
-  workspace_id: string
-  trigger_id: string
-  definition: string
-  updated_at: number
-}
-
-type JobRow = Omit<JobRowValues, 'event'> & { event: string }
-
-const toDef = (r: DefRow): TriggerDef => ({
-  ...(JSON.parse(r.definition) as TriggerInput),
-  workspaceId: r.workspace_id,
-  triggerId: r.trigger_id,
-  updatedAt: r.updated_at,
-})
-
-const toJob = (r: JobRow): StoredJob => jobFromRow({ ...r, event: JSON.parse(r.event) })
 
 export class SqliteTriggerStore implements TriggerStore {
   readonly #clock: Clock
@@ -90,12 +64,12 @@ export class SqliteTriggerStore implements TriggerStore {
   }
 
   async get(workspaceId: string, triggerId: string): Promise<TriggerDef | undefined> {
-    const row = this.#s.get.get(workspaceId, triggerId) as DefRow | undefined
-    return row && toDef(row)
+    const row = this.#s.get.get(workspaceId, triggerId) as TriggerDefRow | undefined
+    return row && defFromRow(row)
   }
 
   async list(workspaceId: string): Promise<TriggerDef[]> {
-    return (this.#s.list.all(workspaceId) as DefRow[]).map(toDef)
+    return (this.#s.list.all(workspaceId) as TriggerDefRow[]).map(defFromRow)
   }
 
   async delete(workspaceId: string, triggerId: string): Promise<boolean> {
@@ -103,11 +77,11 @@ export class SqliteTriggerStore implements TriggerStore {
   }
 
   async allDefinitions(): Promise<TriggerDef[]> {
-    return (this.#s.all.all() as DefRow[]).map(toDef)
+    return (this.#s.all.all() as TriggerDefRow[]).map(defFromRow)
   }
 
   async due(now: number, limit: number): Promise<StoredJob[]> {
-    return (this.#s.due.all(now, limit) as JobRow[]).map(toJob)
+    return (this.#s.due.all(now, limit) as JobRow[]).map(jobFromRow)
   }
 
   async nextDueAt(): Promise<number | undefined> {
@@ -118,43 +92,16 @@ export class SqliteTriggerStore implements TriggerStore {
     return this.#s.claim.run(this.#clock.now(), workspaceId, jobId).changes === 1
   }
 
-  async finish(
-    workspaceId: string,
-    jobId: string,
-    state: JobFinalState,
-    detail: string,
-    reason?: JobReason,
-  ): Promise<void> {
-    const now = this.#clock.now()
-    this.#s.finish.run(state, detail, reason ?? null, sentAtFor(state, now), now, workspaceId, jobId)
+  async finish(...[workspaceId, jobId, state, detail, reason]: Parameters<TriggerStore['finish']>) {
+    this.#s.finish.run(...jobEnd(state, detail, reason, this.#clock.now()), workspaceId, jobId)
   }
 
-  async settle(
-    workspaceId: string,
-    jobId: string,
-    state: JobFinalState,
-    detail: string,
-    reason?: JobReason,
-  ): Promise<boolean> {
-    const now = this.#clock.now()
-    const { changes } = this.#s.settle.run(
-      state,
-      detail,
-      reason ?? null,
-      sentAtFor(state, now),
-      now,
-      workspaceId,
-      jobId,
-    )
-    return changes === 1
+  async settle(...[workspaceId, jobId, state, detail, reason]: Parameters<TriggerStore['settle']>) {
+    const end = jobEnd(state, detail, reason, this.#clock.now())
+    return this.#s.settle.run(...end, workspaceId, jobId).changes === 1
   }
 
-  async retryLater(
-    workspaceId: string,
-    jobId: string,
-    from: 'pending' | 'sending',
-    r: { dueAt: number; attempts: number; firstFailedAt: number; detail: string; reason: JobReason },
-  ): Promise<boolean> {
+  async retryLater(...[workspaceId, jobId, from, r]: Parameters<TriggerStore['retryLater']>) {
     const now = this.#clock.now()
     const { changes } = this.#s.retryLater.run(
       r.dueAt,
@@ -180,7 +127,7 @@ export class SqliteTriggerStore implements TriggerStore {
 
   async getJob(workspaceId: string, jobId: string): Promise<StoredJob | undefined> {
     const row = this.#s.getJob.get(workspaceId, jobId) as JobRow | undefined
-    return row && toJob(row)
+    return row && jobFromRow(row)
   }
 
   async close(): Promise<void> {}

@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { InkError } from '../core/errors.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
+import { toInt } from './trigger-jobs.ts'
 
 export interface TriggerDef {
   workspaceId: string
@@ -62,6 +63,22 @@ export const schema = z.strictObject({
 export type TriggerInput = Omit<TriggerDef, 'workspaceId' | 'triggerId' | 'updatedAt'>
 
 /** Validates an API body; `defaultFrom` is INKSTREAM_FROM. Throws INK_ERR_BAD_REQUEST. */
+/** A triggers row as either backend reads it (the definition as JSON text or parsed, the time as text or number). */
+export interface TriggerDefRow {
+  workspace_id: string
+  trigger_id: string
+  definition: string | TriggerInput
+  updated_at: number | string
+}
+
+/** The one row mapping of both TriggerStore backends. */
+export const defFromRow = (r: TriggerDefRow): TriggerDef => ({
+  ...(typeof r.definition === 'string' ? (JSON.parse(r.definition) as TriggerInput) : r.definition),
+  workspaceId: r.workspace_id,
+  triggerId: r.trigger_id,
+  updatedAt: toInt(r.updated_at),
+})
+
 export function parseTrigger(body: unknown, defaultFrom: string | undefined): TriggerInput {
   const parsed = schema.safeParse(body)
   if (!parsed.success) {

@@ -100,43 +100,55 @@ export const sentAtFor = (state: JobFinalState, now: number): number | null => (
 /** The detail of a job a crash left in `sending`. */
 export const INTERRUPTED_DETAIL = 'interrupted while sending'
 
-/** A job row as both backends read it, numbers already converted, `event` already parsed. */
-export interface JobRowValues {
+/** A job row as either backend reads it: bigint columns as text or number, `event` as JSON text or parsed. */
+export interface JobRow {
   workspace_id: string
   job_id: string
   trigger_id: string
   profile_id: string
   user_id: string
-  event_at: number
-  due_at: number
-  event: JsonObject
+  event_at: number | string
+  due_at: number | string
+  event: string | JsonObject
   state: JobState
   detail: string | null
-  sent_at: number | null
+  sent_at: number | string | null
   attempts: number
-  first_failed_at: number | null
+  first_failed_at: number | string | null
   reason: string | null
 }
 
+/** A whole number read back from either backend (PostgreSQL answers bigint as text). */
+export function toInt(v: number | string): number {
+  const n = Number(v)
+  if (!Number.isSafeInteger(n)) throw new RangeError(`${String(v)} is not a safe integer`)
+  return n
+}
+const toIntOrNull = (v: number | string | null): number | null => (v === null ? null : toInt(v))
+
 /** The one row mapping of both backends. */
-export function jobFromRow(r: JobRowValues): StoredJob {
+export function jobFromRow(r: JobRow): StoredJob {
   return {
     workspaceId: r.workspace_id,
     jobId: r.job_id,
     triggerId: r.trigger_id,
     profileId: r.profile_id,
     userId: r.user_id,
-    eventAt: r.event_at,
-    dueAt: r.due_at,
-    event: r.event,
+    eventAt: toInt(r.event_at),
+    dueAt: toInt(r.due_at),
+    event: typeof r.event === 'string' ? (JSON.parse(r.event) as JsonObject) : r.event,
     state: r.state,
     detail: r.detail,
-    sentAt: r.sent_at,
+    sentAt: toIntOrNull(r.sent_at),
     attempts: r.attempts,
-    firstFailedAt: r.first_failed_at,
+    firstFailedAt: toIntOrNull(r.first_failed_at),
     reason: r.reason as JobReason | null,
   }
 }
+
+/** What finish and settle write, in this order: state, detail, reason, sent_at, updated_at. */
+export const jobEnd = (state: JobFinalState, detail: string, reason: JobReason | undefined, now: number) =>
+  [state, detail, reason ?? null, sentAtFor(state, now), now] as const
 
 /** What a processor batch does to the jobs, in event order (a cancel sees the inserts before it). */
 export type TriggerJobOp =

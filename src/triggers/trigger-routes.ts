@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { idParams, isoTime, looseId, noContent } from '../http/schemas.ts'
+import { deleteRoute, listAndGetRoutes } from '../http/resource-routes.ts'
+import { isoTime, looseId } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { parseTrigger, type TriggerDef, schema as triggerBody } from './trigger-def.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -55,34 +56,23 @@ export async function triggerRoutes(app: FastifyInstance, deps: TriggerRoutesDep
       },
     )
 
-    admin.get(
-      '/v1/triggers',
-      {
-        schema: {
-          summary: 'All triggers',
-          response: { 200: z.strictObject({ triggers: z.array(trigger) }) },
-        },
-      },
-      async (req) => ({ triggers: (await triggers.list(req.workspace.id)).map(view) }),
-    )
+    listAndGetRoutes(admin, {
+      path: '/v1/triggers',
+      key: 'triggers',
+      summaries: { list: 'All triggers', get: 'A trigger' },
+      item: trigger,
+      list: (ws) => triggers.list(ws),
+      get: (ws, id) => triggers.get(ws, id),
+      view,
+      missing,
+    })
 
-    admin.get(
-      '/v1/triggers/:id',
-      { schema: { summary: 'A trigger', params: idParams, response: { 200: trigger } } },
-      async (req) => {
-        const t = await triggers.get(req.workspace.id, req.params.id)
-        if (!t) throw missing(req.params.id)
-        return view(t)
-      },
-    )
-
-    admin.delete(
-      '/v1/triggers/:id',
-      { schema: { summary: 'Delete a trigger', params: idParams, response: { 204: noContent } } },
-      async (req, reply) => {
-        if (!(await triggers.delete(req.workspace.id, req.params.id))) throw missing(req.params.id)
-        return reply.status(204).send(null)
-      },
-    )
+    deleteRoute(admin, {
+      path: '/v1/triggers/:id',
+      param: 'id',
+      summary: 'Delete a trigger',
+      remove: (ws, id) => triggers.delete(ws, id),
+      missing,
+    })
   })
 }

@@ -22,3 +22,19 @@ export interface Cache {
   /** Releases the cache's resources; later calls reject. */
   close(): Promise<void>
 }
+
+/** Every Cache refuses calls once closed. */
+export function assertOpen(closed: boolean): void {
+  if (closed) throw new Error('the cache is closed')
+}
+
+/** What `set` checks first in every Cache: still open, and both durations finite and >= 0. */
+export function assertSettable(closed: boolean, ttlMs: number, staleMs: number): void {
+  assertOpen(closed)
+  assertDuration('ttlMs', ttlMs)
+  assertDuration('staleMs', staleMs)
+}
+
+function assertDuration(name: string, ms: number): void {
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${ms}`)
+}

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../../core/types.ts'
 import { systemClock } from '../../core/types.ts'
-import type { Cache, CacheEntry } from './cache.ts'
+import { assertOpen, assertSettable, type Cache, type CacheEntry } from './cache.ts'
 
 export interface MemoryCacheOptions {
   /** Most entries kept; the least recently used one is evicted beyond it. Default 10,000. */
@@ -41,7 +41,7 @@ export class MemoryCache implements Cache {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    this.#assertOpen()
+    assertOpen(this.#closed)
     const stored = this.#entries.get(key) // marks it most recently used
     if (stored === undefined) return undefined
     if (this.#clock.now() >= stored.retainUntil) {
@@ -52,16 +52,14 @@ export class MemoryCache implements Cache {
   }
 
   async set(key: string, value: unknown, ttlMs: number, staleMs: number): Promise<void> {
-    this.#assertOpen()
-    assertDuration('ttlMs', ttlMs)
-    assertDuration('staleMs', staleMs)
+    assertSettable(this.#closed, ttlMs, staleMs)
     const storedAt = this.#clock.now()
     const expiresAt = storedAt + ttlMs
     this.#entries.set(key, { value, storedAt, expiresAt, retainUntil: expiresAt + staleMs })
   }
 
   async delete(key: string): Promise<void> {
-    this.#assertOpen()
+    assertOpen(this.#closed)
     this.#entries.delete(key)
   }
 
@@ -69,12 +67,4 @@ export class MemoryCache implements Cache {
     this.#closed = true
     this.#entries.clear()
   }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Error('the cache is closed')
-  }
-}
-
-function assertDuration(name: string, ms: number): void {
-  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${ms}`)
 }

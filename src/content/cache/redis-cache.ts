@@ -14,7 +14,7 @@
 import { Redis } from 'ioredis'
 import type { Clock } from '../../core/types.ts'
 import { systemClock } from '../../core/types.ts'
-import type { Cache, CacheEntry } from './cache.ts'
+import { assertOpen, assertSettable, type Cache, type CacheEntry } from './cache.ts'
 
 /** What failed: one of the cache's calls, or the connection itself (reported once per outage). */
 export type RedisCacheOperation = 'get' | 'set' | 'delete' | 'connection'
@@ -85,7 +85,7 @@ export class RedisCache implements Cache {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    this.#assertOpen()
+    assertOpen(this.#closed)
     let raw: string | null
     try {
       raw = await this.#redis.get(this.#prefix + key)
@@ -103,9 +103,7 @@ export class RedisCache implements Cache {
   }
 
   async set(key: string, value: unknown, ttlMs: number, staleMs: number): Promise<void> {
-    this.#assertOpen()
-    assertDuration('ttlMs', ttlMs)
-    assertDuration('staleMs', staleMs)
+    assertSettable(this.#closed, ttlMs, staleMs)
     const storedAt = this.#clock.now()
     const stored: Stored = { v: value, s: storedAt, e: storedAt + ttlMs }
     const json = JSON.stringify(stored) // throws on a cycle or a BigInt: the caller's bug
@@ -121,7 +119,7 @@ export class RedisCache implements Cache {
   }
 
   async delete(key: string): Promise<void> {
-    this.#assertOpen()
+    assertOpen(this.#closed)
     try {
       await this.#redis.del(this.#prefix + key)
     } catch (err) {
@@ -164,10 +162,6 @@ export class RedisCache implements Cache {
       // A failing error hook must not turn an absorbed failure into a thrown one.
     }
   }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Error('the cache is closed')
-  }
 }
 
 function parseStored(raw: string): Stored | undefined {
@@ -182,8 +176,4 @@ function parseStored(raw: string): Stored | undefined {
   const e: unknown = Reflect.get(parsed, 'e')
   if (typeof s !== 'number' || typeof e !== 'number') return undefined
   return { v: Reflect.get(parsed, 'v'), s, e }
-}
-
-function assertDuration(name: string, ms: number): void {
-  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${ms}`)
 }

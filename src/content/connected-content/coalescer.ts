@@ -3,6 +3,7 @@
  * waits with its own signal; the task is aborted only when every caller has given up, with the
  * last caller's abort reason (so the task can tell a timeout from a cancelled render).
  */
+import { raceAbort } from './deadline.ts'
 
 interface Flight<T> {
   promise: Promise<T>
@@ -38,27 +39,13 @@ export class Coalescer<T> {
     }
     const joined = flight
     joined.waiters++
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        joined.waiters--
-        if (joined.waiters === 0) {
-          // Nobody waits any more: a later caller must not join a task that is being cancelled.
-          if (this.#flights.get(key) === joined) this.#flights.delete(key)
-          joined.controller.abort(signal.reason)
-        }
-        reject(signal.reason)
+    return raceAbort(joined.promise, signal, () => {
+      joined.waiters--
+      if (joined.waiters === 0) {
+        // Nobody waits any more: a later caller must not join a task that is being cancelled.
+        if (this.#flights.get(key) === joined) this.#flights.delete(key)
+        joined.controller.abort(signal.reason)
       }
-      signal.addEventListener('abort', onAbort, { once: true })
-      joined.promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort)
-          resolve(value)
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort)
-          reject(err)
-        },
-      )
     })
   }
 }

@@ -42,19 +42,25 @@ export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal, rep
   }
 }
 
-/** Settles with the promise, or rejects with the signal's reason if it aborts first. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+/**
+ * Settles with the promise, or rejects with the signal's reason if it aborts first (after calling
+ * `onAbort`, which may give up on the work behind the promise).
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort?: () => void): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason)
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
+    const aborted = () => {
+      onAbort?.()
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', aborted, { once: true })
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort)
+        signal.removeEventListener('abort', aborted)
         resolve(value)
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
+        signal.removeEventListener('abort', aborted)
         reject(err)
       },
     )

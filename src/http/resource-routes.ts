@@ -1,0 +1,69 @@
+/**
+ * The route shapes several admin resources share (segments, triggers, templates, blocks): list all,
+ * get one by id (404 when missing), delete one (204, 404 when missing). Registered inside the admin
+ * scope; each route still names its own summary and zod schemas, which feed /openapi.json.
+ */
+import { z } from 'zod'
+import type { InkError } from '../core/errors.ts'
+import type { AdminApp } from './admin-scope.ts'
+import { idParams, noContent } from './schemas.ts'
+
+/** GET `path` → `{ [key]: items }`, and GET `path/:id` → one item (or the error `missing(id)`). */
+export function listAndGetRoutes<T>(
+  admin: AdminApp,
+  r: {
+    path: string
+    key: string
+    summaries: { list: string; get: string }
+    item: z.ZodType
+    list(workspaceId: string): Promise<T[]>
+    get(workspaceId: string, id: string): Promise<T | undefined>
+    view(item: T): unknown
+    missing(id: string): InkError
+  },
+): void {
+  admin.get(
+    r.path,
+    {
+      schema: { summary: r.summaries.list, response: { 200: z.strictObject({ [r.key]: z.array(r.item) }) } },
+    },
+    async (req) => ({ [r.key]: (await r.list(req.workspace.id)).map((t) => r.view(t)) }),
+  )
+  admin.get(
+    `${r.path}/:id`,
+    { schema: { summary: r.summaries.get, params: idParams, response: { 200: r.item } } },
+    async (req) => {
+      const t = await r.get(req.workspace.id, req.params.id)
+      if (!t) throw r.missing(req.params.id)
+      return r.view(t)
+    },
+  )
+}
+
+/**
+ * DELETE `path` (whose one parameter is `param`) → 204 once `remove` answers true, else the error
+ * `missing(value)`; `removed` runs after a removal (say, to drop a cache).
+ */
+export function deleteRoute(
+  admin: AdminApp,
+  r: {
+    path: string
+    param: string
+    summary: string
+    remove(workspaceId: string, value: string): Promise<boolean>
+    missing(value: string): InkError
+    removed?(workspaceId: string): void
+  },
+): void {
+  const params = z.object({ [r.param]: z.string() })
+  admin.delete(
+    r.path,
+    { schema: { summary: r.summary, params, response: { 204: noContent } } },
+    async (req, reply) => {
+      const value = (req.params as Record<string, string>)[r.param] as string
+      if (!(await r.remove(req.workspace.id, value))) throw r.missing(value)
+      r.removed?.(req.workspace.id)
+      return reply.status(204).send(null)
+    },
+  )
+}
