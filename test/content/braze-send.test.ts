@@ -102,7 +102,15 @@ describe('a Braze template', () => {
       ],
       vars: { name: 'Spring sale' },
     })
-    assert.deepEqual(summary, { sent: 1, failed: 0, suppressed: 0, skipped: 1, unknown: 0, remaining: 0 })
+    assert.deepEqual(summary, {
+      sent: 1,
+      failed: 0,
+      suppressed: 0,
+      skipped: 1,
+      unknown: 0,
+      deferred: 0,
+      remaining: 0,
+    })
     const toAda = smtp.received.filter((m) => m.rcptTo.includes('ada@example.com'))
     assert.equal(toAda.length, 1)
     assert.match(html(toAda[0]!.raw), /Hi Ada, as a gold member you have 12,500 points\./)
