@@ -328,6 +328,12 @@ describe('docs/errors.md is true', () => {
       INK_ERR_INVALID_CONFIG: 'start-up only, checked in "configuration" above',
       INK_ERR_SERVER_UNREACHABLE: 'CLI only, provoked in test/cli/send.test.ts',
       INK_ERR_INTERNAL: 'a bug by definition',
+      INK_ERR_CAMPAIGN_NOT_RUNNING:
+        'a pause of a draft campaign, 409 with its message: provoked in test/campaigns/campaign-outage.test.ts',
+      INK_ERR_CAMPAIGN_CANCELLED:
+        'a start of a cancelled campaign, 409: provoked in test/campaigns/campaign-outage.test.ts',
+      INK_ERR_CAMPAIGN_FINISHED:
+        'a cancel of a cancelled campaign, 409: provoked in test/campaigns/campaign-outage.test.ts',
     }
 
     test('every code is either provoked here or said where it is checked', () => {
