@@ -61,7 +61,6 @@ export function resourceRoutes<T, B extends z.ZodType>(
   )
   deleteRoute(admin, {
     path: `${r.path}/:id`,
-    param: 'id',
     summary: r.summaries.delete,
     remove: r.remove,
     missing: r.missing,
@@ -69,26 +68,27 @@ export function resourceRoutes<T, B extends z.ZodType>(
 }
 
 /**
- * DELETE `path` (whose one parameter is `param`) → 204 once `remove` answers true, else the error
- * `missing(value)`; `removed` runs after a removal (say, to drop a cache).
+ * DELETE `path` (which ends in its one parameter, `/:id` or `/:name`) → 204 once `remove` answers
+ * true, else the error `missing(value)`; `removed` runs after a removal (say, to drop a cache).
  */
 export function deleteRoute(
   admin: AdminApp,
   r: {
     path: string
-    param: string
     summary: string
     remove(workspaceId: string, value: string): Promise<boolean>
     missing(value: string): InkError
     removed?(workspaceId: string): void
   },
 ): void {
-  const params = z.object({ [r.param]: z.string() })
+  const param = /\/:(\w+)$/.exec(r.path)?.[1]
+  if (param === undefined) throw new Error(`a DELETE route's path ends in its parameter, not ${r.path}`)
+  const params = z.object({ [param]: z.string() })
   admin.delete(
     r.path,
     { schema: { summary: r.summary, params, response: { 204: noContent } } },
     async (req, reply) => {
-      const value = (req.params as Record<string, string>)[r.param] as string
+      const value = (req.params as Record<string, string>)[param] as string
       if (!(await r.remove(req.workspace.id, value))) throw r.missing(value)
       r.removed?.(req.workspace.id)
       return reply.status(204).send(null)

@@ -1,5 +1,4 @@
 /** The EventLog seam (DESIGN.md §3): append durably, consume in order from committed offsets. */
-import type { Failpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 
 /** Handles one batch; the consumer commits the batch's offsets only after this resolves. */
@@ -43,39 +42,4 @@ export interface EventLog {
   /** Records appended but not yet committed by `group`, summed over partitions. */
   lag(group: string): Promise<number>
   close(): Promise<void>
-}
-
-/**
- * Hands one batch to a consumer's handler, as every EventLog does: first `onAssigned` when the
- * partitions changed (`reassigned`), then the handler, then the `log.consume.before-offset-commit`
- * failpoint. True when the batch was handled (its offsets may be committed). On a failure: report
- * it (`onError`), run `whileWaiting` (a Kafka heartbeat, so the group keeps the member), wait the
- * retry delay and answer false: the caller hands the same records again.
- */
-export async function handBatch(
-  records: readonly LogRecord[],
-  handler: BatchHandler,
-  opts: ConsumeOptions,
-  h: {
-    failpoints: Failpoints
-    /** True when onAssigned is due; `assigned()` is called once it has resolved. */
-    reassigned: boolean
-    assigned(): void
-    whileWaiting?: () => Promise<unknown>
-  },
-): Promise<boolean> {
-  try {
-    if (h.reassigned) {
-      await opts.onAssigned?.()
-      h.assigned()
-    }
-    await handler(records)
-    await h.failpoints.hit('log.consume.before-offset-commit')
-    return true
-  } catch (err) {
-    opts.onError?.(err)
-    await h.whileWaiting?.().catch(() => {})
-    await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
-    return false
-  }
 }

@@ -34,14 +34,9 @@ import {
 import { logUnavailable } from '../core/errors.ts'
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
-import {
-  type BatchHandler,
-  type ConsumeOptions,
-  type Consumer,
-  type EventLog,
-  handBatch,
-} from './event-log.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { handBatch } from './hand-batch.ts'
 import { OffsetCommits } from './offset-commits.ts'
 import { type SerializedEvent, serializeEvents } from './serialize.ts'
 

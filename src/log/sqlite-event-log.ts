@@ -9,14 +9,9 @@ import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import {
-  type BatchHandler,
-  type ConsumeOptions,
-  type Consumer,
-  type EventLog,
-  handBatch,
-} from './event-log.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { handBatch } from './hand-batch.ts'
 import type { LogRow } from './log-writer.ts'
 import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
