@@ -113,14 +113,17 @@ export class SqliteCampaignStore implements CampaignStore {
   async putDraft(...[workspaceId, id, d]: Parameters<CampaignStore['putDraft']>) {
     const now = this.#clock.now()
     const values = rules.draftValues(d)
-    const created = this.#db.transaction(() => {
-      const existing = this.#stmts.get.get(workspaceId, id) as rules.CampaignRow | undefined
-      if (existing === undefined) {
-        this.#stmts.insert.run(workspaceId, id, ...values, now, now)
-        return true
-      }
-      return this.#stmts.update.run(...values, now, workspaceId, id).changes > 0 ? false : undefined
-    })()
+    const created = this.#db
+      .transaction(() => {
+        const existing = this.#stmts.get.get(workspaceId, id) as rules.CampaignRow | undefined
+        if (existing === undefined) {
+          this.#stmts.insert.run(workspaceId, id, ...values, now, now)
+          return true
+        }
+        return this.#stmts.update.run(...values, now, workspaceId, id).changes > 0 ? false : undefined
+        // Immediate, as every read-then-write here (see test/db/sqlite-write-race.test.ts).
+      })
+      .immediate()
     if (created === undefined) return undefined
     const campaign = await this.get(workspaceId, id)
     return campaign && { campaign, created }

@@ -88,19 +88,23 @@ export class SqliteTemplateStore implements TemplateStore {
 
   async saveVersion(workspaceId: string, templateId: string, input: TemplateInput) {
     const s = this.#s
-    return this.#db.transaction((): { version: TemplateVersion; created: boolean } => {
-      const row = s.latest.get(workspaceId, templateId) as templateRows.VersionRow | undefined
-      const latest = row && templateRows.versionFromRow(row)
-      const now = this.#clock.now()
-      const next = nextVersion(latest, workspaceId, templateId, input, now)
-      if (!next) {
-        s.unarchive.run(workspaceId, templateId)
-        return { version: latest!, created: false }
-      }
-      s.insertVersion.run(...templateRows.versionValues(next))
-      s.upsertTemplate.run(workspaceId, templateId, next.name, next.version, now)
-      return { version: next, created: true }
-    })()
+    return this.#db
+      .transaction((): { version: TemplateVersion; created: boolean } => {
+        const row = s.latest.get(workspaceId, templateId) as templateRows.VersionRow | undefined
+        const latest = row && templateRows.versionFromRow(row)
+        const now = this.#clock.now()
+        const next = nextVersion(latest, workspaceId, templateId, input, now)
+        if (!next) {
+          s.unarchive.run(workspaceId, templateId)
+          return { version: latest!, created: false }
+        }
+        s.insertVersion.run(...templateRows.versionValues(next))
+        s.upsertTemplate.run(workspaceId, templateId, next.name, next.version, now)
+        return { version: next, created: true }
+        // Immediate: the write lock from the start, so a commit by the processor's connection between
+        // the read and the write cannot make SQLite refuse the write (SQLITE_BUSY_SNAPSHOT).
+      })
+      .immediate()
   }
 
   async getVersion(workspaceId: string, templateId: string, version?: number) {

@@ -39,7 +39,11 @@ export async function startEdge(upstreamPort: number): Promise<Edge> {
   mkdirSync(join(dir, 'logs'))
   const port = await closedPort()
   let site = readFileSync(SHIPPED_CONFIG, 'utf8')
-  site = replaceOnce(site, /proxy_cache_path \/var\/cache\/nginx\/inkstream /, `proxy_cache_path ${dir}/cache `)
+  site = replaceOnce(
+    site,
+    /proxy_cache_path \/var\/cache\/nginx\/inkstream /,
+    `proxy_cache_path ${dir}/cache `,
+  )
   site = replaceOnce(site, /server 127\.0\.0\.1:3000;/, `server 127.0.0.1:${upstreamPort};`)
   site = replaceOnce(site, /listen 8080;/, `listen 127.0.0.1:${port};`)
   writeFileSync(join(dir, 'inkstream.conf'), site)
