@@ -67,6 +67,8 @@ export interface Backends {
   stores: ServiceStores | undefined
   /** The profile cache (in-process or Redis, opened once per process); undefined when unused. */
   profileCache: Cache | undefined
+  /** Rendered open-time images (in-process, or Redis scale-out); undefined without the api role's stores. */
+  blockCache: Cache | undefined
   /** This process's processor; undefined without the processor role (or `processor: false`). */
   processor: ProcessorBackend | undefined
   /**

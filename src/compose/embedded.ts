@@ -73,6 +73,9 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       closers.push(() => s.close())
     const profileCache = new MemoryCache({ maxEntries: 100_000 })
     closers.push(() => profileCache.close())
+    // Open-time images are kilobytes each: their own, smaller LRU, so they never evict profiles.
+    const blockCache = new MemoryCache({ maxEntries: 2_000 })
+    closers.push(() => blockCache.close())
 
     // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
     const processor: ProcessorBackend | undefined = opts.processor
@@ -114,6 +117,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         tokenKeys: loadTokenKeys(db, clock.now()),
       },
       profileCache,
+      blockCache,
       processor,
       // One process per store: no other sender's sends to take over, no locks to hold.
       locks: undefined,

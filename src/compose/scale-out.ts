@@ -98,6 +98,18 @@ export async function openScaleOutBackends(
     } else if (needs.stores) profileCache = new MemoryCache({ maxEntries: 100_000 })
     const cache = profileCache
     if (cache) closers.push(() => cache.close())
+    // Open-time images, shared by every api process in Redis (its own key space), else in process.
+    let blockCache: Cache | undefined
+    if (config.redisUrl !== undefined && needs.stores) {
+      blockCache = await RedisCache.open({
+        url: config.redisUrl,
+        keyPrefix: `inkstream:${config.kafkaTopic}:blocks:`,
+        connectionName: redisClientName(config, roles),
+        onError: (err, operation) => logger.warn({ err, operation }, 'redis block cache call failed'),
+      })
+    } else if (needs.stores) blockCache = new MemoryCache({ maxEntries: 2_000 })
+    const blocks = blockCache
+    if (blocks) closers.push(() => blocks.close())
 
     let profiles: ProfileStore | undefined
     let stores: ServiceStores | undefined
@@ -168,6 +180,7 @@ export async function openScaleOutBackends(
       profiles,
       stores,
       profileCache,
+      blockCache,
       processor,
       locks: lease,
       // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the
