@@ -9,6 +9,7 @@ import mjml2html from 'mjml'
 import { InkError } from '../core/errors.ts'
 import { type Engine, translateOrKeep } from './liquid-engine.ts'
 import type { ConnectedContentTag } from './tags/connected-content-tag.ts'
+import { isLiveTag, type LiveBlockTag } from './tags/live-tag.ts'
 import { type TemplateInput, type TemplateVersion, versionInput } from './template-store.ts'
 import { walkTemplates } from './template-walk.ts'
 
@@ -21,9 +22,18 @@ export interface CompiledTemplate {
   text: Template[]
   textGenerated: boolean
   mjmlMs: number
-  /** Every connected-content tag of every part, so their calls can start together before rendering. */
+  /**
+   * Every connected-content tag of every part, so their calls can start together before rendering;
+   * those inside a live block's body are left out: that body renders at open time only.
+   */
   sources: ConnectedContentTag[]
+  /** The live blocks (`{% live %}`, `{% countdown %}`) of the HTML part, by name. */
+  live: ReadonlyMap<string, LiveTag>
+  /** The message needs an open-time token: it has live blocks or prints `{{ view_url }}`. */
+  openTime: boolean
 }
+
+export type LiveTag = LiveBlockTag
 
 export interface TemplateProblem {
   part: 'subject' | 'preheader' | 'body' | 'text'
@@ -127,7 +137,8 @@ export async function validateTemplate(input: TemplateInput, engine: Engine): Pr
 async function compileParts(input: TemplateInput, engine: Engine) {
   const problems: TemplateProblem[] = []
   // Liquid in the MJML source must parse before MJML sees it, so line numbers match what was written.
-  parse(engine.html, input.body, 'body', problems)
+  const source = parse(engine.html, input.body, 'body', problems)
+  problems.push(...duplicateLiveNames(source))
   // Braze's `${name}` attributes are translated before MJML, so the derived text part has ours too.
   const {
     html,
@@ -153,6 +164,7 @@ async function compileParts(input: TemplateInput, engine: Engine) {
 export async function compileTemplate(v: TemplateVersion, engine: Engine): Promise<CompiledTemplate> {
   const parts = await compileParts(versionInput(v), engine)
   if (parts.problems.length > 0) throw templateInvalid(parts.problems)
+  const live = new Map(liveBlocks(parts.html).map((tag) => [tag.def.name, tag]))
   return {
     templateId: v.templateId,
     version: v.version,
@@ -163,14 +175,52 @@ export async function compileTemplate(v: TemplateVersion, engine: Engine): Promi
     textGenerated: v.text === null,
     mjmlMs: parts.mjmlMs,
     sources: findSources([parts.subject, parts.preheader, parts.html, parts.text]),
+    live,
+    openTime: live.size > 0 || [v.body, v.text ?? ''].some((src) => VIEW_URL.test(src)),
   }
 }
 
-function findSources(parts: Template[][]): ConnectedContentTag[] {
+const VIEW_URL = /\{\{-?\s*view_url\b/
+
+/** The live blocks of parsed templates, in document order, at any depth. */
+export function liveBlocks(templates: readonly Template[]): LiveTag[] {
+  const found: LiveTag[] = []
+  walkTemplates(templates, (node) => {
+    if (isLiveTag(node)) found.push(node)
+  })
+  return found
+}
+
+/** A problem for each live block name used more than once in one part. */
+function duplicateLiveNames(templates: readonly Template[]): TemplateProblem[] {
+  const lines = new Map<string, number[]>()
+  for (const tag of liveBlocks(templates)) {
+    const at = tag.token.getPosition()[0] ?? 0
+    lines.set(tag.def.name, [...(lines.get(tag.def.name) ?? []), at])
+  }
+  return [...lines]
+    .filter(([, at]) => at.length > 1)
+    .map(([name, at]) => ({
+      part: 'body' as const,
+      kind: 'liquid' as const,
+      line: at[1] ?? null,
+      message: `live block name "${name}" is used ${at.length} times (lines ${at.join(', ')}): give each block its own name`,
+    }))
+}
+
+/** Connected-content tags of the parts, except those inside a live block's body. */
+export function findSources(parts: readonly (readonly Template[])[]): ConnectedContentTag[] {
   const found: ConnectedContentTag[] = []
+  const openTimeOnly = new Set<object>()
+  const isSource = (node: object): node is ConnectedContentTag =>
+    (node as { name?: unknown }).name === 'connected_content' && 'start' in node
+  for (const part of parts)
+    for (const tag of liveBlocks(part))
+      walkTemplates(tag.body, (node) => {
+        if (isSource(node)) openTimeOnly.add(node)
+      })
   const visit = (node: object) => {
-    if ((node as { name?: unknown }).name === 'connected_content' && 'start' in node)
-      found.push(node as ConnectedContentTag)
+    if (isSource(node) && !openTimeOnly.has(node)) found.push(node)
   }
   for (const part of parts) walkTemplates(part, visit)
   return found

@@ -13,6 +13,7 @@ import { boundArrayFilters } from './render-limits.ts'
 import { paceRenders } from './render-pacing.ts'
 import { type FallbackReason, isInvalid, isMissing, type RenderState, renderState } from './render-state.ts'
 import { connectedContentTag } from './tags/connected-content-tag.ts'
+import { CountdownTag, LiveTag } from './tags/live-tag.ts'
 import { sectionTag } from './tags/section-tag.ts'
 
 export interface EngineLimits {
@@ -64,6 +65,8 @@ export function createEngine(deps: EngineDeps): Engine {
     })
     liquid.registerTag('connected_content', connectedContentTag(deps.connectedContent))
     liquid.registerTag('section', sectionTag)
+    liquid.registerTag('live', LiveTag)
+    liquid.registerTag('countdown', CountdownTag)
     liquid.registerTag('abort_message', AbortMessageTag)
     registerBrazeFilters(liquid)
     boundArrayFilters(liquid)

@@ -1,9 +1,9 @@
 /** Walks parsed liquidjs templates: every node at any depth (tag bodies, branches), partials excluded. */
-import { SectionTag } from './tags/section-tag.ts'
+import { BlockTag } from './tags/block-tag.ts'
 
 export type Visit = (node: object, inSection: boolean) => void
 
-/** Calls visit for each node, saying whether it sits in a section's personalized part. */
+/** Calls visit for each node, saying whether it sits in the personalized part of a block with a fallback (section, live). */
 export function walkTemplates(
   nodes: readonly unknown[],
   visit: Visit,
@@ -16,7 +16,7 @@ export function walkTemplates(
     visit(node, inSection)
     for (const [key, value] of Object.entries(node)) {
       if (!Array.isArray(value)) continue
-      walkTemplates(value, visit, inSection || (node instanceof SectionTag && key === 'body'), seen)
+      walkTemplates(value, visit, inSection || (node instanceof BlockTag && key === 'body'), seen)
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Signed per-recipient tokens for tracking and unsubscribe URLs (DESIGN.md §5 "Tokens, not ids, in URLs").
+ * Signed per-recipient tokens for tracking, unsubscribe and open-time URLs (DESIGN.md §5 "Tokens, not ids, in URLs").
  *
  * A token is `<kid>.<body>.<mac>`: `kid` names the HMAC key (so keys can rotate: new tokens use the
  * current key, tokens signed with any key still configured keep verifying), `body` is the base64url
@@ -12,7 +12,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { InkError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 
-export type TokenKind = 'click' | 'open' | 'unsubscribe'
+export type TokenKind = 'click' | 'open' | 'unsubscribe' | 'open-time'
 
 /** What a token binds together: one workspace, campaign, recipient and sent message. */
 export interface TokenPayload {
@@ -27,6 +27,10 @@ export interface TokenPayload {
   url?: string
   /** unsubscribe only, optional: the address the message was sent to. */
   email?: string
+  /** open-time only, required there: the template the message was rendered from… */
+  templateId?: string
+  /** …and its version, so an open renders the blocks the message was sent with. */
+  version?: number
 }
 
 export type VerifyFailure = 'malformed' | 'bad-signature' | 'unknown-key' | 'expired'
@@ -64,11 +68,12 @@ const MAC_BYTES = 32
 /** Refuse obviously oversized input before spending a MAC on it; real tokens are a few hundred chars. */
 const MAX_TOKEN_CHARS = 16_384
 
-const KIND_CODES: Record<TokenKind, string> = { click: 'c', open: 'o', unsubscribe: 'u' }
+const KIND_CODES: Record<TokenKind, string> = { click: 'c', open: 'o', unsubscribe: 'u', 'open-time': 't' }
 const KINDS_BY_CODE = new Map<unknown, TokenKind>([
   ['c', 'click'],
   ['o', 'open'],
   ['u', 'unsubscribe'],
+  ['t', 'open-time'],
 ])
 
 /** The decoded bytes of a canonical base64url string (no padding, zero spare bits), else undefined. */
@@ -89,9 +94,19 @@ function checkPayload(p: TokenPayload): void {
   if (p.kind === 'click' && !nonEmpty(p.url)) throw new TypeError('a click token needs a url')
   if (p.email !== undefined && (p.kind !== 'unsubscribe' || !nonEmpty(p.email)))
     throw new TypeError('email belongs in unsubscribe tokens only')
+  if (p.kind === 'open-time') {
+    if (!nonEmpty(p.templateId) || !isVersion(p.version))
+      throw new TypeError('an open-time token needs a templateId and a positive integer version')
+  } else if (p.templateId !== undefined || p.version !== undefined)
+    throw new TypeError('templateId and version belong in open-time tokens only')
 }
 
-/** [version, kind, workspace, campaign, recipient, message, expiresAt, url | email]: short keys, short URLs. */
+const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0
+
+/**
+ * [version, kind, workspace, campaign, recipient, message, expiresAt, url | email | templateId,
+ * templateVersion (open-time)]: short keys, short URLs.
+ */
 function encodeBody(p: TokenPayload, expiresAt: number): string {
   const fields: unknown[] = [
     FORMAT_VERSION,
@@ -102,8 +117,11 @@ function encodeBody(p: TokenPayload, expiresAt: number): string {
     p.messageId,
     expiresAt,
   ]
-  const extra = p.kind === 'click' ? p.url : p.email
-  if (extra !== undefined) fields.push(extra)
+  if (p.kind === 'open-time') fields.push(p.templateId, p.version)
+  else {
+    const extra = p.kind === 'click' ? p.url : p.email
+    if (extra !== undefined) fields.push(extra)
+  }
   return Buffer.from(JSON.stringify(fields), 'utf8').toString('base64url')
 }
 
@@ -114,8 +132,9 @@ function decodeBody(bytes: Buffer): { payload: TokenPayload; expiresAt: number }
   } catch {
     return undefined
   }
-  if (!Array.isArray(fields) || fields.length < 7 || fields.length > 8) return undefined
-  const [version, code, workspaceId, campaignId, recipient, messageId, expiresAt, extra] = fields
+  if (!Array.isArray(fields) || fields.length < 7 || fields.length > 9) return undefined
+  const [version, code, workspaceId, campaignId, recipient, messageId, expiresAt, extra, templateVersion] =
+    fields
   const kind = KINDS_BY_CODE.get(code)
   if (version !== FORMAT_VERSION || kind === undefined) return undefined
   if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) return undefined
@@ -125,12 +144,18 @@ function decodeBody(bytes: Buffer): { payload: TokenPayload; expiresAt: number }
   if (kind === 'click') {
     if (!nonEmpty(extra)) return undefined
     payload.url = extra
+  } else if (kind === 'open-time') {
+    if (fields.length !== 9 || !nonEmpty(extra) || !isVersion(templateVersion)) return undefined
+    payload.templateId = extra
+    payload.version = templateVersion
+    return { payload, expiresAt }
   } else if (kind === 'unsubscribe' && fields.length === 8) {
     if (!nonEmpty(extra)) return undefined
     payload.email = extra
   } else if (fields.length === 8) {
     return undefined
   }
+  if (fields.length === 9) return undefined
   return { payload, expiresAt }
 }
 

@@ -10,7 +10,12 @@ export const EMAIL_OPENED = 'Email Opened'
 export const EMAIL_LINK_CLICKED = 'Email Link Clicked'
 export const UNSUBSCRIBED = 'Unsubscribed'
 
-const NAMES = { open: EMAIL_OPENED, click: EMAIL_LINK_CLICKED, unsubscribe: UNSUBSCRIBED } as const
+const NAMES = {
+  open: EMAIL_OPENED,
+  click: EMAIL_LINK_CLICKED,
+  unsubscribe: UNSUBSCRIBED,
+  'open-time': EMAIL_OPENED,
+} as const
 
 export interface TrackingEventOptions {
   /** The verified token itself: the event id derives from it. */

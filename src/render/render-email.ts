@@ -5,25 +5,24 @@
  * back, so the render answers inside the budget. Only a broken template (or one that runs past
  * liquidjs's limits) fails; missing data never does.
  */
-import { Context, toValueSync } from 'liquidjs'
+import { type Context, toValueSync } from 'liquidjs'
 import { abortedBy } from '../content/braze/abort-message-tag.ts'
 import { type CompiledTemplate, PREHEADER_MARKER } from '../content/compile.ts'
 import { escapeHtml } from '../content/escape-html.ts'
 import type { Engine } from '../content/liquid-engine.ts'
-import { boundAllocations, isLimitError } from '../content/render-limits.ts'
+import { isLimitError } from '../content/render-limits.ts'
 import {
-  type FallbackReason,
   type FallbackRecord,
   type Faults,
-  NeedsAsyncRender,
   needsAsyncRender,
-  RENDER_SLICE_MS,
-  RENDER_STATE,
   type RenderState,
   type SourceRecord,
 } from '../content/render-state.ts'
+import { LIVE_LINKS, type LiveLinks } from '../content/tags/live-tag.ts'
 import type { JsonObject } from '../core/types.ts'
+import { type AmpOutcome, ampPart } from './amp-part.ts'
 import { drive } from './drive.ts'
+import { startRender } from './render-session.ts'
 
 export type ProfileOutcome =
   | 'live'
@@ -55,6 +54,12 @@ export interface RenderOptions {
   budgetMs: number
   faults?: Faults | undefined
   workspaceFallbacks?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Open-time links (a send): live blocks become images on `<base>/o/<token>/<name>.png|.gif`, the
+   * message gets an AMP part, `{{ view_url }}` is `<base>/o/<token>/view`. Without it (preview,
+   * lint) live blocks render their fallback inline and `view_url` is empty.
+   */
+  live?: { baseUrl: string; token: string } | undefined
 }
 
 export interface RenderReport {
@@ -65,6 +70,8 @@ export interface RenderReport {
   profile: { outcome: ProfileOutcome }
   fallbacks: FallbackRecord[]
   sources: SourceRecord[]
+  /** Whether the message got an AMP part, and if not why (only for messages with live blocks and a token). */
+  amp?: AmpOutcome | undefined
 }
 
 /** Why a recipient gets no message although nothing failed: a typed reason, recorded as `skipped`. */
@@ -84,6 +91,8 @@ export type RenderResult =
       preheader: string
       html: string
       text: string
+      /** The AMP for Email part (`text/x-amp-html`): only with live blocks and open-time links. */
+      amp?: string | undefined
       skip?: undefined
       error?: undefined
       report: RenderReport
@@ -93,8 +102,6 @@ export type RenderResult =
 
 /** The text a ledger or job row keeps for a skip: `abort_message: <reason>`. */
 export const skipDetail = (skip: RenderSkip): string => `${skip.type}: ${skip.reason}`
-
-const PROFILE_REASON: Partial<Record<ProfileOutcome, FallbackReason>> = { timeout: 'timeout', error: 'error' }
 
 /**
  * Renders one message from a compiled template. Connected-content calls start together, before
@@ -109,50 +116,16 @@ export async function renderEmail(
   opts: RenderOptions,
   started = performance.now(),
 ): Promise<RenderResult> {
-  const hasSources = compiled.sources.length > 0
-  let traits: JsonObject = recipient.traits ?? {}
-  if (opts.faults?.dropTraits?.length) {
-    traits = { ...traits }
-    for (const t of opts.faults.dropTraits) delete traits[t]
+  const session = startRender(engine, compiled, recipient, opts, started)
+  const { state, report, context } = session
+  let links: LiveLinks | undefined
+  if (opts.live && compiled.live.size > 0) {
+    // The text part marks where each live block stands, so the AMP part can put its amp-list there.
+    links = { ...opts.live, marker: `\u2063${Math.random().toString(36).slice(2)}\u2063`, texts: new Map() }
+    session.globals[LIVE_LINKS] = links
   }
-  const state: RenderState = {
-    workspaceId: opts.workspaceId,
-    part: 'html',
-    deadline: opts.deadline,
-    fallbacks: [],
-    sources: [],
-    unavailable: new Map(),
-    profileReason: PROFILE_REASON[recipient.profileOutcome],
-    workspaceFallbacks: opts.workspaceFallbacks ?? {},
-    faults: opts.faults ?? {},
-    prefetched: new Map(),
-    waitedMs: 0,
-    sliceStartedAt: 0,
-  }
-  const scope: JsonObject = {
-    ...traits,
-    user_id: recipient.userId ?? traits.user_id ?? null,
-    profile: traits,
-    event: recipient.event ?? {},
-    campaign: recipient.campaign ?? {},
-  }
-  const report = (): RenderReport => ({
-    templateId: compiled.templateId,
-    version: compiled.version,
-    durationMs: Math.round((performance.now() - started) * 10) / 10,
-    deadlineMs: opts.budgetMs,
-    profile: { outcome: recipient.profileOutcome },
-    fallbacks: state.fallbacks,
-    sources: state.sources,
-  })
-  const globals = { [RENDER_STATE]: state }
-  // liquidjs's render-time limit starts when a Context is made; the Context that renders is made
-  // after the sources arrived, so waiting for them is never charged as Liquid's work.
-  const context = (sync: boolean) =>
-    limitContext(new Context(scope, engine.html.options, { globals, sync }), state)
   try {
-    if (hasSources)
-      await prefetch(compiled, new Context(scope, engine.html.options, { globals }), scope, state)
+    if (compiled.sources.length > 0) await session.prefetch(compiled.sources)
     let parts: Parts
     try {
       parts = renderParts(engine, compiled, context(true), state, true)
@@ -164,7 +137,14 @@ export async function renderEmail(
       state.fallbacks.length = 0
       state.sources.length = 0
       state.unavailable.clear()
+      links?.texts?.clear()
       parts = await renderParts(engine, compiled, context(false), state, false)
+    }
+    if (links) {
+      const { text, amp, outcome } = ampPart(parts, compiled, links)
+      const r = report()
+      r.amp = outcome
+      return { ok: true, ...parts, text, ...(amp === undefined ? {} : { amp }), report: r }
     }
     return { ok: true, ...parts, report: report() }
   } catch (err) {
@@ -182,55 +162,11 @@ export async function renderEmail(
   }
 }
 
-/**
- * Bounds one allocation (render-limits.ts), and makes liquidjs's render-time limit skip the time
- * an asynchronous render spent waiting for sources (state.waitedMs): only Liquid's work counts.
- */
-function limitContext(ctx: Context, state: RenderState): Context {
-  const limiter = ctx.renderLimit
-  const check = limiter.check.bind(limiter)
-  state.sliceStartedAt = performance.now()
-  limiter.check = (now: number) => {
-    // A synchronous render that used its slice goes on asynchronously, yielding (RENDER_SLICE_MS).
-    if (ctx.sync && now - state.sliceStartedAt > RENDER_SLICE_MS)
-      throw new NeedsAsyncRender(`the render took more than ${RENDER_SLICE_MS} ms`)
-    check(now - state.waitedMs)
-  }
-  return boundAllocations(ctx)
-}
-
-interface Parts {
+export interface Parts {
   subject: string
   preheader: string
   html: string
   text: string
-}
-
-/**
- * Starts every source whose URL comes from the recipient's data, in parallel, and waits for all.
- * A URL built from a variable the template assigns is left to the render, so no call is made with
- * a half-built URL.
- */
-async function prefetch(
-  compiled: CompiledTemplate,
-  ctx: Context,
-  scope: JsonObject,
-  state: RenderState,
-): Promise<void> {
-  for (const tag of compiled.sources) {
-    if (!tag.roots.every((root) => Object.hasOwn(scope, root))) continue
-    let url: string
-    try {
-      url = tag.url(ctx)
-    } catch {
-      continue // depends on something only the render defines; the render will call it
-    }
-    if (state.prefetched.has(url)) continue
-    const call = tag.start(url, state)
-    state.prefetched.set(url, call)
-    void call.then((fetched) => state.prefetched.set(url, fetched))
-  }
-  await Promise.all([...state.prefetched.values()])
 }
 
 /**

@@ -432,3 +432,83 @@ describe('token codec: refusals say what is wrong', () => {
 })
 
 type TokenCodecOptionsInput = { keys: Record<string, Buffer>; currentKid: string }
+
+describe('open-time tokens (kind t)', () => {
+  const openTime: TokenPayload = { kind: 'open-time', ...ids, templateId: 'welcome', version: 3 }
+
+  test('an open-time token verifies to its payload with the template id and version, and its body is [.., "t", .., id, version]', () => {
+    const clock = fakeClock()
+    const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock })
+    const token = codec.sign(openTime, 180 * 86_400_000)
+    assert.deepEqual(codec.verify(token), { ok: true, payload: openTime, expiresAt: T0 + 180 * 86_400_000 })
+    const body = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'))
+    assert.deepEqual(body, [1, 't', ...base, T0 + 180 * 86_400_000, 'welcome', 3])
+    assert.deepEqual(codec.verify(signedFields([1, 't', ...base, EXP, 'welcome', 3])), {
+      ok: true,
+      payload: openTime,
+      expiresAt: EXP,
+    })
+  })
+
+  test('any generated open-time payload round-trips, and any one-character change fails', () => {
+    const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock: fakeClock() })
+    fc.assert(
+      fc.property(
+        fc.record({ workspaceId: id, campaignId: id, recipient: id, messageId: id, templateId: id }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        alteration,
+        (ids, v, a) => {
+          const payload: TokenPayload = { kind: 'open-time', ...ids, version: v }
+          const token = codec.sign(payload, 60_000)
+          const verified = codec.verify(token)
+          assert.ok(verified.ok)
+          assert.deepEqual(verified.payload, { ...payload })
+          const altered = alter(token, a)
+          if (altered !== token) assert.equal(codec.verify(altered).ok, false)
+        },
+      ),
+    )
+  })
+
+  test('an open-time token expires like the others, and another workspace re-encoded fails as bad-signature', () => {
+    const clock = fakeClock()
+    const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock })
+    const token = codec.sign(openTime, 1000)
+    clock.t = T0 + 999
+    assert.equal(codec.verify(token).ok, true)
+    clock.t = T0 + 1000
+    assert.deepEqual(codec.verify(token), { ok: false, reason: 'expired' })
+    const [kid, , mac] = token.split('.')
+    const other = b64(JSON.stringify([1, 't', 'ws-b', 'camp', 'user-1', 'msg-1', T0 + 1000, 'welcome', 3]))
+    clock.t = T0
+    assert.deepEqual(codec.verify(`${kid}.${other}.${mac}`), { ok: false, reason: 'bad-signature' })
+  })
+
+  test('a genuinely signed open-time body without a template id or a positive integer version fails as malformed', () => {
+    const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock: fakeClock() })
+    for (const fields of [
+      [1, 't', ...base, EXP],
+      [1, 't', ...base, EXP, 'welcome'],
+      [1, 't', ...base, EXP, '', 3],
+      [1, 't', ...base, EXP, 'welcome', 0],
+      [1, 't', ...base, EXP, 'welcome', 1.5],
+      [1, 't', ...base, EXP, 'welcome', '3'],
+      [1, 't', ...base, EXP, 7, 3],
+      [1, 'o', ...base, EXP, 'welcome', 3],
+      [1, 'c', ...base, EXP, 'https://x.example/', 3],
+    ])
+      assert.deepEqual(codec.verify(signedFields(fields)), MALFORMED, JSON.stringify(fields))
+  })
+
+  test('signing refuses an open-time payload without template and version, and template fields on other kinds', () => {
+    const codec = createTokenCodec({ keys: { k1: key(1) }, currentKid: 'k1', clock: fakeClock() })
+    const need = /an open-time token needs a templateId and a positive integer version/
+    assert.throws(() => codec.sign({ kind: 'open-time', ...ids }, 1000), need)
+    assert.throws(() => codec.sign({ kind: 'open-time', ...ids, templateId: 'w', version: 0 }, 1000), need)
+    assert.throws(() => codec.sign({ kind: 'open-time', ...ids, version: 2 }, 1000), need)
+    assert.throws(
+      () => codec.sign({ kind: 'open', ...ids, templateId: 'w', version: 1 }, 1000),
+      /templateId and version belong in open-time tokens only/,
+    )
+  })
+})
