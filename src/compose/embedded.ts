@@ -74,7 +74,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const profileCache = new MemoryCache({ maxEntries: 100_000 })
     closers.push(() => profileCache.close())
     // Open-time images are kilobytes each: their own, smaller LRU, so they never evict profiles.
-    const blockCache = new MemoryCache({ maxEntries: 2_000 })
+    const blockCache = new MemoryCache({ maxEntries: 2_000, clock })
     closers.push(() => blockCache.close())
 
     // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).

@@ -98,18 +98,14 @@ export async function openScaleOutBackends(
     } else if (needs.stores) profileCache = new MemoryCache({ maxEntries: 100_000 })
     const cache = profileCache
     if (cache) closers.push(() => cache.close())
-    // Open-time images, shared by every api process in Redis (its own key space), else in process.
-    let blockCache: Cache | undefined
-    if (config.redisUrl !== undefined && needs.stores) {
-      blockCache = await RedisCache.open({
-        url: config.redisUrl,
-        keyPrefix: `inkstream:${config.kafkaTopic}:blocks:`,
-        connectionName: redisClientName(config, roles),
-        onError: (err, operation) => logger.warn({ err, operation }, 'redis block cache call failed'),
-      })
-    } else if (needs.stores) blockCache = new MemoryCache({ maxEntries: 2_000 })
-    const blocks = blockCache
-    if (blocks) closers.push(() => blocks.close())
+    // Open-time images: with Redis, the same connection as profiles (one per process; keys `ot:…`), shared
+    // by every api process; without it, in process.
+    let blockCache: Cache | undefined = config.redisUrl !== undefined ? profileCache : undefined
+    if (blockCache === undefined && needs.stores) {
+      const local = new MemoryCache({ maxEntries: 2_000 })
+      closers.push(() => local.close())
+      blockCache = local
+    }
 
     let profiles: ProfileStore | undefined
     let stores: ServiceStores | undefined

@@ -11,6 +11,8 @@ import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
+import { composeOpenTime } from '../opentime/compose-open-time.ts'
+import type { OpenHooks } from '../opentime/open-recorder.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
@@ -32,6 +34,8 @@ export interface ComposeOptions {
   env: NodeJS.ProcessEnv
   traits: readonly TraitDef[]
   links: LinkBase
+  /** Told about every recorded open-time open (the open webhook's outbox); optional. */
+  openHooks?: OpenHooks | undefined
 }
 
 export interface Services {
@@ -176,7 +180,7 @@ export async function composeServices(
         maxEventBytes: config.maxEventBytes,
         maxBatchBytes: config.maxBatchBytes,
       },
-      api: roles.has('api') ? apiRoutes(backends, delivery, config, opts) : undefined,
+      api: roles.has('api') ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics }) : undefined,
       beforeScrape: async () => {
         const l = await lag()
         if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
@@ -199,7 +203,7 @@ function apiRoutes(
   backends: Backends,
   delivery: Delivery | undefined,
   config: Config,
-  opts: ComposeOptions,
+  opts: ComposeOptions & { reader: ProfileReader | undefined; metrics: Metrics },
 ): ApiRoutesDeps {
   const { profiles, workspaces, log } = backends
   if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
@@ -229,5 +233,24 @@ function apiRoutes(
       workspaces,
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+    openTime:
+      opts.reader && backends.blockCache
+        ? {
+            service: composeOpenTime({
+              codec: delivery.codec,
+              renderer,
+              content: delivery.content,
+              reader: opts.reader,
+              campaigns: stores.campaigns,
+              blockCache: backends.blockCache,
+              log,
+              openHooks: opts.openHooks,
+              metrics: opts.metrics,
+              clock,
+              logger: opts.logger,
+              publicUrl: opts.links.publicUrl,
+            }),
+          }
+        : undefined,
   }
 }

@@ -12,6 +12,7 @@ import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-ro
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
@@ -26,6 +27,8 @@ export interface ApiRoutesDeps {
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
+  /** Open-time content (/o/); absent where nothing renders it. */
+  openTime?: OpenTimeRoutesDeps | undefined
 }
 
 export interface ServerDeps {
@@ -58,6 +61,8 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
+    const openTime = api.openTime
+    if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
   },
   sender: async () => {},
 }

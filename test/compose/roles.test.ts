@@ -48,6 +48,7 @@ const API = [
   'DELETE /v1/templates/:id',
   'DELETE /v1/triggers/:id',
   'GET /c/*',
+  'GET /o/*',
   'GET /p/*',
   'GET /u/*',
   'POST /u/*',
