@@ -34,7 +34,7 @@ let version: number
 const TEMPLATE = (slowUrl: string) => `<p>Hello {{ nickname | default: "there" }}</p>
 {% live "hero" width: 300, height: 120 %}<div style="display:flex;width:300px;height:120px;background:#ffffff"><span style="font-size:20px">Still thinking about {{ last_viewed | default: "it" }}?</span></div>{% fallback %}Our new arrivals are in.{% endlive %}
 {% live "deal" width: 200, height: 80, cache: "public" %}<div style="display:flex;width:200px;height:80px;background:#ffeecc"><span>Deals</span></div>{% fallback %}Deals inside.{% endlive %}
-{% live "slow" width: 160, height: 60 %}{% connected_content ${slowUrl} :save s %}<div style="display:flex">{{ s.title }}</div>{% fallback %}Later today.{% endlive %}
+{% live "slow" width: 160, height: 60 %}{% connected_content ${slowUrl} :save s :timeout 5000 %}<div style="display:flex">{{ s.title }}</div>{% fallback %}Later today.{% endlive %}
 {% countdown "sale" until: "2030-01-01T00:00:00Z", width: 200, height: 50 %}{% fallback %}The sale ends soon.{% endcountdown %}
 {% countdown "gone" until: campaign.ends_at, width: 120, height: 40 %}{% fallback %}Ended.{% endcountdown %}`
 
@@ -202,7 +202,10 @@ describe('images', () => {
 })
 
 describe('deadline', () => {
-  test('a source that never answers: the block falls back inside the budget, as JSON and as PNG', async () => {
+  // The source's own timeout is 5 s: only the open's deadline (250 ms) can end these requests inside the test's bound.
+  test('a source that never answers: the block falls back inside the budget, as JSON and as PNG', {
+    timeout: 3_000,
+  }, async () => {
     const t = token()
     const res = await get(`/o/${t}/slow.json`)
     assert.equal(res.statusCode, 200)

@@ -110,7 +110,9 @@ function decode(body: unknown): PNG {
 }
 
 describe('rasterising against the deadline', () => {
-  test('an image never rasterised: the fallback image of the declared size, not cached at the edge', async () => {
+  test('an image never rasterised: the fallback image of the declared size, not cached at the edge', {
+    timeout: 5_000,
+  }, async () => {
     const { service, events } = build({ renderBlockPng: () => new Promise(() => {}) })
     const res = await service.handle(request(`${token()}/hero.png`))
     assert.equal(res.status, 200)
@@ -157,7 +159,7 @@ describe('rasterising against the deadline', () => {
 })
 
 describe('open hooks and the log', () => {
-  test('the hook is told once per window and never awaited by the request', async () => {
+  test('the hook is told once per window and never awaited by the request', { timeout: 5_000 }, async () => {
     const pending: InkEvent[] = []
     const { service, events } = build({
       opened: (e) => {
