@@ -18,6 +18,9 @@ import type { SegmentStore } from '../segments/segment-store.ts'
 import { startSenderRecovery } from '../sender-recovery.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
+import { NO_OPEN_HOOKS, type OpenHooks } from '../webhooks/open-hooks.ts'
+import { composeOpenWebhook } from '../webhooks/open-webhook.ts'
+import { webhookConfigOf } from '../webhooks/webhook-config.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
 import { composeDelivery, type Delivery } from './delivery.ts'
@@ -40,6 +43,8 @@ export interface Services {
   delivery: Delivery | undefined
   /** Sends due trigger jobs; undefined without the sender role. */
   triggerDispatcher: TriggerDispatcher | undefined
+  /** What the open-time routes call after recording an open (enqueues the open webhook). */
+  openHooks: OpenHooks
   /** What buildServer needs. */
   server: ServerDeps
   close(): Promise<void>
@@ -97,6 +102,20 @@ export async function composeServices(
           delivery.stores.templates,
           delivery.renderer,
         )
+    }
+
+    // The open webhook: the api enqueues opens; the sender role dispatches them, as it sends everything
+    // else that goes out on its own, so api processes spend no time on receivers.
+    let openHooks = NO_OPEN_HOOKS
+    if (delivery) {
+      const webhook = composeOpenWebhook(delivery.stores.webhooks, webhookConfigOf(delivery.content), {
+        dispatch: roles.has('sender'),
+        clock,
+        logger,
+      })
+      openHooks = webhook.hooks
+      closers.push(() => webhook.close())
+      links.afterListen(() => webhook.start())
     }
 
     let dispatcher: TriggerDispatcher | undefined
@@ -188,6 +207,7 @@ export async function composeServices(
       metrics,
       delivery,
       triggerDispatcher: dispatcher,
+      openHooks,
       server,
       close: () => closers.run(),
     }
@@ -229,5 +249,6 @@ function apiRoutes(
       workspaces,
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+    webhooks: { outbox: stores.webhooks, workspaces },
   }
 }

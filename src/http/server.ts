@@ -15,6 +15,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
+import { type WebhookRoutesDeps, webhookRoutes } from '../webhooks/delivery-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 import { registerOpenApi } from './openapi.ts'
 
@@ -26,6 +27,7 @@ export interface ApiRoutesDeps {
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
+  webhooks: WebhookRoutesDeps
 }
 
 export interface ServerDeps {
@@ -58,6 +60,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
+    await app.register(async (scope) => webhookRoutes(scope, api.webhooks))
   },
   sender: async () => {},
 }
