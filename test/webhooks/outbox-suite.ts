@@ -235,27 +235,31 @@ export function outboxSuite(impl: OutboxFactory, opts: { skip?: string | false }
         ),
       ))
 
-    test('a receiver that never answers is abandoned at the timeout and tried again after the backoff', () =>
-      withOutbox((o, clock) =>
-        withReceiver(
-          (n) => (n === 0 ? 'hang' : 200),
-          async (r) => {
-            const { d } = dispatcherFor(o, clock, r.url, { timeoutMs: 150 })
-            const { delivery } = await o.enqueue(openEvent('msg-1'))
-            assert.equal(await d.drain(), 1)
-            const after = await o.get('w', delivery.id)
-            assert.deepEqual(
-              [after?.state, after?.attempts, after?.lastStatus, after?.lastError, after?.nextAttemptAt],
-              ['pending', 1, null, 'no response within 150 ms', T0 + 27_000],
-            )
-            assert.equal(r.requests[0]?.answered, false)
-            clock.t = T0 + 27_000
-            assert.equal(await d.drain(), 1)
-            assert.equal((await o.get('w', delivery.id))?.state, 'delivered')
-            assert.equal(r.requests.length, 2)
-          },
+    test(
+      'a receiver that never answers is abandoned at the timeout and tried again after the backoff',
+      { timeout: 10_000 },
+      () =>
+        withOutbox((o, clock) =>
+          withReceiver(
+            (n) => (n === 0 ? 'hang' : 200),
+            async (r) => {
+              const { d } = dispatcherFor(o, clock, r.url, { timeoutMs: 150 })
+              const { delivery } = await o.enqueue(openEvent('msg-1'))
+              assert.equal(await d.drain(), 1)
+              const after = await o.get('w', delivery.id)
+              assert.deepEqual(
+                [after?.state, after?.attempts, after?.lastStatus, after?.lastError, after?.nextAttemptAt],
+                ['pending', 1, null, 'no response within 150 ms', T0 + 27_000],
+              )
+              assert.equal(r.requests[0]?.answered, false)
+              clock.t = T0 + 27_000
+              assert.equal(await d.drain(), 1)
+              assert.equal((await o.get('w', delivery.id))?.state, 'delivered')
+              assert.equal(r.requests.length, 2)
+            },
+          ),
         ),
-      ))
+    )
 
     test('a redirect and a 4xx are failed attempts, with their status', () =>
       withOutbox((o, clock) =>
@@ -382,31 +386,35 @@ export function outboxSuite(impl: OutboxFactory, opts: { skip?: string | false }
         ),
       ))
 
-    test('opened() resolves once the row is durable, while the receiver still holds the request', () =>
-      withOutbox((o, clock) => {
-        let release: (status: number) => void = () => {}
-        const held = new Promise<number>((resolve) => {
-          release = resolve
-        })
-        return withReceiver(
-          () => held,
-          async (r) => {
-            const { d } = dispatcherFor(o, clock, r.url, { pollMs: 60_000 })
-            d.start()
-            const hooks = outboxOpenHooks(o, () => d.wake())
-            await hooks.opened(openEvent('msg-1'))
-            const [row] = await o.list('w')
-            assert.equal(row?.eventId, 'msg-1')
-            // The hook's wake-up sends it; the receiver is holding that request, unanswered.
-            await until(() => r.requests.length === 1, 'the receiver to get the POST')
-            assert.equal(r.requests[0]?.answered, false)
-            assert.equal((await o.get('w', row!.id))?.state, 'pending')
-            release(200)
-            await until(async () => (await o.get('w', row!.id))?.state === 'delivered', 'the delivery')
-            await d.close()
-          },
-        )
-      }))
+    test(
+      'opened() resolves once the row is durable, while the receiver still holds the request',
+      { timeout: 10_000 },
+      () =>
+        withOutbox((o, clock) => {
+          let release: (status: number) => void = () => {}
+          const held = new Promise<number>((resolve) => {
+            release = resolve
+          })
+          return withReceiver(
+            () => held,
+            async (r) => {
+              const { d } = dispatcherFor(o, clock, r.url, { pollMs: 60_000 })
+              d.start()
+              const hooks = outboxOpenHooks(o, () => d.wake())
+              await hooks.opened(openEvent('msg-1'))
+              const [row] = await o.list('w')
+              assert.equal(row?.eventId, 'msg-1')
+              // The hook's wake-up sends it; the receiver is holding that request, unanswered.
+              await until(() => r.requests.length === 1, 'the receiver to get the POST')
+              assert.equal(r.requests[0]?.answered, false)
+              assert.equal((await o.get('w', row!.id))?.state, 'pending')
+              release(200)
+              await until(async () => (await o.get('w', row!.id))?.state === 'delivered', 'the delivery')
+              await d.close()
+            },
+          )
+        }),
+    )
 
     test('lists a workspace newest first, a page at a time, of one state or all', () =>
       withOutbox(async (o, clock) => {
