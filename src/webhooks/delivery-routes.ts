@@ -60,7 +60,7 @@ const view = (d: WebhookDelivery): z.output<typeof delivery> => ({
   lastError: d.lastError,
   createdAt: new Date(d.createdAt).toISOString(),
   deliveredAt: iso(d.deliveredAt),
-  payload: JSON.parse(d.payload) as Record<string, unknown>,
+  payload: openObject.parse(JSON.parse(d.payload)),
 })
 
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookRoutesDeps): Promise<void> {
