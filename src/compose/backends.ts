@@ -14,6 +14,7 @@ import type { BatchReport } from '../pipeline/processor.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import type { TriggerStore } from '../triggers/trigger-store.ts'
+import type { WebhookOutbox } from '../webhooks/outbox.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 
 /** The stores the api and sender roles use (the processor commits through its own). */
@@ -26,6 +27,8 @@ export interface ServiceStores {
   ledger: SendLedger
   /** The keys that sign tracking and unsubscribe links, shared by every process of a deployment. */
   tokenKeys: TokenKeys
+  /** The open webhook's outbox: the api enqueues opens, the sender dispatches them. */
+  webhooks: WebhookOutbox
 }
 
 /** What the composition tells the processor about (metrics, cache invalidation, waking senders). */

@@ -36,6 +36,7 @@ import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { PgTriggerStore } from '../triggers/pg-trigger-store.ts'
+import { PgWebhookOutbox } from '../webhooks/pg-outbox.ts'
 import { PgWorkspaceStore } from '../workspaces/pg-workspace-store.ts'
 import { type Backends, Closers, openWith, type ProcessorBackend, type ServiceStores } from './backends.ts'
 import { rolesNeed } from './roles.ts'
@@ -128,6 +129,7 @@ export async function openScaleOutBackends(
         suppressions: new PgSuppressionStore(pool, { clock }),
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
+        webhooks: new PgWebhookOutbox(pool, { clock }),
       }
       for (const s of [profiles, ...Object.values(opened)]) closers.push(() => s.close())
       stores = { ...opened, tokenKeys: await loadPgTokenKeys(pool, clock.now()) }

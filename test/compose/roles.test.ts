@@ -73,6 +73,7 @@ const API = [
   'GET /v1/triggers',
   'GET /v1/triggers/:id',
   'PUT /v1/triggers/:id',
+  'GET /v1/webhooks/deliveries',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()
