@@ -9,13 +9,20 @@
 import { createHash } from 'node:crypto'
 import type { Cache } from '../content/cache/cache.ts'
 
-export type CacheResult = 'hit' | 'miss' | 'error'
+export type CacheResult = 'hit' | 'miss' | 'error' | 'timeout'
+
+/**
+ * Longest a lookup may take before it counts as a miss: a Redis that hangs (its own command timeout
+ * is 250 ms, the whole open's budget) must cost a re-render, not the deadline.
+ */
+const GET_TIMEOUT_MS = 50
 
 export class BlockCache {
   constructor(
     private readonly cache: Cache,
     private readonly ttlMs: () => number,
     private readonly onResult: (layer: string, result: CacheResult) => void = () => {},
+    private readonly getTimeoutMs = GET_TIMEOUT_MS,
   ) {}
 
   /** The cache key of an image: workspace + hash of everything that decides its bytes. */
@@ -26,8 +33,16 @@ export class BlockCache {
   }
 
   async get(layer: string, key: string): Promise<Buffer | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.getTimeoutMs)
+    })
     try {
-      const hit = await this.cache.get(key)
+      const hit = await Promise.race([this.cache.get(key), late])
+      if (hit === 'timeout') {
+        this.onResult(layer, 'timeout')
+        return undefined
+      }
       // The value never changes for a key; a stale one is still right, but the TTL bounds memory.
       const ok = hit !== undefined && typeof hit.value === 'string'
       this.onResult(layer, ok ? 'hit' : 'miss')
@@ -35,6 +50,8 @@ export class BlockCache {
     } catch {
       this.onResult(layer, 'error')
       return undefined
+    } finally {
+      clearTimeout(timer)
     }
   }
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { PNG } from 'pngjs'
+import type { Cache } from '../../src/content/cache/cache.ts'
 import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
 import type { InkEvent } from '../../src/core/types.ts'
 import { createMetrics } from '../../src/observe/metrics.ts'
@@ -58,17 +59,21 @@ interface Built {
   service: OpenTimeService
   events: InkEvent[]
   hooked: InkEvent[]
-  cache: MemoryCache
+  cache: Cache
+  /** `layer:result` of every block-cache lookup. */
+  results: string[]
 }
 
 function build(over: {
+  cache?: Cache
   renderBlockPng?: (typeof openImages)['renderBlockPng']
   append?: (events: readonly InkEvent[]) => Promise<void>
   opened?: (e: InkEvent) => Promise<void>
 }): Built {
   const events: InkEvent[] = []
   const hooked: InkEvent[] = []
-  const cache = new MemoryCache()
+  const cache = over.cache ?? new MemoryCache()
+  const results: string[] = []
   const service = new OpenTimeService({
     codec: app.codec,
     templates: app.renderer,
@@ -78,7 +83,11 @@ function build(over: {
       cache: new MemoryCache(),
       clock: { now: Date.now },
     }),
-    blockCache: new BlockCache(cache, () => 30_000),
+    blockCache: new BlockCache(
+      cache,
+      () => 30_000,
+      (layer, result) => results.push(`${layer}:${result}`),
+    ),
     content: () => ({ openTime: { deadlineMs: 150, cacheTtlSeconds: 30, ampSenders: [] }, fallbacks: {} }),
     publicUrl: () => 'https://ink.example',
     log: {
@@ -99,7 +108,7 @@ function build(over: {
     clock: { now: Date.now },
     images: { ...openImages, ...(over.renderBlockPng ? { renderBlockPng: over.renderBlockPng } : {}) },
   })
-  return { service, events, hooked, cache }
+  return { service, events, hooked, cache, results }
 }
 
 const request = (path: string) => ({ path, method: 'GET', headers: {}, query: {} })
@@ -155,6 +164,25 @@ describe('rasterising against the deadline', () => {
     assert.equal(second.headers['x-ink-fallbacks'], '0')
     assert.deepEqual(second.body, real)
     assert.match(String(second.headers['cache-control']), /^private, max-age=30/)
+  })
+})
+
+describe('a block cache that hangs', () => {
+  test('a lookup that does not answer is a miss: the image is drawn and answered', {
+    timeout: 5_000,
+  }, async () => {
+    const hanging: Cache = {
+      get: () => new Promise(() => {}),
+      set: async () => {},
+      delete: async () => {},
+      close: async () => {},
+    }
+    const { service, results } = build({ cache: hanging })
+    const res = await service.handle(request(`${token()}/hero.png`))
+    assert.equal(res.status, 200)
+    const img = decode(res.body)
+    assert.deepEqual([img.width, img.height], [240, 90])
+    assert.deepEqual(results, ['png:timeout'])
   })
 })
 
