@@ -3,14 +3,11 @@
  * Redis, composed by the one composition root (src/compose/root.ts; the roles are described in
  * src/compose/scale-out.ts and src/compose/roles.ts).
  */
-import type { FastifyInstance, RouteOptions } from 'fastify'
+import type { RouteOptions } from 'fastify'
 import type { Logger } from 'pino'
 import { type ComposedApp, composeScaleOut } from './compose/root.ts'
-import type { Config, Role } from './config.ts'
+import type { Config } from './config.ts'
 import type { Clock } from './core/types.ts'
-import type { EventLog } from './log/event-log.ts'
-import type { Metrics } from './observe/metrics.ts'
-import type { Workspace } from './workspaces/workspace-store.ts'
 
 /** The scale-out app as tests use it: the composed app without its backends, services and banner. */
 export type ScaleOutApp = Pick<

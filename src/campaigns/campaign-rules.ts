@@ -8,8 +8,8 @@ import type {
   Audience,
   CampaignDefinition,
   CampaignDraft,
+  CampaignMarks,
   CampaignState,
-  CampaignStore,
 } from './campaign-store.ts'
 
 /** States a transition may start from. */
@@ -33,7 +33,7 @@ export interface CampaignMove {
 }
 
 /**
- * CampaignStore's markRunning, markFinished, markPaused and markCancelled for both backends, over
+ * CampaignStore's `marks` (running, finished, paused, cancelled) for both backends, over
  * the conditional UPDATEs a backend runs (`start`, `move`: true when the row was in `from` and changed).
  */
 export function campaignMarks(
@@ -44,10 +44,10 @@ export function campaignMarks(
     templateVersion: number,
     from: readonly CampaignState[],
   ) => Promise<boolean>,
-): Pick<CampaignStore, 'markRunning' | 'markFinished' | 'markPaused' | 'markCancelled'> {
+): CampaignMarks {
   return {
-    markRunning: (workspaceId, id, templateVersion) => start(workspaceId, id, templateVersion, FROM.running),
-    markFinished: (workspaceId, id, state, error) =>
+    running: (workspaceId, id, templateVersion) => start(workspaceId, id, templateVersion, FROM.running),
+    finished: (workspaceId, id, state, error) =>
       move(workspaceId, id, {
         from: FROM.finished,
         state,
@@ -55,9 +55,9 @@ export function campaignMarks(
         reason: null,
         finished: true,
       }),
-    markPaused: (workspaceId, id, reason) =>
+    paused: (workspaceId, id, reason) =>
       move(workspaceId, id, { from: FROM.paused, state: 'paused', error: null, reason, finished: false }),
-    markCancelled: (workspaceId, id, reason) =>
+    cancelled: (workspaceId, id, reason) =>
       move(workspaceId, id, {
         from: FROM.cancelled,
         state: 'cancelled',

@@ -98,7 +98,7 @@ export class CampaignService {
     try {
       if (this.deps.locks && !(await this.deps.locks.tryHold(lock)))
         throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is running in another process`)
-      if (!(await this.deps.store.markRunning(workspaceId, id, compiled.version))) throw cancelled(id)
+      if (!(await this.deps.store.marks.running(workspaceId, id, compiled.version))) throw cancelled(id)
     } catch (err) {
       this.#active.delete(k)
       if (!(err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING'))
@@ -149,14 +149,14 @@ export class CampaignService {
       )
       if (summary.paused !== undefined) {
         this.deps.logger.warn({ campaign: c.id, reason: summary.paused }, 'campaign paused')
-        await this.deps.store.markPaused(workspaceId, c.id, summary.paused)
+        await this.deps.store.marks.paused(workspaceId, c.id, summary.paused)
       }
       // Aborted by close(): stays `running`, resumed on the next start. Paused, cancelled: already marked.
-      else if (summary.remaining === 0) await this.deps.store.markFinished(workspaceId, c.id, 'done')
+      else if (summary.remaining === 0) await this.deps.store.marks.finished(workspaceId, c.id, 'done')
     } catch (err) {
       this.deps.logger.error({ err, campaign: c.id }, 'campaign failed')
-      await this.deps.store
-        .markFinished(workspaceId, c.id, 'failed', err instanceof Error ? err.message : String(err))
+      await this.deps.store.marks
+        .finished(workspaceId, c.id, 'failed', err instanceof Error ? err.message : String(err))
         .catch(() => {})
     } finally {
       this.#active.delete(k)
@@ -167,7 +167,7 @@ export class CampaignService {
   async pause(workspaceId: string, id: string, reason = 'paused by request'): Promise<CampaignDefinition> {
     const c = await this.deps.store.get(workspaceId, id)
     if (!c) throw notFound(`campaign "${id}"`)
-    if (!(await this.deps.store.markPaused(workspaceId, id, reason)))
+    if (!(await this.deps.store.marks.paused(workspaceId, id, reason)))
       throw new InkError(
         'INK_ERR_CAMPAIGN_NOT_RUNNING',
         `campaign "${id}" is ${(await this.deps.store.get(workspaceId, id))?.state ?? c.state}; only a running campaign can be paused`,
@@ -184,7 +184,7 @@ export class CampaignService {
   ): Promise<CampaignDefinition> {
     const c = await this.deps.store.get(workspaceId, id)
     if (!c) throw notFound(`campaign "${id}"`)
-    if (!(await this.deps.store.markCancelled(workspaceId, id, reason)))
+    if (!(await this.deps.store.marks.cancelled(workspaceId, id, reason)))
       throw new InkError(
         'INK_ERR_CAMPAIGN_FINISHED',
         `campaign "${id}" is ${(await this.deps.store.get(workspaceId, id))?.state ?? c.state}; it cannot be cancelled`,
@@ -241,8 +241,8 @@ export class CampaignService {
         // Another live process is sending it (scale-out): not interrupted, nothing to do.
         if (err instanceof InkError && err.code === 'INK_ERR_CAMPAIGN_RUNNING') continue
         this.deps.logger.warn({ err, campaign: id }, 'an interrupted campaign could not be resumed')
-        await this.deps.store
-          .markFinished(workspaceId, id, 'failed', err instanceof Error ? err.message : String(err))
+        await this.deps.store.marks
+          .finished(workspaceId, id, 'failed', err instanceof Error ? err.message : String(err))
           .catch(() => {})
       }
     }

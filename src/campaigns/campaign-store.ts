@@ -55,18 +55,21 @@ export interface CampaignStore {
     id: string,
     draft: CampaignDraft,
   ): Promise<{ campaign: CampaignDefinition; created: boolean } | undefined>
-  /**
-   * Marks it running and pins the template version; keeps the first startedAt. Answers false
-   * (nothing written) for a cancelled campaign.
-   */
-  markRunning(workspaceId: string, id: string, templateVersion: number): Promise<boolean>
-  /** A run's end: done or failed, unless it was paused or cancelled meanwhile (then false). */
-  markFinished(workspaceId: string, id: string, state: 'done' | 'failed', error?: string): Promise<boolean>
-  /** running → paused with its reason; false when it was not running. */
-  markPaused(workspaceId: string, id: string, reason: string): Promise<boolean>
-  /** draft, running, paused or failed → cancelled with its reason; false otherwise. */
-  markCancelled(workspaceId: string, id: string, reason: string): Promise<boolean>
+  /** The lifecycle moves (campaign-rules.ts `campaignMarks` over the backend's conditional UPDATEs). */
+  readonly marks: CampaignMarks
   /** Every campaign left `running` (by a crash, or by a shutdown mid-send), all workspaces. */
   running(): Promise<{ workspaceId: string; id: string }[]>
   close(): Promise<void>
+}
+
+/** A campaign's lifecycle moves; each answers false (nothing written) when the move is not allowed. */
+export interface CampaignMarks {
+  /** Running, with the template version pinned; keeps the first startedAt. False for a cancelled campaign. */
+  running(workspaceId: string, id: string, templateVersion: number): Promise<boolean>
+  /** A run's end: done or failed, unless it was paused or cancelled meanwhile (then false). */
+  finished(workspaceId: string, id: string, state: 'done' | 'failed', error?: string): Promise<boolean>
+  /** running → paused with its reason; false when it was not running. */
+  paused(workspaceId: string, id: string, reason: string): Promise<boolean>
+  /** draft, running, paused or failed → cancelled with its reason; false otherwise. */
+  cancelled(workspaceId: string, id: string, reason: string): Promise<boolean>
 }

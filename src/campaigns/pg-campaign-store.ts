@@ -5,13 +5,7 @@
 import type { Clock } from '../core/types.ts'
 import { migratePg, type PgPool } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
-import {
-  CAMPAIGN_COLUMNS,
-  type CampaignRow,
-  campaignMarks,
-  definitionOf,
-  draftValues,
-} from './campaign-rules.ts'
+import * as rules from './campaign-rules.ts'
 import { type CampaignDefinition, type CampaignStore, STATE_CHECK } from './campaign-store.ts'
 
 const MIGRATIONS = [
@@ -49,24 +43,24 @@ export class PgCampaignStore extends PgStore implements CampaignStore {
   }
 
   async get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined> {
-    const { rows } = await this.query<CampaignRow>(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE ${KEY}`, [
-      workspaceId,
-      id,
-    ])
-    return rows[0] && definitionOf(rows[0])
+    const { rows } = await this.query<rules.CampaignRow>(
+      `SELECT ${rules.CAMPAIGN_COLUMNS} FROM campaigns WHERE ${KEY}`,
+      [workspaceId, id],
+    )
+    return rows[0] && rules.definitionOf(rows[0])
   }
 
   async list(workspaceId: string): Promise<CampaignDefinition[]> {
-    const { rows } = await this.query<CampaignRow>(
-      `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = $1 ORDER BY created_at, campaign_id`,
+    const { rows } = await this.query<rules.CampaignRow>(
+      `SELECT ${rules.CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = $1 ORDER BY created_at, campaign_id`,
       [workspaceId],
     )
-    return rows.map(definitionOf)
+    return rows.map(rules.definitionOf)
   }
 
   async putDraft(...[workspaceId, id, d]: Parameters<CampaignStore['putDraft']>) {
     const now = this.clock.now()
-    const values = [workspaceId, id, ...draftValues(d), now]
+    const values = [workspaceId, id, ...rules.draftValues(d), now]
     const created = await this.transaction(async (client) => {
       const inserted = await client.query(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
@@ -90,7 +84,7 @@ export class PgCampaignStore extends PgStore implements CampaignStore {
   }
 
   /** The lifecycle (campaign-rules.ts) over this backend's conditional UPDATEs. */
-  readonly #marks = campaignMarks(
+  readonly marks = rules.campaignMarks(
     async (workspaceId, id, m) => {
       const { count } = await this.query(
         `UPDATE campaigns SET state = $3, error = $4, reason = $5,
@@ -110,10 +104,6 @@ export class PgCampaignStore extends PgStore implements CampaignStore {
       return count === 1
     },
   )
-  readonly markRunning = this.#marks.markRunning
-  readonly markFinished = this.#marks.markFinished
-  readonly markPaused = this.#marks.markPaused
-  readonly markCancelled = this.#marks.markCancelled
 
   async running(): Promise<{ workspaceId: string; id: string }[]> {
     const { rows } = await this.query<{ workspaceId: string; id: string }>(

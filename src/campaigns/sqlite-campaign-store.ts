@@ -4,13 +4,7 @@
  */
 import { type Clock, systemClock } from '../core/types.ts'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
-import {
-  CAMPAIGN_COLUMNS,
-  type CampaignRow,
-  campaignMarks,
-  definitionOf,
-  draftValues,
-} from './campaign-rules.ts'
+import * as rules from './campaign-rules.ts'
 import { type CampaignDefinition, type CampaignStore, STATE_CHECK } from './campaign-store.ts'
 
 const MIGRATIONS = [
@@ -77,9 +71,9 @@ export class SqliteCampaignStore implements CampaignStore {
     this.#clock = opts.clock ?? systemClock
     migrate(db, 'sqlite-campaign-store', MIGRATIONS)
     this.#stmts = {
-      get: db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE ${KEY}`),
+      get: db.prepare(`SELECT ${rules.CAMPAIGN_COLUMNS} FROM campaigns WHERE ${KEY}`),
       list: db.prepare(
-        `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = ? ORDER BY created_at, campaign_id`,
+        `SELECT ${rules.CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = ? ORDER BY created_at, campaign_id`,
       ),
       insert: db.prepare(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
@@ -108,19 +102,19 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   async get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined> {
-    const row = this.#stmts.get.get(workspaceId, id) as CampaignRow | undefined
-    return row && definitionOf(row)
+    const row = this.#stmts.get.get(workspaceId, id) as rules.CampaignRow | undefined
+    return row && rules.definitionOf(row)
   }
 
   async list(workspaceId: string): Promise<CampaignDefinition[]> {
-    return (this.#stmts.list.all(workspaceId) as CampaignRow[]).map(definitionOf)
+    return (this.#stmts.list.all(workspaceId) as rules.CampaignRow[]).map(rules.definitionOf)
   }
 
   async putDraft(...[workspaceId, id, d]: Parameters<CampaignStore['putDraft']>) {
     const now = this.#clock.now()
-    const values = draftValues(d)
+    const values = rules.draftValues(d)
     const created = this.#db.transaction(() => {
-      const existing = this.#stmts.get.get(workspaceId, id) as CampaignRow | undefined
+      const existing = this.#stmts.get.get(workspaceId, id) as rules.CampaignRow | undefined
       if (existing === undefined) {
         this.#stmts.insert.run(workspaceId, id, ...values, now, now)
         return true
@@ -133,7 +127,7 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   /** The lifecycle (campaign-rules.ts) over this backend's conditional UPDATEs. */
-  readonly #marks = campaignMarks(
+  readonly marks = rules.campaignMarks(
     async (workspaceId, id, m) => {
       const now = this.#clock.now()
       const { changes } = this.#stmts.move.run(
@@ -162,10 +156,6 @@ export class SqliteCampaignStore implements CampaignStore {
       return changes === 1
     },
   )
-  readonly markRunning = this.#marks.markRunning
-  readonly markFinished = this.#marks.markFinished
-  readonly markPaused = this.#marks.markPaused
-  readonly markCancelled = this.#marks.markCancelled
 
   async running(): Promise<{ workspaceId: string; id: string }[]> {
     return this.#stmts.allRunning.all() as { workspaceId: string; id: string }[]

@@ -12,7 +12,7 @@ import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { deleteRoute } from '../http/resource-routes.ts'
-import { errorBody, idParams, versionQuery } from '../http/schemas.ts'
+import { idParams, versionQuery } from '../http/schemas.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
@@ -23,12 +23,10 @@ import {
   blockParams,
   lintProblems,
   lintReport,
-  preview,
-  previewBody,
-  saved,
+  previewRoute,
+  saveRoute,
   templateBody,
   templateList,
-  templateParams,
   templateVersion,
   toTemplateInput,
   versionList,
@@ -48,29 +46,18 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
     lintTemplate(input, { ...deps.lint, engine: await renderer.engine(workspaceId) })
 
   await adminScope(app, deps.workspaces, (admin) => {
-    admin.put(
-      '/v1/templates/:id',
-      {
-        schema: {
-          summary: 'Save a new immutable version of a template (MJML or Liquid problems → 422)',
-          params: templateParams,
-          body: templateBody,
-          response: { 200: saved, 201: saved },
-        },
-      },
-      async (req, reply) => {
-        const workspaceId = req.workspace.id
-        const id = req.params.id
-        const input = toTemplateInput(req.body)
-        const problems = await renderer.validate(workspaceId, input)
-        if (problems.length > 0) throw templateInvalid(problems)
-        const { version, created } = await templates.saveVersion(workspaceId, id, input)
-        const warnings = (await lint(workspaceId, input)).filter((p) => p.level === 'warning')
-        return reply
-          .status(created ? 201 : 200)
-          .send({ templateId: id, version: version.version, created, warnings })
-      },
-    )
+    admin.put('/v1/templates/:id', { schema: saveRoute }, async (req, reply) => {
+      const workspaceId = req.workspace.id
+      const id = req.params.id
+      const input = toTemplateInput(req.body)
+      const problems = await renderer.validate(workspaceId, input)
+      if (problems.length > 0) throw templateInvalid(problems)
+      const { version, created } = await templates.saveVersion(workspaceId, id, input)
+      const warnings = (await lint(workspaceId, input)).filter((p) => p.level === 'warning')
+      return reply
+        .status(created ? 201 : 200)
+        .send({ templateId: id, version: version.version, created, warnings })
+    })
 
     admin.get(
       '/v1/templates',
@@ -105,7 +92,6 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
 
     deleteRoute(admin, {
       path: '/v1/templates/:id',
-      param: 'id',
       summary: 'Archive a template (its versions stay readable for messages already sent)',
       remove: (ws, id) => templates.archive(ws, id),
       missing: (id) => notFound(`template "${id}"`),
@@ -145,32 +131,20 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
 
     deleteRoute(admin, {
       path: '/v1/blocks/:name',
-      param: 'name',
       summary: 'Delete a block',
       remove: (ws, name) => templates.deleteBlock(ws, name),
       missing: (name) => notFound(`block "${name}"`),
       removed: (ws) => renderer.invalidate(ws),
     })
 
-    admin.post(
-      '/v1/templates/:id/preview',
-      {
-        schema: {
-          summary: 'Render a template for a userId or an inline profile, optionally with injected faults',
-          params: idParams,
-          body: previewBody,
-          response: { 200: preview, 422: errorBody },
-        },
-      },
-      async (req, reply) => {
-        const result = await renderer.render(req.workspace.id, { templateId: req.params.id, ...req.body })
-        // A template that aborted (abort_message) is a preview that worked: it shows the recipient is skipped.
-        if (!result.ok && result.skip) return { skipped: result.skip, report: result.report }
-        if (!result.ok)
-          return reply.status(422).send({ success: false, ...result.error, report: result.report })
-        return result
-      },
-    )
+    admin.post('/v1/templates/:id/preview', { schema: previewRoute }, async (req, reply) => {
+      const result = await renderer.render(req.workspace.id, { templateId: req.params.id, ...req.body })
+      // A template that aborted (abort_message) is a preview that worked: it shows the recipient is skipped.
+      if (!result.ok && result.skip) return { skipped: result.skip, report: result.report }
+      if (!result.ok)
+        return reply.status(422).send({ success: false, ...result.error, report: result.report })
+      return result
+    })
 
     admin.get(
       '/v1/templates/:id/lint',

@@ -1,6 +1,6 @@
 /** The shapes of the templates API: request bodies it validates and responses it sends (and documents). */
 import { z } from 'zod'
-import { epochMs, openObject, slug } from '../http/schemas.ts'
+import { epochMs, errorBody, idParams, openObject, slug } from '../http/schemas.ts'
 import type { TemplateInput } from './template-store.ts'
 
 export const templateBody = z
@@ -149,3 +149,19 @@ export const lintReport = z.strictObject({
 })
 
 export const lintProblems = z.strictObject({ problems: z.array(lintProblem) })
+
+/** PUT /v1/templates/:id: 201 for a new version, 200 when the input equals the latest. */
+export const saveRoute = {
+  summary: 'Save a new immutable version of a template (MJML or Liquid problems → 422)',
+  params: templateParams,
+  body: templateBody,
+  response: { 200: saved, 201: saved },
+}
+
+/** POST /v1/templates/:id/preview: a failed render is a 422 with its report. */
+export const previewRoute = {
+  summary: 'Render a template for a userId or an inline profile, optionally with injected faults',
+  params: idParams,
+  body: previewBody,
+  response: { 200: preview, 422: errorBody },
+}

@@ -36,6 +36,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { handBatch } from './hand-batch.ts'
 import { OffsetCommits } from './offset-commits.ts'
 import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
@@ -403,19 +404,15 @@ export class KafkaEventLog implements EventLog {
       for (let i = 0; i < records.length && !stopped; ) {
         if (!isRunning() || isStale()) return
         const chunk = records.slice(i, i + maxBatch)
-        try {
-          if (assigned) {
-            await opts.onAssigned?.()
+        const handled = await handBatch(chunk, handler, opts, {
+          failpoints: this.#failpoints,
+          reassigned: assigned,
+          assigned: () => {
             assigned = false
-          }
-          await handler(chunk)
-          await this.#failpoints.hit('log.consume.before-offset-commit')
-        } catch (err) {
-          opts.onError?.(err)
-          await heartbeat().catch(() => {})
-          await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
-          continue
-        }
+          },
+          whileWaiting: heartbeat,
+        })
+        if (!handled) continue
         const last = chunk[chunk.length - 1]!
         if (owned.has(batch.partition)) commits.set(batch.partition, last.offset)
         resolveOffset(String(last.offset - 1))

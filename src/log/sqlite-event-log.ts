@@ -11,6 +11,7 @@ import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
 import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
+import { handBatch } from './hand-batch.ts'
 import type { LogRow } from './log-writer.ts'
 import { type SerializedEvent, serializeEvents } from './serialize.ts'
 
@@ -165,19 +166,15 @@ export class SqliteEventLog implements EventLog {
           offset: r.offset,
           event: JSON.parse(r.payload),
         }))
-        try {
-          // One consumer owns the one partition: assigned once, before the first batch.
-          if (!assigned) {
-            await opts.onAssigned?.()
+        // One consumer owns the one partition: assigned once, before the first batch.
+        const handled = await handBatch(records, handler, opts, {
+          failpoints: this.#failpoints,
+          reassigned: !assigned,
+          assigned: () => {
             assigned = true
-          }
-          await handler(records)
-          await this.#failpoints.hit('log.consume.before-offset-commit')
-        } catch (err) {
-          opts.onError?.(err)
-          await new Promise((r) => setTimeout(r, opts.retryDelayMs?.(err) ?? 500))
-          continue
-        }
+          },
+        })
+        if (!handled) continue
         position = rows[rows.length - 1]!.offset
         if (Date.now() - lastCommit >= commitIntervalMs) {
           this.#stmts.commit.run(group, position)

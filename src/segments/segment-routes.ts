@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { deleteRoute, listAndGetRoutes } from '../http/resource-routes.ts'
-import { idParams, isoTime, looseId, openObject } from '../http/schemas.ts'
+import { resourceRoutes } from '../http/resource-routes.ts'
+import { idParams, isoTime, openObject } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { SegmentDef, SegmentStore } from './segment-store.ts'
 
@@ -70,30 +70,23 @@ const missing = (id: string) => notFound(`a segment with id "${id}"`)
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDeps): Promise<void> {
   const { segments } = deps
   await adminScope(app, deps.workspaces, (admin) => {
-    admin.put(
-      '/v1/segments/:id',
-      {
-        schema: {
-          summary: 'Create or change a segment (a changed condition is a new version)',
-          params: z.object({ id: looseId('segment') }),
-          body: segmentBody,
-          response: { 200: segment },
-        },
-      },
-      async (req) => {
-        const { name, condition } = req.body
-        const input = name === undefined ? { condition } : { name, condition }
-        return view(await segments.put(req.workspace.id, req.params.id, input))
-      },
-    )
-
-    listAndGetRoutes(admin, {
+    resourceRoutes(admin, {
       path: '/v1/segments',
       key: 'segments',
-      summaries: { list: 'All segments', get: 'A segment' },
+      kind: 'segment',
+      summaries: {
+        put: 'Create or change a segment (a changed condition is a new version)',
+        list: 'All segments',
+        get: 'A segment',
+        delete: 'Delete a segment and its memberships',
+      },
+      body: segmentBody,
       item: segment,
+      put: (ws, id, { name, condition }) =>
+        segments.put(ws, id, name === undefined ? { condition } : { name, condition }),
       list: (ws) => segments.list(ws),
       get: (ws, id) => segments.get(ws, id),
+      remove: (ws, id) => segments.delete(ws, id),
       view,
       missing,
     })
@@ -123,13 +116,5 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDep
         return { members: page, next: page.length === limit ? (page.at(-1)?.profileId ?? null) : null }
       },
     )
-
-    deleteRoute(admin, {
-      path: '/v1/segments/:id',
-      param: 'id',
-      summary: 'Delete a segment and its memberships',
-      remove: (ws, id) => segments.delete(ws, id),
-      missing,
-    })
   })
 }

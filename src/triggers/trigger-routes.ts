@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { deleteRoute, listAndGetRoutes } from '../http/resource-routes.ts'
-import { isoTime, looseId } from '../http/schemas.ts'
+import { resourceRoutes } from '../http/resource-routes.ts'
+import { isoTime } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { parseTrigger, type TriggerDef, schema as triggerBody } from './trigger-def.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -38,40 +38,27 @@ const missing = (id: string) => notFound(`a trigger with id "${id}"`)
 export async function triggerRoutes(app: FastifyInstance, deps: TriggerRoutesDeps): Promise<void> {
   const { triggers } = deps
   await adminScope(app, deps.workspaces, (admin) => {
-    admin.put(
-      '/v1/triggers/:id',
-      {
-        schema: {
-          summary: 'Create or replace a trigger (its template must exist and compile)',
-          params: z.object({ id: looseId('trigger') }),
-          body: triggerBody,
-          response: { 200: trigger },
-        },
-      },
-      async (req) => {
-        const ws = req.workspace.id
-        const input = parseTrigger(req.body, deps.defaultFrom)
-        await deps.renderer.compiled(ws, input.templateId)
-        return view(await triggers.put(ws, req.params.id, input))
-      },
-    )
-
-    listAndGetRoutes(admin, {
+    resourceRoutes(admin, {
       path: '/v1/triggers',
       key: 'triggers',
-      summaries: { list: 'All triggers', get: 'A trigger' },
+      kind: 'trigger',
+      summaries: {
+        put: 'Create or replace a trigger (its template must exist and compile)',
+        list: 'All triggers',
+        get: 'A trigger',
+        delete: 'Delete a trigger',
+      },
+      body: triggerBody,
       item: trigger,
+      put: async (ws, id, body) => {
+        const input = parseTrigger(body, deps.defaultFrom)
+        await deps.renderer.compiled(ws, input.templateId)
+        return triggers.put(ws, id, input)
+      },
       list: (ws) => triggers.list(ws),
       get: (ws, id) => triggers.get(ws, id),
-      view,
-      missing,
-    })
-
-    deleteRoute(admin, {
-      path: '/v1/triggers/:id',
-      param: 'id',
-      summary: 'Delete a trigger',
       remove: (ws, id) => triggers.delete(ws, id),
+      view,
       missing,
     })
   })

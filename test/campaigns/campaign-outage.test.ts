@@ -8,9 +8,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { type SmtpGate, startSmtpGate } from '../helpers/smtp-gate.ts'
 import { type ApiBody, api, identify } from './campaign-api.ts'
 import { putTemplate } from './campaign-fixture.ts'
-import { type SmtpGate, startSmtpGate } from './smtp-gate.ts'
 
 let smtp: TestSmtpServer
 let gate: SmtpGate

@@ -220,7 +220,7 @@ describe('PgProcessLease', { skip }, () => {
       assert.ok(await jobsA.claim('w', 'tj.1'))
       await springDraft(storeA)
       // A was sending the campaign: running, under A's lock.
-      await storeA.markRunning('w', 'spring', 1)
+      await storeA.marks.running('w', 'spring', 1)
       assert.ok(await a!.lease.tryHold('inkstream.campaign\nw\nspring'))
       const resumed: string[] = []
       const serviceB = stubService(storeB, b!.lease, async (id) => {

@@ -21,14 +21,14 @@ import { api, identify } from '../campaigns/campaign-api.ts'
 import { PUBLIC_URL } from '../campaigns/campaign-fixture.ts'
 import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { basicAuth, startTestApp, type TestApp, tempDir, waitForProcessed } from '../helpers/app.ts'
+import { type SmtpGate, startSmtpGate } from '../helpers/smtp-gate.ts'
 import { type SlowSource, startSlowSource } from './slow-source.ts'
-import { startTcpGate, type TcpGate } from './tcp-gate.ts'
 
 const HOUR = 3_600_000
 
 describe('trigger dispatcher on the one send path', () => {
   let smtp: TestSmtpServer
-  let gate: TcpGate
+  let gate: SmtpGate
   let source: SlowSource
   let app: TestApp
   let transport: SmtpTransport
@@ -42,7 +42,7 @@ describe('trigger dispatcher on the one send path', () => {
 
   before(async () => {
     smtp = await startSmtpServer()
-    gate = await startTcpGate(smtp.port)
+    gate = await startSmtpGate(smtp.port)
     source = await startSlowSource()
     const dir = tempDir()
     const contentFile = join(dir, 'content.json')
