@@ -4,7 +4,8 @@
  * session on the shop's own origin (headless Chromium, /sdk.js from the app) identifies the person
  * and views a product, and the same live block — JSON and PNG, fetched from the URL in the email —
  * shows that product. The time from the browser's call until the block shows it is measured and
- * printed (test diagnostics), not asserted: see docs/arch-open-e2e.md.
+ * printed (test diagnostics) and held to the issue's 2 s (see docs/arch-open-e2e.md for why that
+ * one timing assertion is robust here).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -60,7 +61,7 @@ describe('the open-time loop: a product viewed in the browser shows in the live 
     await smtp?.close()
   })
 
-  test('the email’s live block shows the product within the measured latency', async (t) => {
+  test('the email’s live block (JSON and PNG) shows the product viewed in the browser within 2 s', async (t) => {
     // 1. Send: a campaign to ada, through the real send path and a real SMTP server.
     assert.equal((await api(app, 'PUT', '/v1/templates/come-back', TEMPLATE)).status, 201)
     await identify(app, { ada: { email: 'ada@example.com', firstName: 'Ada' } })
@@ -157,6 +158,14 @@ describe('the open-time loop: a product viewed in the browser shows in the live 
     assert.equal(pngAfter.equals(pngBefore), false, 'the PNG changed after the view')
     assert.deepEqual(pageErrors, [])
     assert.ok(postedAt > 0, 'the batch left the browser')
+    // Issue 11: "shows that product within 2 s". The one timing assertion, allowed by the brief
+    // because it is a property of the loop (the processor invalidates the profile cache on the
+    // change; without that the block waits for the cache's 5 s TTL) and the margin is wide: the
+    // snippet's own batching takes ~1,000 ms, the server's part 6–70 ms on the 2-core machine.
+    assert.ok(
+      pngMs <= 2_000,
+      `the block showed the product ${jsonMs} ms (JSON) and ${pngMs} ms (PNG) after the view (POST after ${postedAt - viewedAt} ms)`,
+    )
     t.diagnostic(
       `loop latency: browser track() → JSON shows "${PRODUCT}" in ${jsonMs} ms (of which ${postedAt - viewedAt} ms the snippet's batching before its POST, ${shownAt - postedAt} ms from the POST); → PNG drawn with it in ${pngMs} ms (issue 11's goal: within 2000 ms)`,
     )
