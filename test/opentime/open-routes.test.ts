@@ -366,6 +366,25 @@ describe('block cache', () => {
   })
 })
 
+describe('metrics', () => {
+  test('open-time renders are timed by surface, next to pre-send', async () => {
+    const t = token()
+    for (const path of ['hero.png', 'sale.gif', 'hero.json', 'view'])
+      assert.equal((await get(`/o/${t}/${path}`)).statusCode, 200)
+    const m = await app.metrics.registry.getSingleMetric('inkstream_render_duration_seconds')?.get()
+    const modes = new Set(
+      m?.values
+        .filter(
+          (v) =>
+            'metricName' in v && v.metricName === 'inkstream_render_duration_seconds_count' && v.value > 0,
+        )
+        .map((v) => v.labels.mode),
+    )
+    for (const mode of ['open-time-png', 'open-time-gif', 'open-time-json', 'open-time-view'])
+      assert.ok(modes.has(mode), mode)
+  })
+})
+
 describe('stale profile', () => {
   test('when the store fails after a first read, the last good profile is served and said so', async () => {
     const t = token({ recipient: 'ada' })
