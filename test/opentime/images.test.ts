@@ -261,5 +261,12 @@ describe('fallbackPng', () => {
     assert.equal(count(img, [0, 180, 600, 240], white), 600 * 60)
     assert.equal(count(img, [0, 0, 15, 240], white), 15 * 240)
     assert.equal(count(img, [585, 0, 600, 240], white), 15 * 240)
+    // A short word sits in the middle both ways: nothing in the outer thirds or the top and bottom bands.
+    const word = decode(await fallbackPng('Sale', { width: 600, height: 240 }))
+    assert.ok(count(word, [200, 80, 400, 160], dark) > 300)
+    assert.equal(count(word, [0, 0, 200, 240], white), 200 * 240)
+    assert.equal(count(word, [400, 0, 600, 240], white), 200 * 240)
+    assert.equal(count(word, [0, 0, 600, 70], white), 600 * 70)
+    assert.equal(count(word, [0, 170, 600, 240], white), 600 * 70)
   })
 })
