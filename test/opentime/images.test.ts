@@ -98,6 +98,20 @@ describe('renderBlockPng', () => {
     assert.notDeepEqual(await renderBlockPng(card('A&amp;amp;B'), size), a)
   })
 
+  test('Latin Extended, Cyrillic and Greek letters are drawn; a script Inter lacks draws the missing-glyph box', async () => {
+    const size = { width: 60, height: 60 }
+    const glyph = (ch: string) => renderBlockPng(card(ch), size)
+    // Two different letters draw different pixels, unless both are the same missing-glyph box.
+    for (const [a, b] of [
+      ['Ł', 'Ś'],
+      ['Ж', 'Щ'],
+      ['Ω', 'Σ'],
+    ]) {
+      assert.notDeepEqual(await glyph(a!), await glyph(b!), `${a} and ${b} drew the same pixels`)
+    }
+    assert.deepEqual(await glyph('日'), await glyph('本'))
+  })
+
   test('a data: image is drawn where the <img> is', async () => {
     const src = `data:image/png;base64,${redPng().toString('base64')}`
     const img = decode(
