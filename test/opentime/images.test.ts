@@ -68,6 +68,17 @@ describe('renderBlockPng', () => {
     assert.equal(count(empty, [0, 0, 300, 120], white), 300 * 120)
   })
 
+  test("the contract's example block renders: its text drawn, its remote product image an empty box", async () => {
+    const markup =
+      '<div style="display:flex;flex-direction:column;width:600px;height:240px;background:#fff">\n' +
+      '  <span style="font-size:28px">Still thinking about Brass Desk Lamp?</span>\n' +
+      '  <img src="https://shop.example/lamp.jpg" width="200" height="150">\n</div>'
+    const img = decode(await renderBlockPng(markup, { width: 600, height: 240 }))
+    assert.deepEqual([img.width, img.height], [600, 240])
+    assert.ok(count(img, [0, 0, 600, 40], dark) > 500)
+    assert.equal(count(img, [0, 45, 600, 240], white), 600 * 195)
+  })
+
   test('odd sizes come out exactly, the box outside the markup transparent', async () => {
     for (const [w, h] of [
       [1, 1],
