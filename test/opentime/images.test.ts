@@ -168,6 +168,23 @@ describe('renderBlockPng', () => {
       assert.deepEqual(png, await renderBlockPng(boxes, size))
     })
 
+    test('an inline SVG <image> that is not data: is dropped: no request, no file read, the rest of the SVG drawn', async () => {
+      hits = 0
+      const svg = (images: string) =>
+        `<div style="display:flex"><svg width="20" height="20" viewBox="0 0 20 20">${images}` +
+        '<rect width="5" height="5" fill="#ff0000"/></svg></div>'
+      const png = await renderBlockPng(
+        svg(
+          `<image href="${base}/svg.png" width="20" height="20"/>` +
+            '<image href="/etc/hostname" width="20" height="20"/><image xlink:href="file:///etc/hostname"/>',
+        ),
+        size,
+      )
+      assert.equal(hits, 0)
+      assert.deepEqual(png, await renderBlockPng(svg(''), size))
+      assert.equal(count(decode(png), [0, 0, 5, 5], red), 25)
+    })
+
     test("with a fetcher, remote images go through it (once per URL) and are drawn; the server sees only the fetcher's requests", async () => {
       hits = 0
       const asked: string[] = []
