@@ -5,9 +5,8 @@
  * `<img src="https://…">` or a CSS `url(…)` itself, unbounded, while the open waits. Only `data:`
  * images are laid out; a remote `<img>` is fetched through the caller's bounded fetcher when one is
  * given, and otherwise (or when the fetch fails) replaced by an empty box of the same size, so the
- * layout around it holds. A CSS `url(…)` that is not `data:` is removed, and so is an inline SVG's
- * `href` (an <image> without a safe source is dropped): satori would fetch those too, and resvg
- * would read a file path.
+ * layout around it holds. A CSS `url(…)` that is not `data:` is removed, and an inline SVG's <image>
+ * without a `data:` (or `#id`) source is dropped: satori would fetch those too, or read a file path.
  */
 import { html } from 'satori-html'
 
@@ -82,7 +81,6 @@ export async function prepareTree(root: VNode, fetchImage?: ImageFetcher): Promi
     for (const [k, v] of Object.entries(props)) {
       if (k !== 'children' && typeof v === 'string') props[k] = decodeEntities(v)
     }
-    stripRemoteRefs(props)
     if (node.type === 'img') {
       const src = typeof props.src === 'string' ? props.src.trim() : ''
       if (!DATA_IMAGE.test(src)) {
@@ -160,17 +158,6 @@ const REF_ATTRS = ['href', 'xlinkHref', 'xlink:href'] as const
 
 /** A reference satori or resvg may resolve itself only when it is a data: image or a same-document #id. */
 const isSafeRef = (v: string) => DATA_IMAGE.test(v.trim()) || v.trim().startsWith('#')
-
-/**
- * An SVG reference (`<image href>`, `<use href>`…) that satori or resvg would resolve itself is
- * removed unless it is a `data:` image or a same-document `#id`.
- */
-function stripRemoteRefs(props: VNode['props']): void {
-  for (const k of REF_ATTRS) {
-    const v = props[k]
-    if (typeof v === 'string' && !isSafeRef(v)) delete props[k]
-  }
-}
 
 /** An SVG <image>/<feImage> without a safe source is dropped (satori resolves every <image>). */
 function isDeadSvgImage(node: VNode): boolean {
