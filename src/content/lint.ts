@@ -2,17 +2,19 @@
  * Template lint: what will go wrong before it does. Errors: MJML and Liquid problems. Warnings:
  * placeholders with no fallback (no `| default:`, no workspace fallback, not inside a
  * `{% section %}` with a fallback block), traits no computed-trait config produces, and
- * connected-content calls without a `:timeout`.
+ * connected-content calls without a `:timeout`, live blocks outside the body (they show only their
+ * fallback text there).
  */
 import { analyzeSync, Output, type Template } from 'liquidjs'
 import { validateTemplate } from './compile.ts'
 import type { Engine } from './liquid-engine.ts'
+import { isLiveTag } from './tags/live-tag.ts'
 import type { TemplateInput } from './template-store.ts'
 import { walkTemplates } from './template-walk.ts'
 
 export interface LintProblem {
   level: 'error' | 'warning'
-  code: 'mjml' | 'liquid' | 'no-fallback' | 'unknown-trait' | 'source-without-timeout'
+  code: 'mjml' | 'liquid' | 'no-fallback' | 'unknown-trait' | 'source-without-timeout' | 'live-outside-body'
   part: string
   line: number | null
   message: string
@@ -92,7 +94,15 @@ export async function lintTemplate(input: TemplateInput, ctx: LintContext): Prom
       })
     }
     walkTemplates(templates, (node, inSection) => {
-      if (node instanceof Output) {
+      if (isLiveTag(node) && part !== 'body' && part !== 'text') {
+        problems.push({
+          level: 'warning',
+          code: 'live-outside-body',
+          part,
+          line: node.token.getPosition()[0] ?? null,
+          message: `${node.name} "${node.def.name}" in the ${part} shows only its fallback text: live blocks render in the body`,
+        })
+      } else if (node instanceof Output) {
         const placeholder = placeholderOf(node)
         const root = rootOf(placeholder)
         const hasDefault = node.value.filters.some((f) => f.name === 'default')

@@ -4,7 +4,8 @@
  * recipient and address), which record to claim (the campaign ledger's row, the trigger job), the
  * campaign id of links and Message-IDs, the tracking TTL, and what runs before each attempt.
  *
- * In order: the address (no usable one → skipped `no_address`) → suppression → render → tracking
+ * In order: the address (no usable one → skipped `no_address`) → suppression → render (with the
+ * open-time token when the template has live blocks) → tracking
  * links and pixel → List-Unsubscribe headers → `claim()` → transport (the short in-call retry of
  * send-retries.ts) → outcome. A 5.1.x hard bounce suppresses the address (reason `bounced`, source
  * the request's) and is `bounced`. Every outcome is counted and, when it is a fact (isReportable), written
@@ -22,7 +23,7 @@ import { createHash } from 'node:crypto'
 import type { Clock, InkEvent } from '../core/types.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { skipDetail } from '../render/render-email.ts'
-import type { Renderer, RenderRequest } from '../render/renderer.ts'
+import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
 import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
 import { isReportable, type OutcomeMessage, outcomeEvent } from './outcome-events.ts'
 import {
@@ -35,7 +36,7 @@ import {
 } from './send-retries.ts'
 import { normalizeEmail, type SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec } from './tokens.ts'
-import { trackMessage, unsubscribeHeaders } from './tracking.ts'
+import { trackingBase, trackMessage, unsubscribeHeaders } from './tracking.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
 
 export interface DeliveryDeps {
@@ -58,6 +59,8 @@ export interface DeliveryDeps {
   retryDelayMs?: number | undefined
   /** Suppress an address as `bounced` when the server said the mailbox does not exist; default true. */
   suppressBounces?: boolean | undefined
+  /** How long open-time tokens (live blocks, view in browser) verify; default 180 days. */
+  openTimeTtlMs?: number | undefined
 }
 
 export interface DeliveryRequest {
@@ -96,6 +99,8 @@ export interface Delivered {
 }
 
 const DEFAULT_TTL_MS = 30 * 86_400_000
+/** Live blocks keep working for people who open a message months later. */
+export const DEFAULT_OPEN_TIME_TTL_MS = 180 * 86_400_000
 
 /** Our id for a message: the same for every attempt at a recipient, so a retry carries the same Message-ID. */
 export function messageIdFor(workspaceId: string, campaignId: string, recipient: string): string {
@@ -179,7 +184,26 @@ async function attempt(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delive
 
 /** Renders, tracks and adds the headers; a render that decides or fails is an outcome. */
 async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<OutgoingMessage | DeliveryOutcome> {
-  const rendered = await deps.renderer.render(req.workspaceId, req.render)
+  const baseUrl = trackingBase(deps.publicUrl())
+  // One open-time token per message, signed only when the rendered version has live blocks (or a
+  // view_url), for exactly that template version; the block name is in the URL path.
+  const live: OpenTimeSigner = {
+    baseUrl,
+    sign: ({ templateId, version }) =>
+      deps.codec.sign(
+        {
+          kind: 'open-time',
+          workspaceId: req.workspaceId,
+          campaignId: req.campaignId,
+          recipient: req.recipient.userId,
+          messageId: req.messageId,
+          templateId,
+          version,
+        },
+        deps.openTimeTtlMs ?? DEFAULT_OPEN_TIME_TTL_MS,
+      ),
+  }
+  const rendered = await deps.renderer.render(req.workspaceId, { ...req.render, live })
   if (!rendered.ok)
     return rendered.skip
       ? { kind: 'skipped', reason: 'abort_message', detail: skipDetail(rendered.skip) }
@@ -190,7 +214,7 @@ async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<Outgoing
           detail: `render failed: ${rendered.error.message}`,
         }
   const tracking = {
-    baseUrl: deps.publicUrl(),
+    baseUrl,
     codec: deps.codec,
     ttlMs: req.trackingTtlMs ?? DEFAULT_TTL_MS,
     workspaceId: req.workspaceId,
@@ -206,6 +230,7 @@ async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<Outgoing
     subject: rendered.subject,
     html,
     text: rendered.text,
+    ...(rendered.amp === undefined ? {} : { amp: rendered.amp }),
     headers: { ...unsubscribeHeaders({ ...tracking, email: req.recipient.email }) },
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Builds the bytes of one message (RFC 5322 + MIME): a multipart/alternative with a text and an
- * HTML part, both UTF-8 and quoted-printable. Every header is ASCII except an address with a
+ * Builds the bytes of one message (RFC 5322 + MIME): a multipart/alternative with a text, an
+ * optional AMP (text/x-amp-html) and an HTML part, both UTF-8 and quoted-printable. Every header is ASCII except an address with a
  * non-ASCII local part, written as raw UTF-8 (RFC 6532; such a message only goes to a server that
  * takes SMTPUTF8, see smtputf8-guard.ts). Domains are always punycode, as in the envelope. Only ever called with fields `prepareMessage` has
  * already checked (no control characters in any header value, one mailbox per address field).
@@ -24,6 +24,11 @@ export interface ComposeInput {
   subject: string
   text: string
   html: string
+  /**
+   * AMP for Email (`text/x-amp-html`): placed before text/html, since clients show the last part
+   * they support and those without AMP must fall to the HTML part.
+   */
+  amp?: string
   /** Extra headers, already validated (names are field names, values hold no control character). */
   headers: Readonly<Record<string, string>>
   date: Date
@@ -80,6 +85,9 @@ export function composeMessage(input: ComposeInput): Buffer {
     `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`
   return Buffer.from(
     `${head}${partHead('text/plain')}${encodeQuotedPrintable(input.text)}\r\n` +
+      (input.amp === undefined
+        ? ''
+        : `${partHead('text/x-amp-html')}${encodeQuotedPrintable(input.amp)}\r\n`) +
       `${partHead('text/html')}${encodeQuotedPrintable(input.html)}\r\n--${boundary}--\r\n`,
     // All ASCII but for a UTF-8 address local part (RFC 6532), which must stay UTF-8, not Latin-1.
     'utf8',

@@ -115,6 +115,7 @@ export function prepareMessage(
     subject: foldSubject(msg.subject),
     text: msg.text,
     html: msg.html,
+    ...(msg.amp === undefined ? {} : { amp: msg.amp }),
     headers,
     date,
   })

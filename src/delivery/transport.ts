@@ -9,6 +9,8 @@ export interface OutgoingMessage {
   subject: string
   html: string
   text: string
+  /** AMP for Email part (`text/x-amp-html`), written between the text and the HTML part. */
+  amp?: string | undefined
   /** Extra headers (List-Unsubscribe, List-Unsubscribe-Post, …). */
   headers?: Record<string, string>
 }

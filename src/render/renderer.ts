@@ -41,6 +41,17 @@ export interface RenderRequest {
   campaign?: JsonObject | undefined
   faults?: Faults | undefined
   deadlineMs?: number | undefined
+  /**
+   * A send: open-time links. `sign` is called once, only when the compiled version has live blocks
+   * or `{{ view_url }}`, with the template id and version the message is rendered from, and returns
+   * the signed open-time token (delivery/deliver.ts). Without it live blocks render their fallback.
+   */
+  live?: OpenTimeSigner | undefined
+}
+
+export interface OpenTimeSigner {
+  baseUrl: string
+  sign(rendered: { templateId: string; version: number }): string
 }
 
 /** Share of the render budget the profile read may use; the rest is for sources and Liquid. */
@@ -123,6 +134,13 @@ export class Renderer {
         budgetMs: deadlineMs,
         faults: req.faults,
         workspaceFallbacks: this.deps.content.fallbacks,
+        live:
+          req.live && compiled.openTime
+            ? {
+                baseUrl: req.live.baseUrl,
+                token: req.live.sign({ templateId: compiled.templateId, version: compiled.version }),
+              }
+            : undefined,
       },
       started,
     )

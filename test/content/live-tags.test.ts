@@ -158,6 +158,30 @@ describe('live and countdown tags: syntax and save-time validation', () => {
     )
   })
 
+  test('lint: a live block in the subject is a warning: it can only show its fallback text there', async () => {
+    const problems = await lintTemplate(
+      {
+        name: 't',
+        subject: 'Hi {% live "s" width: 10, height: 10 %}x{% fallback %}there{% endlive %}',
+        format: 'html',
+        body: '<p>x</p>',
+      },
+      { engine, traitNames: [], workspaceFallbacks: {} },
+    )
+    assert.deepEqual(
+      problems.map((p) => [p.level, p.code, p.part, p.line, p.message]),
+      [
+        [
+          'warning',
+          'live-outside-body',
+          'subject',
+          1,
+          'live "s" in the subject shows only its fallback text: live blocks render in the body',
+        ],
+      ],
+    )
+  })
+
   test('a section still renders its fallback when a trait is missing (shared block parsing)', async () => {
     const c = await compileTemplate(
       version({ body: '{% section "recs" %}<p>{{ nope }}</p>{% fallback %}<p>generic</p>{% endsection %}' }),

@@ -181,3 +181,30 @@ describe('composeMessage, read back by mailparser', () => {
     assert.equal(raw.split(`--${boundary}`).length, 4, 'two part starts and the closing delimiter only')
   })
 })
+
+describe('composeMessage with an AMP part', () => {
+  const partTypes = (raw: string) => [...raw.matchAll(/^Content-Type: ([^;\r\n]+)/gm)].map((m) => m[1])
+
+  test('text/plain, text/x-amp-html, text/html in that order, the AMP body read back exactly', async () => {
+    const amp = '<!doctype html>\n<html ⚡4email>\n<body><p>Hi = there</p></body></html>\n'
+    const { raw, parsed } = await roundTrip({ ...base, amp })
+    assert.deepEqual(partTypes(raw), ['multipart/alternative', 'text/plain', 'text/x-amp-html', 'text/html'])
+    assert.equal(parsed.html, '<p>Hi</p>', 'clients without AMP still get the HTML part')
+    assert.equal(parsed.text, 'Hi')
+    const boundary = /boundary="([^"]+)"/.exec(raw)?.[1] ?? ''
+    const ampChunk = raw.split(`--${boundary}`)[2] ?? ''
+    const body = ampChunk.slice(ampChunk.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, '')
+    const decoded = Buffer.from(
+      body
+        .replace(/=\r\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8')
+    assert.equal(lf(decoded), amp)
+  })
+
+  test('without an AMP part the message keeps its two parts', async () => {
+    const { raw } = await roundTrip(base)
+    assert.deepEqual(partTypes(raw), ['multipart/alternative', 'text/plain', 'text/html'])
+  })
+})

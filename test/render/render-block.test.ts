@@ -7,7 +7,7 @@ import { HttpConnectedContent } from '../../src/content/connected-content/http-c
 import { createEngine, type Engine } from '../../src/content/liquid-engine.ts'
 import type { TemplateVersion } from '../../src/content/template-store.ts'
 import { type BlockRender, fallbackMarkup, renderBlock } from '../../src/render/render-block.ts'
-import type { RecipientData } from '../../src/render/render-email.ts'
+import { type RecipientData, renderEmail } from '../../src/render/render-email.ts'
 
 /** A local API: /stock answers JSON, /hang never answers, /fail answers 500. */
 let server: Server
@@ -186,6 +186,30 @@ describe('renderBlock: one live block at open time', () => {
       { workspaceId: 'w', deadline: Date.now() + 100, budgetMs: 100 },
     )
     assert.equal(r, undefined)
+  })
+})
+
+describe('send time', () => {
+  test('a source inside a live body is not called when the message is sent, only one outside it', async () => {
+    hits = []
+    const body =
+      `{% connected_content ${base}/stock?where=top :save top :timeout 200 %}` +
+      live(
+        `{% connected_content ${base}/stock?where=block :save stock :timeout 200 %}<div>{{ stock.left }}</div>`,
+      )
+    const compiled = await compileTemplate(version(body), engine)
+    const r = await renderEmail(
+      engine,
+      compiled,
+      { profileOutcome: 'live' },
+      { workspaceId: 'w', deadline: Date.now() + 300, budgetMs: 300 },
+    )
+    assert.ok(r.ok)
+    assert.deepEqual(hits, ['/stock?where=top'])
+    assert.deepEqual(
+      compiled.sources.map((s) => s.args.url),
+      [`${base}/stock?where=top`],
+    )
   })
 })
 

@@ -25,14 +25,19 @@ export interface AmpBlock {
 /** The message in document order: text runs and live blocks. */
 export type AmpSegment = { text: string } | { block: AmpBlock }
 
-const HEAD = [
+/** The head; the amp-list and amp-mustache scripts only when a block uses them (unused ones are refused). */
+const head = (lists: boolean) => [
   '<!doctype html>',
   '<html ⚡4email data-css-strict>',
   '<head>',
   '<meta charset="utf-8">',
   '<script async src="https://cdn.ampproject.org/v0.js"></script>',
-  '<script async custom-element="amp-list" src="https://cdn.ampproject.org/v0/amp-list-0.1.js"></script>',
-  '<script async custom-template="amp-mustache" src="https://cdn.ampproject.org/v0/amp-mustache-0.2.js"></script>',
+  ...(lists
+    ? [
+        '<script async custom-element="amp-list" src="https://cdn.ampproject.org/v0/amp-list-0.1.js"></script>',
+        '<script async custom-template="amp-mustache" src="https://cdn.ampproject.org/v0/amp-mustache-0.2.js"></script>',
+      ]
+    : []),
   '<style amp4email-boilerplate>body{visibility:hidden}</style>',
   '<style amp-custom>body{font-family:sans-serif;line-height:1.4}.ink-live{margin:12px 0}</style>',
   '</head>',
@@ -74,5 +79,6 @@ export function buildAmpEmail(
     else body.push(ampList(s.block, links))
   }
   body.push(`<p><a href="${escapeHtml(openTimeUrl(links, 'view'))}">View this email in your browser</a></p>`)
-  return [...HEAD, '<body>', ...body, '</body>', '</html>', ''].join('\n')
+  const lists = segments.some((s) => 'block' in s)
+  return [...head(lists), '<body>', ...body, '</body>', '</html>', ''].join('\n')
 }
