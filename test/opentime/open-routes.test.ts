@@ -262,6 +262,30 @@ describe('remote images in a live block', () => {
   })
 })
 
+describe('outages', () => {
+  test('a template store that fails is a 500 with the stable code, and still an image for an image URL', async () => {
+    const renderer = app.renderer
+    const compiled = renderer.compiled.bind(renderer)
+    renderer.compiled = async () => {
+      throw new Error('template store down')
+    }
+    try {
+      const t = token()
+      const res = await get(`/o/${t}/hero.png`)
+      assert.equal(res.statusCode, 500)
+      assert.equal(res.headers['x-ink-error-code'], 'INK_ERR_INTERNAL')
+      assert.equal(res.headers['cache-control'], 'no-store')
+      const img = png(res.rawPayload)
+      assert.deepEqual([img.width, img.height], [1, 1])
+      const json = await get(`/o/${t}/hero.json`)
+      assert.equal(json.statusCode, 500)
+      assert.equal(json.json().code, 'INK_ERR_INTERNAL')
+    } finally {
+      renderer.compiled = compiled
+    }
+  })
+})
+
 describe('deadline', () => {
   // The source's own timeout is 5 s: only the open's deadline (250 ms) can end these requests inside the test's bound.
   test('a source that never answers: the block falls back inside the budget, as JSON and as PNG', {
