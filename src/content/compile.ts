@@ -208,12 +208,14 @@ function duplicateLiveNames(templates: readonly Template[]): TemplateProblem[] {
     }))
 }
 
+/** A parsed `{% connected_content %}` tag. */
+export const isSource = (node: object): node is ConnectedContentTag =>
+  (node as { name?: unknown }).name === 'connected_content' && 'start' in node
+
 /** Connected-content tags of the parts, except those inside a live block's body. */
 export function findSources(parts: readonly (readonly Template[])[]): ConnectedContentTag[] {
   const found: ConnectedContentTag[] = []
   const openTimeOnly = new Set<object>()
-  const isSource = (node: object): node is ConnectedContentTag =>
-    (node as { name?: unknown }).name === 'connected_content' && 'start' in node
   for (const part of parts)
     for (const tag of liveBlocks(part))
       walkTemplates(tag.body, (node) => {

@@ -13,6 +13,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import type { Renderer } from '../render/renderer.ts'
 import { BlockCache } from './block-cache.ts'
+import { createBlockImageFetch } from './block-image-fetch.ts'
 import type { OpenHooks } from './open-recorder.ts'
 import { openTimeCacheCounter } from './open-time-metrics.ts'
 import { OpenTimeService } from './open-time-service.ts'
@@ -37,6 +38,16 @@ const CAMPAIGN_VARS_TTL_MS = 60_000
 
 export function composeOpenTime(d: OpenTimeComposeDeps): OpenTimeService {
   const counter = openTimeCacheCounter(d.metrics)
+  const blockCache = new BlockCache(
+    d.blockCache,
+    () => d.content.openTime.cacheTtlSeconds * 1000,
+    (layer, result) => counter.inc({ layer, result }),
+  )
+  // Product photos in live blocks: the connected-content guard and allow-list, bounded per open.
+  const imageFetch = createBlockImageFetch({
+    allowHosts: () => d.content.connectedContent.allowHosts,
+    cache: blockCache,
+  })
   const vars = new Map<string, { at: number; value: JsonObject | undefined }>()
   return new OpenTimeService({
     codec: d.codec,
@@ -51,11 +62,8 @@ export function composeOpenTime(d: OpenTimeComposeDeps): OpenTimeService {
       vars.set(key, { at: d.clock.now(), value })
       return value
     },
-    blockCache: new BlockCache(
-      d.blockCache,
-      () => d.content.openTime.cacheTtlSeconds * 1000,
-      (layer, result) => counter.inc({ layer, result }),
-    ),
+    blockCache,
+    imageFetch,
     content: () => d.content,
     publicUrl: d.publicUrl,
     log: d.log,

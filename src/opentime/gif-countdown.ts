@@ -42,19 +42,26 @@ export interface CountdownOptions extends ImageSize {
   colors?: CountdownColors
 }
 
+/** The longest time a countdown shows: 999 days 23:59:59. */
+const MAX_SECONDS = 1000 * 86_400 - 1
+
 const pad2 = (n: number) => String(n).padStart(2, '0')
 
 /** The text of every frame (see the file comment for the rule). */
 export function countdownTexts(untilMs: number, nowMs: number): string[] {
   const left = untilMs - nowMs
   if (!(left >= 1000)) return ['00:00:00']
-  const s0 = Math.floor(left / 1000)
+  // Capped at 999:23:59:59, which also keeps every value an exact integer (1e20 ms, Infinity).
+  const s0 = Math.min(Math.floor(left / 1000), MAX_SECONDS)
   const withDays = s0 >= 86_400
+  // One width for the whole GIF (100 days → 099 a minute later keeps three digits).
+  const dayDigits = Math.max(2, String(Math.floor(s0 / 86_400)).length)
   const texts: string[] = []
   for (let i = 0; i < Math.min(COUNTDOWN_MAX_FRAMES, s0 + 1); i++) {
     const s = s0 - i
     const hms = `${pad2(Math.floor((s % 86_400) / 3600))}:${pad2(Math.floor((s % 3600) / 60))}:${pad2(s % 60)}`
-    texts.push(withDays ? `${pad2(Math.min(999, Math.floor(s / 86_400)))}:${hms}` : hms)
+    const days = String(Math.floor(s / 86_400)).padStart(dayDigits, '0')
+    texts.push(withDays ? `${days}:${hms}` : hms)
   }
   return texts
 }

@@ -4,7 +4,7 @@
  * A mask holds one coverage level per pixel, 0 (background) .. LEVELS-1 (full foreground), which is
  * also the frame's palette index (see gif-countdown.ts).
  */
-import { Resvg } from '@resvg/resvg-js'
+import { renderAsync } from '@resvg/resvg-js'
 import { LRUCache } from 'lru-cache'
 import satori from 'satori'
 import { FONT_FAMILY, interFonts } from './fonts.ts'
@@ -45,8 +45,8 @@ export async function treeMask(tree: VNode, width: number, height: number): Prom
     height,
     fonts: await interFonts(),
   })
-  const rgba = new Resvg(svg, { fitTo: { mode: 'original' }, font: { loadSystemFonts: false } }).render()
-    .pixels
+  const opts = { fitTo: { mode: 'original' as const }, font: { loadSystemFonts: false } }
+  const rgba = (await renderAsync(svg, opts)).pixels
   const levels = new Uint8Array(width * height)
   for (let i = 0; i < levels.length; i++) levels[i] = Math.round((rgba[i * 4 + 3]! * (LEVELS - 1)) / 255)
   return { width, height, levels }

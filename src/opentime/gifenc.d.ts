@@ -20,6 +20,8 @@ declare module 'gifenc' {
   }
   const gifenc: {
     GIFEncoder(opts?: { initialCapacity?: number; auto?: boolean }): Encoder
+    quantize(rgba: Uint8Array | Uint8ClampedArray, maxColors: number): number[][]
+    applyPalette(rgba: Uint8Array | Uint8ClampedArray, palette: number[][]): Uint8Array
   }
   export default gifenc
 }

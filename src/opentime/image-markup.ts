@@ -5,7 +5,8 @@
  * `<img src="https://…">` or a CSS `url(…)` itself, unbounded, while the open waits. Only `data:`
  * images are laid out; a remote `<img>` is fetched through the caller's bounded fetcher when one is
  * given, and otherwise (or when the fetch fails) replaced by an empty box of the same size, so the
- * layout around it holds. A CSS `url(…)` that is not `data:` is removed.
+ * layout around it holds. A CSS `url(…)` that is not `data:` is removed, and an inline SVG's <image>
+ * without a `data:` (or `#id`) source is dropped: satori would fetch those too, or read a file path.
  */
 import { html } from 'satori-html'
 
@@ -93,7 +94,12 @@ export async function prepareTree(root: VNode, fetchImage?: ImageFetcher): Promi
     const kept: (string | VNode)[] = []
     for (const child of list) {
       if (typeof child === 'string') kept.push(decodeEntities(child))
-      else if (child && typeof child === 'object' && !DROPPED_TAGS.has(child.type)) {
+      else if (
+        child &&
+        typeof child === 'object' &&
+        !DROPPED_TAGS.has(child.type) &&
+        !isDeadSvgImage(child)
+      ) {
         walk(child)
         kept.push(child)
       }
@@ -147,6 +153,20 @@ function toEmptyBox(node: VNode): void {
 }
 
 const px = (v: unknown) => (typeof v === 'number' || /^\d+$/.test(String(v)) ? `${v}px` : v)
+
+const REF_ATTRS = ['href', 'xlinkHref', 'xlink:href'] as const
+
+/** A reference satori or resvg may resolve itself only when it is a data: image or a same-document #id. */
+const isSafeRef = (v: string) => DATA_IMAGE.test(v.trim()) || v.trim().startsWith('#')
+
+/** An SVG <image>/<feImage> without a safe source is dropped (satori resolves every <image>). */
+function isDeadSvgImage(node: VNode): boolean {
+  if (node.type !== 'image' && node.type !== 'feImage') return false
+  return REF_ATTRS.every((k) => {
+    const v = node.props[k]
+    return typeof v !== 'string' || !isSafeRef(v)
+  })
+}
 
 /** Removes style values that reference a resource by URL unless every reference is `data:`. */
 function stripRemoteUrls(style: Record<string, unknown>): void {

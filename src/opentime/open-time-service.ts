@@ -21,6 +21,7 @@ import { type BlockRender, renderBlock } from '../render/render-block.ts'
 import { type RecipientData, type RenderReport, renderEmail } from '../render/render-email.ts'
 import { AMP_VARY, ampCors } from './amp-cors.ts'
 import { BlockCache } from './block-cache.ts'
+import type { BlockImageFetch } from './block-image-fetch.ts'
 import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
 import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
@@ -50,6 +51,8 @@ export interface OpenTimeDeps {
   onError?: (err: unknown, what: string) => void
   /** Opens of one token inside a window this long are one open (default 10 s, as the pixel). */
   dedupeWindowMs?: number
+  /** Fetches remote `<img>` of live blocks (block-image-fetch.ts); without it they are drawn empty. */
+  imageFetch?: Pick<BlockImageFetch, 'forDeadline'> | undefined
   /** The image functions (src/opentime/images.ts); replaceable in tests. */
   images?: OpenImages
 }
@@ -251,7 +254,7 @@ export class OpenTimeService {
       make = () => images.fallbackGif(r.text, size)
     } else {
       parts = ['png', r.markup, ...dims]
-      make = () => images.renderBlockPng(r.markup, size)
+      make = () => images.renderBlockPng(r.markup, size, this.deps.imageFetch?.forDeadline(ws, ctx.deadline))
     }
     const type = def.kind === 'countdown' ? 'image/gif' : 'image/png'
     const layer = def.kind === 'countdown' ? 'gif' : 'png'

@@ -3,12 +3,14 @@
  * behind one record so a test can slow or break them.
  */
 import { fallbackGif, renderCountdownGif } from './gif-countdown.ts'
+import type { ImageFetcher } from './image-markup.ts'
 import { blankPng, fallbackPng, renderBlockPng } from './images.ts'
 
 type Size = { width: number; height: number }
 
 export interface OpenImages {
-  renderBlockPng(markup: string, size: Size): Promise<Buffer>
+  /** `fetchImage` resolves remote `<img>` sources (bounded by the caller); without it they stay empty. */
+  renderBlockPng(markup: string, size: Size, fetchImage?: ImageFetcher): Promise<Buffer>
   renderCountdownGif(o: { untilMs: number; nowMs: number; width: number; height: number }): Promise<Buffer>
   /** The fallback text laid out in the box (itself a blank when it cannot be drawn). */
   fallbackPng(text: string, size: Size): Promise<Buffer>
@@ -19,7 +21,8 @@ export interface OpenImages {
 }
 
 export const openImages: OpenImages = {
-  renderBlockPng: (markup, size) => renderBlockPng(markup, size),
+  renderBlockPng: (markup, size, fetchImage) =>
+    renderBlockPng(markup, size, fetchImage === undefined ? {} : { fetchImage }),
   renderCountdownGif: (o) => renderCountdownGif(o),
   fallbackPng: (text, size) => fallbackPng(text, size),
   fallbackGif: (text, size) => fallbackGif(text, size),

@@ -8,7 +8,7 @@
  * the report says why.
  */
 import { toValueSync } from 'liquidjs'
-import { type CompiledTemplate, findSources, type LiveTag } from '../content/compile.ts'
+import { type CompiledTemplate, findSources, isSource, type LiveTag } from '../content/compile.ts'
 import type { Engine } from '../content/liquid-engine.ts'
 import { recordBlockFallback } from '../content/tags/block-tag.ts'
 import type { ConnectedContentTag } from '../content/tags/connected-content-tag.ts'
@@ -49,8 +49,7 @@ function templateSources(compiled: CompiledTemplate): ConnectedContentTag[] {
 function blockSources(tag: LiveTag): ConnectedContentTag[] {
   const found: ConnectedContentTag[] = []
   walkTemplates([...tag.body, ...tag.fallback], (node) => {
-    if ((node as { name?: unknown }).name === 'connected_content' && 'start' in node)
-      found.push(node as ConnectedContentTag)
+    if (isSource(node)) found.push(node)
   })
   return found
 }

@@ -130,6 +130,25 @@ describe('renderCountdownGif', () => {
     assertDigits(g, texts, size, false)
   })
 
+  test('100 days away: the day field keeps three digits for the whole GIF (100 → 099); capped at 999:23:59:59', async () => {
+    const untilMs = NOW + 100 * 86_400_000 + 5_000
+    const texts = countdownTexts(untilMs, NOW)
+    assert.deepEqual(texts.slice(4, 7), ['100:00:00:01', '100:00:00:00', '099:23:59:59'])
+    assert.deepEqual(new Set(texts.map((t) => t.length)), new Set([12]))
+    // Beyond 999 days (or absurd instants) the countdown starts from its cap and still counts down.
+    for (const far of [NOW + 5000 * 86_400_000, NOW + 1e20, Number.POSITIVE_INFINITY]) {
+      const t = countdownTexts(far, NOW)
+      assert.deepEqual([t.length, t[0], t[59]], [60, '999:23:59:59', '999:23:59:00'])
+    }
+    const capped = decodeGif(
+      await renderCountdownGif({ untilMs: NOW + 1e20, nowMs: NOW, width: 600, height: 120 }),
+    )
+    assertDigits(capped, countdownTexts(NOW + 1e20, NOW), { width: 600, height: 120 }, false)
+    const size = { width: 600, height: 120 }
+    const g = decodeGif(await renderCountdownGif({ untilMs, nowMs: NOW, ...size }))
+    assertDigits(g, texts, size, false)
+  })
+
   test('less than a minute left: frames stop at the first 00:00:00, which stays', async () => {
     const size = { width: 320, height: 80 }
     const untilMs = NOW + 20_500

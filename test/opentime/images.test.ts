@@ -68,6 +68,17 @@ describe('renderBlockPng', () => {
     assert.equal(count(empty, [0, 0, 300, 120], white), 300 * 120)
   })
 
+  test("the contract's example block renders: its text drawn, its remote product image an empty box", async () => {
+    const markup =
+      '<div style="display:flex;flex-direction:column;width:600px;height:240px;background:#fff">\n' +
+      '  <span style="font-size:28px">Still thinking about Brass Desk Lamp?</span>\n' +
+      '  <img src="https://shop.example/lamp.jpg" width="200" height="150">\n</div>'
+    const img = decode(await renderBlockPng(markup, { width: 600, height: 240 }))
+    assert.deepEqual([img.width, img.height], [600, 240])
+    assert.ok(count(img, [0, 0, 600, 40], dark) > 500)
+    assert.equal(count(img, [0, 45, 600, 240], white), 600 * 195)
+  })
+
   test('odd sizes come out exactly, the box outside the markup transparent', async () => {
     for (const [w, h] of [
       [1, 1],
@@ -96,6 +107,20 @@ describe('renderBlockPng', () => {
     assert.deepEqual(await renderBlockPng(card('A&#38;B'), size), a)
     assert.deepEqual(await renderBlockPng(card('A&#x26;B'), size), a)
     assert.notDeepEqual(await renderBlockPng(card('A&amp;amp;B'), size), a)
+  })
+
+  test('Latin Extended, Cyrillic and Greek letters are drawn; a script Inter lacks draws the missing-glyph box', async () => {
+    const size = { width: 60, height: 60 }
+    const glyph = (ch: string) => renderBlockPng(card(ch), size)
+    // Two different letters draw different pixels, unless both are the same missing-glyph box.
+    for (const [a, b] of [
+      ['Ł', 'Ś'],
+      ['Ж', 'Щ'],
+      ['Ω', 'Σ'],
+    ]) {
+      assert.notDeepEqual(await glyph(a!), await glyph(b!), `${a} and ${b} drew the same pixels`)
+    }
+    assert.deepEqual(await glyph('日'), await glyph('本'))
   })
 
   test('a data: image is drawn where the <img> is', async () => {
@@ -141,6 +166,23 @@ describe('renderBlockPng', () => {
       const png = await renderBlockPng(withRemote(base), size)
       assert.equal(hits, 0)
       assert.deepEqual(png, await renderBlockPng(boxes, size))
+    })
+
+    test('an inline SVG <image> that is not data: is dropped: no request, no file read, the rest of the SVG drawn', async () => {
+      hits = 0
+      const svg = (images: string) =>
+        `<div style="display:flex"><svg width="20" height="20" viewBox="0 0 20 20">${images}` +
+        '<rect width="5" height="5" fill="#ff0000"/></svg></div>'
+      const png = await renderBlockPng(
+        svg(
+          `<image href="${base}/svg.png" width="20" height="20"/>` +
+            '<image href="/etc/hostname" width="20" height="20"/><image xlink:href="file:///etc/hostname"/>',
+        ),
+        size,
+      )
+      assert.equal(hits, 0)
+      assert.deepEqual(png, await renderBlockPng(svg(''), size))
+      assert.equal(count(decode(png), [0, 0, 5, 5], red), 25)
     })
 
     test("with a fetcher, remote images go through it (once per URL) and are drawn; the server sees only the fetcher's requests", async () => {
@@ -206,8 +248,9 @@ describe('renderBlockPng', () => {
 
 describe('sizes', () => {
   const bad = [
-    [MAX_IMAGE_SIDE + 1, 10],
-    [10, MAX_IMAGE_SIDE + 1],
+    [2001, 10],
+    [10, 2001],
+    [2001, 2001],
     [0, 10],
     [10, -1],
     [10.5, 10],
@@ -227,7 +270,8 @@ describe('sizes', () => {
     }
   })
   test('2000×2000 is allowed', async () => {
-    const img = decode(blankPng(MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+    assert.equal(MAX_IMAGE_SIDE, 2000)
+    const img = decode(blankPng(2000, 2000))
     assert.deepEqual([img.width, img.height], [2000, 2000])
   })
 })
@@ -259,5 +303,12 @@ describe('fallbackPng', () => {
     assert.equal(count(img, [0, 180, 600, 240], white), 600 * 60)
     assert.equal(count(img, [0, 0, 15, 240], white), 15 * 240)
     assert.equal(count(img, [585, 0, 600, 240], white), 15 * 240)
+    // A short word sits in the middle both ways: nothing in the outer thirds or the top and bottom bands.
+    const word = decode(await fallbackPng('Sale', { width: 600, height: 240 }))
+    assert.ok(count(word, [200, 80, 400, 160], dark) > 300)
+    assert.equal(count(word, [0, 0, 200, 240], white), 200 * 240)
+    assert.equal(count(word, [400, 0, 600, 240], white), 200 * 240)
+    assert.equal(count(word, [0, 0, 600, 70], white), 600 * 70)
+    assert.equal(count(word, [0, 170, 600, 240], white), 600 * 70)
   })
 })

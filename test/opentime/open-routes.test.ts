@@ -28,10 +28,23 @@ const clock = testClock()
 
 let app: TestApp
 let hanging: http.Server
+/** Serves a 40×40 red PNG: `photos` on an allow-listed host, `intranet` on one that is not. */
+let photos: http.Server
+let intranet: http.Server
+let intranetRequests = 0
 let dir: string
 let version: number
 
-const TEMPLATE = (slowUrl: string) => `<p>Hello {{ nickname | default: "there" }}</p>
+const PHOTO = (src: string) =>
+  `<div style="display:flex;width:100px;height:50px;background:#ffffff"><img src="${src}" width="40" height="40"></div>`
+
+const TEMPLATE = (
+  slowUrl: string,
+  photoUrl: string,
+  privateUrl: string,
+) => `{% live "photo" width: 100, height: 50 %}${PHOTO(photoUrl)}{% fallback %}A photo.{% endlive %}
+{% live "private" width: 100, height: 50 %}${PHOTO(privateUrl)}{% fallback %}A photo.{% endlive %}
+<p>Hello {{ nickname | default: "there" }}</p>
 {% live "hero" width: 300, height: 120 %}<div style="display:flex;width:300px;height:120px;background:#ffffff"><span style="font-size:20px">Still thinking about {{ last_viewed | default: "it" }}?</span></div>{% fallback %}Our new arrivals are in.{% endlive %}
 {% live "deal" width: 200, height: 80, cache: "public" %}<div style="display:flex;width:200px;height:80px;background:#ffeecc"><span>Deals</span></div>{% fallback %}Deals inside.{% endlive %}
 {% live "slow" width: 160, height: 60 %}{% connected_content ${slowUrl} :save s :timeout 5000 %}<div style="display:flex">{{ s.title }}</div>{% fallback %}Later today.{% endlive %}
@@ -43,12 +56,24 @@ before(async () => {
   hanging = http.createServer(() => {})
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r))
   const host = `127.0.0.1:${(hanging.address() as AddressInfo).port}`
+  const red = new PNG({ width: 40, height: 40 })
+  for (let i = 0; i < red.data.length; i += 4) red.data.set([255, 0, 0, 255], i)
+  const redPng = PNG.sync.write(red)
+  photos = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(redPng))
+  intranet = http.createServer((_req, res) => {
+    intranetRequests += 1
+    res.writeHead(200, { 'content-type': 'image/png' }).end(redPng)
+  })
+  await new Promise<void>((r) => photos.listen(0, '127.0.0.1', r))
+  await new Promise<void>((r) => intranet.listen(0, '127.0.0.1', r))
+  const photoHost = `127.0.0.1:${(photos.address() as AddressInfo).port}`
+  const intranetHost = `127.0.0.1:${(intranet.address() as AddressInfo).port}`
   dir = mkdtempSync(join(tmpdir(), 'open-routes-'))
   const contentFile = join(dir, 'content.json')
   writeFileSync(
     contentFile,
     JSON.stringify({
-      connectedContent: { allowHosts: [host] },
+      connectedContent: { allowHosts: [host, photoHost] },
       openTime: { deadlineMs: 250, cacheTtlSeconds: 30, ampSenders: [SENDER] },
     }),
   )
@@ -57,7 +82,10 @@ before(async () => {
     method: 'PUT',
     url: '/v1/templates/spring',
     headers: { authorization: `Bearer ${app.workspace.adminKey}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ subject: 'Spring', html: TEMPLATE(`http://${host}/hang`) }),
+    payload: JSON.stringify({
+      subject: 'Spring',
+      html: TEMPLATE(`http://${host}/hang`, `http://${photoHost}/p.png`, `http://${intranetHost}/p.png`),
+    }),
   })
   assert.equal(put.statusCode < 300, true, put.body)
   version = (put.json() as { version: number }).version
@@ -73,8 +101,10 @@ before(async () => {
 
 after(async () => {
   await app.close()
-  hanging.closeAllConnections()
-  await new Promise<void>((r) => hanging.close(() => r()))
+  for (const s of [hanging, photos, intranet]) {
+    s.closeAllConnections()
+    await new Promise<void>((r) => s.close(() => r()))
+  }
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -201,6 +231,61 @@ describe('images', () => {
   })
 })
 
+describe('remote images in a live block', () => {
+  /** The RGBA of one pixel. */
+  const at = (img: PNG, x: number, y: number) => [
+    ...img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4),
+  ]
+
+  test('an <img> on an allowed host is fetched and drawn in place', async () => {
+    const t = token()
+    // The first open may answer the fallback while the photo is fetched; it then finishes into the cache.
+    let img = png((await get(`/o/${t}/photo.png`)).rawPayload)
+    const end = Date.now() + 5_000
+    while (at(img, 10, 10)[0] !== 255 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 20))
+      img = png((await get(`/o/${t}/photo.png`)).rawPayload)
+    }
+    assert.deepEqual([img.width, img.height], [100, 50])
+    assert.deepEqual(at(img, 10, 10), [255, 0, 0, 255])
+    assert.deepEqual(at(img, 80, 25), [255, 255, 255, 255])
+  })
+
+  test('an <img> on a private host that is not allow-listed is never fetched; the box stays empty', async () => {
+    const res = await get(`/o/${token()}/private.png`)
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.headers['x-ink-fallbacks'], '0')
+    const img = png(res.rawPayload)
+    assert.deepEqual([img.width, img.height], [100, 50])
+    assert.deepEqual(at(img, 10, 10), [255, 255, 255, 255])
+    assert.equal(intranetRequests, 0)
+  })
+})
+
+describe('outages', () => {
+  test('a template store that fails is a 500 with the stable code, and still an image for an image URL', async () => {
+    const renderer = app.renderer
+    const compiled = renderer.compiled.bind(renderer)
+    renderer.compiled = async () => {
+      throw new Error('template store down')
+    }
+    try {
+      const t = token()
+      const res = await get(`/o/${t}/hero.png`)
+      assert.equal(res.statusCode, 500)
+      assert.equal(res.headers['x-ink-error-code'], 'INK_ERR_INTERNAL')
+      assert.equal(res.headers['cache-control'], 'no-store')
+      const img = png(res.rawPayload)
+      assert.deepEqual([img.width, img.height], [1, 1])
+      const json = await get(`/o/${t}/hero.json`)
+      assert.equal(json.statusCode, 500)
+      assert.equal(json.json().code, 'INK_ERR_INTERNAL')
+    } finally {
+      renderer.compiled = compiled
+    }
+  })
+})
+
 describe('deadline', () => {
   // The source's own timeout is 5 s: only the open's deadline (250 ms) can end these requests inside the test's bound.
   test('a source that never answers: the block falls back inside the budget, as JSON and as PNG', {
@@ -302,6 +387,25 @@ describe('block cache', () => {
     const c = await get(`/o/${t}/deal.png`)
     assert.equal(c.statusCode, 200)
     assert.equal(await cacheCount('png', 'miss'), missesBefore + 1)
+  })
+})
+
+describe('metrics', () => {
+  test('open-time renders are timed by surface, next to pre-send', async () => {
+    const t = token()
+    for (const path of ['hero.png', 'sale.gif', 'hero.json', 'view'])
+      assert.equal((await get(`/o/${t}/${path}`)).statusCode, 200)
+    const m = await app.metrics.registry.getSingleMetric('inkstream_render_duration_seconds')?.get()
+    const modes = new Set(
+      m?.values
+        .filter(
+          (v) =>
+            'metricName' in v && v.metricName === 'inkstream_render_duration_seconds_count' && v.value > 0,
+        )
+        .map((v) => v.labels.mode),
+    )
+    for (const mode of ['open-time-png', 'open-time-gif', 'open-time-json', 'open-time-view'])
+      assert.ok(modes.has(mode), mode)
   })
 })
 
