@@ -14,6 +14,7 @@ import type { BatchReport } from '../pipeline/processor.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import type { TriggerStore } from '../triggers/trigger-store.ts'
+import type { WebhookOutbox } from '../webhooks/outbox.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 
 /** The stores the api and sender roles use (the processor commits through its own). */
@@ -26,6 +27,8 @@ export interface ServiceStores {
   ledger: SendLedger
   /** The keys that sign tracking and unsubscribe links, shared by every process of a deployment. */
   tokenKeys: TokenKeys
+  /** The open webhook's outbox: the api enqueues opens, the sender dispatches them. */
+  webhooks: WebhookOutbox
 }
 
 /** What the composition tells the processor about (metrics, cache invalidation, waking senders). */
@@ -67,6 +70,8 @@ export interface Backends {
   stores: ServiceStores | undefined
   /** The profile cache (in-process or Redis, opened once per process); undefined when unused. */
   profileCache: Cache | undefined
+  /** Rendered open-time images (in-process, or Redis scale-out); undefined without the api role's stores. */
+  blockCache: Cache | undefined
   /** This process's processor; undefined without the processor role (or `processor: false`). */
   processor: ProcessorBackend | undefined
   /**

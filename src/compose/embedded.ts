@@ -22,6 +22,7 @@ import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
 import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
+import { SqliteWebhookOutbox } from '../webhooks/sqlite-outbox.ts'
 import { SqliteWorkspaceStore } from '../workspaces/sqlite-workspace-store.ts'
 import { type Backends, Closers, openWith, type ProcessorBackend } from './backends.ts'
 import { DATABASE_FILE, LOG_FILE } from './embedded-files.ts'
@@ -69,10 +70,24 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const ledger = new SqliteSendLedger(db, { clock, failpoints: parseFailpoints(config.failpoints) })
     const campaigns = new SqliteCampaignStore(db, { clock })
     const triggers = new SqliteTriggerStore(db, { clock })
-    for (const s of [profiles, segments, workspaces, templates, suppressions, ledger, campaigns, triggers])
+    const webhooks = new SqliteWebhookOutbox(db, { clock })
+    for (const s of [
+      profiles,
+      segments,
+      workspaces,
+      templates,
+      suppressions,
+      ledger,
+      campaigns,
+      triggers,
+      webhooks,
+    ])
       closers.push(() => s.close())
     const profileCache = new MemoryCache({ maxEntries: 100_000 })
     closers.push(() => profileCache.close())
+    // Open-time images are kilobytes each: their own, smaller LRU, so they never evict profiles.
+    const blockCache = new MemoryCache({ maxEntries: 2_000, clock })
+    closers.push(() => blockCache.close())
 
     // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
     const processor: ProcessorBackend | undefined = opts.processor
@@ -112,8 +127,10 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         campaigns,
         ledger,
         tokenKeys: loadTokenKeys(db, clock.now()),
+        webhooks,
       },
       profileCache,
+      blockCache,
       processor,
       // One process per store: no other sender's sends to take over, no locks to hold.
       locks: undefined,

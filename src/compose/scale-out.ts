@@ -36,6 +36,7 @@ import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { PgTriggerStore } from '../triggers/pg-trigger-store.ts'
+import { PgWebhookOutbox } from '../webhooks/pg-outbox.ts'
 import { PgWorkspaceStore } from '../workspaces/pg-workspace-store.ts'
 import { type Backends, Closers, openWith, type ProcessorBackend, type ServiceStores } from './backends.ts'
 import { rolesNeed } from './roles.ts'
@@ -98,6 +99,14 @@ export async function openScaleOutBackends(
     } else if (needs.stores) profileCache = new MemoryCache({ maxEntries: 100_000 })
     const cache = profileCache
     if (cache) closers.push(() => cache.close())
+    // Open-time images: with Redis, the same connection as profiles (one per process; keys `ot:…`), shared
+    // by every api process; without it, in process.
+    let blockCache: Cache | undefined = config.redisUrl !== undefined ? profileCache : undefined
+    if (blockCache === undefined && needs.stores) {
+      const local = new MemoryCache({ maxEntries: 2_000 })
+      closers.push(() => local.close())
+      blockCache = local
+    }
 
     let profiles: ProfileStore | undefined
     let stores: ServiceStores | undefined
@@ -120,6 +129,7 @@ export async function openScaleOutBackends(
         suppressions: new PgSuppressionStore(pool, { clock }),
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
+        webhooks: new PgWebhookOutbox(pool, { clock }),
       }
       for (const s of [profiles, ...Object.values(opened)]) closers.push(() => s.close())
       stores = { ...opened, tokenKeys: await loadPgTokenKeys(pool, clock.now()) }
@@ -168,6 +178,7 @@ export async function openScaleOutBackends(
       profiles,
       stores,
       profileCache,
+      blockCache,
       processor,
       locks: lease,
       // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the

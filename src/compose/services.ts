@@ -11,6 +11,7 @@ import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
+import { composeOpenTime } from '../opentime/compose-open-time.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
@@ -18,6 +19,9 @@ import type { SegmentStore } from '../segments/segment-store.ts'
 import { startSenderRecovery } from '../sender-recovery.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
+import { NO_OPEN_HOOKS, type OpenHooks } from '../webhooks/open-hooks.ts'
+import { composeOpenWebhook } from '../webhooks/open-webhook.ts'
+import { webhookConfigOf } from '../webhooks/webhook-config.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
 import { composeDelivery, type Delivery } from './delivery.ts'
@@ -40,6 +44,8 @@ export interface Services {
   delivery: Delivery | undefined
   /** Sends due trigger jobs; undefined without the sender role. */
   triggerDispatcher: TriggerDispatcher | undefined
+  /** What the open-time routes call after recording an open (enqueues the open webhook). */
+  openHooks: OpenHooks
   /** What buildServer needs. */
   server: ServerDeps
   close(): Promise<void>
@@ -97,6 +103,20 @@ export async function composeServices(
           delivery.stores.templates,
           delivery.renderer,
         )
+    }
+
+    // The open webhook: the api enqueues opens; the sender role dispatches them, as it sends everything
+    // else that goes out on its own, so api processes spend no time on receivers.
+    let openHooks = NO_OPEN_HOOKS
+    if (delivery) {
+      const webhook = composeOpenWebhook(delivery.stores.webhooks, webhookConfigOf(delivery.content), {
+        dispatch: roles.has('sender'),
+        clock,
+        logger,
+      })
+      openHooks = webhook.hooks
+      closers.push(() => webhook.close())
+      links.afterListen(() => webhook.start())
     }
 
     let dispatcher: TriggerDispatcher | undefined
@@ -176,7 +196,9 @@ export async function composeServices(
         maxEventBytes: config.maxEventBytes,
         maxBatchBytes: config.maxBatchBytes,
       },
-      api: roles.has('api') ? apiRoutes(backends, delivery, config, opts) : undefined,
+      api: roles.has('api')
+        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks })
+        : undefined,
       beforeScrape: async () => {
         const l = await lag()
         if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
@@ -188,6 +210,7 @@ export async function composeServices(
       metrics,
       delivery,
       triggerDispatcher: dispatcher,
+      openHooks,
       server,
       close: () => closers.run(),
     }
@@ -199,7 +222,7 @@ function apiRoutes(
   backends: Backends,
   delivery: Delivery | undefined,
   config: Config,
-  opts: ComposeOptions,
+  opts: ComposeOptions & { reader: ProfileReader | undefined; metrics: Metrics; openHooks: OpenHooks },
 ): ApiRoutesDeps {
   const { profiles, workspaces, log } = backends
   if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
@@ -229,5 +252,25 @@ function apiRoutes(
       workspaces,
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+    webhooks: { outbox: stores.webhooks, workspaces },
+    openTime:
+      opts.reader && backends.blockCache
+        ? {
+            service: composeOpenTime({
+              codec: delivery.codec,
+              renderer,
+              content: delivery.content,
+              reader: opts.reader,
+              campaigns: stores.campaigns,
+              blockCache: backends.blockCache,
+              log,
+              openHooks: opts.openHooks,
+              metrics: opts.metrics,
+              clock,
+              logger: opts.logger,
+              publicUrl: opts.links.publicUrl,
+            }),
+          }
+        : undefined,
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Workspace content settings, from a YAML or JSON file (INKSTREAM_CONTENT_FILE): fallbacks per
- * trait name, connected-content hosts allowed despite private addresses, named credentials, and
- * the render deadline. `${VAR}` in a credential is read from the environment at start, so secrets
+ * trait name, connected-content hosts allowed despite private addresses, named credentials, the
+ * render deadline, and open-time serving (deadline, cache TTL, AMP senders, open webhook). `${VAR}` in a credential is read from the environment at start, so secrets
  * stay out of the file and out of templates.
  */
 import { readFileSync } from 'node:fs'
@@ -30,6 +30,35 @@ const contentFile = z
       .object({ deadlineMs: z.number().int().min(10).max(10_000).default(500) })
       .strict()
       .default({ deadlineMs: 500 }),
+    openTime: z
+      .object({
+        /** Every /o/ request answers within this; data not ready by then is replaced by the fallback. */
+        deadlineMs: z.number().int().min(10).max(10_000).default(250),
+        /** Rendered blocks (block cache) and the edge's max-age; DESIGN.md §5: ≤ 60 s. */
+        cacheTtlSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(60, 'open-time blocks are cached at most 60 s')
+          .default(30),
+        /** AMP-Email-Sender values allowed to read the .json route (AMP for Email CORS v2; v1 derives from them). */
+        ampSenders: z
+          .array(
+            z
+              .string()
+              .min(3)
+              .max(320)
+              .regex(/^[^\s@]+@[^\s@]+$/, 'an email address'),
+          )
+          .default([]),
+        /** The open webhook (branch open-webhook): POSTed, signed with `secret`, on every recorded open. */
+        webhook: z
+          .object({ url: z.string().url(), secret: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ deadlineMs: 250, cacheTtlSeconds: 30, ampSenders: [] }),
   })
   .strict()
 
@@ -69,6 +98,13 @@ export function parseContentConfig(
         problems,
       )
     }
+  }
+  const webhook = parsed.data.openTime.webhook
+  if (webhook !== undefined) {
+    webhook.secret = interpolate(webhook.secret, env, `${source}: openTime.webhook.secret`, problems)
+    // A short HMAC key is guessable (RFC 2104 §3); checked after ${VAR} is read.
+    if (webhook.secret.length < 16)
+      problems.push(`${source}: openTime.webhook.secret: at least 16 characters`)
   }
   if (problems.length > 0) throw invalidConfig(problems)
   return parsed.data

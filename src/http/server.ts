@@ -12,9 +12,11 @@ import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-ro
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
+import { type WebhookRoutesDeps, webhookRoutes } from '../webhooks/delivery-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 import { registerOpenApi } from './openapi.ts'
 
@@ -26,6 +28,9 @@ export interface ApiRoutesDeps {
   tracking: TrackingRoutesDeps
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
+  webhooks: WebhookRoutesDeps
+  /** Open-time content (/o/); absent where nothing renders it. */
+  openTime?: OpenTimeRoutesDeps | undefined
 }
 
 export interface ServerDeps {
@@ -58,6 +63,9 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
+    await app.register(async (scope) => webhookRoutes(scope, api.webhooks))
+    const openTime = api.openTime
+    if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
   },
   sender: async () => {},
 }

@@ -48,6 +48,7 @@ const API = [
   'DELETE /v1/templates/:id',
   'DELETE /v1/triggers/:id',
   'GET /c/*',
+  'GET /o/*',
   'GET /p/*',
   'GET /u/*',
   'POST /u/*',
@@ -72,6 +73,7 @@ const API = [
   'GET /v1/triggers',
   'GET /v1/triggers/:id',
   'PUT /v1/triggers/:id',
+  'GET /v1/webhooks/deliveries',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()

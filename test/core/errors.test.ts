@@ -320,7 +320,8 @@ describe('docs/errors.md is true', () => {
 
     /** Codes with no request here, and why. */
     const elsewhere: Record<string, string> = {
-      INK_ERR_FORBIDDEN: 'reserved: no route sends it (the table says so)',
+      INK_ERR_FORBIDDEN:
+        'an AMP sender refused on /o/<token>/<block>.json: provoked in test/opentime/open-routes.test.ts',
       INK_ERR_AUDIENCE_UNSUPPORTED:
         'only from a server composed without a segment resolver (the table says so)',
       INK_ERR_EVENT_UNSERIALIZABLE:

@@ -5,7 +5,7 @@
  * own prefix, pid file, logs and cache in a temporary directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { tempDir } from './app.ts'
@@ -34,21 +34,35 @@ function replaceOnce(text: string, pattern: RegExp, by: string): string {
   return text.replace(pattern, by)
 }
 
-export async function startEdge(upstreamPort: number): Promise<Edge> {
-  const dir = tempDir('inkstream-nginx-')
-  mkdirSync(join(dir, 'logs'))
-  const port = await closedPort()
+/** Where the shipped file keeps its cache (nginx creates this directory; its parent must exist). */
+export function shippedCachePath(): string {
+  const m = /proxy_cache_path (\S+) /.exec(readFileSync(SHIPPED_CONFIG, 'utf8'))
+  if (m?.[1] === undefined) throw new Error('deploy/nginx/inkstream.conf: no proxy_cache_path')
+  return m[1]
+}
+
+/**
+ * Writes `<dir>/nginx.conf`: a minimal main config (foreground, own pid, logs and temp paths, so
+ * nothing outside `dir` is touched) that includes the shipped file with its three marked values
+ * replaced. Returns the main config's path (for `nginx -t` and for running it).
+ */
+export function writeEdgeConfig(dir: string, upstreamPort: number, port: number): string {
   let site = readFileSync(SHIPPED_CONFIG, 'utf8')
   site = replaceOnce(
     site,
-    /proxy_cache_path \/var\/cache\/nginx\/inkstream /,
+    new RegExp(`proxy_cache_path ${reEscape(shippedCachePath())} `),
     `proxy_cache_path ${dir}/cache `,
   )
   site = replaceOnce(site, /server 127\.0\.0\.1:3000;/, `server 127.0.0.1:${upstreamPort};`)
   site = replaceOnce(site, /listen 8080;/, `listen 127.0.0.1:${port};`)
   writeFileSync(join(dir, 'inkstream.conf'), site)
+  mkdirSync(join(dir, 'logs'), { recursive: true })
+  // Started as root, nginx's workers run as `nobody`: they must be able to enter the directory
+  // (mkdtemp makes it 0700) to reach the cache and temp directories the master creates for them.
+  chmodSync(dir, 0o755)
+  const main = join(dir, 'nginx.conf')
   writeFileSync(
-    join(dir, 'nginx.conf'),
+    main,
     [
       'daemon off;',
       'worker_processes 1;',
@@ -57,14 +71,22 @@ export async function startEdge(upstreamPort: number): Promise<Edge> {
       'events { worker_connections 256; }',
       'http {',
       '  access_log off;',
-      `  client_body_temp_path ${dir}/body;`,
-      `  proxy_temp_path ${dir}/proxy;`,
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k};`),
       `  include ${dir}/inkstream.conf;`,
       '}',
       '',
     ].join('\n'),
   )
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], {
+  return main
+}
+
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+
+export async function startEdge(upstreamPort: number): Promise<Edge> {
+  const dir = tempDir('inkstream-nginx-')
+  const port = await closedPort()
+  const main = writeEdgeConfig(dir, upstreamPort, port)
+  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', main], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''

@@ -1,0 +1,167 @@
+/**
+ * Open-time images: a live block's HTML laid out by satori (fonts: Inter from @fontsource/inter),
+ * rasterised by resvg into a PNG of exactly the block's size; a transparent blank PNG; a plain-text
+ * fallback PNG. Countdown GIFs are in gif-countdown.ts.
+ *
+ * Remote resources in the markup are never fetched by satori or resvg: see image-markup.ts.
+ */
+import { renderAsync } from '@resvg/resvg-js'
+import { LRUCache } from 'lru-cache'
+import satori from 'satori'
+import { InkError } from '../core/errors.ts'
+import { FONT_FAMILY, interFonts } from './fonts.ts'
+import { type ImageFetcher, MarkupError, parseMarkup, prepareTree, type VNode } from './image-markup.ts'
+import { encodeTransparentPng } from './image-png.ts'
+
+export type { FetchedImage, ImageFetcher } from './image-markup.ts'
+
+/** Largest side of an open-time image, in px (the template's `width`/`height` limit). */
+export const MAX_IMAGE_SIDE = 2000
+
+export interface ImageSize {
+  width: number
+  height: number
+}
+
+export type ImageErrorReason = 'size' | 'markup' | 'layout'
+
+/**
+ * An image could not be made: `size` (not an integer in 1..2000; INK_ERR_RENDER_LIMIT), `markup`
+ * (over the markup limits; INK_ERR_RENDER_LIMIT) or `layout` (satori or resvg refused the markup;
+ * INK_ERR_RENDER_FAILED). The open route catches it and serves the block's fallback instead.
+ */
+export class ImageRenderError extends InkError {
+  constructor(
+    readonly reason: ImageErrorReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(reason === 'layout' ? 'INK_ERR_RENDER_FAILED' : 'INK_ERR_RENDER_LIMIT', message, options)
+    this.name = 'ImageRenderError'
+  }
+}
+
+export const isImageRenderError = (err: unknown): err is ImageRenderError => err instanceof ImageRenderError
+
+/** Throws ImageRenderError('size') unless both sides are integers in 1..MAX_IMAGE_SIDE. */
+export function checkSize(width: number, height: number): void {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_IMAGE_SIDE
+  if (!ok(width) || !ok(height)) {
+    throw new ImageRenderError(
+      'size',
+      `an open-time image is ${width}×${height} px; each side must be an integer from 1 to ${MAX_IMAGE_SIDE}`,
+    )
+  }
+}
+
+export interface RenderBlockPngOptions {
+  /** Fetches remote `<img>` sources (bounded by the caller). Without it they are left empty. */
+  fetchImage?: ImageFetcher
+}
+
+/** Lays out an element tree and rasterises it; the PNG is exactly width×height. */
+async function rasterise(tree: VNode, { width, height }: ImageSize): Promise<Buffer> {
+  const fonts = await interFonts()
+  let svg: string
+  try {
+    // satori's typings want a React element; the tree has the same shape.
+    svg = await satori(tree as unknown as Parameters<typeof satori>[0], { width, height, fonts })
+  } catch (err) {
+    throw new ImageRenderError('layout', `the block's markup cannot be laid out: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+  try {
+    // On libuv's thread pool: the raster and PNG encode (about half the cost) leave the event loop free.
+    const image = await renderAsync(svg, { fitTo: { mode: 'original' }, font: { loadSystemFonts: false } })
+    return image.asPng()
+  } catch (err) {
+    throw new ImageRenderError('layout', `the block's image cannot be drawn: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/**
+ * Renders a live block's HTML (flexbox and inline styles, the subset satori lays out) into a PNG of
+ * exactly width×height. Throws ImageRenderError (size, markup or layout); never fetches on its own.
+ */
+export async function renderBlockPng(
+  markup: string,
+  size: ImageSize,
+  opts: RenderBlockPngOptions = {},
+): Promise<Buffer> {
+  checkSize(size.width, size.height)
+  let tree: VNode
+  try {
+    tree = await prepareTree(parseMarkup(markup), opts.fetchImage)
+  } catch (err) {
+    if (err instanceof MarkupError) throw new ImageRenderError('markup', err.message, { cause: err })
+    throw new ImageRenderError('layout', `the block's markup cannot be parsed: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+  return rasterise(tree, size)
+}
+
+const blanks = new LRUCache<string, Buffer>({ max: 32 })
+
+/** A valid, fully transparent PNG of the declared size (cached by size). Throws only for a bad size. */
+export function blankPng(width: number, height: number): Buffer {
+  checkSize(width, height)
+  const key = `${width}x${height}`
+  let png = blanks.get(key)
+  if (!png) {
+    png = encodeTransparentPng(width, height)
+    blanks.set(key, png)
+  }
+  return png
+}
+
+export interface FallbackStyle {
+  /** CSS colours; defaults: #111111 on #ffffff. */
+  color?: string
+  background?: string
+}
+
+/** The element tree of a plain-text fallback: the text, centred, in Inter, sized to the box. */
+export function fallbackTree(text: string, { width, height }: ImageSize, style: FallbackStyle = {}): VNode {
+  const clean = text.replace(/\s+/g, ' ').trim().slice(0, 500)
+  // Large enough to read, small enough that a sentence fits in the box.
+  const byArea = Math.sqrt((width * height * 0.5) / Math.max(1, clean.length)) * 1.2
+  const fontSize = Math.max(8, Math.min(48, Math.floor(height * 0.5), Math.floor(byArea)))
+  return {
+    type: 'div',
+    props: {
+      style: {
+        display: 'flex',
+        alignItems: 'center',
+        justifyContent: 'center',
+        textAlign: 'center',
+        width: `${width}px`,
+        height: `${height}px`,
+        padding: `${Math.min(16, Math.floor(height / 8))}px`,
+        fontFamily: FONT_FAMILY,
+        fontSize: `${fontSize}px`,
+        lineHeight: 1.25,
+        overflow: 'hidden',
+        color: style.color ?? '#111111',
+        backgroundColor: style.background ?? '#ffffff',
+      },
+      children: clean,
+    },
+  }
+}
+
+/**
+ * A PNG of the fallback text, centred (used when the block's data is late or its markup fails).
+ * If even that cannot be drawn, a transparent blank of the same size. Throws only for a bad size.
+ */
+export async function fallbackPng(text: string, size: ImageSize, style: FallbackStyle = {}): Promise<Buffer> {
+  checkSize(size.width, size.height)
+  try {
+    return await rasterise(fallbackTree(text, size, style), size)
+  } catch {
+    return blankPng(size.width, size.height)
+  }
+}

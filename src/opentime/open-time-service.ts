@@ -1,0 +1,471 @@
+/**
+ * Open-time serving (issue 11): what `GET /o/<token>/<block>.png|.gif|.json` and `/o/<token>/view`
+ * answer. The signed token is the only key: it names the workspace, recipient, campaign, message,
+ * template and version; the path adds only a block name. Everything here answers within
+ * `openTime.deadlineMs`: data not ready falls back (renderBlock), an image not rasterised in time is
+ * answered by the block's fallback image (and finishes into the cache for the next open).
+ *
+ * A refused token (tampered, expired, unknown key, another kind) renders nothing and records
+ * nothing; images still get a 1×1 transparent image (the declared size is unknown without a valid
+ * token) with the 4xx status, so an inbox never shows a broken-image icon for long.
+ */
+import type { CompiledTemplate } from '../content/compile.ts'
+import type { ContentConfig } from '../content/content-config.ts'
+import type { Engine } from '../content/liquid-engine.ts'
+import { type ErrorCode, isInkError } from '../core/errors.ts'
+import type { Clock, JsonObject } from '../core/types.ts'
+import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import type { ProfileReader } from '../profiles/profile-reader.ts'
+import { type BlockRender, renderBlock } from '../render/render-block.ts'
+import { type RecipientData, type RenderReport, renderEmail } from '../render/render-email.ts'
+import { AMP_VARY, ampCors } from './amp-cors.ts'
+import { BlockCache } from './block-cache.ts'
+import type { BlockImageFetch } from './block-image-fetch.ts'
+import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
+import type { OpenSurface } from './open-event.ts'
+import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
+import { type OpenRequest, type OpenResponse, parseOpenPath, refusal } from './open-responses.ts'
+import { type OpenImages, openImages } from './rasterize.ts'
+
+export type { OpenRequest, OpenResponse } from './open-responses.ts'
+
+export interface OpenTimeDeps {
+  codec: TokenCodec
+  /** Compiled template versions and the workspace's engine (src/render/renderer.ts). */
+  templates: {
+    engine(workspaceId: string): Promise<Engine>
+    compiled(workspaceId: string, templateId: string, version?: number): Promise<CompiledTemplate>
+  }
+  profiles: Pick<ProfileReader, 'read'>
+  /** Campaign-level variables (`campaign.*` in templates) of a campaign id; undefined if none. */
+  campaignVars?: (workspaceId: string, campaignId: string) => Promise<JsonObject | undefined>
+  blockCache: BlockCache
+  content: () => Pick<ContentConfig, 'openTime' | 'fallbacks'>
+  /** The public base URL (INKSTREAM_PUBLIC_URL or the bound address): the JSON's image URLs. */
+  publicUrl: () => string
+  log: { append(events: readonly import('../core/types.ts').InkEvent[]): Promise<void> }
+  openHooks?: OpenHooks | undefined
+  metrics: Metrics
+  clock: Clock
+  onError?: (err: unknown, what: string) => void
+  /** Opens of one token inside a window this long are one open (default 10 s, as the pixel). */
+  dedupeWindowMs?: number
+  /** Fetches remote `<img>` of live blocks (block-image-fetch.ts); without it they are drawn empty. */
+  imageFetch?: Pick<BlockImageFetch, 'forDeadline'> | undefined
+  /** The image functions (src/opentime/images.ts); replaceable in tests. */
+  images?: OpenImages
+}
+
+/** Share of the deadline the profile read may use (as Renderer), and the render before rasterising. */
+const PROFILE_SHARE = 0.4
+const RENDER_SHARE: Record<OpenSurface, number> = { png: 0.6, gif: 0.8, json: 0.9, view: 0.9 }
+/** A countdown's frames start at the second it is fetched: its image is cached one second. */
+const COUNTDOWN_TTL_S = 1
+
+interface Verified {
+  token: string
+  payload: TokenPayload & { templateId: string; version: number }
+}
+
+export class OpenTimeService {
+  readonly #images: OpenImages
+  readonly #recorder: OpenRecorder
+
+  constructor(private readonly deps: OpenTimeDeps) {
+    this.#images = deps.images ?? openImages
+    this.#recorder = new OpenRecorder({
+      log: deps.log,
+      openHooks: deps.openHooks,
+      windowMs: deps.dedupeWindowMs ?? 10_000,
+      onError: deps.onError ?? (() => {}),
+    })
+  }
+
+  /** Resolves once the events and hooks started so far have settled (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.#recorder.settled()
+  }
+
+  async handle(req: OpenRequest): Promise<OpenResponse> {
+    const startedAt = this.deps.clock.now()
+    const started = performance.now()
+    const parsed = parseOpenPath(req.path)
+    if (!parsed.ok) return refusal(parsed.surface, 404, 'INK_ERR_NOT_FOUND', parsed.message)
+    const { surface, name } = parsed
+    const v = this.#verify(parsed.token)
+    if (!v.ok) return refusal(surface, v.status, v.code, v.message)
+
+    let cors: Record<string, string> = {}
+    if (surface === 'json') {
+      const decision = ampCors(req.headers, req.query, this.deps.content().openTime.ampSenders)
+      if (!decision.ok)
+        return refusal(
+          'json',
+          403,
+          'INK_ERR_FORBIDDEN',
+          `AMP for Email CORS (${decision.version}): ${decision.reason}`,
+          {
+            vary: AMP_VARY,
+          },
+        )
+      cors = { ...decision.headers, vary: AMP_VARY }
+    }
+
+    const { workspaceId, templateId, version } = v.payload
+    let engine: Engine
+    let compiled: CompiledTemplate
+    try {
+      ;[engine, compiled] = await Promise.all([
+        this.deps.templates.engine(workspaceId),
+        this.deps.templates.compiled(workspaceId, templateId, version),
+      ])
+    } catch (err) {
+      // The token's workspace has no such template version: another workspace's token, or a deleted one.
+      if (isInkError(err) && err.code === 'INK_ERR_NOT_FOUND')
+        return refusal(surface, 404, 'INK_ERR_NOT_FOUND', `this message's template is not available`)
+      throw err
+    }
+
+    const opts = this.deps.content()
+    const budgetMs = opts.openTime.deadlineMs
+    const deadline = Date.now() + budgetMs
+    const ctx: RenderContext = { v, engine, compiled, budgetMs, deadline, started, startedAt, req, cors }
+    let res: Served
+    if (surface === 'view') res = await this.#view(ctx)
+    else {
+      const def = compiled.live.get(name)?.def
+      const wanted = def === undefined ? undefined : def.kind === 'countdown' ? 'gif' : 'png'
+      if (def === undefined || (surface !== 'json' && surface !== wanted))
+        return refusal(
+          surface,
+          404,
+          'INK_ERR_NOT_FOUND',
+          `this message has no ${surface === 'json' ? '' : `${surface} `}block "${name}"`,
+        )
+      const rendered = await this.#renderBlock(ctx, name, surface)
+      if (rendered === undefined)
+        return refusal(surface, 404, 'INK_ERR_NOT_FOUND', `this message has no block "${name}"`)
+      res = surface === 'json' ? this.#json(ctx, name, rendered) : await this.#image(ctx, rendered)
+    }
+
+    this.deps.metrics.renderDuration.observe(
+      { mode: `open-time-${surface}`, outcome: res.fallbacks > 0 ? 'fallback' : 'ok' },
+      (performance.now() - started) / 1000,
+    )
+    if (req.method === 'GET')
+      this.#recorder.record({
+        workspaceId,
+        campaignId: v.payload.campaignId,
+        recipient: v.payload.recipient,
+        messageId: v.payload.messageId,
+        token: v.token,
+        now: startedAt,
+        userAgent: single(req.headers['user-agent']),
+        surface,
+        block: surface === 'view' ? null : name,
+        fallbacks: res.fallbacks,
+      })
+    return res.response
+  }
+
+  #verify(
+    token: string,
+  ):
+    | { ok: true; token: string; payload: Verified['payload'] }
+    | { ok: false; status: number; code: ErrorCode; message: string } {
+    const r = this.deps.codec.verify(token)
+    if (!r.ok)
+      return r.reason === 'expired'
+        ? { ok: false, status: 410, code: 'INK_ERR_TOKEN_EXPIRED', message: 'this link has expired' }
+        : { ok: false, status: 400, code: 'INK_ERR_TOKEN_INVALID', message: `token refused (${r.reason})` }
+    const p = r.payload
+    if (p.kind !== 'open-time' || p.templateId === undefined || p.version === undefined)
+      return { ok: false, status: 400, code: 'INK_ERR_TOKEN_INVALID', message: 'not an open-time token' }
+    return { ok: true, token, payload: { ...p, templateId: p.templateId, version: p.version } }
+  }
+
+  /** The recipient's data, read inside the profile's share of the budget; never throws. */
+  async #recipient(ctx: RenderContext): Promise<RecipientData> {
+    const { workspaceId, recipient, campaignId } = ctx.v.payload
+    const timeoutMs = Math.max(1, Math.floor(ctx.budgetMs * PROFILE_SHARE))
+    const vars = this.deps.campaignVars
+      ? withTimeout(this.deps.campaignVars(workspaceId, campaignId), timeoutMs).catch(() => undefined)
+      : Promise.resolve(undefined)
+    const [read, campaign] = await Promise.all([
+      this.deps.profiles
+        .read(workspaceId, recipient, { timeoutMs })
+        .catch(() => ({ outcome: 'error' as const })),
+      vars,
+    ])
+    return {
+      userId: ('userId' in read ? read.userId : undefined) ?? recipient,
+      traits: 'traits' in read ? read.traits : undefined,
+      profileOutcome: read.outcome,
+      campaign: { ...(campaign === 'timeout' ? {} : (campaign ?? {})), id: campaignId },
+    }
+  }
+
+  async #renderBlock(
+    ctx: RenderContext,
+    name: string,
+    surface: OpenSurface,
+  ): Promise<BlockRender | undefined> {
+    const recipient = await this.#recipient(ctx)
+    const opts = this.deps.content()
+    return renderBlock(ctx.engine, ctx.compiled, name, recipient, {
+      workspaceId: ctx.v.payload.workspaceId,
+      deadline: ctx.deadline - ctx.budgetMs * (1 - RENDER_SHARE[surface]),
+      budgetMs: ctx.budgetMs,
+      workspaceFallbacks: opts.fallbacks,
+    })
+  }
+
+  /**
+   * PNG of an image block, GIF of a countdown (its fallback text as a GIF when it fell back). The
+   * ETag and the block-cache key hash what decides the bytes, so a 304 or a hit costs no drawing.
+   */
+  async #image(ctx: RenderContext, r: BlockRender): Promise<Served> {
+    const { def } = r
+    const ws = ctx.v.payload.workspaceId
+    const size = { width: def.width, height: def.height }
+    const dims = [String(def.width), String(def.height)]
+    const ttl = this.deps.content().openTime.cacheTtlSeconds
+    const images = this.#images
+    let fallbacks = fallbackCount(r)
+    const headers: Record<string, string> = {
+      'x-ink-profile': r.report.profile.outcome,
+      'x-ink-fallbacks': String(fallbacks),
+    }
+    let parts: string[]
+    let make: () => Promise<Buffer>
+    let edge = cacheControl({ ttlSeconds: ttl, scope: def.cache })
+    let ttlMs: number | undefined
+    const untilMs = r.untilMs
+    if (def.kind === 'countdown' && untilMs !== undefined) {
+      // Frames start at the second of the request: a countdown is cached one second, not revalidated stale.
+      const nowMs = Math.floor(this.deps.clock.now() / 1000) * 1000
+      parts = ['gif', String(untilMs), String(nowMs), ...dims]
+      make = () => images.renderCountdownGif({ untilMs, nowMs, ...size })
+      edge = cacheControl({ ttlSeconds: Math.min(ttl, COUNTDOWN_TTL_S), scope: def.cache, revalidate: false })
+      ttlMs = COUNTDOWN_TTL_S * 1000
+    } else if (def.kind === 'countdown') {
+      parts = ['fallback-gif', r.text, ...dims]
+      make = () => images.fallbackGif(r.text, size)
+    } else {
+      parts = ['png', r.markup, ...dims]
+      make = () => images.renderBlockPng(r.markup, size, this.deps.imageFetch?.forDeadline(ws, ctx.deadline))
+    }
+    const type = def.kind === 'countdown' ? 'image/gif' : 'image/png'
+    const layer = def.kind === 'countdown' ? 'gif' : 'png'
+    const etag = strongEtag(...parts)
+    if (notModified(single(ctx.req.headers['if-none-match']), etag))
+      return { fallbacks, response: { status: 304, headers: { ...headers, etag, 'cache-control': edge } } }
+    const key = BlockCache.key(ws, layer, ...parts)
+    const ok = (body: Buffer): Served => ({
+      fallbacks,
+      response: {
+        status: 200,
+        headers: { ...headers, etag, 'cache-control': edge, 'content-type': type },
+        body,
+      },
+    })
+    const cached = await this.deps.blockCache.get(layer, key)
+    if (cached !== undefined) return ok(cached)
+    // Drawing cannot be interrupted; it is raced against what is left of the deadline and, when
+    // late, finishes into the cache for the next open while this one gets the fallback image.
+    const job = make().then((bytes) => {
+      void this.deps.blockCache.set(key, bytes, ttlMs)
+      return bytes
+    })
+    job.catch((err) => this.deps.onError?.(err, 'open-time image'))
+    const bytes = await withTimeout(job, ctx.deadline - Date.now()).catch(() => undefined)
+    if (bytes !== undefined && bytes !== 'timeout') return ok(bytes)
+    // Late or failed: the fallback image, never cached at the edge (the next open gets the real one).
+    fallbacks += 1
+    headers['x-ink-fallbacks'] = String(fallbacks)
+    const fallback = await this.#fallbackImage(ws, r.text, size, ctx.deadline)
+    return {
+      fallbacks,
+      response: {
+        status: 200,
+        headers: {
+          ...headers,
+          etag: strongEtag(fallback),
+          'cache-control': NO_STORE,
+          'content-type': 'image/png',
+        },
+        body: fallback,
+      },
+    }
+  }
+
+  /**
+   * The fallback text as a PNG, from the block cache or drawn within what is left of the deadline;
+   * when even that is late, a transparent PNG of the declared size (the drawing still finishes into
+   * the cache for the next open).
+   */
+  async #fallbackImage(
+    ws: string,
+    text: string,
+    size: { width: number; height: number },
+    deadline: number,
+  ): Promise<Buffer> {
+    const key = BlockCache.key(ws, 'fallback', text, size.width, size.height)
+    const cached = await this.deps.blockCache.get('fallback', key)
+    if (cached !== undefined) return cached
+    const job = this.#images.fallbackPng(text, size).then((png) => {
+      void this.deps.blockCache.set(key, png)
+      return png
+    })
+    job.catch((err) => this.deps.onError?.(err, 'fallback image'))
+    const png = await withTimeout(job, deadline - Date.now()).catch(() => undefined)
+    return png !== undefined && png !== 'timeout' ? png : this.#images.blankPng(size.width, size.height)
+  }
+
+  /** The AMP list's data: one item per block (the shape live-tags' amp-list template reads). */
+  #json(ctx: RenderContext, name: string, r: BlockRender): Served {
+    const { def } = r
+    const base = this.deps.publicUrl().replace(/\/+$/, '')
+    const ext = def.kind === 'countdown' ? 'gif' : 'png'
+    const fallbacks = fallbackCount(r)
+    const body = JSON.stringify({
+      items: [
+        {
+          text: r.text,
+          image: `${base}/o/${ctx.v.token}/${name}.${ext}`,
+          width: def.width,
+          height: def.height,
+          fallback: r.fellBack,
+        },
+      ],
+      report: reportOf(r.report, r.fellBack),
+    })
+    return this.#page(
+      ctx,
+      body,
+      'application/json; charset=utf-8',
+      def.cache,
+      fallbacks,
+      r.report.profile.outcome,
+    )
+  }
+
+  /** The whole message rendered now, as HTML: the "view in browser" page. */
+  async #view(ctx: RenderContext): Promise<Served> {
+    const recipient = await this.#recipient(ctx)
+    const opts = this.deps.content()
+    const result = await renderEmail(
+      ctx.engine,
+      ctx.compiled,
+      recipient,
+      {
+        workspaceId: ctx.v.payload.workspaceId,
+        deadline: ctx.deadline - ctx.budgetMs * (1 - RENDER_SHARE.view),
+        budgetMs: ctx.budgetMs,
+        workspaceFallbacks: opts.fallbacks,
+        // Live blocks in the view are the same live images as in the message.
+        live: { baseUrl: this.deps.publicUrl().replace(/\/+$/, ''), token: ctx.v.token },
+      },
+      ctx.started,
+    )
+    if (!result.ok) {
+      const [status, code, message]: [number, ErrorCode, string] = result.skip
+        ? [404, 'INK_ERR_NOT_FOUND', 'this message has no web version for you']
+        : [422, result.error.code, result.error.message]
+      return { fallbacks: 0, response: refusal('view', status, code, message) }
+    }
+    const fallbacks = new Set(result.report.fallbacks.map((f) => `${f.placeholder}\n${f.reason}`)).size
+    const served = this.#page(
+      ctx,
+      result.html,
+      'text/html; charset=utf-8',
+      'private',
+      fallbacks,
+      result.report.profile.outcome,
+    )
+    Object.assign(served.response.headers, VIEW_HEADERS)
+    return served
+  }
+
+  /** A text answer (JSON, HTML) with its ETag, 304 and Cache-Control. */
+  #page(
+    ctx: RenderContext,
+    body: string,
+    type: string,
+    scope: 'private' | 'public',
+    fallbacks: number,
+    profile: string,
+  ): Served {
+    const etag = strongEtag(body)
+    const headers: Record<string, string> = {
+      ...ctx.cors,
+      etag,
+      'cache-control': cacheControl({ ttlSeconds: this.deps.content().openTime.cacheTtlSeconds, scope }),
+      'x-ink-profile': profile,
+      'x-ink-fallbacks': String(fallbacks),
+    }
+    if (notModified(single(ctx.req.headers['if-none-match']), etag))
+      return { fallbacks, response: { status: 304, headers } }
+    return { fallbacks, response: { status: 200, headers: { ...headers, 'content-type': type }, body } }
+  }
+}
+
+interface RenderContext {
+  v: Verified
+  engine: Engine
+  compiled: CompiledTemplate
+  budgetMs: number
+  /** Absolute (Date.now()) time by which the answer must be ready. */
+  deadline: number
+  started: number
+  startedAt: number
+  req: OpenRequest
+  cors: Record<string, string>
+}
+
+interface Served {
+  response: OpenResponse
+  /** Fallbacks taken (the event's `fallbacks`). */
+  fallbacks: number
+}
+
+/** The web view carries the token in its URL: it must not leak onward, run scripts, or be framed. */
+const VIEW_HEADERS = {
+  'referrer-policy': 'no-referrer',
+  'x-robots-tag': 'noindex, nofollow',
+  'content-security-policy': "script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+} as const
+
+/** A block that fell back counts one, plus any placeholder inside it that fell back. */
+function fallbackCount(r: BlockRender): number {
+  const n = r.report.fallbacks.length
+  return r.fellBack ? Math.max(1, n) : n
+}
+
+/** What the JSON says about its render: deterministic (no durations), so equal data means equal bytes and ETag. */
+function reportOf(report: RenderReport, fellBack: boolean): JsonObject {
+  return {
+    profile: report.profile.outcome,
+    fellBack,
+    fallbacks: report.fallbacks.map((f) => ({ placeholder: f.placeholder, reason: f.reason })),
+    sources: report.sources.map((s) => ({ name: s.name, outcome: s.outcome })),
+  }
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** `p`, or 'timeout' once `ms` have passed (the timer never outlives the race). */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, ms))
+  })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
