@@ -13,6 +13,7 @@ import { kafkaClients } from './kafka-clients.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
 import { openGif, openPng } from './open-images.ts'
+import { openTime } from './open-time.ts'
 import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
@@ -27,6 +28,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   lag,
   'open-gif': openGif,
   'open-png': openPng,
+  'open-time': openTime,
   processor,
   render,
   'scale-out': scaleOut,
