@@ -11,8 +11,8 @@
  */
 export interface DrawGateOptions {
   max?: number
-  /** Share of wall time drawings may use (0..1]. Default 0.5. */
-  share?: number
+  /** Share of wall time drawings may use (0..1], or a function of now (1 when they run in another thread). Default 0.5. */
+  share?: number | (() => number)
   /** Bucket capacity in ms of drawing. Default 500: ordinary traffic never meets the bound; a burst of drawing beyond half a second of it does. */
   burstMs?: number
   now?: () => number
@@ -22,7 +22,7 @@ export class DrawGate {
   #running = 0
   readonly #waiting: { grant: () => void; timer: NodeJS.Timeout }[] = []
   readonly #max: number
-  readonly #share: number
+  readonly #share: () => number
   readonly #burstMs: number
   readonly #now: () => number
   #tokens: number
@@ -30,7 +30,8 @@ export class DrawGate {
 
   constructor(o: DrawGateOptions = {}) {
     this.#max = o.max ?? 1
-    this.#share = o.share ?? 0.5
+    const share = o.share ?? 0.5
+    this.#share = typeof share === 'number' ? () => share : share
     this.#burstMs = o.burstMs ?? 500
     this.#now = o.now ?? (() => performance.now())
     this.#tokens = this.#burstMs
@@ -69,7 +70,7 @@ export class DrawGate {
   /** Drawing ms available now. */
   #balance(): number {
     const now = this.#now()
-    this.#tokens = Math.min(this.#burstMs, this.#tokens + (now - this.#refilledAt) * this.#share)
+    this.#tokens = Math.min(this.#burstMs, this.#tokens + (now - this.#refilledAt) * this.#share())
     this.#refilledAt = now
     return this.#tokens
   }

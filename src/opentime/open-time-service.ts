@@ -54,6 +54,8 @@ export interface OpenTimeDeps {
   dedupeWindowMs?: number
   /** Fetches remote `<img>` of live blocks (block-image-fetch.ts); without it they are drawn empty. */
   imageFetch?: Pick<BlockImageFetch, 'forDeadline'> | undefined
+  /** Admission for drawings (default: one at a time, half the event loop: draw-gate.ts). */
+  drawGate?: DrawGate | undefined
   /** The image functions (src/opentime/images.ts); replaceable in tests. */
   images?: OpenImages
 }
@@ -82,11 +84,12 @@ interface Verified {
 export class OpenTimeService {
   readonly #images: OpenImages
   readonly #recorder: OpenRecorder
-  readonly #gate = new DrawGate({ max: MAX_DRAWINGS })
+  readonly #gate: DrawGate
   readonly #inflight = new Map<string, Promise<Buffer>>()
 
   constructor(private readonly deps: OpenTimeDeps) {
     this.#images = deps.images ?? openImages
+    this.#gate = deps.drawGate ?? new DrawGate({ max: MAX_DRAWINGS })
     this.#recorder = new OpenRecorder({
       log: deps.log,
       openHooks: deps.openHooks,
@@ -103,6 +106,8 @@ export class OpenTimeService {
   async handle(req: OpenRequest): Promise<OpenResponse> {
     const startedAt = this.deps.clock.now()
     const started = performance.now()
+    // The budget counts from the request's arrival: loading the template is part of it.
+    const arrived = Date.now()
     const parsed = parseOpenPath(req.path)
     if (!parsed.ok) return refusal(parsed.surface, 404, 'INK_ERR_NOT_FOUND', parsed.message)
     const { surface, name } = parsed
@@ -142,7 +147,7 @@ export class OpenTimeService {
 
     const opts = this.deps.content()
     const budgetMs = opts.openTime.deadlineMs
-    const deadline = Date.now() + budgetMs
+    const deadline = arrived + budgetMs
     const ctx: RenderContext = { v, engine, compiled, budgetMs, deadline, started, startedAt, req, cors }
     let res: Served
     if (surface === 'view') res = await this.#view(ctx)

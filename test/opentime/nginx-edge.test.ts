@@ -14,6 +14,7 @@ import { PNG } from 'pngjs'
 import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
 import { closedPort } from '../helpers/ports.ts'
 import { missingService } from '../helpers/services.ts'
+import { warmDrawing } from './open-app.ts'
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
 const hasNginx = spawnSync(NGINX, ['-v']).status === 0
@@ -105,6 +106,7 @@ before(async () => {
   assert.equal(put.statusCode < 300, true, put.body)
   version = (put.json() as { version: number }).version
   await identify('the red kettle')
+  await warmDrawing(`${app.url}/o/${token('warm-up')}/mine.png`)
   const edgePort = await closedPort()
   const conf = join(dir, 'nginx.conf')
   writeFileSync(conf, nginxConfig(Number(new URL(app.url).port), edgePort))
