@@ -34,6 +34,27 @@ describe('drawing in a worker thread', () => {
     assert.deepEqual([gif.width, gif.height], [200, 50])
   })
 
+  test("a remote <img> reaches the thread fetched (through the caller's fetcher) and is drawn", async () => {
+    assert.equal(pool.ready, true)
+    const red = new PNG({ width: 20, height: 20 })
+    for (let i = 0; i < red.data.length; i += 4) red.data.set([255, 0, 0, 255], i)
+    const body = PNG.sync.write(red)
+    const fetched: string[] = []
+    const out = PNG.sync.read(
+      await pool.renderBlockPng(
+        '<div style="display:flex;width:60px;height:20px;background:#fff"><img src="https://cdn.example/r.png" width="20" height="20"></div>',
+        { width: 60, height: 20 },
+        async (url) => {
+          fetched.push(url)
+          return { contentType: 'image/png', body }
+        },
+      ),
+    )
+    assert.deepEqual(fetched, ['https://cdn.example/r.png'])
+    assert.deepEqual([...out.data.subarray((10 * 60 + 10) * 4, (10 * 60 + 10) * 4 + 4)], [255, 0, 0, 255])
+    assert.deepEqual([...out.data.subarray((10 * 60 + 50) * 4, (10 * 60 + 50) * 4 + 4)], [255, 255, 255, 255])
+  })
+
   test('a drawing the thread refuses rejects (the open then answers its fallback)', async () => {
     await assert.rejects(pool.renderBlockPng('<div>x</div>', { width: 0, height: 10 }))
   })
