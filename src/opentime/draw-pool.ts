@@ -2,8 +2,8 @@
  * Drawing in a worker thread (DESIGN.md §7: long loops off the HTTP event loop). Satori + resvg cost
  * ~9 ms of CPU per block image; on the event loop every answer — cached images, JSON, views — waits
  * behind each drawing. The pool sends the drawings to one thread; the main thread keeps answering.
- * Until the thread has loaded its fonts (or if it dies), drawings run in this thread as before, so
- * nothing waits for it. Remote `<img>` are fetched here (the fetcher and its cache live here) and
+ * The thread starts with the first drawing; until it has loaded its fonts (or if it dies), drawings
+ * run in this thread as before, so nothing waits for it. Remote `<img>` are fetched here (the fetcher and its cache live here) and
  * inlined as `data:` URIs before the markup goes to the thread.
  */
 import type { Worker } from 'node:worker_threads'
@@ -41,11 +41,11 @@ export class DrawPool implements OpenImages {
   #next = 1
   readonly #pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>()
 
-  constructor(private readonly inThread: OpenImages = openImages) {
-    this.#start()
-  }
+  /** The thread starts with the first drawing (an app that never draws never pays for it). */
+  constructor(private readonly inThread: OpenImages = openImages) {}
 
   renderBlockPng(markup: string, size: { width: number; height: number }, fetchImage?: ImageFetcher) {
+    this.#ensureStarted()
     if (!this.#ready) return this.inThread.renderBlockPng(markup, size, fetchImage)
     const inlined = fetchImage ? inlineImages(markup, fetchImage) : Promise.resolve(markup)
     return inlined.then((m) => this.#call('png', [m, size], () => this.inThread.renderBlockPng(m, size)))
@@ -81,6 +81,7 @@ export class DrawPool implements OpenImages {
   }
 
   #call(op: DrawOp, args: unknown[], here: () => Promise<Buffer>): Promise<Buffer> {
+    this.#ensureStarted()
     const w = this.#worker
     if (!this.#ready || w === undefined) return here()
     const id = this.#next++
@@ -88,6 +89,14 @@ export class DrawPool implements OpenImages {
       this.#pending.set(id, { resolve, reject })
       w.postMessage({ id, op, args } satisfies DrawMessage)
     })
+  }
+
+  #started = false
+
+  #ensureStarted(): void {
+    if (this.#started) return
+    this.#started = true
+    this.#start()
   }
 
   #start(): void {

@@ -9,6 +9,10 @@ describe('drawing in a worker thread', () => {
   after(() => pool.close())
 
   test('once ready, images come from the thread, of the declared size', { timeout: 30_000 }, async () => {
+    assert.equal(pool.ready, false, 'no thread before the first drawing')
+    // The first drawing starts the thread and is drawn here meanwhile.
+    const first = PNG.sync.read(await pool.fallbackPng('Hi', { width: 30, height: 10 }))
+    assert.deepEqual([first.width, first.height], [30, 10])
     const end = Date.now() + 20_000
     while (!pool.ready && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
     assert.equal(pool.ready, true)
