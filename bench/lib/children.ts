@@ -20,6 +20,8 @@ export interface ServerUnderTest {
   writeKey: string
   /** The workspace admin key (Inkstream only). */
   adminKey?: string
+  /** Its INKSTREAM_DATA_DIR (Inkstream only): e.g. the open-time bench reads the link-signing keys. */
+  dataDir?: string
   stop(): Promise<void>
 }
 
@@ -73,6 +75,7 @@ export async function startInkstream(
       url: out[1]!,
       writeKey: out[2]!,
       adminKey: out[3]!,
+      dataDir,
       pid: child.pid!,
       stop: async () => {
         await stopChild(child)

@@ -197,7 +197,7 @@ export async function composeServices(
         maxBatchBytes: config.maxBatchBytes,
       },
       api: roles.has('api')
-        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks })
+        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers })
         : undefined,
       beforeScrape: async () => {
         const l = await lag()
@@ -217,12 +217,20 @@ export async function composeServices(
   })
 }
 
+/** What the api role's routes are composed with, beyond ComposeOptions. */
+type ApiComposeOptions = ComposeOptions & {
+  reader: ProfileReader | undefined
+  metrics: Metrics
+  openHooks: OpenHooks
+  closers: Closers
+}
+
 /** The dependencies of the api role's routes. */
 function apiRoutes(
   backends: Backends,
   delivery: Delivery | undefined,
   config: Config,
-  opts: ComposeOptions & { reader: ProfileReader | undefined; metrics: Metrics; openHooks: OpenHooks },
+  opts: ApiComposeOptions,
 ): ApiRoutesDeps {
   const { profiles, workspaces, log } = backends
   if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
@@ -253,24 +261,31 @@ function apiRoutes(
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
     webhooks: { outbox: stores.webhooks, workspaces },
-    openTime:
-      opts.reader && backends.blockCache
-        ? {
-            service: composeOpenTime({
-              codec: delivery.codec,
-              renderer,
-              content: delivery.content,
-              reader: opts.reader,
-              campaigns: stores.campaigns,
-              blockCache: backends.blockCache,
-              log,
-              openHooks: opts.openHooks,
-              metrics: opts.metrics,
-              clock,
-              logger: opts.logger,
-              publicUrl: opts.links.publicUrl,
-            }),
-          }
-        : undefined,
+    openTime: openTimeRoutesOf(backends, delivery, opts),
   }
+}
+
+/** The open-time routes' service (absent without a profile reader or a block cache); closed with the process. */
+function openTimeRoutesOf(
+  backends: Backends,
+  delivery: Delivery,
+  opts: ApiComposeOptions,
+): ApiRoutesDeps['openTime'] {
+  if (opts.reader === undefined || backends.blockCache === undefined) return undefined
+  const openTime = composeOpenTime({
+    codec: delivery.codec,
+    renderer: delivery.renderer,
+    content: delivery.content,
+    reader: opts.reader,
+    campaigns: delivery.stores.campaigns,
+    blockCache: backends.blockCache,
+    log: backends.log,
+    openHooks: opts.openHooks,
+    metrics: opts.metrics,
+    clock: opts.clock,
+    logger: opts.logger,
+    publicUrl: opts.links.publicUrl,
+  })
+  opts.closers.push(() => openTime.close())
+  return { service: openTime.service }
 }

@@ -14,6 +14,8 @@ import type { ProfileReader } from '../profiles/profile-reader.ts'
 import type { Renderer } from '../render/renderer.ts'
 import { BlockCache } from './block-cache.ts'
 import { createBlockImageFetch } from './block-image-fetch.ts'
+import { DrawGate } from './draw-gate.ts'
+import { DrawPool } from './draw-pool.ts'
 import type { OpenHooks } from './open-recorder.ts'
 import { openTimeCacheCounter } from './open-time-metrics.ts'
 import { OpenTimeService } from './open-time-service.ts'
@@ -36,7 +38,11 @@ export interface OpenTimeComposeDeps {
 /** Campaign variables change only in a draft; a minute is as fresh as any open needs. */
 const CAMPAIGN_VARS_TTL_MS = 60_000
 
-export function composeOpenTime(d: OpenTimeComposeDeps): OpenTimeService {
+/** The service, and close() for what it owns (the drawing thread). */
+export function composeOpenTime(d: OpenTimeComposeDeps): {
+  service: OpenTimeService
+  close(): Promise<void>
+} {
   const counter = openTimeCacheCounter(d.metrics)
   const blockCache = new BlockCache(
     d.blockCache,
@@ -49,7 +55,10 @@ export function composeOpenTime(d: OpenTimeComposeDeps): OpenTimeService {
     cache: blockCache,
   })
   const vars = new Map<string, { at: number; value: JsonObject | undefined }>()
-  return new OpenTimeService({
+  // Drawings in their own thread once it is ready; meanwhile here, on half the event loop at most.
+  const pool = new DrawPool()
+  const drawGate = new DrawGate({ max: 1, share: () => (pool.ready ? 1 : 0.5) })
+  const service = new OpenTimeService({
     codec: d.codec,
     templates: d.renderer,
     profiles: d.reader,
@@ -71,5 +80,8 @@ export function composeOpenTime(d: OpenTimeComposeDeps): OpenTimeService {
     metrics: d.metrics,
     clock: d.clock,
     onError: (err, what) => d.logger.warn({ err }, what),
+    images: pool,
+    drawGate,
   })
+  return { service, close: () => pool.close() }
 }

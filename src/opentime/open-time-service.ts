@@ -22,6 +22,7 @@ import { type RecipientData, type RenderReport, renderEmail } from '../render/re
 import { AMP_VARY, ampCors } from './amp-cors.ts'
 import { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
+import { DrawGate } from './draw-gate.ts'
 import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
 import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
@@ -53,6 +54,8 @@ export interface OpenTimeDeps {
   dedupeWindowMs?: number
   /** Fetches remote `<img>` of live blocks (block-image-fetch.ts); without it they are drawn empty. */
   imageFetch?: Pick<BlockImageFetch, 'forDeadline'> | undefined
+  /** Admission for drawings (default: one at a time, half the event loop: draw-gate.ts). */
+  drawGate?: DrawGate | undefined
   /** The image functions (src/opentime/images.ts); replaceable in tests. */
   images?: OpenImages
 }
@@ -60,6 +63,16 @@ export interface OpenTimeDeps {
 /** Share of the deadline the profile read may use (as Renderer), and the render before rasterising. */
 const PROFILE_SHARE = 0.4
 const RENDER_SHARE: Record<OpenSurface, number> = { png: 0.6, gif: 0.8, json: 0.9, view: 0.9 }
+/** A slot for drawing granted with less time than this left is not worth taking: answer the fallback. */
+const DRAW_RESERVE_MS = 10
+/** Drawings at once: the CPU-bound part runs on the event loop anyway; more only queues them there. */
+const MAX_DRAWINGS = 1
+/**
+ * Longest an open waits for a drawing slot. Drawing is ~9 ms of CPU (bench open-png), so a queue
+ * longer than a few drawings only turns overload into latency: past this, the open answers its
+ * fallback now, and the real image is drawn when a slot is free for a later open.
+ */
+const MAX_DRAW_WAIT_MS = 40
 /** A countdown's frames start at the second it is fetched: its image is cached one second. */
 const COUNTDOWN_TTL_S = 1
 
@@ -71,9 +84,12 @@ interface Verified {
 export class OpenTimeService {
   readonly #images: OpenImages
   readonly #recorder: OpenRecorder
+  readonly #gate: DrawGate
+  readonly #inflight = new Map<string, Promise<Buffer>>()
 
   constructor(private readonly deps: OpenTimeDeps) {
     this.#images = deps.images ?? openImages
+    this.#gate = deps.drawGate ?? new DrawGate({ max: MAX_DRAWINGS })
     this.#recorder = new OpenRecorder({
       log: deps.log,
       openHooks: deps.openHooks,
@@ -90,6 +106,8 @@ export class OpenTimeService {
   async handle(req: OpenRequest): Promise<OpenResponse> {
     const startedAt = this.deps.clock.now()
     const started = performance.now()
+    // The budget counts from the request's arrival: loading the template is part of it.
+    const arrived = Date.now()
     const parsed = parseOpenPath(req.path)
     if (!parsed.ok) return refusal(parsed.surface, 404, 'INK_ERR_NOT_FOUND', parsed.message)
     const { surface, name } = parsed
@@ -129,7 +147,7 @@ export class OpenTimeService {
 
     const opts = this.deps.content()
     const budgetMs = opts.openTime.deadlineMs
-    const deadline = Date.now() + budgetMs
+    const deadline = arrived + budgetMs
     const ctx: RenderContext = { v, engine, compiled, budgetMs, deadline, started, startedAt, req, cors }
     let res: Served
     if (surface === 'view') res = await this.#view(ctx)
@@ -272,15 +290,8 @@ export class OpenTimeService {
     })
     const cached = await this.deps.blockCache.get(layer, key)
     if (cached !== undefined) return ok(cached)
-    // Drawing cannot be interrupted; it is raced against what is left of the deadline and, when
-    // late, finishes into the cache for the next open while this one gets the fallback image.
-    const job = make().then((bytes) => {
-      void this.deps.blockCache.set(key, bytes, ttlMs)
-      return bytes
-    })
-    job.catch((err) => this.deps.onError?.(err, 'open-time image'))
-    const bytes = await withTimeout(job, ctx.deadline - Date.now()).catch(() => undefined)
-    if (bytes !== undefined && bytes !== 'timeout') return ok(bytes)
+    const bytes = await this.#draw(key, make, ctx.deadline, ttlMs)
+    if (bytes !== undefined) return ok(bytes)
     // Late or failed: the fallback image, never cached at the edge (the next open gets the real one).
     fallbacks += 1
     headers['x-ink-fallbacks'] = String(fallbacks)
@@ -314,13 +325,55 @@ export class OpenTimeService {
     const key = BlockCache.key(ws, 'fallback', text, size.width, size.height)
     const cached = await this.deps.blockCache.get('fallback', key)
     if (cached !== undefined) return cached
-    const job = this.#images.fallbackPng(text, size).then((png) => {
-      void this.deps.blockCache.set(key, png)
-      return png
-    })
-    job.catch((err) => this.deps.onError?.(err, 'fallback image'))
-    const png = await withTimeout(job, deadline - Date.now()).catch(() => undefined)
-    return png !== undefined && png !== 'timeout' ? png : this.#images.blankPng(size.width, size.height)
+    const png = await this.#draw(key, () => this.#images.fallbackPng(text, size), deadline)
+    return png ?? this.#images.blankPng(size.width, size.height)
+  }
+
+  /**
+   * Draws through the gate (draw-gate.ts) and races the drawing against the deadline; undefined when
+   * no slot freed up in time, the drawing failed, or it is late — it then finishes into the block
+   * cache for the next open. Concurrent requests for one key share one drawing.
+   */
+  async #draw(
+    key: string,
+    make: () => Promise<Buffer>,
+    deadline: number,
+    ttlMs?: number,
+  ): Promise<Buffer | undefined> {
+    let job = this.#inflight.get(key)
+    if (job === undefined) {
+      const wait = Math.min(deadline - Date.now() - DRAW_RESERVE_MS, MAX_DRAW_WAIT_MS)
+      const release = await this.#gate.acquire(wait)
+      if (release === undefined) return undefined
+      // Granted too late to finish: leave the slot to the next open (this one answers its fallback).
+      if (deadline - Date.now() < DRAW_RESERVE_MS) {
+        release()
+        return undefined
+      }
+      job = this.#inflight.get(key)
+      if (job !== undefined) release()
+      else {
+        const started = make().then((bytes) => {
+          void this.deps.blockCache.set(key, bytes, ttlMs)
+          return bytes
+        })
+        job = started
+        this.#inflight.set(key, started)
+        started.then(
+          () => {
+            this.#inflight.delete(key)
+            release()
+          },
+          (err) => {
+            this.#inflight.delete(key)
+            release()
+            this.deps.onError?.(err, 'open-time image')
+          },
+        )
+      }
+    }
+    const bytes = await withTimeout(job, deadline - Date.now()).catch(() => undefined)
+    return bytes === 'timeout' ? undefined : bytes
   }
 
   /** The AMP list's data: one item per block (the shape live-tags' amp-list template reads). */

@@ -35,3 +35,20 @@ export async function startOpenTimeApp(overrides: ConfigInput, clock: TestClock)
     },
   })
 }
+
+/**
+ * Fetches `url` (an open-time image) until it is drawn for real rather than answered with a fallback:
+ * the first drawings of a process load the fonts (and start the drawing thread), and on a busy
+ * machine they can miss the deadline — answered, correctly, with the fallback. Tests that assert
+ * the real image start warm.
+ */
+export async function warmDrawing(url: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    const res = await fetch(url)
+    await res.arrayBuffer()
+    if (res.status === 200 && res.headers.get('x-ink-fallbacks') === '0') return
+    if (Date.now() > end) throw new Error(`${url} still answers fallbacks after ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

@@ -18,7 +18,7 @@ import { PNG } from 'pngjs'
 import { LOG_FILE } from '../../src/app.ts'
 import { createTokenCodec } from '../../src/delivery/tokens.ts'
 import { basicAuth, type TestApp, waitForProcessed } from '../helpers/app.ts'
-import { startOpenTimeApp, testClock } from './open-app.ts'
+import { startOpenTimeApp, testClock, warmDrawing } from './open-app.ts'
 
 const DAY = 86_400_000
 const SENDER = 'news@example.com'
@@ -97,6 +97,7 @@ before(async () => {
   })
   assert.equal(id.statusCode, 200, id.body)
   await waitForProcessed(app)
+  await warmDrawing(`${app.url}/o/${token({ messageId: 'warm-up' })}/deal.png`)
 })
 
 after(async () => {

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import { GifReader } from 'omggif'
+import { PNG } from 'pngjs'
+import { DrawPool, inlineImages } from '../../src/opentime/draw-pool.ts'
+
+describe('drawing in a worker thread', () => {
+  const pool = new DrawPool()
+  after(() => pool.close())
+
+  test('once ready, images come from the thread, of the declared size', { timeout: 30_000 }, async () => {
+    assert.equal(pool.ready, false, 'no thread before the first drawing')
+    // The first drawing starts the thread and is drawn here meanwhile.
+    const first = PNG.sync.read(await pool.fallbackPng('Hi', { width: 30, height: 10 }))
+    assert.deepEqual([first.width, first.height], [30, 10])
+    const end = Date.now() + 20_000
+    while (!pool.ready && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(pool.ready, true)
+    const png = PNG.sync.read(
+      await pool.renderBlockPng('<div style="display:flex;width:120px;height:40px;background:#f00"></div>', {
+        width: 120,
+        height: 40,
+      }),
+    )
+    assert.deepEqual([png.width, png.height, ...png.data.subarray(0, 4)], [120, 40, 255, 0, 0, 255])
+    const fb = PNG.sync.read(await pool.fallbackPng('Later.', { width: 90, height: 30 }))
+    assert.deepEqual([fb.width, fb.height], [90, 30])
+    const gif = new GifReader(
+      new Uint8Array(
+        await pool.renderCountdownGif({
+          untilMs: Date.now() + 3_600_000,
+          nowMs: Date.now(),
+          width: 200,
+          height: 50,
+        }),
+      ),
+    )
+    assert.deepEqual([gif.width, gif.height], [200, 50])
+  })
+
+  test("a remote <img> reaches the thread fetched (through the caller's fetcher) and is drawn", async () => {
+    assert.equal(pool.ready, true)
+    const red = new PNG({ width: 20, height: 20 })
+    for (let i = 0; i < red.data.length; i += 4) red.data.set([255, 0, 0, 255], i)
+    const body = PNG.sync.write(red)
+    const fetched: string[] = []
+    const out = PNG.sync.read(
+      await pool.renderBlockPng(
+        '<div style="display:flex;width:60px;height:20px;background:#fff"><img src="https://cdn.example/r.png" width="20" height="20"></div>',
+        { width: 60, height: 20 },
+        async (url) => {
+          fetched.push(url)
+          return { contentType: 'image/png', body }
+        },
+      ),
+    )
+    assert.deepEqual(fetched, ['https://cdn.example/r.png'])
+    assert.deepEqual([...out.data.subarray((10 * 60 + 10) * 4, (10 * 60 + 10) * 4 + 4)], [255, 0, 0, 255])
+    assert.deepEqual([...out.data.subarray((10 * 60 + 50) * 4, (10 * 60 + 50) * 4 + 4)], [255, 255, 255, 255])
+  })
+
+  test('a drawing the thread refuses rejects (the open then answers its fallback)', async () => {
+    await assert.rejects(pool.renderBlockPng('<div>x</div>', { width: 0, height: 10 }))
+  })
+})
+
+describe('remote images are inlined before the markup leaves the main thread', () => {
+  test('fetched sources become data: URIs (entities decoded for the fetch); failed ones stay', async () => {
+    const asked: string[] = []
+    const markup =
+      '<div><img src="https://cdn.example/a.png?x=1&amp;y=2" width="10" height="10"><img src=\'https://cdn.example/missing.png\'></div>'
+    const out = await inlineImages(markup, async (url) => {
+      asked.push(url)
+      return url.includes('missing')
+        ? undefined
+        : { contentType: 'image/png', body: new Uint8Array([1, 2, 3]) }
+    })
+    assert.deepEqual(asked.sort(), ['https://cdn.example/a.png?x=1&y=2', 'https://cdn.example/missing.png'])
+    assert.equal(
+      out,
+      '<div><img src="data:image/png;base64,AQID" width="10" height="10"><img src=\'https://cdn.example/missing.png\'></div>',
+    )
+  })
+})
