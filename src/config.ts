@@ -174,6 +174,8 @@ export const configSchema = z
       .optional(),
     /** Consecutive temporary transport failures after which a campaign pauses itself (per campaign: `pauseAfterFailures`). */
     campaignPauseAfterFailures: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    /** How long the open-time URLs of a sent message (live blocks, the web view) keep working, in days. */
+    openTimeTtlDays: z.coerce.number().int().min(1).max(3650).default(180),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -220,6 +222,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_SMTP_URL: 'smtpUrl',
   INKSTREAM_FROM: 'from',
   INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: 'campaignPauseAfterFailures',
+  INKSTREAM_OPEN_TIME_TTL_DAYS: 'openTimeTtlDays',
   INKSTREAM_ROLES: 'roles',
   INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
   INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',

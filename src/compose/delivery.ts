@@ -96,6 +96,7 @@ export async function composeDelivery(
     codec,
     publicUrl: links.publicUrl,
     clock,
+    openTimeTtlMs: config.openTimeTtlDays * 86_400_000,
     logger,
     metrics,
     events: o.events,

@@ -131,6 +131,7 @@ export async function composeServices(
         codec: d.codec,
         publicUrl: links.publicUrl,
         clock,
+        openTimeTtlMs: config.openTimeTtlDays * 86_400_000,
         logger,
         // Outcomes are counted and written back into the log as events for the recipient.
         metrics,
