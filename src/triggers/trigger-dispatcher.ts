@@ -17,6 +17,7 @@
  * `failed` (reason `expired`) only after `retry.maxAgeMs` (default 24 h) of such failures.
  */
 
+import { PassScheduler } from '../core/pass-scheduler.ts'
 import type { JsonObject } from '../core/types.ts'
 import { type DeliveryDeps, deliver, messageIdFor, reportOutcome } from '../delivery/deliver.ts'
 import type { DeliveryOutcome, FailReason, SkipReason } from '../delivery/outcome.ts'
@@ -59,81 +60,48 @@ type Prepared = { trigger: TriggerDef; email: string } | { outcome: DeliveryOutc
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 export class TriggerDispatcher {
-  #timer: NodeJS.Timeout | undefined
-  #timerAt = Number.POSITIVE_INFINITY
-  #poll: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #again = false
-  #closed = false
-  #started = false
+  readonly #passes: PassScheduler
   readonly #retry: JobRetryPolicy
 
   constructor(private readonly deps: TriggerDispatcherDeps) {
     this.#retry = { ...DEFAULT_JOB_RETRY, ...deps.retry }
+    this.#passes = new PassScheduler({
+      pass: () => this.#drain(),
+      onError: (err) => deps.logger.error({ err }, 'trigger dispatch failed; retrying'),
+      clock: deps.clock,
+      pollMs: deps.pollMs,
+    })
   }
 
   /** Recovers interrupted jobs and starts sending; wake-ups before it are left to its first pass. */
   async start(): Promise<void> {
-    this.#started = true
     const recovered = await this.deps.store.recoverInterrupted()
     if (recovered > 0) this.deps.logger.warn({ recovered }, 'trigger jobs interrupted while sending: unknown')
-    this.#poll = setInterval(() => this.wake(), this.deps.pollMs ?? 1000)
-    this.#poll.unref()
-    this.wake()
+    this.#passes.start()
   }
 
-  /** Dispatches now if `dueAt` (default now) has come, else sets a timer for it. */
+  /**
+   * Dispatches now if `dueAt` (default now) has come, else sets a timer for it. Before start() the
+   * link base may not be known yet (port 0): the jobs wait in the store.
+   */
   wake(dueAt?: number): void {
-    // Before start() the link base may not be known yet (port 0): the jobs wait in the store.
-    if (this.#closed || !this.#started) return
-    const now = this.deps.clock.now()
-    if (dueAt !== undefined && dueAt > now) {
-      this.#schedule(dueAt)
-      return
-    }
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    this.#running = this.#drain()
-      .catch((err) => this.deps.logger.error({ err }, 'trigger dispatch failed; retrying'))
-      .finally(() => {
-        this.#running = undefined
-        if (this.#again) {
-          this.#again = false
-          this.wake()
-        }
-      })
+    this.#passes.wake(dueAt)
   }
 
   /** Resolves once no pass is running (tests). */
-  async idle(): Promise<void> {
-    while (this.#running) await this.#running
-  }
-
-  #schedule(at: number): void {
-    if (at >= this.#timerAt) return
-    clearTimeout(this.#timer)
-    this.#timerAt = at
-    this.#timer = setTimeout(
-      () => {
-        this.#timerAt = Number.POSITIVE_INFINITY
-        this.wake()
-      },
-      Math.max(at - this.deps.clock.now(), 0),
-    )
-    this.#timer.unref()
+  idle(): Promise<void> {
+    return this.#passes.idle()
   }
 
   async #drain(): Promise<void> {
     const { store, clock } = this.deps
-    while (!this.#closed) {
+    while (!this.#passes.stopped) {
       const jobs = await store.due(clock.now(), BATCH)
       await this.#sendAll(jobs)
       if (jobs.length < BATCH) break
     }
     const next = await store.nextDueAt()
-    if (next !== undefined && !this.#closed) this.#schedule(next)
+    if (next !== undefined) this.#passes.schedule(next)
   }
 
   /** `concurrency` workers over the jobs in due order; one address's jobs chained in that order. */
@@ -141,7 +109,7 @@ export class TriggerDispatcher {
     const chains = new Map<string, Promise<void>>()
     let next = 0
     const worker = async () => {
-      while (next < jobs.length && !this.#closed) {
+      while (next < jobs.length && !this.#passes.stopped) {
         const job = jobs[next++]!
         try {
           await this.#one(job, chains)
@@ -287,10 +255,8 @@ export class TriggerDispatcher {
   }
 
   async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#timer)
-    clearInterval(this.#poll)
-    await this.idle()
+    this.#passes.stop()
+    await this.#passes.idle()
   }
 }
 

@@ -6,6 +6,7 @@
  * set to the next due attempt, and by a slow poll (rows enqueued by other processes, rows left
  * claimed by a process that died). It runs on its own: nothing that enqueues waits for it.
  */
+import { PassScheduler } from '../core/pass-scheduler.ts'
 import type { Clock } from '../core/types.ts'
 import type { AttemptResult, WebhookDelivery, WebhookOutbox } from './outbox.ts'
 import { signatureHeader } from './signature.ts'
@@ -37,13 +38,7 @@ const errorText = (err: unknown): string => {
 export class WebhookDispatcher {
   readonly #deps: WebhookDispatcherDeps
   readonly #secret: string
-  #poll: NodeJS.Timeout | undefined
-  #timer: NodeJS.Timeout | undefined
-  #timerAt = Number.POSITIVE_INFINITY
-  #running: Promise<number> | undefined
-  #again = false
-  #started = false
-  #closed = false
+  readonly #passes: PassScheduler
   readonly #inFlight = new Set<AbortController>()
 
   constructor(deps: WebhookDispatcherDeps) {
@@ -51,45 +46,31 @@ export class WebhookDispatcher {
     const { secret, ...webhook } = deps.webhook
     this.#secret = secret
     this.#deps = { ...deps, webhook: { ...webhook, secret: '[redacted]' } }
+    this.#passes = new PassScheduler({
+      pass: () => this.drain(),
+      onError: (err) =>
+        this.#deps.logger.error(
+          { err: errorText(err) },
+          'webhook dispatch failed; retrying at the next poll',
+        ),
+      clock: deps.clock,
+      pollMs: deps.pollMs,
+    })
   }
 
   /** Starts the poll and a first pass; rows enqueued before (or left by an earlier process) go out now. */
   start(): void {
-    if (this.#started || this.#closed) return
-    this.#started = true
-    this.#poll = setInterval(() => this.wake(), this.#deps.pollMs ?? 1000)
-    this.#poll.unref()
-    this.wake()
+    this.#passes.start()
   }
 
   /** Runs a pass now if `dueAt` (default now) has come, else sets a timer for it. Never throws. */
   wake(dueAt?: number): void {
-    if (this.#closed || !this.#started) return
-    if (dueAt !== undefined && dueAt > this.#deps.clock.now()) {
-      this.#schedule(dueAt)
-      return
-    }
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    this.#running = this.drain()
-      .catch((err) => {
-        this.#deps.logger.error({ err: errorText(err) }, 'webhook dispatch failed; retrying at the next poll')
-        return 0
-      })
-      .finally(() => {
-        this.#running = undefined
-        if (this.#again) {
-          this.#again = false
-          this.wake()
-        }
-      })
+    this.#passes.wake(dueAt)
   }
 
   /** Resolves once no pass is running. */
-  async idle(): Promise<void> {
-    while (this.#running) await this.#running
+  idle(): Promise<void> {
+    return this.#passes.idle()
   }
 
   /**
@@ -100,12 +81,12 @@ export class WebhookDispatcher {
     const { outbox } = this.#deps
     let attempts = 0
     const worker = async () => {
-      while (!this.#closed) {
+      while (!this.#passes.stopped) {
         const [row] = await outbox.claim(1)
         if (!row) return
         attempts++
         const result = await this.#attempt(row)
-        if (this.#closed && !result.ok) return // shutting down: the lease makes it due again later
+        if (this.#passes.stopped && !result.ok) return // shutting down: the lease makes it due again later
         const settled = await outbox.record(row, result)
         if (!settled)
           this.#deps.logger.warn(
@@ -120,9 +101,9 @@ export class WebhookDispatcher {
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, this.#deps.concurrency ?? 4) }, worker))
-    if (this.#started && !this.#closed) {
+    if (this.#passes.active) {
       const next = await outbox.nextDueAt()
-      if (next !== undefined) this.#schedule(next)
+      if (next !== undefined) this.#passes.schedule(next)
     }
     return attempts
   }
@@ -154,7 +135,7 @@ export class WebhookDispatcher {
       return { ok: false, status: res.status, error: `the receiver answered ${res.status}` }
     } catch (err) {
       const error = abort.signal.aborted
-        ? this.#closed
+        ? this.#passes.stopped
           ? 'abandoned at shutdown'
           : `no response within ${timeoutMs} ms`
         : errorText(err)
@@ -165,26 +146,10 @@ export class WebhookDispatcher {
     }
   }
 
-  #schedule(at: number): void {
-    if (at >= this.#timerAt) return
-    clearTimeout(this.#timer)
-    this.#timerAt = at
-    this.#timer = setTimeout(
-      () => {
-        this.#timerAt = Number.POSITIVE_INFINITY
-        this.wake()
-      },
-      Math.min(Math.max(at - this.#deps.clock.now(), 0), 2 ** 31 - 1),
-    )
-    this.#timer.unref()
-  }
-
   /** Stops: attempts in flight are abandoned (their rows become due again when their lease ends). */
   async close(): Promise<void> {
-    this.#closed = true
-    clearInterval(this.#poll)
-    clearTimeout(this.#timer)
+    this.#passes.stop()
     for (const a of this.#inFlight) a.abort()
-    await this.idle()
+    await this.#passes.idle()
   }
 }
