@@ -2,9 +2,9 @@
  * The one composition root: which routes a process registers for its roles (embedded = every role),
  * and that a scale-out process opens Redis once whatever its roles (real Kafka, PostgreSQL, Redis).
  */
+
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import type { RouteOptions } from 'fastify'
 import { Redis } from 'ioredis'
@@ -16,10 +16,8 @@ import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { tempDir } from '../helpers/app.ts'
 import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
 import { freshDatabase, pgSkip } from '../helpers/pg.ts'
+import { REDIS_URL, redisMissing } from '../helpers/redis.ts'
 import { testKey } from '../helpers/server-process.ts'
-import { missingService } from '../helpers/services.ts'
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 /** Served by every process. */
 const ALWAYS = ['GET /healthz', 'GET /metrics']
@@ -115,25 +113,7 @@ describe('embedded mode registers the routes of every role', () => {
   }
 })
 
-/** Whether a TCP connection to the Redis URL opens within 1 s. */
-function redisAccepts(): Promise<boolean> {
-  const target = new URL(REDIS_URL)
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: target.hostname, port: Number(target.port || 6379), timeout: 1_000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('timeout', () => done(false))
-  })
-}
-
-const skip =
-  (await kafkaMissing()) ||
-  (await pgSkip()) ||
-  missingService('Redis', await redisAccepts(), `nothing accepts connections at ${REDIS_URL}`)
+const skip = (await kafkaMissing()) || (await pgSkip()) || (await redisMissing())
 
 describe('a scale-out process registers the routes of its roles and opens Redis once', {
   skip,

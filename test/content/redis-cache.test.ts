@@ -3,6 +3,7 @@
  * starts one): the seam suite, then what only a shared, remote cache has to get right. Every key
  * of a run sits under its own prefix, deleted at the end.
  */
+
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, describe, test } from 'node:test'
@@ -13,35 +14,17 @@ import {
   type RedisCacheOperation,
   type RedisCacheOptions,
 } from '../../src/content/cache/redis-cache.ts'
-import { missingService } from '../helpers/services.ts'
+import { REDIS_URL, redisMissing } from '../helpers/redis.ts'
 import { cacheSuite } from './cache-suite.ts'
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const url = REDIS_URL
 const target = new URL(url)
 const redisPort = Number(target.port || 6379)
 const redisHost = target.hostname.replace(/^\[|\]$/g, '')
 const runPrefix = `inkstream-test:${process.pid}-${Date.now()}:`
 let suites = 0
 
-const skip = missingService(
-  'Redis',
-  await accepts(redisHost, redisPort),
-  `nothing accepts connections at ${url} (npm run services:up starts it)`,
-)
-
-/** Whether a TCP connection to host:port opens within 1 s. */
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: 1_000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('timeout', () => done(false))
-  })
-}
+const skip = await redisMissing()
 
 /** A port on which nothing listens (it was free a moment ago). */
 async function closedPort(): Promise<number> {

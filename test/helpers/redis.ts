@@ -17,5 +17,9 @@ export async function redisMissing(): Promise<string | false> {
     socket.once('error', () => done(false))
     socket.once('timeout', () => done(false))
   })
-  return missingService('Redis', up, `nothing accepts connections at ${REDIS_URL}`)
+  return missingService(
+    'Redis',
+    up,
+    `nothing accepts connections at ${REDIS_URL} (npm run services:up starts it)`,
+  )
 }

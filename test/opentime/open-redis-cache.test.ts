@@ -3,8 +3,8 @@
  * Redis connection (two processes); the second answers the first's image from Redis although its own
  * drawing always fails. Real Redis (REDIS_URL, default redis://127.0.0.1:6379).
  */
+
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { after, before, test } from 'node:test'
 import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
 import { RedisCache } from '../../src/content/cache/redis-cache.ts'
@@ -14,29 +14,11 @@ import { OpenTimeService } from '../../src/opentime/open-time-service.ts'
 import { openImages } from '../../src/opentime/rasterize.ts'
 import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { missingService } from '../helpers/services.ts'
+import { REDIS_URL, redisMissing } from '../helpers/redis.ts'
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const target = new URL(url)
+const url = REDIS_URL
 
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: 1_000 })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('timeout', () => done(false))
-  })
-}
-
-const skip = missingService(
-  'Redis',
-  await accepts(target.hostname, Number(target.port || 6379)),
-  `nothing accepts connections at ${url} (npm run services:up starts it)`,
-)
+const skip = await redisMissing()
 
 const prefix = `inkstream-test:open-time:${process.pid}-${Date.now()}:`
 let app: TestApp
