@@ -49,18 +49,41 @@ export function trackingEventId(
 export function trackingEvent(payload: TokenPayload, o: TrackingEventOptions): InkEvent {
   const properties: JsonObject = { campaign_id: payload.campaignId, email_id: payload.messageId }
   if (payload.kind === 'click' && payload.url !== undefined) properties.link_url = payload.url
-  const at = new Date(o.now).toISOString()
-  const event: InkEvent = {
-    type: 'track',
+  return recipientEvent({
     event: NAMES[payload.kind],
     messageId: trackingEventId(payload.kind, o.token, o.now, o.windowMs),
     workspaceId: payload.workspaceId,
     userId: payload.recipient,
     properties,
+    now: o.now,
+    userAgent: o.userAgent,
+  })
+}
+
+/**
+ * A track event about one recipient of a message (a click, an open, an open-time render), at `now`.
+ * The user agent helps tell machine opens (privacy proxies, scanners) from people; the IP is not kept.
+ */
+export function recipientEvent(o: {
+  event: string
+  messageId: string
+  workspaceId: string
+  userId: string
+  properties: JsonObject
+  now: number
+  userAgent?: string | undefined
+}): InkEvent {
+  const at = new Date(o.now).toISOString()
+  const event: InkEvent = {
+    type: 'track',
+    event: o.event,
+    messageId: o.messageId,
+    workspaceId: o.workspaceId,
+    userId: o.userId,
+    properties: o.properties,
     timestamp: at,
     receivedAt: at,
   }
-  // The user agent helps tell machine opens (privacy proxies, scanners) from people; the IP is not kept.
   if (o.userAgent !== undefined) event.context = { userAgent: o.userAgent }
   return event
 }

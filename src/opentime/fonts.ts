@@ -53,3 +53,28 @@ export function interFonts(): Promise<Font[]> {
   }
   return loading
 }
+
+/** A box of `width`×`height` px with `text` centred in it, in Inter; `style` adds to (or overrides) that. */
+export function centredText(
+  text: string,
+  width: number,
+  height: number,
+  style: Record<string, string | number>,
+): { type: 'div'; props: { style: Record<string, string | number>; children: string } } {
+  return {
+    type: 'div',
+    props: {
+      style: {
+        display: 'flex',
+        alignItems: 'center',
+        justifyContent: 'center',
+        width: `${width}px`,
+        height: `${height}px`,
+        fontFamily: FONT_FAMILY,
+        overflow: 'hidden',
+        ...style,
+      },
+      children: text,
+    },
+  }
+}

@@ -7,7 +7,7 @@
 import { renderAsync } from '@resvg/resvg-js'
 import { LRUCache } from 'lru-cache'
 import satori from 'satori'
-import { FONT_FAMILY, interFonts } from './fonts.ts'
+import { centredText, interFonts } from './fonts.ts'
 import type { VNode } from './image-markup.ts'
 
 /** Coverage levels, i.e. palette entries from background to foreground. */
@@ -52,26 +52,14 @@ export async function treeMask(tree: VNode, width: number, height: number): Prom
   return { width, height, levels }
 }
 
-const text = (s: string, width: number, height: number, fontSize: number, weight: 400 | 700): VNode => ({
-  type: 'div',
-  props: {
-    style: {
-      display: 'flex',
-      alignItems: 'center',
-      justifyContent: 'center',
-      width: `${width}px`,
-      height: `${height}px`,
-      fontFamily: FONT_FAMILY,
-      fontSize: `${fontSize}px`,
-      fontWeight: weight,
-      lineHeight: 1,
-      color: '#000',
-      whiteSpace: 'nowrap',
-      overflow: 'hidden',
-    },
-    children: s,
-  },
-})
+const text = (s: string, width: number, height: number, fontSize: number, weight: 400 | 700): VNode =>
+  centredText(s, width, height, {
+    fontSize: `${fontSize}px`,
+    fontWeight: weight,
+    lineHeight: 1,
+    color: '#000',
+    whiteSpace: 'nowrap',
+  })
 
 /** Copies a w×h window of a mask starting at column x0. */
 function slice(m: Mask, x0: number, w: number): Mask {

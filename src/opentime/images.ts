@@ -9,7 +9,7 @@ import { renderAsync } from '@resvg/resvg-js'
 import { LRUCache } from 'lru-cache'
 import satori from 'satori'
 import { InkError } from '../core/errors.ts'
-import { FONT_FAMILY, interFonts } from './fonts.ts'
+import { centredText, interFonts } from './fonts.ts'
 import { type ImageFetcher, MarkupError, parseMarkup, prepareTree, type VNode } from './image-markup.ts'
 import { encodeTransparentPng } from './image-png.ts'
 
@@ -130,27 +130,14 @@ export function fallbackTree(text: string, { width, height }: ImageSize, style: 
   // Large enough to read, small enough that a sentence fits in the box.
   const byArea = Math.sqrt((width * height * 0.5) / Math.max(1, clean.length)) * 1.2
   const fontSize = Math.max(8, Math.min(48, Math.floor(height * 0.5), Math.floor(byArea)))
-  return {
-    type: 'div',
-    props: {
-      style: {
-        display: 'flex',
-        alignItems: 'center',
-        justifyContent: 'center',
-        textAlign: 'center',
-        width: `${width}px`,
-        height: `${height}px`,
-        padding: `${Math.min(16, Math.floor(height / 8))}px`,
-        fontFamily: FONT_FAMILY,
-        fontSize: `${fontSize}px`,
-        lineHeight: 1.25,
-        overflow: 'hidden',
-        color: style.color ?? '#111111',
-        backgroundColor: style.background ?? '#ffffff',
-      },
-      children: clean,
-    },
-  }
+  return centredText(clean, width, height, {
+    textAlign: 'center',
+    padding: `${Math.min(16, Math.floor(height / 8))}px`,
+    fontSize: `${fontSize}px`,
+    lineHeight: 1.25,
+    color: style.color ?? '#111111',
+    backgroundColor: style.background ?? '#ffffff',
+  })
 }
 
 /**

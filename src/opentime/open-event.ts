@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { InkEvent, JsonObject } from '../core/types.ts'
-import { EMAIL_OPENED } from '../delivery/tracking-events.ts'
+import { EMAIL_OPENED, recipientEvent } from '../delivery/tracking-events.ts'
 
 /** Who fetched: a mail provider's image proxy, a browser, or something else. */
 export type UaClass = 'gmail-proxy' | 'apple-mpp' | 'yahoo-proxy' | 'outlook-proxy' | 'browser' | 'other'
@@ -72,19 +72,15 @@ export function openTimeEvent(o: OpenTimeEventInput): InkEvent {
     proxy,
     fallbacks: o.fallbacks,
   }
-  const at = new Date(o.now).toISOString()
-  const event: InkEvent = {
-    type: 'track',
+  return recipientEvent({
     event: EMAIL_OPENED,
     messageId: openTimeEventId(o.token, o.now, o.windowMs),
     workspaceId: o.workspaceId,
     userId: o.recipient,
     properties,
-    timestamp: at,
-    receivedAt: at,
-  }
-  if (o.userAgent !== undefined) event.context = { userAgent: o.userAgent }
-  return event
+    now: o.now,
+    userAgent: o.userAgent,
+  })
 }
 
 /**
