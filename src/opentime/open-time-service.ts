@@ -20,11 +20,13 @@ import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { type BlockRender, renderBlock } from '../render/render-block.ts'
 import { type RecipientData, type RenderReport, renderEmail } from '../render/render-email.ts'
 import { AMP_VARY, ampCors } from './amp-cors.ts'
-import { BlockCache } from './block-cache.ts'
+import type { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
 import { DrawGate } from './draw-gate.ts'
-import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
+import { cacheControl, notModified, strongEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
+import { fallbackCount, type Served, single, withTimeout } from './open-helpers.ts'
+import { OpenImageAnswers } from './open-image.ts'
 import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
 import { type OpenRequest, type OpenResponse, parseOpenPath, refusal } from './open-responses.ts'
 import { type OpenImages, openImages } from './rasterize.ts'
@@ -60,22 +62,11 @@ export interface OpenTimeDeps {
   images?: OpenImages
 }
 
+/** Drawings at once: the CPU-bound part runs on the event loop anyway; more only queues them there. */
+const MAX_DRAWINGS = 1
 /** Share of the deadline the profile read may use (as Renderer), and the render before rasterising. */
 const PROFILE_SHARE = 0.4
 const RENDER_SHARE: Record<OpenSurface, number> = { png: 0.6, gif: 0.8, json: 0.9, view: 0.9 }
-/** A slot for drawing granted with less time than this left is not worth taking: answer the fallback. */
-const DRAW_RESERVE_MS = 10
-/** Drawings at once: the CPU-bound part runs on the event loop anyway; more only queues them there. */
-const MAX_DRAWINGS = 1
-/**
- * Longest an open waits for a drawing slot. Drawing is ~9 ms of CPU (bench open-png), so a queue
- * longer than a few drawings only turns overload into latency: past this, the open answers its
- * fallback now, and the real image is drawn when a slot is free for a later open.
- */
-const MAX_DRAW_WAIT_MS = 40
-/** A countdown's frames start at the second it is fetched: its image is cached one second. */
-const COUNTDOWN_TTL_S = 1
-
 interface Verified {
   token: string
   payload: TokenPayload & { templateId: string; version: number }
@@ -84,12 +75,19 @@ interface Verified {
 export class OpenTimeService {
   readonly #images: OpenImages
   readonly #recorder: OpenRecorder
-  readonly #gate: DrawGate
-  readonly #inflight = new Map<string, Promise<Buffer>>()
+  readonly #image: OpenImageAnswers
 
   constructor(private readonly deps: OpenTimeDeps) {
     this.#images = deps.images ?? openImages
-    this.#gate = deps.drawGate ?? new DrawGate({ max: MAX_DRAWINGS })
+    this.#image = new OpenImageAnswers({
+      blockCache: deps.blockCache,
+      images: this.#images,
+      gate: deps.drawGate ?? new DrawGate({ max: MAX_DRAWINGS }),
+      clock: deps.clock,
+      ttlSeconds: () => deps.content().openTime.cacheTtlSeconds,
+      imageFetch: deps.imageFetch,
+      onError: deps.onError,
+    })
     this.#recorder = new OpenRecorder({
       log: deps.log,
       openHooks: deps.openHooks,
@@ -164,7 +162,15 @@ export class OpenTimeService {
       const rendered = await this.#renderBlock(ctx, name, surface)
       if (rendered === undefined)
         return refusal(surface, 404, 'INK_ERR_NOT_FOUND', `this message has no block "${name}"`)
-      res = surface === 'json' ? this.#json(ctx, name, rendered) : await this.#image(ctx, rendered)
+      res =
+        surface === 'json'
+          ? this.#json(ctx, name, rendered)
+          : await this.#image.answer({
+              workspaceId,
+              r: rendered,
+              deadline: ctx.deadline,
+              ifNoneMatch: single(req.headers['if-none-match']),
+            })
     }
 
     this.deps.metrics.renderDuration.observe(
@@ -237,143 +243,6 @@ export class OpenTimeService {
       budgetMs: ctx.budgetMs,
       workspaceFallbacks: opts.fallbacks,
     })
-  }
-
-  /**
-   * PNG of an image block, GIF of a countdown (its fallback text as a GIF when it fell back). The
-   * ETag and the block-cache key hash what decides the bytes, so a 304 or a hit costs no drawing.
-   */
-  async #image(ctx: RenderContext, r: BlockRender): Promise<Served> {
-    const { def } = r
-    const ws = ctx.v.payload.workspaceId
-    const size = { width: def.width, height: def.height }
-    const dims = [String(def.width), String(def.height)]
-    const ttl = this.deps.content().openTime.cacheTtlSeconds
-    const images = this.#images
-    let fallbacks = fallbackCount(r)
-    const headers: Record<string, string> = {
-      'x-ink-profile': r.report.profile.outcome,
-      'x-ink-fallbacks': String(fallbacks),
-    }
-    let parts: string[]
-    let make: () => Promise<Buffer>
-    let edge = cacheControl({ ttlSeconds: ttl, scope: def.cache })
-    let ttlMs: number | undefined
-    const untilMs = r.untilMs
-    if (def.kind === 'countdown' && untilMs !== undefined) {
-      // Frames start at the second of the request: a countdown is cached one second, not revalidated stale.
-      const nowMs = Math.floor(this.deps.clock.now() / 1000) * 1000
-      parts = ['gif', String(untilMs), String(nowMs), ...dims]
-      make = () => images.renderCountdownGif({ untilMs, nowMs, ...size })
-      edge = cacheControl({ ttlSeconds: Math.min(ttl, COUNTDOWN_TTL_S), scope: def.cache, revalidate: false })
-      ttlMs = COUNTDOWN_TTL_S * 1000
-    } else if (def.kind === 'countdown') {
-      parts = ['fallback-gif', r.text, ...dims]
-      make = () => images.fallbackGif(r.text, size)
-    } else {
-      parts = ['png', r.markup, ...dims]
-      make = () => images.renderBlockPng(r.markup, size, this.deps.imageFetch?.forDeadline(ws, ctx.deadline))
-    }
-    const type = def.kind === 'countdown' ? 'image/gif' : 'image/png'
-    const layer = def.kind === 'countdown' ? 'gif' : 'png'
-    const etag = strongEtag(...parts)
-    if (notModified(single(ctx.req.headers['if-none-match']), etag))
-      return { fallbacks, response: { status: 304, headers: { ...headers, etag, 'cache-control': edge } } }
-    const key = BlockCache.key(ws, layer, ...parts)
-    const ok = (body: Buffer): Served => ({
-      fallbacks,
-      response: {
-        status: 200,
-        headers: { ...headers, etag, 'cache-control': edge, 'content-type': type },
-        body,
-      },
-    })
-    const cached = await this.deps.blockCache.get(layer, key)
-    if (cached !== undefined) return ok(cached)
-    const bytes = await this.#draw(key, make, ctx.deadline, ttlMs)
-    if (bytes !== undefined) return ok(bytes)
-    // Late or failed: the fallback image, never cached at the edge (the next open gets the real one).
-    fallbacks += 1
-    headers['x-ink-fallbacks'] = String(fallbacks)
-    const fallback = await this.#fallbackImage(ws, r.text, size, ctx.deadline)
-    return {
-      fallbacks,
-      response: {
-        status: 200,
-        headers: {
-          ...headers,
-          etag: strongEtag(fallback),
-          'cache-control': NO_STORE,
-          'content-type': 'image/png',
-        },
-        body: fallback,
-      },
-    }
-  }
-
-  /**
-   * The fallback text as a PNG, from the block cache or drawn within what is left of the deadline;
-   * when even that is late, a transparent PNG of the declared size (the drawing still finishes into
-   * the cache for the next open).
-   */
-  async #fallbackImage(
-    ws: string,
-    text: string,
-    size: { width: number; height: number },
-    deadline: number,
-  ): Promise<Buffer> {
-    const key = BlockCache.key(ws, 'fallback', text, size.width, size.height)
-    const cached = await this.deps.blockCache.get('fallback', key)
-    if (cached !== undefined) return cached
-    const png = await this.#draw(key, () => this.#images.fallbackPng(text, size), deadline)
-    return png ?? this.#images.blankPng(size.width, size.height)
-  }
-
-  /**
-   * Draws through the gate (draw-gate.ts) and races the drawing against the deadline; undefined when
-   * no slot freed up in time, the drawing failed, or it is late — it then finishes into the block
-   * cache for the next open. Concurrent requests for one key share one drawing.
-   */
-  async #draw(
-    key: string,
-    make: () => Promise<Buffer>,
-    deadline: number,
-    ttlMs?: number,
-  ): Promise<Buffer | undefined> {
-    let job = this.#inflight.get(key)
-    if (job === undefined) {
-      const wait = Math.min(deadline - Date.now() - DRAW_RESERVE_MS, MAX_DRAW_WAIT_MS)
-      const release = await this.#gate.acquire(wait)
-      if (release === undefined) return undefined
-      // Granted too late to finish: leave the slot to the next open (this one answers its fallback).
-      if (deadline - Date.now() < DRAW_RESERVE_MS) {
-        release()
-        return undefined
-      }
-      job = this.#inflight.get(key)
-      if (job !== undefined) release()
-      else {
-        const started = make().then((bytes) => {
-          void this.deps.blockCache.set(key, bytes, ttlMs)
-          return bytes
-        })
-        job = started
-        this.#inflight.set(key, started)
-        started.then(
-          () => {
-            this.#inflight.delete(key)
-            release()
-          },
-          (err) => {
-            this.#inflight.delete(key)
-            release()
-            this.deps.onError?.(err, 'open-time image')
-          },
-        )
-      }
-    }
-    const bytes = await withTimeout(job, deadline - Date.now()).catch(() => undefined)
-    return bytes === 'timeout' ? undefined : bytes
   }
 
   /** The AMP list's data: one item per block (the shape live-tags' amp-list template reads). */
@@ -477,24 +346,12 @@ interface RenderContext {
   cors: Record<string, string>
 }
 
-interface Served {
-  response: OpenResponse
-  /** Fallbacks taken (the event's `fallbacks`). */
-  fallbacks: number
-}
-
 /** The web view carries the token in its URL: it must not leak onward, run scripts, or be framed. */
 const VIEW_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-robots-tag': 'noindex, nofollow',
   'content-security-policy': "script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 } as const
-
-/** A block that fell back counts one, plus any placeholder inside it that fell back. */
-function fallbackCount(r: BlockRender): number {
-  const n = r.report.fallbacks.length
-  return r.fellBack ? Math.max(1, n) : n
-}
 
 /** What the JSON says about its render: deterministic (no durations), so equal data means equal bytes and ETag. */
 function reportOf(report: RenderReport, fellBack: boolean): JsonObject {
@@ -503,22 +360,5 @@ function reportOf(report: RenderReport, fellBack: boolean): JsonObject {
     fellBack,
     fallbacks: report.fallbacks.map((f) => ({ placeholder: f.placeholder, reason: f.reason })),
     sources: report.sources.map((s) => ({ name: s.name, outcome: s.outcome })),
-  }
-}
-
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v
-}
-
-/** `p`, or 'timeout' once `ms` have passed (the timer never outlives the race). */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), Math.max(0, ms))
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
