@@ -6,7 +6,7 @@
  *
  * - cached: the same token (one recipient) over and over: the block cache (layer 1) and the profile
  *   cache answer; the JSON and the view still run the Liquid render (they are not cached per
- *   recipient, by design: see docs/arch-open-routes.md).
+ *   recipient, by design: see docs/architecture.md, "Open-time content").
  * - uncached: a different recipient (its own profile and product name) for every request: the
  *   profile is read from the store, the block rendered and the PNG drawn (satori + resvg).
  * - hanging: a block whose connected-content source accepts the connection and never answers:

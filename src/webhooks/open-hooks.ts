@@ -1,5 +1,5 @@
 /**
- * OpenHooks (docs/open-time-contract.md): what the open-time routes call after recording an open.
+ * OpenHooks (docs/architecture.md, "Open-time content"): what the open-time routes call after recording an open.
  * With a webhook configured, `opened` writes the open into the durable outbox and returns: it never
  * calls the receiver (the dispatcher does, later). Without one, it does nothing.
  */

@@ -2,7 +2,7 @@
  * The `Inkstream-Signature` header, Stripe's scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256>` where
  * the HMAC is keyed with the webhook secret over `<t>.<raw body>`. The timestamp is signed with the
  * body, so a captured request cannot be replayed later than the receiver's tolerance (300 s here,
- * as Stripe's libraries use). A receiver verifies it with verifySignature (docs/arch-open-webhook.md).
+ * as Stripe's libraries use). A receiver verifies it with verifySignature (docs/architecture.md, "Open webhook").
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 

@@ -4,8 +4,8 @@
  * session on the shop's own origin (headless Chromium, /sdk.js from the app) identifies the person
  * and views a product, and the same live block — JSON and PNG, fetched from the URL in the email —
  * shows that product. The time from the browser's call until the block shows it is measured and
- * printed (test diagnostics) and held to the issue's 2 s (see docs/arch-open-e2e.md for why that
- * one timing assertion is robust here).
+ * printed (test diagnostics) and held to the issue's 2 s (see docs/architecture.md, "Open-time content",
+ * Tests, for why that one timing assertion is robust here).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
