@@ -1,6 +1,7 @@
 /**
  * Open-time metrics beyond the shared render histogram (which gets modes open-time-png|gif|json|view):
- * block-cache lookups by layer (png, gif, fallback) and result (hit, miss, error).
+ * block-cache lookups by layer (png, gif, fallback, img, and set for failed writes) and result (hit,
+ * miss, error, timeout).
  */
 import { Counter } from 'prom-client'
 import type { Metrics } from '../observe/metrics.ts'
@@ -11,7 +12,7 @@ export function openTimeCacheCounter(metrics: Metrics): Counter<'layer' | 'resul
   if (existing instanceof Counter) return existing as Counter<'layer' | 'result'>
   return new Counter({
     name,
-    help: 'Open-time block cache lookups by layer (png, gif, fallback) and result (hit, miss, error).',
+    help: 'Open-time block cache lookups by layer (png, gif, fallback, img: fetched remote images; set: writes) and result (hit, miss, error, timeout).',
     labelNames: ['layer', 'result'],
     registers: [metrics.registry],
   })
