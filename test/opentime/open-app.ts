@@ -2,6 +2,14 @@
 import { rmSync } from 'node:fs'
 import { createApp } from '../../src/app.ts'
 import { type ConfigInput, loadConfig } from '../../src/config.ts'
+import type { Cache } from '../../src/content/cache/cache.ts'
+import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
+import type { InkEvent } from '../../src/core/types.ts'
+import { createMetrics } from '../../src/observe/metrics.ts'
+import { BlockCache } from '../../src/opentime/block-cache.ts'
+import { OpenTimeService } from '../../src/opentime/open-time-service.ts'
+import { openImages } from '../../src/opentime/rasterize.ts'
+import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { type TestApp, tempDir } from '../helpers/app.ts'
 
 /** Real time plus `offset`, or `frozen` while it is set. */
@@ -51,4 +59,74 @@ export async function warmDrawing(url: string, ms = 30_000): Promise<void> {
     if (Date.now() > end) throw new Error(`${url} still answers fallbacks after ${ms} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+export interface BuiltOpenService {
+  service: OpenTimeService
+  events: InkEvent[]
+  hooked: InkEvent[]
+  cache: Cache
+  /** `layer:result` of every block-cache lookup. */
+  results: string[]
+}
+
+export interface OpenServiceOptions {
+  /** The block cache's store (default: in memory). */
+  cache?: Cache
+  renderBlockPng?: (typeof openImages)['renderBlockPng']
+  deadlineMs: number
+  append?: (events: readonly InkEvent[]) => Promise<void>
+  opened?: (e: InkEvent) => Promise<void>
+  /** Where the block cache's `layer:result` lookups are recorded (default: a new array). */
+  results?: string[]
+}
+
+/**
+ * An OpenTimeService over a test app's templates, codec and profile store, with the block cache's
+ * lookups recorded, the events and hook calls collected (or `append`/`opened` instead), and the
+ * drawing replaced when `renderBlockPng` is given.
+ */
+export function buildOpenService(app: TestApp, over: OpenServiceOptions): BuiltOpenService {
+  const events: InkEvent[] = []
+  const hooked: InkEvent[] = []
+  const cache = over.cache ?? new MemoryCache()
+  const results = over.results ?? []
+  const service = new OpenTimeService({
+    codec: app.codec,
+    templates: app.renderer,
+    profiles: new ProfileReader({
+      store: app.store,
+      traits: [],
+      cache: new MemoryCache(),
+      clock: { now: Date.now },
+    }),
+    blockCache: new BlockCache(
+      cache,
+      () => 30_000,
+      (layer, result) => results.push(`${layer}:${result}`),
+    ),
+    content: () => ({
+      openTime: { deadlineMs: over.deadlineMs, cacheTtlSeconds: 30, ampSenders: [] },
+      fallbacks: {},
+    }),
+    publicUrl: () => 'https://ink.example',
+    log: {
+      append:
+        over.append ??
+        (async (e) => {
+          events.push(...e)
+        }),
+    },
+    openHooks: {
+      opened:
+        over.opened ??
+        (async (e) => {
+          hooked.push(e)
+        }),
+    },
+    metrics: createMetrics({ defaultMetrics: false }),
+    clock: { now: Date.now },
+    images: { ...openImages, ...(over.renderBlockPng ? { renderBlockPng: over.renderBlockPng } : {}) },
+  })
+  return { service, events, hooked, cache, results }
 }

@@ -6,15 +6,11 @@
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
 import { RedisCache } from '../../src/content/cache/redis-cache.ts'
-import { createMetrics } from '../../src/observe/metrics.ts'
-import { BlockCache } from '../../src/opentime/block-cache.ts'
-import { OpenTimeService } from '../../src/opentime/open-time-service.ts'
 import { openImages } from '../../src/opentime/rasterize.ts'
-import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { REDIS_URL, redisMissing } from '../helpers/redis.ts'
+import { buildOpenService } from './open-app.ts'
 
 const url = REDIS_URL
 
@@ -47,33 +43,10 @@ after(async () => {
   await app.close()
 })
 
-async function service(
-  draw: (typeof openImages)['renderBlockPng'],
-  results: string[],
-): Promise<OpenTimeService> {
+async function service(draw: (typeof openImages)['renderBlockPng'], results: string[]) {
   const redis = await RedisCache.open({ url, keyPrefix: prefix })
   caches.push(redis)
-  return new OpenTimeService({
-    codec: app.codec,
-    templates: app.renderer,
-    profiles: new ProfileReader({
-      store: app.store,
-      traits: [],
-      cache: new MemoryCache(),
-      clock: { now: Date.now },
-    }),
-    blockCache: new BlockCache(
-      redis,
-      () => 30_000,
-      (layer, result) => results.push(`${layer}:${result}`),
-    ),
-    content: () => ({ openTime: { deadlineMs: 2_000, cacheTtlSeconds: 30, ampSenders: [] }, fallbacks: {} }),
-    publicUrl: () => 'https://ink.example',
-    log: { append: async () => {} },
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: { now: Date.now },
-    images: { ...openImages, renderBlockPng: draw },
-  })
+  return buildOpenService(app, { cache: redis, renderBlockPng: draw, deadlineMs: 2_000, results }).service
 }
 
 test('a block drawn by one api process is served from Redis by another', { skip }, async () => {

@@ -8,14 +8,10 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { PNG } from 'pngjs'
 import type { Cache } from '../../src/content/cache/cache.ts'
-import { MemoryCache } from '../../src/content/cache/memory-cache.ts'
 import type { InkEvent } from '../../src/core/types.ts'
-import { createMetrics } from '../../src/observe/metrics.ts'
-import { BlockCache } from '../../src/opentime/block-cache.ts'
-import { OpenTimeService } from '../../src/opentime/open-time-service.ts'
 import { openImages } from '../../src/opentime/rasterize.ts'
-import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { buildOpenService, type OpenServiceOptions } from './open-app.ts'
 
 const DAY = 86_400_000
 let app: TestApp
@@ -55,61 +51,8 @@ function token(): string {
   )
 }
 
-interface Built {
-  service: OpenTimeService
-  events: InkEvent[]
-  hooked: InkEvent[]
-  cache: Cache
-  /** `layer:result` of every block-cache lookup. */
-  results: string[]
-}
-
-function build(over: {
-  cache?: Cache
-  renderBlockPng?: (typeof openImages)['renderBlockPng']
-  append?: (events: readonly InkEvent[]) => Promise<void>
-  opened?: (e: InkEvent) => Promise<void>
-}): Built {
-  const events: InkEvent[] = []
-  const hooked: InkEvent[] = []
-  const cache = over.cache ?? new MemoryCache()
-  const results: string[] = []
-  const service = new OpenTimeService({
-    codec: app.codec,
-    templates: app.renderer,
-    profiles: new ProfileReader({
-      store: app.store,
-      traits: [],
-      cache: new MemoryCache(),
-      clock: { now: Date.now },
-    }),
-    blockCache: new BlockCache(
-      cache,
-      () => 30_000,
-      (layer, result) => results.push(`${layer}:${result}`),
-    ),
-    content: () => ({ openTime: { deadlineMs: 150, cacheTtlSeconds: 30, ampSenders: [] }, fallbacks: {} }),
-    publicUrl: () => 'https://ink.example',
-    log: {
-      append:
-        over.append ??
-        (async (e) => {
-          events.push(...e)
-        }),
-    },
-    openHooks: {
-      opened:
-        over.opened ??
-        (async (e) => {
-          hooked.push(e)
-        }),
-    },
-    metrics: createMetrics({ defaultMetrics: false }),
-    clock: { now: Date.now },
-    images: { ...openImages, ...(over.renderBlockPng ? { renderBlockPng: over.renderBlockPng } : {}) },
-  })
-  return { service, events, hooked, cache, results }
-}
+const build = (over: Omit<OpenServiceOptions, 'deadlineMs'> = {}) =>
+  buildOpenService(app, { deadlineMs: 150, ...over })
 
 const request = (path: string) => ({ path, method: 'GET', headers: {}, query: {} })
 
