@@ -16,9 +16,9 @@ export interface Verdict {
   t: number
   /** null: no data for the minute (not scored, not anomalous). */
   value: number | null
-  /** The forecast for t from points before t only; NaN while warming up (no history yet). */
+  /** The forecast for t from points before t only; NaN until W/2 points have come. */
   expected: number
-  /** The expected range (NaN while warming up). */
+  /** The expected range; NaN while warming up (until warmupPoints forecast errors are known). */
   lower: number
   upper: number
   /** ≥ 0, in robust standard deviations; > threshold ⇒ anomaly (0 while warming up or missing). */
@@ -266,8 +266,9 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
 
       const expected = forecast(s)
       const known = !Number.isNaN(expected)
-      const sc = known ? scale(expected) : Number.NaN
-      const scored = known && value !== null && errCount >= warmup
+      const warm = known && errCount >= warmup
+      const sc = warm ? scale(expected) : Number.NaN
+      const scored = warm && value !== null
       let score = 0
       if (scored) {
         const z = (value - expected) / sc
@@ -288,7 +289,7 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
       }
       raw[mod(s, rawCap)] = value === null || outage ? Number.NaN : value
       advance(s + 1)
-      const half = known ? threshold * sc : Number.NaN
+      const half = warm ? threshold * sc : Number.NaN
       return { t, value, expected, lower: expected - half, upper: expected + half, score, anomaly }
     },
   }
