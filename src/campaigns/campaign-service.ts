@@ -45,6 +45,7 @@ export interface CampaignProgress extends StateCounts {
 }
 
 interface Active {
+  id: string
   controller: AbortController
   done: Promise<void>
   progress?: Progress
@@ -92,7 +93,7 @@ export class CampaignService {
     )
     if (this.#active.has(k))
       throw new InkError('INK_ERR_CAMPAIGN_RUNNING', `campaign "${id}" is already running`)
-    const active: Active = { controller: new AbortController(), done: Promise.resolve() }
+    const active: Active = { id, controller: new AbortController(), done: Promise.resolve() }
     this.#active.set(k, active)
     const lock = `inkstream.campaign\n${k}`
     try {
@@ -204,6 +205,15 @@ export class CampaignService {
   /** A page of the campaign's send ledger, by recipient. */
   async recipients(workspaceId: string, id: string, page: LedgerPage): Promise<LedgerEntry[]> {
     return (await this.deps.runner.recipients?.(workspaceId, id, page)) ?? []
+  }
+
+  /** The campaigns this process is running: audience size (when known) and recipients handled (metrics). */
+  runs(): { id: string; total: number | undefined; done: number }[] {
+    return [...this.#active].map(([k, a]) => ({
+      id: a.id,
+      total: a.progress?.total ?? this.#totals.get(k),
+      done: a.progress?.done ?? 0,
+    }))
   }
 
   isRunning(workspaceId: string, id: string): boolean {

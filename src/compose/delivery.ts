@@ -21,6 +21,7 @@ import { type ContentConfig, loadContentConfig } from '../content/content-config
 import type { Clock, InkEvent } from '../core/types.ts'
 import { createTokenCodec, type TokenCodec } from '../delivery/tokens.ts'
 import type { Transport } from '../delivery/transport.ts'
+import { countConnectedContentCall } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { Renderer } from '../render/renderer.ts'
@@ -72,7 +73,7 @@ export async function composeDelivery(
     allowHosts: () => content.connectedContent.allowHosts,
     credentials: (_ws, name) => content.connectedContent.credentials[name]?.headers,
     defaultTtlSeconds: content.connectedContent.defaultTtlSeconds,
-    onCall: (c) => metrics.connectedContentCalls.inc({ source: c.host, outcome: c.outcome }),
+    onCall: (c) => countConnectedContentCall(metrics, c),
   })
   closers.push(() => connectedContent.close())
   const codec = createTokenCodec({ ...stores.tokenKeys, clock })

@@ -10,7 +10,14 @@ import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
-import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
+import { countProfileRead, setSendQueue } from '../observe/metric-records.ts'
+import {
+  createMetrics,
+  type Metrics,
+  observeBatch,
+  readConsumerLags,
+  watchConsumerGroup,
+} from '../observe/metrics.ts'
 import { composeOpenTime } from '../opentime/compose-open-time.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
@@ -85,7 +92,13 @@ export async function composeServices(
     const metrics = createMetrics()
     const reader =
       backends.profiles && backends.profileCache
-        ? new ProfileReader({ store: backends.profiles, traits, cache: backends.profileCache, clock })
+        ? new ProfileReader({
+            store: backends.profiles,
+            traits,
+            cache: backends.profileCache,
+            clock,
+            onRead: (outcome) => countProfileRead(metrics, outcome),
+          })
         : undefined
 
     let delivery: Delivery | undefined
@@ -185,7 +198,7 @@ export async function composeServices(
       closers.push(() => processor.close())
     }
 
-    const lag = () => log.lag(PROFILES_GROUP).catch(() => null)
+    watchConsumerGroup(metrics, PROFILES_GROUP)
     const server: ServerDeps = {
       logger,
       metrics,
@@ -201,8 +214,9 @@ export async function composeServices(
         ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers })
         : undefined,
       beforeScrape: async () => {
-        const l = await lag()
-        if (l !== null) metrics.consumerLag.set({ group: PROFILES_GROUP }, l)
+        await readConsumerLags(metrics, (group) => log.lag(group))
+        const due = await dispatcher?.dueCount().catch(() => undefined)
+        setSendQueue(metrics, due, delivery?.campaigns.runs())
       },
       health: () => backends.health(),
     }
@@ -253,6 +267,7 @@ function apiRoutes(
       suppressions: stores.suppressions,
       clock,
       lookupEmail: delivery.lookupEmail,
+      metrics: opts.metrics,
     },
     campaigns: {
       campaigns: stores.campaigns,

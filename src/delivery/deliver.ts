@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Clock, InkEvent } from '../core/types.ts'
+import { countDelivery } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
@@ -48,8 +49,10 @@ export interface DeliveryDeps {
   publicUrl: () => string
   clock: Clock
   logger: { warn(obj: unknown, msg: string): void }
-  /** Counts outcomes by origin and kind; nothing is counted when absent. */
-  metrics?: Pick<Metrics, 'deliveryOutcomes' | 'deliveryEventErrors'> | undefined
+  /** Counts outcomes by origin, id and kind, and times the transport; nothing is counted when absent. */
+  metrics?:
+    | Pick<Metrics, 'deliveryOutcomes' | 'deliveryEventErrors' | 'transportSendDuration' | 'labels'>
+    | undefined
   /** The event log: outcomes become track events for the recipient; none are written when absent. */
   events?: { append(events: readonly InkEvent[]): Promise<void> } | undefined
   sleep?: Sleep | undefined
@@ -127,7 +130,7 @@ export async function reportOutcome(
   message: OutcomeMessage,
   outcome: DeliveryOutcome,
 ): Promise<void> {
-  deps.metrics?.deliveryOutcomes.inc({ origin: message.origin, kind: outcome.kind })
+  if (deps.metrics) countDelivery(deps.metrics, message, outcome.kind)
   if (!deps.events || !isReportable(outcome)) return
   try {
     await deps.events.append([outcomeEvent(message, outcome, deps.clock.now())])
@@ -243,11 +246,17 @@ async function send(
   let sends = 0
   const sendOnce = async (m: OutgoingMessage): Promise<SendOutcome> => {
     sends++
+    const started = performance.now()
+    let result = 'error'
     try {
-      return await deps.transport.send(m)
+      const sent = await deps.transport.send(m)
+      result = sent.outcome
+      return sent
     } catch (err) {
       // The contract is a value; a throw says nothing about whether the server has the message.
       return { outcome: 'temporary', code: null, message: errorText(err), accepted: 'unknown' }
+    } finally {
+      deps.metrics?.transportSendDuration.observe({ outcome: result }, (performance.now() - started) / 1000)
     }
   }
   let result: { outcome: SendOutcome; attempts: number }

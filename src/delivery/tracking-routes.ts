@@ -10,6 +10,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Clock } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
+import { countTrackingEvent } from '../observe/metric-records.ts'
+import type { Metrics } from '../observe/metrics.ts'
 import type { SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
 import { trackingEvent } from './tracking-events.ts'
@@ -35,6 +37,8 @@ export interface TrackingRoutesDeps {
   lookupEmail?: (workspaceId: string, recipient: string) => Promise<string | undefined>
   /** Opens and clicks of one token inside a window this long count once (default 10 s). */
   dedupeWindowMs?: number
+  /** Counts the opens, clicks and unsubscribes recorded; nothing is counted when absent. */
+  metrics?: Pick<Metrics, 'emailOpens' | 'emailClicks' | 'emailUnsubscribes'>
 }
 
 /** Form bodies are tiny ("List-Unsubscribe=One-Click"); anything bigger is not a mail client. */
@@ -102,6 +106,8 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
     })
     try {
       await log.append([event])
+      if (deps.metrics)
+        countTrackingEvent(deps.metrics, v.payload.kind, v.payload.campaignId, req.headers['user-agent'])
     } catch (err) {
       req.log.error(
         { err, event: event.event, workspaceId: event.workspaceId },

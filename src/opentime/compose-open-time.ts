@@ -9,6 +9,7 @@ import type { Cache } from '../content/cache/cache.ts'
 import type { ContentConfig } from '../content/content-config.ts'
 import type { Clock, InkEvent, JsonObject } from '../core/types.ts'
 import type { TokenCodec } from '../delivery/tokens.ts'
+import { countOpenTimeCache } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import type { Renderer } from '../render/renderer.ts'
@@ -47,7 +48,10 @@ export function composeOpenTime(d: OpenTimeComposeDeps): {
   const blockCache = new BlockCache(
     d.blockCache,
     () => d.content.openTime.cacheTtlSeconds * 1000,
-    (layer, result) => counter.inc({ layer, result }),
+    (layer, result) => {
+      counter.inc({ layer, result })
+      countOpenTimeCache(d.metrics, layer, result)
+    },
   )
   // Product photos in live blocks: the connected-content guard and allow-list, bounded per open.
   const imageFetch = createBlockImageFetch({

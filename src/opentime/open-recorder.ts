@@ -17,6 +17,8 @@ export interface OpenRecorderDeps {
   openHooks?: OpenHooks | undefined
   windowMs: number
   onError: (err: unknown, what: string) => void
+  /** Told once the event is in the log (the open counter). */
+  onRecorded?: (input: Omit<OpenTimeEventInput, 'windowMs'>) => void
 }
 
 export class OpenRecorder {
@@ -30,13 +32,14 @@ export class OpenRecorder {
     const event = openTimeEvent({ ...input, windowMs })
     const windowEnd = (Math.floor(input.now / windowMs) + 1) * windowMs
     if (!this.#recent.first(event.messageId, input.now, windowEnd)) return
-    const done = this.#deliver(event).finally(() => this.#pending.delete(done))
+    const done = this.#deliver(event, input).finally(() => this.#pending.delete(done))
     this.#pending.add(done)
   }
 
-  async #deliver(event: InkEvent): Promise<void> {
+  async #deliver(event: InkEvent, input: Omit<OpenTimeEventInput, 'windowMs'>): Promise<void> {
     try {
       await this.deps.log.append([event])
+      this.deps.onRecorded?.(input)
     } catch (err) {
       // Not recorded: let the next fetch in this window try again.
       this.#recent.forget(event.messageId)

@@ -15,6 +15,7 @@ import type { Engine } from '../content/liquid-engine.ts'
 import { type ErrorCode, isInkError } from '../core/errors.ts'
 import type { Clock, JsonObject } from '../core/types.ts'
 import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
+import { countOpen } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { type BlockRender, renderBlock } from '../render/render-block.ts'
@@ -93,6 +94,7 @@ export class OpenTimeService {
       openHooks: deps.openHooks,
       windowMs: deps.dedupeWindowMs ?? 10_000,
       onError: deps.onError ?? (() => {}),
+      onRecorded: (o) => countOpen(deps.metrics, o.campaignId, o.userAgent),
     })
   }
 

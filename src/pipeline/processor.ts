@@ -32,6 +32,10 @@ export interface BatchReport {
   ids: { workspaceId: string; id: string }[]
   /** The earliest due time of the trigger jobs the batch created; null when it created none. */
   triggerJobsDueAt: number | null
+  /** Log records in the batch (applied, duplicates and records at or below the applied offset). */
+  size: number
+  /** Seconds the store's commit of the batch took. */
+  commitSeconds: number
 }
 
 export interface ProcessorDeps {
@@ -124,6 +128,7 @@ export class Processor {
     for (const r of records) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
     let applied: LogRecord[]
     let dueAt: number | null = null
+    let commitSeconds = 0
     // Profiles are changed in place, also those held by the warm cache: if the batch fails
     // before its commit, the cache may hold uncommitted state and is dropped.
     try {
@@ -138,7 +143,9 @@ export class Processor {
         .map(([partition, offset]) => ({ group: PROFILES_GROUP, partition, offset }))
       const failpoints = this.deps.failpoints ?? noFailpoints
       await failpoints.hit('processor.before-commit')
+      const commitStarted = performance.now()
       await store.commit(changes)
+      commitSeconds = (performance.now() - commitStarted) / 1000
       await failpoints.hit('processor.after-commit')
     } catch (err) {
       this.#warm.clear()
@@ -160,6 +167,8 @@ export class Processor {
       duplicates: records.length - applied.length,
       ids,
       triggerJobsDueAt: dueAt,
+      size: records.length,
+      commitSeconds,
     })
   }
 

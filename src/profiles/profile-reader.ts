@@ -28,6 +28,8 @@ export interface ProfileReaderDeps {
   ttlMs?: number
   /** How long after that it may still be served when the store does not answer in time. */
   staleMs?: number
+  /** Told the outcome of every read (the profile cache's hit ratio in the metrics). */
+  onRead?: (outcome: ProfileReadOutcome) => void
 }
 
 interface Cached {
@@ -46,6 +48,16 @@ export class ProfileReader {
 
   /** `id` is a userId or anonymousId. `delayMs` is a fault a preview injects in front of the store. */
   async read(
+    workspaceId: string,
+    id: string,
+    opts: { timeoutMs: number; delayMs?: number | undefined },
+  ): Promise<ProfileRead> {
+    const read = await this.#read(workspaceId, id, opts)
+    this.deps.onRead?.(read.outcome)
+    return read
+  }
+
+  async #read(
     workspaceId: string,
     id: string,
     opts: { timeoutMs: number; delayMs?: number | undefined },

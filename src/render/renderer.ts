@@ -17,6 +17,7 @@ import type { Faults } from '../content/render-state.ts'
 import type { TemplateInput, TemplateStore } from '../content/template-store.ts'
 import { notFound } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
+import { countFallback } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { type RecipientData, type RenderResult, renderEmail } from './render-email.ts'
@@ -172,7 +173,7 @@ export class Renderer {
       const key = `${f.placeholder}\n${f.reason}`
       if (seen.has(key)) continue
       seen.add(key)
-      metrics.fallbacks.inc({ template: report.templateId, placeholder: f.placeholder, reason: f.reason })
+      countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
     }
   }
 }

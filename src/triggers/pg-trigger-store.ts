@@ -88,6 +88,14 @@ export class PgTriggerStore extends PgStore implements TriggerStore {
     return toIntOrNull(rows[0]?.min ?? null) ?? undefined
   }
 
+  async countDue(now: number): Promise<number> {
+    const { rows } = await this.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM trigger_jobs WHERE state = 'pending' AND due_at <= $1`,
+      [now],
+    )
+    return Number(rows[0]?.n ?? 0)
+  }
+
   async claim(workspaceId: string, jobId: string): Promise<boolean> {
     const { count } = await this.query(
       `UPDATE trigger_jobs SET state = 'sending', updated_at = $1, owner_key = $4

@@ -27,6 +27,9 @@ export class SqliteTriggerStore implements TriggerStore {
         `SELECT * FROM trigger_jobs WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?`,
       ),
       next: db.prepare(`SELECT MIN(due_at) FROM trigger_jobs WHERE state = 'pending'`).pluck(),
+      countDue: db
+        .prepare(`SELECT COUNT(*) FROM trigger_jobs WHERE state = 'pending' AND due_at <= ?`)
+        .pluck(),
       claim: db.prepare(
         `UPDATE trigger_jobs SET state = 'sending', updated_at = ?
          WHERE workspace_id = ? AND job_id = ? AND state = 'pending'`,
@@ -86,6 +89,10 @@ export class SqliteTriggerStore implements TriggerStore {
 
   async nextDueAt(): Promise<number | undefined> {
     return (this.#s.next.get() as number | null) ?? undefined
+  }
+
+  async countDue(now: number): Promise<number> {
+    return this.#s.countDue.get(now) as number
   }
 
   async claim(workspaceId: string, jobId: string): Promise<boolean> {

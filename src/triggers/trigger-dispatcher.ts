@@ -22,6 +22,7 @@ import type { JsonObject } from '../core/types.ts'
 import { type DeliveryDeps, deliver, messageIdFor, reportOutcome } from '../delivery/deliver.ts'
 import type { DeliveryOutcome, FailReason, SkipReason } from '../delivery/outcome.ts'
 import { normalizeEmail } from '../delivery/suppression-store.ts'
+import type { Metrics } from '../observe/metrics.ts'
 import type { TriggerDef } from './trigger-def.ts'
 import {
   afterTemporaryFailure,
@@ -33,6 +34,8 @@ import {
 import type { TriggerStore } from './trigger-store.ts'
 
 export interface TriggerDispatcherDeps extends DeliveryDeps {
+  /** DeliveryDeps' metrics, and the job delay (due → sent). */
+  metrics?: (NonNullable<DeliveryDeps['metrics']> & Pick<Metrics, 'triggerJobDelay'>) | undefined
   store: TriggerStore
   /** The `email` trait of a userId/anonymousId; undefined when it has none. Throws when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
@@ -86,6 +89,11 @@ export class TriggerDispatcher {
    */
   wake(dueAt?: number): void {
     this.#passes.wake(dueAt)
+  }
+
+  /** Pending jobs already due: the trigger send queue's depth (metrics, read at scrape time). */
+  dueCount(): Promise<number> {
+    return this.deps.store.countDue(this.deps.clock.now())
   }
 
   /** Resolves once no pass is running (tests). */
@@ -198,6 +206,8 @@ export class TriggerDispatcher {
       trackingTtlMs: d.trackingTtlMs,
       claim: () => d.store.claim(ws, job.jobId),
     })
+    if (outcome.kind === 'sent')
+      d.metrics?.triggerJobDelay.observe(Math.max(d.clock.now() - job.dueAt, 0) / 1000)
     await this.#record(job, outcome, claimed)
   }
 

@@ -15,6 +15,8 @@ export interface TriggerStore {
   due(now: number, limit: number): Promise<StoredJob[]>
   /** The earliest due time of a pending job, if any. */
   nextDueAt(): Promise<number | undefined>
+  /** How many pending jobs are due at `now` (the send queue's depth). */
+  countDue(now: number): Promise<number>
   /** pending → sending; false if the job was claimed or cancelled meanwhile: do not send. */
   claim(workspaceId: string, jobId: string): Promise<boolean>
   /** sending → a final state. */

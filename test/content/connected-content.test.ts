@@ -431,7 +431,7 @@ describe('responses', () => {
     assert.equal(fits.outcome, 'error', 'the oversized response was not cached')
   })
 
-  test('onCall reports every call with host, outcome and duration', async () => {
+  test('onCall reports every call with host, outcome, duration and what the cache answered', async () => {
     const calls: ConnectedContentCall[] = []
     const { server, fetch } = await setup((_hit, res) => json(res, 1), { onCall: (c) => calls.push(c) })
     await fetch()
@@ -439,11 +439,11 @@ describe('responses', () => {
     await fetch('/x', { workspaceId: 'w2', url: 'ftp://example.com/' })
     const host = server.url.slice('http://'.length)
     assert.deepEqual(
-      calls.map((c) => [c.workspaceId, c.host, c.outcome]),
+      calls.map((c) => [c.workspaceId, c.host, c.outcome, c.cache]),
       [
-        ['w1', host, 'success'],
-        ['w1', host, 'success'],
-        ['w2', 'example.com', 'refused'],
+        ['w1', host, 'success', 'miss'],
+        ['w1', host, 'success', 'hit'],
+        ['w2', 'example.com', 'refused', undefined],
       ],
     )
     assert.ok(calls.every((c) => typeof c.durationMs === 'number' && c.durationMs >= 0))

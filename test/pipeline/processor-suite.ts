@@ -460,17 +460,33 @@ export function processorSuite(name: string, open: OpenStores, opts: { skip?: st
       )
     })
 
-    test("a batch's report: the lag of each applied event, duplicates, every user and anonymous id of its records, no trigger jobs", async () => {
+    test("a batch's report: its size, commit time, the lag of each applied event, duplicates, every user and anonymous id of its records, no trigger jobs", async () => {
       const reports: BatchReport[] = []
+      // The commit takes at least 30 ms here, so the report's commit time is known to be >= 0.03 s.
+      const commit = store.commit.bind(store)
+      store.commit = async (changes) => {
+        await new Promise((r) => setTimeout(r, 30))
+        return commit(changes)
+      }
       const p = new Processor({ ...baseDeps(), onBatch: (r) => reports.push(r) })
       const at = (ms: number) => new Date(NOW - ms).toISOString()
+      const handleStarted = performance.now()
       await p.handle([
         rec({ type: 'identify', userId: 'u23', anonymousId: 'a23', receivedAt: at(1500), messageId: 'r1' }),
         rec({ type: 'track', event: 'Page Viewed', anonymousId: 'a24', receivedAt: at(250) }, 'w2'),
         rec({ type: 'track', event: 'Page Viewed', userId: 'u23', receivedAt: at(0), messageId: 'r1' }),
       ])
+      const handleSeconds = (performance.now() - handleStarted) / 1000
+      const commitSeconds = reports[0]?.commitSeconds
+      // Seconds (not ms), the commit alone: at least the 30 ms wait, at most the whole handle().
+      assert.ok(
+        commitSeconds !== undefined && commitSeconds >= 0.029 && commitSeconds <= handleSeconds,
+        `commitSeconds ${commitSeconds}, handle ${handleSeconds} s`,
+      )
       assert.deepEqual(reports, [
         {
+          size: 3,
+          commitSeconds,
           lagSeconds: [1.5, 0.25],
           applied: 2,
           duplicates: 1,

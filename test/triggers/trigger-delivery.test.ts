@@ -348,10 +348,10 @@ describe('trigger dispatcher on the one send path', () => {
       assert.match(String(e.properties?.campaign_id), /^trigger:(poke|browse|capped)$/)
       assert.match(String(e.properties?.email_id), /^ink-c\.[0-9a-f]{40}$/)
     }
-    const sent = (await metrics.deliveryOutcomes.get()).values.find(
-      (v) => v.labels.origin === 'trigger' && v.labels.kind === 'sent',
-    )
-    assert.equal(sent?.value, 6)
+    const sent = (await metrics.deliveryOutcomes.get()).values
+      .filter((v) => v.labels.origin === 'trigger' && v.labels.kind === 'sent')
+      .reduce((a, v) => a + v.value, 0)
+    assert.equal(sent, 6)
     await waitForProcessed(app)
     const duplicates = async () =>
       (await app.metrics.processedEvents.get()).values.find((v) => v.labels.outcome === 'duplicate')?.value ??
@@ -360,5 +360,28 @@ describe('trigger dispatcher on the one send path', () => {
     await app.log.append(appended.slice())
     await waitForProcessed(app)
     assert.equal((await duplicates()) - before, appended.length)
+  })
+
+  test("a sent job's delay (due → sent) is observed once, in seconds of the dispatcher's clock", async () => {
+    await identify(app, { late: { email: 'late@example.com' } })
+    const put = await api(app, 'PUT', '/v1/triggers/later', {
+      event: 'Later',
+      templateId: 'plain',
+      delayMs: HOUR,
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    metrics.triggerJobDelay.reset()
+    const [late] = await fire('later', 'Later', ['late'])
+    // Due an hour after the event: the delay counts from there, not from the event.
+    const { dueAt, eventAt } = await job(late!)
+    assert.equal(dueAt - eventAt, HOUR)
+    await passAt(dueAt + 2_500)
+    assert.equal((await job(late!)).state, 'sent')
+    const values = (await metrics.triggerJobDelay.get()).values
+    const of = (suffix: string) =>
+      values.find((v) => v.metricName === `inkstream_trigger_job_delay_seconds${suffix}`)
+    assert.deepEqual([of('_count')?.value, of('_sum')?.value], [1, 2.5])
+    assert.equal(values.find((v) => v.labels.le === 2)?.value, 0)
+    assert.equal(values.find((v) => v.labels.le === 5)?.value, 1)
   })
 })

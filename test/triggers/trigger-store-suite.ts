@@ -177,19 +177,21 @@ export function triggerStoreSuite(name: string, open: OpenStores, opts: { skip?:
       assert.equal(await triggers.get('ws', 'cart'), undefined)
     })
 
-    test('due lists pending jobs oldest first up to the limit, and nextDueAt is the earliest pending', async () => {
+    test('due lists pending jobs oldest first up to the limit, nextDueAt is the earliest pending, countDue counts the due ones', async () => {
       const { profiles, triggers } = stores
       assert.equal(await triggers.nextDueAt(), undefined)
       await profiles.commit(
         changes({ triggerJobs: [job('c', T0 + 30), job('a', T0 + 10), job('b', T0 + 20)] }),
       )
       assert.equal(await triggers.nextDueAt(), T0 + 10)
+      assert.equal(await triggers.countDue(T0 + 20), 2)
       assert.deepEqual(
         (await triggers.due(T0 + 100, 2)).map((j) => j.jobId),
         ['a', 'b'],
       )
       await triggers.claim('ws', 'a')
       assert.equal(await triggers.nextDueAt(), T0 + 20)
+      assert.deepEqual([await triggers.countDue(T0 + 19), await triggers.countDue(T0 + 30)], [0, 2])
       assert.deepEqual(
         (await triggers.due(T0 + 25, 10)).map((j) => j.jobId),
         ['b'],

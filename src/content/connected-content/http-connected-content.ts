@@ -300,6 +300,16 @@ export class HttpConnectedContent implements ConnectedContent {
         host,
         outcome: outcome.outcome,
         durationMs: outcome.durationMs,
+        cache:
+          outcome.outcome === 'success'
+            ? outcome.fromCache
+              ? 'hit'
+              : 'miss'
+            : outcome.outcome === 'stale'
+              ? 'stale'
+              : outcome.outcome === 'refused'
+                ? undefined
+                : 'miss',
       })
     } catch {
       // Observability must not break a render.

@@ -12,6 +12,11 @@ export interface ConnectedContentCall {
   host: string
   outcome: string
   durationMs: number
+  /**
+   * What the response cache answered: hit (fresh), stale (served past its TTL after a failure), miss
+   * (the call went out or failed); undefined when it was refused before any lookup.
+   */
+  cache: 'hit' | 'miss' | 'stale' | undefined
 }
 
 export interface HttpConnectedContentOptions {
