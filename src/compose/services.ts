@@ -5,6 +5,7 @@
  * sender start-after-listen and sender recovery, and the dependencies of the routes.
  */
 import type { Logger } from 'pino'
+import { AnalyticsConsumer } from '../analytics/analytics-consumer.ts'
 import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
@@ -185,6 +186,23 @@ export async function composeServices(
       closers.push(() => processor.close())
     }
 
+    // Engagement analytics are folded where the log is consumed: the processor role (Kafka's consumer
+    // group shares the partitions between processors), in embedded mode the one process.
+    if (backends.processor && backends.analytics) {
+      const analytics = new AnalyticsConsumer({
+        log,
+        store: backends.analytics,
+        rules: { event: config.conversionEvent, windowMs: config.conversionWindowDays * 86_400_000 },
+        clock,
+        logger,
+        metrics,
+        messageRetentionMs: (config.openTimeTtlDays + config.conversionWindowDays) * 86_400_000,
+        seenRetentionMs: config.dedupeWindowDays * 86_400_000,
+      })
+      await analytics.start()
+      closers.push(() => analytics.close())
+    }
+
     const lag = () => log.lag(PROFILES_GROUP).catch(() => null)
     const server: ServerDeps = {
       logger,
@@ -262,6 +280,14 @@ function apiRoutes(
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
     webhooks: { outbox: stores.webhooks, workspaces },
+    analytics: backends.analytics && {
+      analytics: backends.analytics,
+      campaigns: stores.campaigns,
+      triggers: stores.triggers,
+      templates: stores.templates,
+      workspaces,
+      clock,
+    },
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }
