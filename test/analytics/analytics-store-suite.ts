@@ -13,6 +13,7 @@ import {
   AnalyticsConflictError,
   type AnalyticsStore,
 } from '../../src/analytics/analytics-store.ts'
+import type { Counters } from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
@@ -236,8 +237,8 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       await assert.rejects(b.handle(more), AnalyticsConflictError)
       await b.handle(more) // after the conflict, b knows the new offsets: nothing more is counted
       const after = await summary()
-      const v1 = after.c1[0]?.[1] as Record<string, number>
-      const was = before.c1[0]?.[1] as Record<string, number>
+      const v1 = after.c1[0]?.[1] as Counters
+      const was = before.c1[0]?.[1] as Counters
       assert.deepEqual([v1.clicks, v1.uniqueClicks], [was.clicks + 1, was.uniqueClicks])
     })
 
