@@ -176,6 +176,10 @@ export const configSchema = z
     campaignPauseAfterFailures: z.coerce.number().int().min(1).max(1_000_000).default(10),
     /** How long the open-time URLs of a sent message (live blocks, the web view) keep working, in days. */
     openTimeTtlDays: z.coerce.number().int().min(1).max(3650).default(180),
+    /** The track event analytics counts as a conversion when it follows an open or click of a message. */
+    conversionEvent: z.string().min(1).max(200).default('Order Completed'),
+    /** How long after an open or click a conversion is attributed to the message, in days. */
+    conversionWindowDays: z.coerce.number().positive().max(365).default(3),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -223,6 +227,8 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_FROM: 'from',
   INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: 'campaignPauseAfterFailures',
   INKSTREAM_OPEN_TIME_TTL_DAYS: 'openTimeTtlDays',
+  INKSTREAM_CONVERSION_EVENT: 'conversionEvent',
+  INKSTREAM_CONVERSION_WINDOW_DAYS: 'conversionWindowDays',
   INKSTREAM_ROLES: 'roles',
   INKSTREAM_KAFKA_BROKERS: 'kafkaBrokers',
   INKSTREAM_KAFKA_TOPIC: 'kafkaTopic',

@@ -3,6 +3,7 @@
  * composition, typed by seam interfaces only. Nothing outside the two openers names a backend class;
  * services.ts builds the same services from either record.
  */
+import type { AnalyticsStore } from '../analytics/analytics-store.ts'
 import type { CampaignStore } from '../campaigns/campaign-store.ts'
 import type { SendLedger } from '../campaigns/send-ledger.ts'
 import type { Cache } from '../content/cache/cache.ts'
@@ -72,6 +73,8 @@ export interface Backends {
   profileCache: Cache | undefined
   /** Rendered open-time images (in-process, or Redis scale-out); undefined without the api role's stores. */
   blockCache: Cache | undefined
+  /** Engagement analytics (read by the api role, written by the analytics consumer); undefined when unused. */
+  analytics: AnalyticsStore | undefined
   /** This process's processor; undefined without the processor role (or `processor: false`). */
   processor: ProcessorBackend | undefined
   /**

@@ -5,6 +5,7 @@
  * embedded-processor.ts, the only file that names the SQLite classes.
  */
 import { join } from 'node:path'
+import { SqliteAnalyticsStore } from '../analytics/sqlite-analytics-store.ts'
 import { SqliteCampaignStore } from '../campaigns/sqlite-campaign-store.ts'
 import { SqliteSendLedger } from '../campaigns/sqlite-send-ledger.ts'
 import type { Config } from '../config.ts'
@@ -71,7 +72,9 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const campaigns = new SqliteCampaignStore(db, { clock })
     const triggers = new SqliteTriggerStore(db, { clock })
     const webhooks = new SqliteWebhookOutbox(db, { clock })
+    const analytics = new SqliteAnalyticsStore(db)
     for (const s of [
+      analytics,
       profiles,
       segments,
       workspaces,
@@ -131,6 +134,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       },
       profileCache,
       blockCache,
+      analytics,
       processor,
       // One process per store: no other sender's sends to take over, no locks to hold.
       locks: undefined,

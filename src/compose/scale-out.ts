@@ -14,6 +14,8 @@
  * PostgreSQL and Redis classes.
  */
 import type { Logger } from 'pino'
+import type { AnalyticsStore } from '../analytics/analytics-store.ts'
+import { PgAnalyticsStore } from '../analytics/pg-analytics-store.ts'
 import { PgCampaignStore } from '../campaigns/pg-campaign-store.ts'
 import { PgSendLedger } from '../campaigns/pg-send-ledger.ts'
 import type { Config, Role } from '../config.ts'
@@ -135,6 +137,14 @@ export async function openScaleOutBackends(
       stores = { ...opened, tokenKeys: await loadPgTokenKeys(pool, clock.now()) }
     }
 
+    // Engagement analytics: the api reads it, the processor role's analytics consumer writes it.
+    let analytics: AnalyticsStore | undefined
+    if (needs.stores || needs.processor) {
+      const opened = await PgAnalyticsStore.open(pool)
+      closers.push(() => opened.close())
+      analytics = opened
+    }
+
     let processor: ProcessorBackend | undefined
     if (needs.processor) {
       const store = new PgBatchStore(pool, { clock })
@@ -179,6 +189,7 @@ export async function openScaleOutBackends(
       stores,
       profileCache,
       blockCache,
+      analytics,
       processor,
       locks: lease,
       // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the

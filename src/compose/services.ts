@@ -5,6 +5,8 @@
  * sender start-after-listen and sender recovery, and the dependencies of the routes.
  */
 import type { Logger } from 'pino'
+import { AnalyticsConsumer } from '../analytics/analytics-consumer.ts'
+import { ANALYTICS_GROUP } from '../analytics/analytics-store.ts'
 import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
@@ -199,6 +201,24 @@ export async function composeServices(
     }
 
     watchConsumerGroup(metrics, PROFILES_GROUP)
+    // Engagement analytics are folded where the log is consumed: the processor role (Kafka's consumer
+    // group shares the partitions between processors), in embedded mode the one process.
+    if (backends.processor && backends.analytics) {
+      const analytics = new AnalyticsConsumer({
+        log,
+        store: backends.analytics,
+        rules: { event: config.conversionEvent, windowMs: config.conversionWindowDays * 86_400_000 },
+        clock,
+        logger,
+        metrics,
+        messageRetentionMs: (config.openTimeTtlDays + config.conversionWindowDays) * 86_400_000,
+        seenRetentionMs: config.dedupeWindowDays * 86_400_000,
+      })
+      await analytics.start()
+      watchConsumerGroup(metrics, ANALYTICS_GROUP)
+      closers.push(() => analytics.close())
+    }
+
     const server: ServerDeps = {
       logger,
       metrics,
@@ -277,6 +297,14 @@ function apiRoutes(
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
     webhooks: { outbox: stores.webhooks, workspaces },
+    analytics: backends.analytics && {
+      analytics: backends.analytics,
+      campaigns: stores.campaigns,
+      triggers: stores.triggers,
+      templates: stores.templates,
+      workspaces,
+      clock,
+    },
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }

@@ -115,10 +115,15 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 
 /** Delivers one message; never throws (see the file's header). */
 export async function deliver(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
-  const delivered = await attempt(deps, req)
-  await reportOutcome(deps, { ...req, userId: req.recipient.userId }, delivered.outcome)
+  const rendered: Rendered = {}
+  const delivered = await attempt(deps, req, rendered)
+  const message = { ...req, userId: req.recipient.userId, templateId: req.render.templateId, ...rendered }
+  await reportOutcome(deps, message, delivered.outcome)
   return delivered
 }
+
+/** What the render says about the message, for its outcome event (analytics per template version). */
+type Rendered = { templateVersion?: number; fallbacks?: number }
 
 /**
  * Counts an outcome and, when it is a fact (isReportable), appends its event. For outcomes an origin
@@ -143,7 +148,7 @@ export async function reportOutcome(
   }
 }
 
-async function attempt(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
+async function attempt(deps: DeliveryDeps, req: DeliveryRequest, rendered: Rendered): Promise<Delivered> {
   const before = (outcome: DeliveryOutcome): Delivered => ({ outcome, claimed: false })
   const email = normalizeEmail(req.recipient.email)
   if (email === undefined)
@@ -156,7 +161,7 @@ async function attempt(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delive
   try {
     if (await deps.suppressions.isSuppressed(req.workspaceId, req.recipient.email))
       return before({ kind: 'suppressed', detail: 'the address is suppressed' })
-    message = await build(deps, req)
+    message = await build(deps, req, rendered)
   } catch (err) {
     deps.logger.warn({ err, messageId: req.messageId }, 'message could not be built')
     return before({
@@ -186,7 +191,11 @@ async function attempt(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delive
 }
 
 /** Renders, tracks and adds the headers; a render that decides or fails is an outcome. */
-async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<OutgoingMessage | DeliveryOutcome> {
+async function build(
+  deps: DeliveryDeps,
+  req: DeliveryRequest,
+  facts: Rendered,
+): Promise<OutgoingMessage | DeliveryOutcome> {
   const baseUrl = trackingBase(deps.publicUrl())
   // One open-time token per message, signed only when the rendered version has live blocks (or a
   // view_url), for exactly that template version; the block name is in the URL path.
@@ -207,6 +216,9 @@ async function build(deps: DeliveryDeps, req: DeliveryRequest): Promise<Outgoing
       ),
   }
   const rendered = await deps.renderer.render(req.workspaceId, { ...req.render, live })
+  facts.templateVersion = rendered.report.version
+  // A placeholder used in several parts (html and text) is one fallback, as the metric counts it.
+  facts.fallbacks = new Set(rendered.report.fallbacks.map((f) => `${f.placeholder}\n${f.reason}`)).size
   if (!rendered.ok)
     return rendered.skip
       ? { kind: 'skipped', reason: 'abort_message', detail: skipDetail(rendered.skip) }

@@ -2,7 +2,8 @@
  * Send outcomes written back into the event pipeline as Segment-style track events for the
  * recipient, as opens and clicks are (tracking-events.ts), so traits, segments and analytics can use
  * them: Email Sent, Email Bounced, Email Delivery Failed, Email Delivery Unknown, Email Suppressed,
- * Email Skipped, with `campaign_id`, `email_id` (our Message-ID), `origin`, `reason` and `detail`.
+ * Email Skipped, with `campaign_id`, `email_id` (our Message-ID), `origin`, `reason` and `detail`,
+ * and once rendered `template_id`, `template_version` and `fallbacks` (analytics per version).
  *
  * The event's messageId is hash(workspace, email id, outcome kind): appending the same outcome of the
  * same message twice (a retry of the append, a job sent again after a crash of the recorder) is one
@@ -38,6 +39,12 @@ export interface OutcomeMessage {
   messageId: string
   /** The recipient's userId (or anonymousId): whose profile the event lands on. */
   userId: string
+  /** The template rendered (analytics per template version); absent where no render was asked for. */
+  templateId?: string | undefined
+  /** Known once the message was rendered. */
+  templateVersion?: number | undefined
+  /** Distinct fallbacks the render took (analytics: fallback usage); known once rendered. */
+  fallbacks?: number | undefined
 }
 
 /** The typed reason of an outcome, as the event's `reason` property. */
@@ -78,6 +85,9 @@ export function outcomeEvent(message: OutcomeMessage, outcome: DeliveryOutcome, 
     email_id: message.messageId,
     origin: message.origin,
   }
+  if (message.templateId !== undefined) properties.template_id = message.templateId
+  if (message.templateVersion !== undefined) properties.template_version = message.templateVersion
+  if (message.fallbacks !== undefined) properties.fallbacks = message.fallbacks
   const reason = outcomeReason(outcome)
   if (reason !== undefined) properties.reason = reason
   properties.detail = outcome.detail

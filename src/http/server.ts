@@ -5,6 +5,7 @@
 
 import type { FastifyBaseLogger, RouteOptions } from 'fastify'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { type AnalyticsRoutesDeps, analyticsRoutes } from '../analytics/analytics-routes.ts'
 import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
 import type { Role } from '../config.ts'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
@@ -29,6 +30,8 @@ export interface ApiRoutesDeps {
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
   webhooks: WebhookRoutesDeps
+  /** Engagement analytics (stats and time series); absent without an analytics store. */
+  analytics?: AnalyticsRoutesDeps | undefined
   /** Open-time content (/o/); absent where nothing renders it. */
   openTime?: OpenTimeRoutesDeps | undefined
 }
@@ -64,6 +67,8 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
     await app.register(async (scope) => webhookRoutes(scope, api.webhooks))
+    const analytics = api.analytics
+    if (analytics) await app.register(async (scope) => analyticsRoutes(scope, analytics))
     const openTime = api.openTime
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
   },

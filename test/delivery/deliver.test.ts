@@ -129,6 +129,10 @@ describe('deliver: one message, any origin', () => {
           campaign_id: 'trigger:poke',
           email_id: req.messageId,
           origin: 'trigger',
+          // The template version rendered and its fallbacks: analytics per template version.
+          template_id: 'spring',
+          template_version: 1,
+          fallbacks: 0,
           detail: '250 OK: queued as TEST',
           attempts: 1,
         },

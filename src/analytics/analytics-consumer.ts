@@ -1,0 +1,132 @@
+/**
+ * The analytics consumer: its own consumer group (`analytics`) on the EventLog, folding send
+ * outcomes, opens, clicks, unsubscribes and conversion events into the analytics store as they
+ * arrive — a stats request then reads a few counter rows, never the log.
+ *
+ * At-least-once in, exactly-once effect (as the processor): records at or below the applied offset
+ * of their partition are skipped (the offsets are committed with the counters in one transaction),
+ * and every counted event's messageId is remembered, so the same event appended twice counts once.
+ */
+import { Counter } from 'prom-client'
+import type { Clock, LogRecord } from '../core/types.ts'
+import type { Consumer, EventLog } from '../log/event-log.ts'
+import type { Metrics } from '../observe/metrics.ts'
+import { ANALYTICS_GROUP, AnalyticsConflictError, type AnalyticsStore } from './analytics-store.ts'
+import { batchKeys, type ConversionRules, foldBatch } from './engagement-rules.ts'
+
+/** Conversions attributed to a message, by origin; created once per registry. */
+export function conversionCounters(metrics: Pick<Metrics, 'registry'>): {
+  conversions: Counter<'origin'>
+  revenue: Counter<'origin'>
+} {
+  const counter = (name: string, help: string): Counter<'origin'> => {
+    const existing = metrics.registry.getSingleMetric(name)
+    if (existing instanceof Counter) return existing as Counter<'origin'>
+    return new Counter({ name, help, labelNames: ['origin'], registers: [metrics.registry] })
+  }
+  return {
+    conversions: counter(
+      'inkstream_conversions_total',
+      'Conversion events attributed to an email (within the window after an open or click), by origin (campaign, trigger).',
+    ),
+    revenue: counter(
+      'inkstream_conversion_revenue_total',
+      'Revenue of the attributed conversions (properties.revenue, else total, else value), by origin.',
+    ),
+  }
+}
+
+export interface AnalyticsConsumerDeps {
+  log: EventLog
+  store: AnalyticsStore
+  rules: ConversionRules
+  clock: Clock
+  logger: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void }
+  metrics?: Pick<Metrics, 'registry'> | undefined
+  /** How long message rows are kept (the longest a token of theirs verifies, plus the conversion window). */
+  messageRetentionMs: number
+  /** How long counted event ids are remembered (the processor's dedupe window). */
+  seenRetentionMs: number
+  batchSize?: number
+  /** Told after each committed batch (tests wait for catch-up). */
+  onBatch?: (applied: number) => void
+}
+
+export class AnalyticsConsumer {
+  #consumer: Consumer | undefined
+  #applied = new Map<number, number>()
+  #pruneTimer: NodeJS.Timeout | undefined
+  readonly #counters
+
+  constructor(private readonly deps: AnalyticsConsumerDeps) {
+    this.#counters = deps.metrics ? conversionCounters(deps.metrics) : undefined
+  }
+
+  async start(): Promise<void> {
+    const { log, store, logger } = this.deps
+    this.#applied = await store.appliedOffsets()
+    this.#consumer = log.consume(ANALYTICS_GROUP, (records) => this.handle(records), {
+      maxBatch: this.deps.batchSize ?? 500,
+      lingerMs: 10,
+      // The applied offsets are committed with the counters; the log's copy feeds lag reports.
+      commitIntervalMs: 250,
+      onError: (err) => {
+        if (err instanceof AnalyticsConflictError)
+          return logger.warn({ err }, 'analytics batch raced; folding it again')
+        logger.error({ err }, 'analytics batch failed; retrying')
+      },
+      retryDelayMs: (err) => (err instanceof AnalyticsConflictError ? 20 : 500),
+      onAssigned: async () => {
+        this.#applied = await store.appliedOffsets()
+      },
+    })
+    this.prune()
+    this.#pruneTimer = setInterval(() => this.prune(), 3_600_000).unref()
+  }
+
+  /** Folds and commits one batch; public for tests that drive it without a consumer loop. */
+  async handle(records: readonly LogRecord[]): Promise<void> {
+    const { store, rules } = this.deps
+    const fresh = records.filter((r) => r.offset > (this.#applied.get(r.partition) ?? 0))
+    const last = new Map<number, number>()
+    for (const r of fresh) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
+    if (last.size === 0) return
+    const expected = new Map(this.#applied)
+    const loaded = await store.load(batchKeys(fresh, rules))
+    const folded = foldBatch(fresh, loaded, rules)
+    try {
+      await store.commit({
+        ...folded,
+        offsets: [...last].map(([partition, offset]) => ({ partition, offset })),
+        expected,
+      })
+    } catch (err) {
+      // Someone else applied these partitions: read the offsets again before the retry.
+      if (err instanceof AnalyticsConflictError) this.#applied = await store.appliedOffsets()
+      throw err
+    }
+    for (const [p, o] of last) this.#applied.set(p, o)
+    for (const c of folded.conversions) {
+      this.#counters?.conversions.inc({ origin: c.origin })
+      if (c.revenue > 0) this.#counters?.revenue.inc({ origin: c.origin }, c.revenue)
+    }
+    this.deps.onBatch?.(fresh.length)
+  }
+
+  prune(): void {
+    const now = this.deps.clock.now()
+    void this.deps.store
+      .prune({
+        messagesBefore: now - this.deps.messageRetentionMs,
+        engagedBefore: now - this.deps.rules.windowMs,
+        seenBefore: now - this.deps.seenRetentionMs,
+      })
+      .catch((err) => this.deps.logger.warn({ err }, 'analytics prune failed'))
+  }
+
+  async close(): Promise<void> {
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer)
+    await this.#consumer?.close()
+    this.#consumer = undefined
+  }
+}

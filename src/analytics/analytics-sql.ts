@@ -1,0 +1,113 @@
+/**
+ * The SQL both analytics stores share: column names, the counter upsert and the sums. Only the
+ * placeholders differ (`?` for SQLite, `$n` for PostgreSQL) and the column types of the tables
+ * (each store's migration).
+ */
+import {
+  COUNTER_FIELDS,
+  type CounterField,
+  type Counters,
+  type MessageRow,
+  zeroCounters,
+} from './engagement-rules.ts'
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+export const COUNTER_COLUMNS: readonly string[] = COUNTER_FIELDS.map(snake)
+
+export const MESSAGE_COLUMNS = [
+  'workspace_id',
+  'email_id',
+  'campaign_id',
+  'user_id',
+  'template_id',
+  'template_version',
+  'created_at',
+  'sent_at',
+  'bounced_at',
+  'first_open_at',
+  'first_click_at',
+  'unsubscribed_at',
+  'conversions',
+  'revenue',
+] as const
+
+export type Placeholder = (i: number) => string
+export const sqlitePlaceholder: Placeholder = () => '?'
+export const pgPlaceholder: Placeholder = (i) => `$${i + 1}`
+
+/** Adds a delta to a counter row, creating it at zero first. */
+export function counterUpsert(p: Placeholder): string {
+  const cols = [
+    'workspace_id',
+    'campaign_id',
+    'template_id',
+    'template_version',
+    'bucket',
+    ...COUNTER_COLUMNS,
+  ]
+  return `INSERT INTO analytics_counters (${cols.join(', ')}) VALUES (${cols.map((_, i) => p(i)).join(', ')})
+    ON CONFLICT (workspace_id, campaign_id, template_id, template_version, bucket) DO UPDATE SET
+    ${COUNTER_COLUMNS.map((c) => `${c} = analytics_counters.${c} + excluded.${c}`).join(', ')}`
+}
+
+export function messageUpsert(p: Placeholder): string {
+  const rest = MESSAGE_COLUMNS.slice(2)
+  return `INSERT INTO analytics_messages (${MESSAGE_COLUMNS.join(', ')})
+    VALUES (${MESSAGE_COLUMNS.map((_, i) => p(i)).join(', ')})
+    ON CONFLICT (workspace_id, email_id) DO UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')}`
+}
+
+export const messageValues = (m: MessageRow): unknown[] => [
+  m.workspaceId,
+  m.emailId,
+  m.campaignId,
+  m.userId,
+  m.templateId,
+  m.templateVersion,
+  m.createdAt,
+  m.sentAt,
+  m.bouncedAt,
+  m.firstOpenAt,
+  m.firstClickAt,
+  m.unsubscribedAt,
+  m.conversions,
+  m.revenue,
+]
+
+/** A row as either driver returns it (PostgreSQL: BIGINT as strings). */
+type Num = number | string | null
+const num = (v: Num | undefined): number => (v === null || v === undefined ? 0 : Number(v))
+const maybe = (v: Num | undefined): number | null => (v === null || v === undefined ? null : Number(v))
+
+export function messageFromRow(r: Record<string, Num>): MessageRow {
+  return {
+    workspaceId: String(r.workspace_id),
+    emailId: String(r.email_id),
+    campaignId: String(r.campaign_id),
+    userId: String(r.user_id),
+    templateId: String(r.template_id),
+    templateVersion: num(r.template_version),
+    createdAt: num(r.created_at),
+    sentAt: maybe(r.sent_at),
+    bouncedAt: maybe(r.bounced_at),
+    firstOpenAt: maybe(r.first_open_at),
+    firstClickAt: maybe(r.first_click_at),
+    unsubscribedAt: maybe(r.unsubscribed_at),
+    conversions: num(r.conversions),
+    revenue: num(r.revenue),
+  }
+}
+
+/** `SUM(sent) AS sent, …` */
+export const SUMS = COUNTER_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')
+
+export function countersFromRow(r: Record<string, Num>): Counters {
+  const c = zeroCounters()
+  COUNTER_FIELDS.forEach((f: CounterField, i) => {
+    c[f] = num(r[COUNTER_COLUMNS[i] as string])
+  })
+  return c
+}
+
+export const counterValues = (c: Counters): number[] => COUNTER_FIELDS.map((f) => c[f])

@@ -1,0 +1,346 @@
+/**
+ * Engagement analytics, the pure part: folds a batch of log events (send outcomes, opens, clicks,
+ * unsubscribes, conversion events) into per-message rows and counter deltas by (workspace, campaign,
+ * template version, 5-minute bucket). No I/O: the consumer loads what a batch needs, folds, and
+ * commits the result with its applied offsets in one transaction (analytics-consumer.ts).
+ *
+ * Rules (docs/arch-analytics.md):
+ * - sent: Email Sent (the server accepted it); bounced: Email Bounced; delivered = sent − bounces
+ *   of messages that had been sent (a later bounce), so today's synchronous SMTP path gives
+ *   delivered = sent.
+ * - An open is a machine open when isMachineOpen(userAgent) or it comes within
+ *   MACHINE_OPEN_WINDOW_MS of the send; machine opens are counted apart and never engage.
+ * - Unique opens / clicks / unsubscribes: the first of the message; totals count every event.
+ * - A conversion (the configured event of the same user) within the window after that user's last
+ *   human open or click is attributed to that message; each conversion event counts once.
+ * - Every counted event is remembered by (workspace, messageId): the same event appended twice or
+ *   redelivered counts once.
+ */
+import type { InkEvent, LogRecord } from '../core/types.ts'
+import { EMAIL_BOUNCED, EMAIL_DELIVERY_FAILED, EMAIL_SENT } from '../delivery/outcome-events.ts'
+import { EMAIL_LINK_CLICKED, EMAIL_OPENED, UNSUBSCRIBED } from '../delivery/tracking-events.ts'
+import { isMachineOpen, MACHINE_OPEN_WINDOW_MS } from '../observe/machine-open.ts'
+
+/** Counters are kept per 5 minutes: the finest bucket the time series offers. */
+export const COUNTER_BUCKET_MS = 300_000
+
+export const COUNTER_FIELDS = [
+  'sent',
+  'bounced',
+  'bouncedAfterSent',
+  'failed',
+  'opens',
+  'uniqueOpens',
+  'machineOpens',
+  'clicks',
+  'uniqueClicks',
+  'unsubscribes',
+  'conversions',
+  'revenue',
+  'fallbackSends',
+] as const
+export type CounterField = (typeof COUNTER_FIELDS)[number]
+export type Counters = Record<CounterField, number>
+
+export const zeroCounters = (): Counters => Object.fromEntries(COUNTER_FIELDS.map((f) => [f, 0])) as Counters
+
+/** One sent (or opened) message, by our email id (the Message-ID's local part). */
+export interface MessageRow {
+  workspaceId: string
+  emailId: string
+  /** As in tokens: a campaign's id, `trigger:<id>` for a trigger. */
+  campaignId: string
+  userId: string
+  /** '' and 0 until the Email Sent event says (an open may come before it). */
+  templateId: string
+  templateVersion: number
+  createdAt: number
+  sentAt: number | null
+  bouncedAt: number | null
+  firstOpenAt: number | null
+  firstClickAt: number | null
+  unsubscribedAt: number | null
+  conversions: number
+  revenue: number
+}
+
+/** A user's last human open or click: the message a conversion is attributed to. */
+export interface Engagement {
+  workspaceId: string
+  userId: string
+  emailId: string
+  at: number
+}
+
+export interface CounterKey {
+  workspaceId: string
+  campaignId: string
+  templateId: string
+  templateVersion: number
+  bucket: number
+}
+
+export interface CounterDelta extends CounterKey {
+  counters: Counters
+}
+
+export interface ConversionRules {
+  /** The track event that is a conversion, e.g. `Order Completed`. */
+  event: string
+  windowMs: number
+}
+
+/** What a batch needs read before it is folded. */
+export interface BatchKeys {
+  messages: { workspaceId: string; emailId: string }[]
+  users: { workspaceId: string; userId: string }[]
+  events: { workspaceId: string; messageId: string }[]
+}
+
+export interface Loaded {
+  messages: Map<string, MessageRow>
+  engaged: Map<string, Engagement>
+  /** Keys (key(workspace, messageId)) of the events already counted. */
+  seen: Set<string>
+}
+
+export interface Folded {
+  messages: MessageRow[]
+  engaged: Engagement[]
+  counters: CounterDelta[]
+  seen: { workspaceId: string; messageId: string }[]
+  conversions: { origin: 'campaign' | 'trigger'; revenue: number }[]
+}
+
+export const key = (workspaceId: string, id: string) => `${workspaceId}\n${id}`
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+
+const ENGAGEMENT_EVENTS = new Set([
+  EMAIL_SENT,
+  EMAIL_BOUNCED,
+  EMAIL_DELIVERY_FAILED,
+  EMAIL_OPENED,
+  EMAIL_LINK_CLICKED,
+  UNSUBSCRIBED,
+])
+
+/** The user a conversion or engagement belongs to (the recipient's userId, or anonymousId). */
+const userOf = (e: InkEvent) => e.userId ?? e.anonymousId
+
+const emailIdOf = (e: InkEvent): string | undefined =>
+  e.type === 'track' && e.event !== undefined && ENGAGEMENT_EVENTS.has(e.event)
+    ? str(e.properties?.email_id)
+    : undefined
+
+const isConversion = (e: InkEvent, rules: ConversionRules) =>
+  e.type === 'track' && e.event === rules.event && userOf(e) !== undefined
+
+/**
+ * The revenue of a conversion event: `properties.revenue`, else `total`, else `value` (Segment's
+ * ecommerce spec names `revenue` and `total`; `value` is what ad platforms use). A numeric string
+ * counts; anything else is 0.
+ */
+export function revenueOf(e: InkEvent): number {
+  for (const name of ['revenue', 'total', 'value']) {
+    const v = e.properties?.[name]
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN
+    if (Number.isFinite(n)) return n
+  }
+  return 0
+}
+
+export const eventTime = (e: InkEvent): number => {
+  const t = Date.parse(e.timestamp)
+  return Number.isNaN(t) ? Date.parse(e.receivedAt) : t
+}
+
+/** What must be read before folding `records`. */
+export function batchKeys(records: readonly LogRecord[], rules: ConversionRules): BatchKeys {
+  const keys: BatchKeys = { messages: [], users: [], events: [] }
+  for (const { event: e } of records) {
+    const emailId = emailIdOf(e)
+    const user = userOf(e)
+    if (emailId !== undefined) {
+      keys.messages.push({ workspaceId: e.workspaceId, emailId })
+      if (user !== undefined) keys.users.push({ workspaceId: e.workspaceId, userId: user })
+    } else if (isConversion(e, rules) && user !== undefined) {
+      keys.users.push({ workspaceId: e.workspaceId, userId: user })
+    } else continue
+    keys.events.push({ workspaceId: e.workspaceId, messageId: e.messageId })
+  }
+  return keys
+}
+
+export const originOf = (campaignId: string): 'campaign' | 'trigger' =>
+  campaignId.startsWith('trigger:') ? 'trigger' : 'campaign'
+
+/**
+ * Folds `records` (in log order) into changed rows and counter deltas. `loaded` is changed in
+ * place (the batch sees its own earlier events); the engagement rows of conversions are read from
+ * it, so they must hold the messages of the users' last engagements too (the store loads them).
+ */
+export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: ConversionRules): Folded {
+  const changed = new Map<string, MessageRow>()
+  const engaged = new Map<string, Engagement>()
+  const deltas = new Map<string, CounterDelta>()
+  const out: Folded = { messages: [], engaged: [], counters: [], seen: [], conversions: [] }
+
+  const add = (row: MessageRow, t: number, field: CounterField, n = 1) => {
+    const bucket = Math.floor(t / COUNTER_BUCKET_MS) * COUNTER_BUCKET_MS
+    const k = [row.workspaceId, row.campaignId, row.templateId, row.templateVersion, bucket].join('\n')
+    let d = deltas.get(k)
+    if (d === undefined) {
+      d = {
+        workspaceId: row.workspaceId,
+        campaignId: row.campaignId,
+        templateId: row.templateId,
+        templateVersion: row.templateVersion,
+        bucket,
+        counters: zeroCounters(),
+      }
+      deltas.set(k, d)
+    }
+    d.counters[field] += n
+  }
+  const touch = (row: MessageRow) => changed.set(key(row.workspaceId, row.emailId), row)
+  const engage = (row: MessageRow, t: number) => {
+    const k = key(row.workspaceId, row.userId)
+    const last = loaded.engaged.get(k)
+    if (last !== undefined && last.at > t) return
+    const e: Engagement = { workspaceId: row.workspaceId, userId: row.userId, emailId: row.emailId, at: t }
+    loaded.engaged.set(k, e)
+    engaged.set(k, e)
+  }
+
+  for (const { event: e } of records) {
+    const eventKey = key(e.workspaceId, e.messageId)
+    if (loaded.seen.has(eventKey)) continue
+    const t = eventTime(e)
+    const emailId = emailIdOf(e)
+    let counted = false
+    if (emailId !== undefined) {
+      const user = userOf(e)
+      const campaignId = str(e.properties?.campaign_id)
+      if (user === undefined || campaignId === undefined) continue
+      const mk = key(e.workspaceId, emailId)
+      let row = loaded.messages.get(mk)
+      if (row === undefined) {
+        row = {
+          workspaceId: e.workspaceId,
+          emailId,
+          campaignId,
+          userId: user,
+          templateId: '',
+          templateVersion: 0,
+          createdAt: t,
+          sentAt: null,
+          bouncedAt: null,
+          firstOpenAt: null,
+          firstClickAt: null,
+          unsubscribedAt: null,
+          conversions: 0,
+          revenue: 0,
+        }
+        loaded.messages.set(mk, row)
+      }
+      counted = foldMessageEvent(e, row, t, add, engage)
+      if (counted) touch(row)
+    } else if (isConversion(e, rules)) {
+      const user = userOf(e) as string
+      const last = loaded.engaged.get(key(e.workspaceId, user))
+      const row = last && loaded.messages.get(key(e.workspaceId, last.emailId))
+      if (last !== undefined && row !== undefined && t >= last.at && t - last.at <= rules.windowMs) {
+        const revenue = revenueOf(e)
+        add(row, t, 'conversions')
+        add(row, t, 'revenue', revenue)
+        row.conversions += 1
+        row.revenue += revenue
+        touch(row)
+        out.conversions.push({ origin: originOf(row.campaignId), revenue })
+        counted = true
+      }
+    }
+    if (counted) {
+      loaded.seen.add(eventKey)
+      out.seen.push({ workspaceId: e.workspaceId, messageId: e.messageId })
+    }
+  }
+  out.messages = [...changed.values()]
+  out.engaged = [...engaged.values()]
+  out.counters = [...deltas.values()]
+  return out
+}
+
+/** Applies one event of a message to its row; true when it counted. */
+function foldMessageEvent(
+  e: InkEvent,
+  row: MessageRow,
+  t: number,
+  add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
+  engage: (row: MessageRow, t: number) => void,
+): boolean {
+  const p = e.properties ?? {}
+  const templateId = str(p.template_id)
+  const version = p.template_version
+  if (
+    row.templateId === '' &&
+    templateId !== undefined &&
+    typeof version === 'number' &&
+    Number.isInteger(version)
+  ) {
+    // From the outcome event on; what was counted before it (a scanner's open) stays where it was.
+    row.templateId = templateId
+    row.templateVersion = version
+  }
+  switch (e.event) {
+    case EMAIL_SENT: {
+      if (row.sentAt !== null) return false
+      row.sentAt = t
+      add(row, t, 'sent')
+      if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'fallbackSends')
+      return true
+    }
+    case EMAIL_BOUNCED:
+      if (row.bouncedAt !== null) return false
+      row.bouncedAt = t
+      add(row, t, 'bounced')
+      if (row.sentAt !== null) add(row, t, 'bouncedAfterSent')
+      return true
+    case EMAIL_DELIVERY_FAILED:
+      add(row, t, 'failed')
+      return true
+    case EMAIL_OPENED: {
+      const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
+      const machine =
+        isMachineOpen(ua) ||
+        (row.sentAt !== null && t >= row.sentAt && t - row.sentAt < MACHINE_OPEN_WINDOW_MS)
+      if (machine) {
+        add(row, t, 'machineOpens')
+        return true
+      }
+      add(row, t, 'opens')
+      if (row.firstOpenAt === null) {
+        row.firstOpenAt = t
+        add(row, t, 'uniqueOpens')
+      }
+      engage(row, t)
+      return true
+    }
+    case EMAIL_LINK_CLICKED:
+      add(row, t, 'clicks')
+      if (row.firstClickAt === null) {
+        row.firstClickAt = t
+        add(row, t, 'uniqueClicks')
+      }
+      engage(row, t)
+      return true
+    case UNSUBSCRIBED:
+      if (row.unsubscribedAt !== null) return false
+      row.unsubscribedAt = t
+      add(row, t, 'unsubscribes')
+      return true
+    default:
+      return false
+  }
+}

@@ -1,0 +1,125 @@
+/** The fold of engagement events into message rows and counters: pure, no I/O. */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { COUNTER_BUCKET_MS, foldBatch, type Loaded, revenueOf } from '../../src/analytics/engagement-rules.ts'
+import type { InkEvent, LogRecord } from '../../src/core/types.ts'
+import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
+import { recipientEvent } from '../../src/delivery/tracking-events.ts'
+
+const T0 = 1_800_000_000_000
+const HUMAN = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15'
+const rules = { event: 'Order Completed', windowMs: 3 * 86_400_000 }
+const empty = (): Loaded => ({ messages: new Map(), engaged: new Map(), seen: new Set() })
+
+const sent = (email: string, user: string, at: number, fallbacks = 0) =>
+  outcomeEvent(
+    {
+      workspaceId: 'w',
+      origin: 'campaign',
+      campaignId: 'c1',
+      messageId: email,
+      userId: user,
+      templateId: 'promo',
+      templateVersion: 2,
+      fallbacks,
+    },
+    { kind: 'sent', detail: '250 ok', attempts: 1 },
+    at,
+  )
+const tracked = (event: string, email: string, user: string, at: number, id: string, userAgent?: string) =>
+  recipientEvent({
+    event,
+    messageId: id,
+    workspaceId: 'w',
+    userId: user,
+    properties: { campaign_id: 'c1', email_id: email },
+    now: at,
+    userAgent,
+  })
+const order = (user: string, at: number, id: string, properties: Record<string, unknown>): InkEvent => ({
+  type: 'track',
+  event: 'Order Completed',
+  messageId: id,
+  workspaceId: 'w',
+  userId: user,
+  properties,
+  timestamp: new Date(at).toISOString(),
+  receivedAt: new Date(at).toISOString(),
+})
+const records = (events: InkEvent[]): LogRecord[] =>
+  events.map((event, i) => ({ partition: 0, offset: i + 1, event }))
+
+const totals = (f: ReturnType<typeof foldBatch>) => {
+  const sum: Record<string, number> = {}
+  for (const d of f.counters) for (const [k, v] of Object.entries(d.counters)) sum[k] = (sum[k] ?? 0) + v
+  return sum
+}
+
+describe('engagement rules', () => {
+  test('an open within 2 s of the send or by a proxy is a machine open; it does not engage', () => {
+    const f = foldBatch(
+      records([
+        sent('m1', 'ann', T0, 1),
+        tracked('Email Opened', 'm1', 'ann', T0 + 1_500, 'o1', HUMAN),
+        tracked('Email Opened', 'm1', 'ann', T0 + 60_000, 'o2', 'Mozilla/5.0'),
+        tracked('Email Opened', 'm1', 'ann', T0 + 2_000, 'o3', HUMAN),
+      ]),
+      empty(),
+      rules,
+    )
+    const t = totals(f)
+    assert.deepEqual([t.sent, t.machineOpens, t.opens, t.uniqueOpens, t.fallbackSends], [1, 2, 1, 1, 1])
+    // Only the human open engages (a conversion after it is attributed to it).
+    assert.deepEqual(f.engaged, [{ workspaceId: 'w', userId: 'ann', emailId: 'm1', at: T0 + 2_000 }])
+    assert.deepEqual(
+      f.counters.map((d) => [d.templateId, d.templateVersion, d.bucket]),
+      [['promo', 2, Math.floor(T0 / COUNTER_BUCKET_MS) * COUNTER_BUCKET_MS]],
+    )
+  })
+
+  test('a conversion goes to the last engaged message within the window, once per event', () => {
+    const day = 86_400_000
+    const f = foldBatch(
+      records([
+        sent('m1', 'ann', T0),
+        sent('m2', 'ann', T0 + 1000),
+        tracked('Email Link Clicked', 'm1', 'ann', T0 + 60_000, 'c1'),
+        tracked('Email Opened', 'm2', 'ann', T0 + 120_000, 'o1', HUMAN),
+        order('ann', T0 + 2 * day, 'order-1', { total: '12.5', revenue: 'n/a' }),
+        order('ann', T0 + 2 * day, 'order-1', { total: '12.5' }),
+        order('ann', T0 + 4 * day, 'order-2', { revenue: 99 }),
+        order('bob', T0 + day, 'order-3', { revenue: 5 }),
+      ]),
+      empty(),
+      rules,
+    )
+    const m2 = f.messages.find((m) => m.emailId === 'm2')
+    assert.deepEqual([m2?.conversions, m2?.revenue], [1, 12.5])
+    assert.equal(f.messages.find((m) => m.emailId === 'm1')?.conversions, 0)
+    assert.deepEqual(f.conversions, [{ origin: 'campaign', revenue: 12.5 }])
+    assert.deepEqual([totals(f).conversions, totals(f).revenue], [1, 12.5])
+  })
+
+  test('the same event twice, or an event already counted, counts once', () => {
+    const loaded = empty()
+    const batch = records([
+      sent('m1', 'ann', T0),
+      tracked('Email Link Clicked', 'm1', 'ann', T0 + 60_000, 'c1'),
+      tracked('Email Link Clicked', 'm1', 'ann', T0 + 60_000, 'c1'),
+      tracked('Email Link Clicked', 'm1', 'ann', T0 + 90_000, 'c2'),
+      tracked('Unsubscribed', 'm1', 'ann', T0 + 95_000, 'u1'),
+      tracked('Unsubscribed', 'm1', 'ann', T0 + 99_000, 'u2'),
+    ])
+    const first = totals(foldBatch(batch, loaded, rules))
+    assert.deepEqual([first.sent, first.clicks, first.uniqueClicks, first.unsubscribes], [1, 2, 1, 1])
+    assert.deepEqual(foldBatch(batch, loaded, rules).counters, [])
+  })
+
+  test('revenue is properties.revenue, else total, else value; anything else is 0', () => {
+    const r = (p: Record<string, unknown>) => revenueOf(order('a', T0, 'x', p))
+    assert.deepEqual(
+      [r({ revenue: 3, total: 4 }), r({ total: '4.5' }), r({ value: 7 }), r({ revenue: 'abc' }), r({})],
+      [3, 4.5, 7, 0, 0],
+    )
+  })
+})
