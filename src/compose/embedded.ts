@@ -17,6 +17,8 @@ import { SqliteSuppressionStore } from '../delivery/sqlite-suppression-store.ts'
 import { loadTokenKeys } from '../delivery/sqlite-token-keys.ts'
 import { LogWriterThread } from '../log/log-writer.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
+import { SqliteAlertStore } from '../observe/alerts/sqlite-alert-store.ts'
+import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -71,7 +73,10 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const campaigns = new SqliteCampaignStore(db, { clock })
     const triggers = new SqliteTriggerStore(db, { clock })
     const webhooks = new SqliteWebhookOutbox(db, { clock })
+    const observe = { rollups: new SqliteRollupStore(db), alerts: new SqliteAlertStore(db) }
     for (const s of [
+      observe.rollups,
+      observe.alerts,
       profiles,
       segments,
       workspaces,
@@ -119,6 +124,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       log,
       workspaces,
       profiles,
+      observe,
       stores: {
         segments,
         templates,

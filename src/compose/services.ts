@@ -10,6 +10,7 @@ import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
+import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
 import { createMetrics, type Metrics, observeBatch } from '../observe/metrics.ts'
 import { composeOpenTime } from '../opentime/compose-open-time.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
@@ -118,6 +119,24 @@ export async function composeServices(
       closers.push(() => webhook.close())
       links.afterListen(() => webhook.start())
     }
+
+    // Every process writes its own rollups; one with the stores may watch them (one at a time).
+    const { observe } = backends
+    const anomalies = composeAnomalies({
+      ...observe,
+      registry: metrics.registry,
+      clock,
+      logger,
+      retentionMs: config.rollupRetentionDays * 86_400_000,
+      watch: delivery && {
+        outbox: delivery.stores.webhooks,
+        workspaceId: workspace.id,
+        webhook: alertWebhookOf(config),
+        locks: backends.locks,
+      },
+    })
+    closers.push(() => anomalies.close())
+    links.afterListen(() => anomalies.start())
 
     let dispatcher: TriggerDispatcher | undefined
     if (roles.has('sender') && delivery && backends.profiles) {
@@ -262,6 +281,7 @@ function apiRoutes(
     },
     triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
     webhooks: { outbox: stores.webhooks, workspaces },
+    anomalies: { ...backends.observe, workspaces, clock },
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }

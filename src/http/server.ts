@@ -11,6 +11,7 @@ import { type TemplateRoutesDeps, templateRoutes } from '../content/template-rou
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
+import { type AnomalyRoutesDeps, anomalyRoutes } from '../observe/alerts/anomaly-routes.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
@@ -29,6 +30,7 @@ export interface ApiRoutesDeps {
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
   webhooks: WebhookRoutesDeps
+  anomalies: AnomalyRoutesDeps
   /** Open-time content (/o/); absent where nothing renders it. */
   openTime?: OpenTimeRoutesDeps | undefined
 }
@@ -64,6 +66,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
     await app.register(async (scope) => webhookRoutes(scope, api.webhooks))
+    await app.register(async (scope) => anomalyRoutes(scope, api.anomalies))
     const openTime = api.openTime
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
   },
