@@ -254,6 +254,33 @@ for (const backend of await observeBackends()) {
       }
     })
 
+    test('a first start replays the retained history without alerting on what happened in it', async () => {
+      const location = await backend.location()
+      const clock = testClock(T0 + MIN + GRACE)
+      const stores = await backend.open(location, clock)
+      try {
+        const history = []
+        for (let i = HISTORY; i >= 1; i--) {
+          const minute = T0 - i * MIN
+          // A spike 100 minutes ago: an episode the detector finds, but in the past.
+          const value = i >= 98 && i <= 100 ? 1000 : normal(-i)
+          history.push({ minute, name: 'ingest_accepted', le: '', instance: 'before', value })
+          history.push({ minute, name: HEARTBEAT, le: '', instance: 'before', value: 1 })
+        }
+        await stores.rollups.add(history)
+        const proc = await startProcess(stores, clock, 'proc-1', 'http://127.0.0.1:9/unused')
+        assert.equal(await proc.watcher.tick(), 0)
+        assert.deepEqual(await stores.alerts.list(), [])
+        assert.equal(await stores.outbox.nextDueAt('alert'), undefined)
+        assert.equal(await stores.alerts.watermark(), T0)
+        assert.equal(await gauge(proc.metrics, 'ingest_rate'), 0)
+        await proc.roller.close()
+      } finally {
+        await stores.close()
+        await backend.cleanup(location)
+      }
+    })
+
     test('the API refuses bad queries with INK_ERR_BAD_REQUEST and a missing key with INK_ERR_UNAUTHORIZED', async () => {
       const location = await backend.location()
       const clock = testClock()

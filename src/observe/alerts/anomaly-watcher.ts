@@ -137,6 +137,8 @@ export class AnomalyWatcher {
       await effects.ended({ ...alert, endedAt: now })
     }
     for (const [series, w] of this.#series) if (!w.open) effects.active(series, false)
+    // Kept at once: a restart before the next minute must not replay (silently) minutes after this.
+    if (stored === undefined) await alerts.setWatermark(end)
     this.#pushed = end
   }
 
