@@ -133,6 +133,7 @@ export async function composeServices(
         workspaceId: workspace.id,
         webhook: alertWebhookOf(config),
         locks: backends.locks,
+        deployment: config.kafkaTopic,
       },
     })
     closers.push(() => anomalies.close())

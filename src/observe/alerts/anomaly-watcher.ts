@@ -31,6 +31,11 @@ export interface WatcherDeps {
   logger: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void }
   /** Scale-out: only the holder of WATCHER_LOCK watches. Undefined: this process always does. */
   locks?: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> } | undefined
+  /**
+   * The lock's name; default WATCHER_LOCK. Advisory locks are database-wide: deployments sharing a
+   * database (in separate schemas) need names of their own (services.ts adds the Kafka topic).
+   */
+  lockName?: string
   /** A detector for a series; default the shared createDetector() (tests may inject one). */
   detector?: (series: string) => Detector
   /** Normal points that end an episode (EpisodeTracker's quietPoints); default the tracker's. */
@@ -58,6 +63,10 @@ export class AnomalyWatcher {
     this.#deps = deps
   }
 
+  get #lock(): string {
+    return this.#deps.lockName ?? WATCHER_LOCK
+  }
+
   /** Ticks at each minute boundary plus the grace, from now on. */
   start(): void {
     this.#schedule()
@@ -79,13 +88,13 @@ export class AnomalyWatcher {
     this.#stopped = true
     clearTimeout(this.#timer)
     await this.#chain
-    if (this.#pushed !== undefined) await this.#deps.locks?.release(WATCHER_LOCK)
+    if (this.#pushed !== undefined) await this.#deps.locks?.release(this.#lock)
   }
 
   async #tick(): Promise<number> {
     if (this.#stopped) return 0
     const { locks, rollups, alerts, clock } = this.#deps
-    if (locks && !(await locks.tryHold(WATCHER_LOCK))) {
+    if (locks && !(await locks.tryHold(this.#lock))) {
       // Another process watches: what this one knew is stale by the time it watches again.
       this.#series.clear()
       this.#pushed = undefined

@@ -14,7 +14,7 @@ import { Roller } from '../rollups/roller.ts'
 import type { RollupStore } from '../rollups/rollup-store.ts'
 import { alertEffects } from './alert-effects.ts'
 import type { AlertStore } from './alert-store.ts'
-import { AnomalyWatcher } from './anomaly-watcher.ts'
+import { AnomalyWatcher, WATCHER_LOCK } from './anomaly-watcher.ts'
 
 type Logger = {
   warn(obj: unknown, msg: string): void
@@ -36,6 +36,8 @@ export interface AnomaliesDeps {
         workspaceId: string
         webhook: WebhookConfig | undefined
         locks: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> } | undefined
+        /** Names this deployment's watcher lock (the Kafka topic): deployments may share a database. */
+        deployment: string
       }
     | undefined
 }
@@ -80,6 +82,7 @@ export function composeAnomalies(deps: AnomaliesDeps): Anomalies {
           clock,
           logger,
           locks: w.locks,
+          lockName: `${WATCHER_LOCK}:${w.deployment}`,
           effects: alertEffects({
             alerts: deps.alerts,
             registry: deps.registry,
