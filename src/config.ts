@@ -180,6 +180,12 @@ export const configSchema = z
     conversionEvent: z.string().min(1).max(200).default('Order Completed'),
     /** How long after an open or click a conversion is attributed to the message, in days. */
     conversionWindowDays: z.coerce.number().positive().max(365).default(3),
+    /** How long the per-minute metric rollups (anomaly detection's history) are kept, in days. */
+    rollupRetentionDays: z.coerce.number().min(1).max(400).default(15),
+    /** Where anomaly alerts are POSTed (signed with alertWebhookSecret); none without it. */
+    alertWebhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** The alert webhook's HMAC key (at least 16 characters); needed with alertWebhookUrl. */
+    alertWebhookSecret: z.string().min(16, 'at least 16 characters').optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -197,6 +203,12 @@ export const configSchema = z
         message:
           'separate roles need the scale-out backends (INKSTREAM_KAFKA_BROKERS and INKSTREAM_DATABASE_URL): ' +
           'the embedded SQLite store belongs to one process',
+      })
+    if ((c.alertWebhookUrl === undefined) !== (c.alertWebhookSecret === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.alertWebhookUrl === undefined ? 'alertWebhookUrl' : 'alertWebhookSecret'],
+        message: 'INKSTREAM_ALERT_WEBHOOK_URL and INKSTREAM_ALERT_WEBHOOK_SECRET are set together',
       })
   })
 
@@ -237,6 +249,9 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_FAILPOINTS: 'failpoints',
   INKSTREAM_DATABASE_URL: 'databaseUrl',
   INKSTREAM_REDIS_URL: 'redisUrl',
+  INKSTREAM_ROLLUP_RETENTION_DAYS: 'rollupRetentionDays',
+  INKSTREAM_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
+  INKSTREAM_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

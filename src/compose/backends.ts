@@ -11,6 +11,8 @@ import type { TemplateStore } from '../content/template-store.ts'
 import type { SuppressionStore } from '../delivery/suppression-store.ts'
 import type { TokenKeys } from '../delivery/token-keys.ts'
 import type { EventLog } from '../log/event-log.ts'
+import type { AlertStore } from '../observe/alerts/alert-store.ts'
+import type { RollupStore } from '../observe/rollups/rollup-store.ts'
 import type { BatchReport } from '../pipeline/processor.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
@@ -67,6 +69,8 @@ export interface Backends {
   workspaces: WorkspaceStore
   /** The read side of profiles; undefined in a process that neither processes nor renders. */
   profiles: ProfileStore | undefined
+  /** Per-minute metric rollups (every process writes its own) and anomaly alerts. */
+  observe: { rollups: RollupStore; alerts: AlertStore }
   /** The api's and sender's stores; undefined in a process that runs neither role. */
   stores: ServiceStores | undefined
   /** The profile cache (in-process or Redis, opened once per process); undefined when unused. */

@@ -18,6 +18,8 @@ import { SqliteSuppressionStore } from '../delivery/sqlite-suppression-store.ts'
 import { loadTokenKeys } from '../delivery/sqlite-token-keys.ts'
 import { LogWriterThread } from '../log/log-writer.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
+import { SqliteAlertStore } from '../observe/alerts/sqlite-alert-store.ts'
+import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -73,8 +75,11 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const triggers = new SqliteTriggerStore(db, { clock })
     const webhooks = new SqliteWebhookOutbox(db, { clock })
     const analytics = new SqliteAnalyticsStore(db)
+    const observe = { rollups: new SqliteRollupStore(db), alerts: new SqliteAlertStore(db) }
     for (const s of [
       analytics,
+      observe.rollups,
+      observe.alerts,
       profiles,
       segments,
       workspaces,
@@ -122,6 +127,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       log,
       workspaces,
       profiles,
+      observe,
       stores: {
         segments,
         templates,

@@ -31,6 +31,8 @@ import { PgProcessLease } from '../db/pg-lease.ts'
 import { PgSuppressionStore } from '../delivery/pg-suppression-store.ts'
 import { loadPgTokenKeys } from '../delivery/pg-token-keys.ts'
 import { KafkaEventLog } from '../log/kafka-event-log.ts'
+import { PgAlertStore } from '../observe/alerts/pg-alert-store.ts'
+import { PgRollupStore } from '../observe/rollups/pg-rollup-store.ts'
 import { PgBatchStore } from '../pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
@@ -74,6 +76,9 @@ export async function openScaleOutBackends(
     closers.push(() => pool.end())
     const workspaces = await PgWorkspaceStore.open(pool)
     closers.push(() => workspaces.close())
+    const observe = { rollups: new PgRollupStore(pool), alerts: new PgAlertStore(pool) }
+    closers.push(() => observe.rollups.close())
+    closers.push(() => observe.alerts.close())
     // Connects in the background: appends meanwhile answer 503 within their deadline.
     const log = KafkaEventLog.connect(
       {
@@ -186,6 +191,7 @@ export async function openScaleOutBackends(
       log,
       workspaces,
       profiles,
+      observe,
       stores,
       profileCache,
       blockCache,

@@ -12,6 +12,7 @@ import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
+import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
 import { countProfileRead, setSendQueue } from '../observe/metric-records.ts'
 import {
   createMetrics,
@@ -133,6 +134,25 @@ export async function composeServices(
       closers.push(() => webhook.close())
       links.afterListen(() => webhook.start())
     }
+
+    // Every process writes its own rollups; one with the stores may watch them (one at a time).
+    const { observe } = backends
+    const anomalies = composeAnomalies({
+      ...observe,
+      registry: metrics.registry,
+      clock,
+      logger,
+      retentionMs: config.rollupRetentionDays * 86_400_000,
+      watch: delivery && {
+        outbox: delivery.stores.webhooks,
+        workspaceId: workspace.id,
+        webhook: alertWebhookOf(config),
+        locks: backends.locks,
+        deployment: config.kafkaTopic,
+      },
+    })
+    closers.push(() => anomalies.close())
+    links.afterListen(() => anomalies.start())
 
     let dispatcher: TriggerDispatcher | undefined
     if (roles.has('sender') && delivery && backends.profiles) {
@@ -305,6 +325,7 @@ function apiRoutes(
       workspaces,
       clock,
     },
+    anomalies: { ...backends.observe, workspaces, clock },
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }

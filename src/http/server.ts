@@ -12,6 +12,7 @@ import { type TemplateRoutesDeps, templateRoutes } from '../content/template-rou
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
+import { type AnomalyRoutesDeps, anomalyRoutes } from '../observe/alerts/anomaly-routes.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
@@ -32,6 +33,7 @@ export interface ApiRoutesDeps {
   webhooks: WebhookRoutesDeps
   /** Engagement analytics (stats and time series); absent without an analytics store. */
   analytics?: AnalyticsRoutesDeps | undefined
+  anomalies: AnomalyRoutesDeps
   /** Open-time content (/o/); absent where nothing renders it. */
   openTime?: OpenTimeRoutesDeps | undefined
 }
@@ -69,6 +71,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => webhookRoutes(scope, api.webhooks))
     const analytics = api.analytics
     if (analytics) await app.register(async (scope) => analyticsRoutes(scope, analytics))
+    await app.register(async (scope) => anomalyRoutes(scope, api.anomalies))
     const openTime = api.openTime
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
   },

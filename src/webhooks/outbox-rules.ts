@@ -14,8 +14,10 @@ import { InkError } from '../core/errors.ts'
 import { type Clock, type InkEvent, systemClock } from '../core/types.ts'
 import type {
   AttemptResult,
+  DeliveryKind,
   DeliveryListOptions,
   DeliveryState,
+  OutboxMessage,
   WebhookDelivery,
   WebhookOutbox,
 } from './outbox.ts'
@@ -67,7 +69,7 @@ export interface OutboxRows {
    * other caller is claiming: attempts + 1, first_attempt_at if null := now, last_attempt_at := now,
    * next_attempt_at := leaseUntil. Answers the rows as updated.
    */
-  claim(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>
+  claim(now: number, leaseUntil: number, limit: number, kind: DeliveryKind): Promise<WebhookDelivery[]>
   /** Writes `change` if the row is still pending with `attempts` (the claim's fence); the row, else undefined. */
   settle(id: string, attempts: number, change: Settle): Promise<WebhookDelivery | undefined>
   /** Rows of a workspace by id descending, below `before` ('' = from the newest), of one state or (null) all. */
@@ -78,7 +80,7 @@ export interface OutboxRows {
     limit: number,
   ): Promise<WebhookDelivery[]>
   get(workspaceId: string, id: string): Promise<WebhookDelivery | undefined>
-  nextDueAt(): Promise<number | undefined>
+  nextDueAt(kind: DeliveryKind): Promise<number | undefined>
 }
 
 /** The largest page the API shows (and the default is 100); list() takes one more, to tell whether there is a next page. */
@@ -144,23 +146,35 @@ export abstract class OutboxRules implements WebhookOutbox {
   }
 
   async enqueue(event: InkEvent): Promise<{ created: boolean; delivery: WebhookDelivery }> {
-    const rows = this.#open()
     const { workspaceId, messageId } = event
     if (!workspaceId || !messageId)
       throw new InkError('INK_ERR_INTERNAL', 'an open event needs a workspaceId and a messageId')
+    return this.enqueueMessage({
+      workspaceId,
+      kind: 'open',
+      key: messageId,
+      type: OPENED_TYPE,
+      data: { event },
+    })
+  }
+
+  async enqueueMessage(m: OutboxMessage): Promise<{ created: boolean; delivery: WebhookDelivery }> {
+    const rows = this.#open()
+    const { workspaceId, key } = m
     const now = this.#clock.now()
     const id = deliveryId(now)
     const payload = JSON.stringify({
       id,
-      type: OPENED_TYPE,
+      type: m.type,
       createdAt: new Date(now).toISOString(),
       workspaceId,
-      event,
+      ...m.data,
     })
     const delivery: WebhookDelivery = {
       id,
       workspaceId,
-      eventId: messageId,
+      kind: m.kind,
+      eventId: key,
       payload,
       state: 'pending',
       attempts: 0,
@@ -173,15 +187,15 @@ export abstract class OutboxRules implements WebhookOutbox {
       deliveredAt: null,
     }
     if (await rows.insert(delivery)) return { created: true, delivery }
-    const stored = await rows.byEvent(workspaceId, messageId)
-    if (!stored) throw new InkError('INK_ERR_INTERNAL', `open ${messageId} conflicted but was not found`)
+    const stored = await rows.byEvent(workspaceId, key)
+    if (!stored) throw new InkError('INK_ERR_INTERNAL', `delivery ${key} conflicted but was not found`)
     return { created: false, delivery: stored }
   }
 
-  async claim(limit: number): Promise<WebhookDelivery[]> {
+  async claim(limit: number, kind: DeliveryKind = 'open'): Promise<WebhookDelivery[]> {
     const rows = this.#open()
     const now = this.#clock.now()
-    return rows.claim(now, now + this.#policy.leaseMs, Math.max(1, Math.trunc(limit)))
+    return rows.claim(now, now + this.#policy.leaseMs, Math.max(1, Math.trunc(limit)), kind)
   }
 
   async record(claimed: WebhookDelivery, result: AttemptResult): Promise<WebhookDelivery | undefined> {
@@ -200,8 +214,8 @@ export abstract class OutboxRules implements WebhookOutbox {
     return this.#open().get(workspaceId, id)
   }
 
-  async nextDueAt(): Promise<number | undefined> {
-    return this.#open().nextDueAt()
+  async nextDueAt(kind: DeliveryKind = 'open'): Promise<number | undefined> {
+    return this.#open().nextDueAt(kind)
   }
 
   async close(): Promise<void> {
@@ -211,12 +225,13 @@ export abstract class OutboxRules implements WebhookOutbox {
 
 /** The table's columns, as both backends name them. */
 export const DELIVERY_COLUMNS =
-  'id, workspace_id, event_id, payload, state, attempts, next_attempt_at, first_attempt_at, last_attempt_at, last_status, last_error, created_at, delivered_at'
+  'id, workspace_id, kind, event_id, payload, state, attempts, next_attempt_at, first_attempt_at, last_attempt_at, last_status, last_error, created_at, delivered_at'
 
 type Int = number | string
 export interface DeliveryRow {
   id: string
   workspace_id: string
+  kind: DeliveryKind
   event_id: string
   payload: string
   state: DeliveryState
@@ -236,6 +251,7 @@ const orNull = (v: Int | null): number | null => (v === null ? null : Number(v))
 export const deliveryFromRow = (r: DeliveryRow): WebhookDelivery => ({
   id: r.id,
   workspaceId: r.workspace_id,
+  kind: r.kind,
   eventId: r.event_id,
   payload: r.payload,
   state: r.state,
@@ -253,6 +269,7 @@ export const deliveryFromRow = (r: DeliveryRow): WebhookDelivery => ({
 export const deliveryValues = (d: WebhookDelivery): unknown[] => [
   d.id,
   d.workspaceId,
+  d.kind,
   d.eventId,
   d.payload,
   d.state,

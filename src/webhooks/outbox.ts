@@ -14,11 +14,32 @@ import type { InkEvent } from '../core/types.ts'
 export const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const
 export type DeliveryState = (typeof DELIVERY_STATES)[number]
 
+/**
+ * What a delivery is about, and so which receiver gets it: `open` (the open webhook, per recorded
+ * open) or `alert` (an anomaly episode's start or end, src/observe/alerts). Each kind has its own
+ * dispatcher (its own URL and secret); the rows, retries and signature are the same.
+ */
+export const DELIVERY_KINDS = ['open', 'alert'] as const
+export type DeliveryKind = (typeof DELIVERY_KINDS)[number]
+
+/** A message to deliver: its body is `{ id, type, createdAt, workspaceId, ...data }`. */
+export interface OutboxMessage {
+  workspaceId: string
+  kind: DeliveryKind
+  /** Idempotency key within the workspace (an open's messageId, an alert's id and transition). */
+  key: string
+  /** The body's `type`, e.g. `email.opened`, `anomaly.started`. */
+  type: string
+  /** The rest of the body. */
+  data: Record<string, unknown>
+}
+
 export interface WebhookDelivery {
   /** Sortable by creation time (the clock's milliseconds, then random): the `Inkstream-Delivery` header. */
   id: string
   workspaceId: string
-  /** The open event's messageId: a re-delivered open makes no second row. */
+  kind: DeliveryKind
+  /** The open event's messageId (an alert's key): a re-delivered open makes no second row. */
   eventId: string
   /** The exact JSON body POSTed (and signed) on every attempt. */
   payload: string
@@ -54,11 +75,14 @@ export interface WebhookOutbox {
    * (workspace, messageId): a second call answers the first row with `created: false`.
    */
   enqueue(event: InkEvent): Promise<{ created: boolean; delivery: WebhookDelivery }>
+  /** Stores one delivery of any kind; idempotent per (workspace, key) like enqueue(). */
+  enqueueMessage(message: OutboxMessage): Promise<{ created: boolean; delivery: WebhookDelivery }>
   /**
-   * Claims up to `limit` due pending rows for one attempt each: counts the attempt and moves the row's
-   * next attempt to the end of a lease, so no other dispatcher (another process) claims it meanwhile.
+   * Claims up to `limit` due pending rows of `kind` (default `open`) for one attempt each: counts the
+   * attempt and moves the row's next attempt to the end of a lease, so no other dispatcher (another
+   * process) claims it meanwhile.
    */
-  claim(limit: number): Promise<WebhookDelivery[]>
+  claim(limit: number, kind?: DeliveryKind): Promise<WebhookDelivery[]>
   /**
    * Records the outcome of the attempt `claimed` (as claim() returned it): delivered, pending again
    * after a backoff, or failed. Undefined when the claim was lost (the lease ran out and another
@@ -68,7 +92,7 @@ export interface WebhookOutbox {
   /** A workspace's deliveries, newest first (by id), optionally of one state. */
   list(workspaceId: string, opts?: DeliveryListOptions): Promise<WebhookDelivery[]>
   get(workspaceId: string, id: string): Promise<WebhookDelivery | undefined>
-  /** The earliest next attempt of a pending row (any workspace); undefined when none is pending. */
-  nextDueAt(): Promise<number | undefined>
+  /** The earliest next attempt of a pending row of `kind` (default `open`, any workspace); undefined when none is pending. */
+  nextDueAt(kind?: DeliveryKind): Promise<number | undefined>
   close(): Promise<void>
 }

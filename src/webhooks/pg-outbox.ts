@@ -5,7 +5,7 @@
  */
 import { migratePg, type PgPool, pgText, pgTextOrNull } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
-import type { DeliveryState, WebhookDelivery } from './outbox.ts'
+import type { DeliveryKind, DeliveryState, WebhookDelivery } from './outbox.ts'
 import * as rules from './outbox-rules.ts'
 
 const { DELIVERY_COLUMNS: COLUMNS, deliveryFromRow } = rules
@@ -30,6 +30,11 @@ const MIGRATIONS = [
    );
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
    CREATE INDEX webhook_deliveries_list ON webhook_deliveries (workspace_id, state, id);`,
+  // Alerts share the outbox (issue 12): each row has a kind, and each kind its dispatcher.
+  `ALTER TABLE webhook_deliveries ADD COLUMN kind text COLLATE "C" NOT NULL DEFAULT 'open'
+     CHECK (kind IN ('open', 'alert'));
+   DROP INDEX webhook_deliveries_due;
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (kind, next_attempt_at) WHERE state = 'pending';`,
 ]
 
 const PARAMS = COLUMNS.split(',')
@@ -62,7 +67,7 @@ class PgRows extends PgStore implements rules.OutboxRows {
     return rows[0] && deliveryFromRow(rows[0])
   }
 
-  async claim(now: number, lease: number, limit: number) {
+  async claim(now: number, lease: number, limit: number, kind: DeliveryKind) {
     // SKIP LOCKED: a row another dispatcher is claiming right now is left to it. Under READ COMMITTED
     // the locked row is re-checked against the WHERE, so a row claimed and committed meanwhile (its
     // next attempt moved to its lease) is not claimed again.
@@ -70,13 +75,14 @@ class PgRows extends PgStore implements rules.OutboxRows {
       `UPDATE webhook_deliveries d
        SET attempts = d.attempts + 1, first_attempt_at = COALESCE(d.first_attempt_at, $1),
            last_attempt_at = $1, next_attempt_at = $2
-       FROM (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1
+       FROM (SELECT id FROM webhook_deliveries
+             WHERE state = 'pending' AND kind = $4 AND next_attempt_at <= $1
              ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) due
        WHERE d.id = due.id
        RETURNING ${COLUMNS.split(', ')
          .map((c) => `d.${c}`)
          .join(', ')}`,
-      [now, lease, limit],
+      [now, lease, limit, kind],
     )
     return rows.map(deliveryFromRow).sort(byId)
   }
@@ -118,9 +124,10 @@ class PgRows extends PgStore implements rules.OutboxRows {
     return rows[0] && deliveryFromRow(rows[0])
   }
 
-  async nextDueAt() {
+  async nextDueAt(kind: DeliveryKind) {
     const { rows } = await this.query<{ next: string | null }>(
-      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE state = 'pending'`,
+      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE state = 'pending' AND kind = $1`,
+      [kind],
     )
     const next = rows[0]?.next ?? null
     return next === null ? undefined : Number(next)

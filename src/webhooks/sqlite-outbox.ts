@@ -28,6 +28,10 @@ const MIGRATIONS = [
    );
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
    CREATE INDEX webhook_deliveries_list ON webhook_deliveries (workspace_id, state, id);`,
+  // Alerts share the outbox (issue 12): each row has a kind, and each kind its dispatcher.
+  `ALTER TABLE webhook_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'open' CHECK (kind IN ('open', 'alert'));
+   DROP INDEX webhook_deliveries_due;
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (kind, next_attempt_at) WHERE state = 'pending';`,
 ]
 
 function sqliteRows(db: SqliteDatabase): rules.OutboxRows {
@@ -44,7 +48,8 @@ function sqliteRows(db: SqliteDatabase): rules.OutboxRows {
       `UPDATE webhook_deliveries
        SET attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, @now),
            last_attempt_at = @now, next_attempt_at = @lease
-       WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= @now
+       WHERE id IN (SELECT id FROM webhook_deliveries
+                    WHERE state = 'pending' AND kind = @kind AND next_attempt_at <= @now
                     ORDER BY next_attempt_at, id LIMIT @limit)
        RETURNING ${COLUMNS}`,
     ),
@@ -61,20 +66,22 @@ function sqliteRows(db: SqliteDatabase): rules.OutboxRows {
        ORDER BY id DESC LIMIT @limit`,
     ),
     get: db.prepare(`SELECT ${COLUMNS} FROM webhook_deliveries WHERE workspace_id = ? AND id = ?`),
-    next: db.prepare(`SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'`).pluck(),
+    next: db
+      .prepare(`SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending' AND kind = ?`)
+      .pluck(),
   }
   const one = (row: unknown) => (row === undefined ? undefined : deliveryFromRow(row as Row))
   return {
     insert: async (d) => s.insert.run(...rules.deliveryValues(d)).changes === 1,
     byEvent: async (ws, eventId) => one(s.byEvent.get(ws, eventId)),
-    claim: async (now, lease, limit) =>
-      (s.claim.all({ now, lease, limit }) as Row[]).map(deliveryFromRow).sort(byId),
+    claim: async (now, lease, limit, kind) =>
+      (s.claim.all({ now, lease, limit, kind }) as Row[]).map(deliveryFromRow).sort(byId),
     settle: async (id, attempts, change) => one(s.settle.get({ id, attempts, ...change })),
     page: async (ws, state: DeliveryState | null, before, limit) =>
       (s.page.all({ ws, state, before, limit }) as Row[]).map(deliveryFromRow),
     get: async (ws, id) => one(s.get.get(ws, id)),
-    nextDueAt: async () => {
-      const v = s.next.get() as number | null
+    nextDueAt: async (kind) => {
+      const v = s.next.get(kind) as number | null
       return v === null ? undefined : v
     },
   }

@@ -8,7 +8,7 @@
  */
 import { PassScheduler } from '../core/pass-scheduler.ts'
 import type { Clock } from '../core/types.ts'
-import type { AttemptResult, WebhookDelivery, WebhookOutbox } from './outbox.ts'
+import type { AttemptResult, DeliveryKind, WebhookDelivery, WebhookOutbox } from './outbox.ts'
 import { signatureHeader } from './signature.ts'
 import type { WebhookConfig } from './webhook-config.ts'
 
@@ -17,6 +17,8 @@ export const USER_AGENT = 'Inkstream-Webhook/1'
 export interface WebhookDispatcherDeps {
   outbox: WebhookOutbox
   webhook: WebhookConfig
+  /** The deliveries this dispatcher sends (to `webhook`); default `open`. */
+  kind?: DeliveryKind
   clock: Clock
   logger: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
   /** Attempts at once; default 4. */
@@ -82,7 +84,7 @@ export class WebhookDispatcher {
     let attempts = 0
     const worker = async () => {
       while (!this.#passes.stopped) {
-        const [row] = await outbox.claim(1)
+        const [row] = await outbox.claim(1, this.#deps.kind ?? 'open')
         if (!row) return
         attempts++
         const result = await this.#attempt(row)
@@ -102,7 +104,7 @@ export class WebhookDispatcher {
     }
     await Promise.all(Array.from({ length: Math.max(1, this.#deps.concurrency ?? 4) }, worker))
     if (this.#passes.active) {
-      const next = await outbox.nextDueAt()
+      const next = await outbox.nextDueAt(this.#deps.kind ?? 'open')
       if (next !== undefined) this.#passes.schedule(next)
     }
     return attempts

@@ -72,6 +72,8 @@ const API = [
   'GET /v1/triggers/:id',
   'PUT /v1/triggers/:id',
   'GET /v1/webhooks/deliveries',
+  'GET /v1/anomalies',
+  'GET /v1/anomalies/rollups',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()

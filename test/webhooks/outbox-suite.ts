@@ -112,6 +112,7 @@ export function outboxSuite(impl: OutboxFactory, opts: { skip?: string | false }
           {
             id: 'x',
             workspaceId: 'w',
+            kind: 'open',
             eventId: 'msg-1',
             payload: {
               id: d.id,
@@ -143,6 +144,46 @@ export function outboxSuite(impl: OutboxFactory, opts: { skip?: string | false }
         )
         assert.equal(await o.get('other', d.id), undefined)
         assert.equal(await o.nextDueAt(), T0)
+      }))
+
+    test('each kind is claimed and timed apart: an alert row goes only to the alert dispatcher, with its own body', () =>
+      withOutbox(async (o, clock) => {
+        const open = (await o.enqueue(openEvent('msg-1'))).delivery
+        clock.t = T0 + 10
+        const alert = await o.enqueueMessage({
+          workspaceId: 'w',
+          kind: 'alert',
+          key: 'ingest_rate@1:started',
+          type: 'anomaly.started',
+          data: { alert: { id: 'ingest_rate@1' } },
+        })
+        assert.equal(alert.created, true)
+        assert.deepEqual(JSON.parse(alert.delivery.payload), {
+          id: alert.delivery.id,
+          type: 'anomaly.started',
+          createdAt: new Date(T0 + 10).toISOString(),
+          workspaceId: 'w',
+          alert: { id: 'ingest_rate@1' },
+        })
+        const again = await o.enqueueMessage({
+          workspaceId: 'w',
+          kind: 'alert',
+          key: 'ingest_rate@1:started',
+          type: 'anomaly.started',
+          data: {},
+        })
+        assert.deepEqual([again.created, again.delivery.id], [false, alert.delivery.id])
+        assert.equal(await o.nextDueAt('alert'), T0 + 10)
+        assert.equal(await o.nextDueAt(), T0)
+        assert.deepEqual(
+          (await o.claim(10)).map((d) => [d.id, d.kind]),
+          [[open.id, 'open']],
+        )
+        assert.deepEqual(
+          (await o.claim(10, 'alert')).map((d) => [d.id, d.kind]),
+          [[alert.delivery.id, 'alert']],
+        )
+        assert.deepEqual(await o.claim(10, 'alert'), [])
       }))
 
     test('a claim takes due rows once, counts the attempt and leases them; a lost claim records nothing', () =>
