@@ -6,6 +6,7 @@
  * point, the cheapest detector there is). Median of the rounds.
  *   npm run bench -- anomaly          (or: npx tsx bench/anomaly.ts)
  *   npx tsx bench/anomaly.ts --eval   prints the evaluation table (precision, recall, delay per type)
+ *   npx tsx bench/anomaly.ts --csv <seed> <days>   prints a labelled series as CSV (labels on stderr)
  */
 import { createDetector } from '../src/observe/anomaly/detector.ts'
 import {
@@ -109,7 +110,23 @@ export async function anomaly(): Promise<BenchResult> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv.includes('--eval')) {
+  const csv = process.argv.indexOf('--csv')
+  if (csv >= 0) {
+    // A labelled series as backtesting input: --csv <seed> <days>; the labels go to stderr.
+    const seed = Number(process.argv[csv + 1] ?? 1)
+    const days = Number(process.argv[csv + 2] ?? 2)
+    const s = labelledSeries({ seed, length: days * 1440, anomalies: days * 2, missing: 0.001 })
+    const rows = s.t.map((t, i) => {
+      const v = s.values[i]!
+      return `${new Date(t).toISOString().replace('.000Z', 'Z')},${v === null ? '' : Math.round(v)}`
+    })
+    process.stdout.write(`timestamp,value\n${rows.join('\n')}\n`)
+    for (const l of s.labels) {
+      process.stderr.write(
+        `${l.type} at ${new Date(s.t[l.start]!).toISOString()} (${l.end - l.start} points)\n`,
+      )
+    }
+  } else if (process.argv.includes('--eval')) {
     const corpus = evaluationCorpus()
     const ev = evaluate(corpus.map((series) => ({ series, episodes: detectEpisodes(series) })))
     process.stdout.write(`${evaluationTable(ev)}\n`)

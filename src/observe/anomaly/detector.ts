@@ -55,9 +55,8 @@ const WEEK_MS = 7 * DAY_MS
 const REF_HALF = 7
 /** Gaussian consistency constant: σ = 1.4826 × MAD for normal noise. */
 const MAD_TO_SIGMA = 1.4826
-/** Points in the run test for small shifts. */
+/** Points in the run test for small shifts (the last 3 and the last 4 are tested). */
 const RUN = 4
-const SQRT_RUN = 2
 
 /** k-th smallest (0-based) of a[0..n), reordering a (Hoare's selection). */
 function select(a: Float64Array, n: number, k: number): number {
@@ -243,21 +242,24 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
 
   /**
    * A shift too small to flag one point alone still moves every point the same way: when the last
-   * RUN scored points all deviate on one side, √RUN × the smallest deviation is a z-score of their
-   * mean no larger than the mean's, and almost never high for noise (all four beyond ±2.5σ).
+   * k scored points (k = 3 or 4) all deviate on one side, √k × the smallest deviation is a z-score
+   * of their mean no larger than the mean's, and almost never high for noise (it needs three points
+   * beyond ±2.9 or four beyond ±2.5 robust standard deviations on one side).
    */
   function runScore(): number {
-    if (zCount < RUN) return 0
+    let best = 0
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
-    for (let i = 0; i < RUN; i++) {
-      const z = zs[i]!
+    for (let k = 1; k <= Math.min(zCount, RUN); k++) {
+      const z = zs[mod(zPos - k, RUN)]!
       if (z < min) min = z
       if (z > max) max = z
+      if (k < 3) continue
+      const sqrtK = Math.sqrt(k)
+      if (min > 0) best = Math.max(best, directed(min) * sqrtK)
+      else if (max < 0) best = Math.max(best, directed(max) * sqrtK)
     }
-    if (min > 0) return directed(min) * SQRT_RUN
-    if (max < 0) return directed(max) * SQRT_RUN
-    return 0
+    return best
   }
 
   function scale(expected: number): number {
