@@ -127,6 +127,25 @@ describe('anomaly detector', () => {
     }
   })
 
+  it('follows weekly seasonality once two weeks of history exist', () => {
+    // A Monday-only peak (×2 from 09:00 to 10:00): unexpected in weeks one and two (six daily lags
+    // without it outvote last week's), expected in week three (two weekly lags lead).
+    const values = Array.from({ length: 3 * 7 * 1440 }, (_, i) => {
+      const m = i % 1440
+      const monday = Math.floor(i / 1440) % 7 === 0
+      return (monday && m >= 540 && m < 600 ? 200 : 100) + ((i * 7919) % 11) / 5 - 1
+    })
+    const v = run(values)
+    const flaggedIn = (day: number) =>
+      v.slice(day * 1440 + 540, day * 1440 + 600).filter((x) => x.anomaly).length
+    assert.ok(flaggedIn(0) > 0, 'week one')
+    assert.ok(flaggedIn(7) > 0, 'week two')
+    assert.equal(flaggedIn(14), 0, 'week three')
+    assert.ok(Math.abs(v[14 * 1440 + 570]!.expected - 200) < 3, `expected ${v[14 * 1440 + 570]!.expected}`)
+    // And no false alarm anywhere else in week three.
+    assert.equal(v.slice(14 * 1440).filter((x) => x.anomaly).length, 0)
+  })
+
   it('scores only the chosen direction', () => {
     const values = flat(200)
     values[150] = 130
