@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createDetector, type Verdict } from '../../src/observe/anomaly/detector.ts'
-import { labelledSeries } from './labelled-series.ts'
+import { labelledSeries, prng } from './labelled-series.ts'
 
 const MIN = 60_000
 const T0 = Date.UTC(2026, 0, 5)
@@ -95,6 +95,24 @@ describe('anomaly detector', () => {
       `flagged ${flagged.join(',')}`,
     )
     assert.ok(Math.abs(v[399]!.expected - 130) < 1.5, `expected ${v[399]!.expected}`)
+  })
+
+  it('detects a variance change within minutes and adopts it as the new normal', () => {
+    const rand = prng(7)
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
+    const values = Array.from({ length: 900 }, (_, i) => 100 + (i >= 300 ? 6 : 1) * gauss())
+    const flagged = run(values).flatMap((x, i) => (x.anomaly ? [i] : []))
+    assert.equal(
+      flagged.some((i) => i < 300),
+      false,
+      `before: ${flagged}`,
+    )
+    assert.ok(flagged[0]! >= 300 && flagged[0]! < 330, `first ${flagged[0]}`)
+    // The MAD window (120 points) has adopted the new noise: nothing in the last 400 points.
+    assert.deepEqual(
+      flagged.filter((i) => i >= 500),
+      [],
+    )
   })
 
   it('keeps alarming while a series is stuck at zero (an outage is not the new normal)', () => {
