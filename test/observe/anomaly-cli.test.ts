@@ -116,6 +116,32 @@ describe('inkstream anomalies detect', () => {
     )
   })
 
+  it('finds the four anomalies of the shipped example (the README command)', async () => {
+    const { stdout, stderr, code } = await cli([
+      'anomalies',
+      'detect',
+      '--input',
+      'examples/anomalies-series.csv',
+    ])
+    assert.equal(code, 0)
+    assert.equal(stderr, '2880 rows, 68 anomalous points, 5 episodes\n')
+    // The first point of each run of flagged points: a drop to zero and its recovery at a higher
+    // level (one episode), a 3-point spike (flagged at its third point by the run test), a level
+    // shift, and a 37-minute dip and its end (the dip had been taken as the level meanwhile).
+    const lines = stdout.trimEnd().split('\n')
+    const starts = lines
+      .filter((l, i) => l.endsWith(',1') && !lines[i - 1]!.endsWith(',1'))
+      .map((l) => l.split(',')[0])
+    assert.deepEqual(starts, [
+      '2026-01-05T05:10:00Z',
+      '2026-01-05T05:47:00Z',
+      '2026-01-05T17:07:00Z',
+      '2026-01-06T02:07:00Z',
+      '2026-01-06T13:50:00Z',
+      '2026-01-06T14:27:00Z',
+    ])
+  })
+
   it('exits with 2 and the usage on a missing input, an unreadable file or a bad option', async () => {
     const noInput = await cli(['anomalies', 'detect'])
     assert.equal(noInput.code, 2)

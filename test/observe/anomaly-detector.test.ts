@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createDetector, type Verdict } from '../../src/observe/anomaly/detector.ts'
-import { labelledSeries } from './labelled-series.ts'
+import { labelledSeries, prng } from './labelled-series.ts'
 
 const MIN = 60_000
 const T0 = Date.UTC(2026, 0, 5)
@@ -97,6 +97,24 @@ describe('anomaly detector', () => {
     assert.ok(Math.abs(v[399]!.expected - 130) < 1.5, `expected ${v[399]!.expected}`)
   })
 
+  it('detects a variance change within minutes and adopts it as the new normal', () => {
+    const rand = prng(7)
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
+    const values = Array.from({ length: 900 }, (_, i) => 100 + (i >= 300 ? 6 : 1) * gauss())
+    const flagged = run(values).flatMap((x, i) => (x.anomaly ? [i] : []))
+    assert.equal(
+      flagged.some((i) => i < 300),
+      false,
+      `before: ${flagged}`,
+    )
+    assert.ok(flagged[0]! >= 300 && flagged[0]! < 330, `first ${flagged[0]}`)
+    // The MAD window (120 points) has adopted the new noise: nothing in the last 400 points.
+    assert.deepEqual(
+      flagged.filter((i) => i >= 500),
+      [],
+    )
+  })
+
   it('keeps alarming while a series is stuck at zero (an outage is not the new normal)', () => {
     const values = [...flat(200), ...Array(300).fill(0), ...flat(50)]
     const v = run(values)
@@ -125,6 +143,25 @@ describe('anomaly detector', () => {
       )
       assert.ok(Math.abs(peak[30]!.expected - 300) < 3, `expected ${peak[30]!.expected}`)
     }
+  })
+
+  it('follows weekly seasonality once two weeks of history exist', () => {
+    // A Monday-only peak (×2 from 09:00 to 10:00): unexpected in weeks one and two (six daily lags
+    // without it outvote last week's), expected in week three (two weekly lags lead).
+    const values = Array.from({ length: 3 * 7 * 1440 }, (_, i) => {
+      const m = i % 1440
+      const monday = Math.floor(i / 1440) % 7 === 0
+      return (monday && m >= 540 && m < 600 ? 200 : 100) + ((i * 7919) % 11) / 5 - 1
+    })
+    const v = run(values)
+    const flaggedIn = (day: number) =>
+      v.slice(day * 1440 + 540, day * 1440 + 600).filter((x) => x.anomaly).length
+    assert.ok(flaggedIn(0) > 0, 'week one')
+    assert.ok(flaggedIn(7) > 0, 'week two')
+    assert.equal(flaggedIn(14), 0, 'week three')
+    assert.ok(Math.abs(v[14 * 1440 + 570]!.expected - 200) < 3, `expected ${v[14 * 1440 + 570]!.expected}`)
+    // And no false alarm anywhere else in week three.
+    assert.equal(v.slice(14 * 1440).filter((x) => x.anomaly).length, 0)
   })
 
   it('scores only the chosen direction', () => {

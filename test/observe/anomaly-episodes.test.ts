@@ -69,11 +69,13 @@ describe('episode tracker', () => {
     assert.equal(tracker.open?.startedAt, T0 + 10 * MIN)
   })
 
-  it('uses five quiet points by default and rejects a quietPoints below 1', () => {
+  it('uses ten quiet points by default and rejects a quietPoints below 1', () => {
     const tracker = new EpisodeTracker('x')
     tracker.update(verdict(0, 6))
-    const ends = [1, 2, 3, 4, 5].map((i) => tracker.update(verdict(i, 'normal')).ended !== undefined)
-    assert.deepEqual(ends, [false, false, false, false, true])
+    const ends = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(
+      (i) => tracker.update(verdict(i, 'normal')).ended !== undefined,
+    )
+    assert.deepEqual(ends, [false, false, false, false, false, false, false, false, false, true])
     assert.equal(tracker.open, null)
     assert.throws(() => new EpisodeTracker('x', { quietPoints: 0 }), /quietPoints/)
   })

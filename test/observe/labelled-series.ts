@@ -219,6 +219,8 @@ export interface TypeScore {
   /** Points from the window's start to the first episode's start, over the detected windows. */
   meanDelay: number
   maxDelay: number
+  /** Episodes overlapping a window (widened by the tolerance), on average: 1 is one alert per anomaly. */
+  episodesPerWindow: number
 }
 
 export interface Evaluation {
@@ -242,8 +244,8 @@ export function evaluate(
   runs: readonly { series: LabelledSeries; episodes: readonly FoundEpisode[] }[],
   tolerance = 5,
 ): Evaluation {
-  const perType = new Map<AnomalyType, { labelled: number; delays: number[] }>()
-  for (const type of ANOMALY_TYPES) perType.set(type, { labelled: 0, delays: [] })
+  const perType = new Map<AnomalyType, { labelled: number; delays: number[]; overlapping: number }>()
+  for (const type of ANOMALY_TYPES) perType.set(type, { labelled: 0, delays: [], overlapping: 0 })
   let labelled = 0
   let detected = 0
   let episodes = 0
@@ -253,6 +255,7 @@ export function evaluate(
       const entry = perType.get(label.type)!
       entry.labelled++
       labelled++
+      entry.overlapping += found.filter((e) => e.start < label.end + tolerance && e.end > label.start).length
       const hit = found.find((e) => e.start >= label.start && e.start < label.end + tolerance)
       if (hit !== undefined) {
         detected++
@@ -266,7 +269,7 @@ export function evaluate(
     }
   }
   const byType = ANOMALY_TYPES.map((type) => {
-    const { labelled: n, delays } = perType.get(type)!
+    const { labelled: n, delays, overlapping } = perType.get(type)!
     return {
       type,
       labelled: n,
@@ -274,6 +277,7 @@ export function evaluate(
       recall: n === 0 ? 1 : delays.length / n,
       meanDelay: delays.length === 0 ? 0 : delays.reduce((a, b) => a + b, 0) / delays.length,
       maxDelay: delays.length === 0 ? 0 : Math.max(...delays),
+      episodesPerWindow: n === 0 ? 0 : overlapping / n,
     }
   })
   return {
@@ -293,14 +297,14 @@ export function evaluate(
 export function evaluationTable(ev: Evaluation): string {
   const rows = ev.byType.map(
     (r) =>
-      `| ${r.type} | ${r.labelled} | ${r.detected} | ${r.recall.toFixed(3)} | ${r.meanDelay.toFixed(1)} | ${r.maxDelay} |`,
+      `| ${r.type} | ${r.labelled} | ${r.detected} | ${r.recall.toFixed(3)} | ${r.meanDelay.toFixed(1)} | ${r.maxDelay} | ${r.episodesPerWindow.toFixed(2)} |`,
   )
   return [
     `${ev.series} series, ${ev.points} points; ${ev.episodes} episodes, ${ev.falsePositives} false positives.`,
     '',
-    '| anomaly type | labelled | detected | recall | mean delay (points) | max delay (points) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| anomaly type | labelled | detected | recall | mean delay (points) | max delay (points) | episodes per anomaly |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
-    `| **overall** | ${ev.labelled} | ${ev.detected} | ${ev.recall.toFixed(3)} | precision **${ev.precision.toFixed(3)}** | |`,
+    `| **overall** | ${ev.labelled} | ${ev.detected} | ${ev.recall.toFixed(3)} | precision **${ev.precision.toFixed(3)}** | | |`,
   ].join('\n')
 }

@@ -55,9 +55,8 @@ const WEEK_MS = 7 * DAY_MS
 const REF_HALF = 7
 /** Gaussian consistency constant: σ = 1.4826 × MAD for normal noise. */
 const MAD_TO_SIGMA = 1.4826
-/** Points in the run test for small shifts. */
+/** Points in the run test for small shifts (the last 3 and the last 4 are tested). */
 const RUN = 4
-const SQRT_RUN = 2
 
 /** k-th smallest (0-based) of a[0..n), reordering a (Hoare's selection). */
 function select(a: Float64Array, n: number, k: number): number {
@@ -139,6 +138,8 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
   const ref = new Float64Array(statCap).fill(Number.NaN)
   // Absolute forecast errors, ring of R.
   const errs = new Float64Array(R)
+  // The same errors sorted, so the MAD is read, not computed, at each point.
+  const sortedErrs = new Float64Array(R)
   let errCount = 0
   let errPos = 0
   // Signed scores of the last RUN scored points.
@@ -151,14 +152,19 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
   let lastStep: number | null = null
   let lastLevel = Number.NaN
 
-  const mod = (i: number, n: number) => ((i % n) + n) % n
+  const mod = (i: number, n: number) => {
+    const r = i % n
+    return r < 0 ? r + n : r
+  }
 
   /** Median of the valid values of ring at steps [from, to]; NaN when fewer than half are valid. */
   function windowMedian(ring: Float64Array, from: number, to: number): number {
     let n = 0
+    let i = mod(from, rawCap)
     for (let s = from; s <= to; s++) {
-      const v = ring[mod(s, rawCap)]!
+      const v = ring[i]!
       if (!Number.isNaN(v)) scratch[n++] = v
+      if (++i === rawCap) i = 0
     }
     return n * 2 >= to - from + 1 ? median(scratch, n) : Number.NaN
   }
@@ -204,31 +210,61 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
     return median(cands, n)
   }
 
+  /** First index in sortedErrs[0..errCount) whose value is ≥ x. */
+  function lowerBound(x: number): number {
+    let lo = 0
+    let hi = errCount
+    while (lo < hi) {
+      const m = (lo + hi) >> 1
+      if (sortedErrs[m]! < x) lo = m + 1
+      else hi = m
+    }
+    return lo
+  }
+
+  /** Adds a forecast error to the window (dropping the oldest when full), keeping sortedErrs sorted. */
+  function addError(e: number): void {
+    if (errCount === R) {
+      const i = lowerBound(errs[errPos]!)
+      sortedErrs.copyWithin(i, i + 1, errCount)
+      errCount--
+    }
+    const j = lowerBound(e)
+    sortedErrs.copyWithin(j + 1, j, errCount)
+    sortedErrs[j] = e
+    errCount++
+    errs[errPos] = e
+    errPos = (errPos + 1) % R
+  }
+
   const directed = (z: number) =>
     direction === 'up' ? Math.max(z, 0) : direction === 'down' ? Math.max(-z, 0) : Math.abs(z)
 
   /**
    * A shift too small to flag one point alone still moves every point the same way: when the last
-   * RUN scored points all deviate on one side, √RUN × the smallest deviation is a z-score of their
-   * mean no larger than the mean's, and almost never high for noise (all four beyond ±2.5σ).
+   * k scored points (k = 3 or 4) all deviate on one side, √k × the smallest deviation is a z-score
+   * of their mean no larger than the mean's, and almost never high for noise (it needs three points
+   * beyond ±2.9 or four beyond ±2.5 robust standard deviations on one side).
    */
   function runScore(): number {
-    if (zCount < RUN) return 0
+    let best = 0
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
-    for (let i = 0; i < RUN; i++) {
-      const z = zs[i]!
+    for (let k = 1; k <= Math.min(zCount, RUN); k++) {
+      const z = zs[mod(zPos - k, RUN)]!
       if (z < min) min = z
       if (z > max) max = z
+      if (k < 3) continue
+      const sqrtK = Math.sqrt(k)
+      if (min > 0) best = Math.max(best, directed(min) * sqrtK)
+      else if (max < 0) best = Math.max(best, directed(max) * sqrtK)
     }
-    if (min > 0) return directed(min) * SQRT_RUN
-    if (max < 0) return directed(max) * SQRT_RUN
-    return 0
+    return best
   }
 
   function scale(expected: number): number {
-    for (let i = 0; i < errCount; i++) scratch[i] = errs[i]!
-    const mad = median(scratch, errCount)
+    const mid = errCount >> 1
+    const mad = errCount % 2 === 1 ? sortedErrs[mid]! : (sortedErrs[mid - 1]! + sortedErrs[mid]!) / 2
     return Math.max(MAD_TO_SIGMA * mad, minScale, relMinScale * Math.abs(expected), 1e-12)
   }
 
@@ -283,9 +319,7 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
       // level shift or a variance change becomes the new normal.
       const outage = anomaly && value === 0 && expected > 0
       if (known && value !== null && !outage) {
-        errs[errPos] = Math.abs(value - expected)
-        errPos = (errPos + 1) % R
-        if (errCount < R) errCount++
+        addError(Math.abs(value - expected))
       }
       raw[mod(s, rawCap)] = value === null || outage ? Number.NaN : value
       advance(s + 1)

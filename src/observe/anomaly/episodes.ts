@@ -19,8 +19,8 @@ export interface Episode {
   peakScore: number
 }
 
-/** Default quiet points: five normal minutes end an episode. */
-export const DEFAULT_QUIET_POINTS = 5
+/** Default quiet points: ten normal minutes end an episode (five split a variance change into ~4 alerts). */
+export const DEFAULT_QUIET_POINTS = 10
 
 export class EpisodeTracker {
   readonly #series: string
