@@ -39,13 +39,13 @@ export class OpenRecorder {
   async #deliver(event: InkEvent, input: Omit<OpenTimeEventInput, 'windowMs'>): Promise<void> {
     try {
       await this.deps.log.append([event])
-      this.deps.onRecorded?.(input)
     } catch (err) {
       // Not recorded: let the next fetch in this window try again.
       this.#recent.forget(event.messageId)
       this.deps.onError(err, 'open event not recorded')
       return
     }
+    this.deps.onRecorded?.(input)
     try {
       await this.deps.openHooks?.opened(event)
     } catch (err) {

@@ -10,6 +10,7 @@ import {
   countConnectedContentCall,
   countDelivery,
   countFallback,
+  countOpen,
   countOpenTimeCache,
   countProfileRead,
   countTrackingEvent,
@@ -23,6 +24,7 @@ import {
   readConsumerLags,
   watchConsumerGroup,
 } from '../../src/observe/metrics.ts'
+import { OpenRecorder } from '../../src/opentime/open-recorder.ts'
 import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { emptyState } from '../../src/traits/computed-traits.ts'
 
@@ -133,6 +135,43 @@ describe('engagement', () => {
     })
     assert.deepEqual(await values(m, 'inkstream_email_clicks_total'), { 'origin=trigger': 1 })
     assert.deepEqual(await values(m, 'inkstream_email_unsubscribes_total'), { 'origin=campaign': 1 })
+  })
+})
+
+describe('open-time opens', () => {
+  test('counted once the event is in the log: not when the append fails, once per token and window', async () => {
+    const m = createMetrics({ defaultMetrics: false })
+    let failures = 1
+    const recorder = new OpenRecorder({
+      log: {
+        append: async () => {
+          if (failures-- > 0) throw new Error('log unavailable')
+        },
+      },
+      windowMs: 10_000,
+      onError: () => {},
+      onRecorded: (o) => countOpen(m, o.campaignId, o.userAgent),
+    })
+    const open = (token: string, now: number) =>
+      recorder.record({
+        workspaceId: 'w',
+        campaignId: 'trigger:cart',
+        recipient: 'ann',
+        messageId: 'm1',
+        token,
+        now,
+        userAgent: 'Mozilla/5.0',
+        surface: 'png',
+        block: 'hero',
+        fallbacks: 0,
+      })
+    open('t1', 1_000)
+    await recorder.settled()
+    assert.deepEqual(await values(m, 'inkstream_email_opens_total'), {})
+    open('t1', 2_000)
+    open('t1', 3_000)
+    await recorder.settled()
+    assert.deepEqual(await values(m, 'inkstream_email_opens_total'), { 'machine=true,origin=trigger': 1 })
   })
 })
 
