@@ -4,6 +4,7 @@
  * Servers run in child processes; autocannon and the paced sender run here. Progress goes to stderr.
  */
 import { cpus } from 'node:os'
+import { anomaly } from './anomaly.ts'
 import { campaignScale } from './campaign-scale.ts'
 import { compare } from './compare.ts'
 import { campaign, smtp } from './delivery.ts'
@@ -20,6 +21,7 @@ import { scaleOut } from './scale-out.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
+  anomaly,
   campaign,
   'campaign-scale': campaignScale,
   'ingest-batch': ingestBatch,

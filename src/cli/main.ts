@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-/** The `inkstream` command: start | keys | preview | send | lint. */
+/** The `inkstream` command: start | keys | preview | send | lint | anomalies. */
 import { openApp } from '../compose/root.ts'
 import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
+import { anomalies } from './anomalies.ts'
 import { lint } from './lint.ts'
 import { preview } from './preview.ts'
 import { send } from './send.ts'
@@ -26,6 +27,10 @@ const USAGE = `usage: inkstream <command>
                    list template problems (exit code 1 on errors): a file is checked here, with
                    blocks from INKSTREAM_TEMPLATES_DIR/blocks (by the server with --url or
                    INKSTREAM_URL); a template id by the running server
+  anomalies detect --input <series.csv|-> [--threshold n] [--direction both|up|down] [--min-scale n]
+          [--step seconds] [--quiet-points n] [--only-anomalies]
+                   backtest the server's anomaly detector on a CSV of timestamp,value rows: one line
+                   per row with the expected range, score and anomaly flag (exit code 2 on bad rows)
 
   preview, send and lint <template-id> talk to the running server (--url, INKSTREAM_URL, or
   http://INKSTREAM_HOST:INKSTREAM_PORT) with the admin key INKSTREAM_ADMIN_KEY, else the one in
@@ -93,6 +98,9 @@ async function main(argv: string[]): Promise<void> {
       return start(rest)
     case 'keys':
       return keys(rest)
+    case 'anomalies':
+      process.exitCode = await anomalies(rest)
+      return
     case 'lint':
     case 'preview':
     case 'send': {

@@ -16,9 +16,9 @@ export interface Verdict {
   t: number
   /** null: no data for the minute (not scored, not anomalous). */
   value: number | null
-  /** The forecast for t from points before t only; NaN while warming up (no history yet). */
+  /** The forecast for t from points before t only; NaN until W/2 points have come. */
   expected: number
-  /** The expected range (NaN while warming up). */
+  /** The expected range; NaN while warming up (until warmupPoints forecast errors are known). */
   lower: number
   upper: number
   /** ≥ 0, in robust standard deviations; > threshold ⇒ anomaly (0 while warming up or missing). */
@@ -139,6 +139,8 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
   const ref = new Float64Array(statCap).fill(Number.NaN)
   // Absolute forecast errors, ring of R.
   const errs = new Float64Array(R)
+  // The same errors sorted, so the MAD is read, not computed, at each point.
+  const sortedErrs = new Float64Array(R)
   let errCount = 0
   let errPos = 0
   // Signed scores of the last RUN scored points.
@@ -151,14 +153,19 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
   let lastStep: number | null = null
   let lastLevel = Number.NaN
 
-  const mod = (i: number, n: number) => ((i % n) + n) % n
+  const mod = (i: number, n: number) => {
+    const r = i % n
+    return r < 0 ? r + n : r
+  }
 
   /** Median of the valid values of ring at steps [from, to]; NaN when fewer than half are valid. */
   function windowMedian(ring: Float64Array, from: number, to: number): number {
     let n = 0
+    let i = mod(from, rawCap)
     for (let s = from; s <= to; s++) {
-      const v = ring[mod(s, rawCap)]!
+      const v = ring[i]!
       if (!Number.isNaN(v)) scratch[n++] = v
+      if (++i === rawCap) i = 0
     }
     return n * 2 >= to - from + 1 ? median(scratch, n) : Number.NaN
   }
@@ -204,6 +211,33 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
     return median(cands, n)
   }
 
+  /** First index in sortedErrs[0..errCount) whose value is ≥ x. */
+  function lowerBound(x: number): number {
+    let lo = 0
+    let hi = errCount
+    while (lo < hi) {
+      const m = (lo + hi) >> 1
+      if (sortedErrs[m]! < x) lo = m + 1
+      else hi = m
+    }
+    return lo
+  }
+
+  /** Adds a forecast error to the window (dropping the oldest when full), keeping sortedErrs sorted. */
+  function addError(e: number): void {
+    if (errCount === R) {
+      const i = lowerBound(errs[errPos]!)
+      sortedErrs.copyWithin(i, i + 1, errCount)
+      errCount--
+    }
+    const j = lowerBound(e)
+    sortedErrs.copyWithin(j + 1, j, errCount)
+    sortedErrs[j] = e
+    errCount++
+    errs[errPos] = e
+    errPos = (errPos + 1) % R
+  }
+
   const directed = (z: number) =>
     direction === 'up' ? Math.max(z, 0) : direction === 'down' ? Math.max(-z, 0) : Math.abs(z)
 
@@ -227,8 +261,8 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
   }
 
   function scale(expected: number): number {
-    for (let i = 0; i < errCount; i++) scratch[i] = errs[i]!
-    const mad = median(scratch, errCount)
+    const mid = errCount >> 1
+    const mad = errCount % 2 === 1 ? sortedErrs[mid]! : (sortedErrs[mid - 1]! + sortedErrs[mid]!) / 2
     return Math.max(MAD_TO_SIGMA * mad, minScale, relMinScale * Math.abs(expected), 1e-12)
   }
 
@@ -266,8 +300,9 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
 
       const expected = forecast(s)
       const known = !Number.isNaN(expected)
-      const sc = known ? scale(expected) : Number.NaN
-      const scored = known && value !== null && errCount >= warmup
+      const warm = known && errCount >= warmup
+      const sc = warm ? scale(expected) : Number.NaN
+      const scored = warm && value !== null
       let score = 0
       if (scored) {
         const z = (value - expected) / sc
@@ -282,13 +317,11 @@ export function createDetector(opts: DetectorOptions = {}): Detector {
       // level shift or a variance change becomes the new normal.
       const outage = anomaly && value === 0 && expected > 0
       if (known && value !== null && !outage) {
-        errs[errPos] = Math.abs(value - expected)
-        errPos = (errPos + 1) % R
-        if (errCount < R) errCount++
+        addError(Math.abs(value - expected))
       }
       raw[mod(s, rawCap)] = value === null || outage ? Number.NaN : value
       advance(s + 1)
-      const half = known ? threshold * sc : Number.NaN
+      const half = warm ? threshold * sc : Number.NaN
       return { t, value, expected, lower: expected - half, upper: expected + half, score, anomaly }
     },
   }
