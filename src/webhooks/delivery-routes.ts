@@ -24,11 +24,9 @@ const delivery = z.strictObject({
   kind: z
     .enum(DELIVERY_KINDS)
     .meta({ description: '`open` (the open webhook) or `alert` (an anomaly alert).' }),
-  eventId: z
-    .string()
-    .meta({
-      description: 'The messageId of the `Email Opened` event; for an alert, `<alert id>:started|ended`.',
-    }),
+  eventId: z.string().meta({
+    description: 'The messageId of the `Email Opened` event; for an alert, `<alert id>:started|ended`.',
+  }),
   state: z.enum(DELIVERY_STATES),
   attempts: z.number().int(),
   nextAttemptAt: isoTime.meta({ description: 'Pending: when the next attempt may start.' }),
