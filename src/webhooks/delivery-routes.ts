@@ -1,13 +1,13 @@
 /**
  * Webhook deliveries API (admin key): GET /v1/webhooks/deliveries?state=&limit=&after= — the
- * workspace's open-webhook deliveries, newest first (ids sort by creation time), a page at a time.
+ * workspace's webhook deliveries (opens and anomaly alerts), newest first (ids sort by creation time), a page at a time.
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { adminScope } from '../http/admin-scope.ts'
 import { isoTime, openObject } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
-import { DELIVERY_STATES, type WebhookDelivery, type WebhookOutbox } from './outbox.ts'
+import { DELIVERY_KINDS, DELIVERY_STATES, type WebhookDelivery, type WebhookOutbox } from './outbox.ts'
 import { MAX_PAGE } from './outbox-rules.ts'
 
 export interface WebhookRoutesDeps {
@@ -21,7 +21,12 @@ const time = isoTime.nullable()
 
 const delivery = z.strictObject({
   id: z.string().meta({ description: 'Sent as the `Inkstream-Delivery` header; sorts by creation time.' }),
-  eventId: z.string().meta({ description: 'The messageId of the `Email Opened` event.' }),
+  kind: z
+    .enum(DELIVERY_KINDS)
+    .meta({ description: '`open` (the open webhook) or `alert` (an anomaly alert).' }),
+  eventId: z.string().meta({
+    description: 'The messageId of the `Email Opened` event; for an alert, `<alert id>:started|ended`.',
+  }),
   state: z.enum(DELIVERY_STATES),
   attempts: z.number().int(),
   nextAttemptAt: isoTime.meta({ description: 'Pending: when the next attempt may start.' }),
@@ -50,6 +55,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 const view = (d: WebhookDelivery): z.output<typeof delivery> => ({
   id: d.id,
+  kind: d.kind,
   eventId: d.eventId,
   state: d.state,
   attempts: d.attempts,

@@ -5,10 +5,20 @@
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config.ts'
 import { InkError } from '../../src/core/errors.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
+import { alertWebhookOf, composeAnomalies } from '../../src/observe/alerts/compose-anomalies.ts'
+import { SqliteAlertStore } from '../../src/observe/alerts/sqlite-alert-store.ts'
+import { createMetrics } from '../../src/observe/metrics.ts'
+import { SqliteRollupStore } from '../../src/observe/rollups/sqlite-rollup-store.ts'
+import { verifySignature } from '../../src/webhooks/signature.ts'
+import { SqliteWebhookOutbox } from '../../src/webhooks/sqlite-outbox.ts'
 import { basicAuth, startTestApp, tempDir } from '../helpers/app.ts'
+import { openEvent } from '../webhooks/outbox-suite.ts'
+import { startReceiver, until } from '../webhooks/receiver.ts'
 
 test('the app rolls up the events it accepted, and after a restart the API still shows them', async () => {
   const dataDir = tempDir('inkstream-alerts-app-')
@@ -76,4 +86,66 @@ test('INKSTREAM_ALERT_WEBHOOK_URL and _SECRET are set together, the secret at le
     [ok.alertWebhookUrl, ok.rollupRetentionDays, loadConfig({}).rollupRetentionDays],
     ['https://hooks.example/alerts', 30, 15],
   )
+})
+
+test('composed with the alert webhook, a watching process sends alert deliveries (and only those) to it, signed', async () => {
+  const dir = tempDir('inkstream-alerts-compose-')
+  const db = openSqlite(join(dir, 'inkstream.db'))
+  const receiver = await startReceiver(() => 200)
+  const silent = { warn: () => {}, info: () => {}, error: () => {} }
+  try {
+    const outbox = new SqliteWebhookOutbox(db)
+    const secret = 's'.repeat(24)
+    const parts = {
+      rollups: new SqliteRollupStore(db),
+      alerts: new SqliteAlertStore(db),
+      registry: createMetrics({ defaultMetrics: false }).registry,
+      clock: { now: () => Date.now() },
+      logger: silent,
+      retentionMs: 86_400_000,
+    }
+    const webhook = alertWebhookOf({ alertWebhookUrl: receiver.url, alertWebhookSecret: secret })
+    const watching = composeAnomalies({
+      ...parts,
+      watch: { outbox, workspaceId: 'w', webhook, locks: undefined, deployment: 'test' },
+    })
+    const collectorOnly = composeAnomalies({ ...parts, watch: undefined })
+    assert.equal(collectorOnly.watcher, undefined)
+    assert.equal(collectorOnly.dispatcher, undefined)
+    const noHook = composeAnomalies({
+      ...parts,
+      watch: { outbox, workspaceId: 'w', webhook: undefined, locks: undefined, deployment: 'test' },
+    })
+    assert.equal(noHook.dispatcher, undefined)
+    assert.ok(noHook.watcher)
+
+    await outbox.enqueue(openEvent('open-1'))
+    await outbox.enqueueMessage({
+      workspaceId: 'w',
+      kind: 'alert',
+      key: 'a:started',
+      type: 'anomaly.started',
+      data: { alert: { id: 'a' } },
+    })
+    await watching.start()
+    await until(() => receiver.requests.length === 1, 'the alert delivery')
+    await watching.dispatcher?.idle()
+    const [req] = receiver.requests
+    assert.equal(JSON.parse(req?.body ?? '{}').type, 'anomaly.started')
+    assert.equal(
+      verifySignature(String(req?.headers['inkstream-signature']), req?.body ?? '', secret, Date.now()).ok,
+      true,
+    )
+    assert.deepEqual((await outbox.list('w')).map((d) => [d.kind, d.state]).sort(), [
+      ['alert', 'delivered'],
+      ['open', 'pending'],
+    ])
+    await watching.close()
+    await collectorOnly.close()
+    await noHook.close()
+  } finally {
+    await receiver.close()
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

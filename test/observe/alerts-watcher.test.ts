@@ -254,7 +254,7 @@ for (const backend of await observeBackends()) {
       }
     })
 
-    test('a first start replays the retained history without alerting on what happened in it', async () => {
+    test('a first start replays the retained history without alerting on it, and ends alerts it does not find open', async () => {
       const location = await backend.location()
       const clock = testClock(T0 + MIN + GRACE)
       const stores = await backend.open(location, clock)
@@ -268,10 +268,26 @@ for (const backend of await observeBackends()) {
           history.push({ minute, name: HEARTBEAT, le: '', instance: 'before', value: 1 })
         }
         await stores.rollups.add(history)
+        // An alert left active whose episode the history does not hold (say, its minutes aged out).
+        const stale = {
+          id: `ingest_rate@${T0 - 1000 * MIN}`,
+          series: 'ingest_rate',
+          startedAt: T0 - 1000 * MIN,
+          endedAt: null,
+          expectedLower: 90,
+          expectedUpper: 110,
+          observed: 500,
+          peakScore: 9,
+        }
+        await stores.alerts.insert(stale)
         const proc = await startProcess(stores, clock, 'proc-1', 'http://127.0.0.1:9/unused')
         assert.equal(await proc.watcher.tick(), 0)
-        assert.deepEqual(await stores.alerts.list(), [])
-        assert.equal(await stores.outbox.nextDueAt('alert'), undefined)
+        // Nothing about the past spike; the stale alert ended now, and its end is to be POSTed.
+        assert.deepEqual(await stores.alerts.list(), [{ ...stale, endedAt: clock.t }])
+        assert.deepEqual(
+          (await stores.outbox.list('w')).map((d) => [d.kind, d.eventId]),
+          [['alert', `${stale.id}:ended`]],
+        )
         assert.equal(await stores.alerts.watermark(), T0)
         assert.equal(await gauge(proc.metrics, 'ingest_rate'), 0)
         await proc.roller.close()

@@ -65,6 +65,7 @@ describe('webhook deliveries route', () => {
     assert.equal(body.next, null)
     assert.deepEqual(body.deliveries[3], {
       id: made[1]!.id,
+      kind: 'open',
       eventId: 'msg-1',
       state: 'pending',
       attempts: 1,
