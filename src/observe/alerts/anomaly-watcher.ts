@@ -14,6 +14,7 @@ import { BASE_SERIES, seriesOf } from '../rollups/rollup-series.ts'
 import { type MergedMinute, MINUTE_MS, minuteOf, type RollupStore } from '../rollups/rollup-store.ts'
 import type { AlertEffects } from './alert-effects.ts'
 import { type AlertStore, alertId } from './alert-store.ts'
+import { seriesDetectorOptions } from './series-options.ts'
 
 export const WATCHER_LOCK = 'inkstream:anomaly-watcher'
 
@@ -36,7 +37,7 @@ export interface WatcherDeps {
    * database (in separate schemas) need names of their own (services.ts adds the Kafka topic).
    */
   lockName?: string
-  /** A detector for a series; default the shared createDetector() (tests may inject one). */
+  /** A detector for a series; default the shared createDetector() with the series' options (tests may inject one). */
   detector?: (series: string) => Detector
   /** Normal points that end an episode (EpisodeTracker's quietPoints); default the tracker's. */
   quietPoints?: number
@@ -173,7 +174,7 @@ export class AnomalyWatcher {
   #watched(series: string): Watched {
     let w = this.#series.get(series)
     if (!w) {
-      const detector = this.#deps.detector?.(series) ?? createDetector()
+      const detector = this.#deps.detector?.(series) ?? createDetector(seriesDetectorOptions(series))
       const q = this.#deps.quietPoints
       w = {
         detector,
