@@ -13,6 +13,7 @@ import { ingestTrack } from './ingest-track.ts'
 import { kafkaClients } from './kafka-clients.ts'
 import { lag } from './lag.ts'
 import { type BenchResult, print } from './lib/report.ts'
+import { observability } from './observability.ts'
 import { openGif, openPng } from './open-images.ts'
 import { openTime } from './open-time.ts'
 import { processor } from './processor.ts'
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'ingest-track': ingestTrack,
   'kafka-clients': kafkaClients,
   lag,
+  observability,
   'open-gif': openGif,
   'open-png': openPng,
   'open-time': openTime,

@@ -60,7 +60,7 @@ export async function startInkstream(
         ...env,
         INKSTREAM_PORT: '0',
         INKSTREAM_DATA_DIR: dataDir,
-        INKSTREAM_LOG_LEVEL: 'warn',
+        INKSTREAM_LOG_LEVEL: env.INKSTREAM_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

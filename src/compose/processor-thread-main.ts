@@ -3,15 +3,29 @@
  * that thread. Opens the processor's backends, builds the processor, serves it over the port.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { pino } from 'pino'
+import { createLogger } from '../observe/logging.ts'
+import { serviceName, startTracing } from '../observe/tracing.ts'
 import { Processor } from '../pipeline/processor.ts'
 import { type ProcessorWorkerData, serveProcessor, type WorkerMessage } from '../pipeline/processor-worker.ts'
 import { loadTraitsConfig } from '../traits/traits-config.ts'
 import { openEmbeddedProcessorBackends } from './embedded-processor.ts'
 
 async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerData): Promise<void> {
-  const logger = pino({ level: data.logLevel, base: { thread: 'processor' } })
-  const backends = openEmbeddedProcessorBackends(data)
+  const logger = createLogger({
+    level: data.logLevel,
+    serviceName: serviceName(process.env),
+    bindings: { 'process.thread.name': 'processor' },
+  })
+  // This thread's own provider (the OpenTelemetry API's globals are per thread); the env is the main thread's.
+  const tracing = await startTracing(process.env)
+  const opened = openEmbeddedProcessorBackends(data)
+  const backends = {
+    ...opened,
+    async close() {
+      await opened.close()
+      await tracing?.shutdown()
+    },
+  }
   const processor = new Processor({
     log: backends.log,
     store: backends.store,

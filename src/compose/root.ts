@@ -5,13 +5,15 @@
  * and createScaleOutApp all go through composeApp.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { type Logger, pino } from 'pino'
+import type { Logger } from 'pino'
 import { linkBase } from '../composition.ts'
 import { type Config, parseRoles, type Role } from '../config.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { buildServer } from '../http/server.ts'
 import type { EventLog } from '../log/event-log.ts'
+import { createLogger } from '../observe/logging.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { serviceName, startTracing } from '../observe/tracing.ts'
 import { loadTraitsConfig, type TraitDef } from '../traits/traits-config.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
@@ -61,12 +63,20 @@ export async function composeApp(
   opts: AppOptions = {},
 ): Promise<ComposedApp> {
   const clock = opts.clock ?? systemClock
-  const logger = opts.logger ?? pino({ level: config.logLevel })
+  // OTEL_* are the standard process-wide settings of OpenTelemetry (its exporter reads the rest).
+  const logger =
+    opts.logger ?? createLogger({ level: config.logLevel, serviceName: serviceName(process.env) })
+  const tracing = await startTracing(process.env)
   const traits = loadTraitsConfig(config.traitsFile).traits
   // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
   const links = linkBase(config)
-  const backends = await open({ clock, logger, traits })
+  const backends = await open({ clock, logger, traits }).catch(async (err: unknown) => {
+    await tracing?.shutdown()
+    throw err
+  })
   const closers = new Closers()
+  // Closed last: the spans of everything closing before it are still exported.
+  if (tracing) closers.push(() => tracing.shutdown())
   closers.push(() => backends.close())
   return openWith(closers, async () => {
     const services = await composeServices(backends, config, roles, {

@@ -29,6 +29,8 @@ export interface InkEvent {
   originalTimestamp?: string
   sentAt?: string
   receivedAt: string
+  /** W3C trace context of the span that appended the event (only while tracing): links the processing to it. */
+  traceparent?: string
 }
 
 /** An event as read back from the log, with its position. */

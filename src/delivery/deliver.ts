@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto'
 import type { Clock, InkEvent } from '../core/types.ts'
 import { countDelivery } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { inSpan, linksTo, linkToActive, SPANS, SpanKind } from '../observe/tracing.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
 import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
@@ -89,6 +90,8 @@ export interface DeliveryRequest {
   claim(): Promise<boolean>
   /** Runs before each transport attempt (a rate limit, counting attempts in the ledger). */
   beforeAttempt?: (() => Promise<void>) | undefined
+  /** W3C trace context of what the message comes from (a trigger's event): the deliver span links to it. */
+  traceparent?: string | undefined
 }
 
 export interface Delivered {
@@ -114,12 +117,18 @@ export function messageIdFor(workspaceId: string, campaignId: string, recipient:
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 /** Delivers one message; never throws (see the file's header). */
-export async function deliver(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
-  const rendered: Rendered = {}
-  const delivered = await attempt(deps, req, rendered)
-  const message = { ...req, userId: req.recipient.userId, templateId: req.render.templateId, ...rendered }
-  await reportOutcome(deps, message, delivered.outcome)
-  return delivered
+export function deliver(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
+  // A trace per message, linked to its origin's: the trigger event, the pass or run that sends it.
+  const links = () => [...linksTo([req.traceparent]), ...linkToActive()]
+  const attributes = () => ({ 'inkstream.origin': req.origin, 'inkstream.campaign.id': req.campaignId })
+  return inSpan(SPANS.deliver, { root: true, links, attributes }, async (span) => {
+    const rendered: Rendered = {}
+    const delivered = await attempt(deps, req, rendered)
+    span?.setAttribute('inkstream.outcome', delivered.outcome.kind)
+    const message = { ...req, userId: req.recipient.userId, templateId: req.render.templateId, ...rendered }
+    await reportOutcome(deps, message, delivered.outcome)
+    return delivered
+  })
 }
 
 /** What the render says about the message, for its outcome event (analytics per template version). */
@@ -261,9 +270,12 @@ async function send(
     const started = performance.now()
     let result = 'error'
     try {
-      const sent = await deps.transport.send(m)
-      result = sent.outcome
-      return sent
+      return await inSpan(SPANS.send, { kind: SpanKind.CLIENT }, async (span) => {
+        const sent = await deps.transport.send(m)
+        result = sent.outcome
+        span?.setAttribute('inkstream.send.outcome', sent.outcome)
+        return sent
+      })
     } catch (err) {
       // The contract is a value; a throw says nothing about whether the server has the message.
       return { outcome: 'temporary', code: null, message: errorText(err), accepted: 'unknown' }

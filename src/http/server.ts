@@ -4,7 +4,7 @@
  */
 
 import type { FastifyBaseLogger, RouteOptions } from 'fastify'
-import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { type AnalyticsRoutesDeps, analyticsRoutes } from '../analytics/analytics-routes.ts'
 import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
 import type { Role } from '../config.ts'
@@ -13,6 +13,7 @@ import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-ro
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
 import { type AnomalyRoutesDeps, anomalyRoutes } from '../observe/alerts/anomaly-routes.ts'
+import { EcsLogController, observeRequests, requestId } from '../observe/logging.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
@@ -85,13 +86,16 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    // Per-request logs at ingest rates drown everything else; metrics count requests instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    // ECS request lines (at debug: at ingest rates they drown everything else; metrics count requests).
+    logController: new EcsLogController(),
+    // The caller's x-request-id (when sane), else a UUID; sent back and on every line of req.log.
+    genReqId: requestId,
     // Behind a load balancer set trustProxy in a later config; the embedded default sees clients directly.
     trustProxy: false,
   })
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
   installErrorHandler(app)
+  observeRequests(app)
   // The admin API's description, with the api role; before the routes: it collects their schemas.
   if (roles.has('api')) await registerOpenApi(app)
   for (const role of roles) await ROLE_ROUTES[role](app, deps)

@@ -13,6 +13,7 @@ import { InkError } from '../core/errors.ts'
 import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { inSpan, SPANS } from '../observe/tracing.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { acceptEvent } from './accept.ts'
 import { decodeBody, JSON_CONTENT_TYPES } from './body.ts'
@@ -108,7 +109,9 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       metrics.ingestEvents.inc({ outcome: 'rejected' })
       throw new InkError(result.problem.code, result.problem.message)
     }
-    await log.append([result.event])
+    await inSpan(SPANS.append, { attributes: () => ({ 'inkstream.events': 1 }) }, () =>
+      log.append([result.event]),
+    )
     metrics.ingestEvents.inc({ outcome: 'accepted' })
     return { success: true }
   }
@@ -151,7 +154,9 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
         },
       )
     }
-    await log.append(accepted)
+    await inSpan(SPANS.append, { attributes: () => ({ 'inkstream.events': accepted.length }) }, () =>
+      log.append(accepted),
+    )
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
     return { success: true, accepted: accepted.length, rejected }
   }

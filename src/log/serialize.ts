@@ -6,6 +6,7 @@
  */
 import { eventUnserializable } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
+import { currentTraceparent } from '../observe/tracing.ts'
 
 /** One event ready to be written: the fields a log indexes and its JSON. */
 export interface SerializedEvent {
@@ -20,13 +21,15 @@ export interface SerializedEvent {
 
 /** Serializes and checks every event of one append; throws INK_ERR_EVENT_UNSERIALIZABLE for the first bad one. */
 export function serializeEvents(events: readonly InkEvent[], maxRecordBytes: number): SerializedEvent[] {
+  // The appending span's context travels with each event (both logs store this JSON).
+  const traceparent = currentTraceparent()
   return events.map((e, index) => {
     const receivedAt = Date.parse(e.receivedAt)
     if (typeof e.workspaceId !== 'string' || typeof e.messageId !== 'string' || !Number.isFinite(receivedAt))
       throw eventUnserializable(index, e.messageId, 'it lacks a workspaceId, messageId or receivedAt')
     let json: string
     try {
-      json = JSON.stringify(e)
+      json = JSON.stringify(traceparent === undefined || e.traceparent ? e : { ...e, traceparent })
     } catch (err) {
       const why =
         err instanceof RangeError

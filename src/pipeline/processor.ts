@@ -10,6 +10,7 @@
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
+import { inSpan, linksTo, SPANS } from '../observe/tracing.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from '../traits/computed-traits.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
@@ -119,7 +120,14 @@ export class Processor {
   }
 
   /** Applies one batch; public for tests that drive the processor without a consumer loop. */
-  async handle(records: readonly LogRecord[]): Promise<void> {
+  handle(records: readonly LogRecord[]): Promise<void> {
+    // A batch is a trace of its own, linked to the appends of its events.
+    const links = () => linksTo(records.map((r) => r.event.traceparent))
+    const attributes = () => ({ 'inkstream.records': records.length })
+    return inSpan(SPANS.batch, { root: true, links, attributes }, () => this.#apply(records))
+  }
+
+  async #apply(records: readonly LogRecord[]): Promise<void> {
     const { store, clock, onBatch } = this.deps
     const fresh = records.filter((r) => r.offset > (this.#applied.get(r.partition) ?? 0))
     const seen = await store.seenMessageIds(fresh.map((r) => r.event))

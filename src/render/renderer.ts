@@ -19,6 +19,7 @@ import { notFound } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
 import { countFallback } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { inSpan, renderAttributes, SPANS } from '../observe/tracing.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { type RecipientData, type RenderResult, renderEmail } from './render-email.ts'
 
@@ -116,7 +117,16 @@ export class Renderer {
     return c
   }
 
-  async render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
+  render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
+    const attributes = () => ({ 'inkstream.template.id': req.templateId })
+    return inSpan(SPANS.render, { attributes }, async (span) => {
+      const result = await this.#render(workspaceId, req)
+      if (span?.isRecording()) renderAttributes(span, result)
+      return result
+    })
+  }
+
+  async #render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
     const started = performance.now()
     const deadlineMs = req.deadlineMs ?? this.deps.content.render.deadlineMs
     const deadline = Date.now() + deadlineMs

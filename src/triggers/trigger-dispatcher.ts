@@ -189,6 +189,8 @@ export class TriggerDispatcher {
     }
     if (policy) return this.#decided(job, policy)
     const campaignId = triggerCampaignId(job.triggerId)
+    // The trace context rides in the job's event (no column of its own); templates do not see it.
+    const { traceparent, ...event } = job.event
     const { outcome, claimed } = await deliver(d, {
       workspaceId: ws,
       origin: 'trigger',
@@ -200,11 +202,12 @@ export class TriggerDispatcher {
       render: {
         templateId: trigger.templateId,
         userId: job.userId,
-        event: job.event as JsonObject,
+        event: event as JsonObject,
         campaign: { id: campaignId, trigger: job.triggerId },
       },
       trackingTtlMs: d.trackingTtlMs,
       claim: () => d.store.claim(ws, job.jobId),
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
     })
     if (outcome.kind === 'sent')
       d.metrics?.triggerJobDelay.observe(Math.max(d.clock.now() - job.dueAt, 0) / 1000)

@@ -79,6 +79,8 @@ export class TriggerMatcher {
             properties: e.properties ?? {},
             timestamp: e.timestamp,
             messageId: e.messageId,
+            // The trace context of the event's append (tracing on): the message's span links to it.
+            ...(e.traceparent === undefined ? {} : { traceparent: e.traceparent }),
           },
         },
       })

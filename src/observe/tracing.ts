@@ -1,0 +1,316 @@
+/**
+ * Traces with the OpenTelemetry API: ingest request → log append → processor batch → deliver
+ * (render, send). Exported over OTLP/HTTP (JSON) when the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise nothing is registered, the SDK and exporter
+ * are not even loaded, and every helper here returns at its first line (`enabled` is false).
+ *
+ * The OpenTelemetry API keeps its provider, context manager and propagator in process-wide globals;
+ * startTracing registers them (once per thread: the embedded processor's worker thread starts its
+ * own) and the returned handle's shutdown() flushes and unregisters them.
+ *
+ * The trace context crosses the event log as a W3C `traceparent` on the event (serialize.ts adds the
+ * active span's); a processor batch links to the contexts of its events, and a trigger's message
+ * links to the context of the event that fired it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import {
+  type Attributes,
+  type Context,
+  type ContextManager,
+  context,
+  type Link,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+
+export { SpanKind }
+
+/** The names of the spans, one place (the tests and the docs use them). */
+export const SPANS = {
+  append: 'log append',
+  batch: 'processor batch',
+  deliver: 'deliver',
+  render: 'render',
+  send: 'send',
+} as const
+
+/** A batch links to at most this many events (a span with 10,000 links is too large to export). */
+export const MAX_LINKS = 128
+
+let enabled = false
+const tracer = trace.getTracer('inkstream')
+
+/** True once startTracing registered a provider in this thread. */
+export const tracingEnabled = (): boolean => enabled
+
+/** `service.name` of the logs and the traces: OTEL_SERVICE_NAME, else `inkstream`. */
+export const serviceName = (env: NodeJS.ProcessEnv): string => env.OTEL_SERVICE_NAME || 'inkstream'
+
+/** Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return undefined
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined
+}
+
+/** The async context of the active span across awaits (what @opentelemetry/context-async-hooks does). */
+class AsyncLocalContextManager implements ContextManager {
+  readonly #store = new AsyncLocalStorage<Context>()
+  active(): Context {
+    return this.#store.getStore() ?? ROOT_CONTEXT
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.#store.run(ctx, () => fn.apply(thisArg, args))
+  }
+  bind<T>(ctx: Context, target: T): T {
+    if (typeof target !== 'function') return target
+    const manager = this
+    const bound = function (this: unknown, ...args: unknown[]) {
+      return manager.with(ctx, () => (target as (...a: unknown[]) => unknown).apply(this, args))
+    }
+    return bound as T
+  }
+  enable(): this {
+    return this
+  }
+  disable(): this {
+    this.#store.disable()
+    return this
+  }
+}
+
+export interface Tracing {
+  /** Where spans are sent. */
+  url: string
+  /** Exports the spans ended so far. */
+  flush(): Promise<void>
+  /** Flushes, then unregisters the provider: the API is a no-op again. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * Registers a tracer provider (batching, OTLP/HTTP JSON exporter, `service.name`) when the env
+ * names an endpoint; undefined (nothing registered, nothing loaded) otherwise, or when this thread
+ * already has one.
+ */
+export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
+  const url = tracesUrl(env)
+  if (url === undefined || enabled) return undefined
+  const [
+    { BasicTracerProvider, BatchSpanProcessor },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    core,
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
+  ])
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
+  })
+  if (!trace.setGlobalTracerProvider(provider)) {
+    await provider.shutdown()
+    return undefined
+  }
+  context.setGlobalContextManager(new AsyncLocalContextManager())
+  propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
+  enabled = true
+  return {
+    url,
+    flush: () => provider.forceFlush(),
+    async shutdown() {
+      enabled = false
+      try {
+        await provider.shutdown()
+      } finally {
+        trace.disable()
+        context.disable()
+        propagation.disable()
+      }
+    },
+  }
+}
+
+export interface SpanOptions {
+  kind?: SpanKind
+  /** Built only when tracing is on. */
+  attributes?: () => Attributes
+  links?: () => Link[]
+  /** Start a new trace (links say where it came from) instead of a child of the active span. */
+  root?: boolean
+}
+
+/**
+ * Runs `fn` inside a span (the active one while it runs), ended when `fn` settles; a rejection is
+ * recorded on the span and rethrown. With tracing off: `fn(undefined)`, nothing else.
+ */
+export function inSpan<T>(
+  name: string,
+  opts: SpanOptions,
+  fn: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
+  if (!enabled) return fn(undefined)
+  const span = tracer.startSpan(name, {
+    kind: opts.kind ?? SpanKind.INTERNAL,
+    ...(opts.attributes ? { attributes: opts.attributes() } : {}),
+    ...(opts.links ? { links: opts.links() } : {}),
+    ...(opts.root ? { root: true } : {}),
+  })
+  return context.with(trace.setSpan(context.active(), span), async () => {
+    try {
+      return await fn(span)
+    } catch (err) {
+      failSpan(span, err)
+      throw err
+    } finally {
+      span.end()
+    }
+  })
+}
+
+/** What a render span says about its result (a structural RenderResult: no render import here). */
+export function renderAttributes(
+  span: Span,
+  result: {
+    ok: boolean
+    skip?: unknown
+    report: {
+      templateId: string
+      version: number
+      fallbacks: readonly unknown[]
+      profile: { outcome: string }
+    }
+  },
+): void {
+  span.setAttributes({
+    'inkstream.template.version': result.report.version,
+    'inkstream.render.outcome': result.ok ? 'ok' : result.skip ? 'skipped' : 'failed',
+    'inkstream.render.fallbacks': result.report.fallbacks.length,
+    'inkstream.profile.outcome': result.report.profile.outcome,
+  })
+  if (!result.ok && !result.skip) span.setStatus({ code: SpanStatusCode.ERROR })
+}
+
+/** Marks a span failed with `err`. */
+export function failSpan(span: Span, err: unknown): void {
+  if (err instanceof Error) span.recordException(err)
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) })
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
+/** The W3C traceparent of the active span; undefined with tracing off or outside a span. */
+export function currentTraceparent(): string | undefined {
+  if (!enabled) return undefined
+  const sc = trace.getActiveSpan()?.spanContext()
+  if (sc === undefined || !trace.isSpanContextValid(sc)) return undefined
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`
+}
+
+/** The span context a W3C traceparent names; undefined when it is not one. */
+export function parseTraceparent(value: unknown): SpanContext | undefined {
+  if (typeof value !== 'string') return undefined
+  const m = TRACEPARENT.exec(value)
+  if (!m) return undefined
+  const sc = { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true }
+  return trace.isSpanContextValid(sc) ? sc : undefined
+}
+
+/** Links to the contexts these traceparents name (distinct, at most MAX_LINKS). */
+export function linksTo(traceparents: Iterable<unknown>): Link[] {
+  const links: Link[] = []
+  const seen = new Set<string>()
+  for (const tp of traceparents) {
+    if (links.length >= MAX_LINKS) break
+    const sc = parseTraceparent(tp)
+    if (sc === undefined || seen.has(sc.spanId)) continue
+    seen.add(sc.spanId)
+    links.push({ context: sc })
+  }
+  return links
+}
+
+/** A link to the active span (where a new trace was started from), if any. */
+export function linkToActive(): Link[] {
+  const sc = trace.getActiveSpan()?.spanContext()
+  return sc !== undefined && trace.isSpanContextValid(sc) ? [{ context: sc }] : []
+}
+
+/** `trace.id` and `span.id` of the active span, for the log line being written (pino mixin). */
+export function activeTraceFields(): Record<string, string> {
+  if (!enabled) return {}
+  const sc = trace.getActiveSpan()?.spanContext()
+  if (sc === undefined || !trace.isSpanContextValid(sc)) return {}
+  return { 'trace.id': sc.traceId, 'span.id': sc.spanId }
+}
+
+const requestSpans = new WeakMap<FastifyRequest, Span>()
+
+/** `trace.id` and `span.id` of a request's server span (its request log line is written after it). */
+export function requestTraceFields(req: FastifyRequest): Record<string, string> {
+  const sc = requestSpans.get(req)?.spanContext()
+  return sc === undefined ? {} : { 'trace.id': sc.traceId, 'span.id': sc.spanId }
+}
+
+/**
+ * A server span per request (`POST /v1/track`), child of an incoming `traceparent` header, active
+ * while the handler runs. Adds no hook at all with tracing off.
+ */
+export function traceRequests(app: FastifyInstance): void {
+  if (!enabled) return
+  app.addHook('onRequest', (req, _reply, done) => {
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers)
+    const route = req.routeOptions.url
+    const span = tracer.startSpan(
+      route === undefined ? req.method : `${req.method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          ...(route === undefined ? {} : { 'http.route': route }),
+          'http.request.id': req.id,
+        },
+      },
+      parent,
+    )
+    requestSpans.set(req, span)
+    done()
+  })
+  // The handler runs inside done(): the span is active in it and in everything it awaits.
+  app.addHook('preHandler', (req, _reply, done) => {
+    const span = requestSpans.get(req)
+    if (span === undefined) return done()
+    context.with(trace.setSpan(ROOT_CONTEXT, span), done)
+  })
+  const end = (req: FastifyRequest, status: number | undefined) => {
+    const span = requestSpans.get(req)
+    // An aborted request may still get its onResponse: end once.
+    if (span === undefined || !span.isRecording()) return
+    if (status !== undefined) span.setAttribute('http.response.status_code', status)
+    if (status === undefined || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+    span.end()
+  }
+  app.addHook('onResponse', (req, reply, done) => {
+    end(req, reply.statusCode)
+    done()
+  })
+  app.addHook('onRequestAbort', (req, done) => {
+    end(req, undefined)
+    done()
+  })
+}

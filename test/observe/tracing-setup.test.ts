@@ -1,0 +1,209 @@
+/**
+ * When tracing is registered and when not: without OTEL_EXPORTER_OTLP_ENDPOINT nothing is (the
+ * API's no-op tracer, no trace context on stored events); with it, a provider exports, serialize.ts
+ * puts the active span's traceparent on appended events, and shutdown() unregisters it again.
+ */
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { type ProxyTracerProvider, trace } from '@opentelemetry/api'
+import type { LogRecord } from '../../src/core/types.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
+import type { EventLog } from '../../src/log/event-log.ts'
+import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
+import { serializeEvents } from '../../src/log/serialize.ts'
+import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
+import {
+  currentTraceparent,
+  inSpan,
+  linksTo,
+  MAX_LINKS,
+  parseTraceparent,
+  startTracing,
+  tracesUrl,
+  tracingEnabled,
+} from '../../src/observe/tracing.ts'
+import { basicAuth, startTestApp, type TestApp, tempDir, waitForProcessed } from '../helpers/app.ts'
+import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
+import { loggedPayload } from '../helpers/log.ts'
+import { startTraceReceiver, type TraceReceiver } from './tracing-receiver.ts'
+
+const delegate = () => (trace.getTracerProvider() as ProxyTracerProvider).getDelegate().constructor.name
+const event = (messageId: string) => ({
+  type: 'track' as const,
+  event: 'Poked',
+  messageId,
+  workspaceId: 'ws',
+  userId: 'ann',
+  timestamp: '2026-01-01T00:00:00.000Z',
+  receivedAt: '2026-01-01T00:00:00.000Z',
+})
+
+describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+  let app: TestApp
+  before(async () => {
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+    delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    app = await startTestApp()
+  })
+  after(() => app.close())
+
+  test('an app registers no tracer provider and stores no trace context, even from a traceparent header', async () => {
+    const messageId = randomUUID()
+    const res = await fetch(`${app.url}/v1/track`, {
+      method: 'POST',
+      headers: {
+        authorization: basicAuth(app.workspace.writeKey),
+        'content-type': 'application/json',
+        traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+      },
+      body: JSON.stringify({ userId: 'ann', event: 'Poked', messageId }),
+    })
+    assert.equal(res.status, 200)
+    // A request id is generated when none is given.
+    assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+    await waitForProcessed(app)
+    assert.equal(tracingEnabled(), false)
+    assert.equal(delegate(), 'NoopTracerProvider')
+    const span = trace.getTracer('test').startSpan('probe')
+    assert.equal(span.isRecording(), false)
+    assert.equal(span.spanContext().traceId, '0'.repeat(32))
+    assert.equal('traceparent' in loggedPayload(app, messageId), false)
+  })
+
+  test('startTracing registers nothing without an endpoint, or when the SDK is disabled', async () => {
+    assert.equal(await startTracing({}), undefined)
+    assert.equal(
+      await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' }),
+      undefined,
+    )
+    assert.equal(
+      await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x', OTEL_TRACES_EXPORTER: 'none' }),
+      undefined,
+    )
+    assert.equal(delegate(), 'NoopTracerProvider')
+  })
+})
+
+describe('tracing on', () => {
+  let receiver: TraceReceiver
+  before(async () => {
+    receiver = await startTraceReceiver()
+  })
+  after(() => receiver.close())
+
+  test('the endpoint is the traces endpoint as given, else the base URL + /v1/traces', () => {
+    assert.equal(tracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }), 'http://c:4318/v1/traces')
+    assert.equal(
+      tracesUrl({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t/x',
+      }),
+      'http://t/x',
+    )
+    assert.equal(tracesUrl({}), undefined)
+  })
+
+  test('a registered provider exports spans; appended events carry the appending span; shutdown unregisters', async () => {
+    const tracing = await startTracing({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_SERVICE_NAME: 'unit',
+    })
+    assert.ok(tracing)
+    try {
+      assert.equal(tracing.url, `${receiver.url}/v1/traces`)
+      assert.equal(tracingEnabled(), true)
+      assert.equal(delegate(), 'BasicTracerProvider')
+      // A second registration in the same thread is refused.
+      assert.equal(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }), undefined)
+      const outside = JSON.parse(serializeEvents([event('m0')], 1e6)[0]!.json)
+      assert.equal('traceparent' in outside, false)
+      let inner = ''
+      const rows = await inSpan('unit span', {}, async (span) => {
+        assert.ok(span?.isRecording())
+        inner = currentTraceparent() ?? ''
+        // Across an await the span is still the active one.
+        await new Promise((r) => setImmediate(r))
+        return serializeEvents(
+          [event('m1'), { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }],
+          1e6,
+        )
+      })
+      const sc = parseTraceparent(inner)
+      assert.ok(sc)
+      assert.equal(JSON.parse(rows[0]!.json).traceparent, inner)
+      // An event that already has a context keeps it.
+      assert.equal(JSON.parse(rows[1]!.json).traceparent, `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`)
+      await assert.rejects(
+        inSpan('failing span', {}, async () => {
+          throw new Error('boom')
+        }),
+        /boom/,
+      )
+      await tracing.flush()
+      const unit = await receiver.waitFor((s) => s.name === 'unit span', 'unit span')
+      assert.equal(unit.traceId, sc.traceId)
+      assert.equal(unit.spanId, sc.spanId)
+      assert.equal(unit.service, 'unit')
+      const failing = await receiver.waitFor((s) => s.name === 'failing span', 'failing span')
+      assert.equal(failing.status, 2)
+    } finally {
+      await tracing.shutdown()
+    }
+    assert.equal(tracingEnabled(), false)
+    assert.equal(delegate(), 'NoopTracerProvider')
+    assert.equal(await inSpan('after', {}, async (span) => span), undefined)
+  })
+
+  for (const impl of ['SqliteEventLog', 'KafkaEventLog'] as const) {
+    test(`the ${impl} gives back each event with the context of the span that appended it`, async (t) => {
+      const skip = impl === 'KafkaEventLog' ? await kafkaMissing() : false
+      if (skip) return t.skip(skip)
+      const dir = tempDir('inkstream-trace-log-')
+      const db = impl === 'SqliteEventLog' ? openSqlite(join(dir, 'log.db')) : undefined
+      const log: EventLog = db
+        ? new SqliteEventLog(db, { pollMs: 20 })
+        : await KafkaEventLog.open({
+            brokers: kafkaBrokers(),
+            topic: KafkaEventLog.uniqueTopic('inkstream-trace-test'),
+            partitions: 2,
+          })
+      const tracing = await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url })
+      assert.ok(tracing)
+      try {
+        let appendedBy = ''
+        await inSpan('append', {}, async () => {
+          appendedBy = currentTraceparent() ?? ''
+          await log.append([event('k1'), event('k2')])
+        })
+        await log.append([event('k3')])
+        const seen: LogRecord[] = []
+        await new Promise<void>((resolve) => {
+          const consumer = log.consume('trace-test', async (records) => {
+            seen.push(...records)
+            if (seen.length >= 3) void consumer.close().then(resolve)
+          })
+        })
+        const byId = Object.fromEntries(seen.map((r) => [r.event.messageId, r.event.traceparent]))
+        assert.match(appendedBy, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+        assert.deepEqual(byId, { k1: appendedBy, k2: appendedBy, k3: undefined })
+      } finally {
+        await tracing.shutdown()
+        await log.close()
+        db?.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  }
+
+  test('links: only valid traceparents, each once, at most MAX_LINKS', () => {
+    const tp = (i: number) => `00-${'1'.repeat(32)}-${i.toString(16).padStart(16, '0')}-01`
+    assert.deepEqual(linksTo([undefined, 'garbage', `00-${'0'.repeat(32)}-${'1'.repeat(16)}-01`, 42]), [])
+    const links = linksTo([tp(1), tp(1), ...Array.from({ length: 300 }, (_, i) => tp(i + 2))])
+    assert.equal(links.length, MAX_LINKS)
+    assert.equal(links[0]?.context.spanId, '0000000000000001')
+    assert.equal(links[1]?.context.spanId, '0000000000000002')
+  })
+})
