@@ -46,9 +46,16 @@ const stats = z.strictObject({
   conversions: int,
   revenue: z.number(),
   fallbackSends: int.meta({ description: 'Sent messages whose render took at least one fallback.' }),
+  liveRenders: int.meta({
+    description: 'Open-time renders (live blocks, AMP JSON, web view), as open events.',
+  }),
+  liveFallbacks: int.meta({ description: 'Open-time renders that took at least one fallback.' }),
   clickThroughRate: rate.meta({ description: 'uniqueClicks / delivered; null when nothing was delivered.' }),
   clickToOpenRate: rate.meta({ description: 'uniqueClicks / uniqueOpens; null without opens.' }),
   fallbackUsage: rate.meta({ description: 'fallbackSends / sent; null when nothing was sent.' }),
+  liveFallbackUsage: rate.meta({
+    description: 'liveFallbacks / liveRenders; null without open-time renders.',
+  }),
 })
 const versionStats = stats.extend({
   templateId: z
@@ -73,6 +80,7 @@ export function withRates(c: Counters): z.infer<typeof stats> {
     clickThroughRate: ratio(c.uniqueClicks, delivered),
     clickToOpenRate: ratio(c.uniqueClicks, c.uniqueOpens),
     fallbackUsage: ratio(c.fallbackSends, c.sent),
+    liveFallbackUsage: ratio(c.liveFallbacks, c.liveRenders),
   }
 }
 

@@ -38,6 +38,8 @@ export const COUNTER_FIELDS = [
   'conversions',
   'revenue',
   'fallbackSends',
+  'liveRenders',
+  'liveFallbacks',
 ] as const
 export type CounterField = (typeof COUNTER_FIELDS)[number]
 export type Counters = Record<CounterField, number>
@@ -311,6 +313,11 @@ function foldMessageEvent(
       add(row, t, 'failed')
       return true
     case EMAIL_OPENED: {
+      // An open-time render (live block, AMP JSON, web view): how often it had to fall back.
+      if (p.open_kind === 'open-time') {
+        add(row, t, 'liveRenders')
+        if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'liveFallbacks')
+      }
       const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
       const machine =
         isMachineOpen(ua) ||

@@ -5,7 +5,6 @@
  */
 import { inTransaction, migratePg, type PgPool, pgText, toInt } from '../db/pg.ts'
 import {
-  COUNTER_COLUMNS,
   countersFromRow,
   counterUpsert,
   counterValues,
@@ -43,7 +42,11 @@ const MIGRATIONS = [
    CREATE TABLE analytics_counters (
      workspace_id ${T}, campaign_id ${T}, template_id ${T}, template_version integer NOT NULL,
      bucket bigint NOT NULL,
-     ${COUNTER_COLUMNS.map((c) => `${c} ${c === 'revenue' ? 'double precision' : 'bigint'} NOT NULL`).join(', ')},
+     sent bigint NOT NULL, bounced bigint NOT NULL, bounced_after_sent bigint NOT NULL,
+     failed bigint NOT NULL, opens bigint NOT NULL, unique_opens bigint NOT NULL,
+     machine_opens bigint NOT NULL, clicks bigint NOT NULL, unique_clicks bigint NOT NULL,
+     unsubscribes bigint NOT NULL, conversions bigint NOT NULL, revenue double precision NOT NULL,
+     fallback_sends bigint NOT NULL, live_renders bigint NOT NULL, live_fallbacks bigint NOT NULL,
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (log_partition integer PRIMARY KEY, log_offset bigint NOT NULL);`,

@@ -2,7 +2,6 @@
 import type { Transaction } from 'better-sqlite3'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import {
-  COUNTER_COLUMNS,
   countersFromRow,
   counterUpsert,
   counterValues,
@@ -42,7 +41,12 @@ const MIGRATIONS = [
    CREATE TABLE analytics_counters (
      workspace_id TEXT NOT NULL, campaign_id TEXT NOT NULL, template_id TEXT NOT NULL,
      template_version INTEGER NOT NULL, bucket INTEGER NOT NULL,
-     ${COUNTER_COLUMNS.map((c) => `${c} ${c === 'revenue' ? 'REAL' : 'INTEGER'} NOT NULL`).join(', ')},
+     sent INTEGER NOT NULL, bounced INTEGER NOT NULL, bounced_after_sent INTEGER NOT NULL,
+     failed INTEGER NOT NULL, opens INTEGER NOT NULL, unique_opens INTEGER NOT NULL,
+     machine_opens INTEGER NOT NULL, clicks INTEGER NOT NULL, unique_clicks INTEGER NOT NULL,
+     unsubscribes INTEGER NOT NULL, conversions INTEGER NOT NULL, revenue REAL NOT NULL,
+     fallback_sends INTEGER NOT NULL, live_renders INTEGER NOT NULL,
+     live_fallbacks INTEGER NOT NULL,
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (partition INTEGER PRIMARY KEY, offset INTEGER NOT NULL);`,

@@ -83,9 +83,12 @@ const CAMPAIGN_TOTALS = {
   conversions: 1,
   revenue: 40,
   fallbackSends: 1,
+  liveRenders: 0,
+  liveFallbacks: 0,
   clickThroughRate: 2 / 3,
   clickToOpenRate: 1,
   fallbackUsage: 1 / 3,
+  liveFallbackUsage: null,
 }
 
 describe('engagement analytics in the running app (SQLite)', { timeout: 60_000 }, () => {

@@ -187,9 +187,12 @@ test('scale-out: the processor role folds engagement into PostgreSQL, the api ro
     conversions: 1,
     revenue: 40,
     fallbackSends: 1,
+    liveRenders: 0,
+    liveFallbacks: 0,
     clickThroughRate: 0.5,
     clickToOpenRate: 1,
     fallbackUsage: 0.5,
+    liveFallbackUsage: null,
   }
   // bob's order (never engaged by a person) and ann's late one count nothing.
   await waitFor(stats, (s) => s.totals.conversions === 1, 30_000)

@@ -174,6 +174,8 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
         conversions: 0,
         revenue: 0,
         fallbackSends: 0,
+        liveRenders: 0,
+        liveFallbacks: 0,
       }
       assert.deepEqual(await summary(), {
         c1: [

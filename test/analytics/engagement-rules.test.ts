@@ -5,6 +5,7 @@ import { COUNTER_BUCKET_MS, foldBatch, type Loaded, revenueOf } from '../../src/
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
 import { recipientEvent } from '../../src/delivery/tracking-events.ts'
+import { openTimeEvent } from '../../src/opentime/open-event.ts'
 
 const T0 = 1_800_000_000_000
 const HUMAN = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15'
@@ -113,6 +114,31 @@ describe('engagement rules', () => {
     const first = totals(foldBatch(batch, loaded, rules))
     assert.deepEqual([first.sent, first.clicks, first.uniqueClicks, first.unsubscribes], [1, 2, 1, 1])
     assert.deepEqual(foldBatch(batch, loaded, rules).counters, [])
+  })
+
+  test('open-time renders are counted with those that fell back; each is also an open', () => {
+    const live = (at: number, fallbacks: number, token: string) =>
+      openTimeEvent({
+        workspaceId: 'w',
+        campaignId: 'c1',
+        recipient: 'ann',
+        messageId: 'm1',
+        token,
+        now: at,
+        windowMs: 10_000,
+        userAgent: HUMAN,
+        surface: 'png',
+        block: 'hero',
+        fallbacks,
+      })
+    const t = totals(
+      foldBatch(
+        records([sent('m1', 'ann', T0), live(T0 + 60_000, 0, 'a'), live(T0 + 90_000, 2, 'b')]),
+        empty(),
+        rules,
+      ),
+    )
+    assert.deepEqual([t.liveRenders, t.liveFallbacks, t.opens, t.uniqueOpens], [2, 1, 2, 1])
   })
 
   test('revenue is properties.revenue, else total, else value; anything else is 0', () => {

@@ -35,7 +35,7 @@ const COLLECTOR = [
     .flatMap((p) => [`POST /v1/${p}`, `POST /v1/${p}/`]),
 ]
 
-/** The api role: admin API (profiles, segments, templates, campaigns, triggers) and tracking. */
+/** The api role: admin API (profiles, segments, templates, campaigns, triggers, analytics) and tracking. */
 const API = [
   'GET /v1/campaigns/:id/recipients',
   'POST /v1/campaigns/:id/cancel',
@@ -74,6 +74,9 @@ const API = [
   'GET /v1/webhooks/deliveries',
   'GET /v1/anomalies',
   'GET /v1/anomalies/rollups',
+  'GET /v1/campaigns/:id/stats',
+  'GET /v1/triggers/:id/stats',
+  'GET /v1/analytics/timeseries',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()
