@@ -67,13 +67,14 @@ describe('/metrics of a scale-out process', { skip, timeout: 300_000 }, () => {
       }),
     })
     assert.equal(res.status, 200, await res.text())
-    // Applied means committed by the processor: wait for all 25, then for the lag read at scrape.
+    // Applied means committed by the processor: wait for all 25, then for both groups' lag read at scrape.
     const deadline = Date.now() + 60_000
     let text = ''
     for (;;) {
       text = await (await fetch(`${url}/metrics`)).text()
       const applied = sample(text, 'inkstream_pipeline_events_total', { outcome: 'applied' })
-      if (applied === 25 && sample(text, 'inkstream_log_consumer_lag', { group: 'profiles' }) === 0) break
+      const caughtUp = (group: string) => sample(text, 'inkstream_log_consumer_lag', { group }) === 0
+      if (applied === 25 && caughtUp('profiles') && caughtUp('analytics')) break
       if (Date.now() > deadline) {
         const health = await (await fetch(`${url}/healthz`)).text()
         const lines = text.split('\n').filter((l) => /^inkstream_(ingest|log|pipeline_events)/.test(l))
@@ -94,6 +95,9 @@ describe('/metrics of a scale-out process', { skip, timeout: 300_000 }, () => {
       'queue=trigger_jobs': 0,
       'queue=campaign_recipients': 0,
     })
-    assert.deepEqual(samples(text, 'inkstream_log_consumer_lag'), { 'group=profiles': 0 })
+    assert.deepEqual(samples(text, 'inkstream_log_consumer_lag'), {
+      'group=analytics': 0,
+      'group=profiles': 0,
+    })
   })
 })
