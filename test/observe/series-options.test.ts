@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createDetector, type DetectorOptions } from '../../src/observe/anomaly/detector.ts'
 import { seriesDetectorOptions } from '../../src/observe/alerts/series-options.ts'
+import { createDetector, type DetectorOptions } from '../../src/observe/anomaly/detector.ts'
 
 const MIN = 60_000
 
