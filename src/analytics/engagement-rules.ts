@@ -4,7 +4,7 @@
  * template version, 5-minute bucket). No I/O: the consumer loads what a batch needs, folds, and
  * commits the result with its applied offsets in one transaction (analytics-consumer.ts).
  *
- * Rules (docs/arch-analytics.md):
+ * Rules (docs/architecture.md, "Observability (issue 12)"):
  * - sent: Email Sent (the server accepted it); bounced: Email Bounced; delivered = sent − bounces
  *   of messages that had been sent (a later bounce), so today's synchronous SMTP path gives
  *   delivered = sent.

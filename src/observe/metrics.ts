@@ -2,12 +2,12 @@
  * Prometheus metrics (DESIGN.md §6). One registry per app instance, so tests can build many.
  * Names follow Prometheus conventions: base units in the name (`_seconds`), `_total` on counters.
  * Labels that carry ids written by users (campaigns, triggers, templates, placeholders, hosts) go
- * through a BoundedLabel: past its bound a new value is reported as `other` (docs/arch-metrics.md).
+ * through a BoundedLabel: past its bound a new value is reported as `other` (docs/architecture.md, "Observability (issue 12)").
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { BoundedLabel } from './bounded-label.ts'
 
-/** Distinct values let through per bounded label (the rest are `other`); see docs/arch-metrics.md. */
+/** Distinct values let through per bounded label (the rest are `other`); see docs/architecture.md, "Observability (issue 12)". */
 export const LABEL_BOUNDS = {
   /** Campaign and trigger ids (`id` of the delivery outcomes, `campaign` of the progress gauge). */
   id: 200,

@@ -1,6 +1,6 @@
 /**
- * Which series are rolled up, from which metrics (docs/observability-contract.md, "Metric names the
- * other branches read"), in two halves:
+ * Which series are rolled up, from which metrics (docs/architecture.md, "Observability (issue 12)"),
+ * in two halves:
  *
  * - `sampleRegistry`: the raw parts of one process's registry, cumulative (a counter's total, a
  *   histogram's cumulative bucket counts, count and sum, summed over its other labels). The roller
