@@ -12,11 +12,8 @@
  * active span's); a processor batch links to the contexts of its events, and a trigger's message
  * links to the context of the event that fired it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import {
   type Attributes,
-  type Context,
-  type ContextManager,
   context,
   type Link,
   propagation,
@@ -60,37 +57,6 @@ export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
   return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined
 }
 
-/** The async context of the active span across awaits (what @opentelemetry/context-async-hooks does). */
-class AsyncLocalContextManager implements ContextManager {
-  readonly #store = new AsyncLocalStorage<Context>()
-  active(): Context {
-    return this.#store.getStore() ?? ROOT_CONTEXT
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.#store.run(ctx, () => fn.apply(thisArg, args))
-  }
-  bind<T>(ctx: Context, target: T): T {
-    if (typeof target !== 'function') return target
-    const manager = this
-    const bound = function (this: unknown, ...args: unknown[]) {
-      return manager.with(ctx, () => (target as (...a: unknown[]) => unknown).apply(this, args))
-    }
-    return bound as T
-  }
-  enable(): this {
-    return this
-  }
-  disable(): this {
-    this.#store.disable()
-    return this
-  }
-}
-
 export interface Tracing {
   /** Where spans are sent. */
   url: string
@@ -113,11 +79,13 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     { OTLPTraceExporter },
     { resourceFromAttributes },
     core,
+    { AsyncLocalStorageContextManager },
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
+    import('@opentelemetry/context-async-hooks'),
   ])
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
@@ -127,7 +95,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     await provider.shutdown()
     return undefined
   }
-  context.setGlobalContextManager(new AsyncLocalContextManager())
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
   enabled = true
   return {
