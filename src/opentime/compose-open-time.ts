@@ -61,6 +61,8 @@ export function composeOpenTime(d: OpenTimeComposeDeps): {
   const vars = new Map<string, { at: number; value: JsonObject | undefined }>()
   // Drawings in their own thread once it is ready; meanwhile here, on half the event loop at most.
   const pool = new DrawPool()
+  // Warm before the first open rather than with it (the thread draws a first image before it is ready).
+  pool.start()
   const drawGate = new DrawGate({ max: 1, share: () => (pool.ready ? 1 : 0.5) })
   const service = new OpenTimeService({
     codec: d.codec,

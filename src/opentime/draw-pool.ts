@@ -2,8 +2,8 @@
  * Drawing in a worker thread (DESIGN.md §7: long loops off the HTTP event loop). Satori + resvg cost
  * ~9 ms of CPU per block image; on the event loop every answer — cached images, JSON, views — waits
  * behind each drawing. The pool sends the drawings to one thread; the main thread keeps answering.
- * The thread starts with the first drawing; until it has loaded its fonts (or if it dies), drawings
- * run in this thread as before, so nothing waits for it. Remote `<img>` are fetched here (the fetcher and its cache live here) and
+ * The thread starts with start() (the open-time service calls it) or the first drawing; until it has
+ * loaded its fonts (or if it dies), drawings run in this thread as before, so nothing waits for it. Remote `<img>` are fetched here (the fetcher and its cache live here) and
  * inlined as `data:` URIs before the markup goes to the thread.
  */
 import type { Worker } from 'node:worker_threads'
@@ -41,8 +41,21 @@ export class DrawPool implements OpenImages {
   #next = 1
   readonly #pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>()
 
-  /** The thread starts with the first drawing (an app that never draws never pays for it). */
+  /** The thread starts with start(), or else with the first drawing. */
   constructor(private readonly inThread: OpenImages = openImages) {}
+
+  /**
+   * Warms both ways of drawing now rather than with the first open, which would otherwise be drawn
+   * cold (≈ 250 ms on the slower hosts here, the whole 250 ms open-time deadline: a fallback image).
+   * The thread starts (it loads its fonts and draws a first image before it takes drawings), and,
+   * for the opens that come before it is ready, this thread draws one small image too (fonts, satori
+   * and resvg loaded once, at start, not inside an open's deadline). Idempotent.
+   */
+  start(): void {
+    if (this.#started) return
+    this.#ensureStarted()
+    void this.inThread.fallbackPng('warm', { width: 40, height: 20 }).catch(() => {})
+  }
 
   renderBlockPng(markup: string, size: { width: number; height: number }, fetchImage?: ImageFetcher) {
     this.#ensureStarted()

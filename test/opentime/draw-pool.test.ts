@@ -3,6 +3,31 @@ import { after, describe, test } from 'node:test'
 import { GifReader } from 'omggif'
 import { PNG } from 'pngjs'
 import { DrawPool, inlineImages } from '../../src/opentime/draw-pool.ts'
+import { openImages } from '../../src/opentime/rasterize.ts'
+
+test('start() warms both ways of drawing before any open: this thread draws one small image, the thread gets ready', {
+  timeout: 30_000,
+}, async () => {
+  const drawn: string[] = []
+  const pool = new DrawPool({
+    ...openImages,
+    fallbackPng: (text, size) => {
+      drawn.push(`${text} ${size.width}x${size.height}`)
+      return openImages.fallbackPng(text, size)
+    },
+  })
+  try {
+    assert.equal(pool.ready, false)
+    pool.start()
+    pool.start()
+    assert.deepEqual(drawn, ['warm 40x20'], 'one warm-up drawing here, however often start() is called')
+    const end = Date.now() + 20_000
+    while (!pool.ready && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(pool.ready, true, 'the thread is ready although nothing was asked to be drawn')
+  } finally {
+    await pool.close()
+  }
+})
 
 describe('drawing in a worker thread', () => {
   const pool = new DrawPool()
