@@ -326,6 +326,7 @@ function apiRoutes(
       clock,
     },
     anomalies: { ...backends.observe, workspaces, clock },
+    ui: { workspaces, clock },
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }

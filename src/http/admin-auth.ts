@@ -1,6 +1,7 @@
 /** Admin API auth: the workspace's admin key as a Bearer token (or as the Basic auth username). */
 import { keyFromAuthorization } from '../core/authorization.ts'
 import { unauthorized } from '../core/errors.ts'
+import { checkCsrf, cookieOf, SESSION_COOKIE, sessionWorkspace } from '../ui/session.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
 
 /** The admin key a request carries, if any: `Bearer <key>`, or `Basic` with the key as username. */
@@ -14,6 +15,29 @@ export function adminWorkspace(authorization: string | undefined, workspaces: Wo
   const ws = workspaces.byAdminKey(key)
   if (!ws) throw unauthorized('unknown admin key')
   return ws
+}
+
+/**
+ * The workspace an admin request authenticates as: its `Authorization` header, or else the
+ * dashboard's session cookie (ui/session.ts), which on a state-changing request also needs the
+ * CSRF token (403 INK_ERR_CSRF).
+ */
+export function requestWorkspace(
+  req: { method: string; headers: Record<string, string | string[] | undefined> },
+  workspaces: WorkspaceStore,
+  now: number,
+): Workspace {
+  const authorization = req.headers.authorization
+  if (typeof authorization !== 'string') {
+    const session = cookieOf(req.headers.cookie as string | undefined, SESSION_COOKIE)
+    if (session !== undefined && session !== '') {
+      const ws = sessionWorkspace(session, workspaces, now)
+      if (!ws) throw unauthorized('the dashboard session has expired or was signed out: sign in again')
+      checkCsrf(req, ws, session)
+      return ws
+    }
+  }
+  return adminWorkspace(typeof authorization === 'string' ? authorization : undefined, workspaces)
 }
 
 /** How /openapi.json declares the admin key: as a Bearer token or as the Basic auth username. */

@@ -1,6 +1,7 @@
 /**
  * The admin scope: every admin route is registered inside it (`adminScope(app, workspaces, routes)`).
- * - One onRequest hook checks the admin key and sets `req.workspace`, before the body is even read:
+ * - One onRequest hook checks the admin key (or the dashboard's session cookie and CSRF token,
+ *   ui/session.ts) and sets `req.workspace`, before the body is even read:
  *   a handler reads `req.workspace` and cannot forget the check (401 INK_ERR_UNAUTHORIZED).
  * - Bodies holding U+0000 or nested too deep are refused next (admin-body.ts).
  * - Each route's zod schemas validate params, query and body (→ 400 INK_ERR_BAD_REQUEST naming each
@@ -19,7 +20,7 @@ import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-
 import type { z } from 'zod'
 import { InkError } from '../core/errors.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
-import { ADMIN_SECURITY, adminWorkspace } from './admin-auth.ts'
+import { ADMIN_SECURITY, requestWorkspace } from './admin-auth.ts'
 import { refuseNulCharacters } from './admin-body.ts'
 import { errorResponses } from './schemas.ts'
 
@@ -64,7 +65,7 @@ export async function adminScope(
   await app.register(async (scope) => {
     scope.decorateRequest('workspace')
     scope.addHook('onRequest', async (req) => {
-      req.workspace = adminWorkspace(req.headers.authorization, workspaces)
+      req.workspace = requestWorkspace(req, workspaces, Date.now())
     })
     scope.addHook('onRoute', (route) => {
       route.schema = {

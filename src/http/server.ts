@@ -19,6 +19,7 @@ import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-r
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
+import { type UiRoutesDeps, uiRoutes } from '../ui/ui-routes.ts'
 import { type WebhookRoutesDeps, webhookRoutes } from '../webhooks/delivery-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
 import { registerOpenApi } from './openapi.ts'
@@ -37,6 +38,8 @@ export interface ApiRoutesDeps {
   anomalies: AnomalyRoutesDeps
   /** Open-time content (/o/); absent where nothing renders it. */
   openTime?: OpenTimeRoutesDeps | undefined
+  /** The dashboard (/ and /ui/). */
+  ui: UiRoutesDeps
 }
 
 export interface ServerDeps {
@@ -75,6 +78,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => anomalyRoutes(scope, api.anomalies))
     const openTime = api.openTime
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
+    await app.register(async (scope) => uiRoutes(scope, api.ui))
   },
   sender: async () => {},
 }

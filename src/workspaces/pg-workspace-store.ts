@@ -72,4 +72,8 @@ export class PgWorkspaceStore extends PgStore implements WorkspaceStore {
   byAdminKey(key: string): Workspace | undefined {
     return this.#keys.byAdminKey(key)
   }
+
+  byId(id: string): Workspace | undefined {
+    return this.#keys.byId(id)
+  }
 }

@@ -64,5 +64,9 @@ export class SqliteWorkspaceStore implements WorkspaceStore {
     return this.#keys.byAdminKey(key)
   }
 
+  byId(id: string): Workspace | undefined {
+    return this.#keys.byId(id)
+  }
+
   async close(): Promise<void> {}
 }

@@ -15,6 +15,8 @@ export interface WorkspaceStore {
   ): Promise<Workspace>
   byWriteKey(key: string): Workspace | undefined
   byAdminKey(key: string): Workspace | undefined
+  /** The workspace with this id (the dashboard's session names its workspace by id). */
+  byId(id: string): Workspace | undefined
   close(): Promise<void>
 }
 
@@ -44,5 +46,9 @@ export class WorkspaceKeyring {
 
   byAdminKey(key: string): Workspace | undefined {
     return this.#all.find((w) => sameKey(w.adminKey, key))
+  }
+
+  byId(id: string): Workspace | undefined {
+    return this.#all.find((w) => w.id === id)
   }
 }

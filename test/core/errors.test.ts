@@ -320,6 +320,8 @@ describe('docs/errors.md is true', () => {
 
     /** Codes with no request here, and why. */
     const elsewhere: Record<string, string> = {
+      INK_ERR_CSRF:
+        'a dashboard-session change without the x-csrf-token: provoked in test/ui/dashboard-shell.test.ts',
       INK_ERR_FORBIDDEN:
         'an AMP sender refused on /o/<token>/<block>.json: provoked in test/opentime/open-routes.test.ts',
       INK_ERR_AUDIENCE_UNSUPPORTED:

@@ -1,0 +1,11 @@
+/** The templates page (issue 13). Being built: see docs/ui-contract.md. */
+import type { PageProps } from '../pages.ts'
+import { Page } from '../ui.tsx'
+
+export default function TemplatesPage(_props: PageProps) {
+  return (
+    <Page title="Templates">
+      <p class="muted">This page is being built.</p>
+    </Page>
+  )
+}
