@@ -27,7 +27,8 @@ import {
 import { type BatchKeys, key, type Loaded } from './engagement-rules.ts'
 
 const T = 'text COLLATE "C" NOT NULL'
-const MIGRATIONS = [
+/** The analytics migration set, in order (exported for the migration test). */
+export const MIGRATIONS = [
   `CREATE TABLE analytics_messages (
      workspace_id ${T}, email_id ${T}, campaign_id ${T}, user_id ${T}, template_id ${T},
      template_version integer NOT NULL, created_at bigint NOT NULL, sent_at bigint, bounced_at bigint,

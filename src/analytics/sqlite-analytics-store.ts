@@ -23,7 +23,8 @@ import {
 } from './analytics-store.ts'
 import { type BatchKeys, type Engagement, key, type Loaded } from './engagement-rules.ts'
 
-const MIGRATIONS = [
+/** The analytics migration set, in order (exported for the migration test). */
+export const MIGRATIONS = [
   `CREATE TABLE analytics_messages (
      workspace_id TEXT NOT NULL, email_id TEXT NOT NULL, campaign_id TEXT NOT NULL, user_id TEXT NOT NULL,
      template_id TEXT NOT NULL, template_version INTEGER NOT NULL, created_at INTEGER NOT NULL,
