@@ -240,17 +240,22 @@ function freshnessScenario(
       const B = Math.ceil((clock.at + 60_000) / BUCKET) * BUCKET + 60_000
       clock.at = B
       const ann = urlOf('ann@example.com')
+      // Each open counted before the next: its counters are committed into the same row apart.
+      const spring = '/v1/campaigns/spring/stats'
       assert.equal(await open(ann), 0) // fetched now: age 0
+      await statsAfter(spring, 1)
       clock.at = B + 20_000
       assert.equal(await open(ann), 0) // the source's cached answer (30 s TTL): 20 s old
+      await statsAfter(spring, 2)
       source.mode.set('ann', 'fail')
       clock.at = B + 60_000
       assert.equal(await open(ann), 0) // the source fails: its cached answer served stale, 60 s old
+      await statsAfter(spring, 3)
       source.mode.set('bob', 'hang')
       clock.at = B + BUCKET
       assert.ok((await open(urlOf('bob@example.com'))) > 0) // late, nothing cached: the fallback
 
-      const s = await statsAfter('/v1/campaigns/spring/stats', 4)
+      const s = await statsAfter(spring, 4)
       assert.deepEqual(s.totals.openTime, CAMPAIGN_OPEN_TIME)
       assert.deepEqual(
         [s.totals.liveRenders, s.totals.liveFallbacks, s.totals.liveFallbackUsage],
