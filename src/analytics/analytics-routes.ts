@@ -15,7 +15,8 @@ import { epochMs, idParams } from '../http/schemas.ts'
 import type { TriggerStore } from '../triggers/trigger-store.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AnalyticsStore, SeriesFilter } from './analytics-store.ts'
-import { type Counters, zeroCounters } from './engagement-rules.ts'
+import { addCounter, COUNTER_FIELDS, type Counters, zeroCounters } from './engagement-rules.ts'
+import { AGE_BUCKET_FIELDS, AGE_EDGES_MS, ageQuantile } from './open-time-freshness.ts'
 
 export interface AnalyticsRoutesDeps {
   analytics: AnalyticsStore
@@ -32,7 +33,7 @@ export const MAX_POINTS = 2_000
 
 const int = z.number().int()
 const rate = z.number().nullable()
-const stats = z.strictObject({
+const counts = z.strictObject({
   sent: int.meta({ description: 'Email Sent: messages the mail server accepted.' }),
   delivered: int.meta({ description: 'sent minus the bounces of messages that had been sent.' }),
   bounced: int,
@@ -57,6 +58,44 @@ const stats = z.strictObject({
     description: 'liveFallbacks / liveRenders; null without open-time renders.',
   }),
 })
+const ms = z.number().nullable()
+const openTime = z
+  .strictObject({
+    renders: int.meta({ description: 'Open-time renders recorded (one open event per message per 10 s).' }),
+    fallbacks: int.meta({
+      description: 'Renders that fell back (data late or missing, or the drawing late).',
+    }),
+    fallbackRate: z.number().meta({ description: 'fallbacks / renders.' }),
+    withData: int.meta({
+      description:
+        'Renders that showed data (no fallback) and so have a data age; the ages below are of these.',
+    }),
+    dataAgeP50Ms: ms.meta({
+      description:
+        'Median data age, estimated from the buckets: the upper edge of the bucket holding it (capped by dataAgeMaxMs), never below the true value. null when withData is 0.',
+    }),
+    dataAgeP95Ms: ms.meta({ description: '95th percentile of the data age, estimated as dataAgeP50Ms.' }),
+    dataAgeMeanMs: ms.meta({ description: 'Mean data age (exact).' }),
+    dataAgeMaxMs: ms.meta({ description: 'Oldest data shown (exact).' }),
+    dataAgeBuckets: z
+      .array(
+        z.strictObject({
+          upToMs: ms.meta({ description: 'Upper edge (inclusive); null for the bucket past the last edge.' }),
+          count: int,
+        }),
+      )
+      .meta({ description: 'Renders with data per age bucket (not cumulative).' }),
+  })
+  .nullable()
+  .meta({
+    description:
+      'Open-time freshness: how old the data shown by live blocks, AMP JSON and web views was when they were rendered (the oldest of the profile read and the connected-content responses used; 0 for data read by that render). null without open-time renders.',
+  })
+
+const stats = z.strictObject({
+  ...counts.shape,
+  openTime,
+})
 const versionStats = stats.extend({
   templateId: z
     .string()
@@ -71,11 +110,47 @@ const statsResponse = z.strictObject({
 
 const ratio = (n: number, d: number) => (d > 0 ? n / d : null)
 
+/** The freshness figures of open-time renders (open-time-freshness.ts); null without any. */
+export function openTimeOf(c: Counters): z.infer<typeof openTime> {
+  if (c.liveRenders <= 0) return null
+  const buckets = AGE_BUCKET_FIELDS.map((f) => c[f])
+  const aged = c.liveAged > 0
+  return {
+    renders: c.liveRenders,
+    fallbacks: c.liveFallbacks,
+    fallbackRate: c.liveFallbacks / c.liveRenders,
+    withData: c.liveAged,
+    dataAgeP50Ms: ageQuantile(buckets, 0.5, c.liveAgeMaxMs),
+    dataAgeP95Ms: ageQuantile(buckets, 0.95, c.liveAgeMaxMs),
+    dataAgeMeanMs: aged ? c.liveAgeSumMs / c.liveAged : null,
+    dataAgeMaxMs: aged ? c.liveAgeMaxMs : null,
+    dataAgeBuckets: buckets.map((count, i) => ({ upToMs: AGE_EDGES_MS[i] ?? null, count })),
+  }
+}
+
 export function withRates(c: Counters): z.infer<typeof stats> {
   const delivered = c.sent - c.bouncedAfterSent
-  const { bouncedAfterSent: _, ...rest } = c
+  // The freshness counters are answered as `openTime`, not one by one.
+  const {
+    bouncedAfterSent: _sent,
+    liveAged: _aged,
+    liveAgeSumMs: _sum,
+    liveAgeMaxMs: _max,
+    liveAgeLe100ms: _b1,
+    liveAgeLe1s: _b2,
+    liveAgeLe5s: _b3,
+    liveAgeLe15s: _b4,
+    liveAgeLe30s: _b5,
+    liveAgeLe1m: _b6,
+    liveAgeLe2m: _b7,
+    liveAgeLe5m: _b8,
+    liveAgeLe10m: _b9,
+    liveAgeOver10m: _b10,
+    ...rest
+  } = c
   return {
     ...rest,
+    openTime: openTimeOf(c),
     delivered,
     clickThroughRate: ratio(c.uniqueClicks, delivered),
     clickToOpenRate: ratio(c.uniqueClicks, c.uniqueOpens),
@@ -86,7 +161,7 @@ export function withRates(c: Counters): z.infer<typeof stats> {
 
 function sum(all: readonly Counters[]): Counters {
   const total = zeroCounters()
-  for (const c of all) for (const k of Object.keys(total) as (keyof Counters)[]) total[k] += c[k]
+  for (const c of all) for (const k of COUNTER_FIELDS) addCounter(total, k, c[k])
   return total
 }
 

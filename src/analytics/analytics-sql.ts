@@ -7,6 +7,7 @@ import {
   COUNTER_FIELDS,
   type CounterField,
   type Counters,
+  MAX_FIELDS,
   type MessageRow,
   zeroCounters,
 } from './engagement-rules.ts'
@@ -32,12 +33,32 @@ export const MESSAGE_COLUMNS = [
   'revenue',
 ] as const
 
+/** The counter columns the stores' second migration adds (open-time freshness); frozen, as migrations are. */
+export const FRESHNESS_COLUMNS = [
+  'live_aged',
+  'live_age_sum_ms',
+  'live_age_max_ms',
+  'live_age_le100ms',
+  'live_age_le1s',
+  'live_age_le5s',
+  'live_age_le15s',
+  'live_age_le30s',
+  'live_age_le1m',
+  'live_age_le2m',
+  'live_age_le5m',
+  'live_age_le10m',
+  'live_age_over10m',
+] as const
+
 export type Placeholder = (i: number) => string
 export const sqlitePlaceholder: Placeholder = () => '?'
 export const pgPlaceholder: Placeholder = (i) => `$${i + 1}`
 
-/** Adds a delta to a counter row, creating it at zero first. */
-export function counterUpsert(p: Placeholder): string {
+/** The two-argument maximum of each dialect: SQLite's scalar `max`, PostgreSQL's `GREATEST`. */
+export type Greatest = 'max' | 'GREATEST'
+
+/** Adds a delta to a counter row, creating it at zero first (a MAX_FIELDS column keeps the larger). */
+export function counterUpsert(p: Placeholder, greatest: Greatest): string {
   const cols = [
     'workspace_id',
     'campaign_id',
@@ -48,7 +69,12 @@ export function counterUpsert(p: Placeholder): string {
   ]
   return `INSERT INTO analytics_counters (${cols.join(', ')}) VALUES (${cols.map((_, i) => p(i)).join(', ')})
     ON CONFLICT (workspace_id, campaign_id, template_id, template_version, bucket) DO UPDATE SET
-    ${COUNTER_COLUMNS.map((c) => `${c} = analytics_counters.${c} + excluded.${c}`).join(', ')}`
+    ${COUNTER_FIELDS.map((f) => {
+      const c = snake(f)
+      return MAX_FIELDS.has(f)
+        ? `${c} = ${greatest}(analytics_counters.${c}, excluded.${c})`
+        : `${c} = analytics_counters.${c} + excluded.${c}`
+    }).join(', ')}`
 }
 
 export function messageUpsert(p: Placeholder): string {
@@ -99,8 +125,11 @@ export function messageFromRow(r: Record<string, Num>): MessageRow {
   }
 }
 
-/** `SUM(sent) AS sent, …` */
-export const SUMS = COUNTER_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')
+/** `SUM(sent) AS sent, …` (`MAX(…)` for a MAX_FIELDS column) */
+export const SUMS = COUNTER_FIELDS.map((f) => {
+  const c = snake(f)
+  return `${MAX_FIELDS.has(f) ? 'MAX' : 'SUM'}(${c}) AS ${c}`
+}).join(', ')
 
 export function countersFromRow(r: Record<string, Num>): Counters {
   const c = zeroCounters()

@@ -15,11 +15,14 @@
  *   human open or click is attributed to that message; each conversion event counts once.
  * - Every counted event is remembered by (workspace, messageId): the same event appended twice or
  *   redelivered counts once.
+ * - An open-time open counts a live render (and a live fallback when it fell back); its
+ *   `data_age_ms`, when there is one, counts into the freshness counters (open-time-freshness.ts).
  */
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import { EMAIL_BOUNCED, EMAIL_DELIVERY_FAILED, EMAIL_SENT } from '../delivery/outcome-events.ts'
 import { EMAIL_LINK_CLICKED, EMAIL_OPENED, UNSUBSCRIBED } from '../delivery/tracking-events.ts'
 import { isMachineOpen, MACHINE_OPEN_WINDOW_MS } from '../observe/machine-open.ts'
+import { AGE_BUCKET_FIELDS, ageBucketOf } from './open-time-freshness.ts'
 
 /** Counters are kept per 5 minutes: the finest bucket the time series offers. */
 export const COUNTER_BUCKET_MS = 300_000
@@ -40,11 +43,25 @@ export const COUNTER_FIELDS = [
   'fallbackSends',
   'liveRenders',
   'liveFallbacks',
+  // Open-time freshness (open-time-freshness.ts): renders that showed data with its age, the ages'
+  // sum, their maximum (the one counter merged by max, not sum) and the count per age bucket.
+  'liveAged',
+  'liveAgeSumMs',
+  'liveAgeMaxMs',
+  ...AGE_BUCKET_FIELDS,
 ] as const
 export type CounterField = (typeof COUNTER_FIELDS)[number]
 export type Counters = Record<CounterField, number>
 
 export const zeroCounters = (): Counters => Object.fromEntries(COUNTER_FIELDS.map((f) => [f, 0])) as Counters
+
+/** Counters merged by maximum rather than by sum (in the fold, the stores' upserts and their reads). */
+export const MAX_FIELDS: ReadonlySet<CounterField> = new Set<CounterField>(['liveAgeMaxMs'])
+
+/** Adds `n` to a counter (or keeps the larger, for a MAX_FIELDS counter). */
+export function addCounter(c: Counters, field: CounterField, n: number): void {
+  c[field] = MAX_FIELDS.has(field) ? Math.max(c[field], n) : c[field] + n
+}
 
 /** One sent (or opened) message, by our email id (the Message-ID's local part). */
 export interface MessageRow {
@@ -203,7 +220,7 @@ export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: 
       }
       deltas.set(k, d)
     }
-    d.counters[field] += n
+    addCounter(d.counters, field, n)
   }
   const touch = (row: MessageRow) => changed.set(key(row.workspaceId, row.emailId), row)
   const engage = (row: MessageRow, t: number) => {
@@ -317,6 +334,14 @@ function foldMessageEvent(
       if (p.open_kind === 'open-time') {
         add(row, t, 'liveRenders')
         if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'liveFallbacks')
+        // Freshness: the age of the data shown (null when the answer fell back or read no data).
+        const age = p.data_age_ms
+        if (typeof age === 'number' && Number.isFinite(age) && age >= 0) {
+          add(row, t, 'liveAged')
+          add(row, t, 'liveAgeSumMs', age)
+          add(row, t, 'liveAgeMaxMs', age)
+          add(row, t, ageBucketOf(age))
+        }
       }
       const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
       const machine =

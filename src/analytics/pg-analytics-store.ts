@@ -8,6 +8,7 @@ import {
   countersFromRow,
   counterUpsert,
   counterValues,
+  FRESHNESS_COLUMNS,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -26,7 +27,8 @@ import {
 import { type BatchKeys, key, type Loaded } from './engagement-rules.ts'
 
 const T = 'text COLLATE "C" NOT NULL'
-const MIGRATIONS = [
+/** The analytics migration set, in order (exported for the migration test). */
+export const MIGRATIONS = [
   `CREATE TABLE analytics_messages (
      workspace_id ${T}, email_id ${T}, campaign_id ${T}, user_id ${T}, template_id ${T},
      template_version integer NOT NULL, created_at bigint NOT NULL, sent_at bigint, bounced_at bigint,
@@ -50,6 +52,10 @@ const MIGRATIONS = [
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (log_partition integer PRIMARY KEY, log_offset bigint NOT NULL);`,
+  // Open-time freshness (open-time-freshness.ts); rows counted before it hold zeros.
+  `ALTER TABLE analytics_counters ${FRESHNESS_COLUMNS.map(
+    (c) => `ADD COLUMN ${c} bigint NOT NULL DEFAULT 0`,
+  ).join(', ')};`,
 ]
 
 type Row = Record<string, number | string | null>
@@ -160,7 +166,7 @@ export class PgAnalyticsStore implements AnalyticsStore {
            SELECT w, m, $3::bigint FROM unnest($1::text[], $2::text[]) AS k(w, m) ON CONFLICT DO NOTHING`,
           [c.seen.map((s) => pgText(s.workspaceId)), c.seen.map((s) => pgText(s.messageId)), now],
         )
-      const upsert = counterUpsert(pgPlaceholder)
+      const upsert = counterUpsert(pgPlaceholder, 'GREATEST')
       for (const d of byKey(c.counters, (d) =>
         [d.workspaceId, d.campaignId, d.templateId, d.templateVersion, d.bucket].join('\n'),
       ))

@@ -5,6 +5,7 @@ import {
   countersFromRow,
   counterUpsert,
   counterValues,
+  FRESHNESS_COLUMNS,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -22,7 +23,8 @@ import {
 } from './analytics-store.ts'
 import { type BatchKeys, type Engagement, key, type Loaded } from './engagement-rules.ts'
 
-const MIGRATIONS = [
+/** The analytics migration set, in order (exported for the migration test). */
+export const MIGRATIONS = [
   `CREATE TABLE analytics_messages (
      workspace_id TEXT NOT NULL, email_id TEXT NOT NULL, campaign_id TEXT NOT NULL, user_id TEXT NOT NULL,
      template_id TEXT NOT NULL, template_version INTEGER NOT NULL, created_at INTEGER NOT NULL,
@@ -50,6 +52,10 @@ const MIGRATIONS = [
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (partition INTEGER PRIMARY KEY, offset INTEGER NOT NULL);`,
+  // Open-time freshness (open-time-freshness.ts); rows counted before it hold zeros.
+  FRESHNESS_COLUMNS.map(
+    (c) => `ALTER TABLE analytics_counters ADD COLUMN ${c} INTEGER NOT NULL DEFAULT 0;`,
+  ).join('\n'),
 ]
 
 type Row = Record<string, number | string | null>
@@ -80,7 +86,7 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
       addSeen: db.prepare(
         'INSERT OR IGNORE INTO analytics_seen (workspace_id, message_id, seen_at) VALUES (?, ?, ?)',
       ),
-      addCounters: db.prepare(counterUpsert(p)),
+      addCounters: db.prepare(counterUpsert(p, 'max')),
       totals: db.prepare(
         `SELECT template_id, template_version, ${SUMS} FROM analytics_counters
          WHERE workspace_id = ? AND campaign_id = ? GROUP BY template_id, template_version

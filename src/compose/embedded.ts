@@ -91,7 +91,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       webhooks,
     ])
       closers.push(() => s.close())
-    const profileCache = new MemoryCache({ maxEntries: 100_000 })
+    const profileCache = new MemoryCache({ maxEntries: 100_000, clock })
     closers.push(() => profileCache.close())
     // Open-time images are kilobytes each: their own, smaller LRU, so they never evict profiles.
     const blockCache = new MemoryCache({ maxEntries: 2_000, clock })

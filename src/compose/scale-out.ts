@@ -102,8 +102,9 @@ export async function openScaleOutBackends(
         keyPrefix: `inkstream:${config.kafkaTopic}:profiles:`,
         connectionName: redisClientName(config, roles),
         onError: (err, operation) => logger.warn({ err, operation }, 'redis cache call failed'),
+        clock,
       })
-    } else if (needs.stores) profileCache = new MemoryCache({ maxEntries: 100_000 })
+    } else if (needs.stores) profileCache = new MemoryCache({ maxEntries: 100_000, clock })
     const cache = profileCache
     if (cache) closers.push(() => cache.close())
     // Open-time images: with Redis, the same connection as profiles (one per process; keys `ot:…`), shared

@@ -55,6 +55,11 @@ export interface SourceRecord {
   url: string
   outcome: 'success' | 'stale' | FailureReason
   fromCache: boolean
+  /**
+   * How old the data was when the render read it (success and stale only): 0 for a response this
+   * render's call fetched, the cached copy's age otherwise (open-time freshness).
+   */
+  ageMs?: number
   durationMs: number
   message?: string
 }

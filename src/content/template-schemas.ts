@@ -106,7 +106,12 @@ const renderReport = z.strictObject({
   version: z.number().int(),
   durationMs: z.number(),
   deadlineMs: z.number(),
-  profile: z.strictObject({ outcome: z.string() }),
+  profile: z.strictObject({
+    outcome: z.string(),
+    ageMs: z.number().optional().meta({
+      description: 'How old the traits were when read: 0 from the store, else the cached copy’s age.',
+    }),
+  }),
   fallbacks: z.array(
     z.strictObject({
       placeholder: z.string(),
@@ -122,6 +127,9 @@ const renderReport = z.strictObject({
       url: z.string(),
       outcome: z.string(),
       fromCache: z.boolean(),
+      ageMs: z.number().optional().meta({
+        description: 'How old the data was when read (success, stale): 0 when fetched by this render.',
+      }),
       durationMs: z.number(),
       message: z.string().optional(),
     }),

@@ -49,6 +49,11 @@ export interface OpenTimeEventInput {
   block: string | null
   /** Fallbacks taken in this render (a block that fell back counts at least one). */
   fallbacks: number
+  /**
+   * How old the data shown was (render/data-age.ts: the oldest input, each aged when the render read
+   * it); null when the answer fell back or read no data.
+   */
+  dataAgeMs: number | null
 }
 
 /** One id per token per window (see the header). */
@@ -71,6 +76,7 @@ export function openTimeEvent(o: OpenTimeEventInput): InkEvent {
     ua_class: uaClass,
     proxy,
     fallbacks: o.fallbacks,
+    data_age_ms: o.dataAgeMs,
   }
   return recipientEvent({
     event: EMAIL_OPENED,

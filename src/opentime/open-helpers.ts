@@ -7,6 +7,8 @@ export interface Served {
   response: OpenResponse
   /** Fallbacks taken (the event's `fallbacks`). */
   fallbacks: number
+  /** The render's data age (render/data-age.ts); undefined when it read no data. */
+  dataAgeMs?: number | undefined
 }
 
 /** A block that fell back counts one, plus any placeholder inside it that fell back. */

@@ -17,7 +17,8 @@ import type { Clock, JsonObject } from '../core/types.ts'
 import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
 import { countOpen } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import type { ProfileReader } from '../profiles/profile-reader.ts'
+import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
+import { dataAgeOf } from '../render/data-age.ts'
 import { type BlockRender, renderBlock } from '../render/render-block.ts'
 import { type RecipientData, type RenderReport, renderEmail } from '../render/render-email.ts'
 import { AMP_VARY, ampCors } from './amp-cors.ts'
@@ -173,6 +174,7 @@ export class OpenTimeService {
               deadline: ctx.deadline,
               ifNoneMatch: single(req.headers['if-none-match']),
             })
+      res.dataAgeMs = dataAgeOf(rendered.report)
     }
 
     this.deps.metrics.renderDuration.observe(
@@ -191,6 +193,9 @@ export class OpenTimeService {
         surface,
         block: surface === 'view' ? null : name,
         fallbacks: res.fallbacks,
+        // Freshness is of what was shown: an answer that fell back (data late or missing, or the
+        // drawing late) showed no data, whatever it read.
+        dataAgeMs: res.fallbacks > 0 ? null : (res.dataAgeMs ?? null),
       })
     return res.response
   }
@@ -228,6 +233,7 @@ export class OpenTimeService {
       userId: ('userId' in read ? read.userId : undefined) ?? recipient,
       traits: 'traits' in read ? read.traits : undefined,
       profileOutcome: read.outcome,
+      profileAgeMs: profileAgeOf(read),
       campaign: { ...(campaign === 'timeout' ? {} : (campaign ?? {})), id: campaignId },
     }
   }
@@ -309,6 +315,7 @@ export class OpenTimeService {
       result.report.profile.outcome,
     )
     Object.assign(served.response.headers, VIEW_HEADERS)
+    served.dataAgeMs = dataAgeOf(result.report)
     return served
   }
 

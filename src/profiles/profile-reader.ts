@@ -19,6 +19,16 @@ export interface ProfileRead {
   ageMs?: number
 }
 
+/**
+ * How old the traits of a read were when read (open-time freshness): 0 for a read from the store,
+ * the cached copy's age for a cached or stale one; undefined when no traits were read.
+ */
+export function profileAgeOf(read: ProfileRead): number | undefined {
+  if (read.outcome === 'live') return 0
+  if (read.outcome === 'cached' || read.outcome === 'stale') return Math.max(0, read.ageMs ?? 0)
+  return undefined
+}
+
 export interface ProfileReaderDeps {
   store: ProfileStore
   traits: readonly TraitDef[]

@@ -40,6 +40,11 @@ export interface RecipientData {
   /** Profile traits; undefined when no profile could be read. */
   traits?: JsonObject | undefined
   profileOutcome: ProfileOutcome
+  /**
+   * How old the traits were when read: 0 for a read from the store, the cached copy's age for a
+   * cached or stale one; undefined when no profile was read (open-time freshness).
+   */
+  profileAgeMs?: number | undefined
   /** The trigger's event (properties etc.), as `event` in templates. */
   event?: JsonObject | undefined
   /** Campaign-level variables, as `campaign` in templates. */
@@ -67,7 +72,7 @@ export interface RenderReport {
   version: number
   durationMs: number
   deadlineMs: number
-  profile: { outcome: ProfileOutcome }
+  profile: { outcome: ProfileOutcome; ageMs?: number }
   fallbacks: FallbackRecord[]
   sources: SourceRecord[]
   /** Whether the message got an AMP part, and if not why (only for messages with live blocks and a token). */

@@ -78,7 +78,10 @@ export function startRender(
       version: compiled.version,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       deadlineMs: opts.budgetMs,
-      profile: { outcome: recipient.profileOutcome },
+      profile: {
+        outcome: recipient.profileOutcome,
+        ...(recipient.profileAgeMs === undefined ? {} : { ageMs: recipient.profileAgeMs }),
+      },
       fallbacks: state.fallbacks,
       sources: state.sources,
     }),

@@ -20,7 +20,7 @@ import type { JsonObject } from '../core/types.ts'
 import { countFallback } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, renderAttributes, SPANS } from '../observe/tracing.ts'
-import type { ProfileReader } from '../profiles/profile-reader.ts'
+import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
 import { type RecipientData, type RenderResult, renderEmail } from './render-email.ts'
 
 export interface RendererDeps {
@@ -167,7 +167,13 @@ export class Renderer {
       timeoutMs: deadlineMs * PROFILE_BUDGET,
       delayMs: req.faults?.profileDelayMs,
     })
-    return { ...base, userId: read.userId ?? req.userId, traits: read.traits, profileOutcome: read.outcome }
+    return {
+      ...base,
+      userId: read.userId ?? req.userId,
+      traits: read.traits,
+      profileOutcome: read.outcome,
+      profileAgeMs: profileAgeOf(read),
+    }
   }
 
   #observe(result: RenderResult): void {

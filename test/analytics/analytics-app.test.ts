@@ -89,6 +89,7 @@ const CAMPAIGN_TOTALS = {
   clickToOpenRate: 1,
   fallbackUsage: 1 / 3,
   liveFallbackUsage: null,
+  openTime: null,
 }
 
 describe('engagement analytics in the running app (SQLite)', { timeout: 60_000 }, () => {

@@ -193,6 +193,7 @@ test('scale-out: the processor role folds engagement into PostgreSQL, the api ro
     clickToOpenRate: 1,
     fallbackUsage: 0.5,
     liveFallbackUsage: null,
+    openTime: null,
   }
   // bob's order (never engaged by a person) and ann's late one count nothing.
   await waitFor(stats, (s) => s.totals.conversions === 1, 30_000)

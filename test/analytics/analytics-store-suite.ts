@@ -13,13 +13,14 @@ import {
   AnalyticsConflictError,
   type AnalyticsStore,
 } from '../../src/analytics/analytics-store.ts'
-import type { Counters } from '../../src/analytics/engagement-rules.ts'
+import { type Counters, zeroCounters } from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
 import { recipientEvent } from '../../src/delivery/tracking-events.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
 import { createMetrics } from '../../src/observe/metrics.ts'
+import { openTimeEvent } from '../../src/opentime/open-event.ts'
 import { tempDir } from '../helpers/app.ts'
 
 const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 86_400_000
@@ -160,23 +161,7 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       await log.append(EVENTS)
       await caughtUp()
       await c.close()
-      const zero = {
-        sent: 0,
-        bounced: 0,
-        bouncedAfterSent: 0,
-        failed: 0,
-        opens: 0,
-        uniqueOpens: 0,
-        machineOpens: 0,
-        clicks: 0,
-        uniqueClicks: 0,
-        unsubscribes: 0,
-        conversions: 0,
-        revenue: 0,
-        fallbackSends: 0,
-        liveRenders: 0,
-        liveFallbacks: 0,
-      }
+      const zero = zeroCounters()
       assert.deepEqual(await summary(), {
         c1: [
           [1, { ...zero, sent: 1, machineOpens: 1, opens: 2, uniqueOpens: 1, clicks: 1, uniqueClicks: 1 }],
@@ -256,6 +241,60 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       // order came after his window) and k9.
       assert.equal(deleted, 4 + 2 + 14)
       assert.deepEqual(await summary(), before)
+    })
+
+    test('open-time freshness: ages summed and bucketed, the maximum kept across commits and rows', async (t) => {
+      if (skipped) return t.skip(skipped)
+      const B = T0 + 2 * 3_600_000 // the start of a 5-minute bucket
+      const live = (token: string, at: number, dataAgeMs: number | null) =>
+        openTimeEvent({
+          workspaceId: 'w',
+          campaignId: 'c2',
+          recipient: 'dan',
+          messageId: 'm9',
+          token,
+          now: at,
+          windowMs: 10_000,
+          userAgent: HUMAN,
+          surface: 'png',
+          block: 'deal',
+          fallbacks: dataAgeMs === null ? 1 : 0,
+          dataAgeMs,
+        })
+      const c = consumer()
+      await c.start()
+      // Two appends, two commits into the same counter row: the maximum must be kept, not added.
+      await log.append([
+        send('c2', 'm9', 'dan', B, 3),
+        live('a', B + 10_000, 0),
+        live('b', B + 20_000, 20_000),
+      ])
+      await caughtUp()
+      await log.append([
+        live('c', B + 30_000, 5_000),
+        live('d', B + 40_000, null),
+        live('e', B + 300_000, 60_000), // the next bucket: another row
+      ])
+      await caughtUp()
+      await c.close()
+      const [v] = await store.totals('w', 'c2')
+      const f = v?.counters as Counters
+      assert.deepEqual(
+        [f.liveRenders, f.liveFallbacks, f.liveAged, f.liveAgeSumMs, f.liveAgeMaxMs],
+        [5, 1, 4, 85_000, 60_000],
+      )
+      assert.deepEqual(
+        [f.liveAgeLe100ms, f.liveAgeLe1s, f.liveAgeLe5s, f.liveAgeLe15s, f.liveAgeLe30s, f.liveAgeLe1m],
+        [1, 0, 1, 0, 1, 1],
+      )
+      const points = await store.series('w', { campaignId: 'c2' }, B, B + 600_000, 300_000)
+      assert.deepEqual(
+        points.map((p) => [p.t - B, p.counters.liveAged, p.counters.liveAgeSumMs, p.counters.liveAgeMaxMs]),
+        [
+          [0, 3, 25_000, 20_000],
+          [300_000, 1, 60_000, 60_000],
+        ],
+      )
     })
   })
 }

@@ -130,6 +130,7 @@ describe('engagement rules', () => {
         surface: 'png',
         block: 'hero',
         fallbacks,
+        dataAgeMs: fallbacks > 0 ? null : 1_500,
       })
     const t = totals(
       foldBatch(

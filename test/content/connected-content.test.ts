@@ -102,18 +102,24 @@ describe('cache', () => {
     const { server, clock, fetch } = await setup((_hit, res) => json(res, { name: 'Ada' }))
     const first = await fetch()
     const second = await fetch()
-    assert.deepEqual(first.outcome === 'success' && [first.data, first.status, first.fromCache], [
+    assert.deepEqual(
+      first.outcome === 'success' && [first.data, first.status, first.fromCache, first.ageMs],
+      [{ name: 'Ada' }, 200, false, 0],
+    )
+    assert.deepEqual(second.outcome === 'success' && [second.data, second.fromCache, second.ageMs], [
       { name: 'Ada' },
-      200,
-      false,
+      true,
+      0,
     ])
-    assert.deepEqual(second.outcome === 'success' && [second.data, second.fromCache], [{ name: 'Ada' }, true])
     assert.equal(server.hits.length, 1)
     clock.advance(29_999)
-    assert.equal((await fetch()).outcome === 'success' && server.hits.length, 1, 'still fresh at 29.999 s')
+    const cached = await fetch()
+    assert.equal(cached.outcome === 'success' && server.hits.length, 1, 'still fresh at 29.999 s')
+    // A cached response is as old as the time since it was fetched (open-time freshness).
+    assert.equal(cached.outcome === 'success' && cached.ageMs, 29_999)
     clock.advance(1)
     const third = await fetch()
-    assert.equal(third.outcome === 'success' && third.fromCache, false)
+    assert.deepEqual(third.outcome === 'success' && [third.fromCache, third.ageMs], [false, 0])
     assert.equal(server.hits.length, 2)
   })
 

@@ -164,6 +164,7 @@ describe('open-time opens', () => {
         surface: 'png',
         block: 'hero',
         fallbacks: 0,
+        dataAgeMs: 0,
       })
     open('t1', 1_000)
     await recorder.settled()

@@ -431,6 +431,13 @@ describe('stale profile', () => {
       const img = await get(`/o/${t}/hero.png`)
       assert.equal(img.headers['x-ink-profile'], 'stale')
       assert.deepEqual([png(img.rawPayload).width, png(img.rawPayload).height], [300, 120])
+      // Freshness: the open shows data as old as the last good read, 6 s ago at least (up to 5 s more
+      // if that read was itself a cached copy). Another message: its own open event.
+      const other = token({ recipient: 'ada' })
+      assert.equal((await get(`/o/${other}/hero.json`)).headers['x-ink-profile'], 'stale')
+      await until(() => opens(emailId(other)).length === 1, 'the stale open')
+      const age = opens(emailId(other))[0]?.properties.data_age_ms
+      assert.ok(typeof age === 'number' && age >= 6_000 && age < 12_000, String(age))
     } finally {
       store.findProfileId = original
     }
@@ -563,7 +570,8 @@ describe('the Email Opened event', () => {
     await until(() => opens(emailId(later)).length === 1, 'a later open')
     const events = opens(emailId(t))
     assert.equal(events.length, 1)
-    assert.deepEqual(events[0]?.properties, {
+    const { data_age_ms: age, ...properties } = events[0]?.properties ?? {}
+    assert.deepEqual(properties, {
       campaign_id: 'spring-sale',
       email_id: emailId(t),
       block: 'hero',
@@ -573,6 +581,8 @@ describe('the Email Opened event', () => {
       proxy: true,
       fallbacks: 0,
     })
+    // The block showed the profile's data: read from the store (0) or its cache (under its 5 s TTL).
+    assert.ok(typeof age === 'number' && age >= 0 && age <= 5_000, String(age))
   })
 
   test('HEAD answers like GET and records nothing', async () => {

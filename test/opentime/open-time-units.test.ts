@@ -151,6 +151,7 @@ describe('open events', () => {
       surface: 'png' as const,
       block: 'hero',
       fallbacks: 2,
+      dataAgeMs: null,
     }
     const e = openTimeEvent(base)
     assert.deepEqual(e, {
@@ -168,6 +169,7 @@ describe('open events', () => {
         ua_class: 'apple-mpp',
         proxy: true,
         fallbacks: 2,
+        data_age_ms: null,
       },
       timestamp: '2026-01-01T12:00:05.000Z',
       receivedAt: '2026-01-01T12:00:05.000Z',

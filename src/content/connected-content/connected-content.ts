@@ -26,7 +26,18 @@ export interface ConnectedContentRequest {
 export type FailureReason = 'timeout' | 'error' | 'refused' | 'circuit-open'
 
 export type ConnectedContentOutcome =
-  | { outcome: 'success'; data: unknown; status: number; fromCache: boolean; durationMs: number }
+  | {
+      outcome: 'success'
+      data: unknown
+      status: number
+      fromCache: boolean
+      /**
+       * How old the response was when this call returned it: 0 when this call (or one it was
+       * coalesced with) fetched it; now − the time it was cached for a cache hit.
+       */
+      ageMs: number
+      durationMs: number
+    }
   /** The call failed but a cached response (past its TTL) was served instead. */
   | {
       outcome: 'stale'

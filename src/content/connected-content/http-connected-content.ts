@@ -147,8 +147,10 @@ export class HttpConnectedContent implements ConnectedContent {
         undefined,
         started,
       )
-    if (cached !== undefined && this.#clock.now() < cached.expiresAt && isCachedResponse(cached.value)) {
-      return { outcome: 'success', ...cached.value, fromCache: true, durationMs: since(started) }
+    const now = this.#clock.now()
+    if (cached !== undefined && now < cached.expiresAt && isCachedResponse(cached.value)) {
+      const ageMs = Math.max(0, now - cached.storedAt)
+      return { outcome: 'success', ...cached.value, fromCache: true, ageMs, durationMs: since(started) }
     }
     const deadline = startDeadline(req.timeoutMs - since(started), req.signal, req.timeoutMs)
     try {
@@ -162,6 +164,7 @@ export class HttpConnectedContent implements ConnectedContent {
           status: loaded.status,
           data: loaded.data,
           fromCache: false,
+          ageMs: 0,
           durationMs: since(started),
         }
       }

@@ -196,6 +196,7 @@ export function connectedContentTag(cc: ConnectedContent) {
         url,
         outcome: outcome.outcome,
         fromCache: outcome.outcome === 'success' && outcome.fromCache,
+        ...('ageMs' in outcome ? { ageMs: outcome.ageMs } : {}),
         durationMs,
         ...('message' in outcome ? { message: outcome.message } : {}),
       })
