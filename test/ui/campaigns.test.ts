@@ -136,6 +136,11 @@ describe('segments & triggers and campaigns pages', { skip: chromiumMissing() },
     await page.getByLabel('Segment').selectOption('gold')
     // Paced, so that the test can pause it mid-send: 20 recipients take about 5 s.
     await page.getByLabel('Messages per second (optional)').fill('4')
+    // A mistake in the variables is shown and nothing is saved; then the right ones.
+    await page.getByLabel(/^Campaign variables/).fill('{"greeting": ')
+    await page.getByRole('button', { name: 'Create campaign' }).click()
+    assert.match((await page.locator('#uic-new [role="alert"]').textContent()) ?? '', /not JSON/)
+    await page.getByLabel(/^Campaign variables/).fill('{"greeting": "Hello"}')
     assert.deepEqual(await axeViolations(page), [], 'axe on the form')
     await page.getByRole('button', { name: 'Create campaign' }).click()
     await page.waitForURL(/#\/campaigns\/spring-gold$/)
@@ -147,6 +152,7 @@ describe('segments & triggers and campaigns pages', { skip: chromiumMissing() },
     assert.equal(saved.body.name, CAMPAIGN_NAME)
     assert.deepEqual(saved.body.audience, { segment: 'gold' })
     assert.equal(saved.body.ratePerSecond, 4)
+    assert.deepEqual(saved.body.vars, { greeting: 'Hello' })
 
     const before = smtp.received.length
     const progress = page.locator('[data-progress="spring-gold"]')
@@ -201,6 +207,7 @@ describe('segments & triggers and campaigns pages', { skip: chromiumMissing() },
         .sort(),
       GOLD.map((id) => `${id}@example.com`),
     )
+    assert.match(smtp.received.at(-1)?.raw ?? '', /Hello, gold-\d\d/)
     // The stats come from the analytics consumer, shortly after the sends; the page polls them.
     await until(
       () => page.locator('[data-stat="sent"]').textContent(),

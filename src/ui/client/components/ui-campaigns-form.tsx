@@ -23,6 +23,20 @@ export function slugOf(name: string): string {
     .replace(/-+$/, '')
 }
 
+/** The variables box: empty → none; else a JSON object (a mistake is shown, nothing is sent). */
+function parseVars(text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw new Error(`Campaign variables: not JSON (${err instanceof Error ? err.message : String(err)})`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('Campaign variables: a JSON object, e.g. {"greeting": "Hello"}')
+  return parsed as Record<string, unknown>
+}
+
 const value = (e: Event) => (e.target as HTMLInputElement | HTMLSelectElement).value
 
 export function NewCampaignForm(props: { existing: readonly string[] }) {
@@ -35,6 +49,7 @@ export function NewCampaignForm(props: { existing: readonly string[] }) {
   const [segment, setSegment] = useState('')
   const [from, setFrom] = useState('')
   const [rate, setRate] = useState('')
+  const [vars, setVars] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>()
 
@@ -47,12 +62,14 @@ export function NewCampaignForm(props: { existing: readonly string[] }) {
     setBusy(true)
     setError(undefined)
     try {
+      const parsedVars = parseVars(vars)
       const body = {
         name: name.trim(),
         templateId,
         audience: { segment },
         ...(from.trim() === '' ? {} : { from: from.trim() }),
         ...(rate.trim() === '' ? {} : { ratePerSecond: Number(rate) }),
+        ...(parsedVars === undefined ? {} : { vars: parsedVars }),
       }
       const saved = await put<Campaign>(`/v1/campaigns/${encodeURIComponent(campaignId)}`, body)
       navigate(href('campaigns', saved.id))
@@ -138,7 +155,20 @@ export function NewCampaignForm(props: { existing: readonly string[] }) {
           />
         </div>
       </div>
-      <p class="muted">The subject and content are the template's latest version when the campaign starts.</p>
+      <label for="uic-vars">Campaign variables (optional JSON object)</label>
+      <textarea
+        id="uic-vars"
+        aria-describedby="uic-vars-help"
+        rows={3}
+        spellcheck={false}
+        placeholder='{"greeting": "Hello"}'
+        value={vars}
+        onInput={(e) => setVars((e.target as HTMLTextAreaElement).value)}
+      />
+      <p id="uic-vars-help" class="muted">
+        The template reads each one as {'{{ campaign.<name> }}'}. The subject and content are the template's
+        latest version when the campaign starts.
+      </p>
       <button type="submit" disabled={busy || taken}>
         Create campaign
       </button>
