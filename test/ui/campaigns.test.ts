@@ -102,7 +102,9 @@ describe('segments & triggers and campaigns pages', { skip: chromiumMissing() },
     assert.equal(await page.locator('[data-count="gold"]').textContent(), String(N))
     assert.equal(await page.locator('[data-count="silver"]').textContent(), '2')
     assert.equal(await page.locator('[data-count="nobody"]').textContent(), '0')
-    // Names with markup are text; the definition is the condition as JSON text.
+    // Names with markup are text (nothing ran, no element was made); the definition is JSON text.
+    await page.waitForLoadState('networkidle')
+    assert.equal(await xssFlag(page), undefined, 'a script in a segment name ran')
     assert.equal(await row('gold').locator('td').nth(1).textContent(), GOLD_NAME)
     assert.equal(await row('silver').locator('td').nth(1).textContent(), SILVER_NAME)
     assert.equal(await row('gold').locator('pre').textContent(), JSON.stringify({ tier: 'gold' }, null, 2))

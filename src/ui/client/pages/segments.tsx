@@ -11,7 +11,7 @@ import { href } from '../router.ts'
 import { ErrorBox, Loading, num, Page, useGet, when } from '../ui.tsx'
 
 /** Counts move with the profiles; faster while the membership of a new version is being computed. */
-const COUNT_REFRESH_MS = 10_000
+const COUNT_REFRESH_MS = 30_000
 const BACKFILL_REFRESH_MS = 2000
 const STATS_REFRESH_MS = 10_000
 
