@@ -217,6 +217,27 @@ describe('segments & triggers and campaigns pages', { skip: chromiumMissing() },
       'stats sent',
     )
     assert.equal(await page.locator('[data-stat="delivered"]').textContent(), String(N))
+    // The send ledger, 50 a page: all 20, sent, by recipient id; the filter by state.
+    const rows = page.locator('table[aria-label="Recipients"] tbody tr')
+    await until(
+      () => rows.count(),
+      (n) => n === N,
+      'recipient rows',
+    )
+    assert.deepEqual(
+      await rows.evaluateAll((trs) =>
+        trs.map((tr) => [tr.children[0]?.textContent, tr.children[2]?.textContent]),
+      ),
+      GOLD.map((id) => [id, 'sent']),
+    )
+    await page.getByLabel('Show recipients').selectOption('failed')
+    await page.getByText('No recipients in state failed yet.').waitFor()
+    await page.getByLabel('Show recipients').selectOption('')
+    await until(
+      () => rows.count(),
+      (n) => n === N,
+      'recipient rows again',
+    )
     assert.equal(await xssFlag(page), undefined)
     assert.deepEqual(await axeViolations(page), [], 'axe on the campaign')
     await screenshot(page, 'campaign')

@@ -9,6 +9,7 @@ import { href } from '../router.ts'
 import { ErrorBox, Loading, num, useGet, when } from '../ui.tsx'
 import { StateBadge } from './ui-campaigns-list.tsx'
 import { ProgressBar, ProgressBreakdown, StatsList } from './ui-campaigns-parts.tsx'
+import { Recipients } from './ui-campaigns-recipients.tsx'
 import { audienceText, type Campaign, type StatsAnswer } from './ui-campaigns-types.ts'
 
 /** While running: how long after an answer the next poll starts. */
@@ -156,6 +157,10 @@ export function CampaignView(props: { id: string }) {
       <section class="uic-section" aria-labelledby="stats-title">
         <h3 id="stats-title">Engagement</h3>
         <Stats id={c.id} running={c.state === 'running'} />
+      </section>
+      <section class="uic-section" aria-labelledby="recipients-title">
+        <h3 id="recipients-title">Recipients</h3>
+        <Recipients id={c.id} refreshMs={c.state === 'running' ? STATS_IDLE_MS : undefined} />
       </section>
       <section class="uic-section" aria-labelledby="details-title">
         <h3 id="details-title">Details</h3>
