@@ -39,8 +39,12 @@ export function createTransport(
 }
 
 /** A segment's member rows (with their address), page by page, for campaign audiences. */
-export function segmentMembersOf(segments: Pick<SegmentStore, 'members'>): SegmentMembers {
-  return { page: (workspaceId, segment, page) => segments.members(workspaceId, segment, page) }
+export function segmentMembersOf(segments: Pick<SegmentStore, 'members' | 'countMembers'>): SegmentMembers {
+  return {
+    page: (workspaceId, segment, page) => segments.members(workspaceId, segment, page),
+    // One index range scan at the start of a run: the progress total of a segment audience.
+    count: (workspaceId, segment) => segments.countMembers(workspaceId, segment),
+  }
 }
 
 /** A recipient's address (the `email` trait), read through the profile reader. */

@@ -2,6 +2,7 @@
  * Admin API for campaigns.
  *   PUT  /v1/campaigns/:id        create or replace a draft (a started campaign → 409)
  *   GET  /v1/campaigns[/:id]      definitions, with progress counts from the send ledger
+ *                                 (the list: with ?progress=true, one ledger count per campaign)
  *   POST /v1/campaigns/:id/start  start or resume in the background (202); already running → 409
  *   POST /v1/campaigns/:id/pause  stop sending, state `paused` with a reason; start resumes it
  *   POST /v1/campaigns/:id/cancel stop for good, state `cancelled`; unsent recipients stay unsent
@@ -77,6 +78,15 @@ const progress = z.strictObject({
 })
 
 const withProgress = campaign.extend({ progress })
+const listed = campaign.extend({ progress: progress.optional() })
+const listQuery = z
+  .object({
+    progress: z
+      .enum(['true', 'false'])
+      .optional()
+      .meta({ description: 'true: each campaign with its progress (one ledger count per campaign).' }),
+  })
+  .strict()
 const params = z.object({ id: slug })
 /** POST …/pause and …/cancel: an optional reason, shown in the campaign's `reason`. */
 const stopBody = z
@@ -152,11 +162,20 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
       '/v1/campaigns',
       {
         schema: {
-          summary: 'All campaigns',
-          response: { 200: z.strictObject({ campaigns: z.array(campaign) }) },
+          summary: 'All campaigns (with ?progress=true, each with its progress)',
+          querystring: listQuery,
+          response: { 200: z.strictObject({ campaigns: z.array(listed) }) },
         },
       },
-      async (req) => ({ campaigns: await deps.campaigns.list(req.workspace.id) }),
+      async (req) => {
+        const ws = req.workspace.id
+        const all = await deps.campaigns.list(ws)
+        if (req.query.progress !== 'true') return { campaigns: all }
+        // One grouped count of the ledger per campaign, one at a time (bounded by the list).
+        const campaigns = []
+        for (const c of all) campaigns.push(await view(ws, c))
+        return { campaigns }
+      },
     )
 
     admin.get(

@@ -107,6 +107,16 @@ export class PgSegmentStore extends PgStore implements SegmentBackend {
     return rows
   }
 
+  async countMembers(ws: string, id: string, max?: number): Promise<number> {
+    // LIMIT NULL is no limit; the limit bounds the scan of the primary key's range.
+    const { rows } = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM segment_members
+       WHERE workspace_id = $1 AND segment_id = $2 LIMIT $3) m`,
+      [ws, id, max ?? null],
+    )
+    return Number(rows[0]?.n ?? 0)
+  }
+
   async isMember(ws: string, id: string, profileId: string): Promise<boolean> {
     const { count } = await this.query(
       'SELECT 1 FROM segment_members WHERE workspace_id = $1 AND segment_id = $2 AND profile_id = $3',

@@ -1,6 +1,7 @@
 /**
- * Segments API (admin key): PUT/GET/DELETE /v1/segments/:id, GET /v1/segments and
- * GET /v1/segments/:id/members?after=&limit= (paged by profileId).
+ * Segments API (admin key): PUT/GET/DELETE /v1/segments/:id, GET /v1/segments,
+ * GET /v1/segments/:id/members?after=&limit= (paged by profileId) and
+ * GET /v1/segments/:id/count?max= (how many members, counted up to max).
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -65,6 +66,26 @@ const members = z.strictObject({
     .meta({ description: 'Pass as `after` for the next page; null on the last one.' }),
 })
 
+/**
+ * The most members one count reads unless asked for more. A count is a range scan of the member
+ * rows' primary key (no profile is evaluated: membership is kept by the processor), so its cost
+ * grows with the answer: on SQLite here ~35 ms for 100,000 and ~0.2 s for a million, on the
+ * thread that answers every request. The dashboard asks every few seconds, so it stays bounded.
+ */
+export const COUNT_MAX = 100_000
+/** The most an explicit ?max= may ask for. */
+const COUNT_LIMIT = 10_000_000
+const MAX = `max must be an integer from 1 to ${COUNT_LIMIT}`
+
+const count = z.strictObject({
+  id: z.string(),
+  count: z.number().int().meta({ description: 'Members now; when `capped`, at least this many.' }),
+  capped: z.boolean().meta({ description: 'True when there are more than `max` members.' }),
+  backfilled: z
+    .boolean()
+    .meta({ description: 'False while the membership of the current version is still being computed.' }),
+})
+
 const missing = (id: string) => notFound(`a segment with id "${id}"`)
 
 export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDeps): Promise<void> {
@@ -114,6 +135,33 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDep
           after === undefined ? { limit } : { after, limit },
         )
         return { members: page, next: page.length === limit ? (page.at(-1)?.profileId ?? null) : null }
+      },
+    )
+
+    admin.get(
+      '/v1/segments/:id/count',
+      {
+        schema: {
+          summary: 'How many members a segment has (read from the membership rows, at most `max`)',
+          params: idParams,
+          querystring: z.object({
+            max: z.coerce.number(MAX).int(MAX).min(1, MAX).max(COUNT_LIMIT, MAX).default(COUNT_MAX),
+          }),
+          response: { 200: count },
+        },
+      },
+      async (req) => {
+        const ws = req.workspace.id
+        const def = await segments.get(ws, req.params.id)
+        if (!def) throw missing(req.params.id)
+        const { max } = req.query
+        const n = await segments.countMembers(ws, req.params.id, max + 1)
+        return {
+          id: def.segmentId,
+          count: Math.min(n, max),
+          capped: n > max,
+          backfilled: def.membersVersion === def.version,
+        }
       },
     )
   })

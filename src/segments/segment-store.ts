@@ -47,6 +47,12 @@ export interface SegmentStore {
     page: { after?: string; limit: number },
   ): Promise<SegmentMember[]>
   isMember(workspaceId: string, segmentId: string, profileId: string): Promise<boolean>
+  /**
+   * How many members, counting at most `max` (default: all). A count reads the membership rows'
+   * index (one range scan, no profile is evaluated), so its cost grows with the answer; `max`
+   * bounds it: an answer equal to `max` means "at least max".
+   */
+  countMembers(workspaceId: string, segmentId: string, max?: number): Promise<number>
   close(): Promise<void>
 }
 

@@ -48,6 +48,13 @@ export class SqliteSegmentStore implements SegmentBackend {
         `SELECT profile_id AS profileId, user_id AS userId, email FROM segment_members
          WHERE workspace_id = ? AND segment_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?`,
       ),
+      // The limit bounds the scan of the primary key's range (-1: no limit).
+      count: db
+        .prepare(
+          `SELECT count(*) FROM (SELECT 1 FROM segment_members
+           WHERE workspace_id = ? AND segment_id = ? LIMIT ?)`,
+        )
+        .pluck(),
       isMember: db
         .prepare('SELECT 1 FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?')
         .pluck(),
@@ -114,6 +121,10 @@ export class SqliteSegmentStore implements SegmentBackend {
 
   async members(ws: string, id: string, page: { after?: string; limit: number }): Promise<SegmentMember[]> {
     return this.#s.members.all(ws, id, page.after ?? '', page.limit) as SegmentMember[]
+  }
+
+  async countMembers(ws: string, id: string, max?: number): Promise<number> {
+    return this.#s.count.get(ws, id, max ?? -1) as number
   }
 
   async isMember(ws: string, id: string, profileId: string): Promise<boolean> {

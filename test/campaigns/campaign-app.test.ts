@@ -6,7 +6,7 @@ import { SqliteCampaignStore } from '../../src/campaigns/sqlite-campaign-store.t
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { header, mimeParts, startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
-import { api, identify } from './campaign-api.ts'
+import { type ApiBody, api, identify } from './campaign-api.ts'
 import { putTemplate } from './campaign-fixture.ts'
 
 async function waitForState(app: TestApp, id: string, states: string[], timeoutMs = 10_000) {
@@ -87,6 +87,15 @@ describe('campaigns over the HTTP API, sent through SMTP', () => {
       list.body.campaigns.map((c: { id: string }) => c.id),
       ['spring-sale'],
     )
+    assert.equal(list.body.campaigns[0].progress, undefined)
+    const withProgress = await api(app, 'GET', '/v1/campaigns?progress=true')
+    assert.deepEqual(
+      withProgress.body.campaigns.map((c: ApiBody) => [c.id, c.state, c.progress.sent, c.progress.total]),
+      [['spring-sale', 'done', 2, 3]],
+    )
+    const badFlag = await api(app, 'GET', '/v1/campaigns?progress=yes')
+    assert.equal(badFlag.status, 400)
+    assert.equal(badFlag.body.code, 'INK_ERR_BAD_REQUEST')
   })
 
   test('starting a running campaign is a 409', async () => {
@@ -133,6 +142,9 @@ describe('campaigns over the HTTP API, sent through SMTP', () => {
     assert.equal((await api(app, 'POST', '/v1/campaigns/gold-news/start')).status, 202)
     const done = await waitForState(app, 'gold-news', ['done', 'failed'])
     assert.equal(done.progress.sent, 2, JSON.stringify(done))
+    // The segment's member count is the run's total.
+    assert.equal(done.progress.total, 2, JSON.stringify(done))
+    assert.equal(done.progress.remaining, 0, JSON.stringify(done))
     const to = smtp.received
       .slice(before)
       .map((m) => m.rcptTo.join(','))

@@ -110,6 +110,22 @@ describe('segment routes', () => {
       members: [{ profileId: 'p3', userId: 'u-p3', email: 'p3@x.io' }],
       next: null,
     })
+    const count = await app.inject({ url: '/v1/segments/paged/count', headers: auth })
+    assert.deepEqual(count.json(), { id: 'paged', count: 3, capped: false, backfilled: false })
+    const capped = await app.inject({ url: '/v1/segments/paged/count?max=2', headers: auth })
+    assert.deepEqual(capped.json(), { id: 'paged', count: 2, capped: true, backfilled: false })
+    const exact = await app.inject({ url: '/v1/segments/paged/count?max=3', headers: auth })
+    assert.deepEqual(exact.json(), { id: 'paged', count: 3, capped: false, backfilled: false })
+    const badMax = await app.inject({ url: '/v1/segments/paged/count?max=0', headers: auth })
+    assert.equal(badMax.statusCode, 400)
+    assert.equal(badMax.json().code, 'INK_ERR_BAD_REQUEST')
+    const otherCount = await app.inject({
+      url: '/v1/segments/paged/count',
+      headers: { authorization: 'Bearer ak_other' },
+    })
+    assert.equal(otherCount.statusCode, 404)
+    const unknownCount = await app.inject({ url: '/v1/segments/nope/count', headers: auth })
+    assert.equal(unknownCount.statusCode, 404)
     const badLimit = await app.inject({ url: '/v1/segments/paged/members?limit=0', headers: auth })
     assert.equal(badLimit.statusCode, 400)
     const unknown = await app.inject({ url: '/v1/segments/nope/members', headers: auth })
