@@ -116,6 +116,11 @@ describe('templates page', { skip: chromiumMissing() }, () => {
     assert.equal(await d.page.getByLabel('To version').inputValue(), '2')
     assert.deepEqual(await d.page.locator('.tpl-diff .diff-del').allTextContents(), ['-<p>Old line</p>'])
     assert.deepEqual(await d.page.locator('.tpl-diff .diff-add').allTextContents(), ['+<p>New line</p>'])
+    // An older version can be put back in the editor (and saved again as the latest).
+    await d.page.getByRole('button', { name: 'Load v1 into the editor' }).click()
+    const editor = d.page.getByRole('textbox', { name: 'Template body' })
+    await editor.filter({ hasText: 'Old line' }).waitFor()
+    assert.deepEqual(await d.page.locator('.cm-line').allTextContents(), WELCOME_V1)
     // The same version on both sides: nothing changed.
     await d.page.getByLabel('From version').selectOption('2')
     await d.page.getByText('v2 and v2 have the same content.').waitFor()
@@ -211,6 +216,37 @@ describe('templates page', { skip: chromiumMissing() }, () => {
     assert.equal(await d.page.locator('.page img').count(), 0)
     assert.deepEqual(d.problems, [])
     assert.deepEqual(d.cspViolations, [])
+  })
+
+  test('a new template starts from a working draft, previews before it is saved, and saves as v1', async (t) => {
+    const d = await openDashboard(browser, t, app)
+    await d.go('templates')
+    await d.page.getByLabel('New template id').fill('fresh-one')
+    await d.page.getByRole('button', { name: 'New template' }).click()
+    await d.page.locator('#page-title', { hasText: 'Template fresh-one' }).waitFor()
+    await d.page.locator('#preview-subject', { hasText: 'Hello there' }).waitFor()
+    await d.page.getByRole('button', { name: 'Save as a new version' }).click()
+    await d.page.getByText('Saved version 1.').waitFor()
+    const saved = await api('GET', '/v1/templates/fresh-one')
+    assert.equal(saved.version, 1)
+    assert.equal(saved.subject, 'Hello {{ first_name | default: "there" }}')
+    assert.deepEqual(d.problems, [])
+  })
+
+  test('a template that does not exist says so on the page', async (t) => {
+    // The 404 is the answer the page reads (Chromium logs every 4xx as a console error too).
+    const expected = [
+      '404 GET /v1/templates/nobody',
+      'console: Failed to load resource: the server responded with a status of 404 (Not Found)',
+    ]
+    const d = await openDashboard(browser, t, app, { allow: (l) => expected.includes(l) })
+    await d.go('templates/nobody')
+    await d.page.getByRole('alert').waitFor()
+    assert.equal(
+      await d.page.getByRole('alert').textContent(),
+      'INK_ERR_NOT_FOUND: template "nobody" was not found',
+    )
+    assert.deepEqual(d.problems, [])
   })
 
   test('save creates version N+1 and the versions list and diff follow', async (t) => {

@@ -46,7 +46,12 @@ export function TemplateEditor(props: { id: string; isNew: boolean }) {
     }
   }, [props.isNew, props.id, loaded.data])
 
-  if (loaded.error) return <ErrorBox error={loaded.error} />
+  if (loaded.error)
+    return (
+      <Page title="Template" actions={<a href={href('templates')}>All templates</a>}>
+        <ErrorBox error={loaded.error} />
+      </Page>
+    )
   if (!draft || !base)
     return (
       <Page title="Template">
@@ -210,7 +215,7 @@ function Editing(props: {
           blocked={blocked}
         />
       </div>
-      <Versions id={id} refreshKey={refreshKey} />
+      <Versions id={id} refreshKey={refreshKey} onLoad={(v) => setDraft(draftOf(v))} />
     </Page>
   )
 }

@@ -43,7 +43,12 @@ export function unifiedDiff(a: string, b: string): DiffLine[] {
   return out
 }
 
-export function Versions(props: { id: string; refreshKey: number }) {
+export function Versions(props: {
+  id: string
+  refreshKey: number
+  /** Puts a stored version's content in the editor (saving it then makes it the latest again). */
+  onLoad: (v: TemplateVersion) => void
+}) {
   const path = `/v1/templates/${encodeURIComponent(props.id)}/versions`
   const list = useGet<{ versions: VersionRow[] }>(path)
   const { reload } = list
@@ -97,7 +102,7 @@ export function Versions(props: { id: string; refreshKey: number }) {
               <VersionSelect id="diff-to" versions={versions} value={to} onChange={setTo} />
             </div>
           </div>
-          <Diff id={props.id} from={from} to={to} />
+          <Diff id={props.id} from={from} to={to} onLoad={props.onLoad} />
         </>
       )}
     </section>
@@ -125,15 +130,17 @@ function VersionSelect(props: {
   )
 }
 
-function Diff(props: { id: string; from: number; to: number }) {
-  const [state, setState] = useState<{ key: string; lines: DiffLine[] } | { key: string; error: unknown }>()
+function Diff(props: { id: string; from: number; to: number; onLoad: (v: TemplateVersion) => void }) {
+  const [state, setState] = useState<
+    { key: string; lines: DiffLine[]; old: TemplateVersion } | { key: string; error: unknown }
+  >()
   const key = `${props.id}\n${props.from}\n${props.to}`
   useEffect(() => {
     let live = true
     const one = (n: number) =>
       get<TemplateVersion>(`/v1/templates/${encodeURIComponent(props.id)}?version=${n}`)
     Promise.all([one(props.from), one(props.to)]).then(
-      ([a, b]) => live && setState({ key, lines: unifiedDiff(versionText(a), versionText(b)) }),
+      ([a, b]) => live && setState({ key, lines: unifiedDiff(versionText(a), versionText(b)), old: a }),
       (error) => live && setState({ key, error }),
     )
     return () => {
@@ -142,10 +149,22 @@ function Diff(props: { id: string; from: number; to: number }) {
   }, [key, props.id, props.from, props.to])
   if (!state || state.key !== key) return <p class="muted">Comparing…</p>
   if ('error' in state) return <ErrorBox error={state.error} />
+  const old = state.old
+  const load = (
+    <button type="button" onClick={() => props.onLoad(old)}>
+      {`Load v${props.from} into the editor`}
+    </button>
+  )
   if (state.lines.length === 0)
-    return <p class="muted">{`v${props.from} and v${props.to} have the same content.`}</p>
+    return (
+      <>
+        <p class="muted">{`v${props.from} and v${props.to} have the same content.`}</p>
+        {load}
+      </>
+    )
   return (
     <figure class="tpl-diff-figure">
+      {load}
       <figcaption>{`Changes from v${props.from} to v${props.to}`}</figcaption>
       <pre class="tpl-diff">
         {state.lines.map((l, i) => (
