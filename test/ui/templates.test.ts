@@ -144,6 +144,7 @@ describe('templates page', { skip: chromiumMissing() }, () => {
     assert.match((await tooltip.textContent()) ?? '', /tag "nosuchtag" not found/)
     await d.page.getByText('Fix the 1 error(s) to see the preview.').waitFor()
     assert.ok(await d.page.getByRole('button', { name: 'Save as a new version' }).isDisabled())
+    assert.deepEqual(await axeViolations(d.page), [])
     // Nothing was sent for a draft that cannot render (no 422 in the problems).
     assert.deepEqual(d.problems, [])
   })
@@ -185,6 +186,7 @@ describe('templates page', { skip: chromiumMissing() }, () => {
       'recs.title | error | default-filter | Our bestsellers | text',
     ])
     assert.match((await d.page.locator('.tpl-sources tbody').textContent()) ?? '', /injected failure/)
+    assert.deepEqual(await axeViolations(d.page), [])
 
     await d.page.getByLabel('Fail source recs').uncheck()
     await frame.locator('p', { hasText: 'Desk lamp picks' }).waitFor()
@@ -227,6 +229,12 @@ describe('templates page', { skip: chromiumMissing() }, () => {
     await d.page.locator('#preview-subject', { hasText: 'Hello there' }).waitFor()
     await d.page.getByRole('button', { name: 'Save as a new version' }).click()
     await d.page.getByText('Saved version 1.').waitFor()
+    await d.page.waitForURL(/#\/templates\/fresh-one$/)
+    await d.page.locator('.tpl-versions tbody tr').first().waitFor()
+    assert.equal(
+      await d.page.getByLabel('Subject', { exact: true }).inputValue(),
+      'Hello {{ first_name | default: "there" }}',
+    )
     const saved = await api('GET', '/v1/templates/fresh-one')
     assert.equal(saved.version, 1)
     assert.equal(saved.subject, 'Hello {{ first_name | default: "there" }}')

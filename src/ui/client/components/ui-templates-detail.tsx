@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks'
 import { post, put } from '../api.ts'
-import { href } from '../router.ts'
+import { href, navigate } from '../router.ts'
 import { ErrorBox, Loading, Page, useGet } from '../ui.tsx'
 import { BodyEditor } from './ui-templates-editor.tsx'
 import { PreviewPane } from './ui-templates-preview.tsx'
@@ -64,7 +64,11 @@ export function TemplateEditor(props: { id: string; isNew: boolean }) {
       draft={draft}
       setDraft={setDraft}
       base={base}
-      onSaved={(version) => setBase({ draft, version })}
+      onSaved={(version) => {
+        setBase({ draft, version })
+        // Saved once, the template exists: its address no longer says "new" (a reload loads it).
+        if (props.isNew) navigate(href('templates', props.id))
+      }}
     />
   )
 }
