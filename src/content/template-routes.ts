@@ -4,6 +4,7 @@
  *   GET  /v1/templates[/:id[/versions]], DELETE /v1/templates/:id
  *   PUT|GET|DELETE /v1/blocks[/:name] reusable partials: {% render 'name' %}
  *   POST /v1/templates/:id/preview    render with a userId or inline profile, and injected faults
+ *                                     (`draft`: unsaved content, for the editor's live preview)
  *   GET  /v1/templates/:id/lint, POST /v1/lint
  * The request and response shapes are in template-schemas.ts.
  */
@@ -138,7 +139,12 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
     })
 
     admin.post('/v1/templates/:id/preview', { schema: previewRoute }, async (req, reply) => {
-      const result = await renderer.render(req.workspace.id, { templateId: req.params.id, ...req.body })
+      const { draft, ...rest } = req.body
+      const result = await renderer.render(req.workspace.id, {
+        templateId: req.params.id,
+        ...rest,
+        ...(draft === undefined ? {} : { draft: toTemplateInput(draft) }),
+      })
       // A template that aborted (abort_message) is a preview that worked: it shows the recipient is skipped.
       if (!result.ok && result.skip) return { skipped: result.skip, report: result.report }
       if (!result.ok)

@@ -28,6 +28,10 @@ export const toTemplateInput = (b: z.output<typeof templateBody>): TemplateInput
 export const previewBody = z
   .object({
     version: z.number().int().min(1).optional(),
+    draft: templateBody.optional().meta({
+      description:
+        "Render this unsaved content instead of a stored version (the editor's live preview); nothing is saved. Its report has version 0.",
+    }),
     userId: z.string().min(1).optional(),
     profile: openObject.optional(),
     event: openObject.optional(),

@@ -14,7 +14,7 @@ import type { ConnectedContent } from '../content/connected-content/connected-co
 import type { ContentConfig } from '../content/content-config.ts'
 import { createEngine, type Engine, type EngineLimits } from '../content/liquid-engine.ts'
 import type { Faults } from '../content/render-state.ts'
-import type { TemplateInput, TemplateStore } from '../content/template-store.ts'
+import type { TemplateInput, TemplateStore, TemplateVersion } from '../content/template-store.ts'
 import { notFound } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
 import { countFallback } from '../observe/metric-records.ts'
@@ -35,6 +35,8 @@ export interface RendererDeps {
 export interface RenderRequest {
   templateId: string
   version?: number | undefined
+  /** Unsaved content to render instead of a stored version (a preview of the editor's draft), as version 0. */
+  draft?: TemplateInput | undefined
   /** A userId or anonymousId whose live profile personalizes the message… */
   userId?: string | undefined
   /** …or an inline profile (preview), used as is. */
@@ -117,6 +119,28 @@ export class Renderer {
     return c
   }
 
+  /** A draft compiled for one render and not kept: it changes with every keystroke of the editor. */
+  async #compileDraft(
+    workspaceId: string,
+    templateId: string,
+    draft: TemplateInput,
+  ): Promise<CompiledTemplate> {
+    const version: TemplateVersion = {
+      workspaceId,
+      templateId,
+      version: 0,
+      name: draft.name ?? templateId,
+      subject: draft.subject,
+      preheader: draft.preheader ?? '',
+      format: draft.format,
+      body: draft.body,
+      text: draft.text ?? null,
+      hash: '',
+      createdAt: Date.now(),
+    }
+    return compileTemplate(version, await this.engine(workspaceId))
+  }
+
   render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
     const attributes = () => ({ 'inkstream.template.id': req.templateId })
     return inSpan(SPANS.render, { attributes }, async (span) => {
@@ -132,7 +156,9 @@ export class Renderer {
     const deadline = Date.now() + deadlineMs
     const [engine, compiled] = await Promise.all([
       this.engine(workspaceId),
-      this.compiled(workspaceId, req.templateId, req.version),
+      req.draft
+        ? this.#compileDraft(workspaceId, req.templateId, req.draft)
+        : this.compiled(workspaceId, req.templateId, req.version),
     ])
     const recipient = await this.#recipient(workspaceId, req, deadlineMs)
     const result = await renderEmail(

@@ -156,6 +156,47 @@ describe('templates API', () => {
     assert.equal(res.json().report.profile.outcome, 'inline')
   })
 
+  test('preview renders an unsaved draft for the editor, saves nothing, and reports its problems', async () => {
+    const before = (await call('GET', '/v1/templates/promo/versions')).json().versions.length
+    const res = await call('POST', '/v1/templates/promo/preview', {
+      profile: { first_name: 'Zoe' },
+      draft: { subject: 'Draft for {{ first_name }}', html: '<p>Draft body {{ first_name }}</p>' },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.json().subject, 'Draft for Zoe')
+    assert.match(res.json().html, /<p>Draft body Zoe<\/p>/)
+    assert.equal(res.json().report.version, 0)
+    assert.equal((await call('GET', '/v1/templates/promo/versions')).json().versions.length, before)
+    assert.equal(
+      (await call('GET', '/v1/templates/promo')).json().subject,
+      'For {{ first_name | default: "you" }}',
+    )
+
+    // A template not saved yet can be previewed too (the editor of a new template).
+    const fresh = await call('POST', '/v1/templates/not-saved-yet/preview', {
+      profile: {},
+      draft: { subject: 'New', html: '<p>new</p>' },
+    })
+    assert.equal(fresh.statusCode, 200, fresh.body)
+    assert.equal((await call('GET', '/v1/templates/not-saved-yet')).statusCode, 404)
+
+    const broken = await call('POST', '/v1/templates/promo/preview', {
+      profile: {},
+      draft: { subject: 'x', html: '<p>\n{% if %}</p>' },
+    })
+    assert.equal(broken.statusCode, 422)
+    assert.equal(broken.json().code, 'INK_ERR_TEMPLATE_INVALID')
+    assert.deepEqual(
+      broken.json().problems.map((p: { part: string; line: number }) => [p.part, p.line]),
+      [['body', 2]],
+    )
+    const both = await call('POST', '/v1/templates/promo/preview', {
+      profile: {},
+      draft: { subject: 'x', html: '<p/>', mjml: MJML },
+    })
+    assert.equal(both.statusCode, 400)
+  })
+
   test('lint lists placeholders without fallback, unknown traits and sources without timeout', async () => {
     const res = await call('POST', '/v1/lint', {
       subject: 'Hi {{ first_name }}',
