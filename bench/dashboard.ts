@@ -98,6 +98,10 @@ async function seed(url: string, writeKey: string, adminKey: string): Promise<vo
     250,
   )
   if (!drained) throw new Error('the processor did not catch up with the seeded events in 5 minutes')
+  const last = await fetch(`${url}/v1/profiles/u-${PROFILES - 1}`, {
+    headers: { authorization: `Bearer ${adminKey}` },
+  })
+  if (last.status !== 200) throw new Error(`profile u-${PROFILES - 1} answered ${last.status} after seeding`)
   await admin('PUT', '/v1/segments/viewers', {
     name: 'Viewers',
     condition: { products_viewed_7d: { $gte: 1 } },

@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { composeEmbedded } from '../compose/root.ts'
 import { loadConfig } from '../config.ts'
 import { DEFAULT_CONTENT_FILE } from '../content/content-config.ts'
+import { invalidConfig } from '../core/errors.ts'
 import { MailReader } from './demo-reader.ts'
 import { startRecsServer } from './demo-recs.ts'
 import { DemoClient, installDemo, shopper } from './demo-setup.ts'
@@ -90,7 +91,14 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     await recs.close()
     throw err
   })
-  const url = await app.listen()
+  const url = await app.listen().catch(async (err: NodeJS.ErrnoException) => {
+    await app.close()
+    await recs.close()
+    if (err.code !== 'EADDRINUSE') throw err
+    throw invalidConfig([
+      `INKSTREAM_PORT: port ${config.port} is in use (is \`npm start\` running?); choose another with --port <n> (0: any free one)`,
+    ])
+  })
   const out = (line: string) => process.stdout.write(`${line}\n`)
   out(`Inkstream demo: setting up the demo shop at ${url} …`)
   const client = new DemoClient(url, app.workspace)
