@@ -2,15 +2,17 @@
  * `npm run demo` as a new user runs it: the real command in a child process prints a URL and an
  * admin key; signing in with them works, and within a minute the demo's shoppers and recipients
  * have produced what the dashboard's overview charts (ingest, sends, opens, clicks), as counted by
- * the server itself. Ctrl-C (SIGINT) stops it with exit code 0.
+ * the server itself; in Chromium, the printed URL and key sign in through the dashboard's form to
+ * the overview. Ctrl-C (SIGINT) stops it with exit code 0.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { after, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { SEEDED_SHOPPERS } from '../../src/cli/demo-setup.ts'
 import { tempDir } from '../helpers/app.ts'
+import { chromiumMissing, launchChromium } from '../helpers/browser.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const STATUS =
@@ -52,13 +54,18 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
 
 describe('npm run demo', () => {
   const dir = tempDir('inkstream-demo-')
-  after(() => rmSync(dir, { recursive: true, force: true }))
+  let child: ChildProcess
+  let output = ''
+  let exited: Promise<number | null>
+  let url: string
+  let adminKey: string
+  const out = () => output
 
-  test('prints a URL and key to sign in with, and the overview has ingest, sends, opens and clicks within a minute; Ctrl-C exits 0', async (t) => {
+  before(async () => {
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !k.startsWith('INKSTREAM_') && !k.startsWith('NODE_TEST')),
     )
-    const child = spawn(
+    child = spawn(
       process.execPath,
       [
         '--import',
@@ -77,32 +84,27 @@ describe('npm run demo', () => {
       ],
       { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
     )
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       output += s
     })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       output += s
     })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    const out = () => output
-
-    const url = await until(
+    exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+    url = await until(
       'no dashboard URL printed',
       60_000,
       () => /dashboard: (http:\/\/\S+?)\/?\n/.exec(output)?.[1],
       out,
     )
-    const adminKey = await until(
-      'no admin key printed',
-      1_000,
-      () => /admin key: (\S+)/.exec(output)?.[1],
-      out,
-    )
+    adminKey = await until('no admin key printed', 1_000, () => /admin key: (\S+)/.exec(output)?.[1], out)
+  })
+  after(() => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
 
+  test('signing in with the printed key works, and within a minute the server counted ingest, sends, opens and clicks', async () => {
     // Signing in as the dashboard's form does.
     const signIn = await fetch(`${url}/ui/session`, {
       method: 'POST',
@@ -162,7 +164,35 @@ describe('npm run demo', () => {
     assert.equal(counted.machineOpens, 0, why)
     assert.ok(counted.clicks >= status.clicked, why)
     assert.ok(counted.recsCalls >= 1, why)
+  })
 
+  test('a new user opens the printed URL, signs in with the printed key through the form and sees the overview', {
+    skip: chromiumMissing(),
+  }, async () => {
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      const problems: string[] = []
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+      })
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
+      page.on('response', (r) => {
+        if (r.status() >= 400)
+          problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`)
+      })
+      await page.goto(url)
+      await page.getByLabel('Admin key').fill(adminKey)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('navigation', { name: 'Main' }).waitFor()
+      assert.equal(await page.locator('#page-title').textContent(), 'Overview')
+      assert.deepEqual(problems, [])
+    } finally {
+      await browser.close()
+    }
+  })
+
+  test('Ctrl-C (SIGINT) stops the demo with exit code 0', async () => {
     child.kill('SIGINT')
     assert.equal(await exited, 0, output)
     assert.match(output, /SIGINT: stopping the demo/)
