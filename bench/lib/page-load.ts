@@ -9,7 +9,9 @@
  * - the `ink:ready` performance mark, if the page code sets one (`performance.mark('ink:ready')`);
  * - else the later of the frame in which `#page-title` appeared and the first frame after the last
  *   response of the load arrived (the data's render), once the network was idle (no request for
- *   500 ms; a load that never goes idle — a stream — is measured when `idleTimeoutMs` runs out).
+ *   500 ms). A page that reads a stream (EventSource: its response never ends) is read once its
+ *   first event reached a listener (added with addEventListener; `onmessage` is not seen), which
+ *   then counts as the last response; or when `idleTimeoutMs` runs out.
  * Also the bytes of the document and every resource (encodedBodySize: cached ones count too).
  */
 import type { BrowserContext, Page } from 'playwright-core'
@@ -29,7 +31,40 @@ const TIMER_SCRIPT = `(() => {
       if (t.titleAt === undefined && document.getElementById('page-title')) t.titleAt = now;
     });
   }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  // A stream (EventSource) never ends: its first event delivered to the page counts as data arriving.
+  const ES = window.EventSource;
+  if (ES) {
+    t.streams = 0;
+    window.EventSource = class extends ES {
+      constructor(...args) {
+        super(...args);
+        t.streams++;
+      }
+    };
+    const wrapped = new WeakMap();
+    const add = ES.prototype.addEventListener;
+    const remove = ES.prototype.removeEventListener;
+    ES.prototype.addEventListener = function (type, fn, opts) {
+      if (typeof fn !== 'function') return add.call(this, type, fn, opts);
+      let w = wrapped.get(fn);
+      if (!w) {
+        w = function (e) {
+          if (t.firstStreamAt === undefined) t.firstStreamAt = performance.now();
+          return fn.call(this, e);
+        };
+        wrapped.set(fn, w);
+      }
+      return add.call(this, type, w, opts);
+    };
+    ES.prototype.removeEventListener = function (type, fn, opts) {
+      return remove.call(this, type, (typeof fn === 'function' && wrapped.get(fn)) || fn, opts);
+    };
+  }
 })()`
+
+/** True once every stream the page opened has delivered an event (or none was opened). */
+const STREAM_SETTLED =
+  '!window.__inkTimer || !window.__inkTimer.streams || window.__inkTimer.firstStreamAt !== undefined'
 
 /** Read in the page once it is idle. */
 const READ_SCRIPT = `(() => {
@@ -37,7 +72,8 @@ const READ_SCRIPT = `(() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const resources = performance.getEntriesByType('resource');
   const lastResponseEnd = Math.max(nav ? nav.responseEnd : 0, ...resources.map((r) => r.responseEnd));
-  const dataFrame = t.frames.find((f) => f >= lastResponseEnd);
+  const dataAt = Math.max(lastResponseEnd, t.firstStreamAt === undefined ? 0 : t.firstStreamAt);
+  const dataFrame = t.frames.find((f) => f >= dataAt);
   const mark = performance.getEntriesByName('ink:ready', 'mark')[0];
   const bytes = (nav ? nav.encodedBodySize : 0) + resources.reduce((s, r) => s + r.encodedBodySize, 0);
   return {
@@ -47,6 +83,7 @@ const READ_SCRIPT = `(() => {
     loadEventEnd: nav ? nav.loadEventEnd : null,
     titleAt: t.titleAt === undefined ? null : t.titleAt,
     lastResponseEnd,
+    firstStreamAt: t.firstStreamAt === undefined ? null : t.firstStreamAt,
     dataFrame: dataFrame === undefined ? null : dataFrame,
     mark: mark ? mark.startTime : null,
     resources: resources.length,
@@ -67,6 +104,8 @@ export interface PageLoad {
   readyBy: 'mark' | 'title-and-data'
   titleAt: number | null
   lastResponseEnd: number
+  /** When the first event of an EventSource reached the page's listener, if any. */
+  firstStreamAt: number | null
   /** Whether the network went idle before idleTimeoutMs. */
   idle: boolean
   resources: number
@@ -91,6 +130,10 @@ export async function measureLoad(
     .waitForLoadState('networkidle', { timeout: opts.idleTimeoutMs ?? 5_000 })
     .then(() => true)
     .catch(() => false)
+  // The network may be idle with a stream open and its first event still to come: wait for it.
+  await page
+    .waitForFunction(STREAM_SETTLED, null, { timeout: opts.idleTimeoutMs ?? 5_000 })
+    .catch(() => undefined)
   const r = (await page.evaluate(READ_SCRIPT)) as {
     url: string | null
     responseEnd: number | null
@@ -98,6 +141,7 @@ export async function measureLoad(
     loadEventEnd: number | null
     titleAt: number | null
     lastResponseEnd: number
+    firstStreamAt: number | null
     dataFrame: number | null
     mark: number | null
     resources: number
@@ -116,6 +160,7 @@ export async function measureLoad(
     readyBy: r.mark === null ? 'title-and-data' : 'mark',
     titleAt: r.titleAt,
     lastResponseEnd: r.lastResponseEnd,
+    firstStreamAt: r.firstStreamAt,
     idle,
     resources: r.resources,
     bytes: r.bytes,

@@ -23,12 +23,17 @@ fetch('/data').then((r) => r.json()).then((d) => { const p = document.createElem
 const MARKED = `const h = document.createElement('h1'); h.id = 'page-title'; h.textContent = 'Title'; document.getElementById('root').append(h)
 performance.mark('ink:ready'); window.markAt = performance.getEntriesByName('ink:ready')[0].startTime
 fetch('/data').then((r) => r.json()).then((d) => { const p = document.createElement('p'); p.textContent = d.text; document.getElementById('root').append(p) })`
+// The heading at once, the data from the first event of a stream that stays open (never idle).
+const STREAM = `const h = document.createElement('h1'); h.id = 'page-title'; h.textContent = 'Live'; document.getElementById('root').append(h)
+const es = new EventSource('/events'); es.addEventListener('snapshot', (e) => { const p = document.createElement('p'); p.textContent = JSON.parse(e.data).text; document.getElementById('root').append(p); window.dataShownAt = performance.now() })`
 const DATA = JSON.stringify({ text: 'the data' })
 const BODIES: Record<string, { type: string; body: string }> = {
   '/': { type: 'text/html', body: HTML('app.js') },
   '/marked': { type: 'text/html', body: HTML('marked.js') },
   '/app.js': { type: 'text/javascript', body: APP },
   '/marked.js': { type: 'text/javascript', body: MARKED },
+  '/live': { type: 'text/html', body: HTML('stream.js') },
+  '/stream.js': { type: 'text/javascript', body: STREAM },
   '/data': { type: 'application/json', body: DATA },
 }
 
@@ -40,6 +45,13 @@ describe('the page-load timer of the dashboard bench', { skip: chromiumMissing()
     if (path === '/page') {
       const body = barePage(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('bytes')))
       return void res.writeHead(200, { 'content-type': 'text/html' }).end(body)
+    }
+    if (path === '/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+      res.write(': open\n\n')
+      // Later than the 500 ms of quiet after which the network counts as idle.
+      setTimeout(() => res.write(`event: snapshot\ndata: ${DATA}\n\n`), 900)
+      return
     }
     const answer = BODIES[path]
     if (!answer) return void res.writeHead(path === '/favicon.ico' ? 204 : 404).end()
@@ -94,6 +106,18 @@ describe('the page-load timer of the dashboard bench', { skip: chromiumMissing()
     assert.equal(load.readyBy, 'mark')
     assert.equal(load.readyMs, (await page.evaluate('window.markAt')) as number)
     assert.ok(load.readyMs < load.lastResponseEnd, 'the mark came before the data, and wins')
+    await context.close()
+  })
+
+  test('a page fed by a stream is ready in the frame after the first event of its stream, however late it comes', async () => {
+    const context = await browser.newContext()
+    await installPageTimer(context)
+    const page = await context.newPage()
+    const load = await measureLoad(page, `${url}/live`, { idleTimeoutMs: 1_500 })
+    const shownAt = (await page.evaluate('window.dataShownAt')) as number
+    assert.equal(load.readyBy, 'title-and-data')
+    assert.ok(load.firstStreamAt !== null && load.firstStreamAt > load.lastResponseEnd, JSON.stringify(load))
+    assert.ok(load.readyMs >= shownAt, `ready ${load.readyMs} before the data was shown at ${shownAt}`)
     await context.close()
   })
 
