@@ -132,6 +132,10 @@ export async function demo(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   out(`  workspace: ${app.workspace.id}; data in ${dataDir} (--reset to start afresh)`)
   out(`  shoppers:  ${opts.rate} events/s through the collector; e.g. ${shopper(1).userId}`)
   out(`  mail:      ${app.services.delivery?.transportDescription ?? 'none'}`)
+  if (config.smtpUrl !== undefined)
+    out(
+      '             (the simulated recipients read the .eml outbox only: with SMTP, no demo opens or clicks)',
+    )
   out(`  recommendations (connected content, sometimes slow): ${recs.url}/recs`)
   out(
     campaignStarted
