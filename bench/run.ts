@@ -7,6 +7,7 @@ import { cpus } from 'node:os'
 import { anomaly } from './anomaly.ts'
 import { campaignScale } from './campaign-scale.ts'
 import { compare } from './compare.ts'
+import { dashboard } from './dashboard.ts'
 import { campaign, smtp } from './delivery.ts'
 import { ingestBatch } from './ingest-batch.ts'
 import { ingestTrack } from './ingest-track.ts'
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   anomaly,
   campaign,
   'campaign-scale': campaignScale,
+  dashboard,
   'ingest-batch': ingestBatch,
   'ingest-track': ingestTrack,
   'kafka-clients': kafkaClients,

@@ -1,5 +1,5 @@
 /**
- * `npm run demo` — the open-time loop against a running server (`npm start` in another terminal):
+ * `npm run demo:open-time` — the open-time loop against a running server (`npm start` in another terminal):
  * saves a template with a live block, sends it to a demo recipient (to the `.eml` outbox when no
  * INKSTREAM_SMTP_URL is set), takes the block's URL from the sent message as a mail client would,
  * then records a product view through the collector and prints how long until the block, fetched

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** The `inkstream` command: start | keys | preview | send | lint | anomalies. */
+/** The `inkstream` command: start | demo | keys | preview | send | lint | anomalies. */
 import { openApp } from '../compose/root.ts'
 import { type Config, loadConfig } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
 import { anomalies } from './anomalies.ts'
+import { DEMO_USAGE, demo } from './demo.ts'
 import { lint } from './lint.ts'
 import { preview } from './preview.ts'
 import { send } from './send.ts'
@@ -14,6 +15,7 @@ const USAGE = `usage: inkstream <command>
   start [--role collector,processor,api,sender]
                    run everything in one process (embedded SQLite), or, with the scale-out
                    backends configured (Kafka, PostgreSQL), the given roles (default all)
+  ${DEMO_USAGE}
   keys [--write|--admin]
                    print the workspace's keys (as shell exports, or one key alone), read from
                    the server's store (INKSTREAM_DATA_DIR, or INKSTREAM_DATABASE_URL)
@@ -96,6 +98,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       return start(rest)
+    case 'demo':
+      return demo(rest, process.env)
     case 'keys':
       return keys(rest)
     case 'anomalies':
