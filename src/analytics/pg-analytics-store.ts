@@ -8,6 +8,7 @@ import {
   countersFromRow,
   counterUpsert,
   counterValues,
+  MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -23,7 +24,7 @@ import {
   type SeriesPoint,
   type VersionCounters,
 } from './analytics-store.ts'
-import { type BatchKeys, key, type Loaded } from './engagement-rules.ts'
+import { type BatchKeys, key, type Loaded, type MessageRow } from './engagement-rules.ts'
 
 const T = 'text COLLATE "C" NOT NULL'
 const MIGRATIONS = [
@@ -50,6 +51,7 @@ const MIGRATIONS = [
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (log_partition integer PRIMARY KEY, log_offset bigint NOT NULL);`,
+  MESSAGE_COUNTS_MIGRATION('bigint'),
 ]
 
 type Row = Record<string, number | string | null>
@@ -209,6 +211,15 @@ export class PgAnalyticsStore implements AnalyticsStore {
       [bucketMs, pgText(workspaceId), pgText(value), from, to],
     )
     return rows.map((r) => ({ t: Number(r.t), counters: countersFromRow(r) }))
+  }
+
+  async messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]> {
+    const { rows } = await this.#pool.query<Row>(
+      `SELECT * FROM analytics_messages WHERE workspace_id = $1 AND user_id = ANY($2::text[])
+       ORDER BY created_at DESC, email_id LIMIT $3`,
+      [pgText(workspaceId), userIds.map(pgText), limit],
+    )
+    return rows.map(messageFromRow)
   }
 
   async prune(r: Retention): Promise<number> {

@@ -5,6 +5,7 @@ import {
   countersFromRow,
   counterUpsert,
   counterValues,
+  MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -20,7 +21,7 @@ import {
   type SeriesPoint,
   type VersionCounters,
 } from './analytics-store.ts'
-import { type BatchKeys, type Engagement, key, type Loaded } from './engagement-rules.ts'
+import { type BatchKeys, type Engagement, key, type Loaded, type MessageRow } from './engagement-rules.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE analytics_messages (
@@ -50,6 +51,7 @@ const MIGRATIONS = [
      PRIMARY KEY (workspace_id, campaign_id, template_id, template_version, bucket));
    CREATE INDEX analytics_counters_template ON analytics_counters (workspace_id, template_id, bucket);
    CREATE TABLE analytics_offsets (partition INTEGER PRIMARY KEY, offset INTEGER NOT NULL);`,
+  MESSAGE_COUNTS_MIGRATION('INTEGER'),
 ]
 
 type Row = Record<string, number | string | null>
@@ -93,6 +95,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
       seriesTemplate: db.prepare(
         `SELECT bucket - (bucket % ?) AS t, ${SUMS} FROM analytics_counters
          WHERE workspace_id = ? AND template_id = ? AND bucket >= ? AND bucket < ? GROUP BY t ORDER BY t`,
+      ),
+      messagesTo: db.prepare(
+        `SELECT * FROM analytics_messages INDEXED BY analytics_messages_by_user
+         WHERE workspace_id = ? AND user_id IN (SELECT value FROM json_each(?))
+         ORDER BY created_at DESC, email_id LIMIT ?`,
       ),
       pruneMessages: db.prepare('DELETE FROM analytics_messages WHERE created_at < ?'),
       pruneEngaged: db.prepare('DELETE FROM analytics_engaged WHERE at < ?'),
@@ -179,6 +186,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
         : this.#s.seriesTemplate.all(bucketMs, workspaceId, filter.templateId, from, to)
     ) as Row[]
     return rows.map((r) => ({ t: Number(r.t), counters: countersFromRow(r) }))
+  }
+
+  async messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]> {
+    const rows = this.#s.messagesTo.all(workspaceId, JSON.stringify(userIds), limit) as Row[]
+    return rows.map(messageFromRow)
   }
 
   async prune(r: Retention): Promise<number> {

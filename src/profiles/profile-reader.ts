@@ -20,7 +20,8 @@ export interface ProfileRead {
 }
 
 export interface ProfileReaderDeps {
-  store: ProfileStore
+  /** What a render reads: the profile by id. */
+  store: Pick<ProfileStore, 'findProfileId' | 'getProfile' | 'identities' | 'close'>
   traits: readonly TraitDef[]
   cache: Cache
   clock: Clock
