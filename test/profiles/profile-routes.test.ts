@@ -148,6 +148,13 @@ function routeSuite(
       )
       assert.equal((await get('/v1/profiles?email=same%40example.com')).body.profiles.length, 3)
       assert.equal((await get('/v1/profiles?email=same%40example.com&limit=2')).body.profiles.length, 2)
+      // q matches a userId and emails: still at most `limit`, the userId first.
+      await processor.handle([rec({ type: 'identify', userId: 'same@example.com' })])
+      const q = (await get('/v1/profiles?q=same%40example.com&limit=2')).body.profiles
+      assert.deepEqual(
+        q.map((p: { matchedBy: string }) => p.matchedBy),
+        ['userId', 'email'],
+      )
       for (const url of ['/v1/profiles', '/v1/profiles?userId=u1&email=same%40example.com']) {
         const res = await get(url)
         assert.equal(res.status, 400, url)
@@ -276,6 +283,9 @@ function routeSuite(
       ])
       const events = (await get('/v1/profiles/busy/events')).body.events as { name: string; data: unknown }[]
       assert.equal(events.length, 50)
+      // The store holds no more than that either: older events are deleted, not just not shown.
+      const pid = (await get('/v1/profiles/busy')).body.profileId
+      assert.equal((await stores.reads.recentEvents('w', pid, 1000)).length, 50)
       assert.deepEqual(events[0], { ...events[0], name: 'Big', data: { truncated: true, bytes: 5026 } })
       assert.deepEqual(
         events.slice(1).map((e) => e.name),
@@ -303,7 +313,10 @@ function routeSuite(
       await stores.segments.put('w', 'free', { name: 'Free plan', condition: { plan: 'free' } })
       await stores.segments.put('w', 'all', { name: 'Everyone', condition: {} })
       await processor.backfillSegments()
-      await processor.handle([rec({ type: 'identify', userId: 'ann', traits: { plan: 'pro' } })])
+      await processor.handle([
+        rec({ type: 'identify', userId: 'ann', traits: { plan: 'pro' } }),
+        rec({ type: 'identify', userId: 'bob', traits: { plan: 'free' } }),
+      ])
       const res = await get('/v1/profiles/ann/segments')
       assert.equal(res.status, 200)
       assert.deepEqual(res.body, {
