@@ -31,6 +31,9 @@ export const MESSAGE_COLUMNS = [
   'unsubscribed_at',
   'conversions',
   'revenue',
+  'failed_at',
+  'opens',
+  'clicks',
 ] as const
 
 /** The counter columns the stores' second migration adds (open-time freshness); frozen, as migrations are. */
@@ -49,6 +52,19 @@ export const FRESHNESS_COLUMNS = [
   'live_age_le10m',
   'live_age_over10m',
 ] as const
+
+/**
+ * The per-message columns added after the first release (opens, clicks, failed_at), for both
+ * stores' migrations: rows from before count an open or click they have a first time of (a lower
+ * bound: the totals were not kept per message then). With an index by user (the profile page).
+ */
+export const MESSAGE_COUNTS_MIGRATION = (int: string) => `
+  ALTER TABLE analytics_messages ADD COLUMN failed_at ${int};
+  ALTER TABLE analytics_messages ADD COLUMN opens integer NOT NULL DEFAULT 0;
+  ALTER TABLE analytics_messages ADD COLUMN clicks integer NOT NULL DEFAULT 0;
+  UPDATE analytics_messages SET opens = CASE WHEN first_open_at IS NULL THEN 0 ELSE 1 END,
+    clicks = CASE WHEN first_click_at IS NULL THEN 0 ELSE 1 END;
+  CREATE INDEX analytics_messages_by_user ON analytics_messages (workspace_id, user_id, created_at);`
 
 export type Placeholder = (i: number) => string
 export const sqlitePlaceholder: Placeholder = () => '?'
@@ -99,6 +115,9 @@ export const messageValues = (m: MessageRow): unknown[] => [
   m.unsubscribedAt,
   m.conversions,
   m.revenue,
+  m.failedAt,
+  m.opens,
+  m.clicks,
 ]
 
 /** A row as either driver returns it (PostgreSQL: BIGINT as strings). */
@@ -122,6 +141,9 @@ export function messageFromRow(r: Record<string, Num>): MessageRow {
     unsubscribedAt: maybe(r.unsubscribed_at),
     conversions: num(r.conversions),
     revenue: num(r.revenue),
+    failedAt: maybe(r.failed_at),
+    opens: num(r.opens),
+    clicks: num(r.clicks),
   }
 }
 

@@ -4,7 +4,7 @@
  * offsets committed in the same transaction. SQLite (embedded, the store's file) and PostgreSQL
  * (scale-out) implement it; the rules are engagement-rules.ts.
  */
-import type { BatchKeys, Counters, Folded, Loaded } from './engagement-rules.ts'
+import type { BatchKeys, Counters, Folded, Loaded, MessageRow } from './engagement-rules.ts'
 
 /** The consumer group of the analytics consumer on the EventLog. */
 export const ANALYTICS_GROUP = 'analytics'
@@ -67,6 +67,8 @@ export interface AnalyticsStore {
     to: number,
     bucketMs: number,
   ): Promise<SeriesPoint[]>
+  /** The messages to any of `userIds` (a profile's userIds and anonymousIds), newest first; at most `limit`. */
+  messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]>
   /** Deletes what the retention allows; returns rows deleted. */
   prune(r: Retention): Promise<number>
   close(): Promise<void>

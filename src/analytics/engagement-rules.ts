@@ -79,6 +79,11 @@ export interface MessageRow {
   firstOpenAt: number | null
   firstClickAt: number | null
   unsubscribedAt: number | null
+  /** When the send failed for good (Email Delivery Failed); null otherwise. */
+  failedAt: number | null
+  /** Human opens (machine opens are not counted here) and clicks of this message. */
+  opens: number
+  clicks: number
   conversions: number
   revenue: number
 }
@@ -258,6 +263,9 @@ export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: 
           firstOpenAt: null,
           firstClickAt: null,
           unsubscribedAt: null,
+          failedAt: null,
+          opens: 0,
+          clicks: 0,
           conversions: 0,
           revenue: 0,
         }
@@ -327,6 +335,7 @@ function foldMessageEvent(
       if (row.sentAt !== null) add(row, t, 'bouncedAfterSent')
       return true
     case EMAIL_DELIVERY_FAILED:
+      row.failedAt ??= t
       add(row, t, 'failed')
       return true
     case EMAIL_OPENED: {
@@ -352,6 +361,7 @@ function foldMessageEvent(
         return true
       }
       add(row, t, 'opens')
+      row.opens += 1
       if (row.firstOpenAt === null) {
         row.firstOpenAt = t
         add(row, t, 'uniqueOpens')
@@ -361,6 +371,7 @@ function foldMessageEvent(
     }
     case EMAIL_LINK_CLICKED:
       add(row, t, 'clicks')
+      row.clicks += 1
       if (row.firstClickAt === null) {
         row.firstClickAt = t
         add(row, t, 'uniqueClicks')

@@ -9,6 +9,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -24,7 +25,7 @@ import {
   type SeriesPoint,
   type VersionCounters,
 } from './analytics-store.ts'
-import { type BatchKeys, key, type Loaded } from './engagement-rules.ts'
+import { type BatchKeys, key, type Loaded, type MessageRow } from './engagement-rules.ts'
 
 const T = 'text COLLATE "C" NOT NULL'
 /** The analytics migration set, in order (exported for the migration test). */
@@ -56,6 +57,7 @@ export const MIGRATIONS = [
   `ALTER TABLE analytics_counters ${FRESHNESS_COLUMNS.map(
     (c) => `ADD COLUMN ${c} bigint NOT NULL DEFAULT 0`,
   ).join(', ')};`,
+  MESSAGE_COUNTS_MIGRATION('bigint'),
 ]
 
 type Row = Record<string, number | string | null>
@@ -215,6 +217,15 @@ export class PgAnalyticsStore implements AnalyticsStore {
       [bucketMs, pgText(workspaceId), pgText(value), from, to],
     )
     return rows.map((r) => ({ t: Number(r.t), counters: countersFromRow(r) }))
+  }
+
+  async messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]> {
+    const { rows } = await this.#pool.query<Row>(
+      `SELECT * FROM analytics_messages WHERE workspace_id = $1 AND user_id = ANY($2::text[])
+       ORDER BY created_at DESC, email_id LIMIT $3`,
+      [pgText(workspaceId), userIds.map(pgText), limit],
+    )
+    return rows.map(messageFromRow)
   }
 
   async prune(r: Retention): Promise<number> {

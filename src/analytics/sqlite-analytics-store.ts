@@ -6,6 +6,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
   messageValues,
@@ -21,7 +22,7 @@ import {
   type SeriesPoint,
   type VersionCounters,
 } from './analytics-store.ts'
-import { type BatchKeys, type Engagement, key, type Loaded } from './engagement-rules.ts'
+import { type BatchKeys, type Engagement, key, type Loaded, type MessageRow } from './engagement-rules.ts'
 
 /** The analytics migration set, in order (exported for the migration test). */
 export const MIGRATIONS = [
@@ -56,6 +57,7 @@ export const MIGRATIONS = [
   FRESHNESS_COLUMNS.map(
     (c) => `ALTER TABLE analytics_counters ADD COLUMN ${c} INTEGER NOT NULL DEFAULT 0;`,
   ).join('\n'),
+  MESSAGE_COUNTS_MIGRATION('INTEGER'),
 ]
 
 type Row = Record<string, number | string | null>
@@ -99,6 +101,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
       seriesTemplate: db.prepare(
         `SELECT bucket - (bucket % ?) AS t, ${SUMS} FROM analytics_counters
          WHERE workspace_id = ? AND template_id = ? AND bucket >= ? AND bucket < ? GROUP BY t ORDER BY t`,
+      ),
+      messagesTo: db.prepare(
+        `SELECT * FROM analytics_messages INDEXED BY analytics_messages_by_user
+         WHERE workspace_id = ? AND user_id IN (SELECT value FROM json_each(?))
+         ORDER BY created_at DESC, email_id LIMIT ?`,
       ),
       pruneMessages: db.prepare('DELETE FROM analytics_messages WHERE created_at < ?'),
       pruneEngaged: db.prepare('DELETE FROM analytics_engaged WHERE at < ?'),
@@ -185,6 +192,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
         : this.#s.seriesTemplate.all(bucketMs, workspaceId, filter.templateId, from, to)
     ) as Row[]
     return rows.map((r) => ({ t: Number(r.t), counters: countersFromRow(r) }))
+  }
+
+  async messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]> {
+    const rows = this.#s.messagesTo.all(workspaceId, JSON.stringify(userIds), limit) as Row[]
+    return rows.map(messageFromRow)
   }
 
   async prune(r: Retention): Promise<number> {

@@ -292,7 +292,14 @@ function apiRoutes(
   const { stores, renderer } = delivery
   const { clock, traits } = opts
   return {
-    profiles: { store: profiles, workspaces, traits, clock },
+    profiles: {
+      store: profiles,
+      workspaces,
+      traits,
+      clock,
+      segments: stores.segments,
+      analytics: backends.analytics,
+    },
     segments: { segments: stores.segments, workspaces },
     templates: {
       templates: stores.templates,

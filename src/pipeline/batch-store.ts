@@ -5,6 +5,7 @@
  * the read-only ProfileStore. Implementations: SqliteBatchStore, PgBatchStore (beside this file).
  */
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import type { RecentEvent } from '../profiles/recent-events.ts'
 import type { SegmentMembership } from '../segments/segment-membership.ts'
 import type { TriggerJobOp } from '../triggers/trigger-jobs.ts'
 
@@ -13,8 +14,8 @@ export type { SegmentMembership }
 /** Everything one processor batch changes, committed atomically. */
 export interface BatchChanges {
   upserts: StoredProfile[]
-  /** Profiles merged into another one. */
-  deletes: { workspaceId: string; profileId: string }[]
+  /** Profiles merged into another one (`into`: the one they merged into; their recent events move there). */
+  deletes: { workspaceId: string; profileId: string; into?: string }[]
   identities: { workspaceId: string; kind: IdentityKind; value: string; profileId: string }[]
   /** Dedupe records for the events applied. */
   messageIds: { workspaceId: string; messageId: string }[]
@@ -26,6 +27,11 @@ export interface BatchChanges {
    * profiles are always removed.
    */
   memberships: SegmentMembership[]
+  /**
+   * The applied events as the profiles' recent events (profiles/recent-events.ts); the store keeps
+   * the newest RECENT_EVENTS_KEPT per profile.
+   */
+  events?: RecentEvent[]
   /** Trigger jobs started or cancelled by the batch's events, in event order. */
   triggerJobs?: TriggerJobOp[]
   /**

@@ -8,6 +8,7 @@
 import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
 import { migratePgProfiles, PgProfileStore, PROFILE_COLUMNS } from '../profiles/pg-profile-store.ts'
+import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { migratePgSegments, workspaceLock, writeMemberships } from '../segments/pg-segment-schema.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { applyJobOps, migratePgTriggers } from '../triggers/pg-trigger-schema.ts'
@@ -56,6 +57,32 @@ const WRITE_PROFILES = `
        ORDER BY s.workspace_id, s.segment_id), '[]') FROM segments s WHERE s.workspace_id = ANY($20::text[]))
       AS segments
   FROM up`
+
+// A merge moves the merged-away profiles' recent events to the profile they merged into (none: dropped).
+const MOVE_EVENTS = `
+  WITH m AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS m(workspace_id, profile_id, into_id)),
+  moved AS (
+    UPDATE profile_events e SET profile_id = m.into_id FROM m
+    WHERE e.workspace_id = m.workspace_id AND e.profile_id = m.profile_id AND m.into_id IS NOT NULL
+  )
+  DELETE FROM profile_events e USING m
+  WHERE e.workspace_id = m.workspace_id AND e.profile_id = m.profile_id AND m.into_id IS NULL`
+
+// Adds the batch's events, then deletes what is beyond the newest RECENT_EVENTS_KEPT of each profile
+// it upserts (a second statement: a data-modifying CTE's rows are not visible to its siblings).
+const ADD_EVENTS = `
+  INSERT INTO profile_events (workspace_id, profile_id, message_id, type, name, at, received_at, data)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+    $7::bigint[], $8::jsonb[])`
+
+const TRIM_EVENTS = `
+  DELETE FROM profile_events e USING (
+    SELECT seq FROM (
+      SELECT seq, row_number() OVER (PARTITION BY workspace_id, profile_id ORDER BY at DESC, seq DESC) AS n
+      FROM profile_events
+      WHERE (workspace_id, profile_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    ) r WHERE r.n > ${RECENT_EVENTS_KEPT}
+  ) old WHERE e.seq = old.seq`
 
 async function migrate(pool: PgPool): Promise<void> {
   await migratePgProfiles(pool)
@@ -127,7 +154,34 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
     const segmentsOf = upserts.length > 0 || memberships.length > 0 ? [...workspaces] : []
     await this.transaction(async (client) => {
       await checkExpected(client, c)
-      if (deletes.length > 0) await deleteProfiles(client, deletes)
+      if (deletes.length > 0) {
+        await deleteProfiles(client, deletes)
+        await client.query({
+          name: 'ink-profiles-move-events',
+          text: MOVE_EVENTS,
+          values: [
+            deletes.map((d) => d.workspaceId),
+            deletes.map((d) => d.profileId),
+            deletes.map((d) => d.into ?? null),
+          ],
+        })
+      }
+      const events = c.events ?? []
+      if (events.length > 0)
+        await client.query({
+          name: 'ink-profiles-add-events',
+          text: ADD_EVENTS,
+          values: [
+            events.map((e) => e.workspaceId),
+            events.map((e) => e.profileId),
+            events.map((e) => pgText(e.messageId)),
+            events.map((e) => e.type),
+            events.map((e) => pgTextOrNull(e.name)),
+            events.map((e) => e.at),
+            events.map((e) => e.receivedAt),
+            events.map((e) => pgJson(e.data)),
+          ],
+        })
       const written = await client.query<{
         written: number
         revived: number
@@ -174,6 +228,12 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
         })
         await writeMemberships(client, plan, now)
       }
+      if (events.length > 0 && upserts.length > 0)
+        await client.query({
+          name: 'ink-profiles-trim-events',
+          text: TRIM_EVENTS,
+          values: [upserts.map((p) => p.workspaceId), upserts.map((p) => p.profileId)],
+        })
       if (c.triggerJobs && c.triggerJobs.length > 0) await applyJobOps(client, c.triggerJobs, now)
     }, begin)
   }

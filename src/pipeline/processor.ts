@@ -11,6 +11,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import { inSpan, linksTo, SPANS } from '../observe/tracing.ts'
+import { recentEventOf } from '../profiles/recent-events.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from '../traits/computed-traits.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
@@ -204,6 +205,7 @@ export class Processor {
       foldEvent(profile.state, e, traits, uow.now)
       profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
       uow.touch(profile)
+      uow.changes.events?.push(recentEventOf(e, profile.profileId))
       applied.push(r)
       const due = matcher?.match(e, profile.profileId, jobs)
       if (due !== undefined) dueAt = dueAt === null ? due : Math.min(dueAt, due)

@@ -3,6 +3,7 @@ import type { Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
+import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
@@ -42,11 +43,41 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
          ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset`,
       ),
       prune: db.prepare('DELETE FROM dedupe WHERE seen_at < ?'),
+      addEvent: db.prepare(
+        `INSERT INTO profile_events (workspace_id, profile_id, message_id, type, name, at, received_at, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      moveEvents: db.prepare(
+        'UPDATE profile_events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?',
+      ),
+      dropEvents: db.prepare('DELETE FROM profile_events WHERE workspace_id = ? AND profile_id = ?'),
+      // Beyond the newest RECENT_EVENTS_KEPT of a profile.
+      trimEvents: db.prepare(
+        `DELETE FROM profile_events WHERE seq IN (
+           SELECT seq FROM profile_events WHERE workspace_id = ? AND profile_id = ?
+           ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ${RECENT_EVENTS_KEPT})`,
+      ),
     }
     this.#stmts = s
     this.#commit = db.transaction((c: BatchChanges) => {
       const now = this.#clock.now()
-      for (const d of c.deletes) s.deleteProfile.run(d.workspaceId, d.profileId)
+      for (const d of c.deletes) {
+        s.deleteProfile.run(d.workspaceId, d.profileId)
+        if (d.into === undefined) s.dropEvents.run(d.workspaceId, d.profileId)
+        else s.moveEvents.run(d.into, d.workspaceId, d.profileId)
+      }
+      for (const e of c.events ?? [])
+        s.addEvent.run(
+          e.workspaceId,
+          e.profileId,
+          e.messageId,
+          e.type,
+          e.name,
+          e.at,
+          e.receivedAt,
+          JSON.stringify(e.data),
+        )
+      for (const p of c.upserts) s.trimEvents.run(p.workspaceId, p.profileId)
       for (const p of c.upserts) s.upsert.run({ ...p, state: JSON.stringify(p.state) })
       for (const i of c.identities) s.identity.run(i.workspaceId, i.kind, i.value, i.profileId)
       for (const m of c.messageIds) s.dedupe.run(m.workspaceId, m.messageId, now)

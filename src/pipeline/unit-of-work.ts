@@ -31,6 +31,7 @@ export class UnitOfWork {
     messageIds: [],
     offsets: [],
     memberships: [],
+    events: [],
   }
 
   constructor(
@@ -105,11 +106,17 @@ export class UnitOfWork {
     for (const c of this.changes.identities) {
       if (c.workspaceId === from.workspaceId && c.profileId === from.profileId) c.profileId = into.profileId
     }
+    for (const e of this.changes.events ?? [])
+      if (e.workspaceId === from.workspaceId && e.profileId === from.profileId) e.profileId = into.profileId
     for (const [k, v] of this.#ids) if (v === from.profileId) this.#ids.set(k, into.profileId)
     this.#profiles.set(key, null)
     this.#dirty.delete(key)
     if (from.version > 0)
-      this.changes.deletes.push({ workspaceId: from.workspaceId, profileId: from.profileId })
+      this.changes.deletes.push({
+        workspaceId: from.workspaceId,
+        profileId: from.profileId,
+        into: into.profileId,
+      })
   }
 
   /** The changes to commit, with every dirty profile's version bumped. */

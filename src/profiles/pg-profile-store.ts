@@ -6,7 +6,7 @@
 import type { Clock } from '../core/types.ts'
 import { migratePg, type PgPool, pgText, toInt } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
-import type { Identity, IdentityKind, ProfileStore, StoredProfile } from './profile-store.ts'
+import type { Identity, IdentityKind, ProfileStore, RecentEvent, StoredProfile } from './profile-store.ts'
 
 const PROFILE_MIGRATIONS = [
   `CREATE TABLE profiles (
@@ -41,7 +41,36 @@ const PROFILE_MIGRATIONS = [
      log_offset bigint NOT NULL,
      PRIMARY KEY (group_id, log_partition)
    );`,
+  // Recent events per profile (recent-events.ts), written by PgBatchStore's commit; `seq` orders
+  // events of the same time by arrival.
+  `CREATE TABLE profile_events (
+     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     workspace_id text COLLATE "C" NOT NULL,
+     profile_id text COLLATE "C" NOT NULL,
+     message_id text COLLATE "C" NOT NULL,
+     type text COLLATE "C" NOT NULL,
+     name text,
+     at bigint NOT NULL,
+     received_at bigint NOT NULL,
+     data jsonb NOT NULL
+   );
+   CREATE INDEX profile_events_by_profile ON profile_events (workspace_id, profile_id, at DESC, seq DESC);`,
+  // Look-up by the email trait (the dashboard's search); lower() under COLLATE "C" folds ASCII only,
+  // as SQLite's does.
+  `CREATE INDEX profiles_by_email ON profiles (workspace_id, lower((state->'traits'->>'email') COLLATE "C"))
+     WHERE jsonb_typeof(state->'traits'->'email') = 'string';`,
 ]
+
+interface PgRecentEventRow {
+  workspace_id: string
+  profile_id: string
+  message_id: string
+  type: RecentEvent['type']
+  name: string | null
+  at: string
+  received_at: string
+  data: RecentEvent['data']
+}
 
 export const PROFILE_COLUMNS =
   'workspace_id, profile_id, user_id, state, version, created_at, updated_at, last_event_received_at'
@@ -101,5 +130,36 @@ export class PgProfileStore extends PgStore implements ProfileStore {
       [workspaceId, profileId],
     )
     return rows
+  }
+
+  async findByEmail(workspaceId: string, email: string, limit: number): Promise<string[]> {
+    const { rows } = await this.query<{ profile_id: string }>({
+      name: 'ink-profiles-by-email',
+      text: `SELECT profile_id FROM profiles
+             WHERE workspace_id = $1 AND lower((state->'traits'->>'email') COLLATE "C") = lower($2 COLLATE "C")
+               AND jsonb_typeof(state->'traits'->'email') = 'string'
+             ORDER BY profile_id LIMIT $3`,
+      values: [workspaceId, pgText(email), limit],
+    })
+    return rows.map((r) => r.profile_id)
+  }
+
+  async recentEvents(workspaceId: string, profileId: string, limit: number): Promise<RecentEvent[]> {
+    const { rows } = await this.query<PgRecentEventRow>({
+      name: 'ink-profiles-recent-events',
+      text: `SELECT workspace_id, profile_id, message_id, type, name, at, received_at, data FROM profile_events
+             WHERE workspace_id = $1 AND profile_id = $2 ORDER BY at DESC, seq DESC LIMIT $3`,
+      values: [workspaceId, profileId, limit],
+    })
+    return rows.map((r) => ({
+      workspaceId: r.workspace_id,
+      profileId: r.profile_id,
+      messageId: r.message_id,
+      type: r.type,
+      name: r.name,
+      at: toInt(r.at),
+      receivedAt: toInt(r.received_at),
+      data: r.data,
+    }))
   }
 }

@@ -30,7 +30,8 @@ export function profileAgeOf(read: ProfileRead): number | undefined {
 }
 
 export interface ProfileReaderDeps {
-  store: ProfileStore
+  /** What a render reads: the profile by id. */
+  store: Pick<ProfileStore, 'findProfileId' | 'getProfile' | 'identities' | 'close'>
   traits: readonly TraitDef[]
   cache: Cache
   clock: Clock

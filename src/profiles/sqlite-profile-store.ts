@@ -5,7 +5,7 @@
 import type { Clock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import type { Identity, IdentityKind, ProfileStore, StoredProfile } from './profile-store.ts'
+import type { Identity, IdentityKind, ProfileStore, RecentEvent, StoredProfile } from './profile-store.ts'
 
 const MIGRATIONS = [
   `CREATE TABLE profiles (
@@ -40,7 +40,47 @@ const MIGRATIONS = [
      offset INTEGER NOT NULL,
      PRIMARY KEY (group_id, partition)
    ) WITHOUT ROWID;`,
+  // Recent events per profile (recent-events.ts), written by SqliteBatchStore's commit; `seq` orders
+  // events of the same time by arrival.
+  `CREATE TABLE profile_events (
+     seq INTEGER PRIMARY KEY,
+     workspace_id TEXT NOT NULL,
+     profile_id TEXT NOT NULL,
+     message_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     name TEXT,
+     at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX profile_events_by_profile ON profile_events (workspace_id, profile_id, at DESC, seq DESC);`,
+  // Look-up by the email trait (the dashboard's search); lower() folds ASCII only, as PostgreSQL's
+  // lower() under COLLATE "C" does.
+  `CREATE INDEX profiles_by_email ON profiles (workspace_id, lower(json_extract(state, '$.traits.email')))
+     WHERE json_type(state, '$.traits.email') = 'text';`,
 ]
+
+interface RecentEventRow {
+  workspace_id: string
+  profile_id: string
+  message_id: string
+  type: RecentEvent['type']
+  name: string | null
+  at: number
+  received_at: number
+  data: string
+}
+
+const recentEventFromRow = (r: RecentEventRow): RecentEvent => ({
+  workspaceId: r.workspace_id,
+  profileId: r.profile_id,
+  messageId: r.message_id,
+  type: r.type,
+  name: r.name,
+  at: r.at,
+  receivedAt: r.received_at,
+  data: JSON.parse(r.data),
+})
 
 export interface ProfileRow {
   workspace_id: string
@@ -78,6 +118,18 @@ export class SqliteProfileStore implements ProfileStore {
       identities: db.prepare(
         'SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id = ? ORDER BY kind, value',
       ),
+      byEmail: db
+        .prepare(
+          `SELECT profile_id FROM profiles INDEXED BY profiles_by_email
+           WHERE workspace_id = ? AND lower(json_extract(state, '$.traits.email')) = lower(?)
+             AND json_type(state, '$.traits.email') = 'text'
+           ORDER BY profile_id LIMIT ?`,
+        )
+        .pluck(),
+      recentEvents: db.prepare(
+        `SELECT * FROM profile_events WHERE workspace_id = ? AND profile_id = ?
+         ORDER BY at DESC, seq DESC LIMIT ?`,
+      ),
     }
   }
 
@@ -92,6 +144,15 @@ export class SqliteProfileStore implements ProfileStore {
 
   async identities(workspaceId: string, profileId: string): Promise<Identity[]> {
     return this.#stmts.identities.all(workspaceId, profileId) as Identity[]
+  }
+
+  async findByEmail(workspaceId: string, email: string, limit: number): Promise<string[]> {
+    return this.#stmts.byEmail.all(workspaceId, email, limit) as string[]
+  }
+
+  async recentEvents(workspaceId: string, profileId: string, limit: number): Promise<RecentEvent[]> {
+    const rows = this.#stmts.recentEvents.all(workspaceId, profileId, limit) as RecentEventRow[]
+    return rows.map(recentEventFromRow)
   }
 
   async close(): Promise<void> {}

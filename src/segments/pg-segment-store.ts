@@ -14,6 +14,7 @@ import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
 import type {
   BackfillProgress,
   Evaluate,
+  ProfileMembership,
   SegmentBackend,
   SegmentDef,
   SegmentMember,
@@ -123,6 +124,18 @@ export class PgSegmentStore extends PgStore implements SegmentBackend {
       [ws, id, profileId],
     )
     return count === 1
+  }
+
+  async membershipsOf(ws: string, profileId: string): Promise<ProfileMembership[]> {
+    const { rows } = await this.query<Omit<ProfileMembership, 'joinedAt'> & { joinedAt: string }>({
+      name: 'ink-segments-memberships-of',
+      text: `SELECT s.segment_id AS "segmentId", s.name, m.joined_at AS "joinedAt",
+         (s.members_version IS NOT NULL AND s.members_version = s.version) AS backfilled
+       FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.segment_id = m.segment_id
+       WHERE m.workspace_id = $1 AND m.profile_id = $2 ORDER BY s.segment_id`,
+      values: [ws, profileId],
+    })
+    return rows.map((r) => ({ ...r, joinedAt: toInt(r.joinedAt) }))
   }
 
   async definitionsStamp(): Promise<number> {

@@ -25,6 +25,15 @@ export interface SegmentMember {
   email: string | null
 }
 
+/** A segment a profile is a member of (the profile page). */
+export interface ProfileMembership {
+  segmentId: string
+  name: string
+  joinedAt: number
+  /** False while the segment's current version is being backfilled: membership may still change. */
+  backfilled: boolean
+}
+
 /** The read/write API the HTTP routes use. */
 export interface SegmentStore {
   /**
@@ -53,6 +62,8 @@ export interface SegmentStore {
    * bounds it: an answer equal to `max` means "at least max".
    */
   countMembers(workspaceId: string, segmentId: string, max?: number): Promise<number>
+  /** The segments a profile is a member of, by segment id (one indexed read of the member rows). */
+  membershipsOf(workspaceId: string, profileId: string): Promise<ProfileMembership[]>
   close(): Promise<void>
 }
 

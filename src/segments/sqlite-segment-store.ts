@@ -10,7 +10,13 @@ import type { SqliteDatabase } from '../db/sqlite.ts'
 import { type ProfileRow, profileFromRow } from '../profiles/sqlite-profile-store.ts'
 import { compileCondition } from './condition.ts'
 import { segmentFromRow as fromRow, type SegmentRow } from './segment-rows.ts'
-import type { Evaluate, SegmentBackend, SegmentDef, SegmentMember } from './segment-store.ts'
+import type {
+  Evaluate,
+  ProfileMembership,
+  SegmentBackend,
+  SegmentDef,
+  SegmentMember,
+} from './segment-store.ts'
 import { membershipStatements, migrateSegments } from './sqlite-segment-schema.ts'
 
 export class SqliteSegmentStore implements SegmentBackend {
@@ -58,6 +64,12 @@ export class SqliteSegmentStore implements SegmentBackend {
       isMember: db
         .prepare('SELECT 1 FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?')
         .pluck(),
+      membershipsOf: db.prepare(
+        `SELECT s.segment_id AS "segmentId", s.name, m.joined_at AS "joinedAt",
+         (s.members_version IS NOT NULL AND s.members_version = s.version) AS backfilled
+       FROM segment_members m JOIN segments s ON s.workspace_id = m.workspace_id AND s.segment_id = m.segment_id
+       WHERE m.workspace_id = ? AND m.profile_id = ? ORDER BY s.segment_id`,
+      ),
       pending: db.prepare(
         `SELECT * FROM segments WHERE members_version IS NULL OR members_version <> version
          ORDER BY updated_at, workspace_id, segment_id LIMIT 1`,
@@ -129,6 +141,13 @@ export class SqliteSegmentStore implements SegmentBackend {
 
   async isMember(ws: string, id: string, profileId: string): Promise<boolean> {
     return this.#s.isMember.get(ws, id, profileId) !== undefined
+  }
+
+  async membershipsOf(ws: string, profileId: string): Promise<ProfileMembership[]> {
+    const rows = this.#s.membershipsOf.all(ws, profileId) as (Omit<ProfileMembership, 'backfilled'> & {
+      backfilled: number
+    })[]
+    return rows.map((r) => ({ ...r, backfilled: r.backfilled === 1 }))
   }
 
   async definitionsStamp(): Promise<number> {

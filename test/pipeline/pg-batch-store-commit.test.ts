@@ -368,11 +368,14 @@ describe('PgBatchStore commit with several writers', { skip }, () => {
         'ink-profiles-delete',
         'ink-profiles-find',
         'ink-profiles-get',
+        'ink-profiles-move-events',
         'ink-profiles-seen',
       ],
     )
-    const migrations = await pool.query("SELECT step FROM schema_migrations WHERE name = 'pg-profile-store'")
-    assert.deepEqual(migrations.rows, [{ step: 0 }])
+    const migrations = await pool.query(
+      "SELECT step FROM schema_migrations WHERE name = 'pg-profile-store' ORDER BY step",
+    )
+    assert.deepEqual(migrations.rows, [{ step: 0 }, { step: 1 }, { step: 2 }])
   })
 })
 

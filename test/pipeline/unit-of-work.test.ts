@@ -37,6 +37,7 @@ const noChanges = (): BatchChanges => ({
   messageIds: [],
   offsets: [],
   memberships: [],
+  events: [],
 })
 
 describe('UnitOfWork', () => {
@@ -175,7 +176,7 @@ describe('UnitOfWork', () => {
     assert.equal(await uow.findProfileId('w', 'userId', 'u1'), 'into')
 
     const changes = uow.finish()
-    assert.deepEqual(changes.deletes, [{ workspaceId: 'w', profileId: 'from' }])
+    assert.deepEqual(changes.deletes, [{ workspaceId: 'w', profileId: 'from', into: 'into' }])
     assert.deepEqual(
       changes.upserts.map((p) => [p.profileId, p.version]),
       [
@@ -261,7 +262,7 @@ describe('UnitOfWork', () => {
       changes.upserts.map((p) => [p.profileId, p.version]),
       [['into', 6]],
     )
-    assert.deepEqual(changes.deletes, [{ workspaceId: 'w', profileId: 'from' }])
+    assert.deepEqual(changes.deletes, [{ workspaceId: 'w', profileId: 'from', into: 'into' }])
   })
 
   test('a merge keeps the binding as first read when another writer moved it since', async () => {
