@@ -81,6 +81,14 @@ const API = [
   'GET /v1/campaigns/:id/stats',
   'GET /v1/triggers/:id/stats',
   'GET /v1/analytics/timeseries',
+  'GET /v1/segments/:id/count',
+  // The dashboard (src/ui/).
+  'GET /',
+  'GET /ui/assets/:name',
+  'GET /ui/session',
+  'POST /ui/session',
+  'DELETE /ui/session',
+  'POST /ui/csp-report',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()
