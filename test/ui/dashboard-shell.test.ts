@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core'
 import { CONTENT_SECURITY_POLICY } from '../../src/ui/ui-routes.ts'
 import { startTestApp, type TestApp } from '../helpers/app.ts'
 import { chromiumMissing, launchChromium } from '../helpers/browser.ts'
-import { axeViolations, openDashboard, screenshot } from '../helpers/dashboard.ts'
+import { axeViolations, openDashboard } from '../helpers/dashboard.ts'
 
 const PAGES = ['overview', 'templates', 'profiles', 'segments', 'campaigns', 'alerts']
 
@@ -85,7 +85,6 @@ describe('dashboard shell', { skip: chromiumMissing() }, () => {
       await d.go(p)
       assert.equal(await d.page.locator(`nav a[aria-current="page"]`).getAttribute('href'), `#/${p}`)
       assert.deepEqual(await axeViolations(d.page), [], `axe on ${p}`)
-      await screenshot(d.page, p)
     }
     assert.deepEqual(d.problems, [])
     assert.deepEqual(d.cspViolations, [])

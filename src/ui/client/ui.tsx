@@ -51,7 +51,6 @@ export function useGet<T>(path: string | undefined, refreshMs?: number): Loaded<
   })
   const [tick, setTick] = useState(0)
   const reload = useCallback(() => setTick((t) => t + 1), [])
-  // biome-ignore lint/correctness/useExhaustiveDependencies: tick forces a reload
   useEffect(() => {
     if (path === undefined) return
     let live = true
