@@ -152,7 +152,7 @@ describe('templates page', { skip: chromiumMissing() }, () => {
   test('the preview renders the draft for a real user: subject and text from their traits', async (t) => {
     const d = await openDashboard(browser, t, app)
     await d.go('templates/welcome')
-    await d.page.getByLabel('User id').fill('ann')
+    await d.page.getByLabel('User id or email').fill('ann')
     await d.page.locator('#preview-subject', { hasText: 'Hi Ann' }).waitFor()
     assert.equal(await d.page.locator('#preview-subject').textContent(), 'Hi Ann')
     const text = (await d.page.locator('#preview-text').textContent()) ?? ''
@@ -164,6 +164,11 @@ describe('templates page', { skip: chromiumMissing() }, () => {
     await d.page.getByLabel('Subject', { exact: true }).fill('Hey {{ first_name | default: "there" }}!')
     await d.page.locator('#preview-subject', { hasText: 'Hey Ann!' }).waitFor()
     assert.equal(await d.page.getByText('No fallback fired.').count(), 1)
+    // A user picked by email (another case): looked up through GET /v1/profiles?email=.
+    await d.page.getByLabel('User id or email').fill('')
+    await d.page.locator('#preview-subject', { hasText: 'Hey there!' }).waitFor()
+    await d.page.getByLabel('User id or email').fill('ANN@example.com')
+    await d.page.locator('#preview-subject', { hasText: 'Hey Ann!' }).waitFor()
     assert.deepEqual(await axeViolations(d.page), [])
     await screenshot(d.page, 'template-editor')
     assert.deepEqual(d.problems, [])
@@ -173,7 +178,7 @@ describe('templates page', { skip: chromiumMissing() }, () => {
   test('failing or delaying the source in the preview shows the fallback that fired and why', async (t) => {
     const d = await openDashboard(browser, t, app)
     await d.go('templates/picks')
-    await d.page.getByLabel('User id').fill('ann')
+    await d.page.getByLabel('User id or email').fill('ann')
     await d.page.locator('#preview-subject', { hasText: 'Picks for Ann' }).waitFor()
     const frame = d.page.frameLocator('iframe[title="Rendered email"]')
     assert.equal(await frame.locator('p').textContent(), 'Desk lamp picks')

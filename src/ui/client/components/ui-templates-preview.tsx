@@ -5,7 +5,7 @@
  * the text part, and the report of which fallbacks fired and why.
  */
 import { useEffect, useState } from 'preact/hooks'
-import { post } from '../api.ts'
+import { get, post, query } from '../api.ts'
 import { ErrorBox, num } from '../ui.tsx'
 import type { PreviewResult, TemplateBody } from './ui-templates-types.ts'
 
@@ -86,6 +86,22 @@ export function sourceNames(body: string): string[] {
   return [...names]
 }
 
+/**
+ * The preview request with its recipient resolved: a user field holding an email is looked up
+ * (GET /v1/profiles?email=, the `email` trait) and replaced by that profile's userId.
+ */
+export async function withRecipient(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const who = body.userId
+  if (typeof who !== 'string' || !who.includes('@')) return body
+  const found = await get<{ profiles: { userId: string | null }[] }>(
+    `/v1/profiles${query({ email: who, limit: 1 })}`,
+  )
+  const profile = found.profiles[0]
+  if (!profile) throw new Error(`No profile has the email ${who}.`)
+  if (profile.userId === null) throw new Error(`The profile with the email ${who} has no userId to preview.`)
+  return { ...body, userId: profile.userId }
+}
+
 export interface PreviewPaneProps {
   templateId: string
   /** The draft to render; undefined while it cannot be (lint errors, empty subject): `blocked` says why. */
@@ -109,14 +125,18 @@ export function PreviewPane(props: PreviewPaneProps) {
     let live = true
     const timer = setTimeout(() => {
       setResult((r) => ({ ...r, busy: true }))
-      post<PreviewResult>(`/v1/templates/${encodeURIComponent(props.templateId)}/preview`, request).then(
-        (value) => {
-          if (!live) return
-          setResult({ value, busy: false })
-          setSeen((s) => [...new Set([...s, ...value.report.sources.map((x) => x.name)])])
-        },
-        (error) => live && setResult((r) => ({ value: r.value, error, busy: false })),
-      )
+      withRecipient(request)
+        .then((body) =>
+          post<PreviewResult>(`/v1/templates/${encodeURIComponent(props.templateId)}/preview`, body),
+        )
+        .then(
+          (value) => {
+            if (!live) return
+            setResult({ value, busy: false })
+            setSeen((s) => [...new Set([...s, ...value.report.sources.map((x) => x.name)])])
+          },
+          (error) => live && setResult((r) => ({ value: r.value, error, busy: false })),
+        )
     }, DEBOUNCE_MS)
     return () => {
       live = false
@@ -155,11 +175,11 @@ export function PreviewPane(props: PreviewPaneProps) {
         </div>
         {o.mode === 'user' ? (
           <>
-            <label for="preview-user">User id</label>
+            <label for="preview-user">User id or email</label>
             <input
               id="preview-user"
               type="search"
-              placeholder="userId or anonymousId"
+              placeholder="userId, anonymousId or email"
               value={o.userId}
               onInput={(e) => set({ userId: text(e) })}
             />
