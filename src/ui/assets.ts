@@ -1,6 +1,6 @@
 /**
  * The dashboard's assets, bundled in memory by esbuild from src/ui/client/ the first time they are
- * asked for (or at start-up, `warm()`): no build step beyond `npm ci`, nothing fetched at run time,
+ * asked for (not at start-up: every test app would pay for it): no build step beyond `npm ci`, nothing fetched at run time,
  * and never stale after a `git pull`. Every file name carries its content hash, so files are served
  * `immutable`; the shell page (ui-routes.ts) names the current ones.
  */
