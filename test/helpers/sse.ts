@@ -18,7 +18,8 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
   const abort = new AbortController()
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal })
   if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`)
-  if (!res.body) throw new Error('no body')
+  const body = res.body
+  if (!body) throw new Error('no body')
   const frames: SseFrame[] = []
   const waiting: (() => void)[] = []
   let done = false
@@ -29,7 +30,10 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
   const decoder = new TextDecoder()
   const ended = (async () => {
     try {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      const reader = body.getReader()
+      for (;;) {
+        const { done: over, value: chunk } = await reader.read()
+        if (over) break
         buffer += decoder.decode(chunk, { stream: true })
         let cut = buffer.indexOf('\n\n')
         while (cut >= 0) {
