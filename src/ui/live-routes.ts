@@ -1,8 +1,8 @@
 /**
  * GET /ui/api/live — the overview's chart data (issue 13), in the admin scope (the admin key, or the
  * dashboard's session cookie, which an EventSource sends on the same origin).
- * - `Accept: text/event-stream`: Server-Sent Events. First a `snapshot` frame (every point held),
- *   then, where this process counts everything (all roles in one process: embedded mode), a `point`
+ * - `Accept: text/event-stream`: Server-Sent Events. First a `snapshot` frame (the last hour: the
+ *   rollup minutes before the live points, then every live point held), then, where this process counts everything (all roles in one process: embedded mode), a `point`
  *   frame per live sample (every 2 s, live-sampler.ts). A process without every role (scale-out
  *   `api`) does not see the other roles' metrics in its registry: it sends the per-minute rollups
  *   merged over every instance instead, a fresh `snapshot` every 15 s.
@@ -98,20 +98,20 @@ const frame = (event: string, data: unknown): string => `event: ${event}\ndata: 
 
 export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Promise<void> {
   const { sampler, clock } = deps
-  const snapshotNow = async (): Promise<LiveSnapshot> =>
-    sampler
-      ? {
-          source: 'process',
-          intervalMs: sampler.intervalMs,
-          windowMs: sampler.windowMs,
-          points: sampler.points(),
-        }
-      : {
-          source: 'rollups',
-          intervalMs: MINUTE_MS,
-          windowMs: ROLLUP_WINDOW_MS,
-          points: await rollupPoints(deps.rollups, clock.now()),
-        }
+  const snapshotNow = async (): Promise<LiveSnapshot> => {
+    const minutes = await rollupPoints(deps.rollups, clock.now())
+    if (!sampler)
+      return { source: 'rollups', intervalMs: MINUTE_MS, windowMs: ROLLUP_WINDOW_MS, points: minutes }
+    // The hour before the live points, from the rollups: whole minutes that ended before them (no count twice).
+    const since = sampler.since
+    const history = minutes.filter((p) => p.seconds === 60 && p.t <= since)
+    return {
+      source: 'process',
+      intervalMs: sampler.intervalMs,
+      windowMs: ROLLUP_WINDOW_MS,
+      points: [...history, ...sampler.points()],
+    }
+  }
   const streams = new Set<() => void>()
 
   await adminScope(app, deps.workspaces, (admin) => {

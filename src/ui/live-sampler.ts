@@ -29,6 +29,7 @@ export class LiveSampler {
   #ring: OverviewPoint[] = []
   #last: Map<string, number> | undefined
   #lastAt = 0
+  #since = 0
   #timer: NodeJS.Timeout | undefined
   #chain: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -44,6 +45,7 @@ export class LiveSampler {
     await this.#serial(async () => {
       this.#last = await sampleRegistry(this.#deps.registry)
       this.#lastAt = this.#deps.clock.now()
+      this.#since = this.#lastAt
     })
     if (opts.timers ?? true) this.#schedule()
   }
@@ -65,6 +67,12 @@ export class LiveSampler {
       for (const l of this.#listeners) l(point)
       return point
     })
+  }
+
+  /** Where the points held start, epoch ms: the baseline sample, or the start of the oldest point kept. */
+  get since(): number {
+    const oldest = this.#ring[0]
+    return oldest ? Math.max(this.#since, oldest.t - oldest.seconds * 1000) : this.#since
   }
 
   /** The points of the window, oldest first (a copy). */

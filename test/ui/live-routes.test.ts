@@ -172,7 +172,15 @@ describe('GET /ui/api/live on its own server', () => {
 
   test('each point holds exactly what the registry counted in its interval', async () => {
     const metrics = createMetrics({ defaultMetrics: false })
-    let now = 1_000_000
+    // Rollup minutes written before the sampler started: a whole one (shown as history) and the one
+    // the sampler starts in (left out: its counts are in the live points).
+    const rollups = new SqliteRollupStore(db)
+    await rollups.add([
+      { minute: 60_000 * 998, name: 'ingest_accepted', le: '', instance: 'a', value: 11 },
+      { minute: 60_000 * 999, name: 'ingest_accepted', le: '', instance: 'a', value: 12 },
+      { minute: 60_000 * 1000, name: 'ingest_accepted', le: '', instance: 'a', value: 13 },
+    ])
+    let now = 60_000 * 1000 + 20_000
     const sampler = new LiveSampler({
       registry: metrics.registry,
       clock: { now: () => now },
@@ -182,12 +190,17 @@ describe('GET /ui/api/live on its own server', () => {
     const { app, url } = await serve(sampler, () => now)
     try {
       const sse = await openSse(`${url}${LIVE_PATH}`, bearer(adminKey))
-      assert.deepEqual((await sse.next()).data, {
-        source: 'process',
-        intervalMs: 2000,
-        windowMs: 900_000,
-        points: [],
-      })
+      const snap = (await sse.next()).data as LiveSnapshot
+      assert.equal(snap.source, 'process')
+      assert.equal(snap.intervalMs, 2000)
+      assert.equal(snap.windowMs, 3_600_000)
+      assert.deepEqual(
+        snap.points.map((p) => [p.t, p.seconds, p.ingest]),
+        [
+          [60_000 * 999, 60, 11],
+          [60_000 * 1000, 60, 12],
+        ],
+      )
       metrics.ingestEvents.inc({ outcome: 'accepted' }, 5)
       metrics.ingestEvents.inc({ outcome: 'rejected' }, 2)
       for (const s of [0.004, 0.004, 0.004, 0.02]) metrics.pipelineLag.observe(s)
@@ -204,7 +217,7 @@ describe('GET /ui/api/live on its own server', () => {
       const f = await sse.next()
       assert.equal(f.event, 'point')
       assert.deepEqual(f.data, {
-        t: 1_002_000,
+        t: 60_000 * 1000 + 22_000,
         seconds: 2,
         ingest: 5,
         // 3 of 4 in the (0.002, 0.005] bucket: p50 = 0.002 + 0.003 × (2 / 3), p99 in (0.015, 0.02].

@@ -56,10 +56,10 @@ describe('overview and alerts pages', { skip: chromiumMissing() }, () => {
       peakScore: 6,
     },
     {
-      id: `cc_success_ratio:${XSS}@${now - 20 * MIN}`,
+      id: `cc_success_ratio:${XSS}@${now - 90 * MIN}`,
       series: `cc_success_ratio:${XSS}`,
-      startedAt: now - 20 * MIN,
-      endedAt: now - 19 * MIN,
+      startedAt: now - 90 * MIN,
+      endedAt: now - 89 * MIN,
       expectedLower: 0.9,
       expectedUpper: 1,
       observed: 0.5,
@@ -159,10 +159,10 @@ describe('overview and alerts pages', { skip: chromiumMissing() }, () => {
     const label = (await attr(page, '[data-chart="ingest"] .ov-chart', 'aria-label')) ?? ''
     assert.match(
       label,
-      /^Ingest rate, latest: accepted [\d.]+ events\/s\. 9 events accepted in the last 15 minutes\. 1 anomaly episode marked\.$/,
+      /^Ingest rate, latest: accepted [\d.]+ events\/s\. 9 events accepted in the last hour\. 1 anomaly episode marked\.$/,
     )
 
-    // Episodes inside the 15 minutes are shaded on their series' chart; older ones are not.
+    // Episodes inside the hour shown are shaded on their series' chart; older ones are not.
     assert.deepEqual(await drawn(page, 'ingest', 'data-bands'), [alerts[0]?.id])
     assert.deepEqual(await drawn(page, 'render', 'data-bands'), [alerts[1]?.id])
     assert.deepEqual(await drawn(page, 'fallbacks', 'data-bands'), [alerts[2]?.id])

@@ -53,7 +53,10 @@ export default function OverviewPage(props: PageProps) {
     color: COLORS[i % COLORS.length] ?? '#0b5cad',
   })
   const sources = [...new Set(points.flatMap((p) => Object.keys(p.cc)))].sort()
-  const windowText = live.source === 'rollups' ? 'in the last hour' : 'in the last 15 minutes'
+  const windowText =
+    live.windowMs >= 3_600_000
+      ? 'in the last hour'
+      : `in the last ${Math.round(live.windowMs / 60_000)} minutes`
   const totals = {
     ingest: sumOf(points, (p) => p.ingest),
     renders: sumOf(points, (p) => p.renders),
