@@ -38,7 +38,8 @@ export default function OverviewPage(props: PageProps) {
   const { points } = live
   const x = points.map((p) => p.t)
   const end = points.at(-1)?.t ?? Date.now()
-  const range: [number, number] = [end - live.windowMs, end]
+  // A little room on the right: the newest point (often alone after a gap) is not cut by the edge.
+  const range: [number, number] = [end - live.windowMs, end + live.windowMs / 60]
   const bandsFor = (chart: string): Band[] =>
     (alerts.data?.anomalies ?? [])
       .filter((a) => chartOfSeries(a.series) === chart)
