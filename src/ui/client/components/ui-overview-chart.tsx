@@ -51,6 +51,11 @@ const lastOf = (values: (number | null)[]): number | null => {
 const maxOf = (values: (number | null)[]): number | null =>
   values.reduce<number | null>((m, v) => (v === null ? m : m === null ? v : Math.max(m, v)), null)
 
+/** Whether series `si` has few enough measured points to draw each as a dot. */
+const sparse = (u: uPlot, si: number): boolean =>
+  ((u.data[si] ?? []) as (number | null | undefined)[]).filter((v) => v !== null && v !== undefined).length <=
+  60
+
 const BAND_FILL = 'rgba(164, 14, 38, 0.16)'
 
 export function Chart(props: ChartProps) {
@@ -88,7 +93,15 @@ export function Chart(props: ChartProps) {
       ],
       series: [
         {},
-        ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: false })),
+        ...props.series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          // Quantiles and ratios are null where there was nothing to measure: join the measured
+          // points, and draw them as dots while they are few (a lone point has no line to show it).
+          spanGaps: true,
+          points: { show: sparse, size: 5, fill: s.color },
+        })),
       ],
       hooks: {
         drawClear: [
