@@ -29,6 +29,7 @@ import type { SegmentStore } from '../segments/segment-store.ts'
 import { startSenderRecovery } from '../sender-recovery.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
+import { composeLive } from '../ui/live-routes.ts'
 import { NO_OPEN_HOOKS, type OpenHooks } from '../webhooks/open-hooks.ts'
 import { composeOpenWebhook } from '../webhooks/open-webhook.ts'
 import { webhookConfigOf } from '../webhooks/webhook-config.ts'
@@ -251,7 +252,7 @@ export async function composeServices(
         maxBatchBytes: config.maxBatchBytes,
       },
       api: roles.has('api')
-        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers })
+        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers, roles })
         : undefined,
       beforeScrape: async () => {
         await readConsumerLags(metrics, (group) => log.lag(group))
@@ -278,6 +279,7 @@ type ApiComposeOptions = ComposeOptions & {
   metrics: Metrics
   openHooks: OpenHooks
   closers: Closers
+  roles: ReadonlySet<Role>
 }
 
 /** The dependencies of the api role's routes. */
@@ -334,6 +336,7 @@ function apiRoutes(
     },
     anomalies: { ...backends.observe, workspaces, clock },
     ui: { workspaces, clock },
+    live: composeLive({ ...opts, ...backends.observe, registry: opts.metrics.registry, workspaces }),
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }
 }

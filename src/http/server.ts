@@ -19,6 +19,7 @@ import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-r
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
+import { type LiveRoutesDeps, liveRoutes } from '../ui/live-routes.ts'
 import { type UiRoutesDeps, uiRoutes } from '../ui/ui-routes.ts'
 import { type WebhookRoutesDeps, webhookRoutes } from '../webhooks/delivery-routes.ts'
 import { installErrorHandler } from './error-handler.ts'
@@ -40,6 +41,8 @@ export interface ApiRoutesDeps {
   openTime?: OpenTimeRoutesDeps | undefined
   /** The dashboard (/ and /ui/). */
   ui: UiRoutesDeps
+  /** The overview's live chart data (/ui/api/live). */
+  live: LiveRoutesDeps
 }
 
 export interface ServerDeps {
@@ -79,6 +82,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     const openTime = api.openTime
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
     await app.register(async (scope) => uiRoutes(scope, api.ui))
+    await app.register(async (scope) => liveRoutes(scope, api.live))
   },
   sender: async () => {},
 }
