@@ -89,6 +89,7 @@ const API = [
   'POST /ui/session',
   'DELETE /ui/session',
   'POST /ui/csp-report',
+  'GET /ui/api/live',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()
