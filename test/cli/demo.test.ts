@@ -186,6 +186,36 @@ describe('npm run demo', () => {
       await page.getByRole('button', { name: 'Sign in' }).click()
       await page.getByRole('navigation', { name: 'Main' }).waitFor()
       assert.equal(await page.locator('#page-title').textContent(), 'Overview')
+      // … and sees it move: the ingest chart's window total grows while the page is open (the live
+      // stream's points, every 2 s), with no reload.
+      const ingestTotal = async () =>
+        Number(
+          await page.locator('[data-chart="ingest"] [data-window-total]').getAttribute('data-window-total'),
+        )
+      await page.waitForFunction(
+        () =>
+          Number(
+            document
+              .querySelector('[data-chart="ingest"] [data-window-total]')
+              ?.getAttribute('data-window-total'),
+          ) > 0,
+        undefined,
+        { timeout: 30_000 },
+      )
+      const first = await ingestTotal()
+      const drawn = await page.locator('[data-chart="ingest"] .ov-chart').getAttribute('data-drawn-points')
+      await page.waitForFunction(
+        (before) =>
+          Number(
+            document
+              .querySelector('[data-chart="ingest"] [data-window-total]')
+              ?.getAttribute('data-window-total'),
+          ) > before,
+        first,
+        { timeout: 30_000 },
+      )
+      assert.ok((await ingestTotal()) > first)
+      assert.ok(Number(drawn) > 0)
       assert.deepEqual(problems, [])
     } finally {
       await browser.close()
