@@ -1,8 +1,10 @@
 /**
  * Which traces are recorded: the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, read from
  * the env given to startTracing (not only process.env), and one addition: a new trace started for
- * work that links to a sampled context (a processor batch, a trigger's message) is sampled too, so
- * a sampled request is followed through the log into its batch and its email.
+ * work that links to the sampled context of an event it handles (a processor batch, a trigger's
+ * message) is sampled too, so a sampled request is followed through the log into its batch and its
+ * email. Only links to events count (`follow` says which): a message is not sampled because the
+ * batch or campaign it was started from was, or every message of a sampled batch would be.
  *
  * Kept apart from tracing.ts: the SDK's sampler classes are passed in (tracing.ts loads the SDK
  * lazily, only when an endpoint is set).
@@ -46,8 +48,12 @@ export function samplerRatio(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(n) && n >= 0 && n <= 1 ? n : 1
 }
 
-/** The sampler the env names, wrapped so that a new trace linked to a sampled context is sampled. */
-export function samplerFromEnv(env: NodeJS.ProcessEnv, sdk: SamplerClasses): Sampler {
+/** The sampler the env names, wrapped so that a new trace with a `follow` link to a sampled context is sampled. */
+export function samplerFromEnv(
+  env: NodeJS.ProcessEnv,
+  sdk: SamplerClasses,
+  follow: (link: Link) => boolean = () => true,
+): Sampler {
   const name = samplerName(env)
   const kind = name.replace(/^parentbased_/, '')
   const base =
@@ -59,16 +65,17 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv, sdk: SamplerClasses): Sam
   const inner = name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: base }) : base
   // always_off means nothing at all: no link makes a trace sampled.
   if (kind === 'always_off') return inner
-  return new FollowLinksSampler(inner, sdk.SamplingDecision.RECORD_AND_SAMPLED)
+  return new FollowLinksSampler(inner, sdk.SamplingDecision.RECORD_AND_SAMPLED, follow)
 }
 
-const sampledLink = (l: Link) => (l.context.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED
+const sampled = (l: Link) => (l.context.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED
 
 /** A root span with a link to a sampled context is sampled; everything else as `inner` decides. */
 class FollowLinksSampler implements Sampler {
   constructor(
     private readonly inner: Sampler,
-    private readonly sampled: SamplingResult['decision'],
+    private readonly decision: SamplingResult['decision'],
+    private readonly follow: (link: Link) => boolean,
   ) {}
 
   shouldSample(
@@ -79,8 +86,12 @@ class FollowLinksSampler implements Sampler {
     attributes: Parameters<Sampler['shouldSample']>[4],
     links: Link[],
   ): SamplingResult {
-    if (links.length > 0 && trace.getSpanContext(ctx) === undefined && links.some(sampledLink))
-      return { decision: this.sampled }
+    if (
+      links.length > 0 &&
+      trace.getSpanContext(ctx) === undefined &&
+      links.some((l) => sampled(l) && this.follow(l))
+    )
+      return { decision: this.decision }
     return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links)
   }
 

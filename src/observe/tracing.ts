@@ -95,7 +95,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     ])
   const provider = new sdk.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
-    sampler: samplerFromEnv(env, sdk),
+    sampler: samplerFromEnv(env, sdk, (link) => eventContexts.has(link.context)),
     spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url }), batchConfig(env))],
   })
   if (!trace.setGlobalTracerProvider(provider)) {
@@ -237,7 +237,10 @@ export function parseTraceparent(value: unknown): SpanContext | undefined {
   return trace.isSpanContextValid(sc) ? sc : undefined
 }
 
-/** Links to the contexts these traceparents name (distinct, at most MAX_LINKS). */
+/** The contexts linksTo made: links to events, the ones a new trace's sampling follows. */
+const eventContexts = new WeakSet<SpanContext>()
+
+/** Links to the contexts these traceparents (of events) name (distinct, at most MAX_LINKS). */
 export function linksTo(traceparents: Iterable<unknown>): Link[] {
   const links: Link[] = []
   const seen = new Set<string>()
@@ -246,6 +249,7 @@ export function linksTo(traceparents: Iterable<unknown>): Link[] {
     const sc = parseTraceparent(tp)
     if (sc === undefined || seen.has(sc.spanId)) continue
     seen.add(sc.spanId)
+    eventContexts.add(sc)
     links.push({ context: sc })
   }
   return links

@@ -21,6 +21,7 @@ import {
   currentTraceparent,
   inSpan,
   linksTo,
+  linkToActive,
   MAX_LINKS,
   parseTraceparent,
   startTracing,
@@ -228,9 +229,15 @@ describe('tracing on', () => {
         async (span) => ({
           recording: span?.isRecording(),
           traceparent: currentTraceparent(),
+          // A message started from the sampled batch (a link to the active span, not to an
+          // event) is sampled as the sampler says: not at ratio 0.
+          startedFrom: await inSpan('started from batch', { root: true, links: linkToActive }, async (s) =>
+            s?.isRecording(),
+          ),
         }),
       )
       assert.equal(linked.recording, true)
+      assert.equal(linked.startedFrom, false)
       assert.match(linked.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
       const unsampledCtx = `00-${'e'.repeat(32)}-${'1'.repeat(16)}-00`
       const notLinked = await inSpan(
@@ -242,7 +249,12 @@ describe('tracing on', () => {
       await tracing.flush()
       await receiver.waitFor((s) => s.name === 'linked batch', 'linked batch')
       const names = receiver.spans.map((s) => s.name)
-      for (const name of ['unsampled root', 'unsampled child', 'batch linked to unsampled'])
+      for (const name of [
+        'unsampled root',
+        'unsampled child',
+        'batch linked to unsampled',
+        'started from batch',
+      ])
         assert.equal(names.includes(name), false, `${name} was exported`)
     } finally {
       await tracing.shutdown()
