@@ -21,7 +21,8 @@ export interface SerializedEvent {
 
 /** Serializes and checks every event of one append; throws INK_ERR_EVENT_UNSERIALIZABLE for the first bad one. */
 export function serializeEvents(events: readonly InkEvent[], maxRecordBytes: number): SerializedEvent[] {
-  // The appending span's context travels with each event (both logs store this JSON).
+  // The appending span's context travels with each event (both logs store this JSON): one
+  // traceparent per append, none when its trace is not sampled (see currentTraceparent).
   const traceparent = currentTraceparent()
   return events.map((e, index) => {
     const receivedAt = Date.parse(e.receivedAt)

@@ -1,5 +1,5 @@
 /**
- * Traces with the OpenTelemetry API: ingest request → log append → processor batch → deliver
+ * Traces with the OpenTelemetry API: ingest request (→ log append) → processor batch → deliver
  * (render, send). Exported over OTLP/HTTP (JSON) when the standard OTEL_EXPORTER_OTLP_ENDPOINT or
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise nothing is registered, the SDK and exporter
  * are not even loaded, and every helper here returns at its first line (`enabled` is false).
@@ -9,8 +9,12 @@
  * own) and the returned handle's shutdown() flushes and unregisters them.
  *
  * The trace context crosses the event log as a W3C `traceparent` on the event (serialize.ts adds the
- * active span's); a processor batch links to the contexts of its events, and a trigger's message
- * links to the context of the event that fired it.
+ * active span's, when its trace is sampled); a processor batch links to the contexts of its events,
+ * and a trigger's message links to the context of the event that fired it.
+ *
+ * Cost (issue 12): a single-event ingest request has one span (the request's; a batch request adds
+ * a `log append` span); a child of an unsampled span is not created at all; the sampler is the
+ * standard OTEL_TRACES_SAMPLER(_ARG) one (sampling.ts), and OTEL_BSP_* size the export batches.
  */
 import {
   type Attributes,
@@ -22,9 +26,12 @@ import {
   type SpanContext,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
+  type Tracer,
   trace,
 } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { samplerFromEnv } from './sampling.ts'
 
 export { SpanKind }
 
@@ -41,7 +48,11 @@ export const SPANS = {
 export const MAX_LINKS = 128
 
 let enabled = false
-const tracer = trace.getTracer('inkstream')
+/**
+ * The registered provider's own tracer (not the API's proxy: a proxy keeps the first provider it
+ * saw, so after a shutdown and a new registration, as in the tests, spans went to the old one).
+ */
+let tracer: Tracer = trace.getTracer('inkstream')
 
 /** True once startTracing registered a provider in this thread. */
 export const tracingEnabled = (): boolean => enabled
@@ -67,29 +78,25 @@ export interface Tracing {
 }
 
 /**
- * Registers a tracer provider (batching, OTLP/HTTP JSON exporter, `service.name`) when the env
- * names an endpoint; undefined (nothing registered, nothing loaded) otherwise, or when this thread
- * already has one.
+ * Registers a tracer provider (the env's sampler, batching, OTLP/HTTP JSON exporter,
+ * `service.name`) when the env names an endpoint; undefined (nothing registered, nothing loaded)
+ * otherwise, or when this thread already has one.
  */
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
   const url = tracesUrl(env)
   if (url === undefined || enabled) return undefined
-  const [
-    { BasicTracerProvider, BatchSpanProcessor },
-    { OTLPTraceExporter },
-    { resourceFromAttributes },
-    core,
-    { AsyncLocalStorageContextManager },
-  ] = await Promise.all([
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/core'),
-    import('@opentelemetry/context-async-hooks'),
-  ])
-  const provider = new BasicTracerProvider({
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, core, { AsyncLocalStorageContextManager }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/context-async-hooks'),
+    ])
+  const provider = new sdk.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
+    sampler: samplerFromEnv(env, sdk, (link) => eventContexts.has(link.context)),
+    spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url }), batchConfig(env))],
   })
   if (!trace.setGlobalTracerProvider(provider)) {
     await provider.shutdown()
@@ -97,12 +104,14 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   }
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
+  tracer = provider.getTracer('inkstream')
   enabled = true
   return {
     url,
     flush: () => provider.forceFlush(),
     async shutdown() {
       enabled = false
+      tracer = trace.getTracer('inkstream')
       try {
         await provider.shutdown()
       } finally {
@@ -112,6 +121,21 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
       }
     },
   }
+}
+
+/** OTEL_BSP_* from the env given (the SDK itself reads only process.env); unset ones: the SDK's. */
+export function batchConfig(env: NodeJS.ProcessEnv): Record<string, number> {
+  const config: Record<string, number> = {}
+  for (const [key, name] of [
+    ['maxQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE'],
+    ['maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'],
+    ['scheduledDelayMillis', 'OTEL_BSP_SCHEDULE_DELAY'],
+    ['exportTimeoutMillis', 'OTEL_BSP_EXPORT_TIMEOUT'],
+  ] as const) {
+    const n = Number(env[name])
+    if (env[name]?.trim() && Number.isFinite(n) && n > 0) config[key] = n
+  }
+  return config
 }
 
 export interface SpanOptions {
@@ -133,6 +157,9 @@ export function inSpan<T>(
   fn: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
   if (!enabled) return fn(undefined)
+  // A child of an unsampled span is never sampled (whatever the standard sampler): no span object,
+  // no attributes, no context switch. The active context stays the unsampled parent's.
+  if (!opts.root && unsampledParent()) return fn(undefined)
   const span = tracer.startSpan(name, {
     kind: opts.kind ?? SpanKind.INTERNAL,
     ...(opts.attributes ? { attributes: opts.attributes() } : {}),
@@ -182,11 +209,22 @@ export function failSpan(span: Span, err: unknown): void {
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
-/** The W3C traceparent of the active span; undefined with tracing off or outside a span. */
+/** True when the active span exists and is not recording (its trace is not sampled). */
+function unsampledParent(): boolean {
+  const parent = trace.getActiveSpan()
+  return parent !== undefined && !parent.isRecording()
+}
+
+/**
+ * The W3C traceparent of the active span when its trace is sampled; undefined with tracing off,
+ * outside a span, or in an unsampled trace (nothing downstream would be exported: the event need
+ * not carry it, and the batch need not parse it).
+ */
 export function currentTraceparent(): string | undefined {
   if (!enabled) return undefined
   const sc = trace.getActiveSpan()?.spanContext()
-  if (sc === undefined || !trace.isSpanContextValid(sc)) return undefined
+  if (sc === undefined || (sc.traceFlags & TraceFlags.SAMPLED) === 0 || !trace.isSpanContextValid(sc))
+    return undefined
   return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`
 }
 
@@ -199,7 +237,10 @@ export function parseTraceparent(value: unknown): SpanContext | undefined {
   return trace.isSpanContextValid(sc) ? sc : undefined
 }
 
-/** Links to the contexts these traceparents name (distinct, at most MAX_LINKS). */
+/** The contexts linksTo made: links to events, the ones a new trace's sampling follows. */
+const eventContexts = new WeakSet<SpanContext>()
+
+/** Links to the contexts these traceparents (of events) name (distinct, at most MAX_LINKS). */
 export function linksTo(traceparents: Iterable<unknown>): Link[] {
   const links: Link[] = []
   const seen = new Set<string>()
@@ -208,6 +249,7 @@ export function linksTo(traceparents: Iterable<unknown>): Link[] {
     const sc = parseTraceparent(tp)
     if (sc === undefined || seen.has(sc.spanId)) continue
     seen.add(sc.spanId)
+    eventContexts.add(sc)
     links.push({ context: sc })
   }
   return links
@@ -242,7 +284,9 @@ export function requestTraceFields(req: FastifyRequest): Record<string, string> 
 export function traceRequests(app: FastifyInstance): void {
   if (!enabled) return
   app.addHook('onRequest', (req, _reply, done) => {
-    const parent = propagation.extract(ROOT_CONTEXT, req.headers)
+    // Most requests carry no trace context: no propagator call for them.
+    const parent =
+      req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers)
     const route = req.routeOptions.url
     const span = tracer.startSpan(
       route === undefined ? req.method : `${req.method} ${route}`,

@@ -1,8 +1,8 @@
 /**
  * Traces exported over OTLP/HTTP by the real `inkstream start` (embedded: the processor in its worker
- * thread) to a local receiver: ingest request → log append → processor batch, and the trigger's
- * message (deliver → render, send over real SMTP) linked to the append of the event that fired it;
- * the trace ids are the ones on the log lines.
+ * thread) to a local receiver: ingest request (→ log append, for a batch) → processor batch, and the
+ * trigger's message (deliver → render, send over real SMTP) linked to the request of the event that
+ * fired it; the trace ids are the ones on the log lines.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -83,7 +83,7 @@ describe('traces exported to an OTLP collector', () => {
     await smtp.close()
   })
 
-  test('ingest, log append, processor batch, deliver, render and send are linked spans sharing ids with the logs', async () => {
+  test('ingest, processor batch, deliver, render and send are linked spans sharing ids with the logs', async () => {
     const tracked = await collect(
       '/v1/track',
       { userId: 'ann', event: 'Poked', properties: {} },
@@ -100,13 +100,10 @@ describe('traces exported to an OTLP collector', () => {
     await refused.text()
 
     const ingest = await receiver.waitFor((s) => s.attributes['http.request.id'] === 'trace-test-1', 'ingest')
-    const append = await receiver.waitFor(
-      (s) => s.name === SPANS.append && s.traceId === callerTrace,
-      'append',
-    )
     const linksTo = (target: ReceivedSpan) => (s: ReceivedSpan) =>
       s.links.some((l) => l.traceId === target.traceId && l.spanId === target.spanId)
-    const deliver = await receiver.waitFor((s) => s.name === SPANS.deliver && linksTo(append)(s), 'deliver')
+    // A single event's request has no log append span: the event carries the request's context.
+    const deliver = await receiver.waitFor((s) => s.name === SPANS.deliver && linksTo(ingest)(s), 'deliver')
     await receiver.waitFor((s) => s.name === SPANS.send && s.parentSpanId === deliver.spanId, 'send')
     // The Email Sent outcome event is appended inside the deliver span: its batch links back to it.
     await receiver.waitFor((s) => s.name === SPANS.batch && linksTo(deliver)(s), 'outcome batch')
@@ -119,16 +116,24 @@ describe('traces exported to an OTLP collector', () => {
     assert.equal(ingest.parentSpanId, callerSpan)
     assert.equal(ingest.attributes['http.response.status_code'], 200)
     assert.equal(ingest.service, 'inkstream-test')
-    assert.equal(append.parentSpanId, ingest.spanId)
-    assert.equal(append.attributes['inkstream.events'], 1)
+    assert.equal(
+      receiver.spans.some((s) => s.name === SPANS.append && s.traceId === callerTrace),
+      false,
+      'a single-event request has no log append span',
+    )
+    // A batch request has one, the child of its request span, for all its events.
+    const batchRequest = only(receiver.spans, 'POST /v1/batch', () => true)
+    const batchAppend = only(receiver.spans, SPANS.append, (s) => s.parentSpanId === batchRequest.spanId)
+    assert.equal(batchAppend.traceId, batchRequest.traceId)
+    assert.equal(batchAppend.attributes['inkstream.events'], 1)
 
-    // The batch (in the processor's thread) is a trace of its own, linked to the event's append.
-    const batch = only(receiver.spans, SPANS.batch, linksTo(append))
+    // The batch (in the processor's thread) is a trace of its own, linked to the event's request.
+    const batch = only(receiver.spans, SPANS.batch, linksTo(ingest))
     assert.equal(batch.parentSpanId, undefined)
     assert.notEqual(batch.traceId, callerTrace)
     assert.equal(batch.service, 'inkstream-test')
 
-    // The trigger's message: its own trace, linked to the same append; render and send inside it.
+    // The trigger's message: its own trace, linked to the same request; render and send inside it.
     assert.equal(deliver.parentSpanId, undefined)
     assert.notEqual(deliver.traceId, callerTrace)
     assert.equal(deliver.attributes['inkstream.origin'], 'trigger')

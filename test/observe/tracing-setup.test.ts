@@ -15,10 +15,13 @@ import type { EventLog } from '../../src/log/event-log.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { serializeEvents } from '../../src/log/serialize.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
+import { samplerName, samplerRatio } from '../../src/observe/sampling.ts'
 import {
+  batchConfig,
   currentTraceparent,
   inSpan,
   linksTo,
+  linkToActive,
   MAX_LINKS,
   parseTraceparent,
   startTracing,
@@ -197,6 +200,84 @@ describe('tracing on', () => {
       }
     })
   }
+
+  test('an unsampled trace: no child spans, no traceparent on its events; a new trace linked to a sampled one is sampled', async () => {
+    // The sampler comes from the env given (process.env has none of these).
+    const tracing = await startTracing({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0',
+    })
+    assert.ok(tracing)
+    try {
+      const unsampled = await inSpan('unsampled root', {}, async (span) => {
+        assert.equal(span?.isRecording(), false)
+        // A child of an unsampled span is not even created: fn gets no span.
+        const child = await inSpan('unsampled child', {}, async (c) => c)
+        return { child, traceparent: currentTraceparent(), rows: serializeEvents([event('u1')], 1e6) }
+      })
+      assert.equal(unsampled.child, undefined)
+      assert.equal(unsampled.traceparent, undefined)
+      assert.equal('traceparent' in JSON.parse(unsampled.rows[0]!.json), false)
+
+      // A batch (a new trace) linked to a sampled context is sampled, even at ratio 0; its events
+      // carry its context. Linked only to unsampled contexts, it is not.
+      const sampledCtx = `00-${'e'.repeat(32)}-${'f'.repeat(16)}-01`
+      const linked = await inSpan(
+        'linked batch',
+        { root: true, links: () => linksTo([sampledCtx]) },
+        async (span) => ({
+          recording: span?.isRecording(),
+          traceparent: currentTraceparent(),
+          // A message started from the sampled batch (a link to the active span, not to an
+          // event) is sampled as the sampler says: not at ratio 0.
+          startedFrom: await inSpan('started from batch', { root: true, links: linkToActive }, async (s) =>
+            s?.isRecording(),
+          ),
+        }),
+      )
+      assert.equal(linked.recording, true)
+      assert.equal(linked.startedFrom, false)
+      assert.match(linked.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      const unsampledCtx = `00-${'e'.repeat(32)}-${'1'.repeat(16)}-00`
+      const notLinked = await inSpan(
+        'batch linked to unsampled',
+        { root: true, links: () => linksTo([unsampledCtx]) },
+        async (span) => span?.isRecording(),
+      )
+      assert.equal(notLinked, false)
+      await tracing.flush()
+      await receiver.waitFor((s) => s.name === 'linked batch', 'linked batch')
+      const names = receiver.spans.map((s) => s.name)
+      for (const name of [
+        'unsampled root',
+        'unsampled child',
+        'batch linked to unsampled',
+        'started from batch',
+      ])
+        assert.equal(names.includes(name), false, `${name} was exported`)
+    } finally {
+      await tracing.shutdown()
+    }
+  })
+
+  test('the standard sampler and batch variables are read from the env given', () => {
+    assert.equal(samplerName({}), 'parentbased_always_on')
+    assert.equal(samplerName({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }), 'parentbased_traceidratio')
+    assert.equal(samplerName({ OTEL_TRACES_SAMPLER: 'jaeger_remote' }), 'parentbased_always_on')
+    assert.equal(samplerRatio({ OTEL_TRACES_SAMPLER_ARG: '0.1' }), 0.1)
+    assert.equal(samplerRatio({ OTEL_TRACES_SAMPLER_ARG: '2' }), 1)
+    assert.equal(samplerRatio({}), 1)
+    assert.deepEqual(
+      batchConfig({
+        OTEL_BSP_MAX_QUEUE_SIZE: '8192',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '',
+        OTEL_BSP_SCHEDULE_DELAY: 'soon',
+        OTEL_BSP_EXPORT_TIMEOUT: '10000',
+      }),
+      { maxQueueSize: 8192, exportTimeoutMillis: 10000 },
+    )
+  })
 
   test('links: only valid traceparents, each once, at most MAX_LINKS', () => {
     const tp = (i: number) => `00-${'1'.repeat(32)}-${i.toString(16).padStart(16, '0')}-01`
