@@ -335,7 +335,7 @@ function apiRoutes(
       clock,
     },
     anomalies: { ...backends.observe, workspaces, clock },
-    ui: { workspaces, clock },
+    ui: { workspaces, clock, publicUrl: () => opts.links.publicUrl() },
     live: composeLive({ ...opts, ...backends.observe, registry: opts.metrics.registry, workspaces }),
     openTime: openTimeRoutesOf(backends, delivery, opts),
   }

@@ -29,6 +29,8 @@ import {
 export interface UiRoutesDeps {
   workspaces: WorkspaceStore
   clock: Clock
+  /** INKSTREAM_PUBLIC_URL (else the bound URL): an https one means a TLS proxy in front, so cookies are Secure. */
+  publicUrl?: () => string
 }
 
 /** The dashboard's Content-Security-Policy: scripts only from this origin, never inline. */
@@ -57,7 +59,9 @@ function securityHeaders(reply: FastifyReply): void {
     .header('cross-origin-opener-policy', 'same-origin')
 }
 
-const isHttps = (req: FastifyRequest): boolean => req.protocol === 'https'
+/** Served over HTTPS: TLS here, or a public URL that is https (a TLS-terminating proxy in front). */
+const isHttps = (req: FastifyRequest, deps: UiRoutesDeps): boolean =>
+  req.protocol === 'https' || (deps.publicUrl?.().startsWith('https:') ?? false)
 
 const escapeAttr = (s: string): string =>
   s.replace(/[&"<>]/g, (c) => ({ '&': '&amp;', '"': '&quot;', '<': '&lt;', '>': '&gt;' })[c] ?? c)
@@ -143,7 +147,10 @@ export async function uiRoutes(app: FastifyInstance, deps: UiRoutesDeps): Promis
     if (!ws) throw unauthorized('unknown admin key')
     const { value, expiresAt } = issueSession(ws, deps.clock.now())
     return reply
-      .header('set-cookie', sessionCookie(value, { secure: isHttps(req), maxAgeS: SESSION_TTL_MS / 1000 }))
+      .header(
+        'set-cookie',
+        sessionCookie(value, { secure: isHttps(req, deps), maxAgeS: SESSION_TTL_MS / 1000 }),
+      )
       .header('cache-control', 'no-store')
       .send(sessionBody(ws, value, expiresAt))
   })
@@ -152,7 +159,7 @@ export async function uiRoutes(app: FastifyInstance, deps: UiRoutesDeps): Promis
     const s = session(req)
     if (s) checkCsrf(req, s.ws, s.value)
     return reply
-      .header('set-cookie', sessionCookie('', { secure: isHttps(req), maxAgeS: 0 }))
+      .header('set-cookie', sessionCookie('', { secure: isHttps(req, deps), maxAgeS: 0 }))
       .status(204)
       .send()
   })

@@ -79,6 +79,21 @@ describe('dashboard shell', { skip: chromiumMissing() }, () => {
     assert.equal(bad.status, 401)
   })
 
+  test('behind a TLS proxy (an https INKSTREAM_PUBLIC_URL) the session cookie is Secure', async () => {
+    const behindTls = await startTestApp({ publicUrl: 'https://mail.shop.example' })
+    try {
+      const res = await fetch(`${behindTls.url}/ui/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ adminKey: behindTls.workspace.adminKey }),
+      })
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/)
+    } finally {
+      await behindTls.close()
+    }
+  })
+
   test('every page loads signed in, with no console error, failed request or CSP violation', async (t) => {
     const d = await openDashboard(browser, t, app)
     for (const p of PAGES) {
