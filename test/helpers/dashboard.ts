@@ -1,8 +1,8 @@
 /**
  * The dashboard's browser tests (issue 13): a signed-in page in headless Chromium that records
  * every console error, page error, failed request and 4xx/5xx answer, CSP violations (the
- * `securitypolicyviolation` event), an axe-core run, and a screenshot into docs/screenshots/ when
- * INKSTREAM_SCREENSHOTS=1 (`npm run screenshots`).
+ * `securitypolicyviolation` event), an axe-core run, and a screenshot of each page (reports/screenshots/,
+ * or docs/screenshots/ with INKSTREAM_SCREENSHOTS=1: `npm run screenshots`).
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -98,11 +98,20 @@ export async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`)
 }
 
-export const SCREENSHOT_DIR = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
+const ROOT = join(import.meta.dirname, '..', '..')
 
-/** Saves docs/screenshots/<name>.png when INKSTREAM_SCREENSHOTS=1 (`npm run screenshots`). */
+/**
+ * Where the screenshots go: docs/screenshots/ (the README's) with INKSTREAM_SCREENSHOTS=1
+ * (`npm run screenshots`), else reports/screenshots/ (git-ignored): every test run saves them.
+ */
+export const screenshotDir = (): string =>
+  process.env.INKSTREAM_SCREENSHOTS === '1'
+    ? join(ROOT, 'docs', 'screenshots')
+    : join(ROOT, 'reports', 'screenshots')
+
+/** Saves <screenshotDir>/<name>.png of the page as it is. */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  if (process.env.INKSTREAM_SCREENSHOTS !== '1') return
-  mkdirSync(SCREENSHOT_DIR, { recursive: true })
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
+  const dir = screenshotDir()
+  mkdirSync(dir, { recursive: true })
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false })
 }
