@@ -106,6 +106,7 @@ export async function composeApp(
         `  workspace: ${workspace.id}`,
         `  write key: ${workspace.writeKey}`,
         `  admin key: ${workspace.adminKey}`,
+        ...(roles.has('api') ? [`  dashboard: ${url}/ (sign in with the admin key)`] : []),
         ...backends.describe,
         ...(services.delivery ? [`  mail:      ${services.delivery.transportDescription}`] : []),
       ],

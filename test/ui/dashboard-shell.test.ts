@@ -4,10 +4,13 @@
  * CSP violation; the admin API accepts the cookie only with the CSRF token on a state change.
  */
 import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import type { Browser } from 'playwright-core'
+import { composeEmbedded } from '../../src/compose/root.ts'
+import { loadConfig } from '../../src/config.ts'
 import { CONTENT_SECURITY_POLICY } from '../../src/ui/ui-routes.ts'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
+import { startTestApp, type TestApp, tempDir } from '../helpers/app.ts'
 import { chromiumMissing, launchChromium } from '../helpers/browser.ts'
 import { axeViolations, openDashboard } from '../helpers/dashboard.ts'
 
@@ -77,6 +80,23 @@ describe('dashboard shell', { skip: chromiumMissing() }, () => {
     const forged = `${session.slice(0, -3)}AAA`
     const bad = await fetch(`${app.url}/v1/templates`, { headers: { cookie: forged } })
     assert.equal(bad.status, 401)
+  })
+
+  test('the start banner names the dashboard, where the api role runs', async () => {
+    const dataDir = tempDir('inkstream-banner-')
+    const composed = await composeEmbedded(loadConfig({}, { port: 0, logLevel: 'silent', dataDir }), {
+      processor: false,
+    })
+    try {
+      const lines = composed.banner('http://127.0.0.1:8080')
+      assert.ok(
+        lines.includes('  dashboard: http://127.0.0.1:8080/ (sign in with the admin key)'),
+        lines.join('\n'),
+      )
+    } finally {
+      await composed.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   test('behind a TLS proxy (an https INKSTREAM_PUBLIC_URL) the session cookie is Secure', async () => {
