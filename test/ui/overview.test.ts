@@ -185,7 +185,9 @@ describe('overview and alerts pages', { skip: chromiumMissing() }, () => {
         .evaluateAll((trs) =>
           trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)),
         )
+    // Each table loads on its own: wait for both (on a loaded machine either can come second).
     await page.locator('table[data-state="ended"]').waitFor()
+    await page.locator('table[data-state="active"]').waitFor()
     const open = await rows('active')
     assert.equal(open.length, 1)
     assert.equal(open[0]?.[0], 'ingest_rate')
