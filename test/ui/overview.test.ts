@@ -72,6 +72,14 @@ describe('overview and alerts pages', { skip: chromiumMissing() }, () => {
     browser = await launchChromium()
     const db = openSqlite(join(app.dataDir, 'inkstream.db'))
     const store = new SqliteAlertStore(db)
+    // The app's watcher ends, at its first run, every active alert its replay does not find open
+    // (its first run is at the next minute boundary + 15 s grace, i.e. up to 75 s away): insert only
+    // once that run is over (it leaves a watermark), or the open episode may be ended mid-test.
+    const deadline = Date.now() + 90_000
+    while ((await store.watermark()) === undefined) {
+      assert.ok(Date.now() < deadline, 'the anomaly watcher never ran')
+      await new Promise((r) => setTimeout(r, 50))
+    }
     for (const a of alerts) assert.equal(await store.insert(a), true)
     await store.close()
     db.close()
@@ -185,7 +193,7 @@ describe('overview and alerts pages', { skip: chromiumMissing() }, () => {
         .evaluateAll((trs) =>
           trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)),
         )
-    // Each table loads on its own: wait for both (on a loaded machine either can come second).
+    // Each table loads on its own: wait for both.
     await page.locator('table[data-state="ended"]').waitFor()
     await page.locator('table[data-state="active"]').waitFor()
     const open = await rows('active')
