@@ -14,6 +14,7 @@ import { notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { deleteRoute } from '../http/resource-routes.ts'
 import { idParams, versionQuery } from '../http/schemas.ts'
+import { requestSpan } from '../observe/tracing.ts'
 import type { Renderer } from '../render/renderer.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
@@ -140,11 +141,15 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
 
     admin.post('/v1/templates/:id/preview', { schema: previewRoute }, async (req, reply) => {
       const { draft, ...rest } = req.body
-      const result = await renderer.render(req.workspace.id, {
-        templateId: req.params.id,
-        ...rest,
-        ...(draft === undefined ? {} : { draft: toTemplateInput(draft) }),
-      })
+      const result = await renderer.render(
+        req.workspace.id,
+        {
+          templateId: req.params.id,
+          ...rest,
+          ...(draft === undefined ? {} : { draft: toTemplateInput(draft) }),
+        },
+        requestSpan(req),
+      )
       // A template that aborted (abort_message) is a preview that worked: it shows the recipient is skipped.
       if (!result.ok && result.skip) return { skipped: result.skip, report: result.report }
       if (!result.ok)

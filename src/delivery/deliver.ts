@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto'
 import type { Clock, InkEvent } from '../core/types.ts'
 import { countDelivery } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import { inSpan, linksTo, linkToActive, SPANS, SpanKind } from '../observe/tracing.ts'
+import { inSpan, linksTo, SPANS, type Span, SpanKind, traced } from '../observe/tracing.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
 import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
@@ -118,15 +118,16 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 
 /** Delivers one message; never throws (see the file's header). */
 export function deliver(deps: DeliveryDeps, req: DeliveryRequest): Promise<Delivered> {
-  // A trace per message, linked to its origin's: the trigger event, the pass or run that sends it.
-  const links = () => [...linksTo([req.traceparent]), ...linkToActive()]
+  // A trace per message, linked to its origin's: the trigger event (render, send and the outcome
+  // event are in it: the span is passed down).
+  const links = () => linksTo([req.traceparent])
   const attributes = () => ({ 'inkstream.origin': req.origin, 'inkstream.campaign.id': req.campaignId })
   return inSpan(SPANS.deliver, { root: true, links, attributes }, async (span) => {
     const rendered: Rendered = {}
-    const delivered = await attempt(deps, req, rendered)
+    const delivered = await attempt(deps, req, rendered, span)
     span?.setAttribute('inkstream.outcome', delivered.outcome.kind)
     const message = { ...req, userId: req.recipient.userId, templateId: req.render.templateId, ...rendered }
-    await reportOutcome(deps, message, delivered.outcome)
+    await reportOutcome(deps, message, delivered.outcome, span)
     return delivered
   })
 }
@@ -143,11 +144,12 @@ export async function reportOutcome(
   deps: Pick<DeliveryDeps, 'metrics' | 'events' | 'logger' | 'clock'>,
   message: OutcomeMessage,
   outcome: DeliveryOutcome,
+  span?: Span,
 ): Promise<void> {
   if (deps.metrics) countDelivery(deps.metrics, message, outcome.kind)
   if (!deps.events || !isReportable(outcome)) return
   try {
-    await deps.events.append([outcomeEvent(message, outcome, deps.clock.now())])
+    await deps.events.append(traced([outcomeEvent(message, outcome, deps.clock.now())], span))
   } catch (err) {
     deps.metrics?.deliveryEventErrors.inc({ origin: message.origin })
     deps.logger.warn(
@@ -157,7 +159,12 @@ export async function reportOutcome(
   }
 }
 
-async function attempt(deps: DeliveryDeps, req: DeliveryRequest, rendered: Rendered): Promise<Delivered> {
+async function attempt(
+  deps: DeliveryDeps,
+  req: DeliveryRequest,
+  rendered: Rendered,
+  span?: Span,
+): Promise<Delivered> {
   const before = (outcome: DeliveryOutcome): Delivered => ({ outcome, claimed: false })
   const email = normalizeEmail(req.recipient.email)
   if (email === undefined)
@@ -170,7 +177,7 @@ async function attempt(deps: DeliveryDeps, req: DeliveryRequest, rendered: Rende
   try {
     if (await deps.suppressions.isSuppressed(req.workspaceId, req.recipient.email))
       return before({ kind: 'suppressed', detail: 'the address is suppressed' })
-    message = await build(deps, req, rendered)
+    message = await build(deps, req, rendered, span)
   } catch (err) {
     deps.logger.warn({ err, messageId: req.messageId }, 'message could not be built')
     return before({
@@ -196,7 +203,7 @@ async function attempt(deps: DeliveryDeps, req: DeliveryRequest, rendered: Rende
       detail: `the claim failed: ${errorText(err)}`,
     })
   }
-  return { outcome: await send(deps, req, message), claimed: true }
+  return { outcome: await send(deps, req, message, span), claimed: true }
 }
 
 /** Renders, tracks and adds the headers; a render that decides or fails is an outcome. */
@@ -204,6 +211,7 @@ async function build(
   deps: DeliveryDeps,
   req: DeliveryRequest,
   facts: Rendered,
+  span?: Span,
 ): Promise<OutgoingMessage | DeliveryOutcome> {
   const baseUrl = trackingBase(deps.publicUrl())
   // One open-time token per message, signed only when the rendered version has live blocks (or a
@@ -224,7 +232,7 @@ async function build(
         deps.openTimeTtlMs ?? DEFAULT_OPEN_TIME_TTL_MS,
       ),
   }
-  const rendered = await deps.renderer.render(req.workspaceId, { ...req.render, live })
+  const rendered = await deps.renderer.render(req.workspaceId, { ...req.render, live }, span)
   facts.templateVersion = rendered.report.version
   // A placeholder used in several parts (html and text) is one fallback, as the metric counts it.
   facts.fallbacks = new Set(rendered.report.fallbacks.map((f) => `${f.placeholder}\n${f.reason}`)).size
@@ -263,6 +271,7 @@ async function send(
   deps: DeliveryDeps,
   req: DeliveryRequest,
   message: OutgoingMessage,
+  parent?: Span,
 ): Promise<DeliveryOutcome> {
   let sends = 0
   const sendOnce = async (m: OutgoingMessage): Promise<SendOutcome> => {
@@ -270,7 +279,7 @@ async function send(
     const started = performance.now()
     let result = 'error'
     try {
-      return await inSpan(SPANS.send, { kind: SpanKind.CLIENT }, async (span) => {
+      return await inSpan(SPANS.send, { kind: SpanKind.CLIENT, parent }, async (span) => {
         const sent = await deps.transport.send(m)
         result = sent.outcome
         span?.setAttribute('inkstream.send.outcome', sent.outcome)

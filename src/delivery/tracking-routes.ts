@@ -12,6 +12,7 @@ import type { Clock } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import { countTrackingEvent } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { requestSpan, traced } from '../observe/tracing.ts'
 import type { SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
 import { trackingEvent } from './tracking-events.ts'
@@ -105,7 +106,7 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
       userAgent: req.headers['user-agent'],
     })
     try {
-      await log.append([event])
+      await log.append(traced([event], requestSpan(req)))
       if (deps.metrics)
         countTrackingEvent(deps.metrics, v.payload.kind, v.payload.campaignId, req.headers['user-agent'])
     } catch (err) {

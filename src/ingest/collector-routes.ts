@@ -13,7 +13,7 @@ import { InkError } from '../core/errors.ts'
 import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import { inSpan, SPANS } from '../observe/tracing.ts'
+import { inSpan, requestSpan, SPANS, traced } from '../observe/tracing.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { acceptEvent } from './accept.ts'
 import { decodeBody, JSON_CONTENT_TYPES } from './body.ts'
@@ -111,7 +111,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     }
     // No span of its own: the request's span is the append's (its time is the append's, and a
     // second span per event doubled what tracing costs ingest). The event carries its context.
-    await log.append([result.event])
+    await log.append(traced([result.event], requestSpan(req)))
     metrics.ingestEvents.inc({ outcome: 'accepted' })
     return { success: true }
   }
@@ -154,8 +154,9 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
         },
       )
     }
-    await inSpan(SPANS.append, { attributes: () => ({ 'inkstream.events': accepted.length }) }, () =>
-      log.append(accepted),
+    const attributes = () => ({ 'inkstream.events': accepted.length })
+    await inSpan(SPANS.append, { parent: requestSpan(req), attributes }, (span) =>
+      log.append(traced(accepted, span)),
     )
     metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted.length)
     return { success: true, accepted: accepted.length, rejected }

@@ -6,7 +6,6 @@
  */
 import { eventUnserializable } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
-import { currentTraceparent } from '../observe/tracing.ts'
 
 /** One event ready to be written: the fields a log indexes and its JSON. */
 export interface SerializedEvent {
@@ -21,16 +20,13 @@ export interface SerializedEvent {
 
 /** Serializes and checks every event of one append; throws INK_ERR_EVENT_UNSERIALIZABLE for the first bad one. */
 export function serializeEvents(events: readonly InkEvent[], maxRecordBytes: number): SerializedEvent[] {
-  // The appending span's context travels with each event (both logs store this JSON): one
-  // traceparent per append, none when its trace is not sampled (see currentTraceparent).
-  const traceparent = currentTraceparent()
   return events.map((e, index) => {
     const receivedAt = Date.parse(e.receivedAt)
     if (typeof e.workspaceId !== 'string' || typeof e.messageId !== 'string' || !Number.isFinite(receivedAt))
       throw eventUnserializable(index, e.messageId, 'it lacks a workspaceId, messageId or receivedAt')
     let json: string
     try {
-      json = JSON.stringify(traceparent === undefined || e.traceparent ? e : { ...e, traceparent })
+      json = JSON.stringify(e)
     } catch (err) {
       const why =
         err instanceof RangeError

@@ -3,7 +3,7 @@
  * (`@timestamp`, `log.level`, `message`, `service.name`, `trace.id`, `span.id`, `http.*`, `url.*`,
  * `event.*`, `error.*`), so Filebeat or Logstash ingest them unchanged. @elastic/ecs-pino-format
  * gives the base fields (it works with pino 10: it only uses `messageKey`, `timestamp` and
- * `formatters`); this file adds the trace context of the active span, the request log of the
+ * `formatters`); this file adds the trace context of a request's span, the request log of the
  * server, and redaction.
  *
  * What is never written: Authorization headers, write and admin keys, tracking and open-time tokens
@@ -16,7 +16,7 @@ import { ecsFormat } from '@elastic/ecs-pino-format'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { LogController } from 'fastify'
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
-import { activeTraceFields, requestTraceFields, traceRequests } from './tracing.ts'
+import { loggerTraceFields, requestTraceFields, traceRequests } from './tracing.ts'
 
 export const REDACTED = '[REDACTED]'
 
@@ -50,14 +50,14 @@ export interface LogOptions {
   bindings?: Record<string, string>
 }
 
-/** An ECS JSON logger; the active span's `trace.id` and `span.id` are on every line written inside a span. */
+/** An ECS JSON logger; a request's span's `trace.id` and `span.id` are on every line of its `req.log`. */
 export function createLogger(opts: LogOptions): Logger {
   const ecs = ecsFormat({ serviceName: opts.serviceName, apmIntegration: false, convertReqRes: false })
   const options: LoggerOptions = {
     ...ecs,
     level: opts.level,
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-    mixin: activeTraceFields,
+    mixin: loggerTraceFields,
   }
   const logger = opts.destination ? pino(options, opts.destination) : pino(options)
   return opts.bindings ? logger.child(opts.bindings) : logger

@@ -4,13 +4,18 @@
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise nothing is registered, the SDK and exporter
  * are not even loaded, and every helper here returns at its first line (`enabled` is false).
  *
- * The OpenTelemetry API keeps its provider, context manager and propagator in process-wide globals;
- * startTracing registers them (once per thread: the embedded processor's worker thread starts its
- * own) and the returned handle's shutdown() flushes and unregisters them.
+ * The OpenTelemetry API keeps its provider and propagator in process-wide globals; startTracing
+ * registers them (once per thread: the embedded processor's worker thread starts its own) and the
+ * returned handle's shutdown() flushes and unregisters them.
  *
- * The trace context crosses the event log as a W3C `traceparent` on the event (serialize.ts adds the
- * active span's, when its trace is sampled); a processor batch links to the contexts of its events,
- * and a trigger's message links to the context of the event that fired it.
+ * No context manager: the parent of a span is passed explicitly (inSpan's `parent`, the span `fn`
+ * gets; a request's is requestSpan(req)). An AsyncLocalStorage context manager makes Node install
+ * promise hooks, and then every promise of the process pays for them, traced or not: that was most
+ * of what tracing cost ingest (docs/benchmarks.md, "Observability overhead").
+ *
+ * The trace context crosses the event log as a W3C `traceparent` on the event (traced() adds the
+ * appending span's, when its trace is sampled); a processor batch links to the contexts of its
+ * events, and a trigger's message links to the context of the event that fired it.
  *
  * Cost (issue 12): a single-event ingest request has one span (the request's; a batch request adds
  * a `log append` span); a child of an unsampled span is not created at all; the sampler is the
@@ -18,7 +23,6 @@
  */
 import {
   type Attributes,
-  context,
   type Link,
   propagation,
   ROOT_CONTEXT,
@@ -31,8 +35,10 @@ import {
   trace,
 } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { InkEvent } from '../core/types.ts'
 import { samplerFromEnv } from './sampling.ts'
 
+export type { Span }
 export { SpanKind }
 
 /** The names of the spans, one place (the tests and the docs use them). */
@@ -85,14 +91,12 @@ export interface Tracing {
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
   const url = tracesUrl(env)
   if (url === undefined || enabled) return undefined
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, core, { AsyncLocalStorageContextManager }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace-base'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/context-async-hooks'),
-    ])
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, core] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
+  ])
   const provider = new sdk.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
     sampler: samplerFromEnv(env, sdk, (link) => eventContexts.has(link.context)),
@@ -102,7 +106,6 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     await provider.shutdown()
     return undefined
   }
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
   tracer = provider.getTracer('inkstream')
   enabled = true
@@ -116,7 +119,6 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
         await provider.shutdown()
       } finally {
         trace.disable()
-        context.disable()
         propagation.disable()
       }
     },
@@ -143,13 +145,16 @@ export interface SpanOptions {
   /** Built only when tracing is on. */
   attributes?: () => Attributes
   links?: () => Link[]
-  /** Start a new trace (links say where it came from) instead of a child of the active span. */
+  /** Start a new trace (links say where it came from). */
   root?: boolean
+  /** Otherwise the span is a child of this one: the span an enclosing inSpan gave its `fn`, or requestSpan(req). */
+  parent?: Span | undefined
 }
 
 /**
- * Runs `fn` inside a span (the active one while it runs), ended when `fn` settles; a rejection is
- * recorded on the span and rethrown. With tracing off: `fn(undefined)`, nothing else.
+ * Runs `fn` with a new span, ended when `fn` settles; a rejection is recorded on the span and
+ * rethrown. `fn` passes the span on to what runs inside it (as `parent`, or to traced()). With
+ * tracing off, or for a child without a parent: `fn(undefined)`, nothing else.
  */
 export function inSpan<T>(
   name: string,
@@ -157,25 +162,32 @@ export function inSpan<T>(
   fn: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
   if (!enabled) return fn(undefined)
+  const parent = opts.parent
   // A child of an unsampled span is never sampled (whatever the standard sampler): no span object,
-  // no attributes, no context switch. The active context stays the unsampled parent's.
-  if (!opts.root && unsampledParent()) return fn(undefined)
-  const span = tracer.startSpan(name, {
-    kind: opts.kind ?? SpanKind.INTERNAL,
-    ...(opts.attributes ? { attributes: opts.attributes() } : {}),
-    ...(opts.links ? { links: opts.links() } : {}),
-    ...(opts.root ? { root: true } : {}),
-  })
-  return context.with(trace.setSpan(context.active(), span), async () => {
-    try {
-      return await fn(span)
-    } catch (err) {
-      failSpan(span, err)
-      throw err
-    } finally {
-      span.end()
-    }
-  })
+  // no attributes. Nor is a child of nothing (its caller is in no trace, or in a skipped child).
+  if (!opts.root && (parent === undefined || !parent.isRecording())) return fn(undefined)
+  const span = tracer.startSpan(
+    name,
+    {
+      kind: opts.kind ?? SpanKind.INTERNAL,
+      ...(opts.attributes ? { attributes: opts.attributes() } : {}),
+      ...(opts.links ? { links: opts.links() } : {}),
+      ...(opts.root ? { root: true } : {}),
+    },
+    parent === undefined || opts.root ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, parent),
+  )
+  return settle(span, fn)
+}
+
+async function settle<T>(span: Span, fn: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await fn(span)
+  } catch (err) {
+    failSpan(span, err)
+    throw err
+  } finally {
+    span.end()
+  }
 }
 
 /** What a render span says about its result (a structural RenderResult: no render import here). */
@@ -209,23 +221,27 @@ export function failSpan(span: Span, err: unknown): void {
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
-/** True when the active span exists and is not recording (its trace is not sampled). */
-function unsampledParent(): boolean {
-  const parent = trace.getActiveSpan()
-  return parent !== undefined && !parent.isRecording()
+/**
+ * The W3C traceparent of a span when its trace is sampled; undefined with tracing off, without a
+ * span, or in an unsampled trace (nothing downstream would be exported: an event need not carry it,
+ * and its batch need not parse it).
+ */
+export function traceparentOf(span: Span | undefined): string | undefined {
+  if (!enabled || span === undefined) return undefined
+  const sc = span.spanContext()
+  if ((sc.traceFlags & TraceFlags.SAMPLED) === 0 || !trace.isSpanContextValid(sc)) return undefined
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`
 }
 
 /**
- * The W3C traceparent of the active span when its trace is sampled; undefined with tracing off,
- * outside a span, or in an unsampled trace (nothing downstream would be exported: the event need
- * not carry it, and the batch need not parse it).
+ * The events an append inside `span` stores: each carries the span's traceparent (both logs store
+ * the event's JSON), except one that already has a context. The same array when there is nothing
+ * to add (tracing off, no span, an unsampled trace).
  */
-export function currentTraceparent(): string | undefined {
-  if (!enabled) return undefined
-  const sc = trace.getActiveSpan()?.spanContext()
-  if (sc === undefined || (sc.traceFlags & TraceFlags.SAMPLED) === 0 || !trace.isSpanContextValid(sc))
-    return undefined
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`
+export function traced(events: readonly InkEvent[], span: Span | undefined): readonly InkEvent[] {
+  const traceparent = traceparentOf(span)
+  if (traceparent === undefined) return events
+  return events.map((e) => (e.traceparent ? e : { ...e, traceparent }))
 }
 
 /** The span context a W3C traceparent names; undefined when it is not one. */
@@ -255,21 +271,25 @@ export function linksTo(traceparents: Iterable<unknown>): Link[] {
   return links
 }
 
-/** A link to the active span (where a new trace was started from), if any. */
-export function linkToActive(): Link[] {
-  const sc = trace.getActiveSpan()?.spanContext()
-  return sc !== undefined && trace.isSpanContextValid(sc) ? [{ context: sc }] : []
-}
+/** The span each logger writes inside: a request's `req.log` (see traceRequests). */
+const loggerSpans = new WeakMap<object, Span>()
 
-/** `trace.id` and `span.id` of the active span, for the log line being written (pino mixin). */
-export function activeTraceFields(): Record<string, string> {
+/**
+ * `trace.id` and `span.id` for a line written with `logger` (a pino mixin: pino passes the logger
+ * writing the line): those of the span the logger was bound to, if any.
+ */
+export function loggerTraceFields(_line: object, _level: number, logger: object): Record<string, string> {
   if (!enabled) return {}
-  const sc = trace.getActiveSpan()?.spanContext()
-  if (sc === undefined || !trace.isSpanContextValid(sc)) return {}
-  return { 'trace.id': sc.traceId, 'span.id': sc.spanId }
+  const sc = loggerSpans.get(logger)?.spanContext()
+  return sc === undefined ? {} : { 'trace.id': sc.traceId, 'span.id': sc.spanId }
 }
 
 const requestSpans = new WeakMap<FastifyRequest, Span>()
+
+/** A request's server span, the parent of what its handler does; undefined with tracing off. */
+export function requestSpan(req: FastifyRequest): Span | undefined {
+  return enabled ? requestSpans.get(req) : undefined
+}
 
 /** `trace.id` and `span.id` of a request's server span (its request log line is written after it). */
 export function requestTraceFields(req: FastifyRequest): Record<string, string> {
@@ -278,8 +298,9 @@ export function requestTraceFields(req: FastifyRequest): Record<string, string> 
 }
 
 /**
- * A server span per request (`POST /v1/track`), child of an incoming `traceparent` header, active
- * while the handler runs. Adds no hook at all with tracing off.
+ * A server span per request (`POST /v1/track`), child of an incoming `traceparent` header; the
+ * handler gets it with requestSpan(req), and the lines of `req.log` carry its ids. Adds no hook at
+ * all with tracing off.
  */
 export function traceRequests(app: FastifyInstance): void {
   if (!enabled) return
@@ -301,13 +322,9 @@ export function traceRequests(app: FastifyInstance): void {
       parent,
     )
     requestSpans.set(req, span)
+    // Fastify made `req.log` for this request alone (`reply.log` is the same logger).
+    if (req.log !== app.log) loggerSpans.set(req.log, span)
     done()
-  })
-  // The handler runs inside done(): the span is active in it and in everything it awaits.
-  app.addHook('preHandler', (req, _reply, done) => {
-    const span = requestSpans.get(req)
-    if (span === undefined) return done()
-    context.with(trace.setSpan(ROOT_CONTEXT, span), done)
   })
   const end = (req: FastifyRequest, status: number | undefined) => {
     const span = requestSpans.get(req)

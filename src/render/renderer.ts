@@ -19,7 +19,7 @@ import { notFound } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
 import { countFallback } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import { inSpan, renderAttributes, SPANS } from '../observe/tracing.ts'
+import { inSpan, renderAttributes, SPANS, type Span } from '../observe/tracing.ts'
 import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
 import { type RecipientData, type RenderResult, renderEmail } from './render-email.ts'
 
@@ -141,9 +141,10 @@ export class Renderer {
     return compileTemplate(version, await this.engine(workspaceId))
   }
 
-  render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
+  /** `parent`: the span the render belongs to (deliver's, a request's); none, no render span. */
+  render(workspaceId: string, req: RenderRequest, parent?: Span): Promise<RenderResult> {
     const attributes = () => ({ 'inkstream.template.id': req.templateId })
-    return inSpan(SPANS.render, { attributes }, async (span) => {
+    return inSpan(SPANS.render, { parent, attributes }, async (span) => {
       const result = await this.#render(workspaceId, req)
       if (span?.isRecording()) renderAttributes(span, result)
       return result

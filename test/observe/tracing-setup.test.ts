@@ -1,7 +1,7 @@
 /**
  * When tracing is registered and when not: without OTEL_EXPORTER_OTLP_ENDPOINT nothing is (the
- * API's no-op tracer, no trace context on stored events); with it, a provider exports, serialize.ts
- * puts the active span's traceparent on appended events, and shutdown() unregisters it again.
+ * API's no-op tracer, no trace context on stored events); with it, a provider exports, traced() puts
+ * the appending span's traceparent on appended events, and shutdown() unregisters it again.
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
@@ -18,13 +18,13 @@ import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
 import { samplerName, samplerRatio } from '../../src/observe/sampling.ts'
 import {
   batchConfig,
-  currentTraceparent,
   inSpan,
   linksTo,
-  linkToActive,
   MAX_LINKS,
   parseTraceparent,
   startTracing,
+  traced,
+  traceparentOf,
   tracesUrl,
   tracingEnabled,
 } from '../../src/observe/tracing.ts'
@@ -121,16 +121,22 @@ describe('tracing on', () => {
       assert.equal(delegate(), 'BasicTracerProvider')
       // A second registration in the same thread is refused.
       assert.equal(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }), undefined)
-      const outside = JSON.parse(serializeEvents([event('m0')], 1e6)[0]!.json)
+      const outside = JSON.parse(serializeEvents(traced([event('m0')], undefined), 1e6)[0]!.json)
       assert.equal('traceparent' in outside, false)
+      // A child needs a parent: without one there is no span (its caller is in no trace).
+      assert.equal(await inSpan('orphan', {}, async (span) => span), undefined)
       let inner = ''
-      const rows = await inSpan('unit span', {}, async (span) => {
+      let child = ''
+      const rows = await inSpan('unit span', { root: true }, async (span) => {
         assert.ok(span?.isRecording())
-        inner = currentTraceparent() ?? ''
-        // Across an await the span is still the active one.
+        inner = traceparentOf(span) ?? ''
         await new Promise((r) => setImmediate(r))
+        child = await inSpan('unit child', { parent: span }, async (c) => traceparentOf(c) ?? '')
         return serializeEvents(
-          [event('m1'), { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }],
+          traced(
+            [event('m1'), { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }],
+            span,
+          ),
           1e6,
         )
       })
@@ -140,7 +146,7 @@ describe('tracing on', () => {
       // An event that already has a context keeps it.
       assert.equal(JSON.parse(rows[1]!.json).traceparent, `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`)
       await assert.rejects(
-        inSpan('failing span', {}, async () => {
+        inSpan('failing span', { root: true }, async () => {
           throw new Error('boom')
         }),
         /boom/,
@@ -150,6 +156,14 @@ describe('tracing on', () => {
       assert.equal(unit.traceId, sc.traceId)
       assert.equal(unit.spanId, sc.spanId)
       assert.equal(unit.service, 'unit')
+      const unitChild = await receiver.waitFor((s) => s.name === 'unit child', 'unit child')
+      assert.equal(unitChild.traceId, sc.traceId)
+      assert.equal(unitChild.parentSpanId, sc.spanId)
+      assert.equal(parseTraceparent(child)?.spanId, unitChild.spanId)
+      assert.equal(
+        receiver.spans.some((s) => s.name === 'orphan'),
+        false,
+      )
       const failing = await receiver.waitFor((s) => s.name === 'failing span', 'failing span')
       assert.equal(failing.status, 2)
     } finally {
@@ -157,7 +171,7 @@ describe('tracing on', () => {
     }
     assert.equal(tracingEnabled(), false)
     assert.equal(delegate(), 'NoopTracerProvider')
-    assert.equal(await inSpan('after', {}, async (span) => span), undefined)
+    assert.equal(await inSpan('after', { root: true }, async (span) => span), undefined)
   })
 
   for (const impl of ['SqliteEventLog', 'KafkaEventLog'] as const) {
@@ -177,11 +191,11 @@ describe('tracing on', () => {
       assert.ok(tracing)
       try {
         let appendedBy = ''
-        await inSpan('append', {}, async () => {
-          appendedBy = currentTraceparent() ?? ''
-          await log.append([event('k1'), event('k2')])
+        await inSpan('append', { root: true }, async (span) => {
+          appendedBy = traceparentOf(span) ?? ''
+          await log.append(traced([event('k1'), event('k2')], span))
         })
-        await log.append([event('k3')])
+        await log.append(traced([event('k3')], undefined))
         const seen: LogRecord[] = []
         await new Promise<void>((resolve) => {
           const consumer = log.consume('trace-test', async (records) => {
@@ -210,11 +224,15 @@ describe('tracing on', () => {
     })
     assert.ok(tracing)
     try {
-      const unsampled = await inSpan('unsampled root', {}, async (span) => {
+      const unsampled = await inSpan('unsampled root', { root: true }, async (span) => {
         assert.equal(span?.isRecording(), false)
         // A child of an unsampled span is not even created: fn gets no span.
-        const child = await inSpan('unsampled child', {}, async (c) => c)
-        return { child, traceparent: currentTraceparent(), rows: serializeEvents([event('u1')], 1e6) }
+        const child = await inSpan('unsampled child', { parent: span }, async (c) => c)
+        return {
+          child,
+          traceparent: traceparentOf(span),
+          rows: serializeEvents(traced([event('u1')], span), 1e6),
+        }
       })
       assert.equal(unsampled.child, undefined)
       assert.equal(unsampled.traceparent, undefined)
@@ -228,11 +246,13 @@ describe('tracing on', () => {
         { root: true, links: () => linksTo([sampledCtx]) },
         async (span) => ({
           recording: span?.isRecording(),
-          traceparent: currentTraceparent(),
-          // A message started from the sampled batch (a link to the active span, not to an
-          // event) is sampled as the sampler says: not at ratio 0.
-          startedFrom: await inSpan('started from batch', { root: true, links: linkToActive }, async (s) =>
-            s?.isRecording(),
+          traceparent: traceparentOf(span),
+          // A message started from the sampled batch (a link to that span, not to an event) is
+          // sampled as the sampler says: not at ratio 0.
+          startedFrom: await inSpan(
+            'started from batch',
+            { root: true, links: () => (span ? [{ context: span.spanContext() }] : []) },
+            async (s) => s?.isRecording(),
           ),
         }),
       )
