@@ -12,7 +12,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { requestId } from '../src/observe/logging.ts'
-import { inSpan, startTracing, traceparentOf } from '../src/observe/tracing.ts'
+import { inSpan, startTracing } from '../src/observe/tracing.ts'
 import { cpuSeconds, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
 import { BodyPool } from './lib/events.ts'
 import { measureThroughput } from './lib/load.ts'
@@ -114,7 +114,8 @@ async function nsPerCall(n: number, fn: () => unknown): Promise<number> {
 
 /**
  * What the added code costs per request in the server's hot path, measured in this process: the
- * request id, the log-append span helper and the traceparent of its span, with tracing off and on.
+ * request id and the span helper (a new trace), with tracing off and on. Only what every revision
+ * has: compare.ts runs this file against older ones too.
  */
 async function hotPath(receiverUrl: string) {
   const noop = async () => undefined
@@ -123,16 +124,12 @@ async function hotPath(receiverUrl: string) {
   const off = {
     direct: await nsPerCall(200_000, noop),
     inSpan: await nsPerCall(200_000, () => inSpan('x', { root: true, attributes }, noop)),
-    traceparent: await nsPerCall(200_000, () => traceparentOf(undefined)),
     requestId: await nsPerCall(200_000, () => requestId(req)),
   }
   const tracing = await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl })
   try {
     const on = {
       inSpan: await nsPerCall(20_000, () => inSpan('x', { root: true, attributes }, noop)),
-      inSpanTraceparent: await nsPerCall(20_000, () =>
-        inSpan('x', { root: true, attributes }, async (span) => traceparentOf(span)),
-      ),
     }
     return { off, on }
   } finally {

@@ -20,6 +20,7 @@ import { openTime } from './open-time.ts'
 import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
+import { tracingCpu } from './tracing-cpu.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
@@ -38,6 +39,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   processor,
   render,
   'scale-out': scaleOut,
+  'tracing-cpu': tracingCpu,
   'scale-out-trigger': scaleOutTrigger,
   smtp,
   trigger,

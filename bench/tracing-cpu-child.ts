@@ -1,0 +1,120 @@
+/**
+ * One side of the tracing-cpu benchmark (bench/tracing-cpu.ts), in a process of its own: the whole
+ * app in this process (createApp, the processor in its worker thread), driven through
+ * `server.inject` (no sockets, no load generator competing for the cores), and the process's CPU
+ * time (every thread: process.cpuUsage) per request. Ingest counts until the processor has applied
+ * the events, so its batch spans are in the figure.
+ *
+ * The logging and tracing settings come from the env the parent gives (INKSTREAM_LOG_LEVEL,
+ * OTEL_*). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond }.
+ */
+import { rmSync } from 'node:fs'
+import { createApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { PROFILES_GROUP } from '../src/pipeline/processor.ts'
+
+const INGEST = Number(process.env.BENCH_TRACING_INGEST ?? 6000)
+const RENDER = Number(process.env.BENCH_TRACING_RENDER ?? 1500)
+const TEMPLATE = {
+  subject: 'Hi {{ first_name | default: "there" }}',
+  html: `<html><body><h1>Hi {{ first_name | default: "there" }},</h1>
+<p>You left {{ last_cart_product.name | default: "something" }} ({{ last_cart_product.price }} EUR) in your cart.</p>
+{% for p in recent_products %}<p><a href="{{ p.url }}">{{ p.name }}</a> — {{ p.price }} EUR</p>{% endfor %}</body></html>`,
+}
+const PROFILE = {
+  first_name: 'Ada',
+  last_cart_product: { name: 'Desk lamp', price: 49 },
+  recent_products: Array.from({ length: 5 }, (_, i) => ({
+    name: `Product ${i}`,
+    url: `https://shop.example/p/${i}`,
+    price: 10 + i,
+  })),
+}
+const EVENTS = ['Product Viewed', 'Product Added', 'Order Completed']
+
+const dataDir = process.argv[2]!
+// INKSTREAM_* settings pass through (INKSTREAM_LOG_LEVEL is the side's).
+const config = loadConfig(process.env, { port: 0, dataDir })
+const app = await createApp(config)
+const { server, workspace } = app
+const writeAuth = `Basic ${Buffer.from(`${workspace.writeKey}:`).toString('base64')}`
+const adminAuth = `Bearer ${workspace.adminKey}`
+
+let seq = 0
+const track = async () => {
+  const i = seq++
+  const res = await server.inject({
+    method: 'POST',
+    url: '/v1/track',
+    headers: { authorization: writeAuth, 'content-type': 'application/json' },
+    payload: {
+      userId: `user-${i % 500}`,
+      anonymousId: `anon-${i % 700}`,
+      event: EVENTS[i % 3],
+      messageId: `m-${process.pid}-${i}`,
+      timestamp: new Date().toISOString(),
+      properties: { sku: `sku-${i % 97}`, price: (i % 50) + 0.99, currency: 'EUR' },
+      context: { library: { name: 'analytics.js', version: '4.1.0' } },
+    },
+  })
+  if (res.statusCode !== 200) throw new Error(`track: ${res.statusCode} ${res.body}`)
+}
+const preview = async () => {
+  const res = await server.inject({
+    method: 'POST',
+    url: '/v1/templates/obs/preview',
+    headers: { authorization: adminAuth, 'content-type': 'application/json' },
+    payload: { profile: PROFILE, userId: 'ada' },
+  })
+  if (res.statusCode !== 200) throw new Error(`preview: ${res.statusCode} ${res.body}`)
+}
+
+/** `n` calls, `concurrency` in flight. */
+async function drive(n: number, concurrency: number, fn: () => Promise<void>): Promise<void> {
+  let left = n
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await fn()
+    }),
+  )
+}
+
+async function processed(): Promise<void> {
+  while ((await app.log.lag(PROFILES_GROUP)) > 0) await new Promise((r) => setTimeout(r, 5))
+}
+
+/** CPU µs (all threads) and wall-clock rate per call of `fn`, after a warm-up of a fifth as many. */
+async function measure(n: number, concurrency: number, fn: () => Promise<void>, settle: () => Promise<void>) {
+  await drive(Math.ceil(n / 5), concurrency, fn)
+  await settle()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await drive(n, concurrency, fn)
+  await settle()
+  const cpu = process.cpuUsage(cpu0)
+  const seconds = (performance.now() - t0) / 1000
+  return { cpuMicros: (cpu.user + cpu.system) / n, perSecond: n / seconds }
+}
+
+try {
+  const put = await server.inject({
+    method: 'PUT',
+    url: '/v1/templates/obs',
+    headers: { authorization: adminAuth, 'content-type': 'application/json' },
+    payload: TEMPLATE,
+  })
+  if (put.statusCode >= 300) throw new Error(`template: ${put.statusCode} ${put.body}`)
+  const ingest = await measure(INGEST, 32, track, processed)
+  const render = await measure(RENDER, 8, preview, async () => {})
+  process.stdout.write(
+    `${JSON.stringify({
+      ingestCpuMicros: ingest.cpuMicros,
+      renderCpuMicros: render.cpuMicros,
+      ingestPerSecond: ingest.perSecond,
+      renderPerSecond: render.perSecond,
+    })}\n`,
+  )
+} finally {
+  await app.close()
+  rmSync(dataDir, { recursive: true, force: true })
+}
