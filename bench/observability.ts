@@ -1,26 +1,29 @@
 /**
- * observability: what ECS logging and OpenTelemetry tracing cost. Three `inkstream start` servers,
- * measured one at a time in interleaved rounds (the order rotates each round):
+ * observability: what ECS logging and OpenTelemetry tracing cost. Four `inkstream start` servers,
+ * measured one at a time in interleaved rounds (bench/lib/ab.ts: the order rotates each round,
+ * BENCH_ROUNDS rounds, 3 by default; ratios per round):
  * - baseline: INKSTREAM_LOG_LEVEL=silent, no OTLP endpoint (logging silent, tracing not registered);
  * - shipped: the default log level (info), no OTLP endpoint (observability as shipped);
- * - exporter: info, OTEL_EXPORTER_OTLP_ENDPOINT at a local receiver that discards what it gets.
+ * - exporter: info, OTEL_EXPORTER_OTLP_ENDPOINT at a local receiver that discards what it gets;
+ * - sampled: the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1.
  * Workloads: ingest (POST /v1/track, one event each, 50 connections) and render (POST
  * /v1/templates/:id/preview with an inline profile: a Renderer.render with its span, 8 connections).
- * Metrics (prom-client) are on in all three. Goal (issue 12): each ratio to the baseline >= 0.95.
+ * Metrics (prom-client) are on in all four. Also the server's CPU per request (steadier than
+ * throughput on a loaded machine) and others' core use per sample. Goal (issue 12): each ratio to the baseline >= 0.95.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { requestId } from '../src/observe/logging.ts'
 import { inSpan, startTracing } from '../src/observe/tracing.ts'
-import { cpuSeconds, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
+import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample, spread } from './lib/ab.ts'
+import { cpuMeter, cpuSeconds, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
 import { BodyPool } from './lib/events.ts'
 import { measureThroughput } from './lib/load.ts'
 import { counter, scrape } from './lib/prometheus.ts'
 import { type BenchResult, waitUntil } from './lib/report.ts'
 
 const GOAL = 0.95
-const ROUNDS = Number(process.env.BENCH_OBS_ROUNDS ?? 3)
 const CONSUMER_LAG = 'inkstream_log_consumer_lag{group="profiles"}'
 const CONFIGS = ['baseline', 'shipped', 'exporter', 'sampled'] as const
 type ConfigName = (typeof CONFIGS)[number]
@@ -99,8 +102,6 @@ async function settled(server: ServerUnderTest): Promise<void> {
   if (!ok) throw new Error(`${server.name}: the processor did not catch up`)
 }
 
-const perConfig = () =>
-  Object.fromEntries(CONFIGS.map((c) => [c, []])) as unknown as Record<ConfigName, number[]>
 /** ns per call of `fn`, median of 5 runs of `n` calls (in this process: steady on a busy machine). */
 async function nsPerCall(n: number, fn: () => unknown): Promise<number> {
   const runs: number[] = []
@@ -167,88 +168,85 @@ export async function observability(): Promise<BenchResult> {
       })
       if (res.status >= 300) throw new Error(`template: ${res.status} ${await res.text()}`)
     }
-    const ingest: Record<ConfigName, number[]> = perConfig()
-    const render: Record<ConfigName, number[]> = perConfig()
-    // Server CPU (all its threads) per request: steadier than throughput on a busy machine.
-    const ingestCpu: Record<ConfigName, number[]> = perConfig()
-    const renderCpu: Record<ConfigName, number[]> = perConfig()
     const bodies = new BodyPool(undefined)
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = CONFIGS.map((_, i) => CONFIGS[(i + r) % CONFIGS.length]!)
-      for (const name of order) {
-        const server = servers[name]
-        for (const s of Object.values(servers)) await settled(s)
-        let cpu0 = 0
-        const spec = { path: '/v1/track', bodies, connections: 50, warmupSeconds: 2, seconds: 6 }
-        const load = await measureThroughput(server, spec, async () => {
-          await settled(server)
-          cpu0 = cpuSeconds(server.pid) ?? 0
-        })
-        if (load.non2xx > 0 || load.errors > 0) throw new Error(`${name}: ${load.non2xx} non-2xx on ingest`)
-        // The processor's work for these events counts too: measured once it caught up.
+    const measureSide = async (name: ConfigName): Promise<Sample> => {
+      const server = servers[name]
+      for (const s of Object.values(servers)) await settled(s)
+      let cpu0 = 0
+      let meter = cpuMeter(server.pid)
+      const spec = { path: '/v1/track', bodies, connections: 50, warmupSeconds: 2, seconds: 6 }
+      const load = await measureThroughput(server, spec, async () => {
         await settled(server)
-        ingestCpu[name].push((((cpuSeconds(server.pid) ?? 0) - cpu0) / load.ok) * 1e6)
-        ingest[name].push(load.perSecond)
-        for (const s of Object.values(servers)) await settled(s)
-        await previewRate(server, 2)
         cpu0 = cpuSeconds(server.pid) ?? 0
-        const rendered = await previewRate(server, 6)
-        renderCpu[name].push((((cpuSeconds(server.pid) ?? 0) - cpu0) / rendered.ok) * 1e6)
-        if (rendered.non2xx > 0) throw new Error(`${name}: ${rendered.non2xx} failed previews`)
-        render[name].push(rendered.perSecond)
-        process.stderr.write(
-          `observability: round ${r + 1} ${name}: ingest ${round(load.perSecond)} req/s ` +
-            `(${round(ingestCpu[name].at(-1)!)} CPU µs each), render ${round(rendered.perSecond)}/s ` +
-            `(${round(renderCpu[name].at(-1)!)} CPU µs each)\n`,
-        )
-      }
+        meter = cpuMeter(server.pid)
+      })
+      const cpu = meter()
+      if (load.non2xx > 0 || load.errors > 0) throw new Error(`${name}: ${load.non2xx} non-2xx on ingest`)
+      // The processor's work for these events counts too: measured once it caught up.
+      await settled(server)
+      const ingestCpu = (((cpuSeconds(server.pid) ?? 0) - cpu0) / load.ok) * 1e6
+      for (const s of Object.values(servers)) await settled(s)
+      await previewRate(server, 2)
+      cpu0 = cpuSeconds(server.pid) ?? 0
+      const rendered = await previewRate(server, 6)
+      const renderCpu = (((cpuSeconds(server.pid) ?? 0) - cpu0) / rendered.ok) * 1e6
+      if (rendered.non2xx > 0) throw new Error(`${name}: ${rendered.non2xx} failed previews`)
+      process.stderr.write(
+        `observability: ${name}: ingest ${round(load.perSecond)} req/s (${round(ingestCpu)} CPU µs each), ` +
+          `render ${round(rendered.perSecond)}/s (${round(renderCpu)} CPU µs each), others' cores ${cpu.otherCores}\n`,
+      )
+      const details = { render: rendered.perSecond, ingestCpu, renderCpu }
+      return { value: load.perSecond, cpu, details }
     }
-    const m = (xs: Record<ConfigName, number[]>) =>
-      Object.fromEntries(CONFIGS.map((c) => [c, round(median(xs[c]))])) as Record<ConfigName, number>
-    const ingestMedian = m(ingest)
-    const renderMedian = m(render)
-    const ingestCpuMedian = m(ingestCpu)
-    const renderCpuMedian = m(renderCpu)
-    const versus = (med: Record<ConfigName, number>) =>
-      Object.fromEntries(CONFIGS.slice(1).map((c) => [c, round(med[c] / med.baseline, 3)])) as Record<
-        Exclude<ConfigName, 'baseline'>,
-        number
-      >
-    // Throughput relative to the baseline (0.95 = 5 % fewer per second).
-    const ratios = { ingest: versus(ingestMedian), render: versus(renderMedian) }
-    // CPU per request relative to the baseline (1.05 = 5 % more CPU per request).
-    const cpuRatios = { ingest: versus(ingestCpuMedian), render: versus(renderCpuMedian) }
-    const worst = Math.min(...Object.values(ratios.ingest), ...Object.values(ratios.render))
+    const run = await interleaved(
+      Object.fromEntries(CONFIGS.map((c) => [c, () => measureSide(c)])) as Record<
+        ConfigName,
+        () => Promise<Sample>
+      >,
+      roundsFromEnv(3),
+    )
+    const of = (c: ConfigName, key: 'render' | 'ingestCpu' | 'renderCpu') =>
+      run.sides[c].samples.map((x) => x.details?.[key] as number)
+    // Per round, side ÷ baseline (both ran back to back); throughput: 0.95 = 5 % fewer per second.
+    // CPU per request: baseline ÷ side, the throughput kept when the server is CPU-bound.
+    const versus = (c: Exclude<ConfigName, 'baseline'>) => ({
+      ingest: ratioPerRound(run.sides[c], run.sides.baseline),
+      render: spread(of(c, 'render').map((v, i) => round(v / of('baseline', 'render')[i]!, 4))),
+      ingestCpuKept: spread(of(c, 'ingestCpu').map((v, i) => round(of('baseline', 'ingestCpu')[i]! / v, 4))),
+      renderCpuKept: spread(of(c, 'renderCpu').map((v, i) => round(of('baseline', 'renderCpu')[i]! / v, 4))),
+    })
+    const ratios = { shipped: versus('shipped'), exporter: versus('exporter'), sampled: versus('sampled') }
+    const medians = (key: 'render' | 'ingestCpu' | 'renderCpu') =>
+      Object.fromEntries(CONFIGS.map((c) => [c, round(spread(of(c, key)).median)]))
+    const worst = Math.min(...Object.values(ratios).flatMap((r) => [r.ingest.median, r.render.median]))
     const met = worst >= GOAL
+    const line = (c: Exclude<ConfigName, 'baseline'>) =>
+      `${c} ingest ${fmtSpread(ratios[c].ingest)} render ${fmtSpread(ratios[c].render)} ` +
+      `(CPU kept ${ratios[c].ingestCpuKept.median.toFixed(3)} / ${ratios[c].renderCpuKept.median.toFixed(3)})`
     return {
       benchmark: 'observability',
       metric: 'ingest req/s and renders/s, observability on ÷ logging silent and tracing off',
-      inkstream: Math.min(ratios.ingest.exporter, ratios.render.exporter),
+      inkstream: Math.min(ratios.exporter.ingest.median, ratios.exporter.render.median),
       baseline: 1,
       ratio: worst,
       goal: `every ratio >= ${GOAL} (metrics + logging + tracing cost <= 5 %)`,
       met,
       details: {
-        rounds: ROUNDS,
-        ingest: { medians: ingestMedian, perRound: ingest },
-        render: { medians: renderMedian, perRound: render },
+        rounds: run.rounds,
         ratios,
-        cpuMicrosPerRequest: {
-          ingest: ingestCpuMedian,
-          render: renderCpuMedian,
-          perRound: { ingestCpu, renderCpu },
-        },
-        cpuRatios,
+        ingestPerSecond: Object.fromEntries(CONFIGS.map((c) => [c, round(run.sides[c].spread.median)])),
+        renderPerSecond: medians('render'),
+        cpuMicrosPerRequest: { ingest: medians('ingestCpu'), render: medians('renderCpu') },
+        loadAverages: run.loadAverages,
+        worstOtherCores: run.worstOtherCores,
+        samples: run.sides,
         hotPathNs: await hotPath(receiver.url),
         exported: receiver.counts(),
       },
       summary:
-        `observability (medians of ${ROUNDS} interleaved rounds): ingest ${ingestMedian.baseline} req/s ` +
-        `baseline; × shipped ${ratios.ingest.shipped}, exporter ${ratios.ingest.exporter}, sampled 10 % ` +
-        `${ratios.ingest.sampled}; render ${renderMedian.baseline}/s baseline; × ${ratios.render.shipped}, ` +
-        `${ratios.render.exporter}, ${ratios.render.sampled}; CPU per request × ingest ` +
-        `${Object.values(cpuRatios.ingest).join(' / ')}, render ${Object.values(cpuRatios.render).join(' / ')}; ` +
-        `goal >= ${GOAL}: ${met ? 'MET' : 'NOT MET'}`,
+        `observability (${run.rounds} interleaved rounds, ratio to logging silent + tracing off, median (min–max)): ` +
+        `${line('shipped')}; ${line('exporter')}; ${line('sampled')}; ` +
+        `load ${run.loadAverages.join('/')}; goal >= ${GOAL}: ${met ? 'MET' : 'NOT MET'}`,
     }
   } finally {
     for (const s of Object.values(servers)) await s.stop()

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample, spread } from './lib/ab.ts'
-import { cpuMeter, ROOT, round } from './lib/children.ts'
+import { type CpuUse, cpuMeter, ROOT, round } from './lib/children.ts'
 import type { BenchResult } from './lib/report.ts'
 
 const GOAL = 0.95
@@ -63,18 +63,20 @@ function runChild(env: Record<string, string>): Promise<Sample & { result: Child
   )
   const meter = cpuMeter(child.pid!)
   let out = ''
+  // Read while the child still runs (its /proc entry is gone once it exited).
+  let cpu: CpuUse | undefined
   child.stdout.on('data', (c: Buffer) => {
     out += c
+    if (cpu === undefined && out.includes('\n')) cpu = meter()
   })
   return new Promise((resolve, reject) => {
     child.on('error', reject)
     child.on('exit', (code) => {
-      const cpu = meter()
       const line = out.split('\n').find((l) => l.startsWith('{'))
       if (code !== 0 || line === undefined)
         return reject(new Error(`tracing-cpu child exited ${code}: ${out}`))
       const result = JSON.parse(line) as ChildResult
-      resolve({ value: result.ingestCpuMicros, cpu, result, details: { ...result } })
+      resolve({ value: result.ingestCpuMicros, ...(cpu ? { cpu } : {}), result, details: { ...result } })
     })
   })
 }
