@@ -10,8 +10,8 @@
  *
  * No context manager: the parent of a span is passed explicitly (inSpan's `parent`, the span `fn`
  * gets; a request's is requestSpan(req)). An AsyncLocalStorage context manager makes Node install
- * promise hooks, and then every promise of the process pays for them, traced or not: that was most
- * of what tracing cost ingest (docs/benchmarks.md, "Observability overhead").
+ * promise hooks, and then every promise of the process pays for them, sampled or not (an await cost
+ * 2–3× as much with one enabled; docs/benchmarks.md, "Observability overhead").
  *
  * The trace context crosses the event log as a W3C `traceparent` on the event (traced() adds the
  * appending span's, when its trace is sampled); a processor batch links to the contexts of its
