@@ -100,7 +100,7 @@ export function htmlToTextTemplate(html: string): string {
     .trim()
 }
 
-function withPreheaderSlot(html: string): string {
+export function withPreheaderSlot(html: string): string {
   const body = /<body[^>]*>/i.exec(html)
   if (!body) return PREHEADER_SLOT + html
   const at = body.index + body[0].length

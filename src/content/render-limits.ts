@@ -6,7 +6,7 @@
  * exceed MAX_ALLOCATION units, and an array filter refuses input over MAX_ARRAY_ITEMS items, so
  * such a template fails at once with INK_ERR_RENDER_LIMIT instead of blocking the server.
  */
-import type { Context, FilterImplOptions, Liquid } from 'liquidjs'
+import { Context, type FilterImplOptions, type Liquid } from 'liquidjs'
 import { findInChain } from './error-chain.ts'
 
 /** Items an array filter (sort, map, where, join…) may be given. Email content never needs more. */
@@ -91,19 +91,26 @@ export function boundArrayFilters(liquid: Liquid): void {
   }
 }
 
+/** liquidjs's Limiter class (not exported by the package): the one its Context makes for each limit. */
+export const Limiter = new Context().memoryLimit.constructor as new (
+  resource: string,
+  limit: number,
+) => Context['memoryLimit']
+
 /**
- * Bounds every single charge to the context's memory limit (a range's size, a padded string),
- * so `(1..3000000)` fails before the array exists. Returns the context for chaining.
+ * liquidjs's memory limit with every single charge bounded (a range's size, a padded string), so
+ * `(1..3000000)` fails before the array exists.
  */
-export function boundAllocations(ctx: Context): Context {
-  const limiter = ctx.memoryLimit
-  const use = limiter.use.bind(limiter)
-  limiter.use = (count: number) => {
+export class BoundedMemory extends Limiter {
+  constructor(limit: number) {
+    super('memory alloc', limit)
+  }
+
+  override use(count: number): void {
     if (+count > MAX_ALLOCATION)
       throw new RenderLimitExceeded(
         `render limit exceeded: one step asked for ${count} items (a range or a string); at most ${MAX_ALLOCATION} are allowed`,
       )
-    use(count)
+    super.use(count)
   }
-  return ctx
 }

@@ -122,7 +122,7 @@ export async function renderEmail(
   started = performance.now(),
 ): Promise<RenderResult> {
   const session = startRender(engine, compiled, recipient, opts, started)
-  const { state, report, context } = session
+  const { state } = session
   let links: LiveLinks | undefined
   if (opts.live && compiled.live.size > 0) {
     // The text part marks where each live block stands, so the AMP part can put its amp-list there.
@@ -130,10 +130,12 @@ export async function renderEmail(
     session.globals[LIVE_LINKS] = links
   }
   try {
-    if (compiled.sources.length > 0) await session.prefetch(compiled.sources)
+    // Sources all answered from the cache leave nothing to wait for: no turn of the event loop.
+    const pending = compiled.sources.length > 0 ? session.prefetch(compiled.sources) : undefined
+    if (pending) await pending
     let parts: Parts
     try {
-      parts = renderParts(engine, compiled, context(true), state, true)
+      parts = renderParts(engine, compiled, session.context(true), state, true)
     } catch (err) {
       if (!needsAsyncRender(err)) throw err
       // The synchronous attempt held the event loop for up to a slice: let it turn once before the
@@ -143,26 +145,26 @@ export async function renderEmail(
       state.sources.length = 0
       state.unavailable.clear()
       links?.texts?.clear()
-      parts = await renderParts(engine, compiled, context(false), state, false)
+      parts = await renderParts(engine, compiled, session.context(false), state, false)
     }
     if (links) {
       const { text, amp, outcome } = ampPart(parts, compiled, links)
-      const r = report()
+      const r = session.report()
       r.amp = outcome
       return { ok: true, ...parts, text, ...(amp === undefined ? {} : { amp }), report: r }
     }
-    return { ok: true, ...parts, report: report() }
+    return { ok: true, ...parts, report: session.report() }
   } catch (err) {
     const aborted = abortedBy(err)
     if (aborted)
-      return { ok: false, skip: { type: 'abort_message', reason: aborted.reason }, report: report() }
+      return { ok: false, skip: { type: 'abort_message', reason: aborted.reason }, report: session.report() }
     return {
       ok: false,
       error: {
         code: isLimitError(err) ? 'INK_ERR_RENDER_LIMIT' : 'INK_ERR_RENDER_FAILED',
         message: (err as Error).message.split('\n')[0] ?? 'render failed',
       },
-      report: report(),
+      report: session.report(),
     }
   }
 }
@@ -199,29 +201,50 @@ function renderParts(
   state: RenderState,
   sync: boolean,
 ): Parts | Promise<Parts> {
-  const renderer = engine.html.renderer
-  const one = (part: string, templates: CompiledTemplate['html']) => {
-    state.part = part
-    return sync
-      ? String(toValueSync(renderer.renderTemplates(templates, ctx)))
-      : drive(renderer.renderTemplates(templates, ctx)).then(String)
-  }
-  const finish = (html: string, subject: string, preheader: string, text: string): Parts => ({
-    subject: subject.replace(/[\r\n]+/g, ' ').trim(),
-    preheader: preheader.trim(),
-    html: html.replace(PREHEADER_MARKER, escapeHtml(preheader.trim())),
-    text,
-  })
-  if (sync) {
-    const html = one('html', compiled.html) as string
-    const subject = one('subject', compiled.subject) as string
-    const preheader = one('preheader', compiled.preheader) as string
-    return finish(html, subject, preheader, one('text', compiled.text) as string)
-  }
+  if (sync)
+    return finish(
+      renderPartSync(engine, compiled.html, ctx, state, 'html'),
+      renderPartSync(engine, compiled.subject, ctx, state, 'subject'),
+      renderPartSync(engine, compiled.preheader, ctx, state, 'preheader'),
+      renderPartSync(engine, compiled.text, ctx, state, 'text'),
+    )
   return (async () => {
-    const html = await one('html', compiled.html)
-    const subject = await one('subject', compiled.subject)
-    const preheader = await one('preheader', compiled.preheader)
-    return finish(html, subject, preheader, await one('text', compiled.text))
+    const html = await renderPartAsync(engine, compiled.html, ctx, state, 'html')
+    const subject = await renderPartAsync(engine, compiled.subject, ctx, state, 'subject')
+    const preheader = await renderPartAsync(engine, compiled.preheader, ctx, state, 'preheader')
+    return finish(html, subject, preheader, await renderPartAsync(engine, compiled.text, ctx, state, 'text'))
   })()
+}
+
+function renderPartSync(
+  engine: Engine,
+  templates: CompiledTemplate['html'],
+  ctx: Context,
+  state: RenderState,
+  part: string,
+): string {
+  state.part = part
+  return String(toValueSync(engine.html.renderer.renderTemplates(templates, ctx)))
+}
+
+function renderPartAsync(
+  engine: Engine,
+  templates: CompiledTemplate['html'],
+  ctx: Context,
+  state: RenderState,
+  part: string,
+): Promise<string> {
+  state.part = part
+  return drive(engine.html.renderer.renderTemplates(templates, ctx)).then(String)
+}
+
+/** The parts as sent: the subject on one line, the preheader trimmed and put in the HTML's hidden slot. */
+function finish(html: string, subject: string, preheader: string, text: string): Parts {
+  const trimmed = preheader.trim()
+  return {
+    subject: subject.replace(/[\r\n]+/g, ' ').trim(),
+    preheader: trimmed,
+    html: html.replace(PREHEADER_MARKER, escapeHtml(trimmed)),
+    text,
+  }
 }

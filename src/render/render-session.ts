@@ -7,9 +7,10 @@
 import { Context } from 'liquidjs'
 import type { CompiledTemplate } from '../content/compile.ts'
 import type { Engine } from '../content/liquid-engine.ts'
-import { boundAllocations } from '../content/render-limits.ts'
+import { BoundedMemory, Limiter } from '../content/render-limits.ts'
 import {
   type FallbackReason,
+  type Fetched,
   NeedsAsyncRender,
   RENDER_SLICE_MS,
   RENDER_STATE,
@@ -28,8 +29,12 @@ export interface RenderSession {
   report(): RenderReport
   /** A context for the render proper; liquidjs's render-time clock starts when it is made. */
   context(sync: boolean): Context
-  /** Starts the calls of `sources` whose URL the recipient's data gives, in parallel; waits for all. */
-  prefetch(sources: readonly ConnectedContentTag[]): Promise<void>
+  /**
+   * Starts the calls of `sources` whose URL the recipient's data gives, in parallel; the promise
+   * settles when all have. undefined when none had to wait: every one was answered from the cache
+   * at once (or none could start), so the render can go on without a turn of the event loop.
+   */
+  prefetch(sources: readonly ConnectedContentTag[]): Promise<void> | undefined
 }
 
 const PROFILE_REASON: Partial<Record<ProfileOutcome, FallbackReason>> = { timeout: 'timeout', error: 'error' }
@@ -68,59 +73,98 @@ export function startRender(
     campaign: recipient.campaign ?? {},
     view_url: opts.live ? openTimeUrl(opts.live, 'view') : '',
   }
-  const globals: Record<symbol, unknown> = { [RENDER_STATE]: state }
-  return {
-    state,
-    scope,
-    globals,
-    report: () => ({
-      templateId: compiled.templateId,
-      version: compiled.version,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      deadlineMs: opts.budgetMs,
+  return new Session(engine, compiled, recipient, opts, started, state, scope)
+}
+
+/** One render's session: methods on a class, so a render makes no closures of its own. */
+class Session implements RenderSession {
+  readonly globals: Record<symbol, unknown>
+
+  constructor(
+    readonly engine: Engine,
+    readonly compiled: CompiledTemplate,
+    readonly recipient: RecipientData,
+    readonly opts: RenderOptions,
+    readonly started: number,
+    readonly state: RenderState,
+    readonly scope: JsonObject,
+  ) {
+    this.globals = { [RENDER_STATE]: state }
+  }
+
+  report(): RenderReport {
+    const { recipient, state } = this
+    return {
+      templateId: this.compiled.templateId,
+      version: this.compiled.version,
+      durationMs: Math.round((performance.now() - this.started) * 10) / 10,
+      deadlineMs: this.opts.budgetMs,
       profile: {
         outcome: recipient.profileOutcome,
         ...(recipient.profileAgeMs === undefined ? {} : { ageMs: recipient.profileAgeMs }),
       },
       fallbacks: state.fallbacks,
       sources: state.sources,
-    }),
-    // liquidjs's render-time limit starts when a Context is made; the Context that renders is made
-    // after the sources arrived, so waiting for them is never charged as Liquid's work.
-    context: (sync) => limitContext(new Context(scope, engine.html.options, { globals, sync }), state),
-    prefetch: (sources) =>
-      prefetch(sources, new Context(scope, engine.html.options, { globals }), scope, state),
+    }
+  }
+
+  // liquidjs's render-time limit starts when a Context is made; the Context that renders is made
+  // after the sources arrived, so waiting for them is never charged as Liquid's work.
+  context(sync: boolean): Context {
+    const options = this.engine.html.options
+    const { state } = this
+    state.sliceStartedAt = performance.now()
+    return new Context(
+      this.scope,
+      options,
+      { globals: this.globals, sync },
+      {
+        memoryLimit: new BoundedMemory(options.memoryLimit),
+        renderLimit: new LiquidWorkLimit(options.renderLimit, sync, state),
+      },
+    )
+  }
+
+  prefetch(sources: readonly ConnectedContentTag[]): Promise<void> | undefined {
+    const ctx = new Context(this.scope, this.engine.html.options, { globals: this.globals })
+    return prefetch(sources, ctx, this.scope, this.state)
   }
 }
 
 /**
- * Bounds one allocation (render-limits.ts), and makes liquidjs's render-time limit skip the time
- * an asynchronous render spent waiting for sources (state.waitedMs): only Liquid's work counts.
+ * liquidjs's render-time limit, counting only Liquid's work: the time an asynchronous render spent
+ * waiting for sources (state.waitedMs) is left out. A synchronous render that used its slice goes
+ * on asynchronously, yielding (RENDER_SLICE_MS).
  */
-function limitContext(ctx: Context, state: RenderState): Context {
-  const limiter = ctx.renderLimit
-  const check = limiter.check.bind(limiter)
-  state.sliceStartedAt = performance.now()
-  limiter.check = (now: number) => {
-    // A synchronous render that used its slice goes on asynchronously, yielding (RENDER_SLICE_MS).
-    if (ctx.sync && now - state.sliceStartedAt > RENDER_SLICE_MS)
+class LiquidWorkLimit extends Limiter {
+  constructor(
+    limitMs: number,
+    readonly sync: boolean,
+    readonly state: RenderState,
+  ) {
+    super('template render', performance.now() + limitMs)
+  }
+
+  override check(now: number): void {
+    const { state } = this
+    if (this.sync && now - state.sliceStartedAt > RENDER_SLICE_MS)
       throw new NeedsAsyncRender(`the render took more than ${RENDER_SLICE_MS} ms`)
-    check(now - state.waitedMs)
+    super.check(now - state.waitedMs)
   }
-  return boundAllocations(ctx)
 }
 
 /**
- * Starts every source whose URL comes from the recipient's data, in parallel, and waits for all.
- * A URL built from a variable the template assigns is left to the render, so no call is made with
- * a half-built URL.
+ * Starts every source whose URL comes from the recipient's data, in parallel; a fresh cached
+ * response is taken at once. A URL built from a variable the template assigns is left to the
+ * render, so no call is made with a half-built URL.
  */
-async function prefetch(
+function prefetch(
   sources: readonly ConnectedContentTag[],
   ctx: Context,
   scope: JsonObject,
   state: RenderState,
-): Promise<void> {
+): Promise<void> | undefined {
+  let pending: Promise<Fetched>[] | undefined
   for (const tag of sources) {
     if (!tag.roots.every((root) => Object.hasOwn(scope, root))) continue
     let url: string
@@ -130,9 +174,16 @@ async function prefetch(
       continue // depends on something only the render defines; the render will call it
     }
     if (state.prefetched.has(url)) continue
+    const cached = tag.startSync(url, state)
+    if (cached !== undefined) {
+      state.prefetched.set(url, cached)
+      continue
+    }
     const call = tag.start(url, state)
     state.prefetched.set(url, call)
     void call.then((fetched) => state.prefetched.set(url, fetched))
+    pending ??= []
+    pending.push(call)
   }
-  await Promise.all([...state.prefetched.values()])
+  return pending && Promise.all(pending).then(() => undefined)
 }

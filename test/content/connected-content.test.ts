@@ -183,6 +183,59 @@ describe('cache', () => {
   })
 })
 
+describe('cachedSync: a fresh cached answer without a promise', () => {
+  test('answers only a fresh hit, with the outcome fetch gives, reported as a hit; a miss or a stale entry is left to fetch', async () => {
+    const calls: ConnectedContentCall[] = []
+    const { cc, clock, fetch, server } = await setup((_hit, res) => json(res, { name: 'Ada' }), {
+      onCall: (c) => calls.push(c),
+    })
+    const req = { workspaceId: 'w1', url: `${server.url}/data`, timeoutMs: 2_000 }
+    assert.equal(cc.cachedSync(req), undefined, 'nothing cached yet')
+    assert.equal(calls.length, 0, 'a miss is not reported: fetch will be')
+    await fetch()
+    clock.advance(1_000)
+    const hit = cc.cachedSync(req)
+    const viaFetch = await fetch()
+    assert.ok(hit?.outcome === 'success' && viaFetch.outcome === 'success')
+    assert.deepEqual([hit.data, hit.status, hit.fromCache, hit.ageMs], [{ name: 'Ada' }, 200, true, 1_000])
+    assert.deepEqual(
+      [viaFetch.data, viaFetch.status, viaFetch.fromCache, viaFetch.ageMs],
+      [hit.data, hit.status, true, 1_000],
+    )
+    assert.deepEqual(
+      calls.slice(1).map((c) => [c.host, c.outcome, c.cache]),
+      [
+        [server.url.slice('http://'.length), 'success', 'hit'],
+        [server.url.slice('http://'.length), 'success', 'hit'],
+      ],
+    )
+    clock.advance(29_000) // past the 30 s TTL: stale, kept for a fallback
+    assert.equal(cc.cachedSync(req), undefined)
+    assert.equal(server.hits.length, 1)
+  })
+
+  test('a refused call, an unknown credential and a cache that needs I/O give no answer', async () => {
+    const { cc, fetch, server } = await setup((_hit, res) => json(res, 1))
+    await fetch()
+    const req = { workspaceId: 'w1', url: `${server.url}/data`, timeoutMs: 2_000 }
+    assert.equal(cc.cachedSync({ ...req, url: 'http://10.0.0.1/data' }), undefined)
+    assert.equal(cc.cachedSync({ ...req, credential: 'nope' }), undefined)
+    // A cache without peek (Redis) is only asked through fetch, within the call's timeout.
+    const memory = new MemoryCache()
+    const io: Cache = {
+      get: (k) => memory.get(k),
+      set: (k, v, ttl, stale) => memory.set(k, v, ttl, stale),
+      delete: (k) => memory.delete(k),
+      close: () => memory.close(),
+    }
+    const other = await setup((_hit, res) => json(res, 2), { cache: io })
+    await other.fetch()
+    assert.equal((await other.fetch()).outcome === 'success' && other.server.hits.length, 1, 'cached')
+    assert.equal(other.cc.cachedSync({ ...req, url: `${other.server.url}/data` }), undefined)
+    await io.close()
+  })
+})
+
 describe('coalescing', () => {
   test('50 concurrent calls for the same URL make one request', async () => {
     const { server, fetch } = await setup((_hit, res) => {

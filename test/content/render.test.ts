@@ -341,6 +341,30 @@ describe('rendering with fallbacks', () => {
     assert.equal(api.hits() - before, 1)
   })
 
+  test('a cached source answers the render at once, and a preview that delays or fails it still sees the fallback', async () => {
+    const body = `{% connected_content ${api.base}/recs?campaign=c2 :save recs :timeout 300 :cache_max_age 30 %}<h2>{{ recs.title | default: "Bestsellers" }}</h2>`
+    // The first successful call fills the cache (a loaded machine may make a first try late).
+    for (let i = 0; i < 10; i++)
+      if (ok(await render({ body })).report.sources[0]?.outcome === 'success') break
+    const before = api.hits()
+    const cached = ok(await render({ body }))
+    assert.match(cached.html, /<h2>Picked for you<\/h2>/)
+    assert.deepEqual(
+      [cached.report.sources[0]?.outcome, cached.report.sources[0]?.fromCache, cached.report.fallbacks],
+      ['success', true, []],
+    )
+    const failed = ok(await render({ body }, {}, 500, { failSources: ['recs'] }))
+    assert.match(failed.html, /<h2>Bestsellers<\/h2>/)
+    assert.deepEqual(
+      [failed.report.sources[0]?.outcome, failed.report.sources[0]?.message],
+      ['error', 'injected failure'],
+    )
+    const late = ok(await render({ body }, {}, 500, { delaySources: { recs: 1_000 } }))
+    assert.match(late.html, /<h2>Bestsellers<\/h2>/)
+    assert.equal(late.report.sources[0]?.outcome, 'timeout')
+    assert.equal(api.hits(), before, 'all from the cache or the injected faults')
+  })
+
   test('a source whose URL uses a variable the template assigns is called once, with the assigned value', async () => {
     const seen: string[] = []
     const probe = createServer((req, res) => {

@@ -16,6 +16,11 @@ export interface CacheEntry {
 export interface Cache {
   /** The entry, fresh or stale; undefined once its TTL and stale window have both passed, or when evicted. */
   get(key: string): Promise<CacheEntry | undefined>
+  /**
+   * The same answer as `get`, synchronously, for a cache that needs no I/O (in-process); a cache
+   * that does (Redis) leaves it out. Never throws: a closed cache answers undefined.
+   */
+  peek?(key: string): CacheEntry | undefined
   /** Stores a value that is fresh for ttlMs and then kept staleMs longer for fallbacks. */
   set(key: string, value: unknown, ttlMs: number, staleMs: number): Promise<void>
   delete(key: string): Promise<void>

@@ -42,6 +42,14 @@ export class MemoryCache implements Cache {
 
   async get(key: string): Promise<CacheEntry | undefined> {
     assertOpen(this.#closed)
+    return this.#read(key)
+  }
+
+  peek(key: string): CacheEntry | undefined {
+    return this.#closed ? undefined : this.#read(key)
+  }
+
+  #read(key: string): CacheEntry | undefined {
     const stored = this.#entries.get(key) // marks it most recently used
     if (stored === undefined) return undefined
     if (this.#clock.now() >= stored.retainUntil) {

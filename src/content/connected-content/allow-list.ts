@@ -59,8 +59,24 @@ export function parseAllowEntry(raw: string): AllowEntry | undefined {
   return { host: normalised, wildcard, port }
 }
 
+/**
+ * Hosts already normalised: every call normalises its URL's host (and the allow-list check again),
+ * and the same few hosts come back for every recipient; ipaddr's parse and domainToASCII are not free.
+ */
+const normalised = new Map<string, string | undefined>()
+const MAX_NORMALISED = 1024
+
 /** Lower-case ASCII for a domain (no trailing dot), canonical text for an IP; undefined when invalid. */
 export function normaliseHost(host: string): string | undefined {
+  if (normalised.has(host)) return normalised.get(host)
+  const result = normaliseUncached(host)
+  // Bounded: a template could make a host per recipient; then the memo simply starts over.
+  if (normalised.size >= MAX_NORMALISED) normalised.clear()
+  normalised.set(host, result)
+  return result
+}
+
+function normaliseUncached(host: string): string | undefined {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
   if (isIP(bare) !== 0) return ipaddr.parse(bare).toString()
   const ascii = domainToASCII(bare.replace(/\.$/, ''))

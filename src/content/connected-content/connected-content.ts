@@ -51,5 +51,11 @@ export type ConnectedContentOutcome =
 
 export interface ConnectedContent {
   fetch(req: ConnectedContentRequest): Promise<ConnectedContentOutcome>
+  /**
+   * The outcome `fetch` would give for a fresh cached response, when it can be had without I/O;
+   * undefined otherwise (then call fetch). Lets a render whose sources are all cached stay
+   * synchronous from start to end.
+   */
+  cachedSync?(req: ConnectedContentRequest): ConnectedContentOutcome | undefined
   close(): Promise<void>
 }

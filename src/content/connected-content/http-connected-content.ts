@@ -36,6 +36,14 @@ type Loaded =
   | { ok: true; status: number; data: unknown }
   | { ok: false; reason: FailureReason; message: string }
 
+/** A call ready for the cache: its target, cache key, allow-list and credential headers. */
+interface Prepared {
+  target: Target
+  key: string
+  allowList: AllowList
+  credentialHeaders: Record<string, string>
+}
+
 interface CachedResponse {
   status: number
   data: unknown
@@ -44,6 +52,8 @@ interface CachedResponse {
 const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true })
 
 const TIMED_OUT = Symbol('timed out')
+/** Distinct allow-lists kept compiled (one per workspace configuration). */
+const MAX_ALLOW_LISTS = 256
 
 export class HttpConnectedContent implements ConnectedContent {
   readonly #opts: HttpConnectedContentOptions
@@ -56,6 +66,7 @@ export class HttpConnectedContent implements ConnectedContent {
   readonly #coalescer = new Coalescer<Loaded>()
   readonly #agents: PinnedAgents = createPinnedAgents()
   readonly #allowLists = new WeakMap<readonly string[], AllowList>()
+  readonly #allowListsByText = new Map<string, AllowList>()
   #closed = false
 
   constructor(opts: HttpConnectedContentOptions = {}) {
@@ -98,48 +109,37 @@ export class HttpConnectedContent implements ConnectedContent {
     if (this.#ownsCache) await this.#cache.close()
   }
 
-  async #fetch(req: ConnectedContentRequest, started: number): Promise<ConnectedContentOutcome> {
-    const refuse = (message: string): ConnectedContentOutcome => ({
-      outcome: 'refused',
-      message,
-      durationMs: since(started),
-    })
-    if (this.#closed) return { outcome: 'error', message: 'connected content is shut down', durationMs: 0 }
-    const allowList = this.#allowList(req.workspaceId)
-    const parsed = parseTarget(req.url, this.#ports, allowList)
-    if (!parsed.ok) return refuse(parsed.message)
-    const { target } = parsed
-
-    let credentialHeaders: Record<string, string> = {}
-    if (req.credential !== undefined) {
-      const found = this.#opts.credentials?.(req.workspaceId, req.credential)
-      if (found === undefined) {
-        return refuse(
-          `credential "${req.credential}" is not defined for this workspace; add it in the settings`,
-        )
-      }
-      credentialHeaders = found
+  /**
+   * A fresh cached response, answered synchronously when the cache can do it without I/O (the
+   * in-process cache): the same outcome `fetch` gives for a fresh hit, and reported the same way,
+   * with no timer and no promise. undefined otherwise (a miss, a stale entry, a refused call, a
+   * cache that needs I/O): then `fetch` decides.
+   */
+  cachedSync(req: ConnectedContentRequest): ConnectedContentOutcome | undefined {
+    if (this.#closed || this.#cache.peek === undefined) return undefined
+    const started = performance.now()
+    let prepared: Prepared | string
+    try {
+      prepared = this.#prepare(req)
+    } catch {
+      return undefined // fetch turns the same error into its outcome
     }
-    const redact = redactor(Object.values(credentialHeaders))
-    const method = req.method ?? 'GET'
-    const headers = prepareHeaders(
-      req.headers ?? {},
-      credentialHeaders,
-      this.#opts.userAgent ?? defaults.userAgent,
-    )
-    const key = requestKey({
-      workspaceId: req.workspaceId,
-      method,
-      url: target.url.href,
-      body: req.body,
-      headers: req.headers ?? {},
-      credential: req.credential,
-      credentialHeaders,
-    })
+    if (typeof prepared === 'string') return undefined
+    const hit = this.#fresh(this.#cache.peek(prepared.key), started)
+    if (hit !== undefined) this.#report(req, hit, prepared.target.url.host)
+    return hit
+  }
 
-    // A fresh cached response (the common case in a campaign) needs no abort machinery: the cache
-    // lookup is only raced against the call's timeout.
-    const cached = await this.#cacheGet(key, req.timeoutMs)
+  async #fetch(req: ConnectedContentRequest, started: number): Promise<ConnectedContentOutcome> {
+    if (this.#closed) return { outcome: 'error', message: 'connected content is shut down', durationMs: 0 }
+    const prepared = this.#prepare(req)
+    if (typeof prepared === 'string')
+      return { outcome: 'refused', message: prepared, durationMs: since(started) }
+    const { target, key, allowList, credentialHeaders } = prepared
+
+    // A fresh cached response (the common case in a campaign) needs no abort machinery: an
+    // in-process cache answers at once, any other lookup is only raced against the call's timeout.
+    const cached = this.#cache.peek ? this.#cache.peek(key) : await this.#cacheGet(key, req.timeoutMs)
     if (cached === TIMED_OUT)
       return this.#failure(
         'timeout',
@@ -147,11 +147,15 @@ export class HttpConnectedContent implements ConnectedContent {
         undefined,
         started,
       )
-    const now = this.#clock.now()
-    if (cached !== undefined && now < cached.expiresAt && isCachedResponse(cached.value)) {
-      const ageMs = Math.max(0, now - cached.storedAt)
-      return { outcome: 'success', ...cached.value, fromCache: true, ageMs, durationMs: since(started) }
-    }
+    const hit = this.#fresh(cached, started)
+    if (hit !== undefined) return hit
+    const redact = redactor(Object.values(credentialHeaders))
+    const method = req.method ?? 'GET'
+    const headers = prepareHeaders(
+      req.headers ?? {},
+      credentialHeaders,
+      this.#opts.userAgent ?? defaults.userAgent,
+    )
     const deadline = startDeadline(req.timeoutMs - since(started), req.signal, req.timeoutMs)
     try {
       const allowListed = allowList.allows(target.hostname, target.port)
@@ -176,6 +180,40 @@ export class HttpConnectedContent implements ConnectedContent {
     } finally {
       deadline.dispose()
     }
+  }
+
+  /** What a call needs before the cache is asked: its target and key; a string says why it is refused. */
+  #prepare(req: ConnectedContentRequest): Prepared | string {
+    const allowList = this.#allowList(req.workspaceId)
+    const parsed = parseTarget(req.url, this.#ports, allowList)
+    if (!parsed.ok) return parsed.message
+    const { target } = parsed
+    let credentialHeaders: Record<string, string> = {}
+    if (req.credential !== undefined) {
+      const found = this.#opts.credentials?.(req.workspaceId, req.credential)
+      if (found === undefined)
+        return `credential "${req.credential}" is not defined for this workspace; add it in the settings`
+      credentialHeaders = found
+    }
+    const key = requestKey({
+      workspaceId: req.workspaceId,
+      method: req.method ?? 'GET',
+      url: target.url.href,
+      body: req.body,
+      headers: req.headers ?? {},
+      credential: req.credential,
+      credentialHeaders,
+    })
+    return { target, key, allowList, credentialHeaders }
+  }
+
+  /** The success outcome of a cached entry still within its TTL; undefined for anything else. */
+  #fresh(cached: CacheEntry | undefined, started: number): ConnectedContentOutcome | undefined {
+    if (cached === undefined || !isCachedResponse(cached.value)) return undefined
+    const now = this.#clock.now()
+    if (now >= cached.expiresAt) return undefined
+    const ageMs = Math.max(0, now - cached.storedAt)
+    return { outcome: 'success', ...cached.value, fromCache: true, ageMs, durationMs: since(started) }
   }
 
   /** The one outgoing call behind every coalesced caller: breaker, guard, request, retry, cache. */
@@ -278,24 +316,36 @@ export class HttpConnectedContent implements ConnectedContent {
     }
   }
 
+  /**
+   * The workspace's allow-list, compiled once per list: by the array's identity (the config's own
+   * array), else by its entries, so a callback that builds a new array per call does not re-parse.
+   */
   #allowList(workspaceId: string): AllowList {
     const entries = this.#opts.allowHosts?.(workspaceId)
     if (entries === undefined || entries.length === 0) return emptyAllowList
     let compiled = this.#allowLists.get(entries)
     if (compiled === undefined) {
-      compiled = compileAllowList(entries)
+      const text = entries.join('\n')
+      compiled = this.#allowListsByText.get(text)
+      if (compiled === undefined) {
+        compiled = compileAllowList(entries)
+        if (this.#allowListsByText.size >= MAX_ALLOW_LISTS) this.#allowListsByText.clear()
+        this.#allowListsByText.set(text, compiled)
+      }
       this.#allowLists.set(entries, compiled)
     }
     return compiled
   }
 
-  #report(req: ConnectedContentRequest, outcome: ConnectedContentOutcome): void {
+  /** `host`: the URL's host when the caller already parsed it. */
+  #report(req: ConnectedContentRequest, outcome: ConnectedContentOutcome, host?: string): void {
     if (this.#opts.onCall === undefined) return
-    let host = ''
-    try {
-      host = new URL(req.url).host
-    } catch {
-      // stays empty
+    if (host === undefined) {
+      try {
+        host = new URL(req.url).host
+      } catch {
+        host = ''
+      }
     }
     try {
       this.#opts.onCall({

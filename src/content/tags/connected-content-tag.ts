@@ -16,7 +16,11 @@ import {
   toValueSync,
   Value,
 } from 'liquidjs'
-import type { ConnectedContent, ConnectedContentOutcome } from '../connected-content/connected-content.ts'
+import type {
+  ConnectedContent,
+  ConnectedContentOutcome,
+  ConnectedContentRequest,
+} from '../connected-content/connected-content.ts'
 import { escapeHtml } from '../escape-html.ts'
 import {
   type FallbackReason,
@@ -168,12 +172,46 @@ export function connectedContentTag(cc: ConnectedContent) {
     /** Starts the call for this tag and URL, bounded by its timeout and the render's deadline. */
     start(url: string, state: RenderState | undefined): Promise<Fetched> {
       const started = performance.now()
-      const remaining = state ? state.deadline - Date.now() : DEFAULT_SOURCE_TIMEOUT_MS
-      const timeoutMs = Math.max(0, Math.min(this.args.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS, remaining))
-      return this.#call(url, this.sourceName(url), timeoutMs, state).then((outcome) => ({
+      return this.#call(url, this.sourceName(url), this.#timeoutMs(state), state).then((outcome) => ({
         outcome,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
       }))
+    }
+
+    /**
+     * The call's outcome when a fresh cached response answers it synchronously (see
+     * ConnectedContent.cachedSync); undefined when the call has to be started. A call a preview
+     * delays or fails on purpose always goes the asynchronous way.
+     */
+    startSync(url: string, state: RenderState | undefined): Fetched | undefined {
+      if (cc.cachedSync === undefined) return undefined
+      const name = this.sourceName(url)
+      const faults = state?.faults
+      if ((faults?.delaySources?.[name] ?? 0) > 0 || faults?.failSources?.includes(name)) return undefined
+      const started = performance.now()
+      const outcome = cc.cachedSync(this.#request(url, this.#timeoutMs(state), state))
+      if (outcome === undefined) return undefined
+      return { outcome, durationMs: Math.round((performance.now() - started) * 10) / 10 }
+    }
+
+    /** The call's timeout: its own, capped by what is left of the render's deadline. */
+    #timeoutMs(state: RenderState | undefined): number {
+      const remaining = state ? state.deadline - Date.now() : DEFAULT_SOURCE_TIMEOUT_MS
+      return Math.max(0, Math.min(this.args.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS, remaining))
+    }
+
+    #request(url: string, timeoutMs: number, state: RenderState | undefined): ConnectedContentRequest {
+      return {
+        workspaceId: state?.workspaceId ?? '',
+        url,
+        method: this.args.method,
+        timeoutMs,
+        retry: this.args.retry,
+        ...(this.args.headers ? { headers: this.args.headers } : {}),
+        ...(this.args.body !== undefined ? { body: this.args.body } : {}),
+        ...(this.args.credential !== undefined ? { credential: this.args.credential } : {}),
+        ...(this.args.cacheMaxAge !== undefined ? { cacheMaxAgeSeconds: this.args.cacheMaxAge } : {}),
+      }
     }
 
     *render(ctx: Context, emitter: Emitter): Generator<unknown, void, unknown> {
@@ -235,17 +273,7 @@ export function connectedContentTag(cc: ConnectedContent) {
       if (faults?.failSources?.includes(name)) {
         return { outcome: 'error', message: 'injected failure', durationMs: Date.now() - start } as const
       }
-      return cc.fetch({
-        workspaceId: state?.workspaceId ?? '',
-        url,
-        method: this.args.method,
-        timeoutMs: Math.max(0, timeoutMs - (Date.now() - start)),
-        retry: this.args.retry,
-        ...(this.args.headers ? { headers: this.args.headers } : {}),
-        ...(this.args.body !== undefined ? { body: this.args.body } : {}),
-        ...(this.args.credential !== undefined ? { credential: this.args.credential } : {}),
-        ...(this.args.cacheMaxAge !== undefined ? { cacheMaxAgeSeconds: this.args.cacheMaxAge } : {}),
-      })
+      return cc.fetch(this.#request(url, Math.max(0, timeoutMs - (Date.now() - start)), state))
     }
 
     /** For static analysis (lint): the `:save` variable is local to the template. */
