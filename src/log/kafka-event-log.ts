@@ -413,6 +413,13 @@ export class KafkaEventLog implements EventLog {
       }))
       for (let i = 0; i < records.length && !stopped; ) {
         if (!isRunning() || isStale()) return
+        // Before the work too, not only after it. When the group is rebalancing this rejects, and
+        // kafkajs rejoins only once it has handed over every partition's batch of its fetch: the
+        // whole group waits for that (a processor joining a busy one idled for seconds). After a
+        // failed heartbeat kafkajs sends the next one at once, so each remaining batch is refused
+        // here, unhandled and unresolved (its partition's next owner reads it). Otherwise the
+        // heartbeat is sent only once the interval has passed: no cost per chunk.
+        await heartbeat()
         const chunk = records.slice(i, i + maxBatch)
         const handled = await handBatch(chunk, handler, opts, {
           failpoints: this.#failpoints,

@@ -1,6 +1,7 @@
 /**
- * Kafka consumer group ids: scoped to the topic, so deployments sharing a broker never share a
- * group, and an upgraded consumer resumes from the offsets of the unscoped group it used before.
+ * Kafka consumer groups: ids scoped to the topic, so deployments sharing a broker never share a
+ * group, and an upgraded consumer resumes from the offsets of the unscoped group it used before;
+ * a busy member answers a rebalance without first handling the rest of its fetch.
  * Against the broker of `npm run services:up`; skipped when there is none (unless
  * INKSTREAM_REQUIRE_SERVICES=1).
  */
@@ -39,7 +40,7 @@ const until = (check: () => boolean, ms: number, what: string) =>
     }, 50)
   })
 
-describe('Kafka consumer group ids', { skip }, () => {
+describe('Kafka consumer groups', { skip }, () => {
   test('two topics consumed under the same group name on one broker each get all of their events', async () => {
     const group = `g-${randomUUID()}`
     const logs: KafkaEventLog[] = []
@@ -98,6 +99,53 @@ describe('Kafka consumer group ids', { skip }, () => {
     } finally {
       await admin.disconnect()
       await log.close()
+    }
+  })
+
+  test('a member busy with a fetch hands partitions to a member that joins, before handling the rest of it', async () => {
+    const topic = KafkaEventLog.uniqueTopic('inkstream-groups')
+    const group = `g-${randomUUID()}`
+    const logs = [
+      await KafkaEventLog.open({ brokers: kafkaBrokers(), topic, partitions: 4 }),
+      await KafkaEventLog.open({ brokers: kafkaBrokers(), topic }),
+    ]
+    const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin()
+    try {
+      await admin.connect()
+      // 200 users over 4 partitions: one fetch brings a batch of every partition.
+      await logs[0]!.append(Array.from({ length: 200 }, (_, i) => event(i)))
+      const handled = logs.map(() => new Set<string>())
+      let release!: () => void
+      const gate = new Promise<void>((r) => {
+        release = r
+      })
+      const first = logs[0]!.consume(group, async (records) => {
+        await gate
+        for (const r of records) handled[0]!.add(r.event.messageId)
+      })
+      await until(() => logs[0]!.health().ready, 20_000, 'the first member to join')
+      // It holds every partition and waits inside its first batch; a second member joins.
+      const second = logs[1]!.consume(group, async (records) => {
+        for (const r of records) handled[1]!.add(r.event.messageId)
+      })
+      const groupId = kafkaGroupId(topic, group)
+      for (const started = Date.now(); ; ) {
+        const { groups } = await admin.describeGroups([groupId])
+        if (groups[0]?.state === 'PreparingRebalance') break
+        assert.ok(Date.now() - started < 20_000, 'the group never started rebalancing')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      // The heartbeat interval (1 s) has passed: the next heartbeat learns of the rebalance.
+      await new Promise((r) => setTimeout(r, 1_100))
+      release()
+      await until(() => handled[0]!.size + handled[1]!.size >= 200, 30_000, 'every event handled')
+      await Promise.all([first.close(), second.close()])
+      // Before rejoining, the busy member finished the batch in hand and nothing more of its fetch:
+      // at least one partition's events were left to the member that joined.
+      assert.ok(handled[1]!.size > 0, `the joining member handled ${handled[1]!.size} events`)
+    } finally {
+      await admin.disconnect()
+      await Promise.all(logs.map((l) => l.close()))
     }
   })
 })
