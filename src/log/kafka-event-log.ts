@@ -90,6 +90,14 @@ export interface KafkaEventLogOptions {
   logger?: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
 }
 
+/**
+ * The Kafka group id of a consumer group: the group's name scoped to the topic. Two deployments
+ * sharing a cluster (or a test broker) must never share a group: kafkajs's assigner deals the
+ * partitions of every member's topics round robin over all members, so a member of another
+ * deployment would be handed partitions of this topic that it never reads.
+ */
+export const kafkaGroupId = (topic: string, group: string): string => `${topic}.${group}`
+
 /** The partition key: one person's events in one partition, in order. */
 export const partitionKey = (e: InkEvent): string => `${e.workspaceId}\n${e.userId ?? e.anonymousId ?? ''}`
 
@@ -298,9 +306,10 @@ export class KafkaEventLog implements EventLog {
   consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Consumer {
     const maxBatch = opts.maxBatch ?? 1000
     const commitIntervalMs = opts.commitIntervalMs ?? 0
+    const groupId = kafkaGroupId(this.#topic, group)
     const newConsumer = (): KafkaConsumer => {
       const c = this.#kafka.consumer({
-        groupId: group,
+        groupId,
         allowAutoTopicCreation: false,
         maxWaitTimeInMs: 100,
         sessionTimeout: 10_000,
@@ -379,6 +388,7 @@ export class KafkaEventLog implements EventLog {
       }
     }
     const run = async () => {
+      await this.#adoptLegacyOffsets(group, groupId)
       await consumer.connect()
       await consumer.subscribe({ topics: [this.#topic], fromBeginning: true })
       await consumer.run({
@@ -403,6 +413,13 @@ export class KafkaEventLog implements EventLog {
       }))
       for (let i = 0; i < records.length && !stopped; ) {
         if (!isRunning() || isStale()) return
+        // Before the work too, not only after it. When the group is rebalancing this rejects, and
+        // kafkajs rejoins only once it has handed over every partition's batch of its fetch: the
+        // whole group waits for that (a processor joining a busy one idled for seconds). After a
+        // failed heartbeat kafkajs sends the next one at once, so each remaining batch is refused
+        // here, unhandled and unresolved (its partition's next owner reads it). Otherwise the
+        // heartbeat is sent only once the interval has passed: no cost per chunk.
+        await heartbeat()
         const chunk = records.slice(i, i + maxBatch)
         const handled = await handBatch(chunk, handler, opts, {
           failpoints: this.#failpoints,
@@ -489,7 +506,7 @@ export class KafkaEventLog implements EventLog {
   async lag(group: string): Promise<number> {
     const [ends, committed] = await Promise.all([
       this.#admin.fetchTopicOffsets(this.#topic),
-      this.#admin.fetchOffsets({ groupId: group, topics: [this.#topic] }),
+      this.#admin.fetchOffsets({ groupId: kafkaGroupId(this.#topic, group), topics: [this.#topic] }),
     ])
     const done = new Map<number, number>()
     for (const p of committed[0]?.partitions ?? []) done.set(p.partition, Number(p.offset))
@@ -501,6 +518,29 @@ export class KafkaEventLog implements EventLog {
       lag += at < 0 ? end - Number(p.low) : Math.max(0, end - at)
     }
     return lag
+  }
+
+  /**
+   * The upgrade from group ids that were the bare group name (docs/architecture.md, scale-out
+   * mode, "consumer group ids"): when the scoped group has committed nothing on this topic yet and the old group has,
+   * the old group's offsets are copied to it first, so an upgraded processor resumes where the old
+   * one stopped instead of reading the topic again from the start (harmless, the applied offsets
+   * are kept with the profiles, but slow, and lag would count it all meanwhile).
+   */
+  async #adoptLegacyOffsets(group: string, groupId: string): Promise<void> {
+    const committed = async (id: string) =>
+      ((await this.#admin.fetchOffsets({ groupId: id, topics: [this.#topic] }))[0]?.partitions ?? []).filter(
+        (p) => Number(p.offset) >= 0,
+      )
+    if ((await committed(groupId)).length > 0) return
+    const legacy = await committed(group)
+    if (legacy.length === 0) return
+    try {
+      await this.#admin.setOffsets({ groupId, topic: this.#topic, partitions: legacy })
+    } catch (err) {
+      // Another member of the group started first (then it copied them) or did meanwhile.
+      if ((await committed(groupId)).length === 0) throw err
+    }
   }
 
   async close(): Promise<void> {
