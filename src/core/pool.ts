@@ -31,12 +31,21 @@ export interface WorkerPoolOptions {
 export interface RunOptions {
   /** The task fails with INK_ERR_WORKER_TIMEOUT if not answered within this. */
   timeoutMs?: number
+  /**
+   * Tasks with the same key go to the same worker while it is not much busier than the least busy
+   * one: what a worker builds and keeps for a key (a compiled template) is built once, not per worker.
+   */
+  key?: string
 }
+
+/** In-flight tasks a keyed task's worker may have beyond the least busy one's before it goes there instead. */
+const AFFINITY_SLACK = 8
 
 interface Task {
   id: number
   method: string
   payload: unknown
+  key: string | undefined
   resolve: (v: unknown) => void
   reject: (e: Error) => void
   timer?: NodeJS.Timeout | undefined
@@ -44,6 +53,8 @@ interface Task {
 }
 
 interface Slot {
+  /** Its place in the pool: a replacement takes the place (and the keys) of the worker it replaces. */
+  place: number
   worker: Worker
   ready: boolean
   tasks: Map<number, Task>
@@ -82,7 +93,7 @@ export class WorkerPool {
   start(): void {
     if (this.#started || this.#closed) return
     this.#started = true
-    for (let i = 0; i < this.#size; i++) this.#spawn()
+    for (let i = 0; i < this.#size; i++) this.#spawn(i)
   }
 
   /** Whether a worker takes tasks now. */
@@ -125,6 +136,7 @@ export class WorkerPool {
         id: this.#next++,
         method,
         payload,
+        key: opts.key,
         resolve: resolve as (v: unknown) => void,
         reject,
       }
@@ -159,6 +171,11 @@ export class WorkerPool {
     let best: Slot | undefined
     for (const s of this.#slots)
       if (s.ready && (best === undefined || s.tasks.size < best.tasks.size)) best = s
+    if (best !== undefined && task.key !== undefined) {
+      const place = placeOf(task.key, this.#size)
+      for (const s of this.#slots)
+        if (s.place === place && s.ready && s.tasks.size <= best.tasks.size + AFFINITY_SLACK) best = s
+    }
     if (best === undefined) {
       this.#waiting.push(task)
       this.#holdAll()
@@ -219,10 +236,10 @@ export class WorkerPool {
     task.reject(err)
   }
 
-  #spawn(): void {
+  #spawn(place: number): void {
     if (this.#closed) return
     const worker = startTsWorker(this.#o.module, this.#o.workerData ?? null)
-    const slot: Slot = { worker, ready: false, tasks: new Map(), answered: 0 }
+    const slot: Slot = { place, worker, ready: false, tasks: new Map(), answered: 0 }
     this.#slots.add(slot)
     this.#hold(slot)
     worker.on('message', (m: FromWorker) => this.#onMessage(slot, m))
@@ -236,7 +253,7 @@ export class WorkerPool {
       // Held like a worker: only while tasks wait for the replacement.
       const respawn = setTimeout(() => {
         this.#respawns.delete(respawn)
-        this.#spawn()
+        this.#spawn(place)
       }, RESPAWN_DELAY_MS)
       this.#respawns.add(respawn)
       this.#holdAll()
@@ -286,6 +303,13 @@ export class WorkerPool {
     if (handler === undefined) throw new Error(`${this.#o.name}: no host handler "${name}"`)
     return handler(payload)
   }
+}
+
+/** A key's place: FNV-1a of the key, modulo the pool's size. */
+function placeOf(key: string, size: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % size
 }
 
 const lost = (pool: string, why: string) =>

@@ -89,6 +89,29 @@ describe('WorkerPool', () => {
     await assert.rejects(pool.run('nope', null), /no task method "nope"/)
   })
 
+  test('tasks with one key go to one worker while it keeps up', async () => {
+    const two = new WorkerPool({
+      name: 'two',
+      module: new URL('./pool-worker-fixture.ts', import.meta.url),
+      size: 2,
+    })
+    try {
+      await two.whenReady()
+      while (two.stats().some((w) => !w.ready)) await new Promise((r) => setTimeout(r, 20))
+      const threads = new Set<number>()
+      for (let i = 0; i < 6; i++)
+        threads.add((await two.run<{ threadId: number }>('echo', i, { key: 'v1' })).threadId)
+      assert.equal(threads.size, 1)
+      const unkeyed = await Promise.all([
+        two.run<{ threadId: number }>('echo', 1),
+        two.run<{ threadId: number }>('echo', 2),
+      ])
+      assert.equal(new Set(unkeyed.map((r) => r.threadId)).size, 2, 'without a key, the least busy worker')
+    } finally {
+      await two.close()
+    }
+  })
+
   test('a closed pool fails new tasks with INK_ERR_WORKER_LOST', async () => {
     const p = new WorkerPool({
       name: 'closed',
