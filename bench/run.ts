@@ -9,6 +9,7 @@ import { campaignScale } from './campaign-scale.ts'
 import { compare } from './compare.ts'
 import { dashboard } from './dashboard.ts'
 import { campaign, smtp } from './delivery.ts'
+import { healthz } from './healthz.ts'
 import { ingestBatch } from './ingest-batch.ts'
 import { ingestTrack } from './ingest-track.ts'
 import { kafkaClients } from './kafka-clients.ts'
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   campaign,
   'campaign-scale': campaignScale,
   dashboard,
+  healthz,
   'ingest-batch': ingestBatch,
   'ingest-track': ingestTrack,
   'kafka-clients': kafkaClients,

@@ -14,6 +14,7 @@ import type { EventLog } from './log/event-log.ts'
 import type { Metrics } from './observe/metrics.ts'
 import type { ProfileStore } from './profiles/profile-store.ts'
 import type { Renderer } from './render/renderer.ts'
+import type { RenderPool } from './render-pool/render-pool.ts'
 import type { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
 import type { TriggerStore } from './triggers/trigger-store.ts'
 import type { Workspace } from './workspaces/workspace-store.ts'
@@ -28,6 +29,8 @@ export interface App {
   store: ProfileStore
   metrics: Metrics
   renderer: Renderer
+  /** Previews and open-time renders run in its worker threads. */
+  renders: RenderPool
   /** Signs tracking and unsubscribe links. */
   codec: TokenCodec
   suppressions: SuppressionStore
@@ -74,6 +77,7 @@ export async function createApp(
     store,
     metrics: app.metrics,
     renderer: delivery.renderer,
+    renders: delivery.renders,
     codec: delivery.codec,
     suppressions: delivery.stores.suppressions,
     get publicUrl() {

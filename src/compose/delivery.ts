@@ -25,6 +25,8 @@ import { countConnectedContentCall } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import { Renderer } from '../render/renderer.ts'
+import { Previews } from '../render-pool/previews.ts'
+import { RenderPool } from '../render-pool/render-pool.ts'
 import type { Backends, Closers, ServiceStores } from './backends.ts'
 
 /** What renders, tracks and sends: present in a process that runs the api or sender role. */
@@ -32,6 +34,9 @@ export interface Delivery {
   stores: ServiceStores
   content: ContentConfig
   renderer: Renderer
+  /** Previews and open-time renders run in its workers (render-pool.ts). */
+  renders: RenderPool
+  previews: Previews
   /** Signs tracking and unsubscribe links. */
   codec: TokenCodec
   transport: Transport
@@ -84,6 +89,10 @@ export async function composeDelivery(
     content,
     metrics,
   })
+  // Its workers start once the api role listens (services.ts) or with the first render; closed before connected content.
+  const renders = new RenderPool({ templates: stores.templates, connectedContent })
+  closers.push(() => renders.close())
+  const previews = new Previews({ renders, profiles: reader, content, metrics })
   // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
   const messageIdDomain = messageIdDomainFor(config.from, links.publicUrl())
   const { transport, description } = createTransport(config, messageIdDomain)
@@ -122,6 +131,8 @@ export async function composeDelivery(
     stores,
     content,
     renderer,
+    renders,
+    previews,
     codec,
     transport,
     transportDescription: description,

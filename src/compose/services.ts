@@ -293,6 +293,9 @@ function apiRoutes(
   if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
   const { stores, renderer } = delivery
   const { clock, traits } = opts
+  // Previews and opens render in its workers: warm them once listening (not competing with the
+  // start-up for the cores), not with the first request.
+  opts.links.afterListen(() => delivery.renders.start())
   return {
     profiles: {
       store: profiles,
@@ -306,6 +309,8 @@ function apiRoutes(
     templates: {
       templates: stores.templates,
       renderer,
+      previews: delivery.previews,
+      renders: delivery.renders,
       workspaces,
       lint: { traitNames: traits.map((t) => t.name), workspaceFallbacks: delivery.content.fallbacks },
     },
@@ -350,7 +355,7 @@ function openTimeRoutesOf(
   if (opts.reader === undefined || backends.blockCache === undefined) return undefined
   const openTime = composeOpenTime({
     codec: delivery.codec,
-    renderer: delivery.renderer,
+    renders: delivery.renders,
     content: delivery.content,
     reader: opts.reader,
     campaigns: delivery.stores.campaigns,

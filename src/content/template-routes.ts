@@ -16,6 +16,8 @@ import { deleteRoute } from '../http/resource-routes.ts'
 import { idParams, versionQuery } from '../http/schemas.ts'
 import { requestSpan } from '../observe/tracing.ts'
 import type { Renderer } from '../render/renderer.ts'
+import type { Previews } from '../render-pool/previews.ts'
+import type { RenderPool } from '../render-pool/render-pool.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { templateInvalid } from './compile.ts'
 import { type LintContext, lintTemplate } from './lint.ts'
@@ -38,12 +40,20 @@ import { type TemplateInput, type TemplateStore, versionInput } from './template
 export interface TemplateRoutesDeps {
   templates: TemplateStore
   renderer: Renderer
+  /** Previews render in the render pool's workers, off the event loop. */
+  previews: Previews
+  /** Told when a workspace's blocks change (it keeps them per workspace). */
+  renders: Pick<RenderPool, 'invalidate'>
   workspaces: WorkspaceStore
   lint: Omit<LintContext, 'engine'>
 }
 
 export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesDeps): Promise<void> {
-  const { templates, renderer } = deps
+  const { templates, renderer, renders } = deps
+  const blocksChanged = (workspaceId: string) => {
+    renderer.invalidate(workspaceId)
+    renders.invalidate(workspaceId)
+  }
   const lint = async (workspaceId: string, input: TemplateInput) =>
     lintTemplate(input, { ...deps.lint, engine: await renderer.engine(workspaceId) })
 
@@ -120,7 +130,7 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
           throw templateInvalid([{ part: 'body', kind: 'liquid', line: null, message }])
         }
         await templates.putBlock(workspaceId, name, req.body.source)
-        renderer.invalidate(workspaceId)
+        blocksChanged(workspaceId)
         return { name, saved: true as const }
       },
     )
@@ -136,12 +146,12 @@ export async function templateRoutes(app: FastifyInstance, deps: TemplateRoutesD
       summary: 'Delete a block',
       remove: (ws, name) => templates.deleteBlock(ws, name),
       missing: (name) => notFound(`block "${name}"`),
-      removed: (ws) => renderer.invalidate(ws),
+      removed: blocksChanged,
     })
 
     admin.post('/v1/templates/:id/preview', { schema: previewRoute }, async (req, reply) => {
       const { draft, ...rest } = req.body
-      const result = await renderer.render(
+      const result = await deps.previews.render(
         req.workspace.id,
         {
           templateId: req.params.id,

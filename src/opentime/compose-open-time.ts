@@ -12,7 +12,7 @@ import type { TokenCodec } from '../delivery/tokens.ts'
 import { countOpenTimeCache } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
-import type { Renderer } from '../render/renderer.ts'
+import type { RenderPool } from '../render-pool/render-pool.ts'
 import { BlockCache } from './block-cache.ts'
 import { createBlockImageFetch } from './block-image-fetch.ts'
 import { DrawGate } from './draw-gate.ts'
@@ -23,7 +23,7 @@ import { OpenTimeService } from './open-time-service.ts'
 
 export interface OpenTimeComposeDeps {
   codec: TokenCodec
-  renderer: Renderer
+  renders: RenderPool
   reader: ProfileReader
   content: ContentConfig
   campaigns: CampaignStore
@@ -66,7 +66,7 @@ export function composeOpenTime(d: OpenTimeComposeDeps): {
   const drawGate = new DrawGate({ max: 1, share: () => (pool.ready ? 1 : 0.5) })
   const service = new OpenTimeService({
     codec: d.codec,
-    templates: d.renderer,
+    renders: d.renders,
     profiles: d.reader,
     campaignVars: async (workspaceId, campaignId) => {
       const key = `${workspaceId}\n${campaignId}`

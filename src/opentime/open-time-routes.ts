@@ -4,10 +4,11 @@
  *
  * A wildcard route, as the tracking routes: fastify refuses path parameters over 100 characters
  * and an open-time token is longer. HEAD gets GET's status and headers, records nothing. A failure
- * that is not about data (a store down, a bug) is a 500 with the stable code — and still an image
- * for an image URL, so the inbox shows nothing rather than a broken-image icon.
+ * that is not about data (a store down, a render worker lost, a bug) is a 5xx with the stable code —
+ * and still an image for an image URL, so the inbox shows nothing rather than a broken-image icon.
  */
 import type { FastifyInstance } from 'fastify'
+import { isInkError } from '../core/errors.ts'
 import { parseOpenPath, refusal } from './open-responses.ts'
 import type { OpenTimeService } from './open-time-service.ts'
 
@@ -28,12 +29,11 @@ export async function openTimeRoutes(app: FastifyInstance, deps: OpenTimeRoutesD
       })
     } catch (err) {
       req.log.error({ err }, 'open-time request failed')
-      res = refusal(
-        parseOpenPath(path).surface,
-        500,
-        'INK_ERR_INTERNAL',
-        'internal error; the server log has the details',
-      )
+      const surface = parseOpenPath(path).surface
+      // A render worker lost or silent (INK_ERR_WORKER_*) says so; anything else is a bug.
+      res = isInkError(err)
+        ? refusal(surface, err.statusCode, err.code, err.message)
+        : refusal(surface, 500, 'INK_ERR_INTERNAL', 'internal error; the server log has the details')
     }
     reply.status(res.status).headers(res.headers)
     return res.body === undefined ? reply.send() : reply.send(res.body)

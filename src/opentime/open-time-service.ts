@@ -9,9 +9,8 @@
  * nothing; images still get a 1×1 transparent image (the declared size is unknown without a valid
  * token) with the 4xx status, so an inbox never shows a broken-image icon for long.
  */
-import type { CompiledTemplate } from '../content/compile.ts'
 import type { ContentConfig } from '../content/content-config.ts'
-import type { Engine } from '../content/liquid-engine.ts'
+import type { TemplateVersion } from '../content/template-store.ts'
 import { type ErrorCode, isInkError } from '../core/errors.ts'
 import type { Clock, JsonObject } from '../core/types.ts'
 import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
@@ -19,8 +18,10 @@ import { countOpen } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
 import { dataAgeOf } from '../render/data-age.ts'
-import { type BlockRender, renderBlock } from '../render/render-block.ts'
-import { type RecipientData, type RenderReport, renderEmail } from '../render/render-email.ts'
+import type { BlockRender } from '../render/render-block.ts'
+import type { RecipientData, RenderReport } from '../render/render-email.ts'
+import type { RenderPool } from '../render-pool/render-pool.ts'
+import type { EngineSpec } from '../render-pool/render-tasks.ts'
 import { AMP_VARY, ampCors } from './amp-cors.ts'
 import type { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
@@ -37,11 +38,11 @@ export type { OpenRequest, OpenResponse } from './open-responses.ts'
 
 export interface OpenTimeDeps {
   codec: TokenCodec
-  /** Compiled template versions and the workspace's engine (src/render/renderer.ts). */
-  templates: {
-    engine(workspaceId: string): Promise<Engine>
-    compiled(workspaceId: string, templateId: string, version?: number): Promise<CompiledTemplate>
-  }
+  /**
+   * The template versions and blocks, and the renders themselves: in the pool's worker threads, off
+   * the event loop (src/render-pool/render-pool.ts).
+   */
+  renders: Pick<RenderPool, 'engine' | 'version' | 'email' | 'block'>
   profiles: Pick<ProfileReader, 'read'>
   /** Campaign-level variables (`campaign.*` in templates) of a campaign id; undefined if none. */
   campaignVars?: (workspaceId: string, campaignId: string) => Promise<JsonObject | undefined>
@@ -132,12 +133,12 @@ export class OpenTimeService {
     }
 
     const { workspaceId, templateId, version } = v.payload
-    let engine: Engine
-    let compiled: CompiledTemplate
+    let engine: EngineSpec
+    let template: TemplateVersion
     try {
-      ;[engine, compiled] = await Promise.all([
-        this.deps.templates.engine(workspaceId),
-        this.deps.templates.compiled(workspaceId, templateId, version),
+      ;[engine, template] = await Promise.all([
+        this.deps.renders.engine(workspaceId),
+        this.deps.renders.version(workspaceId, templateId, version),
       ])
     } catch (err) {
       // The token's workspace has no such template version: another workspace's token, or a deleted one.
@@ -149,22 +150,31 @@ export class OpenTimeService {
     const opts = this.deps.content()
     const budgetMs = opts.openTime.deadlineMs
     const deadline = arrived + budgetMs
-    const ctx: RenderContext = { v, engine, compiled, budgetMs, deadline, started, startedAt, req, cors }
+    const ctx: RenderContext = {
+      v,
+      engine,
+      template,
+      budgetMs,
+      deadline,
+      started: performance.timeOrigin + started,
+      startedAt,
+      req,
+      cors,
+    }
     let res: Served
     if (surface === 'view') res = await this.#view(ctx)
     else {
-      const def = compiled.live.get(name)?.def
+      // The block's definition comes back with its render: the template is compiled in the worker.
+      const rendered = await this.#renderBlock(ctx, name, surface)
+      const def = rendered?.def
       const wanted = def === undefined ? undefined : def.kind === 'countdown' ? 'gif' : 'png'
-      if (def === undefined || (surface !== 'json' && surface !== wanted))
+      if (rendered === undefined || (surface !== 'json' && surface !== wanted))
         return refusal(
           surface,
           404,
           'INK_ERR_NOT_FOUND',
           `this message has no ${surface === 'json' ? '' : `${surface} `}block "${name}"`,
         )
-      const rendered = await this.#renderBlock(ctx, name, surface)
-      if (rendered === undefined)
-        return refusal(surface, 404, 'INK_ERR_NOT_FOUND', `this message has no block "${name}"`)
       res =
         surface === 'json'
           ? this.#json(ctx, name, rendered)
@@ -245,11 +255,15 @@ export class OpenTimeService {
   ): Promise<BlockRender | undefined> {
     const recipient = await this.#recipient(ctx)
     const opts = this.deps.content()
-    return renderBlock(ctx.engine, ctx.compiled, name, recipient, {
-      workspaceId: ctx.v.payload.workspaceId,
+    return this.deps.renders.block({
+      engine: ctx.engine,
+      version: ctx.template,
+      name,
+      recipient,
       deadline: ctx.deadline - ctx.budgetMs * (1 - RENDER_SHARE[surface]),
       budgetMs: ctx.budgetMs,
       workspaceFallbacks: opts.fallbacks,
+      startedAt: ctx.started,
     })
   }
 
@@ -285,20 +299,17 @@ export class OpenTimeService {
   async #view(ctx: RenderContext): Promise<Served> {
     const recipient = await this.#recipient(ctx)
     const opts = this.deps.content()
-    const result = await renderEmail(
-      ctx.engine,
-      ctx.compiled,
+    const result = await this.deps.renders.email({
+      engine: ctx.engine,
+      version: ctx.template,
       recipient,
-      {
-        workspaceId: ctx.v.payload.workspaceId,
-        deadline: ctx.deadline - ctx.budgetMs * (1 - RENDER_SHARE.view),
-        budgetMs: ctx.budgetMs,
-        workspaceFallbacks: opts.fallbacks,
-        // Live blocks in the view are the same live images as in the message.
-        live: { baseUrl: this.deps.publicUrl().replace(/\/+$/, ''), token: ctx.v.token },
-      },
-      ctx.started,
-    )
+      deadline: ctx.deadline - ctx.budgetMs * (1 - RENDER_SHARE.view),
+      budgetMs: ctx.budgetMs,
+      workspaceFallbacks: opts.fallbacks,
+      // Live blocks in the view are the same live images as in the message.
+      live: { baseUrl: this.deps.publicUrl().replace(/\/+$/, ''), token: ctx.v.token },
+      startedAt: ctx.started,
+    })
     if (!result.ok) {
       const [status, code, message]: [number, ErrorCode, string] = result.skip
         ? [404, 'INK_ERR_NOT_FOUND', 'this message has no web version for you']
@@ -344,11 +355,12 @@ export class OpenTimeService {
 
 interface RenderContext {
   v: Verified
-  engine: Engine
-  compiled: CompiledTemplate
+  engine: EngineSpec
+  template: TemplateVersion
   budgetMs: number
   /** Absolute (Date.now()) time by which the answer must be ready. */
   deadline: number
+  /** When the request arrived, as performance.timeOrigin + performance.now() (one clock across threads). */
   started: number
   startedAt: number
   req: OpenRequest

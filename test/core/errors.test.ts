@@ -331,6 +331,9 @@ describe('docs/errors.md is true', () => {
       INK_ERR_INVALID_CONFIG: 'start-up only, checked in "configuration" above',
       INK_ERR_SERVER_UNREACHABLE: 'CLI only, provoked in test/cli/send.test.ts',
       INK_ERR_INTERNAL: 'a bug by definition',
+      INK_ERR_WORKER_LOST: 'a worker thread that exits mid-task: provoked in test/core/pool.test.ts',
+      INK_ERR_WORKER_TIMEOUT:
+        'a worker thread that does not answer in time: provoked in test/core/pool.test.ts',
       INK_ERR_CAMPAIGN_NOT_RUNNING:
         'a pause of a draft campaign, 409 with its message: provoked in test/campaigns/campaign-outage.test.ts',
       INK_ERR_CAMPAIGN_CANCELLED:

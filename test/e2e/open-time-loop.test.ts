@@ -49,6 +49,10 @@ describe('the open-time loop: a product viewed in the browser shows in the live 
   before(async () => {
     smtp = await startSmtpServer()
     app = await startTestApp({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, from: 'Shop <news@shop.example>' })
+    // The render workers boot (and warm) after listening; on a loaded host their boot takes the cores
+    // the first drawings need inside the 250 ms deadline. Start once they are up, as with warmDrawing.
+    await app.renders.whenReady()
+    while (app.renders.stats().some((w) => !w.ready)) await new Promise((r) => setTimeout(r, 50))
     const pageHtml = `<!doctype html><html><head><meta charset="utf-8"><title>Lamps</title><script src="${app.url}/sdk.js" data-write-key="${app.workspace.writeKey}"></script></head><body><h1>Walnut desk lamp</h1></body></html>`
     site = await startPageServer(() => ({ type: 'text/html; charset=utf-8', body: pageHtml }))
     browser = await launchChromium()

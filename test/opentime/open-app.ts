@@ -33,6 +33,8 @@ export async function startOpenTimeApp(overrides: ConfigInput, clock: TestClock)
   const config = loadConfig({}, { port: 0, logLevel: 'silent', ...overrides, dataDir })
   const app = await createApp(config, { clock })
   const url = await app.listen()
+  // Renders go to the workers once one is ready; tests that assert answers inside the deadline start there.
+  await app.renders.whenReady()
   const close = app.close
   return Object.assign(app, {
     dataDir,
@@ -93,7 +95,7 @@ export function buildOpenService(app: TestApp, over: OpenServiceOptions): BuiltO
   const results = over.results ?? []
   const service = new OpenTimeService({
     codec: app.codec,
-    templates: app.renderer,
+    renders: app.renders,
     profiles: new ProfileReader({
       store: app.store,
       traits: [],

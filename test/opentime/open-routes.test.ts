@@ -265,9 +265,9 @@ describe('remote images in a live block', () => {
 
 describe('outages', () => {
   test('a template store that fails is a 500 with the stable code, and still an image for an image URL', async () => {
-    const renderer = app.renderer
-    const compiled = renderer.compiled.bind(renderer)
-    renderer.compiled = async () => {
+    const renders = app.renders
+    const version = renders.version.bind(renders)
+    renders.version = async () => {
       throw new Error('template store down')
     }
     try {
@@ -282,7 +282,7 @@ describe('outages', () => {
       assert.equal(json.statusCode, 500)
       assert.equal(json.json().code, 'INK_ERR_INTERNAL')
     } finally {
-      renderer.compiled = compiled
+      renders.version = version
     }
   })
 })
