@@ -4,11 +4,15 @@
  * and never stale after a `git pull`. Every file name carries its content hash, so files are served
  * `immutable`; the shell page (ui-routes.ts) names the current ones.
  */
-import { dirname, join, relative } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
-const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'client')
+/**
+ * The client's sources, from the package root: this file also runs compiled from dist/ui/, and
+ * scripts/build.mjs does not copy the browser code there (it is bundled from src/ here).
+ */
+const CLIENT_DIR = fileURLToPath(new URL('../../src/ui/client', import.meta.url))
 const OUT_DIR = join(CLIENT_DIR, '..', '.out')
 
 export interface Asset {
