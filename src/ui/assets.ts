@@ -6,7 +6,6 @@
  */
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 
 /**
  * The client's sources, from the package root: this file also runs compiled from dist/ui/, and
@@ -38,6 +37,8 @@ const TYPES: Record<string, string> = {
 }
 
 async function bundle(): Promise<Bundle> {
+  // esbuild is loaded with the first request for the dashboard, not at start-up.
+  const { build } = await import('esbuild')
   const result = await build({
     entryPoints: { main: join(CLIENT_DIR, 'main.tsx') },
     absWorkingDir: CLIENT_DIR,
