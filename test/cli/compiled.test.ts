@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import { cliArgs } from '../../scripts/dist.ts'
+import { cliArgs, ensureBuilt } from '../../scripts/dist.ts'
 import { basicAuth, tempDir } from '../helpers/app.ts'
 import { type ServerProcess, startServerProcess, testKey, waitForZeroLag } from '../helpers/server-process.ts'
 
@@ -91,4 +91,26 @@ test('the server runs from dist/ with its workers started from their compiled en
   const health = (await (await fetch(`${server.url}/healthz`)).json()) as { processor: string }
   assert.equal(health.processor, 'running')
   assert.doesNotMatch(server.output(), /tsx was loaded/)
+})
+
+test('the drawing pool starts its thread from dist/ (a worker the server never waits for)', async (t) => {
+  // DrawPool falls back to drawing in its own thread when its worker fails: ask for `ready`.
+  // A script file, not `-e`: workers inherit the process's execArgv, --eval included.
+  const dir = tempDir('inkstream-compiled-draw-')
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const script = join(dir, 'draw.mjs')
+  writeFileSync(
+    script,
+    `const { DrawPool } = await import(${JSON.stringify(`${ROOT}dist/opentime/draw-pool.js`)})
+const pool = new DrawPool()
+pool.start()
+const until = Date.now() + 60000
+while (!pool.ready && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+process.stdout.write(String(pool.ready))
+process.exit(0)
+`,
+  )
+  ensureBuilt()
+  const { stdout } = await run(process.execPath, [...NO_TSX, script], { cwd: ROOT, env: cleanEnv() })
+  assert.equal(stdout, 'true')
 })
