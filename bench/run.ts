@@ -21,6 +21,7 @@ import { openTime } from './open-time.ts'
 import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
+import { startup } from './startup.ts'
 import { tracingCpu } from './tracing-cpu.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
 
@@ -44,6 +45,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'tracing-cpu': tracingCpu,
   'scale-out-trigger': scaleOutTrigger,
   smtp,
+  startup,
   trigger,
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cliArgs } from '../../scripts/dist.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const START_TIMEOUT_MS = 30_000
@@ -50,21 +51,18 @@ export async function startInkstream(
 ): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inkstream-bench-'))
   dirs.add(dataDir)
-  const child = spawn(
-    process.execPath,
-    [...profileArgs(), '--import', 'tsx', 'src/cli/main.ts', 'start', ...args],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...env,
-        INKSTREAM_PORT: '0',
-        INKSTREAM_DATA_DIR: dataDir,
-        INKSTREAM_LOG_LEVEL: env.INKSTREAM_LOG_LEVEL ?? 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  // The compiled CLI, as `npm start` runs it (dist/ is brought up to date first).
+  const child = spawn(process.execPath, [...profileArgs(), ...cliArgs('start', ...args)], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env,
+      INKSTREAM_PORT: '0',
+      INKSTREAM_DATA_DIR: dataDir,
+      INKSTREAM_LOG_LEVEL: env.INKSTREAM_LOG_LEVEL ?? 'warn',
     },
-  )
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   try {
     const out = await waitForOutput(
       child,
@@ -173,8 +171,24 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * CPU seconds (user + system) this process's children used so far: those that exited and were
+ * waited for (cutime + cstime of /proc/self/stat); undefined off Linux. For children too short-lived
+ * to read their own /proc entry (a CLI command).
+ */
+export function childrenCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+    return (Number(fields[13]) + Number(fields[14])) / clockTicks
+  } catch {
+    return undefined
+  }
+}
+
 /** CPU seconds all processes on the machine have used so far (/proc/stat, all but idle and iowait). */
-function machineCpuSeconds(): number | undefined {
+export function machineCpuSeconds(): number | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!
     const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number)

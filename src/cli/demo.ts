@@ -18,11 +18,7 @@ import { MailReader } from './demo-reader.ts'
 import { startRecsServer } from './demo-recs.ts'
 import { DemoClient, installDemo, shopper } from './demo-setup.ts'
 import { Shoppers } from './demo-shoppers.ts'
-
-export const DEMO_USAGE = `demo [--rate <events/s>] [--port <n>] [--data-dir <dir>] [--reset]
-                   the server with a demo shop: templates, segments, triggers, a campaign,
-                   simulated shoppers (default 10 events/s) and recipients opening and clicking;
-                   data in data/demo (--reset starts it afresh); Ctrl-C stops it`
+import { DEMO_USAGE } from './demo-usage.ts'
 
 export interface DemoArgs {
   rate: number

@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 /** The `inkstream` command: start | demo | keys | preview | send | lint | anomalies. */
-import { openApp } from '../compose/root.ts'
-import { type Config, loadConfig } from '../config.ts'
+/*
+ * Each command imports what it needs when it runs (issue 14: start-up ≤ 1 s): `--help`, `lint` or
+ * `keys` must not load the server (fastify, mjml, satori, the Kafka and PostgreSQL clients…).
+ */
+import type { Config } from '../config.ts'
 import { isInkError } from '../core/errors.ts'
-import { anomalies } from './anomalies.ts'
-import { DEMO_USAGE, demo } from './demo.ts'
-import { lint } from './lint.ts'
-import { preview } from './preview.ts'
-import { send } from './send.ts'
-import { readWorkspaceKeys } from './workspace-keys.ts'
+import { DEMO_USAGE } from './demo-usage.ts'
 
 const USAGE = `usage: inkstream <command>
 
@@ -54,6 +52,10 @@ function roleArg(args: readonly string[]): string | undefined {
 
 async function start(args: readonly string[]): Promise<void> {
   const roles = roleArg(args)
+  const [{ loadConfig }, { openApp }] = await Promise.all([
+    import('../config.ts'),
+    import('../compose/root.ts'),
+  ])
   const config = loadConfig(process.env, roles === undefined ? {} : { roles })
   const app = await openApp(config, { env: process.env })
   const url = await app.listen()
@@ -78,6 +80,7 @@ function onSignals(close: () => Promise<void>): void {
 /** The admin key for send / preview / lint: INKSTREAM_ADMIN_KEY, else the local store's; undefined when neither. */
 async function adminKeyFor(config: Config): Promise<string | undefined> {
   if (config.adminKey !== undefined) return config.adminKey
+  const { readWorkspaceKeys } = await import('./workspace-keys.ts')
   try {
     return (await readWorkspaceKeys(config)).adminKey
   } catch (err) {
@@ -87,6 +90,10 @@ async function adminKeyFor(config: Config): Promise<string | undefined> {
 }
 
 async function keys(args: string[]): Promise<void> {
+  const [{ loadConfig }, { readWorkspaceKeys }] = await Promise.all([
+    import('../config.ts'),
+    import('./workspace-keys.ts'),
+  ])
   const ws = await readWorkspaceKeys(loadConfig(process.env))
   if (args.includes('--write')) process.stdout.write(`${ws.writeKey}\n`)
   else if (args.includes('--admin')) process.stdout.write(`${ws.adminKey}\n`)
@@ -99,18 +106,23 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       return start(rest)
     case 'demo':
-      return demo(rest, process.env)
+      return (await import('./demo.ts')).demo(rest, process.env)
     case 'keys':
       return keys(rest)
     case 'anomalies':
-      process.exitCode = await anomalies(rest)
+      process.exitCode = await (await import('./anomalies.ts')).anomalies(rest)
       return
     case 'lint':
     case 'preview':
     case 'send': {
       // Admin API calls to the running server; none of them opens (or creates) a store.
-      const config = loadConfig(process.env)
-      const run = { lint, preview, send }[command]
+      const config = (await import('../config.ts')).loadConfig(process.env)
+      const load = {
+        lint: async () => (await import('./lint.ts')).lint,
+        preview: async () => (await import('./preview.ts')).preview,
+        send: async () => (await import('./send.ts')).send,
+      }[command]
+      const run = await load()
       // The key is looked up only when a command talks to the server (lint of a file does not).
       process.exitCode = await run(config, rest, () => adminKeyFor(config))
       return

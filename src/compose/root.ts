@@ -19,7 +19,6 @@ import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
 import { openEmbeddedBackends } from './embedded.ts'
 import { ALL_ROLES, ONE_OFF_ROLES, rolesNeed } from './roles.ts'
-import { openScaleOutBackends } from './scale-out.ts'
 import { composeServices, type Services } from './services.ts'
 
 export interface AppOptions {
@@ -132,7 +131,10 @@ export function composeEmbedded(
 /** Scale-out mode: the roles of INKSTREAM_ROLES / --role on Kafka, PostgreSQL and Redis. */
 export function composeScaleOut(config: Config, opts: AppOptions = {}): Promise<ComposedApp> {
   const roles = parseRoles(config.roles)
-  return composeApp(config, roles, (ctx) => openScaleOutBackends(config, roles, ctx), opts)
+  // Loaded only here: the Kafka, PostgreSQL and Redis clients are no part of an embedded start-up.
+  const open = async (ctx: OpenContext) =>
+    (await import('./scale-out.ts')).openScaleOutBackends(config, roles, ctx)
+  return composeApp(config, roles, open, opts)
 }
 
 /** `inkstream start`: scale-out when its backends are configured, else embedded. */

@@ -5,7 +5,7 @@
  */
 import { convert } from 'html-to-text'
 import type { Template } from 'liquidjs'
-import mjml2html from 'mjml'
+import type mjml2html from 'mjml'
 import { InkError } from '../core/errors.ts'
 import { type Engine, translateOrKeep } from './liquid-engine.ts'
 import type { ConnectedContentTag } from './tags/connected-content-tag.ts'
@@ -60,10 +60,13 @@ async function toHtml(
   input: Pick<TemplateInput, 'format' | 'body'>,
 ): Promise<{ html: string; problems: TemplateProblem[]; ms: number }> {
   if (input.format === 'html') return { html: input.body, problems: [], ms: 0 }
+  // Loaded with the first MJML body (hundreds of modules: juice, cheerio, htmlnano…), not at
+  // start-up; outside the timing, which is the compile's.
+  const { default: mjml } = await import('mjml')
   const started = performance.now()
   let result: Awaited<ReturnType<typeof mjml2html>>
   try {
-    result = await mjml2html(input.body, { validationLevel: 'soft', keepComments: false })
+    result = await mjml(input.body, { validationLevel: 'soft', keepComments: false })
   } catch (err) {
     return {
       html: '',

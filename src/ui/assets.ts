@@ -4,11 +4,14 @@
  * and never stale after a `git pull`. Every file name carries its content hash, so files are served
  * `immutable`; the shell page (ui-routes.ts) names the current ones.
  */
-import { dirname, join, relative } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 
-const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'client')
+/**
+ * The client's sources, from the package root: this file also runs compiled from dist/ui/, and
+ * scripts/build.mjs does not copy the browser code there (it is bundled from src/ here).
+ */
+const CLIENT_DIR = fileURLToPath(new URL('../../src/ui/client', import.meta.url))
 const OUT_DIR = join(CLIENT_DIR, '..', '.out')
 
 export interface Asset {
@@ -34,6 +37,8 @@ const TYPES: Record<string, string> = {
 }
 
 async function bundle(): Promise<Bundle> {
+  // esbuild is loaded with the first request for the dashboard, not at start-up.
+  const { build } = await import('esbuild')
   const result = await build({
     entryPoints: { main: join(CLIENT_DIR, 'main.tsx') },
     absWorkingDir: CLIENT_DIR,

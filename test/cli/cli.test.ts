@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
+import { cliArgs } from '../../scripts/dist.ts'
 import { openPg } from '../../src/db/pg.ts'
 import { PgWorkspaceStore } from '../../src/workspaces/pg-workspace-store.ts'
 import { startTestApp, type TestApp, tempDir } from '../helpers/app.ts'
@@ -22,7 +23,7 @@ async function cli(
     Object.entries(process.env).filter(([k]) => !k.startsWith('INKSTREAM_') && !k.startsWith('NODE_TEST')),
   )
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const { stdout, stderr } = await run(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
     })

@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { cliArgs } from '../../scripts/dist.ts'
 import { SEEDED_SHOPPERS } from '../../src/cli/demo-setup.ts'
 import { tempDir } from '../helpers/app.ts'
 import { chromiumMissing, launchChromium } from '../helpers/browser.ts'
@@ -67,21 +68,7 @@ describe('npm run demo', () => {
     )
     child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'demo',
-        '--port',
-        '0',
-        '--data-dir',
-        dir,
-        '--reset',
-        '--rate',
-        '15',
-        '--status-every',
-        '1',
-      ],
+      cliArgs('demo', '--port', '0', '--data-dir', dir, '--reset', '--rate', '15', '--status-every', '1'),
       { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     child.stdout?.setEncoding('utf8').on('data', (s: string) => {

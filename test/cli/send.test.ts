@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { readdirSync, rmSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { promisify } from 'node:util'
+import { cliArgs } from '../../scripts/dist.ts'
 import { api, identify } from '../campaigns/campaign-api.ts'
 import { putTemplate } from '../campaigns/campaign-fixture.ts'
 import { startSmtpServer } from '../delivery/smtp-test-server.ts'
@@ -17,7 +18,7 @@ async function cli(args: string[], env: Record<string, string>): Promise<{ stder
     Object.entries(process.env).filter(([k]) => !k.startsWith('INKSTREAM_') && !k.startsWith('NODE_TEST')),
   )
   try {
-    const { stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const { stderr } = await run(process.execPath, cliArgs(...args), {
       cwd: ROOT,
       env: { ...clean, ...env },
     })

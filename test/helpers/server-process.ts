@@ -1,11 +1,13 @@
 /**
  * The real `inkstream start` command in a child process, for tests that need to kill the server
- * (SIGKILL cannot be simulated in process). Spawns node itself, not npm or tsx, so the pid is the
- * server's and a signal reaches it directly.
+ * (SIGKILL cannot be simulated in process). Spawns node itself on the compiled CLI (dist/, brought
+ * up to date first: what `npm start` runs), not npm or tsx, so the pid is the server's and a signal
+ * reaches it directly.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { cliArgs } from '../../scripts/dist.ts'
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const READY = /Inkstream (?:\([^)]*\) )?is running at (http:\/\/\S+)/
@@ -24,7 +26,7 @@ export interface ServerProcess {
 export const testKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`
 
 /**
- * Starts `src/cli/main.ts start` on `dataDir` with an ephemeral port and resolves once the server
+ * Starts `dist/cli/main.js start` on `dataDir` with an ephemeral port and resolves once the server
  * printed its URL. INKSTREAM_* variables of this process are not passed on: the config rejects
  * unknown ones, and the test decides every setting.
  */
@@ -37,6 +39,8 @@ export async function startServerProcess(opts: {
   env?: Record<string, string>
   /** Arguments after `start`, e.g. ['--role', 'processor']. */
   args?: string[]
+  /** Node options before the entry point, e.g. ['--import', …]. */
+  nodeArgs?: string[]
 }): Promise<ServerProcess> {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
@@ -52,7 +56,7 @@ export async function startServerProcess(opts: {
   })
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'start', ...(opts.args ?? [])],
+    [...(opts.nodeArgs ?? []), ...cliArgs('start', ...(opts.args ?? []))],
     {
       cwd: REPO_ROOT,
       env,

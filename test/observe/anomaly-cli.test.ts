@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { cliArgs } from '../../scripts/dist.ts'
 
 const run = promisify(execFile)
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -12,7 +13,7 @@ const ROOT = new URL('../..', import.meta.url).pathname
 /** Runs the real CLI in a child process; resolves with stdout, stderr and the exit code. */
 async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const { stdout, stderr } = await run(process.execPath, cliArgs(...args), {
       cwd: ROOT,
     })
     return { stdout, stderr, code: 0 }
