@@ -8,7 +8,9 @@
  * What a caller sees does not change: its promise settles only after the transaction holding its
  * write has committed (or failed), so a claim is durable before the send it guards, as before. A
  * write that throws (a constraint) rejects alone: SQLite undoes that statement only, the others of
- * the group commit. A commit that fails rejects every write of the group, none of which is kept.
+ * the group commit. A group whose transaction finds the database busy past busy_timeout (the
+ * processor and the event log write the same file) is tried again BUSY_RETRIES times; a
+ * transaction that still cannot start or commit rejects every write of the group, none kept.
  */
 import type { SqliteDatabase } from '../db/sqlite.ts'
 
@@ -17,6 +19,13 @@ interface Pending {
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
+
+/** Tries of a group that found the database busy, after the first; a pause between them. */
+const BUSY_RETRIES = 3
+const BUSY_PAUSE_MS = 50
+
+const isBusy = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && String(Reflect.get(err, 'code')).startsWith('SQLITE_BUSY')
 
 export class GroupCommit {
   #queue: Pending[] = []
@@ -37,7 +46,7 @@ export class GroupCommit {
     })
   }
 
-  #flush(): void {
+  #flush(attempt = 0): void {
     this.#scheduled = false
     const group = this.#queue
     this.#queue = []
@@ -57,6 +66,14 @@ export class GroupCommit {
         })
         .immediate()
     } catch (err) {
+      // Busy past busy_timeout (other writers of the same file: the processor, the event log):
+      // nothing of the group was written, so it is tried again, first in line, a few times.
+      if (isBusy(err) && attempt < BUSY_RETRIES) {
+        this.#queue = [...group, ...this.#queue]
+        this.#scheduled = true
+        setTimeout(() => this.#flush(attempt + 1), BUSY_PAUSE_MS)
+        return
+      }
       for (const p of group) p.reject(err)
       return
     }

@@ -70,7 +70,7 @@ test('a commit that fails rejects every write of the group and keeps none', asyn
     db.pragma('busy_timeout = 0')
     const group = new GroupCommit(db)
     const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
-    // The peer holds the write lock: the group's transaction cannot start its write.
+    // The peer holds the write lock through every try: the group's transaction cannot start.
     peer.exec('BEGIN IMMEDIATE')
     const results = await Promise.allSettled([
       group.run(() => insert.run('a')),
@@ -82,6 +82,24 @@ test('a commit that fails rejects every write of the group and keeps none', asyn
       ['rejected', 'rejected'],
     )
     assert.deepEqual(peer.prepare('SELECT k FROM t').pluck().all(), [])
+  } finally {
+    close()
+  }
+})
+
+test('a group that finds the database busy is tried again and commits once the lock is free', async () => {
+  const { db, peer, close } = setup()
+  try {
+    db.pragma('busy_timeout = 0')
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    peer.exec('BEGIN IMMEDIATE')
+    const writes = Promise.all([group.run(() => insert.run('a')), group.run(() => insert.run('b'))])
+    // The first try fails busy; the peer lets go before the next.
+    await new Promise((r) => setImmediate(r))
+    peer.exec('ROLLBACK')
+    await writes
+    assert.deepEqual(peer.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b'])
   } finally {
     close()
   }
