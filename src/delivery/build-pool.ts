@@ -24,11 +24,15 @@ interface Slot {
 
 interface Waiter {
   slot: Slot
+  message: OutgoingMessage
   resolve: (m: OutgoingMessage) => void
   reject: (err: Error) => void
 }
 
-type Reply = { ready: true } | { id: number; message: OutgoingMessage } | { id: number; error: string }
+type Reply =
+  | { ready: true }
+  | { id: number; error: string }
+  | ({ id: number } & Pick<OutgoingMessage, 'prepared'> & Partial<Pick<OutgoingMessage, 'html' | 'headers'>>)
 
 export class BuildPool {
   readonly #slots: Slot[] = []
@@ -50,7 +54,7 @@ export class BuildPool {
     const id = this.#nextId++
     slot.inFlight++
     return new Promise<OutgoingMessage>((resolve, reject) => {
-      this.#waiting.set(id, { slot, resolve, reject })
+      this.#waiting.set(id, { slot, message: job.message, resolve, reject })
       const req: BuildRequest = { id, job, now, ...(signing === undefined ? {} : { signing }) }
       slot.worker.postMessage(req)
     })
@@ -76,11 +80,11 @@ export class BuildPool {
         slot.inFlight--
         if ('error' in reply) waiter.reject(new Error(reply.error))
         else {
-          const raw = reply.message.prepared?.raw
+          const { id: _, prepared, ...changed } = reply
           // Back to a Buffer (a transferred one arrives as a plain Uint8Array).
-          if (raw !== undefined && reply.message.prepared)
-            reply.message.prepared.raw = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
-          waiter.resolve(reply.message)
+          if (prepared)
+            prepared.raw = Buffer.from(prepared.raw.buffer, prepared.raw.byteOffset, prepared.raw.byteLength)
+          waiter.resolve({ ...waiter.message, ...changed, ...(prepared ? { prepared } : {}) })
         }
       })
       const fail = (err: Error) => {

@@ -1,6 +1,7 @@
 /**
  * A build worker (build-pool.ts): runs buildMessage for the main thread. Messages in:
- * { id, job, signing, now }; out: { id, message } or { id, error }, the MIME bytes transferred.
+ * { id, job, signing, now }; out: { id, html?, headers?, prepared? } (what building changed) or
+ * { id, error }, the MIME bytes transferred.
  */
 import { parentPort } from 'node:worker_threads'
 import { type BuildJob, buildMessage, signingCodec } from './message-build.ts'
@@ -41,7 +42,10 @@ port.on('message', (req: BuildRequest) => {
       raw !== undefined && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
         ? [raw.buffer as ArrayBuffer]
         : []
-    port.postMessage({ id: req.id, message }, transfer)
+    // Only what building changed goes back (the caller has the rest): the tracked HTML and headers
+    // when it tracked, and the bytes.
+    const changed = req.job.track === undefined ? {} : { html: message.html, headers: message.headers }
+    port.postMessage({ id: req.id, ...changed, prepared: message.prepared }, transfer)
   } catch (err) {
     port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) })
   }
