@@ -1,26 +1,26 @@
 /**
- * Delivery benchmarks, both against an SMTP sink in its own child process (bench/lib/smtp-sink.ts):
+ * Delivery benchmarks, both against an SMTP sink in its own child process (bench/lib/smtp-sink.ts).
+ * Every figure counts messages the sink received (its own counter, checked against what the sender
+ * says it sent), and each pair of sides runs in interleaved rounds (bench/lib/ab.ts).
  *
- * - smtp: messages/s handed to the sink through SmtpTransport (pool of 5 connections, 20 sends in
- *   flight, a ~40 KB HTML + text message built per send), against a bare node:net SMTP client
- *   pipelining the same message, pre-built, over the same 5 connections (bench/lib/raw-smtp.ts).
- * - campaign: a campaign end to end (render + tracking + ledger + send) through CampaignRunner,
- *   against the same bare client's rate.
+ * - smtp: messages/s through SmtpTransport (pool of 5 connections, 20 sends in flight, a ~40 KB
+ *   HTML + text message built per send) against a bare node:net SMTP client pipelining the same
+ *   message, pre-built, over the same 5 connections (bench/lib/raw-smtp.ts). Goal: ≥ 0.5.
+ * - campaign: a campaign run by `inkstream start` (a child process, its own data dir and SQLite
+ *   file, SMTP to the sink) to a segment whose profiles were ingested first through POST /v1/batch
+ *   and applied by the processor; against SmtpTransport alone sending as many messages of the same
+ *   size, in the same rounds. Goal: ≥ 0.7. BENCH_CAMPAIGN_N recipients (default 5,000);
+ *   `--full` (BENCH_FULL=1) runs 100,000.
  */
-import { rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { CampaignRunner } from '../src/campaigns/campaign-runner.ts'
-import { SqliteSendLedger } from '../src/campaigns/sqlite-send-ledger.ts'
-import { systemClock } from '../src/core/types.ts'
-import { openSqlite } from '../src/db/sqlite.ts'
+import { loadavg } from 'node:os'
 import { prepareMessage } from '../src/delivery/mime.ts'
 import { SmtpTransport } from '../src/delivery/smtp-transport.ts'
-import { trackMessage } from '../src/delivery/tracking.ts'
 import type { OutgoingMessage } from '../src/delivery/transport.ts'
-import { startTestApp, tempDir } from '../test/helpers/app.ts'
-import { cpuMeter } from './lib/children.ts'
+import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample } from './lib/ab.ts'
+import { cpuMeter, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
+import { basicAuth } from './lib/events.ts'
 import { dataBlock, rawSmtpRun } from './lib/raw-smtp.ts'
-import { type BenchResult, fmt, noiseWarning } from './lib/report.ts'
+import { type BenchResult, fmt, noiseWarning, waitUntil } from './lib/report.ts'
 import { type SmtpSink, startSmtpSink } from './lib/smtp-sink.ts'
 
 const CONNECTIONS = 5
@@ -28,7 +28,6 @@ const IN_FLIGHT = 20
 const FROM = 'news@shop.example.com'
 const TO = 'someone@example.com'
 const MESSAGE_ID_DOMAIN = 'mail.shop.example.com'
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** Newsletter HTML, ~0.8 KB per product block (two links and an image each): ~32 KB with 40. */
 function newsletterHtml(greeting: string, products = 40): string {
@@ -82,288 +81,363 @@ function rawMessage(message: OutgoingMessage): Buffer {
   return prepared.raw
 }
 
+/** SmtpTransport as `inkstream start` makes it from INKSTREAM_SMTP_URL=smtp://127.0.0.1:<port>: its defaults. */
 const newTransport = (port: number) =>
   new SmtpTransport({
     host: '127.0.0.1',
     port,
     secure: false,
-    ignoreTLS: true,
     maxConnections: CONNECTIONS,
-    maxMessages: 1000,
     messageIdDomain: MESSAGE_ID_DOMAIN,
   })
 
-/** IN_FLIGHT concurrent senders through one SmtpTransport for durationMs (after a warm-up). */
+const WARMUP_PER_SENDER = 10
+
+/**
+ * `inFlight` concurrent senders through one SmtpTransport (after a warm-up of WARMUP_PER_SENDER
+ * each), for `durationMs` or until `count` messages were sent. Counts what the transport called sent.
+ */
 export async function transportRun(
   port: number,
-  durationMs: number,
-  inFlight = IN_FLIGHT,
-): Promise<{ messages: number; seconds: number; failures: number }> {
+  opts: { durationMs?: number; count?: number; inFlight?: number },
+): Promise<{ messages: number; seconds: number; failures: number; handedOver: number }> {
+  const inFlight = opts.inFlight ?? IN_FLIGHT
   const transport = newTransport(port)
   let next = 0
   let failures = 0
+  let handedOver = 0
   const sendOne = async () => {
     const outcome = await transport.send(benchMessage(next++))
-    if (outcome.outcome !== 'sent') failures++
+    if (outcome.outcome === 'sent') handedOver++
+    else failures++
   }
   try {
     // Warm-up: open the pool's connections, JIT the MIME path.
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
-        for (let i = 0; i < 10; i++) await sendOne()
+        for (let i = 0; i < WARMUP_PER_SENDER; i++) await sendOne()
       }),
     )
     let messages = 0
+    let claimed = 0
     const start = performance.now()
-    const end = start + durationMs
+    const end = start + (opts.durationMs ?? Number.POSITIVE_INFINITY)
+    const count = opts.count ?? Number.POSITIVE_INFINITY
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
-        while (performance.now() < end) {
+        while (performance.now() < end && claimed < count) {
+          claimed++
           await sendOne()
           messages++
         }
       }),
     )
-    return { messages, seconds: (performance.now() - start) / 1000, failures }
+    return { messages, seconds: (performance.now() - start) / 1000, failures, handedOver }
   } finally {
     await transport.close()
   }
 }
 
-async function rawRun(sink: SmtpSink, block: Buffer, durationMs: number, connections = CONNECTIONS) {
-  const r = await rawSmtpRun({ port: sink.port, connections, block, from: FROM, to: TO, durationMs })
-  return r.messages / r.seconds
+/** Throws unless the sink received exactly what the sender says it handed over. */
+async function checkedDelta(sink: SmtpSink, before: number, handedOver: number, side: string) {
+  const received = (await sink.counts()).messages - before
+  if (received !== handedOver)
+    throw new Error(`${side}: the sink received ${received} messages, the sender counted ${handedOver}`)
+  return received
 }
 
 export async function smtp(): Promise<BenchResult> {
   const sink = await startSmtpSink()
   try {
     const block = dataBlock(rawMessage(benchMessage(0)))
-    const rounds = 3
-    const ms = 4000
-    const inkRates: number[] = []
-    const rawRates: number[] = []
+    const ms = Number(process.env.BENCH_SMTP_MS ?? 4000)
     let failures = 0
-    const c0 = await sink.counts()
-    const meter = cpuMeter(sink.pid)
-    let sent = 0
-    for (let round = 0; round < rounds; round++) {
-      process.stderr.write(`smtp: round ${round + 1}/${rounds}\n`)
-      const raw = await rawSmtpRun({
-        port: sink.port,
-        connections: CONNECTIONS,
-        block,
-        from: FROM,
-        to: TO,
-        durationMs: ms,
-      })
-      rawRates.push(raw.messages / raw.seconds)
-      sent += raw.messages + CONNECTIONS * 20
-      const ink = await transportRun(sink.port, ms)
-      inkRates.push(ink.messages / ink.seconds)
-      failures += ink.failures
-      sent += ink.messages + IN_FLIGHT * 10
-    }
-    const cpu = meter()
-    const c1 = await sink.counts()
-    const received = c1.messages - c0.messages
-    const inkstream = median(inkRates)
-    const baseline = median(rawRates)
-    const ratio = inkstream / baseline
-    const met = inkstream >= 1000 && failures === 0
+    const result = await interleaved(
+      {
+        bare: async (): Promise<Sample> => {
+          const c0 = await sink.counts()
+          const meter = cpuMeter(sink.pid)
+          const warmup = 20
+          const r = await rawSmtpRun({
+            port: sink.port,
+            connections: CONNECTIONS,
+            block,
+            from: FROM,
+            to: TO,
+            durationMs: ms,
+            warmup,
+          })
+          const cpu = meter()
+          const received = await checkedDelta(
+            sink,
+            c0.messages,
+            r.messages + warmup * CONNECTIONS,
+            'bare client',
+          )
+          return {
+            value: r.messages / r.seconds,
+            cpu,
+            details: { messages: r.messages, sinkReceived: received },
+          }
+        },
+        smtpTransport: async (): Promise<Sample> => {
+          const c0 = await sink.counts()
+          const meter = cpuMeter(sink.pid)
+          const r = await transportRun(sink.port, { durationMs: ms })
+          const cpu = meter()
+          failures += r.failures
+          const received = await checkedDelta(sink, c0.messages, r.handedOver, 'SmtpTransport')
+          return {
+            value: r.messages / r.seconds,
+            cpu,
+            details: { messages: r.messages, sinkReceived: received },
+          }
+        },
+      },
+      roundsFromEnv(3),
+    )
+    const ratio = ratioPerRound(result.sides.smtpTransport, result.sides.bare)
+    const met = ratio.median >= 0.5 && failures === 0
+    const ink = result.sides.smtpTransport.spread.median
+    const base = result.sides.bare.spread.median
     const bytes = block.length
     return {
       benchmark: 'smtp',
-      metric: `messages/s accepted by a local SMTP sink (other process), ~${Math.round(bytes / 1024)} KB HTML+text, SmtpTransport vs bare node:net client`,
-      inkstream: Math.round(inkstream),
-      baseline: Math.round(baseline),
-      ratio: Math.round(ratio * 1000) / 1000,
-      goal: '>= 1,000 messages/s',
+      metric: `messages/s received by a local SMTP sink (other process), ~${Math.round(bytes / 1024)} KB HTML+text, SmtpTransport vs bare node:net client`,
+      inkstream: Math.round(ink),
+      baseline: Math.round(base),
+      ratio: ratio.median,
+      goal: 'SmtpTransport >= 0.5 x the bare socket client (median of per-round ratios)',
       met,
       details: {
-        rounds: { inkstream: inkRates.map(Math.round), baseline: rawRates.map(Math.round) },
+        ratio,
+        rounds: result.rounds,
+        transport: result.sides.smtpTransport,
+        bare: result.sides.bare,
+        loadAverages: result.loadAverages,
+        worstOtherCores: result.worstOtherCores,
         roundSeconds: ms / 1000,
         messageBytesOnWire: bytes,
         connections: CONNECTIONS,
         inFlight: IN_FLIGHT,
-        maxMessagesPerConnection: 1000,
         failures,
-        sinkReceived: received,
-        clientCounted: sent,
-        cpu,
         note:
-          'baseline = one pre-built message (the same bytes SmtpTransport builds, dot-stuffed once), sent over ' +
-          `${CONNECTIONS} raw sockets, one transaction at a time per connection, MAIL/RCPT/DATA pipelined ` +
-          '(RFC 2920). SmtpTransport validates and builds the MIME message (quoted-printable) on every send and ' +
-          'hands it to a nodemailer pool (which dot-stuffs it per send).',
+          'both sides are counted by the sink (checked against the sender). baseline = one pre-built message ' +
+          `(the bytes SmtpTransport builds, dot-stuffed once) over ${CONNECTIONS} raw sockets, one transaction at a ` +
+          'time per connection, MAIL/RCPT/DATA pipelined (RFC 2920). SmtpTransport validates and builds every ' +
+          'message and hands it to a nodemailer pool with the production defaults (maxMessages 100).',
       },
       summary:
-        `smtp: ${fmt(inkstream)} msgs/s via SmtpTransport vs ${fmt(baseline)}/s bare node:net client ` +
-        `(ratio ${ratio.toFixed(2)}; ${fmt(bytes / 1024, 1)} KB messages, ${CONNECTIONS} connections, ` +
-        `${IN_FLIGHT} in flight; goal >= 1,000/s: ${met ? 'met' : 'NOT met'}; ${failures} failures; ` +
-        `sink ${cpu.serverCores} cores, bench ${cpu.loadGenCores} cores)${noiseWarning(cpu)}`,
+        `smtp: SmtpTransport/bare ratio ${fmtSpread(ratio)} (median ${fmt(ink)} vs ${fmt(base)} msgs/s, ` +
+        `${fmt(bytes / 1024, 1)} KB, ${CONNECTIONS} connections, ${result.rounds} rounds; goal >= 0.5: ` +
+        `${met ? 'met' : 'NOT met'}; ${failures} failures; load ${result.loadAverages.join('/')})` +
+        noiseWarning({ otherCores: result.worstOtherCores }),
     }
   } finally {
     await sink.stop()
   }
 }
 
+async function call(server: ServerUnderTest, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${server.adminKey}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const json = (await res.json()) as Record<string, unknown>
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+/**
+ * `n` profiles through the real ingest path: identify events to POST /v1/batch (500 a request,
+ * 4 at a time), then waits until the processor has put them all in the segment.
+ */
+async function ingestAudience(server: ServerUnderTest, segment: string, n: number): Promise<number> {
+  const t0 = performance.now()
+  const perRequest = 500
+  let next = 0
+  const worker = async () => {
+    while (next < n) {
+      const from = next
+      next = Math.min(n, next + perRequest)
+      const batch = []
+      for (let i = from; i < next; i++)
+        batch.push({
+          type: 'identify',
+          userId: `${segment}-${String(i).padStart(7, '0')}`,
+          traits: { email: `${segment}-${i}@example.com`, first_name: `Ada${i}`, bench_list: segment },
+          messageId: `bench-identify-${segment}-${i}`,
+        })
+      const res = await fetch(`${server.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basicAuth(server.writeKey) },
+        body: JSON.stringify({ batch }),
+      })
+      if (res.status !== 200) throw new Error(`POST /v1/batch answered ${res.status}: ${await res.text()}`)
+      await res.arrayBuffer()
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
+  const applied = await waitUntil(async () => {
+    const c = (await call(server, 'GET', `/v1/segments/${segment}/count?max=${n}`)) as { count: number }
+    return c.count >= n
+  }, 30 * 60_000)
+  if (!applied) throw new Error(`the processor did not put ${n} profiles in segment ${segment}`)
+  return (performance.now() - t0) / 1000
+}
+
+/** Starts a campaign to the segment and waits for it to end; its sent messages a second, start to done. */
+async function campaignRound(server: ServerUnderTest, sink: SmtpSink, id: string, segment: string) {
+  await call(server, 'PUT', `/v1/campaigns/${id}`, {
+    templateId: 'spring',
+    audience: { segment },
+    vars: { greeting: 'The spring sale is on' },
+  })
+  const c0 = await sink.counts()
+  const meter = cpuMeter(server.pid)
+  const t0 = performance.now()
+  await call(server, 'POST', `/v1/campaigns/${id}/start`)
+  let state = ''
+  let progress: Record<string, number> = {}
+  const ended = await waitUntil(async () => {
+    const c = (await call(server, 'GET', `/v1/campaigns/${id}`)) as {
+      state: string
+      progress: Record<string, number>
+    }
+    state = c.state
+    progress = c.progress
+    return c.state !== 'running' && c.state !== 'draft' && c.state !== 'queued'
+  }, 60 * 60_000)
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = meter()
+  if (!ended || state !== 'done')
+    throw new Error(`campaign ${id} ended ${state}: ${JSON.stringify(progress)}`)
+  const c1 = await sink.counts()
+  const received = await checkedDelta(sink, c0.messages, progress.sent ?? 0, `campaign ${id}`)
+  return { seconds, received, bytes: c1.bytes - c0.bytes, cpu, progress }
+}
+
+/** `inkstream start` sending to the sink; a second try when a loaded machine made the first too slow to start. */
+async function startServer(port: number, tries = 3): Promise<ServerUnderTest> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startInkstream({
+        INKSTREAM_SMTP_URL: `smtp://127.0.0.1:${port}`,
+        INKSTREAM_FROM: FROM,
+        INKSTREAM_PUBLIC_URL: 'https://t.example.com',
+      })
+    } catch (err) {
+      if (i >= tries) throw err
+      process.stderr.write(
+        `campaign: the server did not start (${(err as Error).message.split('\n')[0]}); again\n`,
+      )
+    }
+  }
+}
+
 export async function campaign(): Promise<BenchResult> {
-  const n = Number(process.env.BENCH_CAMPAIGN_N ?? 10_000)
-  const target = 100_000
+  const full = process.env.BENCH_FULL === '1'
+  const n = full ? 100_000 : Number(process.env.BENCH_CAMPAIGN_N ?? 5000)
   const sink = await startSmtpSink()
-  const app = await startTestApp({ publicUrl: 'https://t.example.com' })
-  const ledgerDir = tempDir('inkstream-bench-ledger-')
-  const db = openSqlite(join(ledgerDir, 'ledger.db'), app.config.sqliteSynchronous)
-  const ledger = new SqliteSendLedger(db)
-  const transport = newTransport(sink.port)
+  const server = await startServer(sink.port)
   try {
-    const res = await app.server.inject({
-      method: 'PUT',
-      url: '/v1/templates/spring',
-      headers: { authorization: `Bearer ${app.workspace.adminKey}`, 'content-type': 'application/json' },
-      payload: JSON.stringify({
-        subject: '{{ campaign.greeting }}, {{ first_name | default: "there" }}',
-        // 22 products: ~40 KB on the wire once every link carries a signed tracking token.
-        html: newsletterHtml(
-          '{{ campaign.greeting }}, {{ first_name | default: "there" }} ({{ user_id }})',
-          22,
-        ),
-      }),
+    await call(server, 'PUT', '/v1/templates/spring', {
+      subject: '{{ campaign.greeting }}, {{ first_name | default: "there" }}',
+      // 22 products: ~40 KB on the wire once every link carries a signed tracking token.
+      html: newsletterHtml(
+        '{{ campaign.greeting }}, {{ first_name | default: "there" }} ({{ user_id }})',
+        22,
+      ),
     })
-    if (res.statusCode !== 200 && res.statusCode !== 201)
-      throw new Error(`PUT template: ${res.statusCode} ${res.body}`)
-    const runner = new CampaignRunner({
-      ledger,
-      renderer: app.renderer,
-      transport,
-      suppressions: app.suppressions,
-      codec: app.codec,
-      publicUrl: () => app.publicUrl,
-      clock: systemClock,
-      logger: { warn: () => {} },
-    })
-    const audience = (prefix: string, count: number) =>
-      Array.from({ length: count }, (_, i) => ({
-        userId: `${prefix}-${i}`,
-        email: `${prefix}-${i}@example.com`,
-      }))
-    const campaignOf = (id: string, count: number) => ({
-      id,
-      templateId: 'spring',
-      from: `Shop <${FROM}>`,
-      audience: audience(id, count),
-      vars: { greeting: 'The spring sale is on' },
-    })
-    // Warm-up (JIT, the pool's connections, the compiled template), not measured.
-    await runner.run(app.workspace.id, campaignOf('warmup', 300))
-
-    // Where the time goes: render + tracking alone, one at a time, in this process.
-    const renderN = 2000
-    let renderMs = 0
-    let trackMs = 0
-    let trackedBytes = 0
-    let t = performance.now()
-    for (let i = 0; i < renderN; i++) {
-      const t0 = performance.now()
-      const r = await app.renderer.render(app.workspace.id, {
-        templateId: 'spring',
-        userId: `r-${i}`,
-        campaign: { id: 'r', greeting: 'Hi' },
-      })
-      if (!r.ok) throw new Error('render failed')
-      const t1 = performance.now()
-      const tracked = trackMessage(r.html, {
-        baseUrl: app.publicUrl,
-        codec: app.codec,
-        ttlMs: 86_400_000,
-        workspaceId: app.workspace.id,
-        campaignId: 'r',
-        recipient: `r-${i}`,
-        messageId: `m-${i}`,
-      })
-      trackedBytes += tracked.html.length
-      renderMs += t1 - t0
-      trackMs += performance.now() - t1
-    }
-    const renderTrackPerSecond = renderN / ((performance.now() - t) / 1000)
-    // The ledger's writes per recipient (get, claim, attempt, finish; one fsync each at synchronous=full).
-    t = performance.now()
-    for (let i = 0; i < renderN; i++) {
-      const key = { workspaceId: app.workspace.id, campaignId: 'ledger-only', recipient: `l-${i}` }
-      await ledger.get(key)
-      await ledger.claim(key, `l-${i}@example.com`, `m-${i}`)
-      await ledger.attempt(key)
-      await ledger.finish(key, 'sent', '250 OK')
-    }
-    const ledgerMs = (performance.now() - t) / renderN
-
-    // The campaign.
-    process.stderr.write(`campaign: ${fmt(n)} recipients...\n`)
-    const c0 = await sink.counts()
-    const meter = cpuMeter(sink.pid)
-    t = performance.now()
-    const summary = await runner.run(app.workspace.id, campaignOf('spring-sale', n))
-    const seconds = (performance.now() - t) / 1000
-    const cpu = meter()
-    const c1 = await sink.counts()
-    const inkstream = summary.sent / seconds
-
-    // Baselines, same run: the bare client over the same 5 connections, and over one connection
-    // (for comparison with one message in flight), plus SmtpTransport with one in flight.
-    const block = dataBlock(rawMessage(benchMessage(0)))
-    const baseline = await rawRun(sink, block, 4000)
-    const rawOneConnection = await rawRun(sink, block, 3000, 1)
-    const oneInFlight = await transportRun(sink.port, 3000, 1)
-    const transportOneInFlight = oneInFlight.messages / oneInFlight.seconds
-    const ratio = inkstream / baseline
-    const projectedTargetSeconds = target / inkstream
-    const measuredTarget = n >= target
-    const met = measuredTarget ? inkstream >= 1000 : projectedTargetSeconds <= 100
-    const counts = await ledger.counts(app.workspace.id, 'spring-sale')
+    // Both segments before any profile: defining one while the processor applies a backlog waited
+    // for the database past its busy timeout on a loaded machine (a 500, not ours to fix here).
+    for (const segment of ['bench', 'warmup'])
+      await call(server, 'PUT', `/v1/segments/${segment}`, { condition: { bench_list: segment } })
+    process.stderr.write(`campaign: ingesting ${fmt(n)} profiles through /v1/batch...
+`)
+    const ingestSeconds = await ingestAudience(server, 'bench', n)
+    // Warm-up (JIT, the template, the pool's connections): a small segment, not measured.
+    await ingestAudience(server, 'warmup', 200)
+    await campaignRound(server, sink, 'warmup', 'warmup')
+    let failures = 0
+    const campaigns: unknown[] = []
+    const result = await interleaved(
+      {
+        campaign: async (r): Promise<Sample> => {
+          const c = await campaignRound(server, sink, `spring-${r}`, 'bench')
+          campaigns.push(c.progress)
+          return {
+            value: c.received / c.seconds,
+            cpu: c.cpu,
+            details: {
+              seconds: round(c.seconds, 1),
+              sent: c.received,
+              avgBytes: Math.round(c.bytes / c.received),
+            },
+          }
+        },
+        smtpTransport: async (): Promise<Sample> => {
+          const c0 = await sink.counts()
+          const meter = cpuMeter(sink.pid)
+          const t = await transportRun(sink.port, { count: n })
+          const cpu = meter()
+          failures += t.failures
+          const c1 = await sink.counts()
+          const received = await checkedDelta(sink, c0.messages, t.handedOver, 'SmtpTransport')
+          return {
+            value: t.messages / t.seconds,
+            cpu,
+            details: {
+              seconds: round(t.seconds, 1),
+              sent: received,
+              avgBytes: Math.round((c1.bytes - c0.bytes) / received),
+            },
+          }
+        },
+      },
+      roundsFromEnv(full ? 1 : 3),
+    )
+    const ratio = ratioPerRound(result.sides.campaign, result.sides.smtpTransport)
+    const met = ratio.median >= 0.7 && failures === 0
+    const ink = result.sides.campaign.spread.median
+    const base = result.sides.smtpTransport.spread.median
     return {
       benchmark: 'campaign',
-      metric: `messages/s end to end through CampaignRunner (render + tracking + ledger + SmtpTransport) to a local SMTP sink, ${fmt(n)} recipients, vs bare node:net client`,
-      inkstream: Math.round(inkstream),
-      baseline: Math.round(baseline),
-      ratio: Math.round(ratio * 1000) / 1000,
-      goal: `100,000 recipients at >= 1,000 messages/s (${measuredTarget ? 'measured' : `extrapolated from ${fmt(n)}`})`,
+      metric: `messages/s received by a local SMTP sink: a ${fmt(n)}-recipient campaign run by inkstream start (segment of ingested profiles, render + tracking + ledger + send) vs SmtpTransport alone sending ${fmt(n)} messages of the same size`,
+      inkstream: Math.round(ink),
+      baseline: Math.round(base),
+      ratio: ratio.median,
+      goal: 'campaign >= 0.7 x SmtpTransport alone (median of per-round ratios)',
       met,
       details: {
         recipients: n,
-        seconds: Math.round(seconds * 10) / 10,
-        summary,
-        ledgerCounts: counts,
-        sinkReceived: c1.messages - c0.messages,
-        avgBytesOnWire: Math.round((c1.bytes - c0.bytes) / Math.max(1, c1.messages - c0.messages)),
-        [`extrapolated${target / 1000}kSeconds`]: measuredTarget ? null : Math.round(projectedTargetSeconds),
-        renderTrackPerSecondOneAtATime: Math.round(renderTrackPerSecond),
-        renderMsPerMessage: Math.round((renderMs / renderN) * 100) / 100,
-        trackMsPerMessage: Math.round((trackMs / renderN) * 100) / 100,
-        trackedHtmlBytes: Math.round(trackedBytes / renderN),
-        ledgerMsPerRecipient: Math.round(ledgerMs * 100) / 100,
-        rawOneConnectionPerSecond: Math.round(rawOneConnection),
-        smtpTransportOneInFlightPerSecond: Math.round(transportOneInFlight),
-        ledgerSynchronous: app.config.sqliteSynchronous,
-        cpu,
+        full,
+        ratio,
+        rounds: result.rounds,
+        campaign: result.sides.campaign,
+        transport: result.sides.smtpTransport,
+        campaigns,
+        ingestSeconds: round(ingestSeconds, 1),
+        loadAverages: result.loadAverages,
+        loadAverageAtEnd: round(loadavg()[0]!, 2),
+        worstOtherCores: result.worstOtherCores,
+        failures,
         note:
-          'audience passed explicitly as { userId, email } (no profiles ingested: every render sees an ' +
-          'empty profile, so defaults apply). CampaignRunner handles up to 8 recipients at once (DEFAULT_CONCURRENCY).',
+          'campaign side: serverCores is the inkstream process (all its threads). smtpTransport side: ' +
+          `${IN_FLIGHT} sends in flight in the bench process, pool of ${CONNECTIONS} connections (the server's defaults).`,
       },
       summary:
-        `campaign: ${fmt(summary.sent)} sent in ${seconds.toFixed(1)} s = ${fmt(inkstream)} msgs/s vs ` +
-        `${fmt(baseline)}/s bare client (ratio ${ratio.toFixed(2)}); ` +
-        (measuredTarget ? `100k measured` : `100k extrapolated: ~${fmt(projectedTargetSeconds)} s`) +
-        `; per message: render ${(renderMs / renderN).toFixed(2)} ms, tracking ${(trackMs / renderN).toFixed(2)} ms, ` +
-        `ledger ${ledgerMs.toFixed(2)} ms; SmtpTransport 1 in flight ${fmt(transportOneInFlight)}/s, ` +
-        `bare client 1 connection ${fmt(rawOneConnection)}/s; goal ${met ? 'met' : 'NOT met'}${noiseWarning(cpu)}`,
+        `campaign: ${fmt(n)} recipients, campaign/SmtpTransport ratio ${fmtSpread(ratio)} ` +
+        `(median ${fmt(ink)} vs ${fmt(base)} msgs/s, ${result.rounds} rounds; goal >= 0.7: ${met ? 'met' : 'NOT met'}; ` +
+        `${fmt(n)} profiles ingested in ${fmt(ingestSeconds, 1)} s; load ${result.loadAverages.join('/')})` +
+        noiseWarning({ otherCores: result.worstOtherCores }),
     }
   } finally {
-    await transport.close()
-    await ledger.close()
-    db.close()
-    rmSync(ledgerDir, { recursive: true, force: true })
-    await app.close()
+    await server.stop()
     await sink.stop()
   }
 }

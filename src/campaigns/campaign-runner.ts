@@ -224,7 +224,7 @@ export class CampaignRunner {
     report: (r: Recipient, h: Handled | 'already') => void,
     stopped: () => boolean,
   ): Promise<void> {
-    const byAddress = new Map<string, Promise<Handled>>()
+    const byAddress = new Map<string, Promise<Handled | undefined>>()
     const worker = async () => {
       while (!stopped()) {
         const next = await items.next()
@@ -237,13 +237,20 @@ export class CampaignRunner {
         const { recipient, deferrals } = item
         const address = normalizeEmail(recipient.email)
         const before = address === undefined ? undefined : byAddress.get(address)
-        const mine = (before ?? Promise.resolve()).then(() =>
-          this.#send.one(workspaceId, campaign, recipient, deferrals, bucket),
-        )
+        const mine = (before ?? Promise.resolve()).then(async () => {
+          // The rate token comes before the claim: a run paused or cancelled while its workers wait
+          // for tokens claims and sends nothing more (it used to send the ones already claimed).
+          if (bucket) {
+            await bucket.take()
+            if (stopped()) return undefined
+          }
+          return this.#send.one(workspaceId, campaign, recipient, deferrals, bucket, bucket !== undefined)
+        })
         if (address !== undefined) byAddress.set(address, mine)
         const handled = await mine
         if (address !== undefined && byAddress.get(address) === mine) byAddress.delete(address)
-        report(recipient, handled)
+        // Not started (stopped while waiting for a token): no row, the next start handles it.
+        if (handled !== undefined) report(recipient, handled)
       }
     }
     await Promise.all(

@@ -51,14 +51,20 @@ export const campaignMessageId = messageIdFor
 export class CampaignSend {
   constructor(private readonly deps: CampaignSendDeps) {}
 
-  /** Sends to one recipient (`deferrals`: how often its row was deferred before) and records the outcome. */
+  /**
+   * Sends to one recipient (`deferrals`: how often its row was deferred before) and records the
+   * outcome. Every attempt takes a token from `bucket`, but the first when `tokenTaken` (the runner
+   * took it before the claim).
+   */
   async one(
     workspaceId: string,
     campaign: CampaignMessage,
     recipient: Recipient,
     deferrals: number,
     bucket: TokenBucket | undefined,
+    tokenTaken = false,
   ): Promise<Handled> {
+    let haveToken = tokenTaken
     const { ledger } = this.deps
     const key: LedgerKey = { workspaceId, campaignId: campaign.id, recipient: recipient.userId }
     const messageId = campaignMessageId(workspaceId, campaign.id, recipient.userId)
@@ -106,7 +112,8 @@ export class CampaignSend {
       trackingTtlMs: campaign.trackingTtlMs,
       claim: () => ledger.claim(key, address, messageId),
       beforeAttempt: async () => {
-        await bucket?.take()
+        if (haveToken) haveToken = false
+        else await bucket?.take()
         await ledger.attempt(key)
       },
     })

@@ -6,6 +6,7 @@
 import type { Failpoints } from '../core/failpoints.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
+import { GroupCommit } from './group-commit.ts'
 import { LedgerCore, type LedgerSql } from './ledger-core.ts'
 import { entryOf, LEDGER_COLUMNS, type LedgerRow, MIGRATE_TEMPORARY_FAILURES } from './ledger-rules.ts'
 import { SEND_STATES, type SendState } from './send-ledger.ts'
@@ -113,17 +114,20 @@ function sqliteLedgerSql(db: SqliteDatabase): LedgerSql {
       'SELECT state, count(*) AS n FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? GROUP BY state',
     ),
   }
+  // The writes of concurrent sends share a commit; reads go straight to the database (a send
+  // awaits its own writes before it reads again, so it sees them).
+  const group = new GroupCommit(db)
   return {
-    async insert(key, email, messageId, m, now) {
+    insert(key, email, messageId, m, now) {
       const args = [...keyOf(key), email, m.state, messageId, m.detail, m.reason, m.retryAt, m.deferral, now]
-      return s.insert.run(...args).changes === 1
+      return group.run(() => s.insert.run(...args).changes === 1)
     },
-    async move(key, from, m, now) {
+    move(key, from, m, now) {
       const set = [m.state, m.detail, m.reason, m.retryAt, m.deferral, now]
-      return s.move.run(...set, ...keyOf(key), JSON.stringify(from)).changes
+      return group.run(() => s.move.run(...set, ...keyOf(key), JSON.stringify(from)).changes)
     },
     async attempt(key, from, now) {
-      s.attempt.run(now, ...keyOf(key), JSON.stringify(from))
+      await group.run(() => s.attempt.run(now, ...keyOf(key), JSON.stringify(from)))
     },
     async get(key) {
       const row = s.get.get(...keyOf(key)) as LedgerRow | undefined

@@ -26,6 +26,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, linksTo, SPANS, type Span, SpanKind, traced } from '../observe/tracing.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
+import { type BuildJob, buildMessage } from './message-build.ts'
 import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
 import { isReportable, type OutcomeMessage, outcomeEvent } from './outcome-events.ts'
 import {
@@ -38,7 +39,7 @@ import {
 } from './send-retries.ts'
 import { normalizeEmail, type SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec } from './tokens.ts'
-import { trackingBase, trackMessage, unsubscribeHeaders } from './tracking.ts'
+import { trackingBase } from './tracking.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
 
 export interface DeliveryDeps {
@@ -245,26 +246,32 @@ async function build(
           reason: 'render_error',
           detail: `render failed: ${rendered.error.message}`,
         }
-  const tracking = {
-    baseUrl,
-    codec: deps.codec,
-    ttlMs: req.trackingTtlMs ?? DEFAULT_TTL_MS,
-    workspaceId: req.workspaceId,
-    campaignId: req.campaignId,
-    recipient: req.recipient.userId,
-    messageId: req.messageId,
+  const job: BuildJob = {
+    message: {
+      messageId: req.messageId,
+      from: req.from,
+      to: req.recipient.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      ...(rendered.amp === undefined ? {} : { amp: rendered.amp }),
+    },
+    track: {
+      tracking: {
+        baseUrl,
+        ttlMs: req.trackingTtlMs ?? DEFAULT_TTL_MS,
+        workspaceId: req.workspaceId,
+        campaignId: req.campaignId,
+        recipient: req.recipient.userId,
+        messageId: req.messageId,
+      },
+      unsubscribeEmail: req.recipient.email,
+    },
   }
-  const { html } = trackMessage(rendered.html, tracking)
-  return {
-    messageId: req.messageId,
-    from: req.from,
-    to: req.recipient.email,
-    subject: rendered.subject,
-    html,
-    text: rendered.text,
-    ...(rendered.amp === undefined ? {} : { amp: rendered.amp }),
-    headers: { ...unsubscribeHeaders({ ...tracking, email: req.recipient.email }) },
-  }
+  // Tracking and the MIME bytes where the transport builds them (SmtpTransport: its worker threads).
+  return deps.transport.build
+    ? deps.transport.build(job, deps.codec, deps.clock.now())
+    : buildMessage(job, deps.codec)
 }
 
 async function send(

@@ -2,15 +2,19 @@
  * The production Transport: SMTP through a pool of nodemailer connections. Every failure comes back
  * as a SendOutcome (see smtp-outcome.ts for the table); only a bug in this file throws.
  */
+import { availableParallelism } from 'node:os'
 import type { Readable } from 'node:stream'
 import nodemailer from 'nodemailer'
 import type Mail from 'nodemailer/lib/mailer'
 import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool'
 import { invalidConfig } from '../core/errors.ts'
+import { BuildPool } from './build-pool.ts'
 import { isDomainName } from './mailbox.ts'
-import { prepareMessage } from './mime.ts'
+import { type BuildJob, buildMessage } from './message-build.ts'
+import { type PreparedMessage, prepareMessage } from './mime.ts'
 import { classifySendError } from './smtp-outcome.ts'
 import { installSmtpUtf8Guard, NEEDS_SMTPUTF8 } from './smtputf8-guard.ts'
+import type { TokenCodec } from './tokens.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
 
 export interface SmtpTransportOptions {
@@ -39,6 +43,11 @@ export interface SmtpTransportOptions {
   socketTimeout?: number
   /** Right-hand side of our Message-IDs: `<messageId@messageIdDomain>`. */
   messageIdDomain: string
+  /**
+   * Worker threads that track links and build the MIME bytes (build-pool.ts), so the main thread
+   * only sends; default one fewer than the cores (at least 1); 0 builds on the main thread.
+   */
+  buildWorkers?: number
 }
 
 /** Option key nodemailer copies into the message data untouched; links a message to its tracker. */
@@ -52,6 +61,7 @@ interface Tracker {
 export class SmtpTransport implements Transport {
   readonly #mailer: Mail<SMTPPoolSentMessageInfo, SMTPPoolOptions>
   readonly #domain: string
+  readonly #pool: BuildPool
   readonly #trackers = new Map<number, Tracker>()
   readonly #pending = new Set<Promise<SendOutcome>>()
   #nextId = 0
@@ -61,8 +71,9 @@ export class SmtpTransport implements Transport {
     const problems = optionProblems(options)
     if (problems.length > 0) throw invalidConfig(problems.map((p) => `smtp: ${p}`))
     this.#domain = options.messageIdDomain
+    this.#pool = new BuildPool(options.buildWorkers ?? Math.max(1, availableParallelism() - 1))
     installSmtpUtf8Guard()
-    const { messageIdDomain: _, ...smtp } = options
+    const { messageIdDomain: _, buildWorkers: __, ...smtp } = options
     this.#mailer = nodemailer.createTransport({
       ...smtp,
       pool: true,
@@ -97,8 +108,39 @@ export class SmtpTransport implements Transport {
    * On success `smtpMessageId` is the Message-ID header we sent (what bounces and feedback reports
    * quote); the server's own queue id, if any, is in `response` ("250 OK: queued as …").
    */
-  send(message: OutgoingMessage): Promise<SendOutcome> {
-    const prepared = prepareMessage(message, this.#domain)
+  /**
+   * Tracks (with `job.track`) and builds the bytes this transport sends, in a build worker when one
+   * is ready, else inline: the same function either way (message-build.ts).
+   */
+  async build(job: BuildJob, codec: TokenCodec, now: number): Promise<OutgoingMessage> {
+    const full = { ...job, messageIdDomain: this.#domain }
+    // A codec without its key at hand (a test's) signs on this thread.
+    const signing = job.track === undefined ? undefined : codec.signing
+    const inWorker =
+      job.track !== undefined && signing === undefined ? undefined : this.#pool.run(full, signing, now)
+    return inWorker ?? buildMessage(full, codec)
+  }
+
+  async send(message: OutgoingMessage): Promise<SendOutcome> {
+    let ready = message
+    // Bytes not built yet: built in a worker when one is ready (the main thread only sends).
+    if (message.prepared?.domain !== this.#domain && !this.#closed) {
+      const built = this.#pool.run({ message, messageIdDomain: this.#domain }, undefined, Date.now())
+      if (built !== undefined) ready = await built.catch(() => message)
+    }
+    return this.#send(ready)
+  }
+
+  #send(message: OutgoingMessage): Promise<SendOutcome> {
+    const bytes = message.prepared
+    const prepared: PreparedMessage =
+      bytes !== undefined && bytes.domain === this.#domain
+        ? {
+            ok: true,
+            ...bytes,
+            raw: Buffer.from(bytes.raw.buffer, bytes.raw.byteOffset, bytes.raw.byteLength),
+          }
+        : prepareMessage(message, this.#domain)
     if (!prepared.ok) {
       return Promise.resolve({ outcome: 'invalid', field: prepared.field, message: prepared.message })
     }
@@ -143,6 +185,7 @@ export class SmtpTransport implements Transport {
     this.#closed = true
     await Promise.allSettled([...this.#pending])
     this.#mailer.close()
+    await this.#pool.close()
   }
 }
 

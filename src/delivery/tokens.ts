@@ -44,9 +44,17 @@ export interface VerifyOptions {
   ignoreExpiry?: boolean
 }
 
+/** The key new tokens are signed with: what a build worker needs to sign the same tokens. */
+export interface SigningKey {
+  kid: string
+  key: Uint8Array
+}
+
 export interface TokenCodec {
   /** A token for `payload` that verifies until clock.now() + ttlMs. */
   sign(payload: TokenPayload, ttlMs: number): string
+  /** The current signing key (createTokenCodec's codecs have it); without it signing stays inline. */
+  readonly signing?: SigningKey
   /** The payload of an authentic, unexpired token, or why the token was refused. */
   verify(token: string, opts?: VerifyOptions): VerifyResult
 }
@@ -179,6 +187,7 @@ export function createTokenCodec(opts: TokenCodecOptions): TokenCodec {
   const mac = (key: Buffer, signed: string) => createHmac('sha256', key).update(signed, 'utf8').digest()
 
   return {
+    signing: { kid: opts.currentKid, key: current },
     sign(payload, ttlMs) {
       if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)
         throw new RangeError(`ttlMs must be a positive integer, not ${ttlMs}`)

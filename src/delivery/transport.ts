@@ -1,4 +1,6 @@
 /** The Transport seam (DESIGN.md §3): hands one message to a mail server and says what happened. */
+import type { BuildJob } from './message-build.ts'
+import type { TokenCodec } from './tokens.ts'
 
 export interface OutgoingMessage {
   /** Our id for the message; also the Message-ID's local part. */
@@ -13,6 +15,21 @@ export interface OutgoingMessage {
   amp?: string | undefined
   /** Extra headers (List-Unsubscribe, List-Unsubscribe-Post, …). */
   headers?: Record<string, string>
+  /**
+   * The MIME bytes of exactly this message, built off the main thread (message-build.ts). A
+   * transport that sends bytes uses them when `domain` is its Message-ID domain; others ignore them.
+   */
+  prepared?: PreparedRaw | undefined
+}
+
+/** A message's checked envelope and bytes (mime.ts prepareMessage), for the Message-ID domain `domain`. */
+export interface PreparedRaw {
+  domain: string
+  envelope: { from: string; to: string[] }
+  smtpUtf8: boolean
+  /** CRLF line ends, as it goes after DATA (before dot-stuffing). */
+  raw: Uint8Array
+  messageIdHeader: string
 }
 
 /**
@@ -32,4 +49,9 @@ export type SendOutcome =
 export interface Transport {
   send(message: OutgoingMessage): Promise<SendOutcome>
   close(): Promise<void>
+  /**
+   * Optional: builds the message (message-build.ts) where the transport likes, e.g. in its worker
+   * threads, with the bytes it will send. Throws what building throws.
+   */
+  build?(job: BuildJob, codec: TokenCodec, now: number): Promise<OutgoingMessage>
 }

@@ -385,6 +385,54 @@ describe('a campaign runner configured by its deps', () => {
     assert.deepEqual(sentAt, [5_000, 5_050, 5_100, 5_150, 5_200, 5_250])
   })
 
+  test('a run stopped while its workers wait for rate tokens claims and sends nothing more', async () => {
+    let sent = 0
+    let now = 5_000
+    const controller = new AbortController()
+    // Time stands still until the first message is sent: the other 7 workers wait for a token.
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const p = build(
+      {
+        clock: { now: () => now },
+        sleep: async (ms) => {
+          await gate
+          now += ms
+        },
+        concurrency: 8,
+      },
+      (inner) => ({
+        send: async (m) => {
+          const outcome = await inner.send(m)
+          // Paused after the first message (as POST /pause aborts the run), then time moves on.
+          if (++sent === 1) {
+            controller.abort()
+            release()
+          }
+          return outcome
+        },
+        close: () => inner.close(),
+      }),
+    )
+    const summary = await p.runner.run(
+      app.workspace.id,
+      campaign('rate-pause', 20, { ratePerSecond: 20 }),
+      undefined,
+      { signal: controller.signal },
+    )
+    // Claiming before taking the token, the 7 waiting workers each held a claimed recipient and sent
+    // it after the stop; now they claim nothing.
+    assert.equal(sent, 1)
+    assert.equal(summary.sent, 1)
+    const rows = await p.ledger.list(app.workspace.id, 'rate-pause')
+    assert.deepEqual(
+      rows.map((r) => r.state),
+      ['sent'],
+    )
+  })
+
   test('concurrency 0 still runs one worker: every recipient is sent to', async () => {
     const p = build({ concurrency: 0 })
     const summary = await p.runner.run(app.workspace.id, campaign('conc0', 3))

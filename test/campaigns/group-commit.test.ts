@@ -1,0 +1,106 @@
+/** GroupCommit: the writes of one turn share a transaction, and each settles only with its commit. */
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { GroupCommit } from '../../src/campaigns/group-commit.ts'
+import { openSqlite } from '../../src/db/sqlite.ts'
+import { tempDir } from '../helpers/app.ts'
+
+function setup() {
+  const dir = tempDir('inkstream-group-commit-')
+  const db = openSqlite(join(dir, 'g.db'), 'normal')
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)')
+  const peer = openSqlite(join(dir, 'g.db'), 'normal')
+  return {
+    db,
+    peer,
+    close: () => {
+      db.close()
+      peer.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+test('writes queued in one turn run in one transaction, and another connection sees each once its promise settles', async () => {
+  const { db, peer, close } = setup()
+  try {
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    const inTx: boolean[] = []
+    const writes = ['a', 'b', 'c'].map((k) =>
+      group.run(() => {
+        inTx.push(db.inTransaction)
+        return insert.run(k).changes
+      }),
+    )
+    // Queued, not written yet: nothing runs before the group's turn.
+    assert.equal(inTx.length, 0)
+    assert.deepEqual(await Promise.all(writes), [1, 1, 1])
+    assert.deepEqual(inTx, [true, true, true])
+    assert.deepEqual(peer.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b', 'c'])
+  } finally {
+    close()
+  }
+})
+
+test('a write that throws rejects alone; the others of its group commit', async () => {
+  const { db, peer, close } = setup()
+  try {
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    const [a, dup, b] = await Promise.allSettled([
+      group.run(() => insert.run('a')),
+      group.run(() => insert.run('a')),
+      group.run(() => insert.run('b')),
+    ])
+    assert.equal(a.status, 'fulfilled')
+    assert.equal(dup.status, 'rejected')
+    assert.equal(b.status, 'fulfilled')
+    assert.deepEqual(peer.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b'])
+  } finally {
+    close()
+  }
+})
+
+test('a commit that fails rejects every write of the group and keeps none', async () => {
+  const { db, peer, close } = setup()
+  try {
+    db.pragma('busy_timeout = 0')
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    // The peer holds the write lock through every try: the group's transaction cannot start.
+    peer.exec('BEGIN IMMEDIATE')
+    const results = await Promise.allSettled([
+      group.run(() => insert.run('a')),
+      group.run(() => insert.run('b')),
+    ])
+    peer.exec('ROLLBACK')
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    )
+    assert.deepEqual(peer.prepare('SELECT k FROM t').pluck().all(), [])
+  } finally {
+    close()
+  }
+})
+
+test('a group that finds the database busy is tried again and commits once the lock is free', async () => {
+  const { db, peer, close } = setup()
+  try {
+    db.pragma('busy_timeout = 0')
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    peer.exec('BEGIN IMMEDIATE')
+    const writes = Promise.all([group.run(() => insert.run('a')), group.run(() => insert.run('b'))])
+    // The first try fails busy; the peer lets go before the next.
+    await new Promise((r) => setImmediate(r))
+    peer.exec('ROLLBACK')
+    await writes
+    assert.deepEqual(peer.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b'])
+  } finally {
+    close()
+  }
+})
