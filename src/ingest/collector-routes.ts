@@ -51,6 +51,17 @@ const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', BEACON_PATH]
 const withSlash = (path: string) => [path, `${path}/`]
 const MAX_DEPTH = 32
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * When the request arrived (clock ms), taken in the collector's onRequest hook, before the body
+     * is read and parsed: every event of the request gets it as `receivedAt`, the start of the lag
+     * the processor reports. Collector routes only.
+     */
+    arrivedAt: number
+  }
+}
+
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
   const { log, workspaces, metrics, clock } = deps
   const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
@@ -62,6 +73,12 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     methods: ['GET', 'POST'],
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,
+  })
+  // Before the body is read: a slow upload or a long parse counts toward the event's lag.
+  app.decorateRequest('arrivedAt', 0)
+  app.addHook('onRequest', (req, _reply, done) => {
+    req.arrivedAt = clock.now()
+    done()
   })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
@@ -95,7 +112,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
 
   const meta = (ws: Workspace, req: FastifyRequest, sentAt: unknown): RequestMeta => ({
     workspaceId: ws.id,
-    receivedAt: clock.now(),
+    receivedAt: req.arrivedAt,
     sentAt: typeof sentAt === 'string' && !Number.isNaN(Date.parse(sentAt)) ? sentAt : undefined,
     ip: req.ip,
   })
