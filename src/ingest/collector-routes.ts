@@ -10,8 +10,8 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { InkError } from '../core/errors.ts'
-import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
-import type { EventLog } from '../log/event-log.ts'
+import type { Clock, EventType, JsonObject } from '../core/types.ts'
+import type { EncodedEvent, EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, SPANS } from '../observe/tracing.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -128,7 +128,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     }
     // No span of its own: the request's span is the append's (its time is the append's, and a
     // second span per event doubled what tracing costs ingest). The event carries its context.
-    await log.append([result.event])
+    await log.append([result])
     metrics.ingestEvents.inc({ outcome: 'accepted' })
     return { success: true }
   }
@@ -150,12 +150,12 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       throw new InkError('INK_ERR_INVALID_EVENT', '"batch" is empty; send at least one event')
     const m = meta(ws, req, body.sentAt)
     const shared = isPlainObject(body.context) ? body.context : undefined
-    const accepted: InkEvent[] = []
+    const accepted: EncodedEvent[] = []
     const rejected: RejectedEvent[] = []
     for (const [index, item] of body.batch.entries()) {
       const result = acceptEvent(item, { shared, meta: m, limits })
       if (result.ok) {
-        accepted.push(result.event)
+        accepted.push(result)
         continue
       }
       const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined

@@ -7,6 +7,7 @@
 import type { Worker } from 'node:worker_threads'
 import { startTsWorker } from '../core/worker.ts'
 import type { Synchronous } from '../db/sqlite.ts'
+import { packRows } from './row-buffer.ts'
 
 /** [workspaceId, messageId, receivedAt (epoch ms), payload JSON] */
 export type LogRow = [string, string, number, string]
@@ -57,7 +58,9 @@ export class LogWriterThread {
     await this.#ready
     const id = this.#nextId++
     const done = new Promise<void>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-    this.#worker!.postMessage({ id, rows })
+    // One buffer per commit, moved to the thread rather than structured-cloned row by row.
+    const packed = packRows(rows)
+    this.#worker!.postMessage({ id, packed }, [packed])
     return done
   }
 

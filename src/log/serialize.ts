@@ -7,6 +7,7 @@
 import { eventUnserializable } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import { currentTraceparent } from '../observe/tracing.ts'
+import type { EncodedEvent } from './event-log.ts'
 
 /** One event ready to be written: the fields a log indexes and its JSON. */
 export interface SerializedEvent {
@@ -19,26 +20,48 @@ export interface SerializedEvent {
   bytes: number
 }
 
-/** Serializes and checks every event of one append; throws INK_ERR_EVENT_UNSERIALIZABLE for the first bad one. */
-export function serializeEvents(events: readonly InkEvent[], maxRecordBytes: number): SerializedEvent[] {
+export const isEncoded = (e: InkEvent | EncodedEvent): e is EncodedEvent => 'json' in e
+
+/** The event itself, whichever form it came in. */
+export const eventOf = (e: InkEvent | EncodedEvent): InkEvent => (isEncoded(e) ? e.event : e)
+
+/**
+ * Serializes and checks every event of one append; throws INK_ERR_EVENT_UNSERIALIZABLE for the
+ * first bad one. An EncodedEvent's JSON is used as it is (with the traceparent appended when the
+ * append runs in a sampled trace): the event is not serialized a second time.
+ */
+export function serializeEvents(
+  events: readonly (InkEvent | EncodedEvent)[],
+  maxRecordBytes: number,
+): SerializedEvent[] {
   // The appending span's context travels with each event (both logs store this JSON): one
   // traceparent per append, none when its trace is not sampled (see currentTraceparent).
   const traceparent = currentTraceparent()
-  return events.map((e, index) => {
+  const tail = traceparent === undefined ? '' : `,"traceparent":${JSON.stringify(traceparent)}}`
+  return events.map((item, index) => {
+    const e = eventOf(item)
     const receivedAt = Date.parse(e.receivedAt)
     if (typeof e.workspaceId !== 'string' || typeof e.messageId !== 'string' || !Number.isFinite(receivedAt))
       throw eventUnserializable(index, e.messageId, 'it lacks a workspaceId, messageId or receivedAt')
     let json: string
-    try {
-      json = JSON.stringify(traceparent === undefined || e.traceparent ? e : { ...e, traceparent })
-    } catch (err) {
-      const why =
-        err instanceof RangeError
-          ? 'it is nested too deeply to serialize'
-          : `its JSON could not be produced (${(err as Error).message})`
-      throw eventUnserializable(index, e.messageId, why, err)
+    let bytes: number
+    if (isEncoded(item)) {
+      // An event's JSON is an object that is never empty ("type" at least): its closing brace is last.
+      const withTrace = tail !== '' && !e.traceparent
+      json = withTrace ? item.json.slice(0, -1) + tail : item.json
+      bytes = withTrace ? item.bytes - 1 + Buffer.byteLength(tail) : item.bytes
+    } else {
+      try {
+        json = JSON.stringify(traceparent === undefined || e.traceparent ? e : { ...e, traceparent })
+      } catch (err) {
+        const why =
+          err instanceof RangeError
+            ? 'it is nested too deeply to serialize'
+            : `its JSON could not be produced (${(err as Error).message})`
+        throw eventUnserializable(index, e.messageId, why, err)
+      }
+      bytes = Buffer.byteLength(json)
     }
-    const bytes = Buffer.byteLength(json)
     if (bytes > maxRecordBytes)
       throw eventUnserializable(
         index,

@@ -129,14 +129,23 @@ describe('tracing on', () => {
         inner = currentTraceparent() ?? ''
         // Across an await the span is still the active one.
         await new Promise((r) => setImmediate(r))
+        const encoded = event('m3')
+        const json = JSON.stringify(encoded)
         return serializeEvents(
-          [event('m1'), { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }],
+          [
+            event('m1'),
+            { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` },
+            { event: encoded, json, bytes: Buffer.byteLength(json) },
+          ],
           1e6,
         )
       })
       const sc = parseTraceparent(inner)
       assert.ok(sc)
       assert.equal(JSON.parse(rows[0]!.json).traceparent, inner)
+      // An event encoded beforehand (by the collector) gets the context appended to its JSON.
+      assert.deepEqual(JSON.parse(rows[2]!.json), { ...event('m3'), traceparent: inner })
+      assert.equal(rows[2]!.bytes, Buffer.byteLength(rows[2]!.json))
       // An event that already has a context keeps it.
       assert.equal(JSON.parse(rows[1]!.json).traceparent, `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`)
       await assert.rejects(
