@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openSqlite } from '../db/sqlite.ts'
 import type { LogWriterData } from './log-writer.ts'
-import { unpackRows } from './row-buffer.ts'
+import { type PackedRows, unpackRows } from './row-buffer.ts'
 import { ensureLogSchema } from './sqlite-event-log.ts'
 
 function main(port: NonNullable<typeof parentPort>, data: LogWriterData): void {
@@ -11,10 +11,10 @@ function main(port: NonNullable<typeof parentPort>, data: LogWriterData): void {
   const insert = db.prepare(
     'INSERT INTO log_events (workspace_id, message_id, received_at, payload) VALUES (?, ?, ?, ?)',
   )
-  const insertAll = db.transaction((packed: ArrayBuffer) => {
+  const insertAll = db.transaction((packed: PackedRows) => {
     unpackRows(packed, (r) => insert.run(r[0], r[1], r[2], r[3]))
   })
-  port.on('message', (msg: { id: number; packed: ArrayBuffer } | 'stop') => {
+  port.on('message', (msg: { id: number; packed: PackedRows } | 'stop') => {
     if (msg === 'stop') {
       db.close()
       port.close()

@@ -1,11 +1,12 @@
-/** The writer thread's hand-over: rows packed into one transferable buffer come out as they went in. */
+/** The writer thread's hand-over: rows packed into one string and two transferable arrays come out as they went in. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { MessageChannel } from 'node:worker_threads'
 import fc from 'fast-check'
 import type { LogRow } from '../../src/log/log-writer.ts'
-import { packRows, unpackRows } from '../../src/log/row-buffer.ts'
+import { type PackedRows, packRows, unpackRows } from '../../src/log/row-buffer.ts'
 
-const unpacked = (packed: ArrayBuffer): LogRow[] => {
+const unpacked = (packed: PackedRows): LogRow[] => {
   const rows: LogRow[] = []
   unpackRows(packed, (r) => rows.push(r))
   return rows
@@ -22,21 +23,24 @@ test('rows of any text (multi-byte, astral, empty) and any time come back unchan
   )
   fc.assert(
     fc.property(fc.array(row, { maxLength: 30 }), (rows) => {
-      assert.deepEqual(unpacked(packRows(rows)), rows)
+      assert.deepEqual(unpacked(packRows(rows).packed), rows)
     }),
     { numRuns: 300 },
   )
 })
 
-test('the packed buffer can be transferred: it is a whole ArrayBuffer of exactly the rows', () => {
-  const rows: LogRow[] = [['w', 'm1', 1_800_000_000_000, '{"s":"é"}']]
-  const packed = packRows(rows)
-  assert.ok(packed instanceof ArrayBuffer)
-  // 20 bytes of lengths and time, then 1 + 2 + 10 bytes of UTF-8.
-  assert.equal(packed.byteLength, 20 + 1 + 2 + 10)
+test('the packed rows survive a transfer; the typed arrays are moved, not copied', async () => {
+  const rows: LogRow[] = [
+    ['w', 'm1', 1_800_000_000_000, '{"s":"é"}'],
+    ['w2', 'm2', 1_800_000_000_001.5, '{"s":"😀"}'],
+  ]
+  const { packed, transfer } = packRows(rows)
   const { port1, port2 } = new MessageChannel()
-  port1.postMessage(packed, [packed])
-  assert.equal(packed.byteLength, 0, 'moved, not copied')
+  const received = new Promise<PackedRows>((resolve) => port2.once('message', resolve))
+  port1.postMessage(packed, transfer)
+  assert.equal(packed.lengths.byteLength, 0, 'moved, not copied')
+  assert.equal(packed.receivedAt.byteLength, 0, 'moved, not copied')
+  assert.deepEqual(unpacked(await received), rows)
   port1.close()
   port2.close()
 })
