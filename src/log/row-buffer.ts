@@ -1,49 +1,41 @@
 /**
- * One commit's rows packed for the writer thread as one flat string and two typed arrays: the
- * typed arrays are transferred (moved, not copied) and the string is cloned in one copy, where
- * structured-cloning an array of row arrays made the HTTP thread serialize every row as an object
- * (postMessage was 5.6 % of it under /v1/batch load). Nothing is UTF-8 encoded on the HTTP thread:
- * lengths are in UTF-16 code units, the writer thread slices the string.
+ * One commit's rows packed for the writer thread as columns: three arrays of strings and one
+ * transferred (moved, not copied) Float64Array. Structured-cloning an array of row arrays made the
+ * HTTP thread serialize one object per row (postMessage was 5.6 % of it under /v1/batch load);
+ * arrays of strings are cloned by V8's serializer as flat copies. (Packing the strings into one
+ * UTF-8 buffer, or joining them into one string, cost the HTTP thread more than it saved: both copy
+ * every byte once more in JavaScript before the clone.)
  */
 import type { LogRow } from './log-writer.ts'
 
 export interface PackedRows {
-  /** workspaceId, messageId and JSON of every row, in order, concatenated. */
-  text: string
-  /** Per row: the lengths of its workspaceId, messageId and JSON in `text`. */
-  lengths: Uint32Array
-  /** Per row: receivedAt, epoch ms. */
+  workspaceIds: string[]
+  messageIds: string[]
+  /** receivedAt per row, epoch ms. */
   receivedAt: Float64Array
+  json: string[]
 }
 
-/** Packs rows for postMessage, with the buffers to transfer along. */
+/** Packs rows for postMessage, with the buffer to transfer along. */
 export function packRows(rows: readonly LogRow[]): { packed: PackedRows; transfer: ArrayBuffer[] } {
-  const transfer = [new ArrayBuffer(rows.length * 12), new ArrayBuffer(rows.length * 8)]
-  const lengths = new Uint32Array(transfer[0]!)
-  const receivedAt = new Float64Array(transfer[1]!)
-  const parts = new Array<string>(rows.length * 3)
+  const times = new ArrayBuffer(rows.length * 8)
+  const receivedAt = new Float64Array(times)
+  const workspaceIds = new Array<string>(rows.length)
+  const messageIds = new Array<string>(rows.length)
+  const json = new Array<string>(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!
-    parts[i * 3] = r[0]
-    parts[i * 3 + 1] = r[1]
-    parts[i * 3 + 2] = r[3]
-    lengths[i * 3] = r[0].length
-    lengths[i * 3 + 1] = r[1].length
-    lengths[i * 3 + 2] = r[3].length
+    workspaceIds[i] = r[0]
+    messageIds[i] = r[1]
     receivedAt[i] = r[2]
+    json[i] = r[3]
   }
-  return { packed: { text: parts.join(''), lengths, receivedAt }, transfer }
+  return { packed: { workspaceIds, messageIds, receivedAt, json }, transfer: [times] }
 }
 
 /** Calls `each` with every row packed by packRows, in order. */
 export function unpackRows(packed: PackedRows, each: (row: LogRow) => void): void {
-  const { text, lengths, receivedAt } = packed
-  let at = 0
-  for (let i = 0; i < receivedAt.length; i++) {
-    const wsEnd = at + lengths[i * 3]!
-    const midEnd = wsEnd + lengths[i * 3 + 1]!
-    const jsonEnd = midEnd + lengths[i * 3 + 2]!
-    each([text.slice(at, wsEnd), text.slice(wsEnd, midEnd), receivedAt[i]!, text.slice(midEnd, jsonEnd)])
-    at = jsonEnd
-  }
+  const { workspaceIds, messageIds, receivedAt, json } = packed
+  for (let i = 0; i < receivedAt.length; i++)
+    each([workspaceIds[i]!, messageIds[i]!, receivedAt[i]!, json[i]!])
 }

@@ -1,4 +1,4 @@
-/** The writer thread's hand-over: rows packed into one string and two transferable arrays come out as they went in. */
+/** The writer thread's hand-over: rows packed as columns come out as they went in, also after a transfer. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MessageChannel } from 'node:worker_threads'
@@ -29,7 +29,7 @@ test('rows of any text (multi-byte, astral, empty) and any time come back unchan
   )
 })
 
-test('the packed rows survive a transfer; the typed arrays are moved, not copied', async () => {
+test('the packed rows survive a transfer; the times array is moved, not copied', async () => {
   const rows: LogRow[] = [
     ['w', 'm1', 1_800_000_000_000, '{"s":"é"}'],
     ['w2', 'm2', 1_800_000_000_001.5, '{"s":"😀"}'],
@@ -38,7 +38,6 @@ test('the packed rows survive a transfer; the typed arrays are moved, not copied
   const { port1, port2 } = new MessageChannel()
   const received = new Promise<PackedRows>((resolve) => port2.once('message', resolve))
   port1.postMessage(packed, transfer)
-  assert.equal(packed.lengths.byteLength, 0, 'moved, not copied')
   assert.equal(packed.receivedAt.byteLength, 0, 'moved, not copied')
   assert.deepEqual(unpacked(await received), rows)
   port1.close()
