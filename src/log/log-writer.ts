@@ -7,7 +7,6 @@
 import type { Worker } from 'node:worker_threads'
 import { startTsWorker } from '../core/worker.ts'
 import type { Synchronous } from '../db/sqlite.ts'
-import { packRows } from './row-buffer.ts'
 
 /** [workspaceId, messageId, receivedAt (epoch ms), payload JSON] */
 export type LogRow = [string, string, number, string]
@@ -58,9 +57,7 @@ export class LogWriterThread {
     await this.#ready
     const id = this.#nextId++
     const done = new Promise<void>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-    // One flat string and two moved typed arrays per commit, not a structured clone row by row.
-    const { packed, transfer } = packRows(rows)
-    this.#worker!.postMessage({ id, packed }, transfer)
+    this.#worker!.postMessage({ id, rows })
     return done
   }
 
