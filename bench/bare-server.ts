@@ -1,6 +1,7 @@
 /**
- * The baseline: a bare node:http server that reads each request body and answers 200
- * {"success":true}. What the same requests cost with no framework, validation or storage.
+ * The baseline: a bare node:http server that reads each request body, parses it as JSON and answers
+ * 200 {"success":true} (400 when it is not JSON). What the same requests cost with no framework,
+ * validation or storage, but with the one step any collector must take: parsing what it received.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,7 +12,12 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = []
   req.on('data', (chunk: Buffer) => chunks.push(chunk))
   req.on('end', () => {
-    Buffer.concat(chunks)
+    try {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    } catch {
+      res.writeHead(400).end()
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': REPLY.length })
     res.end(REPLY)
   })

@@ -1,97 +1,44 @@
 /**
- * ingest-batch: durable events/s through POST /v1/batch, 100 events (~340 bytes each) per request.
- * A 2xx from Inkstream means the events are committed to SQLite (WAL, synchronous=FULL).
- * Afterwards checks that 2xx × 100 equals the collector's accepted-events counter for the run.
+ * ingest-batch: durable events/s through POST /v1/batch, 100 events (~340 bytes each) per request,
+ * at 16 and 64 connections, against the bare node:http server that reads and JSON.parses the same
+ * requests; both up at once, interleaved rounds (bench/lib/ingest-ab.ts). A 2xx from Inkstream
+ * means the events are committed to SQLite (WAL, synchronous=FULL); every sample checks that
+ * 2xx × 100 equals the collector's accepted-events counter. Goal: the same 0.5 as /v1/track.
+ * BENCH_ROUNDS sets the rounds (default 3), BENCH_SECONDS the measured seconds per sample (default 8).
  */
-import { cpuMeter, round, type ServerUnderTest, startBare, startInkstream } from './lib/children.ts'
-import { BodyPool } from './lib/events.ts'
-import { type LoadSpec, measureThroughput } from './lib/load.ts'
-import { counter, type Samples, scrape, settledCounter } from './lib/prometheus.ts'
-import { type BenchResult, fmt, noiseWarning, waitUntil } from './lib/report.ts'
+import { fmtSpread } from './lib/ab.ts'
+import { detailsOf, ingestAb, noiseOf, worstOf } from './lib/ingest-ab.ts'
+import { type BenchResult, fmt } from './lib/report.ts'
 
 const EVENTS_PER_REQUEST = 100
-const GOAL_EVENTS_PER_SECOND = 50_000
-const ACCEPTED = 'inkstream_ingest_events_total{outcome="accepted"}'
-const CONSUMER_LAG = 'inkstream_log_consumer_lag{group="profiles"}'
-
-const spec = (): LoadSpec => ({
-  path: '/v1/batch',
-  bodies: new BodyPool(EVENTS_PER_REQUEST),
-  connections: 16,
-  warmupSeconds: 3,
-  seconds: 10,
-})
-
-async function measure(server: ServerUnderTest, onInkstream: boolean) {
-  const s = spec()
-  let before = 0
-  let stopCpu = cpuMeter(server.pid)
-  const load = await measureThroughput(server, s, async () => {
-    if (onInkstream) before = await settledCounter(server.url, ACCEPTED)
-    stopCpu = cpuMeter(server.pid)
-  })
-  const cpu = stopCpu()
-  return { load, cpu, before, bytesPerEvent: s.bodies.bytesPerEvent }
-}
+const GOAL_RATIO = 0.5
+const CONNECTIONS = [16, 64]
 
 export async function ingestBatch(): Promise<BenchResult> {
-  const bare = await startBare()
-  const base = await measure(bare, false).finally(() => bare.stop())
-
-  const ink = await startInkstream()
-  try {
-    const run = await measure(ink, true)
-    const after = await scrape(ink.url)
-    const accepted = counter(after, ACCEPTED) - run.before
-    const expected = run.load.ok * EVENTS_PER_REQUEST
-    // How far the processor (same process, same thread) is behind, and how long it needs to catch up.
-    const backlog = counter(after, CONSUMER_LAG)
-    const t0 = performance.now()
-    let lag: Samples = after
-    const drained = await waitUntil(async () => {
-      lag = await scrape(ink.url)
-      return counter(lag, CONSUMER_LAG) === 0
-    }, 60_000)
-    const drainSeconds = (performance.now() - t0) / 1000
-
-    const eventsPerSecond = run.load.perSecond * EVENTS_PER_REQUEST
-    const baseline = base.load.perSecond * EVENTS_PER_REQUEST
-    const ratio = eventsPerSecond / baseline
-    const logCheck = accepted === expected && run.load.non2xx === 0 && run.load.errors === 0
-    const met = eventsPerSecond >= GOAL_EVENTS_PER_SECOND && logCheck
-    return {
-      benchmark: 'ingest-batch',
-      metric: 'durable events/s (2xx responses × 100 / seconds)',
-      inkstream: round(eventsPerSecond),
-      baseline: round(baseline),
-      ratio: round(ratio, 3),
-      goal: `>= ${GOAL_EVENTS_PER_SECOND} durable events/s`,
-      met,
-      details: {
-        connections: spec().connections,
-        eventsPerRequest: EVENTS_PER_REQUEST,
-        bytesPerEvent: run.bytesPerEvent,
-        inkstream: { ...run.load, cpu: run.cpu },
-        baseline: { ...base.load, cpu: base.cpu },
-        logCheck: { ok: logCheck, acceptedInLog: accepted, expected2xxTimes100: expected },
-        processor: {
-          backlogAtEnd: backlog,
-          drainSeconds: drained ? round(drainSeconds, 1) : null,
-          drainTimedOut: !drained,
-          remaining: counter(lag, CONSUMER_LAG),
-        },
-      },
-      summary:
-        `ingest-batch: inkstream ${fmt(eventsPerSecond)} durable events/s ` +
-        `vs bare node:http ${fmt(baseline)} (ratio ${ratio.toFixed(3)}); ` +
-        `goal >= ${fmt(GOAL_EVENTS_PER_SECOND)}: ${met ? 'MET' : 'NOT MET'}; ` +
-        `log check ${logCheck ? 'ok' : 'FAILED'} ` +
-        `(${fmt(accepted)} accepted vs ${fmt(run.load.ok)} × ${EVENTS_PER_REQUEST}); ` +
-        `processor backlog ${fmt(backlog)} events at end, ` +
-        `drained in ${drained ? `${drainSeconds.toFixed(1)} s` : '> 60 s'}` +
-        noiseWarning(run.cpu, base.cpu),
-    }
-  } finally {
-    await ink.stop()
+  const r = await ingestAb({
+    path: '/v1/batch',
+    eventsPerRequest: EVENTS_PER_REQUEST,
+    connections: CONNECTIONS,
+  })
+  const worst = worstOf(r)
+  const met = r.byConnections.every((p) => p.ratio.median >= GOAL_RATIO) && r.logOk
+  const each = r.byConnections
+    .map(
+      (p) =>
+        `${p.connections} conns ${fmt(p.ab.sides.inkstream.spread.median)} vs ${fmt(p.ab.sides.bare.spread.median)} events/s, ratio ${fmtSpread(p.ratio)}`,
+    )
+    .join('; ')
+  return {
+    benchmark: 'ingest-batch',
+    metric: `durable events/s (2xx × ${EVENTS_PER_REQUEST} / s): median of rounds, at the connection count with the lower ratio`,
+    inkstream: worst.ab.sides.inkstream.spread.median,
+    baseline: worst.ab.sides.bare.spread.median,
+    ratio: worst.ratio.median,
+    goal: `median ratio >= ${GOAL_RATIO} × bare node:http + JSON.parse events/s at ${CONNECTIONS.join(' and ')} connections`,
+    met,
+    details: { eventsPerRequest: EVENTS_PER_REQUEST, ...detailsOf(r) },
+    summary:
+      `ingest-batch (${r.rounds} interleaved rounds, median (min–max)): ${each}; ` +
+      `goal >= ${GOAL_RATIO} at each: ${met ? 'MET' : 'NOT MET'}; log check ${r.logOk ? 'ok' : 'FAILED'}; ${noiseOf(r)}`,
   }
 }

@@ -43,9 +43,13 @@ export async function decodeBody(
   if (buf.length > limit) throw payloadTooLarge(limit, what)
   if (buf.length === 0)
     throw new InkError('INK_ERR_EMPTY_BODY', 'the request body is empty; send a JSON object')
-  if (!isUtf8(buf)) throw new InkError('INK_ERR_INVALID_UTF8', 'the request body is not valid UTF-8')
+  const text = buf.toString('utf8')
+  // Decoding turns every invalid sequence into U+FFFD: only a body whose text has one can be
+  // invalid, so the full check (a second pass over the bytes) runs only then.
+  if (text.includes('\uFFFD') && !isUtf8(buf))
+    throw new InkError('INK_ERR_INVALID_UTF8', 'the request body is not valid UTF-8')
   try {
-    return JSON.parse(buf.toString('utf8'))
+    return JSON.parse(text)
   } catch (err) {
     throw new InkError(
       'INK_ERR_INVALID_JSON',

@@ -10,8 +10,8 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { InkError } from '../core/errors.ts'
-import type { Clock, EventType, InkEvent, JsonObject } from '../core/types.ts'
-import type { EventLog } from '../log/event-log.ts'
+import type { Clock, EventType, JsonObject } from '../core/types.ts'
+import type { EncodedEvent, EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, requestSpan, SPANS, traced } from '../observe/tracing.ts'
 import type { Workspace, WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -51,6 +51,17 @@ const BATCH_PATHS = ['/v1/batch', '/v1/b', '/v1/import', BEACON_PATH]
 const withSlash = (path: string) => [path, `${path}/`]
 const MAX_DEPTH = 32
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * When the request arrived (clock ms), taken in the collector's onRequest hook, before the body
+     * is read and parsed: every event of the request gets it as `receivedAt`, the start of the lag
+     * the processor reports. Collector routes only.
+     */
+    arrivedAt: number
+  }
+}
+
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
   const { log, workspaces, metrics, clock } = deps
   const limits: ValidateLimits = { maxEventBytes: deps.maxEventBytes, maxDepth: MAX_DEPTH }
@@ -62,6 +73,12 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     methods: ['GET', 'POST'],
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,
+  })
+  // Before the body is read: a slow upload or a long parse counts toward the event's lag.
+  app.decorateRequest('arrivedAt', 0)
+  app.addHook('onRequest', (req, _reply, done) => {
+    req.arrivedAt = clock.now()
+    done()
   })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
@@ -95,7 +112,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
 
   const meta = (ws: Workspace, req: FastifyRequest, sentAt: unknown): RequestMeta => ({
     workspaceId: ws.id,
-    receivedAt: clock.now(),
+    receivedAt: req.arrivedAt,
     sentAt: typeof sentAt === 'string' && !Number.isNaN(Date.parse(sentAt)) ? sentAt : undefined,
     ip: req.ip,
   })
@@ -111,7 +128,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     }
     // No span of its own: the request's span is the append's (its time is the append's, and a
     // second span per event doubled what tracing costs ingest). The event carries its context.
-    await log.append(traced([result.event], requestSpan(req)))
+    await log.append(traced([result], requestSpan(req)))
     metrics.ingestEvents.inc({ outcome: 'accepted' })
     return { success: true }
   }
@@ -133,12 +150,12 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       throw new InkError('INK_ERR_INVALID_EVENT', '"batch" is empty; send at least one event')
     const m = meta(ws, req, body.sentAt)
     const shared = isPlainObject(body.context) ? body.context : undefined
-    const accepted: InkEvent[] = []
+    const accepted: EncodedEvent[] = []
     const rejected: RejectedEvent[] = []
     for (const [index, item] of body.batch.entries()) {
       const result = acceptEvent(item, { shared, meta: m, limits })
       if (result.ok) {
-        accepted.push(result.event)
+        accepted.push(result)
         continue
       }
       const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined

@@ -17,6 +17,20 @@ const idString = (v: unknown): string | undefined =>
 const obj = (v: unknown): JsonObject | undefined => (isPlainObject(v) ? v : undefined)
 
 /**
+ * The events of one request share their receivedAt, and most their timestamp too: the ISO form
+ * of the last instant is kept, so a batch of 100 formats it once, not 200 times.
+ */
+let lastInstant = Number.NaN
+let lastIso = ''
+function isoOf(ms: number): string {
+  if (ms !== lastInstant) {
+    lastIso = new Date(ms).toISOString()
+    lastInstant = ms
+  }
+  return lastIso
+}
+
+/**
  * Segment's clock-skew correction: the client's clock may be wrong, but the distance between
  * `timestamp` and `sentAt` was measured on that same clock, so
  * timestamp = receivedAt - (sentAt - originalTimestamp).
@@ -72,8 +86,11 @@ export function normalizeEvent(
     type,
     messageId: idString(raw.messageId) ?? `ink-${randomUUID()}`,
     workspaceId: meta.workspaceId,
-    timestamp: new Date(correctTimestamp(meta.receivedAt, original, sentAt)).toISOString(),
-    receivedAt: new Date(meta.receivedAt).toISOString(),
+    timestamp:
+      original === undefined
+        ? isoOf(meta.receivedAt)
+        : new Date(correctTimestamp(meta.receivedAt, original, sentAt)).toISOString(),
+    receivedAt: isoOf(meta.receivedAt),
   }
   const userId = idString(raw.userId)
   const anonymousId = idString(raw.anonymousId)

@@ -37,20 +37,20 @@ const invalid = (message: string): EventProblem => ({ code: 'INK_ERR_INVALID_EVE
 
 /**
  * `fixedType` is the route's type (/v1/track → track); batch items carry their own `type`.
- * `how` qualifies the size in a too-large message (e.g. what was merged in).
+ * The size limit is not checked here: it holds for the event as stored (acceptEvent checks it on
+ * the JSON the log then stores, so each event is serialized once).
  */
 export function validateEvent(
   raw: unknown,
   fixedType: EventType | undefined,
   limits: ValidateLimits,
-  how = '',
 ): { ok: true; event: ValidEvent } | { ok: false; problem: EventProblem } {
   if (!isPlainObject(raw)) return { ok: false, problem: invalid('an event must be a JSON object') }
   const type = fixedType ?? raw.type
   if (typeof type !== 'string' || !EVENT_TYPES.includes(type as EventType)) {
     return { ok: false, problem: invalid(`"type" must be one of ${EVENT_TYPES.join(', ')}`) }
   }
-  const problem = checkFields(raw, type as EventType) ?? checkShape(raw, limits, how)
+  const problem = checkFields(raw, type as EventType) ?? checkShape(raw, limits)
   if (problem) return { ok: false, problem }
   return { ok: true, event: { type: type as EventType, raw } }
 }
@@ -106,7 +106,7 @@ function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined
 }
 
 /** Depth and forbidden keys, walked iteratively so hostile nesting cannot overflow the stack. */
-function checkShape(raw: JsonObject, limits: ValidateLimits, how: string): EventProblem | undefined {
+function checkShape(raw: JsonObject, limits: ValidateLimits): EventProblem | undefined {
   const stack: [unknown, number][] = [[raw, 1]]
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!
@@ -121,12 +121,11 @@ function checkShape(raw: JsonObject, limits: ValidateLimits, how: string): Event
       stack.push([(value as JsonObject)[key], depth + 1])
     }
   }
-  return checkSize(raw, limits, how)
+  return undefined
 }
 
-/** The per-event size limit, on the JSON the log would store; `how` qualifies the size in the message. */
-export function checkSize(value: object, limits: ValidateLimits, how = ''): EventProblem | undefined {
-  const bytes = Buffer.byteLength(JSON.stringify(value))
+/** The per-event size limit, on the UTF-8 length of the JSON the log stores; `how` qualifies the size in the message. */
+export function checkSize(bytes: number, limits: ValidateLimits, how = ''): EventProblem | undefined {
   if (bytes <= limits.maxEventBytes) return undefined
   return {
     code: 'INK_ERR_EVENT_TOO_LARGE',

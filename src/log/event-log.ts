@@ -35,9 +35,24 @@ export interface Consumer {
   close(): Promise<void>
 }
 
+/**
+ * An event with its JSON already produced: the collector serializes each event once, for its size
+ * check, and the log stores that same JSON instead of serializing the event again.
+ */
+export interface EncodedEvent {
+  event: InkEvent
+  /** JSON.stringify(event). */
+  json: string
+  /** UTF-8 length of `json`. */
+  bytes: number
+}
+
 export interface EventLog {
-  /** Resolves once every event is durable in the log; rejects with INK_ERR_LOG_UNAVAILABLE otherwise. */
-  append(events: readonly InkEvent[]): Promise<void>
+  /**
+   * Resolves once every event is durable in the log; rejects with INK_ERR_LOG_UNAVAILABLE otherwise.
+   * Events may come as objects or already encoded (EncodedEvent), in one call alike.
+   */
+  append(events: readonly (InkEvent | EncodedEvent)[]): Promise<void>
   consume(group: string, handler: BatchHandler, opts?: ConsumeOptions): Consumer
   /** Records appended but not yet committed by `group`, summed over partitions. */
   lag(group: string): Promise<number>

@@ -34,11 +34,11 @@ import {
 import { logUnavailable } from '../core/errors.ts'
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
-import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EncodedEvent, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
 import { handBatch } from './hand-batch.ts'
 import { OffsetCommits } from './offset-commits.ts'
-import { type SerializedEvent, serializeEvents } from './serialize.ts'
+import { eventOf, type SerializedEvent, serializeEvents } from './serialize.ts'
 
 /**
  * The broker refuses a record batch over message.max.bytes (default 1 MiB), and kafkajs sends one
@@ -249,13 +249,16 @@ export class KafkaEventLog implements EventLog {
     return { ready: true }
   }
 
-  append(events: readonly InkEvent[]): Promise<void> {
+  append(events: readonly (InkEvent | EncodedEvent)[]): Promise<void> {
     if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
     if (events.length === 0) return Promise.resolve()
     let rows: (SerializedEvent & { key: string })[]
     try {
       const maxRecord = MAX_GROUP_BYTES - RECORD_OVERHEAD_BYTES
-      rows = serializeEvents(events, maxRecord).map((r, i) => ({ ...r, key: partitionKey(events[i]!) }))
+      rows = serializeEvents(events, maxRecord).map((r, i) => ({
+        ...r,
+        key: partitionKey(eventOf(events[i]!)),
+      }))
     } catch (err) {
       return Promise.reject(err)
     }

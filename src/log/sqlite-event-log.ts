@@ -9,7 +9,7 @@ import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrate } from '../db/sqlite.ts'
-import type { BatchHandler, ConsumeOptions, Consumer, EventLog } from './event-log.ts'
+import type { BatchHandler, ConsumeOptions, Consumer, EncodedEvent, EventLog } from './event-log.ts'
 import { GroupCommit } from './group-commit.ts'
 import { handBatch } from './hand-batch.ts'
 import type { LogRow } from './log-writer.ts'
@@ -118,7 +118,7 @@ export class SqliteEventLog implements EventLog {
     this.#retentionTimer = setInterval(() => this.prune(retentionMs), Math.min(retentionMs, 600_000)).unref()
   }
 
-  append(events: readonly InkEvent[]): Promise<void> {
+  append(events: readonly (InkEvent | EncodedEvent)[]): Promise<void> {
     if (this.#closed) return Promise.reject(logUnavailable(new Error('event log is closed')))
     if (events.length === 0) return Promise.resolve()
     let rows: SerializedEvent[]

@@ -36,6 +36,7 @@ import {
 } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { InkEvent } from '../core/types.ts'
+import type { EncodedEvent } from '../log/event-log.ts'
 import { samplerFromEnv } from './sampling.ts'
 
 export type { Span }
@@ -235,13 +236,27 @@ export function traceparentOf(span: Span | undefined): string | undefined {
 
 /**
  * The events an append inside `span` stores: each carries the span's traceparent (both logs store
- * the event's JSON), except one that already has a context. The same array when there is nothing
- * to add (tracing off, no span, an unsampled trace).
+ * the event's JSON), except one that already has a context. An already encoded event
+ * (EncodedEvent) gets it appended to its JSON text, not serialized again. The same array when there
+ * is nothing to add (tracing off, no span, an unsampled trace).
  */
-export function traced(events: readonly InkEvent[], span: Span | undefined): readonly InkEvent[] {
+export function traced<E extends InkEvent | EncodedEvent>(
+  events: readonly E[],
+  span: Span | undefined,
+): readonly E[] {
   const traceparent = traceparentOf(span)
   if (traceparent === undefined) return events
-  return events.map((e) => (e.traceparent ? e : { ...e, traceparent }))
+  // An event's JSON is an object that is never empty ("type" at least): its closing brace is last.
+  const tail = `,"traceparent":${JSON.stringify(traceparent)}}`
+  return events.map((item) => {
+    if (!('json' in item)) return item.traceparent ? item : { ...item, traceparent }
+    if (item.event.traceparent) return item
+    return {
+      event: { ...item.event, traceparent },
+      json: item.json.slice(0, -1) + tail,
+      bytes: item.bytes - 1 + Buffer.byteLength(tail),
+    }
+  }) as E[]
 }
 
 /** The span context a W3C traceparent names; undefined when it is not one. */

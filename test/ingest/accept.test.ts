@@ -69,6 +69,9 @@ test('an accepted event is within the limit as stored and holds no forbidden key
       if (!result.ok) return
       assert.ok(Buffer.byteLength(JSON.stringify(result.event)) <= LIMITS.maxEventBytes)
       assert.equal(forbiddenKeyIn(result.event), undefined)
+      // The JSON the log stores as it is: exactly the event's, with its UTF-8 length.
+      assert.equal(result.json, JSON.stringify(result.event))
+      assert.equal(result.bytes, Buffer.byteLength(result.json))
     }),
     { numRuns: 500, endOnFailure: true },
   )
@@ -94,6 +97,19 @@ test("a shared context is in every accepted event under the event's own context 
     }),
     { numRuns: 300, endOnFailure: true },
   )
+})
+
+test('an event over the limit as stored is refused with the limit in the message', () => {
+  const limits = { maxEventBytes: 32 * 1024, maxDepth: 32 }
+  const blob = 'é'.repeat(16 * 1024) // 32 KB as UTF-8 (16 K characters): over once stored
+  const result = acceptEvent(
+    { type: 'track', userId: 'u', event: 'x', properties: { blob } },
+    { meta: META, limits },
+  )
+  assert.equal(result.ok, false)
+  if (result.ok) return
+  assert.equal(result.problem.code, 'INK_ERR_EVENT_TOO_LARGE')
+  assert.match(result.problem.message, /as stored; the limit per event is 32768 bytes \(32 KB\)/)
 })
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)

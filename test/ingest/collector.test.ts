@@ -45,6 +45,16 @@ describe('collector', () => {
     }
   })
 
+  test('a body with a genuine U+FFFD character is valid UTF-8 and accepted as sent', async () => {
+    const res = await post('/v1/track', {
+      userId: 'u1',
+      event: 'Replacement \uFFFD char',
+      messageId: 'm-fffd',
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(loggedPayload(app, 'm-fffd').event, 'Replacement \uFFFD char')
+  })
+
   test('the write key is also accepted as "writeKey" in the body, as browsers send it', async () => {
     const res = await post(
       '/v1/identify',

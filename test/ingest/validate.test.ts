@@ -70,12 +70,6 @@ describe('event validation', () => {
     assert.match(p?.message ?? '', /nested deeper than 32/)
   })
 
-  test('an event over 32 KB is rejected with the limit in the message', () => {
-    const p = problem({ type: 'track', userId: 'u', event: 'x', properties: { blob: 'x'.repeat(33 * 1024) } })
-    assert.equal(p?.code, 'INK_ERR_EVENT_TOO_LARGE')
-    assert.match(p?.message ?? '', /32768 bytes \(32 KB\)/)
-  })
-
   test('fuzz: arbitrary JSON never throws and is either accepted with an id or rejected with a code', () => {
     const anyJson = fc.jsonValue({ maxDepth: 6 })
     const eventish = fc.record(

@@ -127,6 +127,32 @@ for (const impl of [sqlite, sqliteWithWriter, kafka]) {
       }
     })
 
+    test('events appended already encoded (as the collector does) are consumed as the events they encode, each user on one partition', async () => {
+      const dir = impl.location()
+      const log = await impl.open(dir)
+      try {
+        const encode = (e: InkEvent) => {
+          const json = JSON.stringify(e)
+          return { event: e, json, bytes: Buffer.byteLength(json) }
+        }
+        // Plain and encoded events of the same users, in one append and in separate ones.
+        await log.append(Array.from({ length: 14 }, (_, i) => (i % 2 === 0 ? event(i) : encode(event(i)))))
+        await log.append(Array.from({ length: 14 }, (_, i) => encode(event(14 + i))))
+        const { seen, finished, consumer } = collect(log, 'g', 28)
+        await finished
+        await consumer.close()
+        const byId = new Map(seen.map((r) => [r.event.messageId, r]))
+        for (let i = 0; i < 28; i++) assert.deepEqual(byId.get(`m${i}`)?.event, event(i), `m${i}`)
+        const partitions = new Map<string, Set<number>>()
+        for (const r of seen)
+          partitions.set(r.event.userId!, (partitions.get(r.event.userId!) ?? new Set()).add(r.partition))
+        for (const [user, ps] of partitions) assert.equal(ps.size, 1, `${user} is on one partition`)
+      } finally {
+        await log.close()
+        impl.cleanup(dir)
+      }
+    })
+
     test('a consumer resumes after its committed offset when the log is reopened', async () => {
       const dir = impl.location()
       let log = await impl.open(dir)

@@ -145,6 +145,20 @@ describe('serializeEvents', () => {
     })
   })
 
+  test("an encoded event's JSON is stored as it is, not produced again, and held to the record limit", () => {
+    const event = ev({ properties: { s: 'é' } })
+    // Not what JSON.stringify(event) gives: proves the given JSON is used, not the event object.
+    const json = JSON.stringify({ ...event, marker: 1 })
+    const bytes = Buffer.byteLength(json)
+    const [row] = serializeEvents([{ event, json, bytes }, ev()], bytes)
+    assert.equal(row?.json, json)
+    assert.equal(row?.bytes, bytes)
+    assert.equal(row?.messageId, event.messageId)
+    assert.throws(() => serializeEvents([{ event, json, bytes }], bytes - 1), {
+      code: 'INK_ERR_EVENT_UNSERIALIZABLE',
+    })
+  })
+
   test('an event JSON cannot represent names the reason', () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic

@@ -132,9 +132,15 @@ describe('tracing on', () => {
         inner = traceparentOf(span) ?? ''
         await new Promise((r) => setImmediate(r))
         child = await inSpan('unit child', { parent: span }, async (c) => traceparentOf(c) ?? '')
+        const encoded = event('m3')
+        const json = JSON.stringify(encoded)
         return serializeEvents(
           traced(
-            [event('m1'), { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }],
+            [
+              event('m1'),
+              { ...event('m2'), traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` },
+              { event: encoded, json, bytes: Buffer.byteLength(json) },
+            ],
             span,
           ),
           1e6,
@@ -143,6 +149,9 @@ describe('tracing on', () => {
       const sc = parseTraceparent(inner)
       assert.ok(sc)
       assert.equal(JSON.parse(rows[0]!.json).traceparent, inner)
+      // An event encoded beforehand (by the collector) gets the context appended to its JSON.
+      assert.deepEqual(JSON.parse(rows[2]!.json), { ...event('m3'), traceparent: inner })
+      assert.equal(rows[2]!.bytes, Buffer.byteLength(rows[2]!.json))
       // An event that already has a context keeps it.
       assert.equal(JSON.parse(rows[1]!.json).traceparent, `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`)
       await assert.rejects(
