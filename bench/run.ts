@@ -20,6 +20,7 @@ import { openTime } from './open-time.ts'
 import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
+import { sustained } from './sustained.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
@@ -40,6 +41,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'scale-out': scaleOut,
   'scale-out-trigger': scaleOutTrigger,
   smtp,
+  sustained,
   trigger,
 }
 
