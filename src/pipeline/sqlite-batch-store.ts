@@ -11,7 +11,7 @@ import { membershipStatements, migrateSegments } from '../segments/sqlite-segmen
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import { type BatchChanges, type BatchStore, dedupeKey } from './batch-store.ts'
 
-/** Rows per multi-row INSERT: one statement step writes this many (8 parameters a row, far below the limit). */
+/** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */
 const ROWS_PER_INSERT = 64
 
 /**
@@ -44,6 +44,14 @@ const key = (workspaceId: string, profileId: string) => `${workspaceId}\n${profi
 /** The batch's reads are SqliteProfileStore's; it adds the commit and what the processor tracks. */
 export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
   readonly #stmts
+  /**
+   * Calls `found` with the index of each of `ids` in the dedupe table; a few statement steps per
+   * batch. The index, not the id, comes back: SQLite returns a lone surrogate as U+FFFD characters.
+   */
+  readonly #seen: (
+    ids: readonly { workspaceId: string; messageId: string }[],
+    found: (i: number) => void,
+  ) => void
   readonly #commit: Transaction<(changes: BatchChanges) => void>
   readonly #clock: Clock
 
@@ -55,12 +63,6 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
-      // One query per batch and workspace: the ids travel as one JSON array.
-      seen: db
-        .prepare(
-          'SELECT message_id FROM dedupe WHERE workspace_id = ? AND message_id IN (SELECT value FROM json_each(?))',
-        )
-        .pluck(),
       offsets: db.prepare('SELECT partition, offset FROM processor_offsets WHERE group_id = ?'),
       // recent_events grows by the events the commit adds (and moves in); RETURNING tells whether
       // the profile went past RECENT_EVENTS_KEPT and needs a trim.
@@ -113,6 +115,26 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
       '(?, ?, ?)',
     )
     this.#stmts = s
+    const seenStmts = new Map<number, Statement>()
+    this.#seen = (ids, found) => {
+      for (let at = 0; at < ids.length; at += ROWS_PER_INSERT) {
+        const n = Math.min(ROWS_PER_INSERT, ids.length - at)
+        let stmt = seenStmts.get(n)
+        if (!stmt) {
+          const rows = Array.from({ length: n }, () => '(?, ?, ?)').join(', ')
+          stmt = db
+            .prepare(
+              `SELECT v.column1 FROM (VALUES ${rows}) AS v
+               JOIN dedupe d ON d.workspace_id = v.column2 AND d.message_id = v.column3`,
+            )
+            .pluck()
+          seenStmts.set(n, stmt)
+        }
+        const params: (string | number)[] = []
+        for (let i = at; i < at + n; i++) params.push(i, ids[i]!.workspaceId, ids[i]!.messageId)
+        for (const i of stmt.all(params) as number[]) found(i)
+      }
+    }
     this.#commit = db.transaction((c: BatchChanges) => {
       const now = this.#clock.now()
       const events = c.events ?? []
@@ -166,16 +188,8 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
   }
 
   async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {
-    const byWorkspace = new Map<string, string[]>()
-    for (const { workspaceId, messageId } of ids) {
-      const list = byWorkspace.get(workspaceId)
-      if (list) list.push(messageId)
-      else byWorkspace.set(workspaceId, [messageId])
-    }
     const seen = new Set<string>()
-    for (const [workspaceId, messageIds] of byWorkspace)
-      for (const id of this.#stmts.seen.all(workspaceId, JSON.stringify(messageIds)) as string[])
-        seen.add(dedupeKey(workspaceId, id))
+    this.#seen(ids, (i) => seen.add(dedupeKey(ids[i]!.workspaceId, ids[i]!.messageId)))
     return seen
   }
 

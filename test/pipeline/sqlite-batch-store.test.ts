@@ -1,11 +1,12 @@
 /**
- * The embedded store counts each profile's recent events (profiles.recent_events) so that a commit
+ * What the embedded store does beyond the seam suite. It counts each profile's recent events (profiles.recent_events) so that a commit
  * trims only the profiles past RECENT_EVENTS_KEPT; a store made before the count existed gets it
  * from its rows when it is opened.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/db/sqlite.ts'
+import { dedupeKey } from '../../src/pipeline/batch-store.ts'
 import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
 import { type NewRecentEvent, RECENT_EVENTS_KEPT } from '../../src/profiles/recent-events.ts'
 import { changes, profile } from './batch-store-suite.ts'
@@ -46,5 +47,23 @@ test('a store made before the recent-events count trims its full profiles once i
   assert.equal(kept.length, RECENT_EVENTS_KEPT)
   assert.equal(kept[0]?.name, `E${RECENT_EVENTS_KEPT}`)
   assert.equal(kept.at(-1)?.name, 'E1')
+  db.close()
+})
+
+test('dedupe finds ids as SQLite stored them, a lone surrogate included, across several lookup statements', async () => {
+  const db = openSqlite(':memory:')
+  const store = new SqliteBatchStore(db)
+  const odd = 'm-\ud800'
+  const applied = [
+    { workspaceId: 'w', messageId: odd },
+    ...Array.from({ length: 99 }, (_, i) => ({ workspaceId: 'w', messageId: `m${i}` })),
+  ]
+  await store.commit(changes({ messageIds: applied }))
+  const asked = [...applied, { workspaceId: 'w', messageId: 'new' }, { workspaceId: 'v', messageId: 'm1' }]
+  const seen = await store.seenMessageIds(asked)
+  assert.equal(seen.size, applied.length)
+  assert.ok(seen.has(dedupeKey('w', odd)))
+  assert.ok(seen.has(dedupeKey('w', 'm98')))
+  assert.ok(!seen.has(dedupeKey('v', 'm1')))
   db.close()
 })
