@@ -1,17 +1,24 @@
 /**
- * The processor's physical limit (DESIGN.md §6): a bare better-sqlite3 loop writing the rows the
- * processor writes for the same events — a dedupe id per event, the userId and anonymousId
- * identities, one upsert per profile a batch touches with its JSON state, the applied offset —
- * with the same pragmas (WAL, synchronous=FULL) and the same commit size, one transaction per
- * batch. No log read, no fold, no framework. Run as a child: prints `{"eventsPerSecond": n}`.
+ * The storage ceiling (DESIGN.md §6): a bare better-sqlite3 loop writing the rows the processor
+ * writes for the same events, on the same schema (the store's own migrations), with the same
+ * pragmas (openSqlite: WAL, synchronous=FULL) and the same commit size, one transaction per batch:
+ * per event a dedupe row and a profile_events row (its properties as JSON, as the dashboard's
+ * timeline keeps them); per new user its profile and its userId and anonymousId identities; per
+ * profile a batch touches one upsert with its JSON state; the applied offset. No log read, no
+ * dedupe or profile reads, no fold, no framework. Run as a child: prints `{"eventsPerSecond": n}`.
  *
- * usage: node --import tsx bench/bare-commit.ts <events> <batch size>
+ * usage: node --import tsx bench/bare-commit.ts template <profiles> <events> <batch size>
+ *          (a copy of lib/profile-template.ts's store; the events of lib/profile-template.ts)
+ *        node --import tsx bench/bare-commit.ts pool <events> <batch size>
+ *          (an empty store; the events POST /v1/batch gets in the benches: lib/events.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from '../src/db/sqlite.ts'
+import { selfCpuMeter } from './lib/child-json.ts'
 import { BodyPool } from './lib/events.ts'
+import { copyTemplate, sampleState, trackEvents, userIdOf } from './lib/profile-template.ts'
 
 interface TrackEvent {
   messageId: string
@@ -21,24 +28,25 @@ interface TrackEvent {
   properties: Record<string, unknown>
 }
 
-const [events = 100_000, batchSize = 2000] = process.argv.slice(2).map(Number)
+function poolEvents(count: number): TrackEvent[] {
+  const pool = new BodyPool(500)
+  const all: TrackEvent[] = []
+  while (all.length < count)
+    all.push(...(JSON.parse(pool.next().toString()) as { batch: TrackEvent[] }).batch)
+  all.length = count
+  return all
+}
+
+const [mode, ...rest] = process.argv.slice(2)
+const [profiles, events, batchSize] =
+  mode === 'template' ? rest.map(Number) : [0, Number(rest[0] ?? 100_000), Number(rest[1] ?? 2000)]
+if (!profiles && mode === 'template')
+  throw new Error('usage: bare-commit.ts template <profiles> <events> <batch>')
 const dir = mkdtempSync(join(tmpdir(), 'inkstream-bare-commit-'))
 try {
-  const db = new Database(join(dir, 'bare.db'))
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
-  db.exec(`
-    CREATE TABLE profiles (workspace_id TEXT NOT NULL, profile_id TEXT NOT NULL, user_id TEXT,
-      state TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-      last_event_received_at INTEGER NOT NULL, PRIMARY KEY (workspace_id, profile_id)) WITHOUT ROWID;
-    CREATE TABLE identities (workspace_id TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
-      profile_id TEXT NOT NULL, PRIMARY KEY (workspace_id, kind, value)) WITHOUT ROWID;
-    CREATE INDEX identities_by_profile ON identities (workspace_id, profile_id);
-    CREATE TABLE dedupe (workspace_id TEXT NOT NULL, message_id TEXT NOT NULL, seen_at INTEGER NOT NULL,
-      PRIMARY KEY (workspace_id, message_id)) WITHOUT ROWID;
-    CREATE INDEX dedupe_by_time ON dedupe (seen_at);
-    CREATE TABLE processor_offsets (group_id TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
-      PRIMARY KEY (group_id, partition)) WITHOUT ROWID;`)
+  const file = join(dir, 'inkstream.db')
+  copyTemplate(profiles!, file)
+  const db = openSqlite(file, 'full')
   const upsert = db.prepare(
     `INSERT INTO profiles (workspace_id, profile_id, user_id, state, version, created_at, updated_at, last_event_received_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -46,48 +54,68 @@ try {
        version = excluded.version, updated_at = excluded.updated_at, last_event_received_at = excluded.last_event_received_at`,
   )
   const identity = db.prepare(
-    `INSERT INTO identities (workspace_id, kind, value, profile_id) VALUES (?, ?, ?, ?)
-     ON CONFLICT (workspace_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id`,
+    'INSERT INTO identities (workspace_id, kind, value, profile_id) VALUES (?, ?, ?, ?)',
   )
   const dedupe = db.prepare(
     'INSERT OR IGNORE INTO dedupe (workspace_id, message_id, seen_at) VALUES (?, ?, ?)',
+  )
+  const recent = db.prepare(
+    `INSERT INTO profile_events (workspace_id, profile_id, message_id, type, name, at, received_at, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   )
   const offset = db.prepare(
     `INSERT INTO processor_offsets (group_id, partition, offset) VALUES (?, 0, ?)
      ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset`,
   )
-  // The same events the server gets (same generator, same seed), parsed before the clock starts.
-  const pool = new BodyPool(500)
-  const all: TrackEvent[] = []
-  while (all.length < events)
-    all.push(...(JSON.parse(pool.next().toString()) as { batch: TrackEvent[] }).batch)
-  all.length = events
-  const versions = new Map<string, number>()
+  const templateState = sampleState()
+  // Parsed before the clock starts: the processor's log read and parse are not part of the ceiling.
+  const all: TrackEvent[] =
+    mode === 'template'
+      ? (Array.from(trackEvents(events!, profiles!)) as unknown as TrackEvent[])
+      : poolEvents(events!)
+  // The template's users are profiles already (their profileId is their userId here: any unique key will do).
+  const known = new Map<string, { profileId: string; version: number; state: Record<string, unknown> }>()
+  const stateOf = () => JSON.parse(templateState)
+  const ids = db.prepare('SELECT value, profile_id FROM identities WHERE kind = ?').raw().all('userId') as [
+    string,
+    string,
+  ][]
+  for (const [user, profileId] of ids) known.set(user, { profileId, version: 1, state: stateOf() })
+  if (mode === 'template' && !known.has(userIdOf(0))) throw new Error('the template has no profiles')
   const commit = db.transaction((batch: TrackEvent[], last: number) => {
     const now = Date.now()
-    const touched = new Map<string, TrackEvent>()
+    const touched = new Set<string>()
     for (const e of batch) {
+      let p = known.get(e.userId)
+      if (!p) {
+        p = { profileId: e.userId, version: 0, state: stateOf() }
+        known.set(e.userId, p)
+        identity.run('default', 'userId', e.userId, p.profileId)
+        identity.run('default', 'anonymousId', e.anonymousId, p.profileId)
+      }
       dedupe.run('default', e.messageId, now)
-      identity.run('default', 'userId', e.userId, e.userId)
-      identity.run('default', 'anonymousId', e.anonymousId, e.userId)
-      touched.set(e.userId, e)
+      const data = JSON.stringify({ properties: e.properties })
+      recent.run('default', p.profileId, e.messageId, 'track', e.event, now, now, data)
+      p.state.lastSeenAt = now
+      touched.add(e.userId)
     }
-    for (const [user, e] of touched) {
-      const version = (versions.get(user) ?? 0) + 1
-      versions.set(user, version)
-      const state = JSON.stringify({ traits: {}, last: { event: e.event, properties: e.properties } })
-      upsert.run('default', user, user, state, version, now, now, now)
+    for (const user of touched) {
+      const p = known.get(user)!
+      p.version += 1
+      upsert.run('default', p.profileId, user, JSON.stringify(p.state), p.version, now, now, now)
     }
     offset.run('profiles', last)
   })
+  const stopCpu = selfCpuMeter()
   const started = performance.now()
-  for (let at = 0; at < all.length; at += batchSize) {
-    const batch = all.slice(at, at + batchSize)
+  for (let at = 0; at < all.length; at += batchSize!) {
+    const batch = all.slice(at, at + batchSize!)
     commit(batch, at + batch.length)
   }
   const seconds = (performance.now() - started) / 1000
+  const cpu = stopCpu()
   db.close()
-  process.stdout.write(`${JSON.stringify({ eventsPerSecond: events / seconds, seconds })}\n`)
+  process.stdout.write(`${JSON.stringify({ eventsPerSecond: all.length / seconds, seconds, cpu })}\n`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

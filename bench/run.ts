@@ -22,6 +22,7 @@ import { processor } from './processor.ts'
 import { render } from './render.ts'
 import { scaleOut } from './scale-out.ts'
 import { startup } from './startup.ts'
+import { sustained } from './sustained.ts'
 import { tracingCpu } from './tracing-cpu.ts'
 import { scaleOutTrigger, trigger } from './trigger.ts'
 
@@ -46,6 +47,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'scale-out-trigger': scaleOutTrigger,
   smtp,
   startup,
+  sustained,
   trigger,
 }
 

@@ -5,7 +5,7 @@
  * the read-only ProfileStore. Implementations: SqliteBatchStore, PgBatchStore (beside this file).
  */
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
-import type { RecentEvent } from '../profiles/recent-events.ts'
+import type { NewRecentEvent } from '../profiles/recent-events.ts'
 import type { SegmentMembership } from '../segments/segment-membership.ts'
 import type { TriggerJobOp } from '../triggers/trigger-jobs.ts'
 
@@ -29,9 +29,10 @@ export interface BatchChanges {
   memberships: SegmentMembership[]
   /**
    * The applied events as the profiles' recent events (profiles/recent-events.ts); the store keeps
-   * the newest RECENT_EVENTS_KEPT per profile.
+   * the newest RECENT_EVENTS_KEPT per profile (UnitOfWork.finish already leaves out those a batch
+   * itself pushes beyond them).
    */
-  events?: RecentEvent[]
+  events?: NewRecentEvent[]
   /** Trigger jobs started or cancelled by the batch's events, in event order. */
   triggerJobs?: TriggerJobOp[]
   /**

@@ -1,8 +1,9 @@
 /** BatchStore over the embedded SQLite database: every commit is one (IMMEDIATE) transaction. */
-import type { Transaction } from 'better-sqlite3'
+import type { Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
+import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
@@ -10,9 +11,47 @@ import { membershipStatements, migrateSegments } from '../segments/sqlite-segmen
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import { type BatchChanges, type BatchStore, dedupeKey } from './batch-store.ts'
 
+/** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */
+const ROWS_PER_INSERT = 64
+
+/**
+ * One prepared INSERT per row count up to ROWS_PER_INSERT (made when first needed), so a batch's rows
+ * go in with few statement steps: `head` is the statement up to VALUES, `row` one row's placeholders.
+ */
+function multiRowInsert(db: SqliteDatabase, head: string, row: string) {
+  const stmts = new Map<number, Statement>()
+  const stmt = (rows: number) => {
+    let s = stmts.get(rows)
+    if (!s) {
+      s = db.prepare(`${head} VALUES ${Array.from({ length: rows }, () => row).join(', ')}`)
+      stmts.set(rows, s)
+    }
+    return s
+  }
+  /** Writes `count` rows; `fill` pushes row i's parameters. */
+  return (count: number, fill: (i: number, params: unknown[]) => void): void => {
+    for (let at = 0; at < count; at += ROWS_PER_INSERT) {
+      const rows = Math.min(ROWS_PER_INSERT, count - at)
+      const params: unknown[] = []
+      for (let i = at; i < at + rows; i++) fill(i, params)
+      stmt(rows).run(params)
+    }
+  }
+}
+
+const key = (workspaceId: string, profileId: string) => `${workspaceId}\n${profileId}`
+
 /** The batch's reads are SqliteProfileStore's; it adds the commit and what the processor tracks. */
 export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
   readonly #stmts
+  /**
+   * Calls `found` with the index of each of `ids` in the dedupe table; a few statement steps per
+   * batch. The index, not the id, comes back: SQLite returns a lone surrogate as U+FFFD characters.
+   */
+  readonly #seen: (
+    ids: readonly { workspaceId: string; messageId: string }[],
+    found: (i: number) => void,
+  ) => void
   readonly #commit: Transaction<(changes: BatchChanges) => void>
   readonly #clock: Clock
 
@@ -24,63 +63,118 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
-      seen: db.prepare('SELECT 1 FROM dedupe WHERE workspace_id = ? AND message_id = ?').pluck(),
       offsets: db.prepare('SELECT partition, offset FROM processor_offsets WHERE group_id = ?'),
-      upsert: db.prepare(
-        `INSERT INTO profiles (workspace_id, profile_id, user_id, state, version, created_at, updated_at, last_event_received_at)
-         VALUES (@workspaceId, @profileId, @userId, @state, @version, @createdAt, @updatedAt, @lastEventReceivedAt)
-         ON CONFLICT (workspace_id, profile_id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state,
-           version = excluded.version, updated_at = excluded.updated_at, last_event_received_at = excluded.last_event_received_at`,
-      ),
+      // recent_events grows by the events the commit adds (and moves in); RETURNING tells whether
+      // the profile went past RECENT_EVENTS_KEPT and needs a trim.
+      upsert: db
+        .prepare(
+          `INSERT INTO profiles (workspace_id, profile_id, user_id, state, version, created_at, updated_at,
+             last_event_received_at, recent_events)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (workspace_id, profile_id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state,
+             version = excluded.version, updated_at = excluded.updated_at,
+             last_event_received_at = excluded.last_event_received_at,
+             recent_events = profiles.recent_events + excluded.recent_events
+           RETURNING recent_events`,
+        )
+        .pluck(),
       deleteProfile: db.prepare('DELETE FROM profiles WHERE workspace_id = ? AND profile_id = ?'),
       identity: db.prepare(
         `INSERT INTO identities (workspace_id, kind, value, profile_id) VALUES (?, ?, ?, ?)
          ON CONFLICT (workspace_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id`,
       ),
-      dedupe: db.prepare('INSERT OR IGNORE INTO dedupe (workspace_id, message_id, seen_at) VALUES (?, ?, ?)'),
       offset: db.prepare(
         `INSERT INTO processor_offsets (group_id, partition, offset) VALUES (?, ?, ?)
          ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset`,
       ),
       prune: db.prepare('DELETE FROM dedupe WHERE seen_at < ?'),
-      addEvent: db.prepare(
-        `INSERT INTO profile_events (workspace_id, profile_id, message_id, type, name, at, received_at, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       moveEvents: db.prepare(
         'UPDATE profile_events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?',
       ),
       dropEvents: db.prepare('DELETE FROM profile_events WHERE workspace_id = ? AND profile_id = ?'),
-      // Beyond the newest RECENT_EVENTS_KEPT of a profile.
+      // Beyond the newest RECENT_EVENTS_KEPT of a profile; then the count is what is left.
       trimEvents: db.prepare(
         `DELETE FROM profile_events WHERE seq IN (
            SELECT seq FROM profile_events WHERE workspace_id = ? AND profile_id = ?
            ORDER BY at DESC, seq DESC LIMIT -1 OFFSET ${RECENT_EVENTS_KEPT})`,
       ),
+      recount: db.prepare(
+        `UPDATE profiles SET recent_events = (SELECT count(*) FROM profile_events e
+           WHERE e.workspace_id = @ws AND e.profile_id = @id)
+         WHERE workspace_id = @ws AND profile_id = @id`,
+      ),
     }
+    const addEvents = multiRowInsert(
+      db,
+      'INSERT INTO profile_events (workspace_id, profile_id, message_id, type, name, at, received_at, data)',
+      '(?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    const addDedupe = multiRowInsert(
+      db,
+      'INSERT OR IGNORE INTO dedupe (workspace_id, message_id, seen_at)',
+      '(?, ?, ?)',
+    )
     this.#stmts = s
+    const seenStmts = new Map<number, Statement>()
+    this.#seen = (ids, found) => {
+      for (let at = 0; at < ids.length; at += ROWS_PER_INSERT) {
+        const n = Math.min(ROWS_PER_INSERT, ids.length - at)
+        let stmt = seenStmts.get(n)
+        if (!stmt) {
+          const rows = Array.from({ length: n }, () => '(?, ?, ?)').join(', ')
+          stmt = db
+            .prepare(
+              `SELECT v.column1 FROM (VALUES ${rows}) AS v
+               JOIN dedupe d ON d.workspace_id = v.column2 AND d.message_id = v.column3`,
+            )
+            .pluck()
+          seenStmts.set(n, stmt)
+        }
+        const params: (string | number)[] = []
+        for (let i = at; i < at + n; i++) params.push(i, ids[i]!.workspaceId, ids[i]!.messageId)
+        for (const i of stmt.all(params) as number[]) found(i)
+      }
+    }
     this.#commit = db.transaction((c: BatchChanges) => {
       const now = this.#clock.now()
+      const events = c.events ?? []
+      // Rows each upserted profile gains: the batch's events, and those a merge moves into it.
+      const gained = new Map<string, number>()
+      const gain = (k: string, n: number) => gained.set(k, (gained.get(k) ?? 0) + n)
       for (const d of c.deletes) {
         s.deleteProfile.run(d.workspaceId, d.profileId)
         if (d.into === undefined) s.dropEvents.run(d.workspaceId, d.profileId)
-        else s.moveEvents.run(d.into, d.workspaceId, d.profileId)
+        else gain(key(d.workspaceId, d.into), s.moveEvents.run(d.into, d.workspaceId, d.profileId).changes)
       }
-      for (const e of c.events ?? [])
-        s.addEvent.run(
-          e.workspaceId,
-          e.profileId,
-          e.messageId,
-          e.type,
-          e.name,
-          e.at,
-          e.receivedAt,
-          JSON.stringify(e.data),
-        )
-      for (const p of c.upserts) s.trimEvents.run(p.workspaceId, p.profileId)
-      for (const p of c.upserts) s.upsert.run({ ...p, state: JSON.stringify(p.state) })
+      for (const e of events) gain(key(e.workspaceId, e.profileId), 1)
+      addEvents(events.length, (i, params) => {
+        const e = events[i]!
+        params.push(e.workspaceId, e.profileId, e.messageId, e.type, e.name, e.at, e.receivedAt, e.dataJson)
+      })
+      const full: StoredProfile[] = []
+      for (const p of c.upserts) {
+        const count = s.upsert.get(
+          p.workspaceId,
+          p.profileId,
+          p.userId,
+          JSON.stringify(p.state),
+          p.version,
+          p.createdAt,
+          p.updatedAt,
+          p.lastEventReceivedAt,
+          gained.get(key(p.workspaceId, p.profileId)) ?? 0,
+        ) as number
+        if (count > RECENT_EVENTS_KEPT) full.push(p)
+      }
+      for (const p of full) {
+        s.trimEvents.run(p.workspaceId, p.profileId)
+        s.recount.run({ ws: p.workspaceId, id: p.profileId })
+      }
       for (const i of c.identities) s.identity.run(i.workspaceId, i.kind, i.value, i.profileId)
-      for (const m of c.messageIds) s.dedupe.run(m.workspaceId, m.messageId, now)
+      const ids = c.messageIds
+      addDedupe(ids.length, (i, params) => {
+        params.push(ids[i]!.workspaceId, ids[i]!.messageId, now)
+      })
       for (const o of c.offsets) s.offset.run(o.group, o.partition, o.offset)
       for (const d of c.deletes) members.removeProfile.run(d.workspaceId, d.profileId)
       if (c.memberships.length > 0) {
@@ -95,10 +189,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
 
   async seenMessageIds(ids: readonly { workspaceId: string; messageId: string }[]): Promise<Set<string>> {
     const seen = new Set<string>()
-    for (const { workspaceId, messageId } of ids) {
-      if (this.#stmts.seen.get(workspaceId, messageId) !== undefined)
-        seen.add(dedupeKey(workspaceId, messageId))
-    }
+    this.#seen(ids, (i) => seen.add(dedupeKey(ids[i]!.workspaceId, ids[i]!.messageId)))
     return seen
   }
 

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import { type NewRecentEvent, RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { emptyState } from '../traits/computed-traits.ts'
 import type { BatchChanges } from './batch-store.ts'
 import type { WarmCache } from './warm-cache.ts'
@@ -43,7 +44,8 @@ export class UnitOfWork {
   async findProfileId(ws: string, kind: IdentityKind, value: string): Promise<string | undefined> {
     const key = idKey(ws, kind, value)
     if (!this.#ids.has(key)) {
-      let id = this.warm.ids.get(key)
+      // peek: keepWarm makes every entry the batch read recent once it commits.
+      let id = this.warm.ids.peek(key)
       if (id === undefined) id = (await this.store.findProfileId(ws, kind, value)) ?? null
       this.#ids.set(key, id)
       if (!this.#readIds.has(key)) this.#readIds.set(key, { ws, kind, value, profileId: id })
@@ -55,7 +57,7 @@ export class UnitOfWork {
     const key = profileKey(ws, profileId)
     let p = this.#profiles.get(key)
     if (p === undefined) {
-      p = this.warm.profiles.get(key) ?? (await this.store.getProfile(ws, profileId)) ?? null
+      p = this.warm.profiles.peek(key) ?? (await this.store.getProfile(ws, profileId)) ?? null
       this.#profiles.set(key, p)
       if (p && !this.#readVersions.has(key)) this.#readVersions.set(key, p.version)
     }
@@ -121,6 +123,7 @@ export class UnitOfWork {
 
   /** The changes to commit, with every dirty profile's version bumped. */
   finish(): BatchChanges {
+    if (this.changes.events) this.changes.events = newestPerProfile(this.changes.events)
     for (const key of this.#dirty) {
       const p = this.#profiles.get(key)
       if (!p) continue
@@ -148,4 +151,34 @@ export class UnitOfWork {
       else this.warm.profiles.delete(key)
     }
   }
+}
+
+/**
+ * The events without those the same commit would delete again: beyond the newest RECENT_EVENTS_KEPT
+ * of their profile within the batch (by event time, then arrival). Usually none are.
+ */
+function newestPerProfile(events: NewRecentEvent[]): NewRecentEvent[] {
+  const counts = new Map<string, number>()
+  let over = false
+  for (const e of events) {
+    const key = profileKey(e.workspaceId, e.profileId)
+    const n = (counts.get(key) ?? 0) + 1
+    counts.set(key, n)
+    if (n > RECENT_EVENTS_KEPT) over = true
+  }
+  if (!over) return events
+  const crowded = new Map<string, [NewRecentEvent, number][]>()
+  events.forEach((e, i) => {
+    const key = profileKey(e.workspaceId, e.profileId)
+    if ((counts.get(key) ?? 0) <= RECENT_EVENTS_KEPT) return
+    const list = crowded.get(key) ?? []
+    list.push([e, i])
+    crowded.set(key, list)
+  })
+  const dropped = new Set<NewRecentEvent>()
+  for (const list of crowded.values()) {
+    list.sort((a, b) => b[0].at - a[0].at || b[1] - a[1])
+    for (const [e] of list.slice(RECENT_EVENTS_KEPT)) dropped.add(e)
+  }
+  return events.filter((e) => !dropped.has(e))
 }

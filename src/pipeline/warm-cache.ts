@@ -20,6 +20,11 @@ class Lru<V> {
     return v
   }
 
+  /** Reads without making the entry recent (a batch's reads: its commit sets them again). */
+  peek(key: string): V | undefined {
+    return this.#map.get(key)
+  }
+
   set(key: string, value: V): void {
     this.#map.delete(key)
     this.#map.set(key, value)

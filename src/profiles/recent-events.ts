@@ -26,10 +26,15 @@ export interface RecentEvent {
   data: JsonObject
 }
 
+/** A recent event on its way to a store, with its data as JSON (made once: the size check needs it). */
+export interface NewRecentEvent extends RecentEvent {
+  dataJson: string
+}
+
 const CONTEXT_KEPT = ['userAgent', 'page', 'ip', 'locale'] as const
 
 /** What is kept of `e`, folded into `profileId`. */
-export function recentEventOf(e: InkEvent, profileId: string): RecentEvent {
+export function recentEventOf(e: InkEvent, profileId: string): NewRecentEvent {
   const data: JsonObject = {}
   if (e.properties !== undefined) data.properties = e.properties
   if (e.traits !== undefined) data.traits = e.traits
@@ -38,7 +43,10 @@ export function recentEventOf(e: InkEvent, profileId: string): RecentEvent {
   const context: JsonObject = {}
   for (const k of CONTEXT_KEPT) if (e.context?.[k] !== undefined) context[k] = e.context[k] ?? null
   if (Object.keys(context).length > 0) data.context = context
-  const bytes = Buffer.byteLength(JSON.stringify(data))
+  const json = JSON.stringify(data)
+  // UTF-8 bytes ≤ 3 × UTF-16 code units: count the bytes only when the length alone does not decide.
+  const bytes = json.length * 3 <= RECENT_EVENT_MAX_BYTES ? 0 : Buffer.byteLength(json)
+  const kept = bytes <= RECENT_EVENT_MAX_BYTES
   const at = Date.parse(e.timestamp)
   const receivedAt = Date.parse(e.receivedAt)
   return {
@@ -50,6 +58,7 @@ export function recentEventOf(e: InkEvent, profileId: string): RecentEvent {
       (e.type === 'track' ? e.event : e.type === 'page' || e.type === 'screen' ? e.name : undefined) ?? null,
     at: Number.isNaN(at) ? receivedAt : at,
     receivedAt,
-    data: bytes <= RECENT_EVENT_MAX_BYTES ? data : { truncated: true, bytes },
+    data: kept ? data : { truncated: true, bytes },
+    dataJson: kept ? json : JSON.stringify({ truncated: true, bytes }),
   }
 }

@@ -58,6 +58,11 @@ const MIGRATIONS = [
   // lower() under COLLATE "C" does.
   `CREATE INDEX profiles_by_email ON profiles (workspace_id, lower(json_extract(state, '$.traits.email')))
      WHERE json_type(state, '$.traits.email') = 'text';`,
+  // How many profile_events rows the profile has, kept by SqliteBatchStore's commit: it trims only
+  // the profiles that go past RECENT_EVENTS_KEPT instead of looking at every profile it touches.
+  `ALTER TABLE profiles ADD COLUMN recent_events INTEGER NOT NULL DEFAULT 0;
+   UPDATE profiles SET recent_events = (SELECT count(*) FROM profile_events e
+     WHERE e.workspace_id = profiles.workspace_id AND e.profile_id = profiles.profile_id);`,
 ]
 
 interface RecentEventRow {

@@ -51,10 +51,18 @@ function windowOf(def: { window?: string | undefined }): Window {
   return w
 }
 
+const pathKeys = new Map<string, string[]>()
+
 /** Reads a dotted path through own properties only. */
 export function getPath(obj: unknown, path: string): unknown {
+  let keys = pathKeys.get(path)
+  if (keys === undefined) {
+    keys = path.split('.')
+    // Paths come from the traits config and templates: few; the bound only guards odd callers.
+    if (pathKeys.size < 10_000) pathKeys.set(path, keys)
+  }
   let cur = obj
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (!isPlainObject(cur) || !Object.hasOwn(cur, key)) return undefined
     cur = cur[key]
   }
@@ -102,8 +110,15 @@ function addToBuckets(
   const buckets = state && 'buckets' in state ? state.buckets : {}
   const key = Number.isFinite(w.bucketMs) ? String(Math.floor(t / w.bucketMs) * w.bucketMs) : '0'
   const b = buckets[key]
-  if (b) buckets[key] = [b[0] + 1, b[1] + n, Math.min(b[2], n), Math.max(b[3], n)]
-  else buckets[key] = [1, n, n, n]
+  if (b) {
+    b[0] += 1
+    b[1] += n
+    if (n < b[2]) b[2] = n
+    if (n > b[3]) b[3] = n
+    return state as TraitState
+  }
+  buckets[key] = [1, n, n, n]
+  // Only a new bucket adds to the state: expired ones go then (reads skip them meanwhile).
   pruneBuckets(buckets, w, now)
   return { buckets }
 }
@@ -167,8 +182,13 @@ function applyOne(
   }
 }
 
+/** A uniqueBy value as a Set key: strings and numbers as themselves (the common case), else JSON. */
+const uniqueKey = (v: unknown): string =>
+  typeof v === 'string' ? `s${v}` : typeof v === 'number' ? `n${v}` : `j${JSON.stringify(v ?? null)}`
+
 /** Newest first, at most n, keeping only the newest item per uniqueBy key. */
 function topN(items: Stamped[], n: number, uniqueBy: string | undefined): Stamped[] {
+  // A stable sort: of items with the same time, the earlier in `items` counts as newer.
   const sorted = [...items].sort((a, b) => b.t - a.t)
   if (uniqueBy === undefined) return sorted.slice(0, n)
   const seen = new Set<string>()
@@ -177,7 +197,7 @@ function topN(items: Stamped[], n: number, uniqueBy: string | undefined): Stampe
     // A picked path is a key of its own ("product.id" stays flat in the picked object).
     const v = item.v
     const picked = isPlainObject(v) && Object.hasOwn(v, uniqueBy) ? v[uniqueBy] : getPath(v, uniqueBy)
-    const key = JSON.stringify(picked ?? null)
+    const key = uniqueKey(picked)
     if (seen.has(key)) continue
     seen.add(key)
     out.push(item)

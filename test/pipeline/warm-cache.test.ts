@@ -89,3 +89,15 @@ test('by default 50,000 profiles and 100,000 identity lookups are kept', () => {
   assert.equal(warm.profiles.get('p0'), undefined)
   assert.equal(warm.profiles.get('p1')?.profileId, 'p1')
 })
+
+test('peek() reads an entry without making it recent', () => {
+  const warm = new WarmCache(2)
+  const a = profile('a')
+  warm.profiles.set('a', a)
+  warm.profiles.set('b', profile('b'))
+  assert.equal(warm.profiles.peek('a'), a)
+  assert.equal(warm.profiles.peek('x'), undefined)
+  // a is still the least recently used: c pushes it out.
+  warm.profiles.set('c', profile('c'))
+  assert.deepEqual(keys(warm.profiles, ['a', 'b', 'c']), ['b', 'c'])
+})

@@ -293,6 +293,48 @@ function routeSuite(
       )
     })
 
+    test('one batch of more than 50 events of a profile keeps its newest 50 by event time', async () => {
+      // Event times out of arrival order: E0 is the newest, E59 the oldest; E1 and E2 share a time.
+      const batch = Array.from({ length: 60 }, (_, i) =>
+        rec({ type: 'track', userId: 'burst', event: `E${i}`, timestamp: at(NOW - (i < 3 ? 1 : i) * 1000) }),
+      )
+      await processor.handle(batch)
+      const pid = (await get('/v1/profiles/burst')).body.profileId
+      const kept = await stores.reads.recentEvents('w', pid, 1000)
+      // Of the same time, the later arrival comes first.
+      assert.deepEqual(
+        kept.map((e) => e.name),
+        ['E2', 'E1', 'E0', ...Array.from({ length: 47 }, (_, i) => `E${i + 3}`)],
+      )
+    })
+
+    test('a merge that brings a profile past 50 events keeps the newest 50 of both', async () => {
+      const events = (who: Partial<InkEvent>, from: number) =>
+        Array.from({ length: 30 }, (_, i) =>
+          rec({
+            type: 'track',
+            ...who,
+            event: `${who.userId ?? who.anonymousId}-${i}`,
+            timestamp: at(NOW - (from + i * 2) * 1000),
+          }),
+        )
+      // Interleaved times: the known profile's events at even seconds, the anonymous one's at odd ones.
+      await processor.handle(events({ anonymousId: 'a9' }, 101))
+      await processor.handle(events({ userId: 'kim' }, 100))
+      await processor.handle([
+        rec({ type: 'identify', userId: 'kim', anonymousId: 'a9', timestamp: at(NOW) }),
+      ])
+      // Later events are added (and older ones trimmed) with the merged ones counted.
+      await processor.handle([rec({ type: 'track', userId: 'kim', event: 'Later', timestamp: at(NOW) })])
+      const pid = (await get('/v1/profiles/kim')).body.profileId
+      const kept = (await stores.reads.recentEvents('w', pid, 1000)).map((e) => e.name)
+      assert.equal(kept.length, 50)
+      // Newest first: Later and the identify (same time; Later arrived last), then 48 of the 60 tracks.
+      assert.deepEqual(kept.slice(0, 2), ['Later', null])
+      assert.deepEqual(kept.slice(2, 6), ['kim-0', 'a9-0', 'kim-1', 'a9-1'])
+      assert.deepEqual(kept.slice(-2), ['kim-23', 'a9-23'])
+    })
+
     test('events: an unknown profile is a 404, a bad limit a 400', async () => {
       await processor.handle([rec({ type: 'track', userId: 'ann', event: 'X' })])
       const missing = await get('/v1/profiles/nobody/events')
