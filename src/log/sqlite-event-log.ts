@@ -57,6 +57,8 @@ export class SqliteEventLog implements EventLog {
   readonly #stmts
   readonly #clock: Clock
   readonly #pollMs: number
+  /** Position commits that found the database locked (and were retried at the next commit point). */
+  busyPositionCommits = 0
   #closed = false
 
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
@@ -151,8 +153,7 @@ export class SqliteEventLog implements EventLog {
       while (!stopped) {
         const rows = this.#stmts.read.all(position, maxBatch) as { offset: number; payload: string }[]
         if (rows.length === 0) {
-          if (position > committed) {
-            this.#stmts.commit.run(group, position)
+          if (position > committed && this.#storePosition(group, position)) {
             committed = position
             lastCommit = Date.now()
           }
@@ -176,8 +177,7 @@ export class SqliteEventLog implements EventLog {
         })
         if (!handled) continue
         position = rows[rows.length - 1]!.offset
-        if (Date.now() - lastCommit >= commitIntervalMs) {
-          this.#stmts.commit.run(group, position)
+        if (Date.now() - lastCommit >= commitIntervalMs && this.#storePosition(group, position)) {
           committed = position
           lastCommit = Date.now()
         }
@@ -186,7 +186,7 @@ export class SqliteEventLog implements EventLog {
         if (rows.length < maxBatch && lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs))
         else await new Promise((r) => setImmediate(r))
       }
-      if (position > committed) this.#stmts.commit.run(group, position)
+      if (position > committed) this.#storePosition(group, position)
     }
     const done = loop()
     const consumer: Consumer = {
@@ -199,6 +199,24 @@ export class SqliteEventLog implements EventLog {
     }
     this.#consumers.add(consumer)
     return consumer
+  }
+
+  /**
+   * Stores a group's position; false when another connection (the writer thread, a CLI command, a
+   * checkpoint) held the write lock past busy_timeout. That is no reason to stop consuming, nor to
+   * crash the process (this runs outside any request): the caller keeps its position in memory and
+   * stores it at its next commit point. Positions only move forward, and a batch delivered again
+   * after a crash in between is deduplicated by its consumer, as after any crash before a commit.
+   */
+  #storePosition(group: string, position: number): boolean {
+    try {
+      this.#stmts.commit.run(group, position)
+      return true
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err
+      this.busyPositionCommits++
+      return false
+    }
   }
 
   async lag(group: string): Promise<number> {

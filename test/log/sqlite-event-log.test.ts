@@ -100,6 +100,30 @@ describe('SQLite log consumer offsets', { timeout: 20_000 }, () => {
     await log.close()
   })
 
+  test('a position commit that finds the database locked is tried again later; the consumer neither stops nor throws', async () => {
+    const { log, db, dir } = openLog()
+    await log.append([event(1), event(2)])
+    // Another connection holds the write lock, and the log's own gives up at once (in production
+    // after its 5 s busy_timeout, seen under heavy load): the commit of the position fails.
+    db.pragma('busy_timeout = 0')
+    const other = openSqlite(join(dir, 'log.db'))
+    dbs.push(other)
+    other.exec('BEGIN IMMEDIATE')
+    const seen: string[] = []
+    const consumer = log.consume('g', async (records) => {
+      seen.push(...ids(records))
+    })
+    await eventually('the batch was handled', () => seen.length === 2)
+    await eventually('a position commit found the lock', () => log.busyPositionCommits >= 2)
+    assert.equal(await log.lag('g'), 2)
+    other.exec('COMMIT')
+    // The idle consumer stores the position it kept in memory; nothing is delivered twice.
+    await eventually('the position was stored', async () => (await log.lag('g')) === 0)
+    assert.deepEqual(seen, ['m1', 'm2'])
+    await consumer.close()
+    await log.close()
+  })
+
   test('with lingerMs, a consumer that lingered after a small batch goes on to the next one', async () => {
     const { log } = openLog()
     await log.append([event(1)])
