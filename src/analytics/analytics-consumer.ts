@@ -91,8 +91,17 @@ export class AnalyticsConsumer {
     const last = new Map<number, number>()
     for (const r of fresh) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
     if (last.size === 0) return
+    const keys = batchKeys(fresh, rules)
+    // No engagement or conversion in the batch (most traffic: page views, tracks): no row can
+    // change, so no load and no transaction (in embedded mode its fsync ran on the HTTP thread for
+    // every batch of the log). The applied offsets stay as they are; these records, if read again
+    // after a rebalance or a restart, still count nothing.
+    if (keys.events.length === 0) {
+      this.deps.onBatch?.(fresh.length)
+      return
+    }
     const expected = new Map(this.#applied)
-    const loaded = await store.load(batchKeys(fresh, rules))
+    const loaded = await store.load(keys)
     const folded = foldBatch(fresh, loaded, rules)
     try {
       await store.commit({

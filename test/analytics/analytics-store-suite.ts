@@ -229,6 +229,57 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       assert.deepEqual([v1.clicks, v1.uniqueClicks], [was.clicks + 1, was.uniqueClicks])
     })
 
+    test('a batch with no engagement or conversion reads and writes nothing in the store', async (t) => {
+      if (skipped) return t.skip(skipped)
+      const calls: string[] = []
+      const spy = new Proxy(store, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target)
+          if (typeof value !== 'function') return value
+          return (...args: unknown[]) => {
+            if (prop === 'load' || prop === 'commit') calls.push(prop)
+            return value.apply(target, args)
+          }
+        },
+      })
+      const c = new AnalyticsConsumer({
+        log,
+        store: spy,
+        rules,
+        clock: { now: () => Date.now() },
+        logger: { error: () => {}, warn: () => {} },
+        messageRetentionMs: 200 * DAY,
+        seenRetentionMs: 7 * DAY,
+      })
+      const plain = (
+        i: number,
+        event: string,
+        properties: Record<string, unknown> = { sku: 'x' },
+      ): InkEvent => ({
+        type: 'track',
+        event,
+        messageId: `plain-${i}`,
+        workspaceId: 'w',
+        userId: 'ann',
+        properties,
+        timestamp: new Date(T0).toISOString(),
+        receivedAt: new Date(T0).toISOString(),
+      })
+      await c.start()
+      const applied = (await store.appliedOffsets()).get(0) ?? 0
+      const head = async () => Number(logDb.prepare('SELECT MAX(offset) FROM log_events').pluck().get())
+      await log.append([plain(1, 'Product Viewed'), plain(2, 'Cart Viewed')])
+      await caughtUp()
+      assert.deepEqual(calls, [])
+      assert.equal((await store.appliedOffsets()).get(0) ?? 0, applied)
+      // An engagement event, even one that counts nothing (no campaign), is loaded and committed.
+      await log.append([plain(3, 'Email Link Clicked', { email_id: 'unknown-email' })])
+      await caughtUp()
+      await c.close()
+      assert.deepEqual(calls, ['load', 'commit'])
+      assert.equal((await store.appliedOffsets()).get(0), await head())
+    })
+
     test('retention deletes old message rows, engagements and counted ids, never counters', async (t) => {
       if (skipped) return t.skip(skipped)
       const before = await summary()
