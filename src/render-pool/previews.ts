@@ -1,19 +1,17 @@
 /**
  * POST /v1/templates/:id/preview's render, in the render pool: the same steps as Renderer.render
  * (src/render/renderer.ts) — deadline from the content config, the profile read inside its share of
- * the budget, the render span and metrics — with the render itself (compile of a draft, Liquid) in a
- * worker. The stored version and blocks are read here and sent as plain data.
+ * the budget, the render span and metrics, through the same functions (renderer.ts) — with the
+ * render itself (compile of a draft, Liquid) in a worker. The stored version and blocks are read here
+ * and sent as plain data.
  */
-
 import type { Span } from '@opentelemetry/api'
 import type { ContentConfig } from '../content/content-config.ts'
 import type { TemplateInput, TemplateVersion } from '../content/template-store.ts'
-import { countFallback } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import { inSpan, renderAttributes, SPANS } from '../observe/tracing.ts'
-import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
-import type { RecipientData, RenderResult } from '../render/render-email.ts'
-import type { RenderRequest } from '../render/renderer.ts'
+import type { ProfileReader } from '../profiles/profile-reader.ts'
+import type { RenderResult } from '../render/render-email.ts'
+import { inRenderSpan, observeRender, type RenderRequest, recipientOf } from '../render/renderer.ts'
 import type { RenderPool } from './render-pool.ts'
 
 export interface PreviewsDeps {
@@ -26,22 +24,14 @@ export interface PreviewsDeps {
 /** A preview's request: a stored version or a draft; no open-time links. */
 export type PreviewRequest = Omit<RenderRequest, 'live'>
 
-/** Share of the render budget the profile read may use, as Renderer's. */
-const PROFILE_BUDGET = 0.4
-
 export class Previews {
   constructor(private readonly deps: PreviewsDeps) {}
 
   render(workspaceId: string, req: PreviewRequest, parent?: Span): Promise<RenderResult> {
-    const attributes = () => ({ 'inkstream.template.id': req.templateId })
-    return inSpan(SPANS.render, { parent, attributes }, async (span) => {
-      const result = await this.#render(workspaceId, req)
-      if (span?.isRecording()) renderAttributes(span, result)
-      return result
-    })
+    return inRenderSpan(req.templateId, parent, () => this.#render(workspaceId, req))
   }
 
-  async #render(workspaceId: string, req: PreviewRequest, parent?: Span): Promise<RenderResult> {
+  async #render(workspaceId: string, req: PreviewRequest): Promise<RenderResult> {
     const startedAt = performance.timeOrigin + performance.now()
     const deadlineMs = req.deadlineMs ?? this.deps.content.render.deadlineMs
     const deadline = Date.now() + deadlineMs
@@ -52,7 +42,7 @@ export class Previews {
         ? draftVersion(workspaceId, req.templateId, req.draft)
         : renders.version(workspaceId, req.templateId, req.version),
     ])
-    const recipient = await this.#recipient(workspaceId, req, deadlineMs)
+    const recipient = await recipientOf(this.deps.profiles, workspaceId, req, deadlineMs)
     const result = await renders.email({
       engine,
       version,
@@ -63,42 +53,8 @@ export class Previews {
       workspaceFallbacks: this.deps.content.fallbacks,
       startedAt,
     })
-    this.#observe(result)
+    observeRender(this.deps.metrics, result)
     return result
-  }
-
-  async #recipient(workspaceId: string, req: PreviewRequest, deadlineMs: number): Promise<RecipientData> {
-    const base = { event: req.event, campaign: req.campaign }
-    if (req.profile) return { ...base, userId: req.userId, traits: req.profile, profileOutcome: 'inline' }
-    if (req.userId === undefined) return { ...base, profileOutcome: 'none' }
-    const read = await this.deps.profiles.read(workspaceId, req.userId, {
-      timeoutMs: deadlineMs * PROFILE_BUDGET,
-      delayMs: req.faults?.profileDelayMs,
-    })
-    return {
-      ...base,
-      userId: read.userId ?? req.userId,
-      traits: read.traits,
-      profileOutcome: read.outcome,
-      profileAgeMs: profileAgeOf(read),
-    }
-  }
-
-  #observe(result: RenderResult): void {
-    const { metrics } = this.deps
-    const { report } = result
-    metrics.renderDuration.observe(
-      { mode: 'pre-send', outcome: result.ok ? 'ok' : result.skip ? 'skipped' : 'failed' },
-      report.durationMs / 1000,
-    )
-    // A placeholder used in several parts (html and text) is one fallback of the message.
-    const seen = new Set<string>()
-    for (const f of report.fallbacks) {
-      const key = `${f.placeholder}\n${f.reason}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
-    }
   }
 }
 

@@ -143,12 +143,7 @@ export class Renderer {
 
   /** `parent`: the span the render belongs to (deliver's, a request's); none, no render span. */
   render(workspaceId: string, req: RenderRequest, parent?: Span): Promise<RenderResult> {
-    const attributes = () => ({ 'inkstream.template.id': req.templateId })
-    return inSpan(SPANS.render, { parent, attributes }, async (span) => {
-      const result = await this.#render(workspaceId, req)
-      if (span?.isRecording()) renderAttributes(span, result)
-      return result
-    })
+    return inRenderSpan(req.templateId, parent, () => this.#render(workspaceId, req))
   }
 
   async #render(workspaceId: string, req: RenderRequest): Promise<RenderResult> {
@@ -161,7 +156,7 @@ export class Renderer {
         ? this.#compileDraft(workspaceId, req.templateId, req.draft)
         : this.compiled(workspaceId, req.templateId, req.version),
     ])
-    const recipient = await this.#recipient(workspaceId, req, deadlineMs)
+    const recipient = await recipientOf(this.deps.profiles, workspaceId, req, deadlineMs)
     const result = await renderEmail(
       engine,
       compiled,
@@ -182,41 +177,64 @@ export class Renderer {
       },
       started,
     )
-    this.#observe(result)
+    observeRender(this.deps.metrics, result)
     return result
   }
+}
 
-  async #recipient(workspaceId: string, req: RenderRequest, deadlineMs: number): Promise<RecipientData> {
-    const base = { event: req.event, campaign: req.campaign }
-    if (req.profile) return { ...base, userId: req.userId, traits: req.profile, profileOutcome: 'inline' }
-    if (req.userId === undefined) return { ...base, profileOutcome: 'none' }
-    const read = await this.deps.profiles.read(workspaceId, req.userId, {
-      timeoutMs: deadlineMs * PROFILE_BUDGET,
-      delayMs: req.faults?.profileDelayMs,
-    })
-    return {
-      ...base,
-      userId: read.userId ?? req.userId,
-      traits: read.traits,
-      profileOutcome: read.outcome,
-      profileAgeMs: profileAgeOf(read),
-    }
+/**
+ * A render inside its span (`parent`: the span the render belongs to, deliver's or a request's;
+ * none, no span). Shared by Renderer and the render pool's previews.
+ */
+export function inRenderSpan(
+  templateId: string,
+  parent: Span | undefined,
+  render: () => Promise<RenderResult>,
+): Promise<RenderResult> {
+  const attributes = () => ({ 'inkstream.template.id': templateId })
+  return inSpan(SPANS.render, { parent, attributes }, async (span) => {
+    const result = await render()
+    if (span?.isRecording()) renderAttributes(span, result)
+    return result
+  })
+}
+
+/** The recipient of a render: an inline profile, none, or the stored one read within its share of the budget. */
+export async function recipientOf(
+  profiles: Pick<ProfileReader, 'read'>,
+  workspaceId: string,
+  req: Pick<RenderRequest, 'event' | 'campaign' | 'profile' | 'userId' | 'faults'>,
+  deadlineMs: number,
+): Promise<RecipientData> {
+  const base = { event: req.event, campaign: req.campaign }
+  if (req.profile) return { ...base, userId: req.userId, traits: req.profile, profileOutcome: 'inline' }
+  if (req.userId === undefined) return { ...base, profileOutcome: 'none' }
+  const read = await profiles.read(workspaceId, req.userId, {
+    timeoutMs: deadlineMs * PROFILE_BUDGET,
+    delayMs: req.faults?.profileDelayMs,
+  })
+  return {
+    ...base,
+    userId: read.userId ?? req.userId,
+    traits: read.traits,
+    profileOutcome: read.outcome,
+    profileAgeMs: profileAgeOf(read),
   }
+}
 
-  #observe(result: RenderResult): void {
-    const { metrics } = this.deps
-    const { report } = result
-    metrics.renderDuration.observe(
-      { mode: 'pre-send', outcome: result.ok ? 'ok' : result.skip ? 'skipped' : 'failed' },
-      report.durationMs / 1000,
-    )
-    // A placeholder used in several parts (html and text) is one fallback of the message.
-    const seen = new Set<string>()
-    for (const f of report.fallbacks) {
-      const key = `${f.placeholder}\n${f.reason}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
-    }
+/** A pre-send render's duration and its fallbacks, in the metrics. */
+export function observeRender(metrics: Metrics, result: RenderResult): void {
+  const { report } = result
+  metrics.renderDuration.observe(
+    { mode: 'pre-send', outcome: result.ok ? 'ok' : result.skip ? 'skipped' : 'failed' },
+    report.durationMs / 1000,
+  )
+  // A placeholder used in several parts (html and text) is one fallback of the message.
+  const seen = new Set<string>()
+  for (const f of report.fallbacks) {
+    const key = `${f.placeholder}\n${f.reason}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
   }
 }
