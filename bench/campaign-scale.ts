@@ -44,7 +44,8 @@ interface Run {
   seedS: number
 }
 
-async function call(server: ServerUnderTest, method: string, path: string, body?: unknown) {
+/** An admin API call; throws with the answer on a status ≥ 300. */
+export async function call(server: ServerUnderTest, method: string, path: string, body?: unknown) {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: {

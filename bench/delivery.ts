@@ -16,6 +16,7 @@ import { loadavg } from 'node:os'
 import { prepareMessage } from '../src/delivery/mime.ts'
 import { SmtpTransport } from '../src/delivery/smtp-transport.ts'
 import type { OutgoingMessage } from '../src/delivery/transport.ts'
+import { call } from './campaign-scale.ts'
 import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample } from './lib/ab.ts'
 import { cpuMeter, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
 import { basicAuth } from './lib/events.ts'
@@ -236,20 +237,6 @@ export async function smtp(): Promise<BenchResult> {
   } finally {
     await sink.stop()
   }
-}
-
-async function call(server: ServerUnderTest, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${server.adminKey}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const json = (await res.json()) as Record<string, unknown>
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
-  return json
 }
 
 /**

@@ -11,8 +11,6 @@
  * Metrics (prom-client) are on in all four. Also the server's CPU per request (steadier than
  * throughput on a loaded machine) and others' core use per sample. Goal (issue 12): each ratio to the baseline >= 0.95.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { requestId } from '../src/observe/logging.ts'
 import { inSpan, startTracing } from '../src/observe/tracing.ts'
@@ -20,13 +18,19 @@ import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample, spre
 import { cpuMeter, cpuSeconds, round, type ServerUnderTest, startInkstream } from './lib/children.ts'
 import { BodyPool } from './lib/events.ts'
 import { measureThroughput } from './lib/load.ts'
+import {
+  startDiscardingReceiver,
+  TRACING_CONFIGS,
+  type TracingConfig,
+  tracingEnv,
+} from './lib/otlp-receiver.ts'
 import { counter, scrape } from './lib/prometheus.ts'
 import { type BenchResult, waitUntil } from './lib/report.ts'
 
 const GOAL = 0.95
 const CONSUMER_LAG = 'inkstream_log_consumer_lag{group="profiles"}'
-const CONFIGS = ['baseline', 'shipped', 'exporter', 'sampled'] as const
-type ConfigName = (typeof CONFIGS)[number]
+const CONFIGS = TRACING_CONFIGS
+type ConfigName = TracingConfig
 
 const TEMPLATE = {
   subject: 'Hi {{ first_name | default: "there" }}',
@@ -46,28 +50,6 @@ const PROFILE = {
     url: `https://shop.example/p/${i}`,
     price: 10 + i,
   })),
-}
-
-/** A local OTLP/HTTP endpoint that reads and drops every export, counting them. */
-async function startDiscardingReceiver() {
-  let exports = 0
-  let bytes = 0
-  const server = createServer((req, res) => {
-    req.on('data', (c: Buffer) => {
-      bytes += c.length
-    })
-    req.on('end', () => {
-      exports++
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    counts: () => ({ exports, bytes }),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }
 }
 
 /** Renders/s through the preview route: a warm-up, then a fixed-duration run. */
@@ -144,18 +126,7 @@ function median(xs: number[]): number {
 
 export async function observability(): Promise<BenchResult> {
   const receiver = await startDiscardingReceiver()
-  const env: Record<ConfigName, Record<string, string>> = {
-    baseline: { INKSTREAM_LOG_LEVEL: 'silent', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
-    shipped: { INKSTREAM_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
-    exporter: { INKSTREAM_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
-    // The SDK's standard sampler variables: one trace in ten recorded and exported.
-    sampled: {
-      INKSTREAM_LOG_LEVEL: 'info',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-      OTEL_TRACES_SAMPLER_ARG: '0.1',
-    },
-  }
+  const env = tracingEnv(receiver.url)
   const servers = {} as Record<ConfigName, ServerUnderTest>
   try {
     for (const name of CONFIGS) {

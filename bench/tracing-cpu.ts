@@ -13,17 +13,21 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fmtSpread, interleaved, ratioPerRound, roundsFromEnv, type Sample, spread } from './lib/ab.ts'
 import { type CpuUse, cpuMeter, ROOT, round } from './lib/children.ts'
+import {
+  startDiscardingReceiver,
+  TRACING_CONFIGS,
+  type TracingConfig,
+  tracingEnv,
+} from './lib/otlp-receiver.ts'
 import type { BenchResult } from './lib/report.ts'
 
 const GOAL = 0.95
-const SIDES = ['baseline', 'shipped', 'exporter', 'sampled'] as const
-type SideName = (typeof SIDES)[number]
+const SIDES = TRACING_CONFIGS
+type SideName = TracingConfig
 const MEASURED = ['shipped', 'exporter', 'sampled'] as const
 
 interface ChildResult {
@@ -31,23 +35,6 @@ interface ChildResult {
   renderCpuMicros: number
   ingestPerSecond: number
   renderPerSecond: number
-}
-
-/** A local OTLP/HTTP endpoint that reads and drops every export, counting the bytes. */
-async function discardingReceiver() {
-  let bytes = 0
-  const server = createServer((req, res) => {
-    req.on('data', (c: Buffer) => {
-      bytes += c.length
-    })
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bytes: () => bytes,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }
 }
 
 function runChild(env: Record<string, string>): Promise<Sample & { result: ChildResult }> {
@@ -82,18 +69,8 @@ function runChild(env: Record<string, string>): Promise<Sample & { result: Child
 }
 
 export async function tracingCpu(): Promise<BenchResult> {
-  const receiver = await discardingReceiver()
-  const env: Record<SideName, Record<string, string>> = {
-    baseline: { INKSTREAM_LOG_LEVEL: 'silent', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
-    shipped: { INKSTREAM_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
-    exporter: { INKSTREAM_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
-    sampled: {
-      INKSTREAM_LOG_LEVEL: 'info',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-      OTEL_TRACES_SAMPLER_ARG: '0.1',
-    },
-  }
+  const receiver = await startDiscardingReceiver()
+  const env = tracingEnv(receiver.url)
   try {
     const results = {} as Record<SideName, ChildResult[]>
     for (const s of SIDES) results[s] = []
@@ -140,7 +117,7 @@ export async function tracingCpu(): Promise<BenchResult> {
         renderCpuMicros: medians('renderCpuMicros'),
         ingestPerSecond: medians('ingestPerSecond'),
         renderPerSecond: medians('renderPerSecond'),
-        exportedBytes: receiver.bytes(),
+        exportedBytes: receiver.counts().bytes,
         loadAverages: run.loadAverages,
         worstOtherCores: run.worstOtherCores,
         ingestCpuRatioToBaseline: Object.fromEntries(

@@ -7,11 +7,16 @@
  */
 import type { Span } from '@opentelemetry/api'
 import type { ContentConfig } from '../content/content-config.ts'
-import type { TemplateInput, TemplateVersion } from '../content/template-store.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
 import type { RenderResult } from '../render/render-email.ts'
-import { inRenderSpan, observeRender, type RenderRequest, recipientOf } from '../render/renderer.ts'
+import {
+  draftVersion,
+  inRenderSpan,
+  observeRender,
+  type RenderRequest,
+  recipientOf,
+} from '../render/renderer.ts'
 import type { RenderPool } from './render-pool.ts'
 
 export interface PreviewsDeps {
@@ -55,22 +60,5 @@ export class Previews {
     })
     observeRender(this.deps.metrics, result)
     return result
-  }
-}
-
-/** The editor's unsaved content as version 0 of the template (compiled for one render, not kept). */
-function draftVersion(workspaceId: string, templateId: string, draft: TemplateInput): TemplateVersion {
-  return {
-    workspaceId,
-    templateId,
-    version: 0,
-    name: draft.name ?? templateId,
-    subject: draft.subject,
-    preheader: draft.preheader ?? '',
-    format: draft.format,
-    body: draft.body,
-    text: draft.text ?? null,
-    hash: '',
-    createdAt: Date.now(),
   }
 }

@@ -125,20 +125,7 @@ export class Renderer {
     templateId: string,
     draft: TemplateInput,
   ): Promise<CompiledTemplate> {
-    const version: TemplateVersion = {
-      workspaceId,
-      templateId,
-      version: 0,
-      name: draft.name ?? templateId,
-      subject: draft.subject,
-      preheader: draft.preheader ?? '',
-      format: draft.format,
-      body: draft.body,
-      text: draft.text ?? null,
-      hash: '',
-      createdAt: Date.now(),
-    }
-    return compileTemplate(version, await this.engine(workspaceId))
+    return compileTemplate(draftVersion(workspaceId, templateId, draft), await this.engine(workspaceId))
   }
 
   /** `parent`: the span the render belongs to (deliver's, a request's); none, no render span. */
@@ -236,5 +223,22 @@ export function observeRender(metrics: Metrics, result: RenderResult): void {
     if (seen.has(key)) continue
     seen.add(key)
     countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
+  }
+}
+
+/** The editor's unsaved content as version 0 of the template (compiled for one render, not kept). */
+export function draftVersion(workspaceId: string, templateId: string, draft: TemplateInput): TemplateVersion {
+  return {
+    workspaceId,
+    templateId,
+    version: 0,
+    name: draft.name ?? templateId,
+    subject: draft.subject,
+    preheader: draft.preheader ?? '',
+    format: draft.format,
+    body: draft.body,
+    text: draft.text ?? null,
+    hash: '',
+    createdAt: Date.now(),
   }
 }
