@@ -9,7 +9,7 @@
  * Kept apart from tracing.ts: the SDK's sampler classes are passed in (tracing.ts loads the SDK
  * lazily, only when an endpoint is set).
  */
-import { type Context, type Link, type SpanKind, TraceFlags, trace } from '@opentelemetry/api'
+import { type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api'
 import type { Sampler, SamplingResult } from '@opentelemetry/sdk-trace-base'
 
 /** The sampler classes of @opentelemetry/sdk-trace-base this module builds from. */
@@ -70,7 +70,10 @@ export function samplerFromEnv(
 
 const sampled = (l: Link) => (l.context.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED
 
-/** A root span with a link to a sampled context is sampled; everything else as `inner` decides. */
+/**
+ * A root span with a link to a sampled context is sampled, and so is a request's root server span
+ * (its share was drawn before the SDK was asked); everything else as `inner` decides.
+ */
 class FollowLinksSampler implements Sampler {
   constructor(
     private readonly inner: Sampler,
@@ -86,6 +89,10 @@ class FollowLinksSampler implements Sampler {
     attributes: Parameters<Sampler['shouldSample']>[4],
     links: Link[],
   ): SamplingResult {
+    // A request's server span without a parent: traceRequests drew against rootShare already and
+    // asks the SDK only for the requests it drew (drawing again here would sample ratio² of them).
+    if (kind === SpanKind.SERVER && trace.getSpanContext(ctx) === undefined)
+      return { decision: this.decision }
     if (
       links.length > 0 &&
       trace.getSpanContext(ctx) === undefined &&
@@ -98,4 +105,15 @@ class FollowLinksSampler implements Sampler {
   toString(): string {
     return `FollowLinks{${this.inner.toString()}}`
   }
+}
+
+/**
+ * The share of new traces the env's sampler records, for a request that carries no trace context:
+ * 1 for always_on, 0 for always_off, the ratio for traceidratio (all three with or without
+ * `parentbased_`, which decides only when there is a parent). traceRequests draws against it before
+ * asking the SDK, so a request that will not be sampled costs no SDK call, id or span object.
+ */
+export function rootShare(env: NodeJS.ProcessEnv): number {
+  const kind = samplerName(env).replace(/^parentbased_/, '')
+  return kind === 'always_on' ? 1 : kind === 'always_off' ? 0 : samplerRatio(env)
 }

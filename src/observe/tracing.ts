@@ -37,7 +37,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
-import { samplerFromEnv } from './sampling.ts'
+import { rootShare, samplerFromEnv } from './sampling.ts'
 
 export type { Span }
 export { SpanKind }
@@ -55,6 +55,8 @@ export const SPANS = {
 export const MAX_LINKS = 128
 
 let enabled = false
+/** rootShare of the registered sampler: how many requests without trace context get a span. */
+let requestShare = 1
 /**
  * The registered provider's own tracer (not the API's proxy: a proxy keeps the first provider it
  * saw, so after a shutdown and a new registration, as in the tests, spans went to the old one).
@@ -109,6 +111,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   }
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
   tracer = provider.getTracer('inkstream')
+  requestShare = rootShare(env)
   enabled = true
   return {
     url,
@@ -320,9 +323,12 @@ export function requestTraceFields(req: FastifyRequest): Record<string, string> 
 export function traceRequests(app: FastifyInstance): void {
   if (!enabled) return
   app.addHook('onRequest', (req, _reply, done) => {
-    // Most requests carry no trace context: no propagator call for them.
-    const parent =
-      req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers)
+    // Most requests carry no trace context: no propagator call for them, and the sampler's share
+    // drawn here, before the SDK makes ids and a span object only to drop them (Math.random is what
+    // the SDK's trace ids come from, so a ratio over them and this draw sample alike).
+    const incoming = req.headers.traceparent !== undefined
+    if (!incoming && requestShare < 1 && !(Math.random() < requestShare)) return done()
+    const parent = incoming ? propagation.extract(ROOT_CONTEXT, req.headers) : ROOT_CONTEXT
     const route = req.routeOptions.url
     const span = tracer.startSpan(
       route === undefined ? req.method : `${req.method} ${route}`,

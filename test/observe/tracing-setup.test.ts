@@ -9,22 +9,25 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type ProxyTracerProvider, trace } from '@opentelemetry/api'
+import Fastify from 'fastify'
 import type { LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import type { EventLog } from '../../src/log/event-log.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
 import { serializeEvents } from '../../src/log/serialize.ts'
 import { SqliteEventLog } from '../../src/log/sqlite-event-log.ts'
-import { samplerName, samplerRatio } from '../../src/observe/sampling.ts'
+import { rootShare, samplerName, samplerRatio } from '../../src/observe/sampling.ts'
 import {
   batchConfig,
   inSpan,
   linksTo,
   MAX_LINKS,
   parseTraceparent,
+  requestSpan,
   startTracing,
   traced,
   traceparentOf,
+  traceRequests,
   tracesUrl,
   tracingEnabled,
 } from '../../src/observe/tracing.ts'
@@ -288,6 +291,77 @@ describe('tracing on', () => {
     } finally {
       await tracing.shutdown()
     }
+  })
+
+  test('a request without trace context is sampled before the SDK is asked: at ratio 0 it gets no span; one with a sampled parent does', async () => {
+    const tracing = await startTracing({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0',
+    })
+    assert.ok(tracing)
+    const app = Fastify()
+    traceRequests(app)
+    app.get('/ratio-zero', async (req) => ({ span: requestSpan(req) !== undefined }))
+    try {
+      const plain = await app.inject({ method: 'GET', url: '/ratio-zero' })
+      assert.deepEqual(plain.json(), { span: false })
+      const traceId = 'ab'.repeat(16)
+      const child = await app.inject({
+        method: 'GET',
+        url: '/ratio-zero',
+        headers: { traceparent: `00-${traceId}-${'cd'.repeat(8)}-01` },
+      })
+      assert.deepEqual(child.json(), { span: true })
+      await tracing.flush()
+      const mine = await receiver.waitFor((s) => s.name === 'GET /ratio-zero', 'the child request span')
+      assert.equal(mine.traceId, traceId)
+      assert.equal(mine.parentSpanId, 'cd'.repeat(8))
+      assert.equal(receiver.spans.filter((s) => s.name === 'GET /ratio-zero').length, 1)
+    } finally {
+      await app.close()
+      await tracing.shutdown()
+    }
+  })
+
+  test('at ratio 0.5, about half the requests without trace context are exported: drawn once, not again by the SDK', async () => {
+    const tracing = await startTracing({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.5',
+    })
+    assert.ok(tracing)
+    const app = Fastify()
+    traceRequests(app)
+    app.get('/half', async (req) => ({ recording: requestSpan(req)?.isRecording() === true }))
+    try {
+      let recording = 0
+      for (let i = 0; i < 400; i++) {
+        if ((await app.inject({ method: 'GET', url: '/half' })).json().recording) recording++
+      }
+      await tracing.flush()
+      const exported = receiver.spans.filter((s) => s.name === 'GET /half').length
+      // Binomial(400, 0.5): 200 ± 10; drawn twice it would be 100 ± 9. Six sigmas either way.
+      assert.ok(exported > 140 && exported < 260, `${exported} of 400 exported`)
+      // Every span made is recorded and exported: no request gets a span only to drop it.
+      assert.equal(recording, exported)
+    } finally {
+      await app.close()
+      await tracing.shutdown()
+    }
+  })
+
+  test('the share of requests without trace context that get a span follows the sampler', () => {
+    assert.equal(rootShare({}), 1)
+    assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: '0.1' }), 1)
+    assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' }), 0)
+    assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'always_off' }), 0)
+    assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }), 0.25)
+    assert.equal(
+      rootShare({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }),
+      0,
+    )
+    assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }), 1)
   })
 
   test('the standard sampler and batch variables are read from the env given', () => {
