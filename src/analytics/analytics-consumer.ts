@@ -36,13 +36,53 @@ export function conversionCounters(metrics: Pick<Metrics, 'registry'>): {
   }
 }
 
+/** A conversion attributed in a committed batch, as the metrics count it. */
+export interface CountedConversion {
+  origin: string
+  revenue: number
+}
+
+/** Counts conversions in these counters (the main thread's, for a consumer in another thread too). */
+export function countConversions(
+  metrics: Pick<Metrics, 'registry'>,
+): (conversions: readonly CountedConversion[]) => void {
+  const counters = conversionCounters(metrics)
+  return (conversions) => {
+    for (const c of conversions) {
+      counters.conversions.inc({ origin: c.origin })
+      if (c.revenue > 0) counters.revenue.inc({ origin: c.origin }, c.revenue)
+    }
+  }
+}
+
+/** What the consumer's rules and retention come from. */
+export type AnalyticsSettings = Pick<
+  AnalyticsConsumerDeps,
+  'rules' | 'messageRetentionMs' | 'seenRetentionMs'
+>
+
+/** The consumer's rules and retention from the configuration (the same in every mode and thread). */
+export function analyticsSettings(config: {
+  conversionEvent: string
+  conversionWindowDays: number
+  openTimeTtlDays: number
+  dedupeWindowDays: number
+}): AnalyticsSettings {
+  return {
+    rules: { event: config.conversionEvent, windowMs: config.conversionWindowDays * 86_400_000 },
+    messageRetentionMs: (config.openTimeTtlDays + config.conversionWindowDays) * 86_400_000,
+    seenRetentionMs: config.dedupeWindowDays * 86_400_000,
+  }
+}
+
 export interface AnalyticsConsumerDeps {
   log: EventLog
   store: AnalyticsStore
   rules: ConversionRules
   clock: Clock
   logger: { error(obj: unknown, msg: string): void; warn(obj: unknown, msg: string): void }
-  metrics?: Pick<Metrics, 'registry'> | undefined
+  /** Told the conversions of each committed batch (the metrics; a thread posts them to the main one). */
+  onConversions?: ((conversions: readonly CountedConversion[]) => void) | undefined
   /** How long message rows are kept (the longest a token of theirs verifies, plus the conversion window). */
   messageRetentionMs: number
   /** How long counted event ids are remembered (the processor's dedupe window). */
@@ -56,11 +96,7 @@ export class AnalyticsConsumer {
   #consumer: Consumer | undefined
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
-  readonly #counters
-
-  constructor(private readonly deps: AnalyticsConsumerDeps) {
-    this.#counters = deps.metrics ? conversionCounters(deps.metrics) : undefined
-  }
+  constructor(private readonly deps: AnalyticsConsumerDeps) {}
 
   async start(): Promise<void> {
     const { log, store, logger } = this.deps
@@ -115,10 +151,8 @@ export class AnalyticsConsumer {
       throw err
     }
     for (const [p, o] of last) this.#applied.set(p, o)
-    for (const c of folded.conversions) {
-      this.#counters?.conversions.inc({ origin: c.origin })
-      if (c.revenue > 0) this.#counters?.revenue.inc({ origin: c.origin }, c.revenue)
-    }
+    if (folded.conversions.length > 0)
+      this.deps.onConversions?.(folded.conversions.map((c) => ({ origin: c.origin, revenue: c.revenue })))
     this.deps.onBatch?.(fresh.length)
   }
 

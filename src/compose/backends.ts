@@ -3,6 +3,7 @@
  * composition, typed by seam interfaces only. Nothing outside the two openers names a backend class;
  * services.ts builds the same services from either record.
  */
+import type { CountedConversion } from '../analytics/analytics-consumer.ts'
 import type { AnalyticsStore } from '../analytics/analytics-store.ts'
 import type { CampaignStore } from '../campaigns/campaign-store.ts'
 import type { SendLedger } from '../campaigns/send-ledger.ts'
@@ -51,6 +52,17 @@ export interface ProcessorBackend {
   close(): Promise<void>
 }
 
+/** The analytics consumer as the opener runs it (embedded: a worker thread of its own). */
+export interface AnalyticsBackend {
+  /** Starts consuming; resolves once it runs. */
+  start(hooks: {
+    /** The conversions of each committed batch (the main thread's metrics count them). */
+    onConversions(conversions: readonly CountedConversion[]): void
+    onError(err: unknown): void
+  }): Promise<void>
+  close(): Promise<void>
+}
+
 /** The backends' part of GET /healthz: 503 when not ready, and the fields of the body. */
 export interface BackendHealth {
   ready: boolean
@@ -81,6 +93,11 @@ export interface Backends {
   analytics: AnalyticsStore | undefined
   /** This process's processor; undefined without the processor role (or `processor: false`). */
   processor: ProcessorBackend | undefined
+  /**
+   * The analytics consumer when the opener runs it (embedded: in its own thread, next to the
+   * processor's). Undefined otherwise: a scale-out processor process runs it in process.
+   */
+  analyticsConsumer: AnalyticsBackend | undefined
   /**
    * Owner-aware stores (scale-out): campaigns run under these locks, and a sender takes over the
    * sends of senders that died, periodically. Undefined with one process per store (embedded).

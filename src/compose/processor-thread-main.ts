@@ -3,10 +3,11 @@
  * that thread. Opens the processor's backends, builds the processor, serves it over the port.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { serveConsumer } from '../core/consumer-thread.ts'
 import { createLogger } from '../observe/logging.ts'
 import { serviceName, startTracing } from '../observe/tracing.ts'
 import { Processor } from '../pipeline/processor.ts'
-import { type ProcessorWorkerData, serveProcessor, type WorkerMessage } from '../pipeline/processor-worker.ts'
+import type { ProcessorWorkerData, WorkerMessage } from '../pipeline/processor-worker.ts'
 import { loadTraitsConfig } from '../traits/traits-config.ts'
 import { openEmbeddedProcessorBackends } from './embedded-processor.ts'
 
@@ -41,7 +42,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     failpoints: backends.failpoints,
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
   })
-  await serveProcessor(port, processor, backends)
+  await serveConsumer(port, processor, backends)
 }
 
 if (parentPort) void main(parentPort, workerData as ProcessorWorkerData)

@@ -201,6 +201,8 @@ export async function openScaleOutBackends(
       locks: lease,
       // Processors NOTIFY when they commit jobs: a trigger is sent within milliseconds, not at the
       // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
+      // The processor role runs the analytics consumer in process (services.ts).
+      analyticsConsumer: undefined,
       listenForJobs:
         listener === undefined ? undefined : (onDue, onError) => listener.listen(onDue, { onError }),
       // Not ready (503) while the log is not connected or this processor has not joined its group.

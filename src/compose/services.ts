@@ -5,7 +5,7 @@
  * sender start-after-listen and sender recovery, and the dependencies of the routes.
  */
 import type { Logger } from 'pino'
-import { AnalyticsConsumer } from '../analytics/analytics-consumer.ts'
+import { AnalyticsConsumer, analyticsSettings, countConversions } from '../analytics/analytics-consumer.ts'
 import { ANALYTICS_GROUP } from '../analytics/analytics-store.ts'
 import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
@@ -223,17 +223,24 @@ export async function composeServices(
 
     watchConsumerGroup(metrics, PROFILES_GROUP)
     // Engagement analytics are folded where the log is consumed: the processor role (Kafka's consumer
-    // group shares the partitions between processors), in embedded mode the one process.
-    if (backends.processor && backends.analytics) {
+    // group shares the partitions between processors), in embedded mode the one process (in a
+    // thread of its own, which the opener runs).
+    if (backends.analyticsConsumer) {
+      const analytics = backends.analyticsConsumer
+      await analytics.start({
+        onConversions: countConversions(metrics),
+        onError: (err) => logger.error({ err }, 'analytics consumer failed'),
+      })
+      watchConsumerGroup(metrics, ANALYTICS_GROUP)
+      closers.push(() => analytics.close())
+    } else if (backends.processor && backends.analytics) {
       const analytics = new AnalyticsConsumer({
+        ...analyticsSettings(config),
         log,
         store: backends.analytics,
-        rules: { event: config.conversionEvent, windowMs: config.conversionWindowDays * 86_400_000 },
         clock,
         logger,
-        metrics,
-        messageRetentionMs: (config.openTimeTtlDays + config.conversionWindowDays) * 86_400_000,
-        seenRetentionMs: config.dedupeWindowDays * 86_400_000,
+        onConversions: countConversions(metrics),
       })
       await analytics.start()
       watchConsumerGroup(metrics, ANALYTICS_GROUP)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { AnalyticsConsumer } from '../../src/analytics/analytics-consumer.ts'
+import { AnalyticsConsumer, countConversions } from '../../src/analytics/analytics-consumer.ts'
 import {
   ANALYTICS_GROUP,
   AnalyticsConflictError,
@@ -133,7 +133,7 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
         rules,
         clock: { now: () => Date.now() },
         logger: { error: () => {}, warn: () => {} },
-        metrics,
+        onConversions: metrics ? countConversions(metrics) : undefined,
         messageRetentionMs: 200 * DAY,
         seenRetentionMs: 7 * DAY,
       })
