@@ -66,16 +66,17 @@ describe('TokenBucket', () => {
     await t.run(
       Promise.all(Array.from({ length: 20 }, (_, i) => bucket.take().then(() => void order.push(i)))),
     )
-    assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i))
+    assert.deepEqual(
+      order,
+      Array.from({ length: 20 }, (_, i) => i),
+    )
   })
 
   test('serves waiters in the order they asked, however their wake-ups interleave', async () => {
     const m = manual()
     const bucket = new TokenBucket(20, m.clock, m.sleep)
     const order: number[] = []
-    await Promise.all(
-      Array.from({ length: 8 }, (_, i) => bucket.take().then(() => void order.push(i))),
-    )
+    await Promise.all(Array.from({ length: 8 }, (_, i) => bucket.take().then(() => void order.push(i))))
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7])
     // One token at once, 20 a second: seven waits of 50 ms on the clock.
     assert.equal(m.clock.now(), 350)
