@@ -18,8 +18,10 @@
  * events, and a trigger's message links to the context of the event that fired it.
  *
  * Cost (issue 12): a single-event ingest request has one span (the request's; a batch request adds
- * a `log append` span); a child of an unsampled span is not created at all; the sampler is the
- * standard OTEL_TRACES_SAMPLER(_ARG) one (sampling.ts), and OTEL_BSP_* size the export batches.
+ * a `log append` span); a child of an unsampled span is not created at all; a request without
+ * trace context draws its sampling share before the SDK is asked (traceRequests), so an unsampled
+ * one makes no SDK object at all; the sampler is the standard OTEL_TRACES_SAMPLER(_ARG) one
+ * (sampling.ts), and OTEL_BSP_* size the export batches.
  */
 import {
   type Attributes,
