@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import type { InjectOptions } from 'fastify'
+import { DATABASE_FILE } from '../../src/app.ts'
 import { loadConfig, parseRoles } from '../../src/config.ts'
 import { type ErrorCode, ErrorCodes, InkError } from '../../src/core/errors.ts'
 import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
@@ -177,6 +180,35 @@ describe('docs/errors.md is true', () => {
           })
           return { status: res.statusCode, code: res.json().code, body: res.body }
         } finally {
+          await other.close()
+        }
+      },
+      // Another connection holds the store's write lock past the 5 s busy timeout: the write waits,
+      // then answers 503 (it was a 500 INK_ERR_INTERNAL); once the lock is gone the same write works.
+      INK_ERR_STORE_BUSY: async () => {
+        const other = await startTestApp()
+        const holder = new Database(join(other.dataDir, DATABASE_FILE))
+        try {
+          holder.exec('BEGIN IMMEDIATE')
+          const put = () =>
+            other.server.inject({
+              method: 'PUT',
+              url: '/v1/templates/busy',
+              headers: {
+                authorization: `Bearer ${other.workspace.adminKey}`,
+                'content-type': 'application/json',
+              },
+              payload: json({ subject: 'Hi', html: '<p>Hi</p>' }),
+            })
+          const res = await put()
+          assert.equal(res.headers['retry-after'], '1')
+          holder.exec('ROLLBACK')
+          const retried = await put()
+          assert.ok(retried.statusCode < 300, `the retry after the lock was released: ${retried.body}`)
+          return { status: res.statusCode, code: res.json().code, body: res.body }
+        } finally {
+          if (holder.inTransaction) holder.exec('ROLLBACK')
+          holder.close()
           await other.close()
         }
       },
