@@ -82,7 +82,10 @@ export class ConsumerThread<M extends { type: string }> {
   wake(): void {
     if (this.#trailing !== undefined) return
     const wait = this.#wokenAt + WAKE_INTERVAL_MS - performance.now()
-    if (wait <= 0) return this.#post()
+    if (wait <= 0) {
+      this.#post()
+      return
+    }
     this.#trailing = setTimeout(() => {
       this.#trailing = undefined
       this.#post()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ConsumerThread, WAKE_INTERVAL_MS } from '../../src/core/consumer-thread.ts'
 
 const WORKER = new URL('./wake-counter-fixture.ts', import.meta.url)
