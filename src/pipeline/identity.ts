@@ -12,6 +12,20 @@ import { mergeStates } from '../traits/computed-traits.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import type { UnitOfWork } from './unit-of-work.ts'
 
+/**
+ * The identities resolveProfile may look up for `e`, each as (kind, value), for a batch to read
+ * them all before it resolves any (UnitOfWork.prefetch). Keep in step with resolveProfile: one it
+ * asks for and this leaves out is read on its own, so it costs a statement, not correctness.
+ */
+export function identitiesOf(e: InkEvent): [IdentityKind, string][] {
+  const ids: [IdentityKind, string][] = []
+  if (e.userId !== undefined) ids.push(['userId', e.userId])
+  if (e.type === 'alias' && e.userId !== undefined && e.previousId !== undefined)
+    ids.push(['userId', e.previousId], ['anonymousId', e.previousId])
+  else if (e.anonymousId !== undefined) ids.push(['anonymousId', e.anonymousId])
+  return ids
+}
+
 export async function resolveProfile(
   uow: UnitOfWork,
   e: InkEvent,

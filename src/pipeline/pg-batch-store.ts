@@ -7,12 +7,26 @@
  */
 import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
-import { migratePgProfiles, PgProfileStore, PROFILE_COLUMNS } from '../profiles/pg-profile-store.ts'
+import {
+  migratePgProfiles,
+  type PgProfileRow,
+  PgProfileStore,
+  PROFILE_COLUMNS,
+  profileFromPgRow,
+} from '../profiles/pg-profile-store.ts'
+import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { migratePgSegments, workspaceLock, writeMemberships } from '../segments/pg-segment-schema.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { applyJobOps, migratePgTriggers } from '../triggers/pg-trigger-schema.ts'
-import { type BatchChanges, type BatchStore, dedupeKey, ProfileConflictError } from './batch-store.ts'
+import {
+  type BatchChanges,
+  type BatchStore,
+  type BoundIdentity,
+  dedupeKey,
+  type IdentityRef,
+  ProfileConflictError,
+} from './batch-store.ts'
 import { checkExpected, lastByKey } from './pg-batch-checks.ts'
 
 const DELETE_PROFILES = `
@@ -84,6 +98,18 @@ const TRIM_EVENTS = `
     ) r WHERE r.n > ${RECENT_EVENTS_KEPT}
   ) old WHERE e.seq = old.seq`
 
+// Each asked identity (by its 1-based position) with the profile it is bound to, in one statement.
+const LOOKUP_IDENTITIES = `
+  SELECT q.n, d.profile_id AS bound_to, ${PROFILE_COLUMNS.split(', ')
+    .map((c) => `p.${c}`)
+    .join(', ')}
+  FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS q(workspace_id, kind, value, n)
+  JOIN identities d ON d.workspace_id = q.workspace_id AND d.kind = q.kind AND d.value = q.value
+  LEFT JOIN profiles p ON p.workspace_id = d.workspace_id AND p.profile_id = d.profile_id`
+
+/** A LOOKUP_IDENTITIES row: the profile's columns are null when the store lacks it. */
+type LookupRow = { n: string; bound_to: string } & (PgProfileRow | { profile_id: null })
+
 async function migrate(pool: PgPool): Promise<void> {
   await migratePgProfiles(pool)
   await migratePgSegments(pool)
@@ -120,6 +146,32 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
     for (const r of rows)
       for (const key of asked.get(dedupeKey(r.workspace_id, r.message_id)) ?? []) seen.add(key)
     return seen
+  }
+
+  async lookupIdentities(ids: readonly IdentityRef[]): Promise<BoundIdentity[]> {
+    const found: BoundIdentity[] = ids.map(() => ({ profileId: null, profile: undefined }))
+    if (ids.length === 0) return found
+    // By position, not by value: a value is stored with NUL replaced (pgText).
+    const { rows } = await this.query<LookupRow>({
+      name: 'ink-profiles-lookup-identities',
+      text: LOOKUP_IDENTITIES,
+      values: [ids.map((i) => i.workspaceId), ids.map((i) => i.kind), ids.map((i) => pgText(i.value))],
+    })
+    const parsed = new Map<string, StoredProfile>()
+    for (const row of rows) {
+      const hit = found[Number(row.n) - 1]!
+      hit.profileId = row.bound_to
+      if (row.profile_id === null) continue
+      // Identities of one profile share its row, converted once.
+      const k = `${row.workspace_id}\n${row.profile_id}`
+      let p = parsed.get(k)
+      if (!p) {
+        p = profileFromPgRow(row)
+        parsed.set(k, p)
+      }
+      hit.profile = p
+    }
+    return found
   }
 
   async appliedOffsets(group: string): Promise<Map<number, number>> {

@@ -2,7 +2,8 @@
  * The processor: consumes the event log and folds events into profiles.
  * Per batch: skip records at or below the applied offset (stored with the profiles, so a crash
  * between the profile commit and the log's offset commit cannot apply a record twice), skip
- * messageIds already applied (dedupe across retries and replays), resolve identities, fold
+ * messageIds already applied (dedupe across retries and replays), read the events' identities and
+ * profiles not in the warm cache in one go (UnitOfWork.prefetch), resolve identities, fold
  * computed traits, evaluate segment membership of the touched profiles, then commit profiles +
  * identities + memberships + dedupe records + offsets in one go. Between batches (on a timer) it
  * backfills the membership of segments created or changed since (see SegmentMaintainer).
@@ -195,6 +196,9 @@ export class Processor {
     const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
     const jobs: NonNullable<BatchChanges['triggerJobs']> = []
     let dueAt: number | null = null
+    // The identities and profiles of the batch's events in one read, not two or three per event.
+    const unseen = fresh.filter((r) => !seen.has(dedupeKey(r.event.workspaceId, r.event.messageId)))
+    await uow.prefetch(unseen.map((r) => r.event))
     for (const r of fresh) {
       const e = r.event
       const key = dedupeKey(e.workspaceId, e.messageId)

@@ -5,14 +5,29 @@ import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
-import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
+import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
-import { type BatchChanges, type BatchStore, dedupeKey } from './batch-store.ts'
+import {
+  type BatchChanges,
+  type BatchStore,
+  type BoundIdentity,
+  dedupeKey,
+  type IdentityRef,
+} from './batch-store.ts'
 
 /** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */
 const ROWS_PER_INSERT = 64
+
+/**
+ * Identities per look-up statement: 4 parameters each, 2,000 a statement, far below SQLite's limit
+ * (32,766 since 3.32); a default batch's identities take a handful of statements.
+ */
+const IDS_PER_LOOKUP = 500
+
+/** One identity-and-profile look-up row: the asked index, the binding, and the profile's columns (null: none). */
+type LookupRow = { i: number; bound_to: string } & (ProfileRow | { profile_id: null })
 
 /**
  * One prepared INSERT per row count up to ROWS_PER_INSERT (made when first needed), so a batch's rows
@@ -54,9 +69,13 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
   ) => void
   readonly #commit: Transaction<(changes: BatchChanges) => void>
   readonly #clock: Clock
+  /** Look-up statements by identity count (at most IDS_PER_LOOKUP), made when first needed. */
+  readonly #lookups = new Map<number, Statement>()
+  readonly #db: SqliteDatabase
 
   constructor(db: SqliteDatabase, opts: { clock?: Clock } = {}) {
     super(db)
+    this.#db = db
     this.#clock = opts.clock ?? systemClock
     migrateSegments(db)
     migrateTriggers(db)
@@ -191,6 +210,47 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     const seen = new Set<string>()
     this.#seen(ids, (i) => seen.add(dedupeKey(ids[i]!.workspaceId, ids[i]!.messageId)))
     return seen
+  }
+
+  async lookupIdentities(ids: readonly IdentityRef[]): Promise<BoundIdentity[]> {
+    const found: BoundIdentity[] = ids.map(() => ({ profileId: null, profile: undefined }))
+    // Rows come back by index (as in #seen): SQLite returns a lone surrogate as U+FFFD characters.
+    const parsed = new Map<string, StoredProfile>()
+    for (let at = 0; at < ids.length; at += IDS_PER_LOOKUP) {
+      const n = Math.min(IDS_PER_LOOKUP, ids.length - at)
+      const params: (string | number)[] = []
+      for (let i = at; i < at + n; i++) params.push(i, ids[i]!.workspaceId, ids[i]!.kind, ids[i]!.value)
+      for (const row of this.#lookup(n).all(params) as LookupRow[]) {
+        const hit = found[row.i]!
+        hit.profileId = row.bound_to
+        if (row.profile_id === null) continue
+        // Identities of one profile share its row, parsed once.
+        const k = key(row.workspace_id, row.profile_id)
+        let p = parsed.get(k)
+        if (!p) {
+          p = profileFromRow(row)
+          parsed.set(k, p)
+        }
+        hit.profile = p
+      }
+    }
+    return found
+  }
+
+  #lookup(n: number): Statement {
+    let stmt = this.#lookups.get(n)
+    if (!stmt) {
+      const rows = Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ')
+      stmt = this.#db.prepare(
+        `SELECT v.column1 AS i, d.profile_id AS bound_to, p.workspace_id, p.profile_id, p.user_id, p.state,
+           p.version, p.created_at, p.updated_at, p.last_event_received_at
+         FROM (VALUES ${rows}) AS v
+         JOIN identities d ON d.workspace_id = v.column2 AND d.kind = v.column3 AND d.value = v.column4
+         LEFT JOIN profiles p ON p.workspace_id = d.workspace_id AND p.profile_id = d.profile_id`,
+      )
+      this.#lookups.set(n, stmt)
+    }
+    return stmt
   }
 
   async appliedOffsets(group: string): Promise<Map<number, number>> {

@@ -1,15 +1,20 @@
 /**
  * The profiles one processor batch touches, held in memory until the batch commits in one go.
- * Lookups go to the batch first, then to the warm cache, then to the store, so later events in
- * a batch see earlier ones. After the commit succeeds, `keepWarm` hands what the batch learned
- * to the cache.
+ * Lookups go to the batch first, then to the warm cache, then to what `prefetch` read for the
+ * batch, then to the store, so later events in a batch see earlier ones. After the commit
+ * succeeds, `keepWarm` hands what the batch learned to the cache.
  */
 import { randomUUID } from 'node:crypto'
-import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import type { InkEvent } from '../core/types.ts'
+import type { IdentityKind, StoredProfile } from '../profiles/profile-store.ts'
 import { type NewRecentEvent, RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { emptyState } from '../traits/computed-traits.ts'
-import type { BatchChanges } from './batch-store.ts'
+import type { BatchChanges, BatchStore, IdentityRef } from './batch-store.ts'
+import { identitiesOf } from './identity.ts'
 import type { WarmCache } from './warm-cache.ts'
+
+/** The store reads a batch makes (the commit is the processor's). */
+export type BatchReads = Pick<BatchStore, 'findProfileId' | 'getProfile' | 'identities' | 'lookupIdentities'>
 
 const idKey = (ws: string, kind: IdentityKind, value: string) => `${ws}\n${kind}\n${value}`
 const profileKey = (ws: string, id: string) => `${ws}\n${id}`
@@ -24,6 +29,12 @@ export class UnitOfWork {
     { ws: string; kind: IdentityKind; value: string; profileId: string | null }
   >()
   readonly #profiles = new Map<string, StoredProfile | null>()
+  /**
+   * What `prefetch` read from the store before the fold: bindings (null: unbound) and profiles.
+   * Consulted where the store would be; a key missing here is read from the store as before.
+   */
+  readonly #fetchedIds = new Map<string, string | null>()
+  readonly #fetchedProfiles = new Map<string, StoredProfile>()
   readonly #dirty = new Set<string>()
   readonly changes: BatchChanges = {
     upserts: [],
@@ -36,16 +47,47 @@ export class UnitOfWork {
   }
 
   constructor(
-    private readonly store: ProfileStore,
+    private readonly store: BatchReads,
     readonly now: number,
     private readonly warm: WarmCache,
   ) {}
+
+  /**
+   * Reads, in one store call, the identities `events` will look up and their profiles, except
+   * those the warm cache holds; the fold then finds them here instead of asking the store per event.
+   */
+  async prefetch(events: readonly InkEvent[]): Promise<void> {
+    const asked: IdentityRef[] = []
+    const keys: string[] = []
+    const queued = new Set<string>()
+    for (const e of events) {
+      for (const [kind, value] of identitiesOf(e)) {
+        const key = idKey(e.workspaceId, kind, value)
+        if (queued.has(key) || this.#ids.has(key) || this.#fetchedIds.has(key)) continue
+        queued.add(key)
+        const warmId = this.warm.ids.peek(key)
+        // Warm binding and warm profile (or warm "unbound"): nothing to read.
+        if (warmId === null) continue
+        if (warmId !== undefined && this.warm.profiles.peek(profileKey(e.workspaceId, warmId))) continue
+        asked.push({ workspaceId: e.workspaceId, kind, value })
+        keys.push(key)
+      }
+    }
+    if (asked.length === 0) return
+    const found = await this.store.lookupIdentities(asked)
+    found.forEach((f, i) => {
+      this.#fetchedIds.set(keys[i]!, f.profileId)
+      if (f.profile)
+        this.#fetchedProfiles.set(profileKey(f.profile.workspaceId, f.profile.profileId), f.profile)
+    })
+  }
 
   async findProfileId(ws: string, kind: IdentityKind, value: string): Promise<string | undefined> {
     const key = idKey(ws, kind, value)
     if (!this.#ids.has(key)) {
       // peek: keepWarm makes every entry the batch read recent once it commits.
       let id = this.warm.ids.peek(key)
+      if (id === undefined) id = this.#fetchedIds.get(key)
       if (id === undefined) id = (await this.store.findProfileId(ws, kind, value)) ?? null
       this.#ids.set(key, id)
       if (!this.#readIds.has(key)) this.#readIds.set(key, { ws, kind, value, profileId: id })
@@ -57,7 +99,11 @@ export class UnitOfWork {
     const key = profileKey(ws, profileId)
     let p = this.#profiles.get(key)
     if (p === undefined) {
-      p = this.warm.profiles.peek(key) ?? (await this.store.getProfile(ws, profileId)) ?? null
+      p =
+        this.warm.profiles.peek(key) ??
+        this.#fetchedProfiles.get(key) ??
+        (await this.store.getProfile(ws, profileId)) ??
+        null
       this.#profiles.set(key, p)
       if (p && !this.#readVersions.has(key)) this.#readVersions.set(key, p.version)
     }

@@ -9,6 +9,7 @@ import { type BatchChanges, dedupeKey } from '../../src/pipeline/batch-store.ts'
 import type { StoredProfile } from '../../src/profiles/profile-store.ts'
 import { emptyState, type ProfileState } from '../../src/traits/computed-traits.ts'
 import type { OpenStores, Stores } from '../profiles/store-set.ts'
+import { batchReadsSuite } from './batch-reads-suite.ts'
 import { processorSuite } from './processor-suite.ts'
 
 const T0 = 1_800_000_000_000
@@ -364,4 +365,5 @@ export function batchStoreSuite(name: string, open: OpenStores, opts: { skip?: s
   })
 
   processorSuite(name, open, opts)
+  batchReadsSuite(name, open, opts)
 }

@@ -4,7 +4,8 @@
  * rows as first read, which a multi-writer store checks), and what `keepWarm` leaves in the cache.
  */
 import assert from 'node:assert/strict'
-import { afterEach, beforeEach, describe, test } from 'node:test'
+import { afterEach, beforeEach, describe, mock, test } from 'node:test'
+import type { InkEvent } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import type { BatchChanges } from '../../src/pipeline/batch-store.ts'
 import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
@@ -79,6 +80,54 @@ describe('UnitOfWork', () => {
     assert.equal(await uow.findProfileId('w', 'anonymousId', 'a1'), 'p-warm')
     assert.equal(await uow.findProfileId('w', 'anonymousId', 'a2'), undefined)
     assert.equal(await uow.getProfile('w', 'p-warm'), cached)
+  })
+
+  test("prefetch reads what the warm cache lacks in one call; the batch's own bindings come before it", async () => {
+    await seed(
+      [stored('p1', 'u1', 3), stored('p-store', null, 1)],
+      [
+        { workspaceId: 'w', kind: 'userId', value: 'u1', profileId: 'p1' },
+        { workspaceId: 'w', kind: 'anonymousId', value: 'a1', profileId: 'p-store' },
+      ],
+    )
+    warm.ids.set(idKey('anonymousId', 'a1'), 'p-warm')
+    warm.profiles.set(profileKey('p-warm'), stored('p-warm', null, 4))
+    const lookup = mock.method(store, 'lookupIdentities')
+    const event = (ids: Partial<InkEvent>): InkEvent => ({
+      type: 'track',
+      messageId: 'm',
+      workspaceId: 'w',
+      timestamp: '',
+      receivedAt: '',
+      ...ids,
+    })
+    await uow.prefetch([
+      event({ anonymousId: 'a1' }),
+      event({ userId: 'u1', anonymousId: 'a2' }),
+      event({ type: 'alias', userId: 'u1', previousId: 'a3' }),
+    ])
+    assert.equal(lookup.mock.callCount(), 1)
+    assert.deepEqual(
+      lookup.mock.calls[0]?.arguments[0]?.map((i) => `${i.kind}:${i.value}`),
+      ['userId:u1', 'anonymousId:a2', 'userId:a3', 'anonymousId:a3'],
+    )
+
+    const find = mock.method(store, 'findProfileId')
+    const get = mock.method(store, 'getProfile')
+    assert.equal(await uow.findProfileId('w', 'anonymousId', 'a1'), 'p-warm')
+    assert.equal(await uow.findProfileId('w', 'userId', 'u1'), 'p1')
+    assert.equal((await uow.getProfile('w', 'p1')).version, 3)
+    // Read as unbound, then bound by an earlier event of the batch: the binding wins.
+    const created = uow.create('w', null)
+    uow.bind('w', 'anonymousId', 'a2', created.profileId)
+    assert.equal(await uow.findProfileId('w', 'anonymousId', 'a2'), created.profileId)
+    assert.equal(find.mock.callCount() + get.mock.callCount(), 0)
+    // Not prefetched: read from the store as before.
+    assert.equal(await uow.getProfile('w', 'p-store').then((p) => p.version), 1)
+    assert.equal(get.mock.callCount(), 1)
+    // Read as first seen: the prefetched versions are what the commit expects.
+    uow.touch(await uow.getProfile('w', 'p1'))
+    assert.deepEqual(uow.finish().expectedProfiles, [{ workspaceId: 'w', profileId: 'p1', version: 3 }])
   })
 
   test('a profile an identity points at but the store lacks is an error, also when asked again', async () => {
