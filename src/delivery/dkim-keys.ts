@@ -11,7 +11,7 @@
  * `source` is a PEM file path or `env:NAME` (the PEM in environment variable NAME); `algorithm` is
  * `rsa-sha256` or `ed25519-sha256` (RFC 8463), by default the one the key is for.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { invalidConfig } from '../core/errors.ts'
 import { isDomainName } from './mailbox.ts'
@@ -163,12 +163,23 @@ function loadKey(pem: string, spec: DkimKeySpec, where: string): DkimKeyData | s
   const bits = key.asymmetricKeyDetails?.modulusLength
   if (type === 'rsa' && bits !== undefined && bits < MIN_RSA_BITS)
     return `${where}: the RSA key has ${bits} bits; receivers refuse keys under ${MIN_RSA_BITS} (use 2048)`
+  // A damaged key can still parse; it would sign every message with a signature no receiver accepts.
+  const publicKey = createPublicKey(key)
+  const probe = Buffer.from('inkstream dkim key check')
+  const hash = algorithm === 'rsa-sha256' ? 'sha256' : null
+  let matches = false
+  try {
+    matches = verify(hash, probe, publicKey, sign(hash, probe, key))
+  } catch {
+    matches = false
+  }
+  if (!matches) return `${where}: the private key does not match its public key (a damaged key file?)`
   return {
     domain: spec.domain,
     selector: spec.selector,
     algorithm,
     privateKeyPem: key.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    publicKey: publicKeyValue(createPublicKey(key)),
+    publicKey: publicKeyValue(publicKey),
   }
 }
 
