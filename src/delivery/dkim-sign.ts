@@ -7,8 +7,18 @@
  * written by composeMessage), before SMTP dot-stuffing (which the receiving server undoes, RFC 5321
  * §4.5.2: DKIM covers the message, not its transfer encoding).
  */
-import { dkimSign } from 'mailauth/lib/dkim/sign.js'
 import type { DkimAlgorithm, DkimKeyData } from './dkim-keys.ts'
+
+type DkimSign = typeof import('mailauth/lib/dkim/sign.js').dkimSign
+let loading: Promise<DkimSign> | undefined
+/**
+ * mailauth takes 120-300 ms to load (it brings its whole library): only a process (or build
+ * worker) with DKIM keys loads it, from the moment its signer is made.
+ */
+const loadDkimSign = (): Promise<DkimSign> => {
+  loading ??= import('mailauth/lib/dkim/sign.js').then((m) => m.dkimSign)
+  return loading
+}
 
 /**
  * The header fields every signature covers when present (`h=`): the ones a reader sees and a
@@ -45,6 +55,7 @@ export class DkimSigner {
   constructor(keys: readonly DkimKeyData[]) {
     if (keys.length === 0) throw new Error('a DKIM signer needs at least one key')
     this.#keys = keys
+    void loadDkimSign().catch(() => undefined)
     this.selectors = keys.map(({ domain, selector, algorithm, publicKey }) => ({
       domain,
       selector,
@@ -64,6 +75,7 @@ export class DkimSigner {
    */
   async sign(raw: Uint8Array, now: Date = new Date()): Promise<Buffer> {
     const input = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+    const dkimSign = await loadDkimSign()
     const result = await dkimSign(input, {
       canonicalization: 'relaxed/relaxed',
       signTime: now,
