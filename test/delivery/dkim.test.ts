@@ -5,12 +5,13 @@
  * copies that must fail.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { dkimRecord, loadDkimKeys } from '../../src/delivery/dkim-keys.ts'
 import { DkimSigner } from '../../src/delivery/dkim-sign.ts'
+import { FileTransport } from '../../src/delivery/file-transport.ts'
 import { SmtpTransport } from '../../src/delivery/smtp-transport.ts'
 import { createTokenCodec } from '../../src/delivery/tokens.ts'
 import type { OutgoingMessage } from '../../src/delivery/transport.ts'
@@ -164,6 +165,19 @@ describe('DKIM signatures on messages sent over SMTP', () => {
       assert.equal(byHand.rsa2026?.result, 'fail', `by hand: ${what}`)
       assert.equal(byHand.ed2026?.result, 'fail', `by hand: ${what}`)
     }
+  })
+
+  test('the .eml outbox (no SMTP configured) holds the message signed as SMTP would send it', async () => {
+    const outbox = new FileTransport({
+      dir: join(dir, 'outbox'),
+      messageIdDomain: 'shop.example',
+      dkim: new DkimSigner(loadDkimKeys(`shop.example:rsa2026:${rsaFile}`, {})),
+    })
+    const msg = message()
+    assert.equal((await outbox.send(msg)).outcome, 'sent')
+    const raw = readFileSync(outbox.pathFor(msg.messageId), 'utf8')
+    assert.deepEqual(await mailauthVerdicts(raw, [rsa]), { rsa2026: 'pass' })
+    assert.equal(verifyByHand(raw, [rsa]).rsa2026?.result, 'pass')
   })
 
   test('the DNS record each key needs is the one a receiver derives from the public key', () => {
