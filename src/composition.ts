@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify'
 import type { SegmentMembers } from './campaigns/audience.ts'
 import { type Config, parseSmtpUrl } from './config.ts'
 import { InkError } from './core/errors.ts'
+import { loadDkimKeys } from './delivery/dkim-keys.ts'
+import { DkimSigner } from './delivery/dkim-sign.ts'
 import { FileTransport } from './delivery/file-transport.ts'
 import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
 import { SmtpTransport } from './delivery/smtp-transport.ts'
@@ -18,24 +20,38 @@ import type { SegmentStore } from './segments/segment-store.ts'
 /** Folder of the .eml files campaigns write when no INKSTREAM_SMTP_URL is set. */
 export const OUTBOX_DIR = 'outbox'
 
-/** SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox, with a line saying which. */
+/**
+ * SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox, with a line saying which; both sign
+ * with the INKSTREAM_DKIM keys, read here (at start) from their files or from `env`.
+ */
 export function createTransport(
   config: Config,
   messageIdDomain: string,
+  env: NodeJS.ProcessEnv = {},
 ): { transport: Transport; description: string } {
+  const dkim = createDkimSigner(config, env)
+  const signing =
+    dkim === undefined
+      ? ''
+      : `; DKIM ${dkim.selectors.map((s) => `${s.selector}._domainkey.${s.domain} (${s.algorithm})`).join(', ')}`
   if (config.smtpUrl !== undefined) {
     const smtp = parseSmtpUrl(config.smtpUrl)
     if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
     return {
-      transport: new SmtpTransport({ ...smtp.options, messageIdDomain }),
-      description: `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}`,
+      transport: new SmtpTransport({ ...smtp.options, messageIdDomain, dkim }),
+      description: `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}${signing}`,
     }
   }
   const dir = join(config.dataDir, OUTBOX_DIR)
   return {
-    transport: new FileTransport({ dir, messageIdDomain }),
-    description: `.eml files in ${dir} (set INKSTREAM_SMTP_URL to send)`,
+    transport: new FileTransport({ dir, messageIdDomain, dkim }),
+    description: `.eml files in ${dir} (set INKSTREAM_SMTP_URL to send)${signing}`,
   }
+}
+
+/** The INKSTREAM_DKIM signer, or undefined; throws INK_ERR_INVALID_CONFIG for a bad key. */
+export function createDkimSigner(config: Config, env: NodeJS.ProcessEnv): DkimSigner | undefined {
+  return config.dkim === undefined ? undefined : new DkimSigner(loadDkimKeys(config.dkim, env))
 }
 
 /** A segment's member rows (with their address), page by page, for campaign audiences. */

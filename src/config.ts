@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { invalidConfig } from './core/errors.ts'
 import { failpointProblems } from './core/failpoints.ts'
+import { parseDkimSetting } from './delivery/dkim-keys.ts'
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
 
@@ -123,6 +124,17 @@ export const configSchema = z
         if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
       })
       .optional(),
+    /**
+     * DKIM keys, one signature each: `domain:selector:keyfile[:algorithm]` or
+     * `domain:selector:env:VAR[:algorithm]`, comma-separated (src/delivery/dkim-keys.ts).
+     */
+    dkim: z
+      .string()
+      .superRefine((value, ctx) => {
+        const r = parseDkimSetting(value)
+        if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
     /** Roles of this process: `all`, or a comma-separated list of collector, processor, api, sender. */
     roles: z
       .string()
@@ -236,6 +248,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   INKSTREAM_PROCESSOR_BATCH_SIZE: 'processorBatchSize',
   INKSTREAM_SMTP_URL: 'smtpUrl',
+  INKSTREAM_DKIM: 'dkim',
   INKSTREAM_FROM: 'from',
   INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: 'campaignPauseAfterFailures',
   INKSTREAM_OPEN_TIME_TTL_DAYS: 'openTimeTtlDays',

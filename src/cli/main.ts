@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `inkstream` command: start | demo | keys | preview | send | lint | anomalies. */
+/** The `inkstream` command: start | demo | keys | preview | send | lint | anomalies | dns-check. */
 /*
  * Each command imports what it needs when it runs (issue 14: start-up ≤ 1 s): `--help`, `lint` or
  * `keys` must not load the server (fastify, mjml, satori, the Kafka and PostgreSQL clients…).
@@ -31,6 +31,9 @@ const USAGE = `usage: inkstream <command>
           [--step seconds] [--quiet-points n] [--only-anomalies]
                    backtest the server's anomaly detector on a CSV of timestamp,value rows: one line
                    per row with the expected range, score and anomaly flag (exit code 2 on bad rows)
+  dns-check <domain> [--dns-server host[:port]]… [--timeout ms]
+                   print the SPF, DKIM (each INKSTREAM_DKIM selector) and DMARC records the domain
+                   needs and whether DNS has them (exit code 1 when one is missing or different)
 
   preview, send and lint <template-id> talk to the running server (--url, INKSTREAM_URL, or
   http://INKSTREAM_HOST:INKSTREAM_PORT) with the admin key INKSTREAM_ADMIN_KEY, else the one in
@@ -111,6 +114,13 @@ async function main(argv: string[]): Promise<void> {
       return keys(rest)
     case 'anomalies':
       process.exitCode = await (await import('./anomalies.ts')).anomalies(rest)
+      return
+    case 'dns-check':
+      process.exitCode = await (await import('./dns-check.ts')).dnsCheck(
+        (await import('../config.ts')).loadConfig(process.env),
+        rest,
+        process.env,
+      )
       return
     case 'lint':
     case 'preview':

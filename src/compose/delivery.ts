@@ -53,7 +53,7 @@ export interface Delivery {
 export interface DeliveryOptions {
   clock: Clock
   logger: Logger
-  /** Only read for `${VAR}` references in the content file (credentials). */
+  /** Only read for `${VAR}` references in the content file (credentials) and `env:NAME` DKIM keys. */
   env: NodeJS.ProcessEnv
   links: LinkBase
   metrics: Metrics
@@ -95,7 +95,7 @@ export async function composeDelivery(
   const previews = new Previews({ renders, profiles: reader, content, metrics })
   // Without INKSTREAM_PUBLIC_URL, links name the port actually bound (INKSTREAM_PORT=0 picks one).
   const messageIdDomain = messageIdDomainFor(config.from, links.publicUrl())
-  const { transport, description } = createTransport(config, messageIdDomain)
+  const { transport, description } = createTransport(config, messageIdDomain, o.env)
   closers.push(() => transport.close())
   const { requireEmail, lookupEmail } = emailLookups(reader)
   const runner = new CampaignRunner({

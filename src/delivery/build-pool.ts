@@ -41,7 +41,11 @@ export class BuildPool {
   #started = false
   #closed = false
 
-  constructor(private readonly size: number) {}
+  /** `workerData` reaches every worker (the DKIM keys the bytes are signed with: build-worker.ts). */
+  constructor(
+    private readonly size: number,
+    private readonly workerData: unknown = null,
+  ) {}
 
   /** Builds in a worker; undefined when none is ready (the caller builds inline). */
   run(job: BuildJob, signing: SigningKey | undefined, now: number): Promise<OutgoingMessage> | undefined {
@@ -64,7 +68,7 @@ export class BuildPool {
     this.#started = true
     for (let i = 0; i < this.size; i++) {
       const slot: Slot = {
-        worker: startTsWorker(new URL('./build-worker.ts', import.meta.url), null),
+        worker: startTsWorker(new URL('./build-worker.ts', import.meta.url), this.workerData),
         ready: false,
         inFlight: 0,
       }

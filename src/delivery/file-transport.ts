@@ -5,6 +5,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { invalidConfig } from '../core/errors.ts'
+import type { DkimSigner } from './dkim-sign.ts'
 import { isDomainName } from './mailbox.ts'
 import { prepareMessage } from './mime.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
@@ -14,11 +15,14 @@ export interface FileTransportOptions {
   dir: string
   /** Right-hand side of our Message-IDs: `<messageId@messageIdDomain>`. */
   messageIdDomain: string
+  /** Signs each file as SmtpTransport would sign the message (INKSTREAM_DKIM). */
+  dkim?: DkimSigner | undefined
 }
 
 export class FileTransport implements Transport {
   readonly #dir: string
   readonly #domain: string
+  readonly #dkim: DkimSigner | undefined
   #ready: Promise<unknown> | null = null
   #closed = false
   #tmpCounter = 0
@@ -32,6 +36,7 @@ export class FileTransport implements Transport {
     if (problems.length > 0) throw invalidConfig(problems)
     this.#dir = options.dir
     this.#domain = options.messageIdDomain
+    this.#dkim = options.dkim
   }
 
   /** The file a message with this id is written to. */
@@ -54,7 +59,7 @@ export class FileTransport implements Transport {
     try {
       this.#ready ??= mkdir(this.#dir, { recursive: true })
       await this.#ready
-      await writeFile(tmp, prepared.raw)
+      await writeFile(tmp, this.#dkim === undefined ? prepared.raw : await this.#dkim.sign(prepared.raw))
       await rename(tmp, target)
       return { outcome: 'sent', response: `written to ${target}`, smtpMessageId: prepared.messageIdHeader }
     } catch (err) {

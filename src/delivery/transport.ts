@@ -30,6 +30,8 @@ export interface PreparedRaw {
   /** CRLF line ends, as it goes after DATA (before dot-stuffing). */
   raw: Uint8Array
   messageIdHeader: string
+  /** `raw` starts with the DKIM signatures of the transport's keys (dkim-sign.ts). */
+  dkimSigned?: boolean
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * What is never written: Authorization headers, write and admin keys, tracking and open-time tokens
  * (they sit in URL paths: a request's path is its route pattern, `/c/*`, and a query string is
- * never logged), and message bodies (`html`, `text`, `amp` are redacted wherever they appear).
+ * never logged), DKIM private keys, and message bodies (`html`, `text`, `amp` are redacted wherever they appear).
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -33,6 +33,8 @@ const SECRET_KEYS = [
   'password',
   'secret',
   'smtpUrl',
+  'privateKey',
+  'privateKeyPem',
   'html',
   'text',
   'amp',
