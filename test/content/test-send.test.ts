@@ -140,6 +140,28 @@ describe('sending a template as a test', () => {
     assert.deepEqual(footprint(db, logDb), before)
   })
 
+  test('a template that aborts for the profile answers `sent: false` with the reason and sends nothing', async () => {
+    const put = await api(app, 'PUT', '/v1/templates/vip', {
+      subject: 'For VIPs',
+      html: "<p>{% if tier != 'vip' %}{% abort_message('not a vip') %}{% endif %}Hello VIP</p>",
+    })
+    assert.ok(put.status < 300, JSON.stringify(put.body))
+    const count = smtp.received.length
+    const res = await api(app, 'POST', '/v1/templates/vip/test-send', { to: 'qa@example.com', profile: {} })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.deepEqual(
+      [res.body.sent, res.body.skipped],
+      [false, { type: 'abort_message', reason: 'not a vip' }],
+    )
+    const vip = await api(app, 'POST', '/v1/templates/vip/test-send', {
+      to: 'qa@example.com',
+      profile: { tier: 'vip' },
+    })
+    assert.equal(vip.body.sent, true, JSON.stringify(vip.body))
+    await smtp.waitForMessages(count + 1)
+    assert.equal(smtp.received.length, count + 1)
+  })
+
   test('an unknown template is a 404 and a bad address a 400 naming `to`', async () => {
     const missing = await api(app, 'POST', '/v1/templates/nope/test-send', { to: 'qa@example.com' })
     assert.equal(missing.status, 404)
