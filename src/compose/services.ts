@@ -330,6 +330,14 @@ function apiRoutes(
       lookupEmail: delivery.lookupEmail,
       metrics: opts.metrics,
     },
+    suppressions: { suppressions: stores.suppressions, workspaces },
+    testSend: {
+      previews: delivery.previews,
+      transport: delivery.transport,
+      suppressions: stores.suppressions,
+      workspaces,
+      defaultFrom: config.from,
+    },
     campaigns: {
       campaigns: stores.campaigns,
       service: delivery.campaigns,

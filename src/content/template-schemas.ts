@@ -105,7 +105,7 @@ export const blockList = z.strictObject({
 })
 
 /** What a render did: time spent, the profile read, every fallback taken and every source called. */
-const renderReport = z.strictObject({
+export const renderReport = z.strictObject({
   templateId: z.string(),
   version: z.number().int(),
   durationMs: z.number(),

@@ -43,6 +43,18 @@ export interface SuppressionRows {
 /** The largest list page (and the default is 100). */
 export const MAX_PAGE = 1000
 
+/** The longest `source`: a campaign or trigger id with its prefix fits, a paragraph does not. */
+export const MAX_SOURCE = 200
+
+/** Sorts after every reason (lower-case ASCII) in both backends' binary order. */
+const AFTER_EVERY_REASON = '~'
+
+const validSource = (source: string) =>
+  source.length >= 1 &&
+  source.length <= MAX_SOURCE &&
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  !/[\x00-\x1f\x7f]/.test(source)
+
 export abstract class SuppressionRules implements SuppressionStore {
   readonly #rows: SuppressionRows
   readonly #clock: Clock
@@ -69,6 +81,11 @@ export abstract class SuppressionRules implements SuppressionStore {
       throw new InkError('INK_ERR_BAD_REQUEST', `"${email}" is not an email address; nothing was suppressed`)
     if (!SUPPRESSION_REASONS.includes(entry.reason))
       throw new InkError('INK_ERR_BAD_REQUEST', `unknown suppression reason "${entry.reason}"`)
+    if (!validSource(entry.source))
+      throw new InkError(
+        'INK_ERR_BAD_REQUEST',
+        `source "${entry.source}" must be 1-${MAX_SOURCE} characters without control characters`,
+      )
     const { created, stored } = await rows.insert({
       workspaceId,
       email: key,
@@ -112,8 +129,14 @@ export abstract class SuppressionRules implements SuppressionStore {
   async list(workspaceId: string, opts: ListOptions = {}): Promise<Suppression[]> {
     const rows = this.#open()
     const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 100), 1), MAX_PAGE)
-    // '' sorts before every address, so no `after` means "from the start".
-    const after = { email: opts.after?.email ?? '', reason: opts.after?.reason ?? '' }
+    // '' sorts before every address, so no `after` means "from the start"; an `after` that is not an
+    // address (a mistyped cursor) is compared as given. No reason: AFTER_EVERY_REASON sorts after
+    // each reason, so the page goes on with the next address.
+    const given = opts.after
+    const after =
+      given === undefined
+        ? { email: '', reason: '' }
+        : { email: normalizeEmail(given.email) ?? given.email, reason: given.reason ?? AFTER_EVERY_REASON }
     return rows.page(workspaceId, after, opts.reason ?? null, limit)
   }
 

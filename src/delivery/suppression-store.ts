@@ -16,7 +16,10 @@ export interface Suppression {
   /** The normalised address (see normalizeEmail). */
   email: string
   reason: SuppressionReason
-  /** The campaignId whose message led to it, or 'api' for an operator's call. */
+  /**
+   * What led to it: the campaign or trigger whose message bounced or was unsubscribed from, or what
+   * an operator's call named (`api` by default, `manual`, an import's name).
+   */
   source: string
   /** Epoch milliseconds of the first suppression for this reason. */
   createdAt: number
@@ -25,8 +28,11 @@ export interface Suppression {
 export interface ListOptions {
   /** At most this many entries (default 100, at most 1000). */
   limit?: number
-  /** Only entries after this one in (email, reason) order: pass the last entry of the previous page. */
-  after?: { email: string; reason: SuppressionReason }
+  /**
+   * Only entries after this one in (email, reason) order: pass the last entry of the previous page.
+   * The address may be given in any spelling; without a reason, every entry of that address is passed.
+   */
+  after?: { email: string; reason?: SuppressionReason | undefined }
   reason?: SuppressionReason
 }
 

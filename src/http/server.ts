@@ -9,6 +9,8 @@ import { type AnalyticsRoutesDeps, analyticsRoutes } from '../analytics/analytic
 import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
 import type { Role } from '../config.ts'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
+import { type TestSendRouteDeps, testSendRoute } from '../content/test-send-route.ts'
+import { type SuppressionRoutesDeps, suppressionRoutes } from '../delivery/suppression-routes.ts'
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
 import { sdkRoute } from '../ingest/sdk-route.ts'
@@ -31,6 +33,10 @@ export interface ApiRoutesDeps {
   segments: SegmentRoutesDeps
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
+  /** The suppression list (/v1/suppressions). */
+  suppressions: SuppressionRoutesDeps
+  /** POST /v1/templates/:id/test-send. */
+  testSend: TestSendRouteDeps
   campaigns: CampaignRoutesDeps
   triggers: TriggerRoutesDeps
   webhooks: WebhookRoutesDeps
@@ -73,6 +79,8 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => segmentRoutes(scope, api.segments))
     await app.register(async (scope) => templateRoutes(scope, api.templates))
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))
+    await app.register(async (scope) => suppressionRoutes(scope, api.suppressions))
+    await app.register(async (scope) => testSendRoute(scope, api.testSend))
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))
     await app.register(async (scope) => webhookRoutes(scope, api.webhooks))

@@ -372,6 +372,10 @@ describe('docs/errors.md is true', () => {
         'a start of a cancelled campaign, 409: provoked in test/campaigns/campaign-outage.test.ts',
       INK_ERR_CAMPAIGN_FINISHED:
         'a cancel of a cancelled campaign, 409: provoked in test/campaigns/campaign-outage.test.ts',
+      INK_ERR_RECIPIENT_SUPPRESSED:
+        'a test send to a suppressed address, 409: provoked in test/content/test-send.test.ts',
+      INK_ERR_TEST_SEND_FAILED:
+        'a test send the SMTP server refuses, 502: provoked in test/content/test-send.test.ts',
     }
 
     test('every code is either provoked here or said where it is checked', () => {

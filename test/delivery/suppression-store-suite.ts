@@ -125,6 +125,47 @@ export function suppressionStoreSuite(impl: SuppressionStoreFactory, opts: { ski
         )
       }))
 
+    test('a page can start after an address in any spelling, past all of its reasons or after one of them', () =>
+      withStore(async (s) => {
+        for (const e of ['a@x.example', 'b@x.example', 'c@x.example'])
+          await s.suppress('w', e, { reason: 'unsubscribed', source: 'api' })
+        await s.suppress('w', 'b@x.example', { reason: 'bounced', source: 'api' })
+        const keys = (page: { email: string; reason: string }[]) => page.map((e) => `${e.email}/${e.reason}`)
+        assert.deepEqual(keys(await s.list('w', { after: { email: ' B@X.Example ' } })), [
+          'c@x.example/unsubscribed',
+        ])
+        assert.deepEqual(keys(await s.list('w', { after: { email: 'b@x.example', reason: 'bounced' } })), [
+          'b@x.example/unsubscribed',
+          'c@x.example/unsubscribed',
+        ])
+        // The reason filter and the cursor together: only unsubscribes, after b's.
+        assert.deepEqual(
+          keys(await s.list('w', { reason: 'unsubscribed', after: { email: 'a@x.example' } })),
+          ['b@x.example/unsubscribed', 'c@x.example/unsubscribed'],
+        )
+      }))
+
+    test('the source of an entry is kept as given, and an empty or multi-line source is refused', () =>
+      withStore(async (s) => {
+        const { suppression } = await s.suppress('w', 'jane@shop.example', {
+          reason: 'complained',
+          source: 'manual',
+        })
+        assert.equal(suppression.source, 'manual')
+        assert.deepEqual(
+          (await s.get('w', 'jane@shop.example')).map((e) => [e.reason, e.source]),
+          [['complained', 'manual']],
+        )
+        for (const source of ['', 'line\nbreak', 'x'.repeat(201)])
+          await assert.rejects(
+            s.suppress('w', 'joe@shop.example', { reason: 'unsubscribed', source }),
+            (err) =>
+              err instanceof InkError && err.code === 'INK_ERR_BAD_REQUEST' && /source/.test(err.message),
+            JSON.stringify(source),
+          )
+        assert.equal(await s.isSuppressed('w', 'joe@shop.example'), false)
+      }))
+
     test('something that is not an address cannot be suppressed and is never suppressed', () =>
       withStore(async (s) => {
         for (const bad of [
