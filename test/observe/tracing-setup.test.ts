@@ -351,6 +351,39 @@ describe('tracing on', () => {
     }
   })
 
+  test('a request span ends with its response (its status on it) or with a connection closed before one', async () => {
+    const tracing = await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url })
+    assert.ok(tracing)
+    const app = Fastify()
+    traceRequests(app)
+    app.get('/unavailable', async (_req, reply) => reply.status(503).send({ down: true }))
+    app.get('/slow', async () => {
+      await new Promise((r) => setTimeout(r, 400))
+      return { late: true }
+    })
+    try {
+      assert.equal((await app.inject({ method: 'GET', url: '/unavailable' })).statusCode, 503)
+      const url = await app.listen({ port: 0, host: '127.0.0.1' })
+      const aborted = new AbortController()
+      const pending = fetch(`${url}/slow`, { signal: aborted.signal }).catch(() => 'aborted')
+      await new Promise((r) => setTimeout(r, 100))
+      aborted.abort()
+      assert.equal(await pending, 'aborted')
+      await new Promise((r) => setTimeout(r, 500))
+      await tracing.flush()
+      const failed = await receiver.waitFor((s) => s.name === 'GET /unavailable', 'the 503 span')
+      assert.equal(failed.attributes['http.response.status_code'], 503)
+      assert.equal(failed.status, 2, 'a 5xx answer marks the span as an error')
+      const cut = await receiver.waitFor((s) => s.name === 'GET /slow', 'the aborted span')
+      assert.equal(cut.attributes['http.response.status_code'], undefined)
+      assert.equal(cut.status, 2, 'a connection closed before the answer marks the span as an error')
+      assert.equal(receiver.spans.filter((s) => s.name === 'GET /slow').length, 1, 'ended once')
+    } finally {
+      await app.close()
+      await tracing.shutdown()
+    }
+  })
+
   test('the share of requests without trace context that get a span follows the sampler', () => {
     assert.equal(rootShare({}), 1)
     assert.equal(rootShare({ OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: '0.1' }), 1)
