@@ -103,20 +103,24 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const blockCache = new MemoryCache({ maxEntries: 2_000, clock })
     closers.push(() => blockCache.close())
 
+    // What the consumer threads open (their own connections to both files) and how they log.
+    const threadData = {
+      databaseFile: join(config.dataDir, DATABASE_FILE),
+      logFile: join(config.dataDir, LOG_FILE),
+      synchronous: config.sqliteSynchronous,
+      logLevel: config.logLevel,
+      failpoints: config.failpoints,
+    }
     // The processor folds events in its own thread (DESIGN.md §7: long loops off the HTTP event loop).
     const processor: ProcessorBackend | undefined = opts.processor
       ? {
           async start(hooks) {
             const started = new ProcessorThread(
               {
-                databaseFile: join(config.dataDir, DATABASE_FILE),
-                logFile: join(config.dataDir, LOG_FILE),
-                synchronous: config.sqliteSynchronous,
+                ...threadData,
                 traitsFile: config.traitsFile,
                 batchSize: config.processorBatchSize,
                 dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
-                logLevel: config.logLevel,
-                failpoints: config.failpoints,
               },
               hooks.onBatch,
               hooks.onError,
@@ -135,14 +139,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       ? {
           async start(hooks) {
             const started = new AnalyticsThread(
-              {
-                ...analyticsSettings(config),
-                databaseFile: join(config.dataDir, DATABASE_FILE),
-                logFile: join(config.dataDir, LOG_FILE),
-                synchronous: config.sqliteSynchronous,
-                logLevel: config.logLevel,
-                failpoints: config.failpoints,
-              },
+              { ...threadData, ...analyticsSettings(config) },
               hooks.onConversions,
               hooks.onError,
             )
