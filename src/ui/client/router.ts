@@ -2,7 +2,7 @@
  * Hash routes: `#/<page>/<rest…>?<query>`. A page is a component in pages.ts; it gets the rest of
  * the path as `params` and the query. Links are plain `<a href="#/templates/welcome">`.
  */
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useMemo, useState } from 'preact/hooks'
 
 export interface Route {
   page: string
@@ -18,13 +18,17 @@ export function parseHash(hash: string): Route {
 }
 
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseHash(location.hash))
+  const [hash, setHash] = useState(() => location.hash)
   useEffect(() => {
-    const on = () => setRoute(parseHash(location.hash))
+    const on = () => setHash(location.hash)
     addEventListener('hashchange', on)
+    // Effects run after the first paint: a hash changed between the render and this subscription
+    // (a link clicked, or a test navigating, right after sign-in) fired its event unheard. Read it
+    // once more now; an unchanged hash renders nothing again.
+    on()
     return () => removeEventListener('hashchange', on)
   }, [])
-  return route
+  return useMemo(() => parseHash(hash), [hash])
 }
 
 /** `#/page/a/b?x=1`, each part encoded. */
