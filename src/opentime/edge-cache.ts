@@ -50,6 +50,15 @@ export function strongEtag(...parts: readonly (string | Buffer)[]): string {
 }
 
 /**
+ * A weak ETag (RFC 9110 §8.8.1) over what a client shows, for an answer whose bytes also carry how
+ * it was made (the JSON's report: profile read live or from the cache, sources fetched or cached).
+ * Two answers with the same content are then one version, however their inputs were read.
+ */
+export function weakEtag(...parts: readonly (string | Buffer)[]): string {
+  return `W/${strongEtag(...parts)}`
+}
+
+/**
  * Whether If-None-Match matches a strong ETag (RFC 9110 §13.1.2: weak comparison, so a `W/` copy
  * a proxy made still matches; `*` matches anything that exists).
  */

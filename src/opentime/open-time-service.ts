@@ -26,7 +26,7 @@ import { AMP_VARY, ampCors } from './amp-cors.ts'
 import type { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
 import { DrawGate } from './draw-gate.ts'
-import { cacheControl, notModified, strongEtag } from './edge-cache.ts'
+import { cacheControl, notModified, strongEtag, weakEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
 import { fallbackCount, type Served, single, withTimeout } from './open-helpers.ts'
 import { OpenImageAnswers } from './open-image.ts'
@@ -273,18 +273,20 @@ export class OpenTimeService {
     const base = this.deps.publicUrl().replace(/\/+$/, '')
     const ext = def.kind === 'countdown' ? 'gif' : 'png'
     const fallbacks = fallbackCount(r)
-    const body = JSON.stringify({
-      items: [
-        {
-          text: r.text,
-          image: `${base}/o/${ctx.v.token}/${name}.${ext}`,
-          width: def.width,
-          height: def.height,
-          fallback: r.fellBack,
-        },
-      ],
-      report: reportOf(r.report, r.fellBack),
-    })
+    const items = [
+      {
+        text: r.text,
+        image: `${base}/o/${ctx.v.token}/${name}.${ext}`,
+        width: def.width,
+        height: def.height,
+        fallback: r.fellBack,
+      },
+    ]
+    const report = reportOf(r.report, r.fellBack)
+    const body = JSON.stringify({ items, report })
+    // The version is the content: the items and which fallbacks made them, not whether the profile
+    // came live or from the cache (a revalidation right after a processed event must still get 304).
+    const etag = weakEtag(JSON.stringify([items, report.fallbacks]))
     return this.#page(
       ctx,
       body,
@@ -292,6 +294,7 @@ export class OpenTimeService {
       def.cache,
       fallbacks,
       r.report.profile.outcome,
+      etag,
     )
   }
 
@@ -338,8 +341,8 @@ export class OpenTimeService {
     scope: 'private' | 'public',
     fallbacks: number,
     profile: string,
+    etag = strongEtag(body),
   ): Served {
-    const etag = strongEtag(body)
     const headers: Record<string, string> = {
       ...ctx.cors,
       etag,

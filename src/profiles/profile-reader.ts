@@ -102,9 +102,13 @@ export class ProfileReader {
     }
   }
 
-  /** Forget a cached profile (the processor calls this when it commits a change). */
+  /**
+   * A change to the profile was committed (the processor calls this): the cached copy is no longer
+   * fresh, so the next read asks the store. It stays the fallback for a read the store fails or
+   * does not answer in time: the profile before the change beats no profile at all.
+   */
   async invalidate(workspaceId: string, id: string): Promise<void> {
-    await this.deps.cache.delete(`profile:${workspaceId}:${id}`)
+    await this.deps.cache.expire(`profile:${workspaceId}:${id}`)
   }
 
   async #load(workspaceId: string, id: string, delayMs: number): Promise<Cached | undefined> {

@@ -99,6 +99,42 @@ export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>):
       assert.equal((await cache.get('b'))?.value, 2)
     })
 
+    test('expire ends freshness now but keeps the entry, its value and storedAt for the stale window', async () => {
+      await cache.set(
+        'k',
+        { traits: { plan: 'pro', ratio: 0.30000000000000004, note: ',"e":1}' } },
+        60_000,
+        150,
+      )
+      await cache.set('other', 'left alone', 60_000, 0)
+      const before = await cache.get('k')
+      await cache.expire('k')
+      await cache.expire('missing')
+      const after = await cache.get('k')
+      assert.ok(before && after)
+      assert.deepEqual(after.value, before.value)
+      assert.equal(after.storedAt, before.storedAt)
+      assert.ok(
+        after.expiresAt <= Date.now() && after.expiresAt >= before.storedAt,
+        `expiresAt ${after.expiresAt}`,
+      )
+      assert.equal(
+        (await cache.get('other'))?.expiresAt,
+        ((await cache.get('other'))?.storedAt ?? 0) + 60_000,
+      )
+      assert.equal(await cache.get('missing'), undefined)
+      await cache.expire('k') // again: already expired, nothing moves
+      assert.equal((await cache.get('k'))?.expiresAt, after.expiresAt)
+    })
+
+    test('expire does not extend an entry: it is gone when it would have been', async () => {
+      await cache.set('k', 'v', 60, 60)
+      await cache.expire('k')
+      assert.equal((await cache.get('k'))?.value, 'v')
+      await sleep(170)
+      assert.equal(await cache.get('k'), undefined)
+    })
+
     test('a closed cache rejects further use', async () => {
       await cache.close()
       closed = true

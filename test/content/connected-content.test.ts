@@ -174,6 +174,7 @@ describe('cache', () => {
         throw new Error('redis down')
       },
       delete: async () => {},
+      expire: async () => {},
       close: async () => {},
     }
     const { server, fetch } = await setup((_hit, res) => json(res, 'fresh'), { cache: broken })
@@ -226,6 +227,7 @@ describe('cachedSync: a fresh cached answer without a promise', () => {
       get: (k) => memory.get(k),
       set: (k, v, ttl, stale) => memory.set(k, v, ttl, stale),
       delete: (k) => memory.delete(k),
+      expire: (k) => memory.expire(k),
       close: () => memory.close(),
     }
     const other = await setup((_hit, res) => json(res, 2), { cache: io })
@@ -571,6 +573,7 @@ describe('credentials', () => {
         return memory.set(key, ...rest)
       },
       delete: (key) => memory.delete(key),
+      expire: (key) => memory.expire(key),
       close: () => memory.close(),
     }
     let mode = 'ok'

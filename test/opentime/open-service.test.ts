@@ -118,6 +118,7 @@ describe('a block cache that hangs', () => {
       get: () => new Promise(() => {}),
       set: async () => {},
       delete: async () => {},
+      expire: async () => {},
       close: async () => {},
     }
     const { service, results } = build({ cache: hanging })

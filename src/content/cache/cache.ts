@@ -24,6 +24,12 @@ export interface Cache {
   /** Stores a value that is fresh for ttlMs and then kept staleMs longer for fallbacks. */
   set(key: string, value: unknown, ttlMs: number, staleMs: number): Promise<void>
   delete(key: string): Promise<void>
+  /**
+   * Ends the entry's freshness now and keeps it until it would have gone anyway (its TTL plus stale
+   * window, from when it was stored), so a caller whose fresh read fails can still serve it (a change made it out of date, not wrong
+   * enough to lose). `storedAt` is kept: the entry's age stays honest. A missing key is left alone.
+   */
+  expire(key: string): Promise<void>
   /** Releases the cache's resources; later calls reject. */
   close(): Promise<void>
 }

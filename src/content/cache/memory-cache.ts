@@ -71,6 +71,12 @@ export class MemoryCache implements Cache {
     this.#entries.delete(key)
   }
 
+  async expire(key: string): Promise<void> {
+    assertOpen(this.#closed)
+    const stored = this.#entries.peek(key)
+    if (stored !== undefined) stored.expiresAt = Math.min(stored.expiresAt, this.#clock.now())
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     this.#entries.clear()

@@ -17,7 +17,7 @@ import { systemClock } from '../../core/types.ts'
 import { assertOpen, assertSettable, type Cache, type CacheEntry } from './cache.ts'
 
 /** What failed: one of the cache's calls, or the connection itself (reported once per outage). */
-export type RedisCacheOperation = 'get' | 'set' | 'delete' | 'connection'
+export type RedisCacheOperation = 'get' | 'set' | 'delete' | 'expire' | 'connection'
 
 export interface RedisCacheOptions {
   /** `redis://[user:password@]host:port[/db]`. Default redis://127.0.0.1:6379. */
@@ -127,6 +127,21 @@ export class RedisCache implements Cache {
     }
   }
 
+  async expire(key: string): Promise<void> {
+    assertOpen(this.#closed)
+    const now = this.#clock.now()
+    let result: unknown
+    try {
+      result = await this.#redis.eval(EXPIRE_SCRIPT, 1, this.#prefix + key, String(now))
+    } catch (err) {
+      this.#report(err, 'expire')
+      return
+    }
+    if (result === -1) {
+      this.#report(new Error(`cache key ${this.#prefix + key} does not hold a cache entry`), 'expire')
+    }
+  }
+
   /** Sends QUIT when connected (pending replies arrive first), then drops the connection. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -163,6 +178,25 @@ export class RedisCache implements Cache {
     }
   }
 }
+
+/**
+ * `expire` in one round trip and atomically (a `set` in between cannot be overwritten with the old
+ * value): the entry's `e` becomes now unless it is already earlier, and KEEPTTL leaves Redis's own
+ * expiry (the end of the stale window) as it was. `set` writes `JSON.stringify({v, s, e})`, so the
+ * string ends with the top-level `,"e":<number>}` and the greedy match finds that one, whatever `v`
+ * holds; the value's bytes are not re-encoded. Answers 1 when changed, 0 when missing or already
+ * expired, -1 when the key does not hold a cache entry.
+ */
+const EXPIRE_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local head, e = string.match(raw, '^(.*),"e":([-0-9.eE+]+)}$')
+local expires = tonumber(e)
+if head == nil or expires == nil then return -1 end
+if expires <= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], head .. ',"e":' .. ARGV[1] .. '}', 'KEEPTTL')
+return 1
+`
 
 function parseStored(raw: string): Stored | undefined {
   let parsed: unknown
