@@ -69,6 +69,8 @@ export function emailLookups(reader: Pick<ProfileReader, 'read'>): {
   requireEmail(workspaceId: string, userId: string): Promise<string | undefined>
   /** For the unsubscribe route: best effort, undefined when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+  /** The `timezone` trait, for quiet hours and local-time sends; throws when unreadable, as requireEmail. */
+  lookupTimezone(workspaceId: string, userId: string): Promise<unknown>
 } {
   return {
     async requireEmail(workspaceId, userId) {
@@ -85,6 +87,15 @@ export function emailLookups(reader: Pick<ProfileReader, 'read'>): {
       const read = await reader.read(workspaceId, userId, { timeoutMs: 1000 })
       const email = read.traits?.email
       return typeof email === 'string' ? email : undefined
+    },
+    async lookupTimezone(workspaceId, userId) {
+      const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
+      if (read.outcome === 'timeout' || read.outcome === 'error')
+        throw new InkError(
+          'INK_ERR_INTERNAL',
+          `the profile of "${userId}" could not be read (${read.outcome})`,
+        )
+      return read.traits?.timezone
     },
   }
 }

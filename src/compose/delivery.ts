@@ -46,6 +46,8 @@ export interface Delivery {
   audience: ProfileAudienceResolver
   /** The `email` trait, or undefined; for the unsubscribe route (best effort). */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+  /** The `timezone` trait (quiet hours); throws when the profile cannot be read now. */
+  lookupTimezone(workspaceId: string, userId: string): Promise<unknown>
   /** The `email` trait; throws when the profile cannot be read now (the send is retried later). */
   requireEmail(workspaceId: string, userId: string): Promise<string | undefined>
 }
@@ -97,7 +99,7 @@ export async function composeDelivery(
   const messageIdDomain = messageIdDomainFor(config.from, links.publicUrl())
   const { transport, description } = createTransport(config, messageIdDomain, o.env)
   closers.push(() => transport.close())
-  const { requireEmail, lookupEmail } = emailLookups(reader)
+  const { requireEmail, lookupEmail, lookupTimezone } = emailLookups(reader)
   const runner = new CampaignRunner({
     ledger: stores.ledger,
     renderer,
@@ -140,5 +142,6 @@ export async function composeDelivery(
     audience,
     lookupEmail,
     requireEmail,
+    lookupTimezone,
   }
 }

@@ -173,6 +173,7 @@ export async function composeServices(
         metrics,
         events: log,
         lookupEmail: d.requireEmail,
+        lookupTimezone: d.lookupTimezone,
         isMember: isMemberOf(backends.profiles, stores.segments),
       })
       dispatcher = sender

@@ -42,6 +42,7 @@ export interface Metrics {
   sendQueueDepth: Gauge<'queue'>
   campaignProgress: Gauge<'campaign'>
   triggerJobDelay: Histogram
+  triggerJobsHeld: Counter
   emailOpens: Counter<'origin' | 'machine'>
   emailClicks: Counter<'origin'>
   emailUnsubscribes: Counter<'origin'>
@@ -184,6 +185,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       'inkstream_trigger_job_delay_seconds',
       'Time from a trigger job being due to its message being sent (from the latest due time for a job sent after a retry).',
       DELAY_BUCKETS,
+    ),
+    triggerJobsHeld: counter(
+      'inkstream_trigger_jobs_held_total',
+      "Trigger jobs held because they came due in the recipient's quiet hours (each hold counts; the job is sent when they end).",
     ),
     emailOpens: counter(
       'inkstream_email_opens_total',

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { InkError } from '../core/errors.ts'
+import { isTimeZone, type QuietHours } from '../core/local-time.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import { toInt } from './trigger-jobs.ts'
 
@@ -21,10 +22,16 @@ export interface TriggerDef {
   delayMs: number
   /** At most `max` messages of this trigger per recipient per `perMs`. */
   frequencyCap?: { max: number; perMs: number }
+  /**
+   * No message between `start` and `end` on the recipient's clock (their `timezone` trait, else
+   * `timezone` here): a job that comes due then is held until `end`.
+   */
+  quietHours?: QuietHours & { timezone: string }
   updatedAt: number
 }
 
 const DAY = 86_400_000
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/
 
 /** The body of PUT /v1/triggers/:id; the route validates with it, parseTrigger adds the checks beyond shape. */
 export const schema = z.strictObject({
@@ -56,6 +63,13 @@ export const schema = z.strictObject({
         .int()
         .min(1)
         .max(365 * DAY),
+    })
+    .optional(),
+  quietHours: z
+    .strictObject({
+      start: z.string().regex(CLOCK, 'a 24-hour HH:MM time'),
+      end: z.string().regex(CLOCK, 'a 24-hour HH:MM time'),
+      timezone: z.string().min(1).max(64).optional(),
     })
     .optional(),
 })
@@ -95,6 +109,14 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
   checkFrom(from)
   if (b.unless?.event === b.event)
     throw new InkError('INK_ERR_BAD_REQUEST', 'unless.event must differ from event')
+  const quietHours = b.quietHours && { ...b.quietHours, timezone: b.quietHours.timezone ?? 'UTC' }
+  if (quietHours && !isTimeZone(quietHours.timezone))
+    throw new InkError(
+      'INK_ERR_BAD_REQUEST',
+      `quietHours.timezone: unknown time zone "${quietHours.timezone}"; use an IANA name such as "Europe/Paris", or "UTC"`,
+    )
+  if (quietHours && quietHours.start === quietHours.end)
+    throw new InkError('INK_ERR_BAD_REQUEST', 'quietHours: start and end must differ')
   return {
     event: b.event,
     ...(b.unless === undefined ? {} : { unless: b.unless }),
@@ -103,6 +125,7 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
     from,
     delayMs: b.delayMs ?? 0,
     ...(b.frequencyCap === undefined ? {} : { frequencyCap: b.frequencyCap }),
+    ...(quietHours === undefined ? {} : { quietHours }),
   }
 }
 

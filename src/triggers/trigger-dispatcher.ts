@@ -17,6 +17,7 @@
  * `failed` (reason `expired`) only after `retry.maxAgeMs` (default 24 h) of such failures.
  */
 
+import { quietUntil, zoneOf } from '../core/local-time.ts'
 import { PassScheduler } from '../core/pass-scheduler.ts'
 import type { JsonObject } from '../core/types.ts'
 import { type DeliveryDeps, deliver, messageIdFor, reportOutcome } from '../delivery/deliver.ts'
@@ -35,10 +36,19 @@ import type { TriggerStore } from './trigger-store.ts'
 
 export interface TriggerDispatcherDeps extends DeliveryDeps {
   /** DeliveryDeps' metrics, and the job delay (due → sent). */
-  metrics?: (NonNullable<DeliveryDeps['metrics']> & Pick<Metrics, 'triggerJobDelay'>) | undefined
+  metrics?:
+    | (NonNullable<DeliveryDeps['metrics']> &
+        Pick<Metrics, 'triggerJobDelay'> &
+        Partial<Pick<Metrics, 'triggerJobsHeld'>>)
+    | undefined
   store: TriggerStore
   /** The `email` trait of a userId/anonymousId; undefined when it has none. Throws when unreadable. */
   lookupEmail(workspaceId: string, userId: string): Promise<string | undefined>
+  /**
+   * The `timezone` trait (an IANA name) of a userId/anonymousId, for quiet hours; absent or
+   * undefined: the trigger's own `quietHours.timezone`. Throws when unreadable.
+   */
+  lookupTimezone?(workspaceId: string, userId: string): Promise<unknown>
   isMember(workspaceId: string, segmentId: string, userId: string, profileId: string): Promise<boolean>
   logger: { warn(obj: unknown, msg: string): void; error(obj: unknown, msg: string): void }
   /** Poll for due jobs without a wake-up; default 1000 ms. */
@@ -58,7 +68,9 @@ export const DEFAULT_TRIGGER_CONCURRENCY = 8
 export const triggerCampaignId = (triggerId: string) => `trigger:${triggerId}`
 
 /** A job ready to send, or what it ended in before that. */
-type Prepared = { trigger: TriggerDef; email: string } | { outcome: DeliveryOutcome }
+type Prepared =
+  | { trigger: TriggerDef; email: string; quietUntil?: number | undefined; zone?: string }
+  | { outcome: DeliveryOutcome }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
@@ -134,6 +146,7 @@ export class TriggerDispatcher {
   async #one(job: StoredJob, chains: Map<string, Promise<void>>): Promise<void> {
     const prepared = await this.#prepare(job)
     if ('outcome' in prepared) return this.#decided(job, prepared.outcome)
+    if (prepared.quietUntil !== undefined) return this.#hold(job, prepared.quietUntil, prepared.zone ?? 'UTC')
     const key = normalizeEmail(prepared.email) ?? `user:${job.userId}`
     const mine = (chains.get(key) ?? Promise.resolve()).then(() =>
       this.#send(job, prepared.trigger, prepared.email),
@@ -164,7 +177,27 @@ export class TriggerDispatcher {
       return temporary('profile_unreadable', `the profile could not be read: ${errorText(err)}`)
     }
     if (email === undefined) return skipped('no_address', 'the profile has no email trait')
-    return { trigger, email }
+    const quiet = trigger.quietHours
+    if (quiet === undefined) return { trigger, email }
+    let zone: string
+    try {
+      zone = zoneOf(await d.lookupTimezone?.(job.workspaceId, job.userId), quiet.timezone)
+    } catch (err) {
+      return temporary('profile_unreadable', `the profile could not be read: ${errorText(err)}`)
+    }
+    return { trigger, email, quietUntil: quietUntil(d.clock.now(), zone, quiet), zone }
+  }
+
+  /** Quiet hours on the recipient's clock: the job is pending again, due when they end. Not an outcome. */
+  async #hold(job: StoredJob, until: number, zone: string): Promise<void> {
+    const held = await this.deps.store.retryLater(job.workspaceId, job.jobId, 'pending', {
+      dueAt: until,
+      attempts: job.attempts,
+      firstFailedAt: job.firstFailedAt,
+      detail: `held for quiet hours (${zone}) until ${new Date(until).toISOString()}`,
+      reason: 'quiet_hours',
+    })
+    if (held) this.deps.metrics?.triggerJobsHeld?.inc()
   }
 
   async #send(job: StoredJob, trigger: TriggerDef, email: string): Promise<void> {

@@ -31,7 +31,8 @@ export type JobState = (typeof JOB_STATES)[number]
 export type JobFinalState = 'sent' | 'bounced' | 'failed' | 'skipped' | 'suppressed' | 'unknown'
 
 /** The typed reason a job kept (a skip or a failure); null for the other states. */
-export type JobReason = SkipReason | FailReason
+/** `quiet_hours`: a pending job held until the recipient's quiet hours end (not an outcome). */
+export type JobReason = SkipReason | FailReason | 'quiet_hours'
 
 export interface TriggerJob {
   workspaceId: string

@@ -47,7 +47,13 @@ export interface TriggerStore {
     workspaceId: string,
     jobId: string,
     from: 'pending' | 'sending',
-    retry: { dueAt: number; attempts: number; firstFailedAt: number; detail: string; reason: JobReason },
+    retry: {
+      dueAt: number
+      attempts: number
+      firstFailedAt: number | null
+      detail: string
+      reason: JobReason
+    },
   ): Promise<boolean>
   /** Messages of a trigger sent to a recipient since `since`. */
   sentSince(workspaceId: string, triggerId: string, userId: string, since: number): Promise<number>

@@ -110,6 +110,10 @@ describe('trigger dispatcher on the one send path', () => {
         const res = await api(app, 'GET', `/v1/profiles/${encodeURIComponent(userId)}`)
         return res.status === 404 ? undefined : res.body.traits.email
       },
+      lookupTimezone: async (_ws, userId) => {
+        const res = await api(app, 'GET', `/v1/profiles/${encodeURIComponent(userId)}`)
+        return res.status === 404 ? undefined : res.body.traits.timezone
+      },
       isMember: async () => {
         throw new Error('no trigger here has a segment')
       },
@@ -386,5 +390,59 @@ describe('trigger dispatcher on the one send path', () => {
     assert.deepEqual([of('_count')?.value, of('_sum')?.value], [1, 2.5])
     assert.equal(values.find((v) => v.labels.le === 2)?.value, 0)
     assert.equal(values.find((v) => v.labels.le === 5)?.value, 1)
+  })
+
+  test("quiet hours: a job due in the recipient's quiet hours (their timezone trait, else the trigger's) is held until they end, then sent", async () => {
+    for (const [body, problem] of [
+      [{ start: '21:00', end: '08:00', timezone: 'Mars/Olympus' }, /unknown time zone "Mars\/Olympus"/],
+      [{ start: '21:00', end: '21:00' }, /start and end must differ/],
+      [{ start: '25:00', end: '08:00' }, /quietHours\.start/],
+    ] as const) {
+      const bad = await api(app, 'PUT', '/v1/triggers/quiet', {
+        event: 'Hushed',
+        templateId: 'plain',
+        quietHours: body,
+      })
+      assert.equal(bad.status, 400, JSON.stringify(bad.body))
+      assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
+      assert.match(bad.body.message, problem)
+    }
+    const put = await api(app, 'PUT', '/v1/triggers/quiet', {
+      event: 'Hushed',
+      templateId: 'plain',
+      quietHours: { start: '21:00', end: '08:00', timezone: 'Europe/Paris' },
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    assert.deepEqual(put.body.quietHours, { start: '21:00', end: '08:00', timezone: 'Europe/Paris' })
+    await identify(app, {
+      'q-tokyo': { email: 'q-tokyo@example.com', timezone: 'Asia/Tokyo' },
+      'q-none': { email: 'q-none@example.com' },
+      'q-bogus': { email: 'q-bogus@example.com', timezone: 'Mars/Olympus' },
+    })
+    const held = metrics.triggerJobsHeld.get()
+    const heldBefore = (await held).values[0]?.value ?? 0
+    const [tokyo, none, bogus] = await fire('quiet', 'Hushed', ['q-tokyo', 'q-none', 'q-bogus'])
+    // 02:00 UTC: 03:00 in Paris (quiet until 08:00, 07:00 UTC), 11:00 in Tokyo (daytime).
+    const night = Date.parse('2030-12-02T02:00:00Z')
+    await passAt(night)
+    assert.equal((await job(tokyo!)).state, 'sent')
+    const paris = Date.parse('2030-12-02T07:00:00Z')
+    for (const id of [none!, bogus!]) {
+      const j = await job(id)
+      assert.deepEqual([j.state, j.reason, j.dueAt, j.attempts], ['pending', 'quiet_hours', paris, 0])
+      assert.match(String(j.detail), /held for quiet hours \(Europe\/Paris\) until 2030-12-02T07:00:00.000Z/)
+      assert.deepEqual(eventsOf('quiet', id), [], 'a hold is not an outcome')
+    }
+    assert.equal(((await metrics.triggerJobsHeld.get()).values[0]?.value ?? 0) - heldBefore, 2)
+    await passAt(paris - 1)
+    assert.equal((await job(none!)).state, 'pending')
+    await passAt(paris)
+    for (const id of [none!, bogus!]) {
+      assert.equal((await job(id)).state, 'sent')
+      assert.deepEqual(
+        eventsOf('quiet', id).map((e) => e.event),
+        ['Email Sent'],
+      )
+    }
   })
 })
