@@ -11,13 +11,19 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { InkError, notFound } from '../core/errors.ts'
+import { isTimeZone, parseLocalDateTime } from '../core/local-time.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { epochMs, openObject, slug } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignService } from './campaign-service.ts'
-import { CAMPAIGN_STATES, type CampaignDefinition, type CampaignStore } from './campaign-store.ts'
+import {
+  CAMPAIGN_STATES,
+  type CampaignDefinition,
+  type CampaignSendAt,
+  type CampaignStore,
+} from './campaign-store.ts'
 import { SEND_STATES } from './send-ledger.ts'
 
 export interface CampaignRoutesDeps {
@@ -42,6 +48,16 @@ const campaignBody = z
     vars: openObject.optional(),
     ratePerSecond: z.number().positive().max(100_000).optional(),
     pauseAfterFailures: z.number().int().min(1).max(1_000_000).optional(),
+    sendAt: z
+      .strictObject({
+        localTime: z.string().max(16).meta({ description: 'YYYY-MM-DDTHH:MM on each recipient’s clock.' }),
+        defaultTimezone: z
+          .string()
+          .max(64)
+          .optional()
+          .meta({ description: 'IANA zone for recipients without a valid `timezone` trait; default UTC.' }),
+      })
+      .optional(),
   })
   .strict()
 
@@ -59,6 +75,10 @@ const campaign = z.strictObject({
     .int()
     .nullable()
     .meta({ description: 'Consecutive transport failures that pause it; null: the server default.' }),
+  sendAt: z
+    .strictObject({ localTime: z.string(), defaultTimezone: z.string() })
+    .nullable()
+    .meta({ description: 'Local-time send: each recipient at localTime on their own clock; null: at once.' }),
   state: z.enum(CAMPAIGN_STATES),
   error: z.string().nullable().meta({ description: 'Why the last run failed (state `failed`).' }),
   reason: z.string().nullable().meta({ description: 'Why the campaign is paused or cancelled.' }),
@@ -75,6 +95,10 @@ const progress = z.strictObject({
   remaining: z.number().int().optional(),
   ratePerSecond: z.number().optional(),
   etaMs: z.number().optional(),
+  held: z.number().int().optional().meta({ description: 'Recipients waiting for their local send time.' }),
+  heldUntil: epochMs
+    .optional()
+    .meta({ description: 'When the last held recipient’s local time comes (the ETA is never earlier).' }),
 })
 
 const withProgress = campaign.extend({ progress })
@@ -148,6 +172,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
           vars: b.vars ?? {},
           ratePerSecond: b.ratePerSecond ?? null,
           pauseAfterFailures: b.pauseAfterFailures ?? null,
+          sendAt: b.sendAt ? checkSendAt(b.sendAt) : null,
         })
         if (!saved)
           throw new InkError(
@@ -261,4 +286,20 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
       },
     )
   })
+}
+
+/** A local-time send as stored: a real wall time and a known zone (UTC when none is given); else 400. */
+function checkSendAt(b: { localTime: string; defaultTimezone?: string | undefined }): CampaignSendAt {
+  if (parseLocalDateTime(b.localTime) === undefined)
+    throw new InkError(
+      'INK_ERR_BAD_REQUEST',
+      `sendAt.localTime: "${b.localTime}" is not a local date and time; use YYYY-MM-DDTHH:MM, e.g. "2026-12-01T09:00" (no offset: it is read on each recipient's clock)`,
+    )
+  const defaultTimezone = b.defaultTimezone ?? 'UTC'
+  if (!isTimeZone(defaultTimezone))
+    throw new InkError(
+      'INK_ERR_BAD_REQUEST',
+      `sendAt.defaultTimezone: unknown time zone "${defaultTimezone}"; use an IANA name such as "Europe/Paris", or "UTC"`,
+    )
+  return { localTime: b.localTime, defaultTimezone }
 }

@@ -9,6 +9,7 @@ import type {
   CampaignDefinition,
   CampaignDraft,
   CampaignMarks,
+  CampaignSendAt,
   CampaignState,
 } from './campaign-store.ts'
 
@@ -80,6 +81,7 @@ export interface CampaignRow {
   vars: string | JsonObject
   rate_per_second: number | null
   pause_after_failures: number | null
+  send_at: string | CampaignSendAt | null
   state: CampaignState
   error: string | null
   reason: string | null
@@ -90,11 +92,11 @@ export interface CampaignRow {
 }
 
 export const CAMPAIGN_COLUMNS = `workspace_id, campaign_id, name, template_id, template_version, sender, audience,
-  vars, rate_per_second, pause_after_failures, state, error, reason, created_at, updated_at, started_at, finished_at`
+  vars, rate_per_second, pause_after_failures, send_at, state, error, reason, created_at, updated_at, started_at, finished_at`
 
 /**
  * What a draft writes, for both backends, in the order of DRAFT_COLUMNS: name, template_id,
- * template_version, sender, audience, vars, rate_per_second, pause_after_failures.
+ * template_version, sender, audience, vars, rate_per_second, pause_after_failures, send_at.
  */
 export const draftValues = (d: CampaignDraft): unknown[] => [
   d.name,
@@ -105,6 +107,7 @@ export const draftValues = (d: CampaignDraft): unknown[] => [
   JSON.stringify(d.vars),
   d.ratePerSecond,
   d.pauseAfterFailures ?? null,
+  d.sendAt ? JSON.stringify(d.sendAt) : null,
 ]
 
 const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
@@ -120,6 +123,7 @@ export const definitionOf = (r: CampaignRow): CampaignDefinition => ({
   vars: json<JsonObject>(r.vars),
   ratePerSecond: r.rate_per_second,
   pauseAfterFailures: r.pause_after_failures,
+  sendAt: r.send_at === null ? null : json<CampaignSendAt>(r.send_at),
   state: r.state,
   error: r.error,
   reason: r.reason,

@@ -15,6 +15,7 @@
  * next start. One runner per campaign at a time.
  */
 import { setTimeout as delay } from 'node:timers/promises'
+import type { LocalDateTime } from '../core/local-time.ts'
 import type { JsonObject } from '../core/types.ts'
 import { normalizeEmail } from '../delivery/suppression-store.ts'
 import type { Renderer } from '../render/renderer.ts'
@@ -49,6 +50,8 @@ export interface Campaign {
   trackingTtlMs?: number
   /** Consecutive transport failures after which the run pauses; CampaignRunnerDeps' default when absent. */
   pauseAfterFailures?: number
+  /** Each recipient at this wall time on their own clock; held rows wait in the ledger (`local_time`). */
+  sendAt?: { localTime: LocalDateTime; defaultTimezone: string }
 }
 
 export interface RunSummary {
@@ -122,6 +125,11 @@ export class CampaignRunner {
   /** Counts by ledger state for a campaign. */
   progress(workspaceId: string, campaignId: string): Promise<StateCounts> {
     return this.deps.ledger.counts(workspaceId, campaignId)
+  }
+
+  /** Recipients waiting for their local send time, and when the last of them is due. */
+  held(workspaceId: string, campaignId: string): Promise<{ count: number; until?: number }> {
+    return this.deps.ledger.held(workspaceId, campaignId)
   }
 
   async run(

@@ -9,6 +9,7 @@
  * could not be read, a store that threw) is never failed for good: the row is `deferred`, due again
  * after a backoff of minutes (ledger-rules.ts), until `maxDeferrals` (then `failed`, `gave_up`).
  */
+import { type LocalDateTime, zonedInstant, zoneOf } from '../core/local-time.ts'
 import type { JsonObject } from '../core/types.ts'
 import { type DeliveryDeps, deliver, messageIdFor, reportOutcome } from '../delivery/deliver.ts'
 import type { DeliveryOutcome } from '../delivery/outcome.ts'
@@ -27,10 +28,14 @@ export interface CampaignMessage {
   vars?: JsonObject
   /** How long click, open and unsubscribe links verify; default 30 days. */
   trackingTtlMs?: number
+  /** Each recipient at this wall time on their own clock (campaign-store.ts CampaignSendAt). */
+  sendAt?: { localTime: LocalDateTime; defaultTimezone: string }
 }
 
 export interface CampaignSendDeps extends DeliveryDeps {
   ledger: SendLedger
+  /** The `timezone` trait of a recipient (local-time sends); throws when the profile cannot be read. */
+  lookupTimezone?: (workspaceId: string, userId: string) => Promise<unknown>
   /** Backoff of deferred recipients; default 1 min doubling up to 1 h. */
   backoff?: BackoffPolicy
   /** Deferrals before a recipient is failed for good (`gave_up`); default 12. */
@@ -99,6 +104,34 @@ export class CampaignSend {
         reason: 'address_taken',
         detail: `another recipient of this campaign has the address ${email}`,
       })
+    if (campaign.sendAt) {
+      let zone: string
+      try {
+        const trait = await this.deps.lookupTimezone?.(workspaceId, recipient.userId)
+        zone = zoneOf(trait, campaign.sendAt.defaultTimezone)
+      } catch (err) {
+        return decided({
+          kind: 'failed',
+          temporary: true,
+          reason: 'profile_unreadable',
+          detail: `the profile could not be read: ${err instanceof Error ? err.message : String(err)}`,
+        })
+      }
+      const due = zonedInstant(campaign.sendAt.localTime, zone)
+      if (due > this.deps.clock.now()) {
+        // Not an outcome (nothing is reported): the row waits, due when the recipient's clock gets there.
+        const detail = `held for the local send time (${zone}) until ${new Date(due).toISOString()}`
+        const written = await ledger.record(key, address, messageId, 'deferred', detail, {
+          reason: 'local_time',
+          retryAt: due,
+        })
+        return {
+          outcome: { kind: 'failed', temporary: true, detail },
+          state: written ? 'deferred' : 'already',
+          transportFailure: false,
+        }
+      }
+    }
     const { outcome, claimed } = await deliver(this.deps, {
       ...this.#message(key, campaign, messageId),
       recipient: { userId: recipient.userId, email: recipient.email },

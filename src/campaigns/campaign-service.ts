@@ -10,15 +10,17 @@
  * cancelled one never runs again.
  */
 import { InkError, notFound } from '../core/errors.ts'
+import { type LocalDateTime, parseLocalDateTime } from '../core/local-time.ts'
+import { type Clock, systemClock } from '../core/types.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignRunner, Progress } from './campaign-runner.ts'
-import type { CampaignDefinition, CampaignStore } from './campaign-store.ts'
+import type { CampaignDefinition, CampaignSendAt, CampaignStore } from './campaign-store.ts'
 import type { LedgerEntry, LedgerPage, StateCounts } from './send-ledger.ts'
 
 export interface CampaignServiceDeps {
   store: CampaignStore
-  runner: Pick<CampaignRunner, 'run' | 'progress'> & Partial<Pick<CampaignRunner, 'recipients'>>
+  runner: Pick<CampaignRunner, 'run' | 'progress'> & Partial<Pick<CampaignRunner, 'recipients' | 'held'>>
   audience: Pick<AudienceResolver, 'check' | 'pages'> & Partial<Pick<AudienceResolver, 'count' | 'recipient'>>
   renderer: { compiled(ws: string, templateId: string, version?: number): Promise<{ version: number }> }
   /** INKSTREAM_FROM: the sender of campaigns that set none. */
@@ -33,6 +35,8 @@ export interface CampaignServiceDeps {
   locks?: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> }
   /** INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: for campaigns that set none; the runner's default when absent. */
   pauseAfterFailures?: number
+  /** For the ETA of a local-time send; default the system clock. */
+  clock?: Clock
 }
 
 export interface CampaignProgress extends StateCounts {
@@ -42,6 +46,9 @@ export interface CampaignProgress extends StateCounts {
   /** While running: recipients handled a second, and the estimated ms to the end. */
   ratePerSecond?: number
   etaMs?: number
+  /** A local-time send: recipients waiting for their time, and when the last one's comes. */
+  held?: number
+  heldUntil?: number
 }
 
 interface Active {
@@ -137,6 +144,7 @@ export class CampaignService {
           vars: c.vars,
           ...(c.ratePerSecond === null ? {} : { ratePerSecond: c.ratePerSecond }),
           ...pauseAfter(c.pauseAfterFailures ?? this.deps.pauseAfterFailures),
+          ...(c.sendAt === null ? {} : { sendAt: sendAtOf(c.sendAt) }),
         },
         (p) => {
           active.progress = p
@@ -239,6 +247,16 @@ export class CampaignService {
       out.ratePerSecond = Math.round(p.ratePerSecond * 100) / 100
       if (p.etaMs !== undefined) out.etaMs = p.etaMs
     }
+    if (campaign.sendAt !== null && this.deps.runner.held) {
+      const held = await this.deps.runner.held(workspaceId, campaign.id)
+      out.held = held.count
+      if (held.until !== undefined) {
+        out.heldUntil = held.until
+        // Not done before the last held recipient's local time, whatever the rate says.
+        const wait = Math.max(held.until - (this.deps.clock ?? systemClock).now(), 0)
+        out.etaMs = Math.max(out.etaMs ?? 0, wait)
+      }
+    }
     return out
   }
 
@@ -265,4 +283,12 @@ export class CampaignService {
     for (const a of runs) a.controller.abort()
     await Promise.all(runs.map((a) => a.done))
   }
+}
+
+/** A stored local-time send as the runner takes it (the route checked both parts at save). */
+function sendAtOf(s: CampaignSendAt): { localTime: LocalDateTime; defaultTimezone: string } {
+  const localTime = parseLocalDateTime(s.localTime)
+  if (localTime === undefined)
+    throw new Error(`campaign sendAt.localTime "${s.localTime}" is not a local date and time`)
+  return { localTime, defaultTimezone: s.defaultTimezone }
 }

@@ -29,6 +29,12 @@ export interface CampaignDefinition {
    * the server's INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES.
    */
   pauseAfterFailures: number | null
+  /**
+   * Send at a local time per recipient: each one when their own clock (the `timezone` trait, an
+   * IANA name; else `defaultTimezone`) shows `localTime` (`YYYY-MM-DDTHH:MM`); at once for those
+   * whose time has passed. Null: everyone as fast as the rate allows.
+   */
+  sendAt: CampaignSendAt | null
   state: CampaignState
   /** Why the last run failed (state `failed`). */
   error: string | null
@@ -40,11 +46,16 @@ export interface CampaignDefinition {
   finishedAt: number | null
 }
 
+export interface CampaignSendAt {
+  localTime: string
+  defaultTimezone: string
+}
+
 export type CampaignDraft = Pick<
   CampaignDefinition,
   'name' | 'templateId' | 'templateVersion' | 'from' | 'audience' | 'vars' | 'ratePerSecond'
 > &
-  Partial<Pick<CampaignDefinition, 'pauseAfterFailures'>>
+  Partial<Pick<CampaignDefinition, 'pauseAfterFailures' | 'sendAt'>>
 
 export interface CampaignStore {
   get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined>

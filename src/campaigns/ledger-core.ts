@@ -20,6 +20,7 @@ import {
   type LedgerEntry,
   type LedgerKey,
   type LedgerPage,
+  type LedgerReason,
   type Outcome,
   type SendLedger,
   type SendState,
@@ -39,6 +40,12 @@ export interface LedgerSql {
   handled(workspaceId: string, campaignId: string, recipients: readonly string[]): Promise<string[]>
   addressTaken(key: LedgerKey, email: string, states: readonly SendState[]): Promise<boolean>
   nextRetryAt(workspaceId: string, campaignId: string): Promise<number | undefined>
+  /** Deferred rows with `reason`: how many, and their latest retry time (null when none). */
+  deferredFor(
+    workspaceId: string,
+    campaignId: string,
+    reason: LedgerReason,
+  ): Promise<{ n: number; last: number | null }>
   /** Moves every row in `sending` (of processes that are gone) with `move`; answers their recipients. */
   recover(workspaceId: string, campaignId: string, move: Move, now: number): Promise<string[]>
   counts(workspaceId: string, campaignId: string): Promise<{ state: SendState; n: number }[]>
@@ -134,6 +141,12 @@ export class LedgerCore implements SendLedger {
   async nextRetryAt(workspaceId: string, campaignId: string): Promise<number | undefined> {
     this.#open()
     return this.sql.nextRetryAt(workspaceId, campaignId)
+  }
+
+  async held(workspaceId: string, campaignId: string): Promise<{ count: number; until?: number }> {
+    this.#open()
+    const { n, last } = await this.sql.deferredFor(workspaceId, campaignId, 'local_time')
+    return last === null ? { count: n } : { count: n, until: last }
   }
 
   async recoverInterrupted(workspaceId: string, campaignId: string): Promise<string[]> {

@@ -65,7 +65,8 @@ export function moveTo(
     detail: detail ?? null,
     reason: outcome.reason ?? null,
     retryAt: state === 'deferred' ? (outcome.retryAt ?? null) : null,
-    deferral: state === 'deferred' ? 1 : 0,
+    // A hold for the recipient's local time is not a failed attempt: it does not count towards giving up.
+    deferral: state === 'deferred' && outcome.reason !== 'local_time' ? 1 : 0,
   }
 }
 

@@ -125,6 +125,15 @@ function pgLedgerSql(query: Query, owner: string | null): LedgerSql {
       )
       return count > 0
     },
+    async deferredFor(ws, campaign, reason) {
+      const { rows } = await query<{ n: string; last: string | null }>(
+        `SELECT count(*) AS n, max(retry_at) AS last FROM send_ledger
+         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'deferred' AND reason = $3`,
+        [ws, campaign, reason],
+      )
+      const last = rows[0]?.last ?? null
+      return { n: Number(rows[0]?.n ?? 0), last: last === null ? null : toInt(last) }
+    },
     async nextRetryAt(ws, campaign) {
       const { rows } = await query<{ at: string | null }>(
         `SELECT min(retry_at) AS at FROM send_ledger

@@ -44,6 +44,8 @@ export type LedgerReason =
   /** A crash between the claim and the transport's answer. */
   | 'interrupted'
   | 'suppressed'
+  /** Held (`deferred`) until the recipient's local send time (a campaign's `sendAt`); not a failure. */
+  | 'local_time'
 
 export interface LedgerEntry {
   workspaceId: string
@@ -119,6 +121,8 @@ export interface SendLedger {
   page(workspaceId: string, campaignId: string, page: LedgerPage): Promise<LedgerEntry[]>
   /** Which of `recipients` have a row (any state): one query for a page of the audience. */
   handled(workspaceId: string, campaignId: string, recipients: readonly string[]): Promise<Set<string>>
+  /** Recipients held for their local send time (`deferred`, reason `local_time`), and when the last one is due. */
+  held(workspaceId: string, campaignId: string): Promise<{ count: number; until?: number }>
   /** The earliest retry time of the campaign's `deferred` rows; undefined when there is none. */
   nextRetryAt(workspaceId: string, campaignId: string): Promise<number | undefined>
   /** Rows left in `sending` by a crash become `unknown` (never resent); answers their recipients. */

@@ -104,6 +104,10 @@ function sqliteLedgerSql(db: SqliteDatabase): LedgerSql {
         `SELECT min(retry_at) FROM send_ledger WHERE workspace_id = ? AND campaign_id = ? AND state = 'deferred'`,
       )
       .pluck(),
+    deferredFor: db.prepare(
+      `SELECT count(*) AS n, max(retry_at) AS last FROM send_ledger
+       WHERE workspace_id = ? AND campaign_id = ? AND state = 'deferred' AND reason = ?`,
+    ),
     recover: db
       .prepare(
         `UPDATE send_ledger SET state = ?, detail = ?, reason = ?, retry_at = ?, deferrals = deferrals + ?,
@@ -151,6 +155,9 @@ function sqliteLedgerSql(db: SqliteDatabase): LedgerSql {
     async nextRetryAt(ws, campaign) {
       const at = s.nextRetryAt.get(ws, campaign) as number | null
       return at ?? undefined
+    },
+    async deferredFor(ws, campaign, reason) {
+      return s.deferredFor.get(ws, campaign, reason) as { n: number; last: number | null }
     },
     async recover(ws, campaign, m, now) {
       return s.recover.all(m.state, m.detail, m.reason, m.retryAt, m.deferral, now, ws, campaign) as string[]

@@ -112,6 +112,7 @@ export async function composeDelivery(
     logger,
     metrics,
     events: o.events,
+    lookupTimezone,
   })
   const audience = new ProfileAudienceResolver({
     segmentMembers: segmentMembersOf(stores.segments),
@@ -126,6 +127,7 @@ export async function composeDelivery(
     defaultFrom: config.from,
     logger,
     pauseAfterFailures: config.campaignPauseAfterFailures,
+    clock,
     ...(locks === undefined ? {} : { locks }),
   })
   closers.push(() => campaigns.close())

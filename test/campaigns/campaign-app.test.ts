@@ -163,6 +163,65 @@ describe('campaigns over the HTTP API, sent through SMTP', () => {
     const noKey = await fetch(`${app.url}/v1/campaigns`)
     assert.equal(noKey.status, 401)
   })
+
+  test('a local-time campaign: bad times and zones are refused; held recipients show in progress and the ETA', async () => {
+    for (const [sendAt, problem] of [
+      [
+        { localTime: '2030-02-30T09:00' },
+        /sendAt\.localTime: "2030-02-30T09:00" is not a local date and time/,
+      ],
+      [{ localTime: '2030-12-02T09:00Z' }, /sendAt\.localTime/],
+      [
+        { localTime: '2030-12-02T09:00', defaultTimezone: 'Mars/Olympus' },
+        /unknown time zone "Mars\/Olympus"/,
+      ],
+    ] as const) {
+      const bad = await api(app, 'PUT', '/v1/campaigns/local', {
+        templateId: 'spring',
+        audience: { userIds: ['ann'] },
+        sendAt,
+      })
+      assert.equal(bad.status, 400, JSON.stringify(bad.body))
+      assert.equal(bad.body.code, 'INK_ERR_BAD_REQUEST')
+      assert.match(bad.body.message, problem)
+    }
+    await identify(app, { tz: { email: 'tz@example.com', timezone: 'Asia/Tokyo' } })
+    const put = await api(app, 'PUT', '/v1/campaigns/local', {
+      templateId: 'spring',
+      audience: { userIds: ['ann', 'tz'] },
+      sendAt: { localTime: '2099-01-01T09:00' },
+    })
+    assert.equal(put.status, 201, JSON.stringify(put.body))
+    assert.deepEqual(put.body.sendAt, { localTime: '2099-01-01T09:00', defaultTimezone: 'UTC' })
+    const mailed = () =>
+      smtp.received.filter((m) => ['ann@example.com', 'tz@example.com'].includes(m.rcptTo[0] ?? '')).length
+    const mailedBefore = mailed()
+    assert.equal((await api(app, 'POST', '/v1/campaigns/local/start')).status, 202)
+    const deadline = Date.now() + 10_000
+    let got: ApiBody
+    do {
+      got = (await api(app, 'GET', '/v1/campaigns/local')).body
+      if (got.progress.held === 2) break
+      await new Promise((r) => setTimeout(r, 20))
+    } while (Date.now() < deadline)
+    // ann has no zone: 09:00 UTC; tz is in Tokyo: 09:00 JST is 00:00 UTC, the earlier one.
+    const annAt = Date.parse('2099-01-01T09:00:00Z')
+    assert.deepEqual(
+      [got.state, got.progress.held, got.progress.deferred, got.progress.remaining, got.progress.heldUntil],
+      ['running', 2, 2, 2, annAt],
+    )
+    assert.ok(got.progress.etaMs >= annAt - Date.now() - 60_000, String(got.progress.etaMs))
+    const rows = (await api(app, 'GET', '/v1/campaigns/local/recipients')).body.recipients
+    assert.deepEqual(
+      rows.map((r: ApiBody) => [r.recipient, r.state, r.reason]),
+      [
+        ['ann', 'deferred', 'local_time'],
+        ['tz', 'deferred', 'local_time'],
+      ],
+    )
+    assert.equal(mailedBefore, mailed(), 'nothing is sent before the local time')
+    assert.equal((await api(app, 'POST', '/v1/campaigns/local/cancel')).status, 200)
+  })
 })
 
 describe('campaign input and the links in what is sent', () => {

@@ -544,6 +544,87 @@ describe('a campaign runner configured by its deps', () => {
   })
 })
 
+describe('a campaign at a local time', () => {
+  test("each recipient gets it when their clock shows the time (timezone trait, else the campaign's zone); holds survive a restart and are not retries", async () => {
+    let now = Date.parse('2030-12-02T06:00:00Z')
+    const sleeps: number[] = []
+    const held: { count: number; until?: number }[] = []
+    const zones: Record<string, string | undefined> = {
+      'lt-0': 'Asia/Tokyo', // 15:00 there: 09:00 has passed, sent at once
+      'lt-1': 'Europe/Paris', // 07:00 there: due 09:00 CET = 08:00 UTC
+      'lt-2': undefined, // no trait: the campaign's America/New_York, due 14:00 UTC
+      'lt-3': 'Mars/Olympus', // not a zone: the campaign's too
+    }
+    let stop: AbortController | undefined
+    const p = buildCampaignPieces({
+      app,
+      smtpPort: smtp.port,
+      ledgerFile: join(app.dataDir, 'ledger-local-time.db'),
+      deps: {
+        clock: { now: () => now },
+        maxDeferrals: 1,
+        lookupTimezone: async (_ws, userId) => zones[userId],
+        sleep: async (ms) => {
+          sleeps.push(ms)
+          held.push(await p.ledger.held(app.workspace.id, 'lt'))
+          // The restart comes before the time does: the clock stands still for the stopped run.
+          if (stop) stop.abort()
+          else now += ms
+        },
+      },
+    })
+    try {
+      const localTime = { year: 2030, month: 12, day: 2, hour: 9, minute: 0 }
+      const c = { ...campaign('lt', 4), sendAt: { localTime, defaultTimezone: 'America/New_York' } }
+      // A first run stopped while it waits (a restart): only Tokyo was sent.
+      stop = new AbortController()
+      const first = await p.runner.run(app.workspace.id, c, undefined, { signal: stop.signal })
+      assert.deepEqual([first.sent, first.deferred], [1, 3])
+      assert.deepEqual(
+        ['lt-0', 'lt-1', 'lt-2', 'lt-3'].map((u) => receivedBy(`${u}@example.com`).length),
+        [1, 0, 0, 0],
+      )
+      const rows = await p.ledger.list(app.workspace.id, 'lt')
+      assert.deepEqual(
+        rows.slice(1).map((r) => [r.state, r.reason, r.retryAt, r.deferrals]),
+        [
+          ['deferred', 'local_time', Date.parse('2030-12-02T08:00:00Z'), 0],
+          ['deferred', 'local_time', Date.parse('2030-12-02T14:00:00Z'), 0],
+          ['deferred', 'local_time', Date.parse('2030-12-02T14:00:00Z'), 0],
+        ],
+      )
+      assert.match(
+        String(rows[1]?.detail),
+        /held for the local send time \(Europe\/Paris\) until 2030-12-02T08:00:00.000Z/,
+      )
+      // The next run, still at 06:00: the held rows are held again (not sent early, not counted as retries).
+      stop = undefined
+      sleeps.length = 0
+      held.length = 0
+      const second = await p.runner.run(app.workspace.id, c)
+      assert.deepEqual([second.sent, second.skipped], [3, 1])
+      assert.deepEqual(sleeps, [2 * 3_600_000, 6 * 3_600_000])
+      const until = Date.parse('2030-12-02T14:00:00Z')
+      assert.deepEqual(held, [
+        { count: 3, until },
+        { count: 2, until },
+      ])
+      assert.deepEqual(
+        ['lt-0', 'lt-1', 'lt-2', 'lt-3'].map((u) => receivedBy(`${u}@example.com`).length),
+        [1, 1, 1, 1],
+      )
+      const after = await p.ledger.list(app.workspace.id, 'lt')
+      assert.deepEqual(
+        after.map((r) => [r.state, r.deferrals]),
+        Array.from({ length: 4 }, () => ['sent', 0]),
+      )
+      assert.deepEqual(await p.ledger.held(app.workspace.id, 'lt'), { count: 0 })
+    } finally {
+      await p.close()
+    }
+  })
+})
+
 describe('campaignMessageId', () => {
   test('is stable, of the form ink-c.<40 hex>, and differs by workspace, campaign and recipient', () => {
     const id = campaignMessageId('w1', 'c1', 'u1')

@@ -23,6 +23,7 @@ const draft = (d: Partial<CampaignDraft> = {}): CampaignDraft => ({
   vars: { greeting: 'Hi', nested: { discount: 0.15, codes: ['A', 'B'] } },
   ratePerSecond: null,
   pauseAfterFailures: null,
+  sendAt: null,
   ...d,
 })
 
@@ -66,6 +67,7 @@ export function campaignStoreSuite(
         audience: { segment: 'vip' },
         vars: {},
         ratePerSecond: 2.5,
+        sendAt: { localTime: '2030-12-02T09:00', defaultTimezone: 'Europe/Paris' },
       })
       const again = await s.putDraft('ws', 'c1', changes)
       assert.equal(again?.created, false)

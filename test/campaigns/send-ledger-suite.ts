@@ -136,6 +136,39 @@ export function sendLedgerSuite(name: string, open: OpenLedger, opts: { skip?: s
       assert.deepEqual(await l.list('other', 'c2'), [])
     })
 
+    test('held rows (local_time) are counted with the last due time, are not retries, and are sent later', async () => {
+      assert.deepEqual(await l.held('ws', 'c1'), { count: 0 })
+      for (const [who, at] of [
+        ['ann', 9000],
+        ['bob', 4000],
+      ] as const)
+        await l.record(key(who), `${who}@x.io`, `m-${who}`, 'deferred', 'held', {
+          reason: 'local_time',
+          retryAt: at,
+        })
+      await l.claim(key('cat'), 'cat@x.io', 'm3')
+      await l.finish(key('cat'), 'deferred', '421', { reason: 'transport_deferred', retryAt: 20_000 })
+      assert.deepEqual(await l.held('ws', 'c1'), { count: 2, until: 9000 })
+      assert.deepEqual(await l.held('ws', 'c2'), { count: 0 })
+      assert.equal(await l.nextRetryAt('ws', 'c1'), 4000)
+      // Held again (a restart before the time): still no deferral counted.
+      await l.record(key('ann'), 'ann@x.io', 'm-ann', 'deferred', 'held', {
+        reason: 'local_time',
+        retryAt: 9000,
+      })
+      assert.deepEqual(
+        (await l.list('ws', 'c1')).map((e) => [e.recipient, e.deferrals]),
+        [
+          ['ann', 0],
+          ['bob', 0],
+          ['cat', 1],
+        ],
+      )
+      assert.equal(await l.claim(key('bob'), 'bob@x.io', 'm-bob'), true)
+      await l.finish(key('bob'), 'sent', '250 OK')
+      assert.deepEqual(await l.held('ws', 'c1'), { count: 1, until: 9000 })
+    })
+
     test('a deferred row: due later, takes its address, is claimed again by a retry or overwritten by a record', async () => {
       await l.claim(key('ann'), 'ann@x.io', 'm1')
       await l.attempt(key('ann'))
