@@ -18,11 +18,11 @@ import { checkFrom } from '../delivery/mailbox.ts'
 import { normalizeEmail, type SuppressionStore } from '../delivery/suppression-store.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from '../delivery/transport.ts'
 import { adminScope } from '../http/admin-scope.ts'
-import { errorBody, idParams, openObject } from '../http/schemas.ts'
+import { errorBody, idParams } from '../http/schemas.ts'
 import { requestSpan } from '../observe/tracing.ts'
 import type { Previews } from '../render-pool/previews.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
-import { renderReport } from './template-schemas.ts'
+import { previewBody, renderReport } from './template-schemas.ts'
 
 export interface TestSendRouteDeps {
   previews: Pick<Previews, 'render'>
@@ -37,17 +37,15 @@ export interface TestSendRouteDeps {
 export const TEST_SUBJECT_PREFIX = '[TEST] '
 export const TEST_HEADER = 'X-Inkstream-Test'
 
-const body = z
-  .object({
+/** The preview's recipient fields (one definition: they cannot drift apart), plus where to send it. */
+const body = previewBody
+  .pick({ version: true, profile: true, event: true, campaign: true })
+  .extend({
     to: z
       .string()
       .max(320)
       .refine((s) => normalizeEmail(s) !== undefined, 'not an email address (name@domain.example)'),
     userId: z.string().min(1).max(256).optional(),
-    profile: openObject.optional(),
-    event: openObject.optional(),
-    campaign: openObject.optional(),
-    version: z.number().int().min(1).optional(),
     from: z.string().min(3).max(998).optional().meta({ description: 'The sender; default INKSTREAM_FROM.' }),
   })
   .strict()
