@@ -109,13 +109,20 @@ export async function suppressionRoutes(app: FastifyInstance, deps: SuppressionR
       },
       async (req) => {
         const { limit, reason: only, after } = req.query
+        const filter = only === undefined ? {} : { reason: only }
         const rows = await suppressions.list(req.workspace.id, {
           limit,
-          ...(only === undefined ? {} : { reason: only }),
+          ...filter,
           ...(after === undefined ? {} : { after: parseCursor(after) }),
         })
         const last = rows.at(-1)
-        return { suppressions: rows.map(view), next: rows.length === limit && last ? cursorOf(last) : null }
+        // A full page has a next one only if an entry follows it: a last page that happens to be full
+        // must not send the client to an empty one.
+        const more =
+          rows.length === limit &&
+          last !== undefined &&
+          (await suppressions.list(req.workspace.id, { limit: 1, ...filter, after: last })).length > 0
+        return { suppressions: rows.map(view), next: more && last ? cursorOf(last) : null }
       },
     )
 

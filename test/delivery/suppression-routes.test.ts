@@ -118,6 +118,11 @@ describe('suppression list routes', () => {
       bounced.body.suppressions.map((e: { email: string }) => e.email),
       ['b@x.example', 'd@x.example'],
     )
+    // A last page that is exactly full says it is the last (no `next` to an empty page), filter included.
+    const full = await call('ak_two', 'GET', '/v1/suppressions?reason=bounced&limit=2')
+    assert.deepEqual([full.body.suppressions.length, full.body.next], [2, null])
+    const notLast = await call('ak_two', 'GET', '/v1/suppressions?reason=bounced&limit=1')
+    assert.equal(notLast.body.next, 'b@x.example:bounced')
     // `after` may be a plain address: the page starts with the next address.
     const afterB = await call('ak_two', 'GET', '/v1/suppressions?after=B@x.example')
     assert.deepEqual(
