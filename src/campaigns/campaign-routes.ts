@@ -264,11 +264,13 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
         const { id } = req.params
         if (!(await deps.campaigns.get(ws, id))) throw notFound(`campaign "${id}"`)
         const { limit, state, after } = req.query
-        const rows = await deps.service.recipients(ws, id, {
-          limit,
+        // One row more than asked: whether a next page exists (a full last page answers next: null).
+        const read = await deps.service.recipients(ws, id, {
+          limit: limit + 1,
           ...(state === undefined ? {} : { state }),
           ...(after === undefined ? {} : { after }),
         })
+        const rows = read.slice(0, limit)
         return {
           recipients: rows.map((r) => ({
             recipient: r.recipient,
@@ -281,7 +283,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
             updatedAt: r.updatedAt,
           })),
           // The keyset of the next page; null on the last one.
-          next: rows.length === limit ? (rows[rows.length - 1]?.recipient ?? null) : null,
+          next: read.length > limit ? (rows[rows.length - 1]?.recipient ?? null) : null,
         }
       },
     )

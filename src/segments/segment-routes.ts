@@ -129,12 +129,14 @@ export async function segmentRoutes(app: FastifyInstance, deps: SegmentRoutesDep
         const ws = req.workspace.id
         const { after, limit } = req.query
         if (!(await segments.get(ws, req.params.id))) throw missing(req.params.id)
-        const page = await segments.members(
+        // One member more than asked: whether a next page exists (a full last page answers next: null).
+        const read = await segments.members(
           ws,
           req.params.id,
-          after === undefined ? { limit } : { after, limit },
+          after === undefined ? { limit: limit + 1 } : { after, limit: limit + 1 },
         )
-        return { members: page, next: page.length === limit ? (page.at(-1)?.profileId ?? null) : null }
+        const page = read.slice(0, limit)
+        return { members: page, next: read.length > limit ? (page.at(-1)?.profileId ?? null) : null }
       },
     )
 

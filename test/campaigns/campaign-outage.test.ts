@@ -158,5 +158,8 @@ describe('a campaign through an SMTP outage', () => {
     assert.deepEqual([twice.status, twice.body.code], [409, 'INK_ERR_CAMPAIGN_FINISHED'])
     const got = await api(app, 'GET', '/v1/campaigns/pc')
     assert.deepEqual([got.body.state, got.body.progress.sent], ['cancelled', sentAtCancel])
+    // Exactly one full page of the sent: it is the last, no `next` to an empty page.
+    const allSent = await api(app, 'GET', `/v1/campaigns/pc/recipients?state=sent&limit=${sentAtCancel}`)
+    assert.deepEqual([allSent.body.recipients.length, allSent.body.next], [sentAtCancel, null])
   })
 })

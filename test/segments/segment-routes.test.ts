@@ -110,6 +110,9 @@ describe('segment routes', () => {
       members: [{ profileId: 'p3', userId: 'u-p3', email: 'p3@x.io' }],
       next: null,
     })
+    // A full last page is the last: no `next` to an empty page.
+    const whole = await app.inject({ url: '/v1/segments/paged/members?limit=3', headers: auth })
+    assert.deepEqual([whole.json().members.length, whole.json().next], [3, null])
     const count = await app.inject({ url: '/v1/segments/paged/count', headers: auth })
     assert.deepEqual(count.json(), { id: 'paged', count: 3, capped: false, backfilled: false })
     const capped = await app.inject({ url: '/v1/segments/paged/count?max=2', headers: auth })
