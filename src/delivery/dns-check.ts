@@ -120,35 +120,62 @@ export async function checkDomain(
   }
 
   const dmarcName = `_dmarc.${domain}`
-  checks.push(
-    judge(
-      'DMARC',
-      dmarcName,
-      `v=DMARC1; p=none; rua=mailto:dmarc-reports@${domain}`,
-      await txt(dns, dmarcName),
-      (all) => {
-        const dmarc = all.filter((r) => /^v=DMARC1\s*(;|$)/i.test(r))
-        if (dmarc.length === 0) return { found: dmarc, status: 'missing', detail: 'no v=DMARC1 record' }
-        if (dmarc.length > 1)
-          return {
-            found: dmarc,
-            status: 'different',
-            detail: 'more than one v=DMARC1 record: receivers ignore them all (RFC 7489 §6.6.3)',
-          }
-        const p = tagList(dmarc[0] ?? '')
-          .get('p')
-          ?.toLowerCase()
-        if (p !== 'none' && p !== 'quarantine' && p !== 'reject')
-          return {
-            found: dmarc,
-            status: 'different',
-            detail: 'the record has no valid p= (none, quarantine or reject)',
-          }
-        return { found: dmarc, status: 'OK' }
-      },
-    ),
+  const own = judge(
+    'DMARC',
+    dmarcName,
+    `v=DMARC1; p=none; rua=mailto:dmarc-reports@${domain}`,
+    await txt(dns, dmarcName),
+    (all) => judgeDmarc(all, 'p'),
   )
+  checks.push(own.status === 'missing' ? await inheritedDmarc(own, domain, dns) : own)
   return checks
+}
+
+/** One DMARC record (RFC 7489 §6.6.3: exactly one), whose policy tag `tag` (p, or sp for a subdomain) is valid. */
+function judgeDmarc(all: string[], tag: 'p' | 'sp'): Pick<RecordCheck, 'found' | 'status' | 'detail'> {
+  const dmarc = all.filter((r) => /^v=DMARC1\s*(;|$)/i.test(r))
+  if (dmarc.length === 0) return { found: dmarc, status: 'missing', detail: 'no v=DMARC1 record' }
+  if (dmarc.length > 1)
+    return {
+      found: dmarc,
+      status: 'different',
+      detail: 'more than one v=DMARC1 record: receivers ignore them all (RFC 7489 §6.6.3)',
+    }
+  const tags = tagList(dmarc[0] ?? '')
+  const policy = (tags.get(tag) ?? tags.get('p'))?.toLowerCase()
+  if (policy !== 'none' && policy !== 'quarantine' && policy !== 'reject')
+    return {
+      found: dmarc,
+      status: 'different',
+      detail: `the record has no valid ${tag === 'sp' ? 'sp= or ' : ''}p= (none, quarantine or reject)`,
+    }
+  return { found: dmarc, status: 'OK' }
+}
+
+/**
+ * A subdomain without a DMARC record of its own is covered by its organizational domain's (RFC 7489
+ * §6.6.3: its `sp=`, else `p=`). Without the Public Suffix List, the parents are walked up to the
+ * last two labels, as DMARCbis's DNS tree walk does (which stops at the first record found), so
+ * `mail.shop.example` finds `_dmarc.shop.example`.
+ */
+async function inheritedDmarc(own: RecordCheck, domain: string, dns: TxtLookup): Promise<RecordCheck> {
+  const labels = domain.split('.')
+  for (let i = 1; labels.length - i >= 2 && i <= 7; i++) {
+    const parent = labels.slice(i).join('.')
+    const found = await txt(dns, `_dmarc.${parent}`)
+    if (found instanceof Error) continue
+    const judged = judgeDmarc(found, 'sp')
+    if (judged.status === 'missing') continue
+    return {
+      ...own,
+      ...judged,
+      detail:
+        judged.status === 'OK'
+          ? `inherited from _dmarc.${parent} (its sp=, else p=, applies to ${domain}); publish ${own.name} to set a policy of its own`
+          : `_dmarc.${parent} covers ${domain}, but: ${judged.detail}`,
+    }
+  }
+  return own
 }
 
 function judge(

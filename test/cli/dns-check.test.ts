@@ -109,6 +109,33 @@ describe('inkstream dns-check', () => {
     assert.match(stdout, /INKSTREAM_DKIM has no key for other\.example/)
   })
 
+  test("a subdomain without its own DMARC record is covered by its parent's (sp=, else p=), and told so", async () => {
+    const before = dns.txt.get('_dmarc.shop.example')
+    try {
+      dns.txt.set('mail.shop.example', ['v=spf1 include:_spf.mail.example ~all'])
+      dns.txt.set('_dmarc.shop.example', ['v=DMARC1; p=reject; sp=quarantine'])
+      const args = ['mail.shop.example', '--dns-server', dns.address]
+      const inherited = await check(args)
+      assert.equal(statusOf(inherited.stdout, '_dmarc.mail.shop.example'), 'OK')
+      assert.match(inherited.stdout, /inherited from _dmarc\.shop\.example/)
+      assert.ok(dns.queries.includes('_dmarc.mail.shop.example TXT'), 'its own record is asked first')
+      dns.txt.set('_dmarc.shop.example', ['v=DMARC1; p=none; sp=always'])
+      const bad = await check(args)
+      assert.equal(statusOf(bad.stdout, '_dmarc.mail.shop.example'), 'different')
+      assert.match(
+        bad.stdout,
+        /_dmarc\.shop\.example covers mail\.shop\.example, but: the record has no valid sp= or p=/,
+      )
+      dns.txt.delete('_dmarc.shop.example')
+      const none = await check(args)
+      assert.equal(statusOf(none.stdout, '_dmarc.mail.shop.example'), 'missing')
+      assert.equal(none.code, 1)
+    } finally {
+      if (before === undefined) dns.txt.delete('_dmarc.shop.example')
+      else dns.txt.set('_dmarc.shop.example', before)
+    }
+  })
+
   test('a DNS server that does not answer is an error, not "missing"', async () => {
     const silent = createSocket('udp4')
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r))
