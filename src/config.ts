@@ -192,6 +192,8 @@ export const configSchema = z
     conversionEvent: z.string().min(1).max(200).default('Order Completed'),
     /** How long after an open or click a conversion is attributed to the message, in days. */
     conversionWindowDays: z.coerce.number().positive().max(365).default(3),
+    /** How long delivered and failed webhook deliveries are kept, in days (at least the log's retention). */
+    webhookRetentionDays: z.coerce.number().min(1).max(3650).default(14),
     /** How long the per-minute metric rollups (anomaly detection's history) are kept, in days. */
     rollupRetentionDays: z.coerce.number().min(1).max(400).default(15),
     /** Where anomaly alerts are POSTed (signed with alertWebhookSecret); none without it. */
@@ -263,6 +265,7 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_DATABASE_URL: 'databaseUrl',
   INKSTREAM_REDIS_URL: 'redisUrl',
   INKSTREAM_ROLLUP_RETENTION_DAYS: 'rollupRetentionDays',
+  INKSTREAM_WEBHOOK_RETENTION_DAYS: 'webhookRetentionDays',
   INKSTREAM_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
   INKSTREAM_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',
 }

@@ -130,6 +130,7 @@ export async function composeServices(
         dispatch: roles.has('sender'),
         clock,
         logger,
+        retentionMs: webhookRetentionMs(config),
       })
       openHooks = webhook.hooks
       closers.push(() => webhook.close())
@@ -150,6 +151,7 @@ export async function composeServices(
         webhook: alertWebhookOf(config),
         locks: backends.locks,
         deployment: config.kafkaTopic,
+        webhookRetentionMs: webhookRetentionMs(config),
       },
     })
     closers.push(() => anomalies.close())
@@ -385,4 +387,12 @@ function openTimeRoutesOf(
   })
   opts.closers.push(() => openTime.close())
   return { service: openTime.service }
+}
+
+/**
+ * How long delivered and failed webhook rows are kept: INKSTREAM_WEBHOOK_RETENTION_DAYS, and never
+ * less than the log's retention (a row dedupes its event: an event consumed again must find it).
+ */
+function webhookRetentionMs(config: { webhookRetentionDays: number; logRetentionDays: number }): number {
+  return Math.max(config.webhookRetentionDays, config.logRetentionDays) * 86_400_000
 }

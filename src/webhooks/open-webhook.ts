@@ -22,12 +22,18 @@ export interface OpenWebhook {
 export function composeOpenWebhook(
   outbox: WebhookOutbox,
   webhook: WebhookConfig | undefined,
-  o: { dispatch: boolean; clock: Clock; logger: WebhookDispatcherDeps['logger'] },
+  o: { dispatch: boolean; clock: Clock; logger: WebhookDispatcherDeps['logger']; retentionMs?: number },
 ): OpenWebhook {
   if (webhook === undefined)
     return { hooks: NO_OPEN_HOOKS, dispatcher: undefined, start: () => {}, close: async () => {} }
   const dispatcher = o.dispatch
-    ? new WebhookDispatcher({ outbox, webhook, clock: o.clock, logger: o.logger })
+    ? new WebhookDispatcher({
+        outbox,
+        webhook,
+        clock: o.clock,
+        logger: o.logger,
+        ...(o.retentionMs === undefined ? {} : { retentionMs: o.retentionMs }),
+      })
     : undefined
   // In the dispatching process an open goes out at once; elsewhere the sender's poll finds it.
   const hooks = outboxOpenHooks(outbox, () => dispatcher?.wake())

@@ -81,7 +81,12 @@ export interface OutboxRows {
   ): Promise<WebhookDelivery[]>
   get(workspaceId: string, id: string): Promise<WebhookDelivery | undefined>
   nextDueAt(kind: DeliveryKind): Promise<number | undefined>
+  /** Deletes up to `limit` delivered or failed rows with id < `beforeId` (older ones first); answers how many. */
+  prune(beforeId: string, limit: number): Promise<number>
 }
+
+/** Rows deleted per statement by prune(): short write transactions, whatever the backlog. */
+export const PRUNE_BATCH = 1000
 
 /** The largest page the API shows (and the default is 100); list() takes one more, to tell whether there is a next page. */
 export const MAX_PAGE = 1000
@@ -190,6 +195,18 @@ export abstract class OutboxRules implements WebhookOutbox {
     const stored = await rows.byEvent(workspaceId, key)
     if (!stored) throw new InkError('INK_ERR_INTERNAL', `delivery ${key} conflicted but was not found`)
     return { created: false, delivery: stored }
+  }
+
+  async prune(before: number): Promise<number> {
+    const rows = this.#open()
+    // Ids start with their creation time (deliveryId): every id below this one was created before.
+    const beforeId = before.toString(36).padStart(10, '0')
+    let total = 0
+    for (;;) {
+      const n = await rows.prune(beforeId, PRUNE_BATCH)
+      total += n
+      if (n < PRUNE_BATCH) return total
+    }
   }
 
   async claim(limit: number, kind: DeliveryKind = 'open'): Promise<WebhookDelivery[]> {

@@ -94,5 +94,11 @@ export interface WebhookOutbox {
   get(workspaceId: string, id: string): Promise<WebhookDelivery | undefined>
   /** The earliest next attempt of a pending row of `kind` (default `open`, any workspace); undefined when none is pending. */
   nextDueAt(kind?: DeliveryKind): Promise<number | undefined>
+  /**
+   * Deletes delivered and failed rows created before `before` (epoch ms); pending ones stay whatever
+   * their age. Answers how many. A deleted row no longer dedupes its key: keep rows at least as long
+   * as an event may be consumed again (the log's retention).
+   */
+  prune(before: number): Promise<number>
   close(): Promise<void>
 }

@@ -124,6 +124,15 @@ class PgRows extends PgStore implements rules.OutboxRows {
     return rows[0] && deliveryFromRow(rows[0])
   }
 
+  async prune(beforeId: string, limit: number) {
+    const { count } = await this.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+         WHERE id < $1 AND state <> 'pending' ORDER BY id LIMIT $2)`,
+      [beforeId, limit],
+    )
+    return count
+  }
+
   async nextDueAt(kind: DeliveryKind) {
     const { rows } = await this.query<{ next: string | null }>(
       `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE state = 'pending' AND kind = $1`,

@@ -69,6 +69,10 @@ function sqliteRows(db: SqliteDatabase): rules.OutboxRows {
     next: db
       .prepare(`SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending' AND kind = ?`)
       .pluck(),
+    prune: db.prepare(
+      `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+         WHERE id < ? AND state <> 'pending' ORDER BY id LIMIT ?)`,
+    ),
   }
   const one = (row: unknown) => (row === undefined ? undefined : deliveryFromRow(row as Row))
   return {
@@ -80,6 +84,7 @@ function sqliteRows(db: SqliteDatabase): rules.OutboxRows {
     page: async (ws, state: DeliveryState | null, before, limit) =>
       (s.page.all({ ws, state, before, limit }) as Row[]).map(deliveryFromRow),
     get: async (ws, id) => one(s.get.get(ws, id)),
+    prune: async (beforeId, limit) => s.prune.run(beforeId, limit).changes,
     nextDueAt: async (kind) => {
       const v = s.next.get(kind) as number | null
       return v === null ? undefined : v

@@ -27,7 +27,15 @@ export interface WebhookDispatcherDeps {
   timeoutMs?: number
   /** Look for due rows without a wake-up; default 1000 ms. */
   pollMs?: number
+  /**
+   * Delivered and failed rows older than this are deleted (once an hour, after a pass; every kind:
+   * they share the table). Absent: kept for ever.
+   */
+  retentionMs?: number
 }
+
+/** How often a dispatcher applies the retention. */
+export const PRUNE_EVERY_MS = 3_600_000
 
 const errorText = (err: unknown): string => {
   if (!(err instanceof Error)) return String(err)
@@ -38,6 +46,8 @@ const errorText = (err: unknown): string => {
 }
 
 export class WebhookDispatcher {
+  /** When the retention last ran (the clock's ms); -Infinity: at the first pass. */
+  #prunedAt = Number.NEGATIVE_INFINITY
   readonly #deps: WebhookDispatcherDeps
   readonly #secret: string
   readonly #passes: PassScheduler
@@ -103,6 +113,7 @@ export class WebhookDispatcher {
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, this.#deps.concurrency ?? 4) }, worker))
+    await this.#prune()
     if (this.#passes.active) {
       const next = await outbox.nextDueAt(this.#deps.kind ?? 'open')
       if (next !== undefined) this.#passes.schedule(next)
@@ -111,6 +122,22 @@ export class WebhookDispatcher {
   }
 
   /** POSTs one delivery; what came of it, never thrown. */
+  /** Applies the retention once an hour; a failure is logged and tried again at the next pass. */
+  async #prune(): Promise<void> {
+    const { retentionMs, clock, outbox, logger } = this.#deps
+    if (retentionMs === undefined || this.#passes.stopped) return
+    const now = clock.now()
+    if (now - this.#prunedAt < PRUNE_EVERY_MS) return
+    this.#prunedAt = now
+    try {
+      const deleted = await outbox.prune(now - retentionMs)
+      if (deleted > 0) logger.warn({ deleted, retentionMs }, 'old webhook deliveries deleted')
+    } catch (err) {
+      this.#prunedAt = Number.NEGATIVE_INFINITY
+      logger.error({ err }, 'old webhook deliveries could not be deleted; retrying next pass')
+    }
+  }
+
   async #attempt(row: WebhookDelivery): Promise<AttemptResult> {
     const { webhook, clock } = this.#deps
     const timeoutMs = this.#deps.timeoutMs ?? 10_000

@@ -219,6 +219,47 @@ export function outboxSuite(impl: OutboxFactory, opts: { skip?: string | false }
         assert.equal(await o.record(second!, { ok: false, status: 500, error: 'late' }), undefined)
       }))
 
+    test('retention: delivered and failed rows older than it are deleted, at most once an hour, by the dispatcher; pending ones never', () =>
+      withOutbox((o, clock) =>
+        withReceiver(
+          (_n, req) => (req.body.includes('"msg-bad"') ? 500 : 200),
+          async (r) => {
+            const DAY = 86_400_000
+            const { d } = dispatcherFor(o, clock, r.url, { retentionMs: 7 * DAY })
+            const { delivery: old } = await o.enqueue(openEvent('msg-old'))
+            const { delivery: bad } = await o.enqueue(openEvent('msg-bad'))
+            assert.equal(await d.drain(), 2) // old delivered, bad pending; the first prune finds nothing old
+            clock.t = T0 + 1_000
+            const { delivery: young } = await o.enqueue(openEvent('msg-young'))
+            assert.equal(await d.drain(), 1)
+            clock.t = T0 + 2 * DAY
+            assert.equal(await d.drain(), 1) // bad's last attempt, past its 24 h: failed
+            assert.equal((await o.get('w', bad.id))?.state, 'failed')
+            clock.t = T0 + 7 * DAY + 500
+            assert.equal(await d.drain(), 0)
+            assert.equal(await o.get('w', old.id), undefined, 'delivered, created over 7 days ago')
+            assert.equal(await o.get('w', bad.id), undefined, 'failed, created over 7 days ago')
+            assert.equal((await o.get('w', young.id))?.state, 'delivered', 'created 500 ms too late')
+            clock.t = T0 + 7 * DAY + 1_500
+            await d.drain()
+            assert.equal(
+              (await o.get('w', young.id))?.state,
+              'delivered',
+              'within the hour of the last prune',
+            )
+            clock.t = T0 + 7 * DAY + 500 + 3_600_000
+            await d.drain()
+            assert.equal(await o.get('w', young.id), undefined)
+            // The outbox's own call: a pending row stays whatever its age.
+            const { delivery: waiting } = await o.enqueue(openEvent('msg-waiting'))
+            assert.equal(await o.prune(clock.t + DAY), 0)
+            assert.equal((await o.get('w', waiting.id))?.state, 'pending')
+            // A deleted row no longer dedupes its event: why the retention is at least the log's.
+            assert.equal((await o.enqueue(openEvent('msg-old'))).created, true)
+          },
+        ),
+      ))
+
     test('a receiver answering 500 twice then 200 gets three signed POSTs, 27 s and 54 s apart on the clock', () =>
       withOutbox((o, clock) =>
         withReceiver(

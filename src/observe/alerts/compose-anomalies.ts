@@ -38,6 +38,8 @@ export interface AnomaliesDeps {
         locks: { tryHold(name: string): Promise<boolean>; release(name: string): Promise<void> } | undefined
         /** Names this deployment's watcher lock (the Kafka topic): deployments may share a database. */
         deployment: string
+        /** Delivered and failed webhook rows older than this are deleted (webhook-dispatcher.ts). */
+        webhookRetentionMs?: number
       }
     | undefined
 }
@@ -72,7 +74,14 @@ export function composeAnomalies(deps: AnomaliesDeps): Anomalies {
   const dispatcher =
     w?.webhook === undefined
       ? undefined
-      : new WebhookDispatcher({ outbox: w.outbox, webhook: w.webhook, kind: 'alert', clock, logger })
+      : new WebhookDispatcher({
+          outbox: w.outbox,
+          webhook: w.webhook,
+          kind: 'alert',
+          clock,
+          logger,
+          ...(w.webhookRetentionMs === undefined ? {} : { retentionMs: w.webhookRetentionMs }),
+        })
   const watcher =
     w === undefined
       ? undefined
