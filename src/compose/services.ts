@@ -11,6 +11,9 @@ import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
+import { espWebhookSettings } from '../delivery/esp/esp-config.ts'
+import { SnsVerifier } from '../delivery/esp/sns.ts'
+import { EventLogFeedbackSink } from '../delivery/feedback-sink.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
 import { countProfileRead, setSendQueue } from '../observe/metric-records.ts'
@@ -358,6 +361,32 @@ function apiRoutes(
     ui: { workspaces, clock, publicUrl: () => opts.links.publicUrl() },
     live: composeLive({ ...opts, ...backends.observe, registry: opts.metrics.registry, workspaces }),
     openTime: openTimeRoutesOf(backends, delivery, opts),
+    espWebhooks: espWebhooksOf(backends, profiles, config, opts),
+  }
+}
+
+/** The ESP webhooks' dependencies: the feedback sink over the log, the analytics rows and profiles. */
+function espWebhooksOf(
+  backends: Backends,
+  profiles: ProfileStore,
+  config: Config,
+  opts: ApiComposeOptions,
+): NonNullable<ApiRoutesDeps['espWebhooks']> {
+  const settings = espWebhookSettings(config)
+  const sink = new EventLogFeedbackSink({
+    log: backends.log,
+    messages: backends.analytics,
+    profiles,
+    clock: opts.clock,
+    logger: opts.logger,
+    metrics: opts.metrics,
+  })
+  return {
+    settings,
+    sink,
+    workspaces: backends.workspaces,
+    sns: new SnsVerifier({ allowHost: settings.snsCertHosts }),
+    clock: opts.clock,
   }
 }
 
