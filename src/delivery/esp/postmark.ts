@@ -37,6 +37,19 @@ const timeOf = (v: unknown, fallback: number): number => {
   return Number.isFinite(t) ? t : fallback
 }
 
+/**
+ * The bounce ID as Postmark wrote it. IDs are 64-bit (the docs' sample is 4323372036854775807),
+ * beyond what a JSON number keeps exactly: past 2^53 the digits are read from the body itself.
+ */
+function bounceId(parsed: unknown, body: Buffer): string | undefined {
+  if (typeof parsed === 'string' && parsed !== '') return parsed
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed)) return undefined
+  if (Number.isSafeInteger(parsed)) return String(parsed)
+  for (const m of body.toString('utf8').matchAll(/"ID"\s*:\s*(\d+)/g))
+    if (m[1] !== undefined && Number(m[1]) === parsed) return m[1]
+  return String(parsed)
+}
+
 /** The feedback in one Postmark webhook body (zero or one). */
 export function postmarkFeedback(body: Buffer, receivedAt: number): Feedback[] {
   let r: unknown
@@ -55,10 +68,9 @@ export function postmarkFeedback(body: Buffer, receivedAt: number): Feedback[] {
   if (recipient === undefined) throw webhookMalformed('Postmark', `${type} record has no Email or Recipient`)
   const at = timeOf(r.BouncedAt ?? r.DeliveredAt ?? r.ReceivedAt, receivedAt)
   const messageId = str(r.MessageID) ?? ''
+  const id = bounceId(r.ID, body)
   const feedbackId =
-    typeof r.ID === 'number' || typeof r.ID === 'string'
-      ? `bounce:${r.ID}`
-      : `${messageId}:${type}:${recipient.toLowerCase()}:${at}`
+    id !== undefined ? `bounce:${id}` : `${messageId}:${type}:${recipient.toLowerCase()}:${at}`
   const base = { source: 'postmark' as const, feedbackId, emailId, recipient, at }
   switch (type) {
     case 'Bounce':
