@@ -303,6 +303,12 @@ describe('ESP webhooks in the running app', () => {
       assert.equal(res.status, 401)
       assert.equal(res.body.code, 'INK_ERR_WEBHOOK_UNAUTHORIZED')
     }
+    // A certificate that cannot be fetched now: 503, SNS delivers again later.
+    const unreachable = await postSns(
+      snsSigned(unsigned, signer.key, `https://localhost:${sns.port}/SimpleNotificationService-gone.pem`),
+    )
+    assert.equal(unreachable.status, 503)
+    assert.equal(unreachable.body.code, 'INK_ERR_WEBHOOK_UNVERIFIABLE')
     const malformed = await post(`/v1/webhooks/ses/${WS}/${SECRET}`, '{"Type": "Notification"', {
       'content-type': 'text/plain',
     })
