@@ -265,6 +265,64 @@ describe('ESP webhooks in the running app', () => {
     })
   })
 
+  test('SES event publishing: a click lands as an ESP click of the message; an unsubscribe confirmation records nothing', async () => {
+    const click = await postSns(
+      snsSigned(
+        sesNotification('click-0001', {
+          eventType: 'Click',
+          mail: sesMail(MESSAGE_ID_HEADER, 'ann@example.com'),
+          click: {
+            ipAddress: '192.0.2.1',
+            link: 'https://shop.example/lamp',
+            linkTags: { samplekey0: ['samplevalue0'] },
+            timestamp: '2026-11-28T11:59:50.000Z',
+            userAgent: 'Mozilla/5.0',
+          },
+        }),
+        signer.key,
+        certUrl(),
+      ),
+    )
+    assert.equal(click.status, 200)
+    assert.deepEqual(
+      appended.map((e) => [e.event, e.userId, e.timestamp, e.properties]),
+      [
+        [
+          'Email Link Clicked',
+          'ann',
+          '2026-11-28T11:59:50.000Z',
+          {
+            origin: 'feedback',
+            source: 'ses',
+            recipient: 'ann@example.com',
+            campaign_id: 'spring',
+            email_id: emailId,
+            click_kind: 'esp',
+            url: 'https://shop.example/lamp',
+          },
+        ],
+      ],
+    )
+    appended = []
+    const unsubscribed = await postSns(
+      snsSigned(
+        {
+          Type: 'UnsubscribeConfirmation',
+          MessageId: '47138184-6831-46b8-8f7c-afc488602d7d',
+          Token: '2336412f37fb687f5d51e6e2425',
+          TopicArn: TOPIC,
+          Message: `You have chosen to deactivate subscription ${TOPIC}:1.`,
+          SubscribeURL: `https://localhost:${sns.port}/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=2336412f37fb687f5d51e6e2425`,
+          Timestamp: '2026-11-28T12:00:00.000Z',
+        },
+        signer.key,
+        certUrl(),
+      ),
+    )
+    assert.deepEqual(unsubscribed, { status: 200, body: { success: true } })
+    assert.equal(appended.length, 0)
+  })
+
   test('forged SNS calls are refused with 401 and record nothing', async () => {
     const unsigned = sesNotification('forged-0001', {
       notificationType: 'Bounce',

@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import Fastify from 'fastify'
 import { InkError } from '../../src/core/errors.ts'
-import { parseHostPatterns } from '../../src/delivery/esp/esp-config.ts'
+import { espWebhookSettings, parseHostPatterns } from '../../src/delivery/esp/esp-config.ts'
+import { espWebhookRoutes } from '../../src/delivery/esp/esp-routes.ts'
 import { parseSnsMessage, SnsVerifier } from '../../src/delivery/esp/sns.ts'
+import { installErrorHandler } from '../../src/http/error-handler.ts'
 import { selfSigned, snsSigned, TOPIC } from './esp-fixtures.ts'
 
 const signer = selfSigned('sns.amazonaws.com')
@@ -86,5 +89,48 @@ describe('the SNS verifier', () => {
       SubscribeURL: 'https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=t',
     })
     assert.deepEqual(fetched, ['https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=t'])
+  })
+})
+
+describe('the SES route with INKSTREAM_SNS_TOPIC_ARNS', () => {
+  test('refuses another topic before any certificate is fetched', async () => {
+    const fetched: string[] = []
+    const recorded: unknown[] = []
+    const app = Fastify()
+    installErrorHandler(app)
+    await espWebhookRoutes(app, {
+      settings: espWebhookSettings({
+        workspaceId: 'w',
+        espWebhookSecrets: 'w:secret-secret-secret',
+        snsCertHosts: 'sns.*.amazonaws.com',
+        snsTopicArns: 'arn:aws:sns:us-west-2:123456789012:ours',
+      }),
+      sink: {
+        record: async (_ws, f) => {
+          recorded.push(...f)
+          return f.map(() => 'recorded' as const)
+        },
+      },
+      workspaces: { byId: (id) => (id === 'w' ? { id, writeKey: 'x', adminKey: 'y' } : undefined) },
+      sns: new SnsVerifier({
+        allowHost: hosts.value,
+        fetchText: async (url) => {
+          fetched.push(url.href)
+          return signer.cert
+        },
+      }),
+      clock: { now: () => Date.now() },
+    })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks/ses/w/secret-secret-secret',
+      headers: { 'content-type': 'text/plain; charset=UTF-8' },
+      payload: JSON.stringify(notification('7')),
+    })
+    await app.close()
+    assert.equal(res.statusCode, 401)
+    assert.equal(res.json().code, 'INK_ERR_WEBHOOK_UNAUTHORIZED')
+    assert.match(res.json().message, /INKSTREAM_SNS_TOPIC_ARNS/)
+    assert.deepEqual([fetched, recorded], [[], []])
   })
 })
