@@ -65,8 +65,16 @@ export class EventLogFeedbackSink implements FeedbackSink {
     const now = clock.now()
     const events: InkEvent[] = []
     const results: ('recorded' | 'unmatched')[] = []
+    // A batch (SendGrid posts hundreds of events) often names one message or address many times.
+    const resolutions = new Map<string, Promise<Resolution>>()
     for (const f of feedback) {
-      const resolved = await this.#resolve(workspaceId, f)
+      const key = `${f.emailId ?? ''}\n${f.recipient.trim().toLowerCase()}`
+      let resolving = resolutions.get(key)
+      if (resolving === undefined) {
+        resolving = this.#resolve(workspaceId, f)
+        resolutions.set(key, resolving)
+      }
+      const resolved = await resolving
       if (resolved === undefined) {
         results.push('unmatched')
         continue

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import Fastify from 'fastify'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { InkError } from '../../src/core/errors.ts'
 import { espWebhookSettings, parseHostPatterns } from '../../src/delivery/esp/esp-config.ts'
 import { espWebhookRoutes } from '../../src/delivery/esp/esp-routes.ts'
 import { parseSnsMessage, SnsVerifier } from '../../src/delivery/esp/sns.ts'
 import { installErrorHandler } from '../../src/http/error-handler.ts'
+import { createLogger, EcsLogController } from '../../src/observe/logging.ts'
 import { selfSigned, snsSigned, TOPIC } from './esp-fixtures.ts'
 
 const signer = selfSigned('sns.amazonaws.com')
@@ -96,7 +97,14 @@ describe('the SES route with INKSTREAM_SNS_TOPIC_ARNS', () => {
   test('refuses another topic before any certificate is fetched', async () => {
     const fetched: string[] = []
     const recorded: unknown[] = []
-    const app = Fastify()
+    const lines: string[] = []
+    const logger: FastifyBaseLogger = createLogger({
+      level: 'info',
+      serviceName: 'test',
+      destination: { write: (line: string) => void lines.push(line) },
+    })
+    // As buildServer does: request lines name the route pattern, never the path.
+    const app = Fastify({ loggerInstance: logger, logController: new EcsLogController() })
     installErrorHandler(app)
     await espWebhookRoutes(app, {
       settings: espWebhookSettings({
@@ -132,5 +140,10 @@ describe('the SES route with INKSTREAM_SNS_TOPIC_ARNS', () => {
     assert.equal(res.json().code, 'INK_ERR_WEBHOOK_UNAUTHORIZED')
     assert.match(res.json().message, /INKSTREAM_SNS_TOPIC_ARNS/)
     assert.deepEqual([fetched, recorded], [[], []])
+    // The refusal is logged with its code; the secret is not.
+    const log = lines.join('')
+    assert.match(log, /"code":"INK_ERR_WEBHOOK_UNAUTHORIZED"/)
+    assert.match(log, /\/v1\/webhooks\/ses\/:workspaceId\/:secret/)
+    assert.ok(!log.includes('secret-secret-secret'), log)
   })
 })

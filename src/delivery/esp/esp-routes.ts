@@ -13,7 +13,7 @@
  * text/plain. The secret sits in the path, which request logs write as the route pattern only.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { webhookMalformed, webhookNotConfigured, webhookUnauthorized } from '../../core/errors.ts'
+import { isInkError, webhookMalformed, webhookNotConfigured, webhookUnauthorized } from '../../core/errors.ts'
 import type { Clock } from '../../core/types.ts'
 import { sameKey, type WorkspaceStore } from '../../workspaces/workspace-store.ts'
 import type { Feedback, FeedbackSink } from '../feedback.ts'
@@ -46,6 +46,13 @@ export async function espWebhookRoutes(app: FastifyInstance, deps: EspRoutesDeps
 async function routes(app: FastifyInstance, deps: EspRoutesDeps): Promise<void> {
   const { settings, sink, workspaces, sns, clock } = deps
   const windowSeconds = deps.replayWindowSeconds ?? 600
+  // A refused call is worth a line: a provider misconfigured (wrong key, secret, credentials) shows
+  // up here and in the provider's own delivery log. Messages name no secret; 5xx are logged by the
+  // error handler.
+  app.addHook('onError', async (req, _reply, err) => {
+    if (isInkError(err) && err.statusCode < 500)
+      req.log.warn({ code: err.code, route: req.routeOptions.url }, err.message)
+  })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMITS.sendgrid }, (_req, body, done) =>
     done(null, body),
