@@ -495,6 +495,14 @@ describe('ESP webhooks in the running app', () => {
       assert.equal(res.status, 401, JSON.stringify(res.body))
       assert.equal(res.body.code, code)
     }
+    // A wrong URL secret is refused before the body is read: 401, not 413 for a 6 MB body.
+    const big = await post(
+      `/v1/webhooks/sendgrid/${WS}/whsec_wrong_wrong_wrong`,
+      'x'.repeat(6 * 1024 * 1024),
+      signed,
+    )
+    assert.equal(big.status, 401)
+    assert.equal(big.body.code, 'INK_ERR_WEBHOOK_UNAUTHORIZED')
     const notArray = '{"event":"bounce"}'
     const res = await post(sendgridUrl, notArray, sendgridHeaders(sendgrid.privateKey, notArray, now))
     assert.equal(res.status, 400)

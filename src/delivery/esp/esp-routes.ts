@@ -58,15 +58,18 @@ async function routes(app: FastifyInstance, deps: EspRoutesDeps): Promise<void> 
     done(null, body),
   )
 
-  /** The workspace the URL names, once its secret checks out. */
-  const workspaceOf = (provider: string, req: FastifyRequest<Route>): string => {
+  /**
+   * The URL's workspace and secret, checked in onRequest: before the body is read, so a caller
+   * without the secret cannot make us buffer (up to 5 MB), parse or fetch anything.
+   */
+  const checkUrl = (provider: string) => async (req: FastifyRequest<Route>) => {
     if (settings.secrets.size === 0) throw webhookNotConfigured(provider, 'INKSTREAM_ESP_WEBHOOK_SECRETS')
     const { workspaceId, secret } = req.params
     // Both checks run whatever the first answers: the time taken says nothing about which failed.
     const known = knownSecret(settings, workspaceId, secret)
-    if (!known || workspaces.byId(workspaceId) === undefined)
+    const exists = workspaces.byId(workspaceId) !== undefined
+    if (!known || !exists)
       throw webhookUnauthorized(provider, 'the URL names no workspace with that webhook secret')
-    return workspaceId
   }
 
   const bodyOf = (provider: string, req: FastifyRequest<Route>): Buffer => {
@@ -85,8 +88,9 @@ async function routes(app: FastifyInstance, deps: EspRoutesDeps): Promise<void> 
     return { success: true, received: feedback.length, recorded, unmatched: results.length - recorded }
   }
 
-  app.post<Route>('/v1/webhooks/ses/:workspaceId/:secret', { bodyLimit: LIMITS.ses }, async (req) => {
-    const workspaceId = workspaceOf('SES (SNS)', req)
+  const ses = { bodyLimit: LIMITS.ses, onRequest: checkUrl('SES (SNS)') }
+  app.post<Route>('/v1/webhooks/ses/:workspaceId/:secret', ses, async (req) => {
+    const { workspaceId } = req.params
     const message = parseSnsMessage(bodyOf('SES (SNS)', req).toString('utf8'))
     if (settings.snsTopicArns !== undefined && !settings.snsTopicArns.has(message.TopicArn))
       throw webhookUnauthorized('SES (SNS)', 'the topic is not in INKSTREAM_SNS_TOPIC_ARNS')
@@ -106,9 +110,9 @@ async function routes(app: FastifyInstance, deps: EspRoutesDeps): Promise<void> 
 
   app.post<Route>(
     '/v1/webhooks/sendgrid/:workspaceId/:secret',
-    { bodyLimit: LIMITS.sendgrid },
+    { bodyLimit: LIMITS.sendgrid, onRequest: checkUrl('SendGrid') },
     async (req) => {
-      const workspaceId = workspaceOf('SendGrid', req)
+      const { workspaceId } = req.params
       const key = settings.sendgridKey
       if (key === undefined) throw webhookNotConfigured('SendGrid', 'INKSTREAM_SENDGRID_WEBHOOK_KEY')
       const body = bodyOf('SendGrid', req)
@@ -119,9 +123,9 @@ async function routes(app: FastifyInstance, deps: EspRoutesDeps): Promise<void> 
 
   app.post<Route>(
     '/v1/webhooks/postmark/:workspaceId/:secret',
-    { bodyLimit: LIMITS.postmark },
+    { bodyLimit: LIMITS.postmark, onRequest: checkUrl('Postmark') },
     async (req) => {
-      const workspaceId = workspaceOf('Postmark', req)
+      const { workspaceId } = req.params
       const auth = settings.postmarkAuth
       if (auth === undefined) throw webhookNotConfigured('Postmark', 'INKSTREAM_POSTMARK_WEBHOOK_AUTH')
       const given = basicCredentials(req.headers.authorization)
