@@ -13,6 +13,7 @@ import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
 import { espWebhookSettings } from '../delivery/esp/esp-config.ts'
 import { SnsVerifier } from '../delivery/esp/sns.ts'
+import type { FeedbackSink } from '../delivery/feedback.ts'
 import { EventLogFeedbackSink } from '../delivery/feedback-sink.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
@@ -60,6 +61,11 @@ export interface Services {
   triggerDispatcher: TriggerDispatcher | undefined
   /** What the open-time routes call after recording an open (enqueues the open webhook). */
   openHooks: OpenHooks
+  /**
+   * Where delivery feedback goes (ESP webhooks, the mailbox reader): resolves and appends to the log.
+   * Undefined in a process without a profile store (a collector or processor alone).
+   */
+  feedback: FeedbackSink | undefined
   /** What buildServer needs. */
   server: ServerDeps
   close(): Promise<void>
@@ -138,6 +144,18 @@ export async function composeServices(
       closers.push(() => webhook.close())
       links.afterListen(() => webhook.start())
     }
+
+    // One sink per process for every feedback source (ESP webhooks here, the mailbox reader).
+    const feedback =
+      backends.profiles &&
+      new EventLogFeedbackSink({
+        log,
+        messages: backends.analytics,
+        profiles: backends.profiles,
+        clock,
+        logger,
+        metrics,
+      })
 
     // Every process writes its own rollups; one with the stores may watch them (one at a time).
     const { observe } = backends
@@ -262,7 +280,15 @@ export async function composeServices(
         maxBatchBytes: config.maxBatchBytes,
       },
       api: roles.has('api')
-        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers, roles })
+        ? apiRoutes(backends, delivery, config, {
+            ...opts,
+            reader,
+            metrics,
+            openHooks,
+            closers,
+            roles,
+            feedback,
+          })
         : undefined,
       beforeScrape: async () => {
         await readConsumerLags(metrics, (group) => log.lag(group))
@@ -277,6 +303,7 @@ export async function composeServices(
       delivery,
       triggerDispatcher: dispatcher,
       openHooks,
+      feedback,
       server,
       close: () => closers.run(),
     }
@@ -290,6 +317,7 @@ type ApiComposeOptions = ComposeOptions & {
   openHooks: OpenHooks
   closers: Closers
   roles: ReadonlySet<Role>
+  feedback: FeedbackSink | undefined
 }
 
 /** The dependencies of the api role's routes. */
@@ -361,32 +389,24 @@ function apiRoutes(
     ui: { workspaces, clock, publicUrl: () => opts.links.publicUrl() },
     live: composeLive({ ...opts, ...backends.observe, registry: opts.metrics.registry, workspaces }),
     openTime: openTimeRoutesOf(backends, delivery, opts),
-    espWebhooks: espWebhooksOf(backends, profiles, config, opts),
+    espWebhooks: opts.feedback && espWebhooksOf(backends, opts.feedback, config, opts.clock),
   }
 }
 
-/** The ESP webhooks' dependencies: the feedback sink over the log, the analytics rows and profiles. */
+/** The ESP webhooks' dependencies: the process's feedback sink, the settings and the SNS verifier. */
 function espWebhooksOf(
   backends: Backends,
-  profiles: ProfileStore,
+  sink: FeedbackSink,
   config: Config,
-  opts: ApiComposeOptions,
+  clock: Clock,
 ): NonNullable<ApiRoutesDeps['espWebhooks']> {
   const settings = espWebhookSettings(config)
-  const sink = new EventLogFeedbackSink({
-    log: backends.log,
-    messages: backends.analytics,
-    profiles,
-    clock: opts.clock,
-    logger: opts.logger,
-    metrics: opts.metrics,
-  })
   return {
     settings,
     sink,
     workspaces: backends.workspaces,
     sns: new SnsVerifier({ allowHost: settings.snsCertHosts }),
-    clock: opts.clock,
+    clock,
   }
 }
 
