@@ -6,6 +6,13 @@ import { z } from 'zod'
 import { invalidConfig } from './core/errors.ts'
 import { failpointProblems } from './core/failpoints.ts'
 import { parseDkimSetting } from './delivery/dkim-keys.ts'
+import {
+  DEFAULT_SNS_CERT_HOSTS,
+  parseBasicCredentials,
+  parseHostPatterns,
+  parseSendgridKey,
+  parseWebhookSecrets,
+} from './delivery/esp/esp-config.ts'
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
 
@@ -62,6 +69,13 @@ export function parseSmtpUrl(
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
+
+/** A string setting checked by one of the parsers that answer `{ ok, problems }`. */
+const parsedBy = (parse: (v: string) => { ok: true } | { ok: false; problems: string[] }) =>
+  z.string().superRefine((value, ctx) => {
+    const r = parse(value)
+    if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+  })
 
 /** What one `inkstream start` process does; `all` (the default) is every role in one process. */
 export const ROLES = ['collector', 'processor', 'api', 'sender'] as const
@@ -200,6 +214,16 @@ export const configSchema = z
     alertWebhookUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** The alert webhook's HMAC key (at least 16 characters); needed with alertWebhookUrl. */
     alertWebhookSecret: z.string().min(16, 'at least 16 characters').optional(),
+    /** ESP webhook URL secrets: `workspace:secret` (or a bare secret for this workspace), comma-separated. */
+    espWebhookSecrets: parsedBy((v) => parseWebhookSecrets(v, 'default')).optional(),
+    /** Hosts SNS SigningCertURL / SubscribeURL may name (`*` = one label); the default is AWS's. */
+    snsCertHosts: parsedBy(parseHostPatterns).default(DEFAULT_SNS_CERT_HOSTS),
+    /** When set, SNS messages from other topics are refused (comma-separated topic ARNs). */
+    snsTopicArns: z.string().min(1).optional(),
+    /** SendGrid's Signed Event Webhook verification key (base64, as SendGrid shows it). */
+    sendgridWebhookKey: parsedBy(parseSendgridKey).optional(),
+    /** `user:password` Postmark's webhooks send as HTTP basic auth. */
+    postmarkWebhookAuth: parsedBy(parseBasicCredentials).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -268,6 +292,11 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_WEBHOOK_RETENTION_DAYS: 'webhookRetentionDays',
   INKSTREAM_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
   INKSTREAM_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',
+  INKSTREAM_ESP_WEBHOOK_SECRETS: 'espWebhookSecrets',
+  INKSTREAM_SNS_CERT_HOSTS: 'snsCertHosts',
+  INKSTREAM_SNS_TOPIC_ARNS: 'snsTopicArns',
+  INKSTREAM_SENDGRID_WEBHOOK_KEY: 'sendgridWebhookKey',
+  INKSTREAM_POSTMARK_WEBHOOK_AUTH: 'postmarkWebhookAuth',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

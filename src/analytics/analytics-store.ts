@@ -69,6 +69,8 @@ export interface AnalyticsStore {
   ): Promise<SeriesPoint[]>
   /** The messages to any of `userIds` (a profile's userIds and anonymousIds), newest first; at most `limit`. */
   messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]>
+  /** The row of one message by our email id (the Message-ID's local part); undefined when unknown. */
+  message(workspaceId: string, emailId: string): Promise<MessageRow | undefined>
   /** Deletes what the retention allows; returns rows deleted. */
   prune(r: Retention): Promise<number>
   close(): Promise<void>

@@ -339,6 +339,8 @@ function foldMessageEvent(
       add(row, t, 'failed')
       return true
     case EMAIL_OPENED: {
+      // An ESP's own open tracking (feedback.ts, `open_kind: "esp"`) sees the opens our pixel counts.
+      if (p.open_kind === 'esp') return false
       // An open-time render (live block, AMP JSON, web view): how often it had to fall back.
       if (p.open_kind === 'open-time') {
         add(row, t, 'liveRenders')
@@ -370,6 +372,8 @@ function foldMessageEvent(
       return true
     }
     case EMAIL_LINK_CLICKED:
+      // Likewise an ESP's click tracking: our tracked links already count the clicks.
+      if (p.click_kind === 'esp') return false
       add(row, t, 'clicks')
       row.clicks += 1
       if (row.firstClickAt === null) {

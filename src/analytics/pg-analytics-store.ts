@@ -228,6 +228,15 @@ export class PgAnalyticsStore implements AnalyticsStore {
     return rows.map(messageFromRow)
   }
 
+  async message(workspaceId: string, emailId: string): Promise<MessageRow | undefined> {
+    const { rows } = await this.#pool.query<Row>(
+      'SELECT * FROM analytics_messages WHERE workspace_id = $1 AND email_id = $2',
+      [pgText(workspaceId), pgText(emailId)],
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : messageFromRow(row)
+  }
+
   async prune(r: Retention): Promise<number> {
     return inTransaction(this.#pool, async (client) => {
       let n = 0

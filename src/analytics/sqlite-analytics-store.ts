@@ -199,6 +199,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
     return rows.map(messageFromRow)
   }
 
+  async message(workspaceId: string, emailId: string): Promise<MessageRow | undefined> {
+    const row = this.#s.message.get(workspaceId, emailId) as Row | undefined
+    return row === undefined ? undefined : messageFromRow(row)
+  }
+
   async prune(r: Retention): Promise<number> {
     const s = this.#s
     return this.#db.transaction(

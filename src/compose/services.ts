@@ -11,6 +11,10 @@ import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
+import { espWebhookSettings } from '../delivery/esp/esp-config.ts'
+import { SnsVerifier } from '../delivery/esp/sns.ts'
+import type { FeedbackSink } from '../delivery/feedback.ts'
+import { EventLogFeedbackSink } from '../delivery/feedback-sink.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
 import { countProfileRead, setSendQueue } from '../observe/metric-records.ts'
@@ -57,6 +61,11 @@ export interface Services {
   triggerDispatcher: TriggerDispatcher | undefined
   /** What the open-time routes call after recording an open (enqueues the open webhook). */
   openHooks: OpenHooks
+  /**
+   * Where delivery feedback goes (ESP webhooks, the mailbox reader): resolves and appends to the log.
+   * Undefined in a process without a profile store (a collector or processor alone).
+   */
+  feedback: FeedbackSink | undefined
   /** What buildServer needs. */
   server: ServerDeps
   close(): Promise<void>
@@ -136,6 +145,18 @@ export async function composeServices(
       closers.push(() => webhook.close())
       links.afterListen(() => webhook.start())
     }
+
+    // One sink per process for every feedback source (ESP webhooks here, the mailbox reader).
+    const feedback =
+      backends.profiles &&
+      new EventLogFeedbackSink({
+        log,
+        messages: backends.analytics,
+        profiles: backends.profiles,
+        clock,
+        logger,
+        metrics,
+      })
 
     // Every process writes its own rollups; one with the stores may watch them (one at a time).
     const { observe } = backends
@@ -262,7 +283,15 @@ export async function composeServices(
         maxBatchBytes: config.maxBatchBytes,
       },
       api: roles.has('api')
-        ? apiRoutes(backends, delivery, config, { ...opts, reader, metrics, openHooks, closers, roles })
+        ? apiRoutes(backends, delivery, config, {
+            ...opts,
+            reader,
+            metrics,
+            openHooks,
+            closers,
+            roles,
+            feedback,
+          })
         : undefined,
       beforeScrape: async () => {
         await readConsumerLags(metrics, (group) => log.lag(group))
@@ -277,6 +306,7 @@ export async function composeServices(
       delivery,
       triggerDispatcher: dispatcher,
       openHooks,
+      feedback,
       server,
       close: () => closers.run(),
     }
@@ -290,6 +320,7 @@ type ApiComposeOptions = ComposeOptions & {
   openHooks: OpenHooks
   closers: Closers
   roles: ReadonlySet<Role>
+  feedback: FeedbackSink | undefined
 }
 
 /** The dependencies of the api role's routes. */
@@ -361,6 +392,24 @@ function apiRoutes(
     ui: { workspaces, clock, publicUrl: () => opts.links.publicUrl() },
     live: composeLive({ ...opts, ...backends.observe, registry: opts.metrics.registry, workspaces }),
     openTime: openTimeRoutesOf(backends, delivery, opts),
+    espWebhooks: opts.feedback && espWebhooksOf(backends, opts.feedback, config, opts.clock),
+  }
+}
+
+/** The ESP webhooks' dependencies: the process's feedback sink, the settings and the SNS verifier. */
+function espWebhooksOf(
+  backends: Backends,
+  sink: FeedbackSink,
+  config: Config,
+  clock: Clock,
+): NonNullable<ApiRoutesDeps['espWebhooks']> {
+  const settings = espWebhookSettings(config)
+  return {
+    settings,
+    sink,
+    workspaces: backends.workspaces,
+    sns: new SnsVerifier({ allowHost: settings.snsCertHosts }),
+    clock,
   }
 }
 

@@ -43,6 +43,11 @@ export const ErrorCodes = {
   INK_ERR_WORKER_LOST: 503,
   INK_ERR_WORKER_TIMEOUT: 503,
   INK_ERR_INTERNAL: 500,
+  INK_ERR_WEBHOOK_UNAUTHORIZED: 401,
+  INK_ERR_WEBHOOK_REPLAYED: 401,
+  INK_ERR_WEBHOOK_NOT_CONFIGURED: 404,
+  INK_ERR_WEBHOOK_MALFORMED: 400,
+  INK_ERR_WEBHOOK_UNVERIFIABLE: 503,
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes
@@ -89,5 +94,41 @@ export const eventUnserializable = (index: number, messageId: unknown, why: stri
   new InkError(
     'INK_ERR_EVENT_UNSERIALIZABLE',
     `event ${index}${typeof messageId === 'string' ? ` (messageId ${messageId})` : ''} cannot be written to the event log: ${why}; nothing in this request was stored`,
+    { cause },
+  )
+
+/** An ESP webhook call that does not prove it comes from the provider (signature, secret, credentials). */
+export const webhookUnauthorized = (provider: string, why: string) =>
+  new InkError(
+    'INK_ERR_WEBHOOK_UNAUTHORIZED',
+    `${provider} webhook refused: ${why}; nothing was recorded. Check the webhook URL's secret and the provider's credentials in the server's configuration`,
+  )
+
+/** An ESP webhook call signed too long ago (or in the future): a replay; nothing recorded. */
+export const webhookReplayed = (provider: string, ageSeconds: number, windowSeconds: number) =>
+  new InkError(
+    'INK_ERR_WEBHOOK_REPLAYED',
+    `${provider} webhook refused: signed ${Math.round(ageSeconds)} s from now, outside the ${windowSeconds} s window (a replay, or a clock off); nothing was recorded`,
+  )
+
+/** A provider's webhook whose verification this server has no setting for. */
+export const webhookNotConfigured = (provider: string, setting: string) =>
+  new InkError(
+    'INK_ERR_WEBHOOK_NOT_CONFIGURED',
+    `the ${provider} webhook is not enabled on this server: set ${setting} (see the README's Deliverability section)`,
+  )
+
+/** A webhook body that is not the provider's documented shape. */
+export const webhookMalformed = (provider: string, why: string) =>
+  new InkError(
+    'INK_ERR_WEBHOOK_MALFORMED',
+    `${provider} webhook payload is malformed: ${why}; nothing was recorded`,
+  )
+
+/** A webhook whose proof could not be checked for now (SNS signing certificate unreachable): retry. */
+export const webhookUnverifiable = (provider: string, why: string, cause?: unknown) =>
+  new InkError(
+    'INK_ERR_WEBHOOK_UNVERIFIABLE',
+    `${provider} webhook not verified yet: ${why}; nothing was recorded, the provider retries`,
     { cause },
   )

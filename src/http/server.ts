@@ -10,6 +10,7 @@ import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-r
 import type { Role } from '../config.ts'
 import { type TemplateRoutesDeps, templateRoutes } from '../content/template-routes.ts'
 import { type TestSendRouteDeps, testSendRoute } from '../content/test-send-route.ts'
+import { type EspRoutesDeps, espWebhookRoutes } from '../delivery/esp/esp-routes.ts'
 import { type SuppressionRoutesDeps, suppressionRoutes } from '../delivery/suppression-routes.ts'
 import { type TrackingRoutesDeps, trackingRoutes } from '../delivery/tracking-routes.ts'
 import { type CollectorDeps, collectorRoutes } from '../ingest/collector-routes.ts'
@@ -49,6 +50,8 @@ export interface ApiRoutesDeps {
   ui: UiRoutesDeps
   /** The overview's live chart data (/ui/api/live). */
   live: LiveRoutesDeps
+  /** ESP webhooks (/v1/webhooks/{ses,sendgrid,postmark}/…): bounces, complaints, ESP events. */
+  espWebhooks?: EspRoutesDeps | undefined
 }
 
 export interface ServerDeps {
@@ -91,6 +94,8 @@ const ROLE_ROUTES: Record<Role, Register> = {
     if (openTime) await app.register(async (scope) => openTimeRoutes(scope, openTime))
     await app.register(async (scope) => uiRoutes(scope, api.ui))
     await app.register(async (scope) => liveRoutes(scope, api.live))
+    const esp = api.espWebhooks
+    if (esp) await app.register(async (scope) => espWebhookRoutes(scope, esp))
   },
   sender: async () => {},
 }

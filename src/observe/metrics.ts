@@ -46,6 +46,8 @@ export interface Metrics {
   emailOpens: Counter<'origin' | 'machine'>
   emailClicks: Counter<'origin'>
   emailUnsubscribes: Counter<'origin'>
+  /** Delivery feedback (bounces, complaints, ESP events) by source, kind and result (recorded, unmatched). */
+  feedback: Counter<'source' | 'kind' | 'result'>
   /** The bounded labels (one set per registry, so every series of an id agrees on `other`). */
   labels: { id: BoundedLabel; fallback: BoundedLabel; source: BoundedLabel }
   /** Consumer groups whose lag is read before each scrape (watchConsumerGroup). */
@@ -204,6 +206,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       'inkstream_email_unsubscribes_total',
       'Unsubscribes recorded (page and RFC 8058 one-click), by origin (campaign, trigger).',
       ['origin'],
+    ),
+    feedback: counter(
+      'inkstream_feedback_total',
+      'Delivery feedback received after the SMTP session (mailbox DSN/ARF, SES, SendGrid, Postmark), by source, kind (delivered, bounced, complained, opened, clicked) and result (recorded: appended as an event; unmatched: no message or single profile found, nothing appended).',
+      ['source', 'kind', 'result'],
     ),
     labels: {
       id: new BoundedLabel(LABEL_BOUNDS.id),

@@ -95,6 +95,10 @@ const API = [
   'DELETE /ui/session',
   'POST /ui/csp-report',
   'GET /ui/api/live',
+  // ESP webhooks (src/delivery/esp/): bounces, complaints and ESP events.
+  'POST /v1/webhooks/ses/:workspaceId/:secret',
+  'POST /v1/webhooks/sendgrid/:workspaceId/:secret',
+  'POST /v1/webhooks/postmark/:workspaceId/:secret',
 ]
 
 const sorted = (...lists: string[][]) => lists.flat().sort()

@@ -376,6 +376,16 @@ describe('docs/errors.md is true', () => {
         'a test send to a suppressed address, 409: provoked in test/content/test-send.test.ts',
       INK_ERR_TEST_SEND_FAILED:
         'a test send the SMTP server refuses, 502: provoked in test/content/test-send.test.ts',
+      INK_ERR_WEBHOOK_UNAUTHORIZED:
+        'forged SNS, SendGrid and Postmark calls, 401: provoked in test/delivery/esp-webhooks-app.test.ts',
+      INK_ERR_WEBHOOK_REPLAYED:
+        'an old SendGrid timestamp, 401: provoked in test/delivery/esp-webhooks-app.test.ts',
+      INK_ERR_WEBHOOK_NOT_CONFIGURED:
+        'an ESP webhook without its setting, 404: provoked in test/delivery/esp-webhooks-app.test.ts',
+      INK_ERR_WEBHOOK_MALFORMED:
+        'a broken SNS or SendGrid body, 400: provoked in test/delivery/esp-webhooks-app.test.ts',
+      INK_ERR_WEBHOOK_UNVERIFIABLE:
+        'an SNS signing certificate that cannot be fetched, 503: provoked in test/delivery/esp-webhooks-app.test.ts',
     }
 
     test('every code is either provoked here or said where it is checked', () => {
