@@ -11,6 +11,7 @@ import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
 import type { Clock } from '../core/types.ts'
+import type { FeedbackSink } from '../delivery/feedback.ts'
 import type { ApiRoutesDeps, ServerDeps } from '../http/server.ts'
 import { alertWebhookOf, composeAnomalies } from '../observe/alerts/compose-anomalies.ts'
 import { countProfileRead, setSendQueue } from '../observe/metric-records.ts'
@@ -35,6 +36,7 @@ import { composeOpenWebhook } from '../webhooks/open-webhook.ts'
 import { webhookConfigOf } from '../webhooks/webhook-config.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
+import { composeBounceMailbox } from './bounce-mailbox.ts'
 import { composeDelivery, type Delivery } from './delivery.ts'
 
 /** How often a sender looks for the sends of senders that died (jobs and campaigns). */
@@ -47,6 +49,8 @@ export interface ComposeOptions {
   env: NodeJS.ProcessEnv
   traits: readonly TraitDef[]
   links: LinkBase
+  /** Where the bounce mailbox's feedback goes (src/delivery/feedback.ts). */
+  feedbackSink?: FeedbackSink | undefined
 }
 
 export interface Services {
@@ -177,6 +181,17 @@ export async function composeServices(
       })
       dispatcher = sender
       closers.push(() => sender.close())
+      // Bounces and complaints that reach the bounce mailbox (INKSTREAM_BOUNCE_IMAP), read where the sending is.
+      const bounces = composeBounceMailbox(config, {
+        sink: opts.feedbackSink,
+        workspaceId: workspace.id,
+        clock,
+        logger,
+      })
+      if (bounces) {
+        closers.push(() => bounces.close())
+        links.afterListen(() => bounces.start())
+      }
       // Everything that sends on its own starts once links can name the bound port (port 0).
       links.afterListen(async () => {
         await sender.start()

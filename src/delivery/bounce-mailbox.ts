@@ -112,7 +112,7 @@ export class BounceMailbox {
       } catch (err) {
         if (this.#stopped) break
         logger.warn(
-          { mailbox: where, err: errorText(err), retryInMs: delay },
+          { mailbox: where, reason: errorText(err), retryInMs: delay },
           'bounce mailbox unreachable or dropped; retrying',
         )
       } finally {
