@@ -136,16 +136,15 @@ export class BounceMailbox {
   #sleep(ms: number): Promise<void> {
     if (this.#stopped) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done() {
+      const wake = () => {
         clearTimeout(timer)
+        // Only this sleep's own waker is cleared: a wake() during the next pass must not be lost.
+        if (this.#wake === wake) this.#wake = undefined
+        this.#wakeRequested = false
         resolve()
       }
-      this.#wake = () => {
-        this.#wake = undefined
-        this.#wakeRequested = false
-        done()
-      }
+      const timer = setTimeout(wake, ms)
+      this.#wake = wake
     })
   }
 }
@@ -163,6 +162,9 @@ export async function readPass(
   const report: PassReport = { read: 0, reports: 0, recorded: 0, unmatched: 0, ignored: 0, sinkFailed: false }
   const lock = await client.getMailboxLock(settings.mailbox)
   try {
+    // The mailbox stays selected between passes; a server need not look for new mail before a
+    // SEARCH (dovecot does not), NOOP makes it.
+    await client.noop()
     const uids = (await client.search({ seen: false }, { uid: true })) || []
     for (const uid of uids) {
       if (stopped()) break
@@ -217,9 +219,10 @@ function connectionFor(s: BounceImapSettings, timeoutMs: number): ImapFlow {
     logger: false,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
-    // IDLE is restarted now and then so a silently dead connection is noticed.
+    // IDLE starts a second after a pass (a new message then wakes the reader at once) and is
+    // restarted now and then, so a silently dead connection is noticed.
+    autoIdleDelay: 1_000,
     maxIdleTime: 5 * 60_000,
-    disableAutoIdle: false,
   })
 }
 

@@ -63,11 +63,11 @@ describe('the bounce mailbox in an embedded app', { skip: dovecotSkip }, () => {
   test('reads the mailbox once listening, into the sink, in the workspace; stops with the app', async () => {
     const dataDir = tempDir('inkstream-bounces-')
     const sink = new CollectingSink()
+    await dovecot.append('INBOX', postfixDsn())
     const app = await composeEmbedded(config(dataDir), { feedbackSink: sink })
     try {
-      await dovecot.append('INBOX', postfixDsn())
-      // Not before listen: the senders start then.
-      await new Promise((r) => setTimeout(r, 300))
+      // Not before listen (longer than a poll): the senders start then.
+      await new Promise((r) => setTimeout(r, 1_500))
       assert.equal(sink.got.length, 0)
       await app.listen()
       await waitFor('the bounce', () => sink.got.length === 1)
