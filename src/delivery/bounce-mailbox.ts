@@ -50,6 +50,9 @@ export interface PassReport {
   sinkFailed: boolean
 }
 
+/** The bytes of a message read; the report-parse.ts reader looks at no more than 4 MiB of them. */
+const MAX_FETCH_BYTES = 4 * 1024 * 1024
+
 /** Reads the mailbox until closed; see the file's header. */
 export class BounceMailbox {
   readonly #deps: BounceMailboxDeps
@@ -169,7 +172,12 @@ export async function readPass(
     for (const uid of uids) {
       if (stopped()) break
       const range = String(uid)
-      const msg = await client.fetchOne(range, { source: true, internalDate: true }, { uid: true })
+      const msg = await client.fetchOne(
+        range,
+        // A report is small; a huge message (a bounce returning a big original, junk) is read in part.
+        { source: { maxLength: MAX_FETCH_BYTES }, internalDate: true },
+        { uid: true },
+      )
       if (msg === false || msg.source === undefined) continue
       report.read++
       const received = msg.internalDate === undefined ? Number.NaN : new Date(msg.internalDate).getTime()
