@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { createTransport } from '../../src/composition.ts'
 import { loadConfig } from '../../src/config.ts'
 import { isInkError } from '../../src/core/errors.ts'
 import { prepareMessage } from '../../src/delivery/mime.ts'
@@ -126,6 +127,25 @@ describe('the SMTP transport with a bounce address', () => {
       server.received.find((m) => m.rcptTo.includes('long@example.org'))?.mailFrom,
       'bounces@shop.example',
     )
+  })
+
+  test('INKSTREAM_BOUNCE_ADDRESS reaches the transport the app composes (and its description)', async () => {
+    const config = loadConfig({
+      INKSTREAM_SMTP_URL: `smtp://127.0.0.1:${server.port}?ignoreTLS=true`,
+      INKSTREAM_BOUNCE_ADDRESS: 'bounces@shop.example',
+    })
+    const { transport: t, description } = createTransport(config, 'mail.shop.example')
+    try {
+      assert.match(description, /envelope sender bounces\+<id>@shop\.example/)
+      const outcome = await t.send(message('composed@example.org'))
+      assert.equal(outcome.outcome, 'sent', JSON.stringify(outcome))
+      assert.equal(
+        server.received.find((m) => m.rcptTo.includes('composed@example.org'))?.mailFrom,
+        `bounces+${ID}@shop.example`,
+      )
+    } finally {
+      await t.close()
+    }
   })
 
   test('a bad bounce address is refused when the transport is made', () => {
