@@ -85,7 +85,10 @@ export async function startDovecot(): Promise<Dovecot> {
       '  driver = static',
       `  args = uid=${mailUid} gid=${mailGid} home=${dir}/home/%u`,
       '}',
+      // Rootless: no chroot (only root may), as dovecot's rootless install describes.
+      ...(root ? [] : ['service anvil {', '  chroot =', '}']),
       'service imap-login {',
+      ...(root ? [] : ['  chroot =']),
       '  inet_listener imap {',
       '    address = 127.0.0.1',
       `    port = ${port}`,
@@ -112,6 +115,8 @@ export async function startDovecot(): Promise<Dovecot> {
     const deadline = Date.now() + 15_000
     while (!(await greets(port))) {
       if (c.exitCode !== null || Date.now() > deadline) {
+        // Its helpers (log, anvil, stats) would keep the stderr pipe, and the test, open.
+        for (const pid of c.pid === undefined ? [] : childPids(c.pid)) killQuietly(pid)
         c.kill('SIGKILL')
         throw new Error(`dovecot did not start: ${log()}`)
       }
@@ -128,13 +133,7 @@ export async function startDovecot(): Promise<Dovecot> {
     const exited = new Promise((resolve) => c.once('exit', resolve))
     c.kill('SIGTERM')
     await exited
-    for (const pid of sessions) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    for (const pid of sessions) killQuietly(pid)
     // The master is gone; its imap processes go with it. Wait until the port refuses.
     const deadline = Date.now() + 5_000
     while ((await greets(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
@@ -220,5 +219,13 @@ function childPids(pid: number): number[] {
       .map(Number)
   } catch {
     return []
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // already gone
   }
 }
