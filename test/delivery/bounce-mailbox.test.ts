@@ -253,6 +253,43 @@ describe('the bounce mailbox on a real IMAP server', { skip }, () => {
     await r.mailbox.close()
   })
 
+  test('a connection lost after the sink took a report but before the move: it is read again, with the same feedback id', async () => {
+    const sink = new CollectingSink()
+    let dropped = false
+    const dropping: FeedbackSink = {
+      record: async (workspaceId, feedback) => {
+        const answers = await sink.record(workspaceId, feedback)
+        if (!dropped) {
+          dropped = true
+          // The server goes away between the sink's answer and \Seen + MOVE (a crash there is the same).
+          await dovecot.stop()
+          await dovecot.start()
+        }
+        return answers
+      },
+    }
+    const r = run(dropping)
+    await r.next()
+    await dovecot.append('INBOX', eximDsn(ID_C))
+    await r.next((p) => p.reports === 1)
+    assert.equal(sink.got.length, 2)
+    const [first, second] = sink.got
+    assert.equal(first?.feedback.emailId, ID_C)
+    assert.deepEqual(second, first)
+    assert.equal(first?.feedback.feedbackId, '<E1tGx2C-0004Xy-0b@relay.shop.example> gone@example.net')
+    // Moved once (the other copy is the first test's Exim report).
+    assert.equal(
+      (await dovecot.list('Processed')).filter(
+        (m) => m.messageId === '<E1tGx2C-0004Xy-0b@relay.shop.example>',
+      ).length,
+      2,
+    )
+    assert.ok(
+      !(await dovecot.list('INBOX')).some((m) => m.messageId === '<E1tGx2C-0004Xy-0b@relay.shop.example>'),
+    )
+    await r.mailbox.close()
+  })
+
   test('with delete=true processed reports are deleted and no folder is made; non-reports are kept', async () => {
     await dovecot.append('INBOX', postfixDsn(ID_B))
     await dovecot.append('INBOX', autoReply(ID_B))
