@@ -14,6 +14,7 @@ import { FileTransport } from './delivery/file-transport.ts'
 import { isDomainName, parseMailbox } from './delivery/mailbox.ts'
 import { SmtpTransport } from './delivery/smtp-transport.ts'
 import type { Transport } from './delivery/transport.ts'
+import { verpAddress } from './delivery/verp.ts'
 import type { ProfileReader } from './profiles/profile-reader.ts'
 import type { SegmentStore } from './segments/segment-store.ts'
 
@@ -38,8 +39,17 @@ export function createTransport(
     const smtp = parseSmtpUrl(config.smtpUrl)
     if (!smtp.ok) throw new InkError('INK_ERR_INVALID_CONFIG', smtp.problems.join('; '))
     return {
-      transport: new SmtpTransport({ ...smtp.options, messageIdDomain, dkim }),
-      description: `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}${signing}`,
+      transport: new SmtpTransport({
+        ...smtp.options,
+        messageIdDomain,
+        dkim,
+        bounceAddress: config.bounceAddress,
+      }),
+      description: `smtp ${smtp.options.secure ? 'smtps' : 'smtp'}://${smtp.options.host}:${smtp.options.port}${signing}${
+        config.bounceAddress === undefined
+          ? ''
+          : `; envelope sender ${verpAddress(config.bounceAddress, '<id>')}`
+      }`,
     }
   }
   const dir = join(config.dataDir, OUTBOX_DIR)

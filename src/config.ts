@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { invalidConfig } from './core/errors.ts'
 import { failpointProblems } from './core/failpoints.ts'
+import { parseBounceImapUrl } from './delivery/bounce-imap-url.ts'
 import { parseDkimSetting } from './delivery/dkim-keys.ts'
 import {
   DEFAULT_SNS_CERT_HOSTS,
@@ -15,6 +16,7 @@ import {
 } from './delivery/esp/esp-config.ts'
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
+import { bounceAddressProblem } from './delivery/verp.ts'
 
 /** What INKSTREAM_SMTP_URL sets of SmtpTransport's options. */
 export type SmtpUrlOptions = Omit<SmtpTransportOptions, 'messageIdDomain'>
@@ -198,6 +200,25 @@ export const configSchema = z
         if (!r.ok) ctx.addIssue({ code: 'custom', message: `not a sender address: ${r.message}` })
       })
       .optional(),
+    /**
+     * The bounce address (`bounces@example.com`): messages go out with the envelope sender
+     * `bounces+<message id>@example.com` (VERP, src/delivery/verp.ts).
+     */
+    bounceAddress: z
+      .string()
+      .superRefine((address, ctx) => {
+        const problem = bounceAddressProblem(address)
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+      })
+      .optional(),
+    /** The bounce mailbox: imaps://user:pass@host/INBOX?processed=Processed (src/delivery/bounce-imap-url.ts). */
+    bounceImap: z
+      .string()
+      .superRefine((url, ctx) => {
+        const r = parseBounceImapUrl(url)
+        if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
     /** Consecutive temporary transport failures after which a campaign pauses itself (per campaign: `pauseAfterFailures`). */
     campaignPauseAfterFailures: z.coerce.number().int().min(1).max(1_000_000).default(10),
     /** How long the open-time URLs of a sent message (live blocks, the web view) keep working, in days. */
@@ -276,6 +297,8 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_SMTP_URL: 'smtpUrl',
   INKSTREAM_DKIM: 'dkim',
   INKSTREAM_FROM: 'from',
+  INKSTREAM_BOUNCE_ADDRESS: 'bounceAddress',
+  INKSTREAM_BOUNCE_IMAP: 'bounceImap',
   INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES: 'campaignPauseAfterFailures',
   INKSTREAM_OPEN_TIME_TTL_DAYS: 'openTimeTtlDays',
   INKSTREAM_CONVERSION_EVENT: 'conversionEvent',

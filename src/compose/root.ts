@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import { linkBase } from '../composition.ts'
 import { type Config, parseRoles, type Role } from '../config.ts'
 import { type Clock, systemClock } from '../core/types.ts'
+import type { FeedbackSink } from '../delivery/feedback.ts'
 import { buildServer } from '../http/server.ts'
 import type { EventLog } from '../log/event-log.ts'
 import { createLogger } from '../observe/logging.ts'
@@ -28,6 +29,8 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv
   /** Told about every route registered (tests list them). */
   onRoute?: (route: RouteOptions) => void
+  /** Where the bounce mailbox's feedback goes (INKSTREAM_BOUNCE_IMAP). */
+  feedbackSink?: FeedbackSink | undefined
 }
 
 /** What a mode's opener gets from the root. */
@@ -84,6 +87,7 @@ export async function composeApp(
       env: opts.env ?? {},
       traits,
       links,
+      feedbackSink: opts.feedbackSink,
     })
     closers.push(() => services.close())
     const server = await buildServer(services.server, roles, opts.onRoute ? { onRoute: opts.onRoute } : {})

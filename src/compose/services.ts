@@ -39,6 +39,7 @@ import { composeOpenWebhook } from '../webhooks/open-webhook.ts'
 import { webhookConfigOf } from '../webhooks/webhook-config.ts'
 import type { Workspace } from '../workspaces/workspace-store.ts'
 import { type Backends, Closers, openWith } from './backends.ts'
+import { composeBounceMailbox } from './bounce-mailbox.ts'
 import { composeDelivery, type Delivery } from './delivery.ts'
 
 /** How often a sender looks for the sends of senders that died (jobs and campaigns). */
@@ -51,6 +52,8 @@ export interface ComposeOptions {
   env: NodeJS.ProcessEnv
   traits: readonly TraitDef[]
   links: LinkBase
+  /** Where the bounce mailbox's feedback goes (src/delivery/feedback.ts). */
+  feedbackSink?: FeedbackSink | undefined
 }
 
 export interface Services {
@@ -201,6 +204,17 @@ export async function composeServices(
       })
       dispatcher = sender
       closers.push(() => sender.close())
+      // Bounces and complaints that reach the bounce mailbox (INKSTREAM_BOUNCE_IMAP), read where the sending is.
+      const bounces = composeBounceMailbox(config, {
+        sink: opts.feedbackSink ?? feedback,
+        workspaceId: workspace.id,
+        clock,
+        logger,
+      })
+      if (bounces) {
+        closers.push(() => bounces.close())
+        links.afterListen(() => bounces.start())
+      }
       // Everything that sends on its own starts once links can name the bound port (port 0).
       links.afterListen(async () => {
         await sender.start()

@@ -17,6 +17,7 @@ import { classifySendError } from './smtp-outcome.ts'
 import { installSmtpUtf8Guard, NEEDS_SMTPUTF8 } from './smtputf8-guard.ts'
 import type { TokenCodec } from './tokens.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
+import { bounceAddressProblem, verpAddress } from './verp.ts'
 
 export interface SmtpTransportOptions {
   host: string
@@ -51,6 +52,12 @@ export interface SmtpTransportOptions {
   buildWorkers?: number
   /** Signs every message with DKIM (dkim-sign.ts), in the build workers when they build the bytes. */
   dkim?: DkimSigner | undefined
+  /**
+   * The bounce address (INKSTREAM_BOUNCE_ADDRESS, `bounces@example.com`): every message's envelope
+   * sender becomes its VERP form `bounces+<messageId>@example.com` (verp.ts), so a bounce names
+   * the message in the address it comes back to. Without it the envelope sender is the From address.
+   */
+  bounceAddress?: string | undefined
 }
 
 /** Option key nodemailer copies into the message data untouched; links a message to its tracker. */
@@ -66,6 +73,7 @@ export class SmtpTransport implements Transport {
   readonly #domain: string
   readonly #pool: BuildPool
   readonly #dkim: DkimSigner | undefined
+  readonly #bounceAddress: string | undefined
   readonly #trackers = new Map<number, Tracker>()
   readonly #pending = new Set<Promise<SendOutcome>>()
   #nextId = 0
@@ -76,13 +84,14 @@ export class SmtpTransport implements Transport {
     if (problems.length > 0) throw invalidConfig(problems.map((p) => `smtp: ${p}`))
     this.#domain = options.messageIdDomain
     this.#dkim = options.dkim
+    this.#bounceAddress = options.bounceAddress
     this.#pool = new BuildPool(
       options.buildWorkers ?? Math.max(1, availableParallelism() - 1),
       options.dkim === undefined ? null : { dkim: options.dkim.keyData() },
     )
     installSmtpUtf8Guard()
     // `dkim` must not reach nodemailer: its own `dkim` option would sign a second time (RSA only).
-    const { messageIdDomain: _, buildWorkers: __, dkim: ___, ...smtp } = options
+    const { messageIdDomain: _, buildWorkers: __, dkim: ___, bounceAddress: ____, ...smtp } = options
     this.#mailer = nodemailer.createTransport({
       ...smtp,
       pool: true,
@@ -168,8 +177,13 @@ export class SmtpTransport implements Transport {
     const id = this.#nextId++
     const tracker: Tracker = { streams: [] }
     this.#trackers.set(id, tracker)
+    // VERP: the envelope sender names the message (the headers, and the DKIM signature, are unchanged).
+    const envelope =
+      this.#bounceAddress === undefined
+        ? prepared.envelope
+        : { ...prepared.envelope, from: verpAddress(this.#bounceAddress, message.messageId) }
     const mail = {
-      envelope: prepared.smtpUtf8 ? { ...prepared.envelope, [NEEDS_SMTPUTF8]: true } : prepared.envelope,
+      envelope: prepared.smtpUtf8 ? { ...envelope, [NEEDS_SMTPUTF8]: true } : envelope,
       raw: prepared.raw,
       disableFileAccess: true,
       disableUrlAccess: true,
@@ -223,6 +237,8 @@ function optionProblems(o: SmtpTransportOptions): string[] {
   if (o.rateLimit !== undefined && !(Number.isInteger(o.rateLimit) && o.rateLimit >= 0)) {
     problems.push('rateLimit must be an integer ≥ 0')
   }
+  const bounce = o.bounceAddress === undefined ? null : bounceAddressProblem(o.bounceAddress)
+  if (bounce !== null) problems.push(`bounceAddress: ${bounce}`)
   if (!isDomainName(o.messageIdDomain))
     problems.push(`messageIdDomain "${o.messageIdDomain}" is not a domain name`)
   return problems

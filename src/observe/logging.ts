@@ -33,6 +33,7 @@ const SECRET_KEYS = [
   'password',
   'secret',
   'smtpUrl',
+  'bounceImap',
   'privateKey',
   'privateKeyPem',
   'html',

@@ -1,0 +1,167 @@
+/**
+ * The bounce mailbox in the composition: with INKSTREAM_BOUNCE_IMAP, a process that sends
+ * (embedded mode; the scale-out sender role) reads the mailbox once it listens and gives the
+ * feedback to the sink it was composed with, in its workspace; a process without the sender role
+ * does not read it; closing the app stops the reader. A real dovecot, Kafka, PostgreSQL, Redis.
+ */
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { after, before, describe, test } from 'node:test'
+import { type ComposedApp, composeEmbedded, composeScaleOut } from '../../src/compose/root.ts'
+import { type ConfigInput, loadConfig } from '../../src/config.ts'
+import { isInkError } from '../../src/core/errors.ts'
+import type { Feedback, FeedbackSink } from '../../src/delivery/feedback.ts'
+import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
+import { postfixDsn, rfc5965Arf } from '../delivery/report-samples.ts'
+import { tempDir } from '../helpers/app.ts'
+import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.ts'
+import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
+import { freshDatabase, pgSkip } from '../helpers/pg.ts'
+import { REDIS_URL, redisMissing } from '../helpers/redis.ts'
+
+class CollectingSink implements FeedbackSink {
+  readonly got: { workspaceId: string; feedback: Feedback }[] = []
+  async record(workspaceId: string, feedback: readonly Feedback[]): Promise<('recorded' | 'unmatched')[]> {
+    for (const f of feedback) this.got.push({ workspaceId, feedback: f })
+    return feedback.map(() => 'recorded')
+  }
+}
+
+const waitFor = async (what: string, ok: () => boolean | Promise<boolean>, ms = 15_000) => {
+  const deadline = Date.now() + ms
+  while (!(await ok())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const dovecotSkip = dovecotMissing()
+
+describe('the bounce mailbox in an embedded app', { skip: dovecotSkip }, () => {
+  let dovecot: Dovecot
+  before(async () => {
+    dovecot = await startDovecot()
+  })
+  after(async () => {
+    await dovecot?.close()
+  })
+
+  const config = (dataDir: string, extra: ConfigInput = {}) =>
+    loadConfig(
+      {},
+      {
+        port: 0,
+        logLevel: 'silent',
+        dataDir,
+        workspaceId: 'shop',
+        bounceImap: dovecot.url('INBOX', '?pollSeconds=1'),
+        bounceAddress: 'bounces@shop.example',
+        ...extra,
+      },
+    )
+
+  test('reads the mailbox once listening, into the sink, in the workspace; stops with the app', async () => {
+    const dataDir = tempDir('inkstream-bounces-')
+    const sink = new CollectingSink()
+    await dovecot.append('INBOX', postfixDsn())
+    const app = await composeEmbedded(config(dataDir), { feedbackSink: sink })
+    try {
+      // Not before listen (longer than a poll): the senders start then.
+      await new Promise((r) => setTimeout(r, 1_500))
+      assert.equal(sink.got.length, 0)
+      await app.listen()
+      await waitFor('the bounce', () => sink.got.length === 1)
+      assert.deepEqual(
+        sink.got.map((g) => [
+          g.workspaceId,
+          g.feedback.kind,
+          g.feedback.recipient,
+          g.feedback.bounce?.status,
+        ]),
+        [['shop', 'bounced', 'nobody@example.org', '5.1.1']],
+      )
+      await waitFor('the move', async () => (await dovecot.list('Processed')).length === 1)
+    } finally {
+      await app.close()
+    }
+    // Closed: a new report stays unread.
+    await dovecot.append('INBOX', rfc5965Arf())
+    await new Promise((r) => setTimeout(r, 1_500))
+    assert.equal(sink.got.length, 1)
+    assert.deepEqual(
+      (await dovecot.list('INBOX')).map((m) => m.flags),
+      [[]],
+    )
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  test('INKSTREAM_BOUNCE_IMAP without a feedback sink is refused at start', async () => {
+    const dataDir = tempDir('inkstream-bounces-')
+    await assert.rejects(
+      composeEmbedded(config(dataDir)),
+      (err: unknown) =>
+        isInkError(err) && /INKSTREAM_BOUNCE_IMAP: this process has no feedback sink/.test(err.message),
+    )
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+})
+
+const scaleOutSkip = dovecotSkip || (await kafkaMissing()) || (await pgSkip()) || (await redisMissing())
+
+describe('the bounce mailbox in scale-out roles', { skip: scaleOutSkip, timeout: 300_000 }, () => {
+  let dovecot: Dovecot
+  let database: { url: string; drop(): Promise<void> } | undefined
+  const topic = KafkaEventLog.uniqueTopic('inkstream-bounce-mailbox')
+  before(async () => {
+    dovecot = await startDovecot()
+    database = await freshDatabase('ink_bounces')
+  })
+  after(async () => {
+    await dovecot?.close()
+    await database?.drop()
+  })
+
+  const start = async (roles: string, sink: FeedbackSink): Promise<ComposedApp> => {
+    const config = loadConfig(
+      {},
+      {
+        port: 0,
+        logLevel: 'silent',
+        dataDir: tempDir('inkstream-bounces-'),
+        roles,
+        kafkaBrokers: kafkaBrokers().join(','),
+        kafkaTopic: topic,
+        kafkaPartitions: 2,
+        databaseUrl: database?.url,
+        redisUrl: REDIS_URL,
+        bounceImap: dovecot.url('INBOX', '?pollSeconds=1'),
+      },
+    )
+    const app = await composeScaleOut(config, { feedbackSink: sink })
+    await app.listen()
+    return app
+  }
+
+  test('the api role does not read the mailbox; the sender role does', async () => {
+    await dovecot.append('INBOX', rfc5965Arf())
+    const apiSink = new CollectingSink()
+    const api = await start('api', apiSink)
+    try {
+      await new Promise((r) => setTimeout(r, 1_500))
+      assert.equal(apiSink.got.length, 0)
+    } finally {
+      await api.close()
+    }
+    const senderSink = new CollectingSink()
+    const sender = await start('sender', senderSink)
+    try {
+      await waitFor('the complaint', () => senderSink.got.length === 1)
+      assert.deepEqual(
+        senderSink.got.map((g) => [g.workspaceId, g.feedback.kind, g.feedback.recipient]),
+        [['default', 'complained', 'user@example.com']],
+      )
+    } finally {
+      await sender.close()
+    }
+  })
+})
