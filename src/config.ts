@@ -8,6 +8,7 @@ import { failpointProblems } from './core/failpoints.ts'
 import { parseDkimSetting } from './delivery/dkim-keys.ts'
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
+import { parseBouncePolicyOverrides } from './pipeline/bounce-policy.ts'
 
 /** What INKSTREAM_SMTP_URL sets of SmtpTransport's options. */
 export type SmtpUrlOptions = Omit<SmtpTransportOptions, 'messageIdDomain'>
@@ -198,6 +199,18 @@ export const configSchema = z
     alertWebhookUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** The alert webhook's HMAC key (at least 16 characters); needed with alertWebhookUrl. */
     alertWebhookSecret: z.string().min(16, 'at least 16 characters').optional(),
+    /** The soft bounce of a run that suppresses the address (src/pipeline/bounce-policy.ts). */
+    bounceSoftLimit: z.coerce.number().int().min(1).max(100).default(3),
+    /** How long a run of soft bounces lasts from its first one, in days. */
+    bounceSoftWindowDays: z.coerce.number().positive().max(365).default(30),
+    /** Per-workspace overrides of the two above: `workspace:softLimit:windowDays`, comma-separated. */
+    bouncePolicyWorkspaces: z
+      .string()
+      .superRefine((spec, ctx) => {
+        const r = parseBouncePolicyOverrides(spec)
+        if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -265,6 +278,9 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_ROLLUP_RETENTION_DAYS: 'rollupRetentionDays',
   INKSTREAM_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
   INKSTREAM_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',
+  INKSTREAM_BOUNCE_SOFT_LIMIT: 'bounceSoftLimit',
+  INKSTREAM_BOUNCE_SOFT_WINDOW_DAYS: 'bounceSoftWindowDays',
+  INKSTREAM_BOUNCE_POLICY_WORKSPACES: 'bouncePolicyWorkspaces',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

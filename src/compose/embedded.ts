@@ -22,6 +22,7 @@ import { LogWriterThread } from '../log/log-writer.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteAlertStore } from '../observe/alerts/sqlite-alert-store.ts'
 import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
+import { bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -121,6 +122,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
                 traitsFile: config.traitsFile,
                 batchSize: config.processorBatchSize,
                 dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
+                bouncePolicy: bouncePolicySettings(config),
               },
               hooks.onBatch,
               hooks.onError,

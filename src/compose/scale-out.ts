@@ -33,6 +33,7 @@ import { loadPgTokenKeys } from '../delivery/pg-token-keys.ts'
 import { KafkaEventLog } from '../log/kafka-event-log.ts'
 import { PgAlertStore } from '../observe/alerts/pg-alert-store.ts'
 import { PgRollupStore } from '../observe/rollups/pg-rollup-store.ts'
+import { bouncePolicies, bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PgBatchStore } from '../pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
@@ -177,6 +178,7 @@ export async function openScaleOutBackends(
             triggers,
             lingerMs: 10,
             failpoints: parseFailpoints(config.failpoints),
+            bouncePolicy: bouncePolicies(bouncePolicySettings(config)),
             onConflict: hooks.onConflict,
             onBatch: hooks.onBatch,
           })

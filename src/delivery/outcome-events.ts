@@ -45,6 +45,11 @@ export interface OutcomeMessage {
   templateVersion?: number | undefined
   /** Distinct fallbacks the render took (analytics: fallback usage); known once rendered. */
   fallbacks?: number | undefined
+  /**
+   * The address sent to: a bounce's event carries it as `recipient`, so the processor's bounce policy
+   * suppresses the address that bounced, not whatever the profile's `email` trait is by then.
+   */
+  recipient?: { email: string } | undefined
 }
 
 /** The typed reason of an outcome, as the event's `reason` property. */
@@ -92,6 +97,7 @@ export function outcomeEvent(message: OutcomeMessage, outcome: DeliveryOutcome, 
   if (reason !== undefined) properties.reason = reason
   properties.detail = outcome.detail
   if (outcome.kind === 'sent') properties.attempts = outcome.attempts
+  if (outcome.kind === 'bounced' && message.recipient) properties.recipient = message.recipient.email
   const at = new Date(now).toISOString()
   return {
     type: 'track',

@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
+import { migratePgSuppressions } from '../delivery/pg-suppression-store.ts'
 import {
   migratePgProfiles,
   type PgProfileRow,
@@ -114,7 +115,17 @@ async function migrate(pool: PgPool): Promise<void> {
   await migratePgProfiles(pool)
   await migratePgSegments(pool)
   await migratePgTriggers(pool)
+  await migratePgSuppressions(pool)
 }
+
+// The bounce policy's entries, in key order (see the file's header); an address already suppressed
+// for the reason keeps its first entry.
+const SUPPRESS = `
+  INSERT INTO delivery_suppressions (workspace_id, email, reason, source, created_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+    AS s(workspace_id, email, reason, source, created_at)
+  ORDER BY workspace_id, email, reason
+  ON CONFLICT DO NOTHING`
 
 /** The batch's reads are PgProfileStore's; it adds the commit and what the processor tracks. */
 export class PgBatchStore extends PgProfileStore implements BatchStore {
@@ -287,6 +298,23 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
           values: [upserts.map((p) => p.workspaceId), upserts.map((p) => p.profileId)],
         })
       if (c.triggerJobs && c.triggerJobs.length > 0) await applyJobOps(client, c.triggerJobs, now)
+      // The first of a batch's entries for one key is kept, as the table keeps the first.
+      const suppressions = lastByKey(
+        [...(c.suppressions ?? [])].reverse(),
+        (x) => `${x.workspaceId}\n${x.email}\n${x.reason}`,
+      )
+      if (suppressions.length > 0)
+        await client.query({
+          name: 'ink-profiles-suppress',
+          text: SUPPRESS,
+          values: [
+            suppressions.map((x) => x.workspaceId),
+            suppressions.map((x) => pgText(x.email)),
+            suppressions.map((x) => x.reason),
+            suppressions.map((x) => pgText(x.source)),
+            suppressions.map((x) => x.createdAt),
+          ],
+        })
     }, begin)
   }
 

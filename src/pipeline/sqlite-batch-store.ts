@@ -3,6 +3,7 @@ import type { Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
+import { migrateSqliteSuppressions } from '../delivery/sqlite-suppression-store.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -79,6 +80,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     this.#clock = opts.clock ?? systemClock
     migrateSegments(db)
     migrateTriggers(db)
+    migrateSqliteSuppressions(db)
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
@@ -107,6 +109,11 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
          ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset`,
       ),
       prune: db.prepare('DELETE FROM dedupe WHERE seen_at < ?'),
+      // The bounce policy's entries: an address already suppressed for the reason keeps its first entry.
+      suppress: db.prepare(
+        `INSERT INTO delivery_suppressions (workspace_id, email, reason, source, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
       moveEvents: db.prepare(
         'UPDATE profile_events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?',
       ),
@@ -203,6 +210,8 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
         for (const m of plan.leave) members.remove.run(m.workspaceId, m.segmentId, m.profileId)
       }
       for (const op of c.triggerJobs ?? []) applyJob(op, now)
+      for (const x of c.suppressions ?? [])
+        s.suppress.run(x.workspaceId, x.email, x.reason, x.source, x.createdAt)
     })
   }
 
