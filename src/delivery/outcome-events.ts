@@ -78,9 +78,12 @@ export function isReportable(outcome: DeliveryOutcome): boolean {
   return !(outcome.kind === 'skipped' && outcome.reason === 'already_handled')
 }
 
+/** Every outcome event id starts so; the collector refuses it from clients (ingest/validate.ts). */
+export const OUTCOME_EVENT_PREFIX = 'ink-outcome-'
+
 export function outcomeEventId(workspaceId: string, emailId: string, kind: DeliveryKind): string {
   const hash = createHash('sha256').update(`${workspaceId}\n${emailId}\n${kind}`).digest('hex').slice(0, 32)
-  return `ink-outcome-${hash}`
+  return `${OUTCOME_EVENT_PREFIX}${hash}`
 }
 
 /** The track event for an outcome of a message, at `now`. */

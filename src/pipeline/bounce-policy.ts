@@ -12,6 +12,10 @@
  *   delivery (`Email Delivered`, from the feedback path) ends the run.
  * - `Email Complained`: suppress, reason `complained`.
  *
+ * Only events the server wrote count (send outcomes and delivery feedback, by their messageId prefix,
+ * which the collector refuses from clients): the write key is public, and a client's own
+ * `Email Complained` must not suppress anyone.
+ *
  * The address is the event's `recipient` property, else the profile's `email` trait; neither (or
  * something that is not an address): the traits still change, nothing is suppressed.
  *
@@ -22,8 +26,8 @@
  * suppressed). `complained` outranks `bounced`, which outranks `soft_bouncing`.
  */
 import type { InkEvent, JsonObject } from '../core/types.ts'
-import { EMAIL_COMPLAINED, EMAIL_DELIVERED } from '../delivery/feedback.ts'
-import { EMAIL_BOUNCED } from '../delivery/outcome-events.ts'
+import { EMAIL_COMPLAINED, EMAIL_DELIVERED, FEEDBACK_EVENT_PREFIX } from '../delivery/feedback.ts'
+import { EMAIL_BOUNCED, OUTCOME_EVENT_PREFIX } from '../delivery/outcome-events.ts'
 import { normalizeEmail, type SuppressionReason } from '../delivery/suppression-store.ts'
 import type { ProfileState } from '../traits/computed-traits.ts'
 import { effectiveEventTime } from '../traits/event-time.ts'
@@ -64,8 +68,12 @@ function setStatus(traits: JsonObject, status: keyof typeof RANK): void {
 
 type Kind = 'hard' | 'soft' | 'complaint' | 'delivered'
 
+/** Written by the server itself (the collector refuses these messageId prefixes from clients). */
+const fromServer = (e: InkEvent) =>
+  e.messageId.startsWith(OUTCOME_EVENT_PREFIX) || e.messageId.startsWith(FEEDBACK_EVENT_PREFIX)
+
 function kindOf(e: InkEvent): Kind | undefined {
-  if (e.type !== 'track') return undefined
+  if (e.type !== 'track' || !fromServer(e)) return undefined
   if (e.event === EMAIL_COMPLAINED) return 'complaint'
   if (e.event === EMAIL_DELIVERED) return 'delivered'
   if (e.event !== EMAIL_BOUNCED) return undefined

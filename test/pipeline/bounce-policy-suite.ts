@@ -61,7 +61,8 @@ export function bouncePolicySuite(
       partition: 0,
       offset: ++offset,
       event: {
-        messageId: `m${offset}`,
+        // Server-written events (feedback, outcomes) carry these ids; a client's cannot (the collector).
+        messageId: `ink-feedback-m${offset}`,
         workspaceId: 'w',
         timestamp: new Date(at).toISOString(),
         receivedAt: new Date(at).toISOString(),
@@ -222,6 +223,21 @@ export function bouncePolicySuite(
           ['complained', NOW],
         ],
       )
+    })
+
+    const client = (r: LogRecord): LogRecord => ({
+      ...r,
+      event: { ...r.event, messageId: `client-${r.offset}` },
+    })
+
+    test("a client's own bounce or complaint (not a server event id) changes nothing", async () => {
+      await processor.handle([
+        identify('ivy', 'ivy@example.com'),
+        client(bounce('ivy', { bounce_type: 'hard', recipient: 'ivy@example.com' })),
+        client(rec({ type: 'track', event: EMAIL_COMPLAINED, userId: 'ivy', properties: {} })),
+      ])
+      assert.deepEqual(await stores.suppressions.list('w'), [])
+      assert.equal((await traitsOf('ivy')).email_status, undefined)
     })
 
     test('an event without a recipient and a profile without an email suppresses nothing and does not fail', async () => {
