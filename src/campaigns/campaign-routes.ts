@@ -14,6 +14,7 @@ import { InkError, notFound } from '../core/errors.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { epochMs, openObject, slug } from '../http/schemas.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignService } from './campaign-service.ts'
@@ -25,6 +26,8 @@ export interface CampaignRoutesDeps {
   service: CampaignService
   audience: AudienceResolver
   workspaces: WorkspaceStore
+  /** To refuse a draft naming a topic the workspace does not have. */
+  topics?: Pick<TopicStore, 'get'> | undefined
 }
 
 const audience = z.union([
@@ -42,6 +45,10 @@ const campaignBody = z
     vars: openObject.optional(),
     ratePerSecond: z.number().positive().max(100_000).optional(),
     pauseAfterFailures: z.number().int().min(1).max(1_000_000).optional(),
+    topic: slug.optional().meta({
+      description:
+        'A subscription topic (/v1/topics): who left it is skipped; its unsubscribe link leaves it only.',
+    }),
   })
   .strict()
 
@@ -59,6 +66,7 @@ const campaign = z.strictObject({
     .int()
     .nullable()
     .meta({ description: 'Consecutive transport failures that pause it; null: the server default.' }),
+  topic: z.string().nullable().meta({ description: 'The subscription topic; null: none.' }),
   state: z.enum(CAMPAIGN_STATES),
   error: z.string().nullable().meta({ description: 'Why the last run failed (state `failed`).' }),
   reason: z.string().nullable().meta({ description: 'Why the campaign is paused or cancelled.' }),
@@ -139,6 +147,11 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
         const b = req.body
         if (b.from !== undefined) checkFrom(b.from)
         await deps.audience.check(ws, b.audience)
+        if (b.topic !== undefined && deps.topics && !(await deps.topics.get(ws, b.topic)))
+          throw new InkError(
+            'INK_ERR_BAD_REQUEST',
+            `topic "${b.topic}" does not exist; create it first with PUT /v1/topics/${b.topic}`,
+          )
         const saved = await deps.campaigns.putDraft(ws, id, {
           name: b.name ?? id,
           templateId: b.templateId,
@@ -148,6 +161,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
           vars: b.vars ?? {},
           ratePerSecond: b.ratePerSecond ?? null,
           pauseAfterFailures: b.pauseAfterFailures ?? null,
+          topic: b.topic ?? null,
         })
         if (!saved)
           throw new InkError(

@@ -80,6 +80,7 @@ export interface CampaignRow {
   vars: string | JsonObject
   rate_per_second: number | null
   pause_after_failures: number | null
+  topic?: string | null
   state: CampaignState
   error: string | null
   reason: string | null
@@ -90,11 +91,12 @@ export interface CampaignRow {
 }
 
 export const CAMPAIGN_COLUMNS = `workspace_id, campaign_id, name, template_id, template_version, sender, audience,
-  vars, rate_per_second, pause_after_failures, state, error, reason, created_at, updated_at, started_at, finished_at`
+  vars, rate_per_second, pause_after_failures, state, error, reason, created_at, updated_at, started_at, finished_at,
+  topic`
 
 /**
  * What a draft writes, for both backends, in the order of DRAFT_COLUMNS: name, template_id,
- * template_version, sender, audience, vars, rate_per_second, pause_after_failures.
+ * template_version, sender, audience, vars, rate_per_second, pause_after_failures, topic.
  */
 export const draftValues = (d: CampaignDraft): unknown[] => [
   d.name,
@@ -105,6 +107,7 @@ export const draftValues = (d: CampaignDraft): unknown[] => [
   JSON.stringify(d.vars),
   d.ratePerSecond,
   d.pauseAfterFailures ?? null,
+  d.topic ?? null,
 ]
 
 const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
@@ -120,6 +123,7 @@ export const definitionOf = (r: CampaignRow): CampaignDefinition => ({
   vars: json<JsonObject>(r.vars),
   ratePerSecond: r.rate_per_second,
   pauseAfterFailures: r.pause_after_failures,
+  topic: r.topic ?? null,
   state: r.state,
   error: r.error,
   reason: r.reason,

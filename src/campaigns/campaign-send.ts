@@ -27,6 +27,8 @@ export interface CampaignMessage {
   vars?: JsonObject
   /** How long click, open and unsubscribe links verify; default 30 days. */
   trackingTtlMs?: number
+  /** The subscription topic: recipients who left it are skipped (`topic_unsubscribed`). */
+  topic?: string
 }
 
 export interface CampaignSendDeps extends DeliveryDeps {
@@ -110,6 +112,7 @@ export class CampaignSend {
         campaign: { id: campaign.id, ...campaign.vars },
       },
       trackingTtlMs: campaign.trackingTtlMs,
+      topic: campaign.topic,
       claim: () => ledger.claim(key, address, messageId),
       beforeAttempt: async () => {
         if (haveToken) haveToken = false

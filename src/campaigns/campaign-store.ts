@@ -29,6 +29,8 @@ export interface CampaignDefinition {
    * the server's INKSTREAM_CAMPAIGN_PAUSE_AFTER_FAILURES.
    */
   pauseAfterFailures: number | null
+  /** The subscription topic (topics/): recipients who left it are skipped, its unsubscribe link leaves it only. */
+  topic: string | null
   state: CampaignState
   /** Why the last run failed (state `failed`). */
   error: string | null
@@ -44,7 +46,7 @@ export type CampaignDraft = Pick<
   CampaignDefinition,
   'name' | 'templateId' | 'templateVersion' | 'from' | 'audience' | 'vars' | 'ratePerSecond'
 > &
-  Partial<Pick<CampaignDefinition, 'pauseAfterFailures'>>
+  Partial<Pick<CampaignDefinition, 'pauseAfterFailures' | 'topic'>>
 
 export interface CampaignStore {
   get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined>

@@ -33,6 +33,8 @@ const MIGRATIONS = [
   `ALTER TABLE campaigns DROP CONSTRAINT campaigns_state_check;
    ALTER TABLE campaigns ADD CONSTRAINT campaigns_state_check ${STATE_CHECK};
    ALTER TABLE campaigns ADD COLUMN pause_after_failures integer, ADD COLUMN reason text;`,
+  // The subscription topic (issue 15).
+  'ALTER TABLE campaigns ADD COLUMN topic text;',
 ]
 
 const KEY = 'workspace_id = $1 AND campaign_id = $2'
@@ -64,15 +66,15 @@ export class PgCampaignStore extends PgStore implements CampaignStore {
     const created = await this.transaction(async (client) => {
       const inserted = await client.query(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
-           audience, vars, rate_per_second, pause_after_failures, state, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'draft', $11, $11)
+           audience, vars, rate_per_second, pause_after_failures, topic, state, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12)
          ON CONFLICT (workspace_id, campaign_id) DO NOTHING`,
         values,
       )
       if (inserted.rowCount === 1) return true
       const updated = await client.query(
         `UPDATE campaigns SET name = $3, template_id = $4, template_version = $5, sender = $6, audience = $7,
-           vars = $8, rate_per_second = $9, pause_after_failures = $10, updated_at = $11
+           vars = $8, rate_per_second = $9, pause_after_failures = $10, topic = $11, updated_at = $12
          WHERE ${KEY} AND state = 'draft'`,
         values,
       )

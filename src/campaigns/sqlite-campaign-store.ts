@@ -56,6 +56,8 @@ const MIGRATIONS = [
    DROP TABLE campaigns;
    ALTER TABLE campaigns_v2 RENAME TO campaigns;
    CREATE INDEX campaigns_by_state ON campaigns (state);`,
+  // The subscription topic (issue 15).
+  'ALTER TABLE campaigns ADD COLUMN topic TEXT;',
 ]
 
 const KEY = 'workspace_id = ? AND campaign_id = ?'
@@ -77,12 +79,12 @@ export class SqliteCampaignStore implements CampaignStore {
       ),
       insert: db.prepare(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
-           audience, vars, rate_per_second, pause_after_failures, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?)`,
+           audience, vars, rate_per_second, pause_after_failures, topic, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?)`,
       ),
       update: db.prepare(
         `UPDATE campaigns SET name = ?, template_id = ?, template_version = ?, sender = ?, audience = ?,
-           vars = ?, rate_per_second = ?, pause_after_failures = ?, updated_at = ?
+           vars = ?, rate_per_second = ?, pause_after_failures = ?, topic = ?, updated_at = ?
          WHERE ${KEY} AND state = 'draft'`,
       ),
       running: db.prepare(

@@ -27,6 +27,7 @@ import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
+import { SqliteTopicStore } from '../topics/sqlite-topic-store.ts'
 import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
 import { SqliteWebhookOutbox } from '../webhooks/sqlite-outbox.ts'
 import { SqliteWorkspaceStore } from '../workspaces/sqlite-workspace-store.ts'
@@ -77,6 +78,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const workspaces = new SqliteWorkspaceStore(db)
     const templates = new SqliteTemplateStore(db, { clock })
     const suppressions = new SqliteSuppressionStore(db, { clock })
+    const topics = new SqliteTopicStore(db, { clock })
     const ledger = new SqliteSendLedger(db, { clock, failpoints: parseFailpoints(config.failpoints) })
     const campaigns = new SqliteCampaignStore(db, { clock })
     const triggers = new SqliteTriggerStore(db, { clock })
@@ -92,6 +94,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       workspaces,
       templates,
       suppressions,
+      topics,
       ledger,
       campaigns,
       triggers,
@@ -163,6 +166,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         templates,
         triggers,
         suppressions,
+        topics,
         campaigns,
         ledger,
         tokenKeys: loadTokenKeys(db, clock.now()),

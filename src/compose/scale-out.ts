@@ -39,6 +39,7 @@ import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
+import { PgTopicStore } from '../topics/pg-topic-store.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { PgTriggerStore } from '../triggers/pg-trigger-store.ts'
 import { PgWebhookOutbox } from '../webhooks/pg-outbox.ts'
@@ -136,6 +137,7 @@ export async function openScaleOutBackends(
         templates: new PgTemplateStore(pool, { clock }),
         triggers: jobs,
         suppressions: new PgSuppressionStore(pool, { clock }),
+        topics: new PgTopicStore(pool, { clock }),
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
         webhooks: new PgWebhookOutbox(pool, { clock }),

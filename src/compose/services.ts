@@ -164,6 +164,7 @@ export async function composeServices(
         renderer: d.renderer,
         transport: d.transport,
         suppressions: stores.suppressions,
+        topics: stores.topics,
         codec: d.codec,
         publicUrl: links.publicUrl,
         clock,
@@ -329,8 +330,12 @@ function apiRoutes(
       clock,
       lookupEmail: delivery.lookupEmail,
       metrics: opts.metrics,
+      topics: stores.topics,
+      topicOf: async (ws: string, campaignId: string) =>
+        (await stores.campaigns.get(ws, campaignId))?.topic ?? undefined,
     },
     suppressions: { suppressions: stores.suppressions, workspaces },
+    topics: { topics: stores.topics, workspaces, log, clock },
     testSend: {
       previews: delivery.previews,
       transport: delivery.transport,
@@ -340,6 +345,7 @@ function apiRoutes(
     },
     campaigns: {
       campaigns: stores.campaigns,
+      topics: stores.topics,
       service: delivery.campaigns,
       audience: delivery.audience,
       workspaces,

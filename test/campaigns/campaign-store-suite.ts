@@ -23,6 +23,7 @@ const draft = (d: Partial<CampaignDraft> = {}): CampaignDraft => ({
   vars: { greeting: 'Hi', nested: { discount: 0.15, codes: ['A', 'B'] } },
   ratePerSecond: null,
   pauseAfterFailures: null,
+  topic: null,
   ...d,
 })
 
