@@ -331,8 +331,11 @@ function apiRoutes(
       lookupEmail: delivery.lookupEmail,
       metrics: opts.metrics,
       topics: stores.topics,
+      // A trigger's messages carry `trigger:<id>` where a campaign's carry its id.
       topicOf: async (ws: string, campaignId: string) =>
-        (await stores.campaigns.get(ws, campaignId))?.topic ?? undefined,
+        campaignId.startsWith('trigger:')
+          ? (await stores.triggers.get(ws, campaignId.slice('trigger:'.length)))?.topic
+          : ((await stores.campaigns.get(ws, campaignId))?.topic ?? undefined),
     },
     suppressions: { suppressions: stores.suppressions, workspaces },
     topics: { topics: stores.topics, workspaces, log, clock },
@@ -350,7 +353,13 @@ function apiRoutes(
       audience: delivery.audience,
       workspaces,
     },
-    triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+    triggers: {
+      triggers: stores.triggers,
+      workspaces,
+      renderer,
+      defaultFrom: config.from,
+      topics: stores.topics,
+    },
     webhooks: { outbox: stores.webhooks, workspaces },
     analytics: backends.analytics && {
       analytics: backends.analytics,

@@ -21,6 +21,8 @@ export interface TriggerDef {
   delayMs: number
   /** At most `max` messages of this trigger per recipient per `perMs`. */
   frequencyCap?: { max: number; perMs: number }
+  /** The subscription topic (topics/): who left it is skipped; its unsubscribe link leaves it only. */
+  topic?: string
   updatedAt: number
 }
 
@@ -57,6 +59,10 @@ export const schema = z.strictObject({
         .min(1)
         .max(365 * DAY),
     })
+    .optional(),
+  topic: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a topic id: lowercase letters, digits, "_" and "-", at most 64')
     .optional(),
 })
 
@@ -103,6 +109,7 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
     from,
     delayMs: b.delayMs ?? 0,
     ...(b.frequencyCap === undefined ? {} : { frequencyCap: b.frequencyCap }),
+    ...(b.topic === undefined ? {} : { topic: b.topic }),
   }
 }
 

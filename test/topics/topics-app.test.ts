@@ -8,7 +8,18 @@ import { after, before, describe, test } from 'node:test'
 import { api, identify } from '../campaigns/campaign-api.ts'
 import { putTemplate } from '../campaigns/campaign-fixture.ts'
 import { header, startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
-import { startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
+import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
+
+/** Polls `find` until it answers something (or fails after `timeoutMs`). */
+async function poll<T>(find: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const found = await find()
+    if (found !== undefined) return found
+    if (Date.now() > deadline) throw new Error('not found in time')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
 
 async function waitForState(app: TestApp, id: string, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs
@@ -142,5 +153,51 @@ describe('subscription topics: API, send path, one-click unsubscribe', () => {
     const entries = await api(app, 'GET', '/v1/suppressions/ann@example.com')
     assert.equal(entries.status, 200)
     assert.equal(entries.body.suppressions[0].reason, 'unsubscribed')
+  })
+
+  test('a trigger with a topic skips who left it; its unsubscribe link leaves the topic', async () => {
+    const bad = await api(app, 'PUT', '/v1/triggers/cart', {
+      event: 'Cart Viewed',
+      templateId: 'spring',
+      topic: 'offers',
+    })
+    assert.equal(bad.status, 400)
+    const put = await api(app, 'PUT', '/v1/triggers/cart', {
+      event: 'Cart Viewed',
+      templateId: 'spring',
+      topic: 'news',
+    })
+    assert.equal(put.status, 200, JSON.stringify(put.body))
+    assert.equal(put.body.topic, 'news')
+    await identify(app, { cy: { email: 'cy@example.com' }, dan: { email: 'dan@example.com' } })
+    await api(app, 'PUT', '/v1/profiles/dan/topics', { topics: [{ id: 'news', state: 'unsubscribed' }] })
+    const track = await fetch(`${app.url}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(app.workspace.writeKey), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        batch: ['cy', 'dan'].map((userId) => ({ type: 'track', event: 'Cart Viewed', userId })),
+      }),
+    })
+    assert.equal(track.status, 200)
+    const skipped = await poll(async () => {
+      await waitForProcessed(app)
+      const events = await api(app, 'GET', '/v1/profiles/dan/events')
+      return events.body.events.find((e: { name: string }) => e.name === 'Email Skipped')
+    })
+    assert.equal(skipped.data.properties.reason, 'topic_unsubscribed')
+    const toCy = await poll(async () => smtp.received.find((m) => m.rcptTo.includes('cy@example.com')))
+    assert.equal(smtp.dataCommandsTo('dan@example.com'), 0)
+    const link = /<(http[^>]+\/u\/[^>]+)>/.exec(header(toCy.raw, 'List-Unsubscribe') ?? '')?.[1]
+    assert.ok(link)
+    const res = await fetch(new URL(new URL(link).pathname, app.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    })
+    assert.equal(res.status, 200)
+    const topics = await api(app, 'GET', '/v1/profiles/cy/topics')
+    assert.equal(topics.body.topics[0].state, 'unsubscribed')
+    assert.equal(topics.body.topics[0].source, 'unsubscribe-link:trigger:cart')
+    assert.equal((await api(app, 'GET', '/v1/suppressions/cy@example.com')).status, 404)
   })
 })
