@@ -43,6 +43,11 @@ export interface BatchChanges {
    */
   suppressions?: Suppression[]
   /**
+   * Profiles that complained: unsubscribed from every topic their workspace has at commit time
+   * (topics/topic-store.ts), unless a newer state is stored.
+   */
+  topicUnsubscribes?: { workspaceId: string; userId: string; source: string; at: number }[]
+  /**
    * For a store several processors write at once (PostgreSQL): what the batch read of the rows it
    * changes: the stored version of each profile it upserts or deletes (profiles it created are not
    * listed), and the profile each identity it binds was bound to (null: unbound). The commit is

@@ -10,7 +10,8 @@
  *   `softLimit`-th soft bounce of a run suppresses (`bounced`). A run starts at its first soft bounce
  *   and lasts `softWindowMs`; a soft bounce after that starts a new run at 1, and a confirmed
  *   delivery (`Email Delivered`, from the feedback path) ends the run.
- * - `Email Complained`: suppress, reason `complained`.
+ * - `Email Complained`: suppress, reason `complained`, and (the processor) unsubscribe the profile from
+ *   every topic of the workspace (BatchChanges.topicUnsubscribes).
  *
  * Only events the server wrote count (send outcomes and delivery feedback, by their messageId prefix,
  * which the collector refuses from clients): the write key is public, and a client's own
@@ -44,9 +45,10 @@ export const DEFAULT_BOUNCE_POLICY: BouncePolicy = { softLimit: 3, softWindowMs:
 /** The policy of a workspace. */
 export type BouncePolicies = (workspaceId: string) => BouncePolicy
 
-/** A suppression the policy decided; written with the batch. */
+/** What the policy decided: a suppression (written with the batch when the address is known). */
 export interface PolicySuppression {
-  email: string
+  /** Undefined when neither the event nor the profile has a usable address. */
+  email: string | undefined
   reason: Extract<SuppressionReason, 'bounced' | 'complained'>
   /** `campaign:<id>`, `trigger:<id>`, `feedback:<source>` or `bounce-policy`. */
   source: string
@@ -107,7 +109,7 @@ const iso = (t: number) => new Date(t).toISOString()
 
 /**
  * Applies the policy to one event folded into `state` (mutating its traits); answers the suppression
- * to write, if the event calls for one and an address is known.
+ * the event calls for, if any (its `email` undefined when no address is known).
  */
 export function applyBouncePolicy(
   state: ProfileState,
@@ -154,8 +156,7 @@ export function applyBouncePolicy(
     setStatus(traits, 'complained')
     traits[TRAIT_COMPLAINED_AT] ??= iso(t)
   }
-  const email = addressOf(p, state)
-  return email === undefined ? undefined : { email, reason, source: sourceOf(p) }
+  return { email: addressOf(p, state), reason, source: sourceOf(p) }
 }
 
 /**

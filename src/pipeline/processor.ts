@@ -214,10 +214,15 @@ export class Processor {
       foldEvent(profile.state, e, traits, uow.now)
       // Bounces and complaints suppress in this batch's transaction: exactly once, like the fold.
       const suppress = applyBouncePolicy(profile.state, e, policyOf(e.workspaceId))
-      if (suppress) {
-        const entry = { workspaceId: e.workspaceId, ...suppress, createdAt: uow.now }
+      if (suppress?.email !== undefined) {
+        const entry = { workspaceId: e.workspaceId, ...suppress, email: suppress.email, createdAt: uow.now }
         if (uow.changes.suppressions) uow.changes.suppressions.push(entry)
         else uow.changes.suppressions = [entry]
+      }
+      if (suppress?.reason === 'complained' && profile.userId !== null) {
+        const leave = { workspaceId: e.workspaceId, userId: profile.userId, source: 'complaint', at: uow.now }
+        if (uow.changes.topicUnsubscribes) uow.changes.topicUnsubscribes.push(leave)
+        else uow.changes.topicUnsubscribes = [leave]
       }
       profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
       uow.touch(profile)

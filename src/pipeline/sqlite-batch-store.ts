@@ -9,6 +9,7 @@ import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
+import { migrateSqliteTopics } from '../topics/sqlite-topic-store.ts'
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import {
   type BatchChanges,
@@ -81,6 +82,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     migrateSegments(db)
     migrateTriggers(db)
     migrateSqliteSuppressions(db)
+    migrateSqliteTopics(db)
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
@@ -110,6 +112,14 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
       ),
       prune: db.prepare('DELETE FROM dedupe WHERE seen_at < ?'),
       // The bounce policy's entries: an address already suppressed for the reason keeps its first entry.
+      // A complaint leaves every topic of the workspace, unless a newer state is stored.
+      leaveTopics: db.prepare(
+        `INSERT INTO topic_subscriptions (workspace_id, user_id, topic_id, state, source, at)
+         SELECT workspace_id, @userId, topic_id, 'unsubscribed', @source, @at FROM topics WHERE workspace_id = @ws
+         ON CONFLICT (workspace_id, user_id, topic_id) DO UPDATE SET state = excluded.state,
+           source = excluded.source, at = excluded.at
+         WHERE topic_subscriptions.at <= excluded.at AND topic_subscriptions.state <> excluded.state`,
+      ),
       suppress: db.prepare(
         `INSERT INTO delivery_suppressions (workspace_id, email, reason, source, created_at)
          VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -212,6 +222,8 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
       for (const op of c.triggerJobs ?? []) applyJob(op, now)
       for (const x of c.suppressions ?? [])
         s.suppress.run(x.workspaceId, x.email, x.reason, x.source, x.createdAt)
+      for (const t of c.topicUnsubscribes ?? [])
+        s.leaveTopics.run({ ws: t.workspaceId, userId: t.userId, source: t.source, at: t.at })
     })
   }
 

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test'
 import { PgSuppressionStore } from '../../src/delivery/pg-suppression-store.ts'
 import { type BatchChanges, ProfileConflictError } from '../../src/pipeline/batch-store.ts'
 import { PgBatchStore } from '../../src/pipeline/pg-batch-store.ts'
+import { PgTopicStore } from '../../src/topics/pg-topic-store.ts'
 import { emptyState } from '../../src/traits/computed-traits.ts'
 import { freshSchema, pgSkip } from '../helpers/pg.ts'
 import { bouncePolicySuite } from './bounce-policy-suite.ts'
@@ -17,7 +18,9 @@ bouncePolicySuite(
     await batch.ready()
     const suppressions = new PgSuppressionStore(schema.connect(), { clock: { now } })
     await suppressions.ready()
-    return { batch, suppressions, close: () => schema.drop() }
+    const topics = new PgTopicStore(schema.connect(), { clock: { now } })
+    await topics.ready()
+    return { batch, suppressions, topics, close: () => schema.drop() }
   },
   { skip: await pgSkip() },
 )

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { SqliteSuppressionStore } from '../../src/delivery/sqlite-suppression-store.ts'
 import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
+import { SqliteTopicStore } from '../../src/topics/sqlite-topic-store.ts'
 import { tempDir } from '../helpers/app.ts'
 import { bouncePolicySuite } from './bounce-policy-suite.ts'
 
@@ -16,6 +17,7 @@ bouncePolicySuite('SQLite', async (now) => {
   return {
     batch,
     suppressions,
+    topics: new SqliteTopicStore(db, { clock: { now } }),
     async close() {
       db.close()
       rmSync(dir, { recursive: true, force: true })

@@ -12,6 +12,7 @@ import type { SuppressionStore } from '../../src/delivery/suppression-store.ts'
 import type { BatchStore } from '../../src/pipeline/batch-store.ts'
 import { bouncePolicies, DEFAULT_BOUNCE_POLICY } from '../../src/pipeline/bounce-policy.ts'
 import { Processor } from '../../src/pipeline/processor.ts'
+import type { TopicStore } from '../../src/topics/topic-store.ts'
 import { loadTraitsConfig } from '../../src/traits/traits-config.ts'
 import { unusedLog } from './processor-suite.ts'
 
@@ -21,6 +22,7 @@ const DAY = 86_400_000
 export interface PolicyStores {
   batch: BatchStore
   suppressions: SuppressionStore
+  topics: TopicStore
   close(): Promise<void>
 }
 
@@ -184,6 +186,29 @@ export function bouncePolicySuite(
       const traits = await traitsOf('fay')
       assert.equal(traits.email_status, 'complained')
       assert.equal(traits.email_complained_at, new Date(NOW).toISOString())
+    })
+
+    test('a complaint unsubscribes the profile from every topic, in the batch; a newer choice stands', async () => {
+      const topic = { name: 'T', description: '', doubleOptIn: false }
+      await stores.topics.put('w', 'news', topic)
+      await stores.topics.put('w', 'offers', topic)
+      await stores.topics.put('other', 'news', topic)
+      // A choice made after the complaint happened (clock ahead): the complaint does not undo it.
+      await stores.topics.setSubscription('w', 'jo', {
+        topicId: 'offers',
+        state: 'subscribed',
+        source: 'preferences',
+        at: NOW + 60_000,
+      })
+      await processor.handle([
+        identify('jo', 'jo@example.com'),
+        rec({ type: 'track', event: EMAIL_COMPLAINED, userId: 'jo', properties: {} }),
+      ])
+      assert.deepEqual(await stores.topics.subscriptions('w', 'jo'), [
+        { topicId: 'news', state: 'unsubscribed', source: 'complaint', at: NOW },
+        { topicId: 'offers', state: 'subscribed', source: 'preferences', at: NOW + 60_000 },
+      ])
+      assert.deepEqual(await stores.topics.subscriptions('other', 'jo'), [])
     })
 
     test('a batch delivered again (same messageIds, offsets not committed) writes one entry', async () => {
