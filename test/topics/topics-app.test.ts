@@ -119,6 +119,8 @@ describe('subscription topics: API, send path, one-click unsubscribe', () => {
     assert.ok(consent, JSON.stringify(events.body))
     assert.equal(consent.data.properties.topic_id, 'news')
     assert.equal(consent.data.properties.source, 'api')
+    assert.match(consent.data.properties.ip, /127\.0\.0\.1/)
+    assert.equal(typeof consent.timestamp, 'string')
   })
 
   test("a topic message's one-click unsubscribe leaves that topic only; one without a topic suppresses", async () => {
