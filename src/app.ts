@@ -15,6 +15,7 @@ import type { Metrics } from './observe/metrics.ts'
 import type { ProfileStore } from './profiles/profile-store.ts'
 import type { Renderer } from './render/renderer.ts'
 import type { RenderPool } from './render-pool/render-pool.ts'
+import type { TopicStore } from './topics/topic-store.ts'
 import type { TriggerDispatcher } from './triggers/trigger-dispatcher.ts'
 import type { TriggerStore } from './triggers/trigger-store.ts'
 import type { Workspace } from './workspaces/workspace-store.ts'
@@ -34,6 +35,7 @@ export interface App {
   /** Signs tracking and unsubscribe links. */
   codec: TokenCodec
   suppressions: SuppressionStore
+  topics: TopicStore
   /** Where email clients reach this server (tracking links). */
   readonly publicUrl: string
   /** SMTP (INKSTREAM_SMTP_URL) or .eml files in <dataDir>/outbox. */
@@ -80,6 +82,7 @@ export async function createApp(
     renders: delivery.renders,
     codec: delivery.codec,
     suppressions: delivery.stores.suppressions,
+    topics: delivery.stores.topics,
     get publicUrl() {
       return app.publicUrl()
     },

@@ -17,6 +17,7 @@ import {
 import { parseMailbox } from './delivery/mailbox.ts'
 import type { SmtpTransportOptions } from './delivery/smtp-transport.ts'
 import { bounceAddressProblem } from './delivery/verp.ts'
+import { parseBouncePolicyOverrides } from './pipeline/bounce-policy.ts'
 
 /** What INKSTREAM_SMTP_URL sets of SmtpTransport's options. */
 export type SmtpUrlOptions = Omit<SmtpTransportOptions, 'messageIdDomain'>
@@ -245,6 +246,18 @@ export const configSchema = z
     sendgridWebhookKey: parsedBy(parseSendgridKey).optional(),
     /** `user:password` Postmark's webhooks send as HTTP basic auth. */
     postmarkWebhookAuth: parsedBy(parseBasicCredentials).optional(),
+    /** The soft bounce of a run that suppresses the address (src/pipeline/bounce-policy.ts). */
+    bounceSoftLimit: z.coerce.number().int().min(1).max(100).default(3),
+    /** How long a run of soft bounces lasts from its first one, in days. */
+    bounceSoftWindowDays: z.coerce.number().positive().max(365).default(30),
+    /** Per-workspace overrides of the two above: `workspace:softLimit:windowDays`, comma-separated. */
+    bouncePolicyWorkspaces: z
+      .string()
+      .superRefine((spec, ctx) => {
+        const r = parseBouncePolicyOverrides(spec)
+        if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: 'custom', message })
+      })
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -320,6 +333,9 @@ export const ENV_KEYS: Record<string, keyof ConfigInput> = {
   INKSTREAM_SNS_TOPIC_ARNS: 'snsTopicArns',
   INKSTREAM_SENDGRID_WEBHOOK_KEY: 'sendgridWebhookKey',
   INKSTREAM_POSTMARK_WEBHOOK_AUTH: 'postmarkWebhookAuth',
+  INKSTREAM_BOUNCE_SOFT_LIMIT: 'bounceSoftLimit',
+  INKSTREAM_BOUNCE_SOFT_WINDOW_DAYS: 'bounceSoftWindowDays',
+  INKSTREAM_BOUNCE_POLICY_WORKSPACES: 'bouncePolicyWorkspaces',
 }
 
 /** Variables read by tooling, not by the server; accepted so they are not reported as typos. */

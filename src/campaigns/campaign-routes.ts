@@ -15,6 +15,7 @@ import { isTimeZone, parseLocalDateTime } from '../core/local-time.ts'
 import { checkFrom } from '../delivery/mailbox.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { epochMs, openObject, slug } from '../http/schemas.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import type { AudienceResolver } from './audience.ts'
 import type { CampaignService } from './campaign-service.ts'
@@ -31,6 +32,8 @@ export interface CampaignRoutesDeps {
   service: CampaignService
   audience: AudienceResolver
   workspaces: WorkspaceStore
+  /** To refuse a draft naming a topic the workspace does not have. */
+  topics?: Pick<TopicStore, 'get'> | undefined
 }
 
 const audience = z.union([
@@ -58,6 +61,10 @@ const campaignBody = z
           .meta({ description: 'IANA zone for recipients without a valid `timezone` trait; default UTC.' }),
       })
       .optional(),
+    topic: slug.optional().meta({
+      description:
+        'A subscription topic (/v1/topics): who left it is skipped; its unsubscribe link leaves it only.',
+    }),
   })
   .strict()
 
@@ -79,6 +86,7 @@ const campaign = z.strictObject({
     .strictObject({ localTime: z.string(), defaultTimezone: z.string() })
     .nullable()
     .meta({ description: 'Local-time send: each recipient at localTime on their own clock; null: at once.' }),
+  topic: z.string().nullable().meta({ description: 'The subscription topic; null: none.' }),
   state: z.enum(CAMPAIGN_STATES),
   error: z.string().nullable().meta({ description: 'Why the last run failed (state `failed`).' }),
   reason: z.string().nullable().meta({ description: 'Why the campaign is paused or cancelled.' }),
@@ -163,6 +171,11 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
         const b = req.body
         if (b.from !== undefined) checkFrom(b.from)
         await deps.audience.check(ws, b.audience)
+        if (b.topic !== undefined && deps.topics && !(await deps.topics.get(ws, b.topic)))
+          throw new InkError(
+            'INK_ERR_BAD_REQUEST',
+            `topic "${b.topic}" does not exist; create it first with PUT /v1/topics/${b.topic}`,
+          )
         const saved = await deps.campaigns.putDraft(ws, id, {
           name: b.name ?? id,
           templateId: b.templateId,
@@ -173,6 +186,7 @@ export async function campaignRoutes(app: FastifyInstance, deps: CampaignRoutesD
           ratePerSecond: b.ratePerSecond ?? null,
           pauseAfterFailures: b.pauseAfterFailures ?? null,
           sendAt: b.sendAt ? checkSendAt(b.sendAt) : null,
+          topic: b.topic ?? null,
         })
         if (!saved)
           throw new InkError(

@@ -82,6 +82,7 @@ export interface CampaignRow {
   rate_per_second: number | null
   pause_after_failures: number | null
   send_at: string | CampaignSendAt | null
+  topic?: string | null
   state: CampaignState
   error: string | null
   reason: string | null
@@ -92,11 +93,12 @@ export interface CampaignRow {
 }
 
 export const CAMPAIGN_COLUMNS = `workspace_id, campaign_id, name, template_id, template_version, sender, audience,
-  vars, rate_per_second, pause_after_failures, send_at, state, error, reason, created_at, updated_at, started_at, finished_at`
+  vars, rate_per_second, pause_after_failures, send_at, state, error, reason, created_at, updated_at, started_at, finished_at,
+  topic`
 
 /**
  * What a draft writes, for both backends, in the order of DRAFT_COLUMNS: name, template_id,
- * template_version, sender, audience, vars, rate_per_second, pause_after_failures, send_at.
+ * template_version, sender, audience, vars, rate_per_second, pause_after_failures, send_at, topic.
  */
 export const draftValues = (d: CampaignDraft): unknown[] => [
   d.name,
@@ -108,6 +110,7 @@ export const draftValues = (d: CampaignDraft): unknown[] => [
   d.ratePerSecond,
   d.pauseAfterFailures ?? null,
   d.sendAt ? JSON.stringify(d.sendAt) : null,
+  d.topic ?? null,
 ]
 
 const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v)
@@ -124,6 +127,7 @@ export const definitionOf = (r: CampaignRow): CampaignDefinition => ({
   ratePerSecond: r.rate_per_second,
   pauseAfterFailures: r.pause_after_failures,
   sendAt: r.send_at === null ? null : json<CampaignSendAt>(r.send_at),
+  topic: r.topic ?? null,
   state: r.state,
   error: r.error,
   reason: r.reason,

@@ -30,6 +30,8 @@ export interface CampaignMessage {
   trackingTtlMs?: number
   /** Each recipient at this wall time on their own clock (campaign-store.ts CampaignSendAt). */
   sendAt?: { localTime: LocalDateTime; defaultTimezone: string }
+  /** The subscription topic: recipients who left it are skipped (`topic_unsubscribed`). */
+  topic?: string
 }
 
 export interface CampaignSendDeps extends DeliveryDeps {
@@ -143,6 +145,7 @@ export class CampaignSend {
         campaign: { id: campaign.id, ...campaign.vars },
       },
       trackingTtlMs: campaign.trackingTtlMs,
+      topic: campaign.topic,
       claim: () => ledger.claim(key, address, messageId),
       beforeAttempt: async () => {
         if (haveToken) haveToken = false

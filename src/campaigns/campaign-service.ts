@@ -142,6 +142,7 @@ export class CampaignService {
             ? { recipient: (userId: string) => (audience.recipient as Recipients)(workspaceId, userId) }
             : {}),
           vars: c.vars,
+          ...(c.topic === null ? {} : { topic: c.topic }),
           ...(c.ratePerSecond === null ? {} : { ratePerSecond: c.ratePerSecond }),
           ...pauseAfter(c.pauseAfterFailures ?? this.deps.pauseAfterFailures),
           ...(c.sendAt === null ? {} : { sendAt: sendAtOf(c.sendAt) }),

@@ -35,6 +35,8 @@ export interface CampaignDefinition {
    * whose time has passed. Null: everyone as fast as the rate allows.
    */
   sendAt: CampaignSendAt | null
+  /** The subscription topic (topics/): recipients who left it are skipped, its unsubscribe link leaves it only. */
+  topic: string | null
   state: CampaignState
   /** Why the last run failed (state `failed`). */
   error: string | null
@@ -55,7 +57,7 @@ export type CampaignDraft = Pick<
   CampaignDefinition,
   'name' | 'templateId' | 'templateVersion' | 'from' | 'audience' | 'vars' | 'ratePerSecond'
 > &
-  Partial<Pick<CampaignDefinition, 'pauseAfterFailures' | 'sendAt'>>
+  Partial<Pick<CampaignDefinition, 'pauseAfterFailures' | 'sendAt' | 'topic'>>
 
 export interface CampaignStore {
   get(workspaceId: string, id: string): Promise<CampaignDefinition | undefined>

@@ -35,6 +35,8 @@ const MIGRATIONS = [
    ALTER TABLE campaigns ADD COLUMN pause_after_failures integer, ADD COLUMN reason text;`,
   // Local-time sends (campaign-store.ts CampaignSendAt).
   'ALTER TABLE campaigns ADD COLUMN send_at jsonb;',
+  // The subscription topic (issue 15).
+  'ALTER TABLE campaigns ADD COLUMN topic text;',
 ]
 
 const KEY = 'workspace_id = $1 AND campaign_id = $2'
@@ -66,15 +68,15 @@ export class PgCampaignStore extends PgStore implements CampaignStore {
     const created = await this.transaction(async (client) => {
       const inserted = await client.query(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
-           audience, vars, rate_per_second, pause_after_failures, send_at, state, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12)
+           audience, vars, rate_per_second, pause_after_failures, send_at, topic, state, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13)
          ON CONFLICT (workspace_id, campaign_id) DO NOTHING`,
         values,
       )
       if (inserted.rowCount === 1) return true
       const updated = await client.query(
         `UPDATE campaigns SET name = $3, template_id = $4, template_version = $5, sender = $6, audience = $7,
-           vars = $8, rate_per_second = $9, pause_after_failures = $10, send_at = $11, updated_at = $12
+           vars = $8, rate_per_second = $9, pause_after_failures = $10, send_at = $11, topic = $12, updated_at = $13
          WHERE ${KEY} AND state = 'draft'`,
         values,
       )

@@ -58,6 +58,8 @@ const MIGRATIONS = [
    CREATE INDEX campaigns_by_state ON campaigns (state);`,
   // Local-time sends (campaign-store.ts CampaignSendAt, as JSON).
   'ALTER TABLE campaigns ADD COLUMN send_at TEXT;',
+  // The subscription topic (issue 15).
+  'ALTER TABLE campaigns ADD COLUMN topic TEXT;',
 ]
 
 const KEY = 'workspace_id = ? AND campaign_id = ?'
@@ -79,12 +81,12 @@ export class SqliteCampaignStore implements CampaignStore {
       ),
       insert: db.prepare(
         `INSERT INTO campaigns (workspace_id, campaign_id, name, template_id, template_version, sender,
-           audience, vars, rate_per_second, pause_after_failures, send_at, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?)`,
+           audience, vars, rate_per_second, pause_after_failures, send_at, topic, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?)`,
       ),
       update: db.prepare(
         `UPDATE campaigns SET name = ?, template_id = ?, template_version = ?, sender = ?, audience = ?,
-           vars = ?, rate_per_second = ?, pause_after_failures = ?, send_at = ?, updated_at = ?
+           vars = ?, rate_per_second = ?, pause_after_failures = ?, send_at = ?, topic = ?, updated_at = ?
          WHERE ${KEY} AND state = 'draft'`,
       ),
       running: db.prepare(

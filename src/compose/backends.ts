@@ -17,6 +17,7 @@ import type { RollupStore } from '../observe/rollups/rollup-store.ts'
 import type { BatchReport } from '../pipeline/processor.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import type { TriggerStore } from '../triggers/trigger-store.ts'
 import type { WebhookOutbox } from '../webhooks/outbox.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
@@ -27,6 +28,8 @@ export interface ServiceStores {
   templates: TemplateStore
   triggers: TriggerStore
   suppressions: SuppressionStore
+  /** Subscription topics and each profile's state per topic. */
+  topics: TopicStore
   campaigns: CampaignStore
   ledger: SendLedger
   /** The keys that sign tracking and unsubscribe links, shared by every process of a deployment. */

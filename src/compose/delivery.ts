@@ -105,6 +105,7 @@ export async function composeDelivery(
     renderer,
     transport,
     suppressions: stores.suppressions,
+    topics: stores.topics,
     codec,
     publicUrl: links.publicUrl,
     clock,

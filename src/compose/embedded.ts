@@ -22,10 +22,12 @@ import { LogWriterThread } from '../log/log-writer.ts'
 import { SqliteEventLog } from '../log/sqlite-event-log.ts'
 import { SqliteAlertStore } from '../observe/alerts/sqlite-alert-store.ts'
 import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
+import { bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
+import { SqliteTopicStore } from '../topics/sqlite-topic-store.ts'
 import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
 import { SqliteWebhookOutbox } from '../webhooks/sqlite-outbox.ts'
 import { SqliteWorkspaceStore } from '../workspaces/sqlite-workspace-store.ts'
@@ -76,6 +78,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const workspaces = new SqliteWorkspaceStore(db)
     const templates = new SqliteTemplateStore(db, { clock })
     const suppressions = new SqliteSuppressionStore(db, { clock })
+    const topics = new SqliteTopicStore(db, { clock })
     const ledger = new SqliteSendLedger(db, { clock, failpoints: parseFailpoints(config.failpoints) })
     const campaigns = new SqliteCampaignStore(db, { clock })
     const triggers = new SqliteTriggerStore(db, { clock })
@@ -91,6 +94,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       workspaces,
       templates,
       suppressions,
+      topics,
       ledger,
       campaigns,
       triggers,
@@ -121,6 +125,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
                 traitsFile: config.traitsFile,
                 batchSize: config.processorBatchSize,
                 dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
+                bouncePolicy: bouncePolicySettings(config),
               },
               hooks.onBatch,
               hooks.onError,
@@ -161,6 +166,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         templates,
         triggers,
         suppressions,
+        topics,
         campaigns,
         ledger,
         tokenKeys: loadTokenKeys(db, clock.now()),

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { serveConsumer } from '../core/consumer-thread.ts'
 import { createLogger } from '../observe/logging.ts'
 import { serviceName, startTracing } from '../observe/tracing.ts'
+import { bouncePolicies } from '../pipeline/bounce-policy.ts'
 import { Processor } from '../pipeline/processor.ts'
 import type { ProcessorWorkerData, WorkerMessage } from '../pipeline/processor-worker.ts'
 import { loadTraitsConfig } from '../traits/traits-config.ts'
@@ -40,6 +41,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     // Fewer, larger commits contend less with the collector for SQLite's one write lock.
     lingerMs: 10,
     failpoints: backends.failpoints,
+    ...(data.bouncePolicy ? { bouncePolicy: bouncePolicies(data.bouncePolicy) } : {}),
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),
   })
   await serveConsumer(port, processor, backends)

@@ -33,11 +33,13 @@ import { loadPgTokenKeys } from '../delivery/pg-token-keys.ts'
 import { KafkaEventLog } from '../log/kafka-event-log.ts'
 import { PgAlertStore } from '../observe/alerts/pg-alert-store.ts'
 import { PgRollupStore } from '../observe/rollups/pg-rollup-store.ts'
+import { bouncePolicies, bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PgBatchStore } from '../pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
+import { PgTopicStore } from '../topics/pg-topic-store.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { PgTriggerStore } from '../triggers/pg-trigger-store.ts'
 import { PgWebhookOutbox } from '../webhooks/pg-outbox.ts'
@@ -135,6 +137,7 @@ export async function openScaleOutBackends(
         templates: new PgTemplateStore(pool, { clock }),
         triggers: jobs,
         suppressions: new PgSuppressionStore(pool, { clock }),
+        topics: new PgTopicStore(pool, { clock }),
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
         webhooks: new PgWebhookOutbox(pool, { clock }),
@@ -177,6 +180,7 @@ export async function openScaleOutBackends(
             triggers,
             lingerMs: 10,
             failpoints: parseFailpoints(config.failpoints),
+            bouncePolicy: bouncePolicies(bouncePolicySettings(config)),
             onConflict: hooks.onConflict,
             onBatch: hooks.onBatch,
           })

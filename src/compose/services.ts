@@ -190,6 +190,7 @@ export async function composeServices(
         renderer: d.renderer,
         transport: d.transport,
         suppressions: stores.suppressions,
+        topics: stores.topics,
         codec: d.codec,
         publicUrl: links.publicUrl,
         clock,
@@ -377,8 +378,15 @@ function apiRoutes(
       clock,
       lookupEmail: delivery.lookupEmail,
       metrics: opts.metrics,
+      topics: stores.topics,
+      // A trigger's messages carry `trigger:<id>` where a campaign's carry its id.
+      topicOf: async (ws: string, campaignId: string) =>
+        campaignId.startsWith('trigger:')
+          ? (await stores.triggers.get(ws, campaignId.slice('trigger:'.length)))?.topic
+          : ((await stores.campaigns.get(ws, campaignId))?.topic ?? undefined),
     },
     suppressions: { suppressions: stores.suppressions, workspaces },
+    topics: { topics: stores.topics, workspaces, log, clock },
     testSend: {
       previews: delivery.previews,
       transport: delivery.transport,
@@ -388,11 +396,18 @@ function apiRoutes(
     },
     campaigns: {
       campaigns: stores.campaigns,
+      topics: stores.topics,
       service: delivery.campaigns,
       audience: delivery.audience,
       workspaces,
     },
-    triggers: { triggers: stores.triggers, workspaces, renderer, defaultFrom: config.from },
+    triggers: {
+      triggers: stores.triggers,
+      workspaces,
+      renderer,
+      defaultFrom: config.from,
+      topics: stores.topics,
+    },
     webhooks: { outbox: stores.webhooks, workspaces },
     analytics: backends.analytics && {
       analytics: backends.analytics,

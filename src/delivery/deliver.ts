@@ -26,6 +26,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, linksTo, SPANS, type Span, SpanKind, traced } from '../observe/tracing.ts'
 import { skipDetail } from '../render/render-email.ts'
 import type { OpenTimeSigner, Renderer, RenderRequest } from '../render/renderer.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import { type BuildJob, buildMessage } from './message-build.ts'
 import type { DeliveryOrigin, DeliveryOutcome } from './outcome.ts'
 import { isReportable, type OutcomeMessage, outcomeEvent } from './outcome-events.ts'
@@ -46,6 +47,8 @@ export interface DeliveryDeps {
   renderer: Pick<Renderer, 'render'>
   transport: Transport
   suppressions: Pick<SuppressionStore, 'isSuppressed' | 'suppress'>
+  /** Subscription states: a request with a `topic` is skipped for someone who left it; none checked when absent. */
+  topics?: Pick<TopicStore, 'isUnsubscribed'> | undefined
   codec: TokenCodec
   /** Base of tracking links, read per message: with port 0 it is known only once the server listens. */
   publicUrl: () => string
@@ -93,6 +96,8 @@ export interface DeliveryRequest {
   beforeAttempt?: (() => Promise<void>) | undefined
   /** W3C trace context of what the message comes from (a trigger's event): the deliver span links to it. */
   traceparent?: string | undefined
+  /** The subscription topic of the message (a campaign's or trigger's `topic`); none: mail to everyone not suppressed. */
+  topic?: string | undefined
 }
 
 export interface Delivered {
@@ -178,6 +183,15 @@ async function attempt(
   try {
     if (await deps.suppressions.isSuppressed(req.workspaceId, req.recipient.email))
       return before({ kind: 'suppressed', detail: 'the address is suppressed' })
+    if (
+      req.topic !== undefined &&
+      (await deps.topics?.isUnsubscribed(req.workspaceId, req.recipient.userId, req.topic))
+    )
+      return before({
+        kind: 'skipped',
+        reason: 'topic_unsubscribed',
+        detail: `the recipient unsubscribed from topic "${req.topic}"`,
+      })
     message = await build(deps, req, rendered, span)
   } catch (err) {
     deps.logger.warn({ err, messageId: req.messageId }, 'message could not be built')

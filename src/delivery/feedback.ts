@@ -77,6 +77,9 @@ const NAMES: Record<FeedbackKind, string> = {
   clicked: EMAIL_LINK_CLICKED,
 }
 
+/** Every feedback event id starts so; the collector refuses it from clients (ingest/validate.ts). */
+export const FEEDBACK_EVENT_PREFIX = 'ink-feedback-'
+
 /** The event id of a feedback: the same for every delivery of the same notification. */
 export function feedbackEventId(
   workspaceId: string,
@@ -86,7 +89,7 @@ export function feedbackEventId(
     .update(`${workspaceId}\n${f.source}\n${f.kind}\n${f.feedbackId}`)
     .digest('hex')
     .slice(0, 32)
-  return `ink-feedback-${hash}`
+  return `${FEEDBACK_EVENT_PREFIX}${hash}`
 }
 
 /** What the sink resolved a feedback to. */

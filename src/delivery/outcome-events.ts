@@ -45,6 +45,11 @@ export interface OutcomeMessage {
   templateVersion?: number | undefined
   /** Distinct fallbacks the render took (analytics: fallback usage); known once rendered. */
   fallbacks?: number | undefined
+  /**
+   * The address sent to: a bounce's event carries it as `recipient`, so the processor's bounce policy
+   * suppresses the address that bounced, not whatever the profile's `email` trait is by then.
+   */
+  recipient?: { email: string } | undefined
 }
 
 /** The typed reason of an outcome, as the event's `reason` property. */
@@ -73,9 +78,12 @@ export function isReportable(outcome: DeliveryOutcome): boolean {
   return !(outcome.kind === 'skipped' && outcome.reason === 'already_handled')
 }
 
+/** Every outcome event id starts so; the collector refuses it from clients (ingest/validate.ts). */
+export const OUTCOME_EVENT_PREFIX = 'ink-outcome-'
+
 export function outcomeEventId(workspaceId: string, emailId: string, kind: DeliveryKind): string {
   const hash = createHash('sha256').update(`${workspaceId}\n${emailId}\n${kind}`).digest('hex').slice(0, 32)
-  return `ink-outcome-${hash}`
+  return `${OUTCOME_EVENT_PREFIX}${hash}`
 }
 
 /** The track event for an outcome of a message, at `now`. */
@@ -92,6 +100,7 @@ export function outcomeEvent(message: OutcomeMessage, outcome: DeliveryOutcome, 
   if (reason !== undefined) properties.reason = reason
   properties.detail = outcome.detail
   if (outcome.kind === 'sent') properties.attempts = outcome.attempts
+  if (outcome.kind === 'bounced' && message.recipient) properties.recipient = message.recipient.email
   const at = new Date(now).toISOString()
   return {
     type: 'track',

@@ -9,6 +9,8 @@
 export type SkipReason =
   /** The profile has no usable `email` trait. */
   | 'no_address'
+  /** The message names a subscription topic the recipient left (topics/topic-store.ts). */
+  | 'topic_unsubscribed'
   /** Another recipient of the same campaign already has (or may have) this address. */
   | 'address_taken'
   /** The template decided (`abort_message`). */

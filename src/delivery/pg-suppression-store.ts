@@ -21,9 +21,12 @@ const MIGRATIONS = [
 
 const WHERE = 'WHERE workspace_id = $1 AND email = $2'
 
+/** Creates the table; the processor's batch store writes into it too (the bounce policy). */
+export const migratePgSuppressions = (pool: PgPool) => migratePg(pool, 'pg-suppression-store', MIGRATIONS)
+
 class PgRows extends PgStore implements rules.SuppressionRows {
   constructor(pool: PgPool) {
-    super(pool, (p) => migratePg(p, 'pg-suppression-store', MIGRATIONS))
+    super(pool, migratePgSuppressions)
   }
 
   async insert(e: Suppression) {

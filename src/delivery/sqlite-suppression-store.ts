@@ -21,8 +21,13 @@ const MIGRATIONS = [
 
 const WHERE = 'WHERE workspace_id = ? AND email = ?'
 
-function sqliteRows(db: SqliteDatabase): rules.SuppressionRows {
+/** Creates the table; the processor's batch store writes into it too (the bounce policy). */
+export function migrateSqliteSuppressions(db: SqliteDatabase): void {
   migrate(db, 'sqlite-suppression-store', MIGRATIONS)
+}
+
+function sqliteRows(db: SqliteDatabase): rules.SuppressionRows {
+  migrateSqliteSuppressions(db)
   const s = {
     insert: db.prepare(
       `INSERT INTO delivery_suppressions (${COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

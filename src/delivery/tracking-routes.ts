@@ -1,6 +1,7 @@
 /**
  * The tracking routes email clients call: GET /c/<token> (click → 302), GET /p/<token> (open pixel),
- * GET|POST /u/<token> (unsubscribe page, RFC 8058 one-click). Everything they know comes from the
+ * GET|POST /u/<token> (unsubscribe page, RFC 8058 one-click; a message with a subscription topic
+ * leaves that topic only, one without suppresses the address). Everything they know comes from the
  * signed token; a token that does not verify records nothing.
  *
  * Routes are wildcards (`/c/*`) rather than `/c/:token` because fastify refuses path parameters over
@@ -8,11 +9,14 @@
  * get the same status and headers as GET but record nothing.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isInkError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 import type { EventLog } from '../log/event-log.ts'
 import { countTrackingEvent } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { requestSpan, traced } from '../observe/tracing.ts'
+import { consentEvent } from '../topics/consent-events.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import type { SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
 import { trackingEvent } from './tracking-events.ts'
@@ -36,6 +40,12 @@ export interface TrackingRoutesDeps {
   clock: Clock
   /** The recipient's current address, for unsubscribe tokens that do not carry one. */
   lookupEmail?: (workspaceId: string, recipient: string) => Promise<string | undefined>
+  /**
+   * The subscription topic of a campaign (`trigger:<id>` for a trigger), if it has one: its unsubscribe
+   * link then leaves that topic only. Without it (or `topics`), every unsubscribe suppresses the address.
+   */
+  topicOf?: (workspaceId: string, campaignId: string) => Promise<string | undefined>
+  topics?: Pick<TopicStore, 'setSubscription'>
   /** Opens and clicks of one token inside a window this long count once (default 10 s). */
   dedupeWindowMs?: number
   /** Counts the opens, clicks and unsubscribes recorded; nothing is counted when absent. */
@@ -146,6 +156,10 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
     const v = verify(req, 'unsubscribe', unsubscribeOpts)
     if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
     const { workspaceId, recipient, campaignId } = v.payload
+    if (await leaveTopic(req, v.payload)) {
+      await record(req, v)
+      return unsubscribed(req, reply)
+    }
     const email = v.payload.email ?? (await lookupEmail?.(workspaceId, recipient))
     if (email === undefined) {
       req.log.error({ workspaceId, recipient }, 'unsubscribe without a known address; nothing suppressed')
@@ -155,12 +169,52 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
     // if only the event fails, the unsubscribe still stands and the answer says so.
     await suppressions.suppress(workspaceId, email, { reason: 'unsubscribed', source: campaignId })
     await record(req, v)
-    // RFC 8058: answer the POST itself, no redirect. People (our form) get a page, mail clients text.
+    return unsubscribed(req, reply)
+  })
+
+  // RFC 8058: answer the POST itself, no redirect. People (our form) get a page, mail clients text.
+  const unsubscribed = (req: FastifyRequest, reply: FastifyReply) => {
     if ((req.headers.accept ?? '').includes('text/html')) return sendPage(reply, unsubscribedPage())
     return reply
       .status(200)
       .headers(NO_STORE_HEADERS)
       .type('text/plain; charset=utf-8')
       .send(UNSUBSCRIBED_TEXT)
-  })
+  }
+
+  /**
+   * A message with a topic: the recipient leaves that topic (and gets its other mail), recorded as a
+   * `Topic Unsubscribed` event. False when the message has no topic, or its topic is gone since (then
+   * the whole address is suppressed, the safe side).
+   */
+  const leaveTopic = async (req: FastifyRequest, p: TokenPayload): Promise<boolean> => {
+    if (!deps.topicOf || !deps.topics) return false
+    const topic = await deps.topicOf(p.workspaceId, p.campaignId)
+    if (topic === undefined) return false
+    const change = {
+      topicId: topic,
+      state: 'unsubscribed' as const,
+      source: `unsubscribe-link:${p.campaignId}`.slice(0, 200),
+      at: clock.now(),
+    }
+    try {
+      if (!(await deps.topics.setSubscription(p.workspaceId, p.recipient, change))) return true
+    } catch (err) {
+      if (isInkError(err) && err.code === 'INK_ERR_NOT_FOUND') return false
+      throw err
+    }
+    const event = consentEvent({
+      workspaceId: p.workspaceId,
+      userId: p.recipient,
+      ...change,
+      campaignId: p.campaignId,
+      ip: req.ip,
+    })
+    try {
+      await log.append(traced([event], requestSpan(req)))
+    } catch (err) {
+      req.log.error({ err, workspaceId: p.workspaceId }, 'topic unsubscribe recorded, its event not')
+    }
+    return true
+  }
 }

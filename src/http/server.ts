@@ -21,6 +21,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
+import { type TopicRoutesDeps, topicRoutes } from '../topics/topic-routes.ts'
 import { type TriggerRoutesDeps, triggerRoutes } from '../triggers/trigger-routes.ts'
 import { type LiveRoutesDeps, liveRoutes } from '../ui/live-routes.ts'
 import { type UiRoutesDeps, uiRoutes } from '../ui/ui-routes.ts'
@@ -36,6 +37,8 @@ export interface ApiRoutesDeps {
   tracking: TrackingRoutesDeps
   /** The suppression list (/v1/suppressions). */
   suppressions: SuppressionRoutesDeps
+  /** Subscription topics (/v1/topics, /v1/profiles/:id/topics). */
+  topics: TopicRoutesDeps
   /** POST /v1/templates/:id/test-send. */
   testSend: TestSendRouteDeps
   campaigns: CampaignRoutesDeps
@@ -83,6 +86,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     await app.register(async (scope) => templateRoutes(scope, api.templates))
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))
     await app.register(async (scope) => suppressionRoutes(scope, api.suppressions))
+    await app.register(async (scope) => topicRoutes(scope, api.topics))
     await app.register(async (scope) => testSendRoute(scope, api.testSend))
     await app.register(async (scope) => campaignRoutes(scope, api.campaigns))
     await app.register(async (scope) => triggerRoutes(scope, api.triggers))

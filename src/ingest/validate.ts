@@ -67,11 +67,24 @@ function checkId(raw: JsonObject, field: string, required: boolean): string | un
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== ''
 
+/**
+ * messageId prefixes of the events the server writes itself (send outcomes, delivery feedback:
+ * delivery/outcome-events.ts, delivery/feedback.ts). The bounce policy suppresses addresses only on
+ * events so named, so a client holding the public write key cannot suppress someone else's address
+ * by posting an `Email Complained` of its own.
+ */
+export const SERVER_EVENT_PREFIXES = ['ink-outcome-', 'ink-feedback-'] as const
+
 function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined {
   for (const f of ['userId', 'anonymousId', 'messageId'] as const) {
     const p = checkId(raw, f, false)
     if (p) return invalid(p)
   }
+  const id = raw.messageId
+  if (typeof id === 'string' && SERVER_EVENT_PREFIXES.some((prefix) => id.startsWith(prefix)))
+    return invalid(
+      `"messageId" may not start with ${SERVER_EVENT_PREFIXES.join(' or ')}: reserved for the server's own events`,
+    )
   if (type === 'alias') {
     const p = checkId(raw, 'userId', true) ?? checkId(raw, 'previousId', true)
     if (p) return invalid(`alias: ${p}`)

@@ -4,6 +4,8 @@
  * plus the reads a batch needs before it commits. The rest of the system reads profiles through
  * the read-only ProfileStore. Implementations: SqliteBatchStore, PgBatchStore (beside this file).
  */
+
+import type { Suppression } from '../delivery/suppression-store.ts'
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
 import type { NewRecentEvent } from '../profiles/recent-events.ts'
 import type { SegmentMembership } from '../segments/segment-membership.ts'
@@ -35,6 +37,16 @@ export interface BatchChanges {
   events?: NewRecentEvent[]
   /** Trigger jobs started or cancelled by the batch's events, in event order. */
   triggerJobs?: TriggerJobOp[]
+  /**
+   * Suppression entries the bounce policy decided (pipeline/bounce-policy.ts), addresses already
+   * normalised; written into the suppression list's table unless (workspace, email, reason) exists.
+   */
+  suppressions?: Suppression[]
+  /**
+   * Profiles that complained: unsubscribed from every topic their workspace has at commit time
+   * (topics/topic-store.ts), unless a newer state is stored.
+   */
+  topicUnsubscribes?: { workspaceId: string; userId: string; source: string; at: number }[]
   /**
    * For a store several processors write at once (PostgreSQL): what the batch read of the rows it
    * changes: the stored version of each profile it upserts or deletes (profiles it created are not

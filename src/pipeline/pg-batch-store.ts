@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
+import { migratePgSuppressions } from '../delivery/pg-suppression-store.ts'
 import {
   migratePgProfiles,
   type PgProfileRow,
@@ -18,6 +19,7 @@ import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { migratePgSegments, workspaceLock, writeMemberships } from '../segments/pg-segment-schema.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
+import { migratePgTopics } from '../topics/pg-topic-store.ts'
 import { applyJobOps, migratePgTriggers } from '../triggers/pg-trigger-schema.ts'
 import {
   type BatchChanges,
@@ -114,7 +116,29 @@ async function migrate(pool: PgPool): Promise<void> {
   await migratePgProfiles(pool)
   await migratePgSegments(pool)
   await migratePgTriggers(pool)
+  await migratePgSuppressions(pool)
+  await migratePgTopics(pool)
 }
+
+// A complaint leaves every topic of the workspace, unless a newer state is stored (rows in key order).
+const LEAVE_TOPICS = `
+  INSERT INTO topic_subscriptions (workspace_id, user_id, topic_id, state, source, at)
+  SELECT t.workspace_id, q.user_id, t.topic_id, 'unsubscribed', q.source, q.at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS q(workspace_id, user_id, source, at)
+  JOIN topics t ON t.workspace_id = q.workspace_id
+  ORDER BY t.workspace_id, q.user_id, t.topic_id
+  ON CONFLICT (workspace_id, user_id, topic_id) DO UPDATE SET state = excluded.state,
+    source = excluded.source, at = excluded.at
+  WHERE topic_subscriptions.at <= excluded.at AND topic_subscriptions.state <> excluded.state`
+
+// The bounce policy's entries, in key order (see the file's header); an address already suppressed
+// for the reason keeps its first entry.
+const SUPPRESS = `
+  INSERT INTO delivery_suppressions (workspace_id, email, reason, source, created_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+    AS s(workspace_id, email, reason, source, created_at)
+  ORDER BY workspace_id, email, reason
+  ON CONFLICT DO NOTHING`
 
 /** The batch's reads are PgProfileStore's; it adds the commit and what the processor tracks. */
 export class PgBatchStore extends PgProfileStore implements BatchStore {
@@ -287,6 +311,35 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
           values: [upserts.map((p) => p.workspaceId), upserts.map((p) => p.profileId)],
         })
       if (c.triggerJobs && c.triggerJobs.length > 0) await applyJobOps(client, c.triggerJobs, now)
+      // The first of a batch's entries for one key is kept, as the table keeps the first.
+      const suppressions = lastByKey(
+        [...(c.suppressions ?? [])].reverse(),
+        (x) => `${x.workspaceId}\n${x.email}\n${x.reason}`,
+      )
+      if (suppressions.length > 0)
+        await client.query({
+          name: 'ink-profiles-suppress',
+          text: SUPPRESS,
+          values: [
+            suppressions.map((x) => x.workspaceId),
+            suppressions.map((x) => pgText(x.email)),
+            suppressions.map((x) => x.reason),
+            suppressions.map((x) => pgText(x.source)),
+            suppressions.map((x) => x.createdAt),
+          ],
+        })
+      const leave = lastByKey(c.topicUnsubscribes ?? [], (t) => `${t.workspaceId}\n${t.userId}`)
+      if (leave.length > 0)
+        await client.query({
+          name: 'ink-profiles-leave-topics',
+          text: LEAVE_TOPICS,
+          values: [
+            leave.map((t) => t.workspaceId),
+            leave.map((t) => pgText(t.userId)),
+            leave.map((t) => t.source),
+            leave.map((t) => t.at),
+          ],
+        })
     }, begin)
   }
 

@@ -4,6 +4,7 @@
  * it (serveConsumer); this file names no backend.
  */
 import type { Synchronous } from '../db/sqlite.ts'
+import type { BouncePolicySettings } from './bounce-policy.ts'
 import type { BatchReport } from './processor.ts'
 
 export interface ProcessorWorkerData {
@@ -14,6 +15,8 @@ export interface ProcessorWorkerData {
   batchSize: number
   dedupeWindowMs: number
   logLevel: string
+  /** The bounce and complaint policy (INKSTREAM_BOUNCE_*); the defaults when absent. */
+  bouncePolicy?: BouncePolicySettings | undefined
   /** INKSTREAM_FAILPOINTS, parsed in this thread (tests). */
   failpoints?: string | undefined
 }

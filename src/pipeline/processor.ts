@@ -4,8 +4,9 @@
  * between the profile commit and the log's offset commit cannot apply a record twice), skip
  * messageIds already applied (dedupe across retries and replays), read the events' identities and
  * profiles not in the warm cache in one go (UnitOfWork.prefetch), resolve identities, fold
- * computed traits, evaluate segment membership of the touched profiles, then commit profiles +
- * identities + memberships + dedupe records + offsets in one go. Between batches (on a timer) it
+ * computed traits and the bounce policy (bounce-policy.ts), evaluate segment membership of the
+ * touched profiles, then commit profiles + identities + memberships + suppressions + dedupe records
+ * + offsets in one go. Between batches (on a timer) it
  * backfills the membership of segments created or changed since (see SegmentMaintainer).
  */
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
@@ -18,6 +19,7 @@ import { foldEvent } from '../traits/computed-traits.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { type TriggerIndex, TriggerMatcher } from '../triggers/trigger-matcher.ts'
 import { type BatchChanges, type BatchStore, dedupeKey, ProfileConflictError } from './batch-store.ts'
+import { applyBouncePolicy, type BouncePolicies, DEFAULT_BOUNCE_POLICY } from './bounce-policy.ts'
 import { resolveProfile } from './identity.ts'
 import { SegmentMaintainer } from './segment-maintainer.ts'
 import { UnitOfWork } from './unit-of-work.ts'
@@ -65,6 +67,8 @@ export interface ProcessorDeps {
   triggers?: TriggerIndex
   /** Fault points around the batch's commit (tests); disarmed by default. */
   failpoints?: Failpoints
+  /** The bounce and complaint policy per workspace (bounce-policy.ts); default DEFAULT_BOUNCE_POLICY. */
+  bouncePolicy?: BouncePolicies
 }
 
 export class Processor {
@@ -192,6 +196,7 @@ export class Processor {
     uow: UnitOfWork,
   ): Promise<[LogRecord[], number | null]> {
     const { traits } = this.deps
+    const policyOf = this.deps.bouncePolicy ?? (() => DEFAULT_BOUNCE_POLICY)
     const applied: LogRecord[] = []
     const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
     const jobs: NonNullable<BatchChanges['triggerJobs']> = []
@@ -207,6 +212,18 @@ export class Processor {
       uow.changes.messageIds.push({ workspaceId: e.workspaceId, messageId: e.messageId })
       const profile = await resolveProfile(uow, e, traits, uow.now)
       foldEvent(profile.state, e, traits, uow.now)
+      // Bounces and complaints suppress in this batch's transaction: exactly once, like the fold.
+      const suppress = applyBouncePolicy(profile.state, e, policyOf(e.workspaceId))
+      if (suppress?.email !== undefined) {
+        const entry = { workspaceId: e.workspaceId, ...suppress, email: suppress.email, createdAt: uow.now }
+        if (uow.changes.suppressions) uow.changes.suppressions.push(entry)
+        else uow.changes.suppressions = [entry]
+      }
+      if (suppress?.reason === 'complained' && profile.userId !== null) {
+        const leave = { workspaceId: e.workspaceId, userId: profile.userId, source: 'complaint', at: uow.now }
+        if (uow.changes.topicUnsubscribes) uow.changes.topicUnsubscribes.push(leave)
+        else uow.changes.topicUnsubscribes = [leave]
+      }
       profile.lastEventReceivedAt = Math.max(profile.lastEventReceivedAt, Date.parse(e.receivedAt))
       uow.touch(profile)
       uow.changes.events?.push(recentEventOf(e, profile.profileId))

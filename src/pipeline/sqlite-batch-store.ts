@@ -3,11 +3,13 @@ import type { Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
+import { migrateSqliteSuppressions } from '../delivery/sqlite-suppression-store.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { planMemberships } from '../segments/segment-membership.ts'
 import { membershipStatements, migrateSegments } from '../segments/sqlite-segment-schema.ts'
+import { migrateSqliteTopics } from '../topics/sqlite-topic-store.ts'
 import { migrateTriggers, triggerJobStatements } from '../triggers/sqlite-trigger-schema.ts'
 import {
   type BatchChanges,
@@ -79,6 +81,8 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     this.#clock = opts.clock ?? systemClock
     migrateSegments(db)
     migrateTriggers(db)
+    migrateSqliteSuppressions(db)
+    migrateSqliteTopics(db)
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
@@ -107,6 +111,19 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
          ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset`,
       ),
       prune: db.prepare('DELETE FROM dedupe WHERE seen_at < ?'),
+      // The bounce policy's entries: an address already suppressed for the reason keeps its first entry.
+      // A complaint leaves every topic of the workspace, unless a newer state is stored.
+      leaveTopics: db.prepare(
+        `INSERT INTO topic_subscriptions (workspace_id, user_id, topic_id, state, source, at)
+         SELECT workspace_id, @userId, topic_id, 'unsubscribed', @source, @at FROM topics WHERE workspace_id = @ws
+         ON CONFLICT (workspace_id, user_id, topic_id) DO UPDATE SET state = excluded.state,
+           source = excluded.source, at = excluded.at
+         WHERE topic_subscriptions.at <= excluded.at AND topic_subscriptions.state <> excluded.state`,
+      ),
+      suppress: db.prepare(
+        `INSERT INTO delivery_suppressions (workspace_id, email, reason, source, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
       moveEvents: db.prepare(
         'UPDATE profile_events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?',
       ),
@@ -203,6 +220,10 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
         for (const m of plan.leave) members.remove.run(m.workspaceId, m.segmentId, m.profileId)
       }
       for (const op of c.triggerJobs ?? []) applyJob(op, now)
+      for (const x of c.suppressions ?? [])
+        s.suppress.run(x.workspaceId, x.email, x.reason, x.source, x.createdAt)
+      for (const t of c.topicUnsubscribes ?? [])
+        s.leaveTopics.run({ ws: t.workspaceId, userId: t.userId, source: t.source, at: t.at })
     })
   }
 

@@ -27,6 +27,8 @@ export interface TriggerDef {
    * `timezone` here): a job that comes due then is held until `end`.
    */
   quietHours?: QuietHours & { timezone: string }
+  /** The subscription topic (topics/): who left it is skipped; its unsubscribe link leaves it only. */
+  topic?: string
   updatedAt: number
 }
 
@@ -71,6 +73,10 @@ export const schema = z.strictObject({
       end: z.string().regex(CLOCK, 'a 24-hour HH:MM time'),
       timezone: z.string().min(1).max(64).optional(),
     })
+    .optional(),
+  topic: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a topic id: lowercase letters, digits, "_" and "-", at most 64')
     .optional(),
 })
 
@@ -126,6 +132,7 @@ export function parseTrigger(body: unknown, defaultFrom: string | undefined): Tr
     delayMs: b.delayMs ?? 0,
     ...(b.frequencyCap === undefined ? {} : { frequencyCap: b.frequencyCap }),
     ...(quietHours === undefined ? {} : { quietHours }),
+    ...(b.topic === undefined ? {} : { topic: b.topic }),
   }
 }
 

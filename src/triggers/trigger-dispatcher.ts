@@ -241,6 +241,7 @@ export class TriggerDispatcher {
       trackingTtlMs: d.trackingTtlMs,
       claim: () => d.store.claim(ws, job.jobId),
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      topic: trigger.topic,
     })
     if (outcome.kind === 'sent')
       d.metrics?.triggerJobDelay.observe(Math.max(d.clock.now() - job.dueAt, 0) / 1000)

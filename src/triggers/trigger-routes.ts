@@ -1,10 +1,11 @@
 /** Triggers API (admin key): PUT/GET/DELETE /v1/triggers/:id and GET /v1/triggers. */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { notFound } from '../core/errors.ts'
+import { InkError, notFound } from '../core/errors.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import { resourceRoutes } from '../http/resource-routes.ts'
 import { isoTime } from '../http/schemas.ts'
+import type { TopicStore } from '../topics/topic-store.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { parseTrigger, type TriggerDef, schema as triggerBody } from './trigger-def.ts'
 import type { TriggerStore } from './trigger-store.ts'
@@ -16,6 +17,8 @@ export interface TriggerRoutesDeps {
   renderer: { compiled(ws: string, templateId: string): Promise<unknown> }
   /** INKSTREAM_FROM: the sender of triggers that set none. */
   defaultFrom: string | undefined
+  /** To refuse a trigger naming a topic the workspace does not have. */
+  topics?: Pick<TopicStore, 'get'> | undefined
 }
 
 /** A stored trigger: its definition as saved, with the sender and delay filled in. */
@@ -53,6 +56,11 @@ export async function triggerRoutes(app: FastifyInstance, deps: TriggerRoutesDep
       put: async (ws, id, body) => {
         const input = parseTrigger(body, deps.defaultFrom)
         await deps.renderer.compiled(ws, input.templateId)
+        if (input.topic !== undefined && deps.topics && !(await deps.topics.get(ws, input.topic)))
+          throw new InkError(
+            'INK_ERR_BAD_REQUEST',
+            `topic "${input.topic}" does not exist; create it first with PUT /v1/topics/${input.topic}`,
+          )
         return triggers.put(ws, id, input)
       },
       list: (ws) => triggers.list(ws),

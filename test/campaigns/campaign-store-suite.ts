@@ -24,6 +24,7 @@ const draft = (d: Partial<CampaignDraft> = {}): CampaignDraft => ({
   ratePerSecond: null,
   pauseAfterFailures: null,
   sendAt: null,
+  topic: null,
   ...d,
 })
 

@@ -241,6 +241,8 @@ describe('trigger dispatcher on the one send path', () => {
             fallbacks: 0,
             reason: 'hard_bounce',
             detail,
+            // The address that bounced: the processor's bounce policy suppresses that one.
+            recipient: 'gone@example.com',
           },
         ],
       ],
