@@ -24,6 +24,7 @@ import { SqliteAlertStore } from '../observe/alerts/sqlite-alert-store.ts'
 import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
+import { SqlitePrivacyStore } from '../privacy/sqlite-privacy-store.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
 import { SqliteTriggerStore } from '../triggers/sqlite-trigger-store.ts'
@@ -81,6 +82,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const triggers = new SqliteTriggerStore(db, { clock })
     const webhooks = new SqliteWebhookOutbox(db, { clock })
     const analytics = new SqliteAnalyticsStore(db)
+    const privacy = new SqlitePrivacyStore(db)
     const observe = { rollups: new SqliteRollupStore(db), alerts: new SqliteAlertStore(db) }
     for (const s of [
       analytics,
@@ -95,6 +97,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       campaigns,
       triggers,
       webhooks,
+      privacy,
     ])
       closers.push(() => s.close())
     const profileCache = new MemoryCache({ maxEntries: 100_000, clock })
@@ -165,6 +168,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         ledger,
         tokenKeys: loadTokenKeys(db, clock.now()),
         webhooks,
+        privacy,
       },
       profileCache,
       blockCache,
@@ -175,6 +179,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       locks: undefined,
       // The processor thread reports the jobs it commits (ProcessorHooks.onBatch).
       listenForJobs: undefined,
+      eraseLogEvents: async (workspaceId, ids) => log.eraseEvents(workspaceId, ids),
       health: async () => ({
         ready: true,
         body: {

@@ -35,6 +35,7 @@ import { PgAlertStore } from '../observe/alerts/pg-alert-store.ts'
 import { PgRollupStore } from '../observe/rollups/pg-rollup-store.ts'
 import { PgBatchStore } from '../pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
+import { PgPrivacyStore } from '../privacy/pg-privacy-store.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
@@ -138,6 +139,7 @@ export async function openScaleOutBackends(
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
         webhooks: new PgWebhookOutbox(pool, { clock }),
+        privacy: new PgPrivacyStore(pool),
       }
       for (const s of [profiles, ...Object.values(opened)]) closers.push(() => s.close())
       stores = { ...opened, tokenKeys: await loadPgTokenKeys(pool, clock.now()) }
@@ -203,6 +205,8 @@ export async function openScaleOutBackends(
       // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
       // The processor role runs the analytics consumer in process (services.ts).
       analyticsConsumer: undefined,
+      // Kafka cannot delete records: an erased person's events stay until the topic's retention.ms.
+      eraseLogEvents: undefined,
       listenForJobs:
         listener === undefined ? undefined : (onDue, onError) => listener.listen(onDue, { onError }),
       // Not ready (503) while the log is not connected or this processor has not joined its group.

@@ -78,6 +78,12 @@ export class SqliteEventLog implements EventLog {
       head: db.prepare('SELECT coalesce(max(offset), 0) FROM log_events').pluck(),
       minPosition: db.prepare('SELECT min(position) FROM log_consumer_offsets').pluck(),
       prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
+      erase: db.prepare(
+        `DELETE FROM log_events WHERE workspace_id = @ws AND (
+           json_extract(payload, '$.userId') IN (SELECT value FROM json_each(@ids))
+           OR json_extract(payload, '$.anonymousId') IN (SELECT value FROM json_each(@ids))
+           OR json_extract(payload, '$.previousId') IN (SELECT value FROM json_each(@ids)))`,
+      ),
     }
     const insertAll = db.transaction((events: readonly SerializedEvent[]) => {
       for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, e.receivedAt, e.json)
@@ -130,6 +136,18 @@ export class SqliteEventLog implements EventLog {
       return Promise.reject(err)
     }
     return this.#commit.add(rows)
+  }
+
+  /**
+   * Deletes every event of the workspace naming one of `ids` as its userId, anonymousId or previousId
+   * (an erasure, src/privacy/); answers how many. Offsets are AUTOINCREMENT ids read as `offset >
+   * position`: a deleted row is never reused nor re-read, and no consumer skips the rows around it.
+   * It scans the log (a few days of events, by the retention): an erasure is rare, ingest is not
+   * slowed by an index for it.
+   */
+  eraseEvents(workspaceId: string, ids: readonly string[]): number {
+    if (ids.length === 0) return 0
+    return this.#stmts.erase.run({ ws: workspaceId, ids: JSON.stringify(ids) }).changes
   }
 
   /** Deletes events every consumer group has passed and that are older than the retention. */

@@ -45,7 +45,33 @@ export interface BatchChanges {
    */
   expectedProfiles?: { workspaceId: string; profileId: string; version: number }[]
   expectedIdentities?: { workspaceId: string; kind: IdentityKind; value: string; profileId: string | null }[]
+  /**
+   * The newest erasure tombstone the batch knew of (src/privacy/): the commit is refused with a
+   * ProfileConflictError, writing nothing, when a newer one exists (an erasure committed while the
+   * batch was folded; applied again, its events of the erased person are dropped). Undefined: no check.
+   */
+  erasureSeq?: number
 }
+
+/** An erased identity (src/privacy/erasure-plan.ts): its hash, never the id. */
+export interface Tombstone {
+  seq: number
+  workspaceId: string
+  idHash: string
+  erasedAt: number
+}
+
+export const tombstoneOf = (r: {
+  seq: number | string
+  workspace_id: string
+  id_hash: string
+  erased_at: number | string
+}): Tombstone => ({
+  seq: Number(r.seq),
+  workspaceId: r.workspace_id,
+  idHash: r.id_hash,
+  erasedAt: Number(r.erased_at),
+})
 
 /** Another processor changed a profile or identity this batch read; nothing was written. */
 export class ProfileConflictError extends Error {
@@ -82,6 +108,8 @@ export interface BatchStore extends ProfileStore {
   appliedOffsets(group: string): Promise<Map<number, number>>
   /** Writes all of `changes` in one transaction, or nothing. */
   commit(changes: BatchChanges): Promise<void>
+  /** Erasure tombstones after `seq`, oldest first; a store without erasures leaves it out. */
+  tombstonesAfter?(seq: number): Promise<Tombstone[]>
   /** Forgets dedupe records first seen before `before` (epoch ms); returns how many. */
   pruneDedupe(before: number): Promise<number>
 }

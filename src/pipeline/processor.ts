@@ -12,6 +12,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import { inSpan, linksTo, SPANS } from '../observe/tracing.ts'
+import { identityHash } from '../privacy/erasure-plan.ts'
 import { recentEventOf } from '../profiles/recent-events.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from '../traits/computed-traits.ts'
@@ -65,13 +66,24 @@ export interface ProcessorDeps {
   triggers?: TriggerIndex
   /** Fault points around the batch's commit (tests); disarmed by default. */
   failpoints?: Failpoints
+  /**
+   * How long events of an erased identity are dropped after its erasure (src/privacy/); default 30
+   * days. Past it, an event of the same id starts a new, empty profile.
+   */
+  erasureTombstoneMs?: number
 }
+
+/** The default of ProcessorDeps.erasureTombstoneMs. */
+export const ERASURE_TOMBSTONE_MS = 30 * 86_400_000
 
 export class Processor {
   #consumer: Consumer | undefined
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
+  /** Erased identities (`${workspaceId}\n${idHash}` → erasedAt) and the newest tombstone read. */
+  readonly #erased = new Map<string, number>()
+  #erasureSeq = 0
   readonly #segments: SegmentMaintainer | undefined
   readonly #triggers: TriggerMatcher | undefined
 
@@ -144,8 +156,10 @@ export class Processor {
     try {
       await this.#segments?.reload()
       await this.#triggers?.reload()
+      const erasures = await this.#readErasures()
       ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
       const changes: BatchChanges = uow.finish()
+      if (erasures) changes.erasureSeq = this.#erasureSeq
       this.#segments?.evaluate(changes, uow.now)
       // Only forward: a redelivered older batch (after a rebalance) must not move the offsets back.
       changes.offsets = [...last]
@@ -183,11 +197,42 @@ export class Processor {
   }
 
   /**
+   * Reads erasures committed since the last batch (false: the store has none to tell). After one, the
+   * warm cache is dropped: an erased profile must not come back from this processor's memory.
+   */
+  async #readErasures(): Promise<boolean> {
+    const { store, clock } = this.deps
+    if (store.tombstonesAfter === undefined) return false
+    const fresh = await store.tombstonesAfter(this.#erasureSeq)
+    if (fresh.length === 0) return true
+    const oldest = clock.now() - (this.deps.erasureTombstoneMs ?? ERASURE_TOMBSTONE_MS)
+    for (const t of fresh) {
+      this.#erasureSeq = Math.max(this.#erasureSeq, t.seq)
+      if (t.erasedAt > oldest) this.#erased.set(`${t.workspaceId}\n${t.idHash}`, t.erasedAt)
+    }
+    for (const [k, at] of this.#erased) if (at <= oldest) this.#erased.delete(k)
+    this.#warm.clear()
+    return true
+  }
+
+  /** True for an event naming an identity erased within the tombstone window. */
+  #isErased(e: LogRecord['event'], now: number): boolean {
+    if (this.#erased.size === 0) return false
+    const oldest = now - (this.deps.erasureTombstoneMs ?? ERASURE_TOMBSTONE_MS)
+    for (const id of [e.userId, e.anonymousId, e.previousId]) {
+      if (id === undefined || id === null) continue
+      const at = this.#erased.get(`${e.workspaceId}\n${identityHash(e.workspaceId, id)}`)
+      if (at !== undefined && at > oldest) return true
+    }
+    return false
+  }
+
+  /**
    * Folds the events not seen before into their profiles and matches them against the triggers;
    * returns the records applied and the earliest due time of the trigger jobs created.
    */
   async #fold(
-    fresh: readonly LogRecord[],
+    batch: readonly LogRecord[],
     seen: Set<string>,
     uow: UnitOfWork,
   ): Promise<[LogRecord[], number | null]> {
@@ -196,6 +241,20 @@ export class Processor {
     const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
     const jobs: NonNullable<BatchChanges['triggerJobs']> = []
     let dueAt: number | null = null
+    let fresh = batch
+    // Events of erased identities are dropped, with a log line (ids stay out of it): see src/privacy/.
+    const erased = fresh.filter((r) => this.#isErased(r.event, uow.now))
+    if (erased.length > 0) {
+      const dropped = new Set(erased)
+      fresh = fresh.filter((r) => !dropped.has(r))
+      this.deps.logger.warn(
+        {
+          'inkstream.erased_events': erased.length,
+          workspaces: [...new Set(erased.map((r) => r.event.workspaceId))],
+        },
+        'dropped events of erased identities (erasure tombstones)',
+      )
+    }
     // The identities and profiles of the batch's events in one read, not two or three per event.
     const unseen = fresh.filter((r) => !seen.has(dedupeKey(r.event.workspaceId, r.event.messageId)))
     await uow.prefetch(unseen.map((r) => r.event))

@@ -3,6 +3,12 @@ import type { Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
+import {
+  migratePrivacy,
+  TOMBSTONE_HEAD,
+  TOMBSTONES_AFTER,
+  type TombstoneRow,
+} from '../privacy/privacy-schema.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -15,6 +21,9 @@ import {
   type BoundIdentity,
   dedupeKey,
   type IdentityRef,
+  ProfileConflictError,
+  type Tombstone,
+  tombstoneOf,
 } from './batch-store.ts'
 
 /** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */
@@ -68,6 +77,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     found: (i: number) => void,
   ) => void
   readonly #commit: Transaction<(changes: BatchChanges) => void>
+  readonly #erasures: { head: Statement; after: Statement }
   readonly #clock: Clock
   /** Look-up statements by identity count (at most IDS_PER_LOOKUP), made when first needed. */
   readonly #lookups = new Map<number, Statement>()
@@ -79,6 +89,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     this.#clock = opts.clock ?? systemClock
     migrateSegments(db)
     migrateTriggers(db)
+    migratePrivacy(db)
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
@@ -154,7 +165,15 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
         for (const i of stmt.all(params) as number[]) found(i)
       }
     }
+    const erasures = {
+      head: db.prepare(TOMBSTONE_HEAD).pluck(),
+      after: db.prepare(TOMBSTONES_AFTER),
+    }
+    this.#erasures = erasures
     this.#commit = db.transaction((c: BatchChanges) => {
+      // An erasure committed (on the api's connection) while this batch was folded: see BatchChanges.erasureSeq.
+      if (c.erasureSeq !== undefined && (erasures.head.get() as number) > c.erasureSeq)
+        throw new ProfileConflictError('an erased profile')
       const now = this.#clock.now()
       const events = c.events ?? []
       // Rows each upserted profile gains: the batch's events, and those a merge moves into it.
@@ -262,6 +281,10 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     // IMMEDIATE: the commit reads segment versions; taking the write lock first means a definition
     // saved by another connection meanwhile cannot fail the upgrade with SQLITE_BUSY_SNAPSHOT.
     this.#commit.immediate(changes)
+  }
+
+  async tombstonesAfter(seq: number): Promise<Tombstone[]> {
+    return (this.#erasures.after.all(seq) as TombstoneRow[]).map(tombstoneOf)
   }
 
   async pruneDedupe(before: number): Promise<number> {
