@@ -9,6 +9,7 @@
  * - send-ledger rows are kept (a campaign's progress and counts stay right) but anonymised: the
  *   recipient becomes `erased:<hash>`, the address its hash, the SMTP detail (it may quote the
  *   address) is cleared. Re-sending is prevented by the suppression hash, not by the ledger;
+ * - campaigns whose `{ userIds }` audience lists the person lose those ids;
  * - every address known for the person (the `email` trait, the addresses the ledger and segment
  *   rows hold) loses its plain suppression entries and gets one `erased` entry keyed by its hash;
  * - a tombstone per identity (a hash, never the id) lets processors drop the person's later events.
@@ -34,6 +35,8 @@ export interface ErasureCounts {
   analyticsEngaged: number
   /** Send-ledger rows kept with their recipient and address replaced by hashes. */
   ledgerRowsAnonymised: number
+  /** Campaigns whose `{ userIds }` audience listed the person: the ids are taken out. */
+  campaignAudiences: number
   /** Plain-address suppression entries replaced by the hashed `erased` entry. */
   suppressionsReplaced: number
   /** Hashed `erased` entries written (one per address known for the person). */
@@ -139,6 +142,7 @@ export function* erasePlan(
     analyticsMessages: 0,
     analyticsEngaged: 0,
     ledgerRowsAnonymised: 0,
+    campaignAudiences: 0,
     suppressionsReplaced: 0,
     erasedAddresses: 0,
     tombstones: 0,
@@ -151,6 +155,27 @@ export function* erasePlan(
     counts.analyticsEngaged = count(
       yield run(`DELETE FROM analytics_engaged WHERE workspace_id = ? AND ${inIds}`, [ws, ...ids]),
     )
+  }
+  // Campaign audiences listing the person's ids (`{ userIds }`) lose them; segment audiences name none.
+  if (ids.length > 0) {
+    const erasedIds = new Set(ids)
+    for (const c of rows(
+      yield all('SELECT campaign_id, audience FROM campaigns WHERE workspace_id = ?', [ws]),
+    )) {
+      const audience = (typeof c.audience === 'string' ? JSON.parse(c.audience) : c.audience) as {
+        userIds?: unknown
+      } | null
+      const listed = audience?.userIds
+      if (!Array.isArray(listed) || !listed.some((id) => erasedIds.has(id))) continue
+      const kept = { ...audience, userIds: listed.filter((id) => !erasedIds.has(id)) }
+      counts.campaignAudiences += count(
+        yield run('UPDATE campaigns SET audience = ? WHERE workspace_id = ? AND campaign_id = ?', [
+          JSON.stringify(kept),
+          ws,
+          c.campaign_id,
+        ]),
+      )
+    }
   }
   for (const l of ledger) {
     const email = String(l.email)
