@@ -4,6 +4,8 @@
  * plus the reads a batch needs before it commits. The rest of the system reads profiles through
  * the read-only ProfileStore. Implementations: SqliteBatchStore, PgBatchStore (beside this file).
  */
+
+import type { Tombstone } from '../privacy/privacy-schema.ts'
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
 import type { NewRecentEvent } from '../profiles/recent-events.ts'
 import type { SegmentMembership } from '../segments/segment-membership.ts'
@@ -53,25 +55,7 @@ export interface BatchChanges {
   erasureSeq?: number
 }
 
-/** An erased identity (src/privacy/erasure-plan.ts): its hash, never the id. */
-export interface Tombstone {
-  seq: number
-  workspaceId: string
-  idHash: string
-  erasedAt: number
-}
-
-export const tombstoneOf = (r: {
-  seq: number | string
-  workspace_id: string
-  id_hash: string
-  erased_at: number | string
-}): Tombstone => ({
-  seq: Number(r.seq),
-  workspaceId: r.workspace_id,
-  idHash: r.id_hash,
-  erasedAt: Number(r.erased_at),
-})
+export type { Tombstone }
 
 /** Another processor changed a profile or identity this batch read; nothing was written. */
 export class ProfileConflictError extends Error {

@@ -12,7 +12,9 @@ import {
   TOMBSTONE_HEAD,
   TOMBSTONE_LOCK,
   TOMBSTONES_AFTER,
+  type Tombstone,
   type TombstoneRow,
+  tombstoneOf,
 } from '../privacy/privacy-schema.ts'
 import {
   migratePgProfiles,
@@ -33,8 +35,6 @@ import {
   dedupeKey,
   type IdentityRef,
   ProfileConflictError,
-  type Tombstone,
-  tombstoneOf,
 } from './batch-store.ts'
 import { checkExpected, lastByKey } from './pg-batch-checks.ts'
 

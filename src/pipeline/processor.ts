@@ -12,7 +12,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import { inSpan, linksTo, SPANS } from '../observe/tracing.ts'
-import { identityHash } from '../privacy/erasure-plan.ts'
+import { ErasedIdentities } from '../privacy/erased-identities.ts'
 import { recentEventOf } from '../profiles/recent-events.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from '../traits/computed-traits.ts'
@@ -73,21 +73,20 @@ export interface ProcessorDeps {
   erasureTombstoneMs?: number
 }
 
-/** The default of ProcessorDeps.erasureTombstoneMs. */
-export const ERASURE_TOMBSTONE_MS = 30 * 86_400_000
-
 export class Processor {
   #consumer: Consumer | undefined
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
-  /** Erased identities (`${workspaceId}\n${idHash}` → erasedAt) and the newest tombstone read. */
-  readonly #erased = new Map<string, number>()
-  #erasureSeq = 0
+  /** Erasures read so far (src/privacy/); undefined for a store without them. */
+  readonly #erased: ErasedIdentities | undefined
   readonly #segments: SegmentMaintainer | undefined
   readonly #triggers: TriggerMatcher | undefined
 
   constructor(private readonly deps: ProcessorDeps) {
+    const { store } = deps
+    if (store.tombstonesAfter !== undefined)
+      this.#erased = new ErasedIdentities((seq) => store.tombstonesAfter!(seq), deps.erasureTombstoneMs)
     if (deps.triggers) this.#triggers = new TriggerMatcher(deps.triggers)
     if (deps.segments) {
       this.#segments = new SegmentMaintainer({
@@ -159,7 +158,7 @@ export class Processor {
       const erasures = await this.#readErasures()
       ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
       const changes: BatchChanges = uow.finish()
-      if (erasures) changes.erasureSeq = this.#erasureSeq
+      if (erasures && this.#erased) changes.erasureSeq = this.#erased.seq
       this.#segments?.evaluate(changes, uow.now)
       // Only forward: a redelivered older batch (after a rebalance) must not move the offsets back.
       changes.offsets = [...last]
@@ -201,30 +200,9 @@ export class Processor {
    * warm cache is dropped: an erased profile must not come back from this processor's memory.
    */
   async #readErasures(): Promise<boolean> {
-    const { store, clock } = this.deps
-    if (store.tombstonesAfter === undefined) return false
-    const fresh = await store.tombstonesAfter(this.#erasureSeq)
-    if (fresh.length === 0) return true
-    const oldest = clock.now() - (this.deps.erasureTombstoneMs ?? ERASURE_TOMBSTONE_MS)
-    for (const t of fresh) {
-      this.#erasureSeq = Math.max(this.#erasureSeq, t.seq)
-      if (t.erasedAt > oldest) this.#erased.set(`${t.workspaceId}\n${t.idHash}`, t.erasedAt)
-    }
-    for (const [k, at] of this.#erased) if (at <= oldest) this.#erased.delete(k)
-    this.#warm.clear()
+    if (this.#erased === undefined) return false
+    if (await this.#erased.refresh(this.deps.clock.now())) this.#warm.clear()
     return true
-  }
-
-  /** True for an event naming an identity erased within the tombstone window. */
-  #isErased(e: LogRecord['event'], now: number): boolean {
-    if (this.#erased.size === 0) return false
-    const oldest = now - (this.deps.erasureTombstoneMs ?? ERASURE_TOMBSTONE_MS)
-    for (const id of [e.userId, e.anonymousId, e.previousId]) {
-      if (id === undefined || id === null) continue
-      const at = this.#erased.get(`${e.workspaceId}\n${identityHash(e.workspaceId, id)}`)
-      if (at !== undefined && at > oldest) return true
-    }
-    return false
   }
 
   /**
@@ -243,7 +221,7 @@ export class Processor {
     let dueAt: number | null = null
     let fresh = batch
     // Events of erased identities are dropped, with a log line (ids stay out of it): see src/privacy/.
-    const erased = fresh.filter((r) => this.#isErased(r.event, uow.now))
+    const erased = fresh.filter((r) => this.#erased?.has(r.event, uow.now) === true)
     if (erased.length > 0) {
       const dropped = new Set(erased)
       fresh = fresh.filter((r) => !dropped.has(r))

@@ -7,7 +7,9 @@ import {
   migratePrivacy,
   TOMBSTONE_HEAD,
   TOMBSTONES_AFTER,
+  type Tombstone,
   type TombstoneRow,
+  tombstoneOf,
 } from '../privacy/privacy-schema.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
@@ -22,8 +24,6 @@ import {
   dedupeKey,
   type IdentityRef,
   ProfileConflictError,
-  type Tombstone,
-  tombstoneOf,
 } from './batch-store.ts'
 
 /** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */

@@ -68,3 +68,18 @@ export interface TombstoneRow {
  * sees its tombstone and is applied again.
  */
 export const TOMBSTONE_LOCK = "hashtextextended('inkstream.erasure\n' || current_schema(), 0)"
+
+/** An erased identity (src/privacy/erasure-plan.ts): its hash, never the id. */
+export interface Tombstone {
+  seq: number
+  workspaceId: string
+  idHash: string
+  erasedAt: number
+}
+
+export const tombstoneOf = (r: TombstoneRow): Tombstone => ({
+  seq: Number(r.seq),
+  workspaceId: r.workspace_id,
+  idHash: r.id_hash,
+  erasedAt: Number(r.erased_at),
+})

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { simpleParser } from 'mailparser'
+import { ANALYTICS_GROUP } from '../../src/analytics/analytics-store.ts'
 import type { EventLog } from '../../src/log/event-log.ts'
 import { MACHINE_OPEN_WINDOW_MS } from '../../src/observe/machine-open.ts'
 import { PROFILES_GROUP } from '../../src/pipeline/processor.ts'
@@ -286,7 +287,19 @@ export function eraseExportScenario(
         { type: 'identify', anonymousId: ANN_ANON, traits: { email: ANN_EMAIL } },
         { type: 'track', userId: BOB, event: 'Product Viewed', properties: { sku: 'desk-3' } },
       ])
+      // She opens and clicks her old email again: the tracking events are dropped by the processor
+      // and by the analytics consumer alike (no profile, no message row comes back).
+      assert.equal((await fetch(pixel, { headers })).status, 200)
+      assert.equal((await fetch(link, { headers, redirect: 'manual' })).status, 302)
+      // (Those may count as repeats of the first open and click: one more open, a new event id.)
+      const mail = { email_id: x.messages[0].emailId, campaign_id: 'news-1' }
+      await ingest([{ type: 'track', userId: ANN, event: 'Email Opened', properties: mail }])
       await processed()
+      await until(
+        'analytics caught up',
+        () => app.log.lag(ANALYTICS_GROUP),
+        (lag) => lag === 0,
+      )
       assert.equal((await api('GET', `/v1/profiles/${ANN}`)).status, 404)
       assert.equal((await api('GET', `/v1/profiles/${ANN_ANON}?by=anonymousId`)).status, 404)
       const bobEvents = (await api('GET', `/v1/profiles/${BOB}/events`)).body.events.length

@@ -80,7 +80,10 @@ test("erasing a person's events from the SQLite log: no consumer skips or re-rea
     assert.deepEqual(ids(rest), notAnn(first.length))
     assert.deepEqual(ids(all), notAnn(0))
     const offsets = rest.map((r) => r.offset)
-    assert.deepEqual(offsets, [...offsets].sort((x, y) => x - y))
+    assert.deepEqual(
+      offsets,
+      [...offsets].sort((x, y) => x - y),
+    )
     assert.ok(offsets[0]! > first.at(-1)!.offset)
     assert.equal(await log.lag('a'), 0)
   } finally {
@@ -91,7 +94,9 @@ test("erasing a person's events from the SQLite log: no consumer skips or re-rea
 })
 
 /** A processor batch that read before an erasure: its commit is refused; one that saw it commits. */
-async function raceSuite(open: () => Promise<{ store: BatchStore; tombstone(): Promise<void>; close(): Promise<void> }>) {
+async function raceSuite(
+  open: () => Promise<{ store: BatchStore; tombstone(): Promise<void>; close(): Promise<void> }>,
+) {
   const { store, tombstone, close } = await open()
   try {
     assert.deepEqual(await store.tombstonesAfter?.(0), [])
