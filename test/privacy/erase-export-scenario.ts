@@ -104,6 +104,10 @@ export function eraseExportScenario(
         html: '<html><body><p>Hi {{ first_name }}, <a href="https://shop.example/lamp">a lamp</a>.</p></body></html>',
       }
       assert.ok((await api('PUT', '/v1/templates/news', template)).status < 300)
+      // A segment both people are in (its rows copy the address).
+      const segment = { name: 'Viewers', condition: { products_viewed_7d: { $gte: 1 } } }
+      const seg = await api('PUT', '/v1/segments/viewers', segment)
+      assert.ok(seg.status < 300, JSON.stringify(seg.body))
       // A trigger an hour out: the person has a pending job when erased.
       const trigger = { event: 'Cart Viewed', templateId: 'news', delayMs: 3_600_000 }
       const put = await api('PUT', '/v1/triggers/cart', trigger)
@@ -155,6 +159,12 @@ export function eraseExportScenario(
         async () => (await api('GET', `/v1/profiles/${ANN}/messages`)).body.messages?.[0],
         (m) => m?.opens === 1 && m?.clicks === 1,
       )
+      // She unsubscribes (an operator records it): the export lists it, the erasure replaces it.
+      const unsub = await api('PUT', `/v1/suppressions/${ANN_EMAIL}`, {
+        reason: 'unsubscribed',
+        source: 'manual',
+      })
+      assert.equal(unsub.status, 201, JSON.stringify(unsub.body))
       const exported = await api('GET', `/v1/profiles/${ANN}/export`)
       assert.equal(exported.status, 200, JSON.stringify(exported.body))
       const x = exported.body
@@ -191,8 +201,14 @@ export function eraseExportScenario(
         x.triggerJobs.map((j: ApiBody) => [j.triggerId, j.state]),
         [['cart', 'pending']],
       )
-      assert.deepEqual(x.suppressions, [])
-      assert.deepEqual(x.segments, [])
+      assert.deepEqual(
+        x.suppressions.map((e: ApiBody) => [e.email, e.reason, e.source]),
+        [[ANN_EMAIL, 'unsubscribed', 'manual']],
+      )
+      assert.deepEqual(
+        x.segments.map((m: ApiBody) => [m.id, m.name]),
+        [['viewers', 'Viewers']],
+      )
       const profileId = x.profile.profileId as string
       const positionsBefore = app.logRows?.().positions
       const bobEventsBefore = (await api('GET', `/v1/profiles/${BOB}/events`)).body.events.length
@@ -206,6 +222,8 @@ export function eraseExportScenario(
       assert.equal(removed.identities, 2)
       assert.equal(removed.recentEvents, 6)
       assert.equal(removed.triggerJobs, 1)
+      assert.equal(removed.segmentMemberships, 1)
+      assert.equal(removed.suppressionsReplaced, 1)
       assert.equal(removed.analyticsMessages, 1)
       assert.equal(removed.ledgerRowsAnonymised, 1)
       assert.equal(removed.campaignAudiences, 1)
