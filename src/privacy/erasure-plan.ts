@@ -10,6 +10,7 @@
  *   recipient becomes `erased:<hash>`, the address its hash, the SMTP detail (it may quote the
  *   address) is cleared. Re-sending is prevented by the suppression hash, not by the ledger;
  * - campaigns whose `{ userIds }` audience lists the person lose those ids;
+ * - open-webhook deliveries whose open event names the person are deleted (pending: never sent);
  * - every address known for the person (the `email` trait, the addresses the ledger and segment
  *   rows hold) loses its plain suppression entries and gets one `erased` entry keyed by its hash;
  * - a tombstone per identity (a hash, never the id) lets processors drop the person's later events.
@@ -37,6 +38,8 @@ export interface ErasureCounts {
   ledgerRowsAnonymised: number
   /** Campaigns whose `{ userIds }` audience listed the person: the ids are taken out. */
   campaignAudiences: number
+  /** Open-webhook deliveries whose event names the person (pending ones are not sent any more). */
+  webhookDeliveries: number
   /** Plain-address suppression entries replaced by the hashed `erased` entry. */
   suppressionsReplaced: number
   /** Hashed `erased` entries written (one per address known for the person). */
@@ -143,6 +146,7 @@ export function* erasePlan(
     analyticsEngaged: 0,
     ledgerRowsAnonymised: 0,
     campaignAudiences: 0,
+    webhookDeliveries: 0,
     suppressionsReplaced: 0,
     erasedAddresses: 0,
     tombstones: 0,
@@ -155,6 +159,23 @@ export function* erasePlan(
     counts.analyticsEngaged = count(
       yield run(`DELETE FROM analytics_engaged WHERE workspace_id = ? AND ${inIds}`, [ws, ...ids]),
     )
+  }
+  // Open-webhook deliveries (pending or delivered) carry the open event, which names the person.
+  const erasedSet = new Set(ids)
+  for (const id of ids) {
+    const like = `%${JSON.stringify(id).replace(/[!%_]/g, (c) => `!${c}`)}%`
+    const found = rows(
+      yield all(
+        `SELECT id, payload FROM webhook_deliveries WHERE workspace_id = ? AND kind = 'open' AND payload LIKE ? ESCAPE '!'`,
+        [ws, like],
+      ),
+    )
+    for (const d of found) {
+      const e = (JSON.parse(String(d.payload)) as { event?: Record<string, unknown> }).event ?? {}
+      if (![e.userId, e.anonymousId, e.previousId].some((v) => typeof v === 'string' && erasedSet.has(v)))
+        continue
+      counts.webhookDeliveries += count(yield run('DELETE FROM webhook_deliveries WHERE id = ?', [d.id]))
+    }
   }
   // Campaign audiences listing the person's ids (`{ userIds }`) lose them; segment audiences name none.
   if (ids.length > 0) {
