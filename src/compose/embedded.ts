@@ -179,7 +179,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       locks: undefined,
       // The processor thread reports the jobs it commits (ProcessorHooks.onBatch).
       listenForJobs: undefined,
-      eraseLogEvents: async (workspaceId, ids) => log.eraseEvents(workspaceId, ids),
+      eraseLogEvents: (workspaceId, ids) => log.eraseEvents(workspaceId, ids),
       health: async () => ({
         ready: true,
         body: {
