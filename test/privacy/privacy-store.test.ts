@@ -17,6 +17,7 @@ import type { InkEvent } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
 import { PgSuppressionStore } from '../../src/delivery/pg-suppression-store.ts'
 import { SqliteSuppressionStore } from '../../src/delivery/sqlite-suppression-store.ts'
+import { hashedAddress, type SuppressionStore } from '../../src/delivery/suppression-store.ts'
 import type { BatchStore } from '../../src/pipeline/batch-store.ts'
 import { PgBatchStore } from '../../src/pipeline/pg-batch-store.ts'
 import { SqliteBatchStore } from '../../src/pipeline/sqlite-batch-store.ts'
@@ -35,6 +36,7 @@ interface Opened {
   batch: BatchStore
   privacy: PrivacyStore
   outbox: WebhookOutbox
+  suppressions: SuppressionStore
   /** The event ids of the webhook deliveries left. */
   deliveries(): Promise<string[]>
   close(): Promise<void>
@@ -82,6 +84,31 @@ function privacySuite(name: string, skip: string | false, opener: () => Promise<
         assert.deepEqual((await s.deliveries()).sort(), ['m3', 'm4'])
         assert.equal(await s.privacy.erase('w', 'p-ann', 1_800_000_000_001), undefined)
         assert.equal((await s.batch.getProfile('w', 'p-bob'))?.userId, 'bob')
+
+        // The hashed entry suppresses the address in any spelling, for one send and for an audience;
+        // the list shows the hash; lifting by address does not lift it.
+        const hash = hashedAddress('ann@example.com')
+        assert.equal(await s.suppressions.isSuppressed('w', ' Ann@EXAMPLE.com'), true)
+        assert.equal(await s.suppressions.isSuppressed('other-workspace', 'ann@example.com'), false)
+        assert.deepEqual(
+          [...(await s.suppressions.suppressed('w', ['ANN@example.com', 'bob@example.com']))],
+          ['ANN@example.com'],
+        )
+        assert.deepEqual(
+          (await s.suppressions.get('w', 'ann@example.com')).map((e) => [e.email, e.reason, e.source]),
+          [[hash, 'erased', 'erasure']],
+        )
+        assert.deepEqual(
+          (await s.suppressions.list('w')).map((e) => e.email),
+          [hash],
+        )
+        assert.equal(await s.suppressions.remove('w', 'ann@example.com'), 0)
+        assert.equal(await s.suppressions.isSuppressed('w', 'ann@example.com'), true)
+        // PUT cannot write the reason: only an erasure does.
+        await assert.rejects(
+          s.suppressions.suppress('w', 'carl@example.com', { reason: 'erased' as never, source: 'api' }),
+          /unknown suppression reason/,
+        )
       } finally {
         await s.close()
       }
@@ -92,8 +119,9 @@ function privacySuite(name: string, skip: string | false, opener: () => Promise<
 privacySuite('SQLite', false, async () => {
   const dir = tempDir('inkstream-privacy-')
   const db = openSqlite(join(dir, 'store.db'))
+  const suppressions = new SqliteSuppressionStore(db)
   const stores = [
-    new SqliteSuppressionStore(db),
+    suppressions,
     new SqliteSendLedger(db),
     new SqliteCampaignStore(db),
     new SqliteAnalyticsStore(db),
@@ -103,6 +131,7 @@ privacySuite('SQLite', false, async () => {
     batch: new SqliteBatchStore(db),
     privacy: new SqlitePrivacyStore(db),
     outbox,
+    suppressions,
     deliveries: async () => db.prepare('SELECT event_id FROM webhook_deliveries').pluck().all() as string[],
     async close() {
       for (const st of stores) await st.close()
@@ -135,6 +164,7 @@ privacySuite('PostgreSQL', await pgSkip(), async () => {
     batch,
     privacy,
     outbox,
+    suppressions,
     deliveries: async () =>
       (await pool.query<{ event_id: string }>('SELECT event_id FROM webhook_deliveries')).rows.map(
         (r) => r.event_id,
