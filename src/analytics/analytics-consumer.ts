@@ -11,6 +11,7 @@ import { Counter } from 'prom-client'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
+import { ErasedIdentities } from '../privacy/erased-identities.ts'
 import { ANALYTICS_GROUP, AnalyticsConflictError, type AnalyticsStore } from './analytics-store.ts'
 import { batchKeys, type ConversionRules, foldBatch } from './engagement-rules.ts'
 
@@ -96,7 +97,13 @@ export class AnalyticsConsumer {
   #consumer: Consumer | undefined
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
-  constructor(private readonly deps: AnalyticsConsumerDeps) {}
+  /** Erasures read so far (src/privacy/): events of erased ids count nothing, create no row. */
+  readonly #erased: ErasedIdentities | undefined
+  constructor(private readonly deps: AnalyticsConsumerDeps) {
+    const { store } = deps
+    if (store.tombstonesAfter !== undefined)
+      this.#erased = new ErasedIdentities((seq) => store.tombstonesAfter!(seq))
+  }
 
   async start(): Promise<void> {
     const { log, store, logger } = this.deps
@@ -127,7 +134,12 @@ export class AnalyticsConsumer {
     const last = new Map<number, number>()
     for (const r of fresh) last.set(r.partition, Math.max(last.get(r.partition) ?? 0, r.offset))
     if (last.size === 0) return
-    const keys = batchKeys(fresh, rules)
+    // Offsets advance over them, but events of erased identities fold into nothing (an open of an
+    // erased person's old email must not bring back a message row naming them).
+    const now = this.deps.clock.now()
+    await this.#erased?.refresh(now)
+    const kept = this.#erased ? fresh.filter((r) => !this.#erased!.has(r.event, now)) : fresh
+    const keys = batchKeys(kept, rules)
     // No engagement or conversion in the batch (most traffic: page views, tracks): no row can
     // change, so no load and no transaction (in embedded mode its fsync ran on the HTTP thread for
     // every batch of the log). The applied offsets stay as they are; these records, if read again
@@ -138,7 +150,7 @@ export class AnalyticsConsumer {
     }
     const expected = new Map(this.#applied)
     const loaded = await store.load(keys)
-    const folded = foldBatch(fresh, loaded, rules)
+    const folded = foldBatch(kept, loaded, rules)
     try {
       await store.commit({
         ...folded,

@@ -4,6 +4,7 @@
  * offsets committed in the same transaction. SQLite (embedded, the store's file) and PostgreSQL
  * (scale-out) implement it; the rules are engagement-rules.ts.
  */
+import type { Tombstone } from '../privacy/privacy-schema.ts'
 import type { BatchKeys, Counters, Folded, Loaded, MessageRow } from './engagement-rules.ts'
 
 /** The consumer group of the analytics consumer on the EventLog. */
@@ -73,5 +74,7 @@ export interface AnalyticsStore {
   message(workspaceId: string, emailId: string): Promise<MessageRow | undefined>
   /** Deletes what the retention allows; returns rows deleted. */
   prune(r: Retention): Promise<number>
+  /** Erasure tombstones after `seq` (src/privacy/): the consumer drops the erased ids' events. */
+  tombstonesAfter?(seq: number): Promise<Tombstone[]>
   close(): Promise<void>
 }

@@ -5,6 +5,13 @@
  */
 import { inTransaction, migratePg, type PgPool, pgText, toInt } from '../db/pg.ts'
 import {
+  migratePgPrivacy,
+  TOMBSTONES_AFTER,
+  type Tombstone,
+  type TombstoneRow,
+  tombstoneOf,
+} from '../privacy/privacy-schema.ts'
+import {
   countersFromRow,
   counterUpsert,
   counterValues,
@@ -71,6 +78,7 @@ export class PgAnalyticsStore implements AnalyticsStore {
 
   static async open(pool: PgPool): Promise<PgAnalyticsStore> {
     await migratePg(pool, 'analytics', MIGRATIONS)
+    await migratePgPrivacy(pool)
     return new PgAnalyticsStore(pool)
   }
 
@@ -248,6 +256,11 @@ export class PgAnalyticsStore implements AnalyticsStore {
       n += (await client.query('DELETE FROM analytics_seen WHERE seen_at < $1', [r.seenBefore])).rowCount ?? 0
       return n
     })
+  }
+
+  async tombstonesAfter(seq: number): Promise<Tombstone[]> {
+    const { rows } = await this.#pool.query<TombstoneRow>(TOMBSTONES_AFTER.replace('?', '$1'), [seq])
+    return rows.map(tombstoneOf)
   }
 
   async close(): Promise<void> {}

@@ -2,6 +2,13 @@
 import type { Transaction } from 'better-sqlite3'
 import { migrate, type SqliteDatabase } from '../db/sqlite.ts'
 import {
+  migratePrivacy,
+  TOMBSTONES_AFTER,
+  type Tombstone,
+  type TombstoneRow,
+  tombstoneOf,
+} from '../privacy/privacy-schema.ts'
+import {
   countersFromRow,
   counterUpsert,
   counterValues,
@@ -70,6 +77,7 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
   constructor(db: SqliteDatabase) {
     this.#db = db
     migrate(db, 'analytics', MIGRATIONS)
+    migratePrivacy(db)
     const p = sqlitePlaceholder
     const s = {
       offsets: db.prepare('SELECT partition, offset FROM analytics_offsets'),
@@ -212,6 +220,10 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
         s.pruneEngaged.run(r.engagedBefore).changes +
         s.pruneSeen.run(r.seenBefore).changes,
     )()
+  }
+
+  async tombstonesAfter(seq: number): Promise<Tombstone[]> {
+    return (this.#db.prepare(TOMBSTONES_AFTER).all(seq) as TombstoneRow[]).map(tombstoneOf)
   }
 
   async close(): Promise<void> {}

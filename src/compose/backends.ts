@@ -15,6 +15,7 @@ import type { EventLog } from '../log/event-log.ts'
 import type { AlertStore } from '../observe/alerts/alert-store.ts'
 import type { RollupStore } from '../observe/rollups/rollup-store.ts'
 import type { BatchReport } from '../pipeline/processor.ts'
+import type { PrivacyStore } from '../privacy/privacy-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import type { TopicStore } from '../topics/topic-store.ts'
@@ -36,6 +37,8 @@ export interface ServiceStores {
   tokenKeys: TokenKeys
   /** The open webhook's outbox: the api enqueues opens, the sender dispatches them. */
   webhooks: WebhookOutbox
+  /** Erasures, the export's person-keyed reads, and their audit (src/privacy/). */
+  privacy: PrivacyStore
 }
 
 /** What the composition tells the processor about (metrics, cache invalidation, waking senders). */
@@ -113,6 +116,11 @@ export interface Backends {
   listenForJobs:
     | ((onDue: (dueAt: number) => void, onError: (err: unknown) => void) => Promise<() => Promise<void>>)
     | undefined
+  /**
+   * Deletes a person's events from the log (an erasure): the embedded SQLite log can; undefined
+   * where the log cannot delete records (Kafka: they stay until the topic's retention).
+   */
+  eraseLogEvents: ((workspaceId: string, ids: readonly string[]) => Promise<number>) | undefined
   /** What /healthz says about the backends (embedded: the processor thread; scale-out: the log). */
   health(): Promise<BackendHealth>
   /** Shown after "Inkstream" in the start banner, e.g. the roles; undefined for none. */

@@ -25,6 +25,7 @@ import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
 import { bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
+import { SqlitePrivacyStore } from '../privacy/sqlite-privacy-store.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
 import { SqliteTopicStore } from '../topics/sqlite-topic-store.ts'
@@ -84,6 +85,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
     const triggers = new SqliteTriggerStore(db, { clock })
     const webhooks = new SqliteWebhookOutbox(db, { clock })
     const analytics = new SqliteAnalyticsStore(db)
+    const privacy = new SqlitePrivacyStore(db)
     const observe = { rollups: new SqliteRollupStore(db), alerts: new SqliteAlertStore(db) }
     for (const s of [
       analytics,
@@ -99,6 +101,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       campaigns,
       triggers,
       webhooks,
+      privacy,
     ])
       closers.push(() => s.close())
     const profileCache = new MemoryCache({ maxEntries: 100_000, clock })
@@ -171,6 +174,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         ledger,
         tokenKeys: loadTokenKeys(db, clock.now()),
         webhooks,
+        privacy,
       },
       profileCache,
       blockCache,
@@ -181,6 +185,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       locks: undefined,
       // The processor thread reports the jobs it commits (ProcessorHooks.onBatch).
       listenForJobs: undefined,
+      eraseLogEvents: (workspaceId, ids) => log.eraseEvents(workspaceId, ids),
       health: async () => ({
         ready: true,
         body: {

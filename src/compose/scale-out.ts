@@ -36,6 +36,7 @@ import { PgRollupStore } from '../observe/rollups/pg-rollup-store.ts'
 import { bouncePolicies, bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PgBatchStore } from '../pipeline/pg-batch-store.ts'
 import { PROFILES_GROUP, Processor } from '../pipeline/processor.ts'
+import { PgPrivacyStore } from '../privacy/pg-privacy-store.ts'
 import { PgProfileStore } from '../profiles/pg-profile-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import { PgSegmentStore } from '../segments/pg-segment-store.ts'
@@ -141,6 +142,7 @@ export async function openScaleOutBackends(
         campaigns: new PgCampaignStore(pool, { clock }),
         ledger: new PgSendLedger(pool, { clock, owner, failpoints: parseFailpoints(config.failpoints) }),
         webhooks: new PgWebhookOutbox(pool, { clock }),
+        privacy: new PgPrivacyStore(pool),
       }
       for (const s of [profiles, ...Object.values(opened)]) closers.push(() => s.close())
       stores = { ...opened, tokenKeys: await loadPgTokenKeys(pool, clock.now()) }
@@ -207,6 +209,8 @@ export async function openScaleOutBackends(
       // next poll (the dispatcher's 1 s poll stays, for due times and while the listener is down).
       // The processor role runs the analytics consumer in process (services.ts).
       analyticsConsumer: undefined,
+      // Kafka cannot delete records: an erased person's events stay until the topic's retention.ms.
+      eraseLogEvents: undefined,
       listenForJobs:
         listener === undefined ? undefined : (onDue, onError) => listener.listen(onDue, { onError }),
       // Not ready (503) while the log is not connected or this processor has not joined its group.

@@ -361,6 +361,18 @@ function apiRoutes(
       segments: stores.segments,
       analytics: backends.analytics,
     },
+    privacy: {
+      store: profiles,
+      privacy: stores.privacy,
+      suppressions: stores.suppressions,
+      workspaces,
+      traits,
+      clock,
+      segments: stores.segments,
+      analytics: backends.analytics,
+      reader: opts.reader,
+      eraseLogEvents: backends.eraseLogEvents,
+    },
     segments: { segments: stores.segments, workspaces },
     templates: {
       templates: stores.templates,

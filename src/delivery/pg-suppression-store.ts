@@ -3,7 +3,7 @@ import type { Clock } from '../core/types.ts'
 import { migratePg, type PgPool } from '../db/pg.ts'
 import { PgStore } from '../db/pg-store.ts'
 import * as rules from './suppression-rules.ts'
-import type { Suppression, SuppressionReason } from './suppression-store.ts'
+import type { StoredReason, Suppression, SuppressionReason } from './suppression-store.ts'
 
 const { SUPPRESSION_COLUMNS: COLUMNS, suppressionFromRow } = rules
 type Row = rules.SuppressionRow
@@ -17,6 +17,10 @@ const MIGRATIONS = [
      created_at bigint NOT NULL,
      PRIMARY KEY (workspace_id, email, reason)
    );`,
+  // The `erased` reason (an erasure's entry, keyed by the address's hash).
+  `ALTER TABLE delivery_suppressions DROP CONSTRAINT delivery_suppressions_reason_check,
+     ADD CONSTRAINT delivery_suppressions_reason_check
+       CHECK (reason IN ('unsubscribed', 'bounced', 'complained', 'erased'));`,
 ]
 
 const WHERE = 'WHERE workspace_id = $1 AND email = $2'
@@ -63,12 +67,7 @@ class PgRows extends PgStore implements rules.SuppressionRows {
     return rows.map((r) => r.email)
   }
 
-  async page(
-    ws: string,
-    after: { email: string; reason: string },
-    only: SuppressionReason | null,
-    limit: number,
-  ) {
+  async page(ws: string, after: { email: string; reason: string }, only: StoredReason | null, limit: number) {
     const { rows } = await this.query<Row>(
       `SELECT ${COLUMNS} FROM delivery_suppressions
        WHERE workspace_id = $1 AND (email, reason) > ($2, $3)

@@ -17,6 +17,20 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      PRIMARY KEY (workspace_id, email, reason)
    ) WITHOUT ROWID;`,
+  // The `erased` reason (an erasure's entry, keyed by the address's hash). SQLite cannot change a
+  // CHECK: the table is copied into one with the new constraint.
+  `CREATE TABLE delivery_suppressions_v2 (
+     workspace_id TEXT NOT NULL,
+     email TEXT NOT NULL,
+     reason TEXT NOT NULL CHECK (reason IN ('unsubscribed', 'bounced', 'complained', 'erased')),
+     source TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (workspace_id, email, reason)
+   ) WITHOUT ROWID;
+   INSERT INTO delivery_suppressions_v2 SELECT workspace_id, email, reason, source, created_at
+     FROM delivery_suppressions;
+   DROP TABLE delivery_suppressions;
+   ALTER TABLE delivery_suppressions_v2 RENAME TO delivery_suppressions;`,
 ]
 
 const WHERE = 'WHERE workspace_id = ? AND email = ?'

@@ -17,9 +17,10 @@ import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { MAX_PAGE, MAX_SOURCE } from './suppression-rules.ts'
 import {
   normalizeEmail,
+  STORED_REASONS,
+  type StoredReason,
   SUPPRESSION_REASONS,
   type Suppression,
-  type SuppressionReason,
   type SuppressionStore,
 } from './suppression-store.ts'
 
@@ -39,8 +40,11 @@ const address = z
 const params = z.object({ email: address })
 
 const entry = z.strictObject({
-  email: z.string().meta({ description: 'The address as it is stored and checked: normalised.' }),
-  reason,
+  email: z.string().meta({
+    description:
+      'The address as it is stored and checked: normalised; for an `erased` entry (an erasure) the hash of the address, `sha256:<hex>`, never the address.',
+  }),
+  reason: z.enum(STORED_REASONS),
   source: z.string().meta({
     description: 'What led to it: a campaign or trigger, `api` (the default of PUT), `manual`, …',
   }),
@@ -62,7 +66,7 @@ const putBody = z
 
 const listQuery = z
   .object({
-    reason: reason.optional(),
+    reason: z.enum(STORED_REASONS).optional(),
     after: z
       .string()
       .max(400)
@@ -88,10 +92,10 @@ const view = (s: Suppression) => ({
 const cursorOf = (s: Suppression) => `${s.email}:${s.reason}`
 
 /** `after` as the store takes it: `<email>:<reason>` (a `next`), else the whole value is an address. */
-export function parseCursor(after: string): { email: string; reason?: SuppressionReason } {
+export function parseCursor(after: string): { email: string; reason?: StoredReason } {
   const colon = after.lastIndexOf(':')
   const tail = after.slice(colon + 1)
-  const known = SUPPRESSION_REASONS.find((r) => r === tail)
+  const known = STORED_REASONS.find((r) => r === tail)
   return colon > 0 && known !== undefined ? { email: after.slice(0, colon), reason: known } : { email: after }
 }
 

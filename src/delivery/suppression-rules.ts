@@ -12,8 +12,10 @@
 import { InkError } from '../core/errors.ts'
 import { type Clock, systemClock } from '../core/types.ts'
 import {
+  hashedAddress,
   type ListOptions,
   normalizeEmail,
+  type StoredReason,
   SUPPRESSION_REASONS,
   type Suppression,
   type SuppressionReason,
@@ -33,7 +35,7 @@ export interface SuppressionRows {
   page(
     workspaceId: string,
     after: { email: string; reason: string },
-    only: SuppressionReason | null,
+    only: StoredReason | null,
     limit: number,
   ): Promise<Suppression[]>
   /** Removes one reason (or, undefined, every one); answers how many entries. */
@@ -99,25 +101,36 @@ export abstract class SuppressionRules implements SuppressionStore {
   async isSuppressed(workspaceId: string, email: string): Promise<boolean> {
     const rows = this.#open()
     const key = normalizeEmail(email)
-    return key !== undefined && (await rows.exists(workspaceId, key))
+    if (key === undefined) return false
+    // An erased address is held only as its hash: both keys are looked up, in one statement.
+    return (await rows.suppressedOf(workspaceId, [key, hashedAddress(key)])).length > 0
   }
 
   async get(workspaceId: string, email: string): Promise<Suppression[]> {
     const rows = this.#open()
     const key = normalizeEmail(email)
-    return key === undefined ? [] : rows.entries(workspaceId, key)
+    if (key === undefined) return []
+    return [
+      ...(await rows.entries(workspaceId, key)),
+      ...(await rows.entries(workspaceId, hashedAddress(key))),
+    ]
   }
 
   async suppressed(workspaceId: string, emails: readonly string[]): Promise<Set<string>> {
     const rows = this.#open()
     // Several spellings of one address are answered together.
+    // An erased address is held only as its hash: each address is looked up under both keys.
     const byKey = new Map<string, string[]>()
-    for (const email of emails) {
-      const key = normalizeEmail(email)
-      if (key === undefined) continue
+    const add = (key: string, email: string) => {
       const same = byKey.get(key)
       if (same) same.push(email)
       else byKey.set(key, [email])
+    }
+    for (const email of emails) {
+      const key = normalizeEmail(email)
+      if (key === undefined) continue
+      add(key, email)
+      add(hashedAddress(key), email)
     }
     const result = new Set<string>()
     if (byKey.size === 0) return result
@@ -157,7 +170,7 @@ export const SUPPRESSION_COLUMNS = 'workspace_id, email, reason, source, created
 export interface SuppressionRow {
   workspace_id: string
   email: string
-  reason: SuppressionReason
+  reason: StoredReason
   source: string
   /** INTEGER in SQLite; bigint (a string) in PostgreSQL. */
   created_at: number | string

@@ -19,6 +19,7 @@ import { type AnomalyRoutesDeps, anomalyRoutes } from '../observe/alerts/anomaly
 import { EcsLogController, observeRequests, requestId } from '../observe/logging.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type OpenTimeRoutesDeps, openTimeRoutes } from '../opentime/open-time-routes.ts'
+import { type PrivacyRoutesDeps, privacyRoutes } from '../privacy/privacy-routes.ts'
 import { type ProfileRoutesDeps, profileRoutes } from '../profiles/profile-routes.ts'
 import { type SegmentRoutesDeps, segmentRoutes } from '../segments/segment-routes.ts'
 import { type TopicRoutesDeps, topicRoutes } from '../topics/topic-routes.ts'
@@ -32,6 +33,8 @@ import { registerOpenApi } from './openapi.ts'
 /** What the api role's routes need. */
 export interface ApiRoutesDeps {
   profiles: ProfileRoutesDeps
+  /** Erasure, export and their audit (DELETE /v1/profiles/:id, GET /v1/profiles/:id/export, GET /v1/audit). */
+  privacy: PrivacyRoutesDeps
   segments: SegmentRoutesDeps
   templates: TemplateRoutesDeps
   tracking: TrackingRoutesDeps
@@ -82,6 +85,7 @@ const ROLE_ROUTES: Record<Role, Register> = {
     const api = deps.api
     if (api === undefined) throw new Error('the api role needs its route dependencies')
     await app.register(async (scope) => profileRoutes(scope, api.profiles))
+    await app.register(async (scope) => privacyRoutes(scope, api.privacy))
     await app.register(async (scope) => segmentRoutes(scope, api.segments))
     await app.register(async (scope) => templateRoutes(scope, api.templates))
     await app.register(async (scope) => trackingRoutes(scope, api.tracking))

@@ -31,6 +31,9 @@ export function ensureLogSchema(db: SqliteDatabase): void {
   migrate(db, 'sqlite-event-log', MIGRATIONS)
 }
 
+/** Offsets an erasure scans per statement (a few ms of json_extract), between yields of the thread. */
+export const ERASE_CHUNK = 5_000
+
 export interface SqliteEventLogOptions {
   clock?: Clock
   /** How often an idle consumer looks for events appended by another process. */
@@ -45,6 +48,8 @@ export interface SqliteEventLogOptions {
   maxRecordBytes?: number
   /** Fault points at the append and offset commits (tests); disarmed by default. */
   failpoints?: Failpoints
+  /** Offsets an erasure scans per statement; default ERASE_CHUNK (tests make it small). */
+  eraseChunk?: number
 }
 
 export class SqliteEventLog implements EventLog {
@@ -57,6 +62,7 @@ export class SqliteEventLog implements EventLog {
   readonly #stmts
   readonly #clock: Clock
   readonly #pollMs: number
+  readonly #eraseChunk: number
   /** Position commits that found the database locked (and were retried at the next commit point). */
   busyPositionCommits = 0
   #closed = false
@@ -64,6 +70,7 @@ export class SqliteEventLog implements EventLog {
   constructor(db: SqliteDatabase, opts: SqliteEventLogOptions = {}) {
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
+    this.#eraseChunk = opts.eraseChunk ?? ERASE_CHUNK
     this.#maxRecordBytes = opts.maxRecordBytes ?? 8 * 1024 * 1024
     ensureLogSchema(db)
     this.#stmts = {
@@ -76,8 +83,15 @@ export class SqliteEventLog implements EventLog {
         'INSERT INTO log_consumer_offsets (group_id, position) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET position = excluded.position',
       ),
       head: db.prepare('SELECT coalesce(max(offset), 0) FROM log_events').pluck(),
+      first: db.prepare('SELECT min(offset) FROM log_events').pluck(),
       minPosition: db.prepare('SELECT min(position) FROM log_consumer_offsets').pluck(),
       prune: db.prepare('DELETE FROM log_events WHERE offset <= ? AND received_at < ?'),
+      erase: db.prepare(
+        `DELETE FROM log_events WHERE offset > @from AND offset <= @to AND workspace_id = @ws AND (
+           json_extract(payload, '$.userId') IN (SELECT value FROM json_each(@ids))
+           OR json_extract(payload, '$.anonymousId') IN (SELECT value FROM json_each(@ids))
+           OR json_extract(payload, '$.previousId') IN (SELECT value FROM json_each(@ids)))`,
+      ),
     }
     const insertAll = db.transaction((events: readonly SerializedEvent[]) => {
       for (const e of events) this.#stmts.insert.run(e.workspaceId, e.messageId, e.receivedAt, e.json)
@@ -130,6 +144,29 @@ export class SqliteEventLog implements EventLog {
       return Promise.reject(err)
     }
     return this.#commit.add(rows)
+  }
+
+  /**
+   * Deletes every event of the workspace naming one of `ids` as its userId, anonymousId or previousId
+   * (an erasure, src/privacy/); answers how many. Offsets are AUTOINCREMENT ids read as `offset >
+   * position`: a deleted row is never reused nor re-read, and no consumer skips the rows around it.
+   * It scans the log (a few days of events, by the retention; ingest pays nothing for an index) in
+   * ranges of `eraseChunk` offsets, yielding between them, so the thread it runs on (the HTTP one)
+   * is never blocked for more than a chunk. Rows appended while it runs are scanned too, up to the
+   * head it finds at its last chunk; a later event of the ids is the processors' to drop (tombstones).
+   */
+  async eraseEvents(workspaceId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const json = JSON.stringify(ids)
+    let erased = 0
+    let from = ((this.#stmts.first.get() as number | null) ?? 1) - 1
+    while (from < (this.#stmts.head.get() as number)) {
+      const to = from + this.#eraseChunk
+      erased += this.#stmts.erase.run({ ws: workspaceId, ids: json, from, to }).changes
+      from = to
+      await new Promise((r) => setImmediate(r))
+    }
+    return erased
   }
 
   /** Deletes events every consumer group has passed and that are older than the retention. */

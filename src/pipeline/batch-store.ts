@@ -6,6 +6,7 @@
  */
 
 import type { Suppression } from '../delivery/suppression-store.ts'
+import type { Tombstone } from '../privacy/privacy-schema.ts'
 import type { IdentityKind, ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
 import type { NewRecentEvent } from '../profiles/recent-events.ts'
 import type { SegmentMembership } from '../segments/segment-membership.ts'
@@ -57,7 +58,15 @@ export interface BatchChanges {
    */
   expectedProfiles?: { workspaceId: string; profileId: string; version: number }[]
   expectedIdentities?: { workspaceId: string; kind: IdentityKind; value: string; profileId: string | null }[]
+  /**
+   * The newest erasure tombstone the batch knew of (src/privacy/): the commit is refused with a
+   * ProfileConflictError, writing nothing, when a newer one exists (an erasure committed while the
+   * batch was folded; applied again, its events of the erased person are dropped). Undefined: no check.
+   */
+  erasureSeq?: number
 }
+
+export type { Tombstone }
 
 /** Another processor changed a profile or identity this batch read; nothing was written. */
 export class ProfileConflictError extends Error {
@@ -94,6 +103,8 @@ export interface BatchStore extends ProfileStore {
   appliedOffsets(group: string): Promise<Map<number, number>>
   /** Writes all of `changes` in one transaction, or nothing. */
   commit(changes: BatchChanges): Promise<void>
+  /** Erasure tombstones after `seq`, oldest first; a store without erasures leaves it out. */
+  tombstonesAfter?(seq: number): Promise<Tombstone[]>
   /** Forgets dedupe records first seen before `before` (epoch ms); returns how many. */
   pruneDedupe(before: number): Promise<number>
 }

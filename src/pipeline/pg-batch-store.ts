@@ -9,6 +9,15 @@ import type { Clock } from '../core/types.ts'
 import { type PgPool, type PgQueryable, pgJson, pgText, pgTextOrNull, toInt } from '../db/pg.ts'
 import { migratePgSuppressions } from '../delivery/pg-suppression-store.ts'
 import {
+  migratePgPrivacy,
+  TOMBSTONE_HEAD,
+  TOMBSTONE_LOCK,
+  TOMBSTONES_AFTER,
+  type Tombstone,
+  type TombstoneRow,
+  tombstoneOf,
+} from '../privacy/privacy-schema.ts'
+import {
   migratePgProfiles,
   type PgProfileRow,
   PgProfileStore,
@@ -118,6 +127,7 @@ async function migrate(pool: PgPool): Promise<void> {
   await migratePgTriggers(pool)
   await migratePgSuppressions(pool)
   await migratePgTopics(pool)
+  await migratePgPrivacy(pool)
 }
 
 // A complaint leaves every topic of the workspace, unless a newer state is stored (rows in key order).
@@ -206,6 +216,11 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
     return new Map(rows.map((r) => [r.log_partition, toInt(r.log_offset)]))
   }
 
+  async tombstonesAfter(seq: number): Promise<Tombstone[]> {
+    const { rows } = await this.query<TombstoneRow>(TOMBSTONES_AFTER.replace('?', '$1'), [seq])
+    return rows.map(tombstoneOf)
+  }
+
   async commit(c: BatchChanges): Promise<void> {
     const now = this.clock.now()
     const upserts = lastByKey(c.upserts, (p) => `${p.workspaceId}\n${p.profileId}`)
@@ -222,13 +237,19 @@ export class PgBatchStore extends PgProfileStore implements BatchStore {
     // Shared workspace locks, in one order: see pg-segment-schema.ts.
     const workspaces = new Set([...upserts, ...deletes, ...memberships].map((x) => x.workspaceId))
     const locks = [...workspaces].map(workspaceLock).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+    // With an erasure view (c.erasureSeq), the erasure lock too, shared: see privacy-schema.ts.
+    const shared = [...locks, ...(c.erasureSeq === undefined ? [] : [TOMBSTONE_LOCK])]
     const begin =
-      locks.length === 0
+      shared.length === 0
         ? 'BEGIN'
-        : `BEGIN; SELECT ${locks.map((k) => `pg_advisory_xact_lock_shared(${k})`).join(', ')}`
+        : `BEGIN; SELECT ${shared.map((k) => `pg_advisory_xact_lock_shared(${k})`).join(', ')}`
     // Segment versions are read (by the commit statement) only where there is membership to decide.
     const segmentsOf = upserts.length > 0 || memberships.length > 0 ? [...workspaces] : []
     await this.transaction(async (client) => {
+      if (c.erasureSeq !== undefined) {
+        const { rows } = await client.query<{ seq: string }>(TOMBSTONE_HEAD)
+        if (Number(rows[0]?.seq ?? 0) > c.erasureSeq) throw new ProfileConflictError('an erased profile')
+      }
       await checkExpected(client, c)
       if (deletes.length > 0) {
         await deleteProfiles(client, deletes)

@@ -13,6 +13,7 @@ import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, LogRecord } from '../core/types.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import { inSpan, linksTo, SPANS } from '../observe/tracing.ts'
+import { ErasedIdentities } from '../privacy/erased-identities.ts'
 import { recentEventOf } from '../profiles/recent-events.ts'
 import type { SegmentIndex } from '../segments/segment-store.ts'
 import { foldEvent } from '../traits/computed-traits.ts'
@@ -69,6 +70,11 @@ export interface ProcessorDeps {
   failpoints?: Failpoints
   /** The bounce and complaint policy per workspace (bounce-policy.ts); default DEFAULT_BOUNCE_POLICY. */
   bouncePolicy?: BouncePolicies
+  /**
+   * How long events of an erased identity are dropped after its erasure (src/privacy/); default 30
+   * days. Past it, an event of the same id starts a new, empty profile.
+   */
+  erasureTombstoneMs?: number
 }
 
 export class Processor {
@@ -76,10 +82,15 @@ export class Processor {
   #applied = new Map<number, number>()
   #pruneTimer: NodeJS.Timeout | undefined
   readonly #warm = new WarmCache()
+  /** Erasures read so far (src/privacy/); undefined for a store without them. */
+  readonly #erased: ErasedIdentities | undefined
   readonly #segments: SegmentMaintainer | undefined
   readonly #triggers: TriggerMatcher | undefined
 
   constructor(private readonly deps: ProcessorDeps) {
+    const { store } = deps
+    if (store.tombstonesAfter !== undefined)
+      this.#erased = new ErasedIdentities((seq) => store.tombstonesAfter!(seq), deps.erasureTombstoneMs)
     if (deps.triggers) this.#triggers = new TriggerMatcher(deps.triggers)
     if (deps.segments) {
       this.#segments = new SegmentMaintainer({
@@ -148,8 +159,10 @@ export class Processor {
     try {
       await this.#segments?.reload()
       await this.#triggers?.reload()
+      const erasures = await this.#readErasures()
       ;[applied, dueAt] = await this.#fold(fresh, seen, uow)
       const changes: BatchChanges = uow.finish()
+      if (erasures && this.#erased) changes.erasureSeq = this.#erased.seq
       this.#segments?.evaluate(changes, uow.now)
       // Only forward: a redelivered older batch (after a rebalance) must not move the offsets back.
       changes.offsets = [...last]
@@ -187,11 +200,21 @@ export class Processor {
   }
 
   /**
+   * Reads erasures committed since the last batch (false: the store has none to tell). After one, the
+   * warm cache is dropped: an erased profile must not come back from this processor's memory.
+   */
+  async #readErasures(): Promise<boolean> {
+    if (this.#erased === undefined) return false
+    if (await this.#erased.refresh(this.deps.clock.now())) this.#warm.clear()
+    return true
+  }
+
+  /**
    * Folds the events not seen before into their profiles and matches them against the triggers;
    * returns the records applied and the earliest due time of the trigger jobs created.
    */
   async #fold(
-    fresh: readonly LogRecord[],
+    batch: readonly LogRecord[],
     seen: Set<string>,
     uow: UnitOfWork,
   ): Promise<[LogRecord[], number | null]> {
@@ -201,6 +224,20 @@ export class Processor {
     const matcher = this.#triggers?.empty === false ? this.#triggers : undefined
     const jobs: NonNullable<BatchChanges['triggerJobs']> = []
     let dueAt: number | null = null
+    let fresh = batch
+    // Events of erased identities are dropped, with a log line (ids stay out of it): see src/privacy/.
+    const erased = fresh.filter((r) => this.#erased?.has(r.event, uow.now) === true)
+    if (erased.length > 0) {
+      const dropped = new Set(erased)
+      fresh = fresh.filter((r) => !dropped.has(r))
+      this.deps.logger.warn(
+        {
+          'inkstream.erased_events': erased.length,
+          workspaces: [...new Set(erased.map((r) => r.event.workspaceId))],
+        },
+        'dropped events of erased identities (erasure tombstones)',
+      )
+    }
     // The identities and profiles of the batch's events in one read, not two or three per event.
     const unseen = fresh.filter((r) => !seen.has(dedupeKey(r.event.workspaceId, r.event.messageId)))
     await uow.prefetch(unseen.map((r) => r.event))

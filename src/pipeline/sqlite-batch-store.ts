@@ -4,6 +4,14 @@ import type { Clock } from '../core/types.ts'
 import { systemClock } from '../core/types.ts'
 import type { SqliteDatabase } from '../db/sqlite.ts'
 import { migrateSqliteSuppressions } from '../delivery/sqlite-suppression-store.ts'
+import {
+  migratePrivacy,
+  TOMBSTONE_HEAD,
+  TOMBSTONES_AFTER,
+  type Tombstone,
+  type TombstoneRow,
+  tombstoneOf,
+} from '../privacy/privacy-schema.ts'
 import type { StoredProfile } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import { type ProfileRow, profileFromRow, SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
@@ -17,6 +25,7 @@ import {
   type BoundIdentity,
   dedupeKey,
   type IdentityRef,
+  ProfileConflictError,
 } from './batch-store.ts'
 
 /** Rows per multi-row statement: one step writes (or looks up) this many (8 parameters a row at most, far below the limit). */
@@ -70,6 +79,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     found: (i: number) => void,
   ) => void
   readonly #commit: Transaction<(changes: BatchChanges) => void>
+  readonly #erasures: { head: Statement; after: Statement }
   readonly #clock: Clock
   /** Look-up statements by identity count (at most IDS_PER_LOOKUP), made when first needed. */
   readonly #lookups = new Map<number, Statement>()
@@ -83,6 +93,7 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     migrateTriggers(db)
     migrateSqliteSuppressions(db)
     migrateSqliteTopics(db)
+    migratePrivacy(db)
     const members = membershipStatements(db)
     const applyJob = triggerJobStatements(db)
     const s = {
@@ -171,7 +182,15 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
         for (const i of stmt.all(params) as number[]) found(i)
       }
     }
+    const erasures = {
+      head: db.prepare(TOMBSTONE_HEAD).pluck(),
+      after: db.prepare(TOMBSTONES_AFTER),
+    }
+    this.#erasures = erasures
     this.#commit = db.transaction((c: BatchChanges) => {
+      // An erasure committed (on the api's connection) while this batch was folded: see BatchChanges.erasureSeq.
+      if (c.erasureSeq !== undefined && (erasures.head.get() as number) > c.erasureSeq)
+        throw new ProfileConflictError('an erased profile')
       const now = this.#clock.now()
       const events = c.events ?? []
       // Rows each upserted profile gains: the batch's events, and those a merge moves into it.
@@ -283,6 +302,10 @@ export class SqliteBatchStore extends SqliteProfileStore implements BatchStore {
     // IMMEDIATE: the commit reads segment versions; taking the write lock first means a definition
     // saved by another connection meanwhile cannot fail the upgrade with SQLITE_BUSY_SNAPSHOT.
     this.#commit.immediate(changes)
+  }
+
+  async tombstonesAfter(seq: number): Promise<Tombstone[]> {
+    return (this.#erasures.after.all(seq) as TombstoneRow[]).map(tombstoneOf)
   }
 
   async pruneDedupe(before: number): Promise<number> {

@@ -88,7 +88,11 @@ export class ProfileReader {
     try {
       const result = await Promise.race([this.#load(workspaceId, id, opts.delayMs ?? 0), timeout])
       if (result !== 'timeout') {
-        if (result === undefined) return { outcome: 'not-found' }
+        if (result === undefined) {
+          // Gone from the store (erased, src/privacy/): its cached copy must not be served as a fallback later.
+          if (hit) await cache.delete(key)
+          return { outcome: 'not-found' }
+        }
         await cache.set(key, result, this.#ttlMs, this.#staleMs)
         return { outcome: 'live', ...result }
       }
@@ -109,6 +113,14 @@ export class ProfileReader {
    */
   async invalidate(workspaceId: string, id: string): Promise<void> {
     await this.deps.cache.expire(`profile:${workspaceId}:${id}`)
+  }
+
+  /**
+   * The profile was erased: its cached copies (one per id it was read by) are deleted, not expired as
+   * by invalidate(), so not even a failing store makes them served again.
+   */
+  async forget(workspaceId: string, ids: readonly string[]): Promise<void> {
+    for (const id of ids) await this.deps.cache.delete(`profile:${workspaceId}:${id}`)
   }
 
   async #load(workspaceId: string, id: string, delayMs: number): Promise<Cached | undefined> {

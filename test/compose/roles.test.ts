@@ -61,6 +61,10 @@ const API = [
   'GET /v1/profiles/:id/events',
   'GET /v1/profiles/:id/segments',
   'GET /v1/profiles/:id/messages',
+  // Erasure and export of a person (src/privacy/).
+  'GET /v1/profiles/:id/export',
+  'DELETE /v1/profiles/:id',
+  'GET /v1/audit',
   'GET /v1/segments',
   'GET /v1/segments/:id',
   'GET /v1/segments/:id/members',

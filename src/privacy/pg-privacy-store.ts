@@ -1,0 +1,73 @@
+/** The PrivacyStore over PostgreSQL: one transaction per erasure. It does not own the pool. */
+import type { PgPool } from '../db/pg.ts'
+import { PgStore } from '../db/pg-store.ts'
+import { type Erasure, erasePlan, type StepResult } from './erasure-plan.ts'
+import { migratePgPrivacy, TOMBSTONE_LOCK } from './privacy-schema.ts'
+import {
+  type AuditEntry,
+  auditFromRow,
+  numbered,
+  type PrivacyStore,
+  type SendRow,
+  SQL,
+  sendFromRow,
+  type TriggerJobRow,
+  triggerJobFromRow,
+} from './privacy-store.ts'
+
+type Row = Record<string, unknown>
+
+export class PgPrivacyStore extends PgStore implements PrivacyStore {
+  constructor(pool: PgPool) {
+    super(pool, migratePgPrivacy)
+  }
+
+  async erase(workspaceId: string, profileId: string, now: number): Promise<Erasure | undefined> {
+    return this.transaction(async (client) => {
+      // Exclusive against processors' commits (they take it shared): a batch that read the profile
+      // before this erasure either commits first (and is erased with it) or sees the tombstone.
+      await client.query(`SELECT pg_advisory_xact_lock(${TOMBSTONE_LOCK})`)
+      const plan = erasePlan(workspaceId, profileId, now)
+      let step = plan.next(0)
+      while (!step.done) {
+        const s = step.value
+        const res = await client.query(numbered(s.sql), s.params)
+        const out: StepResult = s.kind === 'all' ? (res.rows as Row[]) : (res.rowCount ?? 0)
+        step = plan.next(out)
+      }
+      return step.value
+    })
+  }
+
+  async triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]> {
+    const { rows } = await this.query<Row>(numbered(SQL.triggerJobs), [workspaceId, profileId])
+    return rows.map(triggerJobFromRow)
+  }
+
+  async sendsTo(workspaceId: string, ids: readonly string[]): Promise<SendRow[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.query<Row>(numbered(SQL.sends(ids.length)), [workspaceId, ...ids])
+    return rows.map(sendFromRow)
+  }
+
+  async audit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
+    const { rows } = await this.query<{ id: string }>(numbered(SQL.audit), [
+      e.workspaceId,
+      e.action,
+      e.profileId,
+      e.actor,
+      e.at,
+      JSON.stringify(e.details),
+    ])
+    return { id: Number(rows[0]!.id), ...e }
+  }
+
+  async auditPage(
+    workspaceId: string,
+    opts: { before?: number | undefined; limit: number },
+  ): Promise<AuditEntry[]> {
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER
+    const { rows } = await this.query<Row>(numbered(SQL.auditPage), [workspaceId, before, opts.limit])
+    return rows.map(auditFromRow)
+  }
+}

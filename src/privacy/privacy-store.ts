@@ -1,0 +1,103 @@
+/**
+ * The privacy seam (GDPR Art. 17 and 20): an erasure in one store transaction (erasure-plan.ts), the
+ * rows an export needs that no other store reads by person (trigger jobs, send-ledger rows), and the
+ * durable audit of both. Implementations: SqlitePrivacyStore, PgPrivacyStore (beside this file).
+ */
+import type { Erasure } from './erasure-plan.ts'
+
+export type { Erasure }
+
+export type AuditAction = 'erase' | 'export'
+
+export interface AuditEntry {
+  id: number
+  workspaceId: string
+  action: AuditAction
+  /** The profile's opaque id (a random UUID): never the userId or address of the person. */
+  profileId: string
+  /** Who asked: `admin-key:<first 12 hex of the key's SHA-256>` or `dashboard`. */
+  actor: string
+  at: number
+  /** What was removed (erase: counts per table) or how much was exported (export: counts per section). */
+  details: Record<string, number | string | null>
+}
+
+export interface TriggerJobRow {
+  jobId: string
+  triggerId: string
+  state: string
+  eventAt: number
+  dueAt: number
+  sentAt: number | null
+  createdAt: number
+}
+
+export interface SendRow {
+  campaignId: string
+  recipient: string
+  email: string
+  state: string
+  updatedAt: number
+}
+
+export interface PrivacyStore {
+  /** Erases the profile in one transaction; undefined (nothing changed) when the workspace has no such profile. */
+  erase(workspaceId: string, profileId: string, now: number): Promise<Erasure | undefined>
+  /** Every trigger job of the profile, oldest first. */
+  triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]>
+  /** Send-ledger rows whose recipient is one of `ids`, oldest first. */
+  sendsTo(workspaceId: string, ids: readonly string[]): Promise<SendRow[]>
+  audit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>
+  /** Audit entries of a workspace, newest first, with an id below `before` when given. */
+  auditPage(workspaceId: string, opts: { before?: number | undefined; limit: number }): Promise<AuditEntry[]>
+  close(): Promise<void>
+}
+
+type Row = Record<string, unknown>
+
+export const triggerJobFromRow = (r: Row): TriggerJobRow => ({
+  jobId: String(r.job_id),
+  triggerId: String(r.trigger_id),
+  state: String(r.state),
+  eventAt: Number(r.event_at),
+  dueAt: Number(r.due_at),
+  sentAt: r.sent_at === null ? null : Number(r.sent_at),
+  createdAt: Number(r.created_at),
+})
+
+export const sendFromRow = (r: Row): SendRow => ({
+  campaignId: String(r.campaign_id),
+  recipient: String(r.recipient),
+  email: String(r.email),
+  state: String(r.state),
+  updatedAt: Number(r.updated_at),
+})
+
+export const auditFromRow = (r: Row): AuditEntry => ({
+  id: Number(r.id),
+  workspaceId: String(r.workspace_id),
+  action: r.action === 'erase' ? 'erase' : 'export',
+  profileId: String(r.profile_id),
+  actor: String(r.actor),
+  at: Number(r.at),
+  details: (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as AuditEntry['details'],
+})
+
+/** The SQL both stores share (`?` placeholders; PostgreSQL's store numbers them). */
+export const SQL = {
+  triggerJobs: `SELECT job_id, trigger_id, state, event_at, due_at, sent_at, created_at FROM trigger_jobs
+    WHERE workspace_id = ? AND profile_id = ? ORDER BY created_at, job_id`,
+  sends: (n: number) => `SELECT campaign_id, recipient, email, state, updated_at FROM send_ledger
+    WHERE workspace_id = ? AND recipient IN (${Array.from({ length: n }, () => '?').join(', ')})
+    ORDER BY updated_at, campaign_id`,
+  audit: `INSERT INTO privacy_audit (workspace_id, action, profile_id, actor, at, details)
+    VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+  auditPage: `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
+    WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+}
+
+/** `?` → `$1, $2, …` for PostgreSQL. */
+export const numbered = (sql: string): string => {
+  let i = 0
+  return sql.replace(/\?/g, () => `$${++i}`)
+}
