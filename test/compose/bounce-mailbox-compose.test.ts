@@ -9,11 +9,11 @@ import { rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { type ComposedApp, composeEmbedded, composeScaleOut } from '../../src/compose/root.ts'
 import { type ConfigInput, loadConfig } from '../../src/config.ts'
-import { isInkError } from '../../src/core/errors.ts'
 import type { Feedback, FeedbackSink } from '../../src/delivery/feedback.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
+import { identify } from '../campaigns/campaign-api.ts'
 import { postfixDsn, rfc5965Arf } from '../delivery/report-samples.ts'
-import { tempDir } from '../helpers/app.ts'
+import { startTestApp, tempDir } from '../helpers/app.ts'
 import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.ts'
 import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
 import { freshDatabase, pgSkip } from '../helpers/pg.ts'
@@ -95,14 +95,38 @@ describe('the bounce mailbox in an embedded app', { skip: dovecotSkip }, () => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
-  test('INKSTREAM_BOUNCE_IMAP without a feedback sink is refused at start', async () => {
-    const dataDir = tempDir('inkstream-bounces-')
-    await assert.rejects(
-      composeEmbedded(config(dataDir)),
-      (err: unknown) =>
-        isInkError(err) && /INKSTREAM_BOUNCE_IMAP: this process has no feedback sink/.test(err.message),
-    )
-    rmSync(dataDir, { recursive: true, force: true })
+  test('with the app own sink: a DSN in the mailbox becomes Email Bounced on the profile, and the processor suppresses the address', async () => {
+    const app = await startTestApp({
+      workspaceId: 'shop',
+      bounceImap: dovecot.url('INBOX', '?pollSeconds=1'),
+      bounceAddress: 'bounces@shop.example',
+    })
+    try {
+      await identify(app, { nobody: { email: 'Nobody@Example.org' } })
+      await dovecot.append('INBOX', postfixDsn())
+      const admin = { authorization: `Bearer ${app.workspace.adminKey}` }
+      await waitFor('the suppression', async () => {
+        const res = await fetch(`${app.url}/v1/suppressions/nobody@example.org`, { headers: admin })
+        return res.status === 200
+      })
+      const got = await (
+        await fetch(`${app.url}/v1/suppressions/nobody@example.org`, { headers: admin })
+      ).json()
+      assert.deepEqual(
+        got.suppressions.map((e: { reason: string }) => e.reason),
+        ['bounced'],
+      )
+      const events = await (await fetch(`${app.url}/v1/profiles/nobody/events`, { headers: admin })).json()
+      const bounce = events.events.find((e: { name: string }) => e.name === 'Email Bounced')
+      assert.ok(bounce, JSON.stringify(events))
+      assert.deepEqual(
+        [bounce.data.properties.source, bounce.data.properties.bounce_type, bounce.data.properties.status],
+        ['mailbox', 'hard', '5.1.1'],
+      )
+      await waitFor('the move', async () => (await dovecot.list('Processed')).length >= 1)
+    } finally {
+      await app.close()
+    }
   })
 })
 
