@@ -82,15 +82,16 @@ export function emailLookups(reader: Pick<ProfileReader, 'read'>): {
   /** The `timezone` trait, for quiet hours and local-time sends; throws when unreadable, as requireEmail. */
   lookupTimezone(workspaceId: string, userId: string): Promise<unknown>
 } {
+  /** The profile's traits for a send: one that cannot be read now throws (it is retried, not skipped). */
+  const traitsForSend = async (workspaceId: string, userId: string) => {
+    const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
+    if (read.outcome === 'timeout' || read.outcome === 'error')
+      throw new InkError('INK_ERR_INTERNAL', `the profile of "${userId}" could not be read (${read.outcome})`)
+    return read.traits
+  }
   return {
     async requireEmail(workspaceId, userId) {
-      const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
-      if (read.outcome === 'timeout' || read.outcome === 'error')
-        throw new InkError(
-          'INK_ERR_INTERNAL',
-          `the profile of "${userId}" could not be read (${read.outcome})`,
-        )
-      const email = read.traits?.email
+      const email = (await traitsForSend(workspaceId, userId))?.email
       return typeof email === 'string' ? email : undefined
     },
     async lookupEmail(workspaceId, userId) {
@@ -99,13 +100,7 @@ export function emailLookups(reader: Pick<ProfileReader, 'read'>): {
       return typeof email === 'string' ? email : undefined
     },
     async lookupTimezone(workspaceId, userId) {
-      const read = await reader.read(workspaceId, userId, { timeoutMs: 5000 })
-      if (read.outcome === 'timeout' || read.outcome === 'error')
-        throw new InkError(
-          'INK_ERR_INTERNAL',
-          `the profile of "${userId}" could not be read (${read.outcome})`,
-        )
-      return read.traits?.timezone
+      return (await traitsForSend(workspaceId, userId))?.timezone
     },
   }
 }

@@ -15,7 +15,8 @@ import type { SuppressionStore } from '../delivery/suppression-store.ts'
 import { UNSUBSCRIBED } from '../delivery/tracking-events.ts'
 import { adminScope } from '../http/admin-scope.ts'
 import type { ProfileReader } from '../profiles/profile-reader.ts'
-import type { ProfileStore, StoredProfile } from '../profiles/profile-store.ts'
+import { type By, resolveProfile } from '../profiles/profile-routes.ts'
+import type { ProfileStore } from '../profiles/profile-store.ts'
 import { RECENT_EVENTS_KEPT } from '../profiles/recent-events.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import { materialize } from '../traits/computed-traits.ts'
@@ -42,8 +43,6 @@ export interface PrivacyRoutesDeps {
 /** Most messages an export lists (the analytics rows kept for the person, newest first). */
 export const EXPORT_MESSAGES = 10_000
 
-type By = 'userId' | 'anonymousId' | 'profileId' | undefined
-
 const iso = (ms: number) => new Date(ms).toISOString()
 const isoOrNull = (ms: number | null) => (ms === null || ms <= 0 ? null : iso(ms))
 
@@ -56,17 +55,7 @@ export function actorOf(req: FastifyRequest): string {
 export async function privacyRoutes(app: FastifyInstance, deps: PrivacyRoutesDeps): Promise<void> {
   const { store, privacy, clock } = deps
 
-  const resolve = async (ws: string, id: string, by: By): Promise<StoredProfile> => {
-    let profileId: string | undefined
-    if (by === 'profileId') profileId = id
-    if (profileId === undefined && (by === undefined || by === 'userId'))
-      profileId = await store.findProfileId(ws, 'userId', id)
-    if (profileId === undefined && (by === undefined || by === 'anonymousId'))
-      profileId = await store.findProfileId(ws, 'anonymousId', id)
-    const profile = profileId === undefined ? undefined : await store.getProfile(ws, profileId)
-    if (!profile) throw notFound(`a profile with id "${id}"`)
-    return profile
-  }
+  const resolve = (ws: string, id: string, by: By) => resolveProfile(store, ws, id, by)
 
   await adminScope(app, deps.workspaces, (admin) => {
     admin.get('/v1/profiles/:id/export', { schema: exportSchema }, async (req) => {

@@ -35,7 +35,28 @@ export interface ProfileRoutesDeps {
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null)
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms))
-type By = 'userId' | 'anonymousId' | 'profileId' | undefined
+export type By = 'userId' | 'anonymousId' | 'profileId' | undefined
+
+/**
+ * The profile `id` names (a userId, then an anonymousId; or the kind `by` says), else a 404: how
+ * every admin route that takes a profile's `:id` finds it.
+ */
+export async function resolveProfile(
+  store: Pick<ProfileStore, 'findProfileId' | 'getProfile'>,
+  ws: string,
+  id: string,
+  by: By,
+): Promise<StoredProfile> {
+  let profileId: string | undefined
+  if (by === 'profileId') profileId = id
+  if (profileId === undefined && (by === undefined || by === 'userId'))
+    profileId = await store.findProfileId(ws, 'userId', id)
+  if (profileId === undefined && (by === undefined || by === 'anonymousId'))
+    profileId = await store.findProfileId(ws, 'anonymousId', id)
+  const profile = profileId === undefined ? undefined : await store.getProfile(ws, profileId)
+  if (!profile) throw notFound(`a profile with id "${id}"`)
+  return profile
+}
 
 const badRequest = (message: string) =>
   new InkError('INK_ERR_BAD_REQUEST', `invalid request: ${message}`, { details: { issues: [message] } })
@@ -43,18 +64,7 @@ const badRequest = (message: string) =>
 export async function profileRoutes(app: FastifyInstance, deps: ProfileRoutesDeps): Promise<void> {
   const { store, traits, clock } = deps
 
-  /** The profile `id` names (a userId, then an anonymousId; or the kind `by` says), else a 404. */
-  const resolve = async (ws: string, id: string, by: By): Promise<StoredProfile> => {
-    let profileId: string | undefined
-    if (by === 'profileId') profileId = id
-    if (profileId === undefined && (by === undefined || by === 'userId'))
-      profileId = await store.findProfileId(ws, 'userId', id)
-    if (profileId === undefined && (by === undefined || by === 'anonymousId'))
-      profileId = await store.findProfileId(ws, 'anonymousId', id)
-    const profile = profileId === undefined ? undefined : await store.getProfile(ws, profileId)
-    if (!profile) throw notFound(`a profile with id "${id}"`)
-    return profile
-  }
+  const resolve = (ws: string, id: string, by: By) => resolveProfile(store, ws, id, by)
 
   await adminScope(app, deps.workspaces, (admin) => {
     admin.get('/v1/profiles', { schema: searchSchema }, async (req) => {
