@@ -135,12 +135,24 @@ test('scale-out: a live block drawn by one api process is served from Redis by a
   assert.deepEqual([img.width, img.height, first.fallbacks], [400, 100, '0'])
   assert.deepEqual(await cacheCounts(a.url), { 'png/miss': 1 })
 
-  const second = await open(b.url)
-  assert.ok(second.bytes.equals(first.bytes), 'the second process answered another image')
-  assert.deepEqual(
-    await cacheCounts(b.url),
-    { 'png/hit': 1 },
-    'the second process drew instead of reading Redis',
+  // A lookup slower than 50 ms counts as `timeout` and the image is drawn (a slow Redis must not cost
+  // the open's deadline): on a loaded machine the first lookup may be that slow. What must never
+  // happen is a `miss` (the other process's drawing not in Redis). Up to three opens for one hit.
+  let counts: Record<string, number> = {}
+  for (let i = 0; i < 3 && counts['png/hit'] === undefined; i++) {
+    const second = await open(b.url)
+    assert.ok(second.bytes.equals(first.bytes), 'the second process answered another image')
+    counts = await cacheCounts(b.url)
+  }
+  assert.equal(
+    counts['png/miss'],
+    undefined,
+    `the second process did not find it in Redis: ${JSON.stringify(counts)}`,
+  )
+  assert.equal(
+    counts['png/hit'],
+    1,
+    `the second process drew instead of reading Redis: ${JSON.stringify(counts)}`,
   )
 
   const json = await (await fetch(`${b.url}${path.replace(/\.png$/, '.json')}`)).json()
