@@ -16,6 +16,7 @@ import { countTrackingEvent } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { requestSpan, traced } from '../observe/tracing.ts'
 import { consentEvent } from '../topics/consent-events.ts'
+import { preferenceRoutes } from '../topics/preference-routes.ts'
 import type { TopicStore } from '../topics/topic-store.ts'
 import type { SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
@@ -45,7 +46,7 @@ export interface TrackingRoutesDeps {
    * link then leaves that topic only. Without it (or `topics`), every unsubscribe suppresses the address.
    */
   topicOf?: (workspaceId: string, campaignId: string) => Promise<string | undefined>
-  topics?: Pick<TopicStore, 'setSubscription'>
+  topics?: Pick<TopicStore, 'setSubscription'> & Partial<Pick<TopicStore, 'list' | 'subscriptions'>>
   /** Opens and clicks of one token inside a window this long count once (default 10 s). */
   dedupeWindowMs?: number
   /** Counts the opens, clicks and unsubscribes recorded; nothing is counted when absent. */
@@ -171,6 +172,24 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
     await record(req, v)
     return unsubscribed(req, reply)
   })
+
+  // The preference center (topics/preference-routes.ts): the same token as /u/, so every message with
+  // an unsubscribe link reaches it. Only when the full topic store is wired.
+  const { topics } = deps
+  if (topics?.list && topics.subscriptions)
+    preferenceRoutes(app, {
+      topics: {
+        list: topics.list.bind(topics),
+        subscriptions: topics.subscriptions.bind(topics),
+        setSubscription: topics.setSubscription.bind(topics),
+      },
+      suppressions,
+      log,
+      clock,
+      lookupEmail,
+      verify: (req) => verify(req, 'unsubscribe', unsubscribeOpts),
+      sendPage,
+    })
 
   // RFC 8058: answer the POST itself, no redirect. People (our form) get a page, mail clients text.
   const unsubscribed = (req: FastifyRequest, reply: FastifyReply) => {
