@@ -16,6 +16,7 @@ import { countTrackingEvent } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { requestSpan, traced } from '../observe/tracing.ts'
 import { consentEvent } from '../topics/consent-events.ts'
+import type { DoubleOptIn } from '../topics/double-opt-in.ts'
 import { preferenceRoutes } from '../topics/preference-routes.ts'
 import type { TopicStore } from '../topics/topic-store.ts'
 import type { SuppressionStore } from './suppression-store.ts'
@@ -47,6 +48,8 @@ export interface TrackingRoutesDeps {
    */
   topicOf?: (workspaceId: string, campaignId: string) => Promise<string | undefined>
   topics?: Pick<TopicStore, 'setSubscription'> & Partial<Pick<TopicStore, 'list' | 'subscriptions'>>
+  /** Double opt-in: the preference center subscribes through it, and it answers /confirm/<token>. */
+  doubleOptIn?: DoubleOptIn | undefined
   /** Opens and clicks of one token inside a window this long count once (default 10 s). */
   dedupeWindowMs?: number
   /** Counts the opens, clicks and unsubscribes recorded; nothing is counted when absent. */
@@ -188,6 +191,8 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
       clock,
       lookupEmail,
       verify: (req) => verify(req, 'unsubscribe', unsubscribeOpts),
+      verifyConfirm: (req) => verify(req, 'confirm'),
+      doubleOptIn: deps.doubleOptIn,
       sendPage,
     })
 

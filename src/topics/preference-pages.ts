@@ -32,7 +32,11 @@ export interface PreferenceRow {
   name: string
   description: string
   state: SubscriptionState
+  doubleOptIn: boolean
 }
+
+const stateNote = (s: SubscriptionState) =>
+  s === 'pending' ? ' <em>(waiting for your confirmation: see the email we sent)</em>' : ''
 
 /** Form fields: `topics` lists the ids shown; `t.<id>` is present for each ticked box; `all` leaves everything. */
 export const TOPICS_FIELD = 'topics'
@@ -52,7 +56,7 @@ ${rows
     (r) =>
       `<label><input type="checkbox" name="${TOPIC_FIELD_PREFIX}${escapeHtml(r.id)}" value="on"${
         r.state === 'unsubscribed' ? '' : ' checked'
-      }> ${escapeHtml(r.name)}${r.description ? `<small>${escapeHtml(r.description)}</small>` : ''}</label>`,
+      }> ${escapeHtml(r.name)}${stateNote(r.state)}${r.description ? `<small>${escapeHtml(r.description)}</small>` : ''}</label>`,
   )
   .join('\n')}
 </fieldset>
@@ -68,6 +72,30 @@ export const preferencesSavedPage = (rows: readonly PreferenceRow[], all: boolea
     all ? 'You are unsubscribed from all our emails' : 'Your preferences are saved',
     all
       ? '<p>You will not receive any more emails from us.</p>'
-      : `<ul>${rows.map((r) => `<li>${escapeHtml(r.name)}: ${r.state}</li>`).join('')}</ul>`,
+      : `<ul>${rows.map((r) => `<li>${escapeHtml(r.name)}: ${r.state === 'pending' ? 'check your inbox to confirm' : r.state}</li>`).join('')}</ul>`,
+  ),
+})
+
+/** GET /confirm/<token>: a button, so a link scanner's GET confirms nothing. Posts to its own URL. */
+export const confirmPage = (): PageResponse => ({
+  status: 200,
+  html: page(
+    'Confirm your subscription',
+    `<form method="post"><input type="hidden" name="confirm" value="1">
+<button type="submit">Yes, subscribe me</button></form>`,
+  ),
+})
+
+export const confirmedPage = (): PageResponse => ({
+  status: 200,
+  html: page('Your subscription is confirmed', '<p>Thank you. You will receive these emails.</p>'),
+})
+
+/** The person left the topic since (or it is gone): the old link changes nothing. */
+export const confirmStalePage = (): PageResponse => ({
+  status: 200,
+  html: page(
+    'Nothing to confirm',
+    '<p>This subscription is no longer waiting for confirmation. Use the preferences link in our emails to change it.</p>',
   ),
 })

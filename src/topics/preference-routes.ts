@@ -7,6 +7,8 @@
  * recipient; it authorizes that recipient only. Each change is a consent event with source
  * `preference_center`, the request's IP and time. Registered inside the tracking routes' scope,
  * which owns the form parser and the page headers.
+ *   GET  /confirm/<token> a page with one button (link scanners fetch GETs: they confirm nothing)
+ *   POST /confirm/<token> confirms a pending double opt-in (double-opt-in.ts)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Clock, InkEvent } from '../core/types.ts'
@@ -15,8 +17,12 @@ import type { TokenPayload } from '../delivery/tokens.ts'
 import { type PageResponse, type Rejection, rejectionPage } from '../delivery/tracking-pages.ts'
 import { requestSpan, traced } from '../observe/tracing.ts'
 import { consentEvent } from './consent-events.ts'
+import type { DoubleOptIn } from './double-opt-in.ts'
 import {
   ALL_FIELD,
+  confirmedPage,
+  confirmPage,
+  confirmStalePage,
   type PreferenceRow,
   preferencesPage,
   preferencesSavedPage,
@@ -38,6 +44,10 @@ export interface PreferenceRoutesDeps {
   lookupEmail?: ((workspaceId: string, recipient: string) => Promise<string | undefined>) | undefined
   /** Verifies the path's token as an unsubscribe token (no expiry). */
   verify: (req: FastifyRequest<TokenRoute>) => Verified
+  /** Subscribing to a doubleOptIn topic, and the /confirm/ routes; without it subscribes are direct. */
+  doubleOptIn?: DoubleOptIn | undefined
+  /** Verifies the path's token as a confirm token (it expires). */
+  verifyConfirm: (req: FastifyRequest<TokenRoute>) => Verified
   sendPage: (reply: FastifyReply, p: PageResponse) => FastifyReply
 }
 
@@ -53,6 +63,7 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRoutesDep
       id: t.id,
       name: t.name,
       description: t.description,
+      doubleOptIn: t.doubleOptIn,
       state: states.get(t.id) ?? 'subscribed',
     }))
   }
@@ -79,6 +90,28 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRoutesDep
       const wanted: SubscriptionState =
         !all && fields[`${TOPIC_FIELD_PREFIX}${row.id}`] !== undefined ? 'subscribed' : 'unsubscribed'
       if (wanted === row.state) continue
+      // A ticked pending topic stays pending (no second email on every save).
+      if (wanted === 'subscribed' && row.state === 'pending') continue
+      if (wanted === 'subscribed' && row.doubleOptIn && deps.doubleOptIn) {
+        const topic = {
+          workspaceId: ws,
+          id: row.id,
+          name: row.name,
+          description: row.description,
+          doubleOptIn: true,
+          createdAt: 0,
+          updatedAt: 0,
+        }
+        const r = await deps.doubleOptIn.subscribe({
+          workspaceId: ws,
+          userId,
+          topic,
+          source: PREFERENCE_SOURCE,
+          ip: req.ip,
+        })
+        if (r.event) events.push(r.event)
+        continue
+      }
       const change = { topicId: row.id, state: wanted, source: PREFERENCE_SOURCE, at }
       if (await topics.setSubscription(ws, userId, change))
         events.push(consentEvent({ workspaceId: ws, userId, ...change, campaignId, ip: req.ip }))
@@ -98,5 +131,29 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRoutesDep
       }
     }
     return sendPage(reply, preferencesSavedPage(await rowsOf(ws, userId), all))
+  })
+
+  const doubleOptIn = deps.doubleOptIn
+  if (!doubleOptIn) return
+
+  app.get<TokenRoute>('/confirm/*', async (req, reply) => {
+    const v = deps.verifyConfirm(req)
+    return sendPage(reply, v.ok ? confirmPage() : rejectionPage(v.reason))
+  })
+
+  app.post<TokenRoute>('/confirm/*', { bodyLimit: 4096 }, async (req, reply) => {
+    const v = deps.verifyConfirm(req)
+    if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
+    const { workspaceId: ws, recipient: userId, campaignId: topicId } = v.payload
+    const r = await doubleOptIn.confirm(ws, userId, topicId, req.ip)
+    if (!r.ok) return sendPage(reply, confirmStalePage())
+    if (r.event) {
+      try {
+        await deps.log.append(traced([r.event], requestSpan(req)))
+      } catch (err) {
+        req.log.error({ err, workspaceId: ws }, 'subscription confirmed, its consent event not')
+      }
+    }
+    return sendPage(reply, confirmedPage())
   })
 }
