@@ -150,10 +150,14 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
   // An authentic unsubscribe link is honoured however old it is: refusing someone's unsubscribe
   // because the link aged would be wrong, and only the recipient holds the token.
   const unsubscribeOpts: VerifyOptions = { ignoreExpiry: true }
+  const preferenceCenter = deps.topics?.list !== undefined && deps.topics.subscriptions !== undefined
 
   app.get<TokenRoute>('/u/*', async (req, reply) => {
     const v = verify(req, 'unsubscribe', unsubscribeOpts)
-    return sendPage(reply, v.ok ? confirmUnsubscribePage() : rejectionPage(v.reason))
+    if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
+    // Relative, so a tracking base with a path prefix keeps it.
+    const prefs = preferenceCenter ? `../prefs/${v.token}` : undefined
+    return sendPage(reply, confirmUnsubscribePage(prefs))
   })
 
   app.post<TokenRoute>('/u/*', { bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {

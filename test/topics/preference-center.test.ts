@@ -79,7 +79,14 @@ describe('preference center in Chromium without JavaScript', { skip: chromiumMis
 
   test('unticking a topic and saving leaves that topic only, as a preference_center consent event', async () => {
     const page = await context.newPage()
-    const res = await page.goto(prefs.get('ann') as string)
+    // From the message's unsubscribe link (its page), to the preference center it links.
+    const unsub = (prefs.get('ann') as string).replace('/prefs/', '/u/')
+    assert.equal((await page.goto(unsub))?.status(), 200)
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/prefs/')),
+      page.getByRole('link', { name: 'choose which emails you get' }).click(),
+    ])
+    assert.equal(page.url(), prefs.get('ann'))
     assert.equal(res?.status(), 200)
     assert.match(res?.headers()['content-security-policy'] ?? '', /default-src 'none'/)
     // The name with markup is text: no injected element, and the text reads as typed.
