@@ -51,8 +51,11 @@ export interface PreferenceRoutesDeps {
   sendPage: (reply: FastifyReply, p: PageResponse) => FastifyReply
 }
 
+/** The form's string fields; anything else (a JSON body's numbers, arrays) is ignored, never trusted. */
 const formFields = (body: unknown): Record<string, string> =>
-  body !== null && typeof body === 'object' ? (body as Record<string, string>) : {}
+  body !== null && typeof body === 'object' && !Array.isArray(body)
+    ? Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : {}
 
 export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRoutesDeps): void {
   const { topics, clock, verify, sendPage } = deps

@@ -164,6 +164,13 @@ describe('preference center in Chromium without JavaScript', { skip: chromiumMis
       })
       assert.equal(post.status, 400)
     }
+    // A body that is not the form (JSON with other types) is not trusted and does not crash.
+    const odd = await fetch(good, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topics: 42, all: 1, 't.news': ['on'] }),
+    })
+    assert.equal(odd.status, 200)
     const bob = await statesOf(app, 'bob')
     assert.equal(bob.news?.source, null)
     assert.equal(bob.offers?.source, null)
