@@ -31,6 +31,7 @@ import { ProfileReader } from '../profiles/profile-reader.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
 import { startSenderRecovery } from '../sender-recovery.ts'
+import { DoubleOptIn } from '../topics/double-opt-in.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import { TriggerDispatcher } from '../triggers/trigger-dispatcher.ts'
 import { composeLive } from '../ui/live-routes.ts'
@@ -352,6 +353,17 @@ function apiRoutes(
   // Previews and opens render in its workers: warm them once listening (not competing with the
   // start-up for the cores), not with the first request.
   opts.links.afterListen(() => delivery.renders.start())
+  // Double opt-in confirmations go through the configured transport, outside the send path.
+  const doubleOptIn = new DoubleOptIn({
+    codec: delivery.codec,
+    transport: delivery.transport,
+    topics: stores.topics,
+    from: config.from,
+    publicUrl: opts.links.publicUrl,
+    lookupEmail: delivery.lookupEmail,
+    clock,
+    log: opts.logger,
+  })
   return {
     profiles: {
       store: profiles,
@@ -391,6 +403,7 @@ function apiRoutes(
       lookupEmail: delivery.lookupEmail,
       metrics: opts.metrics,
       topics: stores.topics,
+      doubleOptIn,
       // A trigger's messages carry `trigger:<id>` where a campaign's carry its id.
       topicOf: async (ws: string, campaignId: string) =>
         campaignId.startsWith('trigger:')
@@ -398,7 +411,7 @@ function apiRoutes(
           : ((await stores.campaigns.get(ws, campaignId))?.topic ?? undefined),
     },
     suppressions: { suppressions: stores.suppressions, workspaces },
-    topics: { topics: stores.topics, workspaces, log, clock },
+    topics: { topics: stores.topics, workspaces, log, clock, doubleOptIn },
     testSend: {
       previews: delivery.previews,
       transport: delivery.transport,

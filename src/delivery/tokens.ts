@@ -12,7 +12,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { InkError } from '../core/errors.ts'
 import type { Clock } from '../core/types.ts'
 
-export type TokenKind = 'click' | 'open' | 'unsubscribe' | 'open-time'
+/** `confirm`: a double opt-in confirmation (topics/double-opt-in.ts); its campaignId is the topic id. */
+export type TokenKind = 'click' | 'open' | 'unsubscribe' | 'open-time' | 'confirm'
 
 /** What a token binds together: one workspace, campaign, recipient and sent message. */
 export interface TokenPayload {
@@ -76,12 +77,19 @@ const MAC_BYTES = 32
 /** Refuse obviously oversized input before spending a MAC on it; real tokens are a few hundred chars. */
 const MAX_TOKEN_CHARS = 16_384
 
-const KIND_CODES: Record<TokenKind, string> = { click: 'c', open: 'o', unsubscribe: 'u', 'open-time': 't' }
+const KIND_CODES: Record<TokenKind, string> = {
+  click: 'c',
+  open: 'o',
+  unsubscribe: 'u',
+  'open-time': 't',
+  confirm: 'k',
+}
 const KINDS_BY_CODE = new Map<unknown, TokenKind>([
   ['c', 'click'],
   ['o', 'open'],
   ['u', 'unsubscribe'],
   ['t', 'open-time'],
+  ['k', 'confirm'],
 ])
 
 /** The decoded bytes of a canonical base64url string (no padding, zero spare bits), else undefined. */

@@ -15,6 +15,8 @@ const NAMES = {
   click: EMAIL_LINK_CLICKED,
   unsubscribe: UNSUBSCRIBED,
   'open-time': EMAIL_OPENED,
+  // Never recorded through here (topics/double-opt-in.ts records a consent event); named for completeness.
+  confirm: 'Topic Subscribed',
 } as const
 
 export interface TrackingEventOptions {

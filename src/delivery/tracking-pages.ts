@@ -86,15 +86,20 @@ export const recipientUnknownPage = (): PageResponse => ({
 
 /**
  * The GET answer for an unsubscribe URL: a confirmation, because mail scanners and link previews
- * fetch GETs. The form posts the RFC 8058 body to the page's own URL (no `action`).
+ * fetch GETs. The form posts the RFC 8058 body to the page's own URL (no `action`). With topics, it
+ * also links the preference center (`prefsHref`, relative: `../prefs/<token>`).
  */
-export const confirmUnsubscribePage = (): PageResponse => ({
+export const confirmUnsubscribePage = (prefsHref?: string): PageResponse => ({
   status: 200,
   html: page(
     'Unsubscribe?',
     `<p>You will no longer receive these emails.</p>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Unsubscribe</button></form>`,
+<button type="submit">Unsubscribe</button></form>${
+      prefsHref === undefined
+        ? ''
+        : `\n<p>Or <a href="${prefsHref.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')}">choose which emails you get</a>.</p>`
+    }`,
   ),
 })
 

@@ -16,6 +16,8 @@ import { countTrackingEvent } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { requestSpan, traced } from '../observe/tracing.ts'
 import { consentEvent } from '../topics/consent-events.ts'
+import type { DoubleOptIn } from '../topics/double-opt-in.ts'
+import { preferenceRoutes } from '../topics/preference-routes.ts'
 import type { TopicStore } from '../topics/topic-store.ts'
 import type { SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec, TokenKind, TokenPayload, VerifyOptions } from './tokens.ts'
@@ -45,7 +47,9 @@ export interface TrackingRoutesDeps {
    * link then leaves that topic only. Without it (or `topics`), every unsubscribe suppresses the address.
    */
   topicOf?: (workspaceId: string, campaignId: string) => Promise<string | undefined>
-  topics?: Pick<TopicStore, 'setSubscription'>
+  topics?: Pick<TopicStore, 'setSubscription'> & Partial<Pick<TopicStore, 'list' | 'subscriptions'>>
+  /** Double opt-in: the preference center subscribes through it, and it answers /confirm/<token>. */
+  doubleOptIn?: DoubleOptIn | undefined
   /** Opens and clicks of one token inside a window this long count once (default 10 s). */
   dedupeWindowMs?: number
   /** Counts the opens, clicks and unsubscribes recorded; nothing is counted when absent. */
@@ -146,10 +150,14 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
   // An authentic unsubscribe link is honoured however old it is: refusing someone's unsubscribe
   // because the link aged would be wrong, and only the recipient holds the token.
   const unsubscribeOpts: VerifyOptions = { ignoreExpiry: true }
+  const preferenceCenter = deps.topics?.list !== undefined && deps.topics.subscriptions !== undefined
 
   app.get<TokenRoute>('/u/*', async (req, reply) => {
     const v = verify(req, 'unsubscribe', unsubscribeOpts)
-    return sendPage(reply, v.ok ? confirmUnsubscribePage() : rejectionPage(v.reason))
+    if (!v.ok) return sendPage(reply, rejectionPage(v.reason))
+    // Relative, so a tracking base with a path prefix keeps it.
+    const prefs = preferenceCenter ? `../prefs/${v.token}` : undefined
+    return sendPage(reply, confirmUnsubscribePage(prefs))
   })
 
   app.post<TokenRoute>('/u/*', { bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
@@ -171,6 +179,26 @@ async function routes(app: FastifyInstance, deps: TrackingRoutesDeps): Promise<v
     await record(req, v)
     return unsubscribed(req, reply)
   })
+
+  // The preference center (topics/preference-routes.ts): the same token as /u/, so every message with
+  // an unsubscribe link reaches it. Only when the full topic store is wired.
+  const { topics } = deps
+  if (topics?.list && topics.subscriptions)
+    preferenceRoutes(app, {
+      topics: {
+        list: topics.list.bind(topics),
+        subscriptions: topics.subscriptions.bind(topics),
+        setSubscription: topics.setSubscription.bind(topics),
+      },
+      suppressions,
+      log,
+      clock,
+      lookupEmail,
+      verify: (req) => verify(req, 'unsubscribe', unsubscribeOpts),
+      verifyConfirm: (req) => verify(req, 'confirm'),
+      doubleOptIn: deps.doubleOptIn,
+      sendPage,
+    })
 
   // RFC 8058: answer the POST itself, no redirect. People (our form) get a page, mail clients text.
   const unsubscribed = (req: FastifyRequest, reply: FastifyReply) => {

@@ -30,6 +30,10 @@ const MIGRATIONS = [
      at bigint NOT NULL,
      PRIMARY KEY (workspace_id, user_id, topic_id)
    );`,
+  // Double opt-in: 'pending' until the person confirms.
+  `ALTER TABLE topic_subscriptions DROP CONSTRAINT topic_subscriptions_state_check;
+   ALTER TABLE topic_subscriptions ADD CONSTRAINT topic_subscriptions_state_check
+     CHECK (state IN ('subscribed', 'unsubscribed', 'pending'));`,
 ]
 
 /** Creates the tables (the processor's batch store writes subscription states too). */
@@ -135,7 +139,7 @@ export class PgTopicStore extends PgStore implements TopicStore {
   async isUnsubscribed(workspaceId: string, userId: string, topicId: string): Promise<boolean> {
     const { count } = await this.query(
       `SELECT 1 FROM topic_subscriptions
-       WHERE workspace_id = $1 AND user_id = $2 AND topic_id = $3 AND state = 'unsubscribed'`,
+       WHERE workspace_id = $1 AND user_id = $2 AND topic_id = $3 AND state IN ('unsubscribed', 'pending')`,
       [workspaceId, userId, topicId],
     )
     return count > 0

@@ -31,6 +31,19 @@ const MIGRATIONS = [
      at INTEGER NOT NULL,
      PRIMARY KEY (workspace_id, user_id, topic_id)
    ) WITHOUT ROWID;`,
+  // Double opt-in: 'pending' until the person confirms. SQLite cannot alter a CHECK: rebuild the table.
+  `CREATE TABLE topic_subscriptions_v2 (
+     workspace_id TEXT NOT NULL,
+     user_id TEXT NOT NULL,
+     topic_id TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('subscribed', 'unsubscribed', 'pending')),
+     source TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (workspace_id, user_id, topic_id)
+   ) WITHOUT ROWID;
+   INSERT INTO topic_subscriptions_v2 SELECT workspace_id, user_id, topic_id, state, source, at FROM topic_subscriptions;
+   DROP TABLE topic_subscriptions;
+   ALTER TABLE topic_subscriptions_v2 RENAME TO topic_subscriptions;`,
 ]
 
 type TopicRow = {
@@ -93,7 +106,7 @@ export class SqliteTopicStore implements TopicStore {
       unsubscribed: db
         .prepare(
           `SELECT EXISTS (SELECT 1 FROM topic_subscriptions
-           WHERE workspace_id = ? AND user_id = ? AND topic_id = ? AND state = 'unsubscribed')`,
+           WHERE workspace_id = ? AND user_id = ? AND topic_id = ? AND state IN ('unsubscribed', 'pending'))`,
         )
         .pluck(),
     }

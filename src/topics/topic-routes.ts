@@ -6,7 +6,9 @@
  *   DELETE /v1/topics/:id             remove it and every profile's state of it (204; none → 404)
  *   GET    /v1/profiles/:id/topics    the profile's state per topic (:id is the userId; no state: subscribed)
  *   PUT    /v1/profiles/:id/topics    change states ({topics: [{id, state}]}); each change is recorded as a
- *                                     `Topic Subscribed` / `Topic Unsubscribed` event on the profile
+ *                                     `Topic Subscribed` / `Topic Unsubscribed` event on the profile;
+ *                                     subscribing to a topic with doubleOptIn makes it `pending` and sends
+ *                                     the confirmation email (double-opt-in.ts)
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -16,6 +18,7 @@ import { adminScope } from '../http/admin-scope.ts'
 import { epochMs, noContent, slug } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { consentEvent } from './consent-events.ts'
+import type { DoubleOptIn } from './double-opt-in.ts'
 import { SUBSCRIPTION_STATES, type Topic, type TopicStore, topicNotFound } from './topic-store.ts'
 
 export interface TopicRoutesDeps {
@@ -23,15 +26,18 @@ export interface TopicRoutesDeps {
   workspaces: WorkspaceStore
   log: { append(events: readonly InkEvent[]): Promise<void> }
   clock: Clock
+  /** Subscribing to a doubleOptIn topic goes through it; without it every subscribe is direct. */
+  doubleOptIn?: DoubleOptIn | undefined
 }
 
 const topicView = z.strictObject({
   id: z.string(),
   name: z.string(),
   description: z.string(),
-  doubleOptIn: z
-    .boolean()
-    .meta({ description: 'Stored for the preference center; sending ignores it for now.' }),
+  doubleOptIn: z.boolean().meta({
+    description:
+      'Subscribing someone who is not subscribed makes the state pending until they confirm by email.',
+  }),
   createdAt: epochMs,
   updatedAt: epochMs,
 })
@@ -54,10 +60,14 @@ const putBody = z
   .strict()
 
 const state = z.enum(SUBSCRIPTION_STATES)
+/** What a request may ask for; `pending` is only ever set by a doubleOptIn subscribe. */
+const wantedState = z.enum(['subscribed', 'unsubscribed'])
 const profileTopic = z.strictObject({
   id: z.string(),
   name: z.string(),
-  state,
+  state: state.meta({
+    description: 'pending: subscribed to a doubleOptIn topic, not confirmed yet (not sent to).',
+  }),
   source: z
     .string()
     .nullable()
@@ -162,7 +172,7 @@ export async function topicRoutes(app: FastifyInstance, deps: TopicRoutesDeps): 
           body: z
             .object({
               topics: z
-                .array(z.object({ id: slug, state }).strict())
+                .array(z.object({ id: slug, state: wantedState }).strict())
                 .min(1)
                 .max(100),
             })
@@ -174,12 +184,24 @@ export async function topicRoutes(app: FastifyInstance, deps: TopicRoutesDeps): 
         const ws = req.workspace.id
         const userId = req.params.id
         // Every topic named must exist before anything changes.
-        const known = new Set((await topics.list(ws)).map((t) => t.id))
+        const known = new Map((await topics.list(ws)).map((t) => [t.id, t]))
         const unknown = req.body.topics.find((t) => !known.has(t.id))
         if (unknown) throw topicNotFound(unknown.id)
         const at = clock.now()
         const events: InkEvent[] = []
         for (const t of req.body.topics) {
+          const topic = known.get(t.id)
+          if (t.state === 'subscribed' && deps.doubleOptIn && topic?.doubleOptIn) {
+            const r = await deps.doubleOptIn.subscribe({
+              workspaceId: ws,
+              userId,
+              topic,
+              source: 'api',
+              ip: req.ip,
+            })
+            if (r.event) events.push(r.event)
+            continue
+          }
           const change = { topicId: t.id, state: t.state, source: 'api', at }
           if (await topics.setSubscription(ws, userId, change))
             events.push(consentEvent({ workspaceId: ws, userId, ...change, ip: req.ip }))

@@ -4,8 +4,9 @@
  * is not sent to someone unsubscribed from it (delivery/deliver.ts, skip `topic_unsubscribed`); its
  * unsubscribe link leaves that topic only. A message without a topic, and the suppression list, work
  * as before. Subscriptions are keyed by the profile's userId: the id the send path and the
- * unsubscribe token carry. No row means subscribed (opt-out), as for mail without topics;
- * `doubleOptIn` is stored for the preference center to come and does not change sending yet.
+ * unsubscribe token carry. No row means subscribed (opt-out), as for mail without topics.
+ * A topic with `doubleOptIn`: subscribing someone who is not subscribed makes the state `pending`
+ * (topics/double-opt-in.ts sends the confirmation email); pending is skipped like unsubscribed.
  */
 import { InkError } from '../core/errors.ts'
 
@@ -21,7 +22,7 @@ export interface Topic {
 
 export type TopicDraft = Pick<Topic, 'name' | 'description' | 'doubleOptIn'>
 
-export const SUBSCRIPTION_STATES = ['subscribed', 'unsubscribed'] as const
+export const SUBSCRIPTION_STATES = ['subscribed', 'unsubscribed', 'pending'] as const
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number]
 
 export interface TopicSubscription {
@@ -47,7 +48,7 @@ export interface TopicStore {
    * stored state changed. Throws INK_ERR_NOT_FOUND for a topic the workspace does not have.
    */
   setSubscription(workspaceId: string, userId: string, change: TopicSubscription): Promise<boolean>
-  /** Whether the profile left this topic (the send path's check). */
+  /** Whether the profile left this topic or has not confirmed it yet (`pending`): the send path's check. */
   isUnsubscribed(workspaceId: string, userId: string, topicId: string): Promise<boolean>
   close(): Promise<void>
 }

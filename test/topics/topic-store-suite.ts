@@ -76,6 +76,21 @@ export function topicStoreSuite(
       ])
     })
 
+    test('pending (double opt-in, not confirmed) is stored, listed and not sent to', async () => {
+      await s.topics.put('w', 'news', { ...news, doubleOptIn: true })
+      const left = { topicId: 'news', state: 'unsubscribed' as const, source: 'api', at: 2_000 }
+      await s.topics.setSubscription('w', 'ann', left)
+      const pending = { topicId: 'news', state: 'pending' as const, source: 'preference_center', at: 3_000 }
+      assert.equal(await s.topics.setSubscription('w', 'ann', pending), true)
+      assert.equal(await s.topics.setSubscription('w', 'ann', pending), false, 'no change')
+      assert.deepEqual(await s.topics.subscriptions('w', 'ann'), [pending])
+      assert.equal(await s.topics.isUnsubscribed('w', 'ann', 'news'), true, 'pending is not sent to')
+      const confirmed = { topicId: 'news', state: 'subscribed' as const, source: 'double_opt_in', at: 4_000 }
+      assert.equal(await s.topics.setSubscription('w', 'ann', confirmed), true)
+      assert.equal(await s.topics.isUnsubscribed('w', 'ann', 'news'), false)
+      assert.deepEqual(await s.topics.subscriptions('w', 'ann'), [confirmed])
+    })
+
     test('a state of an unknown topic is refused; removing a topic removes its states', async () => {
       await assert.rejects(
         s.topics.setSubscription('w', 'ann', {
