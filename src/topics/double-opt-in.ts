@@ -16,7 +16,7 @@ import { trackingBase } from '../delivery/tracking.ts'
 import type { OutgoingMessage, Transport } from '../delivery/transport.ts'
 import { consentEvent } from './consent-events.ts'
 import { escapeHtml } from './preference-pages.ts'
-import type { SubscriptionState, Topic, TopicStore } from './topic-store.ts'
+import { defaultState, type SubscriptionState, type Topic, type TopicStore } from './topic-store.ts'
 
 export const DOUBLE_OPT_IN_SOURCE = 'double_opt_in'
 /** How long a confirmation link works. */
@@ -70,7 +70,7 @@ export class DoubleOptIn {
     const at = this.#d.clock.now()
     const current =
       (await this.#d.topics.subscriptions(ws, userId)).find((s) => s.topicId === topic.id)?.state ??
-      'subscribed'
+      defaultState(topic)
     if (current === 'subscribed') return { state: 'subscribed', confirmationSent: false }
     if (!topic.doubleOptIn) {
       const change = { topicId: topic.id, state: 'subscribed' as const, source: r.source, at }

@@ -138,8 +138,12 @@ export class PgTopicStore extends PgStore implements TopicStore {
 
   async isUnsubscribed(workspaceId: string, userId: string, topicId: string): Promise<boolean> {
     const { count } = await this.query(
-      `SELECT 1 FROM topic_subscriptions
-       WHERE workspace_id = $1 AND user_id = $2 AND topic_id = $3 AND state IN ('unsubscribed', 'pending')`,
+      // Left or pending; or never chosen on a double opt-in topic (active only once confirmed).
+      `SELECT 1 WHERE COALESCE(
+         (SELECT state <> 'subscribed' FROM topic_subscriptions
+           WHERE workspace_id = $1 AND user_id = $2 AND topic_id = $3),
+         (SELECT double_opt_in FROM topics WHERE workspace_id = $1 AND topic_id = $3),
+         false)`,
       [workspaceId, userId, topicId],
     )
     return count > 0

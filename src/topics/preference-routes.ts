@@ -29,7 +29,7 @@ import {
   TOPIC_FIELD_PREFIX,
   TOPICS_FIELD,
 } from './preference-pages.ts'
-import type { SubscriptionState, TopicStore } from './topic-store.ts'
+import { defaultState, type SubscriptionState, type TopicStore } from './topic-store.ts'
 
 export const PREFERENCE_SOURCE = 'preference_center'
 
@@ -67,7 +67,7 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRoutesDep
       name: t.name,
       description: t.description,
       doubleOptIn: t.doubleOptIn,
-      state: states.get(t.id) ?? 'subscribed',
+      state: states.get(t.id) ?? defaultState(t),
     }))
   }
 

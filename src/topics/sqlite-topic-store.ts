@@ -105,8 +105,12 @@ export class SqliteTopicStore implements TopicStore {
       ),
       unsubscribed: db
         .prepare(
-          `SELECT EXISTS (SELECT 1 FROM topic_subscriptions
-           WHERE workspace_id = ? AND user_id = ? AND topic_id = ? AND state IN ('unsubscribed', 'pending'))`,
+          // Left or pending; or never chosen on a double opt-in topic (active only once confirmed).
+          `SELECT COALESCE(
+             (SELECT state <> 'subscribed' FROM topic_subscriptions
+               WHERE workspace_id = @ws AND user_id = @user AND topic_id = @topic),
+             (SELECT double_opt_in = 1 FROM topics WHERE workspace_id = @ws AND topic_id = @topic),
+             0)`,
         )
         .pluck(),
     }
@@ -157,7 +161,7 @@ export class SqliteTopicStore implements TopicStore {
   }
 
   async isUnsubscribed(workspaceId: string, userId: string, topicId: string): Promise<boolean> {
-    return this.#s.unsubscribed.get(workspaceId, userId, topicId) === 1
+    return this.#s.unsubscribed.get({ ws: workspaceId, user: userId, topic: topicId }) === 1
   }
 
   async close(): Promise<void> {}

@@ -19,7 +19,13 @@ import { epochMs, noContent, slug } from '../http/schemas.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
 import { consentEvent } from './consent-events.ts'
 import type { DoubleOptIn } from './double-opt-in.ts'
-import { SUBSCRIPTION_STATES, type Topic, type TopicStore, topicNotFound } from './topic-store.ts'
+import {
+  defaultState,
+  SUBSCRIPTION_STATES,
+  type Topic,
+  type TopicStore,
+  topicNotFound,
+} from './topic-store.ts'
 
 export interface TopicRoutesDeps {
   topics: TopicStore
@@ -89,7 +95,7 @@ export async function topicRoutes(app: FastifyInstance, deps: TopicRoutesDeps): 
         return {
           id: t.id,
           name: t.name,
-          state: s?.state ?? 'subscribed',
+          state: s?.state ?? defaultState(t),
           source: s?.source ?? null,
           at: s?.at ?? null,
         }

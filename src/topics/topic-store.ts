@@ -23,6 +23,13 @@ export interface Topic {
 export type TopicDraft = Pick<Topic, 'name' | 'description' | 'doubleOptIn'>
 
 export const SUBSCRIPTION_STATES = ['subscribed', 'unsubscribed', 'pending'] as const
+
+/**
+ * A person's state of a topic they never chose: subscribed (opt-out) for an ordinary topic; not
+ * subscribed for a double opt-in one, whose subscription is active only once confirmed.
+ */
+export const defaultState = (topic: { doubleOptIn: boolean }): 'subscribed' | 'unsubscribed' =>
+  topic.doubleOptIn ? 'unsubscribed' : 'subscribed'
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number]
 
 export interface TopicSubscription {

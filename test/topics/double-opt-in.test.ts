@@ -180,4 +180,31 @@ describe('double opt-in: pending, the confirmation email, the confirm page', () 
     assert.equal(confirmed.status, 200)
     assert.equal((await stateOf(app, 'bob', 'digest')).source, 'double_opt_in')
   })
+
+  test('someone who never chose a double opt-in topic is not subscribed: no send, shown unsubscribed, subscribing asks to confirm', async () => {
+    await identify(app, { cy: { email: 'cy@example.com' } })
+    assert.equal((await stateOf(app, 'cy', 'digest')).state, 'unsubscribed')
+    const before = mailTo('cy').length
+    const c = await api(app, 'PUT', '/v1/campaigns/daily-cy', {
+      templateId: 'spring',
+      vars: { greeting: 'Hi' },
+      audience: { userIds: ['cy'] },
+      topic: 'digest',
+    })
+    assert.equal(c.status, 201, JSON.stringify(c.body))
+    assert.equal((await api(app, 'POST', '/v1/campaigns/daily-cy/start')).status, 202)
+    const done = await waitForState(app, 'daily-cy')
+    assert.equal(done.progress.skipped, 1, JSON.stringify(done.progress))
+    assert.equal(mailTo('cy').length, before, 'nothing sent before a confirmation')
+    const res = await api(app, 'PUT', '/v1/profiles/cy/topics', {
+      topics: [{ id: 'digest', state: 'subscribed' }],
+    })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.equal(res.body.topics.find((t: { id: string }) => t.id === 'digest').state, 'pending')
+    await smtp.waitForMessages(smtp.received.length)
+    const deadline = Date.now() + 5_000
+    while (mailTo('cy').length === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20))
+    assert.equal(mailTo('cy').length, before + 1, 'the confirmation email')
+  })
 })

@@ -78,6 +78,9 @@ export function topicStoreSuite(
 
     test('pending (double opt-in, not confirmed) is stored, listed and not sent to', async () => {
       await s.topics.put('w', 'news', { ...news, doubleOptIn: true })
+      // Never chosen: on a double opt-in topic that is not subscribed (an ordinary topic is opt-out).
+      assert.equal(await s.topics.isUnsubscribed('w', 'zed', 'news'), true, 'never confirmed')
+      assert.equal(await s.topics.isUnsubscribed('w', 'zed', 'unknown-topic'), false)
       const left = { topicId: 'news', state: 'unsubscribed' as const, source: 'api', at: 2_000 }
       await s.topics.setSubscription('w', 'ann', left)
       const pending = { topicId: 'news', state: 'pending' as const, source: 'preference_center', at: 3_000 }

@@ -64,6 +64,10 @@ describe('subscription topics: API, send path, one-click unsubscribe', () => {
     const replaced = await api(app, 'PUT', '/v1/topics/news', { name: 'News', doubleOptIn: true })
     assert.equal(replaced.status, 200)
     assert.equal(replaced.body.doubleOptIn, true)
+    // Back to an ordinary (opt-out) topic for the tests below: on a double opt-in topic nobody is
+    // subscribed before confirming (test/topics/double-opt-in.test.ts).
+    const plain = await api(app, 'PUT', '/v1/topics/news', { name: 'News', description: 'Weekly news' })
+    assert.equal(plain.body.doubleOptIn, false)
     assert.deepEqual(
       (await api(app, 'GET', '/v1/topics')).body.topics.map((t: { id: string }) => t.id),
       ['news'],
