@@ -50,6 +50,11 @@ const API = [
   'GET /p/*',
   'GET /u/*',
   'POST /u/*',
+  // The preference center and double opt-in confirmation (src/topics/preference-routes.ts).
+  'GET /prefs/*',
+  'POST /prefs/*',
+  'GET /confirm/*',
+  'POST /confirm/*',
   'GET /v1/blocks',
   'PUT /v1/blocks/:name',
   'GET /v1/campaigns',
