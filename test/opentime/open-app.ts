@@ -81,6 +81,8 @@ export interface OpenServiceOptions {
   opened?: (e: InkEvent) => Promise<void>
   /** Where the block cache's `layer:result` lookups are recorded (default: a new array). */
   results?: string[]
+  /** The service's clock (default: Date.now); a fixed one keeps requests in one dedupe window. */
+  now?: () => number
 }
 
 /**
@@ -127,7 +129,7 @@ export function buildOpenService(app: TestApp, over: OpenServiceOptions): BuiltO
         }),
     },
     metrics: createMetrics({ defaultMetrics: false }),
-    clock: { now: Date.now },
+    clock: { now: over.now ?? Date.now },
     images: { ...openImages, ...(over.renderBlockPng ? { renderBlockPng: over.renderBlockPng } : {}) },
   })
   return { service, events, hooked, cache, results }

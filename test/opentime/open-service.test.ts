@@ -133,7 +133,11 @@ describe('a block cache that hangs', () => {
 describe('open hooks and the log', () => {
   test('the hook is told once per window and never awaited by the request', { timeout: 5_000 }, async () => {
     const pending: InkEvent[] = []
+    // One instant for both requests: the png's drawing can take seconds on a loaded machine, and two
+    // requests on either side of a 10 s dedupe window's edge are two opens (CI failed on 2 !== 1).
+    const at = Date.now()
     const { service, events } = build({
+      now: () => at,
       opened: (e) => {
         pending.push(e)
         return new Promise(() => {}) // a webhook outbox that never answers
