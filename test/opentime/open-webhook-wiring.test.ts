@@ -10,14 +10,16 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { PNG } from 'pngjs'
 import { SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.ts'
-import { startTestApp, type TestApp } from '../helpers/app.ts'
+import type { TestApp } from '../helpers/app.ts'
 import { type Receiver, startReceiver, until } from '../webhooks/receiver.ts'
+import { startOpenTimeApp, type TestClock, testClock } from './open-app.ts'
 
 const SECRET = 'open-webhook-secret-0123456789'
 let app: TestApp
 let receiver: Receiver
 let dir: string
 let version: number
+const clock: TestClock = testClock()
 
 before(async () => {
   // The first delivery hangs (the image must not wait for it); the others are answered 200.
@@ -25,7 +27,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'open-webhook-wiring-'))
   const contentFile = join(dir, 'content.json')
   writeFileSync(contentFile, JSON.stringify({ openTime: { webhook: { url: receiver.url, secret: SECRET } } }))
-  app = await startTestApp({ contentFile })
+  app = await startOpenTimeApp({ contentFile }, clock)
   const put = await app.server.inject({
     method: 'PUT',
     url: '/v1/templates/wired',
@@ -58,11 +60,15 @@ test('an open-time fetch reaches the open webhook, signed, once per window, with
     },
     86_400_000,
   )
+  // Both fetches at one instant: a png drawing that takes seconds on a loaded machine must not put
+  // them in two 10 s dedupe windows (two opens; CI failed on that).
+  clock.frozen = clock.now()
   const first = await app.server.inject({ url: `/o/${token}/hero.png` })
   assert.equal(first.statusCode, 200)
   const img = PNG.sync.read(first.rawPayload)
   assert.deepEqual([img.width, img.height], [100, 50])
   await app.server.inject({ url: `/o/${token}/hero.json` })
+  clock.frozen = undefined
   // The first attempt hangs at the receiver; the dispatcher retries it later. It arrived once so far.
   await until(() => receiver.requests.length >= 1, 'the webhook delivery')
   const req = receiver.requests[0]
