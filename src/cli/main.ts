@@ -60,10 +60,17 @@ async function start(args: readonly string[]): Promise<void> {
     import('../compose/root.ts'),
   ])
   const config = loadConfig(process.env, roles === undefined ? {} : { roles })
-  const app = await openApp(config, { env: process.env })
+  // Listens while the processor's and analytics consumer's threads still load (issue 14,
+  // start-up ≤ 1 s): acknowledged events wait in the log meanwhile. One that cannot start ends the
+  // process, as before, just after the banner rather than before it.
+  const app = await openApp(config, { env: process.env, waitForConsumers: false })
   const url = await app.listen()
   process.stdout.write(`${app.banner(url).join('\n')}\n`)
   onSignals(() => app.close())
+  app.consumersStarted.catch(async (err: unknown) => {
+    await app.close().catch(() => {})
+    fail(err)
+  })
 }
 
 /** SIGINT / SIGTERM: close (the batch in flight completes), then exit. */
@@ -143,8 +150,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+/** Says why a command failed (an InkError's code and message, else the stack) and exits 1. */
+function fail(err: unknown): never {
   if (isInkError(err)) process.stderr.write(`${err.code}: ${err.message}\n`)
   else process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
-})
+}
+
+main(process.argv.slice(2)).catch(fail)

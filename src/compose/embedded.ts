@@ -134,8 +134,9 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
               hooks.onError,
             )
             closers.push(() => started.close())
-            await started.start()
+            // Named before it runs: /healthz says `starting` meanwhile, wake-ups reach it once it does.
             thread = started
+            await started.start()
           },
           close: async () => thread?.close(),
         }
@@ -152,8 +153,8 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
               hooks.onError,
             )
             closers.push(() => started.close())
-            await started.start()
             analyticsThread = started
+            await started.start()
           },
           close: async () => analyticsThread?.close(),
         }
@@ -190,7 +191,14 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
         ready: true,
         body: {
           consumerLag: await log.lag(PROFILES_GROUP),
-          processor: thread === undefined ? 'off' : thread.running ? 'running' : 'restarting',
+          processor:
+            thread === undefined
+              ? 'off'
+              : thread.running
+                ? 'running'
+                : thread.everRan
+                  ? 'restarting'
+                  : 'starting',
         },
       }),
       label: undefined,

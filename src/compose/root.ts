@@ -31,6 +31,12 @@ export interface AppOptions {
   onRoute?: (route: RouteOptions) => void
   /** Where the bounce mailbox's feedback goes (INKSTREAM_BOUNCE_IMAP). */
   feedbackSink?: FeedbackSink | undefined
+  /**
+   * False: resolve as soon as the server is built, while the log's consumers still start (their
+   * threads load on the other core); the caller then handles `consumersStarted` (`inkstream start`
+   * listens meanwhile and exits if one cannot start). Default true: resolve once they run.
+   */
+  waitForConsumers?: boolean
 }
 
 /** What a mode's opener gets from the root. */
@@ -55,6 +61,8 @@ export interface ComposedApp {
   listen(): Promise<string>
   /** The lines `inkstream start` prints once listening at `url`. */
   banner(url: string): string[]
+  /** Resolves once the log's consumers run (already so unless `waitForConsumers: false`); rejects if one cannot start. */
+  consumersStarted: Promise<void>
   close(): Promise<void>
 }
 
@@ -92,6 +100,7 @@ export async function composeApp(
     closers.push(() => services.close())
     const server = await buildServer(services.server, roles, opts.onRoute ? { onRoute: opts.onRoute } : {})
     closers.push(() => server.close())
+    if (opts.waitForConsumers !== false) await services.consumersStarted
     const { workspace } = services
     return {
       config,
@@ -103,6 +112,7 @@ export async function composeApp(
       backends,
       services,
       publicUrl: links.publicUrl,
+      consumersStarted: services.consumersStarted,
       listen: () => links.listen(server),
       banner: (url) => [
         `Inkstream ${backends.label === undefined ? '' : `(${backends.label}) `}is running at ${url}`,

@@ -72,6 +72,8 @@ export interface Services {
   feedback: FeedbackSink | undefined
   /** What buildServer needs. */
   server: ServerDeps
+  /** Resolves once the log's consumers (processor, analytics) run; rejects if one cannot start. */
+  consumersStarted: Promise<void>
   close(): Promise<void>
 }
 
@@ -207,7 +209,7 @@ export async function composeServices(
       dispatcher = sender
       closers.push(() => sender.close())
       // Bounces and complaints that reach the bounce mailbox (INKSTREAM_BOUNCE_IMAP), read where the sending is.
-      const bounces = composeBounceMailbox(config, {
+      const bounces = await composeBounceMailbox(config, {
         sink: opts.feedbackSink ?? feedback,
         workspaceId: workspace.id,
         clock,
@@ -246,19 +248,27 @@ export async function composeServices(
       })
     }
 
+    // The log's consumers (the processor, the analytics consumer) start together and in the
+    // background: their threads load their modules on the other core while this one builds the
+    // server (issue 14, start-up ≤ 1 s). Events appended meanwhile wait in the durable log, as
+    // they would behind a busy consumer. `consumersStarted` says when both run, or why one could
+    // not start; composeApp waits for it unless its caller handles it (`inkstream start`).
+    const consumers: Promise<void>[] = []
     if (backends.processor) {
       const processor = backends.processor
-      await processor.start({
-        onBatch: (report) => {
-          observeBatch(metrics, report)
-          // A profile read for rendering must not outlive the change that made it stale.
-          if (reader) for (const { workspaceId, id } of report.ids) void reader.invalidate(workspaceId, id)
-          if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
-        },
-        onConflict: () => metrics.profileConflicts.inc(),
-        onError: (err) => logger.error({ err }, 'processor failed'),
-      })
       closers.push(() => processor.close())
+      consumers.push(
+        processor.start({
+          onBatch: (report) => {
+            observeBatch(metrics, report)
+            // A profile read for rendering must not outlive the change that made it stale.
+            if (reader) for (const { workspaceId, id } of report.ids) void reader.invalidate(workspaceId, id)
+            if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
+          },
+          onConflict: () => metrics.profileConflicts.inc(),
+          onError: (err) => logger.error({ err }, 'processor failed'),
+        }),
+      )
     }
 
     watchConsumerGroup(metrics, PROFILES_GROUP)
@@ -267,12 +277,14 @@ export async function composeServices(
     // thread of its own, which the opener runs).
     if (backends.analyticsConsumer) {
       const analytics = backends.analyticsConsumer
-      await analytics.start({
-        onConversions: countConversions(metrics),
-        onError: (err) => logger.error({ err }, 'analytics consumer failed'),
-      })
-      watchConsumerGroup(metrics, ANALYTICS_GROUP)
       closers.push(() => analytics.close())
+      consumers.push(
+        analytics.start({
+          onConversions: countConversions(metrics),
+          onError: (err) => logger.error({ err }, 'analytics consumer failed'),
+        }),
+      )
+      watchConsumerGroup(metrics, ANALYTICS_GROUP)
     } else if (backends.processor && backends.analytics) {
       const analytics = new AnalyticsConsumer({
         ...analyticsSettings(config),
@@ -282,10 +294,13 @@ export async function composeServices(
         logger,
         onConversions: countConversions(metrics),
       })
-      await analytics.start()
-      watchConsumerGroup(metrics, ANALYTICS_GROUP)
       closers.push(() => analytics.close())
+      consumers.push(analytics.start())
+      watchConsumerGroup(metrics, ANALYTICS_GROUP)
     }
+    const consumersStarted = Promise.all(consumers).then(() => undefined)
+    // Observed here too, so a failure nobody waits for yet is never an unhandled rejection.
+    consumersStarted.catch(() => {})
 
     const server: ServerDeps = {
       logger,
@@ -324,6 +339,7 @@ export async function composeServices(
       openHooks,
       feedback,
       server,
+      consumersStarted,
       close: () => closers.run(),
     }
   })
@@ -489,6 +505,7 @@ function openTimeRoutesOf(
     publicUrl: opts.links.publicUrl,
   })
   opts.closers.push(() => openTime.close())
+  opts.links.afterListen(() => openTime.start())
   return { service: openTime.service }
 }
 

@@ -30,6 +30,8 @@ export class ConsumerThread<M extends { type: string }> {
   #trailing: NodeJS.Timeout | undefined
   /** True while a worker is consuming (for /healthz). */
   running = false
+  /** True once a worker has consumed: not running then means restarting, not starting (/healthz). */
+  everRan = false
 
   /**
    * `entry` is the worker's module (its source URL; startTsWorker finds the compiled one), `name`
@@ -53,6 +55,7 @@ export class ConsumerThread<M extends { type: string }> {
         if (msg.type === 'ready') {
           ready = true
           this.running = true
+          this.everRan = true
           resolve()
         } else if (msg.type !== 'stopped') this.onMessage(msg as M)
       })
@@ -62,6 +65,8 @@ export class ConsumerThread<M extends { type: string }> {
       })
       worker.once('exit', (code) => {
         this.running = false
+        // Gone: close() has nothing to wait for (a worker that exits never emits 'exit' again).
+        if (this.#worker === worker) this.#worker = undefined
         if (!ready || this.#stopped !== undefined) return
         // A crash must not leave the consumer behind while the collector keeps acknowledging
         // events: start again (from the applied offsets in its store) after a pause.

@@ -14,6 +14,8 @@ export const FAILPOINT_NAMES = [
   'log.append.after-commit',
   /** Log consumer: the handler resolved, the group's offset is not yet committed. */
   'log.consume.before-offset-commit',
+  /** Processor: starting, before it reads its applied offsets (a processor that cannot start). */
+  'processor.start',
   /** Processor: a batch is folded, its transaction not yet committed. */
   'processor.before-commit',
   /** Processor: the batch's transaction committed, the log not yet told. */

@@ -39,9 +39,13 @@ export interface OpenTimeComposeDeps {
 /** Campaign variables change only in a draft; a minute is as fresh as any open needs. */
 const CAMPAIGN_VARS_TTL_MS = 60_000
 
-/** The service, and close() for what it owns (the drawing thread). */
+/**
+ * The service; start() for its drawing (call it once the server listens), and close() for what it
+ * owns (the drawing thread).
+ */
 export function composeOpenTime(d: OpenTimeComposeDeps): {
   service: OpenTimeService
+  start(): void
   close(): Promise<void>
 } {
   const counter = openTimeCacheCounter(d.metrics)
@@ -61,8 +65,6 @@ export function composeOpenTime(d: OpenTimeComposeDeps): {
   const vars = new Map<string, { at: number; value: JsonObject | undefined }>()
   // Drawings in their own thread once it is ready; meanwhile here, on half the event loop at most.
   const pool = new DrawPool()
-  // Warm before the first open rather than with it (the thread draws a first image before it is ready).
-  pool.start()
   const drawGate = new DrawGate({ max: 1, share: () => (pool.ready ? 1 : 0.5) })
   const service = new OpenTimeService({
     codec: d.codec,
@@ -89,5 +91,7 @@ export function composeOpenTime(d: OpenTimeComposeDeps): {
     images: pool,
     drawGate,
   })
-  return { service, close: () => pool.close() }
+  // start() warms the drawing before the first open rather than with it (the thread draws a first
+  // image before it is ready): after the server listens, so it is no part of the start-up's time.
+  return { service, start: () => pool.start(), close: () => pool.close() }
 }

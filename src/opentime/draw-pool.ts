@@ -13,6 +13,8 @@ import { decodeEntities, type ImageFetcher } from './image-markup.ts'
 import { type OpenImages, openImages } from './rasterize.ts'
 
 const WORKER = new URL('./draw-worker.ts', import.meta.url)
+/** How long start() lets the thread get ready before this thread warms its own drawing. */
+const WARM_HERE_AFTER_MS = 2_000
 /** `<img … src="http(s)://…"`: the remote sources of a block's markup. */
 const REMOTE_IMG = /(<img\b[^>]*?\bsrc\s*=\s*)(["'])(https?:\/\/[^"']+)\2/gi
 
@@ -41,19 +43,42 @@ export class DrawPool implements OpenImages {
   #next = 1
   readonly #pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>()
 
-  /** The thread starts with start(), or else with the first drawing. */
-  constructor(private readonly inThread: OpenImages = openImages) {}
+  readonly #warmHereAfterMs: number
+  #warmHere: NodeJS.Timeout | undefined
+  #warmedHere = false
 
   /**
-   * Warms both ways of drawing now rather than with the first open, which would otherwise be drawn
-   * cold (≈ 250 ms on the slower hosts here, the whole 250 ms open-time deadline: a fallback image).
-   * The thread starts (it loads its fonts and draws a first image before it takes drawings), and,
-   * for the opens that come before it is ready, this thread draws one small image too (fonts, satori
-   * and resvg loaded once, at start, not inside an open's deadline). Idempotent.
+   * The thread starts with start(), or else with the first drawing. `warmHereAfterMs` (default
+   * 2 s): how long start() lets the thread get ready before this thread warms its own drawing.
+   */
+  constructor(
+    private readonly inThread: OpenImages = openImages,
+    opts: { warmHereAfterMs?: number } = {},
+  ) {
+    this.#warmHereAfterMs = opts.warmHereAfterMs ?? WARM_HERE_AFTER_MS
+  }
+
+  /**
+   * Warms the drawing now rather than with the first open, which would otherwise be drawn cold
+   * (≈ 250 ms on the slower hosts here, the whole 250 ms open-time deadline: a fallback image).
+   * The thread starts (it loads its fonts and draws a first image before it takes drawings). This
+   * thread warms its own way of drawing (satori, resvg and the fonts loaded, one small image drawn:
+   * ≈ 0.8 s of CPU) only when it will be drawing: the thread not ready after `warmHereAfterMs`, or
+   * lost. Warming it at every start cost the start-up that much of the HTTP thread for the first
+   * second's opens only (issue 14, start-up ≤ 1 s). Idempotent.
    */
   start(): void {
     if (this.#started) return
     this.#ensureStarted()
+    this.#warmHere = setTimeout(() => {
+      if (!this.#ready) this.#warmInThread()
+    }, this.#warmHereAfterMs)
+    this.#warmHere.unref()
+  }
+
+  #warmInThread(): void {
+    if (this.#warmedHere || this.#closed) return
+    this.#warmedHere = true
     void this.inThread.fallbackPng('warm', { width: 40, height: 20 }).catch(() => {})
   }
 
@@ -87,6 +112,7 @@ export class DrawPool implements OpenImages {
 
   async close(): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#warmHere)
     const w = this.#worker
     this.#worker = undefined
     this.#ready = false
@@ -135,7 +161,8 @@ export class DrawPool implements OpenImages {
       this.#worker = undefined
       for (const p of this.#pending.values()) p.reject(new Error(why))
       this.#pending.clear()
-      // Drawings go on in this thread meanwhile; a new thread takes over once it is ready.
+      // Drawings go on in this thread meanwhile (warmed now); a new thread takes over once it is ready.
+      this.#warmInThread()
       if (!this.#closed) setTimeout(() => this.#start(), 1_000).unref()
     }
     w.on('error', (err) => lost(`the drawing thread failed: ${err.message}`))

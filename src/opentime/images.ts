@@ -6,53 +6,22 @@
  * Remote resources in the markup are never fetched by satori or resvg: see image-markup.ts.
  */
 import { renderAsync } from '@resvg/resvg-js'
-import { LRUCache } from 'lru-cache'
 import satori from 'satori'
-import { InkError } from '../core/errors.ts'
 import { centredText, interFonts } from './fonts.ts'
 import { type ImageFetcher, MarkupError, parseMarkup, prepareTree, type VNode } from './image-markup.ts'
-import { encodeTransparentPng } from './image-png.ts'
+import { blankPng, checkSize, ImageRenderError, type ImageSize } from './image-png.ts'
 
 export type { FetchedImage, ImageFetcher } from './image-markup.ts'
 
-/** Largest side of an open-time image, in px (the template's `width`/`height` limit). */
-export const MAX_IMAGE_SIDE = 2000
-
-export interface ImageSize {
-  width: number
-  height: number
-}
-
-export type ImageErrorReason = 'size' | 'markup' | 'layout'
-
-/**
- * An image could not be made: `size` (not an integer in 1..2000; INK_ERR_RENDER_LIMIT), `markup`
- * (over the markup limits; INK_ERR_RENDER_LIMIT) or `layout` (satori or resvg refused the markup;
- * INK_ERR_RENDER_FAILED). The open route catches it and serves the block's fallback instead.
- */
-export class ImageRenderError extends InkError {
-  constructor(
-    readonly reason: ImageErrorReason,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(reason === 'layout' ? 'INK_ERR_RENDER_FAILED' : 'INK_ERR_RENDER_LIMIT', message, options)
-    this.name = 'ImageRenderError'
-  }
-}
-
-export const isImageRenderError = (err: unknown): err is ImageRenderError => err instanceof ImageRenderError
-
-/** Throws ImageRenderError('size') unless both sides are integers in 1..MAX_IMAGE_SIDE. */
-export function checkSize(width: number, height: number): void {
-  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_IMAGE_SIDE
-  if (!ok(width) || !ok(height)) {
-    throw new ImageRenderError(
-      'size',
-      `an open-time image is ${width}×${height} px; each side must be an integer from 1 to ${MAX_IMAGE_SIDE}`,
-    )
-  }
-}
+export {
+  blankPng,
+  checkSize,
+  type ImageErrorReason,
+  ImageRenderError,
+  type ImageSize,
+  isImageRenderError,
+  MAX_IMAGE_SIDE,
+} from './image-png.ts'
 
 export interface RenderBlockPngOptions {
   /** Fetches remote `<img>` sources (bounded by the caller). Without it they are left empty. */
@@ -102,20 +71,6 @@ export async function renderBlockPng(
     })
   }
   return rasterise(tree, size)
-}
-
-const blanks = new LRUCache<string, Buffer>({ max: 32 })
-
-/** A valid, fully transparent PNG of the declared size (cached by size). Throws only for a bad size. */
-export function blankPng(width: number, height: number): Buffer {
-  checkSize(width, height)
-  const key = `${width}x${height}`
-  let png = blanks.get(key)
-  if (!png) {
-    png = encodeTransparentPng(width, height)
-    blanks.set(key, png)
-  }
-  return png
 }
 
 export interface FallbackStyle {

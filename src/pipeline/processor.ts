@@ -105,6 +105,7 @@ export class Processor {
 
   async start(): Promise<void> {
     const { log, store, logger, batchSize, dedupeWindowMs, clock } = this.deps
+    await this.deps.failpoints?.hit('processor.start')
     this.#applied = await store.appliedOffsets(PROFILES_GROUP)
     this.#consumer = log.consume(PROFILES_GROUP, (records) => this.handle(records), {
       maxBatch: batchSize,

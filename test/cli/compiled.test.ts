@@ -114,3 +114,20 @@ process.exit(0)
   const { stdout } = await run(process.execPath, [...NO_TSX, script], { cwd: ROOT, env: cleanEnv() })
   assert.equal(stdout, 'true')
 })
+
+test('`start` listens while its consumers start, and exits 1 when the processor cannot start', {
+  timeout: 60_000,
+}, async (t) => {
+  const dataDir = tempDir('inkstream-compiled-nostart-')
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const { stdout, stderr, code } = await cli(['start'], {
+    INKSTREAM_DATA_DIR: dataDir,
+    INKSTREAM_PORT: '0',
+    INKSTREAM_LOG_LEVEL: 'silent',
+    INKSTREAM_FAILPOINTS: 'processor.start=throw',
+  })
+  // The banner came first (the server listened before the processor's thread was up), then the exit.
+  assert.match(stdout, /Inkstream is running at http:\/\/127\.0\.0\.1:\d+/)
+  assert.match(stderr, /failpoint processor\.start/)
+  assert.equal(code, 1)
+})

@@ -5,25 +5,55 @@ import { PNG } from 'pngjs'
 import { DrawPool, inlineImages } from '../../src/opentime/draw-pool.ts'
 import { openImages } from '../../src/opentime/rasterize.ts'
 
-test('start() warms both ways of drawing before any open: this thread draws one small image, the thread gets ready', {
+/** A pool over the real drawing functions that records what this thread draws. */
+function recordingPool(opts: { warmHereAfterMs?: number } = {}): { pool: DrawPool; drawn: string[] } {
+  const drawn: string[] = []
+  const pool = new DrawPool(
+    {
+      ...openImages,
+      fallbackPng: (text, size) => {
+        drawn.push(`${text} ${size.width}x${size.height}`)
+        return openImages.fallbackPng(text, size)
+      },
+    },
+    opts,
+  )
+  return { pool, drawn }
+}
+
+async function untilReady(pool: DrawPool): Promise<void> {
+  const end = Date.now() + 20_000
+  while (!pool.ready && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+  assert.equal(pool.ready, true, 'the thread is ready although nothing was asked to be drawn')
+}
+
+test('start() gets the thread ready before any open, and this thread draws nothing when it is in time', {
   timeout: 30_000,
 }, async () => {
-  const drawn: string[] = []
-  const pool = new DrawPool({
-    ...openImages,
-    fallbackPng: (text, size) => {
-      drawn.push(`${text} ${size.width}x${size.height}`)
-      return openImages.fallbackPng(text, size)
-    },
-  })
+  const { pool, drawn } = recordingPool({ warmHereAfterMs: 20_000 })
   try {
     assert.equal(pool.ready, false)
     pool.start()
     pool.start()
+    await untilReady(pool)
+    assert.deepEqual(drawn, [], 'no warm-up drawing on the HTTP thread: the thread was ready in time')
+  } finally {
+    await pool.close()
+  }
+})
+
+test('start() warms this thread too, once, when the thread is not ready in time', {
+  timeout: 30_000,
+}, async () => {
+  const { pool, drawn } = recordingPool({ warmHereAfterMs: 0 })
+  try {
+    pool.start()
+    pool.start()
+    await new Promise((r) => setTimeout(r, 20))
+    assert.equal(pool.ready, false, 'the thread takes longer than 20 ms to load its fonts')
     assert.deepEqual(drawn, ['warm 40x20'], 'one warm-up drawing here, however often start() is called')
-    const end = Date.now() + 20_000
-    while (!pool.ready && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
-    assert.equal(pool.ready, true, 'the thread is ready although nothing was asked to be drawn')
+    await untilReady(pool)
+    assert.deepEqual(drawn, ['warm 40x20'])
   } finally {
     await pool.close()
   }
