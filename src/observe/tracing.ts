@@ -1,7 +1,8 @@
 /**
  * Traces with the OpenTelemetry API: ingest request (→ log append) → processor batch → deliver
- * (render, send). Exported over OTLP/HTTP (JSON) when the standard OTEL_EXPORTER_OTLP_ENDPOINT or
- * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; otherwise nothing is registered, the SDK and exporter
+ * (render, send). Exported over OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, in protobuf (the spec's default, `http/protobuf`) or
+ * JSON (`http/json`) as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says; otherwise nothing is registered, the SDK and exporter
  * are not even loaded, and every helper here returns at its first line (`enabled` is false).
  *
  * The OpenTelemetry API keeps its provider and propagator in process-wide globals; startTracing
@@ -37,6 +38,7 @@ import {
   trace,
 } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
 import { rootShare, samplerFromEnv } from './sampling.ts'
@@ -79,9 +81,28 @@ export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
   return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined
 }
 
+/** The OTLP/HTTP encodings (the spec's `grpc` is not offered: it needs a gRPC client). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json'
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the
+ * spec's default). Protobuf is ~2.7× smaller than the JSON encoding and cheaper to write (hex ids
+ * and field names are most of a JSON span; docs/benchmarks.md, "Tracing overhead").
+ */
+export function tracesProtocol(env: NodeJS.ProcessEnv): OtlpProtocol {
+  const given = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || '').trim()
+  if (given === '' || given === 'http/protobuf') return 'http/protobuf'
+  if (given === 'http/json') return 'http/json'
+  throw invalidConfig([
+    `OTEL_EXPORTER_OTLP_PROTOCOL: "${given}" is not supported; use http/protobuf (the default) or http/json (grpc is not offered: point the endpoint at the collector's OTLP/HTTP port, usually 4318)`,
+  ])
+}
+
 export interface Tracing {
   /** Where spans are sent. */
   url: string
+  /** How they are encoded. */
+  protocol: OtlpProtocol
   /** Exports the spans ended so far. */
   flush(): Promise<void>
   /** Flushes, then unregisters the provider: the API is a no-op again. */
@@ -89,16 +110,19 @@ export interface Tracing {
 }
 
 /**
- * Registers a tracer provider (the env's sampler, batching, OTLP/HTTP JSON exporter,
+ * Registers a tracer provider (the env's sampler, batching, OTLP/HTTP exporter in the env's protocol,
  * `service.name`) when the env names an endpoint; undefined (nothing registered, nothing loaded)
  * otherwise, or when this thread already has one.
  */
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
   const url = tracesUrl(env)
   if (url === undefined || enabled) return undefined
+  const protocol = tracesProtocol(env)
   const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, core] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    protocol === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
   ])
@@ -117,6 +141,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   enabled = true
   return {
     url,
+    protocol,
     flush: () => provider.forceFlush(),
     async shutdown() {
       enabled = false

@@ -150,8 +150,9 @@ describe('traces exported to an OTLP collector', () => {
 
     assert.equal(get.name, 'GET /c/*')
     assert.ok(receiver.requests.length > 0)
+    // OTLP/HTTP protobuf: the spec's default encoding (no OTEL_EXPORTER_OTLP_PROTOCOL set here).
     for (const r of receiver.requests)
-      assert.deepEqual(r, { path: '/v1/traces', contentType: 'application/json' })
+      assert.deepEqual(r, { path: '/v1/traces', contentType: 'application/x-protobuf' })
 
     // The log lines carry the trace and span ids of the spans they were written in.
     server.child.kill('SIGTERM')

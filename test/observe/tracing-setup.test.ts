@@ -28,6 +28,7 @@ import {
   traced,
   traceparentOf,
   traceRequests,
+  tracesProtocol,
   tracesUrl,
   tracingEnabled,
 } from '../../src/observe/tracing.ts'
@@ -111,6 +112,82 @@ describe('tracing on', () => {
     )
     assert.equal(tracesUrl({}), undefined)
   })
+
+  test('the encoding is OTLP/HTTP protobuf unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says http/json; grpc is refused', () => {
+    assert.equal(tracesProtocol({}), 'http/protobuf')
+    assert.equal(tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), 'http/json')
+    assert.equal(
+      tracesProtocol({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+      'http/protobuf',
+    )
+    assert.throws(
+      () => tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+      (err: Error & { code?: string }) =>
+        err.code === 'INK_ERR_INVALID_CONFIG' &&
+        /"grpc" is not supported; use http\/protobuf/.test(err.message),
+    )
+  })
+
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    test(`spans reach the collector in ${protocol}, with their ids, kind, attributes, links and status`, async () => {
+      const tracing = await startTracing({
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_SERVICE_NAME: `enc-${protocol}`,
+      })
+      assert.ok(tracing)
+      const seen = receiver.requests.length
+      let linked = ''
+      try {
+        assert.equal(tracing.protocol, protocol)
+        const target = `00-${'e'.repeat(32)}-${'f'.repeat(16)}-01`
+        await inSpan(
+          `encoded ${protocol}`,
+          {
+            root: true,
+            links: () => linksTo([target]),
+            attributes: () => ({
+              'inkstream.batch.size': 7,
+              'inkstream.note': 'héllo',
+              'inkstream.ok': true,
+            }),
+          },
+          async (span) => {
+            linked = traceparentOf(span) ?? ''
+            throw new Error('recorded as the status')
+          },
+        ).catch(() => {})
+        await tracing.flush()
+      } finally {
+        await tracing.shutdown()
+      }
+      const got = await receiver.waitFor((s) => s.name === `encoded ${protocol}`, `encoded ${protocol}`)
+      const sc = parseTraceparent(linked)
+      assert.ok(sc)
+      assert.deepEqual(
+        { ...got, attributes: { ...got.attributes } },
+        {
+          traceId: sc.traceId,
+          spanId: sc.spanId,
+          parentSpanId: undefined,
+          name: `encoded ${protocol}`,
+          kind: 1,
+          attributes: { 'inkstream.batch.size': 7, 'inkstream.note': 'héllo', 'inkstream.ok': true },
+          links: [{ traceId: 'e'.repeat(32), spanId: 'f'.repeat(16) }],
+          service: `enc-${protocol}`,
+          status: 2,
+        },
+      )
+      const contentType = protocol === 'http/json' ? 'application/json' : 'application/x-protobuf'
+      assert.deepEqual(
+        receiver.requests.slice(seen).map((r) => r.contentType),
+        receiver.requests.slice(seen).map(() => contentType),
+      )
+    })
+  }
 
   test('a registered provider exports spans; appended events carry the appending span; shutdown unregisters', async () => {
     const tracing = await startTracing({
