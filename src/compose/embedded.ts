@@ -127,6 +127,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
                 ...threadData,
                 traitsFile: config.traitsFile,
                 batchSize: config.processorBatchSize,
+                lingerMs: config.processorLingerMs,
                 dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
                 bouncePolicy: bouncePolicySettings(config),
               },

@@ -38,8 +38,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     dedupeWindowMs: data.dedupeWindowMs,
     segments: backends.segments,
     triggers: backends.triggers,
-    // Fewer, larger commits contend less with the collector for SQLite's one write lock.
-    lingerMs: 10,
+    lingerMs: data.lingerMs,
     failpoints: backends.failpoints,
     ...(data.bouncePolicy ? { bouncePolicy: bouncePolicies(data.bouncePolicy) } : {}),
     onBatch: (report) => port.postMessage({ type: 'batch', report } satisfies WorkerMessage),

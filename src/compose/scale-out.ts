@@ -180,7 +180,7 @@ export async function openScaleOutBackends(
             dedupeWindowMs: config.dedupeWindowDays * 86_400_000,
             segments,
             triggers,
-            lingerMs: 10,
+            lingerMs: config.processorLingerMs,
             failpoints: parseFailpoints(config.failpoints),
             bouncePolicy: bouncePolicies(bouncePolicySettings(config)),
             onConflict: hooks.onConflict,

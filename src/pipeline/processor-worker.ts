@@ -13,6 +13,8 @@ export interface ProcessorWorkerData {
   synchronous: Synchronous
   traitsFile: string | undefined
   batchSize: number
+  /** INKSTREAM_PROCESSOR_LINGER_MS. */
+  lingerMs: number
   dedupeWindowMs: number
   logLevel: string
   /** The bounce and complaint policy (INKSTREAM_BOUNCE_*); the defaults when absent. */

@@ -18,6 +18,7 @@ test('a processor thread that dies is started again, and reports batches again',
       traitsFile: undefined,
       batchSize: 100,
       dedupeWindowMs: 7 * 86_400_000,
+      lingerMs: 10,
       logLevel: 'silent',
     },
     (report) => {

@@ -26,6 +26,7 @@ test('the worker sees segments saved by the main thread, backfills them and keep
       traitsFile: undefined,
       batchSize: 100,
       dedupeWindowMs: 7 * 86_400_000,
+      lingerMs: 10,
       logLevel: 'silent',
     },
     (report) => {
