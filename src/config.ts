@@ -133,13 +133,13 @@ export const configSchema = z
     logRetentionDays: z.coerce.number().min(1).default(7),
     processorBatchSize: z.coerce.number().int().min(1).max(50_000).default(2000),
     /**
-     * Embedded (SQLite) only: how long the processor waits after a batch smaller than the batch
-     * size before it reads the next. 0 (the default) reads again at once: the batch is what arrived
-     * during the last commit, so commits grow with the load by themselves. 10 was the default until
-     * issue 14: p99 lag 39 ms at 5,000 events/s against 18 ms at 0, for 5–15 % more single-event
-     * `/v1/track` throughput (fewer fsyncs competing with the log's; docs/benchmarks.md, "Lag").
+     * Embedded (SQLite) only: after a batch smaller than the batch size, the processor reads again
+     * no sooner than this long after its last read began; an event after a quiet spell is read at
+     * once. Until issue 14 it slept a fixed 10 ms after every small batch: p99 lag ≈ 39 ms at 5,000
+     * events/s, 18–28 ms without it (the disk's fsync latency decides the rest), for 15–20 % more
+     * single-event `/v1/track` at 16 connections (fewer small commits; docs/benchmarks.md, "Lag").
      */
-    processorLingerMs: z.coerce.number().int().min(0).max(1_000).default(0),
+    processorLingerMs: z.coerce.number().int().min(0).max(1_000).default(5),
     /** smtp://user:pass@host:587 or smtps://…:465; without it messages are written to <dataDir>/outbox. */
     smtpUrl: z
       .string()

@@ -8,8 +8,10 @@ export interface ConsumeOptions {
   /** Most records handed to one handler call. */
   maxBatch?: number
   /**
-   * After a batch smaller than maxBatch, wait this long before reading again, so that small
-   * batches become fewer, larger ones (fewer commits) at the cost of that much latency.
+   * After a batch smaller than maxBatch, read again no sooner than this long after the last read
+   * began (a least interval between reads, as PostgreSQL's commit_delay): under a steady trickle,
+   * small batches become fewer, larger ones (fewer commits); an event arriving after a quiet spell
+   * is read at once (the consumer waits for the append, not for the interval).
    */
   lingerMs?: number
   /**

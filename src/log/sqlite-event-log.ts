@@ -188,6 +188,7 @@ export class SqliteEventLog implements EventLog {
     const loop = async () => {
       let position = (this.#stmts.position.get(group) as number | undefined) ?? 0
       while (!stopped) {
+        const readAt = performance.now()
         const rows = this.#stmts.read.all(position, maxBatch) as { offset: number; payload: string }[]
         if (rows.length === 0) {
           if (position > committed && this.#storePosition(group, position)) {
@@ -220,7 +221,8 @@ export class SqliteEventLog implements EventLog {
         }
         // The handler's awaits may all be on settled promises: yield so a backlog being drained
         // does not starve HTTP requests (and start-up) until the log is empty.
-        if (rows.length < maxBatch && lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs))
+        const linger = rows.length < maxBatch ? lingerMs - (performance.now() - readAt) : 0
+        if (linger >= 1) await new Promise((r) => setTimeout(r, linger))
         else await new Promise((r) => setImmediate(r))
       }
       if (position > committed) this.#storePosition(group, position)
