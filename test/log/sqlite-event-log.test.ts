@@ -136,6 +136,45 @@ describe('SQLite log consumer offsets', { timeout: 20_000 }, () => {
     await log.close()
   })
 
+  test('lingerMs is a least interval between reads: appends within it make one batch, one after a longer spell is read at once', async () => {
+    const { log } = openLog()
+    const batches: string[][] = []
+    const handled = new Map<string, number>()
+    let slow = true
+    const consumer = log.consume(
+      'g',
+      async (records) => {
+        batches.push(ids(records))
+        for (const id of ids(records)) handled.set(id, performance.now())
+        // The first batch takes longer than the interval: the next read is not held back at all.
+        if (slow) {
+          slow = false
+          await new Promise((r) => setTimeout(r, 1_200))
+        }
+      },
+      { lingerMs: 1_000 },
+    )
+    await log.append([event(1)])
+    await eventually('the first batch was handled', () => handled.has('m1'))
+    // Appended while the first batch's handler still runs, 1.2 s long, past the interval.
+    await new Promise((r) => setTimeout(r, 1_300))
+    const appendedAt = performance.now()
+    await log.append([event(2)])
+    await eventually('m2 was handled', () => handled.has('m2'))
+    // A sleep after each small batch (what lingerMs was) would have held m2 for the whole second.
+    assert.ok(
+      handled.get('m2')! - appendedAt < 500,
+      `m2 read ${handled.get('m2')! - appendedAt} ms after its append`,
+    )
+    // Two appends right after a read: the second read waits for the interval and takes both.
+    await log.append([event(3)])
+    await log.append([event(4)])
+    await eventually('m3 and m4 were handled', () => handled.has('m4'))
+    await consumer.close()
+    await log.close()
+    assert.deepEqual(batches.slice(2), [['m3', 'm4']], `batches: ${JSON.stringify(batches)}`)
+  })
+
   test('onAssigned runs once, before the first batch', async () => {
     const { log } = openLog()
     await log.append([event(1), event(2)])
