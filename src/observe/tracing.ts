@@ -86,8 +86,8 @@ export type OtlpProtocol = 'http/protobuf' | 'http/json'
 
 /**
  * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the
- * spec's default). Protobuf is ~2.7× smaller than the JSON encoding and cheaper to write (hex ids
- * and field names are most of a JSON span; docs/benchmarks.md, "Tracing overhead").
+ * spec's default). Protobuf sent 0.38× the bytes of the JSON encoding in the tracing-cpu bench (hex
+ * ids and field names are most of a JSON span; docs/benchmarks.md, "Tracing overhead").
  */
 export function tracesProtocol(env: NodeJS.ProcessEnv): OtlpProtocol {
   const given = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || '').trim()
