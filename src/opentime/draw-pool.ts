@@ -2,9 +2,12 @@
  * Drawing in a worker thread (DESIGN.md §7: long loops off the HTTP event loop). Satori + resvg cost
  * ~9 ms of CPU per block image; on the event loop every answer — cached images, JSON, views — waits
  * behind each drawing. The pool sends the drawings to one thread; the main thread keeps answering.
- * The thread starts with start() (the open-time service calls it) or the first drawing; until it has
- * loaded its fonts (or if it dies), drawings run in this thread as before, so nothing waits for it. Remote `<img>` are fetched here (the fetcher and its cache live here) and
- * inlined as `data:` URIs before the markup goes to the thread.
+ * The thread starts with start() (the open-time service calls it once the server listens) or the
+ * first drawing; until it has loaded its fonts (or if it dies), drawings run in this thread, once
+ * this thread's drawing is warm: a drawing asked for before that starts the warm-up and is refused
+ * (its open answers a blank at once), so no open waits for satori, resvg and the fonts to load.
+ * Remote `<img>` are fetched here (the fetcher and its cache live here) and inlined as `data:` URIs
+ * before the markup goes to the thread.
  */
 import type { Worker } from 'node:worker_threads'
 import { startTsWorker } from '../core/worker.ts'
@@ -79,26 +82,52 @@ export class DrawPool implements OpenImages {
   #warmInThread(): void {
     if (this.#warmedHere || this.#closed) return
     this.#warmedHere = true
-    void this.inThread.fallbackPng('warm', { width: 40, height: 20 }).catch(() => {})
+    const warmed = () => {
+      this.#hereIsWarm = true
+    }
+    void this.inThread.fallbackPng('warm', { width: 40, height: 20 }).then(warmed, warmed)
+  }
+
+  /** True once this thread's drawing is warm (its warm-up drawing settled). */
+  #hereIsWarm = false
+
+  /**
+   * A drawing in this thread: at once when it is warm; otherwise it starts the warm-up and refuses
+   * this drawing (the open answers its blank at once). A cold drawing inside an open would hold the
+   * HTTP thread for the whole warm-up (≈ 0.8 s) and, charged to the draw gate, leave the opens after
+   * it without drawing time.
+   */
+  #here<T>(draw: () => Promise<T>): Promise<T> {
+    if (this.#hereIsWarm) return draw()
+    this.#warmInThread()
+    return Promise.reject(
+      new Error('drawing is warming up (renderer and fonts loading); the open is answered without it'),
+    )
   }
 
   renderBlockPng(markup: string, size: { width: number; height: number }, fetchImage?: ImageFetcher) {
     this.#ensureStarted()
-    if (!this.#ready) return this.inThread.renderBlockPng(markup, size, fetchImage)
+    if (!this.#ready) return this.#here(() => this.inThread.renderBlockPng(markup, size, fetchImage))
     const inlined = fetchImage ? inlineImages(markup, fetchImage) : Promise.resolve(markup)
-    return inlined.then((m) => this.#call('png', [m, size], () => this.inThread.renderBlockPng(m, size)))
+    return inlined.then((m) =>
+      this.#call('png', [m, size], () => this.#here(() => this.inThread.renderBlockPng(m, size))),
+    )
   }
 
   renderCountdownGif(o: { untilMs: number; nowMs: number; width: number; height: number }) {
-    return this.#call('gif', [o], () => this.inThread.renderCountdownGif(o))
+    return this.#call('gif', [o], () => this.#here(() => this.inThread.renderCountdownGif(o)))
   }
 
   fallbackPng(text: string, size: { width: number; height: number }) {
-    return this.#call('fallbackPng', [text, size], () => this.inThread.fallbackPng(text, size))
+    return this.#call('fallbackPng', [text, size], () =>
+      this.#here(() => this.inThread.fallbackPng(text, size)),
+    )
   }
 
   fallbackGif(text: string, size: { width: number; height: number }) {
-    return this.#call('fallbackGif', [text, size], () => this.inThread.fallbackGif(text, size))
+    return this.#call('fallbackGif', [text, size], () =>
+      this.#here(() => this.inThread.fallbackGif(text, size)),
+    )
   }
 
   blankPng(width: number, height: number): Buffer {

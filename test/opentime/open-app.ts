@@ -12,6 +12,11 @@ import { openImages } from '../../src/opentime/rasterize.ts'
 import { ProfileReader } from '../../src/profiles/profile-reader.ts'
 import { type TestApp, tempDir } from '../helpers/app.ts'
 
+// The services buildOpenService makes draw in this thread (openImages, no drawing pool), and
+// satori, resvg and the fonts load with the first drawing (rasterize.ts): load them once here, so
+// a test's first open is not a cold drawing racing its deadline on a slow machine.
+await openImages.fallbackPng('warm', { width: 10, height: 10 })
+
 /** Real time plus `offset`, or `frozen` while it is set. */
 export interface TestClock {
   now(): number
