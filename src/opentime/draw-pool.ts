@@ -47,8 +47,10 @@ export class DrawPool implements OpenImages {
   readonly #pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>()
 
   readonly #warmHereAfterMs: number
-  #warmHere: NodeJS.Timeout | undefined
-  #warmedHere = false
+  #warmHereTimer: NodeJS.Timeout | undefined
+  /** This thread's warm-up drawing was started / has settled. */
+  #hereWarmStarted = false
+  #hereIsWarm = false
 
   /**
    * The thread starts with start(), or else with the first drawing. `warmHereAfterMs` (default
@@ -73,23 +75,20 @@ export class DrawPool implements OpenImages {
   start(): void {
     if (this.#started) return
     this.#ensureStarted()
-    this.#warmHere = setTimeout(() => {
+    this.#warmHereTimer = setTimeout(() => {
       if (!this.#ready) this.#warmInThread()
     }, this.#warmHereAfterMs)
-    this.#warmHere.unref()
+    this.#warmHereTimer.unref()
   }
 
   #warmInThread(): void {
-    if (this.#warmedHere || this.#closed) return
-    this.#warmedHere = true
+    if (this.#hereWarmStarted || this.#closed) return
+    this.#hereWarmStarted = true
     const warmed = () => {
       this.#hereIsWarm = true
     }
     void this.inThread.fallbackPng('warm', { width: 40, height: 20 }).then(warmed, warmed)
   }
-
-  /** True once this thread's drawing is warm (its warm-up drawing settled). */
-  #hereIsWarm = false
 
   /**
    * A drawing in this thread: at once when it is warm; otherwise it starts the warm-up and refuses
@@ -141,7 +140,7 @@ export class DrawPool implements OpenImages {
 
   async close(): Promise<void> {
     this.#closed = true
-    clearTimeout(this.#warmHere)
+    clearTimeout(this.#warmHereTimer)
     const w = this.#worker
     this.#worker = undefined
     this.#ready = false
