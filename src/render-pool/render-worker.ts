@@ -9,6 +9,7 @@ import type {
   ConnectedContentRequest,
 } from '../content/connected-content/connected-content.ts'
 import { callHost, serveTasks } from '../core/pool-worker.ts'
+import { niceThisThread, RENDER_WORKER_NICE } from '../core/thread-priority.ts'
 import { type BlockTask, type EmailTask, RenderTasks } from './render-tasks.ts'
 import { warmRender } from './warm.ts'
 
@@ -17,6 +18,9 @@ const connectedContent: ConnectedContent = {
   fetch: ({ signal: _, ...req }: ConnectedContentRequest) => callHost<ConnectedContentOutcome>('fetch', req),
   close: async () => {},
 }
+
+// Renders give way to the HTTP event loop when the cores are all busy (thread-priority.ts).
+niceThisThread(RENDER_WORKER_NICE)
 
 const tasks = new RenderTasks(connectedContent)
 

@@ -5,11 +5,12 @@
  * every worker); a preview renders in a worker exactly as Renderer renders it here.
  */
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { RENDER_WORKER_NICE } from '../../src/core/thread-priority.ts'
 import type { EmailTask } from '../../src/render-pool/render-tasks.ts'
 import { startTestApp, type TestApp, tempDir } from '../helpers/app.ts'
 
@@ -72,7 +73,31 @@ async function first(health: Promise<unknown>, render: Promise<unknown>): Promis
   return Promise.race([health.then(() => 'health' as const), render.then(() => 'render' as const)])
 }
 
+/** The nice value of each thread of this process (Linux /proc: field 19 of a task's stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+  })
+}
+
 describe('renders off the event loop', () => {
+  test('the render workers give way to the event loop: their threads run niced, this one does not', {
+    skip: process.platform === 'linux' ? false : 'thread nice values are set on Linux only',
+  }, () => {
+    // Every worker of the pool (a worker sets its nice value first thing, ready or still warming up).
+    const workers = app.renders.stats().length
+    assert.ok(workers >= 1)
+    const nices = threadNices()
+    assert.equal(nices.filter((n) => n === RENDER_WORKER_NICE).length, workers, `nice values ${nices}`)
+    const self = readFileSync('/proc/thread-self/stat', 'utf8')
+    assert.equal(
+      Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[16]),
+      0,
+      'the event loop keeps nice 0',
+    )
+  })
+
   test("/healthz is answered while a draft preview's MJML compiles", { timeout: 60_000 }, async () => {
     const before = answered()
     const asked = nextEmailRender()
