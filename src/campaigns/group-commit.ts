@@ -8,9 +8,15 @@
  * What a caller sees does not change: its promise settles only after the transaction holding its
  * write has committed (or failed), so a claim is durable before the send it guards, as before. A
  * write that throws (a constraint) rejects alone: SQLite undoes that statement only, the others of
- * the group commit. A group whose transaction finds the database busy past busy_timeout (the
- * processor and the event log write the same file) is tried again BUSY_RETRIES times; a
- * transaction that still cannot start or commit rejects every write of the group, none kept.
+ * the group commit.
+ *
+ * The write lock is waited for without blocking the event loop. The processor and the analytics
+ * consumer commit to the same file from their threads; SQLite's own busy handler would sleep in
+ * this thread (1, 2, 5, 10 … ms) until the lock is free, and in a campaign that was a third of the
+ * main thread's time (docs/benchmarks.md, "Fourth run"). So each try runs with busy_timeout 0, and a
+ * group that finds the database busy is tried again after a short timer, first in line, until the
+ * connection's own busy_timeout (plus BUSY_RETRIES × BUSY_PAUSE_MS) has passed since its first try;
+ * then every write of the group is rejected, none kept.
  */
 import type { SqliteDatabase } from '../db/sqlite.ts'
 
@@ -20,9 +26,12 @@ interface Pending {
   reject: (err: unknown) => void
 }
 
-/** Tries of a group that found the database busy, after the first; a pause between them. */
+/** What a busy group waits beyond the connection's busy_timeout before it gives up. */
 const BUSY_RETRIES = 3
 const BUSY_PAUSE_MS = 50
+/** The pause between two tries of a busy group: the first, doubling up to the last. */
+const RETRY_FIRST_MS = 1
+const RETRY_MAX_MS = 8
 
 const isBusy = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && String(Reflect.get(err, 'code')).startsWith('SQLITE_BUSY')
@@ -30,8 +39,12 @@ const isBusy = (err: unknown): boolean =>
 export class GroupCommit {
   #queue: Pending[] = []
   #scheduled = false
+  /** The connection's own busy_timeout (read once): the budget of a busy group, restored after each try. */
+  readonly #budgetMs: number
 
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: SqliteDatabase) {
+    this.#budgetMs = Number(db.pragma('busy_timeout', { simple: true })) || 0
+  }
 
   /** Runs `op` (synchronous SQL) in the next group's transaction; settles after it committed. */
   run<T>(op: () => T): Promise<T> {
@@ -46,14 +59,19 @@ export class GroupCommit {
     })
   }
 
-  #flush(attempt = 0): void {
+  /** `since`: when the group was first tried (performance.now()); `pause`: the next pause if busy. */
+  #flush(since?: number, pause = RETRY_FIRST_MS): void {
     this.#scheduled = false
     const group = this.#queue
     this.#queue = []
     const results: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = []
+    const started = since ?? performance.now()
     try {
-      // IMMEDIATE: the write lock is taken at BEGIN (waiting up to busy_timeout), not at the first
-      // write, where a busy database would fail one statement and commit the rest.
+      // The lock is tried, not waited for, in this thread (see above).
+      // (exec: PRAGMA busy_timeout acts when compiled, so a statement prepared once would not act again.)
+      this.db.exec('PRAGMA busy_timeout = 0')
+      // IMMEDIATE: the write lock is taken at BEGIN, not at the first write, where a busy database
+      // would fail one statement and commit the rest.
       this.db
         .transaction(() => {
           for (const p of group) {
@@ -66,16 +84,17 @@ export class GroupCommit {
         })
         .immediate()
     } catch (err) {
-      // Busy past busy_timeout (other writers of the same file: the processor, the event log):
-      // nothing of the group was written, so it is tried again, first in line, a few times.
-      if (isBusy(err) && attempt < BUSY_RETRIES) {
+      // Busy: nothing of the group was written, so it is tried again, first in line, until its time is up.
+      if (isBusy(err) && performance.now() - started < this.#budgetMs + BUSY_RETRIES * BUSY_PAUSE_MS) {
         this.#queue = [...group, ...this.#queue]
         this.#scheduled = true
-        setTimeout(() => this.#flush(attempt + 1), BUSY_PAUSE_MS)
+        setTimeout(() => this.#flush(started, Math.min(pause * 2, RETRY_MAX_MS)), pause)
         return
       }
       for (const p of group) p.reject(err)
       return
+    } finally {
+      this.db.exec(`PRAGMA busy_timeout = ${this.#budgetMs}`)
     }
     group.forEach((p, i) => {
       const r = results[i]!

@@ -104,3 +104,31 @@ test('a group that finds the database busy is tried again and commits once the l
     close()
   }
 })
+
+test('a group waits for the write lock without blocking the event loop', async () => {
+  const { db, peer, close } = setup()
+  try {
+    // The connection's own busy_timeout (openSqlite's 5 s) is the budget, not a sleep in this thread.
+    assert.equal(db.pragma('busy_timeout', { simple: true }), 5000)
+    const group = new GroupCommit(db)
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)')
+    // Another writer holds the lock; it lets go on a timer of this thread, which must get to run.
+    peer.exec('BEGIN IMMEDIATE')
+    const t0 = performance.now()
+    let ticks = 0
+    const ticker = setInterval(() => {
+      ticks += 1
+    }, 10)
+    setTimeout(() => peer.exec('ROLLBACK'), 100)
+    await group.run(() => insert.run('a'))
+    const waited = performance.now() - t0
+    clearInterval(ticker)
+    // SQLite's busy handler would have slept here for busy_timeout (5 s), the peer's timer with it.
+    assert.ok(waited >= 95 && waited < 1000, `committed after ${Math.round(waited)} ms`)
+    assert.ok(ticks >= 5, `the event loop ran ${ticks} ticks of 10 ms while the group waited`)
+    assert.equal(db.pragma('busy_timeout', { simple: true }), 5000, 'the connection keeps its busy_timeout')
+    assert.deepEqual(peer.prepare('SELECT k FROM t').pluck().all(), ['a'])
+  } finally {
+    close()
+  }
+})
