@@ -6,15 +6,17 @@
  * the events, so its batch spans are in the figure.
  *
  * The logging and tracing settings come from the env the parent gives (INKSTREAM_LOG_LEVEL,
- * OTEL_*). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond }.
+ * OTEL_*). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond,
+ * spanCpuMicros (with tracing on: the SDK's own cost per span, sdkSpanFloor) }.
  */
 import { rmSync } from 'node:fs'
-import { type ProxyTracerProvider, trace } from '@opentelemetry/api'
+import { type ProxyTracerProvider, SpanKind, trace } from '@opentelemetry/api'
 import { createApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { PROFILES_GROUP } from '../src/pipeline/processor.ts'
 
 const INGEST = Number(process.env.BENCH_TRACING_INGEST ?? 20000)
+const SPANS = Number(process.env.BENCH_TRACING_SPANS ?? 20000)
 const RENDER = Number(process.env.BENCH_TRACING_RENDER ?? 2000)
 const TEMPLATE = {
   subject: 'Hi {{ first_name | default: "there" }}',
@@ -120,6 +122,38 @@ async function measure(
   return { cpuMicros: (cpu.user + cpu.system) / n, perSecond: n / seconds }
 }
 
+/**
+ * The floor of one traced request with the OpenTelemetry SDK as registered (sampler, batch span
+ * processor, OTLP exporter): CPU µs (all threads) per span shaped like a request's (server kind,
+ * the same attributes, a status code set at the end), started, ended and exported, nothing else.
+ * Undefined with tracing off. Set beside the baseline's CPU per event, it says how much of the 5 %
+ * budget the SDK takes before any of our code runs.
+ */
+async function sdkSpanFloor(n: number): Promise<number | undefined> {
+  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate()
+  if (!('forceFlush' in provider)) return undefined
+  const tracer = provider.getTracer('inkstream-bench')
+  const one = (i: number) => {
+    const span = tracer.startSpan('POST /v1/track', {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': 'POST', 'http.route': '/v1/track', 'http.request.id': `req-${i}` },
+    })
+    span.setAttribute('http.response.status_code', 200)
+    span.end()
+  }
+  for (let i = 0; i < n / 2; i++) one(i)
+  await flushSpans()
+  const cpu0 = process.cpuUsage()
+  // In slices, as requests come: the batch processor exports on its schedule meanwhile.
+  for (let at = 0; at < n; at += 500) {
+    for (let i = at; i < Math.min(n, at + 500); i++) one(i)
+    await new Promise((r) => setImmediate(r))
+  }
+  await flushSpans()
+  const cpu = process.cpuUsage(cpu0)
+  return (cpu.user + cpu.system) / n
+}
+
 try {
   const put = await server.inject({
     method: 'PUT',
@@ -130,8 +164,10 @@ try {
   if (put.statusCode >= 300) throw new Error(`template: ${put.statusCode} ${put.body}`)
   const ingest = await measure(INGEST, Math.max(5000, INGEST / 2), 32, track, processed)
   const render = await measure(RENDER, Math.max(500, RENDER / 2), 8, preview, async () => {})
+  const spanCpuMicros = await sdkSpanFloor(SPANS)
   process.stdout.write(
     `${JSON.stringify({
+      ...(spanCpuMicros === undefined ? {} : { spanCpuMicros }),
       ingestCpuMicros: ingest.cpuMicros,
       renderCpuMicros: render.cpuMicros,
       ingestPerSecond: ingest.perSecond,
