@@ -10,7 +10,7 @@ import { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
 import type { DrawGate } from './draw-gate.ts'
 import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
-import { fallbackCount, type Served, withTimeout } from './open-helpers.ts'
+import { fallbackCount, type Served, takenOf, withTimeout } from './open-helpers.ts'
 import type { OpenImages } from './rasterize.ts'
 
 /** A slot for drawing granted with less time than this left is not worth taking: answer the fallback. */
@@ -61,6 +61,7 @@ export class OpenImageAnswers {
     const ttl = this.deps.ttlSeconds()
     const images = this.deps.images
     let fallbacks = fallbackCount(r)
+    const taken = takenOf(r.report.fallbacks)
     const headers: Record<string, string> = {
       'x-ink-profile': r.report.profile.outcome,
       'x-ink-fallbacks': String(fallbacks),
@@ -88,10 +89,15 @@ export class OpenImageAnswers {
     const layer = def.kind === 'countdown' ? 'gif' : 'png'
     const etag = strongEtag(...parts)
     if (notModified(a.ifNoneMatch, etag))
-      return { fallbacks, response: { status: 304, headers: { ...headers, etag, 'cache-control': edge } } }
+      return {
+        fallbacks,
+        taken,
+        response: { status: 304, headers: { ...headers, etag, 'cache-control': edge } },
+      }
     const key = BlockCache.key(ws, layer, ...parts)
     const ok = (body: Buffer): Served => ({
       fallbacks,
+      taken,
       response: {
         status: 200,
         headers: { ...headers, etag, 'cache-control': edge, 'content-type': type },
@@ -108,6 +114,11 @@ export class OpenImageAnswers {
     const fallback = await this.#fallbackImage(ws, r.text, size, a.deadline)
     return {
       fallbacks,
+      // The drawing missed the open's deadline (or failed): the block as a whole fell back.
+      taken: [
+        ...taken,
+        { placeholder: `${def.kind === 'countdown' ? 'countdown' : 'live'} ${def.name}`, reason: 'timeout' },
+      ],
       response: {
         status: 200,
         headers: {

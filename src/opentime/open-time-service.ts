@@ -14,7 +14,7 @@ import type { TemplateVersion } from '../content/template-store.ts'
 import { type ErrorCode, isInkError } from '../core/errors.ts'
 import type { Clock, JsonObject } from '../core/types.ts'
 import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
-import { countOpen } from '../observe/metric-records.ts'
+import { countFallback, countOpen } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
 import { dataAgeOf } from '../render/data-age.ts'
@@ -28,7 +28,7 @@ import type { BlockImageFetch } from './block-image-fetch.ts'
 import { DrawGate } from './draw-gate.ts'
 import { cacheControl, notModified, strongEtag, weakEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
-import { fallbackCount, type Served, single, withTimeout } from './open-helpers.ts'
+import { fallbackCount, type Served, single, takenOf, withTimeout } from './open-helpers.ts'
 import { OpenImageAnswers } from './open-image.ts'
 import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
 import { type OpenRequest, type OpenResponse, parseOpenPath, refusal } from './open-responses.ts'
@@ -191,6 +191,10 @@ export class OpenTimeService {
       { mode: `open-time-${surface}`, outcome: res.fallbacks > 0 ? 'fallback' : 'ok' },
       (performance.now() - started) / 1000,
     )
+    // The fallbacks by template, placeholder and reason, as pre-send renders count theirs (a 304
+    // counts too: the recipient sees the content those fallbacks made).
+    for (const f of res.taken ?? [])
+      countFallback(this.deps.metrics, { template: v.payload.templateId, ...f })
     if (req.method === 'GET')
       this.#recorder.record({
         workspaceId,
@@ -287,7 +291,7 @@ export class OpenTimeService {
     // The version is the content: the items and which fallbacks made them, not whether the profile
     // came live or from the cache (a revalidation right after a processed event must still get 304).
     const etag = weakEtag(JSON.stringify([items, report.fallbacks]))
-    return this.#page(
+    const served = this.#page(
       ctx,
       body,
       'application/json; charset=utf-8',
@@ -296,6 +300,8 @@ export class OpenTimeService {
       r.report.profile.outcome,
       etag,
     )
+    served.taken = takenOf(r.report.fallbacks)
+    return served
   }
 
   /** The whole message rendered now, as HTML: the "view in browser" page. */
@@ -319,7 +325,8 @@ export class OpenTimeService {
         : [422, result.error.code, result.error.message]
       return { fallbacks: 0, response: refusal('view', status, code, message) }
     }
-    const fallbacks = new Set(result.report.fallbacks.map((f) => `${f.placeholder}\n${f.reason}`)).size
+    const taken = takenOf(result.report.fallbacks)
+    const fallbacks = taken.length
     const served = this.#page(
       ctx,
       result.html,
@@ -330,6 +337,7 @@ export class OpenTimeService {
     )
     Object.assign(served.response.headers, VIEW_HEADERS)
     served.dataAgeMs = dataAgeOf(result.report)
+    served.taken = taken
     return served
   }
 

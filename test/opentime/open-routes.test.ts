@@ -416,6 +416,34 @@ describe('metrics', () => {
     for (const mode of ['open-time-png', 'open-time-gif', 'open-time-json', 'open-time-view'])
       assert.ok(modes.has(mode), mode)
   })
+
+  test("an open's fallbacks are counted by template, placeholder and reason, as a pre-send render's are", {
+    timeout: 5_000,
+  }, async () => {
+    const counts = async () => {
+      const m = await app.metrics.registry.getSingleMetric('inkstream_fallbacks_total')?.get()
+      const by = new Map<string, number>()
+      for (const v of m?.values ?? [])
+        by.set(`${v.labels.template}|${v.labels.placeholder}|${v.labels.reason}`, v.value)
+      return by
+    }
+    const before = await counts()
+    // The source never answers: the block falls back at the open's deadline, and its report says why.
+    const res = await get(`/o/${token()}/slow.json`)
+    assert.equal(res.statusCode, 200)
+    const reported = (res.json() as { report: { fallbacks: { placeholder: string; reason: string }[] } })
+      .report.fallbacks
+    assert.ok(reported.length >= 1)
+    const after = await counts()
+    const grew = [...after]
+      .filter(([k, n]) => n > (before.get(k) ?? 0))
+      .map(([k, n]) => [k, n - (before.get(k) ?? 0)])
+    const expected = [...new Set(reported.map((f) => `spring|${f.placeholder}|${f.reason}`))].map((k) => [
+      k,
+      1,
+    ])
+    assert.deepEqual(grew.sort(), expected.sort())
+  })
 })
 
 describe('stale profile', () => {
