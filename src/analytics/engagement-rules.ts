@@ -380,6 +380,15 @@ function foldMessageEvent(
         row.firstClickAt = t
         add(row, t, 'uniqueClicks')
       }
+      // A click is a reading the pixel did not see (images off, a client that blocks them): a
+      // message clicked before any human open counts it as opened then, so click-to-open stays ≤ 1.
+      // A pixel open after it adds to opens, not to unique opens.
+      if (row.firstOpenAt === null) {
+        add(row, t, 'opens')
+        row.opens += 1
+        row.firstOpenAt = t
+        add(row, t, 'uniqueOpens')
+      }
       engage(row, t)
       return true
     case UNSUBSCRIBED:

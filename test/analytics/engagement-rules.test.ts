@@ -101,6 +101,30 @@ describe('engagement rules', () => {
     assert.deepEqual([totals(f).conversions, totals(f).revenue], [1, 12.5])
   })
 
+  test('a click without a human open before it is the open the pixel missed; a later open adds to opens only', () => {
+    const f = foldBatch(
+      records([
+        sent('m1', 'ann', T0),
+        // A proxy's fetch is a machine open: the message is not opened by a person yet.
+        tracked('Email Opened', 'm1', 'ann', T0 + 30_000, 'o1', 'GoogleImageProxy'),
+        tracked('Email Link Clicked', 'm1', 'ann', T0 + 60_000, 'c1'),
+        tracked('Email Link Clicked', 'm1', 'ann', T0 + 70_000, 'c2'),
+        tracked('Email Opened', 'm1', 'ann', T0 + 90_000, 'o2', HUMAN),
+        // Opened, then clicked: the click implies nothing more.
+        sent('m2', 'bob', T0),
+        tracked('Email Opened', 'm2', 'bob', T0 + 40_000, 'o3', HUMAN),
+        tracked('Email Link Clicked', 'm2', 'bob', T0 + 50_000, 'c3'),
+      ]),
+      empty(),
+      rules,
+    )
+    const t = totals(f)
+    assert.deepEqual([t.machineOpens, t.opens, t.uniqueOpens, t.clicks, t.uniqueClicks], [1, 3, 2, 3, 2])
+    const m1 = f.messages.find((m) => m.emailId === 'm1')
+    assert.deepEqual([m1?.opens, m1?.firstOpenAt, m1?.firstClickAt], [2, T0 + 60_000, T0 + 60_000])
+    assert.equal(f.messages.find((m) => m.emailId === 'm2')?.firstOpenAt, T0 + 40_000)
+  })
+
   test('the same event twice, or an event already counted, counts once', () => {
     const loaded = empty()
     const batch = records([
