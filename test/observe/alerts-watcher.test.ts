@@ -113,6 +113,52 @@ async function startApi(stores: ObserveStores, clock: TestClock) {
 
 for (const backend of await observeBackends()) {
   describe(`anomaly alerts on ${backend.name}`, { skip: backend.skip }, () => {
+    test('episodes that ended before the retention are deleted after a tick; active and recent ones are kept', async () => {
+      const location = await backend.location()
+      const DAY = 86_400_000
+      const clock = testClock(T0 + MIN + GRACE)
+      const stores = await backend.open(location, clock)
+      try {
+        const episode = (series: string, startedAt: number, endedAt: number | null) => ({
+          id: `${series}@${startedAt}`,
+          series,
+          startedAt,
+          endedAt,
+          expectedLower: 1,
+          expectedUpper: 2,
+          observed: 9,
+          peakScore: 5,
+        })
+        await stores.alerts.insert(episode('ingest_rate', T0 - 40 * DAY, T0 - 39 * DAY))
+        await stores.alerts.insert(episode('render_p95', T0 - 40 * DAY, null))
+        await stores.alerts.insert(episode('lag_p95', T0 - 3 * DAY, T0 - 2 * DAY))
+        const watcher = new AnomalyWatcher({
+          rollups: stores.rollups,
+          alerts: stores.alerts,
+          effects: { started: async () => {}, ended: async () => {}, active: () => {} },
+          clock,
+          logger: logger(),
+          graceMs: GRACE,
+          retentionMs: 30 * DAY,
+        })
+        await watcher.tick()
+        await watcher.close()
+        const kept = (await stores.alerts.list()).map((a) => [
+          a.series,
+          a.endedAt === null ? 'active' : 'ended',
+        ])
+        // The old active one is kept (these effects do nothing, so the rebuild does not end it).
+        assert.deepEqual(kept.sort(), [
+          ['lag_p95', 'ended'],
+          ['render_p95', 'active'],
+        ])
+        assert.equal(await stores.alerts.deleteEndedBefore(T0), 1, 'lag_p95 ended before T0')
+      } finally {
+        await stores.close()
+        await backend.cleanup(location)
+      }
+    })
+
     test('a spike after a stable history is one episode: stored, gauged, shown, and POSTed signed once per start and end, across a restart', async () => {
       const location = await backend.location()
       const clock = testClock(T0 + 5_000)

@@ -37,6 +37,8 @@ export interface AlertStore {
   end(id: string, endedAt: number, peakScore: number): Promise<{ alert: Alert; changed: boolean } | undefined>
   /** Newest first (by start, then id). */
   list(opts?: AlertListOptions): Promise<Alert[]>
+  /** Deletes the episodes that ended before `before` (epoch ms); active ones are kept. Answers how many. */
+  deleteEndedBefore(before: number): Promise<number>
   /** The last minute the watcher acted on; undefined before its first. */
   watermark(): Promise<number | undefined>
   setWatermark(minute: number): Promise<void>

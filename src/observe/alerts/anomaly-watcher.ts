@@ -42,6 +42,8 @@ export interface WatcherDeps {
   /** Normal points that end an episode (EpisodeTracker's quietPoints); default the tracker's. */
   quietPoints?: number
   graceMs?: number
+  /** Episodes that ended longer ago than this are deleted after each tick; undefined keeps them all. */
+  retentionMs?: number
 }
 
 interface Watched {
@@ -116,6 +118,9 @@ export class AnomalyWatcher {
         acted++
       }
     }
+    // The alert history is kept as long as the rollups it was found in (composeAnomalies).
+    const keep = this.#deps.retentionMs
+    if (keep !== undefined) await alerts.deleteEndedBefore(clock.now() - keep)
     return acted
   }
 

@@ -92,6 +92,8 @@ export function composeAnomalies(deps: AnomaliesDeps): Anomalies {
           logger,
           locks: w.locks,
           lockName: `${WATCHER_LOCK}:${w.deployment}`,
+          // Ended episodes go with the rollups they were found in.
+          retentionMs: deps.retentionMs,
           effects: alertEffects({
             alerts: deps.alerts,
             registry: deps.registry,

@@ -62,6 +62,14 @@ export class PgAlertStore extends PgStore implements AlertStore {
     return rows.map(alertFromRow)
   }
 
+  async deleteEndedBefore(before: number): Promise<number> {
+    const { count } = await this.query(
+      'DELETE FROM anomaly_alerts WHERE ended_at IS NOT NULL AND ended_at < $1',
+      [before],
+    )
+    return count
+  }
+
   async watermark(): Promise<number | undefined> {
     const { rows } = await this.query<{ minute: string }>('SELECT minute FROM anomaly_watermark WHERE id = 1')
     return rows[0] === undefined ? undefined : Number(rows[0].minute)

@@ -47,6 +47,7 @@ export class SqliteAlertStore implements AlertStore {
            AND (@state IS NULL OR (@state = 'active' AND ended_at IS NULL) OR (@state = 'ended' AND ended_at IS NOT NULL))
          ORDER BY started_at DESC, id DESC LIMIT @limit`,
       ),
+      deleteEnded: db.prepare('DELETE FROM anomaly_alerts WHERE ended_at IS NOT NULL AND ended_at < ?'),
       watermark: db.prepare('SELECT minute FROM anomaly_watermark WHERE id = 1').pluck(),
       setWatermark: db.prepare(
         'INSERT INTO anomaly_watermark (id, minute) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET minute = excluded.minute',
@@ -72,6 +73,10 @@ export class SqliteAlertStore implements AlertStore {
       limit: listLimit(opts),
     }) as AlertRow[]
     return rows.map(alertFromRow)
+  }
+
+  async deleteEndedBefore(before: number): Promise<number> {
+    return this.#s.deleteEnded.run(before).changes
   }
 
   async watermark(): Promise<number | undefined> {
