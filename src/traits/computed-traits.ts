@@ -74,8 +74,21 @@ type EventDef = Extract<TraitDef, { event: unknown }>
 function matches(def: EventDef, e: InkEvent): boolean {
   if (e.type !== def.eventType) return false
   const name = e.type === 'track' ? e.event : e.name
-  if (typeof def.event === 'string') return def.event === '*' || def.event === name
-  return name !== undefined && def.event.includes(name)
+  const named =
+    typeof def.event === 'string'
+      ? def.event === '*' || def.event === name
+      : name !== undefined && def.event.includes(name)
+  return named && (def.except === undefined || !excepted(def.except, e))
+}
+
+/** Whether a property of the event has a value `except` names. */
+function excepted(except: NonNullable<EventDef['except']>, e: InkEvent): boolean {
+  const props = e.properties ?? {}
+  for (const [p, refused] of Object.entries(except)) {
+    const v = getPath(props, p)
+    if (Array.isArray(refused) ? refused.includes(v as never) : refused === v) return true
+  }
+  return false
 }
 
 function eventValue(

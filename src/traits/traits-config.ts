@@ -18,13 +18,22 @@ export function parseDuration(text: string): number {
 }
 
 const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a trait name is letters, digits and "_"')
-const eventMatch = {
-  event: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  eventType: z.enum(['track', 'page', 'screen']).default('track'),
-}
 const path = z
   .string()
   .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'a property path like "price" or "product.id"')
+const scalar = z.union([z.string(), z.number(), z.boolean()])
+const eventMatch = {
+  event: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  eventType: z.enum(['track', 'page', 'screen']).default('track'),
+  /**
+   * Events whose property at a path equals the value (or one of the values) are not counted, e.g.
+   * `{ open_kind: esp }`: an ESP's own open tracking reports the opens our pixel counts.
+   */
+  except: z
+    .record(path, z.union([scalar, z.array(scalar).min(1)]))
+    .refine((r) => Object.keys(r).length > 0, 'name at least one property path')
+    .optional(),
+}
 const window = z
   .string()
   .refine((s) => DURATION.test(s), 'a window like 15m, 12h or 30d')

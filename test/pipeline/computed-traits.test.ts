@@ -101,6 +101,43 @@ describe('computed traits', () => {
     assert.equal(later.revenue_30d, 30.5)
   })
 
+  test('except leaves out the events whose property has a named value; the shipped email counts skip ESP tracking', () => {
+    const own = parseTraitsConfig({
+      traits: [
+        { name: 'opens', type: 'count', event: 'Email Opened', except: { open_kind: 'esp' } },
+        { name: 'views', type: 'count', event: 'Product Viewed', except: { 'product.tier': ['test', 0] } },
+      ],
+    }).traits
+    const s = emptyState()
+    for (const e of [
+      track('Email Opened', {}, NOW),
+      track('Email Opened', { open_kind: 'open-time' }, NOW),
+      track('Email Opened', { open_kind: 'esp' }, NOW),
+      track('Product Viewed', { product: { tier: 'test' } }, NOW),
+      track('Product Viewed', { product: { tier: 0 } }, NOW),
+      track('Product Viewed', { product: { tier: 'gold' } }, NOW),
+      track('Product Viewed', {}, NOW),
+    ])
+      foldEvent(s, e, own, NOW)
+    assert.deepEqual(materialize(s, own, NOW), { opens: 2, views: 2 })
+
+    const shipped = loadTraitsConfig().traits
+    const d = emptyState()
+    for (const e of [
+      track('Email Opened', { open_kind: 'esp' }, NOW),
+      track('Email Opened', {}, NOW),
+      track('Email Link Clicked', { click_kind: 'esp' }, NOW),
+      track('Email Link Clicked', {}, NOW),
+    ])
+      foldEvent(d, e, shipped, NOW)
+    const t = materialize(d, shipped, NOW)
+    assert.deepEqual([t.email_opens_30d, t.email_clicks_30d], [1, 1])
+    assert.throws(
+      () => parseTraitsConfig({ traits: [{ name: 'x', type: 'count', event: 'E', except: {} }] }),
+      /except: name at least one property path/,
+    )
+  })
+
   test('min and max without a window cover all time; with no events they are null', () => {
     const t = materialize(
       fold([
