@@ -308,6 +308,15 @@ function foldMessageEvent(
   engage: (row: MessageRow, t: number) => void,
 ): boolean {
   const p = e.properties ?? {}
+  /** An open by a person (a pixel's, or the one a click implies): the first one is also unique. */
+  const humanOpen = () => {
+    add(row, t, 'opens')
+    row.opens += 1
+    if (row.firstOpenAt === null) {
+      row.firstOpenAt = t
+      add(row, t, 'uniqueOpens')
+    }
+  }
   const templateId = str(p.template_id)
   const version = p.template_version
   if (
@@ -362,12 +371,7 @@ function foldMessageEvent(
         add(row, t, 'machineOpens')
         return true
       }
-      add(row, t, 'opens')
-      row.opens += 1
-      if (row.firstOpenAt === null) {
-        row.firstOpenAt = t
-        add(row, t, 'uniqueOpens')
-      }
+      humanOpen()
       engage(row, t)
       return true
     }
@@ -383,12 +387,7 @@ function foldMessageEvent(
       // A click is a reading the pixel did not see (images off, a client that blocks them): a
       // message clicked before any human open counts it as opened then, so click-to-open stays ≤ 1.
       // A pixel open after it adds to opens, not to unique opens.
-      if (row.firstOpenAt === null) {
-        add(row, t, 'opens')
-        row.opens += 1
-        row.firstOpenAt = t
-        add(row, t, 'uniqueOpens')
-      }
+      if (row.firstOpenAt === null) humanOpen()
       engage(row, t)
       return true
     case UNSUBSCRIBED:

@@ -25,6 +25,31 @@ export function countFallback(
   metrics.fallbacks.inc({ template, placeholder, reason: f.reason })
 }
 
+/** A fallback a render took, as its report lists it. */
+export interface FallbackTaken {
+  placeholder: string
+  reason: string
+}
+
+/** Each (placeholder, reason) once: a placeholder used in several parts (html and text) is one fallback. */
+export function distinctFallbacks(fallbacks: readonly FallbackTaken[]): FallbackTaken[] {
+  const seen = new Map<string, FallbackTaken>()
+  for (const f of fallbacks) {
+    const key = `${f.placeholder}\n${f.reason}`
+    if (!seen.has(key)) seen.set(key, { placeholder: f.placeholder, reason: f.reason })
+  }
+  return [...seen.values()]
+}
+
+/** A render's fallbacks of `template`, each (placeholder, reason) once (pre-send and open-time alike). */
+export function countFallbacks(
+  metrics: Pick<Metrics, 'fallbacks' | 'labels'>,
+  template: string,
+  fallbacks: readonly FallbackTaken[],
+): void {
+  for (const f of distinctFallbacks(fallbacks)) countFallback(metrics, { template, ...f })
+}
+
 /** One connected-content call: the calls counter, its duration and the response cache's answer. */
 export function countConnectedContentCall(
   metrics: Pick<Metrics, 'connectedContentCalls' | 'connectedContentDuration' | 'cacheRequests' | 'labels'>,

@@ -10,7 +10,7 @@ import { BlockCache } from './block-cache.ts'
 import type { BlockImageFetch } from './block-image-fetch.ts'
 import type { DrawGate } from './draw-gate.ts'
 import { cacheControl, NO_STORE, notModified, strongEtag } from './edge-cache.ts'
-import { fallbackCount, type Served, takenOf, withTimeout } from './open-helpers.ts'
+import { fallbackCount, type Served, withTimeout } from './open-helpers.ts'
 import type { OpenImages } from './rasterize.ts'
 
 /** A slot for drawing granted with less time than this left is not worth taking: answer the fallback. */
@@ -61,7 +61,7 @@ export class OpenImageAnswers {
     const ttl = this.deps.ttlSeconds()
     const images = this.deps.images
     let fallbacks = fallbackCount(r)
-    const taken = takenOf(r.report.fallbacks)
+    const taken = r.report.fallbacks
     const headers: Record<string, string> = {
       'x-ink-profile': r.report.profile.outcome,
       'x-ink-fallbacks': String(fallbacks),

@@ -14,7 +14,7 @@ import type { TemplateVersion } from '../content/template-store.ts'
 import { type ErrorCode, isInkError } from '../core/errors.ts'
 import type { Clock, JsonObject } from '../core/types.ts'
 import type { TokenCodec, TokenPayload } from '../delivery/tokens.ts'
-import { countFallback, countOpen } from '../observe/metric-records.ts'
+import { countFallbacks, countOpen, distinctFallbacks } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
 import { dataAgeOf } from '../render/data-age.ts'
@@ -28,7 +28,7 @@ import type { BlockImageFetch } from './block-image-fetch.ts'
 import { DrawGate } from './draw-gate.ts'
 import { cacheControl, notModified, strongEtag, weakEtag } from './edge-cache.ts'
 import type { OpenSurface } from './open-event.ts'
-import { fallbackCount, type Served, single, takenOf, withTimeout } from './open-helpers.ts'
+import { fallbackCount, type Served, single, withTimeout } from './open-helpers.ts'
 import { OpenImageAnswers } from './open-image.ts'
 import { type OpenHooks, OpenRecorder } from './open-recorder.ts'
 import { type OpenRequest, type OpenResponse, parseOpenPath, refusal } from './open-responses.ts'
@@ -193,8 +193,7 @@ export class OpenTimeService {
     )
     // The fallbacks by template, placeholder and reason, as pre-send renders count theirs (a 304
     // counts too: the recipient sees the content those fallbacks made).
-    for (const f of res.taken ?? [])
-      countFallback(this.deps.metrics, { template: v.payload.templateId, ...f })
+    if (res.taken) countFallbacks(this.deps.metrics, v.payload.templateId, res.taken)
     if (req.method === 'GET')
       this.#recorder.record({
         workspaceId,
@@ -300,7 +299,7 @@ export class OpenTimeService {
       r.report.profile.outcome,
       etag,
     )
-    served.taken = takenOf(r.report.fallbacks)
+    served.taken = r.report.fallbacks
     return served
   }
 
@@ -325,8 +324,7 @@ export class OpenTimeService {
         : [422, result.error.code, result.error.message]
       return { fallbacks: 0, response: refusal('view', status, code, message) }
     }
-    const taken = takenOf(result.report.fallbacks)
-    const fallbacks = taken.length
+    const fallbacks = distinctFallbacks(result.report.fallbacks).length
     const served = this.#page(
       ctx,
       result.html,
@@ -337,7 +335,7 @@ export class OpenTimeService {
     )
     Object.assign(served.response.headers, VIEW_HEADERS)
     served.dataAgeMs = dataAgeOf(result.report)
-    served.taken = taken
+    served.taken = result.report.fallbacks
     return served
   }
 

@@ -17,7 +17,7 @@ import type { Faults } from '../content/render-state.ts'
 import type { TemplateInput, TemplateStore, TemplateVersion } from '../content/template-store.ts'
 import { notFound } from '../core/errors.ts'
 import type { JsonObject } from '../core/types.ts'
-import { countFallback } from '../observe/metric-records.ts'
+import { countFallbacks } from '../observe/metric-records.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { inSpan, renderAttributes, SPANS, type Span } from '../observe/tracing.ts'
 import { type ProfileReader, profileAgeOf } from '../profiles/profile-reader.ts'
@@ -216,14 +216,7 @@ export function observeRender(metrics: Metrics, result: RenderResult): void {
     { mode: 'pre-send', outcome: result.ok ? 'ok' : result.skip ? 'skipped' : 'failed' },
     report.durationMs / 1000,
   )
-  // A placeholder used in several parts (html and text) is one fallback of the message.
-  const seen = new Set<string>()
-  for (const f of report.fallbacks) {
-    const key = `${f.placeholder}\n${f.reason}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    countFallback(metrics, { template: report.templateId, placeholder: f.placeholder, reason: f.reason })
-  }
+  countFallbacks(metrics, report.templateId, report.fallbacks)
 }
 
 /** The editor's unsaved content as version 0 of the template (compiled for one render, not kept). */
