@@ -41,6 +41,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
+import { type ExportCounts, parseKeyValues } from './otlp-export.ts'
 import { rootShare, samplerFromEnv } from './sampling.ts'
 
 export type { Span }
@@ -103,6 +104,8 @@ export interface Tracing {
   url: string
   /** How they are encoded. */
   protocol: OtlpProtocol
+  /** Spans exported, and those dropped: refused or timed out (failed), or past the full queue. */
+  counts(): ExportCounts & { queueDropped: number }
   /** Exports the spans ended so far. */
   flush(): Promise<void>
   /** Flushes, then unregisters the provider: the API is a no-op again. */
@@ -110,38 +113,56 @@ export interface Tracing {
 }
 
 /**
- * Registers a tracer provider (the env's sampler, batching, OTLP/HTTP exporter in the env's protocol,
- * `service.name`) when the env names an endpoint; undefined (nothing registered, nothing loaded)
- * otherwise, or when this thread already has one.
+ * The resource of every span: `service.name`, the pairs of OTEL_RESOURCE_ATTRIBUTES (the spec's
+ * variable; `service.name` from OTEL_SERVICE_NAME wins), and what recorded them.
+ */
+export function resourceOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  return {
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.name': 'inkstream',
+    ...parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES),
+    ...(env.OTEL_SERVICE_NAME || !parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES)['service.name']
+      ? { 'service.name': serviceName(env) }
+      : {}),
+  }
+}
+
+/**
+ * Registers a tracer provider (span-recorder.ts: the env's sampler, batching and span limits; the
+ * OTLP/HTTP export of otlp-export.ts in the env's protocol) when the env names an endpoint;
+ * undefined (nothing registered, nothing loaded) otherwise, or when this thread already has one.
  */
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
   const url = tracesUrl(env)
   if (url === undefined || enabled) return undefined
   const protocol = tracesProtocol(env)
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, core] = await Promise.all([
+  const [samplers, core, recorder, otlp] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
-    protocol === 'http/json'
-      ? import('@opentelemetry/exporter-trace-otlp-http')
-      : import('@opentelemetry/exporter-trace-otlp-proto'),
-    import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
+    import('./span-recorder.ts'),
+    import('./otlp-export.ts'),
   ])
-  const provider = new sdk.BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': serviceName(env) }),
-    sampler: samplerFromEnv(env, sdk, (link) => eventContexts.has(link.context)),
-    spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url }), batchConfig(env))],
+  const exporter = otlp.otlpExporter(otlp.exportSettings(env, url, protocol))
+  const provider = new recorder.RecorderProvider({
+    sampler: samplerFromEnv(env, samplers, (link) => eventContexts.has(link.context)),
+    export: exporter.export,
+    resource: resourceOf(env),
+    batch: batchConfig(env),
+    limits: recorder.spanLimitsFromEnv(env),
+    parseTraceState: (value) => new core.TraceState(value),
   })
   if (!trace.setGlobalTracerProvider(provider)) {
-    await provider.shutdown()
+    exporter.close()
     return undefined
   }
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
-  tracer = provider.getTracer('inkstream')
+  tracer = provider.getTracer()
   requestShare = rootShare(env)
   enabled = true
   return {
     url,
     protocol,
+    counts: () => ({ ...exporter.counts, queueDropped: provider.dropped }),
     flush: () => provider.forceFlush(),
     async shutdown() {
       enabled = false
@@ -149,6 +170,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
       try {
         await provider.shutdown()
       } finally {
+        exporter.close()
         trace.disable()
         propagation.disable()
       }

@@ -198,7 +198,7 @@ describe('tracing on', () => {
     try {
       assert.equal(tracing.url, `${receiver.url}/v1/traces`)
       assert.equal(tracingEnabled(), true)
-      assert.equal(delegate(), 'BasicTracerProvider')
+      assert.equal(delegate(), 'RecorderProvider')
       // A second registration in the same thread is refused.
       assert.equal(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }), undefined)
       const outside = JSON.parse(serializeEvents(traced([event('m0')], undefined), 1e6)[0]!.json)

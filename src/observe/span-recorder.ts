@@ -1,0 +1,489 @@
+/**
+ * A tracer of our own behind the OpenTelemetry API: spans recorded as compact objects, batched, and
+ * handed to an exporter (otlp-export.ts) as they are. It replaces the SDK's BasicTracerProvider and
+ * BatchSpanProcessor because those cost more than issue 12's whole budget: one request span through
+ * the SDK (started, ended, batched, serialized to OTLP protobuf) took 7.3 µs of CPU, 4 % of an
+ * ingested event's, before any of our code (docs/benchmarks.md, "Tracing overhead"). The
+ * instrumentation is unchanged: it uses the API (`Tracer`, `Span`, `SpanContext`), and the API's
+ * globals, propagator and the SDK's standard samplers are used as they are.
+ *
+ * What this keeps of the SDK's behaviour, per the OpenTelemetry specification:
+ * - sampling by the registered `Sampler` (sampling.ts builds the standard ones from OTEL_TRACES_SAMPLER);
+ *   NOT_RECORD gives a non-recording span that still carries its context (children and traceparents
+ *   see an unsampled trace), RECORD a recorded span that is not exported, RECORD_AND_SAMPLED both;
+ * - the batch processor's settings (OTEL_BSP_*): a bounded queue (spans past it are dropped and
+ *   counted), an export when a batch is full or the schedule delay passed, one export at a time;
+ * - the span limits (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, _EVENT_, _LINK_, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
+ *   with dropped counts exported;
+ * - `recordException` as an `exception` event (type, message, stacktrace).
+ * Not kept: span processors other than the batch one, and the SDK's diag logging.
+ */
+import { randomFillSync } from 'node:crypto'
+import {
+  type Attributes,
+  type AttributeValue,
+  context as apiContext,
+  type Context,
+  type Exception,
+  type HrTime,
+  isSpanContextValid,
+  type Link,
+  type Span,
+  type SpanAttributes,
+  type SpanAttributeValue,
+  type SpanContext,
+  SpanKind,
+  type SpanOptions,
+  type SpanStatus,
+  SpanStatusCode,
+  type TimeInput,
+  TraceFlags,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api'
+import type { Sampler } from '@opentelemetry/sdk-trace-base'
+
+/** A span as recorded: what the exporter encodes. Times are Unix milliseconds (fractional). */
+export interface SpanRecord {
+  readonly traceId: string
+  readonly spanId: string
+  readonly traceFlags: number
+  readonly traceState: string | undefined
+  readonly parentSpanId: string | undefined
+  readonly parentIsRemote: boolean
+  readonly name: string
+  readonly kind: SpanKind
+  readonly startMs: number
+  readonly endMs: number
+  readonly attributes: Attributes
+  readonly droppedAttributes: number
+  readonly events: readonly SpanEventRecord[]
+  readonly droppedEvents: number
+  readonly links: readonly Link[]
+  readonly droppedLinks: number
+  readonly status: SpanStatus
+}
+
+export interface SpanEventRecord {
+  readonly name: string
+  readonly timeMs: number
+  readonly attributes: Attributes
+}
+
+/** What the spans of one provider share in an export: the resource and the instrumentation scope. */
+export interface ExportScope {
+  resource: Attributes
+  scopeName: string
+}
+
+/** Sends a batch of ended spans; resolves when done, whatever the outcome (it reports its own failures). */
+export type SpanExport = (spans: readonly SpanRecord[], scope: ExportScope) => Promise<void>
+
+export interface SpanLimits {
+  attributeCount: number
+  eventCount: number
+  linkCount: number
+  attributeValueLength: number
+}
+
+export interface BatchSettings {
+  maxQueueSize: number
+  maxExportBatchSize: number
+  scheduledDelayMillis: number
+  exportTimeoutMillis: number
+}
+
+/** The spec's defaults (OTEL_BSP_*, OTEL_SPAN_*_LIMIT). */
+export const DEFAULT_BATCH: BatchSettings = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 5000,
+  exportTimeoutMillis: 30000,
+}
+export const DEFAULT_LIMITS: SpanLimits = {
+  attributeCount: 128,
+  eventCount: 128,
+  linkCount: 128,
+  attributeValueLength: Number.POSITIVE_INFINITY,
+}
+
+/** The standard span-limit variables from `env`; unset or invalid ones keep the spec's defaults. */
+export function spanLimitsFromEnv(env: NodeJS.ProcessEnv): SpanLimits {
+  const num = (name: string, fallback: number) => {
+    const raw = env[name]?.trim()
+    const n = raw ? Number(raw) : Number.NaN
+    return Number.isInteger(n) && n >= 0 ? n : fallback
+  }
+  return {
+    attributeCount: num(
+      'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+      num('OTEL_ATTRIBUTE_COUNT_LIMIT', DEFAULT_LIMITS.attributeCount),
+    ),
+    eventCount: num('OTEL_SPAN_EVENT_COUNT_LIMIT', DEFAULT_LIMITS.eventCount),
+    linkCount: num('OTEL_SPAN_LINK_COUNT_LIMIT', DEFAULT_LIMITS.linkCount),
+    attributeValueLength: num(
+      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      num('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', DEFAULT_LIMITS.attributeValueLength),
+    ),
+  }
+}
+
+/**
+ * Random ids from a pool filled 4 KiB at a time by the CSPRNG (one `randomFillSync` per 170 spans,
+ * where the SDK draws Math.random per 4 bytes), as lower-case hex; never all zeros (invalid).
+ */
+const POOL = Buffer.alloc(4096)
+let poolAt = POOL.length
+function randomHex(bytes: number): string {
+  for (;;) {
+    if (poolAt + bytes > POOL.length) {
+      randomFillSync(POOL)
+      poolAt = 0
+    }
+    const at = poolAt
+    poolAt += bytes
+    for (let i = at; i < at + bytes; i++) if (POOL[i] !== 0) return POOL.toString('hex', at, at + bytes)
+  }
+}
+
+/** Unix ms now, sub-millisecond (the monotonic clock, anchored at the thread's time origin). */
+const nowMs = (): number => performance.timeOrigin + performance.now()
+
+function timeMs(t: TimeInput | undefined): number {
+  if (t === undefined) return nowMs()
+  if (typeof t === 'number') return t < performance.timeOrigin ? performance.timeOrigin + t : t
+  if (t instanceof Date) return t.getTime()
+  return (t as HrTime)[0] * 1000 + (t as HrTime)[1] / 1e6
+}
+
+const isTime = (v: unknown): v is TimeInput =>
+  typeof v === 'number' ||
+  v instanceof Date ||
+  (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number')
+
+function validValue(v: unknown): v is AttributeValue {
+  if (v === null || v === undefined) return false
+  const t = typeof v
+  if (t === 'string' || t === 'number' || t === 'boolean') return true
+  if (!Array.isArray(v)) return false
+  let kind: string | undefined
+  for (const x of v) {
+    if (x === null || x === undefined) continue
+    const xt = typeof x
+    if (xt !== 'string' && xt !== 'number' && xt !== 'boolean') return false
+    if (kind === undefined) kind = xt
+    else if (kind !== xt) return false
+  }
+  return true
+}
+
+/** A recorded span: the API's Span, kept as the plain fields the exporter reads (SpanRecord). */
+class RecordedSpan implements Span, SpanRecord {
+  readonly traceId: string
+  readonly spanId: string
+  readonly traceFlags: number
+  readonly traceState: string | undefined
+  readonly parentSpanId: string | undefined
+  readonly parentIsRemote: boolean
+  name: string
+  readonly kind: SpanKind
+  readonly startMs: number
+  endMs = 0
+  attributes: Attributes = {}
+  attributeCount = 0
+  droppedAttributes = 0
+  events: SpanEventRecord[] = []
+  droppedEvents = 0
+  links: Link[] = []
+  droppedLinks = 0
+  status: SpanStatus = { code: SpanStatusCode.UNSET }
+  #context: SpanContext | undefined
+  #ended = false
+
+  constructor(
+    private readonly owner: RecorderProvider,
+    sc: { traceId: string; spanId: string; traceFlags: number; traceState: string | undefined },
+    parent: SpanContext | undefined,
+    name: string,
+    kind: SpanKind,
+    startMs: number,
+  ) {
+    this.traceId = sc.traceId
+    this.spanId = sc.spanId
+    this.traceFlags = sc.traceFlags
+    this.traceState = sc.traceState
+    this.parentSpanId = parent?.spanId
+    this.parentIsRemote = parent?.isRemote === true
+    this.name = name
+    this.kind = kind
+    this.startMs = startMs
+  }
+
+  spanContext(): SpanContext {
+    // Made once, on first use (a span that nobody asks for its context never builds it).
+    this.#context ??= {
+      traceId: this.traceId,
+      spanId: this.spanId,
+      traceFlags: this.traceFlags,
+      ...(this.traceState === undefined ? {} : { traceState: this.owner.parseTraceState(this.traceState) }),
+    }
+    return this.#context
+  }
+
+  setAttribute(key: string, value: SpanAttributeValue): this {
+    if (this.#ended || key.length === 0 || !validValue(value)) return this
+    const limits = this.owner.limits
+    if (!(key in this.attributes)) {
+      if (this.attributeCount >= limits.attributeCount) {
+        this.droppedAttributes++
+        return this
+      }
+      this.attributeCount++
+    }
+    this.attributes[key] =
+      typeof value === 'string' && value.length > limits.attributeValueLength
+        ? value.slice(0, limits.attributeValueLength)
+        : value
+    return this
+  }
+
+  setAttributes(attributes: SpanAttributes): this {
+    for (const key in attributes) this.setAttribute(key, attributes[key] as SpanAttributeValue)
+    return this
+  }
+
+  addEvent(name: string, attributesOrTime?: SpanAttributes | TimeInput, time?: TimeInput): this {
+    if (this.#ended) return this
+    if (this.events.length >= this.owner.limits.eventCount) {
+      this.droppedEvents++
+      return this
+    }
+    const attrs = isTime(attributesOrTime) ? {} : (attributesOrTime ?? {})
+    const at = isTime(attributesOrTime) ? attributesOrTime : time
+    const kept: Attributes = {}
+    for (const key in attrs) if (validValue(attrs[key])) kept[key] = attrs[key]
+    this.events.push({ name, timeMs: timeMs(at), attributes: kept })
+    return this
+  }
+
+  addLink(link: Link): this {
+    if (this.#ended) return this
+    if (this.links.length >= this.owner.limits.linkCount) this.droppedLinks++
+    else this.links.push(link)
+    return this
+  }
+
+  addLinks(links: Link[]): this {
+    for (const l of links) this.addLink(l)
+    return this
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.#ended) return this
+    // OK is final; UNSET changes nothing (the spec's rules).
+    if (this.status.code === SpanStatusCode.OK || status.code === SpanStatusCode.UNSET) return this
+    this.status =
+      status.code === SpanStatusCode.ERROR && status.message !== undefined
+        ? { code: status.code, message: status.message }
+        : { code: status.code }
+    return this
+  }
+
+  updateName(name: string): this {
+    if (!this.#ended) this.name = name
+    return this
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.endMs = Math.max(this.startMs, timeMs(endTime))
+    if ((this.traceFlags & TraceFlags.SAMPLED) !== 0) this.owner.ended(this)
+  }
+
+  isRecording(): boolean {
+    return !this.#ended
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attrs: Attributes = {}
+    if (typeof exception === 'string') attrs['exception.message'] = exception
+    else if (exception) {
+      const type = exception.name ?? (exception.code === undefined ? undefined : String(exception.code))
+      if (type) attrs['exception.type'] = type
+      if (exception.message) attrs['exception.message'] = exception.message
+      if (exception.stack) attrs['exception.stacktrace'] = exception.stack
+    }
+    this.addEvent('exception', attrs, time)
+  }
+}
+
+class RecorderTracer implements Tracer {
+  constructor(private readonly owner: RecorderProvider) {}
+
+  startSpan(name: string, options: SpanOptions = {}, ctx: Context = apiContext.active()): Span {
+    return this.owner.start(name, options, ctx)
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {
+    const fn = args[args.length - 1] as F
+    const options = (args.length > 1 ? args[0] : {}) as SpanOptions
+    const ctx = (args.length > 2 ? args[1] : apiContext.active()) as Context
+    const span = this.startSpan(name, options, ctx)
+    return apiContext.with(trace.setSpan(ctx, span), fn as (s: Span) => ReturnType<F>, undefined, span)
+  }
+}
+
+export interface RecorderOptions {
+  sampler: Sampler
+  export: SpanExport
+  resource: Attributes
+  batch?: Partial<BatchSettings>
+  limits?: SpanLimits
+  /** Reads a `tracestate` header value back into the API's TraceState (the core's TraceState). */
+  parseTraceState: (value: string) => NonNullable<SpanContext['traceState']>
+}
+
+/**
+ * The TracerProvider: one per thread (startTracing registers it). Ended sampled spans wait in a
+ * bounded queue; a full batch is exported at once, a partial one after the schedule delay; at most
+ * one export runs at a time, each bounded by the export timeout.
+ */
+export class RecorderProvider implements TracerProvider {
+  readonly limits: SpanLimits
+  readonly #batch: BatchSettings
+  readonly #sampler: Sampler
+  readonly #export: SpanExport
+  readonly #scope: ExportScope
+  readonly #tracer: RecorderTracer
+  readonly parseTraceState: RecorderOptions['parseTraceState']
+  #queue: SpanRecord[] = []
+  #timer: NodeJS.Timeout | undefined
+  #exporting: Promise<void> | undefined
+  #shutdown = false
+  /** Spans dropped because the queue was full. */
+  dropped = 0
+
+  constructor(opts: RecorderOptions) {
+    this.#sampler = opts.sampler
+    this.#export = opts.export
+    this.#batch = { ...DEFAULT_BATCH, ...opts.batch }
+    // A batch larger than the queue could never fill (the SDK's rule: clamp it).
+    this.#batch.maxExportBatchSize = Math.min(this.#batch.maxExportBatchSize, this.#batch.maxQueueSize)
+    this.limits = opts.limits ?? DEFAULT_LIMITS
+    this.#scope = { resource: opts.resource, scopeName: 'inkstream' }
+    this.#tracer = new RecorderTracer(this)
+    this.parseTraceState = opts.parseTraceState
+  }
+
+  getTracer(): Tracer {
+    return this.#tracer
+  }
+
+  /** Starts a span: sampled by the sampler, a child of the span in `ctx` unless `options.root`. */
+  start(name: string, options: SpanOptions, ctx: Context): Span {
+    const parent = options.root ? undefined : trace.getSpanContext(ctx)
+    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined
+    const traceId = validParent?.traceId ?? randomHex(16)
+    const spanId = randomHex(8)
+    const kind = options.kind ?? SpanKind.INTERNAL
+    const links = options.links ?? []
+    // The sampler sees no parent when there is no valid one (a new context only when one must go).
+    const sampleCtx =
+      validParent !== undefined || trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx)
+    const result = this.#sampler.shouldSample(sampleCtx, traceId, name, kind, options.attributes ?? {}, links)
+    const traceState = result.traceState ?? validParent?.traceState
+    // 0 NOT_RECORD, 1 RECORD, 2 RECORD_AND_SAMPLED (the SDK's SamplingDecision).
+    const decision = result.decision as number
+    const traceFlags = decision === 2 ? TraceFlags.SAMPLED : TraceFlags.NONE
+    if (decision === 0 || this.#shutdown)
+      return trace.wrapSpanContext({
+        traceId,
+        spanId,
+        traceFlags,
+        ...(traceState === undefined ? {} : { traceState }),
+      })
+    const span = new RecordedSpan(
+      this,
+      { traceId, spanId, traceFlags, traceState: traceState?.serialize() || undefined },
+      validParent,
+      name,
+      kind,
+      timeMs(options.startTime),
+    )
+    if (options.attributes) span.setAttributes(options.attributes)
+    if (result.attributes) span.setAttributes(result.attributes)
+    if (links.length > 0) span.addLinks(links)
+    return span
+  }
+
+  /** A sampled span ended: queued for export (dropped and counted when the queue is full). */
+  ended(span: SpanRecord): void {
+    if (this.#shutdown) return
+    if (this.#queue.length >= this.#batch.maxQueueSize) {
+      this.dropped++
+      return
+    }
+    this.#queue.push(span)
+    if (this.#queue.length >= this.#batch.maxExportBatchSize) this.#kick()
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#kick(), this.#batch.scheduledDelayMillis)
+      this.#timer.unref()
+    }
+  }
+
+  /**
+   * Exports what is queued, a batch at a time, one export at a time: a full batch at once, a partial
+   * one when the schedule delay passed (the timer's call). What is left under a full batch waits for
+   * the next timer.
+   */
+  #kick(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#exporting !== undefined) return
+    this.#exporting = (async () => {
+      do await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
+      while (this.#queue.length >= this.#batch.maxExportBatchSize)
+    })().finally(() => {
+      this.#exporting = undefined
+      if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
+        this.#timer = setTimeout(() => this.#kick(), this.#batch.scheduledDelayMillis)
+        this.#timer.unref()
+      }
+    })
+  }
+
+  async #exportOne(batch: SpanRecord[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#batch.exportTimeoutMillis)
+      timer.unref()
+    })
+    try {
+      await Promise.race([this.#export(batch, this.#scope).catch(() => {}), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Exports every span ended so far. */
+  async forceFlush(): Promise<void> {
+    while (this.#exporting !== undefined) await this.#exporting
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    while (this.#queue.length > 0)
+      await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
+  }
+
+  /** Flushes, then records no more. */
+  async shutdown(): Promise<void> {
+    if (this.#shutdown) return
+    await this.forceFlush()
+    this.#shutdown = true
+  }
+}
