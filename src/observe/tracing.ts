@@ -289,7 +289,8 @@ export function traceparentOf(span: Span | undefined): string | undefined {
 /**
  * The events an append inside `span` stores: each carries the span's traceparent (both logs store
  * the event's JSON), except one that already has a context. An already encoded event
- * (EncodedEvent) gets it appended to its JSON text, not serialized again. The same array when there
+ * (EncodedEvent) gets it appended to its JSON text, not serialized again (its `event` object is
+ * not copied: only the JSON is stored). The same array when there
  * is nothing to add (tracing off, no span, an unsampled trace).
  */
 export function traced<E extends InkEvent | EncodedEvent>(
@@ -303,8 +304,10 @@ export function traced<E extends InkEvent | EncodedEvent>(
   return events.map((item) => {
     if (!('json' in item)) return item.traceparent ? item : { ...item, traceparent }
     if (item.event.traceparent) return item
+    // The JSON carries the context; the event object is left as it is (copying it to add one field
+    // was a fifth of what tracing cost a single-event request: docs/benchmarks.md).
     return {
-      event: { ...item.event, traceparent },
+      event: item.event,
       json: item.json.slice(0, -1) + tail,
       bytes: item.bytes - 1 + Buffer.byteLength(tail),
     }
@@ -338,29 +341,36 @@ export function linksTo(traceparents: Iterable<unknown>): Link[] {
   return links
 }
 
-/** The span each logger writes inside: a request's `req.log` (see traceRequests). */
-const loggerSpans = new WeakMap<object, Span>()
+/**
+ * Where a request's span is kept: on the request itself, and on its logger. Two WeakMaps keyed by
+ * request and by logger did this before, and their `set` (an identity hash added to each new key
+ * object) and the ephemerons they left for the garbage collector cost more per traced request than
+ * the span itself (docs/benchmarks.md, "Tracing overhead"). The request's is a fastify request
+ * decorator, so every request is built with it and setting it keeps one object shape.
+ */
+const REQUEST_SPAN = Symbol('inkstream.requestSpan')
+const LOGGER_SPAN = Symbol('inkstream.loggerSpan')
+type SpanHolder = { [REQUEST_SPAN]?: Span | undefined; [LOGGER_SPAN]?: Span | undefined }
 
 /**
  * `trace.id` and `span.id` for a line written with `logger` (a pino mixin: pino passes the logger
- * writing the line): those of the span the logger was bound to, if any.
+ * writing the line): those of the span the logger was bound to, if any (a child of a request's
+ * logger inherits it, pino children being objects made from their parent).
  */
 export function loggerTraceFields(_line: object, _level: number, logger: object): Record<string, string> {
   if (!enabled) return {}
-  const sc = loggerSpans.get(logger)?.spanContext()
+  const sc = (logger as SpanHolder)[LOGGER_SPAN]?.spanContext()
   return sc === undefined ? {} : { 'trace.id': sc.traceId, 'span.id': sc.spanId }
 }
 
-const requestSpans = new WeakMap<FastifyRequest, Span>()
-
 /** A request's server span, the parent of what its handler does; undefined with tracing off. */
 export function requestSpan(req: FastifyRequest): Span | undefined {
-  return enabled ? requestSpans.get(req) : undefined
+  return enabled ? (req as SpanHolder)[REQUEST_SPAN] : undefined
 }
 
 /** `trace.id` and `span.id` of a request's server span (its request log line is written after it). */
 export function requestTraceFields(req: FastifyRequest): Record<string, string> {
-  const sc = requestSpans.get(req)?.spanContext()
+  const sc = (req as SpanHolder)[REQUEST_SPAN]?.spanContext()
   return sc === undefined ? {} : { 'trace.id': sc.traceId, 'span.id': sc.spanId }
 }
 
@@ -371,6 +381,7 @@ export function requestTraceFields(req: FastifyRequest): Record<string, string> 
  */
 export function traceRequests(app: FastifyInstance): void {
   if (!enabled) return
+  app.decorateRequest(REQUEST_SPAN as unknown as string, undefined)
   app.addHook('onRequest', (req, reply, done) => {
     // Most requests carry no trace context: no propagator call for them, and the sampler's share
     // drawn here, before the SDK makes ids and a span object only to drop them (Math.random is what
@@ -391,14 +402,15 @@ export function traceRequests(app: FastifyInstance): void {
       },
       parent,
     )
-    requestSpans.set(req, span)
+    ;(req as SpanHolder)[REQUEST_SPAN] = span
     // Fastify made `req.log` for this request alone (`reply.log` is the same logger).
-    if (req.log !== app.log) loggerSpans.set(req.log, span)
+    if (req.log !== app.log) (req.log as SpanHolder)[LOGGER_SPAN] = span
     // Ended when the response is done, or the connection closed before it was: one listener on the
     // requests that have a span, where onResponse and onRequestAbort hooks ran for every request
     // (with 10 % sampling, they were most of what tracing cost ingest).
     const res = reply.raw
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and once's wrapper and removal cost every request.
+    res.on('close', () => {
       const status = res.writableEnded ? res.statusCode : undefined
       if (status !== undefined) span.setAttribute('http.response.status_code', status)
       if (status === undefined || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
