@@ -130,20 +130,25 @@ export function spanLimitsFromEnv(env: NodeJS.ProcessEnv): SpanLimits {
 }
 
 /**
- * Random ids from a pool filled 4 KiB at a time by the CSPRNG (one `randomFillSync` per 170 spans,
- * where the SDK draws Math.random per 4 bytes), as lower-case hex; never all zeros (invalid).
+ * Random ids: 4 KiB from the CSPRNG at a time (one `randomFillSync` per 170 spans, where the SDK
+ * drew Math.random per 4 bytes), turned into hex once, ids cut from that string (one native call
+ * per 170 spans, not two per span); never all zeros (invalid).
  */
 const POOL = Buffer.alloc(4096)
-let poolAt = POOL.length
+let poolHex = ''
+let poolAt = 0
+const ZEROS = '0'.repeat(32)
 function randomHex(bytes: number): string {
+  const chars = bytes * 2
   for (;;) {
-    if (poolAt + bytes > POOL.length) {
+    if (poolAt + chars > poolHex.length) {
       randomFillSync(POOL)
+      poolHex = POOL.toString('hex')
       poolAt = 0
     }
-    const at = poolAt
-    poolAt += bytes
-    for (let i = at; i < at + bytes; i++) if (POOL[i] !== 0) return POOL.toString('hex', at, at + bytes)
+    const id = poolHex.slice(poolAt, poolAt + chars)
+    poolAt += chars
+    if (id !== ZEROS.slice(0, chars)) return id
   }
 }
 
@@ -178,6 +183,10 @@ function validValue(v: unknown): v is AttributeValue {
   return true
 }
 
+const NO_EVENTS: SpanEventRecord[] = []
+const NO_LINKS: Link[] = []
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
+
 /** A recorded span: the API's Span, kept as the plain fields the exporter reads (SpanRecord). */
 class RecordedSpan implements Span, SpanRecord {
   readonly traceId: string
@@ -193,11 +202,12 @@ class RecordedSpan implements Span, SpanRecord {
   attributes: Attributes = {}
   attributeCount = 0
   droppedAttributes = 0
-  events: SpanEventRecord[] = []
+  // Shared empty values until a span has its own (most have no events, links or status).
+  events: SpanEventRecord[] = NO_EVENTS
   droppedEvents = 0
-  links: Link[] = []
+  links: Link[] = NO_LINKS
   droppedLinks = 0
-  status: SpanStatus = { code: SpanStatusCode.UNSET }
+  status: SpanStatus = UNSET
   #context: SpanContext | undefined
   #ended = false
 
@@ -263,6 +273,7 @@ class RecordedSpan implements Span, SpanRecord {
     const at = isTime(attributesOrTime) ? attributesOrTime : time
     const kept: Attributes = {}
     for (const key in attrs) if (validValue(attrs[key])) kept[key] = attrs[key]
+    if (this.events === NO_EVENTS) this.events = []
     this.events.push({ name, timeMs: timeMs(at), attributes: kept })
     return this
   }
@@ -270,6 +281,7 @@ class RecordedSpan implements Span, SpanRecord {
   addLink(link: Link): this {
     if (this.#ended) return this
     if (this.links.length >= this.owner.limits.linkCount) this.droppedLinks++
+    else if (this.links === NO_LINKS) this.links = [link]
     else this.links.push(link)
     return this
   }

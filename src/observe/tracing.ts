@@ -144,7 +144,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   ])
   const exporter = otlp.otlpExporter(otlp.exportSettings(env, url, protocol))
   const provider = new recorder.RecorderProvider({
-    sampler: samplerFromEnv(env, samplers, (link) => eventContexts.has(link.context)),
+    sampler: samplerFromEnv(env, samplers, (link) => (link as EventLink)[EVENT_LINK] === true),
     export: exporter.export,
     resource: resourceOf(env),
     batch: batchConfig(env),
@@ -300,7 +300,8 @@ export function traced<E extends InkEvent | EncodedEvent>(
   const traceparent = traceparentOf(span)
   if (traceparent === undefined) return events
   // An event's JSON is an object that is never empty ("type" at least): its closing brace is last.
-  const tail = `,"traceparent":${JSON.stringify(traceparent)}}`
+  // A traceparent is lower-case hex and dashes: nothing in it needs JSON escaping, one byte per char.
+  const tail = `,"traceparent":"${traceparent}"}`
   return events.map((item) => {
     if (!('json' in item)) return item.traceparent ? item : { ...item, traceparent }
     if (item.event.traceparent) return item
@@ -309,34 +310,40 @@ export function traced<E extends InkEvent | EncodedEvent>(
     return {
       event: item.event,
       json: item.json.slice(0, -1) + tail,
-      bytes: item.bytes - 1 + Buffer.byteLength(tail),
+      bytes: item.bytes - 1 + tail.length,
     }
   }) as E[]
 }
 
-/** The span context a W3C traceparent names; undefined when it is not one. */
+const ZERO_TRACE = '0'.repeat(32)
+const ZERO_SPAN = '0'.repeat(16)
+
+/** The span context a W3C traceparent names; undefined when it is not one (or names the invalid all-zero ids). */
 export function parseTraceparent(value: unknown): SpanContext | undefined {
   if (typeof value !== 'string') return undefined
   const m = TRACEPARENT.exec(value)
-  if (!m) return undefined
-  const sc = { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true }
-  return trace.isSpanContextValid(sc) ? sc : undefined
+  if (!m || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined
+  return { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true }
 }
 
-/** The contexts linksTo made: links to events, the ones a new trace's sampling follows. */
-const eventContexts = new WeakSet<SpanContext>()
+/**
+ * The mark of a link made by linksTo (a link to an event: the ones a new trace's sampling follows).
+ * A property on the link, not a WeakSet of them: a WeakSet's entries are work for every garbage
+ * collection, per event of every batch.
+ */
+const EVENT_LINK = Symbol('inkstream.eventLink')
+type EventLink = Link & { [EVENT_LINK]?: true }
 
 /** Links to the contexts these traceparents (of events) name (distinct, at most MAX_LINKS). */
 export function linksTo(traceparents: Iterable<unknown>): Link[] {
-  const links: Link[] = []
+  const links: EventLink[] = []
   const seen = new Set<string>()
   for (const tp of traceparents) {
     if (links.length >= MAX_LINKS) break
     const sc = parseTraceparent(tp)
     if (sc === undefined || seen.has(sc.spanId)) continue
     seen.add(sc.spanId)
-    eventContexts.add(sc)
-    links.push({ context: sc })
+    links.push({ context: sc, [EVENT_LINK]: true })
   }
   return links
 }
