@@ -153,11 +153,12 @@ function randomHex(bytes: number): string {
 }
 
 /** Unix ms now, sub-millisecond (the monotonic clock, anchored at the thread's time origin). */
-const nowMs = (): number => performance.timeOrigin + performance.now()
+const TIME_ORIGIN = performance.timeOrigin
+const nowMs = (): number => TIME_ORIGIN + performance.now()
 
 function timeMs(t: TimeInput | undefined): number {
   if (t === undefined) return nowMs()
-  if (typeof t === 'number') return t < performance.timeOrigin ? performance.timeOrigin + t : t
+  if (typeof t === 'number') return t < TIME_ORIGIN ? TIME_ORIGIN + t : t
   if (t instanceof Date) return t.getTime()
   return (t as HrTime)[0] * 1000 + (t as HrTime)[1] / 1e6
 }
@@ -256,6 +257,25 @@ class RecordedSpan implements Span, SpanRecord {
         ? value.slice(0, limits.attributeValueLength)
         : value
     return this
+  }
+
+  /** The attributes a span starts with: distinct keys, so set without setAttribute's checks for a known key. */
+  initialAttributes(attributes: SpanAttributes): void {
+    const limits = this.owner.limits
+    const cut = limits.attributeValueLength !== Number.POSITIVE_INFINITY
+    for (const key in attributes) {
+      const value = attributes[key]
+      if (key.length === 0 || !validValue(value)) continue
+      if (this.attributeCount >= limits.attributeCount) {
+        this.droppedAttributes++
+        continue
+      }
+      this.attributeCount++
+      this.attributes[key] =
+        cut && typeof value === 'string' && value.length > limits.attributeValueLength
+          ? value.slice(0, limits.attributeValueLength)
+          : value
+    }
   }
 
   setAttributes(attributes: SpanAttributes): this {
@@ -424,7 +444,7 @@ export class RecorderProvider implements TracerProvider {
       kind,
       timeMs(options.startTime),
     )
-    if (options.attributes) span.setAttributes(options.attributes)
+    if (options.attributes) span.initialAttributes(options.attributes)
     if (result.attributes) span.setAttributes(result.attributes)
     if (links.length > 0) span.addLinks(links)
     return span

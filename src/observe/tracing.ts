@@ -381,6 +381,24 @@ export function requestTraceFields(req: FastifyRequest): Record<string, string> 
   return sc === undefined ? {} : { 'trace.id': sc.traceId, 'span.id': sc.spanId }
 }
 
+/** Server span names by method, then route (a handful: each made once, not per request). */
+const spanNames = new Map<string, Map<string, string>>()
+function spanName(method: string, route: string | undefined): string {
+  if (route === undefined) return method
+  let byRoute = spanNames.get(method)
+  if (byRoute === undefined) {
+    byRoute = new Map()
+    spanNames.set(method, byRoute)
+  }
+  let name = byRoute.get(route)
+  if (name === undefined) {
+    name = `${method} ${route}`
+    // Routes are the app's own patterns, so this stays small; the bound is a guard only.
+    if (byRoute.size < 1000) byRoute.set(route, name)
+  }
+  return name
+}
+
 /**
  * A server span per request (`POST /v1/track`), child of an incoming `traceparent` header; the
  * handler gets it with requestSpan(req), and the lines of `req.log` carry its ids. Adds no hook at
@@ -398,7 +416,7 @@ export function traceRequests(app: FastifyInstance): void {
     const parent = incoming ? propagation.extract(ROOT_CONTEXT, req.headers) : ROOT_CONTEXT
     const route = req.routeOptions.url
     const span = tracer.startSpan(
-      route === undefined ? req.method : `${req.method} ${route}`,
+      spanName(req.method, route),
       {
         kind: SpanKind.SERVER,
         attributes: {
