@@ -13,11 +13,13 @@
  * Written here, not taken from the SDK's exporter, because the SDK's transform was half of a
  * request span's cost (ids parsed from hex per span, every string measured then written, two passes).
  */
+import { readFileSync } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import type { Attributes, AttributeValue, Link } from '@opentelemetry/api'
+import { invalidConfig } from '../core/errors.ts'
 import type { ExportScope, SpanEventRecord, SpanRecord } from './span-recorder.ts'
 
 const gzipAsync = promisify(gzip)
@@ -211,7 +213,9 @@ function anyValue(w: ProtoWriter, field: number, v: AttributeValue | null | unde
     w.tag(2, 0)
     w.varint(v ? 1 : 0)
   } else if (typeof v === 'number') {
-    if (Number.isInteger(v)) w.int64(3, v)
+    // Integers as int64 while exact (beyond 2^53 a number is a double already, and a JSON int64 of
+    // 1e21 would be written "1e+21", which a collector refuses).
+    if (Number.isSafeInteger(v)) w.int64(3, v)
     else w.double(4, v)
   } else if (Array.isArray(v)) {
     w.begin(5)
@@ -321,7 +325,7 @@ const jsonValue = (v: AttributeValue | null | undefined): object =>
     : typeof v === 'boolean'
       ? { boolValue: v }
       : typeof v === 'number'
-        ? Number.isInteger(v)
+        ? Number.isSafeInteger(v)
           ? { intValue: String(v) }
           : { doubleValue: v }
         : Array.isArray(v)
@@ -405,18 +409,40 @@ export interface ExportSettings {
   headers: Record<string, string>
   timeoutMs: number
   gzip: boolean
+  /** For an https endpoint: PEM files of the CA to trust, and of the client's certificate and key (mTLS). */
+  tls: { ca?: string; cert?: string; key?: string }
 }
 
-/** The exporter settings from the standard variables (the traces-specific one wins over the general one). */
+/**
+ * The exporter settings from the standard variables (the traces-specific one wins over the general
+ * one). An endpoint that is not an http(s) URL is refused here, at start, with INK_ERR_INVALID_CONFIG.
+ */
 export function exportSettings(
   env: NodeJS.ProcessEnv,
   url: string,
   protocol: ExportSettings['protocol'],
 ): ExportSettings {
   const pick = (name: string) => env[`OTEL_EXPORTER_OTLP_TRACES_${name}`] || env[`OTEL_EXPORTER_OTLP_${name}`]
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {}
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+    throw invalidConfig([
+      `OTEL_EXPORTER_OTLP_ENDPOINT: "${url}" is not an http:// or https:// URL; give the collector's OTLP/HTTP address, e.g. http://localhost:4318`,
+    ])
   const timeout = Number(pick('TIMEOUT'))
+  const tls: ExportSettings['tls'] = {}
+  for (const [key, name] of [
+    ['ca', 'CERTIFICATE'],
+    ['cert', 'CLIENT_CERTIFICATE'],
+    ['key', 'CLIENT_KEY'],
+  ] as const) {
+    const path = pick(name)?.trim()
+    if (path) tls[key] = path
+  }
   return {
-    url,
+    url: parsed.href,
     protocol,
     headers: {
       ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
@@ -424,6 +450,7 @@ export function exportSettings(
     },
     timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : 10_000,
     gzip: pick('COMPRESSION')?.trim().toLowerCase() === 'gzip',
+    tls,
   }
 }
 
@@ -439,13 +466,12 @@ const RETRYABLE = new Set([429, 502, 503, 504])
 
 /** POSTs one body; the status code, or undefined when the connection failed. */
 function post(
-  s: ExportSettings,
+  url: URL,
   body: Buffer,
   headers: Record<string, string>,
   agent: HttpAgent,
   timeoutMs: number,
 ): Promise<{ status: number | undefined; retryAfter: string | undefined }> {
-  const url = new URL(s.url)
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve) => {
     const req = send(
@@ -471,50 +497,79 @@ function post(
   })
 }
 
-/** The span export of the recorder: encode, compress if asked, POST, retry what the spec says is retryable. */
+/** A PEM file named by OTEL_EXPORTER_OTLP_(TRACES_)<name>; one that cannot be read is a config error at start. */
+function pem(path: string, name: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw invalidConfig([`OTEL_EXPORTER_OTLP_${name}: cannot read "${path}" (${(err as Error).message})`])
+  }
+}
+
+/**
+ * The span export of the recorder: encode, compress if asked, POST, retry what the spec says is
+ * retryable. Never rejects: whatever fails (encoding included) is counted in failedExports/Spans.
+ * TLS files (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY) are read here, once.
+ */
 export function otlpExporter(s: ExportSettings): {
   export: (spans: readonly SpanRecord[], scope: ExportScope) => Promise<void>
   counts: ExportCounts
   close: () => void
 } {
   const counts: ExportCounts = { exports: 0, spans: 0, failedExports: 0, failedSpans: 0 }
-  const agent = s.url.startsWith('https:')
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
-    : new HttpAgent({ keepAlive: true, maxSockets: 2 })
+  const url = new URL(s.url)
+  const agent =
+    url.protocol === 'https:'
+      ? new HttpsAgent({
+          keepAlive: true,
+          maxSockets: 2,
+          ...(s.tls.ca ? { ca: pem(s.tls.ca, 'CERTIFICATE') } : {}),
+          ...(s.tls.cert ? { cert: pem(s.tls.cert, 'CLIENT_CERTIFICATE') } : {}),
+          ...(s.tls.key ? { key: pem(s.tls.key, 'CLIENT_KEY') } : {}),
+        })
+      : new HttpAgent({ keepAlive: true, maxSockets: 2 })
   const headers = {
     'user-agent': 'inkstream-otlp-exporter',
     ...s.headers,
     'content-type': s.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
     ...(s.gzip ? { 'content-encoding': 'gzip' } : {}),
   }
+  const send = async (spans: readonly SpanRecord[], scope: ExportScope): Promise<boolean> => {
+    let body = s.protocol === 'http/json' ? encodeJson(spans, scope) : encodeProtobuf(spans, scope)
+    if (s.gzip) body = await gzipAsync(body)
+    const deadline = Date.now() + s.timeoutMs
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now()
+      if (left <= 0) return false
+      const { status, retryAfter } = await post(url, body, headers, agent, left)
+      if (status !== undefined && status >= 200 && status < 300) return true
+      if (status !== undefined && !RETRYABLE.has(status)) return false
+      // The back-off, or the collector's Retry-After when it asks for longer (a 0 or an empty one
+      // would make this a busy loop).
+      const backOff = Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2)
+      const afterSecs = Number(retryAfter)
+      const wait = Number.isFinite(afterSecs) && afterSecs * 1000 > backOff ? afterSecs * 1000 : backOff
+      if (Date.now() + wait >= deadline) return false
+      // Not unref'd: a retry during the shutdown flush must keep the process up until it ends.
+      await new Promise((r) => setTimeout(r, wait))
+    }
+  }
   return {
     counts,
     close: () => agent.destroy(),
     async export(spans, scope) {
-      let body = s.protocol === 'http/json' ? encodeJson(spans, scope) : encodeProtobuf(spans, scope)
-      if (s.gzip) body = await gzipAsync(body)
-      const deadline = Date.now() + s.timeoutMs
-      for (let attempt = 0; ; attempt++) {
-        const left = deadline - Date.now()
-        const { status, retryAfter } =
-          left > 0 ? await post(s, body, headers, agent, left) : { status: undefined, retryAfter: undefined }
-        if (status !== undefined && status >= 200 && status < 300) {
-          counts.exports++
-          counts.spans += spans.length
-          return
-        }
-        const retryable = status === undefined || RETRYABLE.has(status)
-        const afterSecs = Number(retryAfter)
-        const wait =
-          Number.isFinite(afterSecs) && afterSecs >= 0
-            ? afterSecs * 1000
-            : Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2)
-        if (!retryable || Date.now() + wait >= deadline) {
-          counts.failedExports++
-          counts.failedSpans += spans.length
-          return
-        }
-        await new Promise((r) => setTimeout(r, wait).unref())
+      let ok = false
+      try {
+        ok = await send(spans, scope)
+      } catch {
+        ok = false
+      }
+      if (ok) {
+        counts.exports++
+        counts.spans += spans.length
+      } else {
+        counts.failedExports++
+        counts.failedSpans += spans.length
       }
     },
   }

@@ -200,7 +200,8 @@ class RecordedSpan implements Span, SpanRecord {
   readonly kind: SpanKind
   readonly startMs: number
   endMs = 0
-  attributes: Attributes = {}
+  // No prototype: a key such as `constructor` or `__proto__` is an attribute like any other.
+  attributes: Attributes = Object.create(null)
   attributeCount = 0
   droppedAttributes = 0
   // Shared empty values until a span has its own (most have no events, links or status).
@@ -291,7 +292,7 @@ class RecordedSpan implements Span, SpanRecord {
     }
     const attrs = isTime(attributesOrTime) ? {} : (attributesOrTime ?? {})
     const at = isTime(attributesOrTime) ? attributesOrTime : time
-    const kept: Attributes = {}
+    const kept: Attributes = Object.create(null)
     for (const key in attrs) if (validValue(attrs[key])) kept[key] = attrs[key]
     if (this.events === NO_EVENTS) this.events = []
     this.events.push({ name, timeMs: timeMs(at), attributes: kept })
@@ -361,7 +362,7 @@ class RecorderTracer implements Tracer {
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {
     const fn = args[args.length - 1] as F
     const options = (args.length > 1 ? args[0] : {}) as SpanOptions
-    const ctx = (args.length > 2 ? args[1] : apiContext.active()) as Context
+    const ctx = ((args.length > 2 ? args[1] : undefined) ?? apiContext.active()) as Context
     const span = this.startSpan(name, options, ctx)
     return apiContext.with(trace.setSpan(ctx, span), fn as (s: Span) => ReturnType<F>, undefined, span)
   }
@@ -475,7 +476,7 @@ export class RecorderProvider implements TracerProvider {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#exporting !== undefined) return
+    if (this.#exporting !== undefined || this.#queue.length === 0) return
     this.#exporting = (async () => {
       do await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
       while (this.#queue.length >= this.#batch.maxExportBatchSize)
@@ -488,28 +489,45 @@ export class RecorderProvider implements TracerProvider {
     })
   }
 
+  /** One export, bounded by the export timeout; an export that throws or rejects loses its batch, nothing else. */
   async #exportOne(batch: SpanRecord[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#batch.exportTimeoutMillis)
       timer.unref()
     })
+    const exported = Promise.resolve()
+      .then(() => this.#export(batch, this.#scope))
+      .catch(() => {})
     try {
-      await Promise.race([this.#export(batch, this.#scope).catch(() => {}), timeout])
+      await Promise.race([exported, timeout])
     } finally {
       clearTimeout(timer)
     }
   }
 
-  /** Exports every span ended so far. */
+  /**
+   * Exports every span ended so far: after the export in flight, the rest in full batches, one
+   * export at a time (spans that end meanwhile join the queue and go too).
+   */
   async forceFlush(): Promise<void> {
-    while (this.#exporting !== undefined) await this.#exporting
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
+    for (;;) {
+      if (this.#exporting !== undefined) {
+        await this.#exporting
+        continue
+      }
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer)
+        this.#timer = undefined
+      }
+      if (this.#queue.length === 0) return
+      this.#exporting = (async () => {
+        while (this.#queue.length > 0)
+          await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
+      })().finally(() => {
+        this.#exporting = undefined
+      })
     }
-    while (this.#queue.length > 0)
-      await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
   }
 
   /** Flushes, then records no more. */

@@ -272,6 +272,8 @@ export function failSpan(span: Span, err: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) })
 }
 
+const TAIL_START = ',"traceparent":"'
+
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
 /**
@@ -304,7 +306,9 @@ export function traced<E extends InkEvent | EncodedEvent>(
   const tail = `,"traceparent":"${traceparent}"}`
   return events.map((item) => {
     if (!('json' in item)) return item.traceparent ? item : { ...item, traceparent }
-    if (item.event.traceparent) return item
+    // A context of its own, or one a traced() before this one appended (a traceparent's tail is
+    // always 73 characters: ,"traceparent":" + 55 + "}).
+    if (item.event.traceparent || item.json.startsWith(TAIL_START, item.json.length - 73)) return item
     // The JSON carries the context; the event object is left as it is (copying it to add one field
     // was a fifth of what tracing cost a single-event request: docs/benchmarks.md).
     return {

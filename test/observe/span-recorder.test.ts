@@ -177,7 +177,7 @@ function fullRecord(overrides: Partial<SpanRecord> = {}): SpanRecord {
       'http.request.method': 'POST',
       'http.response.status_code': 200,
       'inkstream.negative': -42,
-      'inkstream.big': 2 ** 53 + 2,
+      'inkstream.big': 2 ** 53 - 1,
       'inkstream.ratio': 0.25,
       'inkstream.ok': true,
       'inkstream.no': false,
@@ -296,12 +296,28 @@ describe('OTLP encoding of recorded spans', () => {
       (span.attributes as { key: string; value: Decoded }[]).map((a) => [a.key, a.value]),
     )
     assert.deepEqual(attrs['inkstream.negative'], { intValue: BigInt.asUintN(64, -42n) })
-    assert.deepEqual(attrs['inkstream.big'], { intValue: 2n ** 53n + 2n })
+    assert.deepEqual(attrs['inkstream.big'], { intValue: 2n ** 53n - 1n })
     assert.deepEqual(attrs['inkstream.ratio'], { doubleValue: 0.25 })
     assert.deepEqual(attrs['inkstream.empty'], { stringValue: '' })
     assert.deepEqual(attrs['inkstream.long.utf8'], { stringValue: 'é'.repeat(70) })
     assert.deepEqual(span.status, { message: 'failed', code: 2n })
     assert.equal(doc.resourceSpans[0]!.scopeSpans[0]!.scope.name, 'inkstream')
+  })
+
+  test('numbers past 2^53 are doubles in both encodings (a JSON int64 of 1e21 would read "1e+21")', () => {
+    const record = fullRecord({ attributes: { huge: 1e21, past: 2 ** 53 + 2 } })
+    const doc = decode(encodeProtobuf([record], SCOPE), 'Request') as {
+      resourceSpans: { scopeSpans: { spans: { attributes: { key: string; value: Decoded }[] }[] }[] }[]
+    }
+    assert.deepEqual(
+      doc.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.map((a) => a.value),
+      [{ doubleValue: 1e21 }, { doubleValue: 2 ** 53 + 2 }],
+    )
+    const json = JSON.parse(encodeJson([record], SCOPE).toString('utf8'))
+    assert.deepEqual(
+      json.resourceSpans[0].scopeSpans[0].spans[0].attributes.map((a: { value: unknown }) => a.value),
+      [{ doubleValue: 1e21 }, { doubleValue: 2 ** 53 + 2 }],
+    )
   })
 
   test('JSON: the spec mapping (hex ids, nanoseconds as strings, kinds + 1) of the same spans', () => {
@@ -389,7 +405,7 @@ describe('the span recorder', () => {
     span.end()
     await p.forceFlush()
     const r = sink.flat()[0]!
-    assert.deepEqual(r.attributes, { a: 'xy', b: 1 })
+    assert.deepEqual({ ...r.attributes }, { a: 'xy', b: 1 })
     assert.equal(r.droppedAttributes, 1)
     assert.deepEqual(
       r.events.map((e) => e.name),
@@ -480,6 +496,52 @@ describe('the span recorder', () => {
 })
 
 describe('the OTLP/HTTP exporter', () => {
+  test('an endpoint that is not an http(s) URL is refused at start with INK_ERR_INVALID_CONFIG', () => {
+    for (const bad of ['collector:4318', 'ftp://x/v1/traces', 'not a url'])
+      assert.throws(
+        () => exportSettings({}, bad, 'http/protobuf'),
+        (err: Error & { code?: string }) =>
+          err.code === 'INK_ERR_INVALID_CONFIG' && /is not an http:\/\/ or https:\/\/ URL/.test(err.message),
+      )
+    assert.equal(
+      exportSettings({}, 'HTTPS://Collector:4318/v1/traces', 'http/json').url,
+      'https://collector:4318/v1/traces',
+    )
+    assert.throws(
+      () =>
+        otlpExporter(
+          exportSettings(
+            { OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem' },
+            'https://x/v1/traces',
+            'http/protobuf',
+          ),
+        ),
+      (err: Error & { code?: string }) =>
+        err.code === 'INK_ERR_INVALID_CONFIG' && /CERTIFICATE: cannot read/.test(err.message),
+    )
+  })
+
+  test('an export that throws loses its batch only; the next batches still go', async () => {
+    const sink: number[] = []
+    let calls = 0
+    const p = new RecorderProvider({
+      sampler: samplerFromEnv({}, sdk),
+      export: (spans) => {
+        calls++
+        if (calls === 1) throw new Error('synchronous failure')
+        sink.push(spans.length)
+        return Promise.resolve()
+      },
+      resource: {},
+      batch: { maxExportBatchSize: 2 },
+      parseTraceState: (v) => new TraceState(v),
+    })
+    for (let i = 0; i < 5; i++) p.getTracer().startSpan('x', {}, ROOT_CONTEXT).end()
+    await p.forceFlush()
+    assert.equal(calls, 3)
+    assert.deepEqual(sink, [2, 1])
+  })
+
   test('settings: traces-specific variables win; headers and resource pairs are URL-decoded', () => {
     const s = exportSettings(
       {

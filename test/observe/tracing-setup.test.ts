@@ -206,6 +206,7 @@ describe('tracing on', () => {
       // A child needs a parent: without one there is no span (its caller is in no trace).
       assert.equal(await inSpan('orphan', {}, async (span) => span), undefined)
       let inner = ''
+      let twice = ''
       let child = ''
       const rows = await inSpan('unit span', { root: true }, async (span) => {
         assert.ok(span?.isRecording())
@@ -214,6 +215,9 @@ describe('tracing on', () => {
         child = await inSpan('unit child', { parent: span }, async (c) => traceparentOf(c) ?? '')
         const encoded = event('m3')
         const json = JSON.stringify(encoded)
+        // Traced twice: the context is appended once.
+        const again = traced(traced([{ event: encoded, json, bytes: Buffer.byteLength(json) }], span), span)
+        twice = (again[0] as { json: string }).json
         return serializeEvents(
           traced(
             [
@@ -232,6 +236,7 @@ describe('tracing on', () => {
       // An event encoded beforehand (by the collector) gets the context appended to its JSON.
       assert.deepEqual(JSON.parse(rows[2]!.json), { ...event('m3'), traceparent: inner })
       assert.equal(rows[2]!.bytes, Buffer.byteLength(rows[2]!.json))
+      assert.equal(twice.split('"traceparent"').length - 1, 1, twice)
       // An event that already has a context keeps it.
       assert.equal(JSON.parse(rows[1]!.json).traceparent, `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`)
       await assert.rejects(
