@@ -130,10 +130,22 @@ test('scale-out: a live block drawn by one api process is served from Redis by a
     assert.equal(res.headers.get('content-type'), 'image/png')
     return { bytes: Buffer.from(await res.arrayBuffer()), fallbacks: res.headers.get('x-ink-fallbacks') }
   }
-  const first = await open(a.url)
+  // On a loaded machine the first drawing may miss the open's deadline: that open gets the fallback
+  // image (x-ink-fallbacks: 1, never cached) and the drawing lands in the cache for the next open
+  // (CI failed on it once). Up to three more opens for the drawn image; it is the one compared below.
+  let first = await open(a.url)
+  let late = 0
+  while (first.fallbacks !== '0' && late < 3) {
+    late++
+    await new Promise((r) => setTimeout(r, 500))
+    first = await open(a.url)
+  }
   const img = PNG.sync.read(first.bytes)
   assert.deepEqual([img.width, img.height, first.fallbacks], [400, 100, '0'])
-  assert.deepEqual(await cacheCounts(a.url), { 'png/miss': 1 })
+  const drawnBy = await cacheCounts(a.url)
+  if (late === 0) assert.deepEqual(drawnBy, { 'png/miss': 1 })
+  else
+    assert.ok((drawnBy['png/miss'] ?? 0) >= 1, `the first process never drew it: ${JSON.stringify(drawnBy)}`)
 
   // A lookup slower than 50 ms counts as `timeout` and the image is drawn (a slow Redis must not cost
   // the open's deadline): on a loaded machine the first lookup may be that slow. What must never
