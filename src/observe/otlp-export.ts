@@ -21,6 +21,7 @@ import { gzip } from 'node:zlib'
 import type { Attributes, AttributeValue, Link } from '@opentelemetry/api'
 import { invalidConfig } from '../core/errors.ts'
 import type { ExportScope, SpanEventRecord, SpanRecord } from './span-recorder.ts'
+import { parseKeyValues } from './tracing.ts'
 
 const gzipAsync = promisify(gzip)
 
@@ -382,26 +383,6 @@ export function encodeJson(spans: readonly SpanRecord[], scope: ExportScope): Bu
 
 // ---------------------------------------------------------------------------------------------
 // Transport
-
-/**
- * `key=value` pairs, comma separated, keys trimmed, values URL-decoded (the format of
- * OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES); a pair without `=` is skipped.
- */
-export function parseKeyValues(raw: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const pair of (raw ?? '').split(',')) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) continue
-    const key = pair.slice(0, eq).trim()
-    if (key === '') continue
-    try {
-      out[key] = decodeURIComponent(pair.slice(eq + 1).trim())
-    } catch {
-      out[key] = pair.slice(eq + 1).trim()
-    }
-  }
-  return out
-}
 
 export interface ExportSettings {
   url: string

@@ -41,7 +41,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
-import { type ExportCounts, parseKeyValues } from './otlp-export.ts'
+// Types only: the exporter module (node:https, zlib) is loaded when tracing starts, not at start-up.
+import type { ExportCounts } from './otlp-export.ts'
 import { rootShare, samplerFromEnv } from './sampling.ts'
 
 export type { Span }
@@ -113,17 +114,36 @@ export interface Tracing {
 }
 
 /**
+ * `key=value` pairs, comma separated, keys trimmed, values URL-decoded (the format of
+ * OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES); a pair without `=` is skipped.
+ */
+export function parseKeyValues(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of (raw ?? '').split(',')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    const key = pair.slice(0, eq).trim()
+    if (key === '') continue
+    try {
+      out[key] = decodeURIComponent(pair.slice(eq + 1).trim())
+    } catch {
+      out[key] = pair.slice(eq + 1).trim()
+    }
+  }
+  return out
+}
+
+/**
  * The resource of every span: `service.name`, the pairs of OTEL_RESOURCE_ATTRIBUTES (the spec's
  * variable; `service.name` from OTEL_SERVICE_NAME wins), and what recorded them.
  */
 export function resourceOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const given = parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES)
   return {
     'telemetry.sdk.language': 'nodejs',
     'telemetry.sdk.name': 'inkstream',
-    ...parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES),
-    ...(env.OTEL_SERVICE_NAME || !parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES)['service.name']
-      ? { 'service.name': serviceName(env) }
-      : {}),
+    ...given,
+    ...(env.OTEL_SERVICE_NAME || !given['service.name'] ? { 'service.name': serviceName(env) } : {}),
   }
 }
 

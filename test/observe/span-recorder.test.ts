@@ -14,16 +14,10 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@open
 import { TraceState } from '@opentelemetry/core'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import * as sdk from '@opentelemetry/sdk-trace-base'
-import {
-  encodeJson,
-  encodeProtobuf,
-  exportSettings,
-  otlpExporter,
-  parseKeyValues,
-} from '../../src/observe/otlp-export.ts'
+import { encodeJson, encodeProtobuf, exportSettings, otlpExporter } from '../../src/observe/otlp-export.ts'
 import { samplerFromEnv } from '../../src/observe/sampling.ts'
 import { RecorderProvider, type SpanRecord, spanLimitsFromEnv } from '../../src/observe/span-recorder.ts'
-import { resourceOf } from '../../src/observe/tracing.ts'
+import { parseKeyValues, resourceOf } from '../../src/observe/tracing.ts'
 
 // ---------------------------------------------------------------------------------------------
 // A protobuf reader driven by trace.proto's schema: every field, nested messages decoded.
