@@ -20,7 +20,14 @@ import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import type { Attributes, AttributeValue, Link } from '@opentelemetry/api'
 import { invalidConfig } from '../core/errors.ts'
-import type { ExportScope, SpanEventRecord, SpanRecord } from './span-recorder.ts'
+import {
+  type ExportScope,
+  RECORD_BATCHER,
+  type SpanBatch,
+  type SpanBatcher,
+  type SpanEventRecord,
+  type SpanRecord,
+} from './span-recorder.ts'
 import { parseKeyValues } from './tracing.ts'
 
 const gzipAsync = promisify(gzip)
@@ -33,9 +40,13 @@ const nibble = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57)
 
 /** A protobuf writer into one growing buffer; a nested message's length is patched in at its end. */
 class ProtoWriter {
-  buf = Buffer.allocUnsafe(64 * 1024)
+  buf: Buffer
   pos = 0
   #starts: number[] = []
+
+  constructor(size = 16 * 1024) {
+    this.buf = Buffer.allocUnsafe(size)
+  }
 
   #room(n: number): void {
     if (this.pos + n <= this.buf.length) return
@@ -201,6 +212,19 @@ class ProtoWriter {
     this.pos = at + lenBytes + n
   }
 
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.#room(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+  }
+
+  /** Back to `pos` (a message left half written is cut off). */
+  rewind(pos: number): void {
+    this.pos = pos
+    this.#starts.length = 0
+  }
+
   done(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos))
   }
@@ -292,11 +316,35 @@ function span(w: ProtoWriter, s: SpanRecord): void {
 }
 
 /**
- * ExportTraceServiceRequest { 1 ResourceSpans { 1 Resource { 1 attributes }, 2 ScopeSpans
- * { 1 InstrumentationScope { 1 name }, 2 spans } } }, in protobuf.
+ * A batch of spans encoded as they ended: each one's `spans` field of ScopeSpans, one after the
+ * other (what encodeProtobuf writes between the scope and the closing lengths). Holds no span record.
  */
-export function encodeProtobuf(spans: readonly SpanRecord[], scope: ExportScope): Buffer {
-  const w = new ProtoWriter()
+export class ProtobufBatch implements SpanBatch {
+  readonly w = new ProtoWriter(64 * 1024)
+  length = 0
+}
+
+/** The protobuf exporter's batcher: a span is encoded when it ends; its record is not kept. */
+export const PROTOBUF_BATCHER: SpanBatcher<ProtobufBatch> = {
+  open: () => new ProtobufBatch(),
+  add(batch, s) {
+    const at = batch.w.pos
+    try {
+      span(batch.w, s)
+    } catch (err) {
+      batch.w.rewind(at)
+      throw err
+    }
+    batch.length++
+  },
+}
+
+/**
+ * ExportTraceServiceRequest { 1 ResourceSpans { 1 Resource { 1 attributes }, 2 ScopeSpans
+ * { 1 InstrumentationScope { 1 name }, 2 spans } } }, in protobuf, around spans encoded already.
+ */
+export function protobufRequest(batch: ProtobufBatch, scope: ExportScope): Buffer {
+  const w = new ProtoWriter(batch.w.pos + 1024)
   w.begin(1)
   w.begin(1)
   attributes(w, 1, scope.resource)
@@ -305,10 +353,17 @@ export function encodeProtobuf(spans: readonly SpanRecord[], scope: ExportScope)
   w.begin(1)
   w.string(1, scope.scopeName)
   w.end()
-  for (const s of spans) span(w, s)
+  w.raw(batch.w.buf.subarray(0, batch.w.pos))
   w.end()
   w.end()
   return w.done()
+}
+
+/** The protobuf request of these span records (encoded as PROTOBUF_BATCHER does, as they end). */
+export function encodeProtobuf(spans: readonly SpanRecord[], scope: ExportScope): Buffer {
+  const batch = PROTOBUF_BATCHER.open()
+  for (const s of spans) PROTOBUF_BATCHER.add(batch, s)
+  return protobufRequest(batch, scope)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,6 +490,9 @@ export function exportSettings(
   }
 }
 
+/** A batch as the exporter takes it: span records (JSON, or the tests' protobuf), or spans encoded as they ended. */
+export type ExportBatch = readonly SpanRecord[] | ProtobufBatch
+
 /** What an exporter did: batches and spans sent, and those dropped (refused, or retried past the timeout). */
 export interface ExportCounts {
   exports: number
@@ -493,7 +551,9 @@ function pem(path: string, name: string): Buffer {
  * TLS files (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY) are read here, once.
  */
 export function otlpExporter(s: ExportSettings): {
-  export: (spans: readonly SpanRecord[], scope: ExportScope) => Promise<void>
+  /** How the provider keeps ended spans for this exporter: encoded at once in protobuf, as records for JSON. */
+  batcher: SpanBatcher<ExportBatch>
+  export: (batch: ExportBatch, scope: ExportScope) => Promise<void>
   counts: ExportCounts
   close: () => void
 } {
@@ -515,8 +575,13 @@ export function otlpExporter(s: ExportSettings): {
     'content-type': s.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
     ...(s.gzip ? { 'content-encoding': 'gzip' } : {}),
   }
-  const send = async (spans: readonly SpanRecord[], scope: ExportScope): Promise<boolean> => {
-    let body = s.protocol === 'http/json' ? encodeJson(spans, scope) : encodeProtobuf(spans, scope)
+  const send = async (batch: ExportBatch, scope: ExportScope): Promise<boolean> => {
+    let body =
+      batch instanceof ProtobufBatch
+        ? protobufRequest(batch, scope)
+        : s.protocol === 'http/json'
+          ? encodeJson(batch, scope)
+          : encodeProtobuf(batch, scope)
     if (s.gzip) body = await gzipAsync(body)
     const deadline = Date.now() + s.timeoutMs
     for (let attempt = 0; ; attempt++) {
@@ -537,20 +602,21 @@ export function otlpExporter(s: ExportSettings): {
   }
   return {
     counts,
+    batcher: (s.protocol === 'http/json' ? RECORD_BATCHER : PROTOBUF_BATCHER) as SpanBatcher<ExportBatch>,
     close: () => agent.destroy(),
-    async export(spans, scope) {
+    async export(batch, scope) {
       let ok = false
       try {
-        ok = await send(spans, scope)
+        ok = await send(batch, scope)
       } catch {
         ok = false
       }
       if (ok) {
         counts.exports++
-        counts.spans += spans.length
+        counts.spans += batch.length
       } else {
         counts.failedExports++
-        counts.failedSpans += spans.length
+        counts.failedSpans += batch.length
       }
     },
   }

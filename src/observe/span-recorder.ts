@@ -77,8 +77,38 @@ export interface ExportScope {
   scopeName: string
 }
 
+/** A batch of ended spans as its exporter takes them: the records themselves, or their encoding. */
+export interface SpanBatch {
+  /** How many spans it holds. */
+  readonly length: number
+}
+
+/**
+ * How ended spans wait for their export. The default keeps the records; the protobuf exporter's
+ * (otlp-export.ts) encodes each span as it ends, so the record is garbage at once instead of living
+ * in the queue until its batch goes (long enough to be promoted to the old generation: every span
+ * was work for the major garbage collections).
+ */
+export interface SpanBatcher<B extends SpanBatch> {
+  /** A new, empty batch. */
+  open(): B
+  /** Adds an ended span to `batch`; a throw leaves the batch as it was (the span is dropped and counted). */
+  add(batch: B, span: SpanRecord): void
+}
+
+/** The default batcher: the records as they are. */
+export const RECORD_BATCHER: SpanBatcher<SpanRecord[]> = {
+  open: () => [],
+  add: (batch, span) => {
+    batch.push(span)
+  },
+}
+
 /** Sends a batch of ended spans; resolves when done, whatever the outcome (it reports its own failures). */
-export type SpanExport = (spans: readonly SpanRecord[], scope: ExportScope) => Promise<void>
+export type SpanExport<B extends SpanBatch = readonly SpanRecord[]> = (
+  batch: B,
+  scope: ExportScope,
+) => Promise<void>
 
 export interface SpanLimits {
   attributeCount: number
@@ -188,6 +218,13 @@ const NO_EVENTS: SpanEventRecord[] = []
 const NO_LINKS: Link[] = []
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
 
+/** What a span needs of its provider. */
+interface SpanOwner {
+  readonly limits: SpanLimits
+  parseTraceState(value: string): NonNullable<SpanContext['traceState']>
+  ended(span: SpanRecord): void
+}
+
 /** A recorded span: the API's Span, kept as the plain fields the exporter reads (SpanRecord). */
 class RecordedSpan implements Span, SpanRecord {
   readonly traceId: string
@@ -214,7 +251,7 @@ class RecordedSpan implements Span, SpanRecord {
   #ended = false
 
   constructor(
-    private readonly owner: RecorderProvider,
+    private readonly owner: SpanOwner,
     sc: { traceId: string; spanId: string; traceFlags: number; traceState: string | undefined },
     parent: SpanContext | undefined,
     name: string,
@@ -353,7 +390,7 @@ class RecordedSpan implements Span, SpanRecord {
 }
 
 class RecorderTracer implements Tracer {
-  constructor(private readonly owner: RecorderProvider) {}
+  constructor(private readonly owner: { start(name: string, options: SpanOptions, ctx: Context): Span }) {}
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = apiContext.active()): Span {
     return this.owner.start(name, options, ctx)
@@ -368,9 +405,11 @@ class RecorderTracer implements Tracer {
   }
 }
 
-export interface RecorderOptions {
+export interface RecorderOptions<B extends SpanBatch = SpanRecord[]> {
   sampler: Sampler
-  export: SpanExport
+  export: SpanExport<B>
+  /** How ended spans are kept until exported (RECORD_BATCHER when not given). */
+  batcher?: SpanBatcher<B>
   resource: Attributes
   batch?: Partial<BatchSettings>
   limits?: SpanLimits
@@ -380,27 +419,33 @@ export interface RecorderOptions {
 
 /**
  * The TracerProvider: one per thread (startTracing registers it). Ended sampled spans wait in a
- * bounded queue; a full batch is exported at once, a partial one after the schedule delay; at most
- * one export runs at a time, each bounded by the export timeout.
+ * bounded queue, kept as export batches (the batcher's: records, or already encoded); a full batch
+ * is exported at once, a partial one after the schedule delay; at most one export runs at a time,
+ * each bounded by the export timeout.
  */
-export class RecorderProvider implements TracerProvider {
+export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements TracerProvider {
   readonly limits: SpanLimits
   readonly #batch: BatchSettings
   readonly #sampler: Sampler
-  readonly #export: SpanExport
+  readonly #export: SpanExport<B>
+  readonly #batcher: SpanBatcher<B>
   readonly #scope: ExportScope
   readonly #tracer: RecorderTracer
-  readonly parseTraceState: RecorderOptions['parseTraceState']
-  #queue: SpanRecord[] = []
+  readonly parseTraceState: RecorderOptions<B>['parseTraceState']
+  /** The queue: batches oldest first, each at most maxExportBatchSize spans (only the last one partial). */
+  #batches: B[] = []
+  /** Spans in #batches. */
+  #queued = 0
   #timer: NodeJS.Timeout | undefined
   #exporting: Promise<void> | undefined
   #shutdown = false
   /** Spans dropped because the queue was full. */
   dropped = 0
 
-  constructor(opts: RecorderOptions) {
+  constructor(opts: RecorderOptions<B>) {
     this.#sampler = opts.sampler
     this.#export = opts.export
+    this.#batcher = opts.batcher ?? (RECORD_BATCHER as unknown as SpanBatcher<B>)
     this.#batch = { ...DEFAULT_BATCH, ...opts.batch }
     // A batch larger than the queue could never fill (the SDK's rule: clamp it).
     this.#batch.maxExportBatchSize = Math.min(this.#batch.maxExportBatchSize, this.#batch.maxQueueSize)
@@ -451,19 +496,43 @@ export class RecorderProvider implements TracerProvider {
     return span
   }
 
-  /** A sampled span ended: queued for export (dropped and counted when the queue is full). */
+  /**
+   * A sampled span ended: added to the last batch of the queue (a new one when that is full), or
+   * dropped and counted when the queue is full.
+   */
   ended(span: SpanRecord): void {
     if (this.#shutdown) return
-    if (this.#queue.length >= this.#batch.maxQueueSize) {
+    if (this.#queued >= this.#batch.maxQueueSize) {
       this.dropped++
       return
     }
-    this.#queue.push(span)
-    if (this.#queue.length >= this.#batch.maxExportBatchSize) this.#kick()
+    const max = this.#batch.maxExportBatchSize
+    let last = this.#batches[this.#batches.length - 1]
+    if (last === undefined || last.length >= max) {
+      last = this.#batcher.open()
+      this.#batches.push(last)
+    }
+    try {
+      this.#batcher.add(last, span)
+    } catch {
+      // A span the exporter cannot encode is lost alone; span.end() never throws into the caller.
+      this.dropped++
+      if (last.length === 0) this.#batches.pop()
+      return
+    }
+    this.#queued++
+    if (last.length >= max) this.#kick()
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.#kick(), this.#batch.scheduledDelayMillis)
       this.#timer.unref()
     }
+  }
+
+  /** The oldest batch, out of the queue. */
+  #take(): B {
+    const batch = this.#batches.shift()!
+    this.#queued -= batch.length
+    return batch
   }
 
   /**
@@ -476,13 +545,14 @@ export class RecorderProvider implements TracerProvider {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#exporting !== undefined || this.#queue.length === 0) return
+    if (this.#exporting !== undefined || this.#batches.length === 0) return
+    const max = this.#batch.maxExportBatchSize
     this.#exporting = (async () => {
-      do await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
-      while (this.#queue.length >= this.#batch.maxExportBatchSize)
+      do await this.#exportOne(this.#take())
+      while (this.#batches.length > 0 && this.#batches[0]!.length >= max)
     })().finally(() => {
       this.#exporting = undefined
-      if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
+      if (this.#batches.length > 0 && this.#timer === undefined && !this.#shutdown) {
         this.#timer = setTimeout(() => this.#kick(), this.#batch.scheduledDelayMillis)
         this.#timer.unref()
       }
@@ -490,7 +560,7 @@ export class RecorderProvider implements TracerProvider {
   }
 
   /** One export, bounded by the export timeout; an export that throws or rejects loses its batch, nothing else. */
-  async #exportOne(batch: SpanRecord[]): Promise<void> {
+  async #exportOne(batch: B): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#batch.exportTimeoutMillis)
@@ -507,7 +577,7 @@ export class RecorderProvider implements TracerProvider {
   }
 
   /**
-   * Exports every span ended so far: after the export in flight, the rest in full batches, one
+   * Exports every span ended so far: after the export in flight, the rest batch by batch, one
    * export at a time (spans that end meanwhile join the queue and go too).
    */
   async forceFlush(): Promise<void> {
@@ -520,10 +590,9 @@ export class RecorderProvider implements TracerProvider {
         clearTimeout(this.#timer)
         this.#timer = undefined
       }
-      if (this.#queue.length === 0) return
+      if (this.#batches.length === 0) return
       this.#exporting = (async () => {
-        while (this.#queue.length > 0)
-          await this.#exportOne(this.#queue.splice(0, this.#batch.maxExportBatchSize))
+        while (this.#batches.length > 0) await this.#exportOne(this.#take())
       })().finally(() => {
         this.#exporting = undefined
       })

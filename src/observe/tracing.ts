@@ -166,6 +166,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
   const provider = new recorder.RecorderProvider({
     sampler: samplerFromEnv(env, samplers, (link) => (link as EventLink)[EVENT_LINK] === true),
     export: exporter.export,
+    batcher: exporter.batcher,
     resource: resourceOf(env),
     batch: batchConfig(env),
     limits: recorder.spanLimitsFromEnv(env),

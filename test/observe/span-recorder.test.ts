@@ -14,7 +14,14 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@open
 import { TraceState } from '@opentelemetry/core'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import * as sdk from '@opentelemetry/sdk-trace-base'
-import { encodeJson, encodeProtobuf, exportSettings, otlpExporter } from '../../src/observe/otlp-export.ts'
+import {
+  encodeJson,
+  encodeProtobuf,
+  exportSettings,
+  otlpExporter,
+  PROTOBUF_BATCHER,
+  protobufRequest,
+} from '../../src/observe/otlp-export.ts'
 import { samplerFromEnv } from '../../src/observe/sampling.ts'
 import { RecorderProvider, type SpanRecord, spanLimitsFromEnv } from '../../src/observe/span-recorder.ts'
 import { parseKeyValues, resourceOf } from '../../src/observe/tracing.ts'
@@ -273,6 +280,58 @@ describe('OTLP encoding of recorded spans', () => {
       )
       assert.deepEqual(ours, theirs)
     }
+  })
+
+  test('protobuf, encoded as spans end: a span that fails half way is cut off, the batch reads as the others alone', () => {
+    const batch = PROTOBUF_BATCHER.open()
+    const first = fullRecord()
+    const last = fullRecord({ spanId: 'a'.repeat(16) })
+    PROTOBUF_BATCHER.add(batch, first)
+    const broken = fullRecord({
+      spanId: 'b'.repeat(16),
+      attributes: {
+        written: 'first',
+        get boom(): string {
+          throw new Error('unreadable attribute')
+        },
+      },
+    })
+    assert.throws(() => PROTOBUF_BATCHER.add(batch, broken), /unreadable attribute/)
+    PROTOBUF_BATCHER.add(batch, last)
+    assert.equal(batch.length, 2)
+    assert.deepEqual(protobufRequest(batch, SCOPE), encodeProtobuf([first, last], SCOPE))
+    // And the provider drops that span alone, counted, and exports the others.
+    const exported: Buffer[] = []
+    const p = new RecorderProvider({
+      sampler: samplerFromEnv({}, sdk),
+      batcher: PROTOBUF_BATCHER,
+      export: async (b) => {
+        exported.push(protobufRequest(b, SCOPE))
+      },
+      resource: {},
+      parseTraceState: (v) => new TraceState(v),
+    })
+    const tracer = p.getTracer()
+    tracer.startSpan('fine', {}, ROOT_CONTEXT).end()
+    const bad = tracer.startSpan('bad', {}, ROOT_CONTEXT)
+    Object.defineProperty((bad as unknown as SpanRecord).attributes, 'boom', {
+      enumerable: true,
+      get() {
+        throw new Error('unreadable attribute')
+      },
+    })
+    bad.end()
+    tracer.startSpan('fine too', {}, ROOT_CONTEXT).end()
+    return p.forceFlush().then(() => {
+      assert.equal(p.dropped, 1)
+      const doc = decode(Buffer.concat(exported), 'Request') as {
+        resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[]
+      }
+      assert.deepEqual(
+        doc.resourceSpans.flatMap((r) => r.scopeSpans[0]!.spans.map((s) => s.name)),
+        ['fine', 'fine too'],
+      )
+    })
   })
 
   test('protobuf: the values read back as given (ids, times to the nanosecond, kinds, numbers, status)', () => {
