@@ -35,8 +35,14 @@ const gzipAsync = promisify(gzip)
 // ---------------------------------------------------------------------------------------------
 // Protobuf
 
-/** The value of one hex digit's char code (ids are validated hex: anything else reads as 0). */
-const nibble = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57) & 0xf
+/**
+ * The value of each hex digit by char code (upper or lower case; anything else reads as 0: ids are
+ * validated hex). A table look-up decoded an id in half the time of computing each digit.
+ */
+const HEX_VALUE = new Uint8Array(128)
+for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i
+for (let i = 0; i < 6; i++) HEX_VALUE[0x61 + i] = HEX_VALUE[0x41 + i] = 10 + i
+const nibble = (c: number): number => HEX_VALUE[c & 0x7f]!
 
 /** A protobuf writer into one growing buffer; a nested message's length is patched in at its end. */
 class ProtoWriter {

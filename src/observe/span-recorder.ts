@@ -466,7 +466,8 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
     const traceId = validParent?.traceId ?? randomHex(16)
     const spanId = randomHex(8)
     const kind = options.kind ?? SpanKind.INTERNAL
-    const links = options.links ?? []
+    // The shared empty array when there are none (the sampler only reads it).
+    const links = options.links ?? NO_LINKS
     // The sampler sees no parent when there is no valid one (a new context only when one must go).
     const sampleCtx =
       validParent !== undefined || trace.getSpan(ctx) === undefined ? ctx : trace.deleteSpan(ctx)

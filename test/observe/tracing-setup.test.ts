@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type ProxyTracerProvider, trace } from '@opentelemetry/api'
+import { type ProxyTracerProvider, TraceFlags, trace } from '@opentelemetry/api'
 import Fastify from 'fastify'
 import type { LogRecord } from '../../src/core/types.ts'
 import { openSqlite } from '../../src/db/sqlite.ts'
@@ -203,6 +203,21 @@ describe('tracing on', () => {
       assert.equal(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }), undefined)
       const outside = JSON.parse(serializeEvents(traced([event('m0')], undefined), 1e6)[0]!.json)
       assert.equal('traceparent' in outside, false)
+      // A sampled context with an all-zero id (invalid) gives no traceparent.
+      for (const ids of [
+        { traceId: '0'.repeat(32), spanId: '1'.repeat(16) },
+        { traceId: '1'.repeat(32), spanId: '0'.repeat(16) },
+      ])
+        assert.equal(
+          traceparentOf(trace.wrapSpanContext({ ...ids, traceFlags: TraceFlags.SAMPLED })),
+          undefined,
+        )
+      assert.equal(
+        traceparentOf(
+          trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 }),
+        ),
+        `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+      )
       // A child needs a parent: without one there is no span (its caller is in no trace).
       assert.equal(await inSpan('orphan', {}, async (span) => span), undefined)
       let inner = ''
