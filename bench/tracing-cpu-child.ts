@@ -6,19 +6,26 @@
  * applied the events, so the processor's batch spans are in the figure.
  *
  * The logging and tracing settings come from the env the parent gives (INKSTREAM_LOG_LEVEL,
- * OTEL_*). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond,
+ * OTEL_*). Each phase: a warm-up of BENCH_TRACING_INGEST (10,000) events or BENCH_TRACING_RENDER
+ * (1,000) previews, then calls for BENCH_TRACING_INGEST_SECONDS (8) or _RENDER_SECONDS (8), started
+ * at the pair's barrier (BENCH_TRACING_BARRIER). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond,
  * spanCpuMicros (with tracing on: the tracer's own cost per span, spanFloor) }.
  */
 import { rmSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { type ProxyTracerProvider, SpanKind, trace } from '@opentelemetry/api'
 import { ANALYTICS_GROUP } from '../src/analytics/analytics-store.ts'
 import { createApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { PROFILES_GROUP } from '../src/pipeline/processor.ts'
 
-const INGEST = Number(process.env.BENCH_TRACING_INGEST ?? 20000)
+/** Warm-up calls before each measured phase (not counted). */
+const INGEST_WARM_UP = Number(process.env.BENCH_TRACING_INGEST ?? 10000)
+const RENDER_WARM_UP = Number(process.env.BENCH_TRACING_RENDER ?? 1000)
+/** How long each measured phase drives calls (wall clock; the pair's two children at the same time). */
+const INGEST_SECONDS = Number(process.env.BENCH_TRACING_INGEST_SECONDS ?? 8)
+const RENDER_SECONDS = Number(process.env.BENCH_TRACING_RENDER_SECONDS ?? 8)
 const SPANS = Number(process.env.BENCH_TRACING_SPANS ?? 20000)
-const RENDER = Number(process.env.BENCH_TRACING_RENDER ?? 2000)
 const TEMPLATE = {
   subject: 'Hi {{ first_name | default: "there" }}',
   html: `<html><body><h1>Hi {{ first_name | default: "there" }},</h1>
@@ -83,6 +90,35 @@ async function drive(n: number, concurrency: number, fn: () => Promise<void>): P
   )
 }
 
+/** Calls started until `deadline` (performance.now()), `concurrency` in flight; how many. */
+async function driveUntil(deadline: number, concurrency: number, fn: () => Promise<void>): Promise<number> {
+  let n = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        n++
+        await fn()
+      }
+    }),
+  )
+  return n
+}
+
+/**
+ * With BENCH_TRACING_BARRIER set (tracing-cpu.ts runs a pair): says on stdout that this phase is
+ * warmed up, and waits for the parent's go on stdin, which comes when both children of the pair are
+ * ready. The two then measure the same phase over the same seconds: before, one child's render ran
+ * while the other still ingested, and render CPU per request moved 679–1,674 µs between children of
+ * one configuration.
+ */
+const lines = process.env.BENCH_TRACING_BARRIER ? createInterface({ input: process.stdin }) : undefined
+const go = lines?.[Symbol.asyncIterator]()
+async function barrier(phase: string): Promise<void> {
+  if (go === undefined) return
+  process.stdout.write(`${JSON.stringify({ ready: phase })}\n`)
+  await go.next()
+}
+
 /**
  * Until every consumer of the log applied the events: the processor and analytics. Waiting for the
  * processor alone left analytics' backlog to run inside the render figure (render CPU per request
@@ -106,12 +142,14 @@ async function flushSpans(): Promise<void> {
 
 /**
  * CPU µs (all threads) and wall-clock rate per call of `fn`, in the steady state: after a warm-up
- * of half as many calls (at least 5,000 events; JIT, SQLite's page cache, the first span export),
- * not counted. With a short warm-up, one-time costs made up a fifth of the figure and fell
- * unevenly on the sides (a 1 %-sampled side paid its first export inside the measured calls).
+ * (JIT, SQLite's page cache, the first span export), not counted, calls for `seconds` (started at
+ * the pair's barrier), then until `settle` says their work is done. With a short warm-up, one-time
+ * costs made up a fifth of the figure and fell unevenly on the sides (a 1 %-sampled side paid its
+ * first export inside the measured calls).
  */
 async function measure(
-  n: number,
+  phase: string,
+  seconds: number,
   warmUp: number,
   concurrency: number,
   fn: () => Promise<void>,
@@ -120,13 +158,14 @@ async function measure(
   await drive(warmUp, concurrency, fn)
   await settle()
   await flushSpans()
+  await barrier(phase)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  await drive(n, concurrency, fn)
+  const n = await driveUntil(t0 + seconds * 1000, concurrency, fn)
   await settle()
   const cpu = process.cpuUsage(cpu0)
-  const seconds = (performance.now() - t0) / 1000
-  return { cpuMicros: (cpu.user + cpu.system) / n, perSecond: n / seconds }
+  const elapsed = (performance.now() - t0) / 1000
+  return { cpuMicros: (cpu.user + cpu.system) / n, perSecond: n / elapsed }
 }
 
 /**
@@ -171,8 +210,8 @@ try {
     payload: TEMPLATE,
   })
   if (put.statusCode >= 300) throw new Error(`template: ${put.statusCode} ${put.body}`)
-  const ingest = await measure(INGEST, Math.max(5000, INGEST / 2), 32, track, processed)
-  const render = await measure(RENDER, Math.max(500, RENDER / 2), 8, preview, async () => {})
+  const ingest = await measure('ingest', INGEST_SECONDS, INGEST_WARM_UP, 32, track, processed)
+  const render = await measure('render', RENDER_SECONDS, RENDER_WARM_UP, 8, preview, async () => {})
   const spanCpuMicros = await spanFloor(SPANS)
   process.stdout.write(
     `${JSON.stringify({
@@ -184,6 +223,7 @@ try {
     })}\n`,
   )
 } finally {
+  lines?.close()
   await app.close()
   rmSync(dataDir, { recursive: true, force: true })
 }

@@ -10,11 +10,14 @@
  * Each round runs every measured side at the same time as a baseline child of its own, pair after
  * pair (order rotating), a new child per side per pair: this host's speed drifted by a third within
  * minutes (every thread's CPU per event rose together, with tracing or without), which one side
- * after the other charged to whichever side ran later; a pair shares the drift. The ratio is the
+ * after the other charged to whichever side ran later; a pair shares the drift. Within a pair each
+ * phase starts in both children at once (a barrier over stdin, after each one's warm-up) and drives
+ * calls for the same seconds, so the two measure the same phase beside the same load (with a fixed
+ * count per child, one child's render ran beside the other's ingest). The ratio is the
  * pair's baseline CPU per request ÷ the side's: the throughput a CPU-bound server keeps (goal of
  * issue 12: ≥ 0.95 for ingest and render). Before/after a change: `npm run bench -- --against <rev> tracing-cpu`.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,35 +39,79 @@ interface ChildResult {
   renderPerSecond: number
 }
 
-function runChild(env: Record<string, string>): Promise<Sample & { result: ChildResult }> {
+type ChildRun = Sample & { result: ChildResult }
+
+/**
+ * One child; `ready(phase)` is called when it has warmed up a phase and waits on stdin for its go
+ * (BENCH_TRACING_BARRIER: runPair starts both children's phases at once).
+ */
+function runChild(
+  env: Record<string, string>,
+  ready: (phase: string) => void,
+): { child: ChildProcess; done: Promise<ChildRun> } {
   const dataDir = mkdtempSync(join(tmpdir(), 'inkstream-tracing-cpu-'))
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'bench/tracing-cpu-child.ts'), dataDir],
     {
       cwd: ROOT,
-      env: { ...process.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', BENCH_TRACING_BARRIER: '1', ...env },
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
   )
   const meter = cpuMeter(child.pid!)
   let out = ''
+  let result: ChildResult | undefined
   // Read while the child still runs (its /proc entry is gone once it exited).
   let cpu: CpuUse | undefined
   child.stdout.on('data', (c: Buffer) => {
     out += c
-    if (cpu === undefined && out.includes('\n')) cpu = meter()
+    let nl = out.indexOf('\n')
+    while (nl >= 0) {
+      const line = out.slice(0, nl)
+      out = out.slice(nl + 1)
+      nl = out.indexOf('\n')
+      if (!line.startsWith('{')) continue
+      const msg = JSON.parse(line) as ChildResult | { ready: string }
+      if ('ready' in msg) ready(msg.ready)
+      else {
+        result = msg
+        cpu ??= meter()
+      }
+    }
   })
-  return new Promise((resolve, reject) => {
+  const done = new Promise<ChildRun>((resolve, reject) => {
     child.on('error', reject)
     child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (code !== 0 || line === undefined)
+      if (code !== 0 || result === undefined)
         return reject(new Error(`tracing-cpu child exited ${code}: ${out}`))
-      const result = JSON.parse(line) as ChildResult
       resolve({ value: result.ingestCpuMicros, ...(cpu ? { cpu } : {}), result, details: { ...result } })
     })
   })
+  return { child, done }
+}
+
+/**
+ * Two children at the same time, each phase (ingest, render) started in both at once when both
+ * have warmed it up, and measured over the same seconds: a pair shares the host's drift and what
+ * runs beside it.
+ */
+async function runPair(a: Record<string, string>, b: Record<string, string>): Promise<[ChildRun, ChildRun]> {
+  const readyIn = new Map<string, number>()
+  const runs: { child: ChildProcess; done: Promise<ChildRun> }[] = []
+  const ready = (phase: string) => {
+    const n = (readyIn.get(phase) ?? 0) + 1
+    readyIn.set(phase, n)
+    if (n === 2) for (const r of runs) r.child.stdin!.write('go\n')
+  }
+  runs.push(runChild(a, ready), runChild(b, ready))
+  try {
+    return (await Promise.all(runs.map((r) => r.done))) as [ChildRun, ChildRun]
+  } catch (err) {
+    // One failed: the other would wait at its barrier for ever.
+    for (const r of runs) r.child.kill('SIGKILL')
+    throw err
+  }
 }
 
 interface Pair {
@@ -90,7 +137,7 @@ export async function tracingCpu(): Promise<BenchResult> {
       for (let i = 0; i < MEASURED.length; i++) {
         const side = MEASURED[(r + i) % MEASURED.length]!
         process.stderr.write(`bench: round ${r + 1}/${rounds}, baseline + ${side} at once (load ${load})\n`)
-        const [b, x] = await Promise.all([runChild(env.baseline), runChild(env[side])])
+        const [b, x] = await runPair(env.baseline, env[side])
         const others = [b.cpu?.otherCores, x.cpu?.otherCores].filter((c): c is number => c != null)
         pairs[side].push({
           baseline: b.result,
