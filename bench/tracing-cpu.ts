@@ -72,10 +72,11 @@ function runChild(
       out = out.slice(nl + 1)
       nl = out.indexOf('\n')
       if (!line.startsWith('{')) continue
-      const msg = JSON.parse(line) as ChildResult | { ready: string }
-      if ('ready' in msg) ready(msg.ready)
-      else {
-        result = msg
+      // The child's own log lines (JSON too, e.g. an error while it closes) are neither.
+      const msg = JSON.parse(line) as Partial<ChildResult> & { ready?: string }
+      if (msg.ready !== undefined) ready(msg.ready)
+      else if (msg.ingestCpuMicros !== undefined) {
+        result = msg as ChildResult
         cpu ??= meter()
       }
     }
