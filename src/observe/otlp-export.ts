@@ -326,7 +326,9 @@ function span(w: ProtoWriter, s: SpanRecord): void {
  * other (what encodeProtobuf writes between the scope and the closing lengths). Holds no span record.
  */
 export class ProtobufBatch implements SpanBatch {
-  readonly w = new ProtoWriter(64 * 1024)
+  // Small at first and doubled as spans come: with OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1 a full queue is
+  // 2,048 batches, which at 64 KiB each held 128 MiB (a 512-span batch grows to 128 KiB in 5 copies).
+  readonly w = new ProtoWriter(4 * 1024)
   length = 0
 }
 
@@ -362,7 +364,8 @@ export function protobufRequest(batch: ProtobufBatch, scope: ExportScope): Buffe
   w.raw(batch.w.buf.subarray(0, batch.w.pos))
   w.end()
   w.end()
-  return w.done()
+  // This writer is the request's alone: its bytes as they are, not copied again (done() copies).
+  return w.buf.subarray(0, w.pos)
 }
 
 /** The protobuf request of these span records (encoded as PROTOBUF_BATCHER does, as they end). */
