@@ -14,6 +14,7 @@ import type { TokenKeys } from '../delivery/token-keys.ts'
 import type { EventLog } from '../log/event-log.ts'
 import type { AlertStore } from '../observe/alerts/alert-store.ts'
 import type { RollupStore } from '../observe/rollups/rollup-store.ts'
+import type { SpanOutcomes } from '../observe/tracing.ts'
 import type { BatchReport } from '../pipeline/processor.ts'
 import type { PrivacyStore } from '../privacy/privacy-store.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
@@ -48,6 +49,11 @@ export interface ProcessorHooks {
   onConflict(): void
   /** The processor failed (embedded: its thread died and is restarted). */
   onError(err: unknown): void
+  /**
+   * The span outcomes of a processor thread's own tracer (embedded, with tracing on), after each of
+   * its exports; a processor in this thread (scale-out) shares the thread's tracer and reports none.
+   */
+  onSpans?(spans: SpanOutcomes): void
 }
 
 /** The processor of this process: a worker thread (embedded) or in process (scale-out). */

@@ -133,6 +133,7 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
               },
               hooks.onBatch,
               hooks.onError,
+              hooks.onSpans,
             )
             closers.push(() => started.close())
             // Named before it runs: /healthz says `starting` meanwhile, wake-ups reach it once it does.

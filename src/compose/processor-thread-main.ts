@@ -19,7 +19,9 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
     bindings: { 'process.thread.name': 'processor' },
   })
   // This thread's own provider (the OpenTelemetry API's globals are per thread); the env is the main thread's.
-  const tracing = await startTracing(process.env)
+  const tracing = await startTracing(process.env, {
+    onExported: (spans) => port.postMessage({ type: 'spans', spans } satisfies WorkerMessage),
+  })
   const opened = openEmbeddedProcessorBackends(data)
   const backends = {
     ...opened,

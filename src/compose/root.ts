@@ -96,6 +96,7 @@ export async function composeApp(
       traits,
       links,
       feedbackSink: opts.feedbackSink,
+      tracing,
     })
     closers.push(() => services.close())
     const server = await buildServer(services.server, roles, opts.onRoute ? { onRoute: opts.onRoute } : {})

@@ -22,9 +22,11 @@ import {
   createMetrics,
   type Metrics,
   observeBatch,
+  observeTraceSpans,
   readConsumerLags,
   watchConsumerGroup,
 } from '../observe/metrics.ts'
+import type { Tracing } from '../observe/tracing.ts'
 import { composeOpenTime } from '../opentime/compose-open-time.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
@@ -55,6 +57,8 @@ export interface ComposeOptions {
   links: LinkBase
   /** Where the bounce mailbox's feedback goes (src/delivery/feedback.ts). */
   feedbackSink?: FeedbackSink | undefined
+  /** This thread's tracer, when tracing is on: its span outcomes are read before each scrape. */
+  tracing?: Pick<Tracing, 'spans'> | undefined
 }
 
 export interface Services {
@@ -266,6 +270,7 @@ export async function composeServices(
             if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
           },
           onConflict: () => metrics.profileConflicts.inc(),
+          onSpans: (spans) => observeTraceSpans(metrics, 'processor', spans),
           onError: (err) => logger.error({ err }, 'processor failed'),
         }),
       )
@@ -326,6 +331,7 @@ export async function composeServices(
         : undefined,
       beforeScrape: async () => {
         await readConsumerLags(metrics, (group) => log.lag(group))
+        if (opts.tracing) observeTraceSpans(metrics, 'main', opts.tracing.spans())
         const due = await dispatcher?.dueCount().catch(() => undefined)
         setSendQueue(metrics, due, delivery?.campaigns.runs())
       },

@@ -6,6 +6,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { BoundedLabel } from './bounded-label.ts'
+import type { SpanOutcomes } from './tracing.ts'
 
 /** Distinct values let through per bounded label (the rest are `other`); see docs/architecture.md, "Observability (issue 12)". */
 export const LABEL_BOUNDS = {
@@ -52,6 +53,10 @@ export interface Metrics {
   labels: { id: BoundedLabel; fallback: BoundedLabel; source: BoundedLabel }
   /** Consumer groups whose lag is read before each scrape (watchConsumerGroup). */
   consumerGroups: Set<string>
+  /** Spans of this process's tracers by outcome (exported, failed, dropped): observeTraceSpans. */
+  traceSpans: Counter<'outcome'>
+  /** The last outcomes each tracer (thread) reported, so each report adds only what is new. */
+  traceSources: Map<string, SpanOutcomes>
 }
 
 /** Lag buckets in seconds: fine below 100 ms, where the real-time goal sits. */
@@ -218,7 +223,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       source: new BoundedLabel(LABEL_BOUNDS.source),
     },
     consumerGroups: new Set(),
+    traceSpans: counter(
+      'inkstream_trace_spans_total',
+      'Spans recorded by the tracers of this process (with OTEL_EXPORTER_OTLP_ENDPOINT set), by outcome: exported (the collector took them), failed (the collector refused the export or did not answer in time: its spans are lost), dropped (the export queue, OTEL_BSP_MAX_QUEUE_SIZE, was full). The processor thread reports after each of its exports.',
+      ['outcome'],
+    ),
+    traceSources: new Map(),
   }
+}
+
+const SPAN_OUTCOMES = ['exported', 'failed', 'dropped'] as const
+
+/**
+ * Adds to inkstream_trace_spans_total what one tracer (`source`: a thread) did since its last
+ * report. Each tracer counts from its own start: the totals of a restarted thread (a new tracer)
+ * start again below the last ones reported, and then count from 0, so the counter never goes back.
+ */
+export function observeTraceSpans(
+  metrics: Pick<Metrics, 'traceSpans' | 'traceSources'>,
+  source: string,
+  spans: SpanOutcomes,
+): void {
+  const last = metrics.traceSources.get(source)
+  const restarted = last !== undefined && SPAN_OUTCOMES.some((o) => spans[o] < last[o])
+  for (const outcome of SPAN_OUTCOMES) {
+    const added = last === undefined || restarted ? spans[outcome] : spans[outcome] - last[outcome]
+    // inc(0) too: every outcome is a series from the first report, so rate() and ratios have both sides.
+    metrics.traceSpans.inc({ outcome }, added)
+  }
+  metrics.traceSources.set(source, { ...spans })
 }
 
 /** What a processor batch reports for metrics (BatchReport in src/pipeline/processor.ts). */

@@ -100,6 +100,26 @@ export function tracesProtocol(env: NodeJS.ProcessEnv): OtlpProtocol {
   ])
 }
 
+/**
+ * What one thread's tracer did with the spans it recorded, counted since it started: exported (the
+ * collector took them), failed (their export was refused or timed out: the batch is lost) and
+ * dropped (past the full export queue, or not encodable). inkstream_trace_spans_total{outcome}.
+ */
+export interface SpanOutcomes {
+  exported: number
+  failed: number
+  dropped: number
+}
+
+export interface TracingOptions {
+  /**
+   * Called after each export settles, sent or not, with this thread's outcomes so far (a worker
+   * thread reports them to the main thread's metrics: its spans drop and fail in its own tracer).
+   * Spans dropped at the full queue are in the next call: a full queue means exports are running.
+   */
+  onExported?: (spans: SpanOutcomes) => void
+}
+
 export interface Tracing {
   /** Where spans are sent. */
   url: string
@@ -107,6 +127,8 @@ export interface Tracing {
   protocol: OtlpProtocol
   /** Spans exported, and those dropped: refused or timed out (failed), or past the full queue. */
   counts(): ExportCounts & { queueDropped: number }
+  /** The same, by outcome (inkstream_trace_spans_total). */
+  spans(): SpanOutcomes
   /** Exports the spans ended so far. */
   flush(): Promise<void>
   /** Flushes, then unregisters the provider: the API is a no-op again. */
@@ -152,7 +174,10 @@ export function resourceOf(env: NodeJS.ProcessEnv): Record<string, string> {
  * OTLP/HTTP export of otlp-export.ts in the env's protocol) when the env names an endpoint;
  * undefined (nothing registered, nothing loaded) otherwise, or when this thread already has one.
  */
-export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
+export async function startTracing(
+  env: NodeJS.ProcessEnv,
+  opts: TracingOptions = {},
+): Promise<Tracing | undefined> {
   const url = tracesUrl(env)
   if (url === undefined || enabled) return undefined
   const protocol = tracesProtocol(env)
@@ -163,9 +188,21 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     import('./otlp-export.ts'),
   ])
   const exporter = otlp.otlpExporter(otlp.exportSettings(env, url, protocol))
+  const spans = (): SpanOutcomes => ({
+    exported: exporter.counts.spans,
+    failed: exporter.counts.failedSpans,
+    dropped: provider.dropped,
+  })
+  const { onExported } = opts
   const provider = new recorder.RecorderProvider({
     sampler: samplerFromEnv(env, samplers, (link) => (link as EventLink)[EVENT_LINK] === true),
-    export: exporter.export,
+    export:
+      onExported === undefined
+        ? exporter.export
+        : async (batch, scope) => {
+            await exporter.export(batch, scope)
+            onExported(spans())
+          },
     batcher: exporter.batcher,
     resource: resourceOf(env),
     batch: batchConfig(env),
@@ -184,6 +221,7 @@ export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | un
     url,
     protocol,
     counts: () => ({ ...exporter.counts, queueDropped: provider.dropped }),
+    spans,
     flush: () => provider.forceFlush(),
     async shutdown() {
       enabled = false

@@ -2,6 +2,7 @@
  * Runs the processor in a worker thread (a ConsumerThread) and relays the batches it reports.
  */
 import { ConsumerThread } from '../core/consumer-thread.ts'
+import type { SpanOutcomes } from '../observe/tracing.ts'
 import type { BatchReport } from './processor.ts'
 import type { ProcessorWorkerData, WorkerMessage } from './processor-worker.ts'
 
@@ -16,7 +17,14 @@ export class ProcessorThread extends ConsumerThread<WorkerMessage> {
     data: ProcessorWorkerData,
     onBatch: (report: BatchReport) => void,
     onError: (err: unknown) => void,
+    onSpans?: (spans: SpanOutcomes) => void,
   ) {
-    super(WORKER, data, 'processor', (msg) => onBatch(msg.report), onError)
+    super(
+      WORKER,
+      data,
+      'processor',
+      (msg) => (msg.type === 'batch' ? onBatch(msg.report) : onSpans?.(msg.spans)),
+      onError,
+    )
   }
 }

@@ -4,6 +4,7 @@
  * it (serveConsumer); this file names no backend.
  */
 import type { Synchronous } from '../db/sqlite.ts'
+import type { SpanOutcomes } from '../observe/tracing.ts'
 import type { BouncePolicySettings } from './bounce-policy.ts'
 import type { BatchReport } from './processor.ts'
 
@@ -23,5 +24,8 @@ export interface ProcessorWorkerData {
   failpoints?: string | undefined
 }
 
-/** What the processor thread reports besides 'ready' and 'stopped': each committed batch. */
-export type WorkerMessage = { type: 'batch'; report: BatchReport }
+/**
+ * What the processor thread reports besides 'ready' and 'stopped': each committed batch, and with
+ * tracing on, its tracer's span outcomes after each export.
+ */
+export type WorkerMessage = { type: 'batch'; report: BatchReport } | { type: 'spans'; spans: SpanOutcomes }

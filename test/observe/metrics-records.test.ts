@@ -21,6 +21,7 @@ import {
   LABEL_BOUNDS,
   type Metrics,
   observeBatch,
+  observeTraceSpans,
   readConsumerLags,
   watchConsumerGroup,
 } from '../../src/observe/metrics.ts'
@@ -308,6 +309,27 @@ describe('cache layers', () => {
       'layer=open_time_block,result=miss': 1,
       'layer=open_time_image,result=hit': 1,
       'layer=open_time_block,result=error': 1,
+    })
+  })
+
+  test('span outcomes: each tracer adds what is new since its last report; a restarted one counts from 0', async () => {
+    const m = createMetrics({ defaultMetrics: false })
+    observeTraceSpans(m, 'main', { exported: 10, failed: 0, dropped: 0 })
+    observeTraceSpans(m, 'processor', { exported: 3, failed: 1, dropped: 0 })
+    // Every outcome is a series from the first report, 0 included.
+    assert.deepEqual(await values(m, 'inkstream_trace_spans_total'), {
+      'outcome=exported': 13,
+      'outcome=failed': 1,
+      'outcome=dropped': 0,
+    })
+    observeTraceSpans(m, 'main', { exported: 15, failed: 0, dropped: 2 })
+    observeTraceSpans(m, 'main', { exported: 15, failed: 0, dropped: 2 })
+    // The processor thread restarted: its new tracer's totals are below the last ones reported.
+    observeTraceSpans(m, 'processor', { exported: 2, failed: 0, dropped: 0 })
+    assert.deepEqual(await values(m, 'inkstream_trace_spans_total'), {
+      'outcome=exported': 20,
+      'outcome=failed': 1,
+      'outcome=dropped': 2,
     })
   })
 })

@@ -24,7 +24,7 @@ describe('Prometheus rules shipped in deploy/prometheus', { skip: promtoolMissin
   test('promtool check rules accepts them', () => {
     const r = promtool(['check', 'rules', RULES])
     assert.equal(r.status, 0, r.output)
-    assert.match(r.output, /SUCCESS: 20 rules found/)
+    assert.match(r.output, /SUCCESS: 22 rules found/)
   })
 
   test('their unit tests pass: every alert fires when it should and not in the near-miss beside it', () => {
@@ -68,6 +68,12 @@ describe('Prometheus rules shipped in deploy/prometheus', { skip: promtoolMissin
       /InkstreamAnomaly/,
     ],
     [
+      'spans dropped at the full queue not counted as lost',
+      '{outcome=~"failed|dropped"}[15m]',
+      '{outcome="failed"}[15m]',
+      /InkstreamTraceSpansLost/,
+    ],
+    [
       'a stale profile read counted as a cache hit',
       '{result="hit"}[5m]',
       '{result=~"hit|stale"}[5m]',
@@ -100,7 +106,7 @@ describe('Prometheus rules shipped in deploy/prometheus', { skip: promtoolMissin
     const read = new Set(
       [...text.matchAll(/\binkstream_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
     )
-    assert.equal(read.size, 13, [...read].join(', '))
+    assert.equal(read.size, 14, [...read].join(', '))
     const unknown = [...read].filter((n) => !registered.has(n) && !FROM_ELSEWHERE.has(n))
     assert.deepEqual(unknown, [])
   })

@@ -11,6 +11,7 @@ import { SPANS } from '../../src/observe/tracing.ts'
 import { startSmtpServer, type TestSmtpServer } from '../delivery/smtp-test-server.ts'
 import { basicAuth, tempDir } from '../helpers/app.ts'
 import { type ServerProcess, startServerProcess, testKey, waitForZeroLag } from '../helpers/server-process.ts'
+import { sample } from './prom.ts'
 import { only, type ReceivedSpan, startTraceReceiver, type TraceReceiver } from './tracing-receiver.ts'
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex')
@@ -23,6 +24,27 @@ const logLines = (output: string): Record<string, unknown>[] =>
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/**
+ * Waits until inkstream_trace_spans_total{outcome} is the number of spans the receiver has read, the
+ * other outcomes 0. Each scrape is a request span too, exported later: the two agree at a scrape
+ * with no export in flight (every span before it counted), and a thread whose spans are not counted
+ * keeps the total short of what was read.
+ */
+async function spansCounted(url: string, receiver: TraceReceiver, outcome: 'exported' | 'failed') {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const read = receiver.spans.length
+    const counted = sample(text, 'inkstream_trace_spans_total', { outcome })
+    for (const other of ['exported', 'failed', 'dropped'].filter((o) => o !== outcome))
+      assert.equal(sample(text, 'inkstream_trace_spans_total', { outcome: other }), 0, other)
+    assert.ok(counted !== undefined && counted <= read, `${counted} ${outcome}, ${read} read`)
+    if (counted === read) return
+    assert.ok(Date.now() < deadline, `${outcome}: ${counted}, but the receiver read ${read} spans`)
+    await new Promise((r) => setTimeout(r, 300))
+  }
+}
 
 describe('traces exported to an OTLP collector', () => {
   let receiver: TraceReceiver
@@ -154,6 +176,9 @@ describe('traces exported to an OTLP collector', () => {
     for (const r of receiver.requests)
       assert.deepEqual(r, { path: '/v1/traces', contentType: 'application/x-protobuf' })
 
+    // Both threads' tracers are counted (the processor thread's after each of its exports).
+    await spansCounted(server.url, receiver, 'exported')
+
     // The log lines carry the trace and span ids of the spans they were written in.
     server.child.kill('SIGTERM')
     await server.exited
@@ -169,5 +194,36 @@ describe('traces exported to an OTLP collector', () => {
     assert.equal(inside['trace.id'], get.traceId)
     assert.equal(inside['span.id'], get.spanId)
     assert.equal(inside['service.name'], 'inkstream-test')
+  })
+})
+
+describe('an OTLP collector that refuses the exports', () => {
+  test('the spans are counted as failed, those of the processor thread too', async () => {
+    const receiver = await startTraceReceiver({ refuse: 400 })
+    const writeKey = testKey('wk')
+    const server = await startServerProcess({
+      dataDir: tempDir(),
+      writeKey,
+      adminKey: testKey('ak'),
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' },
+    })
+    try {
+      for (const event of ['Viewed', 'Added']) {
+        const res = await fetch(`${server.url}/v1/track`, {
+          method: 'POST',
+          headers: { authorization: basicAuth(writeKey), 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: 'ann', event }),
+        })
+        assert.equal(res.status, 200, await res.text())
+      }
+      await waitForZeroLag(server.url, 30_000, server.output)
+      // The processor thread's batch spans reached the collector: its counts must be in the total.
+      await receiver.waitFor((s) => s.name === SPANS.batch, 'processor batch')
+      await spansCounted(server.url, receiver, 'failed')
+    } finally {
+      server.child.kill('SIGTERM')
+      await server.exited
+      await receiver.close()
+    }
   })
 })

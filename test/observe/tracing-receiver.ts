@@ -177,7 +177,11 @@ function flatten(doc: any): ReceivedSpan[] {
   return out
 }
 
-export async function startTraceReceiver(): Promise<TraceReceiver> {
+/**
+ * `refuse`: answer every export with this status (a collector refusing it), after reading its spans
+ * into `spans` (what the server tried to export).
+ */
+export async function startTraceReceiver(opts: { refuse?: number } = {}): Promise<TraceReceiver> {
   const spans: ReceivedSpan[] = []
   const requests: TraceReceiver['requests'] = []
   const waiters = new Set<() => void>()
@@ -193,7 +197,7 @@ export async function startTraceReceiver(): Promise<TraceReceiver> {
       const body = Buffer.concat(chunks)
       const protobuf = req.headers['content-type'] === 'application/x-protobuf'
       spans.push(...flatten(protobuf ? protobufDocument(body) : JSON.parse(body.toString('utf8'))))
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      res.writeHead(opts.refuse ?? 200, { 'content-type': 'application/json' }).end('{}')
       for (const w of waiters) w()
     })
   })
