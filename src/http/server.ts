@@ -3,6 +3,7 @@
  * the roles this process runs, and /metrics and /healthz always. Knows every domain; owns no state.
  */
 
+import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, RouteOptions } from 'fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { type AnalyticsRoutesDeps, analyticsRoutes } from '../analytics/analytics-routes.ts'
@@ -108,6 +109,30 @@ const ROLE_ROUTES: Record<Role, Register> = {
   sender: async () => {},
 }
 
+/**
+ * Node's server.close() closes the keep-alive connections that are idle at that moment, and no
+ * other: one that has not sent a byte yet (a browser's preconnect, a proxy's warm pool) and one
+ * whose request was still being answered then both held close(), and the process's shutdown, until
+ * a timeout of the server reaped them: headersTimeout (60–90 s) or keepAliveTimeout (72 s; the
+ * dashboard tests waited 30–70 s at a close). Before closing, connections that have sent nothing
+ * are destroyed (no request was begun on them, so none is cut off), and until the server has
+ * closed, connections are closed as they become idle (each in-flight request is answered first).
+ * A connection is tracked while it is open (per connection, nothing per request).
+ */
+function closeSilentConnections(app: FastifyInstance): void {
+  const sockets = new Set<Socket>()
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  app.addHook('preClose', async () => {
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy()
+    const server = app.server
+    const timer = setInterval(() => server.closeIdleConnections(), 50).unref()
+    server.once('close', () => clearInterval(timer))
+  })
+}
+
 export async function buildServer(
   deps: ServerDeps,
   roles: ReadonlySet<Role>,
@@ -125,6 +150,7 @@ export async function buildServer(
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
   installErrorHandler(app)
   observeRequests(app)
+  closeSilentConnections(app)
   // The admin API's description, with the api role; before the routes: it collects their schemas.
   if (roles.has('api')) await registerOpenApi(app)
   for (const role of roles) await ROLE_ROUTES[role](app, deps)

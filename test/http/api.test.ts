@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { basicAuth, startTestApp, type TestApp, waitForProcessed } from '../helpers/app.ts'
 
@@ -74,5 +76,51 @@ describe('profile API, metrics and health over a real socket', () => {
     assert.match(res.headers.get('content-type') ?? '', /javascript/)
     assert.equal(res.headers.get('content-encoding'), 'gzip')
     assert.ok((await res.text()).length > 0)
+  })
+})
+
+describe('closing the server', () => {
+  test('a connection that has sent nothing does not hold close(); a request still arriving is answered', async () => {
+    const app = await startTestApp()
+    const { port } = new URL(app.url)
+    const connect = async () => {
+      const socket = net.connect(Number(port), '127.0.0.1')
+      await once(socket, 'connect')
+      return socket
+    }
+    // A browser's preconnect: open, silent. Node's close() leaves it for headersTimeout (60–90 s).
+    const silent = await connect()
+    const silentClosed = once(silent, 'close')
+    // A request whose body is still on its way when close() begins.
+    const body = JSON.stringify({ userId: 'ann', event: 'Closing Seen' })
+    const busy = await connect()
+    let answer = ''
+    busy.on('data', (c: Buffer) => {
+      answer += c.toString('latin1')
+    })
+    const busyClosed = once(busy, 'close')
+    busy.write(
+      `POST /v1/track HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${basicAuth(app.workspace.writeKey)}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    )
+    await new Promise((r) => setTimeout(r, 100))
+    let timer: NodeJS.Timeout | undefined
+    const hung = new Promise<string>((r) => {
+      timer = setTimeout(() => r('close still waiting after 10 s'), 10_000)
+    })
+    const closing = app.close().then(() => 'closed')
+    busy.write(body.slice(5))
+    try {
+      assert.equal(await Promise.race([closing, hung]), 'closed')
+    } finally {
+      clearTimeout(timer)
+      // Failed: let the close end (the process would wait for the server's own timeouts).
+      silent.destroy()
+      busy.destroy()
+    }
+    await silentClosed
+    await busyClosed
+    assert.match(answer, /^HTTP\/1\.1 200 /, answer)
+    assert.match(answer, /"success":true/)
   })
 })
