@@ -42,6 +42,12 @@ export async function startSmtpGate(targetPort: number): Promise<SmtpGate> {
           if (/^MAIL FROM:/im.test(text)) busy = true
           if (busy && text.endsWith('\r\n.\r\n')) dataEnded = true
           upstream.write(chunk)
+          // A message given up before its data (every recipient refused: the client resets): between
+          // two messages again. Left busy, shut() waited for the client's idle timeout (60 s).
+          if (busy && !dataEnded && /^RSET\r\n/im.test(text)) {
+            busy = false
+            if (shut) end()
+          }
         })
         upstream.on('data', (chunk: Buffer) => {
           client.write(chunk)
