@@ -268,16 +268,17 @@ function attributes(w: ProtoWriter, field: number, attrs: Attributes): void {
   }
 }
 
-// Span.Event: 1 time_unix_nano, 2 name, 3 attributes.
+// Span.Event: 1 time_unix_nano, 2 name, 3 attributes, 4 dropped attributes.
 function event(w: ProtoWriter, e: SpanEventRecord): void {
   w.begin(11)
   w.unixNanos(1, e.timeMs)
   w.string(2, e.name)
   attributes(w, 3, e.attributes)
+  w.uint(4, e.droppedAttributes)
   w.end()
 }
 
-// Span.Link: 1 trace_id, 2 span_id, 3 trace_state, 4 attributes, 6 flags.
+// Span.Link: 1 trace_id, 2 span_id, 3 trace_state, 4 attributes, 5 dropped attributes, 6 flags.
 function link(w: ProtoWriter, l: Link): void {
   w.begin(13)
   w.hex(1, l.context.traceId)
@@ -285,6 +286,7 @@ function link(w: ProtoWriter, l: Link): void {
   const state = l.context.traceState?.serialize()
   if (state) w.string(3, state)
   if (l.attributes) attributes(w, 4, l.attributes)
+  w.uint(5, l.droppedAttributesCount ?? 0)
   w.fixed32(6, (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0))
   w.end()
 }
@@ -417,6 +419,7 @@ const jsonSpan = (s: SpanRecord) => ({
     timeUnixNano: nanosString(e.timeMs),
     name: e.name,
     attributes: jsonAttributes(e.attributes),
+    droppedAttributesCount: e.droppedAttributes,
   })),
   droppedEventsCount: s.droppedEvents,
   links: s.links.map((l) => ({
@@ -424,6 +427,7 @@ const jsonSpan = (s: SpanRecord) => ({
     spanId: l.context.spanId,
     ...(l.context.traceState ? { traceState: l.context.traceState.serialize() } : {}),
     attributes: jsonAttributes(l.attributes ?? {}),
+    droppedAttributesCount: l.droppedAttributesCount ?? 0,
     flags: (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0),
   })),
   droppedLinksCount: s.droppedLinks,

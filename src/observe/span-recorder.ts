@@ -69,6 +69,8 @@ export interface SpanEventRecord {
   readonly name: string
   readonly timeMs: number
   readonly attributes: Attributes
+  /** Attributes past the event's count limit. */
+  readonly droppedAttributes: number
 }
 
 /** What the spans of one provider share in an export: the resource and the instrumentation scope. */
@@ -114,6 +116,9 @@ export interface SpanLimits {
   attributeCount: number
   eventCount: number
   linkCount: number
+  /** Attributes per event and per link (the value length limit applies to theirs too). */
+  eventAttributeCount: number
+  linkAttributeCount: number
   attributeValueLength: number
 }
 
@@ -135,6 +140,8 @@ export const DEFAULT_LIMITS: SpanLimits = {
   attributeCount: 128,
   eventCount: 128,
   linkCount: 128,
+  eventAttributeCount: 128,
+  linkAttributeCount: 128,
   attributeValueLength: Number.POSITIVE_INFINITY,
 }
 
@@ -145,13 +152,14 @@ export function spanLimitsFromEnv(env: NodeJS.ProcessEnv): SpanLimits {
     const n = raw ? Number(raw) : Number.NaN
     return Number.isInteger(n) && n >= 0 ? n : fallback
   }
+  // The general OTEL_ATTRIBUTE_COUNT_LIMIT, where the span's, event's or link's own is not set.
+  const attributeCount = num('OTEL_ATTRIBUTE_COUNT_LIMIT', DEFAULT_LIMITS.attributeCount)
   return {
-    attributeCount: num(
-      'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
-      num('OTEL_ATTRIBUTE_COUNT_LIMIT', DEFAULT_LIMITS.attributeCount),
-    ),
+    attributeCount: num('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', attributeCount),
     eventCount: num('OTEL_SPAN_EVENT_COUNT_LIMIT', DEFAULT_LIMITS.eventCount),
     linkCount: num('OTEL_SPAN_LINK_COUNT_LIMIT', DEFAULT_LIMITS.linkCount),
+    eventAttributeCount: num('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', attributeCount),
+    linkAttributeCount: num('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', attributeCount),
     attributeValueLength: num(
       'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
       num('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', DEFAULT_LIMITS.attributeValueLength),
@@ -197,6 +205,43 @@ const isTime = (v: unknown): v is TimeInput =>
   typeof v === 'number' ||
   v instanceof Date ||
   (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number')
+
+/**
+ * `value` within the value length limit: a string cut to `max` characters, and so is each string of
+ * an array (a new array only when one is cut); other values as they are.
+ */
+function cutValue(value: AttributeValue, max: number): AttributeValue {
+  if (typeof value === 'string') return value.length > max ? value.slice(0, max) : value
+  if (!Array.isArray(value) || !value.some((x) => typeof x === 'string' && x.length > max)) return value
+  return (value as unknown[]).map((x) =>
+    typeof x === 'string' && x.length > max ? x.slice(0, max) : x,
+  ) as AttributeValue
+}
+
+/**
+ * The attributes of an event or a link within the limits: valid values only, at most `count` keys
+ * (the rest counted as dropped), each value cut to the length limit.
+ */
+function limitedAttributes(
+  attrs: Attributes,
+  count: number,
+  maxLength: number,
+): { kept: Attributes; dropped: number } {
+  const kept: Attributes = Object.create(null)
+  let n = 0
+  let dropped = 0
+  for (const key in attrs) {
+    const value = attrs[key]
+    if (key.length === 0 || !validValue(value)) continue
+    if (n >= count) {
+      dropped++
+      continue
+    }
+    n++
+    kept[key] = maxLength === Number.POSITIVE_INFINITY ? value : cutValue(value, maxLength)
+  }
+  return { kept, dropped }
+}
 
 function validValue(v: unknown): v is AttributeValue {
   if (v === null || v === undefined) return false
@@ -291,9 +336,9 @@ class RecordedSpan implements Span, SpanRecord {
       this.attributeCount++
     }
     this.attributes[key] =
-      typeof value === 'string' && value.length > limits.attributeValueLength
-        ? value.slice(0, limits.attributeValueLength)
-        : value
+      limits.attributeValueLength === Number.POSITIVE_INFINITY
+        ? value
+        : cutValue(value, limits.attributeValueLength)
     return this
   }
 
@@ -309,10 +354,7 @@ class RecordedSpan implements Span, SpanRecord {
         continue
       }
       this.attributeCount++
-      this.attributes[key] =
-        cut && typeof value === 'string' && value.length > limits.attributeValueLength
-          ? value.slice(0, limits.attributeValueLength)
-          : value
+      this.attributes[key] = cut ? cutValue(value, limits.attributeValueLength) : value
     }
   }
 
@@ -329,18 +371,36 @@ class RecordedSpan implements Span, SpanRecord {
     }
     const attrs = isTime(attributesOrTime) ? {} : (attributesOrTime ?? {})
     const at = isTime(attributesOrTime) ? attributesOrTime : time
-    const kept: Attributes = Object.create(null)
-    for (const key in attrs) if (validValue(attrs[key])) kept[key] = attrs[key]
+    const { limits } = this.owner
+    const { kept, dropped } = limitedAttributes(
+      attrs,
+      limits.eventAttributeCount,
+      limits.attributeValueLength,
+    )
     if (this.events === NO_EVENTS) this.events = []
-    this.events.push({ name, timeMs: timeMs(at), attributes: kept })
+    this.events.push({ name, timeMs: timeMs(at), attributes: kept, droppedAttributes: dropped })
     return this
   }
 
   addLink(link: Link): this {
     if (this.#ended) return this
-    if (this.links.length >= this.owner.limits.linkCount) this.droppedLinks++
-    else if (this.links === NO_LINKS) this.links = [link]
-    else this.links.push(link)
+    const { limits } = this.owner
+    if (this.links.length >= limits.linkCount) {
+      this.droppedLinks++
+      return this
+    }
+    // A link without attributes (the processor's links to its events) is kept as it is.
+    let kept = link
+    if (link.attributes !== undefined) {
+      const { kept: attributes, dropped } = limitedAttributes(
+        link.attributes,
+        limits.linkAttributeCount,
+        limits.attributeValueLength,
+      )
+      kept = { context: link.context, attributes, droppedAttributesCount: dropped }
+    }
+    if (this.links === NO_LINKS) this.links = [kept]
+    else this.links.push(kept)
     return this
   }
 

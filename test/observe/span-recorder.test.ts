@@ -194,6 +194,7 @@ function fullRecord(overrides: Partial<SpanRecord> = {}): SpanRecord {
         name: 'exception',
         timeMs: T0 + 1,
         attributes: { 'exception.type': 'Error', 'exception.message': 'boom' },
+        droppedAttributes: 2,
       },
     ],
     droppedEvents: 1,
@@ -207,6 +208,7 @@ function fullRecord(overrides: Partial<SpanRecord> = {}): SpanRecord {
           traceState: new TraceState('k=v'),
         },
         attributes: { 'link.note': 'n' },
+        droppedAttributesCount: 4,
       },
     ],
     droppedLinks: 2,
@@ -240,8 +242,13 @@ function asReadable(r: SpanRecord, resource: object) {
     duration: hr(r.endMs - r.startMs),
     status: r.status,
     attributes: r.attributes,
-    links: r.links.map((l) => ({ ...l, droppedAttributesCount: 0 })),
-    events: r.events.map((e) => ({ name: e.name, time: hr(e.timeMs), attributes: e.attributes })),
+    links: r.links.map((l) => ({ ...l, droppedAttributesCount: l.droppedAttributesCount ?? 0 })),
+    events: r.events.map((e) => ({
+      name: e.name,
+      time: hr(e.timeMs),
+      attributes: e.attributes,
+      droppedAttributesCount: e.droppedAttributes,
+    })),
     ended: true,
     resource,
     instrumentationScope: SDK_SCOPE,
@@ -389,8 +396,10 @@ describe('OTLP encoding of recorded spans', () => {
       spanId: 'f'.repeat(16),
       traceState: 'k=v',
       attributes: [{ key: 'link.note', value: { stringValue: 'n' } }],
+      droppedAttributesCount: 4,
       flags: 0x301,
     })
+    assert.equal(span.events[0].droppedAttributesCount, 2)
     assert.deepEqual(span.status, { code: 2, message: 'failed' })
     assert.deepEqual(doc.resourceSpans[0].resource.attributes[0], {
       key: 'service.name',
@@ -467,6 +476,49 @@ describe('the span recorder', () => {
     assert.equal(r.droppedEvents, 1)
     assert.equal(r.links.length, 1)
     assert.equal(r.droppedLinks, 1)
+  })
+
+  test('events and links keep their own attribute limits; the value length limit cuts every string, in arrays too', async () => {
+    const { provider: p, sink } = provider({
+      env: {
+        OTEL_ATTRIBUTE_COUNT_LIMIT: '3',
+        OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '1',
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '3',
+      },
+    })
+    const context = { traceId: 'e'.repeat(32), spanId: 'f'.repeat(16), traceFlags: 1 }
+    const bare = { context }
+    const span = p.getTracer().startSpan(
+      'limited',
+      {
+        attributes: { list: ['abcdef', 'ab'], numbers: [12345] },
+        links: [{ context, attributes: { l1: 'long-value', l2: 2, l3: 3, l4: 4, l5: 5 } }, bare],
+      },
+      ROOT_CONTEXT,
+    )
+    span.setAttribute('later', ['wxyz'])
+    span.addEvent('with attributes', { e1: 'event-value', e2: 2, e3: ['xx', 'yyyy'] })
+    span.end()
+    await p.forceFlush()
+    const r = sink.flat()[0]!
+    assert.deepEqual({ ...r.attributes }, { list: ['abc', 'ab'], numbers: [12345], later: ['wxy'] })
+    assert.equal(r.droppedAttributes, 0)
+    // The event: OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT; its strings cut too.
+    const [event] = r.events
+    assert.deepEqual({ ...event?.attributes }, { e1: 'eve' })
+    assert.equal(event?.droppedAttributes, 2)
+    // The link: no OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, so the general OTEL_ATTRIBUTE_COUNT_LIMIT.
+    assert.deepEqual({ ...r.links[0]?.attributes }, { l1: 'lon', l2: 2, l3: 3 })
+    assert.equal(r.links[0]?.droppedAttributesCount, 2)
+    // A link without attributes is kept as given.
+    assert.equal(r.links[1], bare)
+    // And exported so: the dropped counts are in the OTLP request.
+    const req = decode(encodeProtobuf([r], SCOPE), 'Request') as {
+      resourceSpans: { scopeSpans: { spans: { events: object[]; links: object[] }[] }[] }[]
+    }
+    const sent = req.resourceSpans[0]!.scopeSpans[0]!.spans[0]!
+    assert.equal(Number((sent.events[0] as { droppedAttributesCount?: unknown }).droppedAttributesCount), 2)
+    assert.equal(Number((sent.links[0] as { droppedAttributesCount?: unknown }).droppedAttributesCount), 2)
   })
 
   test('an exception is an `exception` event; ERROR keeps its message; OK is final', async () => {
