@@ -128,6 +128,8 @@ function closeSilentConnections(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy()
     const server = app.server
+    // Not listening (inject only): no connection, and no 'close' event would end the timer.
+    if (!server.listening) return
     const timer = setInterval(() => server.closeIdleConnections(), 50).unref()
     server.once('close', () => clearInterval(timer))
   })
