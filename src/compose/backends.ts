@@ -51,9 +51,10 @@ export interface ProcessorHooks {
   onError(err: unknown): void
   /**
    * The span outcomes of a processor thread's own tracer (embedded, with tracing on), after each of
-   * its exports; a processor in this thread (scale-out) shares the thread's tracer and reports none.
+   * its exports, `source` naming that thread's tracer (a restarted thread is a new source); a
+   * processor in this thread (scale-out) shares the thread's tracer and reports none.
    */
-  onSpans?(spans: SpanOutcomes): void
+  onSpans?(spans: SpanOutcomes, source: string): void
 }
 
 /** The processor of this process: a worker thread (embedded) or in process (scale-out). */

@@ -2,7 +2,7 @@
  * Entry of the embedded processor's worker thread (started by ProcessorThread): the composition of
  * that thread. Opens the processor's backends, builds the processor, serves it over the port.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { serveConsumer } from '../core/consumer-thread.ts'
 import { createLogger } from '../observe/logging.ts'
 import { serviceName, startTracing } from '../observe/tracing.ts'
@@ -20,7 +20,8 @@ async function main(port: NonNullable<typeof parentPort>, data: ProcessorWorkerD
   })
   // This thread's own provider (the OpenTelemetry API's globals are per thread); the env is the main thread's.
   const tracing = await startTracing(process.env, {
-    onExported: (spans) => port.postMessage({ type: 'spans', spans } satisfies WorkerMessage),
+    onExported: (spans) =>
+      port.postMessage({ type: 'spans', spans, thread: threadId } satisfies WorkerMessage),
   })
   const opened = openEmbeddedProcessorBackends(data)
   const backends = {

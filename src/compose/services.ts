@@ -270,7 +270,7 @@ export async function composeServices(
             if (report.triggerJobsDueAt !== null) dispatcher?.wake(report.triggerJobsDueAt)
           },
           onConflict: () => metrics.profileConflicts.inc(),
-          onSpans: (spans) => observeTraceSpans(metrics, 'processor', spans),
+          onSpans: (spans, source) => observeTraceSpans(metrics, source, spans),
           onError: (err) => logger.error({ err }, 'processor failed'),
         }),
       )

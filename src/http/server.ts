@@ -3,6 +3,7 @@
  * the roles this process runs, and /metrics and /healthz always. Knows every domain; owns no state.
  */
 
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, RouteOptions } from 'fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -114,10 +115,15 @@ const ROLE_ROUTES: Record<Role, Register> = {
  * other: one that has not sent a byte yet (a browser's preconnect, a proxy's warm pool) and one
  * whose request was still being answered then both held close(), and the process's shutdown, until
  * a timeout of the server reaped them: headersTimeout (60–90 s) or keepAliveTimeout (72 s; the
- * dashboard tests waited 30–70 s at a close). Before closing, connections that have sent nothing
- * are destroyed (no request was begun on them, so none is cut off), and until the server has
- * closed, connections are closed as they become idle (each in-flight request is answered first).
- * A connection is tracked while it is open (per connection, nothing per request).
+ * dashboard tests waited 30–70 s at a close). Before closing (after one turn of the event loop, so
+ * a request already waiting in a socket is read first):
+ * - a connection that has sent nothing is destroyed: no request was begun on it, none is cut off;
+ * - a request being answered is answered with `Connection: close` (or, its headers already sent,
+ *   the connection is ended once the response is written out), so its connection closes after the
+ *   whole response, never in the middle (destroying idle-looking connections as they appear would
+ *   cut off a response still in the socket's buffer).
+ * Requests arriving meanwhile get fastify's 503 with `Connection: close`. A connection is tracked
+ * while it is open: per connection, nothing per request.
  */
 function closeSilentConnections(app: FastifyInstance): void {
   const sockets = new Set<Socket>()
@@ -126,12 +132,19 @@ function closeSilentConnections(app: FastifyInstance): void {
     socket.once('close', () => sockets.delete(socket))
   })
   app.addHook('preClose', async () => {
-    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy()
-    const server = app.server
-    // Not listening (inject only): no connection, and no 'close' event would end the timer.
-    if (!server.listening) return
-    const timer = setInterval(() => server.closeIdleConnections(), 50).unref()
-    server.once('close', () => clearInterval(timer))
+    if (sockets.size === 0) return
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const socket of sockets) {
+      if (socket.bytesRead === 0) {
+        socket.destroy()
+        continue
+      }
+      // The response in progress on this connection, if any (an idle one is closed by close()).
+      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+      if (!res) continue
+      if (!res.headersSent) res.shouldKeepAlive = false
+      else res.once('finish', () => socket.end())
+    }
   })
 }
 

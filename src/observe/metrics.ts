@@ -235,9 +235,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
 const SPAN_OUTCOMES = ['exported', 'failed', 'dropped'] as const
 
 /**
- * Adds to inkstream_trace_spans_total what one tracer (`source`: a thread) did since its last
- * report. Each tracer counts from its own start: the totals of a restarted thread (a new tracer)
- * start again below the last ones reported, and then count from 0, so the counter never goes back.
+ * Adds to inkstream_trace_spans_total what one tracer (`source`: a thread; a restarted thread
+ * reports as a new source) did since its last report. Each tracer counts from its own start; totals
+ * below the last ones reported for a source are taken as a new start too (counted from 0), so the
+ * counter never goes back.
  */
 export function observeTraceSpans(
   metrics: Pick<Metrics, 'traceSpans' | 'traceSources'>,

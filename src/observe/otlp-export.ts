@@ -286,7 +286,8 @@ function link(w: ProtoWriter, l: Link): void {
   const state = l.context.traceState?.serialize()
   if (state) w.string(3, state)
   if (l.attributes) attributes(w, 4, l.attributes)
-  w.uint(5, l.droppedAttributesCount ?? 0)
+  // A caller's own count, if any, as a whole non-negative number (a negative varint would be 10 bytes of garbage here).
+  w.uint(5, Math.max(0, Math.trunc(l.droppedAttributesCount ?? 0)) || 0)
   w.fixed32(6, (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0))
   w.end()
 }
@@ -427,7 +428,7 @@ const jsonSpan = (s: SpanRecord) => ({
     spanId: l.context.spanId,
     ...(l.context.traceState ? { traceState: l.context.traceState.serialize() } : {}),
     attributes: jsonAttributes(l.attributes ?? {}),
-    droppedAttributesCount: l.droppedAttributesCount ?? 0,
+    droppedAttributesCount: Math.max(0, Math.trunc(l.droppedAttributesCount ?? 0)) || 0,
     flags: (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0),
   })),
   droppedLinksCount: s.droppedLinks,

@@ -17,13 +17,13 @@ export class ProcessorThread extends ConsumerThread<WorkerMessage> {
     data: ProcessorWorkerData,
     onBatch: (report: BatchReport) => void,
     onError: (err: unknown) => void,
-    onSpans?: (spans: SpanOutcomes) => void,
+    onSpans?: (spans: SpanOutcomes, source: string) => void,
   ) {
     super(
       WORKER,
       data,
       'processor',
-      (msg) => (msg.type === 'batch' ? onBatch(msg.report) : onSpans?.(msg.spans)),
+      (msg) => (msg.type === 'batch' ? onBatch(msg.report) : onSpans?.(msg.spans, `processor-${msg.thread}`)),
       onError,
     )
   }

@@ -28,4 +28,7 @@ export interface ProcessorWorkerData {
  * What the processor thread reports besides 'ready' and 'stopped': each committed batch, and with
  * tracing on, its tracer's span outcomes after each export.
  */
-export type WorkerMessage = { type: 'batch'; report: BatchReport } | { type: 'spans'; spans: SpanOutcomes }
+export type WorkerMessage =
+  | { type: 'batch'; report: BatchReport }
+  /** `thread`: the worker's threadId, one per thread the process ever started (a restarted one is new). */
+  | { type: 'spans'; spans: SpanOutcomes; thread: number }

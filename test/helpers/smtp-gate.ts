@@ -21,9 +21,17 @@ export async function startSmtpGate(targetPort: number): Promise<SmtpGate> {
     new Promise<void>((resolve, reject) => {
       const s = net.createServer((client) => {
         const upstream = net.connect(targetPort, '127.0.0.1')
-        // busy: between MAIL FROM and the reply to the end of the message's data.
+        // busy: between MAIL FROM and the reply to the end of the message's data, or to a reset that
+        // gave the message up before its data (every recipient refused). Left busy after a reset,
+        // shut() waited for the client's idle timeout (60 s).
         let busy = false
-        let dataEnded = false
+        // The client asked for DATA; its data starts once the server says 354 (pipelined commands
+        // reach the server before it has refused the recipients and the DATA).
+        let dataAsked = false
+        // Between the server's 354 and the final "." (a line of the message is not a command).
+        let inData = false
+        // The next reply from the server ends the message: the one to its "." or to the reset.
+        let replyEnds = false
         const end = () => {
           client.destroy()
           upstream.destroy()
@@ -39,20 +47,33 @@ export async function startSmtpGate(targetPort: number): Promise<SmtpGate> {
         }
         client.on('data', (chunk: Buffer) => {
           const text = chunk.toString('latin1')
-          if (/^MAIL FROM:/im.test(text)) busy = true
-          if (busy && text.endsWith('\r\n.\r\n')) dataEnded = true
-          upstream.write(chunk)
-          // A message given up before its data (every recipient refused: the client resets): between
-          // two messages again. Left busy, shut() waited for the client's idle timeout (60 s).
-          if (busy && !dataEnded && /^RSET\r\n/im.test(text)) {
-            busy = false
-            if (shut) end()
+          if (inData) {
+            if (text.endsWith('\r\n.\r\n')) {
+              inData = false
+              replyEnds = true
+            }
+          } else {
+            // Commands, maybe pipelined: whichever of a reset and a new message comes last counts.
+            const reset = text.search(/^RSET\r\n/im)
+            const mail = text.search(/^MAIL FROM:/im)
+            if (mail >= 0 && mail > reset) {
+              busy = true
+              replyEnds = false
+            } else if (reset >= 0 && busy) {
+              dataAsked = false
+              replyEnds = true
+            }
+            if (busy && /^DATA\r\n/im.test(text)) dataAsked = true
           }
+          upstream.write(chunk)
         })
         upstream.on('data', (chunk: Buffer) => {
           client.write(chunk)
-          if (dataEnded) {
-            dataEnded = false
+          if (dataAsked && /^354[ -]/m.test(chunk.toString('latin1'))) {
+            dataAsked = false
+            inData = true
+          } else if (replyEnds) {
+            replyEnds = false
             busy = false
             if (shut) end()
           }

@@ -121,6 +121,8 @@ describe('closing the server', () => {
     await silentClosed
     await busyClosed
     assert.match(answer, /^HTTP\/1\.1 200 /, answer)
+    // Answered in full, then closed: the response said so.
+    assert.match(answer, /\r\nconnection: close\r\n/i, answer)
     assert.match(answer, /"success":true/)
   })
 })
