@@ -278,6 +278,12 @@ function event(w: ProtoWriter, e: SpanEventRecord): void {
   w.end()
 }
 
+/**
+ * A link's dropped attribute count: the recorder's, or a caller's own as a whole non-negative number
+ * (a negative one would be written as a 10-byte varint that breaks the request).
+ */
+const linkDropped = (l: Link): number => Math.max(0, Math.trunc(l.droppedAttributesCount ?? 0)) || 0
+
 // Span.Link: 1 trace_id, 2 span_id, 3 trace_state, 4 attributes, 5 dropped attributes, 6 flags.
 function link(w: ProtoWriter, l: Link): void {
   w.begin(13)
@@ -286,8 +292,7 @@ function link(w: ProtoWriter, l: Link): void {
   const state = l.context.traceState?.serialize()
   if (state) w.string(3, state)
   if (l.attributes) attributes(w, 4, l.attributes)
-  // A caller's own count, if any, as a whole non-negative number (a negative varint would be 10 bytes of garbage here).
-  w.uint(5, Math.max(0, Math.trunc(l.droppedAttributesCount ?? 0)) || 0)
+  w.uint(5, linkDropped(l))
   w.fixed32(6, (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0))
   w.end()
 }
@@ -428,7 +433,7 @@ const jsonSpan = (s: SpanRecord) => ({
     spanId: l.context.spanId,
     ...(l.context.traceState ? { traceState: l.context.traceState.serialize() } : {}),
     attributes: jsonAttributes(l.attributes ?? {}),
-    droppedAttributesCount: Math.max(0, Math.trunc(l.droppedAttributesCount ?? 0)) || 0,
+    droppedAttributesCount: linkDropped(l),
     flags: (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0),
   })),
   droppedLinksCount: s.droppedLinks,

@@ -41,8 +41,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
-// Types only: the exporter module (node:https, zlib) is loaded when tracing starts, not at start-up.
-import type { ExportCounts } from './otlp-export.ts'
 import { rootShare, samplerFromEnv } from './sampling.ts'
 
 export type { Span }
@@ -125,9 +123,7 @@ export interface Tracing {
   url: string
   /** How they are encoded. */
   protocol: OtlpProtocol
-  /** Spans exported, and those dropped: refused or timed out (failed), or past the full queue. */
-  counts(): ExportCounts & { queueDropped: number }
-  /** The same, by outcome (inkstream_trace_spans_total). */
+  /** Spans exported, and those lost: refused or timed out (failed), or past the full queue (dropped). */
   spans(): SpanOutcomes
   /** Exports the spans ended so far. */
   flush(): Promise<void>
@@ -220,7 +216,6 @@ export async function startTracing(
   return {
     url,
     protocol,
-    counts: () => ({ ...exporter.counts, queueDropped: provider.dropped }),
     spans,
     flush: () => provider.forceFlush(),
     async shutdown() {
