@@ -289,6 +289,31 @@ describe('OTLP encoding of recorded spans', () => {
     }
   })
 
+  test("a caller's own link dropped count is written as a whole non-negative number (a negative one broke the request)", () => {
+    const base = fullRecord().links[0]!
+    const record = fullRecord({
+      links: [
+        { ...base, droppedAttributesCount: -1 },
+        { ...base, droppedAttributesCount: 2.7 },
+      ],
+    })
+    const req = decode(encodeProtobuf([record], SCOPE), 'Request') as {
+      resourceSpans: { scopeSpans: { spans: { links: { droppedAttributesCount?: unknown }[] }[] }[] }[]
+    }
+    const links = req.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.links
+    assert.deepEqual(
+      links.map((l) => Number(l.droppedAttributesCount ?? 0)),
+      [0, 2],
+    )
+    const doc = JSON.parse(encodeJson([record], SCOPE).toString('utf8'))
+    assert.deepEqual(
+      doc.resourceSpans[0].scopeSpans[0].spans[0].links.map(
+        (l: { droppedAttributesCount: number }) => l.droppedAttributesCount,
+      ),
+      [0, 2],
+    )
+  })
+
   test('protobuf, encoded as spans end: a span that fails half way is cut off, the batch reads as the others alone', () => {
     const batch = PROTOBUF_BATCHER.open()
     const first = fullRecord()
