@@ -28,6 +28,7 @@ import {
   type HrTime,
   isSpanContextValid,
   type Link,
+  ROOT_CONTEXT,
   type Span,
   type SpanAttributes,
   type SpanAttributeValue,
@@ -227,7 +228,7 @@ function limitedAttributes(
   count: number,
   maxLength: number,
 ): { kept: Attributes; dropped: number } {
-  const kept: Attributes = Object.create(null)
+  const kept: Attributes = {}
   let n = 0
   let dropped = 0
   for (const key in attrs) {
@@ -238,9 +239,21 @@ function limitedAttributes(
       continue
     }
     n++
-    kept[key] = maxLength === Number.POSITIVE_INFINITY ? value : cutValue(value, maxLength)
+    setAttr(kept, key, maxLength === Number.POSITIVE_INFINITY ? value : cutValue(value, maxLength))
   }
   return { kept, dropped }
+}
+
+const hasOwn = (o: object, key: string): boolean => Object.hasOwn(o, key)
+
+/**
+ * Sets an attribute on a plain object: `__proto__` as an own key (assigned, it would replace the
+ * object's prototype), every other key as usual.
+ */
+function setAttr(attrs: Attributes, key: string, value: AttributeValue): void {
+  if (key === '__proto__')
+    Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true })
+  else attrs[key] = value
 }
 
 function validValue(v: unknown): v is AttributeValue {
@@ -282,8 +295,11 @@ class RecordedSpan implements Span, SpanRecord {
   readonly kind: SpanKind
   readonly startMs: number
   endMs = 0
-  // No prototype: a key such as `constructor` or `__proto__` is an attribute like any other.
-  attributes: Attributes = Object.create(null)
+  // A plain object: one without a prototype (Object.create(null)) is a hash table in V8, and its
+  // sets and the encoder's walk over it cost 0.8 µs per 4-attribute span against 0.05 µs. Keys such
+  // as `constructor` or `__proto__` are still attributes like any other: own keys are checked with
+  // hasOwn, and `__proto__` is defined, not assigned (setAttr).
+  attributes: Attributes = {}
   attributeCount = 0
   droppedAttributes = 0
   // Shared empty values until a span has its own (most have no events, links or status).
@@ -298,7 +314,7 @@ class RecordedSpan implements Span, SpanRecord {
   constructor(
     private readonly owner: SpanOwner,
     sc: { traceId: string; spanId: string; traceFlags: number; traceState: string | undefined },
-    parent: SpanContext | undefined,
+    parent: Pick<SpanContext, 'spanId' | 'isRemote'> | undefined,
     name: string,
     kind: SpanKind,
     startMs: number,
@@ -328,17 +344,20 @@ class RecordedSpan implements Span, SpanRecord {
   setAttribute(key: string, value: SpanAttributeValue): this {
     if (this.#ended || key.length === 0 || !validValue(value)) return this
     const limits = this.owner.limits
-    if (!(key in this.attributes)) {
+    if (!hasOwn(this.attributes, key)) {
       if (this.attributeCount >= limits.attributeCount) {
         this.droppedAttributes++
         return this
       }
       this.attributeCount++
     }
-    this.attributes[key] =
+    setAttr(
+      this.attributes,
+      key,
       limits.attributeValueLength === Number.POSITIVE_INFINITY
         ? value
-        : cutValue(value, limits.attributeValueLength)
+        : cutValue(value, limits.attributeValueLength),
+    )
     return this
   }
 
@@ -354,7 +373,7 @@ class RecordedSpan implements Span, SpanRecord {
         continue
       }
       this.attributeCount++
-      this.attributes[key] = cut ? cutValue(value, limits.attributeValueLength) : value
+      setAttr(this.attributes, key, cut ? cutValue(value, limits.attributeValueLength) : value)
     }
   }
 
@@ -475,6 +494,12 @@ export interface RecorderOptions<B extends SpanBatch = SpanRecord[]> {
   limits?: SpanLimits
   /** Reads a `tracestate` header value back into the API's TraceState (the core's TraceState). */
   parseTraceState: (value: string) => NonNullable<SpanContext['traceState']>
+  /**
+   * The sampler is one of the standard parent-based ones (`parentbased_*`, their default samplers
+   * for a parent): a child of a local span is sampled exactly when its parent is, so startChild
+   * decides without asking it.
+   */
+  parentBased?: boolean
 }
 
 /**
@@ -492,6 +517,7 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
   readonly #scope: ExportScope
   readonly #tracer: RecorderTracer
   readonly parseTraceState: RecorderOptions<B>['parseTraceState']
+  readonly #parentBased: boolean
   /** The queue: batches oldest first, each at most maxExportBatchSize spans (only the last one partial). */
   #batches: B[] = []
   /** Spans in #batches. */
@@ -513,6 +539,7 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
     this.#scope = { resource: opts.resource, scopeName: 'inkstream' }
     this.#tracer = new RecorderTracer(this)
     this.parseTraceState = opts.parseTraceState
+    this.#parentBased = opts.parentBased === true
   }
 
   getTracer(): Tracer {
@@ -554,6 +581,38 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
     if (options.attributes) span.initialAttributes(options.attributes)
     if (result.attributes) span.setAttributes(result.attributes)
     if (links.length > 0) span.addLinks(links)
+    return span
+  }
+
+  /**
+   * Starts a child of `parent`, as start() with a context holding it would. A recorded parent (a
+   * RecordedSpan), under a parent-based sampler, takes a shorter way: its ids are valid (a provider
+   * made them), and the sampler's answer is the parent's sampled flag, so no context is built, no id
+   * is checked against the API's regular expressions and the sampler is not called (three context
+   * reads and four regular expressions per child before).
+   */
+  startChild(name: string, options: SpanOptions, parent: Span): Span {
+    if (!this.#parentBased || !(parent instanceof RecordedSpan))
+      return this.start(name, options, trace.setSpan(ROOT_CONTEXT, parent))
+    const spanId = randomHex(8)
+    const traceState = parent.traceState
+    if ((parent.traceFlags & TraceFlags.SAMPLED) === 0 || this.#shutdown)
+      return trace.wrapSpanContext({
+        traceId: parent.traceId,
+        spanId,
+        traceFlags: parent.traceFlags & TraceFlags.SAMPLED,
+        ...(traceState === undefined ? {} : { traceState: this.parseTraceState(traceState) }),
+      })
+    const span = new RecordedSpan(
+      this,
+      { traceId: parent.traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState },
+      parent,
+      name,
+      options.kind ?? SpanKind.INTERNAL,
+      timeMs(options.startTime),
+    )
+    if (options.attributes) span.initialAttributes(options.attributes)
+    if (options.links !== undefined && options.links.length > 0) span.addLinks(options.links)
     return span
   }
 

@@ -25,6 +25,7 @@
  * (sampling.ts), and OTEL_BSP_* size the export batches.
  */
 import {
+  type SpanOptions as ApiSpanOptions,
   type Attributes,
   type Link,
   propagation,
@@ -41,7 +42,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
-import { rootShare, samplerFromEnv } from './sampling.ts'
+import { rootShare, samplerFromEnv, samplerName } from './sampling.ts'
 
 export type { Span }
 export { SpanKind }
@@ -66,6 +67,11 @@ let requestShare = 1
  * saw, so after a shutdown and a new registration, as in the tests, spans went to the old one).
  */
 let tracer: Tracer = trace.getTracer('inkstream')
+/** Starts a child span of a given span: the registered provider's startChild, or the API's way. */
+type StartChild = (name: string, options: ApiSpanOptions, parent: Span) => Span
+const startChildOfApi: StartChild = (name, options, parent) =>
+  tracer.startSpan(name, options, trace.setSpan(ROOT_CONTEXT, parent))
+let startChild: StartChild = startChildOfApi
 
 /** True once startTracing registered a provider in this thread. */
 export const tracingEnabled = (): boolean => enabled
@@ -204,6 +210,7 @@ export async function startTracing(
     batch: batchConfig(env),
     limits: recorder.spanLimitsFromEnv(env),
     parseTraceState: (value) => new core.TraceState(value),
+    parentBased: samplerName(env).startsWith('parentbased_'),
   })
   if (!trace.setGlobalTracerProvider(provider)) {
     exporter.close()
@@ -211,6 +218,7 @@ export async function startTracing(
   }
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
   tracer = provider.getTracer()
+  startChild = (name, options, parent) => provider.startChild(name, options, parent)
   requestShare = rootShare(env)
   enabled = true
   return {
@@ -221,6 +229,7 @@ export async function startTracing(
     async shutdown() {
       enabled = false
       tracer = trace.getTracer('inkstream')
+      startChild = startChildOfApi
       try {
         await provider.shutdown()
       } finally {
@@ -273,16 +282,16 @@ export function inSpan<T>(
   // A child of an unsampled span is never sampled (whatever the standard sampler): no span object,
   // no attributes. Nor is a child of nothing (its caller is in no trace, or in a skipped child).
   if (!opts.root && (parent === undefined || !parent.isRecording())) return fn(undefined)
-  const span = tracer.startSpan(
-    name,
-    {
-      kind: opts.kind ?? SpanKind.INTERNAL,
-      ...(opts.attributes ? { attributes: opts.attributes() } : {}),
-      ...(opts.links ? { links: opts.links() } : {}),
-      ...(opts.root ? { root: true } : {}),
-    },
-    parent === undefined || opts.root ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, parent),
-  )
+  const options: ApiSpanOptions = {
+    kind: opts.kind ?? SpanKind.INTERNAL,
+    ...(opts.attributes ? { attributes: opts.attributes() } : {}),
+    ...(opts.links ? { links: opts.links() } : {}),
+    ...(opts.root ? { root: true } : {}),
+  }
+  const span =
+    parent === undefined || opts.root
+      ? tracer.startSpan(name, options, ROOT_CONTEXT)
+      : startChild(name, options, parent)
   return settle(span, fn)
 }
 

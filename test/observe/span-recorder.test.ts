@@ -22,7 +22,7 @@ import {
   PROTOBUF_BATCHER,
   protobufRequest,
 } from '../../src/observe/otlp-export.ts'
-import { samplerFromEnv } from '../../src/observe/sampling.ts'
+import { samplerFromEnv, samplerName } from '../../src/observe/sampling.ts'
 import { RecorderProvider, type SpanRecord, spanLimitsFromEnv } from '../../src/observe/span-recorder.ts'
 import { parseKeyValues, resourceOf } from '../../src/observe/tracing.ts'
 
@@ -433,12 +433,24 @@ describe('OTLP encoding of recorded spans', () => {
   })
 })
 
-function provider(opts: { env?: NodeJS.ProcessEnv; batch?: object; sink?: SpanRecord[][] } = {}) {
+function provider(
+  opts: {
+    env?: NodeJS.ProcessEnv
+    batch?: object
+    sink?: SpanRecord[][]
+    sampler?: sdk.Sampler
+    parentBased?: boolean
+  } = {},
+) {
   const sink = opts.sink ?? []
   return {
     sink,
     provider: new RecorderProvider({
-      sampler: samplerFromEnv(opts.env ?? {}, sdk),
+      sampler: opts.sampler ?? samplerFromEnv(opts.env ?? {}, sdk),
+      // As tracing.ts registers it: the standard parent-based samplers let a child follow its parent.
+      parentBased:
+        opts.parentBased ??
+        (opts.sampler === undefined && samplerName(opts.env ?? {}).startsWith('parentbased_')),
       export: async (spans) => {
         sink.push([...spans])
       },
@@ -544,6 +556,155 @@ describe('the span recorder', () => {
     const sent = req.resourceSpans[0]!.scopeSpans[0]!.spans[0]!
     assert.equal(Number((sent.events[0] as { droppedAttributesCount?: unknown }).droppedAttributesCount), 2)
     assert.equal(Number((sent.links[0] as { droppedAttributesCount?: unknown }).droppedAttributesCount), 2)
+  })
+
+  test('keys such as `constructor`, `toString` and `__proto__` are attributes of their own: counted, kept and exported', async () => {
+    const { provider: p, sink } = provider({ env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '3' } })
+    const span = p.getTracer().startSpan('keys', { attributes: { constructor: 'c' } }, ROOT_CONTEXT)
+    span.setAttribute('__proto__', 'p')
+    span.setAttribute('toString', 't')
+    // A fourth key is past the limit of 3 (inherited names are not keys the span already has).
+    span.setAttribute('hasOwnProperty', 'h')
+    span.setAttribute('constructor', 'c2')
+    span.end()
+    await p.forceFlush()
+    const r = sink.flat()[0]!
+    assert.deepEqual(Object.entries(r.attributes), [
+      ['constructor', 'c2'],
+      ['__proto__', 'p'],
+      ['toString', 't'],
+    ])
+    assert.equal(r.droppedAttributes, 1)
+    assert.equal(
+      Object.getPrototypeOf(r.attributes),
+      Object.prototype,
+      'the attributes object keeps its prototype',
+    )
+    const req = decode(encodeProtobuf([r], SCOPE), 'Request') as {
+      resourceSpans: {
+        scopeSpans: { spans: { attributes: { key: string; value: { stringValue: string } }[] }[] }[]
+      }[]
+    }
+    const sent = req.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes
+    assert.deepEqual(
+      sent.map((a) => [a.key, a.value.stringValue]),
+      [
+        ['constructor', 'c2'],
+        ['__proto__', 'p'],
+        ['toString', 't'],
+      ],
+    )
+    const json = JSON.parse(encodeJson([r], SCOPE).toString()) as {
+      resourceSpans: { scopeSpans: { spans: { attributes: { key: string }[] }[] }[] }[]
+    }
+    assert.deepEqual(
+      json.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.map((a) => a.key),
+      ['constructor', '__proto__', 'toString'],
+    )
+  })
+
+  test('startChild: under the standard parent-based samplers a child follows its parent, as through a context', async () => {
+    for (const env of [
+      {},
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' },
+    ]) {
+      const { provider: p, sink } = provider({ env })
+      const tracer = p.getTracer()
+      const root = tracer.startSpan('root', {}, ROOT_CONTEXT)
+      const viaContext = tracer.startSpan(
+        'child',
+        { attributes: { a: 1 } },
+        trace.setSpan(ROOT_CONTEXT, root),
+      )
+      const direct = p.startChild('child', { attributes: { a: 1 } }, root)
+      for (const child of [viaContext, direct]) {
+        assert.equal(child.spanContext().traceId, root.spanContext().traceId, JSON.stringify(env))
+        assert.equal(child.spanContext().traceFlags, root.spanContext().traceFlags, JSON.stringify(env))
+        assert.equal(child.isRecording(), root.isRecording(), JSON.stringify(env))
+        child.end()
+      }
+      assert.notEqual(direct.spanContext().spanId, viaContext.spanContext().spanId)
+      root.end()
+      await p.forceFlush()
+      const spans = sink.flat()
+      if (!root.spanContext().traceFlags) {
+        assert.deepEqual(spans, [], 'an unsampled parent: neither child is exported')
+        continue
+      }
+      const [a, b] = spans.filter((s) => s.name === 'child')
+      assert.ok(a && b)
+      for (const k of [
+        'traceId',
+        'parentSpanId',
+        'parentIsRemote',
+        'traceFlags',
+        'kind',
+        'attributes',
+      ] as const)
+        assert.deepEqual(b[k], a[k], k)
+      assert.equal(b.parentSpanId, root.spanContext().spanId)
+    }
+    // A parent recorded but not sampled (a sampler's RECORD, as ParentBasedSampler({ root }) gives
+    // when its root sampler does): its children are not recorded (the default localParentNotSampled).
+    const recordOnly = new sdk.ParentBasedSampler({
+      root: {
+        shouldSample: () => ({ decision: sdk.SamplingDecision.RECORD }),
+        toString: () => 'recordOnly',
+      },
+    })
+    const { provider: p, sink } = provider({ sampler: recordOnly, parentBased: true })
+    const root = p.getTracer().startSpan('root', {}, ROOT_CONTEXT)
+    assert.equal(root.isRecording(), true)
+    for (const child of [
+      p.getTracer().startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, root)),
+      p.startChild('child', {}, root),
+    ]) {
+      assert.equal(child.isRecording(), false)
+      assert.equal(child.spanContext().traceFlags, TraceFlags.NONE)
+      assert.equal(child.spanContext().traceId, root.spanContext().traceId)
+      child.end()
+    }
+    root.end()
+    await p.forceFlush()
+    assert.deepEqual(sink, [])
+  })
+
+  test('startChild asks the sampler when it is not a parent-based one, and for a parent that is only a context', async () => {
+    // Samples the span named root, nothing else.
+    const onlyRoots: sdk.Sampler = {
+      shouldSample: (_ctx, _traceId, name) => ({
+        decision: name === 'root' ? sdk.SamplingDecision.RECORD_AND_SAMPLED : sdk.SamplingDecision.NOT_RECORD,
+      }),
+      toString: () => 'onlyRoots',
+    }
+    const { provider: p, sink } = provider({ sampler: onlyRoots })
+    const root = p.getTracer().startSpan('root', {}, ROOT_CONTEXT)
+    const child = p.startChild('child', {}, root)
+    assert.equal(child.isRecording(), false, 'the sampler said no')
+    assert.equal(child.spanContext().traceId, root.spanContext().traceId)
+    child.end()
+    root.end()
+    await p.forceFlush()
+    assert.deepEqual(
+      sink.flat().map((s) => s.name),
+      ['root'],
+    )
+    // A parent that is only a context (a remote one, say): the sampler decides, through the context.
+    const remote = trace.wrapSpanContext({
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceFlags: 1,
+      isRemote: true,
+    })
+    const { provider: pb, sink: sinkB } = provider()
+    const fromRemote = pb.startChild('child', {}, remote)
+    assert.equal(fromRemote.spanContext().traceId, 'a'.repeat(32))
+    fromRemote.end()
+    assert.equal(p.startChild('root', {}, remote).isRecording(), true, 'onlyRoots samples a span named root')
+    await pb.forceFlush()
+    assert.equal(sinkB.flat()[0]?.parentSpanId, 'b'.repeat(16))
+    assert.equal(sinkB.flat()[0]?.parentIsRemote, true)
   })
 
   test('an exception is an `exception` event; ERROR keeps its message; OK is final', async () => {
