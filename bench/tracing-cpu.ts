@@ -6,7 +6,9 @@
  * - baseline: INKSTREAM_LOG_LEVEL=silent, no OTLP endpoint;
  * - shipped: info, no endpoint (as shipped);
  * - exporter: info, OTEL_EXPORTER_OTLP_ENDPOINT at a local receiver that discards what it gets;
- * - sampled: the same, OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1.
+ * - sampled: the same, OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1;
+ * - control: the baseline again (an A/A pair: what the method reads when nothing differs; not in
+ *   the goal).
  * Each round runs every measured side at the same time as a baseline child of its own, pair after
  * pair (order rotating), a new child per side per pair: this host's speed drifted by a third within
  * minutes (every thread's CPU per event rose together, with tracing or without), which one side
@@ -28,7 +30,13 @@ import type { BenchResult } from './lib/report.ts'
 
 const GOAL = 0.95
 const MEASURED = ['shipped', 'exporter', 'sampled'] as const
-type Measured = (typeof MEASURED)[number]
+/**
+ * The control: a baseline beside a baseline, measured as the sides are. Its ratio is what the method
+ * reads when nothing differs (the A/A test), the floor of what a side's ratio can say: not part of
+ * the goal.
+ */
+const SIDES = [...MEASURED, 'control'] as const
+type Measured = (typeof SIDES)[number]
 
 interface ChildResult {
   /** With tracing on: CPU µs per bare span of the registered tracer (tracing-cpu-child.ts, spanFloor). */
@@ -127,7 +135,8 @@ export async function tracingCpu(): Promise<BenchResult> {
   const env = tracingEnv(receiver.url)
   try {
     const rounds = roundsFromEnv(3)
-    const pairs = Object.fromEntries(MEASURED.map((s) => [s, [] as Pair[]])) as Record<Measured, Pair[]>
+    const pairs = Object.fromEntries(SIDES.map((s) => [s, [] as Pair[]])) as Record<Measured, Pair[]>
+    const envOf = (side: Measured) => (side === 'control' ? env.baseline : env[side])
     const loadAverages: number[] = []
     // Each measured side runs at the same time as a baseline of its own, one pair after the other
     // (order rotating per round): the host's speed drifts by a third within minutes here (every
@@ -135,10 +144,10 @@ export async function tracingCpu(): Promise<BenchResult> {
     for (let r = 0; r < rounds; r++) {
       const load = round(loadavg()[0]!, 2)
       loadAverages.push(load)
-      for (let i = 0; i < MEASURED.length; i++) {
-        const side = MEASURED[(r + i) % MEASURED.length]!
+      for (let i = 0; i < SIDES.length; i++) {
+        const side = SIDES[(r + i) % SIDES.length]!
         process.stderr.write(`bench: round ${r + 1}/${rounds}, baseline + ${side} at once (load ${load})\n`)
-        const [b, x] = await runPair(env.baseline, env[side])
+        const [b, x] = await runPair(env.baseline, envOf(side))
         const others = [b.cpu?.otherCores, x.cpu?.otherCores].filter((c): c is number => c != null)
         pairs[side].push({
           baseline: b.result,
@@ -157,7 +166,7 @@ export async function tracingCpu(): Promise<BenchResult> {
     const kept = (side: Measured, key: 'ingestCpuMicros' | 'renderCpuMicros') =>
       spread(pairs[side].map((p) => round(p.baseline[key] / p.side[key], 4)))
     const ratios = Object.fromEntries(
-      MEASURED.map((s) => [s, { ingest: kept(s, 'ingestCpuMicros'), render: kept(s, 'renderCpuMicros') }]),
+      SIDES.map((s) => [s, { ingest: kept(s, 'ingestCpuMicros'), render: kept(s, 'renderCpuMicros') }]),
     ) as Record<Measured, { ingest: ReturnType<typeof spread>; render: ReturnType<typeof spread> }>
     const median = (
       side: Measured,
@@ -166,7 +175,7 @@ export async function tracingCpu(): Promise<BenchResult> {
     ) => round(spread(pairs[side].map((p) => p[which][key])).median, 1)
     const medians = (key: Exclude<keyof ChildResult, 'spanCpuMicros'>) => ({
       baseline: round(spread(MEASURED.flatMap((s) => pairs[s].map((p) => p.baseline[key]))).median, 1),
-      ...Object.fromEntries(MEASURED.map((s) => [s, median(s, 'side', key)])),
+      ...Object.fromEntries(SIDES.map((s) => [s, median(s, 'side', key)])),
     })
     // The tracer's own cost per span, as a share of the baseline's CPU per ingested event: a
     // single-event request makes one span, so above 0.05 the goal cannot be met at full sampling (the
@@ -176,7 +185,7 @@ export async function tracingCpu(): Promise<BenchResult> {
     const spanShareOfEvent = spread(
       withFloor.map((p) => round(p.side.spanCpuMicros! / p.baseline.ingestCpuMicros, 4)),
     )
-    const worst = Math.min(...Object.values(ratios).flatMap((r) => [r.ingest.median, r.render.median]))
+    const worst = Math.min(...MEASURED.flatMap((s) => [ratios[s].ingest.median, ratios[s].render.median]))
     const met = worst >= GOAL
     const others = MEASURED.flatMap((s) => pairs[s].map((p) => p.otherCores)).filter((c) => c !== null)
     return {
@@ -207,6 +216,7 @@ export async function tracingCpu(): Promise<BenchResult> {
         MEASURED.map(
           (s) => `${s} ingest ${fmtSpread(ratios[s].ingest)} render ${fmtSpread(ratios[s].render)}`,
         ).join('; ') +
+        `; control (baseline beside baseline, not in the goal) ingest ${fmtSpread(ratios.control.ingest)} render ${fmtSpread(ratios.control.render)}` +
         `; baseline ${medians('ingestCpuMicros').baseline} µs/event, ${medians('renderCpuMicros').baseline} µs/render; ` +
         `one bare span ${fmtSpread(floor)} µs = ${fmtSpread(spanShareOfEvent)} of an event's baseline CPU; ` +
         `load ${loadAverages.join('/')}; goal >= ${GOAL}: ${met ? 'MET' : 'NOT MET'}`,
