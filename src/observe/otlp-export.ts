@@ -259,6 +259,9 @@ function anyValue(w: ProtoWriter, field: number, v: AttributeValue | null | unde
 // KeyValue: 1 key, 2 value.
 function attributes(w: ProtoWriter, field: number, attrs: Attributes): void {
   for (const key in attrs) {
+    // Own keys only, as the JSON encoding's Object.entries (an enumerable key added to
+    // Object.prototype is no attribute).
+    if (!Object.hasOwn(attrs, key)) continue
     const v = attrs[key]
     if (v === undefined) continue
     w.begin(field)

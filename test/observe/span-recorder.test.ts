@@ -566,6 +566,8 @@ describe('the span recorder', () => {
     // A fourth key is past the limit of 3 (inherited names are not keys the span already has).
     span.setAttribute('hasOwnProperty', 'h')
     span.setAttribute('constructor', 'c2')
+    // An event's and a link's attributes too (an array: assigned to __proto__ it would become the prototype).
+    span.addEvent('e', { ['__proto__']: ['x'], valueOf: 'v' })
     span.end()
     await p.forceFlush()
     const r = sink.flat()[0]!
@@ -580,6 +582,11 @@ describe('the span recorder', () => {
       Object.prototype,
       'the attributes object keeps its prototype',
     )
+    assert.deepEqual(Object.entries(r.events[0]!.attributes), [
+      ['__proto__', ['x']],
+      ['valueOf', 'v'],
+    ])
+    assert.equal(Object.getPrototypeOf(r.events[0]!.attributes), Object.prototype)
     const req = decode(encodeProtobuf([r], SCOPE), 'Request') as {
       resourceSpans: {
         scopeSpans: { spans: { attributes: { key: string; value: { stringValue: string } }[] }[] }[]
@@ -601,6 +608,27 @@ describe('the span recorder', () => {
       json.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.map((a) => a.key),
       ['constructor', '__proto__', 'toString'],
     )
+  })
+
+  test('an enumerable key added to Object.prototype is no attribute, in protobuf as in JSON', async () => {
+    const { provider: p, sink } = provider()
+    const span = p.getTracer().startSpan('polluted', { attributes: { own: 1 } }, ROOT_CONTEXT)
+    span.end()
+    await p.forceFlush()
+    const r = sink.flat()[0]!
+    const proto = Object.prototype as Record<string, unknown>
+    proto.polluted = 'x'
+    try {
+      const req = decode(encodeProtobuf([r], SCOPE), 'Request') as {
+        resourceSpans: { scopeSpans: { spans: { attributes: { key: string }[] }[] }[] }[]
+      }
+      assert.deepEqual(
+        req.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.map((a) => a.key),
+        ['own'],
+      )
+    } finally {
+      delete proto.polluted
+    }
   })
 
   test('startChild: under the standard parent-based samplers a child follows its parent, as through a context', async () => {
@@ -670,38 +698,70 @@ describe('the span recorder', () => {
     assert.deepEqual(sink, [])
   })
 
-  test('startChild asks the sampler when it is not a parent-based one, and for a parent that is only a context', async () => {
-    // Samples the span named root, nothing else.
+  test('startChild: the sampler is asked unless it is parent-based and the parent a recorded span; a root option is honoured', async () => {
+    // Samples the span named root (with a trace state), nothing else: not a parent-based sampler.
     const onlyRoots: sdk.Sampler = {
-      shouldSample: (_ctx, _traceId, name) => ({
-        decision: name === 'root' ? sdk.SamplingDecision.RECORD_AND_SAMPLED : sdk.SamplingDecision.NOT_RECORD,
-      }),
+      shouldSample: (_ctx, _traceId, name) =>
+        name === 'root'
+          ? { decision: sdk.SamplingDecision.RECORD_AND_SAMPLED, traceState: new TraceState('k=v') }
+          : { decision: sdk.SamplingDecision.NOT_RECORD },
       toString: () => 'onlyRoots',
     }
-    const { provider: p, sink } = provider({ sampler: onlyRoots })
-    const root = p.getTracer().startSpan('root', {}, ROOT_CONTEXT)
-    const child = p.startChild('child', {}, root)
+    // Not said to be parent-based: the sampler decides the child (no).
+    const asked = provider({ sampler: onlyRoots })
+    const root = asked.provider.getTracer().startSpan('root', {}, ROOT_CONTEXT)
+    const child = asked.provider.startChild('child', {}, root)
     assert.equal(child.isRecording(), false, 'the sampler said no')
     assert.equal(child.spanContext().traceId, root.spanContext().traceId)
     child.end()
     root.end()
-    await p.forceFlush()
+    await asked.provider.forceFlush()
     assert.deepEqual(
-      sink.flat().map((s) => s.name),
+      asked.sink.flat().map((s) => s.name),
       ['root'],
     )
-    // A parent that is only a context (a remote one, say): the sampler decides, through the context.
+
+    // Said to be parent-based: a recorded parent's child is not asked about, and follows its parent
+    // (kind, start time, attributes, links and the parent's trace state are the child's).
+    const { provider: p, sink } = provider({ sampler: onlyRoots, parentBased: true })
+    const parent = p.getTracer().startSpan('root', {}, ROOT_CONTEXT)
+    const link = { context: { traceId: 'e'.repeat(32), spanId: 'f'.repeat(16), traceFlags: 1 } }
+    const followed = p.startChild(
+      'child',
+      { kind: SpanKind.CLIENT, startTime: new Date(1_700_000_000_000), attributes: { a: 1 }, links: [link] },
+      parent,
+    )
+    assert.equal(followed.isRecording(), true, 'a recorded parent: the sampler is not asked')
+    assert.equal(followed.spanContext().traceState?.serialize(), 'k=v')
+    // A parent that is only a context (a remote one, say): asked, through the context (no).
     const remote = trace.wrapSpanContext({
       traceId: 'a'.repeat(32),
       spanId: 'b'.repeat(16),
       traceFlags: 1,
       isRemote: true,
     })
-    const { provider: pb, sink: sinkB } = provider()
-    const fromRemote = pb.startChild('child', {}, remote)
+    const fromRemote = p.startChild('child', {}, remote)
+    assert.equal(fromRemote.isRecording(), false, 'a context only: the sampler decides')
     assert.equal(fromRemote.spanContext().traceId, 'a'.repeat(32))
-    fromRemote.end()
-    assert.equal(p.startChild('root', {}, remote).isRecording(), true, 'onlyRoots samples a span named root')
+    // root: a new trace, as start() gives, not a child.
+    const newRoot = p.startChild('root', { root: true }, parent)
+    assert.notEqual(newRoot.spanContext().traceId, parent.spanContext().traceId)
+    for (const s of [followed, fromRemote, newRoot, parent]) s.end()
+    await p.forceFlush()
+    const byName = sink.flat()
+    const c = byName.find((s) => s.name === 'child')!
+    assert.equal(c.parentSpanId, parent.spanContext().spanId)
+    assert.equal(c.parentIsRemote, false)
+    assert.equal(c.kind, SpanKind.CLIENT)
+    assert.equal(c.startMs, 1_700_000_000_000)
+    assert.equal(c.traceState, 'k=v')
+    assert.deepEqual({ ...c.attributes }, { a: 1 })
+    assert.deepEqual(c.links, [link])
+    assert.equal(byName.filter((s) => s.name === 'root' && s.parentSpanId === undefined).length, 2)
+
+    // The remote parent through a parent-based sampler: recorded, with its parent remote.
+    const { provider: pb, sink: sinkB } = provider()
+    pb.startChild('child', {}, remote).end()
     await pb.forceFlush()
     assert.equal(sinkB.flat()[0]?.parentSpanId, 'b'.repeat(16))
     assert.equal(sinkB.flat()[0]?.parentIsRemote, true)
