@@ -571,17 +571,34 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
         traceFlags,
         ...(traceState === undefined ? {} : { traceState }),
       })
-    const span = new RecordedSpan(
-      this,
+    return this.#record(
+      name,
+      options,
       { traceId, spanId, traceFlags, traceState: traceState?.serialize() || undefined },
       validParent,
+      result.attributes,
+    )
+  }
+
+  /** A recorded span with what `options` gives it: attributes (then the sampler's, if any), then links. */
+  #record(
+    name: string,
+    options: SpanOptions,
+    sc: { traceId: string; spanId: string; traceFlags: number; traceState: string | undefined },
+    parent: Pick<SpanContext, 'spanId' | 'isRemote'> | undefined,
+    samplerAttributes?: Attributes,
+  ): RecordedSpan {
+    const span = new RecordedSpan(
+      this,
+      sc,
+      parent,
       name,
-      kind,
+      options.kind ?? SpanKind.INTERNAL,
       timeMs(options.startTime),
     )
     if (options.attributes) span.initialAttributes(options.attributes)
-    if (result.attributes) span.setAttributes(result.attributes)
-    if (links.length > 0) span.addLinks(links)
+    if (samplerAttributes) span.setAttributes(samplerAttributes)
+    if (options.links !== undefined && options.links.length > 0) span.addLinks(options.links)
     return span
   }
 
@@ -604,17 +621,12 @@ export class RecorderProvider<B extends SpanBatch = SpanRecord[]> implements Tra
         traceFlags: parent.traceFlags & TraceFlags.SAMPLED,
         ...(traceState === undefined ? {} : { traceState: this.parseTraceState(traceState) }),
       })
-    const span = new RecordedSpan(
-      this,
+    return this.#record(
+      name,
+      options,
       { traceId: parent.traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState },
       { spanId: parent.spanId, isRemote: false },
-      name,
-      options.kind ?? SpanKind.INTERNAL,
-      timeMs(options.startTime),
     )
-    if (options.attributes) span.initialAttributes(options.attributes)
-    if (options.links !== undefined && options.links.length > 0) span.addLinks(options.links)
-    return span
   }
 
   /**

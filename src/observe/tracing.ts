@@ -43,6 +43,7 @@ import { invalidConfig } from '../core/errors.ts'
 import type { InkEvent } from '../core/types.ts'
 import type { EncodedEvent } from '../log/event-log.ts'
 import { rootShare, samplerFromEnv, samplerName } from './sampling.ts'
+import type { RecorderProvider, SpanBatch } from './span-recorder.ts'
 
 export type { Span }
 export { SpanKind }
@@ -67,11 +68,8 @@ let requestShare = 1
  * saw, so after a shutdown and a new registration, as in the tests, spans went to the old one).
  */
 let tracer: Tracer = trace.getTracer('inkstream')
-/** Starts a child span of a given span: the registered provider's startChild, or the API's way. */
-type StartChild = (name: string, options: ApiSpanOptions, parent: Span) => Span
-const startChildOfApi: StartChild = (name, options, parent) =>
-  tracer.startSpan(name, options, trace.setSpan(ROOT_CONTEXT, parent))
-let startChild: StartChild = startChildOfApi
+/** The registered provider (set while `enabled`): inSpan starts children with its startChild. */
+let registered: Pick<RecorderProvider<SpanBatch>, 'startChild'> | undefined
 
 /** True once startTracing registered a provider in this thread. */
 export const tracingEnabled = (): boolean => enabled
@@ -218,7 +216,7 @@ export async function startTracing(
   }
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator())
   tracer = provider.getTracer()
-  startChild = (name, options, parent) => provider.startChild(name, options, parent)
+  registered = provider
   requestShare = rootShare(env)
   enabled = true
   return {
@@ -229,7 +227,7 @@ export async function startTracing(
     async shutdown() {
       enabled = false
       tracer = trace.getTracer('inkstream')
-      startChild = startChildOfApi
+      registered = undefined
       try {
         await provider.shutdown()
       } finally {
@@ -291,7 +289,7 @@ export function inSpan<T>(
   const span =
     parent === undefined || opts.root
       ? tracer.startSpan(name, options, ROOT_CONTEXT)
-      : startChild(name, options, parent)
+      : registered!.startChild(name, options, parent)
   return settle(span, fn)
 }
 
