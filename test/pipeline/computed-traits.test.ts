@@ -181,17 +181,20 @@ describe('computed traits', () => {
     })
     fc.assert(
       fc.property(fc.array(arbEvent, { maxLength: 30 }), fc.array(arbEvent, { maxLength: 30 }), (xs, ys) => {
-        // Distinct times: with ties, "last" depends on arrival order, which a merge cannot know.
-        const toEvents = (list: typeof xs, offset: number) =>
+        // No time is in both lists: across a tie, "last" depends on arrival order, which a merge
+        // cannot know. One list takes even offsets from NOW, the other odd ones (an offset of
+        // 50 + 100 i once met 2 × age + 100 i in the other list). Ties within a list are folded
+        // in the same order by both sides.
+        const toEvents = (list: typeof xs, side: 0 | 1) =>
           list.map((x, i) =>
             track(
               x.kind,
-              { revenue: x.revenue, product_id: x.product, order_id: `${offset}-${i}` },
-              NOW - x.ageMs * 2 - offset - i * 100,
+              { revenue: x.revenue, product_id: x.product, order_id: `${side}-${i}` },
+              NOW - x.ageMs * 2 - side,
             ),
           )
         const a = toEvents(xs, 0)
-        const b = toEvents(ys, 50)
+        const b = toEvents(ys, 1)
         const merged = mergeStates(fold(a), fold(b), defs, NOW)
         const all = fold([...a, ...b])
         const mt = materialize(merged, defs, NOW)
