@@ -20,10 +20,17 @@ export const EMAIL_DELIVERED = 'Email Delivered'
 /** Opens and clicks an ESP reports (its own pixel and link tracking), apart from ours. */
 export const EMAIL_OPENED = 'Email Opened'
 export const EMAIL_LINK_CLICKED = 'Email Link Clicked'
+/**
+ * A message the provider is still trying to deliver (SES DeliveryDelay, SendGrid `deferred`): not a
+ * bounce. Providers report one per retry (SendGrid's `attempt` counts them), so as soft bounces three
+ * of them suppressed a recipient whose mail was merely slow, and a message delayed then delivered
+ * counted as bounced in its analytics.
+ */
+export const EMAIL_DELIVERY_DELAYED = 'Email Delivery Delayed'
 
 export type FeedbackSource = 'mailbox' | 'ses' | 'sendgrid' | 'postmark'
 
-export type FeedbackKind = 'delivered' | 'bounced' | 'complained' | 'opened' | 'clicked'
+export type FeedbackKind = 'delivered' | 'delayed' | 'bounced' | 'complained' | 'opened' | 'clicked'
 
 /** RFC 3463: a 5.x.x status is permanent (hard), a 4.x.x one transient (soft). */
 export type BounceType = 'hard' | 'soft'
@@ -53,6 +60,16 @@ export interface Feedback {
     /** The remote server's text (Diagnostic-Code, SES diagnosticCode, SendGrid reason). */
     diagnostic?: string | undefined
   }
+  /**
+   * kind `delayed`: why the provider is still retrying. `type` is the provider's own (SES `delayType`:
+   * MailboxFull, TransientCommunicationFailure, …), `attempt` the retry it reports (SendGrid).
+   */
+  delay?: {
+    type?: string | undefined
+    status?: string | undefined
+    diagnostic?: string | undefined
+    attempt?: number | undefined
+  }
   /** kind `complained`: the ARF Feedback-Type or the provider's complaint type (`abuse`, …). */
   complaint?: { type?: string | undefined }
   /** kind `clicked`: the URL clicked. */
@@ -71,6 +88,7 @@ export interface FeedbackSink {
 
 const NAMES: Record<FeedbackKind, string> = {
   delivered: EMAIL_DELIVERED,
+  delayed: EMAIL_DELIVERY_DELAYED,
   bounced: EMAIL_BOUNCED,
   complained: EMAIL_COMPLAINED,
   opened: EMAIL_OPENED,
@@ -116,6 +134,12 @@ export function feedbackEvent(f: Feedback, to: ResolvedMessage, now: number): In
     properties.reason = f.bounce.type === 'hard' ? 'hard_bounce' : 'soft_bounce'
     if (f.bounce.status !== undefined) properties.status = f.bounce.status
     if (f.bounce.diagnostic !== undefined) properties.diagnostic = f.bounce.diagnostic.slice(0, 1000)
+  }
+  if (f.kind === 'delayed' && f.delay) {
+    if (f.delay.type !== undefined) properties.delay_type = f.delay.type
+    if (f.delay.status !== undefined) properties.status = f.delay.status
+    if (f.delay.diagnostic !== undefined) properties.diagnostic = f.delay.diagnostic.slice(0, 1000)
+    if (f.delay.attempt !== undefined) properties.attempt = f.delay.attempt
   }
   if (f.kind === 'complained') properties.complaint_type = f.complaint?.type ?? 'abuse'
   if (f.kind === 'opened') properties.open_kind = 'esp'

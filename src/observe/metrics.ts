@@ -214,7 +214,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     ),
     feedback: counter(
       'inkstream_feedback_total',
-      'Delivery feedback received after the SMTP session (mailbox DSN/ARF, SES, SendGrid, Postmark), by source, kind (delivered, bounced, complained, opened, clicked) and result (recorded: appended as an event; unmatched: no message or single profile found, nothing appended).',
+      'Delivery feedback received after the SMTP session (mailbox DSN/ARF, SES, SendGrid, Postmark), by source, kind (delivered, delayed: the provider still retries, bounced, complained, opened, clicked) and result (recorded: appended as an event; unmatched: no message or single profile found, nothing appended).',
       ['source', 'kind', 'result'],
     ),
     labels: {

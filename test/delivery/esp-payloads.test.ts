@@ -86,10 +86,18 @@ describe('SES notifications', () => {
     const delay = one({
       eventType: 'DeliveryDelay',
       deliveryDelay: {
+        delayType: 'TransientCommunicationFailure',
         delayedRecipients: [{ emailAddress: 'a@example.com', status: '4.4.7', diagnosticCode: 'timeout' }],
       },
     })
-    assert.deepEqual(delay[0]?.bounce, { type: 'soft', status: '4.4.7', diagnostic: 'timeout' })
+    // SES is still retrying: a delay, not a (soft) bounce.
+    assert.equal(delay[0]?.kind, 'delayed')
+    assert.equal(delay[0]?.bounce, undefined)
+    assert.deepEqual(delay[0]?.delay, {
+      type: 'TransientCommunicationFailure',
+      status: '4.4.7',
+      diagnostic: 'timeout',
+    })
     assert.equal(delay[0]?.at, NOW)
     for (const type of ['Send', 'Reject', 'Rendering Failure', 'AmazonSnsSubscriptionSucceeded'])
       assert.deepEqual(one({ eventType: type }), [])
@@ -212,7 +220,11 @@ describe('SendGrid events', () => {
       diagnostic: 'Bounced Address',
     })
     assert.equal(event({ event: 'dropped', reason: 'Spam Reporting Address' })[0]?.kind, 'complained')
-    assert.equal(event({ event: 'deferred', response: '421 try later' })[0]?.bounce?.type, 'soft')
+    // SendGrid retries and posts one `deferred` per attempt: a delay, not a bounce.
+    const deferred = event({ event: 'deferred', response: '421 4.4.2 try later', attempt: '3' })[0]
+    assert.deepEqual([deferred?.kind, deferred?.bounce], ['delayed', undefined])
+    assert.deepEqual(deferred?.delay, { status: '4.4.2', diagnostic: '421 4.4.2 try later', attempt: 3 })
+    assert.equal(event({ event: 'deferred', attempt: 'x' })[0]?.delay?.attempt, undefined)
     assert.deepEqual(event({ event: 'spamreport' })[0]?.complaint, { type: 'abuse' })
     assert.equal(event({ event: 'open' })[0]?.kind, 'opened')
     assert.equal(event({ event: 'click', url: 'https://x.example/' })[0]?.url, 'https://x.example/')

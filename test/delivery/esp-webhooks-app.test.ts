@@ -323,6 +323,57 @@ describe('ESP webhooks in the running app', () => {
     assert.equal(appended.length, 0)
   })
 
+  test('SES delivery delays are recorded as delays: three of them neither suppress the recipient nor count as soft bounces', async () => {
+    const res = await fetch(`${app.url}/v1/identify`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(app.workspace.writeKey), 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'cyd', traits: { email: 'cyd@example.com' } }),
+    })
+    assert.equal(res.status, 200)
+    appended = []
+    // SES publishes a DeliveryDelay each time it retries; the default soft-bounce limit is 3.
+    for (const n of [1, 2, 3]) {
+      const delayed = await postSns(
+        snsSigned(
+          sesNotification(`delay-000${n}`, {
+            eventType: 'DeliveryDelay',
+            mail: { ...sesMail(undefined, 'cyd@example.com'), headers: undefined, commonHeaders: undefined },
+            deliveryDelay: {
+              timestamp: `2026-11-28T12:0${n}:00.000Z`,
+              delayType: 'MailboxFull',
+              expirationTime: '2026-11-29T12:00:00.000Z',
+              delayedRecipients: [
+                {
+                  emailAddress: 'cyd@example.com',
+                  status: '4.2.2',
+                  diagnosticCode: 'smtp; 452 4.2.2 Mailbox full',
+                },
+              ],
+            },
+          }),
+          signer.key,
+          certUrl(),
+        ),
+      )
+      assert.deepEqual(delayed, {
+        status: 200,
+        body: { success: true, received: 1, recorded: 1, unmatched: 0 },
+      })
+    }
+    await waitForProcessed(app)
+    const suppressed = await fetch(`${app.url}/v1/suppressions/cyd@example.com`, {
+      headers: { authorization: `Bearer ${app.workspace.adminKey}` },
+    })
+    assert.equal(suppressed.status, 404, 'a slow mailbox is not suppressed')
+    const { traits } = (await admin('/v1/profiles/cyd')) as { traits: Record<string, unknown> }
+    assert.deepEqual([traits.email_status, traits.email_soft_bounces], [undefined, undefined])
+    assert.deepEqual(
+      appended.map((e) => [e.event, e.userId, e.properties?.delay_type, e.properties?.status]),
+      Array.from({ length: 3 }, () => ['Email Delivery Delayed', 'cyd', 'MailboxFull', '4.2.2']),
+    )
+    assert.equal((await profileEvents('cyd', 'Email Delivery Delayed')).length, 3)
+  })
+
   test('forged SNS calls are refused with 401 and record nothing', async () => {
     const unsigned = sesNotification('forged-0001', {
       notificationType: 'Bounce',
@@ -412,7 +463,7 @@ describe('ESP webhooks in the running app', () => {
   ])
   const sendgridUrl = `/v1/webhooks/sendgrid/${WS}/${SECRET}`
 
-  test('signed SendGrid events become a bounce, a soft bounce and an ESP click', async () => {
+  test('signed SendGrid events become a bounce, a delivery delay and an ESP click', async () => {
     const now = Math.floor(Date.now() / 1000)
     const res = await post(sendgridUrl, sendgridBody, sendgridHeaders(sendgrid.privateKey, sendgridBody, now))
     assert.deepEqual(res, { status: 200, body: { success: true, received: 3, recorded: 3, unmatched: 0 } })
@@ -437,18 +488,17 @@ describe('ESP webhooks in the running app', () => {
           },
         ],
         [
-          'Email Bounced',
+          'Email Delivery Delayed',
           'bob',
-          feedbackEventId(WS, { source: 'sendgrid', kind: 'bounced', feedbackId: 'ZGVmZXJyZWRfZXZlbnQ=' }),
+          feedbackEventId(WS, { source: 'sendgrid', kind: 'delayed', feedbackId: 'ZGVmZXJyZWRfZXZlbnQ=' }),
           new Date(1764331260_000).toISOString(),
           {
             origin: 'feedback',
             source: 'sendgrid',
             recipient: 'bob@example.com',
-            bounce_type: 'soft',
-            reason: 'soft_bounce',
             status: '4.2.2',
             diagnostic: '400 4.2.2 try again later',
+            attempt: 5,
           },
         ],
         [

@@ -9,7 +9,7 @@
  *
  * Events: delivered; bounce (`type` bounce → hard unless its status says 4.x.x, blocked → soft);
  * dropped (SendGrid did not send: its own suppression list) → a hard bounce, or a complaint when
- * the reason is "Spam Reporting Address"; deferred → a soft bounce; spamreport → a complaint;
+ * the reason is "Spam Reporting Address"; deferred → a delay (not a bounce); spamreport → a complaint;
  * open; click. Others (processed, unsubscribe, group_*) are ignored. `smtp-id` is the message's
  * Message-ID as we sent it (SMTP relay), `sg_event_id` the feedback id.
  */
@@ -110,11 +110,18 @@ function sendgridEvent(e: Obj, receivedAt: number): Feedback | undefined {
         bounce: { type: 'hard', status: statusIn(str(e.status)), diagnostic: reason },
       }
     case 'deferred': {
+      // SendGrid retries (for up to 72 hours) and posts one `deferred` per attempt: a delay, not a
+      // bounce (a `bounce` event comes if it gives up).
       const response = str(e.response)
+      const attempt = Number(e.attempt)
       return {
         ...base,
-        kind: 'bounced',
-        bounce: { type: 'soft', status: statusIn(response), diagnostic: response },
+        kind: 'delayed',
+        delay: {
+          status: statusIn(response),
+          diagnostic: response,
+          attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : undefined,
+        },
       }
     }
     case 'spamreport':

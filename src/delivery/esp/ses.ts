@@ -1,7 +1,8 @@
 /**
  * Amazon SES notifications (the JSON in an SNS Notification's `Message`) → Feedback. Both forms SES
  * publishes: identity notifications (`notificationType`: Bounce, Complaint, Delivery) and event
- * publishing through a configuration set (`eventType`: also Open, Click, DeliveryDelay). Other types
+ * publishing through a configuration set (`eventType`: also Open, Click, DeliveryDelay — a delay,
+ * not a bounce). Other types
  * (Send, Reject, Rendering Failure, Subscription, AmazonSnsSubscriptionSucceeded) carry nothing for
  * a profile and are ignored.
  *
@@ -94,11 +95,13 @@ export function sesFeedback(message: string, snsMessageId: string, receivedAt: n
       })
     }
     case 'DeliveryDelay': {
-      // Event publishing only: SES still retries, as a soft bounce says.
+      // Event publishing only: SES is still retrying (until expirationTime); a bounce comes later
+      // if it gives up. Not a soft bounce: SES publishes one per delay, so those counted toward
+      // the soft-bounce limit suppressed recipients whose mail was only slow.
       const d = obj(n.deliveryDelay)
       return recipientsOf(d.delayedRecipients, 'deliveryDelay.delayedRecipients').map((r) => ({
-        ...base('bounced', `${snsMessageId}:delay`, String(r.emailAddress), d.timestamp),
-        bounce: { type: 'soft', status: str(r.status), diagnostic: str(r.diagnosticCode) },
+        ...base('delayed', `${snsMessageId}:delay`, String(r.emailAddress), d.timestamp),
+        delay: { type: str(d.delayType), status: str(r.status), diagnostic: str(r.diagnosticCode) },
       }))
     }
     case 'Complaint': {
