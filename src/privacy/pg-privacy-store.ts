@@ -22,7 +22,12 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
     super(pool, migratePgPrivacy)
   }
 
-  async erase(workspaceId: string, profileId: string, now: number): Promise<Erasure | undefined> {
+  async erase(
+    workspaceId: string,
+    profileId: string,
+    now: number,
+    actor: string,
+  ): Promise<(Erasure & { auditId: number }) | undefined> {
     return this.transaction(async (client) => {
       // Exclusive against processors' commits (they take it shared): a batch that read the profile
       // before this erasure either commits first (and is erased with it) or sees the tombstone.
@@ -35,8 +40,22 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
         const out: StepResult = s.kind === 'all' ? (res.rows as Row[]) : (res.rowCount ?? 0)
         step = plan.next(out)
       }
-      return step.value
+      const erased = step.value
+      if (erased === undefined) return undefined
+      const { rows } = await client.query<{ id: string }>(numbered(SQL.audit), [
+        workspaceId,
+        'erase',
+        profileId,
+        actor,
+        now,
+        JSON.stringify({ ...erased.counts, logEvents: null }),
+      ])
+      return { ...erased, auditId: Number(rows[0]!.id) }
     })
+  }
+
+  async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
+    await this.query(numbered(SQL.completeAudit), [JSON.stringify(details), id])
   }
 
   async triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]> {

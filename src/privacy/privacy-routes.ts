@@ -172,31 +172,26 @@ export async function privacyRoutes(app: FastifyInstance, deps: PrivacyRoutesDep
       const ws = req.workspace.id
       const { profileId } = await resolve(ws, req.params.id, req.query.by)
       const now = clock.now()
-      const erased = await privacy.erase(ws, profileId, now)
+      // The audit entry is written in the erasure's transaction: a crash after it leaves the
+      // erasure audited (its `logEvents` null: the log's copies were not counted).
+      const erased = await privacy.erase(ws, profileId, now, actorOf(req))
       // Erased by a concurrent call between the look-up and the transaction: as for an unknown one.
       if (erased === undefined) throw notFound(`a profile with id "${req.params.id}"`)
       // After the store's transaction (its tombstones stop processors from folding these events again).
       const logEvents = deps.eraseLogEvents ? await deps.eraseLogEvents(ws, erased.ids) : null
       await deps.reader?.forget(ws, erased.ids)
       const removed = { ...erased.counts, logEvents }
-      const entry = await privacy.audit({
-        workspaceId: ws,
-        action: 'erase',
-        profileId,
-        actor: actorOf(req),
-        at: now,
-        details: removed,
-      })
+      if (logEvents !== null) await privacy.completeAudit(erased.auditId, removed)
       req.log.info(
         {
-          'inkstream.audit_id': entry.id,
+          'inkstream.audit_id': erased.auditId,
           'inkstream.workspace': ws,
           'inkstream.profile_id': profileId,
           removed,
         },
         'profile erased',
       )
-      return { profileId, erasedAt: iso(now), auditId: entry.id, removed }
+      return { profileId, erasedAt: iso(now), auditId: erased.auditId, removed }
     })
 
     admin.get('/v1/audit', { schema: auditSchema }, async (req) => {

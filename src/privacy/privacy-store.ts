@@ -41,8 +41,20 @@ export interface SendRow {
 }
 
 export interface PrivacyStore {
-  /** Erases the profile in one transaction; undefined (nothing changed) when the workspace has no such profile. */
-  erase(workspaceId: string, profileId: string, now: number): Promise<Erasure | undefined>
+  /**
+   * Erases the profile in one transaction, with its audit entry (action `erase`, by `actor`, details
+   * the counts removed and `logEvents: null` until completeAudit): an erasure is never committed
+   * without its audit row. Undefined (nothing changed, nothing audited) when the workspace has no
+   * such profile.
+   */
+  erase(
+    workspaceId: string,
+    profileId: string,
+    now: number,
+    actor: string,
+  ): Promise<(Erasure & { auditId: number }) | undefined>
+  /** Replaces the details of an audit entry (an erasure's, once what follows its transaction is done). */
+  completeAudit(id: number, details: AuditEntry['details']): Promise<void>
   /** Every trigger job of the profile, oldest first. */
   triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]>
   /** Send-ledger rows whose recipient is one of `ids`, oldest first. */
@@ -92,6 +104,7 @@ export const SQL = {
     ORDER BY updated_at, campaign_id`,
   audit: `INSERT INTO privacy_audit (workspace_id, action, profile_id, actor, at, details)
     VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+  completeAudit: 'UPDATE privacy_audit SET details = ? WHERE id = ?',
   auditPage: `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
     WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 }

@@ -23,22 +23,42 @@ export class SqlitePrivacyStore implements PrivacyStore {
     this.#db = db
     migratePrivacy(db)
     // One IMMEDIATE transaction: the processor's commits (another connection) wait for it, or it for them.
-    this.#erase = db.transaction((ws: string, profileId: string, now: number): Erasure | undefined => {
-      const plan = erasePlan(ws, profileId, now)
-      let step = plan.next(0)
-      while (!step.done) {
-        const s = step.value
-        const stmt = db.prepare(s.sql)
-        const out: StepResult =
-          s.kind === 'all' ? (stmt.all(...s.params) as Row[]) : stmt.run(...s.params).changes
-        step = plan.next(out)
-      }
-      return step.value
-    })
+    this.#erase = db.transaction(
+      (
+        ws: string,
+        profileId: string,
+        now: number,
+        actor: string,
+      ): (Erasure & { auditId: number }) | undefined => {
+        const plan = erasePlan(ws, profileId, now)
+        let step = plan.next(0)
+        while (!step.done) {
+          const s = step.value
+          const stmt = db.prepare(s.sql)
+          const out: StepResult =
+            s.kind === 'all' ? (stmt.all(...s.params) as Row[]) : stmt.run(...s.params).changes
+          step = plan.next(out)
+        }
+        const erased = step.value
+        if (erased === undefined) return undefined
+        const details = JSON.stringify({ ...erased.counts, logEvents: null })
+        const row = db.prepare(SQL.audit).get(ws, 'erase', profileId, actor, now, details) as { id: number }
+        return { ...erased, auditId: row.id }
+      },
+    )
   }
 
-  async erase(workspaceId: string, profileId: string, now: number): Promise<Erasure | undefined> {
-    return this.#erase.immediate(workspaceId, profileId, now)
+  async erase(
+    workspaceId: string,
+    profileId: string,
+    now: number,
+    actor: string,
+  ): Promise<(Erasure & { auditId: number }) | undefined> {
+    return this.#erase.immediate(workspaceId, profileId, now, actor)
+  }
+
+  async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
+    this.#db.prepare(SQL.completeAudit).run(JSON.stringify(details), id)
   }
 
   async triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]> {

@@ -76,13 +76,32 @@ function privacySuite(name: string, skip: string | false, opener: () => Promise<
         await s.outbox.enqueue(open('ann%_1', 'm2'))
         await s.outbox.enqueue(open('annXX1', 'm3'))
         await s.outbox.enqueue(open('bob', 'm4'))
-        const erased = await s.privacy.erase('w', 'p-ann', 1_800_000_000_000)
+        // The audit row is part of the erasure's transaction: when it cannot be written (no actor:
+        // NOT NULL), nothing is erased.
+        await assert.rejects(s.privacy.erase('w', 'p-ann', 1_800_000_000_000, null as never))
+        assert.equal((await s.batch.getProfile('w', 'p-ann'))?.userId, 'ann%_1')
+        assert.deepEqual(await s.privacy.auditPage('w', { limit: 10 }), [])
+        const erased = await s.privacy.erase('w', 'p-ann', 1_800_000_000_000, 'admin-key:test')
         assert.equal(erased?.counts.webhookDeliveries, 2)
         assert.equal(erased?.counts.profiles, 1)
         assert.equal(erased?.counts.erasedAddresses, 1)
         assert.deepEqual(erased?.ids, ['ann%_1'])
         assert.deepEqual((await s.deliveries()).sort(), ['m3', 'm4'])
-        assert.equal(await s.privacy.erase('w', 'p-ann', 1_800_000_000_001), undefined)
+        // Audited with the erasure: the log's count is null until completeAudit.
+        const [entry] = await s.privacy.auditPage('w', { limit: 10 })
+        assert.deepEqual(
+          [entry?.id, entry?.action, entry?.profileId, entry?.actor, entry?.at],
+          [erased?.auditId, 'erase', 'p-ann', 'admin-key:test', 1_800_000_000_000],
+        )
+        assert.deepEqual(entry?.details, { ...erased?.counts, logEvents: null })
+        await s.privacy.completeAudit(erased!.auditId, { ...erased!.counts, logEvents: 3 })
+        assert.equal((await s.privacy.auditPage('w', { limit: 10 }))[0]?.details.logEvents, 3)
+        assert.equal(await s.privacy.erase('w', 'p-ann', 1_800_000_000_001, 'admin-key:test'), undefined)
+        assert.equal(
+          (await s.privacy.auditPage('w', { limit: 10 })).length,
+          1,
+          'nothing erased, nothing audited',
+        )
         assert.equal((await s.batch.getProfile('w', 'p-bob'))?.userId, 'bob')
 
         // The hashed entry suppresses the address in any spelling, for one send and for an audience;
