@@ -49,12 +49,14 @@ export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>):
     })
 
     test('an expired entry is still returned during its stale window, then it is gone', async () => {
-      await cache.set('k', 'old', 30, 120)
+      // Margins of hundreds of milliseconds: a loaded CI host stalls a timer or a Redis round trip
+      // for tens (a 120 ms stale window read 60 ms after the set could already be gone).
+      await cache.set('k', 'old', 30, 600)
       await sleep(60)
       const stale = await cache.get('k')
       assert.equal(stale?.value, 'old')
       assert.ok((stale?.expiresAt ?? Number.POSITIVE_INFINITY) <= Date.now(), 'the entry reads as expired')
-      await sleep(150)
+      await sleep(700)
       assert.equal(await cache.get('k'), undefined)
     })
 
@@ -104,7 +106,7 @@ export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>):
         'k',
         { traits: { plan: 'pro', ratio: 0.30000000000000004, note: ',"e":1}' } },
         60_000,
-        150,
+        1_500,
       )
       await cache.set('other', 'left alone', 60_000, 0)
       const before = await cache.get('k')
@@ -128,10 +130,10 @@ export function cacheSuite(name: string, factory: () => Cache | Promise<Cache>):
     })
 
     test('expire does not extend an entry: it is gone when it would have been', async () => {
-      await cache.set('k', 'v', 60, 60)
+      await cache.set('k', 'v', 60, 600)
       await cache.expire('k')
       assert.equal((await cache.get('k'))?.value, 'v')
-      await sleep(170)
+      await sleep(760)
       assert.equal(await cache.get('k'), undefined)
     })
 
