@@ -121,8 +121,9 @@ export interface ResolvedMessage {
 
 /**
  * The track event of a feedback. Properties: `campaign_id`, `email_id` (when resolved), `origin:
- * "feedback"`, `source`, `recipient`, and per kind: `bounce_type` (`hard`|`soft`), `status`,
- * `diagnostic`; `complaint_type`; `url`. Opens and clicks carry `open_kind: "esp"` /
+ * "feedback"`, `source`, `recipient`, and per kind: `bounce_type` (`hard`|`soft`), `reason`,
+ * `status`, `diagnostic`; for a delay `delay_type`, `status`, `diagnostic`, `attempt`;
+ * `complaint_type`; `url`. Opens and clicks carry `open_kind: "esp"` /
  * `click_kind: "esp"` so analytics keeps them apart from our own tracking.
  */
 export function feedbackEvent(f: Feedback, to: ResolvedMessage, now: number): InkEvent {

@@ -179,9 +179,10 @@ export async function privacyRoutes(app: FastifyInstance, deps: PrivacyRoutesDep
       if (erased === undefined) throw notFound(`a profile with id "${req.params.id}"`)
       // After the store's transaction (its tombstones stop processors from folding these events again).
       const logEvents = deps.eraseLogEvents ? await deps.eraseLogEvents(ws, erased.ids) : null
-      await deps.reader?.forget(ws, erased.ids)
       const removed = { ...erased.counts, logEvents }
+      // At once: a cache that cannot forget (Redis down) must not leave the log's count unaudited.
       if (logEvents !== null) await privacy.completeAudit(erased.auditId, removed)
+      await deps.reader?.forget(ws, erased.ids)
       req.log.info(
         {
           'inkstream.audit_id': erased.auditId,
