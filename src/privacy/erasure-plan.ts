@@ -13,10 +13,13 @@
  * - open-webhook deliveries whose open event names the person are deleted (pending: never sent);
  * - every address known for the person (the `email` trait, the addresses the ledger and segment
  *   rows hold) loses its plain suppression entries and gets one `erased` entry keyed by its hash;
- * - a tombstone per identity (a hash, never the id) lets processors drop the person's later events.
+ * - a tombstone per identity (a hash, never the id) lets processors drop the person's later events;
+ * - the audit entry is the last statement, so an erasure is never committed without it (its
+ *   `logEvents` is null until the route counts the log's copies: completeAudit).
  */
 import { createHash } from 'node:crypto'
 import { hashedAddress, normalizeEmail } from '../delivery/suppression-store.ts'
+import { SQL } from './privacy-store.ts'
 
 /** One statement: `all` answers rows, `run` the number of rows changed. */
 export type Step =
@@ -52,6 +55,8 @@ export interface Erasure {
   /** Every userId and anonymousId the profile had: the log's events and the cache's keys to remove. */
   ids: string[]
   counts: ErasureCounts
+  /** The erasure's audit entry, written with it. */
+  auditId: number
 }
 
 /** The hash a tombstone holds for an identity: the id never stays in the store. */
@@ -74,6 +79,7 @@ export function* erasePlan(
   workspaceId: string,
   profileId: string,
   now: number,
+  actor: string,
 ): Generator<Step, Erasure | undefined, StepResult> {
   const ws = workspaceId
   const rows = (r: StepResult) => (typeof r === 'number' ? [] : r)
@@ -239,5 +245,15 @@ export function* erasePlan(
         now,
       ]),
     )
-  return { profileId, ids, counts }
+  const [audit] = rows(
+    yield all(SQL.audit, [
+      ws,
+      'erase',
+      profileId,
+      actor,
+      now,
+      JSON.stringify({ ...counts, logEvents: null }),
+    ]),
+  )
+  return { profileId, ids, counts, auditId: Number(audit!.id) }
 }

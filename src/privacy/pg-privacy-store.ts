@@ -27,12 +27,12 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
     profileId: string,
     now: number,
     actor: string,
-  ): Promise<(Erasure & { auditId: number }) | undefined> {
+  ): Promise<Erasure | undefined> {
     return this.transaction(async (client) => {
       // Exclusive against processors' commits (they take it shared): a batch that read the profile
       // before this erasure either commits first (and is erased with it) or sees the tombstone.
       await client.query(`SELECT pg_advisory_xact_lock(${TOMBSTONE_LOCK})`)
-      const plan = erasePlan(workspaceId, profileId, now)
+      const plan = erasePlan(workspaceId, profileId, now, actor)
       let step = plan.next(0)
       while (!step.done) {
         const s = step.value
@@ -40,17 +40,7 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
         const out: StepResult = s.kind === 'all' ? (res.rows as Row[]) : (res.rowCount ?? 0)
         step = plan.next(out)
       }
-      const erased = step.value
-      if (erased === undefined) return undefined
-      const { rows } = await client.query<{ id: string }>(numbered(SQL.audit), [
-        workspaceId,
-        'erase',
-        profileId,
-        actor,
-        now,
-        JSON.stringify({ ...erased.counts, logEvents: null }),
-      ])
-      return { ...erased, auditId: Number(rows[0]!.id) }
+      return step.value
     })
   }
 

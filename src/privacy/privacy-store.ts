@@ -47,12 +47,7 @@ export interface PrivacyStore {
    * without its audit row. Undefined (nothing changed, nothing audited) when the workspace has no
    * such profile.
    */
-  erase(
-    workspaceId: string,
-    profileId: string,
-    now: number,
-    actor: string,
-  ): Promise<(Erasure & { auditId: number }) | undefined>
+  erase(workspaceId: string, profileId: string, now: number, actor: string): Promise<Erasure | undefined>
   /** Replaces the details of an audit entry (an erasure's, once what follows its transaction is done). */
   completeAudit(id: number, details: AuditEntry['details']): Promise<void>
   /** Every trigger job of the profile, oldest first. */

@@ -24,13 +24,8 @@ export class SqlitePrivacyStore implements PrivacyStore {
     migratePrivacy(db)
     // One IMMEDIATE transaction: the processor's commits (another connection) wait for it, or it for them.
     this.#erase = db.transaction(
-      (
-        ws: string,
-        profileId: string,
-        now: number,
-        actor: string,
-      ): (Erasure & { auditId: number }) | undefined => {
-        const plan = erasePlan(ws, profileId, now)
+      (ws: string, profileId: string, now: number, actor: string): Erasure | undefined => {
+        const plan = erasePlan(ws, profileId, now, actor)
         let step = plan.next(0)
         while (!step.done) {
           const s = step.value
@@ -39,11 +34,7 @@ export class SqlitePrivacyStore implements PrivacyStore {
             s.kind === 'all' ? (stmt.all(...s.params) as Row[]) : stmt.run(...s.params).changes
           step = plan.next(out)
         }
-        const erased = step.value
-        if (erased === undefined) return undefined
-        const details = JSON.stringify({ ...erased.counts, logEvents: null })
-        const row = db.prepare(SQL.audit).get(ws, 'erase', profileId, actor, now, details) as { id: number }
-        return { ...erased, auditId: row.id }
+        return step.value
       },
     )
   }
@@ -53,7 +44,7 @@ export class SqlitePrivacyStore implements PrivacyStore {
     profileId: string,
     now: number,
     actor: string,
-  ): Promise<(Erasure & { auditId: number }) | undefined> {
+  ): Promise<Erasure | undefined> {
     return this.#erase.immediate(workspaceId, profileId, now, actor)
   }
 

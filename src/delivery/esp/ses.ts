@@ -2,9 +2,8 @@
  * Amazon SES notifications (the JSON in an SNS Notification's `Message`) → Feedback. Both forms SES
  * publishes: identity notifications (`notificationType`: Bounce, Complaint, Delivery) and event
  * publishing through a configuration set (`eventType`: also Open, Click, DeliveryDelay — a delay,
- * not a bounce). Other types
- * (Send, Reject, Rendering Failure, Subscription, AmazonSnsSubscriptionSucceeded) carry nothing for
- * a profile and are ignored.
+ * not a bounce). Other types (Send, Reject, Rendering Failure, Subscription,
+ * AmazonSnsSubscriptionSucceeded) carry nothing for a profile and are ignored.
  *
  * Our email id comes from the original message's headers SES repeats: `mail.commonHeaders.messageId`
  * or the `Message-ID` of `mail.headers` (`<ink-c.…@domain>`). The feedback id is SES's own
