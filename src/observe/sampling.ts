@@ -75,11 +75,16 @@ const sampled = (l: Link) => (l.context.traceFlags & TraceFlags.SAMPLED) === Tra
  * (its share was drawn before the SDK was asked); everything else as `inner` decides.
  */
 class FollowLinksSampler implements Sampler {
+  /** The one answer this sampler gives of its own (the recorder only reads a result). */
+  readonly #sampled: SamplingResult
+
   constructor(
     private readonly inner: Sampler,
-    private readonly decision: SamplingResult['decision'],
+    decision: SamplingResult['decision'],
     private readonly follow: (link: Link) => boolean,
-  ) {}
+  ) {
+    this.#sampled = Object.freeze({ decision })
+  }
 
   shouldSample(
     ctx: Context,
@@ -91,14 +96,13 @@ class FollowLinksSampler implements Sampler {
   ): SamplingResult {
     // A request's server span without a parent: traceRequests drew against rootShare already and
     // asks the SDK only for the requests it drew (drawing again here would sample ratio² of them).
-    if (kind === SpanKind.SERVER && trace.getSpanContext(ctx) === undefined)
-      return { decision: this.decision }
+    if (kind === SpanKind.SERVER && trace.getSpanContext(ctx) === undefined) return this.#sampled
     if (
       links.length > 0 &&
       trace.getSpanContext(ctx) === undefined &&
       links.some((l) => sampled(l) && this.follow(l))
     )
-      return { decision: this.decision }
+      return this.#sampled
     return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links)
   }
 

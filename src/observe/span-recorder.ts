@@ -178,7 +178,8 @@ export function spanLimitsFromEnv(env: NodeJS.ProcessEnv): SpanLimits {
 const POOL = Buffer.alloc(4096)
 let poolHex = ''
 let poolAt = 0
-const ZEROS = '0'.repeat(32)
+/** The invalid all-zero ids, by length in hex digits (compared, not cut from one string per call). */
+const ZERO_ID: Record<number, string> = { 16: '0'.repeat(16), 32: '0'.repeat(32) }
 function randomHex(bytes: number): string {
   const chars = bytes * 2
   for (;;) {
@@ -189,7 +190,7 @@ function randomHex(bytes: number): string {
     }
     const id = poolHex.slice(poolAt, poolAt + chars)
     poolAt += chars
-    if (id !== ZEROS.slice(0, chars)) return id
+    if (id !== (ZERO_ID[chars] ?? '0'.repeat(chars))) return id
   }
 }
 
@@ -310,6 +311,7 @@ class RecordedSpan implements Span, SpanRecord {
   droppedLinks = 0
   status: SpanStatus = UNSET
   #context: SpanContext | undefined
+  #traceparent: string | undefined
   #ended = false
 
   constructor(
@@ -333,13 +335,24 @@ class RecordedSpan implements Span, SpanRecord {
 
   spanContext(): SpanContext {
     // Made once, on first use (a span that nobody asks for its context never builds it).
-    this.#context ??= {
-      traceId: this.traceId,
-      spanId: this.spanId,
-      traceFlags: this.traceFlags,
-      ...(this.traceState === undefined ? {} : { traceState: this.owner.parseTraceState(this.traceState) }),
+    if (this.#context === undefined) {
+      const sc: SpanContext = { traceId: this.traceId, spanId: this.spanId, traceFlags: this.traceFlags }
+      if (this.traceState !== undefined) sc.traceState = this.owner.parseTraceState(this.traceState)
+      this.#context = sc
     }
     return this.#context
+  }
+
+  /**
+   * The W3C traceparent of this span (version 00), made once: what tracing.ts's traceparentOf gives
+   * an event appended inside it, without building the API's SpanContext object for it.
+   */
+  traceparent(): string {
+    this.#traceparent ??=
+      (this.traceFlags & TraceFlags.SAMPLED) !== 0
+        ? `00-${this.traceId}-${this.spanId}-01`
+        : `00-${this.traceId}-${this.spanId}-${(this.traceFlags & 0xff).toString(16).padStart(2, '0')}`
+    return this.#traceparent
   }
 
   setAttribute(key: string, value: SpanAttributeValue): this {
