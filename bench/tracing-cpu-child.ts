@@ -8,8 +8,13 @@
  * The logging and tracing settings come from the env the parent gives (INKSTREAM_LOG_LEVEL,
  * OTEL_*). Each phase: a warm-up of BENCH_TRACING_INGEST (10,000) events or BENCH_TRACING_RENDER
  * (1,000) previews, then calls for BENCH_TRACING_INGEST_SECONDS (8) or _RENDER_SECONDS (8), started
- * at the pair's barrier (BENCH_TRACING_BARRIER). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond, renderPerSecond,
- * spanCpuMicros (with tracing on: the tracer's own cost per span, spanFloor) }.
+ * at the pair's barrier (BENCH_TRACING_BARRIER) as fast as they complete (closed loop), then, with
+ * BENCH_TRACING_EQUAL_LOAD=1, the same again at equal load (open loop, at the rate the parent gives
+ * both children of the pair).
+ * BENCH_TRACING_BURN_MICROS adds that much busy waiting on the main thread per call (the
+ * calibration side). Prints one JSON line: { ingestCpuMicros, renderCpuMicros, ingestPerSecond,
+ * renderPerSecond, equalLoad?: { the same at equal load, and the rates }, spanCpuMicros (with
+ * tracing on: the tracer's own cost per span, spanFloor) }.
  */
 import { rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -113,10 +118,77 @@ async function driveUntil(deadline: number, concurrency: number, fn: () => Promi
  */
 const lines = process.env.BENCH_TRACING_BARRIER ? createInterface({ input: process.stdin }) : undefined
 const go = lines?.[Symbol.asyncIterator]()
-async function barrier(phase: string): Promise<void> {
-  if (go === undefined) return
-  process.stdout.write(`${JSON.stringify({ ready: phase })}\n`)
-  await go.next()
+/**
+ * Waits at the pair's barrier; `rate` (calls/s this child just sustained) goes to the parent with
+ * the ready message. Resolves with the number the parent's go carries (the equal load's rate), 0
+ * when none.
+ */
+async function barrier(phase: string, rate?: number): Promise<number> {
+  if (go === undefined) return 0
+  process.stdout.write(`${JSON.stringify({ ready: phase, ...(rate === undefined ? {} : { rate }) })}\n`)
+  const line = await go.next()
+  return Number(String(line.value ?? '').split(' ')[1] ?? 0) || 0
+}
+
+/**
+ * The calibration side's known cost (BENCH_TRACING_BURN_MICROS): that many µs of busy waiting on
+ * the main thread before each call, no allocation, nothing else. What the bench reads for it, set
+ * beside what it is, says how the method scales a cost added to the request path.
+ */
+const BURN_MICROS = Number(process.env.BENCH_TRACING_BURN_MICROS ?? 0)
+/** Each phase measured a second time at equal load (measure()). */
+const EQUAL_LOAD = process.env.BENCH_TRACING_EQUAL_LOAD === '1'
+const burning = (fn: () => Promise<void>): (() => Promise<void>) =>
+  BURN_MICROS > 0
+    ? () => {
+        const until = performance.now() + BURN_MICROS / 1000
+        while (performance.now() < until) {}
+        return fn()
+      }
+    : fn
+
+/**
+ * Calls at `rate` per second until `deadline` (open loop: started on a 1 ms timer whether or not
+ * earlier ones are done, at most `cap` in flight); how many were started.
+ */
+async function driveAtRate(
+  deadline: number,
+  rate: number,
+  cap: number,
+  fn: () => Promise<void>,
+): Promise<number> {
+  const t0 = performance.now()
+  let n = 0
+  let inFlight = 0
+  let failed: unknown
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now()
+      if (failed !== undefined || now >= deadline) {
+        if (inFlight === 0) resolve()
+        else setTimeout(tick, 1)
+        return
+      }
+      const due = Math.floor(((now - t0) / 1000) * rate)
+      while (n < due && inFlight < cap) {
+        n++
+        inFlight++
+        fn().then(
+          () => {
+            inFlight--
+          },
+          (err: unknown) => {
+            inFlight--
+            failed = err
+          },
+        )
+      }
+      setTimeout(tick, 1)
+    }
+    tick()
+  })
+  if (failed !== undefined) throw failed
+  return n
 }
 
 /**
@@ -146,22 +218,50 @@ async function flushSpans(): Promise<void> {
  * the pair's barrier), then until `settle` says their work is done. With a short warm-up, one-time
  * costs made up a fifth of the figure and fell unevenly on the sides (a 1 %-sampled side paid its
  * first export inside the measured calls).
+ *
+ * Then, with BENCH_TRACING_EQUAL_LOAD=1, the same at equal load. Closed loop, a side that is slower
+ * per call also runs at a lower rate, and this app's batches (the log's group commits, the
+ * processor's and analytics' reads) are then smaller, so every event carries more of their fixed
+ * cost: a cost added to the request path is read at more than its size. At one rate for both
+ * children the processor's batches are alike, but below full throughput a busier HTTP thread lets
+ * more requests gather per group commit, and the calibration's known cost was read at far less
+ * than its size (docs/benchmarks.md, "Tracing overhead", tenth session): a diagnostic, off by
+ * default.
  */
 async function measure(
   phase: string,
   seconds: number,
   warmUp: number,
   concurrency: number,
-  fn: () => Promise<void>,
+  call: () => Promise<void>,
   settle: () => Promise<void>,
 ) {
+  const fn = burning(call)
   await drive(warmUp, concurrency, fn)
   await settle()
   await flushSpans()
   await barrier(phase)
+  const closed = await timed(settle, () => {
+    const t0 = performance.now()
+    return driveUntil(t0 + seconds * 1000, concurrency, fn)
+  })
+  if (!EQUAL_LOAD) return { ...closed, equalLoad: undefined }
+  // The same phase again at equal load: both children of the pair at one rate, set by the parent
+  // below the slower one's closed-loop rate (without a pair: 0.9 of this child's own).
+  await flushSpans()
+  const rate =
+    (await barrier(`${phase} at equal load`, closed.perSecond)) || Math.round(closed.perSecond * 0.9)
+  const equal = await timed(settle, () =>
+    driveAtRate(performance.now() + seconds * 1000, rate, 4 * concurrency, fn),
+  )
+  return { ...closed, equalLoad: { ...equal, rate } }
+}
+
+/** CPU µs (all threads) per call and calls/s of `run` (which says how many calls it made), until settled. */
+async function timed(settle: () => Promise<void>, run: () => Promise<number>) {
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  const n = await driveUntil(t0 + seconds * 1000, concurrency, fn)
+  const n = await run()
   await settle()
   const cpu = process.cpuUsage(cpu0)
   const elapsed = (performance.now() - t0) / 1000
@@ -220,6 +320,15 @@ try {
       renderCpuMicros: render.cpuMicros,
       ingestPerSecond: ingest.perSecond,
       renderPerSecond: render.perSecond,
+      equalLoad: ingest.equalLoad &&
+        render.equalLoad && {
+          ingestCpuMicros: ingest.equalLoad.cpuMicros,
+          renderCpuMicros: render.equalLoad.cpuMicros,
+          ingestPerSecond: ingest.equalLoad.perSecond,
+          renderPerSecond: render.equalLoad.perSecond,
+          ingestRate: ingest.equalLoad.rate,
+          renderRate: render.equalLoad.rate,
+        },
     })}\n`,
   )
 } finally {
