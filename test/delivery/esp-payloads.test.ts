@@ -250,9 +250,33 @@ describe('Postmark records', () => {
     const type = (t: string) => record({ RecordType: 'Bounce', ID: 1, Type: t, Email: 'a@example.com' })[0]
     for (const t of ['HardBounce', 'BadEmailAddress', 'ManuallyDeactivated'])
       assert.equal(type(t)?.bounce?.type, 'hard', t)
-    for (const t of ['SoftBounce', 'Transient', 'DnsError', 'Blocked', 'DMARCPolicy', 'Unknown'])
+    for (const t of ['SoftBounce', 'DnsError', 'Blocked', 'DMARCPolicy', 'Unknown'])
       assert.equal(type(t)?.bounce?.type, 'soft', t)
     assert.equal(type('SpamNotification')?.kind, 'complained')
+    // "Message delayed/Undeliverable": Postmark still tries, so a delay, never a bounce.
+    const transient = record({
+      RecordType: 'Bounce',
+      ID: 9,
+      Type: 'Transient',
+      Email: 'a@example.com',
+      Description: 'The server could not temporarily deliver your message',
+      Details: '421 4.4.2 connection timed out',
+    })
+    assert.deepEqual(transient, [
+      {
+        source: 'postmark',
+        feedbackId: 'bounce:9',
+        emailId: undefined,
+        recipient: 'a@example.com',
+        at: NOW,
+        kind: 'delayed',
+        delay: {
+          type: 'Transient',
+          status: '4.4.2',
+          diagnostic: 'The server could not temporarily deliver your message: 421 4.4.2 connection timed out',
+        },
+      },
+    ])
     for (const t of [
       'AutoResponder',
       'Subscribe',

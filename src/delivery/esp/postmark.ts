@@ -1,7 +1,9 @@
 /**
  * Postmark webhooks (one record per POST) → Feedback. RecordType Bounce (by `Type`: HardBounce,
- * BadEmailAddress, ManuallyDeactivated → hard; SoftBounce, Transient, DnsError, Blocked, DMARCPolicy,
- * Unknown → soft; SpamNotification → complaint; the rest — AutoResponder, Subscribe, Unsubscribe,
+ * BadEmailAddress, ManuallyDeactivated → hard; SoftBounce, DnsError, Blocked, DMARCPolicy, Unknown →
+ * soft; Transient, Postmark's "Message delayed/Undeliverable" (the server could not deliver *yet*,
+ * e.g. network trouble, and Postmark keeps trying) → a delay, not a bounce, as SES DeliveryDelay and
+ * SendGrid `deferred`; SpamNotification → complaint; the rest — AutoResponder, Subscribe, Unsubscribe,
  * AddressChange, ChallengeVerification, OpenRelayTest, VirusNotification … — are not bounces of
  * the recipient and are ignored), SpamComplaint, Delivery, Open, Click.
  *
@@ -20,14 +22,15 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
 const HARD = new Set(['HardBounce', 'BadEmailAddress', 'ManuallyDeactivated'])
-const SOFT = new Set(['SoftBounce', 'Transient', 'DnsError', 'Blocked', 'DMARCPolicy', 'Unknown'])
+const SOFT = new Set(['SoftBounce', 'DnsError', 'Blocked', 'DMARCPolicy', 'Unknown'])
 
 function bounceKind(
   type: string | undefined,
-): { kind: 'bounced'; type: BounceType } | { kind: 'complained' } | undefined {
+): { kind: 'bounced'; type: BounceType } | { kind: 'delayed' } | { kind: 'complained' } | undefined {
   if (type === undefined) return undefined
   if (HARD.has(type)) return { kind: 'bounced', type: 'hard' }
   if (SOFT.has(type)) return { kind: 'bounced', type: 'soft' }
+  if (type === 'Transient') return { kind: 'delayed' }
   if (type === 'SpamNotification' || type === 'SpamComplaint') return { kind: 'complained' }
   return undefined
 }
@@ -80,6 +83,14 @@ export function postmarkFeedback(body: Buffer, receivedAt: number): Feedback[] {
       if (k.kind === 'complained') return [{ ...base, kind: 'complained', complaint: { type: 'abuse' } }]
       const diagnostic = [str(r.Description), str(r.Details)].filter((s) => s !== undefined).join(': ')
       const status = /\b[245]\.\d{1,3}\.\d{1,3}\b/.exec(str(r.Details) ?? '')?.[0]
+      if (k.kind === 'delayed')
+        return [
+          {
+            ...base,
+            kind: 'delayed',
+            delay: { type: 'Transient', status, diagnostic: diagnostic || undefined },
+          },
+        ]
       return [
         { ...base, kind: 'bounced', bounce: { type: k.type, status, diagnostic: diagnostic || undefined } },
       ]
