@@ -344,14 +344,13 @@ class RecordedSpan implements Span, SpanRecord {
   }
 
   /**
-   * The W3C traceparent of this span (version 00), made once: what tracing.ts's traceparentOf gives
-   * an event appended inside it, without building the API's SpanContext object for it.
+   * The W3C traceparent of this span when its trace is sampled (made once), undefined otherwise: what
+   * tracing.ts's traceparentOf gives an event appended inside it, without building the API's
+   * SpanContext for it. Its ids are valid (a provider made them or checked its parent's).
    */
-  traceparent(): string {
-    this.#traceparent ??=
-      (this.traceFlags & TraceFlags.SAMPLED) !== 0
-        ? `00-${this.traceId}-${this.spanId}-01`
-        : `00-${this.traceId}-${this.spanId}-${(this.traceFlags & 0xff).toString(16).padStart(2, '0')}`
+  sampledTraceparent(): string | undefined {
+    if ((this.traceFlags & TraceFlags.SAMPLED) === 0) return undefined
+    this.#traceparent ??= `00-${this.traceId}-${this.spanId}-01`
     return this.#traceparent
   }
 

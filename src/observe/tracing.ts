@@ -348,13 +348,8 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 export function traceparentOf(span: Span | undefined): string | undefined {
   if (!enabled || span === undefined) return undefined
   // A span of the registered provider (span-recorder.ts's RecordedSpan) knows its own, made once.
-  const own = (span as { traceparent?: () => string }).traceparent
-  if (own !== undefined) {
-    const ids = span as unknown as { traceFlags: number; traceId: string; spanId: string }
-    if ((ids.traceFlags & TraceFlags.SAMPLED) === 0 || ids.traceId === ZERO_TRACE || ids.spanId === ZERO_SPAN)
-      return undefined
-    return own.call(span)
-  }
+  const own = (span as { sampledTraceparent?: () => string | undefined }).sampledTraceparent
+  if (own !== undefined) return own.call(span)
   const sc = span.spanContext()
   // The all-zero ids are the only invalid ones a span can carry (the provider makes or checks every
   // id; isSpanContextValid's two regular expressions per call were a tenth of this function's cost).

@@ -684,6 +684,13 @@ describe('the span recorder', () => {
     const { provider: p, sink } = provider({ sampler: recordOnly, parentBased: true })
     const root = p.getTracer().startSpan('root', {}, ROOT_CONTEXT)
     assert.equal(root.isRecording(), true)
+    // Recorded but not sampled: no traceparent for the events appended inside it.
+    const traceparent = (s: unknown) =>
+      (s as { sampledTraceparent(): string | undefined }).sampledTraceparent()
+    assert.equal(traceparent(root), undefined)
+    const sampledRoot = provider().provider.getTracer().startSpan('sampled', {}, ROOT_CONTEXT)
+    const sc = sampledRoot.spanContext()
+    assert.equal(traceparent(sampledRoot), `00-${sc.traceId}-${sc.spanId}-01`)
     for (const child of [
       p.getTracer().startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, root)),
       p.startChild('child', {}, root),
