@@ -128,6 +128,11 @@ export interface Backends {
    * where the log cannot delete records (Kafka: they stay until the topic's retention).
    */
   eraseLogEvents: ((workspaceId: string, ids: readonly string[]) => Promise<number>) | undefined
+  /**
+   * The same by the identities' hashes (an interrupted erasure's tombstones: src/privacy/erasure-resume.ts);
+   * undefined where the log cannot delete.
+   */
+  eraseLogEventsByHash: ((workspaceId: string, idHashes: readonly string[]) => Promise<number>) | undefined
   /** What /healthz says about the backends (embedded: the processor thread; scale-out: the log). */
   health(): Promise<BackendHealth>
   /** Shown after "Inkstream" in the start banner, e.g. the roles; undefined for none. */

@@ -4,6 +4,7 @@
  * commit in a writer thread and the processor folds events in a worker thread. With
  * embedded-processor.ts, the only file that names the SQLite classes.
  */
+
 import { join } from 'node:path'
 import { analyticsSettings } from '../analytics/analytics-consumer.ts'
 import { AnalyticsThread } from '../analytics/analytics-thread.ts'
@@ -25,6 +26,7 @@ import { SqliteRollupStore } from '../observe/rollups/sqlite-rollup-store.ts'
 import { bouncePolicySettings } from '../pipeline/bounce-policy.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
 import { ProcessorThread } from '../pipeline/processor-thread.ts'
+import { identityHash } from '../privacy/erasure-plan.ts'
 import { SqlitePrivacyStore } from '../privacy/sqlite-privacy-store.ts'
 import { SqliteProfileStore } from '../profiles/sqlite-profile-store.ts'
 import { SqliteSegmentStore } from '../segments/sqlite-segment-store.ts'
@@ -189,6 +191,8 @@ export async function openEmbeddedBackends(config: Config, opts: EmbeddedOptions
       // The processor thread reports the jobs it commits (ProcessorHooks.onBatch).
       listenForJobs: undefined,
       eraseLogEvents: (workspaceId, ids) => log.eraseEvents(workspaceId, ids),
+      eraseLogEventsByHash: (workspaceId, idHashes) =>
+        log.eraseEventsByHash(workspaceId, idHashes, identityHash),
       health: async () => ({
         ready: true,
         body: {

@@ -211,6 +211,7 @@ export async function openScaleOutBackends(
       analyticsConsumer: undefined,
       // Kafka cannot delete records: an erased person's events stay until the topic's retention.ms.
       eraseLogEvents: undefined,
+      eraseLogEventsByHash: undefined,
       listenForJobs:
         listener === undefined ? undefined : (onDue, onError) => listener.listen(onDue, { onError }),
       // Not ready (503) while the log is not connected or this processor has not joined its group.

@@ -4,12 +4,14 @@
  * dispatcher and its isMember, the processor's hooks (metrics, cache invalidation, waking the sender),
  * sender start-after-listen and sender recovery, and the dependencies of the routes.
  */
+
 import type { Logger } from 'pino'
 import { AnalyticsConsumer, analyticsSettings, countConversions } from '../analytics/analytics-consumer.ts'
 import { ANALYTICS_GROUP } from '../analytics/analytics-store.ts'
 import type { LinkBase } from '../composition.ts'
 import type { Config, Role } from '../config.ts'
 import { loadTemplatesDir } from '../content/template-files.ts'
+import { parseFailpoints } from '../core/failpoints.ts'
 import type { Clock } from '../core/types.ts'
 import { espWebhookSettings } from '../delivery/esp/esp-config.ts'
 import { SnsVerifier } from '../delivery/esp/sns.ts'
@@ -29,6 +31,7 @@ import {
 import type { Tracing } from '../observe/tracing.ts'
 import { composeOpenTime } from '../opentime/compose-open-time.ts'
 import { PROFILES_GROUP } from '../pipeline/processor.ts'
+import { ErasuresInFlight, startErasureResume } from '../privacy/erasure-resume.ts'
 import { ProfileReader } from '../profiles/profile-reader.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
 import type { SegmentStore } from '../segments/segment-store.ts'
@@ -372,6 +375,19 @@ function apiRoutes(
   if (delivery === undefined || profiles === undefined) throw new Error('the api role needs the stores')
   const { stores, renderer } = delivery
   const { clock, traits } = opts
+  // Erasures a crash interrupted before the log's copies were deleted are finished here (at start,
+  // then each minute for entries older than ten minutes), never one this process's route is in.
+  const erasures = new ErasuresInFlight()
+  const resume = startErasureResume(
+    {
+      privacy: stores.privacy,
+      eraseLogEventsByHash: backends.eraseLogEventsByHash,
+      logger: opts.logger,
+      clock,
+    },
+    erasures,
+  )
+  opts.closers.push(() => resume.close())
   // Previews and opens render in its workers: warm them once listening (not competing with the
   // start-up for the cores), not with the first request.
   opts.links.afterListen(() => delivery.renders.start())
@@ -406,6 +422,8 @@ function apiRoutes(
       analytics: backends.analytics,
       reader: opts.reader,
       eraseLogEvents: backends.eraseLogEvents,
+      erasures,
+      failpoints: parseFailpoints(config.failpoints),
     },
     segments: { segments: stores.segments, workspaces },
     templates: {

@@ -24,6 +24,8 @@ export const FAILPOINT_NAMES = [
   'ledger.after-claim',
   /** Send ledger: the message was handed to the transport, its outcome not yet recorded. */
   'ledger.before-record',
+  /** Erasure: the store's transaction committed (audit `log: 'pending'`), the log's copies not yet deleted. */
+  'privacy.after-erase',
 ] as const
 
 export type FailpointName = (typeof FAILPOINT_NAMES)[number]

@@ -3,6 +3,7 @@
  * Offsets are the table's AUTOINCREMENT ids, so they only grow, also after retention deletes.
  */
 
+import type { Statement } from 'better-sqlite3'
 import { logUnavailable } from '../core/errors.ts'
 import { type Failpoints, noFailpoints } from '../core/failpoints.ts'
 import type { Clock, InkEvent, LogRecord } from '../core/types.ts'
@@ -63,6 +64,10 @@ export class SqliteEventLog implements EventLog {
   readonly #clock: Clock
   readonly #pollMs: number
   readonly #eraseChunk: number
+  readonly #db: SqliteDatabase
+  /** eraseEventsByHash's statement and the hash function it was made with (on first use). */
+  #eraseByHash: Statement | undefined
+  #hashOf: ((workspaceId: string, id: string) => string) | undefined
   /** Position commits that found the database locked (and were retried at the next commit point). */
   busyPositionCommits = 0
   #closed = false
@@ -71,6 +76,7 @@ export class SqliteEventLog implements EventLog {
     this.#clock = opts.clock ?? systemClock
     this.#pollMs = opts.pollMs ?? 200
     this.#eraseChunk = opts.eraseChunk ?? ERASE_CHUNK
+    this.#db = db
     this.#maxRecordBytes = opts.maxRecordBytes ?? 8 * 1024 * 1024
     ensureLogSchema(db)
     this.#stmts = {
@@ -157,12 +163,43 @@ export class SqliteEventLog implements EventLog {
    */
   async eraseEvents(workspaceId: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0
-    const json = JSON.stringify(ids)
+    return this.#eraseInChunks(this.#stmts.erase, { ws: workspaceId, ids: JSON.stringify(ids) })
+  }
+
+  /**
+   * The same, for identities known only by their hashes (an erasure's tombstones: the store never
+   * keeps the ids), `hashOf(workspaceId, id)` being how they were hashed: what finishes an erasure
+   * that a crash interrupted before its log copies were deleted (src/privacy/erasure-resume.ts). Each
+   * event's ids are hashed as the scan reaches them, so it costs more per row than eraseEvents.
+   */
+  async eraseEventsByHash(
+    workspaceId: string,
+    idHashes: readonly string[],
+    hashOf: (workspaceId: string, id: string) => string,
+  ): Promise<number> {
+    if (idHashes.length === 0) return 0
+    if (this.#eraseByHash === undefined) {
+      // A function of this connection: SQLite calls it for the rows of the workspace in the range.
+      this.#db.function('inkstream_id_hash', { deterministic: true }, (ws: unknown, id: unknown) =>
+        typeof ws === 'string' && typeof id === 'string' ? hashOf(ws, id) : null,
+      )
+      this.#hashOf = hashOf
+      this.#eraseByHash = this.#db.prepare(
+        `DELETE FROM log_events WHERE offset > @from AND offset <= @to AND workspace_id = @ws AND (
+           inkstream_id_hash(workspace_id, json_extract(payload, '$.userId')) IN (SELECT value FROM json_each(@ids))
+           OR inkstream_id_hash(workspace_id, json_extract(payload, '$.anonymousId')) IN (SELECT value FROM json_each(@ids))
+           OR inkstream_id_hash(workspace_id, json_extract(payload, '$.previousId')) IN (SELECT value FROM json_each(@ids)))`,
+      )
+    } else if (this.#hashOf !== hashOf) throw new Error('eraseEventsByHash: one hash function per log')
+    return this.#eraseInChunks(this.#eraseByHash, { ws: workspaceId, ids: JSON.stringify(idHashes) })
+  }
+
+  async #eraseInChunks(stmt: Statement, params: { ws: string; ids: string }): Promise<number> {
     let erased = 0
     let from = ((this.#stmts.first.get() as number | null) ?? 1) - 1
     while (from < (this.#stmts.head.get() as number)) {
       const to = from + this.#eraseChunk
-      erased += this.#stmts.erase.run({ ws: workspaceId, ids: json, from, to }).changes
+      erased += stmt.run({ ...params, from, to }).changes
       from = to
       await new Promise((r) => setImmediate(r))
     }

@@ -15,11 +15,12 @@
  *   rows hold) loses its plain suppression entries and gets one `erased` entry keyed by its hash;
  * - a tombstone per identity (a hash, never the id) lets processors drop the person's later events;
  * - the audit entry is the last statement, so an erasure is never committed without it (its
- *   `logEvents` is null until the route counts the log's copies: completeAudit).
+ *   `logEvents` is null and its `log` is `pending` until the route deals with the log's copies:
+ *   completeAudit; a crash in between is finished by erasure-resume.ts).
  */
 import { createHash } from 'node:crypto'
 import { hashedAddress, normalizeEmail } from '../delivery/suppression-store.ts'
-import { SQL } from './privacy-store.ts'
+import { type LogErasure, SQL } from './privacy-store.ts'
 
 /** One statement: `all` answers rows, `run` the number of rows changed. */
 export type Step =
@@ -49,6 +50,28 @@ export interface ErasureCounts {
   erasedAddresses: number
   tombstones: number
 }
+
+/** ErasureCounts' keys, in the order an erasure counts them (the DELETE route's response schema). */
+export const ERASURE_COUNT_KEYS = [
+  'profiles',
+  'identities',
+  'recentEvents',
+  'segmentMemberships',
+  'triggerJobs',
+  'analyticsMessages',
+  'analyticsEngaged',
+  'ledgerRowsAnonymised',
+  'campaignAudiences',
+  'webhookDeliveries',
+  'suppressionsReplaced',
+  'erasedAddresses',
+  'tombstones',
+] as const satisfies readonly (keyof ErasureCounts)[]
+/** Every key of ErasureCounts is listed (a new count left out would fail the route's strict response schema). */
+const listsEveryCount: [Exclude<keyof ErasureCounts, (typeof ERASURE_COUNT_KEYS)[number]>] extends [never]
+  ? true
+  : never = true
+void listsEveryCount
 
 export interface Erasure {
   profileId: string
@@ -252,7 +275,7 @@ export function* erasePlan(
       profileId,
       actor,
       now,
-      JSON.stringify({ ...counts, logEvents: null }),
+      JSON.stringify({ ...counts, logEvents: null, log: 'pending' satisfies LogErasure }),
     ]),
   )
   return { profileId, ids, counts, auditId: Number(audit!.id) }

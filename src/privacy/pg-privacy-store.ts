@@ -7,6 +7,7 @@ import {
   type AuditEntry,
   auditFromRow,
   numbered,
+  type PendingErasure,
   type PrivacyStore,
   type SendRow,
   SQL,
@@ -46,6 +47,26 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
 
   async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
     await this.query(numbered(SQL.completeAudit), [JSON.stringify(details), id])
+  }
+
+  async pendingErasures(before: number): Promise<PendingErasure[]> {
+    const { rows } = await this.query<Row>(
+      `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
+       WHERE action = 'erase' AND at <= $1 AND details->>'log' = 'pending' ORDER BY id`,
+      [before],
+    )
+    const out: PendingErasure[] = []
+    for (const e of rows.map(auditFromRow)) {
+      const hashes = await this.query<{ id_hash: string }>(numbered(SQL.erasureHashes), [e.workspaceId, e.at])
+      out.push({
+        auditId: e.id,
+        workspaceId: e.workspaceId,
+        at: e.at,
+        details: e.details,
+        idHashes: hashes.rows.map((r) => r.id_hash),
+      })
+    }
+    return out
   }
 
   async triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]> {

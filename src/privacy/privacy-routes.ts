@@ -6,10 +6,12 @@
  * `:id` is a userId, then an anonymousId, or what `?by=` says (as the profile routes take it).
  * Log lines carry ids and counts only, never traits or addresses.
  */
+
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AnalyticsStore } from '../analytics/analytics-store.ts'
 import { notFound } from '../core/errors.ts'
+import type { Failpoints } from '../core/failpoints.ts'
 import type { Clock } from '../core/types.ts'
 import type { SuppressionStore } from '../delivery/suppression-store.ts'
 import { UNSUBSCRIBED } from '../delivery/tracking-events.ts'
@@ -22,8 +24,9 @@ import type { SegmentStore } from '../segments/segment-store.ts'
 import { materialize } from '../traits/computed-traits.ts'
 import type { TraitDef } from '../traits/traits-config.ts'
 import type { WorkspaceStore } from '../workspaces/workspace-store.ts'
+import type { ErasuresInFlight } from './erasure-resume.ts'
 import { auditSchema, EXPORT_FORMAT, eraseSchema, exportSchema } from './privacy-schemas.ts'
-import type { PrivacyStore } from './privacy-store.ts'
+import type { LogErasure, PrivacyStore } from './privacy-store.ts'
 
 export interface PrivacyRoutesDeps {
   store: ProfileStore
@@ -38,6 +41,10 @@ export interface PrivacyRoutesDeps {
   reader?: Pick<ProfileReader, 'forget'> | undefined
   /** Deletes the person's events from the log (embedded SQLite); undefined where it cannot (Kafka). */
   eraseLogEvents?: ((workspaceId: string, ids: readonly string[]) => Promise<number>) | undefined
+  /** The erasures being carried out here, which the resume (erasure-resume.ts) must not take over. */
+  erasures?: ErasuresInFlight | undefined
+  /** INKSTREAM_FAILPOINTS (tests): `privacy.after-erase`. */
+  failpoints?: Failpoints | undefined
 }
 
 /** Most messages an export lists (the analytics rows kept for the person, newest first). */
@@ -172,16 +179,22 @@ export async function privacyRoutes(app: FastifyInstance, deps: PrivacyRoutesDep
       const ws = req.workspace.id
       const { profileId } = await resolve(ws, req.params.id, req.query.by)
       const now = clock.now()
-      // The audit entry is written in the erasure's transaction: a crash after it leaves the
-      // erasure audited (its `logEvents` null: the log's copies were not counted).
+      // The audit entry is written in the erasure's transaction with `log: 'pending'`: a crash after
+      // it leaves the erasure audited as not finished in the log, and erasure-resume.ts finishes it.
       const erased = await privacy.erase(ws, profileId, now, actorOf(req))
       // Erased by a concurrent call between the look-up and the transaction: as for an unknown one.
       if (erased === undefined) throw notFound(`a profile with id "${req.params.id}"`)
-      // After the store's transaction (its tombstones stop processors from folding these events again).
-      const logEvents = deps.eraseLogEvents ? await deps.eraseLogEvents(ws, erased.ids) : null
-      const removed = { ...erased.counts, logEvents }
-      // At once: a cache that cannot forget (Redis down) must not leave the log's count unaudited.
-      if (logEvents !== null) await privacy.completeAudit(erased.auditId, removed)
+      await deps.failpoints?.hit('privacy.after-erase')
+      const finish = async () => {
+        // After the store's transaction (its tombstones stop processors from folding these events again).
+        const logEvents = deps.eraseLogEvents ? await deps.eraseLogEvents(ws, erased.ids) : null
+        const log: LogErasure = logEvents === null ? 'retention' : 'erased'
+        const removed = { ...erased.counts, logEvents, log }
+        // At once: a cache that cannot forget (Redis down) must not leave the log's part unaudited.
+        await privacy.completeAudit(erased.auditId, removed)
+        return removed
+      }
+      const removed = deps.erasures ? await deps.erasures.around(erased.auditId, finish) : await finish()
       await deps.reader?.forget(ws, erased.ids)
       req.log.info(
         {

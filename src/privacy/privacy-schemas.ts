@@ -1,6 +1,7 @@
 /** The zod schemas of the privacy routes (privacy-routes.ts); they also feed /openapi.json. */
 import { z } from 'zod'
 import { isoTime, openObject } from '../http/schemas.ts'
+import { ERASURE_COUNT_KEYS, type ErasureCounts } from './erasure-plan.ts'
 
 const time = isoTime.nullable()
 
@@ -95,8 +96,6 @@ export const exportSchema = {
   },
 }
 
-const counts = z.record(z.string(), z.number().int().nullable())
-
 export const eraseSchema = {
   summary:
     'Erase a person (GDPR Art. 17): profile, identities, events, memberships, jobs, analytics; audited',
@@ -109,9 +108,19 @@ export const eraseSchema = {
       profileId: z.string(),
       erasedAt: isoTime,
       auditId: z.number().int(),
-      removed: counts.meta({
-        description: '`logEvents` is null where the log cannot delete (Kafka: kept until its retention)',
-      }),
+      removed: z
+        .strictObject({
+          ...Object.fromEntries(ERASURE_COUNT_KEYS.map((k) => [k, z.number().int()])),
+          logEvents: z.number().int().nullable(),
+          log: z.enum(['erased', 'retention']).meta({
+            description:
+              "The person's events in the event log: `erased` (`logEvents` of them; the embedded SQLite log) or `retention` (Kafka cannot delete: kept until the topic's retention, `logEvents` null)",
+          }),
+        } as { [K in keyof ErasureCounts]: z.ZodNumber } & {
+          logEvents: z.ZodNullable<z.ZodNumber>
+          log: z.ZodEnum<{ erased: 'erased'; retention: 'retention' }>
+        })
+        .meta({ description: 'What was removed, by table; the log part in `log` and `logEvents`' }),
     }),
   },
 }

@@ -22,6 +22,25 @@ export interface AuditEntry {
   details: Record<string, number | string | null>
 }
 
+/**
+ * Where an erasure's copies in the event log stand, in its audit entry's `log` (with `logEvents`, the
+ * number deleted there):
+ * - `pending`: written with the erasure's transaction, until the log's copies are dealt with (a
+ *   crash in between leaves it so; resumeErasures finishes it: see erasure-resume.ts);
+ * - `erased`: the log's copies were deleted (the embedded SQLite log), `logEvents` of them;
+ * - `retention`: the log cannot delete records (Kafka): they stay until the topic's retention.
+ */
+export type LogErasure = 'pending' | 'erased' | 'retention'
+
+/** An erasure whose log copies are still `pending`, with the hashes of its identities (its tombstones). */
+export interface PendingErasure {
+  auditId: number
+  workspaceId: string
+  at: number
+  details: AuditEntry['details']
+  idHashes: string[]
+}
+
 export interface TriggerJobRow {
   jobId: string
   triggerId: string
@@ -43,13 +62,15 @@ export interface SendRow {
 export interface PrivacyStore {
   /**
    * Erases the profile in one transaction, with its audit entry (action `erase`, by `actor`, details
-   * the counts removed and `logEvents: null` until completeAudit): an erasure is never committed
+   * the counts removed, `logEvents: null` and `log: 'pending'` until completeAudit): an erasure is never committed
    * without its audit row. Undefined (nothing changed, nothing audited) when the workspace has no
    * such profile.
    */
   erase(workspaceId: string, profileId: string, now: number, actor: string): Promise<Erasure | undefined>
   /** Replaces the details of an audit entry (an erasure's, once what follows its transaction is done). */
   completeAudit(id: number, details: AuditEntry['details']): Promise<void>
+  /** Erasures audited at or before `before` whose log copies are still `pending`, oldest first. */
+  pendingErasures(before: number): Promise<PendingErasure[]>
   /** Every trigger job of the profile, oldest first. */
   triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]>
   /** Send-ledger rows whose recipient is one of `ids`, oldest first. */
@@ -100,6 +121,8 @@ export const SQL = {
   audit: `INSERT INTO privacy_audit (workspace_id, action, profile_id, actor, at, details)
     VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
   completeAudit: 'UPDATE privacy_audit SET details = ? WHERE id = ?',
+  /** The tombstones an erasure wrote: same workspace, same time (erasure-plan.ts writes both with `now`). */
+  erasureHashes: `SELECT id_hash FROM privacy_tombstones WHERE workspace_id = ? AND erased_at = ? ORDER BY seq`,
   auditPage: `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
     WHERE workspace_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 }

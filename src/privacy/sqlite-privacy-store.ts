@@ -5,6 +5,7 @@ import { migratePrivacy } from './privacy-schema.ts'
 import {
   type AuditEntry,
   auditFromRow,
+  type PendingErasure,
   type PrivacyStore,
   type SendRow,
   SQL,
@@ -50,6 +51,23 @@ export class SqlitePrivacyStore implements PrivacyStore {
 
   async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
     this.#db.prepare(SQL.completeAudit).run(JSON.stringify(details), id)
+  }
+
+  async pendingErasures(before: number): Promise<PendingErasure[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
+         WHERE action = 'erase' AND at <= ? AND json_extract(details, '$.log') = 'pending' ORDER BY id`,
+      )
+      .all(before) as Row[]
+    const hashes = this.#db.prepare(SQL.erasureHashes).pluck()
+    return rows.map(auditFromRow).map((e) => ({
+      auditId: e.id,
+      workspaceId: e.workspaceId,
+      at: e.at,
+      details: e.details,
+      idHashes: hashes.all(e.workspaceId, e.at) as string[],
+    }))
   }
 
   async triggerJobsOf(workspaceId: string, profileId: string): Promise<TriggerJobRow[]> {
