@@ -66,6 +66,13 @@ export const MESSAGE_COUNTS_MIGRATION = (int: string) => `
     clicks = CASE WHEN first_click_at IS NULL THEN 0 ELSE 1 END;
   CREATE INDEX analytics_messages_by_user ON analytics_messages (workspace_id, user_id, created_at);`
 
+/**
+ * A message by our email id alone (`messageById`): the bounce mailbox carries no workspace, and our
+ * ids hash the workspace in (messageIdFor), so one id names one message of one workspace.
+ */
+export const MESSAGE_BY_EMAIL_MIGRATION =
+  'CREATE INDEX analytics_messages_by_email ON analytics_messages (email_id);'
+
 export type Placeholder = (i: number) => string
 export const sqlitePlaceholder: Placeholder = () => '?'
 export const pgPlaceholder: Placeholder = (i) => `$${i + 1}`

@@ -72,6 +72,12 @@ export interface AnalyticsStore {
   messagesTo(workspaceId: string, userIds: readonly string[], limit: number): Promise<MessageRow[]>
   /** The row of one message by our email id (the Message-ID's local part); undefined when unknown. */
   message(workspaceId: string, emailId: string): Promise<MessageRow | undefined>
+  /**
+   * The row of one message by our email id in whichever workspace sent it (our ids hash the
+   * workspace in, messageIdFor: one id, one message); for a source that names no workspace, the
+   * bounce mailbox. A source that does name one (an ESP webhook's URL) uses `message`.
+   */
+  messageById(emailId: string): Promise<MessageRow | undefined>
   /** Deletes what the retention allows; returns rows deleted. */
   prune(r: Retention): Promise<number>
   /** Erasure tombstones after `seq` (src/privacy/): the consumer drops the erased ids' events. */

@@ -16,6 +16,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  MESSAGE_BY_EMAIL_MIGRATION,
   MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
@@ -65,6 +66,7 @@ export const MIGRATIONS = [
     (c) => `ADD COLUMN ${c} bigint NOT NULL DEFAULT 0`,
   ).join(', ')};`,
   MESSAGE_COUNTS_MIGRATION('bigint'),
+  MESSAGE_BY_EMAIL_MIGRATION,
 ]
 
 type Row = Record<string, number | string | null>
@@ -240,6 +242,17 @@ export class PgAnalyticsStore implements AnalyticsStore {
     const { rows } = await this.#pool.query<Row>(
       'SELECT * FROM analytics_messages WHERE workspace_id = $1 AND email_id = $2',
       [pgText(workspaceId), pgText(emailId)],
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : messageFromRow(row)
+  }
+
+  async messageById(emailId: string): Promise<MessageRow | undefined> {
+    // Oldest first, as in SQLite: one row by construction, a stable answer were there two.
+    const { rows } = await this.#pool.query<Row>(
+      `SELECT * FROM analytics_messages WHERE email_id = $1
+       ORDER BY created_at, workspace_id LIMIT 1`,
+      [pgText(emailId)],
     )
     const row = rows[0]
     return row === undefined ? undefined : messageFromRow(row)

@@ -13,6 +13,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  MESSAGE_BY_EMAIL_MIGRATION,
   MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
   messageUpsert,
@@ -65,6 +66,7 @@ export const MIGRATIONS = [
     (c) => `ALTER TABLE analytics_counters ADD COLUMN ${c} INTEGER NOT NULL DEFAULT 0;`,
   ).join('\n'),
   MESSAGE_COUNTS_MIGRATION('INTEGER'),
+  MESSAGE_BY_EMAIL_MIGRATION,
 ]
 
 type Row = Record<string, number | string | null>
@@ -86,6 +88,12 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
         'INSERT INTO analytics_offsets (partition, offset) VALUES (?, ?) ON CONFLICT (partition) DO UPDATE SET offset = excluded.offset',
       ),
       message: db.prepare('SELECT * FROM analytics_messages WHERE workspace_id = ? AND email_id = ?'),
+      // Oldest first: ids are unique by construction; were two workspaces' rows ever to share one,
+      // the answer would at least not change from one call to the next.
+      messageById: db.prepare(
+        `SELECT * FROM analytics_messages INDEXED BY analytics_messages_by_email WHERE email_id = ?
+         ORDER BY created_at, workspace_id LIMIT 1`,
+      ),
       engaged: db.prepare('SELECT * FROM analytics_engaged WHERE workspace_id = ? AND user_id = ?'),
       seen: db.prepare('SELECT 1 FROM analytics_seen WHERE workspace_id = ? AND message_id = ?').pluck(),
       upsertMessage: db.prepare(messageUpsert(p)),
@@ -209,6 +217,11 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
 
   async message(workspaceId: string, emailId: string): Promise<MessageRow | undefined> {
     const row = this.#s.message.get(workspaceId, emailId) as Row | undefined
+    return row === undefined ? undefined : messageFromRow(row)
+  }
+
+  async messageById(emailId: string): Promise<MessageRow | undefined> {
+    const row = this.#s.messageById.get(emailId) as Row | undefined
     return row === undefined ? undefined : messageFromRow(row)
   }
 

@@ -22,7 +22,10 @@ import { readReport } from './report-parse.ts'
 export interface BounceMailboxDeps {
   settings: BounceImapSettings
   sink: FeedbackSink
-  /** The workspace the feedback is recorded in (the mailbox does not say). */
+  /**
+   * Where a report is recorded when it names none of our messages (matched by address here); one
+   * about a message goes to the workspace that sent it (the mailbox itself names no workspace).
+   */
   workspaceId: string
   /** INKSTREAM_BOUNCE_ADDRESS: its VERP form in a report names the message. */
   bounceAddress?: string | undefined
@@ -193,7 +196,9 @@ export async function readPass(
       }
       if (reading.feedback.length > 0) {
         try {
-          const answers = await sink.record(deps.workspaceId, reading.feedback)
+          // A mailbox names no workspace: a report about one of our messages goes to the workspace
+          // that sent it; deps.workspaceId is where one without a known message is matched by address.
+          const answers = await sink.record(deps.workspaceId, reading.feedback, { anyWorkspace: true })
           for (const a of answers) report[a === 'recorded' ? 'recorded' : 'unmatched']++
         } catch (err) {
           report.sinkFailed = true

@@ -7,9 +7,11 @@
  *
  * Resolution, in order:
  *  1. our email id (`ink-c.…`, the Message-ID's local part) → the analytics store's row of that
- *     message → its recipient's userId and campaign id;
- *  2. else the recipient's address → ProfileStore.findByEmail: exactly one profile → its userId
- *     (or, for an anonymous profile, its anonymousId);
+ *     message → its recipient's userId and campaign id, in the workspace the source names (a
+ *     webhook URL's), or, for a source that names none (`anyWorkspace`: the bounce mailbox), in
+ *     the workspace that sent the message, where the event is then recorded;
+ *  2. else the recipient's address → ProfileStore.findByEmail in the given workspace: exactly one
+ *     profile → its userId (or, for an anonymous profile, its anonymousId);
  *  3. else `unmatched`: nothing appended, counted (inkstream_feedback_total{result="unmatched"}) and
  *     logged with the address hashed, never in clear.
  *
@@ -21,12 +23,18 @@ import type { AnalyticsStore } from '../analytics/analytics-store.ts'
 import type { Clock, InkEvent } from '../core/types.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import type { ProfileStore } from '../profiles/profile-store.ts'
-import { type Feedback, type FeedbackSink, feedbackEvent, type ResolvedMessage } from './feedback.ts'
+import {
+  type Feedback,
+  type FeedbackSink,
+  feedbackEvent,
+  type RecordOptions,
+  type ResolvedMessage,
+} from './feedback.ts'
 
 export interface FeedbackSinkDeps {
   log: { append(events: readonly InkEvent[]): Promise<void> }
   /** Per-message rows (analytics_messages); without it only the address resolves. */
-  messages?: Pick<AnalyticsStore, 'message'> | undefined
+  messages?: Pick<AnalyticsStore, 'message' | 'messageById'> | undefined
   profiles: Pick<ProfileStore, 'findByEmail' | 'getProfile' | 'identities'>
   clock: Clock
   logger: { info(obj: unknown, msg: string): void }
@@ -60,7 +68,11 @@ export class EventLogFeedbackSink implements FeedbackSink {
     this.#deps = deps
   }
 
-  async record(workspaceId: string, feedback: readonly Feedback[]): Promise<('recorded' | 'unmatched')[]> {
+  async record(
+    workspaceId: string,
+    feedback: readonly Feedback[],
+    opts: RecordOptions = {},
+  ): Promise<('recorded' | 'unmatched')[]> {
     const { log, clock, metrics, logger } = this.#deps
     const now = clock.now()
     const events: InkEvent[] = []
@@ -71,7 +83,7 @@ export class EventLogFeedbackSink implements FeedbackSink {
       const key = `${f.emailId ?? ''}\n${f.recipient.trim().toLowerCase()}`
       let resolving = resolutions.get(key)
       if (resolving === undefined) {
-        resolving = this.#resolve(workspaceId, f)
+        resolving = this.#resolve(workspaceId, f, opts.anyWorkspace === true)
         resolutions.set(key, resolving)
       }
       const resolved = await resolving
@@ -108,14 +120,18 @@ export class EventLogFeedbackSink implements FeedbackSink {
     return results
   }
 
-  async #resolve(workspaceId: string, f: Feedback): Promise<Resolution> {
+  async #resolve(workspaceId: string, f: Feedback, anyWorkspace: boolean): Promise<Resolution> {
     const { messages, profiles } = this.#deps
     const emailId = f.emailId !== undefined && EMAIL_ID.test(f.emailId) ? f.emailId : undefined
     if (emailId !== undefined && messages !== undefined) {
-      const row = await messages.message(workspaceId, emailId)
+      // Any workspace's message only for a source that names none: a webhook URL's workspace (and
+      // its secret) must not reach another's.
+      const row = anyWorkspace
+        ? await messages.messageById(emailId)
+        : await messages.message(workspaceId, emailId)
       if (row !== undefined)
         return {
-          to: { workspaceId, userId: row.userId, campaignId: row.campaignId, emailId },
+          to: { workspaceId: row.workspaceId, userId: row.userId, campaignId: row.campaignId, emailId },
           anonymous: false,
         }
     }

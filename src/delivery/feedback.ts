@@ -82,8 +82,21 @@ export interface FeedbackSink {
    * Resolves each feedback to its message and profile and appends its event. Answers, per input
    * and in order, `recorded` (appended; a duplicate is recorded again and deduped downstream) or
    * `unmatched` (no message or profile known for it: nothing appended, counted, logged).
+   * `workspaceId` is the workspace the source names (an ESP webhook's URL): nothing outside it is
+   * matched. A source that names none (the bounce mailbox, shared by every workspace's senders)
+   * passes `anyWorkspace`: a feedback with our email id is then recorded in the workspace that sent
+   * the message, and `workspaceId` is only where one without a known message is matched by address.
    */
-  record(workspaceId: string, feedback: readonly Feedback[]): Promise<('recorded' | 'unmatched')[]>
+  record(
+    workspaceId: string,
+    feedback: readonly Feedback[],
+    opts?: RecordOptions,
+  ): Promise<('recorded' | 'unmatched')[]>
+}
+
+export interface RecordOptions {
+  /** The source names no workspace: a message is looked up in all of them (see FeedbackSink.record). */
+  anyWorkspace?: boolean
 }
 
 const NAMES: Record<FeedbackKind, string> = {

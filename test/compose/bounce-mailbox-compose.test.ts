@@ -11,9 +11,10 @@ import { type ComposedApp, composeEmbedded, composeScaleOut } from '../../src/co
 import { type ConfigInput, loadConfig } from '../../src/config.ts'
 import type { Feedback, FeedbackSink } from '../../src/delivery/feedback.ts'
 import { KafkaEventLog } from '../../src/log/kafka-event-log.ts'
-import { identify } from '../campaigns/campaign-api.ts'
+import { api, identify } from '../campaigns/campaign-api.ts'
+import { putTemplate } from '../campaigns/campaign-fixture.ts'
 import { postfixDsn, rfc5965Arf } from '../delivery/report-samples.ts'
-import { startTestApp, tempDir } from '../helpers/app.ts'
+import { startTestApp, tempDir, waitForProcessed } from '../helpers/app.ts'
 import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.ts'
 import { kafkaBrokers, kafkaMissing } from '../helpers/kafka.ts'
 import { freshDatabase, pgSkip } from '../helpers/pg.ts'
@@ -126,6 +127,74 @@ describe('the bounce mailbox in an embedded app', { skip: dovecotSkip }, () => {
       await waitFor('the move', async () => (await dovecot.list('Processed')).length >= 1)
     } finally {
       await app.close()
+    }
+  })
+
+  test("a DSN about another workspace's message is recorded in that workspace, not in the reader's", async () => {
+    // Two workspaces in one store: "eu" sends a campaign, then the process restarts as "shop" (a
+    // deployment whose workspaces share one bounce address and mailbox) and reads the bounce.
+    const dataDir = tempDir('inkstream-bounces-two-')
+    const address = 'Nobody@Example.org'
+    const eu = await startTestApp({ dataDir, workspaceId: 'eu', bounceAddress: 'bounces@shop.example' })
+    let emailId = ''
+    const euKeys = eu.workspace
+    try {
+      await identify(eu, { nobody: { email: address } })
+      await putTemplate(eu, 'spring')
+      const put = await api(eu, 'PUT', '/v1/campaigns/spring', {
+        templateId: 'spring',
+        audience: { userIds: ['nobody'] },
+        from: 'news@shop.example',
+        vars: { greeting: 'Hi' },
+      })
+      assert.equal(put.status, 201, JSON.stringify(put.body))
+      const start = await api(eu, 'POST', '/v1/campaigns/spring/start')
+      assert.equal(start.status, 202, JSON.stringify(start.body))
+      // Sent (to the outbox), and its row in analytics, which is what the sink resolves it by.
+      await waitFor('the message row', async () => {
+        const res = await api(eu, 'GET', '/v1/profiles/nobody/messages')
+        emailId = res.body.messages?.[0]?.outcome === 'sent' ? res.body.messages[0].emailId : ''
+        return emailId !== ''
+      })
+    } finally {
+      await eu.close()
+    }
+    const shop = await startTestApp({
+      dataDir,
+      workspaceId: 'shop',
+      bounceImap: dovecot.url('INBOX', '?pollSeconds=1'),
+      bounceAddress: 'bounces@shop.example',
+    })
+    try {
+      // The same address in the reader's own workspace: matching by address there would be wrong.
+      await identify(shop, { nobody: { email: address } })
+      await dovecot.append('INBOX', postfixDsn(emailId))
+      const euAdmin = { authorization: `Bearer ${euKeys.adminKey}` }
+      const suppressed = async (headers: Record<string, string>) =>
+        (await fetch(`${shop.url}/v1/suppressions/nobody@example.org`, { headers })).status === 200
+      await waitFor('the suppression in eu', () => suppressed(euAdmin))
+      const events = await (await fetch(`${shop.url}/v1/profiles/nobody/events`, { headers: euAdmin })).json()
+      const bounce = events.events.find((e: { name: string }) => e.name === 'Email Bounced')
+      assert.deepEqual(
+        [
+          bounce?.data.properties.email_id,
+          bounce?.data.properties.campaign_id,
+          bounce?.data.properties.source,
+        ],
+        [emailId, 'spring', 'mailbox'],
+      )
+      await waitFor('the move', async () => (await dovecot.list('Processed')).length >= 1)
+      await waitForProcessed(shop)
+      assert.equal(await suppressed({ authorization: `Bearer ${shop.workspace.adminKey}` }), false)
+      const shopEvents = await api(shop, 'GET', '/v1/profiles/nobody/events')
+      assert.deepEqual(
+        shopEvents.body.events.map((e: { name: string | null }) => e.name),
+        [null],
+        'shop only has its identify',
+      )
+    } finally {
+      await shop.close()
+      rmSync(dataDir, { recursive: true, force: true })
     }
   })
 })

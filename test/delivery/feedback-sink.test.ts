@@ -145,6 +145,42 @@ function sinkSuite(name: string, openStores: OpenStores, openAnalytics: OpenAnal
       assert.equal(row?.campaignId, 'spring')
       assert.equal(await analytics.store.message('other', emailId), undefined)
       assert.equal(await analytics.store.message('w', 'ink-c.nope'), undefined)
+      // By the id alone (the bounce mailbox names no workspace): the row, with its workspace.
+      const anywhere = await analytics.store.messageById(emailId)
+      assert.deepEqual([anywhere?.workspaceId, anywhere?.userId], ['w', 'ann-user-of-the-message'])
+      assert.equal(await analytics.store.messageById('ink-c.nope'), undefined)
+    })
+
+    test('a source that names no workspace (the mailbox): a message of another workspace is recorded there; a webhook stays in its own', async () => {
+      // The mailbox reader of a process whose own workspace is "other".
+      const results = await sink.record(
+        'other',
+        [bounce({ emailId }), bounce({ feedbackId: 'fb-2', recipient: 'ann@example.com' })],
+        { anyWorkspace: true },
+      )
+      // The second names no message: matched by address in "other" only, where ann is not.
+      assert.deepEqual(results, ['recorded', 'unmatched'])
+      assert.equal(appended.length, 1)
+      assert.deepEqual(
+        [
+          appended[0]?.workspaceId,
+          appended[0]?.messageId,
+          appended[0]?.userId,
+          appended[0]?.properties?.campaign_id,
+        ],
+        [
+          'w',
+          feedbackEventId('w', { source: 'ses', kind: 'bounced', feedbackId: 'fb-1' }),
+          'ann-user-of-the-message',
+          'spring',
+        ],
+      )
+      // Without it (a webhook whose URL names "other"): nothing of "w" is reached.
+      assert.deepEqual(await sink.record('other', [bounce({ emailId })]), ['unmatched'])
+      // In the message's own workspace, the same as a webhook's.
+      assert.deepEqual(await sink.record('w', [bounce({ emailId })], { anyWorkspace: true }), ['recorded'])
+      assert.equal(appended[1]?.workspaceId, 'w')
+      assert.equal(appended[1]?.messageId, appended[0]?.messageId)
     })
 
     test('a feedback with our email id lands on the recipient of that message, with its campaign', async () => {
