@@ -19,7 +19,11 @@ export interface ErasureResumeDeps {
   privacy: Pick<PrivacyStore, 'pendingErasures' | 'completeAudit'>
   /** Deletes the log's events of these identity hashes; undefined where the log cannot delete (Kafka). */
   eraseLogEventsByHash: ((workspaceId: string, idHashes: readonly string[]) => Promise<number>) | undefined
-  logger: { info(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  logger: {
+    info(obj: object, msg: string): void
+    warn(obj: object, msg: string): void
+    error(obj: object, msg: string): void
+  }
   clock: Clock
 }
 
@@ -41,7 +45,12 @@ export class ErasuresInFlight {
   }
 }
 
-/** Finishes every pending erasure audited at or before `before` (not in flight here); how many. */
+/**
+ * Finishes every pending erasure audited at or before `before` (not in flight here); answers how
+ * many this call completed. One that fails is logged and left pending for the next run; the rest go
+ * on (one erasure the log keeps refusing must not hold back everyone audited after it). One that
+ * its route (or another process) completed meanwhile keeps what that wrote.
+ */
 export async function resumeErasures(
   deps: ErasureResumeDeps,
   before: number,
@@ -50,16 +59,19 @@ export async function resumeErasures(
   let done = 0
   for (const p of await deps.privacy.pendingErasures(before)) {
     if (inFlight.has(p.auditId)) continue
-    const logEvents = deps.eraseLogEventsByHash
-      ? await deps.eraseLogEventsByHash(p.workspaceId, p.idHashes)
-      : null
-    const details = { ...p.details, logEvents, log: logEvents === null ? 'retention' : 'erased' }
-    await deps.privacy.completeAudit(p.auditId, details)
-    deps.logger.info(
-      { 'inkstream.audit_id': p.auditId, 'inkstream.workspace': p.workspaceId, removed: details },
-      'interrupted erasure finished',
-    )
-    done++
+    const fields = { 'inkstream.audit_id': p.auditId, 'inkstream.workspace': p.workspaceId }
+    try {
+      const logEvents = deps.eraseLogEventsByHash
+        ? await deps.eraseLogEventsByHash(p.workspaceId, p.idHashes)
+        : null
+      const details = { ...p.details, logEvents, log: logEvents === null ? 'retention' : 'erased' }
+      if (await deps.privacy.completeAudit(p.auditId, details)) {
+        deps.logger.info({ ...fields, removed: details }, 'interrupted erasure finished')
+        done++
+      } else deps.logger.warn(fields, 'interrupted erasure was finished meanwhile by another; its entry kept')
+    } catch (err) {
+      deps.logger.error({ ...fields, err }, 'finishing an interrupted erasure failed; trying again later')
+    }
   }
   return done
 }

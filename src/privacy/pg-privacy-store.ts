@@ -45,8 +45,12 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
     })
   }
 
-  async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
-    await this.query(numbered(SQL.completeAudit), [JSON.stringify(details), id])
+  async completeAudit(id: number, details: AuditEntry['details']): Promise<boolean> {
+    const { count } = await this.query(
+      `UPDATE privacy_audit SET details = $1 WHERE id = $2 AND details->>'log' = 'pending'`,
+      [JSON.stringify(details), id],
+    )
+    return count === 1
   }
 
   async pendingErasures(before: number): Promise<PendingErasure[]> {

@@ -191,7 +191,12 @@ export async function privacyRoutes(app: FastifyInstance, deps: PrivacyRoutesDep
         const log: LogErasure = logEvents === null ? 'retention' : 'erased'
         const removed = { ...erased.counts, logEvents, log }
         // At once: a cache that cannot forget (Redis down) must not leave the log's part unaudited.
-        await privacy.completeAudit(erased.auditId, removed)
+        // False only when erasure-resume.ts (its grace past) finished the entry first: it keeps its own.
+        if (!(await privacy.completeAudit(erased.auditId, removed)))
+          req.log.warn(
+            { 'inkstream.audit_id': erased.auditId },
+            'erasure audit already finished by the resume',
+          )
         return removed
       }
       const removed = deps.erasures ? await deps.erasures.around(erased.auditId, finish) : await finish()

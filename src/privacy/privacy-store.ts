@@ -67,8 +67,12 @@ export interface PrivacyStore {
    * such profile.
    */
   erase(workspaceId: string, profileId: string, now: number, actor: string): Promise<Erasure | undefined>
-  /** Replaces the details of an audit entry (an erasure's, once what follows its transaction is done). */
-  completeAudit(id: number, details: AuditEntry['details']): Promise<void>
+  /**
+   * Replaces the details of an erasure's audit entry once what follows its transaction is done, only
+   * while it is still `log: 'pending'`: the first to finish it (its route, or erasure-resume.ts after
+   * a crash) is what the entry says. Answers whether this call completed it.
+   */
+  completeAudit(id: number, details: AuditEntry['details']): Promise<boolean>
   /** Erasures audited at or before `before` whose log copies are still `pending`, oldest first. */
   pendingErasures(before: number): Promise<PendingErasure[]>
   /** Every trigger job of the profile, oldest first. */
@@ -120,7 +124,6 @@ export const SQL = {
     ORDER BY updated_at, campaign_id`,
   audit: `INSERT INTO privacy_audit (workspace_id, action, profile_id, actor, at, details)
     VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-  completeAudit: 'UPDATE privacy_audit SET details = ? WHERE id = ?',
   /** The tombstones an erasure wrote: same workspace, same time (erasure-plan.ts writes both with `now`). */
   erasureHashes: `SELECT id_hash FROM privacy_tombstones WHERE workspace_id = ? AND erased_at = ? ORDER BY seq`,
   auditPage: `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit

@@ -49,8 +49,9 @@ export class SqlitePrivacyStore implements PrivacyStore {
     return this.#erase.immediate(workspaceId, profileId, now, actor)
   }
 
-  async completeAudit(id: number, details: AuditEntry['details']): Promise<void> {
-    this.#db.prepare(SQL.completeAudit).run(JSON.stringify(details), id)
+  async completeAudit(id: number, details: AuditEntry['details']): Promise<boolean> {
+    const sql = `UPDATE privacy_audit SET details = ? WHERE id = ? AND json_extract(details, '$.log') = 'pending'`
+    return this.#db.prepare(sql).run(JSON.stringify(details), id).changes === 1
   }
 
   async pendingErasures(before: number): Promise<PendingErasure[]> {

@@ -150,11 +150,14 @@ test('the resume skips an erasure in flight, finishes each pending one once, and
     const privacy = {
       pendingErasures: async (before: number) =>
         before >= at ? pending.filter((p) => !completed.some(([id]) => id === p.auditId)) : [],
+      // As the stores do: only a pending entry is completed.
       completeAudit: async (id: number, details: Record<string, unknown>) => {
+        if (completed.some(([done]) => done === id)) return false
         completed.push([id, details])
+        return true
       },
     }
-    const logger = { info: () => {}, error: () => {} }
+    const logger = { info: () => {}, warn: () => {}, error: () => {} }
     const inFlight = new ErasuresInFlight()
     const deps = {
       privacy: privacy as never,
@@ -187,4 +190,61 @@ test('the resume skips an erasure in flight, finishes each pending one once, and
     db.close()
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('the resume goes on past an erasure that fails, and keeps what another finished first', async () => {
+  const at = Date.parse('2026-12-01T00:00:00Z')
+  const pending = [1, 2, 3].map((auditId) => ({
+    auditId,
+    workspaceId: 'w',
+    at,
+    details: { profiles: 1, logEvents: null, log: 'pending' },
+    idHashes: [`h${auditId}`],
+  }))
+  const completed = new Map<number, Record<string, unknown>>([
+    [3, { profiles: 1, logEvents: 7, log: 'erased' }],
+  ])
+  const logged: [string, string, unknown][] = []
+  const deps = {
+    privacy: {
+      // Entry 3 was finished by its route between the read and the resume's completion.
+      pendingErasures: async () => pending,
+      completeAudit: async (id: number, details: Record<string, unknown>) => {
+        if (completed.has(id)) return false
+        completed.set(id, details)
+        return true
+      },
+    } as never,
+    // The log refuses entry 1's erasure (a locked database, a full disk).
+    eraseLogEventsByHash: async (_ws: string, hashes: readonly string[]) => {
+      if (hashes[0] === 'h1') throw new Error('database is locked')
+      return 2
+    },
+    logger: {
+      info: (o: object, msg: string) =>
+        logged.push(['info', msg, (o as Record<string, unknown>)['inkstream.audit_id']]),
+      warn: (o: object, msg: string) =>
+        logged.push(['warn', msg, (o as Record<string, unknown>)['inkstream.audit_id']]),
+      error: (o: object, msg: string) =>
+        logged.push(['error', msg, (o as Record<string, unknown>)['inkstream.audit_id']]),
+    },
+    clock: { now: () => at },
+  }
+  assert.equal(await resumeErasures(deps, at, new ErasuresInFlight()), 1, 'only entry 2 finished by this run')
+  assert.deepEqual(
+    [...completed.entries()].sort(([a], [b]) => a - b),
+    [
+      [2, { profiles: 1, logEvents: 2, log: 'erased' }],
+      // Not overwritten by the resume's own count.
+      [3, { profiles: 1, logEvents: 7, log: 'erased' }],
+    ],
+  )
+  assert.deepEqual(
+    logged.map(([level, , id]) => [level, id]),
+    [
+      ['error', 1],
+      ['info', 2],
+      ['warn', 3],
+    ],
+  )
 })

@@ -107,7 +107,16 @@ function privacySuite(name: string, skip: string | false, opener: () => Promise<
             idHashes: [identityHash('w', 'ann%_1')],
           },
         ])
-        await s.privacy.completeAudit(erased!.auditId, { ...erased!.counts, logEvents: 3, log: 'erased' })
+        assert.equal(
+          await s.privacy.completeAudit(erased!.auditId, { ...erased!.counts, logEvents: 3, log: 'erased' }),
+          true,
+        )
+        assert.equal((await s.privacy.auditPage('w', { limit: 10 }))[0]?.details.logEvents, 3)
+        // The first to finish it is what it says: a late second completion changes nothing.
+        assert.equal(
+          await s.privacy.completeAudit(erased!.auditId, { ...erased!.counts, logEvents: 0, log: 'erased' }),
+          false,
+        )
         assert.equal((await s.privacy.auditPage('w', { limit: 10 }))[0]?.details.logEvents, 3)
         assert.deepEqual(await s.privacy.pendingErasures(1_800_000_000_000), [])
         assert.equal(await s.privacy.erase('w', 'p-ann', 1_800_000_000_001, 'admin-key:test'), undefined)
