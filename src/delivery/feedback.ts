@@ -35,9 +35,8 @@ export type FeedbackKind = 'delivered' | 'delayed' | 'bounced' | 'complained' | 
 /** RFC 3463: a 5.x.x status is permanent (hard), a 4.x.x one transient (soft). */
 export type BounceType = 'hard' | 'soft'
 
+/** One report about one of our messages; its workspace is FeedbackSink.record's (see there), not a field. */
 export interface Feedback {
-  /** The workspace the message was sent from, when the source knows it (a per-workspace webhook URL). */
-  workspaceId?: string | undefined
   source: FeedbackSource
   kind: FeedbackKind
   /**
