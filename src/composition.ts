@@ -49,7 +49,7 @@ export function createTransport(
         config.bounceAddress === undefined
           ? ''
           : `; envelope sender ${verpAddress(config.bounceAddress, '<id>')}`
-      }`,
+      }${smtp.options.postmarkMetadata ? '; Postmark metadata ink_email_id' : ''}`,
     }
   }
   const dir = join(config.dataDir, OUTBOX_DIR)

@@ -22,12 +22,17 @@ import { parseBouncePolicyOverrides } from './pipeline/bounce-policy.ts'
 /** What INKSTREAM_SMTP_URL sets of SmtpTransport's options. */
 export type SmtpUrlOptions = Omit<SmtpTransportOptions, 'messageIdDomain'>
 
-const SMTP_PARAMS = new Set(['requireTLS', 'ignoreTLS', 'maxConnections'])
+const SMTP_PARAMS = new Set(['requireTLS', 'ignoreTLS', 'maxConnections', 'postmarkMetadata'])
+
+/** Postmark's SMTP relays (smtp.postmarkapp.com, smtp-broadcasts.postmarkapp.com). */
+const POSTMARK_HOST = /(^|\.)postmarkapp\.com$/i
 
 /**
- * `smtp://[user[:pass]@]host[:port][?requireTLS=true|ignoreTLS=true|maxConnections=n]` (STARTTLS when
- * offered, port 587 by default) or `smtps://…` (TLS from the first byte, port 465 by default).
- * User and password are URL-encoded (`%40` for `@`).
+ * `smtp://[user[:pass]@]host[:port][?requireTLS=true|ignoreTLS=true|maxConnections=n|postmarkMetadata=…]`
+ * (STARTTLS when offered, port 587 by default) or `smtps://…` (TLS from the first byte, port 465 by
+ * default). User and password are URL-encoded (`%40` for `@`). `postmarkMetadata` (SmtpTransport's
+ * option) is on for a host at postmarkapp.com unless the URL says `false`, off elsewhere unless it
+ * says `true` (a relay in front of Postmark).
  */
 export function parseSmtpUrl(
   value: string,
@@ -49,6 +54,7 @@ export function parseSmtpUrl(
     port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
     secure,
   }
+  if (POSTMARK_HOST.test(options.host)) options.postmarkMetadata = true
   if (url.username !== '' || url.password !== '') {
     try {
       options.auth = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
@@ -64,7 +70,7 @@ export function parseSmtpUrl(
       if (!Number.isInteger(n) || n < 1 || n > 100) problems.push('maxConnections must be 1-100')
       else options.maxConnections = n
     } else if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false`)
-    else options[name as 'requireTLS' | 'ignoreTLS'] = raw === 'true'
+    else options[name as 'requireTLS' | 'ignoreTLS' | 'postmarkMetadata'] = raw === 'true'
   }
   if (secure && (options.requireTLS || options.ignoreTLS))
     problems.push('requireTLS and ignoreTLS apply to smtp:// only (smtps:// is always TLS)')

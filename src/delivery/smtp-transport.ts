@@ -58,7 +58,17 @@ export interface SmtpTransportOptions {
    * the message in the address it comes back to. Without it the envelope sender is the From address.
    */
   bounceAddress?: string | undefined
+  /**
+   * Adds `X-PM-Metadata-ink_email_id: <messageId>` to every message this transport builds: Postmark
+   * keeps it as the message's metadata and returns it in the `Metadata` of its webhooks, so a
+   * Postmark bounce, complaint or delivery names our message (and its campaign) instead of only an
+   * address (esp/postmark.ts). On by default for a relay at `*.postmarkapp.com` (config.ts).
+   */
+  postmarkMetadata?: boolean | undefined
 }
+
+/** The header Postmark turns into `Metadata.ink_email_id` (postmark.ts reads it back). */
+export const POSTMARK_METADATA_HEADER = 'X-PM-Metadata-ink_email_id'
 
 /** Option key nodemailer copies into the message data untouched; links a message to its tracker. */
 const SEND_ID = 'inkstreamSendId'
@@ -74,6 +84,7 @@ export class SmtpTransport implements Transport {
   readonly #pool: BuildPool
   readonly #dkim: DkimSigner | undefined
   readonly #bounceAddress: string | undefined
+  readonly #postmarkMetadata: boolean
   readonly #trackers = new Map<number, Tracker>()
   readonly #pending = new Set<Promise<SendOutcome>>()
   #nextId = 0
@@ -85,13 +96,21 @@ export class SmtpTransport implements Transport {
     this.#domain = options.messageIdDomain
     this.#dkim = options.dkim
     this.#bounceAddress = options.bounceAddress
+    this.#postmarkMetadata = options.postmarkMetadata === true
     this.#pool = new BuildPool(
       options.buildWorkers ?? Math.max(1, availableParallelism() - 1),
       options.dkim === undefined ? null : { dkim: options.dkim.keyData() },
     )
     installSmtpUtf8Guard()
     // `dkim` must not reach nodemailer: its own `dkim` option would sign a second time (RSA only).
-    const { messageIdDomain: _, buildWorkers: __, dkim: ___, bounceAddress: ____, ...smtp } = options
+    const {
+      messageIdDomain: _,
+      buildWorkers: __,
+      dkim: ___,
+      bounceAddress: ____,
+      postmarkMetadata: _____,
+      ...smtp
+    } = options
     this.#mailer = nodemailer.createTransport({
       ...smtp,
       pool: true,
@@ -131,7 +150,7 @@ export class SmtpTransport implements Transport {
    * is ready, else inline: the same function either way (message-build.ts).
    */
   async build(job: BuildJob, codec: TokenCodec, now: number): Promise<OutgoingMessage> {
-    const full = { ...job, messageIdDomain: this.#domain }
+    const full = { ...job, message: this.#withHeaders(job.message), messageIdDomain: this.#domain }
     // A codec without its key at hand (a test's) signs on this thread.
     const signing = job.track === undefined ? undefined : codec.signing
     const inWorker =
@@ -140,13 +159,21 @@ export class SmtpTransport implements Transport {
   }
 
   async send(message: OutgoingMessage): Promise<SendOutcome> {
-    let ready = message
+    // Bytes built already (by build()) are sent as they are; the headers matter only to a build.
+    let ready = message.prepared?.domain === this.#domain ? message : this.#withHeaders(message)
     // Bytes not built yet: built in a worker when one is ready (the main thread only sends).
-    if (message.prepared?.domain !== this.#domain && !this.#closed) {
-      const built = this.#pool.run({ message, messageIdDomain: this.#domain }, undefined, Date.now())
-      if (built !== undefined) ready = await built.catch(() => message)
+    if (ready.prepared?.domain !== this.#domain && !this.#closed) {
+      const unbuilt = ready
+      const built = this.#pool.run({ message: unbuilt, messageIdDomain: this.#domain }, undefined, Date.now())
+      if (built !== undefined) ready = await built.catch(() => unbuilt)
     }
     return this.#send(ready)
+  }
+
+  /** The message with the headers this transport adds to what it builds (postmarkMetadata). */
+  #withHeaders<M extends Omit<OutgoingMessage, 'prepared'>>(message: M): M {
+    if (!this.#postmarkMetadata) return message
+    return { ...message, headers: { ...message.headers, [POSTMARK_METADATA_HEADER]: message.messageId } }
   }
 
   async #send(message: OutgoingMessage): Promise<SendOutcome> {

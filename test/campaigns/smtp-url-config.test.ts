@@ -31,6 +31,24 @@ describe('INKSTREAM_SMTP_URL and INKSTREAM_FROM', () => {
     })
   })
 
+  test('postmarkMetadata: on for the relays of Postmark unless the URL says false, off elsewhere unless it says true', () => {
+    const of = (url: string) => {
+      const r = parseSmtpUrl(url)
+      assert.ok(r.ok, url)
+      return r.options.postmarkMetadata
+    }
+    assert.equal(of('smtp://token:token@smtp.postmarkapp.com:587'), true)
+    assert.equal(of('smtp://token:token@SMTP-Broadcasts.PostmarkApp.com'), true)
+    assert.equal(of('smtp://token:token@smtp.postmarkapp.com?postmarkMetadata=false'), false)
+    assert.equal(of('smtp://mail.example.com'), undefined)
+    assert.equal(of('smtp://postmarkapp.com.example.net'), undefined)
+    assert.equal(of('smtp://relay.internal:2525?postmarkMetadata=true'), true)
+    assert.deepEqual(parseSmtpUrl('smtp://h.example.com?postmarkMetadata=1'), {
+      ok: false,
+      problems: ['postmarkMetadata must be true or false'],
+    })
+  })
+
   test('a bad URL is a config error naming the variable and every problem, never the password', () => {
     const err = (() => {
       try {

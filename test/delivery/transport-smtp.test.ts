@@ -6,7 +6,12 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, afterEach, before, describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
-import { SmtpTransport, type SmtpTransportOptions } from '../../src/delivery/smtp-transport.ts'
+import {
+  POSTMARK_METADATA_HEADER,
+  SmtpTransport,
+  type SmtpTransportOptions,
+} from '../../src/delivery/smtp-transport.ts'
+import { createTokenCodec } from '../../src/delivery/tokens.ts'
 import type { OutgoingMessage, SendOutcome } from '../../src/delivery/transport.ts'
 import { header, startSmtpServer, type TestSmtpServer } from './smtp-test-server.ts'
 
@@ -227,5 +232,41 @@ describe('SMTP pool', () => {
         return true
       },
     )
+  })
+})
+
+describe('Postmark metadata', () => {
+  const codec = createTokenCodec({
+    keys: { k1: Buffer.alloc(32, 7) },
+    currentKid: 'k1',
+    clock: { now: Date.now },
+  })
+  const received = (to: string) => server.received.find((m) => m.rcptTo.includes(to))?.raw ?? ''
+
+  test('with postmarkMetadata every message this transport builds names its id, built by send() or build(), inline or in a worker', async () => {
+    for (const buildWorkers of [0, 1]) {
+      const t = transport({ postmarkMetadata: true, buildWorkers })
+      const direct = message(`pm-send-${buildWorkers}@example.org`)
+      assert.equal((await t.send(direct)).outcome, 'sent')
+      assert.equal(header(received(direct.to), POSTMARK_METADATA_HEADER), direct.messageId)
+      const campaign = message(`pm-build-${buildWorkers}@example.org`)
+      const built = await t.build({ message: campaign }, codec, Date.now())
+      assert.ok(built.prepared, 'the bytes were built')
+      assert.equal((await t.send(built)).outcome, 'sent')
+      assert.equal(header(received(campaign.to), POSTMARK_METADATA_HEADER), campaign.messageId)
+      // The message handed in is not changed (a retry builds from it again).
+      assert.equal(campaign.headers, undefined)
+    }
+  })
+
+  test('without it, no such header; other headers are kept either way', async () => {
+    const plain = message('pm-off@example.org', { headers: { 'X-Campaign': 'spring' } })
+    assert.equal((await transport().send(plain)).outcome, 'sent')
+    assert.equal(header(received(plain.to), POSTMARK_METADATA_HEADER), undefined)
+    assert.equal(header(received(plain.to), 'X-Campaign'), 'spring')
+    const tagged = message('pm-on-kept@example.org', { headers: { 'X-Campaign': 'spring' } })
+    assert.equal((await transport({ postmarkMetadata: true }).send(tagged)).outcome, 'sent')
+    assert.equal(header(received(tagged.to), 'X-Campaign'), 'spring')
+    assert.equal(header(received(tagged.to), POSTMARK_METADATA_HEADER), tagged.messageId)
   })
 })
