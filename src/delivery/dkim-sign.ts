@@ -23,6 +23,8 @@ const loadDkimSign = (): Promise<DkimSign> => {
 /**
  * The header fields every signature covers when present (`h=`): the ones a reader sees and a
  * forger would change, and the one-click unsubscribe pair (RFC 8058 §4 requires both signed).
+ * Never a relay's own instruction header (Postmark's `X-PM-Metadata-*`, smtp-transport.ts): the
+ * relay removes it before delivery, and the signature would then fail.
  */
 export const SIGNED_HEADERS = [
   'From',

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, afterEach, before, describe, test } from 'node:test'
 import { isInkError } from '../../src/core/errors.ts'
+import { loadDkimKeys } from '../../src/delivery/dkim-keys.ts'
+import { DkimSigner } from '../../src/delivery/dkim-sign.ts'
 import {
   POSTMARK_METADATA_HEADER,
   SmtpTransport,
@@ -13,6 +15,7 @@ import {
 } from '../../src/delivery/smtp-transport.ts'
 import { createTokenCodec } from '../../src/delivery/tokens.ts'
 import type { OutgoingMessage, SendOutcome } from '../../src/delivery/transport.ts'
+import { testKey } from './dkim-check.ts'
 import { header, startSmtpServer, type TestSmtpServer } from './smtp-test-server.ts'
 
 let server: TestSmtpServer
@@ -244,14 +247,22 @@ describe('Postmark metadata', () => {
   const received = (to: string) => server.received.find((m) => m.rcptTo.includes(to))?.raw ?? ''
 
   test('with postmarkMetadata every message this transport builds names its id, built by send() or build(), inline or in a worker', async () => {
+    // Signed with DKIM, so that bytes a build worker made are told apart (only a worker marks them signed).
+    const key = testKey('example.com', 'pm', 'ed25519')
+    const dkim = new DkimSigner(loadDkimKeys('example.com:pm:env:K:ed25519-sha256', { K: key.privatePem }))
     for (const buildWorkers of [0, 1]) {
-      const t = transport({ postmarkMetadata: true, buildWorkers })
+      const t = transport({ postmarkMetadata: true, buildWorkers, dkim })
       const direct = message(`pm-send-${buildWorkers}@example.org`)
       assert.equal((await t.send(direct)).outcome, 'sent')
       assert.equal(header(received(direct.to), POSTMARK_METADATA_HEADER), direct.messageId)
       const campaign = message(`pm-build-${buildWorkers}@example.org`)
-      const built = await t.build({ message: campaign }, codec, Date.now())
-      assert.ok(built.prepared, 'the bytes were built')
+      let built = await t.build({ message: campaign }, codec, Date.now())
+      // With a worker: until it has started, build() builds inline; wait for bytes it made.
+      for (let i = 0; buildWorkers > 0 && built.prepared?.dkimSigned !== true && i < 250; i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        built = await t.build({ message: campaign }, codec, Date.now())
+      }
+      assert.equal(built.prepared?.dkimSigned === true, buildWorkers > 0, 'built where the case says')
       assert.equal((await t.send(built)).outcome, 'sent')
       assert.equal(header(received(campaign.to), POSTMARK_METADATA_HEADER), campaign.messageId)
       // The message handed in is not changed (a retry builds from it again).
