@@ -265,4 +265,73 @@ describe('profiles page', { skip: chromiumMissing() }, () => {
     assert.deepEqual(d.problems, [])
     assert.deepEqual(d.cspViolations, [])
   })
+
+  test('the Privacy card downloads the export and erases the profile once its id is typed again', async (t) => {
+    const profileId = (await api(app, 'GET', '/v1/profiles/bob')).body.profileId as string
+    const d = await openDashboard(browser, t, app)
+    const { page } = d
+    await d.go(`profiles/${encodeURIComponent(profileId)}`)
+    await page.locator('.pf-privacy').waitFor()
+
+    // The export, as a named JSON file: the same document the API gives.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download export (JSON)' }).click(),
+    ])
+    assert.equal(download.suggestedFilename(), `inkstream-profile-${profileId}.json`)
+    const exported = JSON.parse(readFileSync((await download.path()) as string, 'utf8'))
+    const viaApi = (await api(app, 'GET', '/v1/profiles/bob/export')).body
+    assert.deepEqual(
+      [
+        exported.profile.profileId,
+        exported.profile.userId,
+        exported.identities,
+        exported.profile.traits.email,
+      ],
+      [profileId, 'bob', { userIds: ['bob'], anonymousIds: [] }, 'bob@example.com'],
+    )
+    assert.deepEqual({ ...exported, exportedAt: null }, { ...viaApi, exportedAt: null })
+
+    // Erasing asks for the profile id again; until it is typed exactly, nothing can be sent.
+    await page.getByRole('button', { name: 'Erase this profile…' }).click()
+    const erase = page.getByRole('button', { name: 'Erase permanently' })
+    assert.equal(await erase.isDisabled(), true)
+    await page.getByLabel(/Type the profile id/).fill(`${profileId} `)
+    assert.equal(await erase.isDisabled(), true)
+    assert.deepEqual(await axeViolations(page), [])
+    // Keeping it closes the form; the profile is still there.
+    await page.getByRole('button', { name: 'Keep it' }).click()
+    assert.equal(await erase.count(), 0)
+    assert.equal((await api(app, 'GET', '/v1/profiles/bob')).status, 200)
+
+    await page.getByRole('button', { name: 'Erase this profile…' }).click()
+    await page.getByLabel(/Type the profile id/).fill(profileId)
+    await erase.click()
+    await page.locator('.pf-erased').waitFor()
+    const notice = (await page.locator('.pf-erased').textContent()) ?? ''
+    assert.match(notice, new RegExp(`Profile ${profileId} was erased`))
+
+    // Gone from the API; audited as the dashboard's, after the export it also audited.
+    assert.equal((await api(app, 'GET', '/v1/profiles/bob')).status, 404)
+    const audit = (await api(app, 'GET', '/v1/audit?limit=5')).body.entries as {
+      action: string
+      profileId: string
+      actor: string
+      details: Record<string, unknown>
+    }[]
+    const mine = audit.filter((e) => e.profileId === profileId)
+    // Newest first: the erasure, the test's own export over the API (an admin key), the download.
+    assert.deepEqual(
+      mine.map((e) => [e.action, e.actor.replace(/^admin-key:[0-9a-f]{12}$/, 'admin-key')]),
+      [
+        ['erase', 'dashboard'],
+        ['export', 'admin-key'],
+        ['export', 'dashboard'],
+      ],
+    )
+    assert.equal(mine[0]?.details.log, 'erased')
+    assert.match(notice, new RegExp(`audit entry ${(audit[0] as { id?: number }).id ?? ''}`))
+    assert.deepEqual(d.problems, [])
+    assert.deepEqual(d.cspViolations, [])
+  })
 })

@@ -2,11 +2,13 @@
  * The profiles page (issue 13): one search field (a userId, an anonymousId or an email: GET
  * /v1/profiles?q=), then a profile (#/profiles/<profileId>): traits, identities, recent events as a
  * timeline, segment memberships, and messages with their outcome and engagement. Every value is
- * rendered as text (components/ui-profiles-value.tsx).
+ * rendered as text (components/ui-profiles-value.tsx). Its Privacy card downloads the person's export
+ * (GET /v1/profiles/:id/export) and erases the profile (DELETE /v1/profiles/:id) once the profile id
+ * is typed again; both are audited as the `dashboard` actor.
  */
 import { Fragment } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { query } from '../api.ts'
+import { del, get, query } from '../api.ts'
 import { Time, Value, valueText } from '../components/ui-profiles-value.tsx'
 import type { PageProps } from '../pages.ts'
 import { href, navigate } from '../router.ts'
@@ -302,8 +304,134 @@ function Messages(props: { id: string }) {
   )
 }
 
+interface Erased {
+  profileId: string
+  erasedAt: string
+  auditId: number
+  removed: Record<string, number | string | null>
+}
+
+/** The export as a file: fetched over the API with the session, then handed to the browser as a named download. */
+async function downloadExport(profileId: string): Promise<void> {
+  const body = await get(by(profileId, '/export'))
+  const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 2)], { type: 'application/json' }))
+  const a = document.createElement('a')
+  a.href = url
+  a.download = `inkstream-profile-${profileId}.json`
+  document.body.append(a)
+  a.click()
+  a.remove()
+  // After the click has handed the blob to the download.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
+function Privacy(props: { profileId: string; onErased: (e: Erased) => void }) {
+  const { profileId } = props
+  const [busy, setBusy] = useState(false)
+  const [confirming, setConfirming] = useState(false)
+  const [typed, setTyped] = useState('')
+  const [error, setError] = useState<unknown>()
+  const run = async (f: () => Promise<void>) => {
+    setBusy(true)
+    setError(undefined)
+    try {
+      await f()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <section class="card pf-privacy" aria-labelledby="pf-privacy">
+      <h2 id="pf-privacy">Privacy</h2>
+      <p class="muted">
+        The export holds what Inkstream stores about this person (profile, identities, events, messages,
+        suppressions). Erasing deletes it for good, suppresses the address and is recorded in the audit log.
+      </p>
+      <div class="pf-privacy-actions">
+        <button type="button" disabled={busy} onClick={() => run(() => downloadExport(profileId))}>
+          Download export (JSON)
+        </button>
+        {!confirming && (
+          <button type="button" disabled={busy} onClick={() => setConfirming(true)}>
+            Erase this profile…
+          </button>
+        )}
+      </div>
+      {confirming && (
+        <form
+          class="pf-erase"
+          aria-label="Erase this profile"
+          onSubmit={(e) => {
+            e.preventDefault()
+            if (typed !== profileId) return
+            void run(async () => {
+              const erased = await del<Erased>(by(profileId))
+              props.onErased(erased)
+            })
+          }}
+        >
+          <label for="pf-erase-id">
+            Type the profile id <code>{profileId}</code> to erase it. This cannot be undone.
+          </label>
+          <div class="pf-search-row">
+            <input
+              id="pf-erase-id"
+              value={typed}
+              onInput={(e) => setTyped(e.currentTarget.value)}
+              autocomplete="off"
+              spellcheck={false}
+            />
+            <button type="submit" class="pf-danger" disabled={busy || typed !== profileId}>
+              Erase permanently
+            </button>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                setConfirming(false)
+                setTyped('')
+              }}
+            >
+              Keep it
+            </button>
+          </div>
+        </form>
+      )}
+      <ErrorBox error={error} />
+    </section>
+  )
+}
+
+function ErasedNotice(props: { erased: Erased }) {
+  const { erased } = props
+  const counts = Object.entries(erased.removed).filter(([, v]) => typeof v === 'number' && v > 0)
+  return (
+    <section class="card pf-erased" role="status" aria-labelledby="pf-erased">
+      <h2 id="pf-erased">Profile erased</h2>
+      <p>
+        Profile <code>{erased.profileId}</code> was erased at <Time iso={erased.erasedAt} /> (audit entry{' '}
+        {erased.auditId}). The event log's copies: {String(erased.removed.log)}.
+      </p>
+      {counts.length > 0 && (
+        <ul class="pf-erased-counts">
+          {counts.map(([k, v]) => (
+            <li key={k}>
+              {k}: {v}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  )
+}
+
 function ProfileView(props: { id: string }) {
   const res = useGet<Profile>(by(props.id))
+  const [erased, setErased] = useState<Erased>()
+  // A profile erased here is gone: its notice replaces the page (a reload answers 404).
+  if (erased) return <ErasedNotice erased={erased} />
   if (res.error) return <ErrorBox error={res.error} />
   const p = res.data
   if (!p) return <Loading />
@@ -317,6 +445,7 @@ function ProfileView(props: { id: string }) {
       </div>
       <Timeline id={p.profileId} />
       <Messages id={p.profileId} />
+      <Privacy profileId={p.profileId} onErased={setErased} />
     </div>
   )
 }
