@@ -299,6 +299,7 @@ describe('profiles page', { skip: chromiumMissing() }, () => {
     await page.getByLabel(/Type the profile id/).fill(`${profileId} `)
     assert.equal(await erase.isDisabled(), true)
     assert.deepEqual(await axeViolations(page), [])
+    await screenshot(page, 'profiles-erase')
     // Keeping it closes the form; the profile is still there.
     await page.getByRole('button', { name: 'Keep it' }).click()
     assert.equal(await erase.count(), 0)
