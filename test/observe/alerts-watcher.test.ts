@@ -49,7 +49,13 @@ async function gauge(m: Metrics, series: string): Promise<number | undefined> {
 }
 
 /** One process: its registry, roller, watcher (real detector) and alert dispatcher. */
-async function startProcess(stores: ObserveStores, clock: TestClock, instance: string, url: string) {
+async function startProcess(
+  stores: ObserveStores,
+  clock: TestClock,
+  instance: string,
+  url: string,
+  watcherAlerts: ObserveStores['alerts'] = stores.alerts,
+) {
   const metrics = createMetrics({ defaultMetrics: false })
   const log = logger()
   const roller = new Roller({
@@ -75,7 +81,7 @@ async function startProcess(stores: ObserveStores, clock: TestClock, instance: s
   })
   const watcher = new AnomalyWatcher({
     rollups: stores.rollups,
-    alerts: stores.alerts,
+    alerts: watcherAlerts,
     effects,
     clock,
     logger: log,
@@ -295,6 +301,158 @@ for (const backend of await observeBackends()) {
       } finally {
         await api.close()
         await receiver.close()
+        await stores.close()
+        await backend.cleanup(location)
+      }
+    })
+
+    for (const restart of [false, true])
+      test(`a tick that fails after a minute's alert was stored, before its watermark, is recovered ${restart ? 'by a new process' : 'in the same process'}: the alert is not ended early nor sent twice`, async () => {
+        const location = await backend.location()
+        const clock = testClock(T0 + 5_000)
+        const receiver = await startReceiver(() => 204)
+        const stores = await backend.open(location, clock)
+        try {
+          const history = []
+          for (let i = HISTORY; i >= 1; i--) {
+            const minute = T0 - i * MIN
+            history.push({ minute, name: 'ingest_accepted', le: '', instance: 'before', value: normal(-i) })
+            history.push({ minute, name: HEARTBEAT, le: '', instance: 'before', value: 1 })
+          }
+          await stores.rollups.add(history)
+          // The store drops the connection once: at the first spike minute's watermark, after its
+          // alert and the start's delivery were written.
+          let failAt: number | undefined = T0 + SPIKE[0]! * MIN
+          const real = stores.alerts
+          const flaky = new Proxy(real, {
+            get(target, name) {
+              if (name === 'setWatermark')
+                return async (m: number) => {
+                  if (m === failAt) {
+                    failAt = undefined
+                    throw new Error('connection terminated unexpectedly')
+                  }
+                  return target.setWatermark(m)
+                }
+              const v = Reflect.get(target, name)
+              return typeof v === 'function' ? v.bind(target) : v
+            },
+          })
+          let proc = await startProcess(stores, clock, 'proc-1', receiver.url, flaky)
+          for (let k = 0; k <= LAST; k++) {
+            proc.metrics.ingestEvents.inc({ outcome: 'accepted' }, rateAt(k))
+            clock.t = T0 + (k + 1) * MIN + 100
+            await proc.roller.tick()
+            clock.t = T0 + (k + 1) * MIN + GRACE
+            if (k === SPIKE[0]) {
+              await assert.rejects(proc.watcher.tick(), /connection terminated/)
+              assert.equal((await stores.alerts.list({ state: 'active' })).length, 1, 'the alert was stored')
+              if (restart) {
+                // The process dies there; a new one starts from the stores.
+                await proc.roller.close()
+                await proc.watcher.close()
+                await proc.dispatcher.close()
+                proc = await startProcess(stores, clock, 'proc-2', receiver.url, flaky)
+              }
+              continue
+            }
+            // After the failure: the rebuild, then the failed minute again and this one.
+            const expected = k === 0 ? 0 : k === SPIKE[0]! + 1 ? 2 : 1
+            assert.equal(await proc.watcher.tick(), expected, `minutes acted on after minute ${k}`)
+            await proc.dispatcher.drain()
+            const inEpisode = k >= SPIKE[0]! && k < SPIKE.at(-1)! + DEFAULT_QUIET_POINTS
+            assert.equal(
+              await gauge(proc.metrics, 'ingest_rate'),
+              inEpisode ? 1 : 0,
+              `gauge after minute ${k}`,
+            )
+            assert.equal(
+              (await stores.alerts.list({ state: 'active' })).length,
+              inEpisode ? 1 : 0,
+              `active alerts after minute ${k}`,
+            )
+          }
+          const alerts = await stores.alerts.list()
+          assert.deepEqual(
+            alerts.map((a) => [a.startedAt, a.endedAt]),
+            [[T0 + SPIKE[0]! * MIN, T0 + (SPIKE.at(-1)! + 1) * MIN]],
+          )
+          assert.deepEqual(
+            receiver.requests.map((r) => (JSON.parse(r.body) as { type: string }).type),
+            ['anomaly.started', 'anomaly.ended'],
+          )
+          assert.deepEqual(
+            proc.log.lines.filter((l) => l.msg.startsWith('anomaly alert ended')),
+            [],
+            'no alert ended by a reconciliation',
+          )
+          await proc.roller.close()
+          await proc.watcher.close()
+          await proc.dispatcher.close()
+        } finally {
+          await receiver.close()
+          await stores.close()
+          await backend.cleanup(location)
+        }
+      })
+
+    test('a process that loses the watcher lock clears its gauge of an open episode; the new holder gauges it', async () => {
+      const location = await backend.location()
+      const clock = testClock(T0 + MIN + GRACE)
+      const stores = await backend.open(location, clock)
+      try {
+        // A detector that flags any rate above 500, so that one minute opens an episode.
+        const detector = () => ({
+          push: (t: number, value: number | null) => ({
+            t,
+            value,
+            expected: 100,
+            lower: 90,
+            upper: 110,
+            score: value !== null && value > 500 ? 10 : 0,
+            anomaly: value !== null && value > 500,
+          }),
+        })
+        const holder = { a: true }
+        const watcherOf = (name: 'a' | 'b') => {
+          const metrics = createMetrics({ defaultMetrics: false })
+          const log = logger()
+          const effects = alertEffects({ alerts: stores.alerts, registry: metrics.registry, logger: log })
+          const watcher = new AnomalyWatcher({
+            rollups: stores.rollups,
+            alerts: stores.alerts,
+            effects,
+            clock,
+            logger: log,
+            graceMs: GRACE,
+            detector,
+            locks: { tryHold: async () => holder.a === (name === 'a'), release: async () => {} },
+          })
+          return { metrics, watcher }
+        }
+        const a = watcherOf('a')
+        const b = watcherOf('b')
+        const write = (k: number, value: number) =>
+          stores.rollups.add([
+            { minute: T0 + k * MIN, name: 'ingest_accepted', le: '', instance: 'x', value },
+            { minute: T0 + k * MIN, name: HEARTBEAT, le: '', instance: 'x', value: 1 },
+          ])
+        await write(0, 100)
+        assert.deepEqual([await a.watcher.tick(), await b.watcher.tick()], [0, 0])
+        await write(1, 1000)
+        clock.t = T0 + 2 * MIN + GRACE
+        assert.equal(await a.watcher.tick(), 1)
+        assert.equal(await gauge(a.metrics, 'ingest_rate'), 1)
+        // a loses the lock (its connection dropped); b takes over.
+        holder.a = false
+        assert.equal(await a.watcher.tick(), 0)
+        assert.equal(a.watcher.watching, false)
+        assert.equal(await gauge(a.metrics, 'ingest_rate'), 0, 'no longer the watcher: not its gauge')
+        assert.equal(await b.watcher.tick(), 0)
+        assert.equal(await gauge(b.metrics, 'ingest_rate'), 1, 'the new watcher gauges the open episode')
+        await a.watcher.close()
+        await b.watcher.close()
+      } finally {
         await stores.close()
         await backend.cleanup(location)
       }

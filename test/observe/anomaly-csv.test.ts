@@ -18,6 +18,16 @@ describe('series CSV', () => {
     assert.match(String(parseTimestamp('2026-01-05T12:30:00')), /no time zone/)
     assert.match(String(parseTimestamp('2026-13-45T12:30:00Z')), /not a valid date/)
     assert.match(String(parseTimestamp('-5')), /neither ISO-8601 nor epoch/)
+    // Numbers a Date cannot hold, up to one that reads as Infinity, are errors, not times.
+    assert.equal(parseTimestamp('8640000000000000'), 8.64e15)
+    assert.match(String(parseTimestamp('8640000000000001')), /past the year 275760/)
+    assert.match(String(parseTimestamp('9'.repeat(400))), /past the year 275760/)
+    const { rows, errors } = parseSeriesCsv(`1767616200,1\n${'9'.repeat(400)},2\n`)
+    assert.equal(rows.length, 1)
+    assert.deepEqual(
+      errors.map((e) => e.line),
+      [2],
+    )
   })
 
   it('skips a header and blank lines, reads an empty value as missing', () => {

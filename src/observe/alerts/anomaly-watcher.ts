@@ -6,6 +6,12 @@
  * it rebuilds every detector by replaying the retained rollups up to its watermark, acting on
  * nothing there. One process of a deployment watches: with `locks` (scale-out), the one holding the
  * named lock; every tick tries to take it, so another process takes over when the holder dies.
+ *
+ * A tick that fails part-way (the store unreachable while a minute's effects or its watermark are
+ * written) leaves detectors that have taken a minute the watermark does not hold: the watcher drops
+ * them and rebuilds at the next tick, which acts on that minute again (every effect is idempotent).
+ * An alert stored for a minute after the watermark (its start written, the watermark not) is left to
+ * that minute's second pass, not ended by the rebuild's reconciliation.
  */
 import type { Clock } from '../../core/types.ts'
 import { createDetector, type Detector, type Verdict } from '../anomaly/detector.ts'
@@ -46,6 +52,13 @@ export interface WatcherDeps {
   retentionMs?: number
 }
 
+/** An active alert a rebuild found starting after the minutes it replayed. */
+interface Unconfirmed {
+  id: string
+  series: string
+  startedAt: number
+}
+
 interface Watched {
   detector: Detector
   tracker: EpisodeTracker
@@ -58,6 +71,11 @@ export class AnomalyWatcher {
   readonly #series = new Map<string, Watched>()
   /** The last minute pushed into the detectors; undefined until rebuilt. */
   #pushed: number | undefined
+  /**
+   * Active alerts the last rebuild found starting after the minutes it replayed: confirmed (or ended)
+   * once the ticks have acted on their start minute again.
+   */
+  #unconfirmed: Unconfirmed[] = []
   #timer: NodeJS.Timeout | undefined
   #stopped = false
   #chain: Promise<unknown> = Promise.resolve()
@@ -98,30 +116,70 @@ export class AnomalyWatcher {
     if (this.#stopped) return 0
     const { locks, rollups, alerts, clock } = this.#deps
     if (locks && !(await locks.tryHold(this.#lock))) {
-      // Another process watches: what this one knew is stale by the time it watches again.
-      this.#series.clear()
-      this.#pushed = undefined
+      // Another process watches: what this one knew is stale by the time it watches again, and its
+      // gauge is the new watcher's to set (left at 1 here, a max() over the processes never clears).
+      if (this.#pushed !== undefined) for (const s of this.#series.keys()) this.#deps.effects.active(s, false)
+      this.#forget()
       return 0
     }
     // The last minute that closed more than the grace ago.
     const last = minuteOf(clock.now() - (this.#deps.graceMs ?? DEFAULT_GRACE_MS)) - MINUTE_MS
-    if (this.#pushed === undefined) await this.#rebuild(last)
     let acted = 0
-    for (let from = (this.#pushed ?? last) + MINUTE_MS; from <= last; from += REPLAY_CHUNK * MINUTE_MS) {
-      const to = Math.min(from + REPLAY_CHUNK * MINUTE_MS, last + MINUTE_MS)
-      const minutes = await rollups.merged(from, to)
-      for (let m = from; m < to; m += MINUTE_MS) {
-        await this.#minute(m, minutes.get(m), true)
-        // After the minute's effects: a crash in between acts on it again (each effect is idempotent).
-        await alerts.setWatermark(m)
-        this.#pushed = m
-        acted++
+    try {
+      if (this.#pushed === undefined) await this.#rebuild(last)
+      for (let from = (this.#pushed ?? last) + MINUTE_MS; from <= last; from += REPLAY_CHUNK * MINUTE_MS) {
+        const to = Math.min(from + REPLAY_CHUNK * MINUTE_MS, last + MINUTE_MS)
+        const minutes = await rollups.merged(from, to)
+        for (let m = from; m < to; m += MINUTE_MS) {
+          await this.#minute(m, minutes.get(m), true)
+          // After the minute's effects: a crash in between acts on it again (each effect is idempotent).
+          await alerts.setWatermark(m)
+          this.#pushed = m
+          acted++
+        }
       }
+      await this.#confirm()
+    } catch (err) {
+      // The detectors may hold a minute the watermark does not: rebuilt from the store next tick.
+      this.#forget()
+      throw err
     }
     // The alert history is kept as long as the rollups it was found in (composeAnomalies).
     const keep = this.#deps.retentionMs
     if (keep !== undefined) await alerts.deleteEndedBefore(clock.now() - keep)
     return acted
+  }
+
+  #forget(): void {
+    this.#series.clear()
+    this.#pushed = undefined
+    this.#unconfirmed = []
+  }
+
+  /** Ends the unconfirmed alerts whose start minute has been acted on again without opening them. */
+  async #confirm(): Promise<void> {
+    const pushed = this.#pushed
+    if (pushed === undefined || this.#unconfirmed.length === 0) return
+    const now = this.#deps.clock.now()
+    const waiting: Unconfirmed[] = []
+    for (const a of this.#unconfirmed) {
+      if (a.startedAt > pushed) {
+        waiting.push(a)
+        continue
+      }
+      const open = this.#series.get(a.series)?.open
+      if (open && alertId(open.series, open.startedAt) === a.id) continue
+      const [alert] = (
+        await this.#deps.alerts.list({ state: 'active', series: a.series, limit: 1000 })
+      ).filter((x) => x.id === a.id)
+      if (!alert) continue
+      this.#deps.logger.info(
+        { alert: a.id },
+        'anomaly alert ended: its minute acted on again found no episode',
+      )
+      await this.#deps.effects.ended({ ...alert, endedAt: now })
+    }
+    this.#unconfirmed = waiting
   }
 
   /** Replays the retained minutes up to the watermark (no effects), then reconciles the stored alerts. */
@@ -142,7 +200,15 @@ export class AnomalyWatcher {
     // Alerts left active whose episode the replay did not find open (the data aged out, or the
     // detector changed) would stay active for ever: they end now.
     const now = this.#deps.clock.now()
+    this.#unconfirmed = []
     for (const alert of await alerts.list({ state: 'active', limit: 1000 })) {
+      // Stored for a minute after the watermark (the tick failed or the process died before the
+      // watermark moved): the ticks act on that minute again, and #confirm decides then.
+      if (alert.startedAt > end) {
+        this.#unconfirmed.push({ id: alert.id, series: alert.series, startedAt: alert.startedAt })
+        effects.active(alert.series, true)
+        continue
+      }
       const open = this.#series.get(alert.series)?.open
       if (open && alertId(open.series, open.startedAt) === alert.id) {
         effects.active(alert.series, true)
@@ -151,7 +217,8 @@ export class AnomalyWatcher {
       logger.info({ alert: alert.id }, 'anomaly alert ended: its episode is no longer open after a restart')
       await effects.ended({ ...alert, endedAt: now })
     }
-    for (const [series, w] of this.#series) if (!w.open) effects.active(series, false)
+    const pending = new Set(this.#unconfirmed.map((a) => a.series))
+    for (const [series, w] of this.#series) if (!w.open && !pending.has(series)) effects.active(series, false)
     // Kept at once: a restart before the next minute must not replay (silently) minutes after this.
     if (stored === undefined) await alerts.setWatermark(end)
     this.#pushed = end

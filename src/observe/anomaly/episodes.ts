@@ -1,7 +1,10 @@
 /**
  * Episodes over a detector's verdicts: one alert per run of anomalies, not one per point.
  * An episode starts at the first anomalous point and ends once quietPoints scored normal points
- * have followed its last anomalous point; an anomaly in between continues the same episode.
+ * have followed its last anomalous point; an anomaly in between continues the same episode. A
+ * missing point is no evidence either way, but a series that stops reporting (a source no longer
+ * called, nothing sent any more) ends its episode after maxMissingPoints missing points in a row,
+ * at the first of them: an alert must not stay active for ever on a series with no data.
  */
 import type { Verdict } from './detector.ts'
 
@@ -22,20 +25,31 @@ export interface Episode {
 /** Default quiet points: ten normal minutes end an episode (five split a variance change into ~4 alerts). */
 export const DEFAULT_QUIET_POINTS = 10
 
+/** Default missing points in a row that end an open episode: an hour of per-minute rollups. */
+export const DEFAULT_MAX_MISSING_POINTS = 60
+
 export class EpisodeTracker {
   readonly #series: string
   readonly #quietPoints: number
+  readonly #maxMissing: number
   #open: Episode | null = null
+  /** Missing points in a row while open, and when the first of them came. */
+  #missing = 0
+  #missingSince: number | null = null
   /** Normal points since the last anomalous one, and when the first of them came. */
   #quiet = 0
   #quietSince: number | null = null
 
-  constructor(series: string, opts: { quietPoints?: number } = {}) {
+  constructor(series: string, opts: { quietPoints?: number; maxMissingPoints?: number } = {}) {
     const q = opts.quietPoints ?? DEFAULT_QUIET_POINTS
     if (!Number.isInteger(q) || q < 1)
       throw new RangeError(`quietPoints must be a positive integer, got ${q}`)
+    const m = opts.maxMissingPoints ?? DEFAULT_MAX_MISSING_POINTS
+    if (!Number.isInteger(m) || m < 1)
+      throw new RangeError(`maxMissingPoints must be a positive integer, got ${m}`)
     this.#series = series
     this.#quietPoints = q
+    this.#maxMissing = m
   }
 
   /** The episode in progress (a copy), or null. */
@@ -45,7 +59,15 @@ export class EpisodeTracker {
 
   /** started: the first anomalous point of an episode; ended: after quietPoints normal points. */
   update(v: Verdict): { started?: Episode; ended?: Episode } {
-    if (v.anomaly && v.value !== null) {
+    if (v.value === null) {
+      if (this.#open === null) return {}
+      if (this.#missing === 0) this.#missingSince = v.t
+      this.#missing++
+      return this.#missing < this.#maxMissing ? {} : { ended: this.#end(this.#missingSince) }
+    }
+    this.#missing = 0
+    this.#missingSince = null
+    if (v.anomaly) {
       this.#quiet = 0
       this.#quietSince = null
       const open = this.#open
@@ -69,15 +91,20 @@ export class EpisodeTracker {
       }
       return {}
     }
-    // A missing minute is no evidence either way: it neither continues nor ends an episode.
-    if (this.#open === null || v.value === null) return {}
+    if (this.#open === null) return {}
     if (this.#quiet === 0) this.#quietSince = v.t
     this.#quiet++
     if (this.#quiet < this.#quietPoints) return {}
-    const ended: Episode = { ...this.#open, endedAt: this.#quietSince }
+    return { ended: this.#end(this.#quietSince) }
+  }
+
+  #end(at: number | null): Episode {
+    const ended: Episode = { ...this.#open!, endedAt: at }
     this.#open = null
     this.#quiet = 0
     this.#quietSince = null
-    return { ended }
+    this.#missing = 0
+    this.#missingSince = null
+    return ended
   }
 }

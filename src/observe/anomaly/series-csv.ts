@@ -27,6 +27,8 @@ export interface ParsedSeries {
 
 /** Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973). */
 const MS_FROM = 1e11
+/** The latest time a Date holds (ECMAScript: 8.64e15 ms after the epoch). */
+const MAX_DATE_MS = 8.64e15
 const EPOCH = /^\d+(\.\d+)?$/
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i
 const ZONE = /(Z|[+-]\d{2}:?\d{2})$/i
@@ -36,7 +38,9 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 export function parseTimestamp(text: string): number | string {
   if (EPOCH.test(text)) {
     const n = Number(text)
-    return n >= MS_FROM ? n : n * 1000
+    const ms = n >= MS_FROM ? n : n * 1000
+    // Past what a Date can hold (±8.64e15 ms), a number of hundreds of digits reads as Infinity.
+    return ms <= MAX_DATE_MS ? ms : `timestamp "${text}" is past the year 275760`
   }
   if (!ISO.test(text)) return `timestamp "${text}" is neither ISO-8601 nor epoch seconds/milliseconds`
   // A date alone is midnight UTC (as Date.parse reads it); a date and time needs its zone.
