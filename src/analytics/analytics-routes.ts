@@ -165,14 +165,21 @@ function sum(all: readonly Counters[]): Counters {
   return total
 }
 
-/** An epoch-ms number or an ISO-8601 time. */
+/** The latest time a Date holds (±8.64e15 ms). Past it, epoch numbers are too coarse to step through. */
+const MAX_TIME_MS = 8.64e15
+
+/** An epoch-ms number or an ISO-8601 time, within a Date's range. */
 const time = z
   .string()
   .max(40)
   .transform((s, ctx) => {
     const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s)
-    if (!Number.isFinite(n)) {
-      ctx.addIssue({ code: 'custom', message: 'epoch milliseconds or an ISO-8601 time' })
+    // Above 2^53 adjacent doubles are further apart than a bucket: `t += bucket` would not move.
+    if (!Number.isFinite(n) || n > MAX_TIME_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'epoch milliseconds or an ISO-8601 time (up to the year 275760)',
+      })
       return z.NEVER
     }
     return n

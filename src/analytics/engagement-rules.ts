@@ -299,6 +299,16 @@ export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: 
   return out
 }
 
+/**
+ * Bounds on what an event's properties may put in a column: PostgreSQL refuses a template version
+ * outside `integer` and a fractional or too large age for `bigint`, and a refused commit is retried
+ * for ever with the same batch (no later event of the partition would be counted). Anyone holding
+ * the write key can post such an event, so the fold keeps values inside the columns' types.
+ */
+const MAX_TEMPLATE_VERSION = 2_147_483_647
+/** Ages are whole ms, at most ~31 years (a sum over many renders stays an exact bigint). */
+const MAX_AGE_MS = 1e12
+
 /** Applies one event of a message to its row; true when it counted. */
 function foldMessageEvent(
   e: InkEvent,
@@ -323,7 +333,9 @@ function foldMessageEvent(
     row.templateId === '' &&
     templateId !== undefined &&
     typeof version === 'number' &&
-    Number.isInteger(version)
+    Number.isInteger(version) &&
+    version >= 0 &&
+    version <= MAX_TEMPLATE_VERSION
   ) {
     // From the outcome event on; what was counted before it (a scanner's open) stays where it was.
     row.templateId = templateId
@@ -355,8 +367,9 @@ function foldMessageEvent(
         add(row, t, 'liveRenders')
         if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'liveFallbacks')
         // Freshness: the age of the data shown (null when the answer fell back or read no data).
-        const age = p.data_age_ms
-        if (typeof age === 'number' && Number.isFinite(age) && age >= 0) {
+        const raw = p.data_age_ms
+        if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) {
+          const age = Math.min(Math.round(raw), MAX_AGE_MS)
           add(row, t, 'liveAged')
           add(row, t, 'liveAgeSumMs', age)
           add(row, t, 'liveAgeMaxMs', age)

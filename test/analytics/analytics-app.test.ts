@@ -227,6 +227,15 @@ describe('engagement analytics in the running app (SQLite)', { timeout: 60_000 }
       /from: must be before/,
     )
     assert.match((await bad('campaign=spring&from=yesterday', 'INK_ERR_BAD_REQUEST')).message, /from: epoch/)
+    // Past a Date's range (2^72 ms, written out in digits): before, the bucket loop could not step
+    // through it (`t += bucket` left t as it was) and the request held the event loop until the
+    // process ran out of memory.
+    const from = (2n ** 72n).toString()
+    const to = (2n ** 72n + 4_194_304n).toString()
+    assert.match(
+      (await bad(`campaign=spring&bucket=5m&from=${from}&to=${to}`, 'INK_ERR_BAD_REQUEST')).message,
+      /from: epoch milliseconds or an ISO-8601 time \(up to the year 275760\)/,
+    )
     assert.match(
       (await bad('campaign=spring&bucket=5m&from=0&to=86400000000', 'INK_ERR_BAD_REQUEST')).message,
       /more than 2000 buckets/,

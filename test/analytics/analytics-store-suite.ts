@@ -308,6 +308,44 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       assert.deepEqual(await summary(), before)
     })
 
+    test('values the columns cannot hold (a huge template version, a fractional age) do not stop the consumer', async (t) => {
+      if (skipped) return t.skip(skipped)
+      const B = T0 + 5 * 3_600_000
+      const c = consumer()
+      await c.start()
+      // What anyone holding the write key could post; PostgreSQL refused both, and the batch with them
+      // was retried for ever, so nothing after it in the partition was counted.
+      await log.append([
+        send('c3', 'm10', 'eve', B, 3e9),
+        openTimeEvent({
+          workspaceId: 'w',
+          campaignId: 'c3',
+          recipient: 'eve',
+          messageId: 'm10',
+          token: 'tok-c3',
+          now: B + 10_000,
+          windowMs: 10_000,
+          userAgent: HUMAN,
+          surface: 'png',
+          block: 'deal',
+          fallbacks: 0,
+          dataAgeMs: 1.5,
+        }),
+        send('c3', 'm11', 'fay', B + 20_000, 4),
+      ])
+      await caughtUp()
+      await c.close()
+      const totals = await store.totals('w', 'c3')
+      // The version beyond `integer` is not taken (the row keeps no template); the age is whole ms.
+      assert.deepEqual(
+        totals.map((v) => [v.templateId, v.templateVersion, v.counters.sent, v.counters.liveAgeSumMs]),
+        [
+          ['', 0, 1, 2],
+          ['promo', 4, 1, 0],
+        ],
+      )
+    })
+
     test('open-time freshness: ages summed and bucketed, the maximum kept across commits and rows', async (t) => {
       if (skipped) return t.skip(skipped)
       const B = T0 + 2 * 3_600_000 // the start of a 5-minute bucket
