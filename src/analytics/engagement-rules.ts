@@ -18,6 +18,7 @@
  * - An open-time open counts a live render (and a live fallback when it fell back); its
  *   `data_age_ms`, when there is one, counts into the freshness counters (open-time-freshness.ts).
  */
+import { isServerEventId } from '../core/server-events.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
 import { EMAIL_BOUNCED, EMAIL_DELIVERY_FAILED, EMAIL_SENT } from '../delivery/outcome-events.ts'
 import { EMAIL_LINK_CLICKED, EMAIL_OPENED, UNSUBSCRIBED } from '../delivery/tracking-events.ts'
@@ -152,8 +153,16 @@ const ENGAGEMENT_EVENTS = new Set([
 /** The user a conversion or engagement belongs to (the recipient's userId, or anonymousId). */
 const userOf = (e: InkEvent) => e.userId ?? e.anonymousId
 
+/**
+ * The message an engagement event is about; only on the server's own events (its outcomes,
+ * feedback and tracking links: core/server-events.ts, refused from clients), so that a client with
+ * the public write key cannot count sends, opens, clicks, bounces or unsubscribes of any campaign.
+ */
 const emailIdOf = (e: InkEvent): string | undefined =>
-  e.type === 'track' && e.event !== undefined && ENGAGEMENT_EVENTS.has(e.event)
+  e.type === 'track' &&
+  e.event !== undefined &&
+  ENGAGEMENT_EVENTS.has(e.event) &&
+  isServerEventId(e.messageId)
     ? str(e.properties?.email_id)
     : undefined
 

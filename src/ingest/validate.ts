@@ -5,6 +5,7 @@
  */
 
 import { isPlainObject } from '../core/json.ts'
+import { isServerEventId, SERVER_EVENT_PREFIXES } from '../core/server-events.ts'
 import type { EventType, JsonObject } from '../core/types.ts'
 import { EVENT_TYPES } from '../core/types.ts'
 
@@ -67,13 +68,8 @@ function checkId(raw: JsonObject, field: string, required: boolean): string | un
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== ''
 
-/**
- * messageId prefixes of the events the server writes itself (send outcomes, delivery feedback:
- * delivery/outcome-events.ts, delivery/feedback.ts). The bounce policy suppresses addresses only on
- * events so named, so a client holding the public write key cannot suppress someone else's address
- * by posting an `Email Complained` of its own.
- */
-export const SERVER_EVENT_PREFIXES = ['ink-outcome-', 'ink-feedback-'] as const
+/** The server's own events' messageId prefixes (core/server-events.ts): refused from clients. */
+export { SERVER_EVENT_PREFIXES }
 
 function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined {
   for (const f of ['userId', 'anonymousId', 'messageId'] as const) {
@@ -81,7 +77,7 @@ function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined
     if (p) return invalid(p)
   }
   const id = raw.messageId
-  if (typeof id === 'string' && SERVER_EVENT_PREFIXES.some((prefix) => id.startsWith(prefix)))
+  if (typeof id === 'string' && isServerEventId(id))
     return invalid(
       `"messageId" may not start with ${SERVER_EVENT_PREFIXES.join(' or ')}: reserved for the server's own events`,
     )

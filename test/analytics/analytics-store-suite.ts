@@ -62,7 +62,8 @@ const engage = (
 ) =>
   recipientEvent({
     event,
-    messageId: id,
+    // The server's tracking ids (trackingEventId's prefixes): the analytics count nothing else.
+    messageId: `${event === 'Email Opened' ? 'ink-open-' : event === 'Email Link Clicked' ? 'ink-click-' : 'ink-unsubscribe-'}${id}`,
     workspaceId: 'w',
     userId: user,
     properties: { campaign_id: campaignId, email_id: email },
@@ -272,7 +273,7 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       ): InkEvent => ({
         type: 'track',
         event,
-        messageId: `plain-${i}`,
+        messageId: i >= 100 ? `ink-click-plain-${i}` : `plain-${i}`,
         workspaceId: 'w',
         userId: 'ann',
         properties,
@@ -282,12 +283,17 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
       await c.start()
       const applied = (await store.appliedOffsets()).get(0) ?? 0
       const head = async () => Number(logDb.prepare('SELECT MAX(offset) FROM log_events').pluck().get())
-      await log.append([plain(1, 'Product Viewed'), plain(2, 'Cart Viewed')])
+      // Nor does an engagement event a client posted (not the server's id: core/server-events.ts).
+      await log.append([
+        plain(1, 'Product Viewed'),
+        plain(2, 'Cart Viewed'),
+        plain(4, 'Email Link Clicked', { email_id: 'm1', campaign_id: 'c1' }),
+      ])
       await caughtUp()
       assert.deepEqual(calls, [])
       assert.equal((await store.appliedOffsets()).get(0) ?? 0, applied)
       // An engagement event, even one that counts nothing (no campaign), is loaded and committed.
-      await log.append([plain(3, 'Email Link Clicked', { email_id: 'unknown-email' })])
+      await log.append([plain(103, 'Email Link Clicked', { email_id: 'unknown-email' })])
       await caughtUp()
       await c.close()
       assert.deepEqual(calls, ['load', 'commit'])

@@ -27,10 +27,16 @@ const sent = (email: string, user: string, at: number, fallbacks = 0) =>
     { kind: 'sent', detail: '250 ok', attempts: 1 },
     at,
   )
+/** The server's tracking event ids (trackingEventId's prefixes); the analytics count nothing else. */
+const TRACKING_PREFIX: Record<string, string> = {
+  'Email Opened': 'ink-open-',
+  'Email Link Clicked': 'ink-click-',
+  Unsubscribed: 'ink-unsubscribe-',
+}
 const tracked = (event: string, email: string, user: string, at: number, id: string, userAgent?: string) =>
   recipientEvent({
     event,
-    messageId: id,
+    messageId: `${TRACKING_PREFIX[event] ?? ''}${id}`,
     workspaceId: 'w',
     userId: user,
     properties: { campaign_id: 'c1', email_id: email },
@@ -172,5 +178,36 @@ describe('engagement rules', () => {
       [r({ revenue: 3, total: 4 }), r({ total: '4.5' }), r({ value: 7 }), r({ revenue: 'abc' }), r({})],
       [3, 4.5, 7, 0, 0],
     )
+  })
+
+  test('engagement events a client posted (no server prefix on their messageId) count nothing', () => {
+    const forged = (event: string, id: string): InkEvent => ({
+      type: 'track',
+      event,
+      messageId: id,
+      workspaceId: 'w',
+      userId: 'ann',
+      properties: { campaign_id: 'c1', email_id: 'm1', template_id: 'promo', template_version: 2 },
+      timestamp: new Date(T0 + 60_000).toISOString(),
+      receivedAt: new Date(T0 + 60_000).toISOString(),
+    })
+    const events = [
+      forged('Email Sent', 'f1'),
+      forged('Email Opened', 'f2'),
+      forged('Email Link Clicked', 'f3'),
+      forged('Email Bounced', 'f4'),
+      forged('Unsubscribed', 'f5'),
+      // An id that merely starts with "ink-" is not one of the server's.
+      forged('Email Opened', 'ink-1234'),
+    ]
+    const f = foldBatch(records(events), empty(), rules)
+    assert.deepEqual([f.messages.length, f.counters.length], [0, 0])
+    // The same events with the server's ids count.
+    const ours = foldBatch(
+      records([sent('m1', 'ann', T0), tracked('Email Opened', 'm1', 'ann', T0 + 60_000, 'x', HUMAN)]),
+      empty(),
+      rules,
+    )
+    assert.deepEqual([totals(ours).sent, totals(ours).opens], [1, 1])
   })
 })

@@ -54,7 +54,8 @@ describe('feedback in analytics', () => {
   test("an ESP's opens and clicks are left to our own tracking", () => {
     const ours = recipientEvent({
       event: 'Email Opened',
-      messageId: 'ours-1',
+      // Our pixel's event (trackingEventId's shape: the server's own prefix).
+      messageId: 'ink-open-ours-1',
       workspaceId: 'w',
       userId: 'ann',
       properties: { campaign_id: 'spring', email_id: 'ink-c.1' },
