@@ -7,8 +7,10 @@
  * of their partition are skipped (the offsets are committed with the counters in one transaction),
  * and every counted event's messageId is remembered, so the same event appended twice counts once.
  */
+
 import { Counter } from 'prom-client'
 import type { Clock, LogRecord } from '../core/types.ts'
+import { TRACKING_TTL_MS } from '../delivery/tracking-events.ts'
 import type { Consumer, EventLog } from '../log/event-log.ts'
 import type { Metrics } from '../observe/metrics.ts'
 import { ErasedIdentities } from '../privacy/erased-identities.ts'
@@ -71,7 +73,12 @@ export function analyticsSettings(config: {
 }): AnalyticsSettings {
   return {
     rules: { event: config.conversionEvent, windowMs: config.conversionWindowDays * 86_400_000 },
-    messageRetentionMs: (config.openTimeTtlDays + config.conversionWindowDays) * 86_400_000,
+    // A message row lives as long as any of its links can still record an open or click, and a
+    // conversion window after that: a row pruned earlier came back empty on a late click, and its
+    // opens and clicks counted as unique a second time.
+    messageRetentionMs:
+      Math.max(config.openTimeTtlDays * 86_400_000, TRACKING_TTL_MS) +
+      config.conversionWindowDays * 86_400_000,
     seenRetentionMs: config.dedupeWindowDays * 86_400_000,
   }
 }

@@ -19,6 +19,7 @@
  * deliver() does not throw: what a dependency throws is an outcome (`failed`, temporary, before the
  * first send; `unknown` once the transport may have the message).
  */
+
 import { createHash } from 'node:crypto'
 import type { Clock, InkEvent } from '../core/types.ts'
 import { countDelivery } from '../observe/metric-records.ts'
@@ -41,6 +42,7 @@ import {
 import { normalizeEmail, type SuppressionStore } from './suppression-store.ts'
 import type { TokenCodec } from './tokens.ts'
 import { trackingBase } from './tracking.ts'
+import { TRACKING_TTL_MS } from './tracking-events.ts'
 import type { OutgoingMessage, SendOutcome, Transport } from './transport.ts'
 
 export interface DeliveryDeps {
@@ -110,7 +112,6 @@ export interface Delivered {
   claimed: boolean
 }
 
-const DEFAULT_TTL_MS = 30 * 86_400_000
 /** Live blocks keep working for people who open a message months later. */
 export const DEFAULT_OPEN_TIME_TTL_MS = 180 * 86_400_000
 
@@ -273,7 +274,7 @@ async function build(
     track: {
       tracking: {
         baseUrl,
-        ttlMs: req.trackingTtlMs ?? DEFAULT_TTL_MS,
+        ttlMs: req.trackingTtlMs ?? TRACKING_TTL_MS,
         workspaceId: req.workspaceId,
         campaignId: req.campaignId,
         recipient: req.recipient.userId,

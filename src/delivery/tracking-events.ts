@@ -10,6 +10,9 @@ export const EMAIL_OPENED = 'Email Opened'
 export const EMAIL_LINK_CLICKED = 'Email Link Clicked'
 export const UNSUBSCRIBED = 'Unsubscribed'
 
+/** How long a message's tracking links (pixel, clicks, unsubscribe) verify (deliver.ts signs them). */
+export const TRACKING_TTL_MS = 30 * 86_400_000
+
 const NAMES = {
   open: EMAIL_OPENED,
   click: EMAIL_LINK_CLICKED,

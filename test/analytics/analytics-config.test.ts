@@ -1,6 +1,7 @@
 /** The two analytics settings: read from the environment, defaulted and bounded. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { analyticsSettings } from '../../src/analytics/analytics-consumer.ts'
 import { loadConfig } from '../../src/config.ts'
 import { InkError } from '../../src/core/errors.ts'
 
@@ -22,5 +23,20 @@ describe('analytics settings', () => {
         (err: unknown) => err instanceof InkError && /INKSTREAM_CONVERSION_WINDOW_DAYS:/.test(err.message),
       )
     assert.throws(() => loadConfig({ INKSTREAM_CONVERSION_EVENT: '' }), /INKSTREAM_CONVERSION_EVENT:/)
+  })
+
+  test('message rows are kept while any of their links can still record an open or click, plus the window', () => {
+    const DAY = 86_400_000
+    const days = (openTimeTtlDays: number, conversionWindowDays: number) =>
+      analyticsSettings({
+        conversionEvent: 'Order Completed',
+        conversionWindowDays,
+        openTimeTtlDays,
+        dedupeWindowDays: 7,
+      }).messageRetentionMs / DAY
+    // The open-time URLs outlive the tracking links (30 days): they decide.
+    assert.equal(days(180, 3), 183)
+    // Shorter open-time URLs: the 30-day tracking links still record clicks, so the rows stay that long.
+    assert.equal(days(7, 3), 33)
   })
 })
