@@ -1,19 +1,24 @@
 /**
  * `inkstream anomalies detect --input series.csv` — backtest the anomaly detector the server runs
- * (createDetector, with the same defaults) on a CSV of `timestamp,value` rows, so a team can tune
- * the threshold on its own history. Prints one CSV line per row:
+ * (createDetector) on a CSV of `timestamp,value` rows, so a team can tune the threshold on its own
+ * history. `--series <name>` starts from the settings the server gives that rollup series
+ * (seriesDetectorOptions: a direction and a floor under the scale for ratios and latencies); without
+ * it, the detector's defaults (those of the count series). The other options override either. Prints one CSV line per row:
  * `timestamp,value,expected,lower,upper,score,anomaly` (anomaly 1 or 0; empty where unknown),
  * and a summary (rows, anomalous points, episodes) on stderr.
  * Exit code 2 for bad usage or bad rows (each reported with its line number), before any output.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { seriesDetectorOptions } from '../observe/alerts/series-options.ts'
 import { createDetector, type DetectorOptions, type Verdict } from '../observe/anomaly/detector.ts'
 import { EpisodeTracker } from '../observe/anomaly/episodes.ts'
 import { parseSeriesCsv } from '../observe/anomaly/series-csv.ts'
+import { BASE_SERIES, CC_SERIES_PREFIX } from '../observe/rollups/rollup-series.ts'
 
-export const ANOMALIES_USAGE = `usage: inkstream anomalies detect --input <series.csv|-> [--threshold n] [--direction both|up|down]
-                                  [--min-scale n] [--step seconds] [--quiet-points n] [--only-anomalies]`
+export const ANOMALIES_USAGE = `usage: inkstream anomalies detect --input <series.csv|-> [--series name] [--threshold n]
+                                  [--direction both|up|down] [--min-scale n] [--step seconds]
+                                  [--quiet-points n] [--only-anomalies]`
 
 /** Errors shown before giving up (the rest are counted). */
 const MAX_ERRORS = 20
@@ -71,7 +76,16 @@ function detect(args: string[], io: Io): number {
     throw new UsageError(`unknown anomalies command "${positionals.join(' ')}"`)
   }
   if (values.input === undefined) throw new UsageError('--input is required')
-  const opts: DetectorOptions = {}
+  const series = values.series
+  const known = (name: string) =>
+    (BASE_SERIES as readonly string[]).includes(name) ||
+    (name.startsWith(CC_SERIES_PREFIX) && name.length > CC_SERIES_PREFIX.length)
+  if (series !== undefined && !known(series))
+    throw new UsageError(
+      `--series must name a rollup series (${BASE_SERIES.join(', ')}, ${CC_SERIES_PREFIX}<source>), got "${series}"`,
+    )
+  // The server's settings for that series, or the detector's defaults; the options below override.
+  const opts: DetectorOptions = series === undefined ? {} : { ...seriesDetectorOptions(series) }
   const threshold = numberOption('threshold', values.threshold, 0)
   if (threshold !== undefined) opts.threshold = threshold
   const minScale = numberOption('min-scale', values['min-scale'], 0)
@@ -133,6 +147,7 @@ function parseOptions(args: string[]) {
     allowPositionals: true,
     options: {
       input: { type: 'string', short: 'i' },
+      series: { type: 'string' },
       threshold: { type: 'string' },
       direction: { type: 'string' },
       'min-scale': { type: 'string' },

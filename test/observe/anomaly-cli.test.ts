@@ -143,6 +143,40 @@ describe('inkstream anomalies detect', () => {
     ])
   })
 
+  it('--series runs the settings the server gives that series; the options override them', async () => {
+    // A failure rate at 0 for 200 minutes, then one failed send among a thousand (0.001).
+    const rate = join(dir, 'rate.csv')
+    const lines = Array.from({ length: 201 }, (_, i) => `${T0 + i * 60},${i === 200 ? 0.001 : 0}`)
+    writeFileSync(rate, `${lines.join('\n')}\n`)
+    const last = (out: string) => out.trimEnd().split('\n').at(-1)?.split(',').at(-1)
+    // The detector's defaults (a count's): the MAD of a constant is 0, so any change is flagged.
+    const plain = await cli(['anomalies', 'detect', '--input', rate])
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.equal(last(plain.stdout), '1')
+    // The server's settings for send_failure_rate (up only, a floor of 0.02 under the scale): not flagged.
+    const server = await cli(['anomalies', 'detect', '--input', rate, '--series', 'send_failure_rate'])
+    assert.equal(server.code, 0, server.stderr)
+    assert.equal(last(server.stdout), '0')
+    // An explicit option wins over the series' setting.
+    const floorless = await cli([
+      'anomalies',
+      'detect',
+      '--input',
+      rate,
+      '--series',
+      'send_failure_rate',
+      '--min-scale',
+      '0',
+    ])
+    assert.equal(last(floorless.stdout), '1')
+    const unknown = await cli(['anomalies', 'detect', '--input', rate, '--series', 'failures'])
+    assert.equal(unknown.code, 2)
+    assert.match(
+      unknown.stderr,
+      /^--series must name a rollup series \(ingest_rate, .*cc_success_ratio:<source>\), got "failures"/,
+    )
+  })
+
   it('exits with 2 and the usage on a missing input, an unreadable file or a bad option', async () => {
     const noInput = await cli(['anomalies', 'detect'])
     assert.equal(noInput.code, 2)
