@@ -9,7 +9,8 @@
  *   of messages that had been sent (a later bounce), so today's synchronous SMTP path gives
  *   delivered = sent.
  * - An open is a machine open when isMachineOpen(userAgent) or it comes within
- *   MACHINE_OPEN_WINDOW_MS of the send; machine opens are counted apart and never engage.
+ *   MACHINE_OPEN_WINDOW_MS of the send (either side of its time); machine opens are counted apart
+ *   and never engage.
  * - Unique opens / clicks / unsubscribes: the first of the message; totals count every event.
  * - A conversion (the configured event of the same user) within the window after that user's last
  *   human open or click is attributed to that message; each conversion event counts once.
@@ -388,7 +389,9 @@ function foldMessageEvent(
       const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
       const machine =
         isMachineOpen(ua) ||
-        (row.sentAt !== null && t >= row.sentAt && t - row.sentAt < MACHINE_OPEN_WINDOW_MS)
+        // Either side of the send's time: the outcome is timed after the server's 250, and a
+        // scanner that fetches the pixel on receipt can come before it. No person opens that soon.
+        (row.sentAt !== null && Math.abs(t - row.sentAt) < MACHINE_OPEN_WINDOW_MS)
       if (machine) {
         add(row, t, 'machineOpens')
         return true

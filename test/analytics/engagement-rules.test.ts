@@ -70,17 +70,24 @@ describe('engagement rules', () => {
         tracked('Email Opened', 'm1', 'ann', T0 + 1_500, 'o1', HUMAN),
         tracked('Email Opened', 'm1', 'ann', T0 + 60_000, 'o2', 'Mozilla/5.0'),
         tracked('Email Opened', 'm1', 'ann', T0 + 2_000, 'o3', HUMAN),
+        // A scanner that fetched on receipt, timed before the send's outcome (taken after the 250).
+        tracked('Email Opened', 'm1', 'ann', T0 - 300, 'o4', HUMAN),
       ]),
       empty(),
       rules,
     )
     const t = totals(f)
-    assert.deepEqual([t.sent, t.machineOpens, t.opens, t.uniqueOpens, t.fallbackSends], [1, 2, 1, 1, 1])
+    assert.deepEqual([t.sent, t.machineOpens, t.opens, t.uniqueOpens, t.fallbackSends], [1, 3, 1, 1, 1])
     // Only the human open engages (a conversion after it is attributed to it).
     assert.deepEqual(f.engaged, [{ workspaceId: 'w', userId: 'ann', emailId: 'm1', at: T0 + 2_000 }])
+    // Counted at each event's time: the early scanner falls in the bucket before the send's.
+    const bucket = Math.floor(T0 / COUNTER_BUCKET_MS) * COUNTER_BUCKET_MS
     assert.deepEqual(
-      f.counters.map((d) => [d.templateId, d.templateVersion, d.bucket]),
-      [['promo', 2, Math.floor(T0 / COUNTER_BUCKET_MS) * COUNTER_BUCKET_MS]],
+      f.counters.map((d) => [d.templateId, d.templateVersion, d.bucket, d.counters.machineOpens]),
+      [
+        ['promo', 2, bucket, 2],
+        ['promo', 2, bucket - COUNTER_BUCKET_MS, 1],
+      ],
     )
   })
 
