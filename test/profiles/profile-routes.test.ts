@@ -391,7 +391,8 @@ function routeSuite(
       const engage = (event: string, emailId: string, campaignId: string, t: number, id: string) =>
         recipientEvent({
           event,
-          messageId: id,
+          // The server's tracking ids (trackingEventId's prefixes): the analytics count nothing else.
+          messageId: `${event === EMAIL_OPENED ? 'ink-open-' : 'ink-click-'}${id}`,
           workspaceId: 'w',
           userId: 'ann',
           properties: { campaign_id: campaignId, email_id: emailId },
