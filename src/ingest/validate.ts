@@ -68,9 +68,6 @@ function checkId(raw: JsonObject, field: string, required: boolean): string | un
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== ''
 
-/** The server's own events' messageId prefixes (core/server-events.ts): refused from clients. */
-export { SERVER_EVENT_PREFIXES }
-
 function checkFields(raw: JsonObject, type: EventType): EventProblem | undefined {
   for (const f of ['userId', 'anonymousId', 'messageId'] as const) {
     const p = checkId(raw, f, false)

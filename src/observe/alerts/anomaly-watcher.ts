@@ -19,7 +19,7 @@ import { type Episode, EpisodeTracker } from '../anomaly/episodes.ts'
 import { BASE_SERIES, seriesOf } from '../rollups/rollup-series.ts'
 import { type MergedMinute, MINUTE_MS, minuteOf, type RollupStore } from '../rollups/rollup-store.ts'
 import type { AlertEffects } from './alert-effects.ts'
-import { type AlertStore, alertId } from './alert-store.ts'
+import { type Alert, type AlertStore, alertId } from './alert-store.ts'
 import { seriesDetectorOptions } from './series-options.ts'
 
 export const WATCHER_LOCK = 'inkstream:anomaly-watcher'
@@ -52,13 +52,6 @@ export interface WatcherDeps {
   retentionMs?: number
 }
 
-/** An active alert a rebuild found starting after the minutes it replayed. */
-interface Unconfirmed {
-  id: string
-  series: string
-  startedAt: number
-}
-
 interface Watched {
   detector: Detector
   tracker: EpisodeTracker
@@ -75,7 +68,7 @@ export class AnomalyWatcher {
    * Active alerts the last rebuild found starting after the minutes it replayed: confirmed (or ended)
    * once the ticks have acted on their start minute again.
    */
-  #unconfirmed: Unconfirmed[] = []
+  #unconfirmed: Alert[] = []
   #timer: NodeJS.Timeout | undefined
   #stopped = false
   #chain: Promise<unknown> = Promise.resolve()
@@ -161,7 +154,7 @@ export class AnomalyWatcher {
     const pushed = this.#pushed
     if (pushed === undefined || this.#unconfirmed.length === 0) return
     const now = this.#deps.clock.now()
-    const waiting: Unconfirmed[] = []
+    const waiting: Alert[] = []
     for (const a of this.#unconfirmed) {
       if (a.startedAt > pushed) {
         waiting.push(a)
@@ -169,15 +162,11 @@ export class AnomalyWatcher {
       }
       const open = this.#series.get(a.series)?.open
       if (open && alertId(open.series, open.startedAt) === a.id) continue
-      const [alert] = (
-        await this.#deps.alerts.list({ state: 'active', series: a.series, limit: 1000 })
-      ).filter((x) => x.id === a.id)
-      if (!alert) continue
       this.#deps.logger.info(
         { alert: a.id },
         'anomaly alert ended: its minute acted on again found no episode',
       )
-      await this.#deps.effects.ended({ ...alert, endedAt: now })
+      await this.#deps.effects.ended({ ...a, endedAt: now })
     }
     this.#unconfirmed = waiting
   }
@@ -205,7 +194,7 @@ export class AnomalyWatcher {
       // Stored for a minute after the watermark (the tick failed or the process died before the
       // watermark moved): the ticks act on that minute again, and #confirm decides then.
       if (alert.startedAt > end) {
-        this.#unconfirmed.push({ id: alert.id, series: alert.series, startedAt: alert.startedAt })
+        this.#unconfirmed.push(alert)
         effects.active(alert.series, true)
         continue
       }
