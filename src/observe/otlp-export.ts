@@ -17,11 +17,9 @@ import { readFileSync } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { promisify } from 'node:util'
-import type { Worker } from 'node:worker_threads'
 import { gzip } from 'node:zlib'
 import type { Attributes, AttributeValue, Link } from '@opentelemetry/api'
 import { invalidConfig } from '../core/errors.ts'
-import { startTsWorker } from '../core/worker.ts'
 import {
   type ExportScope,
   RECORD_BATCHER,
@@ -365,12 +363,7 @@ export const PROTOBUF_BATCHER: SpanBatcher<ProtobufBatch> = {
  * { 1 InstrumentationScope { 1 name }, 2 spans } } }, in protobuf, around spans encoded already.
  */
 export function protobufRequest(batch: ProtobufBatch, scope: ExportScope): Buffer {
-  return protobufRequestOf(batch.w.buf.subarray(0, batch.w.pos), scope)
-}
-
-/** The same around `spans`: the spans' fields as a ProtobufBatch holds them (the export thread's input). */
-export function protobufRequestOf(spans: Uint8Array, scope: ExportScope): Buffer {
-  const w = new ProtoWriter(spans.length + 1024)
+  const w = new ProtoWriter(batch.w.pos + 1024)
   w.begin(1)
   w.begin(1)
   attributes(w, 1, scope.resource)
@@ -379,7 +372,7 @@ export function protobufRequestOf(spans: Uint8Array, scope: ExportScope): Buffer
   w.begin(1)
   w.string(1, scope.scopeName)
   w.end()
-  w.raw(spans)
+  w.raw(batch.w.buf.subarray(0, batch.w.pos))
   w.end()
   w.end()
   // This writer is the request's alone: its bytes as they are, not copied again (done() copies).
@@ -535,7 +528,7 @@ const RETRYABLE = new Set([429, 502, 503, 504])
 /** POSTs one body; the status code, or undefined when the connection failed. */
 function post(
   url: URL,
-  body: Uint8Array,
+  body: Buffer,
   headers: Record<string, string>,
   agent: HttpAgent,
   timeoutMs: number,
@@ -575,40 +568,27 @@ function pem(path: string, name: string): Buffer {
 }
 
 /**
- * What a transport needs: the settings, with the TLS files' contents (read at start, where a file
- * that cannot be read is a config error; the export thread gets the bytes, not the paths).
+ * The span export of the recorder: encode, compress if asked, POST, retry what the spec says is
+ * retryable. Never rejects: whatever fails (encoding included) is counted in failedExports/Spans.
+ * TLS files (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY) are read here, once.
  */
-export interface TransportSettings extends Omit<ExportSettings, 'tls'> {
-  tls: { ca?: Uint8Array; cert?: Uint8Array; key?: Uint8Array }
-}
-
-/** The settings with the TLS files read (INK_ERR_INVALID_CONFIG when one cannot be). */
-export function transportSettings(s: ExportSettings): TransportSettings {
-  const tls: TransportSettings['tls'] = {}
-  if (s.tls.ca) tls.ca = pem(s.tls.ca, 'CERTIFICATE')
-  if (s.tls.cert) tls.cert = pem(s.tls.cert, 'CLIENT_CERTIFICATE')
-  if (s.tls.key) tls.key = pem(s.tls.key, 'CLIENT_KEY')
-  return { ...s, tls }
-}
-
-/**
- * The HTTP side of an export: compress if asked, POST, retry what the spec says is retryable until
- * the timeout. `send` resolves true when the collector took the body, false otherwise; it never
- * rejects. Runs where the exporter runs, or in the export thread (otlp-export-worker.ts).
- */
-export function otlpTransport(s: TransportSettings): {
-  send: (body: Uint8Array) => Promise<boolean>
+export function otlpExporter(s: ExportSettings): {
+  /** How the provider keeps ended spans for this exporter: encoded at once in protobuf, as records for JSON. */
+  batcher: SpanBatcher<ExportBatch>
+  export: (batch: ExportBatch, scope: ExportScope) => Promise<void>
+  counts: ExportCounts
   close: () => void
 } {
+  const counts: ExportCounts = { exports: 0, spans: 0, failedExports: 0, failedSpans: 0 }
   const url = new URL(s.url)
   const agent =
     url.protocol === 'https:'
       ? new HttpsAgent({
           keepAlive: true,
           maxSockets: 2,
-          ...(s.tls.ca ? { ca: Buffer.from(s.tls.ca) } : {}),
-          ...(s.tls.cert ? { cert: Buffer.from(s.tls.cert) } : {}),
-          ...(s.tls.key ? { key: Buffer.from(s.tls.key) } : {}),
+          ...(s.tls.ca ? { ca: pem(s.tls.ca, 'CERTIFICATE') } : {}),
+          ...(s.tls.cert ? { cert: pem(s.tls.cert, 'CLIENT_CERTIFICATE') } : {}),
+          ...(s.tls.key ? { key: pem(s.tls.key, 'CLIENT_KEY') } : {}),
         })
       : new HttpAgent({ keepAlive: true, maxSockets: 2 })
   const headers = {
@@ -617,8 +597,14 @@ export function otlpTransport(s: TransportSettings): {
     'content-type': s.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
     ...(s.gzip ? { 'content-encoding': 'gzip' } : {}),
   }
-  const attempt = async (raw: Uint8Array): Promise<boolean> => {
-    const body = s.gzip ? await gzipAsync(raw) : raw
+  const send = async (batch: ExportBatch, scope: ExportScope): Promise<boolean> => {
+    let body =
+      batch instanceof ProtobufBatch
+        ? protobufRequest(batch, scope)
+        : s.protocol === 'http/json'
+          ? encodeJson(batch, scope)
+          : encodeProtobuf(batch, scope)
+    if (s.gzip) body = await gzipAsync(body)
     const deadline = Date.now() + s.timeoutMs
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now()
@@ -637,145 +623,22 @@ export function otlpTransport(s: TransportSettings): {
     }
   }
   return {
-    send: (body) => attempt(body).catch(() => false),
-    close: () => agent.destroy(),
-  }
-}
-
-/** A message to the export thread: spans encoded as they ended (wrapped there), or a whole body. */
-export type ThreadExport =
-  | { id: number; spans: ArrayBuffer; length: number; scope: ExportScope }
-  | { id: number; body: Uint8Array }
-
-const WORKER = new URL('./otlp-export-worker.ts', import.meta.url)
-
-/**
- * The transport in a thread of its own (the export thread): the HTTP thread hands over each batch's
- * bytes (protobuf: the buffer the spans were encoded into as they ended, transferred, not copied)
- * and the request is wrapped, compressed, sent and retried there. On the HTTP thread a POST of a
- * 512-span batch cost about as much as encoding the spans (docs/benchmarks.md, "Tracing overhead").
- * The thread starts with the first export; if it dies, the exports it held count as failed and the
- * next export starts a new one. It keeps the process alive only while an export is in flight.
- */
-class ExportThread {
-  #worker: Worker | undefined
-  #nextId = 1
-  readonly #pending = new Map<number, (ok: boolean) => void>()
-
-  constructor(private readonly settings: TransportSettings) {}
-
-  /** The running thread, if any (tests end it to see a crash handled). */
-  get worker(): Worker | undefined {
-    return this.#worker
-  }
-
-  #start(): Worker {
-    const worker = startTsWorker(WORKER, this.settings, { name: 'inkstream-otlp-export' })
-    worker.unref()
-    worker.on('message', (msg: { id: number; ok: boolean }) => this.#settle(msg.id, msg.ok))
-    // An 'error' is followed by 'exit'; both end the thread's exports as failed.
-    worker.on('error', () => {})
-    worker.once('exit', () => {
-      if (this.#worker === worker) this.#worker = undefined
-      for (const id of [...this.#pending.keys()]) this.#settle(id, false)
-    })
-    this.#worker = worker
-    return worker
-  }
-
-  #settle(id: number, ok: boolean): void {
-    const resolve = this.#pending.get(id)
-    if (resolve === undefined) return
-    this.#pending.delete(id)
-    if (this.#pending.size === 0) this.#worker?.unref()
-    resolve(ok)
-  }
-
-  send(batch: ExportBatch, scope: ExportScope, encode: () => Uint8Array): Promise<boolean> {
-    const worker = this.#worker ?? this.#start()
-    const id = this.#nextId++
-    const done = new Promise<boolean>((resolve) => this.#pending.set(id, resolve))
-    if (this.#pending.size === 1) worker.ref()
-    if (batch instanceof ProtobufBatch) {
-      const { buf, pos } = batch.w
-      // The batch's own buffer (allocUnsafe of 4 KiB and more is never from the shared pool) moves
-      // to the thread; one that shares its memory is copied.
-      const own =
-        buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.buffer instanceof ArrayBuffer
-      const bytes = own ? (buf.buffer as ArrayBuffer) : buf.buffer.slice(buf.byteOffset, buf.byteOffset + pos)
-      const message: ThreadExport = { id, spans: bytes as ArrayBuffer, length: pos, scope }
-      worker.postMessage(message, [bytes as ArrayBuffer])
-    } else {
-      const body = encode()
-      worker.postMessage({ id, body } satisfies ThreadExport)
-    }
-    return done
-  }
-
-  close(): void {
-    const worker = this.#worker
-    this.#worker = undefined
-    if (worker !== undefined) void worker.terminate()
-  }
-}
-
-export interface ExporterOptions {
-  /**
-   * Send from the export thread (ExportThread) instead of this one: what startTracing does. The
-   * default (false) sends here.
-   */
-  thread?: boolean
-}
-
-/**
- * The span export of the recorder: encode, compress if asked, POST, retry what the spec says is
- * retryable. Never rejects: whatever fails (encoding included) is counted in failedExports/Spans.
- * TLS files (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY) are read here, once.
- */
-export function otlpExporter(
-  s: ExportSettings,
-  opts: ExporterOptions = {},
-): {
-  /** How the provider keeps ended spans for this exporter: encoded at once in protobuf, as records for JSON. */
-  batcher: SpanBatcher<ExportBatch>
-  export: (batch: ExportBatch, scope: ExportScope) => Promise<void>
-  counts: ExportCounts
-  close: () => void
-  /** The export thread, when sending from one. */
-  thread: { readonly worker: Worker | undefined } | undefined
-} {
-  const counts: ExportCounts = { exports: 0, spans: 0, failedExports: 0, failedSpans: 0 }
-  const settings = transportSettings(s)
-  const encode = (batch: ExportBatch, scope: ExportScope): Uint8Array =>
-    batch instanceof ProtobufBatch
-      ? protobufRequest(batch, scope)
-      : s.protocol === 'http/json'
-        ? encodeJson(batch, scope)
-        : encodeProtobuf(batch, scope)
-  const thread = opts.thread ? new ExportThread(settings) : undefined
-  const here = thread === undefined ? otlpTransport(settings) : undefined
-  return {
     counts,
     batcher: (s.protocol === 'http/json' ? RECORD_BATCHER : PROTOBUF_BATCHER) as SpanBatcher<ExportBatch>,
-    close: () => (thread ?? here)!.close(),
-    thread,
+    close: () => agent.destroy(),
     async export(batch, scope) {
-      // Read before the send: a protobuf batch's buffer goes to the export thread.
-      const spans = batch.length
       let ok = false
       try {
-        ok = thread
-          ? await thread.send(batch, scope, () => encode(batch, scope))
-          : await here!.send(encode(batch, scope))
+        ok = await send(batch, scope)
       } catch {
         ok = false
       }
       if (ok) {
         counts.exports++
-        counts.spans += spans
+        counts.spans += batch.length
       } else {
         counts.failedExports++
-        counts.failedSpans += spans
+        counts.failedSpans += batch.length
       }
     },
   }

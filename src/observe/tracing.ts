@@ -187,7 +187,7 @@ export async function startTracing(
     import('./span-recorder.ts'),
     import('./otlp-export.ts'),
   ])
-  const exporter = otlp.otlpExporter(otlp.exportSettings(env, url, protocol), { thread: true })
+  const exporter = otlp.otlpExporter(otlp.exportSettings(env, url, protocol))
   const spans = (): SpanOutcomes => ({
     exported: exporter.counts.spans,
     failed: exporter.counts.failedSpans,

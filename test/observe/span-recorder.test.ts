@@ -20,7 +20,6 @@ import {
   exportSettings,
   otlpExporter,
   PROTOBUF_BATCHER,
-  type ProtobufBatch,
   protobufRequest,
 } from '../../src/observe/otlp-export.ts'
 import { samplerFromEnv, samplerName } from '../../src/observe/sampling.ts'
@@ -934,135 +933,68 @@ describe('the OTLP/HTTP exporter', () => {
     )
   })
 
-  for (const thread of [false, true]) {
-    const where = thread ? 'from the export thread' : 'from the exporting thread'
-    test(`${where}: retries 503 and 429 (Retry-After), sends the headers and gzip; a 400 is dropped and counted`, async () => {
-      const answers = [503, 429, 200, 400]
-      const seen: { status: number; headers: Record<string, unknown>; spans: number }[] = []
-      const server = createServer((req, res) => {
-        const chunks: Buffer[] = []
-        req.on('data', (c: Buffer) => chunks.push(c))
-        req.on('end', () => {
-          const status = answers.shift() ?? 200
-          const body = gunzipSync(Buffer.concat(chunks))
-          const doc = decode(body, 'Request') as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] }
-          seen.push({
-            status,
-            headers: req.headers,
-            spans: doc.resourceSpans[0]!.scopeSpans[0]!.spans.length,
-          })
-          res.writeHead(status, status === 429 ? { 'retry-after': '0' } : {}).end()
-        })
-      })
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
-      const exporter = otlpExporter(
-        exportSettings(
-          {
-            OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=t1',
-            OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
-            OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
-          },
-          url,
-          'http/protobuf',
-        ),
-        { thread },
-      )
-      try {
-        await exporter.export([fullRecord(), fullRecord()], SCOPE)
-        assert.deepEqual(exporter.counts, { exports: 1, spans: 2, failedExports: 0, failedSpans: 0 })
-        await exporter.export([fullRecord()], SCOPE)
-        assert.deepEqual(exporter.counts, { exports: 1, spans: 2, failedExports: 1, failedSpans: 1 })
-        assert.deepEqual(
-          seen.map((s) => [s.status, s.spans]),
-          [
-            [503, 2],
-            [429, 2],
-            [200, 2],
-            [400, 1],
-          ],
-        )
-        assert.equal(seen[0]!.headers['x-tenant'], 't1')
-        assert.equal(seen[0]!.headers['content-type'], 'application/x-protobuf')
-        assert.equal(seen[0]!.headers['content-encoding'], 'gzip')
-      } finally {
-        exporter.close()
-        server.closeAllConnections()
-        await new Promise<void>((r) => server.close(() => r()))
-      }
-    })
-
-    test(`${where}: a collector that never answers: the export gives up at the timeout and counts the spans`, async () => {
-      const server = createServer(() => {})
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
-      const exporter = otlpExporter(exportSettings({ OTEL_EXPORTER_OTLP_TIMEOUT: '300' }, url, 'http/json'), {
-        thread,
-      })
-      try {
-        const t0 = Date.now()
-        await exporter.export([fullRecord()], SCOPE)
-        assert.ok(Date.now() - t0 < 3000, 'bounded by the timeout')
-        assert.deepEqual(exporter.counts, { exports: 0, spans: 0, failedExports: 1, failedSpans: 1 })
-      } finally {
-        exporter.close()
-        server.closeAllConnections()
-        await new Promise<void>((r) => server.close(() => r()))
-      }
-    })
-  }
-
-  test('the export thread: protobuf batches move to it and arrive whole; a thread that dies fails its exports, the next one starts anew', async () => {
-    const got: number[] = []
-    let hold: (() => void) | undefined
+  test('retries 503 and 429 (Retry-After), sends the headers and gzip; a 400 is dropped and counted', async () => {
+    const answers = [503, 429, 200, 400]
+    const seen: { status: number; headers: Record<string, unknown>; spans: number }[] = []
     const server = createServer((req, res) => {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
-        const doc = decode(Buffer.concat(chunks), 'Request') as {
-          resourceSpans: {
-            resource: { attributes: { key: string }[] }
-            scopeSpans: { spans: { name: string }[] }[]
-          }[]
-        }
-        const rs = doc.resourceSpans[0]!
-        assert.deepEqual(
-          rs.resource.attributes.map((a) => a.key),
-          Object.keys(SCOPE.resource),
-        )
-        got.push(rs.scopeSpans[0]!.spans.length)
-        // The second request is held until the test has ended the thread.
-        if (got.length === 2) hold = () => res.writeHead(200).end()
-        else res.writeHead(200).end()
+        const status = answers.shift() ?? 200
+        const body = gunzipSync(Buffer.concat(chunks))
+        const doc = decode(body, 'Request') as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] }
+        seen.push({ status, headers: req.headers, spans: doc.resourceSpans[0]!.scopeSpans[0]!.spans.length })
+        res.writeHead(status, status === 429 ? { 'retry-after': '0' } : {}).end()
       })
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
-    const exporter = otlpExporter(exportSettings({}, url, 'http/protobuf'), { thread: true })
-    const batch = () => {
-      const b = exporter.batcher.open()
-      for (let i = 0; i < 300; i++) exporter.batcher.add(b, fullRecord())
-      return b
-    }
+    const exporter = otlpExporter(
+      exportSettings(
+        {
+          OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=t1',
+          OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+          OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
+        },
+        url,
+        'http/protobuf',
+      ),
+    )
     try {
-      assert.equal(exporter.thread?.worker, undefined, 'no thread before the first export')
-      const first = batch() as ProtobufBatch
-      await exporter.export(first, SCOPE)
-      assert.deepEqual(got, [300])
-      assert.equal(first.w.buf.length, 0, "the batch's buffer was moved to the thread, not copied")
-      assert.deepEqual(exporter.counts, { exports: 1, spans: 300, failedExports: 0, failedSpans: 0 })
-      const worker = exporter.thread!.worker!
-      const second = exporter.export(batch(), SCOPE)
-      while (got.length < 2) await new Promise((r) => setTimeout(r, 5))
-      await worker.terminate()
-      await second
-      assert.deepEqual(exporter.counts, { exports: 1, spans: 300, failedExports: 1, failedSpans: 300 })
-      await exporter.export(batch(), SCOPE)
-      assert.notEqual(exporter.thread!.worker, worker, 'a new thread')
-      assert.deepEqual(got, [300, 300, 300])
-      assert.deepEqual(exporter.counts, { exports: 2, spans: 600, failedExports: 1, failedSpans: 300 })
+      await exporter.export([fullRecord(), fullRecord()], SCOPE)
+      assert.deepEqual(exporter.counts, { exports: 1, spans: 2, failedExports: 0, failedSpans: 0 })
+      await exporter.export([fullRecord()], SCOPE)
+      assert.deepEqual(exporter.counts, { exports: 1, spans: 2, failedExports: 1, failedSpans: 1 })
+      assert.deepEqual(
+        seen.map((s) => [s.status, s.spans]),
+        [
+          [503, 2],
+          [429, 2],
+          [200, 2],
+          [400, 1],
+        ],
+      )
+      assert.equal(seen[0]!.headers['x-tenant'], 't1')
+      assert.equal(seen[0]!.headers['content-type'], 'application/x-protobuf')
+      assert.equal(seen[0]!.headers['content-encoding'], 'gzip')
     } finally {
-      hold?.()
+      exporter.close()
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
+
+  test('a collector that never answers: the export gives up at the timeout and counts the spans', async () => {
+    const server = createServer(() => {})
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
+    const exporter = otlpExporter(exportSettings({ OTEL_EXPORTER_OTLP_TIMEOUT: '300' }, url, 'http/json'))
+    try {
+      const t0 = Date.now()
+      await exporter.export([fullRecord()], SCOPE)
+      assert.ok(Date.now() - t0 < 3000, 'bounded by the timeout')
+      assert.deepEqual(exporter.counts, { exports: 0, spans: 0, failedExports: 1, failedSpans: 1 })
+    } finally {
       exporter.close()
       server.closeAllConnections()
       await new Promise<void>((r) => server.close(() => r()))
