@@ -34,6 +34,7 @@ export const MESSAGE_COLUMNS = [
   'failed_at',
   'opens',
   'clicks',
+  'held_opens',
 ] as const
 
 /** The counter columns the stores' second migration adds (open-time freshness); frozen, as migrations are. */
@@ -72,6 +73,12 @@ export const MESSAGE_COUNTS_MIGRATION = (int: string) => `
  */
 export const MESSAGE_BY_EMAIL_MIGRATION =
   'CREATE INDEX analytics_messages_by_email ON analytics_messages (email_id);'
+
+/**
+ * The opens a message holds until its first outcome (engagement-rules.ts, `heldOpens`): JSON of
+ * their times. Rows from before hold nothing (NULL).
+ */
+export const HELD_OPENS_MIGRATION = 'ALTER TABLE analytics_messages ADD COLUMN held_opens text;'
 
 export type Placeholder = (i: number) => string
 export const sqlitePlaceholder: Placeholder = () => '?'
@@ -125,6 +132,7 @@ export const messageValues = (m: MessageRow): unknown[] => [
   m.failedAt,
   m.opens,
   m.clicks,
+  m.heldOpens === null ? null : JSON.stringify(m.heldOpens),
 ]
 
 /** A row as either driver returns it (PostgreSQL: BIGINT as strings). */
@@ -151,6 +159,20 @@ export function messageFromRow(r: Record<string, Num>): MessageRow {
     failedAt: maybe(r.failed_at),
     opens: num(r.opens),
     clicks: num(r.clicks),
+    heldOpens: heldOf(r.held_opens),
+  }
+}
+
+/** held_opens as stored: JSON of the times, or NULL; anything else (not written by us) holds nothing. */
+function heldOf(v: Num | undefined): number[] | null {
+  if (typeof v !== 'string') return null
+  try {
+    const times: unknown = JSON.parse(v)
+    return Array.isArray(times)
+      ? times.filter((x): x is number => typeof x === 'number' && Number.isFinite(x))
+      : null
+  } catch {
+    return null
   }
 }
 

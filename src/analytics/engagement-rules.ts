@@ -10,7 +10,14 @@
  *   delivered = sent.
  * - An open is a machine open when isMachineOpen(userAgent) or it comes within
  *   MACHINE_OPEN_WINDOW_MS of the send (either side of its time); machine opens are counted apart
- *   and never engage.
+ *   and never engage. An open folded before the message's first outcome (a scanner that fetches the
+ *   pixel on receipt is appended before the outcome, which is timed after the server's 250) is held
+ *   on the message (`heldOpens`) and counted when the outcome comes: with Email Sent's time by the
+ *   rule above, with any other outcome (failed, bounced, unknown: no send time) as a human open
+ *   unless its User-Agent says otherwise, as before. Past MAX_HELD_OPENS held, an open counts as a
+ *   machine open at once; an event of the message HOLD_LIMIT_MS after the first held open counts
+ *   them as with no send time (the outcome's event may be older than the log kept). A message with
+ *   held opens and no later event of its own keeps them uncounted.
  * - Unique opens / clicks / unsubscribes: the first of the message; totals count every event.
  * - A conversion (the configured event of the same user) within the window after that user's last
  *   human open or click is attributed to that message; each conversion event counts once.
@@ -21,7 +28,12 @@
  */
 import { isServerEventId } from '../core/server-events.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
-import { EMAIL_BOUNCED, EMAIL_DELIVERY_FAILED, EMAIL_SENT } from '../delivery/outcome-events.ts'
+import {
+  EMAIL_BOUNCED,
+  EMAIL_DELIVERY_FAILED,
+  EMAIL_DELIVERY_UNKNOWN,
+  EMAIL_SENT,
+} from '../delivery/outcome-events.ts'
 import { EMAIL_LINK_CLICKED, EMAIL_OPENED, UNSUBSCRIBED } from '../delivery/tracking-events.ts'
 import { isMachineOpen, MACHINE_OPEN_WINDOW_MS } from '../observe/machine-open.ts'
 import { AGE_BUCKET_FIELDS, ageBucketOf } from './open-time-freshness.ts'
@@ -88,7 +100,21 @@ export interface MessageRow {
   clicks: number
   conversions: number
   revenue: number
+  /**
+   * The times of the opens folded before the message's first outcome, not counted yet (classified
+   * when it comes); null once an outcome was folded (and for rows from before this was kept).
+   */
+  heldOpens: number[] | null
 }
+
+/** At most this many opens held per message; past it, an open before the outcome is a machine open at once. */
+export const MAX_HELD_OPENS = 50
+
+/**
+ * Held opens wait at most this long for their outcome: a later event of the message this much after
+ * the first held open counts them as human opens (the outcome, if it comes, counts as usual).
+ */
+export const HOLD_LIMIT_MS = 15 * 60_000
 
 /** A user's last human open or click: the message a conversion is attributed to. */
 export interface Engagement {
@@ -146,6 +172,7 @@ const ENGAGEMENT_EVENTS = new Set([
   EMAIL_SENT,
   EMAIL_BOUNCED,
   EMAIL_DELIVERY_FAILED,
+  EMAIL_DELIVERY_UNKNOWN,
   EMAIL_OPENED,
   EMAIL_LINK_CLICKED,
   UNSUBSCRIBED,
@@ -278,6 +305,7 @@ export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: 
           clicks: 0,
           conversions: 0,
           revenue: 0,
+          heldOpens: [],
         }
         loaded.messages.set(mk, row)
       }
@@ -327,16 +355,50 @@ function foldMessageEvent(
   add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
   engage: (row: MessageRow, t: number) => void,
 ): boolean {
-  const p = e.properties ?? {}
   /** An open by a person (a pixel's, or the one a click implies): the first one is also unique. */
-  const humanOpen = () => {
-    add(row, t, 'opens')
+  const humanOpen = (at: number) => {
+    add(row, at, 'opens')
     row.opens += 1
     if (row.firstOpenAt === null) {
-      row.firstOpenAt = t
-      add(row, t, 'uniqueOpens')
-    }
+      row.firstOpenAt = at
+      add(row, at, 'uniqueOpens')
+    } else if (at < row.firstOpenAt) row.firstOpenAt = at
   }
+  /**
+   * The opens held until this outcome, counted now at their own times: by the window around the
+   * send's time when it is one (`sentAt`), as human opens otherwise. True when any was held.
+   */
+  const release = (sentAt: number | null): boolean => {
+    const held = row.heldOpens
+    row.heldOpens = null
+    if (held === null || held.length === 0) return false
+    for (const at of [...held].sort((a, b) => a - b)) {
+      if (sentAt !== null && Math.abs(at - sentAt) < MACHINE_OPEN_WINDOW_MS) add(row, at, 'machineOpens')
+      else {
+        humanOpen(at)
+        engage(row, at)
+      }
+    }
+    return true
+  }
+  // An outcome is appended within seconds of the send: opens held far longer than that wait for
+  // none (its event is older than the log or the analytics store kept), and go as human opens.
+  const held = row.heldOpens
+  const released = held !== null && held.length > 0 && t - Math.min(...held) > HOLD_LIMIT_MS && release(null)
+  return foldOne(e, row, t, add, engage, humanOpen, release) || released
+}
+
+/** foldMessageEvent's part for the event itself. */
+function foldOne(
+  e: InkEvent,
+  row: MessageRow,
+  t: number,
+  add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
+  engage: (row: MessageRow, t: number) => void,
+  humanOpen: (at: number) => void,
+  release: (sentAt: number | null) => boolean,
+): boolean {
+  const p = e.properties ?? {}
   const templateId = str(p.template_id)
   const version = p.template_version
   if (
@@ -357,17 +419,27 @@ function foldMessageEvent(
       row.sentAt = t
       add(row, t, 'sent')
       if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'fallbackSends')
+      release(t)
       return true
     }
-    case EMAIL_BOUNCED:
-      if (row.bouncedAt !== null) return false
+    case EMAIL_BOUNCED: {
+      const released = release(null)
+      if (row.bouncedAt !== null) return released
       row.bouncedAt = t
       add(row, t, 'bounced')
       if (row.sentAt !== null) add(row, t, 'bouncedAfterSent')
       return true
+    }
     case EMAIL_DELIVERY_FAILED:
+      release(null)
       row.failedAt ??= t
       add(row, t, 'failed')
+      return true
+    case EMAIL_DELIVERY_UNKNOWN:
+      // Counted nowhere; it only ends the wait of the opens held for an outcome (the row is kept
+      // with nothing held, so later opens count at once).
+      if (row.heldOpens === null) return false
+      release(null)
       return true
     case EMAIL_OPENED: {
       // An ESP's own open tracking (feedback.ts, `open_kind: "esp"`) sees the opens our pixel counts.
@@ -387,6 +459,15 @@ function foldMessageEvent(
         }
       }
       const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
+      if (!isMachineOpen(ua) && row.heldOpens !== null) {
+        // Before the message's outcome (see release): held, unless so many are that it is a scanner.
+        if (row.heldOpens.length < MAX_HELD_OPENS) {
+          row.heldOpens.push(t)
+          return true
+        }
+        add(row, t, 'machineOpens')
+        return true
+      }
       const machine =
         isMachineOpen(ua) ||
         // Either side of the send's time: the outcome is timed after the server's 250, and a
@@ -396,7 +477,7 @@ function foldMessageEvent(
         add(row, t, 'machineOpens')
         return true
       }
-      humanOpen()
+      humanOpen(t)
       engage(row, t)
       return true
     }
@@ -412,7 +493,7 @@ function foldMessageEvent(
       // A click is a reading the pixel did not see (images off, a client that blocks them): a
       // message clicked before any human open counts it as opened then, so click-to-open stays ≤ 1.
       // A pixel open after it adds to opens, not to unique opens.
-      if (row.firstOpenAt === null) humanOpen()
+      if (row.firstOpenAt === null) humanOpen(t)
       engage(row, t)
       return true
     case UNSUBSCRIBED:

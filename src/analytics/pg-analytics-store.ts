@@ -16,6 +16,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  HELD_OPENS_MIGRATION,
   MESSAGE_BY_EMAIL_MIGRATION,
   MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
@@ -67,6 +68,7 @@ export const MIGRATIONS = [
   ).join(', ')};`,
   MESSAGE_COUNTS_MIGRATION('bigint'),
   MESSAGE_BY_EMAIL_MIGRATION,
+  HELD_OPENS_MIGRATION,
 ]
 
 type Row = Record<string, number | string | null>

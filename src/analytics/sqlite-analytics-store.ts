@@ -13,6 +13,7 @@ import {
   counterUpsert,
   counterValues,
   FRESHNESS_COLUMNS,
+  HELD_OPENS_MIGRATION,
   MESSAGE_BY_EMAIL_MIGRATION,
   MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
@@ -67,6 +68,7 @@ export const MIGRATIONS = [
   ).join('\n'),
   MESSAGE_COUNTS_MIGRATION('INTEGER'),
   MESSAGE_BY_EMAIL_MIGRATION,
+  HELD_OPENS_MIGRATION,
 ]
 
 type Row = Record<string, number | string | null>

@@ -405,5 +405,31 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
         ],
       )
     })
+
+    // After the retention test, which counts every row the tests before it made.
+    test('opens folded before their Email Sent are held on the stored row across commits, then counted by its time', async (t) => {
+      if (skipped) return t.skip(skipped)
+      const c = consumer()
+      await c.start()
+      // A scanner's fetch on receipt and a person's open, both appended before the outcome, each
+      // committed in a batch of its own before the Email Sent is.
+      await log.append([engage('Email Opened', 'c4', 'h1', 'gus', T0 + 10_000 - 400, 'h-scan')])
+      await caughtUp()
+      await log.append([engage('Email Opened', 'c4', 'h1', 'gus', T0 + 40_000, 'h-person')])
+      await caughtUp()
+      const held = await store.messageById('h1')
+      assert.deepEqual([held?.heldOpens, held?.opens], [[T0 + 10_000 - 400, T0 + 40_000], 0])
+      assert.deepEqual(await store.totals('w', 'c4'), [], 'nothing counted while held')
+      await log.append([send('c4', 'h1', 'gus', T0 + 10_000, 3)])
+      await caughtUp()
+      await c.close()
+      const zero = zeroCounters()
+      assert.deepEqual(
+        (await store.totals('w', 'c4')).map((v) => [v.templateVersion, v.counters]),
+        [[3, { ...zero, sent: 1, machineOpens: 1, opens: 1, uniqueOpens: 1 }]],
+      )
+      const row = await store.messageById('h1')
+      assert.deepEqual([row?.heldOpens, row?.opens, row?.firstOpenAt], [null, 1, T0 + 40_000])
+    })
   })
 }

@@ -1,7 +1,15 @@
 /** The fold of engagement events into message rows and counters: pure, no I/O. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { COUNTER_BUCKET_MS, foldBatch, type Loaded, revenueOf } from '../../src/analytics/engagement-rules.ts'
+import {
+  COUNTER_BUCKET_MS,
+  foldBatch,
+  HOLD_LIMIT_MS,
+  type Loaded,
+  MAX_HELD_OPENS,
+  revenueOf,
+  zeroCounters,
+} from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
 import { recipientEvent } from '../../src/delivery/tracking-events.ts'
@@ -10,6 +18,7 @@ import { openTimeEvent } from '../../src/opentime/open-event.ts'
 const T0 = 1_800_000_000_000
 const HUMAN = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15'
 const rules = { event: 'Order Completed', windowMs: 3 * 86_400_000 }
+const zero = (): Record<string, number> => ({ ...zeroCounters() })
 const empty = (): Loaded => ({ messages: new Map(), engaged: new Map(), seen: new Set() })
 
 const sent = (email: string, user: string, at: number, fallbacks = 0) =>
@@ -89,6 +98,89 @@ describe('engagement rules', () => {
         ['promo', 2, bucket - COUNTER_BUCKET_MS, 1],
       ],
     )
+  })
+
+  test('opens folded before the Email Sent are held, then classified by its time and counted under its template', () => {
+    const loaded = empty()
+    // A scanner fetches the pixel on receipt: its open is appended before the outcome, which is
+    // timed after the server's 250 (log order = append order).
+    const first = foldBatch(
+      records([
+        tracked('Email Opened', 'm1', 'ann', T0 - 300, 'o1', HUMAN),
+        tracked('Email Opened', 'm1', 'ann', T0 + 500, 'o2', HUMAN),
+        // The outcome's append was late: a person opened 60 s after the send, before it was folded.
+        tracked('Email Opened', 'm1', 'ann', T0 + 60_000, 'o3', HUMAN),
+        // A proxy by its User-Agent: a machine open at once, never held.
+        tracked('Email Opened', 'm1', 'ann', T0 + 700, 'o4', 'GoogleImageProxy'),
+      ]),
+      loaded,
+      rules,
+    )
+    assert.deepEqual(totals(first), { ...zero(), machineOpens: 1 }, 'nothing else counted yet')
+    assert.deepEqual(first.engaged, [])
+    assert.deepEqual(first.messages[0]?.heldOpens, [T0 - 300, T0 + 500, T0 + 60_000], 'kept on the row')
+    assert.equal(first.seen.length, 4, 'each held open is a counted event (not folded twice)')
+
+    const second = foldBatch(records([sent('m1', 'ann', T0)]), loaded, rules)
+    const t = totals(second)
+    assert.deepEqual([t.sent, t.machineOpens, t.opens, t.uniqueOpens], [1, 2, 1, 1])
+    // Under the template version the outcome names, each in its own time's bucket (T0 starts a bucket:
+    // the scanner's open at T0 − 300 ms is in the one before).
+    assert.equal(T0 % COUNTER_BUCKET_MS, 0)
+    assert.deepEqual(
+      second.counters
+        .filter((d) => d.counters.machineOpens + d.counters.opens > 0)
+        .map((d) => [d.templateId, d.templateVersion, d.bucket, d.counters.machineOpens, d.counters.opens])
+        .sort((x, y) => Number(x[2]) - Number(y[2])),
+      [
+        ['promo', 2, T0 - COUNTER_BUCKET_MS, 1, 0],
+        ['promo', 2, T0, 1, 1],
+      ],
+    )
+    const m1 = second.messages[0]!
+    assert.deepEqual([m1.heldOpens, m1.opens, m1.firstOpenAt], [null, 1, T0 + 60_000])
+    assert.deepEqual(second.engaged, [{ workspaceId: 'w', userId: 'ann', emailId: 'm1', at: T0 + 60_000 }])
+    // From the outcome on, an open counts at once.
+    const third = foldBatch(
+      records([tracked('Email Opened', 'm1', 'ann', T0 + 90_000, 'o5', HUMAN)]),
+      loaded,
+      rules,
+    )
+    assert.deepEqual([totals(third).opens, totals(third).uniqueOpens], [1, 0])
+  })
+
+  test('held opens without an Email Sent: another outcome, a later event 15 minutes on, or too many held', () => {
+    const loaded = empty()
+    const unknown = outcomeEvent(
+      { workspaceId: 'w', origin: 'campaign', campaignId: 'c1', messageId: 'm1', userId: 'ann' },
+      { kind: 'unknown', detail: 'connection lost after DATA' },
+      T0 + 1000,
+    )
+    const f = foldBatch(
+      records([
+        // Delivery unknown: no send time, so the held open is a person's (as without holding).
+        tracked('Email Opened', 'm1', 'ann', T0 + 200, 'o1', HUMAN),
+        unknown,
+        tracked('Email Opened', 'm1', 'ann', T0 + 1500, 'o2', HUMAN),
+        // No outcome folded (older than the log kept): a later event of the message counts them.
+        tracked('Email Opened', 'm2', 'bob', T0, 'o3', HUMAN),
+        tracked('Email Opened', 'm2', 'bob', T0 + HOLD_LIMIT_MS + 1, 'o4', HUMAN),
+        // A storm of opens before the outcome: past MAX_HELD_OPENS each is a machine open at once.
+        ...Array.from({ length: MAX_HELD_OPENS + 2 }, (_, i) =>
+          tracked('Email Opened', 'm3', 'cy', T0 + i, `s${i}`, HUMAN),
+        ),
+      ]),
+      loaded,
+      rules,
+    )
+    const by = (id: string) => f.messages.find((m) => m.emailId === id)!
+    assert.deepEqual([by('m1').opens, by('m1').heldOpens], [2, null])
+    assert.deepEqual([by('m2').opens, by('m2').heldOpens, by('m2').firstOpenAt], [2, null, T0])
+    assert.deepEqual([by('m3').opens, by('m3').heldOpens?.length], [0, MAX_HELD_OPENS])
+    const t = totals(f)
+    assert.deepEqual([t.opens, t.uniqueOpens, t.machineOpens], [4, 2, 2])
+    // An unknown outcome counts nothing itself.
+    assert.deepEqual([t.sent, t.failed, t.bounced], [0, 0, 0])
   })
 
   test('a conversion goes to the last engaged message within the window, once per event', () => {
