@@ -18,6 +18,10 @@ import {
 
 type Row = Record<string, unknown>
 
+/** The pending erasures (the partial index privacy_audit_pending has this predicate). */
+export const PENDING_ERASURES_PG = `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
+  WHERE action = 'erase' AND at <= $1 AND details->>'log' = 'pending' ORDER BY id`
+
 export class PgPrivacyStore extends PgStore implements PrivacyStore {
   constructor(pool: PgPool) {
     super(pool, migratePgPrivacy)
@@ -54,11 +58,7 @@ export class PgPrivacyStore extends PgStore implements PrivacyStore {
   }
 
   async pendingErasures(before: number): Promise<PendingErasure[]> {
-    const { rows } = await this.query<Row>(
-      `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
-       WHERE action = 'erase' AND at <= $1 AND details->>'log' = 'pending' ORDER BY id`,
-      [before],
-    )
+    const { rows } = await this.query<Row>(PENDING_ERASURES_PG, [before])
     const out: PendingErasure[] = []
     for (const e of rows.map(auditFromRow)) {
       const hashes = await this.query<{ id_hash: string }>(numbered(SQL.erasureHashes), [e.workspaceId, e.at])

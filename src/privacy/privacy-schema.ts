@@ -24,6 +24,11 @@ const SQLITE = [
      details TEXT NOT NULL
    );
    CREATE INDEX IF NOT EXISTS privacy_audit_by_workspace ON privacy_audit (workspace_id, id);`,
+  // The erasures still pending (erasure-resume.ts reads them every minute: without this, a scan of
+  // the whole audit with a JSON predicate), and an erasure's tombstones by its time.
+  `CREATE INDEX privacy_audit_pending ON privacy_audit (id)
+     WHERE action = 'erase' AND json_extract(details, '$.log') = 'pending';
+   CREATE INDEX privacy_tombstones_by_erasure ON privacy_tombstones (workspace_id, erased_at);`,
 ]
 
 const PG = [
@@ -43,6 +48,9 @@ const PG = [
      details jsonb NOT NULL
    );
    CREATE INDEX privacy_audit_by_workspace ON privacy_audit (workspace_id, id);`,
+  // As SQLite's second step (the predicate written as the query writes it, or it is not used).
+  `CREATE INDEX privacy_audit_pending ON privacy_audit (id) WHERE action = 'erase' AND details->>'log' = 'pending';
+   CREATE INDEX privacy_tombstones_by_erasure ON privacy_tombstones (workspace_id, erased_at);`,
 ]
 
 export const migratePrivacy = (db: SqliteDatabase): void => migrate(db, 'sqlite-privacy', SQLITE)

@@ -16,6 +16,10 @@ import {
 
 type Row = Record<string, unknown>
 
+/** The pending erasures (the partial index privacy_audit_pending has this predicate). */
+export const PENDING_ERASURES_SQLITE = `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
+  WHERE action = 'erase' AND at <= ? AND json_extract(details, '$.log') = 'pending' ORDER BY id`
+
 export class SqlitePrivacyStore implements PrivacyStore {
   readonly #db: SqliteDatabase
   readonly #erase
@@ -55,12 +59,7 @@ export class SqlitePrivacyStore implements PrivacyStore {
   }
 
   async pendingErasures(before: number): Promise<PendingErasure[]> {
-    const rows = this.#db
-      .prepare(
-        `SELECT id, workspace_id, action, profile_id, actor, at, details FROM privacy_audit
-         WHERE action = 'erase' AND at <= ? AND json_extract(details, '$.log') = 'pending' ORDER BY id`,
-      )
-      .all(before) as Row[]
+    const rows = this.#db.prepare(PENDING_ERASURES_SQLITE).all(before) as Row[]
     const hashes = this.#db.prepare(SQL.erasureHashes).pluck()
     return rows.map(auditFromRow).map((e) => ({
       auditId: e.id,
