@@ -34,7 +34,7 @@ export const MESSAGE_COLUMNS = [
   'failed_at',
   'opens',
   'clicks',
-  'held_opens',
+  'early_opens',
 ] as const
 
 /** The counter columns the stores' second migration adds (open-time freshness); frozen, as migrations are. */
@@ -75,10 +75,10 @@ export const MESSAGE_BY_EMAIL_MIGRATION =
   'CREATE INDEX analytics_messages_by_email ON analytics_messages (email_id);'
 
 /**
- * The opens a message holds until its first outcome (engagement-rules.ts, `heldOpens`): JSON of
- * their times. Rows from before hold nothing (NULL).
+ * The human opens a message had before its first outcome (engagement-rules.ts, `earlyOpens`): JSON
+ * of their times, judged again at Email Sent. Rows from before keep NULL (nothing to judge).
  */
-export const HELD_OPENS_MIGRATION = 'ALTER TABLE analytics_messages ADD COLUMN held_opens text;'
+export const EARLY_OPENS_MIGRATION = 'ALTER TABLE analytics_messages ADD COLUMN early_opens text;'
 
 export type Placeholder = (i: number) => string
 export const sqlitePlaceholder: Placeholder = () => '?'
@@ -132,7 +132,7 @@ export const messageValues = (m: MessageRow): unknown[] => [
   m.failedAt,
   m.opens,
   m.clicks,
-  m.heldOpens === null ? null : JSON.stringify(m.heldOpens),
+  m.earlyOpens === null ? null : JSON.stringify(m.earlyOpens),
 ]
 
 /** A row as either driver returns it (PostgreSQL: BIGINT as strings). */
@@ -159,12 +159,12 @@ export function messageFromRow(r: Record<string, Num>): MessageRow {
     failedAt: maybe(r.failed_at),
     opens: num(r.opens),
     clicks: num(r.clicks),
-    heldOpens: heldOf(r.held_opens),
+    earlyOpens: timesOf(r.early_opens),
   }
 }
 
-/** held_opens as stored: JSON of the times, or NULL; anything else (not written by us) holds nothing. */
-function heldOf(v: Num | undefined): number[] | null {
+/** early_opens as stored: JSON of the times, or NULL; anything else (not written by us) reads as NULL. */
+function timesOf(v: Num | undefined): number[] | null {
   if (typeof v !== 'string') return null
   try {
     const times: unknown = JSON.parse(v)

@@ -10,14 +10,12 @@
  *   delivered = sent.
  * - An open is a machine open when isMachineOpen(userAgent) or it comes within
  *   MACHINE_OPEN_WINDOW_MS of the send (either side of its time); machine opens are counted apart
- *   and never engage. An open folded before the message's first outcome (a scanner that fetches the
- *   pixel on receipt is appended before the outcome, which is timed after the server's 250) is held
- *   on the message (`heldOpens`) and counted when the outcome comes: with Email Sent's time by the
- *   rule above, with any other outcome (failed, bounced, unknown: no send time) as a human open
- *   unless its User-Agent says otherwise, as before. Past MAX_HELD_OPENS held, an open counts as a
- *   machine open at once; an event of the message HOLD_LIMIT_MS after the first held open counts
- *   them as with no send time (the outcome's event may be older than the log kept). A message with
- *   held opens and no later event of its own keeps them uncounted.
+ *   and never engage. An open folded before the message's first outcome cannot be judged by the
+ *   send's time yet (a scanner that fetches the pixel on receipt is appended before the outcome,
+ *   which is timed after the server's 250): it counts as a human open and its time is kept on the
+ *   row (`earlyOpens`); when Email Sent comes, those within the window become machine opens (in
+ *   their own buckets, under the template they were counted under). An engagement one of them
+ *   recorded stays (a conversion after it goes to this message, which the person did receive).
  * - Unique opens / clicks / unsubscribes: the first of the message; totals count every event.
  * - A conversion (the configured event of the same user) within the window after that user's last
  *   human open or click is attributed to that message; each conversion event counts once.
@@ -28,12 +26,7 @@
  */
 import { isServerEventId } from '../core/server-events.ts'
 import type { InkEvent, LogRecord } from '../core/types.ts'
-import {
-  EMAIL_BOUNCED,
-  EMAIL_DELIVERY_FAILED,
-  EMAIL_DELIVERY_UNKNOWN,
-  EMAIL_SENT,
-} from '../delivery/outcome-events.ts'
+import { EMAIL_BOUNCED, EMAIL_DELIVERY_FAILED, EMAIL_SENT } from '../delivery/outcome-events.ts'
 import { EMAIL_LINK_CLICKED, EMAIL_OPENED, UNSUBSCRIBED } from '../delivery/tracking-events.ts'
 import { isMachineOpen, MACHINE_OPEN_WINDOW_MS } from '../observe/machine-open.ts'
 import { AGE_BUCKET_FIELDS, ageBucketOf } from './open-time-freshness.ts'
@@ -101,20 +94,18 @@ export interface MessageRow {
   conversions: number
   revenue: number
   /**
-   * The times of the opens folded before the message's first outcome, not counted yet (classified
-   * when it comes); null once an outcome was folded (and for rows from before this was kept).
+   * The times of the human opens folded before the message's first outcome (at most
+   * MAX_EARLY_OPENS), judged again when Email Sent comes; null once an outcome was folded (and for
+   * rows from before this was kept).
    */
-  heldOpens: number[] | null
+  earlyOpens: number[] | null
 }
 
-/** At most this many opens held per message; past it, an open before the outcome is a machine open at once. */
-export const MAX_HELD_OPENS = 50
-
 /**
- * Held opens wait at most this long for their outcome: a later event of the message this much after
- * the first held open counts them as human opens (the outcome, if it comes, counts as usual).
+ * At most this many early opens kept per message; with more, none is judged again (dozens of
+ * fetches before the send's outcome: they stay as they were counted).
  */
-export const HOLD_LIMIT_MS = 15 * 60_000
+export const MAX_EARLY_OPENS = 50
 
 /** A user's last human open or click: the message a conversion is attributed to. */
 export interface Engagement {
@@ -172,7 +163,6 @@ const ENGAGEMENT_EVENTS = new Set([
   EMAIL_SENT,
   EMAIL_BOUNCED,
   EMAIL_DELIVERY_FAILED,
-  EMAIL_DELIVERY_UNKNOWN,
   EMAIL_OPENED,
   EMAIL_LINK_CLICKED,
   UNSUBSCRIBED,
@@ -305,7 +295,7 @@ export function foldBatch(records: readonly LogRecord[], loaded: Loaded, rules: 
           clicks: 0,
           conversions: 0,
           revenue: 0,
-          heldOpens: [],
+          earlyOpens: [],
         }
         loaded.messages.set(mk, row)
       }
@@ -347,6 +337,45 @@ const MAX_TEMPLATE_VERSION = 2_147_483_647
 /** Ages are whole ms, at most ~31 years (a sum over many renders stays an exact bigint). */
 const MAX_AGE_MS = 1e12
 
+/**
+ * At the message's Email Sent (`sentAt`): its early opens within MACHINE_OPEN_WINDOW_MS of that
+ * time were a scanner's, not a person's: each moves from opens to machine opens in its own bucket.
+ * When the unique open was one of them, the message's first open becomes the click a person made
+ * before any remaining human open (a click is the open the pixel did not see; it added none while
+ * an open was counted), else the earliest remaining early open, else none.
+ */
+function judgeEarlyOpens(
+  row: MessageRow,
+  sentAt: number,
+  add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
+): void {
+  const early = row.earlyOpens
+  row.earlyOpens = null
+  if (early === null || early.length === 0 || early.length >= MAX_EARLY_OPENS) return
+  const machine = early.filter((at) => Math.abs(at - sentAt) < MACHINE_OPEN_WINDOW_MS)
+  if (machine.length === 0) return
+  for (const at of machine) {
+    add(row, at, 'opens', -1)
+    add(row, at, 'machineOpens')
+  }
+  row.opens -= machine.length
+  const first = row.firstOpenAt
+  if (first === null || !machine.includes(first)) return
+  add(row, first, 'uniqueOpens', -1)
+  const human = early.filter((at) => Math.abs(at - sentAt) >= MACHINE_OPEN_WINDOW_MS)
+  const next = human.length > 0 ? Math.min(...human) : null
+  const click = row.firstClickAt
+  if (click !== null && (next === null || click < next)) {
+    add(row, click, 'opens')
+    add(row, click, 'uniqueOpens')
+    row.opens += 1
+    row.firstOpenAt = click
+  } else if (next !== null) {
+    add(row, next, 'uniqueOpens')
+    row.firstOpenAt = next
+  } else row.firstOpenAt = null
+}
+
 /** Applies one event of a message to its row; true when it counted. */
 function foldMessageEvent(
   e: InkEvent,
@@ -355,50 +384,19 @@ function foldMessageEvent(
   add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
   engage: (row: MessageRow, t: number) => void,
 ): boolean {
+  const p = e.properties ?? {}
   /** An open by a person (a pixel's, or the one a click implies): the first one is also unique. */
-  const humanOpen = (at: number) => {
-    add(row, at, 'opens')
+  const humanOpen = () => {
+    add(row, t, 'opens')
     row.opens += 1
     if (row.firstOpenAt === null) {
-      row.firstOpenAt = at
-      add(row, at, 'uniqueOpens')
-    } else if (at < row.firstOpenAt) row.firstOpenAt = at
-  }
-  /**
-   * The opens held until this outcome, counted now at their own times: by the window around the
-   * send's time when it is one (`sentAt`), as human opens otherwise. True when any was held.
-   */
-  const release = (sentAt: number | null): boolean => {
-    const held = row.heldOpens
-    row.heldOpens = null
-    if (held === null || held.length === 0) return false
-    for (const at of [...held].sort((a, b) => a - b)) {
-      if (sentAt !== null && Math.abs(at - sentAt) < MACHINE_OPEN_WINDOW_MS) add(row, at, 'machineOpens')
-      else {
-        humanOpen(at)
-        engage(row, at)
-      }
+      row.firstOpenAt = t
+      add(row, t, 'uniqueOpens')
     }
-    return true
   }
-  // An outcome is appended within seconds of the send: opens held far longer than that wait for
-  // none (its event is older than the log or the analytics store kept), and go as human opens.
-  const held = row.heldOpens
-  const released = held !== null && held.length > 0 && t - Math.min(...held) > HOLD_LIMIT_MS && release(null)
-  return foldOne(e, row, t, add, engage, humanOpen, release) || released
-}
-
-/** foldMessageEvent's part for the event itself. */
-function foldOne(
-  e: InkEvent,
-  row: MessageRow,
-  t: number,
-  add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
-  engage: (row: MessageRow, t: number) => void,
-  humanOpen: (at: number) => void,
-  release: (sentAt: number | null) => boolean,
-): boolean {
-  const p = e.properties ?? {}
+  // Before the outcome's template is taken: the early opens were counted under the row's template
+  // as it was then.
+  if (e.event === EMAIL_SENT && row.sentAt === null) judgeEarlyOpens(row, t, add)
   const templateId = str(p.template_id)
   const version = p.template_version
   if (
@@ -419,27 +417,20 @@ function foldOne(
       row.sentAt = t
       add(row, t, 'sent')
       if (typeof p.fallbacks === 'number' && p.fallbacks > 0) add(row, t, 'fallbackSends')
-      release(t)
       return true
     }
-    case EMAIL_BOUNCED: {
-      const released = release(null)
-      if (row.bouncedAt !== null) return released
+    case EMAIL_BOUNCED:
+      if (row.bouncedAt !== null) return false
+      // An outcome without a send time: the early opens stay as they were counted.
+      row.earlyOpens = null
       row.bouncedAt = t
       add(row, t, 'bounced')
       if (row.sentAt !== null) add(row, t, 'bouncedAfterSent')
       return true
-    }
     case EMAIL_DELIVERY_FAILED:
-      release(null)
+      row.earlyOpens = null // as for a bounce
       row.failedAt ??= t
       add(row, t, 'failed')
-      return true
-    case EMAIL_DELIVERY_UNKNOWN:
-      // Counted nowhere; it only ends the wait of the opens held for an outcome (the row is kept
-      // with nothing held, so later opens count at once).
-      if (row.heldOpens === null) return false
-      release(null)
       return true
     case EMAIL_OPENED: {
       // An ESP's own open tracking (feedback.ts, `open_kind: "esp"`) sees the opens our pixel counts.
@@ -459,15 +450,6 @@ function foldOne(
         }
       }
       const ua = typeof e.context?.userAgent === 'string' ? e.context.userAgent : undefined
-      if (!isMachineOpen(ua) && row.heldOpens !== null) {
-        // Before the message's outcome (see release): held, unless so many are that it is a scanner.
-        if (row.heldOpens.length < MAX_HELD_OPENS) {
-          row.heldOpens.push(t)
-          return true
-        }
-        add(row, t, 'machineOpens')
-        return true
-      }
       const machine =
         isMachineOpen(ua) ||
         // Either side of the send's time: the outcome is timed after the server's 250, and a
@@ -477,8 +459,10 @@ function foldOne(
         add(row, t, 'machineOpens')
         return true
       }
-      humanOpen(t)
+      humanOpen()
       engage(row, t)
+      // Before any outcome: judged again by the send's time when it comes (judgeEarlyOpens).
+      if (row.earlyOpens !== null && row.earlyOpens.length < MAX_EARLY_OPENS) row.earlyOpens.push(t)
       return true
     }
     case EMAIL_LINK_CLICKED:
@@ -493,7 +477,7 @@ function foldOne(
       // A click is a reading the pixel did not see (images off, a client that blocks them): a
       // message clicked before any human open counts it as opened then, so click-to-open stays ≤ 1.
       // A pixel open after it adds to opens, not to unique opens.
-      if (row.firstOpenAt === null) humanOpen(t)
+      if (row.firstOpenAt === null) humanOpen()
       engage(row, t)
       return true
     case UNSUBSCRIBED:

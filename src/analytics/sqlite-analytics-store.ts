@@ -12,8 +12,8 @@ import {
   countersFromRow,
   counterUpsert,
   counterValues,
+  EARLY_OPENS_MIGRATION,
   FRESHNESS_COLUMNS,
-  HELD_OPENS_MIGRATION,
   MESSAGE_BY_EMAIL_MIGRATION,
   MESSAGE_COUNTS_MIGRATION,
   messageFromRow,
@@ -68,7 +68,7 @@ export const MIGRATIONS = [
   ).join('\n'),
   MESSAGE_COUNTS_MIGRATION('INTEGER'),
   MESSAGE_BY_EMAIL_MIGRATION,
-  HELD_OPENS_MIGRATION,
+  EARLY_OPENS_MIGRATION,
 ]
 
 type Row = Record<string, number | string | null>

@@ -4,11 +4,9 @@ import { describe, test } from 'node:test'
 import {
   COUNTER_BUCKET_MS,
   foldBatch,
-  HOLD_LIMIT_MS,
   type Loaded,
-  MAX_HELD_OPENS,
+  MAX_EARLY_OPENS,
   revenueOf,
-  zeroCounters,
 } from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
@@ -18,7 +16,6 @@ import { openTimeEvent } from '../../src/opentime/open-event.ts'
 const T0 = 1_800_000_000_000
 const HUMAN = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15'
 const rules = { event: 'Order Completed', windowMs: 3 * 86_400_000 }
-const zero = (): Record<string, number> => ({ ...zeroCounters() })
 const empty = (): Loaded => ({ messages: new Map(), engaged: new Map(), seen: new Set() })
 
 const sent = (email: string, user: string, at: number, fallbacks = 0) =>
@@ -100,87 +97,117 @@ describe('engagement rules', () => {
     )
   })
 
-  test('opens folded before the Email Sent are held, then classified by its time and counted under its template', () => {
+  test('opens folded before the Email Sent count at once; at the Email Sent those within 2 s of it become machine opens', () => {
     const loaded = empty()
     // A scanner fetches the pixel on receipt: its open is appended before the outcome, which is
-    // timed after the server's 250 (log order = append order).
+    // timed after the server's 250 (log order is append order).
     const first = foldBatch(
       records([
         tracked('Email Opened', 'm1', 'ann', T0 - 300, 'o1', HUMAN),
         tracked('Email Opened', 'm1', 'ann', T0 + 500, 'o2', HUMAN),
         // The outcome's append was late: a person opened 60 s after the send, before it was folded.
         tracked('Email Opened', 'm1', 'ann', T0 + 60_000, 'o3', HUMAN),
-        // A proxy by its User-Agent: a machine open at once, never held.
+        // A proxy by its User-Agent: a machine open at once, not an early one.
         tracked('Email Opened', 'm1', 'ann', T0 + 700, 'o4', 'GoogleImageProxy'),
       ]),
       loaded,
       rules,
     )
-    assert.deepEqual(totals(first), { ...zero(), machineOpens: 1 }, 'nothing else counted yet')
-    assert.deepEqual(first.engaged, [])
-    assert.deepEqual(first.messages[0]?.heldOpens, [T0 - 300, T0 + 500, T0 + 60_000], 'kept on the row')
-    assert.equal(first.seen.length, 4, 'each held open is a counted event (not folded twice)')
+    assert.deepEqual(
+      [totals(first).opens, totals(first).uniqueOpens, totals(first).machineOpens],
+      [3, 1, 1],
+      'counted as they came',
+    )
+    assert.deepEqual(first.messages[0]?.earlyOpens, [T0 - 300, T0 + 500, T0 + 60_000])
 
     const second = foldBatch(records([sent('m1', 'ann', T0)]), loaded, rules)
-    const t = totals(second)
-    assert.deepEqual([t.sent, t.machineOpens, t.opens, t.uniqueOpens], [1, 2, 1, 1])
-    // Under the template version the outcome names, each in its own time's bucket (T0 starts a bucket:
-    // the scanner's open at T0 − 300 ms is in the one before).
+    const both = totals({ ...second, counters: [...first.counters, ...second.counters] })
+    assert.deepEqual([both.sent, both.opens, both.uniqueOpens, both.machineOpens], [1, 1, 1, 3])
+    // Each moved in its own bucket (T0 starts one: the open at T0 − 300 ms is in the one before), under
+    // the template it was counted under (none yet); the send under the outcome's.
     assert.equal(T0 % COUNTER_BUCKET_MS, 0)
-    assert.deepEqual(
-      second.counters
-        .filter((d) => d.counters.machineOpens + d.counters.opens > 0)
-        .map((d) => [d.templateId, d.templateVersion, d.bucket, d.counters.machineOpens, d.counters.opens])
-        .sort((x, y) => Number(x[2]) - Number(y[2])),
-      [
-        ['promo', 2, T0 - COUNTER_BUCKET_MS, 1, 0],
-        ['promo', 2, T0, 1, 1],
-      ],
-    )
+    const byKey = new Map<string, number[]>()
+    for (const d of [...first.counters, ...second.counters]) {
+      const k = `${d.templateId}/${d.templateVersion}/${d.bucket - T0}`
+      const v = byKey.get(k) ?? [0, 0, 0, 0]
+      byKey.set(k, [
+        v[0]! + d.counters.sent,
+        v[1]! + d.counters.opens,
+        v[2]! + d.counters.uniqueOpens,
+        v[3]! + d.counters.machineOpens,
+      ])
+    }
+    assert.deepEqual(Object.fromEntries(byKey), {
+      [`/0/${-COUNTER_BUCKET_MS}`]: [0, 0, 0, 1],
+      '/0/0': [0, 1, 1, 2],
+      'promo/2/0': [1, 0, 0, 0],
+    })
     const m1 = second.messages[0]!
-    assert.deepEqual([m1.heldOpens, m1.opens, m1.firstOpenAt], [null, 1, T0 + 60_000])
-    assert.deepEqual(second.engaged, [{ workspaceId: 'w', userId: 'ann', emailId: 'm1', at: T0 + 60_000 }])
-    // From the outcome on, an open counts at once.
+    assert.deepEqual([m1.earlyOpens, m1.opens, m1.firstOpenAt], [null, 1, T0 + 60_000])
+    // From the outcome on, an open is judged at once.
     const third = foldBatch(
-      records([tracked('Email Opened', 'm1', 'ann', T0 + 90_000, 'o5', HUMAN)]),
-      loaded,
-      rules,
-    )
-    assert.deepEqual([totals(third).opens, totals(third).uniqueOpens], [1, 0])
-  })
-
-  test('held opens without an Email Sent: another outcome, a later event 15 minutes on, or too many held', () => {
-    const loaded = empty()
-    const unknown = outcomeEvent(
-      { workspaceId: 'w', origin: 'campaign', campaignId: 'c1', messageId: 'm1', userId: 'ann' },
-      { kind: 'unknown', detail: 'connection lost after DATA' },
-      T0 + 1000,
-    )
-    const f = foldBatch(
       records([
-        // Delivery unknown: no send time, so the held open is a person's (as without holding).
-        tracked('Email Opened', 'm1', 'ann', T0 + 200, 'o1', HUMAN),
-        unknown,
-        tracked('Email Opened', 'm1', 'ann', T0 + 1500, 'o2', HUMAN),
-        // No outcome folded (older than the log kept): a later event of the message counts them.
-        tracked('Email Opened', 'm2', 'bob', T0, 'o3', HUMAN),
-        tracked('Email Opened', 'm2', 'bob', T0 + HOLD_LIMIT_MS + 1, 'o4', HUMAN),
-        // A storm of opens before the outcome: past MAX_HELD_OPENS each is a machine open at once.
-        ...Array.from({ length: MAX_HELD_OPENS + 2 }, (_, i) =>
-          tracked('Email Opened', 'm3', 'cy', T0 + i, `s${i}`, HUMAN),
-        ),
+        tracked('Email Opened', 'm1', 'ann', T0 + 1_000, 'o5', HUMAN),
+        tracked('Email Opened', 'm1', 'ann', T0 + 90_000, 'o6', HUMAN),
       ]),
       loaded,
       rules,
     )
+    assert.deepEqual([totals(third).opens, totals(third).machineOpens, totals(third).uniqueOpens], [1, 1, 0])
+    assert.equal(third.messages[0]?.earlyOpens, null)
+  })
+
+  test("early opens and clicks: a scanner's open followed by a click leaves the click as the first open", () => {
+    const f = foldBatch(
+      records([
+        // m1: the scanner's open, then the person's click (which added no open: one was counted).
+        tracked('Email Opened', 'm1', 'ann', T0 + 100, 'o1', HUMAN),
+        tracked('Email Link Clicked', 'm1', 'ann', T0 + 5_000, 'c1'),
+        sent('m1', 'ann', T0),
+        // m2: a person's open 5 s after the send, then a click: nothing to judge again.
+        tracked('Email Opened', 'm2', 'bob', T0 + 5_000, 'o2', HUMAN),
+        tracked('Email Link Clicked', 'm2', 'bob', T0 + 8_000, 'c2'),
+        sent('m2', 'bob', T0),
+      ]),
+      empty(),
+      rules,
+    )
     const by = (id: string) => f.messages.find((m) => m.emailId === id)!
-    assert.deepEqual([by('m1').opens, by('m1').heldOpens], [2, null])
-    assert.deepEqual([by('m2').opens, by('m2').heldOpens, by('m2').firstOpenAt], [2, null, T0])
-    assert.deepEqual([by('m3').opens, by('m3').heldOpens?.length], [0, MAX_HELD_OPENS])
+    assert.deepEqual(
+      [by('m1').opens, by('m1').firstOpenAt, by('m1').firstClickAt],
+      [1, T0 + 5_000, T0 + 5_000],
+    )
+    assert.deepEqual([by('m2').opens, by('m2').firstOpenAt], [1, T0 + 5_000])
     const t = totals(f)
-    assert.deepEqual([t.opens, t.uniqueOpens, t.machineOpens], [4, 2, 2])
-    // An unknown outcome counts nothing itself.
-    assert.deepEqual([t.sent, t.failed, t.bounced], [0, 0, 0])
+    assert.deepEqual([t.opens, t.uniqueOpens, t.machineOpens, t.clicks], [2, 2, 1, 2])
+  })
+
+  test('early opens stay as counted after an outcome without a send time, without an outcome, or when too many', () => {
+    const failed = outcomeEvent(
+      { workspaceId: 'w', origin: 'campaign', campaignId: 'c1', messageId: 'm1', userId: 'ann' },
+      { kind: 'failed', detail: '421 try later, gave up', temporary: false },
+      T0 + 1000,
+    )
+    const f = foldBatch(
+      records([
+        tracked('Email Opened', 'm1', 'ann', T0 + 200, 'o1', HUMAN),
+        failed,
+        // No outcome at all (a crash between the 250 and its append): counted as before.
+        tracked('Email Opened', 'm2', 'bob', T0 + 300, 'o2', HUMAN),
+        // A storm before the outcome: past MAX_EARLY_OPENS none is judged again.
+        ...Array.from({ length: MAX_EARLY_OPENS + 1 }, (_, i) =>
+          tracked('Email Opened', 'm3', 'cy', T0 + i, `s${i}`, HUMAN),
+        ),
+        sent('m3', 'cy', T0),
+      ]),
+      empty(),
+      rules,
+    )
+    const by = (id: string) => f.messages.find((m) => m.emailId === id)!
+    assert.deepEqual([by('m1').opens, by('m1').earlyOpens], [1, null])
+    assert.deepEqual([by('m2').opens, by('m2').earlyOpens], [1, [T0 + 300]])
+    assert.deepEqual([by('m3').opens, by('m3').earlyOpens], [MAX_EARLY_OPENS + 1, null])
+    assert.deepEqual([totals(f).machineOpens, totals(f).failed], [0, 1])
   })
 
   test('a conversion goes to the last engaged message within the window, once per event', () => {
