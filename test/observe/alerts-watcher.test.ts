@@ -501,6 +501,67 @@ for (const backend of await observeBackends()) {
       }
     })
 
+    test('an alert ended at a restart whose webhook could not be enqueued gets it from the next rebuild', async () => {
+      const location = await backend.location()
+      const clock = testClock(T0 + MIN + GRACE)
+      const stores = await backend.open(location, clock)
+      try {
+        const stale = {
+          id: `ingest_rate@${T0 - 1000 * MIN}`,
+          series: 'ingest_rate',
+          startedAt: T0 - 1000 * MIN,
+          endedAt: null,
+          expectedLower: 90,
+          expectedUpper: 110,
+          observed: 500,
+          peakScore: 9,
+        }
+        await stores.alerts.insert(stale)
+        // The outbox refuses the first `ended` (a database blip after the end was stored).
+        let refuse = 1
+        const outbox = new Proxy(stores.outbox, {
+          get(target, prop, receiver) {
+            if (prop !== 'enqueueMessage') return Reflect.get(target, prop, receiver)
+            return (m: { key: string }) => {
+              if (m.key.endsWith(':ended') && refuse-- > 0) return Promise.reject(new Error('blip'))
+              return target.enqueueMessage(m as Parameters<typeof target.enqueueMessage>[0])
+            }
+          },
+        })
+        const metrics = createMetrics({ defaultMetrics: false })
+        const log = logger()
+        const watcher = new AnomalyWatcher({
+          rollups: stores.rollups,
+          alerts: stores.alerts,
+          effects: alertEffects({
+            alerts: stores.alerts,
+            registry: metrics.registry,
+            logger: log,
+            webhook: { outbox, workspaceId: 'w' },
+          }),
+          clock,
+          logger: log,
+          graceMs: GRACE,
+        })
+        await assert.rejects(watcher.tick(), /blip/)
+        assert.deepEqual(await stores.alerts.list(), [{ ...stale, endedAt: clock.t }], 'ended, not sent')
+        assert.deepEqual(await stores.outbox.list('w'), [])
+        await watcher.tick()
+        const endedAt = clock.t
+        clock.t += MIN
+        await watcher.tick()
+        assert.deepEqual(
+          (await stores.outbox.list('w')).map((d) => [d.kind, d.eventId]),
+          [['alert', `${stale.id}:ended`]],
+          'enqueued once',
+        )
+        assert.deepEqual(await stores.alerts.list(), [{ ...stale, endedAt }])
+      } finally {
+        await stores.close()
+        await backend.cleanup(location)
+      }
+    })
+
     test('the API refuses bad queries with INK_ERR_BAD_REQUEST and a missing key with INK_ERR_UNAUTHORIZED', async () => {
       const location = await backend.location()
       const clock = testClock()

@@ -30,6 +30,14 @@ export const DEFAULT_GRACE_MS = 15_000
 /** Replay reads this many minutes per query. */
 const REPLAY_CHUNK = 1440
 
+/**
+ * At a rebuild, alerts that ended this recently have their `ended` effects run again: ending is
+ * stored before its webhook is enqueued, and on the rebuild and confirm paths nothing else would
+ * enqueue it after a failure in between. Idempotent: the delivery's key is the alert's, and the
+ * outbox keeps delivered rows for days (its retention), far longer than this.
+ */
+export const RECENTLY_ENDED_MS = 3_600_000
+
 export interface WatcherDeps {
   rollups: RollupStore
   alerts: AlertStore
@@ -167,6 +175,8 @@ export class AnomalyWatcher {
         'anomaly alert ended: its minute acted on again found no episode',
       )
       await this.#deps.effects.ended({ ...a, endedAt: now })
+      // The series may be in a newer episode: its gauge stays 1 then.
+      if (this.#series.get(a.series)?.open) this.#deps.effects.active(a.series, true)
     }
     this.#unconfirmed = waiting
   }
@@ -190,6 +200,9 @@ export class AnomalyWatcher {
     // detector changed) would stay active for ever: they end now.
     const now = this.#deps.clock.now()
     this.#unconfirmed = []
+    for (const alert of await alerts.list({ state: 'ended', limit: 1000 }))
+      if (alert.endedAt !== null && alert.endedAt >= now - RECENTLY_ENDED_MS)
+        await effects.ended({ ...alert, endedAt: alert.endedAt })
     for (const alert of await alerts.list({ state: 'active', limit: 1000 })) {
       // Stored for a minute after the watermark (the tick failed or the process died before the
       // watermark moved): the ticks act on that minute again, and #confirm decides then.
