@@ -55,10 +55,17 @@ export class PgProcessLease implements ProcessOwner {
     return lease
   }
 
-  /** Takes the named lock if no process holds it; true if this process holds it now. */
+  /**
+   * Takes the named lock if no process holds it; true if this process holds it now. A lock held is
+   * answered from memory only while the session that took it is open: once it is lost (the server
+   * ended it, the network broke) PostgreSQL has released the lock, and another process may hold it
+   * before this one reconnects; the reconnect takes the held locks again or drops those taken
+   * meanwhile (#take), and the answer is that.
+   */
   async tryHold(name: string): Promise<boolean> {
-    if (this.#held.has(name)) return true
+    if (this.#held.has(name) && this.#session.current !== undefined) return true
     const client = await this.#session.client()
+    if (this.#held.has(name)) return true
     const { rows } = await client.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
     )

@@ -256,6 +256,40 @@ describe('PgProcessLease', { skip }, () => {
     }
   })
 
+  test('between the loss of its session and the reconnect, a lease does not answer from memory that it holds a lock', async () => {
+    const schema = await freshSchema()
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    try {
+      const errors: Error[] = []
+      // Reconnects only when asked (the retry is far off): the window the answer must not come from.
+      const lease = await PgProcessLease.open(schema.connect(), {
+        retryMs: 60_000,
+        onError: (e) => errors.push(e),
+      })
+      const [other] = await processes(schema, 1)
+      assert.equal(await lease.tryHold('watcher'), true)
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+        [lease.key],
+      )
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+      const deadline = Date.now() + 5000
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      assert.ok(errors.length >= 1, 'the loss was noticed')
+      // The other process takes the lock while the lease is down; the lease must then say it lost it.
+      assert.equal(await other!.lease.tryHold('watcher'), true)
+      assert.equal(await lease.tryHold('watcher'), false, 'not both')
+      await other!.lease.close()
+      assert.equal(await lease.tryHold('watcher'), true, 'taken again once free')
+      await lease.close()
+    } finally {
+      await admin.end()
+      await schema.drop()
+    }
+  })
+
   test('a lease whose connection is killed reconnects, holding its key and its named locks again', async () => {
     const schema = await freshSchema()
     const admin = new pg.Client({ connectionString: PG_URL })
