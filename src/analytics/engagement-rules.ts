@@ -14,8 +14,9 @@
  *   send's time yet (a scanner that fetches the pixel on receipt is appended before the outcome,
  *   which is timed after the server's 250): it counts as a human open and its time is kept on the
  *   row (`earlyOpens`); when Email Sent comes, those within the window become machine opens (in
- *   their own buckets, under the template they were counted under). An engagement one of them
- *   recorded stays (a conversion after it goes to this message, which the person did receive).
+ *   their own buckets, under the template they were counted under). An early open engages only
+ *   once judged a person's (a scanner's must not take a conversion from the message the person
+ *   did engage with); with no outcome ever, it never does.
  * - Unique opens / clicks / unsubscribes: the first of the message; totals count every event.
  * - A conversion (the configured event of the same user) within the window after that user's last
  *   human open or click is attributed to that message; each conversion event counts once.
@@ -338,21 +339,28 @@ const MAX_TEMPLATE_VERSION = 2_147_483_647
 const MAX_AGE_MS = 1e12
 
 /**
- * At the message's Email Sent (`sentAt`): its early opens within MACHINE_OPEN_WINDOW_MS of that
- * time were a scanner's, not a person's: each moves from opens to machine opens in its own bucket.
- * When the unique open was one of them, the message's first open becomes the click a person made
- * before any remaining human open (a click is the open the pixel did not see; it added none while
- * an open was counted), else the earliest remaining early open, else none.
+ * At the message's first outcome: its early opens are judged. With Email Sent (`sentAt`), those
+ * within MACHINE_OPEN_WINDOW_MS of its time were a scanner's, not a person's: each moves from opens
+ * to machine opens in its own bucket, and when the unique open was one of them the message's first
+ * open becomes the click a person made before any remaining human open (a click is the open the
+ * pixel did not see; it added none while an open was counted), else the earliest remaining early
+ * open, else none. The others, and every one after an outcome without a send time (`sentAt` null)
+ * or when MAX_EARLY_OPENS were kept, are a person's: they engage now, at their own times (an early
+ * open does not engage when folded, so that a scanner's never takes a conversion).
  */
 function judgeEarlyOpens(
   row: MessageRow,
-  sentAt: number,
+  sentAt: number | null,
   add: (row: MessageRow, t: number, field: CounterField, n?: number) => void,
+  engage: (row: MessageRow, t: number) => void,
 ): void {
   const early = row.earlyOpens
   row.earlyOpens = null
-  if (early === null || early.length === 0 || early.length >= MAX_EARLY_OPENS) return
-  const machine = early.filter((at) => Math.abs(at - sentAt) < MACHINE_OPEN_WINDOW_MS)
+  if (early === null || early.length === 0) return
+  const judged = sentAt !== null && early.length < MAX_EARLY_OPENS
+  const isMachine = (at: number) => judged && Math.abs(at - sentAt) < MACHINE_OPEN_WINDOW_MS
+  for (const at of early) if (!isMachine(at)) engage(row, at)
+  const machine = early.filter(isMachine)
   if (machine.length === 0) return
   for (const at of machine) {
     add(row, at, 'opens', -1)
@@ -362,7 +370,7 @@ function judgeEarlyOpens(
   const first = row.firstOpenAt
   if (first === null || !machine.includes(first)) return
   add(row, first, 'uniqueOpens', -1)
-  const human = early.filter((at) => Math.abs(at - sentAt) >= MACHINE_OPEN_WINDOW_MS)
+  const human = early.filter((at) => !isMachine(at))
   const next = human.length > 0 ? Math.min(...human) : null
   const click = row.firstClickAt
   if (click !== null && (next === null || click < next)) {
@@ -396,7 +404,7 @@ function foldMessageEvent(
   }
   // Before the outcome's template is taken: the early opens were counted under the row's template
   // as it was then.
-  if (e.event === EMAIL_SENT && row.sentAt === null) judgeEarlyOpens(row, t, add)
+  if (e.event === EMAIL_SENT && row.sentAt === null) judgeEarlyOpens(row, t, add, engage)
   const templateId = str(p.template_id)
   const version = p.template_version
   if (
@@ -422,13 +430,13 @@ function foldMessageEvent(
     case EMAIL_BOUNCED:
       if (row.bouncedAt !== null) return false
       // An outcome without a send time: the early opens stay as they were counted.
-      row.earlyOpens = null
+      judgeEarlyOpens(row, null, add, engage)
       row.bouncedAt = t
       add(row, t, 'bounced')
       if (row.sentAt !== null) add(row, t, 'bouncedAfterSent')
       return true
     case EMAIL_DELIVERY_FAILED:
-      row.earlyOpens = null // as for a bounce
+      judgeEarlyOpens(row, null, add, engage) // as for a bounce
       row.failedAt ??= t
       add(row, t, 'failed')
       return true
@@ -460,9 +468,10 @@ function foldMessageEvent(
         return true
       }
       humanOpen()
-      engage(row, t)
-      // Before any outcome: judged again by the send's time when it comes (judgeEarlyOpens).
+      // Before any outcome: judged again by the send's time when it comes, and engages then
+      // (judgeEarlyOpens); past MAX_EARLY_OPENS kept, it engages now and is not judged.
       if (row.earlyOpens !== null && row.earlyOpens.length < MAX_EARLY_OPENS) row.earlyOpens.push(t)
+      else engage(row, t)
       return true
     }
     case EMAIL_LINK_CLICKED:

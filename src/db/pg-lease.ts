@@ -35,6 +35,12 @@ export interface PgProcessLeaseOptions {
   /** A lost lease connection: reported here, then reopened every `retryMs` (default 1000). */
   onError?: (err: Error) => void
   retryMs?: number
+  /**
+   * How long tryHold waits for a lost session to be reopened before it answers "not held" (default
+   * 5000 ms): the reopen takes the key with a blocking pg_advisory_lock, which waits for as long as
+   * PostgreSQL keeps the old session (a half-open connection: up to its TCP keepalive, hours).
+   */
+  reconnectWaitMs?: number
 }
 
 export class PgProcessLease implements ProcessOwner {
@@ -42,9 +48,11 @@ export class PgProcessLease implements ProcessOwner {
   readonly #session: PgSession
   /** Named locks held, by name; taken again after a reconnect. */
   readonly #held = new Set<string>()
+  readonly #reconnectWaitMs: number
 
   private constructor(pool: PgPool, opts: PgProcessLeaseOptions) {
     this.key = randomBytes(8).readBigInt64BE(0).toString()
+    this.#reconnectWaitMs = opts.reconnectWaitMs ?? 5000
     this.#session = new PgSession(pool, { ...opts, setup: (client) => this.#take(client, opts) })
   }
 
@@ -60,17 +68,32 @@ export class PgProcessLease implements ProcessOwner {
    * answered from memory only while the session that took it is open: once it is lost (the server
    * ended it, the network broke) PostgreSQL has released the lock, and another process may hold it
    * before this one reconnects; the reconnect takes the held locks again or drops those taken
-   * meanwhile (#take), and the answer is that.
+   * meanwhile (#take), and the answer is that. A reconnect that takes longer than reconnectWaitMs
+   * answers false (it goes on; a later call sees what it took).
    */
   async tryHold(name: string): Promise<boolean> {
     if (this.#held.has(name) && this.#session.current !== undefined) return true
-    const client = await this.#session.client()
+    const client = this.#session.current ?? (await this.#reopened())
+    if (client === undefined) return false
     if (this.#held.has(name)) return true
     const { rows } = await client.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_lock(${lockKey(name)}) AS ok`,
     )
     if (rows[0]?.ok) this.#held.add(name)
     return rows[0]?.ok === true
+  }
+
+  /** The session reopened, or undefined when that takes longer than reconnectWaitMs. */
+  async #reopened(): Promise<pg.Client | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#reconnectWaitMs)
+    })
+    try {
+      return await Promise.race([this.#session.client(), late])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   async release(name: string): Promise<void> {

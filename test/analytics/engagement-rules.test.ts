@@ -119,6 +119,7 @@ describe('engagement rules', () => {
       'counted as they came',
     )
     assert.deepEqual(first.messages[0]?.earlyOpens, [T0 - 300, T0 + 500, T0 + 60_000])
+    assert.deepEqual(first.engaged, [], 'an early open engages once judged')
 
     const second = foldBatch(records([sent('m1', 'ann', T0)]), loaded, rules)
     const both = totals({ ...second, counters: [...first.counters, ...second.counters] })
@@ -144,6 +145,7 @@ describe('engagement rules', () => {
     })
     const m1 = second.messages[0]!
     assert.deepEqual([m1.earlyOpens, m1.opens, m1.firstOpenAt], [null, 1, T0 + 60_000])
+    assert.deepEqual(second.engaged, [{ workspaceId: 'w', userId: 'ann', emailId: 'm1', at: T0 + 60_000 }])
     // From the outcome on, an open is judged at once.
     const third = foldBatch(
       records([
@@ -180,6 +182,36 @@ describe('engagement rules', () => {
     assert.deepEqual([by('m2').opens, by('m2').firstOpenAt], [1, T0 + 5_000])
     const t = totals(f)
     assert.deepEqual([t.opens, t.uniqueOpens, t.machineOpens, t.clicks], [2, 2, 1, 2])
+  })
+
+  test("a scanner's early open takes no conversion from the message the person clicked; a person's does", () => {
+    const H = 3_600_000
+    const f = foldBatch(
+      records([
+        sent('m1', 'ann', T0),
+        tracked('Email Link Clicked', 'm1', 'ann', T0 + 60_000, 'c1'),
+        // m2 reaches a mailbox that scans on receipt: the scanner's open is appended before its outcome.
+        tracked('Email Opened', 'm2', 'ann', T0 + H + 300, 'o1', HUMAN),
+        sent('m2', 'ann', T0 + H),
+        order('ann', T0 + 2 * H, 'order-1', { revenue: 10 }),
+        // m3: a person's open before the outcome was folded (60 s after the send): it engages.
+        tracked('Email Opened', 'm3', 'ann', T0 + 3 * H + 60_000, 'o2', HUMAN),
+        sent('m3', 'ann', T0 + 3 * H),
+        order('ann', T0 + 4 * H, 'order-2', { revenue: 20 }),
+      ]),
+      empty(),
+      rules,
+    )
+    const by = (id: string) => f.messages.find((m) => m.emailId === id)!
+    assert.deepEqual(
+      ['m1', 'm2', 'm3'].map((id) => [by(id).conversions, by(id).revenue]),
+      [
+        [1, 10],
+        [0, 0],
+        [1, 20],
+      ],
+    )
+    assert.deepEqual([by('m2').opens, totals(f).machineOpens], [0, 1])
   })
 
   test('early opens stay as counted after an outcome without a send time, without an outcome, or when too many', () => {

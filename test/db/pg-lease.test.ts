@@ -290,6 +290,50 @@ describe('PgProcessLease', { skip }, () => {
     }
   })
 
+  test('a reconnect held up by a session PostgreSQL has not reaped yet answers "not held" after reconnectWaitMs', async () => {
+    const schema = await freshSchema()
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    // Stands in for the old session still alive on the server (a half-open connection): the key held.
+    const zombie = new pg.Client({ connectionString: PG_URL })
+    await zombie.connect()
+    try {
+      const errors: Error[] = []
+      const lease = await PgProcessLease.open(schema.connect(), {
+        retryMs: 60_000,
+        reconnectWaitMs: 300,
+        onError: (e) => errors.push(e),
+      })
+      assert.equal(await lease.tryHold('watcher'), true)
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+        [lease.key],
+      )
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+      const deadline = Date.now() + 5000
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      await zombie.query('SELECT pg_advisory_lock($1::bigint)', [lease.key])
+      const t0 = Date.now()
+      assert.equal(await lease.tryHold('watcher'), false, 'not held while the reconnect waits')
+      assert.ok(Date.now() - t0 < 3000, 'answered, not hung')
+      await zombie.query('SELECT pg_advisory_unlock_all()')
+      // The reconnect that waited goes on, takes the key and the lock back.
+      const until = Date.now() + 5000
+      let held = false
+      while (!held && Date.now() < until) {
+        held = await lease.tryHold('watcher')
+        if (!held) await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.equal(held, true)
+      await lease.close()
+    } finally {
+      await zombie.end()
+      await admin.end()
+      await schema.drop()
+    }
+  })
+
   test('a lease whose connection is killed reconnects, holding its key and its named locks again', async () => {
     const schema = await freshSchema()
     const admin = new pg.Client({ connectionString: PG_URL })

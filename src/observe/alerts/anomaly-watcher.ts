@@ -33,10 +33,11 @@ const REPLAY_CHUNK = 1440
 /**
  * At a rebuild, alerts that ended this recently have their `ended` effects run again: ending is
  * stored before its webhook is enqueued, and on the rebuild and confirm paths nothing else would
- * enqueue it after a failure in between. Idempotent: the delivery's key is the alert's, and the
- * outbox keeps delivered rows for days (its retention), far longer than this.
+ * enqueue it after a failure in between (a store that stays unreachable fails every rebuild until it
+ * is back, so this covers outages up to this long). Idempotent: the delivery's key is the alert's,
+ * and the outbox keeps delivered rows at least a day (INKSTREAM_WEBHOOK_RETENTION_DAYS ≥ 1).
  */
-export const RECENTLY_ENDED_MS = 3_600_000
+export const RECENTLY_ENDED_MS = 12 * 3_600_000
 
 export interface WatcherDeps {
   rollups: RollupStore
@@ -200,6 +201,8 @@ export class AnomalyWatcher {
     // detector changed) would stay active for ever: they end now.
     const now = this.#deps.clock.now()
     this.#unconfirmed = []
+    /** Series with an alert still active after this rebuild. */
+    const on = new Set<string>()
     for (const alert of await alerts.list({ state: 'ended', limit: 1000 }))
       if (alert.endedAt !== null && alert.endedAt >= now - RECENTLY_ENDED_MS)
         await effects.ended({ ...alert, endedAt: alert.endedAt })
@@ -208,19 +211,22 @@ export class AnomalyWatcher {
       // watermark moved): the ticks act on that minute again, and #confirm decides then.
       if (alert.startedAt > end) {
         this.#unconfirmed.push(alert)
-        effects.active(alert.series, true)
+        on.add(alert.series)
         continue
       }
       const open = this.#series.get(alert.series)?.open
       if (open && alertId(open.series, open.startedAt) === alert.id) {
-        effects.active(alert.series, true)
+        on.add(alert.series)
         continue
       }
       logger.info({ alert: alert.id }, 'anomaly alert ended: its episode is no longer open after a restart')
       await effects.ended({ ...alert, endedAt: now })
     }
-    const pending = new Set(this.#unconfirmed.map((a) => a.series))
-    for (const [series, w] of this.#series) if (!w.open && !pending.has(series)) effects.active(series, false)
+    // The gauges last: ending an older alert of a series sets its gauge to 0, also when a newer
+    // alert of it is still active. An episode the replay found open with no alert stored (a first
+    // start's silent replay) is not gauged, as before.
+    for (const series of on) effects.active(series, true)
+    for (const [series, w] of this.#series) if (!w.open && !on.has(series)) effects.active(series, false)
     // Kept at once: a restart before the next minute must not replay (silently) minutes after this.
     if (stored === undefined) await alerts.setWatermark(end)
     this.#pushed = end
