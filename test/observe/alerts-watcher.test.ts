@@ -413,7 +413,7 @@ for (const backend of await observeBackends()) {
             anomaly: value !== null && value > 500,
           }),
         })
-        const holder = { a: true }
+        const holder: { a: boolean | 'unreachable' } = { a: true }
         const watcherOf = (name: 'a' | 'b') => {
           const metrics = createMetrics({ defaultMetrics: false })
           const log = logger()
@@ -426,7 +426,13 @@ for (const backend of await observeBackends()) {
             logger: log,
             graceMs: GRACE,
             detector,
-            locks: { tryHold: async () => holder.a === (name === 'a'), release: async () => {} },
+            locks: {
+              tryHold: async () => {
+                if (holder.a === 'unreachable' && name === 'a') throw new Error('connect ECONNREFUSED')
+                return holder.a === (name === 'a')
+              },
+              release: async () => {},
+            },
           })
           return { metrics, watcher }
         }
@@ -442,6 +448,14 @@ for (const backend of await observeBackends()) {
         await write(1, 1000)
         clock.t = T0 + 2 * MIN + GRACE
         assert.equal(await a.watcher.tick(), 1)
+        assert.equal(await gauge(a.metrics, 'ingest_rate'), 1)
+        // a cannot reach the database to check its lock: it stops watching and clears its gauge.
+        holder.a = 'unreachable'
+        assert.equal(await a.watcher.tick(), 0)
+        assert.equal(a.watcher.watching, false)
+        assert.equal(await gauge(a.metrics, 'ingest_rate'), 0, 'a gauge it cannot vouch for is cleared')
+        holder.a = true
+        assert.equal(await a.watcher.tick(), 0, 'rebuilt: the minute was acted on already')
         assert.equal(await gauge(a.metrics, 'ingest_rate'), 1)
         // a loses the lock (its connection dropped); b takes over.
         holder.a = false

@@ -117,7 +117,15 @@ export class AnomalyWatcher {
   async #tick(): Promise<number> {
     if (this.#stopped) return 0
     const { locks, rollups, alerts, clock } = this.#deps
-    if (locks && !(await locks.tryHold(this.#lock))) {
+    // A lock that cannot be checked (the database unreachable) is not held: this process stops
+    // watching, and clears its gauges, until it can tell again.
+    const holds =
+      locks === undefined ||
+      (await locks.tryHold(this.#lock).catch((err: unknown) => {
+        this.#deps.logger.warn({ err }, 'anomaly watcher could not check its lock; not watching until it can')
+        return false
+      }))
+    if (!holds) {
       // Another process watches: what this one knew is stale by the time it watches again, and its
       // gauge is the new watcher's to set (left at 1 here, a max() over the processes never clears).
       if (this.#pushed !== undefined) for (const s of this.#series.keys()) this.#deps.effects.active(s, false)
