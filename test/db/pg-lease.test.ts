@@ -93,6 +93,24 @@ const stubService = (
     logger: { warn: () => {}, error: () => {} },
   })
 
+/** The backend holding `key` (a lease's) as an advisory lock, if any. */
+async function keyHolder(admin: pg.Client, key: string): Promise<number | undefined> {
+  const { rows } = await admin.query<{ pid: number }>(
+    `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+       AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+    [key],
+  )
+  return rows[0]?.pid
+}
+
+/** Ends the lease's session on the server, and waits until the lease has noticed (its onError). */
+async function killSession(admin: pg.Client, key: string, errors: readonly Error[]): Promise<void> {
+  await admin.query('SELECT pg_terminate_backend($1)', [await keyHolder(admin, key)])
+  const deadline = Date.now() + 5000
+  while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(errors.length >= 1, 'the loss was noticed')
+}
+
 describe('PgProcessLease', { skip }, () => {
   test('ownerGone is false exactly for the keys of open leases', async () => {
     const schema = await freshSchema()
@@ -269,15 +287,7 @@ describe('PgProcessLease', { skip }, () => {
       })
       const [other] = await processes(schema, 1)
       assert.equal(await lease.tryHold('watcher'), true)
-      const { rows } = await admin.query<{ pid: number }>(
-        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
-        [lease.key],
-      )
-      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
-      const deadline = Date.now() + 5000
-      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      assert.ok(errors.length >= 1, 'the loss was noticed')
+      await killSession(admin, lease.key, errors)
       // The other process takes the lock while the lease is down; the lease must then say it lost it.
       assert.equal(await other!.lease.tryHold('watcher'), true)
       assert.equal(await lease.tryHold('watcher'), false, 'not both')
@@ -305,14 +315,7 @@ describe('PgProcessLease', { skip }, () => {
         onError: (e) => errors.push(e),
       })
       assert.equal(await lease.tryHold('watcher'), true)
-      const { rows } = await admin.query<{ pid: number }>(
-        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
-        [lease.key],
-      )
-      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
-      const deadline = Date.now() + 5000
-      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      await killSession(admin, lease.key, errors)
       await zombie.query('SELECT pg_advisory_lock($1::bigint)', [lease.key])
       const t0 = Date.now()
       assert.equal(await lease.tryHold('watcher'), false, 'not held while the reconnect waits')
@@ -347,15 +350,7 @@ describe('PgProcessLease', { skip }, () => {
       const [other] = await processes(schema, 1)
       assert.equal(await lease.tryHold('job-x'), true)
       assert.equal(await other!.lease.tryHold('job-x'), false)
-      /** The backend holding the lease's key, if any. */
-      const holder = async () =>
-        (
-          await admin.query<{ pid: number }>(
-            `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
-            [lease.key],
-          )
-        ).rows[0]?.pid
+      const holder = () => keyHolder(admin, lease.key)
       const first = await holder()
       assert.ok(first !== undefined)
       await admin.query('SELECT pg_terminate_backend($1)', [first])

@@ -42,6 +42,18 @@ const logger = () => {
   return { lines, warn: push('warn'), info: push('info'), error: push('error') }
 }
 
+/** An alert left active whose episode the stored history does not hold (its minutes aged out, say). */
+const STALE_ALERT = {
+  id: `ingest_rate@${T0 - 1000 * MIN}`,
+  series: 'ingest_rate',
+  startedAt: T0 - 1000 * MIN,
+  endedAt: null,
+  expectedLower: 90,
+  expectedUpper: 110,
+  observed: 500,
+  peakScore: 9,
+}
+
 async function gauge(m: Metrics, series: string): Promise<number | undefined> {
   const g = m.registry.getSingleMetric(ANOMALY_GAUGE)
   const values = g ? (await g.get()).values : []
@@ -487,16 +499,7 @@ for (const backend of await observeBackends()) {
         }
         await stores.rollups.add(history)
         // An alert left active whose episode the history does not hold (say, its minutes aged out).
-        const stale = {
-          id: `ingest_rate@${T0 - 1000 * MIN}`,
-          series: 'ingest_rate',
-          startedAt: T0 - 1000 * MIN,
-          endedAt: null,
-          expectedLower: 90,
-          expectedUpper: 110,
-          observed: 500,
-          peakScore: 9,
-        }
+        const stale = STALE_ALERT
         await stores.alerts.insert(stale)
         const proc = await startProcess(stores, clock, 'proc-1', 'http://127.0.0.1:9/unused')
         assert.equal(await proc.watcher.tick(), 0)
@@ -520,16 +523,7 @@ for (const backend of await observeBackends()) {
       const clock = testClock(T0 + MIN + GRACE)
       const stores = await backend.open(location, clock)
       try {
-        const stale = {
-          id: `ingest_rate@${T0 - 1000 * MIN}`,
-          series: 'ingest_rate',
-          startedAt: T0 - 1000 * MIN,
-          endedAt: null,
-          expectedLower: 90,
-          expectedUpper: 110,
-          observed: 500,
-          peakScore: 9,
-        }
+        const stale = STALE_ALERT
         await stores.alerts.insert(stale)
         // The outbox refuses the first `ended` (a database blip after the end was stored).
         let refuse = 1
