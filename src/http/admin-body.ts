@@ -69,10 +69,26 @@ export function nulPath(value: unknown): string | undefined {
 
 /**
  * Refuses, before validation, any body in this scope nested deeper than MAX_ADMIN_BODY_DEPTH
- * (400 INK_ERR_BODY_TOO_DEEP) or holding U+0000 (400 INK_ERR_NUL_CHARACTER).
+ * (400 INK_ERR_BODY_TOO_DEEP) or holding U+0000 (400 INK_ERR_NUL_CHARACTER), and a path parameter
+ * or query value holding U+0000 (`%00` in the URL): PostgreSQL refused such an id or filter with a
+ * 500 where SQLite answered 404 (found by a review).
  */
 export function refuseNulCharacters(app: FastifyInstance): void {
   app.addHook('preValidation', async (req) => {
+    for (const [where, values] of [
+      ['path parameter', req.params],
+      ['query parameter', req.query],
+    ] as const) {
+      if (values === null || typeof values !== 'object') continue
+      for (const [name, value] of Object.entries(values)) {
+        if ((Array.isArray(value) ? value : [value]).some((v) => typeof v === 'string' && v.includes('\0')))
+          throw new InkError(
+            'INK_ERR_NUL_CHARACTER',
+            `the ${where} "${name}" contains a NUL character (U+0000, %00 in a URL); no id or filter holds one, remove it`,
+            { details: { path: `${where === 'path parameter' ? 'params' : 'query'}.${name}` } },
+          )
+      }
+    }
     if (req.body === undefined || req.body === null) return
     const found = inspect(req.body, MAX_ADMIN_BODY_DEPTH)
     if (found?.kind === 'deep')

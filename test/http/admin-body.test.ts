@@ -51,6 +51,17 @@ async function segmentsOver(segments: SegmentStore, workspaces: WorkspaceStore) 
   assert.equal(await segments.get('w', 's1'), undefined, 'nothing was stored')
   // The same body without the NUL is taken.
   assert.equal((await put('{"condition":{"plan":"pro"}}')).statusCode, 200)
+  // In an id or a query value (`%00` in the URL): PostgreSQL refused it with a 500, SQLite said 404.
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: { authorization: 'Bearer ak_nul' } })
+  for (const [url, path] of [
+    ['/v1/segments/s%001', 'params.id'],
+    ['/v1/segments/s1/members?after=a%00b', 'query.after'],
+  ] as const) {
+    const res = await get(url)
+    assert.equal(res.statusCode, 400, `${url}: ${res.body}`)
+    assert.deepEqual([res.json().code, res.json().path], ['INK_ERR_NUL_CHARACTER', path])
+  }
+  assert.equal((await get('/v1/segments/s1/members?after=ab')).statusCode, 200)
   await app.close()
 }
 
