@@ -189,15 +189,23 @@ const isConversion = (e: InkEvent, rules: ConversionRules) =>
   e.type === 'track' && e.event === rules.event && userOf(e) !== undefined
 
 /**
+ * The most one conversion adds to revenue, either sign. Anyone holding the public write key can post
+ * a conversion: two of 1e308 in one counter overflowed PostgreSQL's double precision (the
+ * analytics batch then failed for ever, nothing after it counted) and made SQLite's sum Infinity
+ * (the stats answered 500). A sum of clamped values stays finite for any count of events.
+ */
+export const MAX_REVENUE = 1e12
+
+/**
  * The revenue of a conversion event: `properties.revenue`, else `total`, else `value` (Segment's
  * ecommerce spec names `revenue` and `total`; `value` is what ad platforms use). A numeric string
- * counts; anything else is 0.
+ * counts; anything else is 0. Kept within ±MAX_REVENUE.
  */
 export function revenueOf(e: InkEvent): number {
   for (const name of ['revenue', 'total', 'value']) {
     const v = e.properties?.[name]
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN
-    if (Number.isFinite(n)) return n
+    if (Number.isFinite(n)) return Math.max(-MAX_REVENUE, Math.min(MAX_REVENUE, n))
   }
   return 0
 }

@@ -13,7 +13,7 @@ import {
   AnalyticsConflictError,
   type AnalyticsStore,
 } from '../../src/analytics/analytics-store.ts'
-import { type Counters, zeroCounters } from '../../src/analytics/engagement-rules.ts'
+import { type Counters, MAX_REVENUE, zeroCounters } from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
 import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts'
 import { outcomeEvent } from '../../src/delivery/outcome-events.ts'
@@ -338,16 +338,28 @@ export function analyticsStoreSuite(name: string, open: Open, skip: () => Promis
           dataAgeMs: 1.5,
         }),
         send('c3', 'm11', 'fay', B + 20_000, 4),
+        // Two conversions of 1e308 into one counter overflowed PostgreSQL's double precision.
+        engage('Email Link Clicked', 'c3', 'm11', 'fay', B + 30_000, 'k-fay'),
+        order('fay', B + 40_000, 'order-big-1', 1e308),
+        order('fay', B + 50_000, 'order-big-2', 1e308),
+        send('c3', 'm12', 'gil', B + 60_000, 4),
       ])
       await caughtUp()
       await c.close()
       const totals = await store.totals('w', 'c3')
-      // The version beyond `integer` is not taken (the row keeps no template); the age is whole ms.
+      // The version beyond `integer` is not taken (the row keeps no template); the age is whole ms;
+      // each revenue is kept within ±MAX_REVENUE, and the send after them is counted.
       assert.deepEqual(
-        totals.map((v) => [v.templateId, v.templateVersion, v.counters.sent, v.counters.liveAgeSumMs]),
+        totals.map((v) => [
+          v.templateId,
+          v.templateVersion,
+          v.counters.sent,
+          v.counters.liveAgeSumMs,
+          v.counters.revenue,
+        ]),
         [
-          ['', 0, 1, 2],
-          ['promo', 4, 1, 0],
+          ['', 0, 1, 2, 0],
+          ['promo', 4, 2, 0, 2 * MAX_REVENUE],
         ],
       )
     })

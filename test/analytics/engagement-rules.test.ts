@@ -6,6 +6,7 @@ import {
   foldBatch,
   type Loaded,
   MAX_EARLY_OPENS,
+  MAX_REVENUE,
   revenueOf,
 } from '../../src/analytics/engagement-rules.ts'
 import type { InkEvent, LogRecord } from '../../src/core/types.ts'
@@ -336,6 +337,8 @@ describe('engagement rules', () => {
       [r({ revenue: 3, total: 4 }), r({ total: '4.5' }), r({ value: 7 }), r({ revenue: 'abc' }), r({})],
       [3, 4.5, 7, 0, 0],
     )
+    // Within ±MAX_REVENUE: a sum of any count of them stays a finite double.
+    assert.deepEqual([r({ revenue: 1e308 }), r({ total: '-1e300' })], [MAX_REVENUE, -MAX_REVENUE])
   })
 
   test('engagement events a client posted (no server prefix on their messageId) count nothing', () => {

@@ -65,7 +65,13 @@ const rollupsQuery = z
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'from must be before to' })
     if (from !== undefined && to !== undefined && to - from > MAX_RANGE_MS)
       ctx.addIssue({ code: 'custom', path: ['to'], message: 'the range is at most 7 days' })
+    // `to` rounds up to the next minute, whose time must still be written as an ISO year of 4 digits.
+    if (to !== undefined && Math.ceil(to / 60_000) * 60_000 > LAST_MINUTE)
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'to: at most 9999-12-31T23:59:00Z' })
   })
+
+/** The last minute the answer's ISO times can name (year 9999); a later `to` answered 500. */
+const LAST_MINUTE = Date.UTC(9999, 11, 31, 23, 59)
 
 export async function anomalyRoutes(app: FastifyInstance, deps: AnomalyRoutesDeps): Promise<void> {
   await adminScope(app, deps.workspaces, (admin) => {
