@@ -203,7 +203,7 @@ export async function readPass(
         } catch (err) {
           report.sinkFailed = true
           logger.warn(
-            { uid, err: errorText(err) },
+            { uid, 'error.message': errorText(err) },
             'bounce mailbox: the feedback sink failed; read again later',
           )
           break

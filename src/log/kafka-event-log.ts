@@ -101,6 +101,21 @@ export const kafkaGroupId = (topic: string, group: string): string => `${topic}.
 /** The partition key: one person's events in one partition, in order. */
 export const partitionKey = (e: InkEvent): string => `${e.workspaceId}\n${e.userId ?? e.anonymousId ?? ''}`
 
+/**
+ * A kafkajs log entry as fields of an ECS line: its own fields under `kafka.` (its `error` is a
+ * string, which Elasticsearch refuses where ECS maps `error` as an object: such lines were dropped
+ * by the index), the error as `error.message` and `error.stack_trace`; its timestamp and logger name
+ * are the line's own already.
+ */
+export function kafkaLogFields(log: { message: string; [key: string]: unknown }): Record<string, unknown> {
+  const { message: _message, timestamp: _timestamp, logger: _logger, error, stack, ...rest } = log
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(rest)) fields[`kafka.${key}`] = value
+  if (error !== undefined) fields['error.message'] = String(error)
+  if (stack !== undefined) fields['error.stack_trace'] = String(stack)
+  return fields
+}
+
 export class KafkaEventLog implements EventLog {
   readonly #kafka: Kafka
   readonly #producer: Producer
@@ -138,9 +153,9 @@ export class KafkaEventLog implements EventLog {
         () =>
         ({ level, log }) => {
           if (!logger) return
-          const { message, ...rest } = log
-          if (level === logLevel.ERROR) logger.error(rest, `kafka: ${message}`)
-          else if (level === logLevel.WARN) logger.warn(rest, `kafka: ${message}`)
+          const fields = kafkaLogFields(log)
+          if (level === logLevel.ERROR) logger.error(fields, `kafka: ${log.message}`)
+          else if (level === logLevel.WARN) logger.warn(fields, `kafka: ${log.message}`)
         },
     }
     this.#kafka = new Kafka(config)

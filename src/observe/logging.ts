@@ -30,7 +30,12 @@ const SECRET_KEYS = [
   'writeKey',
   'adminKey',
   'token',
+  'accessToken',
+  'apiKey',
   'password',
+  'pass',
+  'auth',
+  'credentials',
   'secret',
   'smtpUrl',
   'bounceImap',
@@ -87,21 +92,25 @@ export function observeRequests(app: FastifyInstance): void {
 /** The label of the request id on every line logged through `req.log` (ECS `http.request.id`). */
 export const REQUEST_ID_LABEL = 'http.request.id'
 
-/** A path segment this long is a token or an id, never logged from an unmatched route. */
-const LONG_SEGMENT = 24
+/**
+ * An unmatched route's path is logged up to this many segments, then `/…`: a secret can sit in any
+ * later one, and may be as short as 16 characters (an ESP webhook's URL secret); before, only
+ * segments longer than 24 were cut, and such a secret was logged at debug (found by a review).
+ */
+const KEPT_SEGMENTS = 2
 
 /**
  * `url.path` of a request without secrets: a matched route with parameters logs its pattern
- * (`/c/*`, `/v1/profiles/:id`), an unmatched one its path with long segments cut; never the query.
+ * (`/c/*`, `/v1/profiles/:id`), an unmatched one its first two segments (`/v1/webhooks/…`); never
+ * the query.
  */
 export function safePath(req: FastifyRequest): string {
   const route = req.routeOptions.url
   if (route !== undefined) return route
   const path = req.url.split('?', 1)[0] ?? ''
-  return path
-    .split('/')
-    .map((s) => (s.length > LONG_SEGMENT ? REDACTED : s))
-    .join('/')
+  const segments = path.split('/').slice(1)
+  if (segments.length <= KEPT_SEGMENTS) return path
+  return `/${segments.slice(0, KEPT_SEGMENTS).join('/')}/…`
 }
 
 /** The ECS fields of one finished request (dotted keys, as the rest of an ECS line). */

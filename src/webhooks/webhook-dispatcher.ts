@@ -62,7 +62,7 @@ export class WebhookDispatcher {
       pass: () => this.drain(),
       onError: (err) =>
         this.#deps.logger.error(
-          { err: errorText(err) },
+          { 'error.message': errorText(err) },
           'webhook dispatch failed; retrying at the next poll',
         ),
       clock: deps.clock,

@@ -79,12 +79,15 @@ describe('logs of a running server', () => {
   const adminKey = testKey('ak')
   const wrongAdminKey = testKey('ak')
   const bodyMarker = `BODY-${randomBytes(8).toString('hex')}`
+  // As short as an ESP webhook's URL secret may be: in the path of a request no route matches.
+  const urlSecret = randomBytes(8).toString('hex')
   const secrets: Record<string, string> = {
     writeKey,
     adminKey,
     wrongAdminKey,
     basicAuth: basicAuth(writeKey).slice('Basic '.length),
     bodyMarker,
+    urlSecret,
   }
   const statusOf: Record<string, number> = {}
 
@@ -126,6 +129,7 @@ describe('logs of a running server', () => {
     await admin('template', 'PUT', '/v1/templates/poke', { subject: 'Hi', html })
     await admin('trigger', 'PUT', '/v1/triggers/poke', { event: 'Poked', templateId: 'poke' })
     await admin('wrong-admin-key', 'GET', '/v1/triggers', undefined, wrongAdminKey)
+    await call('unmatched', `/v1/webhooks/ses/default/${urlSecret}`, { method: 'GET' })
     const { body, 'content-type': type } = json({
       batch: [{ type: 'identify', userId: 'ann', traits: { email: 'ann@example.com' } }],
     })
@@ -188,6 +192,7 @@ describe('logs of a running server', () => {
       beacon: ['POST', '/beacon/v1/batch'],
       click: ['GET', '/c/*'],
       unsubscribe: ['GET', '/u/*'],
+      unmatched: ['GET', '/v1/webhooks/…'],
     }
     for (const [id, [method, path]] of Object.entries(expected)) {
       const l = requestLine(id)
@@ -205,7 +210,7 @@ describe('logs of a running server', () => {
 
   test('no log line holds a key, a token, an Authorization header or the message body', () => {
     const logged = lines.map((l) => JSON.stringify(l)).join('\n')
-    assert.equal(Object.keys(secrets).length, 7)
+    assert.equal(Object.keys(secrets).length, 8)
     for (const [name, secret] of Object.entries(secrets)) {
       assert.ok(secret.length >= 16, `${name} is a real secret`)
       assert.equal(logged.includes(secret), false, `${name} (${secret}) was logged`)
