@@ -90,6 +90,36 @@ interface SignIn {
   adminKey?: unknown
 }
 
+/** Dashboard CSP reports logged per minute at most; the rest are answered and dropped. */
+export const CSP_LINES_PER_MINUTE = 10
+let cspMinute = 0
+let cspLines = 0
+
+/** A URI as logged from a CSP report: no query or fragment (tokens live there), at most 256 characters. */
+const cspUri = (v: unknown): string | undefined =>
+  typeof v === 'string' ? (v.split(/[?#]/, 1)[0] ?? '').slice(0, 256) : undefined
+
+/**
+ * What a CSP report says, as log fields: the directive, the blocked URI and the page, from either
+ * format (report-uri's `{ "csp-report": { … } }`, the Reporting API's `[{ type, body: { … } }]`).
+ * Nothing else of the body, which anyone can post.
+ */
+export function cspFields(body: unknown): Record<string, string> {
+  const entry = Array.isArray(body) ? (body[0] as { body?: unknown } | undefined)?.body : body
+  const r = ((entry as Record<string, unknown> | undefined)?.['csp-report'] ?? entry ?? {}) as Record<
+    string,
+    unknown
+  >
+  const fields: Record<string, string> = {}
+  const directive = r['effective-directive'] ?? r.effectiveDirective ?? r['violated-directive']
+  if (typeof directive === 'string') fields['inkstream.csp.directive'] = directive.slice(0, 64)
+  const blocked = cspUri(r['blocked-uri'] ?? r.blockedURL)
+  if (blocked !== undefined) fields['inkstream.csp.blocked_uri'] = blocked
+  const page = cspUri(r['document-uri'] ?? r.documentURL)
+  if (page !== undefined) fields['inkstream.csp.document_uri'] = page
+  return fields
+}
+
 export async function uiRoutes(app: FastifyInstance, deps: UiRoutesDeps): Promise<void> {
   app.addHook('onSend', async (_req, reply) => {
     securityHeaders(reply)
@@ -171,7 +201,15 @@ export async function uiRoutes(app: FastifyInstance, deps: UiRoutesDeps): Promis
       bodyLimit: 16 * 1024,
     },
     async (req, reply) => {
-      req.log.warn({ event: { action: 'csp-violation' }, report: req.body }, 'dashboard CSP violation')
+      // Anyone can post here: a few chosen fields, cut and without query strings (a report's URIs
+      // can carry tokens), and at most CSP_LINES_PER_MINUTE lines a minute.
+      const minute = Math.floor(Date.now() / 60_000)
+      if (minute !== cspMinute) {
+        cspMinute = minute
+        cspLines = 0
+      }
+      if (cspLines++ < CSP_LINES_PER_MINUTE)
+        req.log.warn({ 'event.action': 'csp-violation', ...cspFields(req.body) }, 'dashboard CSP violation')
       return reply.status(204).send()
     },
   )

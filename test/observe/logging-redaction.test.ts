@@ -81,6 +81,9 @@ describe('logs of a running server', () => {
   const bodyMarker = `BODY-${randomBytes(8).toString('hex')}`
   // As short as an ESP webhook's URL secret may be: in the path of a request no route matches.
   const urlSecret = randomBytes(8).toString('hex')
+  // Posted by anyone in a dashboard CSP report: a token in a URI's query, a password deep inside.
+  const cspToken = `csp${randomBytes(8).toString('hex')}`
+  const cspPassword = `pw${randomBytes(8).toString('hex')}`
   const secrets: Record<string, string> = {
     writeKey,
     adminKey,
@@ -88,6 +91,8 @@ describe('logs of a running server', () => {
     basicAuth: basicAuth(writeKey).slice('Basic '.length),
     bodyMarker,
     urlSecret,
+    cspToken,
+    cspPassword,
   }
   const statusOf: Record<string, number> = {}
 
@@ -130,6 +135,18 @@ describe('logs of a running server', () => {
     await admin('trigger', 'PUT', '/v1/triggers/poke', { event: 'Poked', templateId: 'poke' })
     await admin('wrong-admin-key', 'GET', '/v1/triggers', undefined, wrongAdminKey)
     await call('unmatched', `/v1/webhooks/ses/default/${urlSecret}`, { method: 'GET' })
+    await call('csp', '/ui/csp-report', {
+      method: 'POST',
+      headers: { 'content-type': 'application/csp-report' },
+      body: JSON.stringify({
+        'csp-report': {
+          'document-uri': `http://127.0.0.1/ui/profiles?token=${cspToken}`,
+          'effective-directive': 'img-src',
+          'blocked-uri': `https://evil.example/pixel?t=${cspToken}`,
+          a: { b: { password: cspPassword } },
+        },
+      }),
+    })
     const { body, 'content-type': type } = json({
       batch: [{ type: 'identify', userId: 'ann', traits: { email: 'ann@example.com' } }],
     })
@@ -208,9 +225,18 @@ describe('logs of a running server', () => {
     assert.equal(statusOf['wrong-admin-key'], 401)
   })
 
+  test('a CSP report is logged as its directive and URIs without their queries, nothing else of it', () => {
+    const found = lines.filter((l) => l['event.action'] === 'csp-violation')
+    assert.equal(found.length, 1, output)
+    assert.equal(found[0]!['inkstream.csp.directive'], 'img-src')
+    assert.equal(found[0]!['inkstream.csp.blocked_uri'], 'https://evil.example/pixel')
+    assert.equal(found[0]!['inkstream.csp.document_uri'], 'http://127.0.0.1/ui/profiles')
+    assert.equal(statusOf.csp, 204)
+  })
+
   test('no log line holds a key, a token, an Authorization header or the message body', () => {
     const logged = lines.map((l) => JSON.stringify(l)).join('\n')
-    assert.equal(Object.keys(secrets).length, 8)
+    assert.equal(Object.keys(secrets).length, 10)
     for (const [name, secret] of Object.entries(secrets)) {
       assert.ok(secret.length >= 16, `${name} is a real secret`)
       assert.equal(logged.includes(secret), false, `${name} (${secret}) was logged`)
