@@ -375,6 +375,11 @@ describe('ESP webhook settings', () => {
     assert.ok(!bad.ok)
     assert.equal(bad.problems.length, 2)
     assert.ok(!bad.problems.join(' ').includes('short-secret-value'), 'a problem never echoes the secret')
+    // Written the wrong way round, the secret is where the workspace goes: not echoed either.
+    const reversed = parseWebhookSecrets('Secret0123456789ABCD:shop', 'x')
+    assert.ok(!reversed.ok)
+    assert.match(reversed.problems[0]!, /entry 1: the part before ":" is not a workspace id/)
+    assert.ok(!reversed.problems[0]!.includes('Secret0123456789ABCD'))
   })
 
   test('bad values are configuration errors, each named by its variable', () => {

@@ -46,7 +46,11 @@ export function parseWebhookSecrets(value: string, defaultWorkspace: string): Pa
       const workspace = colon === -1 ? defaultWorkspace : entry.slice(0, colon)
       const secret = colon === -1 ? entry : entry.slice(colon + 1)
       // The problem names the entry's position, never the secret.
-      if (!WORKSPACE.test(workspace)) problems.push(`entry ${i + 1}: "${workspace}" is not a workspace id`)
+      // A part as long as a secret may be one written first (`secret:workspace`): not echoed.
+      if (!WORKSPACE.test(workspace))
+        problems.push(
+          `entry ${i + 1}: ${workspace.length < 16 ? `"${workspace}"` : 'the part before ":"'} is not a workspace id (lower-case letters, digits, _ and -); write workspace:secret`,
+        )
       else if (!SECRET.test(secret))
         problems.push(`entry ${i + 1}: the secret must be 16-128 characters of A-Z a-z 0-9 _ -`)
       else secrets.set(workspace, [...(secrets.get(workspace) ?? []), secret])
