@@ -168,17 +168,25 @@ function sum(all: readonly Counters[]): Counters {
 /** The latest time a Date holds (±8.64e15 ms). Past it, epoch numbers are too coarse to step through. */
 const MAX_TIME_MS = 8.64e15
 
+/**
+ * ISO 8601 as a Date reads it without guessing: a date (UTC), or a date and time with its zone. A
+ * time without a zone would be read in the server's zone, and Date.parse takes much else besides
+ * (`-5` was 2001-05-01, `1/2/2026` a date; found by a review).
+ */
+const ISO_TIME = /^([+-]\d{6}|\d{4})-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
+
 /** An epoch-ms number or an ISO-8601 time, within a Date's range. */
 const time = z
   .string()
   .max(40)
   .transform((s, ctx) => {
-    const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s)
+    const n = /^\d+$/.test(s) ? Number(s) : ISO_TIME.test(s) ? Date.parse(s) : Number.NaN
     // Above 2^53 adjacent doubles are further apart than a bucket: `t += bucket` would not move.
     if (!Number.isFinite(n) || n > MAX_TIME_MS) {
       ctx.addIssue({
         code: 'custom',
-        message: 'epoch milliseconds or an ISO-8601 time (up to the year 275760)',
+        message:
+          'epoch milliseconds or an ISO-8601 time with its zone, e.g. 2026-01-01T00:00:00Z (up to the year 275760)',
       })
       return z.NEVER
     }

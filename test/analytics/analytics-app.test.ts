@@ -227,6 +227,12 @@ describe('engagement analytics in the running app (SQLite)', { timeout: 60_000 }
       /from: must be before/,
     )
     assert.match((await bad('campaign=spring&from=yesterday', 'INK_ERR_BAD_REQUEST')).message, /from: epoch/)
+    // What Date.parse would have taken: a sign and a number, a US date, a time without its zone.
+    for (const from of ['-5', '1%2F2%2F2026', '2026-01-01T00:00:00'])
+      assert.match(
+        (await bad(`campaign=spring&from=${from}`, 'INK_ERR_BAD_REQUEST')).message,
+        /with its zone/,
+      )
     // Past a Date's range (2^72 ms, written out in digits): before, the bucket loop could not step
     // through it (`t += bucket` left t as it was) and the request held the event loop until the
     // process ran out of memory.
@@ -234,7 +240,7 @@ describe('engagement analytics in the running app (SQLite)', { timeout: 60_000 }
     const to = (2n ** 72n + 4_194_304n).toString()
     assert.match(
       (await bad(`campaign=spring&bucket=5m&from=${from}&to=${to}`, 'INK_ERR_BAD_REQUEST')).message,
-      /from: epoch milliseconds or an ISO-8601 time \(up to the year 275760\)/,
+      /from: epoch milliseconds or an ISO-8601 time with its zone, e\.g\. 2026-01-01T00:00:00Z \(up to the year 275760\)/,
     )
     assert.match(
       (await bad('campaign=spring&bucket=5m&from=0&to=86400000000', 'INK_ERR_BAD_REQUEST')).message,
