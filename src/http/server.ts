@@ -5,7 +5,7 @@
 
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyBaseLogger, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, RouteOptions } from 'fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { type AnalyticsRoutesDeps, analyticsRoutes } from '../analytics/analytics-routes.ts'
 import { type CampaignRoutesDeps, campaignRoutes } from '../campaigns/campaign-routes.ts'
@@ -161,6 +161,15 @@ export async function buildServer(
     genReqId: requestId,
     // Behind a load balancer set trustProxy in a later config; the embedded default sees clients directly.
     trustProxy: false,
+    // What fastify refuses before any route (a URL that is not valid percent-encoding) answers in
+    // our error format, not fastify's own body.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).status(400).send({
+        success: false,
+        code: 'INK_ERR_BAD_REQUEST',
+        message: `the URL cannot be read (${err.message}); percent-encode it as UTF-8`,
+      })
+    },
   })
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
   installErrorHandler(app)

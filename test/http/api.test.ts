@@ -56,6 +56,15 @@ describe('profile API, metrics and health over a real socket', () => {
     assert.equal((await missing.json()).code, 'INK_ERR_NOT_FOUND')
   })
 
+  test('a URL that is not valid percent-encoding is 400 INK_ERR_BAD_REQUEST, as every bad request', async () => {
+    // %ED%A0%80 decodes to a lone UTF-16 surrogate: fastify refuses it before any route.
+    const res = await get('/v1/campaigns/%ED%A0%80/stats')
+    assert.equal(res.status, 400)
+    const body = await res.json()
+    assert.equal(body.code, 'INK_ERR_BAD_REQUEST')
+    assert.match(body.message, /URL/)
+  })
+
   test('/metrics exposes pipeline lag, ingest outcomes and consumer lag in Prometheus format', async () => {
     const text = await (await fetch(`${app.url}/metrics`)).text()
     assert.match(text, /^inkstream_pipeline_lag_seconds_count 2$/m)
